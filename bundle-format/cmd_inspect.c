@@ -1,0 +1,183 @@
+/*
+ * ferry inspect: show a bundle's manifest (sources, references, digests,
+ * sizes, signers, sequence, expiry). Reading the manifest needs no key;
+ * with --trust-key the signatures are checked too.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "reader.h"
+#include "util.h"
+#include "banned.h"
+
+static const char usage[] =
+	"ferry inspect [--trust-key PUB]... [--json] BUNDLE";
+
+static void help(void)
+{
+	printf("usage: %s\n\n"
+	       "Show what a bundle file (or one volume) holds: channel, sequence,\n"
+	       "creation and expiry times, image references and digests, members with\n"
+	       "sizes and digests, volume layout and signers. Without --trust-key the\n"
+	       "signatures are listed but not checked; use 'ferry verify' before trusting\n"
+	       "a bundle.\n\n"
+	       "  --trust-key PUB  check the signatures against this key (repeatable)\n"
+	       "  --json           print JSON on stdout\n", usage);
+}
+
+static json_t *manifest_json(const ferry_read_result *r, int verified)
+{
+	const ferry_manifest *m = r->manifest;
+	char created[32], expires[32];
+	json_t *o, *images = json_array(), *members = json_array(), *sigs = json_array();
+	uint64_t total = 0;
+	size_t i, s;
+
+	ferry_time_format(created, sizeof(created), m->created);
+	ferry_time_format(expires, sizeof(expires), m->expires);
+	for (i = 0; i < m->nimages; i++)
+		json_array_append_new(images,
+			json_pack("{s:s,s:s,s:s}", "reference", m->images[i].reference,
+				  "digest", m->images[i].digest, "mediaType",
+				  m->images[i].media_type));
+	for (i = 0; i < m->nmembers; i++) {
+		total += m->members[i].size;
+		json_array_append_new(members,
+			json_pack("{s:s,s:I,s:s}", "path", m->members[i].path, "size",
+				  (json_int_t)m->members[i].size, "sha256",
+				  m->members[i].sha256));
+	}
+	for (i = 0; i < r->signatures.nsignatures; i++) {
+		int ok = 0;
+
+		for (s = 0; s < r->signatures.nsigners; s++)
+			if (!strcmp(r->signatures.signers[s], r->signatures.listed[i]))
+				ok = 1;
+		json_array_append_new(sigs, json_pack("{s:s,s:b}", "keyid",
+						      r->signatures.listed[i],
+						      "verified", verified && ok));
+	}
+	o = json_pack("{s:s,s:i,s:s,s:I,s:I,s:s,s:s,s:I,s:I,s:I,s:o,s:o,s:o}",
+		      "id", m->id, "formatVersion", (int)m->version, "channel",
+		      m->channel, "sequence", (json_int_t)m->sequence, "baseSequence",
+		      (json_int_t)m->base_sequence, "created", created, "expires",
+		      expires, "volumes", (json_int_t)m->nvolumes, "volume",
+		      (json_int_t)r->volume + 1, "totalSize", (json_int_t)total,
+		      "images", images, "members", members, "signatures", sigs);
+	return o;
+}
+
+static void print_text(const ferry_read_result *r, int verified)
+{
+	const ferry_manifest *m = r->manifest;
+	char created[32], expires[32], size[32];
+	uint64_t total = 0;
+	size_t i, s;
+
+	for (i = 0; i < m->nmembers; i++)
+		total += m->members[i].size;
+	ferry_time_format(created, sizeof(created), m->created);
+	ferry_time_format(expires, sizeof(expires), m->expires);
+	printf("bundle    %s (format %u)\n", m->id, m->version);
+	printf("channel   %s\nsequence  %llu (%s)\n", m->channel,
+	       (unsigned long long)m->sequence,
+	       m->base_sequence ? "incremental" : "full");
+	if (m->base_sequence)
+		printf("base      %llu\n", (unsigned long long)m->base_sequence);
+	printf("created   %s\nexpires   %s\n", created, expires);
+	printf("volumes   %zu\n", m->nvolumes);
+	printf("signed by");
+	for (i = 0; i < r->signatures.nsignatures; i++) {
+		int ok = 0;
+
+		for (s = 0; s < r->signatures.nsigners; s++)
+			if (!strcmp(r->signatures.signers[s], r->signatures.listed[i]))
+				ok = 1;
+		printf(" %s%s", r->signatures.listed[i],
+		       !verified ? " (not checked)" : ok ? " (verified)" : " (unknown key)");
+	}
+	printf("\n\nimages (%zu):\n", m->nimages);
+	for (i = 0; i < m->nimages; i++)
+		printf("  %-40s %s\n  %-40s %s\n", m->images[i].reference,
+		       m->images[i].digest, "", m->images[i].media_type);
+	printf("\nmembers (%zu, %s):\n", m->nmembers,
+	       cli_human_size(size, sizeof(size), total));
+	for (i = 0; i < m->nmembers; i++)
+		printf("  %10s  %s\n", cli_human_size(size, sizeof(size),
+						      m->members[i].size),
+		       m->members[i].path);
+	if (m->nvolumes > 1) {
+		printf("\nvolume layout:\n");
+		for (i = 0; i < m->nvolumes; i++)
+			printf("  volume %zu: %zu entr%s\n", i + 1,
+			       m->volumes[i].nparts,
+			       m->volumes[i].nparts == 1 ? "y" : "ies");
+	}
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "trust-key", required_argument, NULL, 'k' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	ferry_read_options ro = FERRY_READ_OPTIONS_INIT;
+	ferry_read_result res;
+	cli_pubkeys keys = { NULL, 0 };
+	ferry_trust trust;
+	int c, json = 0, error, rc = FERRY_EXIT_OK;
+
+	memset(&res, 0, sizeof(res));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			if ((error = cli_pubkeys_add(&keys, optarg)) < 0) {
+				rc = cli_fail("inspect", error);
+				goto done;
+			}
+			break;
+		case 'j': json = 1; break;
+		case 'h': help(); goto done;
+		default:
+			rc = cli_usage_error(usage, "bad option");
+			goto done;
+		}
+	}
+	if (optind + 1 != argc) {
+		rc = cli_usage_error(usage, "inspect takes one bundle file");
+		goto done;
+	}
+	if (keys.n) {
+		trust.keys = (const ferry_pubkey *const *)keys.keys;
+		trust.nkeys = keys.n;
+		trust.threshold = 1;
+		ro.trust = &trust;
+	}
+	ro.manifest_only = 1;
+	ro.ignore_expiry = 1;
+	if ((error = ferry_bundle_read(&res, argv[optind], &ro)) < 0) {
+		rc = cli_fail("inspect", error);
+		goto done;
+	}
+	if (json) {
+		json_t *o = manifest_json(&res, keys.n > 0);
+
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		fputc('\n', stdout);
+		json_decref(o);
+	} else {
+		print_text(&res, keys.n > 0);
+	}
+done:
+	ferry_read_result_dispose(&res);
+	cli_pubkeys_dispose(&keys);
+	return rc;
+}

@@ -1,0 +1,664 @@
+/*
+ * Manifest model, its in-toto Statement serialisation, and the strict
+ * parser for manifests read from untrusted bundles. The parser rejects at
+ * the first problem and names it; nothing it accepts can make a reader
+ * write outside its staging area or skip a member.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/errors.h"
+#include "json.h"
+#include "manifest.h"
+#include "util.h"
+#include "banned.h"
+
+#define W "manifest"
+
+static void *grow_array(void *arr, size_t n, size_t elem)
+{
+	/* Capacity is the next power of two >= n: grow when n reaches it. */
+	size_t cap;
+
+	if (n != 0 && (n & (n - 1)) != 0)
+		return arr;
+	cap = n ? 2 * n : 1;
+	if (cap > SIZE_MAX / elem)
+		return NULL;
+	return realloc(arr, cap * elem);
+}
+
+#define PUSH(arr, n, elem_ptr)                                                   \
+	do {                                                                     \
+		void *grown_ = grow_array((arr), (n), sizeof(*(arr)));           \
+		if (!grown_)                                                     \
+			return ferry_error_set(FERRY_ENOMEM, "out of memory");   \
+		(arr) = grown_;                                                  \
+		(arr)[(n)++] = *(elem_ptr);                                      \
+	} while (0)
+
+int ferry_manifest_channel_valid(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > FERRY_CHANNEL_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' ||
+		      s[i] == '.'))
+			return 0;
+	return s[0] != '.';
+}
+
+int ferry_manifest_new(ferry_manifest **out, const char *channel)
+{
+	ferry_manifest *m = calloc(1, sizeof(*m));
+
+	if (!m || !(m->channel = strdup(channel ? channel : ""))) {
+		free(m);
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	}
+	m->version = FERRY_BUNDLE_FORMAT_VERSION;
+	*out = m;
+	return 0;
+}
+
+void ferry_manifest_clear_volumes(ferry_manifest *m)
+{
+	size_t v, p;
+
+	for (v = 0; v < m->nvolumes; v++) {
+		for (p = 0; p < m->volumes[v].nparts; p++)
+			free(m->volumes[v].parts[p].path);
+		free(m->volumes[v].parts);
+	}
+	free(m->volumes);
+	m->volumes = NULL;
+	m->nvolumes = 0;
+}
+
+void ferry_manifest_free(ferry_manifest *m)
+{
+	size_t i;
+
+	if (!m)
+		return;
+	for (i = 0; i < m->nmembers; i++)
+		free(m->members[i].path);
+	free(m->members);
+	ferry_manifest_clear_volumes(m);
+	for (i = 0; i < m->nimages; i++) {
+		free(m->images[i].reference);
+		free(m->images[i].digest);
+		free(m->images[i].media_type);
+	}
+	free(m->images);
+	for (i = 0; i < m->nprereq_blobs; i++)
+		free(m->prereq_blobs[i]);
+	free(m->prereq_blobs);
+	free(m->channel);
+	free(m);
+}
+
+int ferry_manifest_add_member(ferry_manifest *m, const char *path,
+			      uint64_t size, const char *sha256_hex)
+{
+	ferry_member mem;
+
+	memset(&mem, 0, sizeof(mem));
+	if (!ferry_sha256_hex_valid(sha256_hex))
+		return ferry_error_set(FERRY_EINVALID, "bad sha256 for '%s'", path);
+	if (!(mem.path = strdup(path)))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	mem.size = size;
+	memcpy(mem.sha256, sha256_hex, sizeof(mem.sha256));
+	PUSH(m->members, m->nmembers, &mem);
+	return 0;
+}
+
+int ferry_manifest_add_image(ferry_manifest *m, const char *reference,
+			     const char *digest, const char *media_type)
+{
+	ferry_image_ref ref;
+
+	ref.reference = strdup(reference);
+	ref.digest = strdup(digest);
+	ref.media_type = strdup(media_type ? media_type : "");
+	if (!ref.reference || !ref.digest || !ref.media_type) {
+		free(ref.reference);
+		free(ref.digest);
+		free(ref.media_type);
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	}
+	PUSH(m->images, m->nimages, &ref);
+	return 0;
+}
+
+long ferry_manifest_find(const ferry_manifest *m, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < m->nmembers; i++)
+		if (!strcmp(m->members[i].path, path))
+			return (long)i;
+	return -1;
+}
+
+int ferry_manifest_add_part(ferry_manifest *m, size_t v, const ferry_part *p)
+{
+	ferry_part copy = *p;
+	ferry_volume empty = { NULL, 0 };
+
+	while (m->nvolumes <= v)
+		PUSH(m->volumes, m->nvolumes, &empty);
+	if (!(copy.path = strdup(p->path)))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	PUSH(m->volumes[v].parts, m->volumes[v].nparts, &copy);
+	return 0;
+}
+
+int ferry_manifest_single_volume(ferry_manifest *m)
+{
+	size_t i;
+	int error;
+
+	ferry_manifest_clear_volumes(m);
+	for (i = 0; i < m->nmembers; i++) {
+		ferry_part p;
+
+		p.path = m->members[i].path;
+		p.member = i;
+		p.offset = 0;
+		p.size = m->members[i].size;
+		memcpy(p.sha256, m->members[i].sha256, sizeof(p.sha256));
+		p.whole = 1;
+		if ((error = ferry_manifest_add_part(m, 0, &p)) < 0)
+			return error;
+	}
+	if (m->nvolumes == 0) {
+		ferry_volume empty = { NULL, 0 };
+
+		PUSH(m->volumes, m->nvolumes, &empty);
+	}
+	return 0;
+}
+
+/* ---- serialisation ---------------------------------------------------- */
+
+static json_t *digest_set(const char *digest)
+{
+	const char *hex = strchr(digest, ':');
+
+	return json_pack("{s:s}", "sha256", hex ? hex + 1 : digest);
+}
+
+static int build_subjects(json_t **out, const ferry_manifest *m)
+{
+	json_t *subjects = json_array();
+	size_t i;
+	int error = 0;
+
+	if (!subjects)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	for (i = 0; i < m->nimages && !error; i++)
+		error = ferry_json_append(subjects,
+					  json_pack("{s:s,s:o}", "name",
+						    m->images[i].reference, "digest",
+						    digest_set(m->images[i].digest)));
+	if (error) {
+		json_decref(subjects);
+		return error;
+	}
+	*out = subjects;
+	return 0;
+}
+
+int ferry_manifest_to_json(ferry_buf *out, const ferry_manifest *m)
+{
+	json_t *st = NULL, *pred, *members, *images, *subjects = NULL, *vols;
+	char created[32], expires[32];
+	size_t i, v;
+	int error;
+
+	if ((error = ferry_time_format(created, sizeof(created), m->created)) < 0 ||
+	    (error = ferry_time_format(expires, sizeof(expires), m->expires)) < 0 ||
+	    (error = build_subjects(&subjects, m)) < 0)
+		return error;
+	members = json_array();
+	images = json_array();
+	pred = json_pack("{s:i,s:s,s:I,s:I,s:s,s:s,s:o,s:o}", "formatVersion",
+			 (int)m->version, "channel", m->channel, "sequence",
+			 (json_int_t)m->sequence, "baseSequence",
+			 (json_int_t)m->base_sequence, "created", created, "expires",
+			 expires, "members", members, "images", images);
+	st = json_pack("{s:s,s:o,s:s,s:o}", "_type", FERRY_STATEMENT_TYPE,
+		       "subject", subjects, "predicateType", FERRY_PREDICATE_TYPE,
+		       "predicate", pred);
+	if (!st)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	for (i = 0; i < m->nmembers && !error; i++)
+		error = ferry_json_append(members,
+					  json_pack("{s:s,s:I,s:s}", "path",
+						    m->members[i].path, "size",
+						    (json_int_t)m->members[i].size,
+						    "sha256", m->members[i].sha256));
+	for (i = 0; i < m->nimages && !error; i++)
+		error = ferry_json_append(images,
+					  json_pack("{s:s,s:s,s:s}", "reference",
+						    m->images[i].reference, "digest",
+						    m->images[i].digest, "mediaType",
+						    m->images[i].media_type));
+	if (!error && m->nprereq_blobs) {
+		json_t *blobs = json_array();
+
+		error = ferry_json_set(pred, "prerequisites",
+				       json_pack("{s:o}", "blobs", blobs));
+		for (i = 0; i < m->nprereq_blobs && !error; i++)
+			error = ferry_json_append(blobs,
+						  json_string(m->prereq_blobs[i]));
+	}
+	if (!error && m->nvolumes > 1) {
+		vols = json_array();
+		error = ferry_json_set(pred, "volumes", vols);
+		for (v = 0; v < m->nvolumes && !error; v++) {
+			json_t *parts = json_array();
+
+			error = ferry_json_append(vols, parts);
+			for (i = 0; i < m->volumes[v].nparts && !error; i++) {
+				const ferry_part *p = &m->volumes[v].parts[i];
+
+				error = ferry_json_append(parts,
+					p->whole ? json_pack("{s:I}", "member",
+							     (json_int_t)p->member)
+						 : json_pack("{s:I,s:s,s:I,s:I,s:s}",
+							     "member", (json_int_t)p->member,
+							     "path", p->path,
+							     "offset", (json_int_t)p->offset,
+							     "size", (json_int_t)p->size,
+							     "sha256", p->sha256));
+			}
+		}
+	}
+	if (!error)
+		error = ferry_json_dump(out, st);
+	json_decref(st);
+	return error;
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+static int parse_members(ferry_manifest *m, json_t *arr)
+{
+	json_t *e;
+	size_t i;
+	int error;
+
+	if (!json_is_array(arr))
+		return ferry_error_set(FERRY_EINVALID, W ": missing field 'members'");
+	if (json_array_size(arr) == 0 ||
+	    json_array_size(arr) > FERRY_MANIFEST_MAX_MEMBERS)
+		return ferry_error_set(FERRY_EINVALID,
+				       W ": between 1 and %d members are allowed",
+				       FERRY_MANIFEST_MAX_MEMBERS);
+	json_array_foreach(arr, i, e) {
+		const char *path, *sha;
+		uint64_t size;
+
+		if ((error = ferry_json_get_string(&path, e, "path", W " member")) < 0 ||
+		    (error = ferry_json_get_u64(&size, e, "size", W " member")) < 0 ||
+		    (error = ferry_json_get_string(&sha, e, "sha256", W " member")) < 0)
+			return error;
+		if (strlen(path) > FERRY_PATH_MAX || !ferry_path_is_safe(path))
+			return ferry_error_set(FERRY_EINVALID,
+					       W ": unsafe member path '%.300s'", path);
+		if (!strcmp(path, FERRY_MANIFEST_MEMBER) ||
+		    !strncmp(path, FERRY_PARTS_DIR, strlen(FERRY_PARTS_DIR)))
+			return ferry_error_set(FERRY_EINVALID,
+					       W ": reserved member path '%s'", path);
+		if (!ferry_sha256_hex_valid(sha))
+			return ferry_error_set(FERRY_EINVALID,
+					       W ": member '%s' has a malformed sha256",
+					       path);
+		/* Content addressing: a blob's name is its digest. */
+		if (!strncmp(path, "blobs/sha256/", 13) && strcmp(path + 13, sha))
+			return ferry_error_set(FERRY_EINVALID,
+					       W ": member '%s' lists sha256 %s",
+					       path, sha);
+		if ((error = ferry_manifest_add_member(m, path, size, sha)) < 0)
+			return error;
+	}
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Member paths must be unique; sort a copy of the pointers to check. */
+static int check_unique_members(const ferry_manifest *m)
+{
+	char **paths = malloc(m->nmembers * sizeof(*paths));
+	size_t i;
+	int error = 0;
+
+	if (!paths)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	for (i = 0; i < m->nmembers; i++)
+		paths[i] = m->members[i].path;
+	qsort(paths, m->nmembers, sizeof(*paths), cmp_str);
+	for (i = 1; i < m->nmembers; i++)
+		if (!strcmp(paths[i - 1], paths[i])) {
+			error = ferry_error_set(FERRY_EINVALID,
+						W ": member '%s' is listed twice",
+						paths[i]);
+			break;
+		}
+	free(paths);
+	return error;
+}
+
+static int parse_part(ferry_manifest *m, size_t v, json_t *e)
+{
+	ferry_part p;
+	uint64_t idx;
+	const char *path = NULL, *sha = NULL;
+	int error;
+
+	memset(&p, 0, sizeof(p));
+	if ((error = ferry_json_get_u64(&idx, e, "member", W " volume entry")) < 0)
+		return error;
+	if (idx >= m->nmembers)
+		return ferry_error_set(FERRY_EINVALID,
+				       W ": volume %zu names member %llu of %zu",
+				       v + 1, (unsigned long long)idx, m->nmembers);
+	p.member = (size_t)idx;
+	if (json_object_size(e) == 1) {
+		p.whole = 1;
+		p.path = m->members[idx].path;
+		p.size = m->members[idx].size;
+		memcpy(p.sha256, m->members[idx].sha256, sizeof(p.sha256));
+		return ferry_manifest_add_part(m, v, &p);
+	}
+	if ((error = ferry_json_get_string(&path, e, "path", W " volume entry")) < 0 ||
+	    (error = ferry_json_get_u64(&p.offset, e, "offset", W " volume entry")) < 0 ||
+	    (error = ferry_json_get_u64(&p.size, e, "size", W " volume entry")) < 0 ||
+	    (error = ferry_json_get_string(&sha, e, "sha256", W " volume entry")) < 0)
+		return error;
+	if (strlen(path) > FERRY_PATH_MAX || !ferry_path_is_safe(path) ||
+	    strncmp(path, FERRY_PARTS_DIR, strlen(FERRY_PARTS_DIR)) != 0)
+		return ferry_error_set(FERRY_EINVALID,
+				       W ": bad part path '%.300s'", path);
+	if (!ferry_sha256_hex_valid(sha))
+		return ferry_error_set(FERRY_EINVALID,
+				       W ": part '%s' has a malformed sha256", path);
+	p.path = (char *)path;
+	memcpy(p.sha256, sha, sizeof(p.sha256));
+	return ferry_manifest_add_part(m, v, &p);
+}
+
+/* Check that volume entries cover every member exactly once, in order. */
+static int check_coverage(const ferry_manifest *m)
+{
+	uint64_t *next = calloc(m->nmembers ? m->nmembers : 1, sizeof(*next));
+	size_t v, i;
+	int error = 0;
+
+	if (!next)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	for (v = 0; v < m->nvolumes && !error; v++) {
+		if (m->volumes[v].nparts == 0)
+			error = ferry_error_set(FERRY_EINVALID,
+						W ": volume %zu is empty", v + 1);
+		for (i = 0; i < m->volumes[v].nparts && !error; i++) {
+			const ferry_part *p = &m->volumes[v].parts[i];
+			const ferry_member *mem = &m->members[p->member];
+
+			if (p->offset != next[p->member] ||
+			    p->size > mem->size - p->offset ||
+			    (!p->whole && (p->size == 0 || p->size == mem->size)))
+				error = ferry_error_set(FERRY_EINVALID,
+							W ": volume %zu: entry '%s' does "
+							"not continue member '%s'",
+							v + 1, p->path, mem->path);
+			else
+				next[p->member] += p->size;
+			if (p->whole && p->offset != 0)
+				error = ferry_error_set(FERRY_EINVALID,
+							W ": member '%s' laid out twice",
+							mem->path);
+		}
+	}
+	for (i = 0; i < m->nmembers && !error; i++)
+		if (next[i] != m->members[i].size)
+			error = ferry_error_set(FERRY_EINVALID,
+						W ": member '%s' is not fully laid "
+						"out over the volumes",
+						m->members[i].path);
+	free(next);
+	return error;
+}
+
+/* Part paths (and whole-entry paths) must be unique across all volumes. */
+static int check_unique_parts(const ferry_manifest *m)
+{
+	size_t total = 0, v, i, k = 0;
+	char **paths;
+	int error = 0;
+
+	for (v = 0; v < m->nvolumes; v++)
+		total += m->volumes[v].nparts;
+	if (!(paths = malloc((total ? total : 1) * sizeof(*paths))))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	for (v = 0; v < m->nvolumes; v++)
+		for (i = 0; i < m->volumes[v].nparts; i++)
+			paths[k++] = m->volumes[v].parts[i].path;
+	qsort(paths, total, sizeof(*paths), cmp_str);
+	for (i = 1; i < total; i++)
+		if (!strcmp(paths[i - 1], paths[i])) {
+			error = ferry_error_set(FERRY_EINVALID,
+						W ": entry '%s' appears twice in the "
+						"volume layout", paths[i]);
+			break;
+		}
+	free(paths);
+	return error;
+}
+
+static int parse_volumes(ferry_manifest *m, json_t *pred)
+{
+	json_t *vols = json_object_get(pred, "volumes"), *parts, *e;
+	size_t v, i;
+	int error;
+
+	if (!vols) {
+		if ((error = ferry_manifest_single_volume(m)) < 0)
+			return error;
+	} else {
+		if (!json_is_array(vols) || json_array_size(vols) < 2 ||
+		    json_array_size(vols) > FERRY_MANIFEST_MAX_VOLUMES)
+			return ferry_error_set(FERRY_EINVALID,
+					       W ": 'volumes' must list 2 to %d volumes",
+					       FERRY_MANIFEST_MAX_VOLUMES);
+		json_array_foreach(vols, v, parts) {
+			if (!json_is_array(parts))
+				return ferry_error_set(FERRY_EINVALID,
+						       W ": volume %zu is not an array",
+						       v + 1);
+			json_array_foreach(parts, i, e)
+				if ((error = parse_part(m, v, e)) < 0)
+					return error;
+			if (json_array_size(parts) == 0)
+				return ferry_error_set(FERRY_EINVALID,
+						       W ": volume %zu is empty", v + 1);
+		}
+	}
+	if ((error = check_coverage(m)) < 0)
+		return error;
+	return check_unique_parts(m);
+}
+
+static int valid_reference(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 512)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static int parse_images(ferry_manifest *m, json_t *pred)
+{
+	json_t *arr, *e;
+	size_t i;
+	int error;
+
+	if ((error = ferry_json_get_array(&arr, pred, "images", W)) < 0)
+		return error;
+	json_array_foreach(arr, i, e) {
+		const char *ref, *digest, *mt;
+		char hex[FERRY_SHA256_HEX_LEN + 1];
+
+		if ((error = ferry_json_get_string(&ref, e, "reference", W " image")) < 0 ||
+		    (error = ferry_json_get_string(&digest, e, "digest", W " image")) < 0 ||
+		    (error = ferry_json_get_string(&mt, e, "mediaType", W " image")) < 0)
+			return error;
+		if (!valid_reference(ref))
+			return ferry_error_set(FERRY_EINVALID,
+					       W ": malformed image reference '%.200s'",
+					       ref);
+		if ((error = ferry_digest_parse(hex, digest)) < 0)
+			return error;
+		if ((error = ferry_manifest_add_image(m, ref, digest, mt)) < 0)
+			return error;
+	}
+	return 0;
+}
+
+static int parse_prereqs(ferry_manifest *m, json_t *pred)
+{
+	json_t *pre = json_object_get(pred, "prerequisites"), *blobs, *e;
+	size_t i;
+	int error;
+
+	if (!pre)
+		return 0;
+	if ((error = ferry_json_get_array(&blobs, pre, "blobs", W " prerequisites")) < 0)
+		return error;
+	json_array_foreach(blobs, i, e) {
+		char hex[FERRY_SHA256_HEX_LEN + 1], *copy;
+
+		if (!json_is_string(e))
+			return ferry_error_set(FERRY_EINVALID,
+					       W ": prerequisite blobs must be digests");
+		if ((error = ferry_digest_parse(hex, json_string_value(e))) < 0)
+			return error;
+		if (!(copy = strdup(json_string_value(e))))
+			return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		PUSH(m->prereq_blobs, m->nprereq_blobs, &copy);
+	}
+	return 0;
+}
+
+static int parse_header(ferry_manifest *m, json_t *st, json_t **pred_out)
+{
+	const char *type, *ptype, *channel, *created, *expires;
+	json_t *pred, *subject;
+	uint64_t version;
+	int error;
+
+	if (!json_is_object(st))
+		return ferry_error_set(FERRY_EINVALID, W " is not a JSON object");
+	if ((error = ferry_json_get_string(&type, st, "_type", W)) < 0 ||
+	    (error = ferry_json_get_string(&ptype, st, "predicateType", W)) < 0)
+		return error;
+	if (strcmp(type, FERRY_STATEMENT_TYPE) != 0)
+		return ferry_error_set(FERRY_EUNSUPPORTED,
+				       W ": unsupported statement type '%.100s'", type);
+	if (strcmp(ptype, FERRY_PREDICATE_TYPE) != 0) {
+		if (!strncmp(ptype, FERRY_PREDICATE_PREFIX, strlen(FERRY_PREDICATE_PREFIX)))
+			return ferry_error_set(FERRY_EUNSUPPORTED,
+					       "unsupported bundle format version "
+					       "'%.100s' (this build reads '%s')",
+					       ptype, FERRY_PREDICATE_TYPE);
+		return ferry_error_set(FERRY_EINVALID,
+				       W ": predicate type '%.100s' is not a ferry "
+				       "bundle", ptype);
+	}
+	if ((error = ferry_json_get_array(&subject, st, "subject", W)) < 0 ||
+	    (error = ferry_json_get_object(&pred, st, "predicate", W)) < 0 ||
+	    (error = ferry_json_get_u64(&version, pred, "formatVersion", W)) < 0)
+		return error;
+	if (version != FERRY_BUNDLE_FORMAT_VERSION)
+		return ferry_error_set(FERRY_EUNSUPPORTED,
+				       "unsupported bundle format version %llu",
+				       (unsigned long long)version);
+	m->version = (unsigned)version;
+	if ((error = ferry_json_get_string(&channel, pred, "channel", W)) < 0 ||
+	    (error = ferry_json_get_u64(&m->sequence, pred, "sequence", W)) < 0 ||
+	    (error = ferry_json_get_u64(&m->base_sequence, pred, "baseSequence", W)) < 0 ||
+	    (error = ferry_json_get_string(&created, pred, "created", W)) < 0 ||
+	    (error = ferry_json_get_string(&expires, pred, "expires", W)) < 0)
+		return error;
+	if (!ferry_manifest_channel_valid(channel))
+		return ferry_error_set(FERRY_EINVALID, W ": malformed channel name '%.80s'",
+				       channel);
+	free(m->channel);
+	if (!(m->channel = strdup(channel)))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	if (m->sequence == 0 || m->base_sequence >= m->sequence)
+		return ferry_error_set(FERRY_EINVALID,
+				       W ": sequence %llu with base %llu is not valid",
+				       (unsigned long long)m->sequence,
+				       (unsigned long long)m->base_sequence);
+	if ((error = ferry_time_parse(&m->created, created)) < 0 ||
+	    (error = ferry_time_parse(&m->expires, expires)) < 0)
+		return error;
+	if (m->expires <= m->created)
+		return ferry_error_set(FERRY_EINVALID, W ": expires before it was created");
+	*pred_out = pred;
+	return 0;
+}
+
+int ferry_manifest_parse(ferry_manifest **out, const void *data, size_t len)
+{
+	ferry_manifest *m = NULL;
+	json_t *st = NULL, *pred = NULL, *want = NULL;
+	int error;
+
+	if (len > FERRY_MANIFEST_MAX_SIZE)
+		return ferry_error_set(FERRY_ETOOBIG,
+				       W " is larger than the %u byte limit",
+				       FERRY_MANIFEST_MAX_SIZE);
+	if ((error = ferry_manifest_new(&m, "")) < 0 ||
+	    (error = ferry_json_parse(&st, data, len, W)) < 0 ||
+	    (error = parse_header(m, st, &pred)) < 0 ||
+	    (error = parse_members(m, json_object_get(pred, "members"))) < 0 ||
+	    (error = check_unique_members(m)) < 0 ||
+	    (error = parse_volumes(m, pred)) < 0 ||
+	    (error = parse_images(m, pred)) < 0 ||
+	    (error = parse_prereqs(m, pred)) < 0)
+		goto done;
+	/* The subjects restate the bindings for in-toto tools; they must agree. */
+	if ((error = build_subjects(&want, m)) < 0)
+		goto done;
+	if (!json_equal(want, json_object_get(st, "subject"))) {
+		error = ferry_error_set(FERRY_EINVALID,
+					W ": subjects do not match the image bindings");
+		goto done;
+	}
+	if ((error = ferry_sha256_hex(m->id, data, len)) < 0)
+		goto done;
+	*out = m;
+	m = NULL;
+done:
+	json_decref(want);
+	json_decref(st);
+	ferry_manifest_free(m);
+	return error;
+}

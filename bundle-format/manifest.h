@@ -1,0 +1,111 @@
+/*
+ * The bundle manifest: an in-toto Statement whose predicate lists every
+ * member of the bundle (path, size, sha256), how members are laid out over
+ * volumes, the channel and sequence, creation and expiry times, and the
+ * content bindings (image reference -> digest). See docs/bundle-format.md.
+ */
+#ifndef FERRY_BUNDLE_MANIFEST_H
+#define FERRY_BUNDLE_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "hash.h"
+
+#define FERRY_BUNDLE_FORMAT_VERSION 1
+#define FERRY_STATEMENT_TYPE "https://in-toto.io/Statement/v1"
+#define FERRY_PREDICATE_PREFIX "urn:ferry:bundle:"
+#define FERRY_PREDICATE_TYPE "urn:ferry:bundle:v1"
+/** Name of the first member of every bundle file. */
+#define FERRY_MANIFEST_MEMBER "ferry-manifest.dsse.json"
+/** Directory that holds pieces of members split across volumes. */
+#define FERRY_PARTS_DIR "ferry-parts/"
+
+/* Limits on untrusted manifests. */
+#define FERRY_MANIFEST_MAX_SIZE (16u << 20)
+#define FERRY_MANIFEST_MAX_MEMBERS 200000
+#define FERRY_MANIFEST_MAX_VOLUMES 10000
+#define FERRY_PATH_MAX 255
+#define FERRY_CHANNEL_MAX 64
+
+typedef struct {
+	char *path;
+	uint64_t size;
+	char sha256[FERRY_SHA256_HEX_LEN + 1];
+} ferry_member;
+
+/** One tar entry of one volume: a whole member or a piece of one. */
+typedef struct {
+	char *path;     /* entry name in the tar */
+	size_t member;  /* index into members */
+	uint64_t offset;
+	uint64_t size;
+	char sha256[FERRY_SHA256_HEX_LEN + 1];
+	int whole;      /* the entry is the whole member */
+} ferry_part;
+
+typedef struct {
+	ferry_part *parts;
+	size_t nparts;
+} ferry_volume;
+
+/** A content binding: an image or chart reference and its digest. */
+typedef struct {
+	char *reference;  /* "name:tag" or "name@sha256:..." */
+	char *digest;     /* "sha256:<hex>" */
+	char *media_type;
+} ferry_image_ref;
+
+typedef struct {
+	unsigned version;
+	char *channel;
+	uint64_t sequence;
+	uint64_t base_sequence;  /* 0 for a full bundle */
+	int64_t created;
+	int64_t expires;
+	ferry_member *members;
+	size_t nmembers;
+	ferry_volume *volumes;   /* always >= 1 */
+	size_t nvolumes;
+	ferry_image_ref *images;
+	size_t nimages;
+	char **prereq_blobs;     /* "sha256:<hex>" the receiver must hold */
+	size_t nprereq_blobs;
+	/* sha256 of the signed payload: the bundle's identity */
+	char id[FERRY_SHA256_HEX_LEN + 1];
+} ferry_manifest;
+
+int ferry_manifest_new(ferry_manifest **out, const char *channel);
+void ferry_manifest_free(ferry_manifest *m);
+
+int ferry_manifest_add_member(ferry_manifest *m, const char *path,
+			      uint64_t size, const char *sha256_hex);
+int ferry_manifest_add_image(ferry_manifest *m, const char *reference,
+			     const char *digest, const char *media_type);
+/** Index of the member named `path`, or -1. Linear; for tests and tools. */
+long ferry_manifest_find(const ferry_manifest *m, const char *path);
+
+/** Lay the members out as one volume of whole entries. */
+int ferry_manifest_single_volume(ferry_manifest *m);
+/** Append an entry to volume `v` (creating volumes up to `v`). */
+int ferry_manifest_add_part(ferry_manifest *m, size_t v, const ferry_part *p);
+/** Drop all volume layout. */
+void ferry_manifest_clear_volumes(ferry_manifest *m);
+
+/** Nonzero when `s` is a valid channel name: 1-64 of [A-Za-z0-9._-], not
+ *  starting with a dot. */
+int ferry_manifest_channel_valid(const char *s);
+
+/** Serialise as an in-toto Statement (compact JSON) appended to `out`. */
+int ferry_manifest_to_json(ferry_buf *out, const ferry_manifest *m);
+
+/**
+ * Parse and validate a Statement. Everything is checked: types, versions,
+ * paths, digests, that blob paths match their digests, that volume parts
+ * cover each member exactly once, that the subjects match the bindings.
+ * FERRY_EINVALID or FERRY_EUNSUPPORTED with a message naming the problem.
+ */
+int ferry_manifest_parse(ferry_manifest **out, const void *data, size_t len);
+
+#endif

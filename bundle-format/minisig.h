@@ -1,0 +1,21 @@
+/*
+ * Detached signatures in minisign's pre-hashed ("ED") format: an Ed25519
+ * signature of the file's BLAKE2b-512 hash, plus a signed trusted comment.
+ * Stock `minisign -Vm FILE -p KEY.pub` checks them.
+ */
+#ifndef FERRY_BUNDLE_MINISIG_H
+#define FERRY_BUNDLE_MINISIG_H
+
+#include "ferry/bundle.h"
+
+#define FERRY_MINISIG_HASH_BYTES 64
+
+/**
+ * Write `sig_path` (atomically) signing a file whose BLAKE2b-512 hash is
+ * `hash`. `trusted_comment` must be one line.
+ */
+int ferry_minisig_write(const char *sig_path, const ferry_key *key,
+			const unsigned char hash[FERRY_MINISIG_HASH_BYTES],
+			const char *trusted_comment);
+
+#endif

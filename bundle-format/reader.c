@@ -1,0 +1,564 @@
+/*
+ * Bundle reader (see reader.h). The order of checks is fixed: the first
+ * member must be the envelope, the envelope must verify against the trust
+ * keys before its payload is parsed, the manifest must be valid and
+ * unexpired, and only then is the next byte of the tar read. Each entry
+ * must be exactly the next one the signed layout lists for this volume;
+ * anything else (unlisted, duplicate, out of order, oversized, missing,
+ * non-regular, unsafe path, trailing bytes) is rejected by name.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "ferry/errors.h"
+#include "fs.h"
+#include "hash.h"
+#include "reader.h"
+#include "util.h"
+#include "banned.h"
+
+#define READ_CHUNK (1u << 20)
+
+typedef struct {
+	const char *path;
+	size_t volume;
+	size_t index;
+} part_ref;
+
+static int cmp_ref(const void *a, const void *b)
+{
+	return strcmp(((const part_ref *)a)->path, ((const part_ref *)b)->path);
+}
+
+static int build_index(part_ref **out, size_t *n, const ferry_manifest *m)
+{
+	size_t total = 0, v, i, k = 0;
+	part_ref *refs;
+
+	for (v = 0; v < m->nvolumes; v++)
+		total += m->volumes[v].nparts;
+	if (!(refs = malloc((total ? total : 1) * sizeof(*refs))))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	for (v = 0; v < m->nvolumes; v++)
+		for (i = 0; i < m->volumes[v].nparts; i++) {
+			refs[k].path = m->volumes[v].parts[i].path;
+			refs[k].volume = v;
+			refs[k++].index = i;
+		}
+	qsort(refs, total, sizeof(*refs), cmp_ref);
+	*out = refs;
+	*n = total;
+	return 0;
+}
+
+static const part_ref *lookup(const part_ref *refs, size_t n, const char *path)
+{
+	part_ref key = { path, 0, 0 };
+
+	return bsearch(&key, refs, n, sizeof(*refs), cmp_ref);
+}
+
+static const char *type_name(mode_t type)
+{
+	switch (type) {
+	case AE_IFLNK: return "a symlink";
+	case AE_IFDIR: return "a directory";
+	case AE_IFCHR: return "a character device";
+	case AE_IFBLK: return "a block device";
+	case AE_IFIFO: return "a FIFO";
+	case AE_IFSOCK: return "a socket";
+	default: return "not a regular file";
+	}
+}
+
+/* Checks every entry must pass before its name is even compared. */
+static int check_entry_shape(struct archive_entry *e, const char *name)
+{
+	if (strlen(name) > FERRY_PATH_MAX + 64 || !ferry_path_is_safe(name))
+		return ferry_error_set(FERRY_EINVALID,
+				       "unsafe member path '%.300s' (absolute, '..', "
+				       "or malformed)", name);
+	if (archive_entry_hardlink(e))
+		return ferry_error_set(FERRY_EINVALID,
+				       "member '%s' is a hard link: only regular "
+				       "files are allowed", name);
+	if (archive_entry_filetype(e) != AE_IFREG)
+		return ferry_error_set(FERRY_EINVALID,
+				       "member '%s' is %s: only regular files are "
+				       "allowed", name,
+				       type_name(archive_entry_filetype(e)));
+	if (archive_entry_sparse_count(e) > 0)
+		return ferry_error_set(FERRY_EINVALID,
+				       "member '%s' is a sparse file", name);
+	if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0)
+		return ferry_error_set(FERRY_EINVALID,
+				       "member '%s' has no size", name);
+	return 0;
+}
+
+typedef struct {
+	struct archive *a;
+	const char *path;
+	const ferry_read_options *opts;
+	ferry_read_result *out;
+	unsigned char *chunk;
+	uint64_t done;
+} read_ctx;
+
+static int next_header(read_ctx *r, struct archive_entry **e, const char *after)
+{
+	int rc = archive_read_next_header(r->a, e);
+
+	if (rc == ARCHIVE_EOF)
+		return 1;
+	if (rc != ARCHIVE_OK)
+		return ferry_error_set(FERRY_ECORRUPT,
+				       "malformed or truncated tar after '%s': %s",
+				       after, archive_error_string(r->a));
+	return 0;
+}
+
+static int read_manifest(read_ctx *r)
+{
+	struct archive_entry *e;
+	ferry_buf env = FERRY_BUF_INIT, payload = FERRY_BUF_INIT;
+	const char *name;
+	la_int64_t size;
+	int64_t now;
+	int error;
+
+	error = archive_read_next_header(r->a, &e);
+	if (error == ARCHIVE_EOF) {
+		error = ferry_error_set(FERRY_EINVALID, "'%s' is an empty archive",
+					r->path);
+		goto done;
+	}
+	if (error != ARCHIVE_OK) {
+		error = ferry_error_set(FERRY_EINVALID,
+					"'%s' is not a tar archive: %s", r->path,
+					archive_error_string(r->a));
+		goto done;
+	}
+	name = archive_entry_pathname(e);
+	if (!name || strcmp(name, FERRY_MANIFEST_MEMBER) != 0) {
+		error = ferry_error_set(FERRY_EINVALID,
+					"first member is '%.200s', not the signed "
+					"manifest '%s'", name ? name : "",
+					FERRY_MANIFEST_MEMBER);
+		goto done;
+	}
+	if ((error = check_entry_shape(e, name)) < 0)
+		goto done;
+	size = archive_entry_size(e);
+	if ((uint64_t)size > FERRY_MANIFEST_MAX_SIZE) {
+		error = ferry_error_set(FERRY_ETOOBIG,
+					"signed manifest is %lld bytes, over the "
+					"%u byte limit", (long long)size,
+					FERRY_MANIFEST_MAX_SIZE);
+		goto done;
+	}
+	if ((error = ferry_buf_grow(&env, (size_t)size)) < 0)
+		goto done;
+	while (env.size < (size_t)size) {
+		la_ssize_t n = archive_read_data(r->a, env.ptr + env.size,
+						 (size_t)size - env.size);
+
+		if (n <= 0) {
+			error = ferry_error_set(FERRY_ECORRUPT,
+						"signed manifest is truncated: %s",
+						n < 0 ? archive_error_string(r->a)
+						      : "unexpected end");
+			goto done;
+		}
+		env.size += (size_t)n;
+	}
+	env.ptr[env.size] = '\0';
+	r->done += (uint64_t)size;
+
+	if (r->opts->trust && r->opts->trust->threshold == 0) {
+		error = ferry_error_set(FERRY_EINVALID, "trust threshold must be at least 1");
+		goto done;
+	}
+	if ((error = ferry_envelope_open(&payload, &r->out->signatures, env.ptr,
+					 env.size, r->opts->trust)) < 0 ||
+	    (error = ferry_manifest_parse(&r->out->manifest, payload.ptr,
+					  payload.size)) < 0)
+		goto done;
+	now = r->opts->now ? r->opts->now : (int64_t)time(NULL);
+	if (!r->opts->ignore_expiry && now >= r->out->manifest->expires) {
+		char when[32];
+
+		ferry_time_format(when, sizeof(when), r->out->manifest->expires);
+		error = ferry_error_set(FERRY_EVERIFY, "bundle expired at %s", when);
+	}
+done:
+	ferry_buf_dispose(&env);
+	ferry_buf_dispose(&payload);
+	return error;
+}
+
+/* Name the problem with an entry that is not the one expected next. */
+static int wrong_entry(const ferry_manifest *m, const part_ref *refs,
+		       size_t nrefs, size_t volume, size_t expected,
+		       const char *name)
+{
+	const ferry_volume *vol = &m->volumes[volume];
+	const part_ref *ref = lookup(refs, nrefs, name);
+
+	if (!strcmp(name, FERRY_MANIFEST_MEMBER))
+		return ferry_error_set(FERRY_EINVALID,
+				       "duplicate member '%s'", name);
+	if (!ref)
+		return ferry_error_set(FERRY_EINVALID,
+				       "unlisted member '%.300s'", name);
+	if (ref->volume != volume)
+		return ferry_error_set(FERRY_EINVALID,
+				       "member '%s' belongs to volume %zu, not "
+				       "volume %zu", name, ref->volume + 1,
+				       volume + 1);
+	if (ref->index < expected)
+		return ferry_error_set(FERRY_EINVALID,
+				       "duplicate member '%s'", name);
+	return ferry_error_set(FERRY_EINVALID,
+			       "out-of-order member '%s' (expected '%s')", name,
+			       vol->parts[expected].path);
+}
+
+static int read_part(read_ctx *r, struct archive_entry *e, size_t volume,
+		     const ferry_part *p, ferry_sha256 *sha)
+{
+	const ferry_bundle_sink *sink = r->opts->sink;
+	char hex[FERRY_SHA256_HEX_LEN + 1];
+	uint64_t got = 0, hsize = (uint64_t)archive_entry_size(e);
+	int error = 0;
+
+	if (hsize > p->size)
+		return ferry_error_set(FERRY_ECORRUPT,
+				       "oversized member '%s': %llu bytes, the "
+				       "manifest lists %llu", p->path,
+				       (unsigned long long)hsize,
+				       (unsigned long long)p->size);
+	if (hsize < p->size)
+		return ferry_error_set(FERRY_ECORRUPT,
+				       "member '%s' is %llu bytes, the manifest "
+				       "lists %llu", p->path,
+				       (unsigned long long)hsize,
+				       (unsigned long long)p->size);
+	if (sink && (error = sink->begin(sink->payload, r->out->manifest, volume,
+					 p)) < 0)
+		return error;
+	while (got < p->size) {
+		la_ssize_t n = archive_read_data(r->a, r->chunk, READ_CHUNK);
+
+		if (n < 0 || (n == 0 && got < p->size)) {
+			error = ferry_error_set(FERRY_ECORRUPT,
+						"bundle is truncated in member '%s'%s%s",
+						p->path, n < 0 ? ": " : "",
+						n < 0 ? archive_error_string(r->a) : "");
+			break;
+		}
+		if ((error = ferry_sha256_update(sha, r->chunk, (size_t)n)) < 0 ||
+		    (sink && (error = sink->data(sink->payload, r->chunk,
+						 (size_t)n)) < 0))
+			break;
+		got += (uint64_t)n;
+		r->done += (uint64_t)n;
+		if (r->opts->progress)
+			r->opts->progress(r->done, r->out->bytes,
+					  r->opts->progress_payload);
+	}
+	if (!error && (error = ferry_sha256_final_hex(sha, hex)) == 0 &&
+	    strcmp(hex, p->sha256) != 0)
+		error = ferry_error_set(FERRY_ECORRUPT,
+					"member '%s' does not match its digest "
+					"(manifest sha256:%.12s..., content "
+					"sha256:%.12s...)", p->path, p->sha256, hex);
+	if (sink) {
+		int end = sink->end(sink->payload, error);
+
+		if (!error)
+			error = end;
+	}
+	return error;
+}
+
+/* Only zero bytes (block padding) may follow the end-of-archive marker. */
+static int check_trailer(read_ctx *r, int fd)
+{
+	la_int64_t consumed = archive_filter_bytes(r->a, 0);
+	unsigned char buf[4096];
+	off_t pos = (off_t)consumed;
+	ssize_t n, i;
+
+	if (consumed < 0)
+		return ferry_error_set(FERRY_ERROR, "cannot tell tar position");
+	while ((n = pread(fd, buf, sizeof(buf), pos)) > 0) {
+		for (i = 0; i < n; i++)
+			if (buf[i])
+				return ferry_error_set(FERRY_EINVALID,
+						       "unexpected bytes after the end "
+						       "of the archive (offset %lld)",
+						       (long long)(pos + i));
+		pos += n;
+	}
+	if (n < 0)
+		return ferry_error_set_errno(FERRY_EIO, "cannot read '%s'", r->path);
+	return 0;
+}
+
+int ferry_bundle_read(ferry_read_result *out, const char *path,
+		      const ferry_read_options *opts)
+{
+	read_ctx r;
+	struct archive_entry *e;
+	part_ref *refs = NULL;
+	size_t nrefs = 0, v, k;
+	ferry_sha256 *sha = NULL;
+	const ferry_volume *vol;
+	const char *name, *prev;
+	struct stat st;
+	int fd = -1, error = 0, eof;
+
+	memset(out, 0, sizeof(*out));
+	memset(&r, 0, sizeof(r));
+	r.path = path;
+	r.opts = opts;
+	r.out = out;
+	if (!opts || opts->version != FERRY_READ_OPTIONS_VERSION)
+		return ferry_error_set(FERRY_EINVALID, "bad read options");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ferry_error_set_errno(errno == ENOENT ? FERRY_ENOTFOUND : FERRY_EIO,
+					     "cannot open '%s'", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return ferry_error_set(FERRY_EINVALID, "'%s' is not a regular file",
+				       path);
+	}
+	out->bytes = (uint64_t)st.st_size;
+	if (!(r.a = archive_read_new()) || !(r.chunk = malloc(READ_CHUNK)) ||
+	    (error = ferry_sha256_new(&sha)) < 0) {
+		error = error ? error : ferry_error_set(FERRY_ENOMEM, "out of memory");
+		goto done;
+	}
+	/* Plain tar only: no decompression, no other archive formats. */
+	if (archive_read_support_format_tar(r.a) != ARCHIVE_OK ||
+	    archive_read_open_fd(r.a, fd, 65536) != ARCHIVE_OK) {
+		error = ferry_error_set(FERRY_EIO, "cannot open '%s': %s", path,
+					archive_error_string(r.a));
+		goto done;
+	}
+	if ((error = read_manifest(&r)) < 0 || opts->manifest_only)
+		goto done;
+	if ((error = build_index(&refs, &nrefs, out->manifest)) < 0)
+		goto done;
+
+	/* The first entry says which volume this file is. */
+	prev = FERRY_MANIFEST_MEMBER;
+	eof = next_header(&r, &e, prev);
+	if (eof < 0) {
+		error = eof;
+		goto done;
+	}
+	if (eof) {
+		error = ferry_error_set(FERRY_EINVALID, "missing member '%s'",
+					out->manifest->volumes[0].parts[0].path);
+		goto done;
+	}
+	name = archive_entry_pathname(e);
+	if ((error = check_entry_shape(e, name ? name : "")) < 0)
+		goto done;
+	for (v = 0; v < out->manifest->nvolumes; v++)
+		if (!strcmp(out->manifest->volumes[v].parts[0].path, name))
+			break;
+	if (v == out->manifest->nvolumes) {
+		error = wrong_entry(out->manifest, refs, nrefs, 0, 0, name);
+		goto done;
+	}
+	out->volume = v;
+	vol = &out->manifest->volumes[v];
+
+	for (k = 0;; k++) {
+		if (k > 0) {
+			eof = next_header(&r, &e, prev);
+			if (eof < 0) {
+				error = eof;
+				goto done;
+			}
+			if (eof) {
+				if (k < vol->nparts)
+					error = ferry_error_set(FERRY_EINVALID,
+								"missing member '%s'",
+								vol->parts[k].path);
+				break;
+			}
+			name = archive_entry_pathname(e);
+			if ((error = check_entry_shape(e, name ? name : "")) < 0)
+				goto done;
+		}
+		if (k >= vol->nparts || strcmp(name, vol->parts[k].path) != 0) {
+			error = wrong_entry(out->manifest, refs, nrefs, v,
+					    k < vol->nparts ? k : vol->nparts, name);
+			goto done;
+		}
+		if ((error = read_part(&r, e, v, &vol->parts[k], sha)) < 0)
+			goto done;
+		prev = vol->parts[k].path;
+	}
+	if (!error)
+		error = check_trailer(&r, fd);
+done:
+	free(refs);
+	ferry_sha256_free(sha);
+	free(r.chunk);
+	if (r.a)
+		archive_read_free(r.a);
+	close(fd);
+	return error;
+}
+
+void ferry_read_result_dispose(ferry_read_result *r)
+{
+	ferry_manifest_free(r->manifest);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- verification of a set of files ------------------------------------ */
+
+static long find_bundle(ferry_verify_report *rep, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < rep->nbundles; i++)
+		if (!strcmp(rep->bundles[i].manifest->id, id))
+			return (long)i;
+	return -1;
+}
+
+static int add_bundle(ferry_verify_report *rep, ferry_manifest *m, long *out)
+{
+	ferry_verify_bundle *b, *grown;
+	size_t v;
+
+	grown = realloc(rep->bundles, (rep->nbundles + 1) * sizeof(*grown));
+	if (!grown)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	rep->bundles = grown;
+	b = &rep->bundles[rep->nbundles];
+	memset(b, 0, sizeof(*b));
+	b->volume_file = malloc(m->nvolumes * sizeof(*b->volume_file));
+	b->volume_ok = calloc(m->nvolumes, sizeof(*b->volume_ok));
+	if (!b->volume_file || !b->volume_ok) {
+		free(b->volume_file);
+		free(b->volume_ok);
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	}
+	for (v = 0; v < m->nvolumes; v++)
+		b->volume_file[v] = -1;
+	b->manifest = m;
+	*out = (long)rep->nbundles++;
+	return 0;
+}
+
+int ferry_bundle_verify(ferry_verify_report *out, const char *const *paths,
+			size_t npaths, const ferry_read_options *opts)
+{
+	int first_error = 0, error;
+	char first_message[1024] = "";
+	size_t i, v;
+
+	memset(out, 0, sizeof(*out));
+	if (!(out->files = calloc(npaths ? npaths : 1, sizeof(*out->files))))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	out->nfiles = npaths;
+	for (i = 0; i < npaths; i++) {
+		ferry_verify_file *f = &out->files[i];
+		ferry_read_result res;
+		long b = -1;
+
+		f->path = paths[i];
+		f->bundle = -1;
+		ferry_error_clear();
+		error = ferry_bundle_read(&res, paths[i], opts);
+		f->error = error;
+		f->bytes = res.bytes;
+		f->signatures = res.signatures;
+		if (error)
+			snprintf(f->message, sizeof(f->message), "%s",
+				 ferry_error_last());
+		if (res.manifest && res.manifest->nvolumes > 0) {
+			b = find_bundle(out, res.manifest->id);
+			if (b < 0) {
+				if ((error = add_bundle(out, res.manifest, &b)) < 0) {
+					ferry_read_result_dispose(&res);
+					return error;
+				}
+				res.manifest = NULL;
+			}
+			f->bundle = b;
+			f->volume = res.volume;
+			if (!f->error || out->bundles[b].volume_file[res.volume] < 0)
+				out->bundles[b].volume_file[res.volume] = (long)i;
+			if (!f->error)
+				out->bundles[b].volume_ok[res.volume] = 1;
+		}
+		ferry_read_result_dispose(&res);
+		if (f->error && !first_error) {
+			first_error = f->error;
+			if (f->bundle >= 0 && out->bundles[f->bundle].manifest->nvolumes > 1)
+				snprintf(first_message, sizeof(first_message),
+					 "volume %zu of %zu ('%.200s') is corrupt: %.700s",
+					 f->volume + 1,
+					 out->bundles[f->bundle].manifest->nvolumes,
+					 f->path, f->message);
+			else
+				snprintf(first_message, sizeof(first_message),
+					 "'%.200s': %.700s", f->path, f->message);
+		}
+	}
+	for (i = 0; i < out->nbundles; i++) {
+		ferry_verify_bundle *b = &out->bundles[i];
+
+		b->complete = 1;
+		for (v = 0; v < b->manifest->nvolumes; v++) {
+			if (b->volume_ok[v])
+				continue;
+			b->complete = 0;
+			if (b->volume_file[v] < 0 && !first_error) {
+				first_error = FERRY_EVERIFY;
+				snprintf(first_message, sizeof(first_message),
+					 "bundle %.16s (channel %s, sequence %llu): "
+					 "volume %zu of %zu is missing",
+					 b->manifest->id, b->manifest->channel,
+					 (unsigned long long)b->manifest->sequence,
+					 v + 1, b->manifest->nvolumes);
+			}
+		}
+	}
+	if (first_error)
+		return ferry_error_set(first_error, "%s", first_message);
+	return 0;
+}
+
+void ferry_verify_report_dispose(ferry_verify_report *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nbundles; i++) {
+		ferry_manifest_free(r->bundles[i].manifest);
+		free(r->bundles[i].volume_file);
+		free(r->bundles[i].volume_ok);
+	}
+	free(r->bundles);
+	free(r->files);
+	memset(r, 0, sizeof(*r));
+}

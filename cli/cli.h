@@ -1,0 +1,44 @@
+/*
+ * Helpers shared by the command implementations: option handling, error
+ * reporting with the right exit code, and output formatting.
+ */
+#ifndef FERRY_CLI_H
+#define FERRY_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry/bundle.h"
+#include "exit.h"
+
+typedef int (*ferry_cmd_fn)(int argc, char **argv);
+
+int cmd_keygen(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
+/** Print "ferry <cmd>: <message>" for the last error; return its exit code. */
+int cli_fail(const char *cmd, int error);
+/** Print a usage error and the short usage; return FERRY_EXIT_USAGE. */
+int cli_usage_error(const char *usage, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/** The exit code for a library error code. */
+int cli_exit_code(int error);
+
+/** A list of public keys loaded from files. */
+typedef struct {
+	ferry_pubkey **keys;
+	size_t n;
+} cli_pubkeys;
+
+int cli_pubkeys_add(cli_pubkeys *list, const char *path);
+void cli_pubkeys_dispose(cli_pubkeys *list);
+
+/** Human-readable byte count ("1.5 MiB") into buf. */
+const char *cli_human_size(char *buf, size_t len, uint64_t bytes);
+
+/** Common flags. */
+extern int cli_quiet;
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * The front command: `ferry <verb> [options]`, git style. Each verb lives
+ * in the cmd_<verb>.c of the part that owns it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+#include "banned.h"
+
+static const struct {
+	const char *name;
+	ferry_cmd_fn fn;
+	const char *summary;
+} commands[] = {
+	{ "keygen", cmd_keygen, "create a signing key pair (minisign format)" },
+	{ "export", cmd_export, "write a signed bundle from an export spec" },
+	{ "verify", cmd_verify, "verify bundles or volumes against trusted keys" },
+	{ "inspect", cmd_inspect, "show what a bundle holds" },
+};
+
+static void usage(FILE *out)
+{
+	size_t i;
+
+	fputs("usage: ferry [--version] [--help] <command> [<args>]\n\n"
+	      "Move software across an air gap as signed, content-addressed "
+	      "bundles.\n\ncommands:\n", out);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fputs("\n'ferry <command> --help' describes a command; exit codes: 0 ok, "
+	      "1 failure,\n2 verification failed, 64 usage error.\n", out);
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	ferry_log_set_sink(ferry_log_stderr_sink, FERRY_LOG_WARN, NULL);
+	if (argc < 2) {
+		usage(stderr);
+		return FERRY_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return FERRY_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("ferry %s (bundle format 1)\n", FERRY_VERSION);
+		return FERRY_EXIT_OK;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "ferry: '%s' is not a ferry command\n\n", argv[1]);
+	usage(stderr);
+	return FERRY_EXIT_USAGE;
+}

@@ -1,0 +1,41 @@
+/*
+ * A growable byte buffer (after git's strbuf and curl's dynbuf).
+ *
+ * Invariants: `ptr` is NULL only while `asize` is 0; otherwise ptr[size] is
+ * always '\0' so the content can be used as a C string. A non-zero `limit`
+ * caps `size`: growing past it fails with FERRY_ETOOBIG and leaves the buffer
+ * unchanged. Buffers fed by untrusted input must set a limit.
+ */
+#ifndef FERRY_CORE_BUF_H
+#define FERRY_CORE_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct {
+	char *ptr;
+	size_t size;
+	size_t asize;
+	size_t limit; /* 0: no limit */
+} ferry_buf;
+
+#define FERRY_BUF_INIT { NULL, 0, 0, 0 }
+
+/** Make room for `extra` more bytes (plus the terminating NUL). */
+int ferry_buf_grow(ferry_buf *b, size_t extra);
+/** Append `len` bytes. */
+int ferry_buf_put(ferry_buf *b, const void *data, size_t len);
+/** Append a C string. */
+int ferry_buf_puts(ferry_buf *b, const char *s);
+/** Append formatted text. */
+int ferry_buf_printf(ferry_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int ferry_buf_vprintf(ferry_buf *b, const char *fmt, va_list ap);
+/** Empty the buffer, keeping its allocation. */
+void ferry_buf_clear(ferry_buf *b);
+/** Free the allocation and reset to FERRY_BUF_INIT (the limit is kept). */
+void ferry_buf_dispose(ferry_buf *b);
+/** Hand the content to the caller (free() it); the buffer is reset. */
+char *ferry_buf_detach(ferry_buf *b);
+
+#endif

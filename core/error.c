@@ -1,0 +1,79 @@
+/*
+ * Thread-local last-error slot. Every failing function records one line
+ * describing the problem; callers higher up return the code unchanged so the
+ * most specific message survives to the command that prints it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ferry/errors.h"
+
+static _Thread_local char last_message[1024];
+static _Thread_local int last_code;
+
+static void vset(int code, int with_errno, int saved_errno, const char *fmt,
+		 va_list ap)
+{
+	int n = vsnprintf(last_message, sizeof(last_message), fmt, ap);
+
+	if (with_errno && n >= 0 && (size_t)n < sizeof(last_message))
+		snprintf(last_message + n, sizeof(last_message) - (size_t)n,
+			 ": %s", strerror(saved_errno));
+	last_code = code;
+}
+
+int ferry_error_set(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vset(code, 0, 0, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int ferry_error_set_errno(int code, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vset(code, 1, saved, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+const char *ferry_error_last(void)
+{
+	return last_message;
+}
+
+int ferry_error_last_code(void)
+{
+	return last_code;
+}
+
+void ferry_error_clear(void)
+{
+	last_message[0] = '\0';
+	last_code = FERRY_OK;
+}
+
+const char *ferry_error_name(int code)
+{
+	switch (code) {
+	case FERRY_OK: return "ok";
+	case FERRY_ENOTFOUND: return "not found";
+	case FERRY_EEXISTS: return "already exists";
+	case FERRY_EINVALID: return "invalid input";
+	case FERRY_ECORRUPT: return "corrupt content";
+	case FERRY_EVERIFY: return "verification failed";
+	case FERRY_EUNSUPPORTED: return "unsupported";
+	case FERRY_ETOOBIG: return "too big";
+	case FERRY_EIO: return "i/o error";
+	case FERRY_ENOMEM: return "out of memory";
+	default: return "error";
+	}
+}

@@ -1,0 +1,212 @@
+/*
+ * Bounded file reads and crash-safe writes (lock file, fsync, rename, fsync
+ * of the directory).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ferry/errors.h"
+#include "fs.h"
+#include "banned.h"
+
+int ferry_fs_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return ferry_error_set_errno(FERRY_EIO, "write failed");
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int ferry_fs_fsync_parent(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, error = 0;
+
+	if (!copy)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		error = ferry_error_set_errno(FERRY_EIO,
+					      "cannot sync directory of '%s'",
+					      path);
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return error;
+}
+
+int ferry_lockfile_open(ferry_lockfile *lf, const char *path, mode_t mode)
+{
+	size_t len = strlen(path);
+
+	lf->fd = -1;
+	lf->path = strdup(path);
+	lf->lock_path = malloc(len + sizeof(".lock"));
+	if (!lf->path || !lf->lock_path) {
+		ferry_lockfile_rollback(lf);
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	}
+	memcpy(lf->lock_path, path, len);
+	memcpy(lf->lock_path + len, ".lock", sizeof(".lock"));
+	lf->fd = open(lf->lock_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		      mode);
+	if (lf->fd < 0) {
+		int code = errno == EEXIST ? FERRY_EEXISTS : FERRY_EIO;
+
+		ferry_error_set_errno(code, "cannot create lock file '%s'",
+				      lf->lock_path);
+		free(lf->path);
+		free(lf->lock_path);
+		lf->path = lf->lock_path = NULL;
+		return code;
+	}
+	return 0;
+}
+
+int ferry_lockfile_commit(ferry_lockfile *lf)
+{
+	int error = 0;
+
+	if (lf->fd < 0)
+		return ferry_error_set(FERRY_ERROR, "lock file not held");
+	if (fsync(lf->fd) < 0)
+		error = ferry_error_set_errno(FERRY_EIO, "cannot sync '%s'",
+					      lf->lock_path);
+	if (close(lf->fd) < 0 && !error)
+		error = ferry_error_set_errno(FERRY_EIO, "cannot close '%s'",
+					      lf->lock_path);
+	lf->fd = -1;
+	if (!error && rename(lf->lock_path, lf->path) < 0)
+		error = ferry_error_set_errno(FERRY_EIO,
+					      "cannot rename '%s' to '%s'",
+					      lf->lock_path, lf->path);
+	if (!error)
+		error = ferry_fs_fsync_parent(lf->path);
+	if (error)
+		unlink(lf->lock_path);
+	free(lf->path);
+	free(lf->lock_path);
+	lf->path = lf->lock_path = NULL;
+	return error;
+}
+
+void ferry_lockfile_rollback(ferry_lockfile *lf)
+{
+	if (lf->fd >= 0) {
+		close(lf->fd);
+		lf->fd = -1;
+		if (lf->lock_path)
+			unlink(lf->lock_path);
+	}
+	free(lf->path);
+	free(lf->lock_path);
+	lf->path = lf->lock_path = NULL;
+}
+
+int ferry_fs_write_atomic(const char *path, const void *data, size_t len,
+			  mode_t mode)
+{
+	ferry_lockfile lf = FERRY_LOCKFILE_INIT;
+	int error;
+
+	if ((error = ferry_lockfile_open(&lf, path, mode)) < 0)
+		return error;
+	if ((error = ferry_fs_write_all(lf.fd, data, len)) < 0) {
+		ferry_lockfile_rollback(&lf);
+		return error;
+	}
+	return ferry_lockfile_commit(&lf);
+}
+
+int ferry_fs_read_file(ferry_buf *out, const char *path, size_t limit)
+{
+	struct stat st;
+	char chunk[65536];
+	size_t total = 0;
+	int fd, error = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ferry_error_set_errno(errno == ENOENT ? FERRY_ENOTFOUND
+							     : FERRY_EIO,
+					     "cannot open '%s'", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return ferry_error_set(FERRY_EINVALID,
+				       "'%s' is not a regular file", path);
+	}
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			error = ferry_error_set_errno(FERRY_EIO,
+						      "cannot read '%s'", path);
+			break;
+		}
+		if (n == 0)
+			break;
+		total += (size_t)n;
+		if (total > limit) {
+			error = ferry_error_set(FERRY_ETOOBIG,
+						"'%s' is larger than %zu bytes",
+						path, limit);
+			break;
+		}
+		if ((error = ferry_buf_put(out, chunk, (size_t)n)) < 0)
+			break;
+	}
+	close(fd);
+	return error;
+}
+
+int ferry_fs_mkdir_p(const char *path, mode_t mode)
+{
+	char *copy = strdup(path), *p;
+	int error = 0;
+
+	if (!copy)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	for (p = copy + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+
+		*p = '\0';
+		if (mkdir(copy, mode) < 0 && errno != EEXIST) {
+			error = ferry_error_set_errno(FERRY_EIO,
+						      "cannot create directory '%s'",
+						      copy);
+			break;
+		}
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	free(copy);
+	return error;
+}
+
+int ferry_fs_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}

@@ -1,0 +1,103 @@
+/*
+ * SHA-256 through OpenSSL EVP. One context per stream; no global state.
+ */
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "ferry/errors.h"
+#include "hash.h"
+#include "banned.h"
+
+struct ferry_sha256 {
+	EVP_MD_CTX *ctx;
+};
+
+int ferry_sha256_new(ferry_sha256 **out)
+{
+	ferry_sha256 *h = calloc(1, sizeof(*h));
+
+	if (!h || !(h->ctx = EVP_MD_CTX_new()) ||
+	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+		ferry_sha256_free(h);
+		return ferry_error_set(FERRY_ENOMEM, "cannot start sha256");
+	}
+	*out = h;
+	return 0;
+}
+
+int ferry_sha256_update(ferry_sha256 *h, const void *data, size_t len)
+{
+	if (EVP_DigestUpdate(h->ctx, data, len) != 1)
+		return ferry_error_set(FERRY_ERROR, "sha256 update failed");
+	return 0;
+}
+
+int ferry_sha256_final_hex(ferry_sha256 *h, char out[FERRY_SHA256_HEX_LEN + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[32];
+	unsigned int len = 0, i;
+
+	if (EVP_DigestFinal_ex(h->ctx, md, &len) != 1 || len != 32 ||
+	    EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1)
+		return ferry_error_set(FERRY_ERROR, "sha256 final failed");
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 15];
+	}
+	out[64] = '\0';
+	return 0;
+}
+
+void ferry_sha256_free(ferry_sha256 *h)
+{
+	if (!h)
+		return;
+	EVP_MD_CTX_free(h->ctx);
+	free(h);
+}
+
+int ferry_sha256_hex(char out[FERRY_SHA256_HEX_LEN + 1], const void *data,
+		     size_t len)
+{
+	ferry_sha256 *h = NULL;
+	int error;
+
+	if ((error = ferry_sha256_new(&h)) < 0)
+		return error;
+	if ((error = ferry_sha256_update(h, data, len)) == 0)
+		error = ferry_sha256_final_hex(h, out);
+	ferry_sha256_free(h);
+	return error;
+}
+
+int ferry_sha256_hex_valid(const char *hex)
+{
+	size_t i;
+
+	for (i = 0; i < FERRY_SHA256_HEX_LEN; i++)
+		if (!((hex[i] >= '0' && hex[i] <= '9') ||
+		      (hex[i] >= 'a' && hex[i] <= 'f')))
+			return 0;
+	return hex[i] == '\0';
+}
+
+int ferry_digest_parse(char hex_out[FERRY_SHA256_HEX_LEN + 1],
+		       const char *digest)
+{
+	const char *colon = strchr(digest, ':');
+
+	if (!colon || colon == digest)
+		return ferry_error_set(FERRY_EINVALID, "malformed digest '%.80s'",
+				       digest);
+	if ((size_t)(colon - digest) != 6 || strncmp(digest, "sha256", 6) != 0)
+		return ferry_error_set(FERRY_EUNSUPPORTED,
+				       "unsupported digest algorithm in '%.80s'",
+				       digest);
+	if (!ferry_sha256_hex_valid(colon + 1))
+		return ferry_error_set(FERRY_EINVALID, "malformed digest '%.80s'",
+				       digest);
+	memcpy(hex_out, colon + 1, FERRY_SHA256_HEX_LEN + 1);
+	return 0;
+}

@@ -1,0 +1,121 @@
+/*
+ * jansson wrappers. Every getter names the document and the field in its
+ * message so a rejected manifest says exactly what was wrong with it.
+ */
+#include <string.h>
+
+#include "ferry/errors.h"
+#include "json.h"
+#include "banned.h"
+
+int ferry_json_parse(json_t **out, const void *data, size_t len,
+		     const char *what)
+{
+	json_error_t jerr;
+	json_t *v;
+
+	v = json_loadb(data, len, JSON_REJECT_DUPLICATES,
+		       &jerr);
+	if (!v)
+		return ferry_error_set(FERRY_EINVALID,
+				       "%s is not valid JSON: %s (line %d, column %d)",
+				       what, jerr.text, jerr.line, jerr.column);
+	*out = v;
+	return 0;
+}
+
+static int get_typed(json_t **out, const json_t *obj, const char *key,
+		     json_type type, const char *tname, int required,
+		     const char *what)
+{
+	json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+
+	*out = NULL;
+	if (!v) {
+		if (!required)
+			return 0;
+		return ferry_error_set(FERRY_EINVALID, "%s: missing field '%s'",
+				       what, key);
+	}
+	if (json_typeof(v) != type)
+		return ferry_error_set(FERRY_EINVALID,
+				       "%s: field '%s' must be %s", what, key,
+				       tname);
+	*out = v;
+	return 0;
+}
+
+int ferry_json_get_string(const char **out, const json_t *obj, const char *key,
+			  const char *what)
+{
+	json_t *v;
+	int error = get_typed(&v, obj, key, JSON_STRING, "a string", 1, what);
+
+	*out = error ? NULL : json_string_value(v);
+	return error;
+}
+
+int ferry_json_get_string_opt(const char **out, const json_t *obj,
+			      const char *key, const char *what)
+{
+	json_t *v;
+	int error = get_typed(&v, obj, key, JSON_STRING, "a string", 0, what);
+
+	*out = v ? json_string_value(v) : NULL;
+	return error;
+}
+
+int ferry_json_get_u64(uint64_t *out, const json_t *obj, const char *key,
+		       const char *what)
+{
+	json_t *v;
+	int error = get_typed(&v, obj, key, JSON_INTEGER, "an integer", 1, what);
+
+	if (error)
+		return error;
+	if (json_integer_value(v) < 0)
+		return ferry_error_set(FERRY_EINVALID,
+				       "%s: field '%s' must not be negative",
+				       what, key);
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+int ferry_json_get_array(json_t **out, const json_t *obj, const char *key,
+			 const char *what)
+{
+	return get_typed(out, obj, key, JSON_ARRAY, "an array", 1, what);
+}
+
+int ferry_json_get_object(json_t **out, const json_t *obj, const char *key,
+			  const char *what)
+{
+	return get_typed(out, obj, key, JSON_OBJECT, "an object", 1, what);
+}
+
+static int dump_cb(const char *buffer, size_t size, void *data)
+{
+	return ferry_buf_put(data, buffer, size) < 0 ? -1 : 0;
+}
+
+int ferry_json_dump(ferry_buf *out, const json_t *value)
+{
+	if (json_dump_callback(value, dump_cb, out,
+			       JSON_COMPACT | JSON_SORT_KEYS) < 0)
+		return ferry_error_set(FERRY_ENOMEM, "cannot serialise JSON");
+	return 0;
+}
+
+int ferry_json_set(json_t *obj, const char *key, json_t *value)
+{
+	if (!value || json_object_set_new(obj, key, value) < 0)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	return 0;
+}
+
+int ferry_json_append(json_t *arr, json_t *value)
+{
+	if (!value || json_array_append_new(arr, value) < 0)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	return 0;
+}

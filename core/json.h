@@ -1,0 +1,47 @@
+/*
+ * JSON helpers on jansson: bounded parsing of untrusted text, typed field
+ * getters whose errors name the document and the field, and compact output.
+ */
+#ifndef FERRY_CORE_JSON_H
+#define FERRY_CORE_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+
+/**
+ * Parse `len` bytes as one JSON value. `what` names the document in error
+ * messages ("manifest of 'x'"). Duplicate object keys, trailing bytes and
+ * NUL bytes are rejected (FERRY_EINVALID).
+ */
+int ferry_json_parse(json_t **out, const void *data, size_t len,
+		     const char *what);
+
+/** Required string member `key` of `obj`; borrowed pointer. */
+int ferry_json_get_string(const char **out, const json_t *obj, const char *key,
+			  const char *what);
+/** Optional string member: *out is NULL when absent. */
+int ferry_json_get_string_opt(const char **out, const json_t *obj,
+			      const char *key, const char *what);
+/** Required non-negative integer member. */
+int ferry_json_get_u64(uint64_t *out, const json_t *obj, const char *key,
+		       const char *what);
+/** Required array member; borrowed. */
+int ferry_json_get_array(json_t **out, const json_t *obj, const char *key,
+			 const char *what);
+/** Required object member; borrowed. */
+int ferry_json_get_object(json_t **out, const json_t *obj, const char *key,
+			  const char *what);
+
+/** Append the compact, key-sorted serialisation of `value` to `out`. */
+int ferry_json_dump(ferry_buf *out, const json_t *value);
+
+/** json_object_set_new that reports allocation failure as FERRY_ENOMEM. */
+int ferry_json_set(json_t *obj, const char *key, json_t *value);
+/** json_array_append_new with the same reporting. */
+int ferry_json_append(json_t *arr, json_t *value);
+
+#endif

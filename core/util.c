@@ -1,0 +1,156 @@
+/*
+ * Parsers for sizes, durations, times and member paths. Each rejects
+ * anything it does not fully understand rather than guessing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ferry/errors.h"
+#include "util.h"
+#include "banned.h"
+
+static int parse_digits(uint64_t *out, const char **p)
+{
+	uint64_t v = 0;
+	const char *s = *p;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	while (*s >= '0' && *s <= '9') {
+		unsigned d = (unsigned)(*s - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+		s++;
+	}
+	*out = v;
+	*p = s;
+	return 0;
+}
+
+int ferry_parse_u64(uint64_t *out, const char *text)
+{
+	const char *p = text;
+
+	if (parse_digits(out, &p) < 0 || *p != '\0')
+		return ferry_error_set(FERRY_EINVALID, "'%s' is not a number",
+				       text);
+	return 0;
+}
+
+int ferry_parse_size(uint64_t *out, const char *text)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mult;
+	} units[] = {
+		{ "", 1 }, { "B", 1 },
+		{ "K", 1ULL << 10 }, { "KiB", 1ULL << 10 }, { "KB", 1000ULL },
+		{ "M", 1ULL << 20 }, { "MiB", 1ULL << 20 }, { "MB", 1000000ULL },
+		{ "G", 1ULL << 30 }, { "GiB", 1ULL << 30 }, { "GB", 1000000000ULL },
+		{ "T", 1ULL << 40 }, { "TiB", 1ULL << 40 }, { "TB", 1000000000000ULL },
+	};
+	const char *p = text;
+	uint64_t v;
+	size_t i;
+
+	if (parse_digits(&v, &p) < 0)
+		goto bad;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(p, units[i].suffix) != 0)
+			continue;
+		if (v > UINT64_MAX / units[i].mult)
+			goto bad;
+		*out = v * units[i].mult;
+		return 0;
+	}
+bad:
+	return ferry_error_set(FERRY_EINVALID, "invalid size '%s'", text);
+}
+
+int ferry_parse_duration(int64_t *out, const char *text)
+{
+	const char *p = text;
+	uint64_t v, mult;
+
+	if (parse_digits(&v, &p) < 0 || p[0] == '\0' || p[1] != '\0')
+		goto bad;
+	switch (*p) {
+	case 's': mult = 1; break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	case 'd': mult = 86400; break;
+	case 'w': mult = 7 * 86400; break;
+	default: goto bad;
+	}
+	if (v > (uint64_t)INT64_MAX / mult)
+		goto bad;
+	*out = (int64_t)(v * mult);
+	return 0;
+bad:
+	return ferry_error_set(FERRY_EINVALID, "invalid duration '%s'", text);
+}
+
+int ferry_time_format(char *out, size_t outlen, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) ||
+	    strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return ferry_error_set(FERRY_EINVALID, "time out of range");
+	return 0;
+}
+
+int ferry_time_parse(int64_t *out, const char *text)
+{
+	struct tm tm;
+	char *end;
+	time_t t;
+	char check[32];
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!end || *end != '\0')
+		goto bad;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		goto bad;
+	/* Reject normalised-away input such as a 31st of February. */
+	if (ferry_time_format(check, sizeof(check), (int64_t)t) < 0 ||
+	    strcmp(check, text) != 0)
+		goto bad;
+	*out = (int64_t)t;
+	return 0;
+bad:
+	return ferry_error_set(FERRY_EINVALID,
+			       "invalid time '%.64s' (want YYYY-MM-DDTHH:MM:SSZ)",
+			       text);
+}
+
+int ferry_path_is_safe(const char *path)
+{
+	const char *p = path, *start;
+
+	if (!*path || *path == '/')
+		return 0;
+	for (;;) {
+		start = p;
+		while (*p && *p != '/') {
+			if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '\\')
+				return 0;
+			p++;
+		}
+		if (p == start)
+			return 0;
+		if ((p - start == 1 && start[0] == '.') ||
+		    (p - start == 2 && start[0] == '.' && start[1] == '.'))
+			return 0;
+		if (!*p)
+			return 1;
+		p++;
+	}
+}

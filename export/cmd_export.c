@@ -1,0 +1,153 @@
+/*
+ * ferry export: write a signed bundle from an export spec.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "export.h"
+#include "json.h"
+#include "progress.h"
+#include "util.h"
+#include "banned.h"
+
+static const char usage[] =
+	"ferry export --spec FILE --key KEY [--key KEY]... --out DIR\n"
+	"                    [--max-volume-size SIZE] [--state FILE] [--json] [-q]";
+
+static void help(void)
+{
+	printf("usage: %s\n\n"
+	       "Snapshot the sources named in the export spec into a signed bundle in DIR,\n"
+	       "named ferry-<channel>-<sequence>.tar, with a detached minisign signature\n"
+	       "(.minisig) beside each file. The channel's sequence number advances by one\n"
+	       "per bundle and is kept in the export state database.\n\n"
+	       "  --spec FILE             the export spec (YAML; see ferry-export(1))\n"
+	       "  --key KEY               a secret key from 'ferry keygen'; repeat for\n"
+	       "                          several signatures (t-of-n trust)\n"
+	       "  --out DIR               where to write the bundle\n"
+	       "  --max-volume-size SIZE  split into volumes of at most SIZE bytes (K, M,\n"
+	       "                          G, T suffixes; FAT32 media: 4294967295)\n"
+	       "  --state FILE            export state database (default\n"
+	       "                          $XDG_STATE_HOME/ferry/export.db)\n"
+	       "  --json                  print the result as JSON\n"
+	       "  -q, --quiet             no progress bar\n", usage);
+}
+
+static int print_json(const ferry_export_result *r)
+{
+	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:[]}", "id", r->manifest->id,
+			      "channel", r->manifest->channel, "sequence",
+			      (json_int_t)r->manifest->sequence, "bytes",
+			      (json_int_t)r->files.bytes, "members",
+			      (json_int_t)r->manifest->nmembers, "files");
+	json_t *files = json_object_get(o, "files");
+	size_t i;
+
+	if (!o)
+		return -1;
+	for (i = 0; i < r->files.npaths; i++)
+		json_array_append_new(files, json_string(r->files.paths[i]));
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	fputc('\n', stdout);
+	json_decref(o);
+	return 0;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "spec", required_argument, NULL, 's' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "max-volume-size", required_argument, NULL, 'V' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	ferry_export_options eo = FERRY_EXPORT_OPTIONS_INIT;
+	ferry_export_result res;
+	ferry_progress_bar bar;
+	ferry_key **keys = NULL, **grown;
+	size_t nkeys = 0, i;
+	int c, json = 0, error, rc = FERRY_EXIT_OK;
+	char size[32];
+
+	memset(&res, 0, sizeof(res));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "s:k:o:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': eo.spec_path = optarg; break;
+		case 'o': eo.out_dir = optarg; break;
+		case 'S': eo.state_path = optarg; break;
+		case 'j': json = 1; break;
+		case 'q': cli_quiet = 1; break;
+		case 'V':
+			if (ferry_parse_size(&eo.max_volume_size, optarg) < 0 ||
+			    eo.max_volume_size == 0) {
+				rc = cli_usage_error(usage, "invalid --max-volume-size '%s'",
+						     optarg);
+				goto done;
+			}
+			break;
+		case 'k':
+			if (!(grown = realloc(keys, (nkeys + 1) * sizeof(*keys)))) {
+				rc = FERRY_EXIT_FAILURE;
+				goto done;
+			}
+			keys = grown;
+			if ((error = ferry_key_load(&keys[nkeys], optarg)) < 0) {
+				rc = cli_fail("export", error);
+				goto done;
+			}
+			nkeys++;
+			break;
+		case 'h':
+			help();
+			goto done;
+		default:
+			rc = cli_usage_error(usage, "bad option");
+			goto done;
+		}
+	}
+	if (!eo.spec_path || !eo.out_dir || !nkeys || optind != argc) {
+		rc = cli_usage_error(usage, "export needs --spec, --key and --out");
+		goto done;
+	}
+	eo.keys = keys;
+	eo.nkeys = nkeys;
+	ferry_progress_bar_init(&bar, "export", !cli_quiet && !json);
+	eo.progress = ferry_progress_bar_cb;
+	eo.progress_payload = &bar;
+	error = ferry_export_run(&res, &eo);
+	ferry_progress_bar_finish(&bar);
+	if (error < 0) {
+		rc = cli_fail("export", error);
+		goto done;
+	}
+	if (json) {
+		print_json(&res);
+	} else {
+		printf("channel %s sequence %llu: %zu member(s), %zu image(s), %s in "
+		       "%zu file(s)\n", res.manifest->channel,
+		       (unsigned long long)res.manifest->sequence,
+		       res.manifest->nmembers, res.manifest->nimages,
+		       cli_human_size(size, sizeof(size), res.files.bytes),
+		       res.files.npaths);
+		for (i = 0; i < res.files.npaths; i++)
+			printf("  %s\n", res.files.paths[i]);
+		printf("bundle id %s\n", res.manifest->id);
+	}
+done:
+	ferry_export_result_dispose(&res);
+	for (i = 0; i < nkeys; i++)
+		ferry_key_free(keys[i]);
+	free(keys);
+	return rc;
+}

@@ -1,0 +1,189 @@
+/*
+ * Export orchestration. The bundle for an OCI content set is laid out as
+ * an OCI image layout: oci-layout, index.json (one descriptor per exported
+ * reference, annotated with its full reference name), then every blob under
+ * blobs/sha256/. The sequence number is recorded only after the bundle is
+ * completely on disk; if recording fails the files are removed again.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ferry/errors.h"
+#include "buf.h"
+#include "export.h"
+#include "hash.h"
+#include "oci_layout.h"
+#include "spec.h"
+#include "state.h"
+#include "banned.h"
+
+static const char oci_layout_file[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+
+static int add_mem_member(ferry_manifest *m, ferry_member_source *src,
+			  const char *path, const void *data, size_t len)
+{
+	char hex[FERRY_SHA256_HEX_LEN + 1];
+	int error;
+
+	if ((error = ferry_sha256_hex(hex, data, len)) < 0 ||
+	    (error = ferry_manifest_add_member(m, path, len, hex)) < 0)
+		return error;
+	src->file = NULL;
+	src->data = data;
+	return 0;
+}
+
+static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
+			  const ferry_oci_content *c, const ferry_buf *index)
+{
+	ferry_member_source *src = calloc(c->nblobs + 2, sizeof(*src));
+	ferry_buf path = FERRY_BUF_INIT;
+	size_t i;
+	int error;
+
+	if (!src)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	if ((error = add_mem_member(m, &src[0], "oci-layout", oci_layout_file,
+				    strlen(oci_layout_file))) < 0 ||
+	    (error = add_mem_member(m, &src[1], "index.json", index->ptr,
+				    index->size)) < 0)
+		goto done;
+	for (i = 0; i < c->nblobs; i++) {
+		ferry_buf_clear(&path);
+		if ((error = ferry_buf_printf(&path, "blobs/sha256/%s",
+					      c->blobs[i].hex)) < 0 ||
+		    (error = ferry_manifest_add_member(m, path.ptr, c->blobs[i].size,
+						       c->blobs[i].hex)) < 0)
+			goto done;
+		src[i + 2].file = c->blobs[i].file;
+	}
+	for (i = 0; i < c->nroots; i++) {
+		const json_t *d = c->roots[i].descriptor;
+
+		if ((error = ferry_manifest_add_image(
+			     m, c->roots[i].reference,
+			     json_string_value(json_object_get(d, "digest")),
+			     json_string_value(json_object_get(d, "mediaType")))) < 0)
+			goto done;
+	}
+done:
+	ferry_buf_dispose(&path);
+	if (error < 0) {
+		free(src);
+		return error;
+	}
+	*sources_out = src;
+	return 0;
+}
+
+static int join_files(ferry_buf *out, const ferry_write_result *w)
+{
+	size_t i;
+	int error = 0;
+
+	for (i = 0; i < w->npaths && !error; i++)
+		error = ferry_buf_printf(out, "%s%s", i ? "\n" : "", w->paths[i]);
+	return error;
+}
+
+int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
+{
+	ferry_export_spec *spec = NULL;
+	ferry_export_state *state = NULL;
+	ferry_oci_content content;
+	ferry_member_source *sources = NULL;
+	ferry_manifest *m = NULL;
+	ferry_buf index = FERRY_BUF_INIT, basename = FERRY_BUF_INIT, files = FERRY_BUF_INIT;
+	ferry_write_options wopts = FERRY_WRITE_OPTIONS_INIT;
+	char *state_path = NULL;
+	uint64_t last;
+	size_t i;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	memset(&content, 0, sizeof(content));
+	if (!opts || opts->version != FERRY_EXPORT_OPTIONS_VERSION)
+		return ferry_error_set(FERRY_EINVALID, "bad export options");
+	if ((error = ferry_export_spec_load(&spec, opts->spec_path)) < 0)
+		goto done;
+	for (i = 0; i < spec->nsources; i++)
+		if ((error = ferry_oci_layout_collect(&content, spec->sources[i].location,
+						      spec->sources[i].name)) < 0)
+			goto done;
+	if ((error = ferry_oci_content_finish(&content)) < 0 ||
+	    (error = ferry_oci_content_index(&index, &content)) < 0)
+		goto done;
+
+	state_path = opts->state_path ? strdup(opts->state_path)
+				      : ferry_export_state_default_path();
+	if (!state_path) {
+		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((error = ferry_export_state_open(&state, state_path)) < 0 ||
+	    (error = ferry_export_state_last_sequence(&last, state, spec->channel)) < 0)
+		goto done;
+
+	if ((error = ferry_manifest_new(&m, spec->channel)) < 0)
+		goto done;
+	m->sequence = last + 1;
+	m->base_sequence = 0;
+	m->created = opts->now ? opts->now : (int64_t)time(NULL);
+	m->expires = spec->expires_at ? spec->expires_at : m->created + spec->expires_in;
+	if (m->expires <= m->created) {
+		error = ferry_error_set(FERRY_EINVALID, "%s: 'expires' is in the past",
+					opts->spec_path);
+		goto done;
+	}
+	if ((error = build_manifest(m, &sources, &content, &index)) < 0)
+		goto done;
+
+	if ((error = ferry_buf_printf(&basename, "ferry-%s-%06llu", m->channel,
+				      (unsigned long long)m->sequence)) < 0)
+		goto done;
+	wopts.out_dir = opts->out_dir;
+	wopts.basename = basename.ptr;
+	wopts.max_volume_size = opts->max_volume_size;
+	wopts.keys = opts->keys;
+	wopts.nkeys = opts->nkeys;
+	wopts.progress = opts->progress;
+	wopts.progress_payload = opts->progress_payload;
+	if ((error = ferry_bundle_write(&out->files, m, sources, &wopts)) < 0)
+		goto done;
+	if ((error = join_files(&files, &out->files)) < 0 ||
+	    (error = ferry_export_state_record(state, m->channel, m->sequence, m->id,
+					       m->created, files.ptr)) < 0) {
+		for (i = 0; i < out->files.npaths; i++) {
+			ferry_buf sig = FERRY_BUF_INIT;
+
+			unlink(out->files.paths[i]);
+			if (ferry_buf_printf(&sig, "%s.minisig", out->files.paths[i]) == 0)
+				unlink(sig.ptr);
+			ferry_buf_dispose(&sig);
+		}
+		ferry_write_result_dispose(&out->files);
+		goto done;
+	}
+	out->manifest = m;
+	m = NULL;
+done:
+	ferry_manifest_free(m);
+	free(sources);
+	free(state_path);
+	ferry_export_state_close(state);
+	ferry_export_spec_free(spec);
+	ferry_oci_content_dispose(&content);
+	ferry_buf_dispose(&index);
+	ferry_buf_dispose(&basename);
+	ferry_buf_dispose(&files);
+	return error;
+}
+
+void ferry_export_result_dispose(ferry_export_result *r)
+{
+	ferry_manifest_free(r->manifest);
+	ferry_write_result_dispose(&r->files);
+}

@@ -1,0 +1,41 @@
+/*
+ * ferry export: read the spec, collect every source, take the channel's
+ * next sequence number, and write the signed bundle.
+ */
+#ifndef FERRY_EXPORT_EXPORT_H
+#define FERRY_EXPORT_EXPORT_H
+
+#include <stdint.h>
+
+#include "ferry/bundle.h"
+#include "manifest.h"
+#include "progress.h"
+#include "writer.h"
+
+typedef struct {
+	unsigned version;
+	const char *spec_path;
+	const char *out_dir;
+	const char *state_path;       /* NULL: ferry_export_state_default_path() */
+	ferry_key *const *keys;
+	size_t nkeys;
+	uint64_t max_volume_size;     /* 0: one file */
+	int64_t now;                  /* creation time; 0: the clock */
+	ferry_progress_cb progress;
+	void *progress_payload;
+} ferry_export_options;
+
+#define FERRY_EXPORT_OPTIONS_VERSION 1
+#define FERRY_EXPORT_OPTIONS_INIT { FERRY_EXPORT_OPTIONS_VERSION, NULL, NULL, \
+				    NULL, NULL, 0, 0, 0, NULL, NULL }
+
+typedef struct {
+	ferry_manifest *manifest;   /* owned: what was written */
+	ferry_write_result files;
+} ferry_export_result;
+
+/** Run an export. Nothing is written and no sequence is used on failure. */
+int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts);
+void ferry_export_result_dispose(ferry_export_result *r);
+
+#endif

@@ -1,0 +1,302 @@
+/*
+ * Reader for OCI image layouts on disk (image-spec image-layout.md). It
+ * trusts nothing: each manifest's bytes must hash to the digest that
+ * names it, descriptor sizes must match the files, and the walk is bounded
+ * in depth and document size.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ferry/errors.h"
+#include "buf.h"
+#include "fs.h"
+#include "json.h"
+#include "oci_layout.h"
+#include "banned.h"
+
+typedef struct {
+	ferry_oci_content *c;
+	const char *dir;
+} walk_ctx;
+
+static int is_index_type(const char *mt)
+{
+	return !strcmp(mt, "application/vnd.oci.image.index.v1+json") ||
+	       !strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json");
+}
+
+static int is_manifest_type(const char *mt)
+{
+	return !strcmp(mt, "application/vnd.oci.image.manifest.v1+json") ||
+	       !strcmp(mt, "application/vnd.docker.distribution.manifest.v2+json");
+}
+
+static int add_blob(ferry_oci_content *c, const char *hex, uint64_t size,
+		    const char *file)
+{
+	ferry_oci_blob *grown = realloc(c->blobs, (c->nblobs + 1) * sizeof(*grown));
+
+	if (!grown)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	c->blobs = grown;
+	memcpy(grown[c->nblobs].hex, hex, FERRY_SHA256_HEX_LEN + 1);
+	grown[c->nblobs].size = size;
+	if (!(grown[c->nblobs].file = strdup(file)))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	c->nblobs++;
+	return 0;
+}
+
+static int walk(walk_ctx *w, const json_t *desc, int depth);
+
+static int walk_list(walk_ctx *w, const json_t *doc, const char *key,
+		     const char *what, int required, int depth)
+{
+	json_t *arr = json_object_get(doc, key), *d;
+	size_t i;
+	int error;
+
+	if (!arr && !required)
+		return 0;
+	if (!json_is_array(arr))
+		return ferry_error_set(FERRY_EINVALID, "%s: '%s' must be an array",
+				       what, key);
+	json_array_foreach(arr, i, d)
+		if ((error = walk(w, d, depth + 1)) < 0)
+			return error;
+	return 0;
+}
+
+/* Visit one descriptor: check the blob, and recurse into manifests. */
+static int walk(walk_ctx *w, const json_t *desc, int depth)
+{
+	const char *mt, *digest;
+	char hex[FERRY_SHA256_HEX_LEN + 1], got[FERRY_SHA256_HEX_LEN + 1];
+	char what[160];
+	uint64_t size;
+	ferry_buf path = FERRY_BUF_INIT, body = FERRY_BUF_INIT;
+	json_t *doc = NULL, *config;
+	struct stat st;
+	int error;
+
+	if (depth > FERRY_OCI_MAX_DEPTH)
+		return ferry_error_set(FERRY_EINVALID,
+				       "layout '%s': manifests nest deeper than %d",
+				       w->dir, FERRY_OCI_MAX_DEPTH);
+	if ((error = ferry_json_get_string(&mt, desc, "mediaType", "descriptor")) < 0 ||
+	    (error = ferry_json_get_string(&digest, desc, "digest", "descriptor")) < 0 ||
+	    (error = ferry_json_get_u64(&size, desc, "size", "descriptor")) < 0 ||
+	    (error = ferry_digest_parse(hex, digest)) < 0) {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "%s", ferry_error_last());
+		return ferry_error_set(error, "layout '%s': %s", w->dir, msg);
+	}
+	snprintf(what, sizeof(what), "blob %.80s", digest);
+	if ((error = ferry_buf_printf(&path, "%s/blobs/sha256/%s", w->dir, hex)) < 0)
+		goto done;
+	if (stat(path.ptr, &st) < 0 || !S_ISREG(st.st_mode)) {
+		error = ferry_error_set(FERRY_ENOTFOUND,
+					"layout '%s' lacks %s", w->dir, what);
+		goto done;
+	}
+	if ((uint64_t)st.st_size != size) {
+		error = ferry_error_set(FERRY_ECORRUPT,
+					"layout '%s': %s is %lld bytes, its "
+					"descriptor says %llu", w->dir, what,
+					(long long)st.st_size,
+					(unsigned long long)size);
+		goto done;
+	}
+	if ((error = add_blob(w->c, hex, size, path.ptr)) < 0)
+		goto done;
+	if (!is_index_type(mt) && !is_manifest_type(mt))
+		goto done;
+
+	if (size > FERRY_OCI_MANIFEST_MAX_SIZE) {
+		error = ferry_error_set(FERRY_ETOOBIG,
+					"layout '%s': manifest %s is larger than %u bytes",
+					w->dir, digest, FERRY_OCI_MANIFEST_MAX_SIZE);
+		goto done;
+	}
+	if ((error = ferry_fs_read_file(&body, path.ptr, FERRY_OCI_MANIFEST_MAX_SIZE)) < 0 ||
+	    (error = ferry_sha256_hex(got, body.ptr, body.size)) < 0)
+		goto done;
+	if (strcmp(got, hex)) {
+		error = ferry_error_set(FERRY_ECORRUPT,
+					"layout '%s': manifest %s does not match "
+					"its digest", w->dir, digest);
+		goto done;
+	}
+	if ((error = ferry_json_parse(&doc, body.ptr, body.size, what)) < 0)
+		goto done;
+	if (is_index_type(mt)) {
+		error = walk_list(w, doc, "manifests", what, 1, depth);
+	} else {
+		if ((error = ferry_json_get_object(&config, doc, "config", what)) < 0 ||
+		    (error = walk(w, config, depth + 1)) < 0 ||
+		    (error = walk_list(w, doc, "layers", what, 1, depth)) < 0)
+			goto done;
+	}
+done:
+	json_decref(doc);
+	ferry_buf_dispose(&path);
+	ferry_buf_dispose(&body);
+	return error;
+}
+
+static int add_root(ferry_oci_content *c, const char *name, const json_t *desc)
+{
+	const char *tag = json_string_value(
+		json_object_get(json_object_get(desc, "annotations"), FERRY_OCI_REF_NAME));
+	const char *digest = json_string_value(json_object_get(desc, "digest"));
+	ferry_oci_root *grown;
+	ferry_buf ref = FERRY_BUF_INIT;
+	json_t *copy, *ann;
+	int error;
+
+	if (tag && (strchr(tag, '/') || strchr(tag, ':')))
+		error = ferry_buf_puts(&ref, tag);   /* already a full reference */
+	else if (tag)
+		error = ferry_buf_printf(&ref, "%s:%s", name, tag);
+	else
+		error = ferry_buf_printf(&ref, "%s@%s", name, digest);
+	if (error < 0)
+		return error;
+	copy = json_deep_copy(desc);
+	ann = json_object_get(copy, "annotations");
+	if (!ann || !json_is_object(ann)) {
+		ann = json_object();
+		json_object_set_new(copy, "annotations", ann);
+	}
+	if (!copy || !ann || json_object_set_new(ann, FERRY_OCI_REF_NAME,
+						 json_string(ref.ptr)) < 0 ||
+	    !(grown = realloc(c->roots, (c->nroots + 1) * sizeof(*grown)))) {
+		json_decref(copy);
+		ferry_buf_dispose(&ref);
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	}
+	c->roots = grown;
+	grown[c->nroots].reference = ferry_buf_detach(&ref);
+	grown[c->nroots].descriptor = copy;
+	c->nroots++;
+	return 0;
+}
+
+int ferry_oci_layout_collect(ferry_oci_content *c, const char *dir,
+			     const char *name)
+{
+	ferry_buf path = FERRY_BUF_INIT, body = FERRY_BUF_INIT;
+	json_t *layout = NULL, *index = NULL, *manifests, *d;
+	const char *version;
+	walk_ctx w = { c, dir };
+	char what[64] = "index.json";
+	size_t i;
+	int error;
+
+	if ((error = ferry_buf_printf(&path, "%s/oci-layout", dir)) < 0)
+		goto done;
+	if ((error = ferry_fs_read_file(&body, path.ptr, 4096)) < 0) {
+		if (error == FERRY_ENOTFOUND)
+			error = ferry_error_set(FERRY_ENOTFOUND,
+						"'%s' is not an OCI image layout "
+						"(no oci-layout file)", dir);
+		goto done;
+	}
+	if ((error = ferry_json_parse(&layout, body.ptr, body.size, "oci-layout")) < 0 ||
+	    (error = ferry_json_get_string(&version, layout, "imageLayoutVersion",
+					   "oci-layout")) < 0)
+		goto done;
+	if (strcmp(version, "1.0.0") != 0) {
+		error = ferry_error_set(FERRY_EUNSUPPORTED,
+					"layout '%s' has version '%.20s' (want 1.0.0)",
+					dir, version);
+		goto done;
+	}
+	ferry_buf_clear(&path);
+	ferry_buf_clear(&body);
+	if ((error = ferry_buf_printf(&path, "%s/index.json", dir)) < 0 ||
+	    (error = ferry_fs_read_file(&body, path.ptr, FERRY_OCI_INDEX_MAX_SIZE)) < 0 ||
+	    (error = ferry_json_parse(&index, body.ptr, body.size, what)) < 0 ||
+	    (error = ferry_json_get_array(&manifests, index, "manifests", what)) < 0)
+		goto done;
+	json_array_foreach(manifests, i, d) {
+		if ((error = walk(&w, d, 0)) < 0 || (error = add_root(c, name, d)) < 0)
+			goto done;
+	}
+done:
+	json_decref(layout);
+	json_decref(index);
+	ferry_buf_dispose(&path);
+	ferry_buf_dispose(&body);
+	return error;
+}
+
+static int cmp_blob(const void *a, const void *b)
+{
+	return strcmp(((const ferry_oci_blob *)a)->hex, ((const ferry_oci_blob *)b)->hex);
+}
+
+static int cmp_root(const void *a, const void *b)
+{
+	return strcmp(((const ferry_oci_root *)a)->reference,
+		      ((const ferry_oci_root *)b)->reference);
+}
+
+int ferry_oci_content_finish(ferry_oci_content *c)
+{
+	size_t i, k = 0;
+
+	qsort(c->blobs, c->nblobs, sizeof(*c->blobs), cmp_blob);
+	for (i = 0; i < c->nblobs; i++) {
+		if (k && !strcmp(c->blobs[k - 1].hex, c->blobs[i].hex)) {
+			free(c->blobs[i].file);
+			continue;
+		}
+		c->blobs[k++] = c->blobs[i];
+	}
+	c->nblobs = k;
+	qsort(c->roots, c->nroots, sizeof(*c->roots), cmp_root);
+	for (i = 1; i < c->nroots; i++)
+		if (!strcmp(c->roots[i - 1].reference, c->roots[i].reference))
+			return ferry_error_set(FERRY_EINVALID,
+					       "reference '%s' comes from two sources",
+					       c->roots[i].reference);
+	return 0;
+}
+
+int ferry_oci_content_index(ferry_buf *out, const ferry_oci_content *c)
+{
+	json_t *index = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2, "mediaType",
+				  "application/vnd.oci.image.index.v1+json",
+				  "manifests");
+	json_t *list = json_object_get(index, "manifests");
+	size_t i;
+	int error = 0;
+
+	if (!index)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	for (i = 0; i < c->nroots && !error; i++)
+		error = ferry_json_append(list, json_incref(c->roots[i].descriptor));
+	if (!error)
+		error = ferry_json_dump(out, index);
+	json_decref(index);
+	return error;
+}
+
+void ferry_oci_content_dispose(ferry_oci_content *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nblobs; i++)
+		free(c->blobs[i].file);
+	free(c->blobs);
+	for (i = 0; i < c->nroots; i++) {
+		free(c->roots[i].reference);
+		json_decref(c->roots[i].descriptor);
+	}
+	free(c->roots);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,56 @@
+/*
+ * Source kind `oci-layout`: every manifest and index that a layout's
+ * index.json lists, recursively, with every blob they reference.
+ */
+#ifndef FERRY_EXPORT_OCI_LAYOUT_H
+#define FERRY_EXPORT_OCI_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "hash.h"
+
+typedef struct {
+	char hex[FERRY_SHA256_HEX_LEN + 1];
+	uint64_t size;
+	char *file;     /* where the blob's bytes are */
+} ferry_oci_blob;
+
+typedef struct {
+	char *reference;   /* "name:tag" or "name@sha256:..." */
+	json_t *descriptor;/* the descriptor for the bundle's index.json */
+} ferry_oci_root;
+
+typedef struct {
+	ferry_oci_blob *blobs;   /* unique by digest after ferry_oci_content_finish */
+	size_t nblobs;
+	ferry_oci_root *roots;
+	size_t nroots;
+} ferry_oci_content;
+
+/* Limits for layouts read from disk. */
+#define FERRY_OCI_INDEX_MAX_SIZE (8u << 20)
+#define FERRY_OCI_MANIFEST_MAX_SIZE (4u << 20)
+#define FERRY_OCI_MAX_DEPTH 8
+
+/**
+ * Add everything the layout at `dir` holds to `c`, naming references after
+ * repository `name`. Manifests and indexes are read and checked against
+ * their digests here; other blobs are checked by size here and by digest
+ * while the bundle is written. FERRY_EINVALID / FERRY_ECORRUPT /
+ * FERRY_ENOTFOUND name the layout and the blob.
+ */
+int ferry_oci_layout_collect(ferry_oci_content *c, const char *dir,
+			     const char *name);
+/** Sort and de-duplicate the blobs; reject references listed twice. */
+int ferry_oci_content_finish(ferry_oci_content *c);
+/** The bundle's index.json for all collected roots. */
+int ferry_oci_content_index(ferry_buf *out, const ferry_oci_content *c);
+void ferry_oci_content_dispose(ferry_oci_content *c);
+
+#define FERRY_OCI_REF_NAME "org.opencontainers.image.ref.name"
+
+#endif

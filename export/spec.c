@@ -1,0 +1,266 @@
+/*
+ * Export spec parser on libyaml's document API. The grammar is small and
+ * closed: unknown keys are errors (a typo must not silently drop a
+ * source), and every error names the line.
+ */
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "ferry/errors.h"
+#include "buf.h"
+#include "fs.h"
+#include "manifest.h"
+#include "spec.h"
+#include "util.h"
+#include "banned.h"
+
+typedef struct {
+	yaml_document_t doc;
+	const char *path;
+	char *dir;
+} spec_ctx;
+
+static int line_of(const yaml_node_t *n)
+{
+	return (int)n->start_mark.line + 1;
+}
+
+static int fail(const spec_ctx *c, const yaml_node_t *n, const char *msg,
+		const char *arg)
+{
+	return ferry_error_set(FERRY_EINVALID, "%s:%d: %s%s%s%s", c->path,
+			       n ? line_of(n) : 0, msg, arg ? " '" : "",
+			       arg ? arg : "", arg ? "'" : "");
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
+						: NULL;
+}
+
+static int dup_scalar(char **out, const spec_ctx *c, const yaml_node_t *n,
+		      const char *key)
+{
+	const char *s = scalar(n);
+
+	if (!s || !*s)
+		return fail(c, n, "expected a non-empty value for", key);
+	if (!(*out = strdup(s)))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	return 0;
+}
+
+static int resolve_path(char **out, const spec_ctx *c, const char *p)
+{
+	ferry_buf b = FERRY_BUF_INIT;
+	int error;
+
+	if (p[0] == '/')
+		error = ferry_buf_puts(&b, p);
+	else
+		error = ferry_buf_printf(&b, "%s/%s", c->dir, p);
+	if (error < 0) {
+		ferry_buf_dispose(&b);
+		return error;
+	}
+	*out = ferry_buf_detach(&b);
+	return 0;
+}
+
+static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
+{
+	ferry_source src, *grown;
+	yaml_node_pair_t *pair;
+	const char *loc = NULL;
+	int error = 0;
+
+	memset(&src, 0, sizeof(src));
+	src.line = line_of(n);
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(c, n, "each source must be a mapping", NULL);
+	for (pair = n->data.mapping.pairs.start;
+	     pair < n->data.mapping.pairs.top && !error; pair++) {
+		yaml_node_t *k = yaml_document_get_node(&c->doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(&c->doc, pair->value);
+		const char *key = scalar(k);
+
+		if (!key)
+			error = fail(c, k, "source keys must be plain words", NULL);
+		else if (!strcmp(key, "oci-layout")) {
+			if (src.kind) {
+				error = fail(c, k, "a source has exactly one kind; "
+					     "found a second:", key);
+				break;
+			}
+			src.kind = FERRY_SOURCE_OCI_LAYOUT;
+			if (!(loc = scalar(v)) || !*loc)
+				error = fail(c, v, "expected a path for", key);
+		} else if (!strcmp(key, "name")) {
+			free(src.name);
+			src.name = NULL;
+			error = dup_scalar(&src.name, c, v, key);
+		} else {
+			error = fail(c, k, "unknown source key", key);
+		}
+	}
+	if (!error && !src.kind)
+		error = fail(c, n, "source has no kind (expected 'oci-layout')", NULL);
+	if (!error)
+		error = resolve_path(&src.location, c, loc);
+	if (!error && !src.name) {
+		/* Default repository name: the layout directory's name. */
+		char *copy = strdup(src.location);
+
+		if (!copy || !(src.name = strdup(basename(copy))))
+			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		free(copy);
+	}
+	if (!error) {
+		grown = realloc(spec->sources, (spec->nsources + 1) * sizeof(*grown));
+		if (!grown)
+			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		else {
+			spec->sources = grown;
+			spec->sources[spec->nsources++] = src;
+			return 0;
+		}
+	}
+	free(src.location);
+	free(src.name);
+	return error;
+}
+
+static int parse_expires(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *v)
+{
+	const char *s = scalar(v);
+
+	if (!s)
+		return fail(c, v, "'expires' must be a duration or a time", NULL);
+	if (strchr(s, 'T')) {
+		if (ferry_time_parse(&spec->expires_at, s) < 0)
+			return fail(c, v, "invalid time (want YYYY-MM-DDTHH:MM:SSZ):", s);
+		spec->expires_in = 0;
+		return 0;
+	}
+	if (ferry_parse_duration(&spec->expires_in, s) < 0 || spec->expires_in == 0)
+		return fail(c, v, "invalid duration (want e.g. 30d, 12h):", s);
+	return 0;
+}
+
+static int parse_root(ferry_export_spec *spec, spec_ctx *c)
+{
+	yaml_node_t *root = yaml_document_get_root_node(&c->doc), *item;
+	yaml_node_pair_t *pair;
+	yaml_node_item_t *it;
+	int error = 0, have_sources = 0;
+
+	if (!root || root->type != YAML_MAPPING_NODE)
+		return fail(c, root, "the spec must be a mapping", NULL);
+	for (pair = root->data.mapping.pairs.start;
+	     pair < root->data.mapping.pairs.top && !error; pair++) {
+		yaml_node_t *k = yaml_document_get_node(&c->doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(&c->doc, pair->value);
+		const char *key = scalar(k);
+
+		if (!key) {
+			error = fail(c, k, "keys must be plain words", NULL);
+		} else if (!strcmp(key, "channel")) {
+			free(spec->channel);
+			spec->channel = NULL;
+			error = dup_scalar(&spec->channel, c, v, key);
+		} else if (!strcmp(key, "expires")) {
+			error = parse_expires(spec, c, v);
+		} else if (!strcmp(key, "sources")) {
+			if (v->type != YAML_SEQUENCE_NODE) {
+				error = fail(c, v, "'sources' must be a list", NULL);
+				break;
+			}
+			have_sources = 1;
+			for (it = v->data.sequence.items.start;
+			     it < v->data.sequence.items.top && !error; it++) {
+				item = yaml_document_get_node(&c->doc, *it);
+				error = parse_source(spec, c, item);
+			}
+		} else {
+			error = fail(c, k, "unknown key", key);
+		}
+	}
+	if (error)
+		return error;
+	if (!spec->channel)
+		return fail(c, root, "missing 'channel'", NULL);
+	if (!ferry_manifest_channel_valid(spec->channel))
+		return fail(c, root, "channel names use 1-64 of A-Z a-z 0-9 . _ -:",
+			    spec->channel);
+	if (!have_sources || spec->nsources == 0)
+		return fail(c, root, "missing or empty 'sources'", NULL);
+	return 0;
+}
+
+int ferry_export_spec_load(ferry_export_spec **out, const char *path)
+{
+	ferry_buf text = FERRY_BUF_INIT;
+	ferry_export_spec *spec = NULL;
+	yaml_parser_t parser;
+	spec_ctx c;
+	char *copy = NULL;
+	int error, have_doc = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.path = path;
+	if ((error = ferry_fs_read_file(&text, path, FERRY_SPEC_MAX_SIZE)) < 0)
+		return error;
+	if (!(spec = calloc(1, sizeof(*spec))) || !(copy = strdup(path)) ||
+	    !(c.dir = strdup(dirname(copy)))) {
+		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		goto done;
+	}
+	spec->expires_in = FERRY_SPEC_DEFAULT_EXPIRY;
+	if (!yaml_parser_initialize(&parser)) {
+		error = ferry_error_set(FERRY_ENOMEM, "cannot start YAML parser");
+		goto done;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text.ptr,
+				     text.size);
+	if (!yaml_parser_load(&parser, &c.doc)) {
+		error = ferry_error_set(FERRY_EINVALID, "%s:%d: %s", path,
+					(int)parser.problem_mark.line + 1,
+					parser.problem ? parser.problem
+						       : "malformed YAML");
+		yaml_parser_delete(&parser);
+		goto done;
+	}
+	have_doc = 1;
+	yaml_parser_delete(&parser);
+	if ((error = parse_root(spec, &c)) < 0)
+		goto done;
+	*out = spec;
+	spec = NULL;
+done:
+	if (have_doc)
+		yaml_document_delete(&c.doc);
+	ferry_export_spec_free(spec);
+	ferry_buf_dispose(&text);
+	free(copy);
+	free(c.dir);
+	return error;
+}
+
+void ferry_export_spec_free(ferry_export_spec *spec)
+{
+	size_t i;
+
+	if (!spec)
+		return;
+	for (i = 0; i < spec->nsources; i++) {
+		free(spec->sources[i].location);
+		free(spec->sources[i].name);
+	}
+	free(spec->sources);
+	free(spec->channel);
+	free(spec);
+}

@@ -1,0 +1,175 @@
+/*
+ * SQLite-backed export state (see state.h). The schema is versioned with
+ * PRAGMA user_version so later releases can migrate it.
+ */
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "ferry/errors.h"
+#include "buf.h"
+#include "fs.h"
+#include "state.h"
+#include "banned.h"
+
+struct ferry_export_state {
+	sqlite3 *db;
+};
+
+static const char schema[] =
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=FULL;"
+	"CREATE TABLE IF NOT EXISTS channels ("
+	"  name TEXT PRIMARY KEY,"
+	"  last_sequence INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS exports ("
+	"  channel TEXT NOT NULL,"
+	"  sequence INTEGER NOT NULL,"
+	"  bundle_id TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  files TEXT NOT NULL,"
+	"  PRIMARY KEY (channel, sequence));"
+	"PRAGMA user_version=1;";
+
+static int db_error(sqlite3 *db, const char *what)
+{
+	return ferry_error_set(FERRY_EIO, "export state: %s: %s", what,
+			       sqlite3_errmsg(db));
+}
+
+int ferry_export_state_open(ferry_export_state **out, const char *path)
+{
+	ferry_export_state *st;
+	char *copy = strdup(path), *err = NULL;
+	int error;
+
+	if (!copy)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	error = ferry_fs_mkdir_p(dirname(copy), 0700);
+	free(copy);
+	if (error < 0)
+		return error;
+	if (!(st = calloc(1, sizeof(*st))))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+			    NULL) != SQLITE_OK) {
+		error = ferry_error_set(FERRY_EIO, "cannot open export state '%s': %s",
+					path, st->db ? sqlite3_errmsg(st->db) : "");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 10000);
+	if (sqlite3_exec(st->db, schema, NULL, NULL, &err) != SQLITE_OK) {
+		error = ferry_error_set(FERRY_EIO, "export state '%s': %s", path,
+					err ? err : "");
+		sqlite3_free(err);
+		goto fail;
+	}
+	*out = st;
+	return 0;
+fail:
+	ferry_export_state_close(st);
+	return error;
+}
+
+void ferry_export_state_close(ferry_export_state *st)
+{
+	if (!st)
+		return;
+	sqlite3_close(st->db);
+	free(st);
+}
+
+int ferry_export_state_last_sequence(uint64_t *out, ferry_export_state *st,
+				     const char *channel)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	*out = 0;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT last_sequence FROM channels WHERE name = ?",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_error(st->db, "query");
+	sqlite3_bind_text(q, 1, channel, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*out = (uint64_t)sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(st->db, "query");
+	return 0;
+}
+
+int ferry_export_state_record(ferry_export_state *st, const char *channel,
+			      uint64_t sequence, const char *bundle_id,
+			      int64_t created, const char *files)
+{
+	sqlite3_stmt *ins = NULL, *up = NULL;
+	int error = 0, rc;
+
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(st->db, "begin");
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT INTO exports(channel, sequence, bundle_id, "
+			       "created, files) VALUES (?, ?, ?, ?, ?)",
+			       -1, &ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db,
+			       "INSERT INTO channels(name, last_sequence) VALUES (?, ?) "
+			       "ON CONFLICT(name) DO UPDATE SET last_sequence = "
+			       "excluded.last_sequence "
+			       "WHERE excluded.last_sequence > last_sequence",
+			       -1, &up, NULL) != SQLITE_OK) {
+		error = db_error(st->db, "prepare");
+		goto done;
+	}
+	sqlite3_bind_text(ins, 1, channel, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ins, 2, (sqlite3_int64)sequence);
+	sqlite3_bind_text(ins, 3, bundle_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ins, 4, created);
+	sqlite3_bind_text(ins, 5, files, -1, SQLITE_STATIC);
+	rc = sqlite3_step(ins);
+	if (rc == SQLITE_CONSTRAINT) {
+		error = ferry_error_set(FERRY_EEXISTS,
+					"channel '%s' already has sequence %llu",
+					channel, (unsigned long long)sequence);
+		goto done;
+	}
+	if (rc != SQLITE_DONE) {
+		error = db_error(st->db, "record export");
+		goto done;
+	}
+	sqlite3_bind_text(up, 1, channel, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(up, 2, (sqlite3_int64)sequence);
+	if (sqlite3_step(up) != SQLITE_DONE)
+		error = db_error(st->db, "record sequence");
+done:
+	sqlite3_finalize(ins);
+	sqlite3_finalize(up);
+	if (sqlite3_exec(st->db, error ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL) !=
+		    SQLITE_OK && !error)
+		error = db_error(st->db, "commit");
+	return error;
+}
+
+char *ferry_export_state_default_path(void)
+{
+	ferry_buf b = FERRY_BUF_INIT;
+	const char *dir = getenv("FERRY_STATE_DIR"), *xdg = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	int error;
+
+	if (dir && *dir)
+		error = ferry_buf_printf(&b, "%s/export.db", dir);
+	else if (xdg && *xdg)
+		error = ferry_buf_printf(&b, "%s/ferry/export.db", xdg);
+	else
+		error = ferry_buf_printf(&b, "%s/.local/state/ferry/export.db",
+					 home && *home ? home : ".");
+	if (error < 0) {
+		ferry_buf_dispose(&b);
+		return NULL;
+	}
+	return ferry_buf_detach(&b);
+}
