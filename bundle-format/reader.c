@@ -83,19 +83,19 @@ static const char *type_name(mode_t type)
 /* Checks every entry must pass before its name is even compared. */
 static int check_entry_shape(struct archive_entry *e, const char *name)
 {
+	if (archive_entry_hardlink(e))
+		return ferry_error_set(FERRY_EINVALID,
+				       "member '%.300s' is a hard link: only regular "
+				       "files are allowed", name);
+	if (archive_entry_filetype(e) != AE_IFREG)
+		return ferry_error_set(FERRY_EINVALID,
+				       "member '%.300s' is %s: only regular files "
+				       "are allowed", name,
+				       type_name(archive_entry_filetype(e)));
 	if (strlen(name) > FERRY_PATH_MAX + 64 || !ferry_path_is_safe(name))
 		return ferry_error_set(FERRY_EINVALID,
 				       "unsafe member path '%.300s' (absolute, '..', "
 				       "or malformed)", name);
-	if (archive_entry_hardlink(e))
-		return ferry_error_set(FERRY_EINVALID,
-				       "member '%s' is a hard link: only regular "
-				       "files are allowed", name);
-	if (archive_entry_filetype(e) != AE_IFREG)
-		return ferry_error_set(FERRY_EINVALID,
-				       "member '%s' is %s: only regular files are "
-				       "allowed", name,
-				       type_name(archive_entry_filetype(e)));
 	if (archive_entry_sparse_count(e) > 0)
 		return ferry_error_set(FERRY_EINVALID,
 				       "member '%s' is a sparse file", name);
@@ -351,10 +351,14 @@ int ferry_bundle_read(ferry_read_result *out, const char *path,
 		goto done;
 	}
 	/* Plain tar only: no decompression, no other archive formats. */
-	if (archive_read_support_format_tar(r.a) != ARCHIVE_OK ||
-	    archive_read_open_fd(r.a, fd, 65536) != ARCHIVE_OK) {
-		error = ferry_error_set(FERRY_EIO, "cannot open '%s': %s", path,
-					archive_error_string(r.a));
+	if (archive_read_support_format_tar(r.a) != ARCHIVE_OK) {
+		error = ferry_error_set(FERRY_ERROR, "cannot set up tar reader");
+		goto done;
+	}
+	/* Opening reads the first block to recognise the format. */
+	if (archive_read_open_fd(r.a, fd, 65536) != ARCHIVE_OK) {
+		error = ferry_error_set(FERRY_EINVALID, "'%s' is not a tar archive: %s",
+					path, archive_error_string(r.a));
 		goto done;
 	}
 	if ((error = read_manifest(&r)) < 0 || opts->manifest_only)
@@ -527,22 +531,30 @@ int ferry_bundle_verify(ferry_verify_report *out, const char *const *paths,
 	}
 	for (i = 0; i < out->nbundles; i++) {
 		ferry_verify_bundle *b = &out->bundles[i];
+		ferry_buf missing = FERRY_BUF_INIT;
+		size_t nmissing = 0;
 
 		b->complete = 1;
 		for (v = 0; v < b->manifest->nvolumes; v++) {
 			if (b->volume_ok[v])
 				continue;
 			b->complete = 0;
-			if (b->volume_file[v] < 0 && !first_error) {
-				first_error = FERRY_EVERIFY;
-				snprintf(first_message, sizeof(first_message),
-					 "bundle %.16s (channel %s, sequence %llu): "
-					 "volume %zu of %zu is missing",
-					 b->manifest->id, b->manifest->channel,
-					 (unsigned long long)b->manifest->sequence,
-					 v + 1, b->manifest->nvolumes);
-			}
+			if (b->volume_file[v] < 0 && nmissing++ < 32)
+				ferry_buf_printf(&missing, "%s%zu", nmissing > 1 ? ", " : "",
+						 v + 1);
 		}
+		if (nmissing && !first_error) {
+			first_error = FERRY_EVERIFY;
+			snprintf(first_message, sizeof(first_message),
+				 "bundle %.16s (channel %s, sequence %llu): volume%s "
+				 "%s%s of %zu %s missing", b->manifest->id,
+				 b->manifest->channel,
+				 (unsigned long long)b->manifest->sequence,
+				 nmissing > 1 ? "s" : "", missing.ptr ? missing.ptr : "",
+				 nmissing > 32 ? ", ..." : "", b->manifest->nvolumes,
+				 nmissing > 1 ? "are" : "is");
+		}
+		ferry_buf_dispose(&missing);
 	}
 	if (first_error)
 		return ferry_error_set(first_error, "%s", first_message);

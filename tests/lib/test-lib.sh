@@ -1,0 +1,36 @@
+# Shared helpers for command tests (tests/cli/t*.sh), sourced first:
+#   . "$(dirname "$0")/../lib/test-lib.sh"
+# Provides: $FERRY (the binary), $SRC (source tree), $T (a fresh scratch
+# directory removed on exit), and small assertion helpers that print what
+# failed and exit 1. Exit 77 means "skipped" to ctest.
+set -euo pipefail
+
+SRC=${FERRY_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+FERRY=${FERRY:-$SRC/build/cli/ferry}
+[ -x "$FERRY" ] || { echo "ferry binary not found at $FERRY" >&2; exit 1; }
+TEST_NAME=$(basename "$0" .sh)
+mkdir -p "${FERRY_TEST_TMP:-/tmp}"
+T=$(mktemp -d "${FERRY_TEST_TMP:-/tmp}/$TEST_NAME.XXXXXX")
+export TMPDIR=$T/tmp
+mkdir -p "$TMPDIR"
+_cleanups=()
+on_exit() { local c; for c in "${_cleanups[@]}"; do eval "$c" || true; done; rm -rf "$T"; }
+trap on_exit EXIT
+# Run a command when the test exits (registries, servers, ...).
+at_exit() { _cleanups+=("$1"); }
+
+_pass=0
+fail() { echo "FAIL: $TEST_NAME: $*" >&2; exit 1; }
+ok() { _pass=$((_pass + 1)); echo "ok $_pass - $*"; }
+skip_all() { echo "SKIP: $TEST_NAME: $*"; exit 77; }
+need() { local c; for c in "$@"; do command -v "$c" >/dev/null 2>&1 || skip_all "needs $c"; done; }
+
+# expect_exit CODE CMD... : run CMD, require exit status CODE; output in $T/out, $T/err
+expect_exit() {
+	local want=$1 got=0; shift
+	"$@" >"$T/out" 2>"$T/err" || got=$?
+	[ "$got" = "$want" ] || { cat "$T/out" "$T/err" >&2; fail "'$*' exited $got, expected $want"; }
+}
+# expect_err TEXT : the last expect_exit's stderr contains TEXT
+expect_err() { grep -qF -- "$1" "$T/err" || { cat "$T/err" >&2; fail "stderr lacks '$1'"; }; }
+expect_out() { grep -qF -- "$1" "$T/out" || { cat "$T/out" >&2; fail "stdout lacks '$1'"; }; }

@@ -1,0 +1,212 @@
+/*
+ * Manifest serialisation round trip and the parser's rejections of
+ * hostile statements (signature checks are the envelope's job; these
+ * manifests would all be validly signed).
+ */
+#include "hash.h"
+#include "testlib.h"
+
+static const char A[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+static const char B[] = "{}";
+
+static ferry_manifest *sample(void)
+{
+	ferry_manifest *m = forge_manifest(A, B);
+	char hex[65];
+
+	assert_int_equal(ferry_sha256_hex(hex, "blob", 4), 0);
+	ferry_manifest_clear_volumes(m);
+	{
+		char path[80];
+
+		snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
+		assert_int_equal(ferry_manifest_add_member(m, path, 4, hex), 0);
+	}
+	assert_int_equal(ferry_manifest_single_volume(m), 0);
+	assert_int_equal(ferry_manifest_add_image(m, "library/app:v1",
+						  "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+						  "application/vnd.oci.image.manifest.v1+json"), 0);
+	return m;
+}
+
+/* Serialise `m`, apply `edit` (replace the first `from` with `to`), parse. */
+static int parse_edited(const ferry_manifest *m, const char *from, const char *to)
+{
+	ferry_buf json = FERRY_BUF_INIT, edited = FERRY_BUF_INIT;
+	ferry_manifest *out = NULL;
+	char *at;
+	int error;
+
+	assert_int_equal(ferry_manifest_to_json(&json, m), 0);
+	at = strstr(json.ptr, from);
+	if (!at)
+		fail_msg("'%s' not in %s", from, json.ptr);
+	ferry_buf_put(&edited, json.ptr, (size_t)(at - json.ptr));
+	ferry_buf_puts(&edited, to);
+	ferry_buf_puts(&edited, at + strlen(from));
+	error = ferry_manifest_parse(&out, edited.ptr, edited.size);
+	ferry_manifest_free(out);
+	ferry_buf_dispose(&json);
+	ferry_buf_dispose(&edited);
+	return error;
+}
+
+static void test_bundle_manifest__round_trips(void **state)
+{
+	ferry_manifest *m = sample(), *back = NULL;
+	ferry_buf json = FERRY_BUF_INIT, again = FERRY_BUF_INIT;
+
+	(void)state;
+	m->sequence = 7;
+	m->base_sequence = 5;
+	assert_int_equal(ferry_manifest_to_json(&json, m), 0);
+	assert_int_equal(ferry_manifest_parse(&back, json.ptr, json.size), 0);
+	assert_int_equal(back->sequence, 7);
+	assert_int_equal(back->base_sequence, 5);
+	assert_int_equal(back->nmembers, 3);
+	assert_int_equal(back->nvolumes, 1);
+	assert_string_equal(back->images[0].reference, "library/app:v1");
+	assert_int_equal(ferry_manifest_to_json(&again, back), 0);
+	assert_string_equal(json.ptr, again.ptr);
+	ferry_manifest_free(back);
+	ferry_manifest_free(m);
+	ferry_buf_dispose(&json);
+	ferry_buf_dispose(&again);
+}
+
+static void test_bundle_manifest__rejects_blob_named_for_other_digest(void **state)
+{
+	ferry_manifest *m = sample();
+	char hex[65];
+
+	(void)state;
+	ferry_sha256_hex(hex, "blob", 4);
+	/* keep the path, change the listed digest */
+	assert_int_equal(parse_edited(m, hex, "1111111111111111111111111111111111111111111111111111111111111111\",\"x\":\""),
+			 FERRY_EINVALID);
+	ferry_manifest_free(m);
+}
+
+static void test_bundle_manifest__rejects_duplicate_member(void **state)
+{
+	ferry_manifest *m = sample();
+
+	(void)state;
+	assert_error(parse_edited(m, "\"path\":\"index.json\"", "\"path\":\"oci-layout\""),
+		     FERRY_EINVALID, "member 'oci-layout' is listed twice");
+	ferry_manifest_free(m);
+}
+
+static void test_bundle_manifest__rejects_unsafe_paths(void **state)
+{
+	ferry_manifest *m = sample();
+
+	(void)state;
+	assert_error(parse_edited(m, "\"path\":\"index.json\"", "\"path\":\"../index.json\""),
+		     FERRY_EINVALID, "unsafe member path '../index.json'");
+	assert_error(parse_edited(m, "\"path\":\"index.json\"", "\"path\":\"/index.json\""),
+		     FERRY_EINVALID, "unsafe member path '/index.json'");
+	assert_error(parse_edited(m, "\"path\":\"index.json\"",
+				  "\"path\":\"ferry-manifest.dsse.json\""),
+		     FERRY_EINVALID, "reserved member path");
+	ferry_manifest_free(m);
+}
+
+static void test_bundle_manifest__rejects_bad_header_fields(void **state)
+{
+	ferry_manifest *m = sample();
+
+	(void)state;
+	assert_error(parse_edited(m, "\"channel\":\"test\"", "\"channel\":\"../x\""),
+		     FERRY_EINVALID, "malformed channel name");
+	assert_error(parse_edited(m, "\"sequence\":1", "\"sequence\":0"),
+		     FERRY_EINVALID, "sequence 0");
+	assert_error(parse_edited(m, "\"formatVersion\":1", "\"formatVersion\":2"),
+		     FERRY_EUNSUPPORTED, "unsupported bundle format version 2");
+	assert_error(parse_edited(m, "https://in-toto.io/Statement/v1",
+				  "https://in-toto.io/Statement/v0.1"),
+		     FERRY_EUNSUPPORTED, "unsupported statement type");
+	assert_error(parse_edited(m, "\"predicateType\":\"urn:ferry:bundle:v1\"",
+				  "\"predicateType\":\"https://slsa.dev/provenance/v1\""),
+		     FERRY_EINVALID, "is not a ferry bundle");
+	assert_error(parse_edited(m, "\"size\":4", "\"size\":-4"),
+		     FERRY_EINVALID, "must not be negative");
+	assert_error(parse_edited(m, "\"size\":4", "\"size\":\"4\""),
+		     FERRY_EINVALID, "field 'size' must be an integer");
+	assert_error(parse_edited(m, "\"subject\":[{", "\"subject\":[],\"x\":[{"),
+		     FERRY_EINVALID, "subjects do not match the image bindings");
+	ferry_manifest_free(m);
+}
+
+static void test_bundle_manifest__rejects_duplicate_json_keys(void **state)
+{
+	ferry_manifest *m = sample();
+
+	(void)state;
+	assert_error(parse_edited(m, "\"channel\":\"test\"",
+				  "\"channel\":\"test\",\"channel\":\"other\""),
+		     FERRY_EINVALID, "duplicate object key");
+	ferry_manifest_free(m);
+}
+
+static void test_bundle_manifest__rejects_bad_volume_layouts(void **state)
+{
+	ferry_manifest *m = sample();
+	ferry_part p;
+
+	(void)state;
+	/* Two volumes; member 2 (4 bytes) split into pieces of 2 + 2. */
+	ferry_manifest_clear_volumes(m);
+	memset(&p, 0, sizeof(p));
+	p.whole = 1;
+	p.member = 0;
+	p.path = m->members[0].path;
+	p.size = m->members[0].size;
+	memcpy(p.sha256, m->members[0].sha256, 65);
+	ferry_manifest_add_part(m, 0, &p);
+	p.member = 1;
+	p.path = m->members[1].path;
+	p.size = m->members[1].size;
+	memcpy(p.sha256, m->members[1].sha256, 65);
+	ferry_manifest_add_part(m, 0, &p);
+	p.whole = 0;
+	p.member = 2;
+	p.path = (char *)"ferry-parts/x.001";
+	p.offset = 0;
+	p.size = 2;
+	memset(p.sha256, 'a', 64);
+	ferry_manifest_add_part(m, 0, &p);
+	p.path = (char *)"ferry-parts/x.002";
+	p.offset = 2;
+	ferry_manifest_add_part(m, 1, &p);
+
+	assert_int_equal(parse_edited(m, "\"volumes\"", "\"volumes\""), 0);
+	assert_error(parse_edited(m, "\"offset\":2", "\"offset\":1"), FERRY_EINVALID,
+		     "does not continue member");
+	assert_error(parse_edited(m, "\"path\":\"ferry-parts/x.002\"",
+				  "\"path\":\"ferry-parts/x.001\""),
+		     FERRY_EINVALID, "appears twice in the volume layout");
+	assert_error(parse_edited(m, "\"path\":\"ferry-parts/x.002\"",
+				  "\"path\":\"ferry-parts/../../x\""),
+		     FERRY_EINVALID, "bad part path");
+	assert_error(parse_edited(m, "{\"member\":1}", "{\"member\":9}"),
+		     FERRY_EINVALID, "names member 9 of 3");
+	assert_error(parse_edited(m, "\"size\":2}]]", "\"size\":1}]]"),
+		     FERRY_EINVALID, "is not fully laid out");
+	ferry_manifest_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bundle_manifest__round_trips),
+		cmocka_unit_test(test_bundle_manifest__rejects_blob_named_for_other_digest),
+		cmocka_unit_test(test_bundle_manifest__rejects_duplicate_member),
+		cmocka_unit_test(test_bundle_manifest__rejects_unsafe_paths),
+		cmocka_unit_test(test_bundle_manifest__rejects_bad_header_fields),
+		cmocka_unit_test(test_bundle_manifest__rejects_duplicate_json_keys),
+		cmocka_unit_test(test_bundle_manifest__rejects_bad_volume_layouts),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

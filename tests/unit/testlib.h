@@ -1,0 +1,66 @@
+/*
+ * Shared unit-test support: scratch directories, keys, and a forge that
+ * writes arbitrary (including hostile) tar files around a signed manifest.
+ */
+#ifndef FERRY_TESTLIB_H
+#define FERRY_TESTLIB_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ferry/bundle.h"
+#include "buf.h"
+#include "manifest.h"
+#include "reader.h"
+
+/** A fresh directory under $TMPDIR (or /tmp); removed by test_rmdir(). */
+char *test_mkdtemp(void);
+void test_rmdir(char *dir);
+/** "<dir>/<name>" in a static rotating buffer. */
+const char *test_path(const char *dir, const char *name);
+
+/** Generate "<dir>/<name>.key/.pub" and load both. */
+void test_keypair(const char *dir, const char *name, ferry_key **key,
+		  ferry_pubkey **pub);
+
+/** One tar entry to forge. type 0 means a regular file. */
+typedef struct {
+	const char *name;
+	const void *data;
+	size_t len;
+	unsigned type;       /* AE_IFREG, AE_IFLNK, AE_IFCHR, AE_IFIFO, AE_IFDIR */
+	const char *link;    /* symlink target */
+	const char *hardlink;/* hard link target */
+} forge_entry;
+
+/** Write `entries` as a pax tar at `path`. */
+void forge_tar(const char *path, const forge_entry *entries, size_t n);
+
+/** Sign `m` (as manifest JSON) with `keys` into an envelope. */
+void forge_envelope(ferry_buf *out, const ferry_manifest *m,
+		    ferry_key *const *keys, size_t nkeys);
+
+/** A manifest with members "oci-layout" and "index.json" of the given
+ *  bytes, valid from now for a day. */
+ferry_manifest *forge_manifest(const char *a, const char *b);
+
+/** Read `path` trusting `pub` (threshold 1); returns the error code and
+ *  leaves the message in ferry_error_last(). */
+int read_with_key(const char *path, const ferry_pubkey *pub);
+
+/** Assert that `code` is `want` and the last error contains `text`. */
+#define assert_error(code, want, text)                                        \
+	do {                                                                  \
+		int code_ = (code);                                           \
+		if (code_ != (want) || !strstr(ferry_error_last(), (text)))   \
+			fail_msg("got %d '%s', want %d containing '%s'", code_, \
+				 ferry_error_last(), (want), (text));         \
+	} while (0)
+
+#endif
