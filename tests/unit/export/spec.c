@@ -1,0 +1,81 @@
+/*
+ * The export spec parser: a good spec, and each class of mistake named
+ * with its line.
+ */
+#include "fs.h"
+#include "spec.h"
+#include "testlib.h"
+
+static int load(const char *dir, const char *text, ferry_export_spec **out)
+{
+	const char *path = test_path(dir, "spec.yaml");
+
+	remove(path);
+	assert_int_equal(ferry_fs_write_atomic(path, text, strlen(text), 0644), 0);
+	*out = NULL;
+	return ferry_export_spec_load(out, path);
+}
+
+static void test_export_spec__parses_sources(void **state)
+{
+	char *dir = test_mkdtemp();
+	ferry_export_spec *s;
+
+	(void)state;
+	assert_int_equal(load(dir, "channel: site-a\nexpires: 12h\nsources:\n"
+				   "  - oci-layout: images/app\n    name: library/app\n"
+				   "  - oci-layout: /abs/other\n", &s), 0);
+	assert_string_equal(s->channel, "site-a");
+	assert_int_equal(s->expires_in, 12 * 3600);
+	assert_int_equal(s->nsources, 2);
+	assert_string_equal(s->sources[0].location, test_path(dir, "images/app"));
+	assert_string_equal(s->sources[0].name, "library/app");
+	assert_string_equal(s->sources[1].location, "/abs/other");
+	assert_string_equal(s->sources[1].name, "other");
+	ferry_export_spec_free(s);
+
+	assert_int_equal(load(dir, "channel: c\nexpires: 2030-01-01T00:00:00Z\n"
+				   "sources: [{oci-layout: x}]\n", &s), 0);
+	assert_int_equal(s->expires_in, 0);
+	assert_true(s->expires_at > 0);
+	ferry_export_spec_free(s);
+	test_rmdir(dir);
+}
+
+static void test_export_spec__names_mistakes(void **state)
+{
+	char *dir = test_mkdtemp();
+	ferry_export_spec *s;
+
+	(void)state;
+	assert_error(load(dir, "chanel: x\nsources: [{oci-layout: a}]\n", &s),
+		     FERRY_EINVALID, ":1: unknown key 'chanel'");
+	assert_error(load(dir, "sources: [{oci-layout: a}]\n", &s),
+		     FERRY_EINVALID, "missing 'channel'");
+	assert_error(load(dir, "channel: x\nsources: []\n", &s),
+		     FERRY_EINVALID, "missing or empty 'sources'");
+	assert_error(load(dir, "channel: ../x\nsources: [{oci-layout: a}]\n", &s),
+		     FERRY_EINVALID, "channel names use");
+	assert_error(load(dir, "channel: x\nexpires: soon\nsources: [{oci-layout: a}]\n", &s),
+		     FERRY_EINVALID, ":2: invalid duration");
+	assert_error(load(dir, "channel: x\nsources:\n  - git: a\n", &s),
+		     FERRY_EINVALID, ":3: unknown source key 'git'");
+	assert_error(load(dir, "channel: x\nsources:\n  - name: a\n", &s),
+		     FERRY_EINVALID, "source has no kind");
+	assert_error(load(dir, "channel: x\nsources: {a: b}\n", &s),
+		     FERRY_EINVALID, "'sources' must be a list");
+	assert_error(load(dir, "channel: [x\n", &s), FERRY_EINVALID, "spec.yaml:");
+	assert_error(load(dir, "- a\n- b\n", &s), FERRY_EINVALID, "must be a mapping");
+	assert_null(s);
+	test_rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_export_spec__parses_sources),
+		cmocka_unit_test(test_export_spec__names_mistakes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
