@@ -26,7 +26,7 @@
 #include "util.h"
 #include "banned.h"
 
-#define READ_CHUNK (1u << 20)
+#define READ_BLOCK (1u << 20)
 
 typedef struct {
 	const char *path;
@@ -110,7 +110,6 @@ typedef struct {
 	const char *path;
 	const ferry_read_options *opts;
 	ferry_read_result *out;
-	unsigned char *chunk;
 	uint64_t done;
 } read_ctx;
 
@@ -256,22 +255,28 @@ static int read_part(read_ctx *r, struct archive_entry *e, size_t volume,
 	if (sink && (error = sink->begin(sink->payload, r->out->manifest, volume,
 					 p)) < 0)
 		return error;
+	/* Zero-copy: libarchive hands out its own buffer for tar data. */
 	while (got < p->size) {
-		la_ssize_t n = archive_read_data(r->a, r->chunk, READ_CHUNK);
+		const void *buf;
+		size_t n;
+		la_int64_t offset;
+		int rc = archive_read_data_block(r->a, &buf, &n, &offset);
 
-		if (n < 0 || (n == 0 && got < p->size)) {
+		if (rc == ARCHIVE_OK && (uint64_t)offset != got)
+			rc = ARCHIVE_FATAL;  /* holes: not a plain regular file */
+		if (rc != ARCHIVE_OK || n > p->size - got) {
 			error = ferry_error_set(FERRY_ECORRUPT,
 						"bundle is truncated in member '%s'%s%s",
-						p->path, n < 0 ? ": " : "",
-						n < 0 ? archive_error_string(r->a) : "");
+						p->path, rc == ARCHIVE_FATAL ? ": " : "",
+						rc == ARCHIVE_FATAL
+							? archive_error_string(r->a) : "");
 			break;
 		}
-		if ((error = ferry_sha256_update(sha, r->chunk, (size_t)n)) < 0 ||
-		    (sink && (error = sink->data(sink->payload, r->chunk,
-						 (size_t)n)) < 0))
+		if ((error = ferry_sha256_update(sha, buf, n)) < 0 ||
+		    (sink && (error = sink->data(sink->payload, buf, n)) < 0))
 			break;
-		got += (uint64_t)n;
-		r->done += (uint64_t)n;
+		got += n;
+		r->done += n;
 		if (r->opts->progress)
 			r->opts->progress(r->done, r->out->bytes,
 					  r->opts->progress_payload);
@@ -345,8 +350,7 @@ int ferry_bundle_read(ferry_read_result *out, const char *path,
 				       path);
 	}
 	out->bytes = (uint64_t)st.st_size;
-	if (!(r.a = archive_read_new()) || !(r.chunk = malloc(READ_CHUNK)) ||
-	    (error = ferry_sha256_new(&sha)) < 0) {
+	if (!(r.a = archive_read_new()) || (error = ferry_sha256_new(&sha)) < 0) {
 		error = error ? error : ferry_error_set(FERRY_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -356,7 +360,7 @@ int ferry_bundle_read(ferry_read_result *out, const char *path,
 		goto done;
 	}
 	/* Opening reads the first block to recognise the format. */
-	if (archive_read_open_fd(r.a, fd, 65536) != ARCHIVE_OK) {
+	if (archive_read_open_fd(r.a, fd, READ_BLOCK) != ARCHIVE_OK) {
 		error = ferry_error_set(FERRY_EINVALID, "'%s' is not a tar archive: %s",
 					path, archive_error_string(r.a));
 		goto done;
@@ -423,7 +427,6 @@ int ferry_bundle_read(ferry_read_result *out, const char *path,
 done:
 	free(refs);
 	ferry_sha256_free(sha);
-	free(r.chunk);
 	if (r.a)
 		archive_read_free(r.a);
 	close(fd);
