@@ -217,6 +217,23 @@ const char *ferry_pubkey_id(const ferry_pubkey *key)
 	return key->id;
 }
 
+static int check_key_pair(const unsigned char sk[64], const char *path)
+{
+	unsigned char pk[32], *derived = sodium_malloc(64);
+	int ok;
+
+	if (!derived)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	ok = crypto_sign_seed_keypair(pk, derived, sk) == 0 &&
+	     sodium_memcmp(pk, sk + 32, 32) == 0;
+	sodium_free(derived);
+	if (!ok)
+		return ferry_error_set(FERRY_ECORRUPT,
+				       "'%s': secret key is damaged (its public "
+				       "half does not match its seed)", path);
+	return 0;
+}
+
 int ferry_key_load(ferry_key **out, const char *path)
 {
 	unsigned char *raw = NULL, chk[32], *p;
@@ -242,12 +259,19 @@ int ferry_key_load(ferry_key **out, const char *path)
 		goto done;
 	}
 	p = raw + 2 + 2 + 2 + 32 + 8 + 8;
+	/* minisign leaves the checksum of an unencrypted key zero (it checks it
+	 * only after decrypting); a key that carries one must match it. */
 	seckey_checksum(chk, p, p + FERRY_KEYNUM_BYTES);
-	if (sodium_memcmp(chk, p + FERRY_KEYNUM_BYTES + 64, 32) != 0) {
+	if (!sodium_is_zero(p + FERRY_KEYNUM_BYTES + 64, 32) &&
+	    sodium_memcmp(chk, p + FERRY_KEYNUM_BYTES + 64, 32) != 0) {
 		error = ferry_error_set(FERRY_ECORRUPT,
 					"'%s': secret key checksum mismatch", path);
 		goto done;
 	}
+	/* Either way the key must be whole: its public half must be the one
+	 * its seed derives. */
+	if ((error = check_key_pair(p + FERRY_KEYNUM_BYTES, path)) < 0)
+		goto done;
 	if (!(key = calloc(1, sizeof(*key))) || !(key->sk = sodium_malloc(64))) {
 		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
 		goto done;

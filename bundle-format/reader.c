@@ -99,6 +99,17 @@ static int check_entry_shape(struct archive_entry *e, const char *name)
 	if (archive_entry_sparse_count(e) > 0)
 		return ferry_error_set(FERRY_EINVALID,
 				       "member '%s' is a sparse file", name);
+	/* Stock tar applies these when it extracts as root: only the one
+	 * harmless combination is allowed. */
+	if ((archive_entry_mode(e) & 07777) != 0644)
+		return ferry_error_set(FERRY_EINVALID,
+				       "member '%s' has mode %04o (bundles use 0644)",
+				       name, (unsigned)(archive_entry_mode(e) & 07777));
+	if (archive_entry_uid(e) != 0 || archive_entry_gid(e) != 0)
+		return ferry_error_set(FERRY_EINVALID,
+				       "member '%s' is owned by %lld:%lld (bundles use 0:0)",
+				       name, (long long)archive_entry_uid(e),
+				       (long long)archive_entry_gid(e));
 	if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0)
 		return ferry_error_set(FERRY_EINVALID,
 				       "member '%s' has no size", name);
@@ -281,6 +292,18 @@ static int read_part(read_ctx *r, struct archive_entry *e, size_t volume,
 			r->opts->progress(r->done, r->out->bytes,
 					  r->opts->progress_payload);
 	}
+	if (!error) {
+		/* Finish the entry so libarchive consumes its last block; the
+		 * archive position is then exactly the end of its data. */
+		const void *buf;
+		size_t n = 0;
+		la_int64_t offset;
+
+		if (archive_read_data_block(r->a, &buf, &n, &offset) != ARCHIVE_EOF || n)
+			error = ferry_error_set(FERRY_ECORRUPT,
+						"member '%s' has more data than its "
+						"header says", p->path);
+	}
 	if (!error && (error = ferry_sha256_final_hex(sha, hex)) == 0 &&
 	    strcmp(hex, p->sha256) != 0)
 		error = ferry_error_set(FERRY_ECORRUPT,
@@ -296,16 +319,22 @@ static int read_part(read_ctx *r, struct archive_entry *e, size_t volume,
 	return error;
 }
 
-/* Only zero bytes (block padding) may follow the end-of-archive marker. */
-static int check_trailer(read_ctx *r, int fd)
+/*
+ * After the last entry's data (padded to a 512-byte block) come the
+ * end-of-archive marker (two zero blocks) and optionally more zero bytes:
+ * nothing else, and not less.
+ */
+static int check_trailer(read_ctx *r, int fd, uint64_t data_end)
 {
-	la_int64_t consumed = archive_filter_bytes(r->a, 0);
+	uint64_t start = (data_end + 511) & ~(uint64_t)511;
 	unsigned char buf[4096];
-	off_t pos = (off_t)consumed;
+	off_t pos = (off_t)start;
 	ssize_t n, i;
 
-	if (consumed < 0)
-		return ferry_error_set(FERRY_ERROR, "cannot tell tar position");
+	if (r->out->bytes < start || r->out->bytes - start < 1024)
+		return ferry_error_set(FERRY_ECORRUPT,
+				       "bundle is truncated: the end-of-archive "
+				       "marker is missing");
 	while ((n = pread(fd, buf, sizeof(buf), pos)) > 0) {
 		for (i = 0; i < n; i++)
 			if (buf[i])
@@ -331,6 +360,7 @@ int ferry_bundle_read(ferry_read_result *out, const char *path,
 	const ferry_volume *vol;
 	const char *name, *prev;
 	struct stat st;
+	uint64_t data_end = 0;
 	int fd = -1, error = 0, eof;
 
 	memset(out, 0, sizeof(*out));
@@ -365,7 +395,7 @@ int ferry_bundle_read(ferry_read_result *out, const char *path,
 					path, archive_error_string(r.a));
 		goto done;
 	}
-	if ((error = read_manifest(&r)) < 0 || opts->manifest_only)
+	if ((error = read_manifest(&r)) < 0)
 		goto done;
 	if ((error = build_index(&refs, &nrefs, out->manifest)) < 0)
 		goto done;
@@ -394,6 +424,8 @@ int ferry_bundle_read(ferry_read_result *out, const char *path,
 	}
 	out->volume = v;
 	vol = &out->manifest->volumes[v];
+	if (opts->manifest_only)
+		goto done;
 
 	for (k = 0;; k++) {
 		if (k > 0) {
@@ -421,9 +453,10 @@ int ferry_bundle_read(ferry_read_result *out, const char *path,
 		if ((error = read_part(&r, e, v, &vol->parts[k], sha)) < 0)
 			goto done;
 		prev = vol->parts[k].path;
+		data_end = (uint64_t)archive_filter_bytes(r.a, 0);
 	}
 	if (!error)
-		error = check_trailer(&r, fd);
+		error = check_trailer(&r, fd, data_end);
 done:
 	free(refs);
 	ferry_sha256_free(sha);

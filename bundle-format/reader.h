@@ -34,7 +34,8 @@ typedef struct {
 	const ferry_trust *trust;     /* NULL: nothing verified (display only) */
 	int64_t now;                  /* expiry reference; 0: the clock */
 	int ignore_expiry;
-	int manifest_only;            /* stop after the manifest */
+	int manifest_only;            /* stop once the manifest is read and the
+					 volume identified (no data read) */
 	const ferry_bundle_sink *sink;
 	ferry_progress_cb progress;
 	void *progress_payload;

@@ -71,6 +71,25 @@ static int resolve_path(char **out, const spec_ctx *c, const char *p)
 	return 0;
 }
 
+/* A mapping must not repeat a key: a later value would silently win. */
+static int check_unique_keys(const spec_ctx *c, yaml_node_t *map)
+{
+	yaml_node_pair_t *a, *b;
+
+	for (a = map->data.mapping.pairs.start; a < map->data.mapping.pairs.top; a++) {
+		yaml_node_t *ka = yaml_document_get_node((yaml_document_t *)&c->doc, a->key);
+
+		for (b = a + 1; b < map->data.mapping.pairs.top; b++) {
+			yaml_node_t *kb = yaml_document_get_node((yaml_document_t *)&c->doc,
+								 b->key);
+
+			if (scalar(ka) && scalar(kb) && !strcmp(scalar(ka), scalar(kb)))
+				return fail(c, kb, "duplicate key", scalar(kb));
+		}
+	}
+	return 0;
+}
+
 static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 {
 	ferry_source src, *grown;
@@ -82,6 +101,8 @@ static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 	src.line = line_of(n);
 	if (n->type != YAML_MAPPING_NODE)
 		return fail(c, n, "each source must be a mapping", NULL);
+	if ((error = check_unique_keys(c, n)) < 0)
+		return error;
 	for (pair = n->data.mapping.pairs.start;
 	     pair < n->data.mapping.pairs.top && !error; pair++) {
 		yaml_node_t *k = yaml_document_get_node(&c->doc, pair->key);
@@ -100,8 +121,6 @@ static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 			if (!(loc = scalar(v)) || !*loc)
 				error = fail(c, v, "expected a path for", key);
 		} else if (!strcmp(key, "name")) {
-			free(src.name);
-			src.name = NULL;
 			error = dup_scalar(&src.name, c, v, key);
 		} else {
 			error = fail(c, k, "unknown source key", key);
@@ -154,12 +173,15 @@ static int parse_expires(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *v)
 static int parse_root(ferry_export_spec *spec, spec_ctx *c)
 {
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc), *item;
+	yaml_node_t *channel_node = NULL;
 	yaml_node_pair_t *pair;
 	yaml_node_item_t *it;
 	int error = 0, have_sources = 0;
 
 	if (!root || root->type != YAML_MAPPING_NODE)
 		return fail(c, root, "the spec must be a mapping", NULL);
+	if ((error = check_unique_keys(c, root)) < 0)
+		return error;
 	for (pair = root->data.mapping.pairs.start;
 	     pair < root->data.mapping.pairs.top && !error; pair++) {
 		yaml_node_t *k = yaml_document_get_node(&c->doc, pair->key);
@@ -169,8 +191,7 @@ static int parse_root(ferry_export_spec *spec, spec_ctx *c)
 		if (!key) {
 			error = fail(c, k, "keys must be plain words", NULL);
 		} else if (!strcmp(key, "channel")) {
-			free(spec->channel);
-			spec->channel = NULL;
+			channel_node = v;
 			error = dup_scalar(&spec->channel, c, v, key);
 		} else if (!strcmp(key, "expires")) {
 			error = parse_expires(spec, c, v);
@@ -194,7 +215,7 @@ static int parse_root(ferry_export_spec *spec, spec_ctx *c)
 	if (!spec->channel)
 		return fail(c, root, "missing 'channel'", NULL);
 	if (!ferry_manifest_channel_valid(spec->channel))
-		return fail(c, root, "channel names use 1-64 of A-Z a-z 0-9 . _ -:",
+		return fail(c, channel_node, "channel names use 1-64 of A-Z a-z 0-9 . _ -:",
 			    spec->channel);
 	if (!have_sources || spec->nsources == 0)
 		return fail(c, root, "missing or empty 'sources'", NULL);

@@ -34,3 +34,20 @@ expect_exit() {
 # expect_err TEXT : the last expect_exit's stderr contains TEXT
 expect_err() { grep -qF -- "$1" "$T/err" || { cat "$T/err" >&2; fail "stderr lacks '$1'"; }; }
 expect_out() { grep -qF -- "$1" "$T/out" || { cat "$T/out" >&2; fail "stdout lacks '$1'"; }; }
+
+# flip_byte FILE OFFSET: invert the byte at OFFSET in place.
+flip_byte() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	[ -n "$b" ] || fail "no byte at offset $2 of $1"
+	printf "\\$(printf %03o $((b ^ 255)))" | dd of="$1" bs=1 seek="$2" count=1 conv=notrunc status=none
+}
+# data_offset TAR MEMBER: where MEMBER's data starts (plain ustar header).
+data_offset() {
+	local blk
+	blk=$(tar -R -tf "$1" | sed -n "s|^block \([0-9]*\): $2\$|\1|p")
+	[ -n "$blk" ] || fail "member $2 not found in $1"
+	[ "$(dd if="$1" bs=512 skip="$blk" count=1 status=none | head -c "${#2}")" = "$2" ] ||
+		fail "member $2 of $1 has no plain ustar header"
+	echo $(((blk + 1) * 512))
+}

@@ -37,6 +37,8 @@ typedef struct {
 	unsigned type;       /* AE_IFREG, AE_IFLNK, AE_IFCHR, AE_IFIFO, AE_IFDIR */
 	const char *link;    /* symlink target */
 	const char *hardlink;/* hard link target */
+	unsigned mode;       /* permission bits; 0 means 0644 */
+	long uid;            /* owner */
 } forge_entry;
 
 /** Write `entries` as a pax tar at `path`. */

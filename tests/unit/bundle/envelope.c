@@ -206,6 +206,20 @@ static void test_bundle_key__rejects_damaged_or_encrypted_keys(void **state)
 		     "unsupported signature algorithm");
 	damage_key(good, bad, 54 + 8 + 10, 0);  /* inside the secret key */
 	assert_error(ferry_key_load(&key, bad), FERRY_ECORRUPT, "checksum mismatch");
+	/* minisign -G -W leaves the checksum zero: accepted when the key is whole */
+	{
+		size_t i;
+
+		damage_key(good, bad, 54 + 8 + 64, 0);
+		for (i = 1; i < 32; i++)
+			damage_key(bad, bad, 54 + 8 + 64 + i, 0);
+		assert_int_equal(ferry_key_load(&key, bad), 0);
+		ferry_key_free(key);
+		key = NULL;
+		damage_key(bad, bad, 54 + 8 + 40, 0x5a);  /* public half of sk */
+		assert_error(ferry_key_load(&key, bad), FERRY_ECORRUPT,
+			     "public half does not match its seed");
+	}
 	damage_key(test_path(f->dir, "k1.pub"), bad, 0, 'X');
 	assert_error(ferry_pubkey_load(&pub, bad), FERRY_EUNSUPPORTED,
 		     "unsupported signature algorithm");

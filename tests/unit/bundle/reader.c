@@ -56,6 +56,18 @@ static int teardown(void **state)
 #define FILE_A { "oci-layout", A, sizeof(A) - 1, 0, NULL, NULL }
 #define FILE_B { "index.json", B, sizeof(B) - 1, 0, NULL, NULL }
 
+static long file_size(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	long size;
+
+	assert_non_null(fp);
+	fseek(fp, 0, SEEK_END);
+	size = ftell(fp);
+	fclose(fp);
+	return size;
+}
+
 static int read_forged(fixture *f, const forge_entry *e, size_t n)
 {
 	const char *path = test_path(f->dir, "b.tar");
@@ -419,17 +431,86 @@ static void test_bundle_reader__rejects_truncation(void **state)
 	const char *path = test_path(f->dir, "b.tar");
 	forge_entry e[] = { MANIFEST(f), FILE_A, FILE_B };
 	long size;
-	FILE *fp;
 
 	forge_tar(path, e, 3);
-	fp = fopen(path, "rb");
-	fseek(fp, 0, SEEK_END);
-	size = ftell(fp);
-	fclose(fp);
+	size = file_size(path);
 	/* Cut inside the last member's data: drop its block and the trailer. */
 	assert_int_equal(truncate(path, size - 1024 - 512 + 10), 0);
 	assert_int_not_equal(read_with_key(path, f->pub), 0);
 	assert_non_null(strstr(ferry_error_last(), "index.json"));
+}
+
+static void test_bundle_reader__rejects_setuid_mode(void **state)
+{
+	fixture *f = *state;
+	forge_entry e[] = { MANIFEST(f), FILE_A,
+			    { "index.json", B, sizeof(B) - 1, 0, NULL, NULL, 04755, 0 } };
+
+	assert_error(read_forged(f, e, 3), FERRY_EINVALID,
+		     "member 'index.json' has mode 4755 (bundles use 0644)");
+}
+
+static void test_bundle_reader__rejects_foreign_owner(void **state)
+{
+	fixture *f = *state;
+	forge_entry e[] = { MANIFEST(f), FILE_A,
+			    { "index.json", B, sizeof(B) - 1, 0, NULL, NULL, 0, 1000 } };
+
+	assert_error(read_forged(f, e, 3), FERRY_EINVALID,
+		     "member 'index.json' is owned by 1000:0");
+}
+
+static void test_bundle_reader__rejects_missing_end_marker(void **state)
+{
+	fixture *f = *state;
+	const char *path = test_path(f->dir, "b.tar");
+	forge_entry e[] = { MANIFEST(f), FILE_A, FILE_B };
+	long size;
+
+	forge_tar(path, e, 3);
+	size = file_size(path);
+	assert_int_equal(read_with_key(path, f->pub), 0);
+	assert_int_equal(truncate(path, size - 512), 0);
+	assert_error(read_with_key(path, f->pub), FERRY_ECORRUPT,
+		     "the end-of-archive marker is missing");
+	assert_int_equal(truncate(path, size - 1024), 0);
+	assert_error(read_with_key(path, f->pub), FERRY_ECORRUPT,
+		     "the end-of-archive marker is missing");
+}
+
+static void test_bundle_reader__manifest_only_names_volume(void **state)
+{
+	fixture *f = *state;
+	ferry_read_options ro = FERRY_READ_OPTIONS_INIT;
+	ferry_read_result res;
+	ferry_part p;
+	ferry_buf env = FERRY_BUF_INIT;
+	const char *path = test_path(f->dir, "v2.tar");
+	forge_entry e[] = { { "ferry-manifest.dsse.json", NULL, 0, 0, NULL, NULL, 0, 0 },
+			    FILE_B };
+
+	/* oci-layout alone in volume 1, index.json alone in volume 2. */
+	ferry_manifest_clear_volumes(f->m);
+	memset(&p, 0, sizeof(p));
+	p.whole = 1;
+	p.path = f->m->members[0].path;
+	p.size = f->m->members[0].size;
+	ferry_manifest_add_part(f->m, 0, &p);
+	p.member = 1;
+	p.path = f->m->members[1].path;
+	p.size = f->m->members[1].size;
+	ferry_manifest_add_part(f->m, 1, &p);
+	forge_envelope(&env, f->m, &f->key, 1);
+	e[0].data = env.ptr;
+	e[0].len = env.size;
+	forge_tar(path, e, 2);
+	ro.manifest_only = 1;
+	assert_int_equal(ferry_bundle_read(&res, path, &ro), 0);
+	assert_int_equal(res.volume, 1);
+	assert_int_equal(res.manifest->nvolumes, 2);
+	ferry_read_result_dispose(&res);
+	assert_int_equal(read_with_key(path, f->pub), 0);
+	ferry_buf_dispose(&env);
 }
 
 static void test_bundle_reader__rejects_non_tar(void **state)
@@ -473,6 +554,10 @@ int main(void)
 		T(test_bundle_reader__rejects_expired),
 		T(test_bundle_reader__rejects_trailing_garbage),
 		T(test_bundle_reader__rejects_truncation),
+		T(test_bundle_reader__rejects_setuid_mode),
+		T(test_bundle_reader__rejects_foreign_owner),
+		T(test_bundle_reader__rejects_missing_end_marker),
+		T(test_bundle_reader__manifest_only_names_volume),
 		T(test_bundle_reader__rejects_non_tar),
 #undef T
 	};

@@ -65,6 +65,12 @@ static void test_export_spec__names_mistakes(void **state)
 	assert_error(load(dir, "channel: x\nsources: {a: b}\n", &s),
 		     FERRY_EINVALID, "'sources' must be a list");
 	assert_error(load(dir, "channel: [x\n", &s), FERRY_EINVALID, "spec.yaml:");
+	assert_error(load(dir, "channel: a\nsources: [{oci-layout: a}]\nchannel: b\n", &s),
+		     FERRY_EINVALID, ":3: duplicate key 'channel'");
+	assert_error(load(dir, "channel: x\nsources:\n  - oci-layout: a\n    name: b\n    name: c\n", &s),
+		     FERRY_EINVALID, ":5: duplicate key 'name'");
+	assert_error(load(dir, "sources: [{oci-layout: a}]\n\nchannel: ../x\n", &s),
+		     FERRY_EINVALID, ":3: channel names use");
 	assert_error(load(dir, "- a\n- b\n", &s), FERRY_EINVALID, "must be a mapping");
 	assert_null(s);
 	test_rmdir(dir);
