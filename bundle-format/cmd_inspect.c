@@ -35,6 +35,7 @@ static json_t *manifest_json(const ferry_read_result *r, int verified)
 	const ferry_manifest *m = r->manifest;
 	char created[32], expires[32];
 	json_t *o, *images = json_array(), *members = json_array(), *sigs = json_array();
+	json_t *sources = json_array();
 	uint64_t total = 0;
 	size_t i, s;
 
@@ -45,6 +46,10 @@ static json_t *manifest_json(const ferry_read_result *r, int verified)
 			json_pack("{s:s,s:s,s:s}", "reference", m->images[i].reference,
 				  "digest", m->images[i].digest, "mediaType",
 				  m->images[i].media_type));
+	for (i = 0; i < m->nsources; i++)
+		json_array_append_new(sources,
+			json_pack("{s:s,s:s,s:s}", "kind", m->sources[i].kind, "name",
+				  m->sources[i].name, "location", m->sources[i].location));
 	for (i = 0; i < m->nmembers; i++) {
 		total += m->members[i].size;
 		json_array_append_new(members,
@@ -62,13 +67,14 @@ static json_t *manifest_json(const ferry_read_result *r, int verified)
 						      r->signatures.listed[i],
 						      "verified", verified && ok));
 	}
-	o = json_pack("{s:s,s:i,s:s,s:I,s:I,s:s,s:s,s:I,s:I,s:I,s:o,s:o,s:o}",
+	o = json_pack("{s:s,s:i,s:s,s:I,s:I,s:s,s:s,s:I,s:I,s:I,s:o,s:o,s:o,s:o}",
 		      "id", m->id, "formatVersion", (int)m->version, "channel",
 		      m->channel, "sequence", (json_int_t)m->sequence, "baseSequence",
 		      (json_int_t)m->base_sequence, "created", created, "expires",
 		      expires, "volumes", (json_int_t)m->nvolumes, "volume",
 		      (json_int_t)r->volume + 1, "totalSize", (json_int_t)total,
-		      "images", images, "members", members, "signatures", sigs);
+		      "images", images, "members", members, "signatures", sigs,
+		      "sources", sources);
 	return o;
 }
 
@@ -101,7 +107,14 @@ static void print_text(const ferry_read_result *r, int verified)
 		printf(" %s%s", r->signatures.listed[i],
 		       !verified ? " (not checked)" : ok ? " (verified)" : " (unknown key)");
 	}
-	printf("\n\nimages (%zu):\n", m->nimages);
+	printf("\n");
+	if (m->nsources) {
+		printf("\nsources (%zu):\n", m->nsources);
+		for (i = 0; i < m->nsources; i++)
+			printf("  %-11s %-28s %s\n", m->sources[i].kind,
+			       m->sources[i].name, m->sources[i].location);
+	}
+	printf("\nimages (%zu):\n", m->nimages);
 	for (i = 0; i < m->nimages; i++)
 		printf("  %-40s %s\n  %-40s %s\n", m->images[i].reference,
 		       m->images[i].digest, "", m->images[i].media_type);

@@ -98,6 +98,12 @@ void ferry_manifest_free(ferry_manifest *m)
 	for (i = 0; i < m->nprereq_blobs; i++)
 		free(m->prereq_blobs[i]);
 	free(m->prereq_blobs);
+	for (i = 0; i < m->nsources; i++) {
+		free(m->sources[i].kind);
+		free(m->sources[i].name);
+		free(m->sources[i].location);
+	}
+	free(m->sources);
 	free(m->channel);
 	free(m);
 }
@@ -133,6 +139,24 @@ int ferry_manifest_add_image(ferry_manifest *m, const char *reference,
 		return ferry_error_set(FERRY_ENOMEM, "out of memory");
 	}
 	PUSH(m->images, m->nimages, &ref);
+	return 0;
+}
+
+int ferry_manifest_add_source(ferry_manifest *m, const char *kind,
+			      const char *name, const char *location)
+{
+	ferry_source_info src;
+
+	src.kind = strdup(kind);
+	src.name = strdup(name ? name : "");
+	src.location = strdup(location ? location : "");
+	if (!src.kind || !src.name || !src.location) {
+		free(src.kind);
+		free(src.name);
+		free(src.location);
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	}
+	PUSH(m->sources, m->nsources, &src);
 	return 0;
 }
 
@@ -258,6 +282,17 @@ int ferry_manifest_to_json(ferry_buf *out, const ferry_manifest *m)
 		for (i = 0; i < m->nprereq_blobs && !error; i++)
 			error = ferry_json_append(blobs,
 						  json_string(m->prereq_blobs[i]));
+	}
+	if (!error && m->nsources) {
+		json_t *srcs = json_array();
+
+		error = ferry_json_set(pred, "sources", srcs);
+		for (i = 0; i < m->nsources && !error; i++)
+			error = ferry_json_append(srcs,
+						  json_pack("{s:s,s:s,s:s}", "kind",
+							    m->sources[i].kind, "name",
+							    m->sources[i].name, "location",
+							    m->sources[i].location));
 	}
 	if (!error && m->nvolumes > 1) {
 		vols = json_array();
@@ -500,7 +535,7 @@ static int parse_volumes(ferry_manifest *m, json_t *pred)
 	return check_unique_parts(m);
 }
 
-static int valid_reference(const char *s)
+int ferry_manifest_reference_valid(const char *s)
 {
 	size_t n = strlen(s), i;
 
@@ -528,7 +563,7 @@ static int parse_images(ferry_manifest *m, json_t *pred)
 		    (error = ferry_json_get_string(&digest, e, "digest", W " image")) < 0 ||
 		    (error = ferry_json_get_string(&mt, e, "mediaType", W " image")) < 0)
 			return error;
-		if (!valid_reference(ref))
+		if (!ferry_manifest_reference_valid(ref))
 			return ferry_error_set(FERRY_EINVALID,
 					       W ": malformed image reference '%.200s'",
 					       ref);
@@ -561,6 +596,31 @@ static int parse_prereqs(ferry_manifest *m, json_t *pred)
 		if (!(copy = strdup(json_string_value(e))))
 			return ferry_error_set(FERRY_ENOMEM, "out of memory");
 		PUSH(m->prereq_blobs, m->nprereq_blobs, &copy);
+	}
+	return 0;
+}
+
+static int parse_sources(ferry_manifest *m, json_t *pred)
+{
+	json_t *arr = json_object_get(pred, "sources"), *e;
+	size_t i;
+	int error;
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) > FERRY_MANIFEST_MAX_MEMBERS)
+		return ferry_error_set(FERRY_EINVALID, W ": 'sources' must be a list");
+	json_array_foreach(arr, i, e) {
+		const char *kind, *name, *location;
+
+		if ((error = ferry_json_get_string(&kind, e, "kind", W " source")) < 0 ||
+		    (error = ferry_json_get_string(&name, e, "name", W " source")) < 0 ||
+		    (error = ferry_json_get_string(&location, e, "location", W " source")) < 0)
+			return error;
+		if (strlen(kind) > 64 || strlen(name) > 512 || strlen(location) > 4096)
+			return ferry_error_set(FERRY_EINVALID, W ": source %zu is too long", i);
+		if ((error = ferry_manifest_add_source(m, kind, name, location)) < 0)
+			return error;
 	}
 	return 0;
 }
@@ -642,7 +702,8 @@ int ferry_manifest_parse(ferry_manifest **out, const void *data, size_t len)
 	    (error = check_unique_members(m)) < 0 ||
 	    (error = parse_volumes(m, pred)) < 0 ||
 	    (error = parse_images(m, pred)) < 0 ||
-	    (error = parse_prereqs(m, pred)) < 0)
+	    (error = parse_prereqs(m, pred)) < 0 ||
+	    (error = parse_sources(m, pred)) < 0)
 		goto done;
 	/* The subjects restate the bindings for in-toto tools; they must agree. */
 	if ((error = build_subjects(&want, m)) < 0)

@@ -57,6 +57,13 @@ typedef struct {
 	char *media_type;
 } ferry_image_ref;
 
+/** Where content came from on the connected side (informative). */
+typedef struct {
+	char *kind;      /* "oci-layout", ... */
+	char *name;      /* repository name its references use */
+	char *location;  /* as written in the export spec */
+} ferry_source_info;
+
 typedef struct {
 	unsigned version;
 	char *channel;
@@ -72,6 +79,8 @@ typedef struct {
 	size_t nimages;
 	char **prereq_blobs;     /* "sha256:<hex>" the receiver must hold */
 	size_t nprereq_blobs;
+	ferry_source_info *sources;
+	size_t nsources;
 	/* sha256 of the signed payload: the bundle's identity */
 	char id[FERRY_SHA256_HEX_LEN + 1];
 } ferry_manifest;
@@ -83,6 +92,8 @@ int ferry_manifest_add_member(ferry_manifest *m, const char *path,
 			      uint64_t size, const char *sha256_hex);
 int ferry_manifest_add_image(ferry_manifest *m, const char *reference,
 			     const char *digest, const char *media_type);
+int ferry_manifest_add_source(ferry_manifest *m, const char *kind,
+			      const char *name, const char *location);
 /** Index of the member named `path`, or -1. Linear; for tests and tools. */
 long ferry_manifest_find(const ferry_manifest *m, const char *path);
 
@@ -96,6 +107,10 @@ void ferry_manifest_clear_volumes(ferry_manifest *m);
 /** Nonzero when `s` is a valid channel name: 1-64 of [A-Za-z0-9._-], not
  *  starting with a dot. */
 int ferry_manifest_channel_valid(const char *s);
+
+/** Nonzero when `s` is a valid image reference for a binding: 1-512
+ *  printable ASCII characters, no spaces. */
+int ferry_manifest_reference_valid(const char *s);
 
 /** Serialise as an in-toto Statement (compact JSON) appended to `out`. */
 int ferry_manifest_to_json(ferry_buf *out, const ferry_manifest *m);

@@ -143,7 +143,6 @@ static int read_manifest(read_ctx *r)
 	ferry_buf env = FERRY_BUF_INIT, payload = FERRY_BUF_INIT;
 	const char *name;
 	la_int64_t size;
-	int64_t now;
 	int error;
 
 	error = archive_read_next_header(r->a, &e);
@@ -203,17 +202,21 @@ static int read_manifest(read_ctx *r)
 	    (error = ferry_manifest_parse(&r->out->manifest, payload.ptr,
 					  payload.size)) < 0)
 		goto done;
-	now = r->opts->now ? r->opts->now : (int64_t)time(NULL);
-	if (!r->opts->ignore_expiry && now >= r->out->manifest->expires) {
-		char when[32];
-
-		ferry_time_format(when, sizeof(when), r->out->manifest->expires);
-		error = ferry_error_set(FERRY_EVERIFY, "bundle expired at %s", when);
-	}
 done:
 	ferry_buf_dispose(&env);
 	ferry_buf_dispose(&payload);
 	return error;
+}
+
+static int check_expiry(read_ctx *r)
+{
+	int64_t now = r->opts->now ? r->opts->now : (int64_t)time(NULL);
+	char when[32];
+
+	if (r->opts->ignore_expiry || now < r->out->manifest->expires)
+		return 0;
+	ferry_time_format(when, sizeof(when), r->out->manifest->expires);
+	return ferry_error_set(FERRY_EVERIFY, "bundle expired at %s", when);
 }
 
 /* Name the problem with an entry that is not the one expected next. */
@@ -424,7 +427,8 @@ int ferry_bundle_read(ferry_read_result *out, const char *path,
 	}
 	out->volume = v;
 	vol = &out->manifest->volumes[v];
-	if (opts->manifest_only)
+	/* Checked once the volume is known, so an expired volume is named. */
+	if ((error = check_expiry(&r)) < 0 || opts->manifest_only)
 		goto done;
 
 	for (k = 0;; k++) {
@@ -556,7 +560,7 @@ int ferry_bundle_verify(ferry_verify_report *out, const char *const *paths,
 			first_error = f->error;
 			if (f->bundle >= 0 && out->bundles[f->bundle].manifest->nvolumes > 1)
 				snprintf(first_message, sizeof(first_message),
-					 "volume %zu of %zu ('%.200s') is corrupt: %.700s",
+					 "volume %zu of %zu ('%.200s'): %.700s",
 					 f->volume + 1,
 					 out->bundles[f->bundle].manifest->nvolumes,
 					 f->path, f->message);

@@ -137,10 +137,15 @@ static int plan_volumes(ferry_manifest *m, uint64_t max, uint64_t envelope_size)
 
 	if (max == 0)
 		return ferry_manifest_single_volume(m);
-	if (max < FERRY_MIN_VOLUME_SIZE || max <= fixed + ENTRY_OVERHEAD + 512)
+	if (max < FERRY_MIN_VOLUME_SIZE)
 		return ferry_error_set(FERRY_EINVALID,
-				       "volume size %llu is too small (the signed "
-				       "manifest alone needs %llu bytes)",
+				       "volume size %llu is too small (the minimum "
+				       "is %u bytes)", (unsigned long long)max,
+				       FERRY_MIN_VOLUME_SIZE);
+	if (max <= fixed + ENTRY_OVERHEAD + 512)
+		return ferry_error_set(FERRY_EINVALID,
+				       "volume size %llu is too small: the signed "
+				       "manifest alone needs %llu bytes per volume",
 				       (unsigned long long)max,
 				       (unsigned long long)fixed);
 	ferry_manifest_clear_volumes(m);

@@ -81,7 +81,7 @@ int cmd_export(int argc, char **argv)
 
 	memset(&res, 0, sizeof(res));
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:k:o:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': eo.spec_path = optarg; break;
 		case 'o': eo.out_dir = optarg; break;

@@ -140,6 +140,11 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	}
 	if ((error = build_manifest(m, &sources, &content, &index)) < 0)
 		goto done;
+	for (i = 0; i < spec->nsources; i++)
+		if ((error = ferry_manifest_add_source(m, "oci-layout",
+						       spec->sources[i].name,
+						       spec->sources[i].written)) < 0)
+			goto done;
 
 	if ((error = ferry_buf_printf(&basename, "ferry-%s-%06llu", m->channel,
 				      (unsigned long long)m->sequence)) < 0)

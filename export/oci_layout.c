@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "fs.h"
 #include "json.h"
+#include "manifest.h"
 #include "oci_layout.h"
 #include "banned.h"
 
@@ -165,6 +166,14 @@ static int add_root(ferry_oci_content *c, const char *name, const json_t *desc)
 		error = ferry_buf_printf(&ref, "%s@%s", name, digest);
 	if (error < 0)
 		return error;
+	if (!ferry_manifest_reference_valid(ref.ptr)) {
+		error = ferry_error_set(FERRY_EINVALID,
+					"layout '%s': reference '%.200s' is not valid "
+					"(printable ASCII, no spaces, at most 512 bytes)",
+					c->current_dir ? c->current_dir : "", ref.ptr);
+		ferry_buf_dispose(&ref);
+		return error;
+	}
 	copy = json_deep_copy(desc);
 	ann = json_object_get(copy, "annotations");
 	if (!ann || !json_is_object(ann)) {
@@ -222,6 +231,7 @@ int ferry_oci_layout_collect(ferry_oci_content *c, const char *dir,
 	    (error = ferry_json_parse(&index, body.ptr, body.size, what)) < 0 ||
 	    (error = ferry_json_get_array(&manifests, index, "manifests", what)) < 0)
 		goto done;
+	c->current_dir = dir;
 	json_array_foreach(manifests, i, d) {
 		if ((error = walk(&w, d, 0)) < 0 || (error = add_root(c, name, d)) < 0)
 			goto done;

@@ -29,6 +29,7 @@ typedef struct {
 	size_t nblobs;
 	ferry_oci_root *roots;
 	size_t nroots;
+	const char *current_dir;  /* the layout being collected, for messages */
 } ferry_oci_content;
 
 /* Limits for layouts read from disk. */

@@ -130,6 +130,8 @@ static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 		error = fail(c, n, "source has no kind (expected 'oci-layout')", NULL);
 	if (!error)
 		error = resolve_path(&src.location, c, loc);
+	if (!error && !(src.written = strdup(loc)))
+		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
 	if (!error && !src.name) {
 		/* Default repository name: the layout directory's name. */
 		char *copy = strdup(src.location);
@@ -149,6 +151,7 @@ static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 		}
 	}
 	free(src.location);
+	free(src.written);
 	free(src.name);
 	return error;
 }
@@ -235,6 +238,8 @@ int ferry_export_spec_load(ferry_export_spec **out, const char *path)
 	c.path = path;
 	if ((error = ferry_fs_read_file(&text, path, FERRY_SPEC_MAX_SIZE)) < 0)
 		return error;
+	if (text.size == 0)
+		return ferry_error_set(FERRY_EINVALID, "%s: the spec is empty", path);
 	if (!(spec = calloc(1, sizeof(*spec))) || !(copy = strdup(path)) ||
 	    !(c.dir = strdup(dirname(copy)))) {
 		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
@@ -279,6 +284,7 @@ void ferry_export_spec_free(ferry_export_spec *spec)
 		return;
 	for (i = 0; i < spec->nsources; i++) {
 		free(spec->sources[i].location);
+		free(spec->sources[i].written);
 		free(spec->sources[i].name);
 	}
 	free(spec->sources);

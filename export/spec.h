@@ -20,7 +20,8 @@ typedef enum {
 
 typedef struct {
 	ferry_source_kind kind;
-	char *location;  /* path of the layout (relative to the spec's directory) */
+	char *location;  /* path of the layout, resolved against the spec's directory */
+	char *written;   /* the location as the spec writes it */
 	char *name;      /* repository name for its references */
 	int line;        /* where it was declared, for messages */
 } ferry_source;

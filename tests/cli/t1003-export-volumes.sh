@@ -112,7 +112,7 @@ flip_byte "$cv" "$off"
 ! cmp -s "$cv" "${VOLS[1]}" || fail "flip_byte changed nothing"
 mapfile -t CV < <(printf '%s\n' "${VOLS[@]}" | sed "s|^$T/vols/|$C/|" | shuf)
 expect_exit 2 "$FERRY" verify --trust-key "$T/key.pub" "${CV[@]}"
-expect_err "volume 2 of $N ('$cv') is corrupt"
+expect_err "volume 2 of $N ('$cv'): member"
 expect_err "member '$big' does not match its digest"
 expect_out "$cv: FAILED: member '$big' does not match its digest"
 expect_exit 2 "$FERRY" verify --json --trust-key "$T/key.pub" "${CV[@]}"

@@ -94,6 +94,13 @@ for e in 2026-02-31T00:00:00Z 2026-12-01T00:00:00 2026-12-01T25:00:00Z tomorrowT
 done
 printf 'channel: demo\nexpires: 2001-01-01T00:00:00Z\nsources:\n  - oci-layout: layout\n' >"$T/pastexp.yaml"
 export_fails pastexp.yaml "$T/pastexp.yaml: 'expires' is in the past"
+# An empty spec, and a reference no reader would accept, fail at export.
+: >"$T/empty.yaml"
+export_fails empty.yaml "$T/empty.yaml: the spec is empty"
+printf 'channel: demo\nsources:\n  - oci-layout: layout\n    name: "my app"\n' >"$T/spacename.yaml"
+export_fails spacename.yaml "reference 'my app:v1' is not valid"
+ok "an empty spec and a reference with a space are refused at export (exit 1)"
+
 ok "bad expires (durations, impossible/zone-less times, a past time): exit 1, named with line"
 
 spec unknownkind.yaml <<'EOF'

@@ -510,6 +510,12 @@ static void test_bundle_reader__manifest_only_names_volume(void **state)
 	assert_int_equal(res.manifest->nvolumes, 2);
 	ferry_read_result_dispose(&res);
 	assert_int_equal(read_with_key(path, f->pub), 0);
+	/* An expired volume is still named as that volume. */
+	ro.manifest_only = 0;
+	ro.now = f->m->expires + 1;
+	assert_error(ferry_bundle_read(&res, path, &ro), FERRY_EVERIFY, "bundle expired");
+	assert_int_equal(res.volume, 1);
+	ferry_read_result_dispose(&res);
 	ferry_buf_dispose(&env);
 }
 
