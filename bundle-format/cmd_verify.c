@@ -53,7 +53,8 @@ static void print_json(const ferry_verify_report *rep, int ok)
 		if (f->bundle >= 0) {
 			json_object_set_new(o, "bundle",
 					    json_string(rep->bundles[f->bundle].manifest->id));
-			json_object_set_new(o, "volume", json_integer((json_int_t)f->volume + 1));
+			json_object_set_new(o, "volume", f->volume_known
+				? json_integer((json_int_t)f->volume + 1) : json_null());
 		}
 		for (s = 0; s < f->signatures.nsigners; s++)
 			json_array_append_new(signers, json_string(f->signatures.signers[s]));

@@ -302,7 +302,13 @@ static int read_part(read_ctx *r, struct archive_entry *e, size_t volume,
 		size_t n = 0;
 		la_int64_t offset;
 
-		if (archive_read_data_block(r->a, &buf, &n, &offset) != ARCHIVE_EOF || n)
+		int rc = archive_read_data_block(r->a, &buf, &n, &offset);
+
+		if (rc == ARCHIVE_FATAL)
+			error = ferry_error_set(FERRY_ECORRUPT,
+						"bundle is truncated in member '%s': %s",
+						p->path, archive_error_string(r->a));
+		else if (rc != ARCHIVE_EOF || n)
 			error = ferry_error_set(FERRY_ECORRUPT,
 						"member '%s' has more data than its "
 						"header says", p->path);
@@ -416,11 +422,18 @@ int ferry_bundle_read(ferry_read_result *out, const char *path,
 		goto done;
 	}
 	name = archive_entry_pathname(e);
-	if ((error = check_entry_shape(e, name ? name : "")) < 0)
-		goto done;
+	if (!name)
+		name = "";
+	/* Identify the volume first, so that a rejection names it. */
 	for (v = 0; v < out->manifest->nvolumes; v++)
 		if (!strcmp(out->manifest->volumes[v].parts[0].path, name))
 			break;
+	if (v < out->manifest->nvolumes) {
+		out->volume = v;
+		out->volume_known = 1;
+	}
+	if ((error = check_entry_shape(e, name)) < 0)
+		goto done;
 	if (v == out->manifest->nvolumes) {
 		error = wrong_entry(out->manifest, refs, nrefs, 0, 0, name);
 		goto done;
@@ -550,7 +563,9 @@ int ferry_bundle_verify(ferry_verify_report *out, const char *const *paths,
 			}
 			f->bundle = b;
 			f->volume = res.volume;
-			if (!f->error || out->bundles[b].volume_file[res.volume] < 0)
+			f->volume_known = res.volume_known;
+			if (res.volume_known &&
+			    (!f->error || out->bundles[b].volume_file[res.volume] < 0))
 				out->bundles[b].volume_file[res.volume] = (long)i;
 			if (!f->error)
 				out->bundles[b].volume_ok[res.volume] = 1;
@@ -558,7 +573,8 @@ int ferry_bundle_verify(ferry_verify_report *out, const char *const *paths,
 		ferry_read_result_dispose(&res);
 		if (f->error && !first_error) {
 			first_error = f->error;
-			if (f->bundle >= 0 && out->bundles[f->bundle].manifest->nvolumes > 1)
+			if (f->bundle >= 0 && out->bundles[f->bundle].manifest->nvolumes > 1 &&
+			    f->volume_known)
 				snprintf(first_message, sizeof(first_message),
 					 "volume %zu of %zu ('%.200s'): %.700s",
 					 f->volume + 1,

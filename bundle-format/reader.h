@@ -48,6 +48,7 @@ typedef struct {
 typedef struct {
 	ferry_manifest *manifest;     /* owned; NULL when the manifest failed */
 	size_t volume;                /* which volume this file is (0-based) */
+	int volume_known;             /* volume was identified */
 	ferry_envelope_info signatures;
 	uint64_t bytes;               /* file size */
 } ferry_read_result;
@@ -71,6 +72,7 @@ typedef struct {
 	char message[1024];
 	long bundle;        /* index into bundles, -1 when unknown */
 	size_t volume;
+	int volume_known;   /* the file could be placed as a volume */
 	uint64_t bytes;
 	ferry_envelope_info signatures;
 } ferry_verify_file;

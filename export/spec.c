@@ -181,7 +181,9 @@ static int parse_root(ferry_export_spec *spec, spec_ctx *c)
 	yaml_node_item_t *it;
 	int error = 0, have_sources = 0;
 
-	if (!root || root->type != YAML_MAPPING_NODE)
+	if (!root)
+		return ferry_error_set(FERRY_EINVALID, "%s: the spec is empty", c->path);
+	if (root->type != YAML_MAPPING_NODE)
 		return fail(c, root, "the spec must be a mapping", NULL);
 	if ((error = check_unique_keys(c, root)) < 0)
 		return error;

@@ -72,6 +72,7 @@ static void test_export_spec__names_mistakes(void **state)
 	assert_error(load(dir, "sources: [{oci-layout: a}]\n\nchannel: ../x\n", &s),
 		     FERRY_EINVALID, ":3: channel names use");
 	assert_error(load(dir, "- a\n- b\n", &s), FERRY_EINVALID, "must be a mapping");
+	assert_error(load(dir, "# only a comment\n", &s), FERRY_EINVALID, "the spec is empty");
 	assert_null(s);
 	test_rmdir(dir);
 }
