@@ -98,6 +98,25 @@ void ferry_manifest_free(ferry_manifest *m)
 	for (i = 0; i < m->nprereq_blobs; i++)
 		free(m->prereq_blobs[i]);
 	free(m->prereq_blobs);
+	for (i = 0; i < m->nrepos; i++) {
+		ferry_git_repo *r = &m->repos[i];
+		size_t k;
+
+		free(r->name);
+		free(r->bundle);
+		for (k = 0; k < r->nrefs; k++) {
+			free(r->refs[k].name);
+			free(r->refs[k].commit);
+		}
+		free(r->refs);
+		for (k = 0; k < r->ndeleted; k++)
+			free(r->deleted[k]);
+		free(r->deleted);
+		for (k = 0; k < r->nprerequisites; k++)
+			free(r->prerequisites[k]);
+		free(r->prerequisites);
+	}
+	free(m->repos);
 	for (i = 0; i < m->nsources; i++) {
 		free(m->sources[i].kind);
 		free(m->sources[i].name);
@@ -158,6 +177,109 @@ int ferry_manifest_add_source(ferry_manifest *m, const char *kind,
 	}
 	PUSH(m->sources, m->nsources, &src);
 	return 0;
+}
+
+int ferry_git_oid_valid(const char *hex)
+{
+	size_t n = strlen(hex), i;
+
+	if (n != 40 && n != 64)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+int ferry_git_ref_name_valid(const char *name)
+{
+	size_t n = strlen(name), i;
+	const char *c;
+
+	/* git check-ref-format, for full names under refs/ */
+	if (n < 6 || n > 255 || strncmp(name, "refs/", 5) != 0 ||
+	    name[n - 1] == '/' || name[n - 1] == '.' ||
+	    (n >= 5 && !strcmp(name + n - 5, ".lock")) ||
+	    strstr(name, "..") || strstr(name, "@{") || strstr(name, "//") ||
+	    strstr(name, "/."))
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)name[i];
+
+		if (ch < 0x21 || ch == 0x7f)
+			return 0;
+		for (c = "~^:?*[\\"; *c; c++)
+			if (ch == (unsigned char)*c)
+				return 0;
+	}
+	return 1;
+}
+
+int ferry_git_repo_name_valid(const char *name)
+{
+	size_t n = strlen(name), i;
+
+	if (n == 0 || n > 255 || !ferry_path_is_safe(name))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+		      (name[i] >= '0' && name[i] <= '9') || name[i] == '.' ||
+		      name[i] == '_' || name[i] == '-' || name[i] == '/'))
+			return 0;
+	return 1;
+}
+
+int ferry_manifest_add_repo(ferry_git_repo **out, ferry_manifest *m,
+			    const char *name, const char *bundle_digest)
+{
+	ferry_git_repo r;
+
+	memset(&r, 0, sizeof(r));
+	if (!(r.name = strdup(name)) ||
+	    (bundle_digest && !(r.bundle = strdup(bundle_digest)))) {
+		free(r.name);
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	}
+	PUSH(m->repos, m->nrepos, &r);
+	*out = &m->repos[m->nrepos - 1];
+	return 0;
+}
+
+int ferry_git_repo_add_ref(ferry_git_repo *r, const char *name,
+			   const char *commit, int forced)
+{
+	ferry_git_ref ref;
+
+	ref.name = strdup(name);
+	ref.commit = strdup(commit);
+	ref.forced = forced;
+	if (!ref.name || !ref.commit) {
+		free(ref.name);
+		free(ref.commit);
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	}
+	PUSH(r->refs, r->nrefs, &ref);
+	return 0;
+}
+
+static int push_string(char ***arr, size_t *n, const char *s)
+{
+	char *copy = strdup(s);
+
+	if (!copy)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	PUSH(*arr, *n, &copy);
+	return 0;
+}
+
+int ferry_git_repo_add_deleted(ferry_git_repo *r, const char *name)
+{
+	return push_string(&r->deleted, &r->ndeleted, name);
+}
+
+int ferry_git_repo_add_prerequisite(ferry_git_repo *r, const char *commit)
+{
+	return push_string(&r->prerequisites, &r->nprerequisites, commit);
 }
 
 long ferry_manifest_find(const ferry_manifest *m, const char *path)
@@ -231,12 +353,68 @@ static int build_subjects(json_t **out, const ferry_manifest *m)
 					  json_pack("{s:s,s:o}", "name",
 						    m->images[i].reference, "digest",
 						    digest_set(m->images[i].digest)));
+	for (i = 0; i < m->nrepos && !error; i++) {
+		size_t k;
+
+		for (k = 0; k < m->repos[i].nrefs && !error; k++) {
+			ferry_buf name = FERRY_BUF_INIT;
+
+			if ((error = ferry_buf_printf(&name, "git:%s@%s", m->repos[i].name,
+						      m->repos[i].refs[k].name)) == 0)
+				error = ferry_json_append(subjects,
+					json_pack("{s:s,s:{s:s}}", "name", name.ptr, "digest",
+						  "gitCommit", m->repos[i].refs[k].commit));
+			ferry_buf_dispose(&name);
+		}
+	}
 	if (error) {
 		json_decref(subjects);
 		return error;
 	}
 	*out = subjects;
 	return 0;
+}
+
+static json_t *string_array(char *const *items, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a && i < n; i++)
+		if (json_array_append_new(a, json_string(items[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+static json_t *repo_json(const ferry_git_repo *r)
+{
+	json_t *o = json_pack("{s:s,s:[]}", "name", r->name, "refs");
+	json_t *refs = json_object_get(o, "refs");
+	size_t k;
+
+	if (!o)
+		return NULL;
+	if (r->bundle)
+		json_object_set_new(o, "bundle", json_string(r->bundle));
+	for (k = 0; k < r->nrefs; k++) {
+		json_t *ref = json_pack("{s:s,s:s}", "name", r->refs[k].name, "commit",
+					r->refs[k].commit);
+
+		if (ref && r->refs[k].forced)
+			json_object_set_new(ref, "forced", json_true());
+		if (!ref || json_array_append_new(refs, ref) < 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	if (r->ndeleted)
+		json_object_set_new(o, "deleted", string_array(r->deleted, r->ndeleted));
+	if (r->nprerequisites)
+		json_object_set_new(o, "prerequisites",
+				    string_array(r->prerequisites, r->nprerequisites));
+	return o;
 }
 
 int ferry_manifest_to_json(ferry_buf *out, const ferry_manifest *m)
@@ -282,6 +460,13 @@ int ferry_manifest_to_json(ferry_buf *out, const ferry_manifest *m)
 		for (i = 0; i < m->nprereq_blobs && !error; i++)
 			error = ferry_json_append(blobs,
 						  json_string(m->prereq_blobs[i]));
+	}
+	if (!error && m->nrepos) {
+		json_t *repos = json_array();
+
+		error = ferry_json_set(pred, "repositories", repos);
+		for (i = 0; i < m->nrepos && !error; i++)
+			error = ferry_json_append(repos, repo_json(&m->repos[i]));
 	}
 	if (!error && m->nsources) {
 		json_t *srcs = json_array();
@@ -600,6 +785,108 @@ static int parse_prereqs(ferry_manifest *m, json_t *pred)
 	return 0;
 }
 
+static int parse_oid_list(ferry_git_repo *r, json_t *arr, int prereq,
+			  const char *what)
+{
+	json_t *e;
+	size_t i;
+	int error;
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr))
+		return ferry_error_set(FERRY_EINVALID, W ": repository '%s': %s must be a list",
+				       r->name, what);
+	json_array_foreach(arr, i, e) {
+		const char *v = json_string_value(e);
+
+		if (!v || (prereq ? !ferry_git_oid_valid(v) : !ferry_git_ref_name_valid(v)))
+			return ferry_error_set(FERRY_EINVALID,
+					       W ": repository '%s': malformed %s entry",
+					       r->name, what);
+		if ((error = prereq ? ferry_git_repo_add_prerequisite(r, v)
+				    : ferry_git_repo_add_deleted(r, v)) < 0)
+			return error;
+	}
+	return 0;
+}
+
+static int parse_repos(ferry_manifest *m, json_t *pred)
+{
+	json_t *arr = json_object_get(pred, "repositories"), *e, *refs, *ref;
+	size_t i, k, j;
+	int error;
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) > FERRY_MANIFEST_MAX_MEMBERS)
+		return ferry_error_set(FERRY_EINVALID, W ": 'repositories' must be a list");
+	json_array_foreach(arr, i, e) {
+		const char *name, *bundle;
+		ferry_git_repo *r;
+		char hex[FERRY_SHA256_HEX_LEN + 1];
+
+		if ((error = ferry_json_get_string(&name, e, "name", W " repository")) < 0 ||
+		    (error = ferry_json_get_string_opt(&bundle, e, "bundle", W " repository")) < 0 ||
+		    (error = ferry_json_get_array(&refs, e, "refs", W " repository")) < 0)
+			return error;
+		if (!ferry_git_repo_name_valid(name))
+			return ferry_error_set(FERRY_EINVALID,
+					       W ": malformed repository name '%.200s'", name);
+		for (k = 0; k < m->nrepos; k++)
+			if (!strcmp(m->repos[k].name, name))
+				return ferry_error_set(FERRY_EINVALID,
+						       W ": repository '%s' is listed twice", name);
+		if (bundle) {
+			char path[16 + FERRY_SHA256_HEX_LEN];
+
+			if ((error = ferry_digest_parse(hex, bundle)) < 0)
+				return error;
+			snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
+			if (ferry_manifest_find(m, path) < 0)
+				return ferry_error_set(FERRY_EINVALID,
+						       W ": repository '%s': its bundle %.80s "
+						       "is not a member", name, bundle);
+		}
+		if ((error = ferry_manifest_add_repo(&r, m, name, bundle)) < 0)
+			return error;
+		json_array_foreach(refs, k, ref) {
+			const char *rname, *commit;
+			json_t *forced = json_object_get(ref, "forced");
+
+			if ((error = ferry_json_get_string(&rname, ref, "name", W " ref")) < 0 ||
+			    (error = ferry_json_get_string(&commit, ref, "commit", W " ref")) < 0)
+				return error;
+			if (!ferry_git_ref_name_valid(rname) || !ferry_git_oid_valid(commit) ||
+			    (forced && !json_is_boolean(forced)))
+				return ferry_error_set(FERRY_EINVALID,
+						       W ": repository '%s': malformed ref "
+						       "'%.200s'", name, rname);
+			for (j = 0; j < r->nrefs; j++)
+				if (!strcmp(r->refs[j].name, rname))
+					return ferry_error_set(FERRY_EINVALID,
+							       W ": repository '%s': ref '%s' "
+							       "is listed twice", name, rname);
+			if ((error = ferry_git_repo_add_ref(r, rname, commit,
+							    json_is_true(forced))) < 0)
+				return error;
+		}
+		if ((error = parse_oid_list(r, json_object_get(e, "deleted"), 0,
+					    "deleted")) < 0 ||
+		    (error = parse_oid_list(r, json_object_get(e, "prerequisites"), 1,
+					    "prerequisites")) < 0)
+			return error;
+		for (k = 0; k < r->ndeleted; k++)
+			for (j = 0; j < r->nrefs; j++)
+				if (!strcmp(r->deleted[k], r->refs[j].name))
+					return ferry_error_set(FERRY_EINVALID,
+							       W ": repository '%s': ref '%s' "
+							       "is both kept and deleted",
+							       name, r->deleted[k]);
+	}
+	return 0;
+}
+
 static int parse_sources(ferry_manifest *m, json_t *pred)
 {
 	json_t *arr = json_object_get(pred, "sources"), *e;
@@ -703,6 +990,7 @@ int ferry_manifest_parse(ferry_manifest **out, const void *data, size_t len)
 	    (error = parse_volumes(m, pred)) < 0 ||
 	    (error = parse_images(m, pred)) < 0 ||
 	    (error = parse_prereqs(m, pred)) < 0 ||
+	    (error = parse_repos(m, pred)) < 0 ||
 	    (error = parse_sources(m, pred)) < 0)
 		goto done;
 	/* The subjects restate the bindings for in-toto tools; they must agree. */
@@ -710,7 +998,7 @@ int ferry_manifest_parse(ferry_manifest **out, const void *data, size_t len)
 		goto done;
 	if (!json_equal(want, json_object_get(st, "subject"))) {
 		error = ferry_error_set(FERRY_EINVALID,
-					W ": subjects do not match the image bindings");
+					W ": subjects do not match the image and git bindings");
 		goto done;
 	}
 	if ((error = ferry_sha256_hex(m->id, data, len)) < 0)

@@ -57,6 +57,26 @@ typedef struct {
 	char *media_type;
 } ferry_image_ref;
 
+/** A git ref as a repository holds it after the bundle. */
+typedef struct {
+	char *name;     /* "refs/heads/main", "refs/tags/v1" */
+	char *commit;   /* hex object id (40, or 64 for SHA-256 repositories) */
+	int forced;     /* not a fast-forward of the base: history was rewritten */
+} ferry_git_ref;
+
+/** A git repository the bundle carries. */
+typedef struct {
+	char *name;             /* "org/app" */
+	char *bundle;           /* "sha256:<hex>" of its git bundle member; NULL
+				   when no new objects are needed */
+	ferry_git_ref *refs;    /* every ref after this bundle */
+	size_t nrefs;
+	char **deleted;         /* refs removed since the base */
+	size_t ndeleted;
+	char **prerequisites;   /* commits the receiver must already hold */
+	size_t nprerequisites;
+} ferry_git_repo;
+
 /** Where content came from on the connected side (informative). */
 typedef struct {
 	char *kind;      /* "oci-layout", ... */
@@ -81,6 +101,8 @@ typedef struct {
 	size_t nprereq_blobs;
 	ferry_source_info *sources;
 	size_t nsources;
+	ferry_git_repo *repos;
+	size_t nrepos;
 	/* sha256 of the signed payload: the bundle's identity */
 	char id[FERRY_SHA256_HEX_LEN + 1];
 } ferry_manifest;
@@ -94,6 +116,21 @@ int ferry_manifest_add_image(ferry_manifest *m, const char *reference,
 			     const char *digest, const char *media_type);
 int ferry_manifest_add_source(ferry_manifest *m, const char *kind,
 			      const char *name, const char *location);
+/** Add a repository; *out points into m->repos until the next add. */
+int ferry_manifest_add_repo(ferry_git_repo **out, ferry_manifest *m,
+			    const char *name, const char *bundle_digest);
+int ferry_git_repo_add_ref(ferry_git_repo *r, const char *name,
+			   const char *commit, int forced);
+int ferry_git_repo_add_deleted(ferry_git_repo *r, const char *name);
+int ferry_git_repo_add_prerequisite(ferry_git_repo *r, const char *commit);
+
+/** Nonzero for a full ref name git would accept ("refs/..."). */
+int ferry_git_ref_name_valid(const char *name);
+/** Nonzero for a lowercase hex object id of 40 or 64 digits. */
+int ferry_git_oid_valid(const char *hex);
+/** Nonzero for a repository name: safe relative path of [A-Za-z0-9._-/]. */
+int ferry_git_repo_name_valid(const char *name);
+
 /** Index of the member named `path`, or -1. Linear; for tests and tools. */
 long ferry_manifest_find(const ferry_manifest *m, const char *path);
 

@@ -79,6 +79,48 @@ done:
 	return 0;
 }
 
+/* Gather what one source contributes; each kind checks its own options. */
+static int collect_source(ferry_oci_content *oci, const ferry_export_spec *spec,
+			  const ferry_source *src)
+{
+	static const char *const no_options[] = { NULL };
+	int error;
+
+	switch (src->kind) {
+	case FERRY_SOURCE_OCI_LAYOUT:
+		if ((error = ferry_source_check_options(spec, src, no_options)) < 0)
+			return error;
+		return ferry_oci_layout_collect(oci, src->location, src->name);
+	}
+	return ferry_source_error(spec, src, "this kind is not supported");
+}
+
+/* Record the bundle with every blob it carries, in one transaction. */
+static int record_export(ferry_export_state *state, const ferry_manifest *m,
+			 const char *files, const ferry_oci_content *oci)
+{
+	ferry_export_record rec;
+	const char **blobs = calloc(oci->nblobs + 1, sizeof(*blobs));
+	size_t i;
+	int error;
+
+	if (!blobs)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	for (i = 0; i < oci->nblobs; i++)
+		blobs[i] = oci->blobs[i].hex;
+	memset(&rec, 0, sizeof(rec));
+	rec.channel = m->channel;
+	rec.sequence = m->sequence;
+	rec.bundle_id = m->id;
+	rec.created = m->created;
+	rec.files = files;
+	rec.blobs = blobs;
+	rec.nblobs = oci->nblobs;
+	error = ferry_export_state_record(state, &rec);
+	free(blobs);
+	return error;
+}
+
 static int join_files(ferry_buf *out, const ferry_write_result *w)
 {
 	size_t i;
@@ -110,8 +152,7 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	if ((error = ferry_export_spec_load(&spec, opts->spec_path)) < 0)
 		goto done;
 	for (i = 0; i < spec->nsources; i++)
-		if ((error = ferry_oci_layout_collect(&content, spec->sources[i].location,
-						      spec->sources[i].name)) < 0)
+		if ((error = collect_source(&content, spec, &spec->sources[i])) < 0)
 			goto done;
 	if ((error = ferry_oci_content_finish(&content)) < 0 ||
 	    (error = ferry_oci_content_index(&index, &content)) < 0)
@@ -141,8 +182,8 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	if ((error = build_manifest(m, &sources, &content, &index)) < 0)
 		goto done;
 	for (i = 0; i < spec->nsources; i++)
-		if ((error = ferry_manifest_add_source(m, "oci-layout",
-						       spec->sources[i].name,
+		if ((error = ferry_manifest_add_source(m, spec->sources[i].kind_name,
+						       spec->sources[i].name ? spec->sources[i].name : "",
 						       spec->sources[i].written)) < 0)
 			goto done;
 
@@ -159,8 +200,7 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	if ((error = ferry_bundle_write(&out->files, m, sources, &wopts)) < 0)
 		goto done;
 	if ((error = join_files(&files, &out->files)) < 0 ||
-	    (error = ferry_export_state_record(state, m->channel, m->sequence, m->id,
-					       m->created, files.ptr)) < 0) {
+	    (error = record_export(state, m, files.ptr, &content)) < 0) {
 		for (i = 0; i < out->files.npaths; i++) {
 			ferry_buf sig = FERRY_BUF_INIT;
 

@@ -4,6 +4,8 @@
  * source), and every error names the line.
  */
 #include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +14,7 @@
 #include "ferry/errors.h"
 #include "buf.h"
 #include "fs.h"
+#include "json.h"
 #include "manifest.h"
 #include "spec.h"
 #include "util.h"
@@ -90,12 +93,94 @@ static int check_unique_keys(const spec_ctx *c, yaml_node_t *map)
 	return 0;
 }
 
+/* The kinds a source can be; a module per kind validates its options. */
+static const struct {
+	const char *key;
+	ferry_source_kind kind;
+	int is_path;   /* the value is a path relative to the spec */
+} kinds[] = {
+	{ "oci-layout", FERRY_SOURCE_OCI_LAYOUT, 1 },
+};
+
+#define MAX_OPTION_DEPTH 16
+
+/* Convert a YAML node to JSON: scalars become strings. */
+static int to_json(json_t **out, const spec_ctx *c, yaml_node_t *n, int depth)
+{
+	yaml_document_t *doc = (yaml_document_t *)&c->doc;
+	json_t *v = NULL;
+	int error = 0;
+
+	if (depth > MAX_OPTION_DEPTH)
+		return fail(c, n, "options nest too deeply", NULL);
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		v = json_stringn((const char *)n->data.scalar.value,
+				 n->data.scalar.length);
+		if (!v)
+			return fail(c, n, "value is not valid UTF-8", NULL);
+		break;
+	case YAML_SEQUENCE_NODE: {
+		yaml_node_item_t *it;
+
+		v = json_array();
+		for (it = n->data.sequence.items.start;
+		     it < n->data.sequence.items.top && !error; it++) {
+			json_t *item = NULL;
+
+			if ((error = to_json(&item, c, yaml_document_get_node(doc, *it),
+					     depth + 1)) == 0)
+				error = ferry_json_append(v, item);
+		}
+		break;
+	}
+	case YAML_MAPPING_NODE: {
+		yaml_node_pair_t *pair;
+
+		if ((error = check_unique_keys(c, n)) < 0)
+			return error;
+		v = json_object();
+		for (pair = n->data.mapping.pairs.start;
+		     pair < n->data.mapping.pairs.top && !error; pair++) {
+			yaml_node_t *k = yaml_document_get_node(doc, pair->key);
+			json_t *item = NULL;
+
+			if (!scalar(k)) {
+				error = fail(c, k, "keys must be plain words", NULL);
+				break;
+			}
+			if ((error = to_json(&item, c, yaml_document_get_node(doc, pair->value),
+					     depth + 1)) == 0)
+				error = ferry_json_set(v, scalar(k), item);
+		}
+		break;
+	}
+	default:
+		return fail(c, n, "unexpected YAML node", NULL);
+	}
+	if (error) {
+		json_decref(v);
+		return error;
+	}
+	*out = v;
+	return 0;
+}
+
+static void source_dispose(ferry_source *src)
+{
+	free(src->location);
+	free(src->written);
+	free(src->name);
+	json_decref(src->options);
+}
+
 static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 {
 	ferry_source src, *grown;
 	yaml_node_pair_t *pair;
 	const char *loc = NULL;
-	int error = 0;
+	size_t i;
+	int error = 0, is_path = 0;
 
 	memset(&src, 0, sizeof(src));
 	src.line = line_of(n);
@@ -103,37 +188,66 @@ static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 		return fail(c, n, "each source must be a mapping", NULL);
 	if ((error = check_unique_keys(c, n)) < 0)
 		return error;
+	if (!(src.options = json_object()))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
 	for (pair = n->data.mapping.pairs.start;
 	     pair < n->data.mapping.pairs.top && !error; pair++) {
 		yaml_node_t *k = yaml_document_get_node(&c->doc, pair->key);
 		yaml_node_t *v = yaml_document_get_node(&c->doc, pair->value);
 		const char *key = scalar(k);
+		json_t *opt = NULL;
 
-		if (!key)
+		if (!key) {
 			error = fail(c, k, "source keys must be plain words", NULL);
-		else if (!strcmp(key, "oci-layout")) {
+			break;
+		}
+		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			if (!strcmp(key, kinds[i].key))
+				break;
+		if (i < sizeof(kinds) / sizeof(kinds[0])) {
 			if (src.kind) {
 				error = fail(c, k, "a source has exactly one kind; "
 					     "found a second:", key);
 				break;
 			}
-			src.kind = FERRY_SOURCE_OCI_LAYOUT;
+			src.kind = kinds[i].kind;
+			src.kind_name = kinds[i].key;
+			is_path = kinds[i].is_path;
 			if (!(loc = scalar(v)) || !*loc)
-				error = fail(c, v, "expected a path for", key);
+				error = fail(c, v, "expected a value for", key);
 		} else if (!strcmp(key, "name")) {
 			error = dup_scalar(&src.name, c, v, key);
-		} else {
-			error = fail(c, k, "unknown source key", key);
+		} else if ((error = to_json(&opt, c, v, 0)) == 0) {
+			error = ferry_json_set(src.options, key, opt);
 		}
 	}
-	if (!error && !src.kind)
-		error = fail(c, n, "source has no kind (expected 'oci-layout')", NULL);
-	if (!error)
+	if (!error && !src.kind) {
+		ferry_buf known = FERRY_BUF_INIT;
+
+		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			ferry_buf_printf(&known, "%s'%s'", i ? ", " : "", kinds[i].key);
+		void *it = json_object_iter(src.options);
+
+		if (it)
+			error = ferry_error_set(FERRY_EINVALID,
+						"%s:%d: unknown source kind '%s' (one of %s)",
+						c->path, line_of(n),
+						json_object_iter_key(it),
+						known.ptr ? known.ptr : "");
+		else
+			error = ferry_error_set(FERRY_EINVALID,
+						"%s:%d: source has no kind (one of %s)",
+						c->path, line_of(n), known.ptr ? known.ptr : "");
+		ferry_buf_dispose(&known);
+	}
+	if (!error && is_path)
 		error = resolve_path(&src.location, c, loc);
+	else if (!error && !(src.location = strdup(loc)))
+		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
 	if (!error && !(src.written = strdup(loc)))
 		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
-	if (!error && !src.name) {
-		/* Default repository name: the layout directory's name. */
+	if (!error && !src.name && is_path) {
+		/* Default repository name: the directory's name. */
 		char *copy = strdup(src.location);
 
 		if (!copy || !(src.name = strdup(basename(copy))))
@@ -150,9 +264,7 @@ static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 			return 0;
 		}
 	}
-	free(src.location);
-	free(src.written);
-	free(src.name);
+	source_dispose(&src);
 	return error;
 }
 
@@ -248,6 +360,10 @@ int ferry_export_spec_load(ferry_export_spec **out, const char *path)
 		goto done;
 	}
 	spec->expires_in = FERRY_SPEC_DEFAULT_EXPIRY;
+	if (!(spec->path = strdup(path)) || !(spec->dir = strdup(c.dir))) {
+		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		goto done;
+	}
 	if (!yaml_parser_initialize(&parser)) {
 		error = ferry_error_set(FERRY_ENOMEM, "cannot start YAML parser");
 		goto done;
@@ -284,12 +400,95 @@ void ferry_export_spec_free(ferry_export_spec *spec)
 
 	if (!spec)
 		return;
-	for (i = 0; i < spec->nsources; i++) {
-		free(spec->sources[i].location);
-		free(spec->sources[i].written);
-		free(spec->sources[i].name);
-	}
+	for (i = 0; i < spec->nsources; i++)
+		source_dispose(&spec->sources[i]);
 	free(spec->sources);
 	free(spec->channel);
+	free(spec->path);
+	free(spec->dir);
 	free(spec);
+}
+
+/* ---- helpers for source modules ---------------------------------------- */
+
+int ferry_source_error(const ferry_export_spec *spec, const ferry_source *src,
+		       const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return ferry_error_set(FERRY_EINVALID, "%s:%d: %s source: %s", spec->path,
+			       src->line, src->kind_name, msg);
+}
+
+int ferry_source_check_options(const ferry_export_spec *spec,
+			       const ferry_source *src,
+			       const char *const *allowed)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach(src->options, key, v) {
+		for (i = 0; allowed && allowed[i]; i++)
+			if (!strcmp(key, allowed[i]))
+				break;
+		if (!allowed || !allowed[i])
+			return ferry_source_error(spec, src, "unknown key '%s'", key);
+	}
+	return 0;
+}
+
+int ferry_source_option_string(const char **out, const ferry_export_spec *spec,
+			       const ferry_source *src, const char *key)
+{
+	json_t *v = json_object_get(src->options, key);
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || !*json_string_value(v))
+		return ferry_source_error(spec, src, "'%s' must be a non-empty value", key);
+	*out = json_string_value(v);
+	return 0;
+}
+
+int ferry_source_option_bool(int *out, const ferry_export_spec *spec,
+			     const ferry_source *src, const char *key, int dflt)
+{
+	const char *s;
+	int error;
+
+	*out = dflt;
+	if ((error = ferry_source_option_string(&s, spec, src, key)) < 0 || !s)
+		return error;
+	if (!strcmp(s, "true") || !strcmp(s, "yes"))
+		*out = 1;
+	else if (!strcmp(s, "false") || !strcmp(s, "no"))
+		*out = 0;
+	else
+		return ferry_source_error(spec, src, "'%s' must be true or false", key);
+	return 0;
+}
+
+int ferry_source_option_strings(json_t **out, const ferry_export_spec *spec,
+				const ferry_source *src, const char *key)
+{
+	json_t *v = json_object_get(src->options, key), *e;
+	size_t i;
+
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (!json_is_array(v))
+		return ferry_source_error(spec, src, "'%s' must be a list", key);
+	json_array_foreach(v, i, e)
+		if (!json_is_string(e) || !*json_string_value(e))
+			return ferry_source_error(spec, src,
+						  "'%s' must list non-empty values", key);
+	*out = v;
+	return 0;
 }

@@ -14,19 +14,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
+/* Source kinds: the key that names the kind in a source's mapping. */
 typedef enum {
-	FERRY_SOURCE_OCI_LAYOUT = 1
+	FERRY_SOURCE_OCI_LAYOUT = 1   /* oci-layout: PATH */
 } ferry_source_kind;
 
 typedef struct {
 	ferry_source_kind kind;
-	char *location;  /* path of the layout, resolved against the spec's directory */
-	char *written;   /* the location as the spec writes it */
-	char *name;      /* repository name for its references */
+	const char *kind_name; /* the key, e.g. "oci-layout" (static) */
+	char *location;  /* the kind's value; paths resolved against the spec's directory */
+	char *written;   /* the value as the spec writes it */
+	char *name;      /* repository name for its references (may be NULL) */
+	json_t *options; /* every other key: scalars as strings, lists, mappings */
 	int line;        /* where it was declared, for messages */
 } ferry_source;
 
 typedef struct {
+	char *path;           /* the spec file, for messages */
+	char *dir;            /* its directory, for relative paths */
 	char *channel;
 	int64_t expires_in;   /* seconds after creation; 0 when absolute */
 	int64_t expires_at;   /* absolute time; 0 when relative */
@@ -44,5 +51,27 @@ typedef struct {
  */
 int ferry_export_spec_load(ferry_export_spec **out, const char *path);
 void ferry_export_spec_free(ferry_export_spec *spec);
+
+/*
+ * Helpers for source modules, which validate their own options. Errors are
+ * FERRY_EINVALID with "SPEC:LINE: ..." naming the source's line.
+ */
+
+/** Fail unless every option key is in `allowed` (NULL-terminated). */
+int ferry_source_check_options(const ferry_export_spec *spec,
+			       const ferry_source *src,
+			       const char *const *allowed);
+/** Optional string option: *out is NULL when absent (borrowed). */
+int ferry_source_option_string(const char **out, const ferry_export_spec *spec,
+			       const ferry_source *src, const char *key);
+/** Optional boolean option (true/false/yes/no); `dflt` when absent. */
+int ferry_source_option_bool(int *out, const ferry_export_spec *spec,
+			     const ferry_source *src, const char *key, int dflt);
+/** Optional list of strings: *out is NULL when absent (borrowed). */
+int ferry_source_option_strings(json_t **out, const ferry_export_spec *spec,
+				const ferry_source *src, const char *key);
+/** Report a problem with a source: "SPEC:LINE: <kind> source: <message>". */
+int ferry_source_error(const ferry_export_spec *spec, const ferry_source *src,
+		       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

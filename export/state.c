@@ -31,6 +31,18 @@ static const char schema[] =
 	"  created INTEGER NOT NULL,"
 	"  files TEXT NOT NULL,"
 	"  PRIMARY KEY (channel, sequence));"
+	"CREATE TABLE IF NOT EXISTS sent_blobs ("
+	"  channel TEXT NOT NULL,"
+	"  digest TEXT NOT NULL,"
+	"  sequence INTEGER NOT NULL,"
+	"  PRIMARY KEY (channel, digest, sequence));"
+	"CREATE TABLE IF NOT EXISTS sent_refs ("
+	"  channel TEXT NOT NULL,"
+	"  sequence INTEGER NOT NULL,"
+	"  repo TEXT NOT NULL,"
+	"  ref TEXT NOT NULL,"
+	"  commit_id TEXT NOT NULL,"
+	"  PRIMARY KEY (channel, sequence, repo, ref));"
 	"PRAGMA user_version=1;";
 
 static int db_error(sqlite3 *db, const char *what)
@@ -102,11 +114,19 @@ int ferry_export_state_last_sequence(uint64_t *out, ferry_export_state *st,
 	return 0;
 }
 
-int ferry_export_state_record(ferry_export_state *st, const char *channel,
-			      uint64_t sequence, const char *bundle_id,
-			      int64_t created, const char *files)
+static int step_done(sqlite3 *db, sqlite3_stmt *q, const char *what)
 {
-	sqlite3_stmt *ins = NULL, *up = NULL;
+	int rc = sqlite3_step(q);
+
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc == SQLITE_DONE ? 0 : db_error(db, what);
+}
+
+int ferry_export_state_record(ferry_export_state *st, const ferry_export_record *rec)
+{
+	sqlite3_stmt *ins = NULL, *up = NULL, *blob = NULL, *ref = NULL;
+	size_t i;
 	int error = 0, rc;
 
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
@@ -120,36 +140,108 @@ int ferry_export_state_record(ferry_export_state *st, const char *channel,
 			       "ON CONFLICT(name) DO UPDATE SET last_sequence = "
 			       "excluded.last_sequence "
 			       "WHERE excluded.last_sequence > last_sequence",
-			       -1, &up, NULL) != SQLITE_OK) {
+			       -1, &up, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db,
+			       "INSERT OR IGNORE INTO sent_blobs(channel, digest, sequence) "
+			       "VALUES (?, ?, ?)", -1, &blob, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db,
+			       "INSERT INTO sent_refs(channel, sequence, repo, ref, commit_id) "
+			       "VALUES (?, ?, ?, ?, ?)", -1, &ref, NULL) != SQLITE_OK) {
 		error = db_error(st->db, "prepare");
 		goto done;
 	}
-	sqlite3_bind_text(ins, 1, channel, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(ins, 2, (sqlite3_int64)sequence);
-	sqlite3_bind_text(ins, 3, bundle_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(ins, 4, created);
-	sqlite3_bind_text(ins, 5, files, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 1, rec->channel, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ins, 2, (sqlite3_int64)rec->sequence);
+	sqlite3_bind_text(ins, 3, rec->bundle_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ins, 4, rec->created);
+	sqlite3_bind_text(ins, 5, rec->files, -1, SQLITE_STATIC);
 	rc = sqlite3_step(ins);
 	if (rc == SQLITE_CONSTRAINT) {
 		error = ferry_error_set(FERRY_EEXISTS,
 					"channel '%s' already has sequence %llu",
-					channel, (unsigned long long)sequence);
+					rec->channel, (unsigned long long)rec->sequence);
 		goto done;
 	}
 	if (rc != SQLITE_DONE) {
 		error = db_error(st->db, "record export");
 		goto done;
 	}
-	sqlite3_bind_text(up, 1, channel, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(up, 2, (sqlite3_int64)sequence);
-	if (sqlite3_step(up) != SQLITE_DONE)
-		error = db_error(st->db, "record sequence");
+	sqlite3_bind_text(up, 1, rec->channel, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(up, 2, (sqlite3_int64)rec->sequence);
+	if ((error = step_done(st->db, up, "record sequence")) < 0)
+		goto done;
+	for (i = 0; i < rec->nblobs && !error; i++) {
+		sqlite3_bind_text(blob, 1, rec->channel, -1, SQLITE_STATIC);
+		sqlite3_bind_text(blob, 2, rec->blobs[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(blob, 3, (sqlite3_int64)rec->sequence);
+		error = step_done(st->db, blob, "record blob");
+	}
+	for (i = 0; i < rec->nrefs && !error; i++) {
+		sqlite3_bind_text(ref, 1, rec->channel, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ref, 2, (sqlite3_int64)rec->sequence);
+		sqlite3_bind_text(ref, 3, rec->refs[i].repo, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ref, 4, rec->refs[i].ref, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ref, 5, rec->refs[i].commit, -1, SQLITE_STATIC);
+		error = step_done(st->db, ref, "record ref");
+	}
 done:
 	sqlite3_finalize(ins);
 	sqlite3_finalize(up);
+	sqlite3_finalize(blob);
+	sqlite3_finalize(ref);
 	if (sqlite3_exec(st->db, error ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL) !=
 		    SQLITE_OK && !error)
 		error = db_error(st->db, "commit");
+	return error;
+}
+
+int ferry_export_state_blob_sent(int *out, ferry_export_state *st,
+				 const char *channel, uint64_t upto,
+				 const char *hex)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	*out = 0;
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT 1 FROM sent_blobs WHERE channel = ? AND digest = ? "
+			       "AND sequence <= ? LIMIT 1", -1, &q, NULL) != SQLITE_OK)
+		return db_error(st->db, "query");
+	sqlite3_bind_text(q, 1, channel, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, hex, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, upto > INT64_MAX ? INT64_MAX : (sqlite3_int64)upto);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc == SQLITE_ROW)
+		*out = 1;
+	else if (rc != SQLITE_DONE)
+		return db_error(st->db, "query");
+	return 0;
+}
+
+int ferry_export_state_refs(ferry_export_state *st, const char *channel,
+			    uint64_t upto, const char *repo,
+			    int (*fn)(const char *ref, const char *commit, void *payload),
+			    void *payload)
+{
+	sqlite3_stmt *q = NULL;
+	int rc, error = 0;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT ref, commit_id FROM sent_refs WHERE channel = ?1 "
+			       "AND repo = ?2 AND sequence = (SELECT MAX(sequence) FROM "
+			       "sent_refs WHERE channel = ?1 AND repo = ?2 AND sequence <= ?3) "
+			       "ORDER BY ref", -1, &q, NULL) != SQLITE_OK)
+		return db_error(st->db, "query");
+	sqlite3_bind_text(q, 1, channel, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, repo, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, upto > INT64_MAX ? INT64_MAX : (sqlite3_int64)upto);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW && !error)
+		error = fn((const char *)sqlite3_column_text(q, 0),
+			   (const char *)sqlite3_column_text(q, 1), payload);
+	if (!error && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		error = db_error(st->db, "query");
+	sqlite3_finalize(q);
 	return error;
 }
 

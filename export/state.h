@@ -18,10 +18,47 @@ void ferry_export_state_close(ferry_export_state *st);
 int ferry_export_state_last_sequence(uint64_t *out, ferry_export_state *st,
 				     const char *channel);
 
+/** A git ref tip as sent on a channel. */
+typedef struct {
+	const char *repo;    /* repository name in the bundle */
+	const char *ref;     /* "refs/heads/main" */
+	const char *commit;  /* hex object id */
+} ferry_sent_ref;
+
+/** What one written bundle carried, recorded in one transaction. */
+typedef struct {
+	const char *channel;
+	uint64_t sequence;
+	const char *bundle_id;
+	int64_t created;
+	const char *files;            /* newline-separated paths */
+	const char *const *blobs;     /* sha256 hex of every blob the bundle carries */
+	size_t nblobs;
+	const ferry_sent_ref *refs;   /* every ref of every repository exported, as
+					 the receiver holds them after this bundle */
+	size_t nrefs;
+} ferry_export_record;
+
 /** Record a written bundle; FERRY_EEXISTS if the sequence is taken. */
-int ferry_export_state_record(ferry_export_state *st, const char *channel,
-			      uint64_t sequence, const char *bundle_id,
-			      int64_t created, const char *files);
+int ferry_export_state_record(ferry_export_state *st, const ferry_export_record *rec);
+
+/**
+ * Is blob `hex` held by a receiver that imported the channel's bundles up
+ * to and including `upto` (UINT64_MAX: all)? Sets *out to 1 or 0.
+ */
+int ferry_export_state_blob_sent(int *out, ferry_export_state *st,
+				 const char *channel, uint64_t upto,
+				 const char *hex);
+
+/**
+ * Call `fn` for each ref of repository `repo` as the receiver holds it after
+ * the newest bundle at or before `upto` that carried the repository.
+ * Nothing is called when the repository was never sent.
+ */
+int ferry_export_state_refs(ferry_export_state *st, const char *channel,
+			    uint64_t upto, const char *repo,
+			    int (*fn)(const char *ref, const char *commit, void *payload),
+			    void *payload);
 
 /** The default path: $FERRY_STATE_DIR, $XDG_STATE_HOME/ferry or
  *  ~/.local/state/ferry, + "/export.db". Caller frees. */

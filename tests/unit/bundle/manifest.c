@@ -134,7 +134,7 @@ static void test_bundle_manifest__rejects_bad_header_fields(void **state)
 	assert_error(parse_edited(m, "\"size\":4", "\"size\":\"4\""),
 		     FERRY_EINVALID, "field 'size' must be an integer");
 	assert_error(parse_edited(m, "\"subject\":[{", "\"subject\":[],\"x\":[{"),
-		     FERRY_EINVALID, "subjects do not match the image bindings");
+		     FERRY_EINVALID, "subjects do not match the image and git bindings");
 	ferry_manifest_free(m);
 }
 
@@ -196,6 +196,74 @@ static void test_bundle_manifest__rejects_bad_volume_layouts(void **state)
 	ferry_manifest_free(m);
 }
 
+static ferry_manifest *with_repo(void)
+{
+	ferry_manifest *m = sample();
+	ferry_git_repo *r;
+	char digest[80];
+
+	snprintf(digest, sizeof(digest), "sha256:%s", m->members[2].sha256);
+	assert_int_equal(ferry_manifest_add_repo(&r, m, "org/app", digest), 0);
+	assert_int_equal(ferry_git_repo_add_ref(r, "refs/heads/main",
+						"1111111111111111111111111111111111111111", 1), 0);
+	assert_int_equal(ferry_git_repo_add_ref(r, "refs/tags/v1",
+						"2222222222222222222222222222222222222222", 0), 0);
+	assert_int_equal(ferry_git_repo_add_deleted(r, "refs/heads/old"), 0);
+	assert_int_equal(ferry_git_repo_add_prerequisite(r,
+						"3333333333333333333333333333333333333333"), 0);
+	return m;
+}
+
+static void test_bundle_manifest__round_trips_repositories(void **state)
+{
+	ferry_manifest *m = with_repo(), *back = NULL;
+	ferry_buf json = FERRY_BUF_INIT;
+
+	(void)state;
+	assert_int_equal(ferry_manifest_to_json(&json, m), 0);
+	assert_non_null(strstr(json.ptr, "\"name\":\"git:org/app@refs/heads/main\""));
+	assert_non_null(strstr(json.ptr, "\"gitCommit\":\"1111111111111111111111111111111111111111\""));
+	assert_int_equal(ferry_manifest_parse(&back, json.ptr, json.size), 0);
+	assert_int_equal(back->nrepos, 1);
+	assert_string_equal(back->repos[0].name, "org/app");
+	assert_int_equal(back->repos[0].nrefs, 2);
+	assert_true(back->repos[0].refs[0].forced);
+	assert_false(back->repos[0].refs[1].forced);
+	assert_string_equal(back->repos[0].deleted[0], "refs/heads/old");
+	assert_string_equal(back->repos[0].prerequisites[0],
+			    "3333333333333333333333333333333333333333");
+	ferry_manifest_free(back);
+	ferry_manifest_free(m);
+	ferry_buf_dispose(&json);
+}
+
+static void test_bundle_manifest__rejects_bad_repositories(void **state)
+{
+	ferry_manifest *m = with_repo();
+
+	(void)state;
+	assert_error(parse_edited(m, "\"name\":\"org/app\"", "\"name\":\"../app\""),
+		     FERRY_EINVALID, "malformed repository name '../app'");
+	assert_error(parse_edited(m, "\"name\":\"refs/heads/main\"",
+				  "\"name\":\"refs/heads/ma..in\""),
+		     FERRY_EINVALID, "malformed ref 'refs/heads/ma..in'");
+	assert_error(parse_edited(m, "\"commit\":\"2222", "\"commit\":\"Z222"),
+		     FERRY_EINVALID, "malformed ref 'refs/tags/v1'");
+	assert_error(parse_edited(m, "\"deleted\":[\"refs/heads/old\"]",
+				  "\"deleted\":[\"refs/tags/v1\"]"),
+		     FERRY_EINVALID, "both kept and deleted");
+	assert_error(parse_edited(m, "\"prerequisites\":[\"3333", "\"prerequisites\":[\"333"),
+		     FERRY_EINVALID, "malformed prerequisites entry");
+	assert_error(parse_edited(m, "\"bundle\":\"sha256:", "\"bundle\":\"sha256:0"),
+		     FERRY_EINVALID, "malformed digest");
+	assert_true(ferry_git_ref_name_valid("refs/heads/feature/x-1"));
+	assert_false(ferry_git_ref_name_valid("refs/heads/x.lock"));
+	assert_false(ferry_git_ref_name_valid("refs/heads/a b"));
+	assert_false(ferry_git_ref_name_valid("heads/main"));
+	assert_false(ferry_git_ref_name_valid("refs/heads/.hidden"));
+	ferry_manifest_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +274,8 @@ int main(void)
 		cmocka_unit_test(test_bundle_manifest__rejects_bad_header_fields),
 		cmocka_unit_test(test_bundle_manifest__rejects_duplicate_json_keys),
 		cmocka_unit_test(test_bundle_manifest__rejects_bad_volume_layouts),
+		cmocka_unit_test(test_bundle_manifest__round_trips_repositories),
+		cmocka_unit_test(test_bundle_manifest__rejects_bad_repositories),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,10 +58,14 @@ static void test_export_spec__names_mistakes(void **state)
 		     FERRY_EINVALID, "channel names use");
 	assert_error(load(dir, "channel: x\nexpires: soon\nsources: [{oci-layout: a}]\n", &s),
 		     FERRY_EINVALID, ":2: invalid duration");
-	assert_error(load(dir, "channel: x\nsources:\n  - git: a\n", &s),
-		     FERRY_EINVALID, ":3: unknown source key 'git'");
+	assert_int_equal(load(dir, "channel: x\nsources:\n  - oci-layout: a\n    extra: {k: [v, w]}\n", &s), 0);
+	assert_string_equal(json_string_value(json_array_get(
+		json_object_get(json_object_get(s->sources[0].options, "extra"), "k"), 1)), "w");
+	assert_error(ferry_source_check_options(s, &s->sources[0], NULL), FERRY_EINVALID,
+		     ":3: oci-layout source: unknown key 'extra'");
+	ferry_export_spec_free(s);
 	assert_error(load(dir, "channel: x\nsources:\n  - name: a\n", &s),
-		     FERRY_EINVALID, "source has no kind");
+		     FERRY_EINVALID, "source has no kind (one of 'oci-layout')");
 	assert_error(load(dir, "channel: x\nsources: {a: b}\n", &s),
 		     FERRY_EINVALID, "'sources' must be a list");
 	assert_error(load(dir, "channel: [x\n", &s), FERRY_EINVALID, "spec.yaml:");
