@@ -18,7 +18,8 @@
 
 static const char usage[] =
 	"ferry verify --trust-key PUB [--trust-key PUB]... [--threshold N]\n"
-	"                    [--json] [-q] BUNDLE...";
+	"                    [--json] [-q] BUNDLE...\n"
+	"       ferry verify --store DIR [--json] [-q] BUNDLE...";
 
 static void help(void)
 {
@@ -27,6 +28,10 @@ static void help(void)
 	       "Checks, in this order: the signed manifest against the trusted keys\n"
 	       "and threshold (distinct keys), expiry, then every member's size and\n"
 	       "sha256 while streaming, and that every volume of each bundle is present.\n\n"
+	       "With --store, runs every check 'ferry import' runs against that store\n"
+	       "(its trust root, channel sequences, expiry against the newest bundle it\n"
+	       "accepted, prerequisites) and publishes nothing.\n\n"
+	       "  --store DIR      check against an enclave store's trust and history\n"
 	       "  --trust-key PUB  a trusted public key (minisign format); repeatable\n"
 	       "  --threshold N    distinct trusted keys that must have signed (default 1)\n"
 	       "  --json           print a JSON report on stdout\n"
@@ -119,6 +124,7 @@ int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "trust-key", required_argument, NULL, 'k' },
+		{ "store", required_argument, NULL, 's' },
 		{ "threshold", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -131,6 +137,7 @@ int cmd_verify(int argc, char **argv)
 	cli_pubkeys keys = { NULL, 0 };
 	ferry_trust trust;
 	uint64_t threshold = 1;
+	const char *store = NULL;
 	int c, json = 0, error, rc = FERRY_EXIT_OK;
 
 	memset(&rep, 0, sizeof(rep));
@@ -150,6 +157,7 @@ int cmd_verify(int argc, char **argv)
 				goto done;
 			}
 			break;
+		case 's': store = optarg; break;
 		case 'j': json = 1; break;
 		case 'q': cli_quiet = 1; break;
 		case 'h': help(); goto done;
@@ -157,6 +165,14 @@ int cmd_verify(int argc, char **argv)
 			rc = cli_usage_error(usage, "bad option");
 			goto done;
 		}
+	}
+	if (store && optind < argc && keys.n == 0) {
+		rc = cli_verify_store(store, argv + optind, (size_t)(argc - optind), json);
+		goto done;
+	}
+	if (store) {
+		rc = cli_usage_error(usage, "--store takes no --trust-key and needs a bundle");
+		goto done;
 	}
 	if (optind == argc || keys.n == 0) {
 		rc = cli_usage_error(usage, "verify needs --trust-key and a bundle");

@@ -43,6 +43,14 @@ static json_t *base64_string(const void *data, size_t len)
 int ferry_envelope_sign(ferry_buf *out, const void *payload, size_t len,
 			ferry_key *const *keys, size_t nkeys)
 {
+	return ferry_envelope_sign_type(out, FERRY_ENVELOPE_PAYLOAD_TYPE, payload,
+					len, keys, nkeys);
+}
+
+int ferry_envelope_sign_type(ferry_buf *out, const char *payload_type,
+			     const void *payload, size_t len,
+			     ferry_key *const *keys, size_t nkeys)
+{
 	ferry_buf msg = FERRY_BUF_INIT;
 	json_t *env = json_object(), *sigs = json_array(), *entry;
 	unsigned char sig[64];
@@ -59,7 +67,7 @@ int ferry_envelope_sign(ferry_buf *out, const void *payload, size_t len,
 					FERRY_ENVELOPE_MAX_SIGNATURES);
 		goto done;
 	}
-	if ((error = pae(&msg, FERRY_ENVELOPE_PAYLOAD_TYPE, payload, len)) < 0)
+	if ((error = pae(&msg, payload_type, payload, len)) < 0)
 		goto done;
 	for (i = 0; i < nkeys; i++) {
 		for (j = 0; j < i; j++)
@@ -83,8 +91,7 @@ int ferry_envelope_sign(ferry_buf *out, const void *payload, size_t len,
 			goto done;
 		}
 	}
-	if ((error = ferry_json_set(env, "payloadType",
-				    json_string(FERRY_ENVELOPE_PAYLOAD_TYPE))) < 0 ||
+	if ((error = ferry_json_set(env, "payloadType", json_string(payload_type))) < 0 ||
 	    (error = ferry_json_set(env, "payload", base64_string(payload, len))) < 0)
 		goto done;
 	error = ferry_json_set(env, "signatures", sigs);
@@ -128,6 +135,14 @@ static const ferry_pubkey *find_key(const ferry_trust *trust, const char *id)
 int ferry_envelope_open(ferry_buf *payload, ferry_envelope_info *info,
 			const void *data, size_t len, const ferry_trust *trust)
 {
+	return ferry_envelope_open_type(payload, info, data, len, trust,
+					FERRY_ENVELOPE_PAYLOAD_TYPE);
+}
+
+int ferry_envelope_open_type(ferry_buf *payload, ferry_envelope_info *info,
+			     const void *data, size_t len, const ferry_trust *trust,
+			     const char *payload_type)
+{
 	ferry_buf body = FERRY_BUF_INIT, msg = FERRY_BUF_INIT, sig = FERRY_BUF_INIT;
 	json_t *env = NULL, *sigs, *entry;
 	const char *type, *b64, *keyid, *sigtext;
@@ -151,11 +166,15 @@ int ferry_envelope_open(ferry_buf *payload, ferry_envelope_info *info,
 					"payload and signatures");
 		goto done;
 	}
-	if (strcmp(type, FERRY_ENVELOPE_PAYLOAD_TYPE) != 0) {
+	if (strcmp(type, payload_type) != 0) {
 		error = ferry_error_set(FERRY_EUNSUPPORTED,
 					"unknown envelope version: payload type '%.100s' "
 					"(expected '%s')",
-					type, FERRY_ENVELOPE_PAYLOAD_TYPE);
+					type, payload_type);
+		goto done;
+	}
+	if (trust && trust->threshold == 0) {
+		error = ferry_error_set(FERRY_EINVALID, "trust threshold must be at least 1");
 		goto done;
 	}
 	if (json_array_size(sigs) == 0 ||
@@ -226,5 +245,44 @@ done:
 	ferry_buf_dispose(&body);
 	ferry_buf_dispose(&msg);
 	ferry_buf_dispose(&sig);
+	return error;
+}
+
+int ferry_envelope_add_signature(ferry_buf *out, const void *data, size_t len,
+				 const char *payload_type, const ferry_key *key)
+{
+	ferry_buf body = FERRY_BUF_INIT, msg = FERRY_BUF_INIT;
+	ferry_envelope_info info;
+	json_t *env = NULL, *sigs;
+	unsigned char sig[64];
+	size_t i;
+	int error;
+
+	if ((error = ferry_envelope_open_type(&body, &info, data, len, NULL,
+					      payload_type)) < 0)
+		goto done;
+	for (i = 0; i < info.nsignatures; i++)
+		if (!strcmp(info.listed[i], key->pub.id)) {
+			error = ferry_error_set(FERRY_EEXISTS, "key %s has signed already",
+						key->pub.id);
+			goto done;
+		}
+	if (info.nsignatures >= FERRY_ENVELOPE_MAX_SIGNATURES) {
+		error = ferry_error_set(FERRY_ETOOBIG, "envelope has the most signatures allowed");
+		goto done;
+	}
+	if ((error = ferry_json_parse(&env, data, len, "envelope")) < 0 ||
+	    (error = pae(&msg, payload_type, body.ptr, body.size)) < 0 ||
+	    (error = ferry_key__sign(sig, key, msg.ptr, msg.size)) < 0)
+		goto done;
+	sigs = json_object_get(env, "signatures");
+	if ((error = ferry_json_append(sigs, json_pack("{s:s,s:o}", "keyid", key->pub.id,
+						       "sig", base64_string(sig, 64)))) < 0)
+		goto done;
+	error = ferry_json_dump(out, env);
+done:
+	json_decref(env);
+	ferry_buf_dispose(&body);
+	ferry_buf_dispose(&msg);
 	return error;
 }

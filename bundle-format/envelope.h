@@ -17,6 +17,17 @@
 /** Sign `payload` with every key (distinct keys only) into envelope JSON. */
 int ferry_envelope_sign(ferry_buf *out, const void *payload, size_t len,
 			ferry_key *const *keys, size_t nkeys);
+/** The same with another payload type. */
+int ferry_envelope_sign_type(ferry_buf *out, const char *payload_type,
+			     const void *payload, size_t len,
+			     ferry_key *const *keys, size_t nkeys);
+/**
+ * Add `key`'s signature to an existing envelope of `payload_type` (its
+ * existing signatures are kept unchecked). FERRY_EEXISTS when `key` has
+ * signed already.
+ */
+int ferry_envelope_add_signature(ferry_buf *out, const void *data, size_t len,
+				 const char *payload_type, const ferry_key *key);
 
 /** What opening an envelope found. */
 typedef struct {
@@ -37,5 +48,9 @@ typedef struct {
  */
 int ferry_envelope_open(ferry_buf *payload, ferry_envelope_info *info,
 			const void *data, size_t len, const ferry_trust *trust);
+/** The same for envelopes of another payload type. */
+int ferry_envelope_open_type(ferry_buf *payload, ferry_envelope_info *info,
+			     const void *data, size_t len, const ferry_trust *trust,
+			     const char *payload_type);
 
 #endif

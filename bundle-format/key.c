@@ -316,3 +316,35 @@ int ferry_pubkey__verify(const ferry_pubkey *key, const unsigned char sig[64],
 		       ? 0
 		       : FERRY_EVERIFY;
 }
+
+int ferry_pubkey_from_base64(ferry_pubkey **out, const char *b64)
+{
+	unsigned char raw[PUB_RAW_LEN];
+	size_t binlen = 0;
+	ferry_pubkey *key;
+	int error;
+
+	if ((error = sodium_ready()) < 0)
+		return error;
+	if (sodium_base642bin(raw, sizeof(raw), b64, strlen(b64), NULL, &binlen, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    binlen != sizeof(raw) || memcmp(raw, "Ed", 2) != 0)
+		return ferry_error_set(FERRY_EINVALID, "malformed public key '%.60s'", b64);
+	if (!(key = calloc(1, sizeof(*key))))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	memcpy(key->keynum, raw + 2, FERRY_KEYNUM_BYTES);
+	memcpy(key->pk, raw + 2 + FERRY_KEYNUM_BYTES, 32);
+	ferry_keynum__format(key->id, key->keynum);
+	*out = key;
+	return 0;
+}
+
+void ferry_pubkey_to_base64(char out[64], const ferry_pubkey *key)
+{
+	unsigned char raw[PUB_RAW_LEN];
+
+	memcpy(raw, "Ed", 2);
+	memcpy(raw + 2, key->keynum, FERRY_KEYNUM_BYTES);
+	memcpy(raw + 2 + FERRY_KEYNUM_BYTES, key->pk, 32);
+	sodium_bin2base64(out, 64, raw, sizeof(raw), sodium_base64_VARIANT_ORIGINAL);
+}

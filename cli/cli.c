@@ -90,3 +90,12 @@ const char *cli_human_size(char *buf, size_t len, uint64_t bytes)
 		snprintf(buf, len, "%.1f %s", v, units[u]);
 	return buf;
 }
+
+const char *cli_store_path(const char *given)
+{
+	const char *env = getenv("FERRY_STORE");
+
+	if (given)
+		return given;
+	return env && *env ? env : "/var/lib/ferry";
+}

@@ -17,6 +17,9 @@ int cmd_keygen(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_trust(int argc, char **argv);
+int cmd_store(int argc, char **argv);
 
 /** Print "ferry <cmd>: <message>" for the last error; return its exit code. */
 int cli_fail(const char *cmd, int error);
@@ -37,6 +40,11 @@ void cli_pubkeys_dispose(cli_pubkeys *list);
 
 /** Human-readable byte count ("1.5 MiB") into buf. */
 const char *cli_human_size(char *buf, size_t len, uint64_t bytes);
+
+/** The store directory: `given`, else $FERRY_STORE, else /var/lib/ferry. */
+const char *cli_store_path(const char *given);
+/** ferry verify --store: every check of import, nothing published. */
+int cli_verify_store(const char *store, char *const *paths, size_t npaths, int json);
 
 /** Common flags. */
 extern int cli_quiet;

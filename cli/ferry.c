@@ -18,6 +18,9 @@ static const struct {
 	{ "export", cmd_export, "write a signed bundle from an export spec" },
 	{ "verify", cmd_verify, "verify bundles or volumes against trusted keys" },
 	{ "inspect", cmd_inspect, "show what a bundle holds" },
+	{ "import", cmd_import, "verify bundles, then publish them into the store" },
+	{ "trust", cmd_trust, "install, show and rotate the store's trust root" },
+	{ "store", cmd_store, "list the store, collect garbage" },
 };
 
 static void usage(FILE *out)

@@ -45,6 +45,23 @@ int ferry_error_set_errno(int code, const char *fmt, ...)
 	return code;
 }
 
+int ferry_error_wrap(int code, const char *fmt, ...)
+{
+	char previous[sizeof(last_message)];
+	va_list ap;
+	int n;
+
+	memcpy(previous, last_message, sizeof(previous));
+	va_start(ap, fmt);
+	n = vsnprintf(last_message, sizeof(last_message), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(last_message) && previous[0])
+		snprintf(last_message + n, sizeof(last_message) - (size_t)n, ": %s",
+			 previous);
+	last_code = code;
+	return code;
+}
+
 const char *ferry_error_last(void)
 {
 	return last_message;

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -209,4 +210,32 @@ int ferry_fs_exists(const char *path)
 	struct stat st;
 
 	return stat(path, &st) == 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int type,
+		      struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (type == FTW_DP ? rmdir(path) : unlink(path))
+		return errno == ENOENT ? 0 : -1;
+	return 0;
+}
+
+int ferry_fs_remove_tree(const char *path)
+{
+	if (nftw(path, remove_one, 32, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+		return ferry_error_set_errno(FERRY_EIO, "cannot remove '%s'", path);
+	return 0;
+}
+
+int ferry_fs_sync_close(int fd, const char *path)
+{
+	int error = 0;
+
+	if (fsync(fd) < 0)
+		error = ferry_error_set_errno(FERRY_EIO, "cannot sync '%s'", path);
+	if (close(fd) < 0 && !error)
+		error = ferry_error_set_errno(FERRY_EIO, "cannot close '%s'", path);
+	return error;
 }

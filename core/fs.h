@@ -41,6 +41,10 @@ int ferry_fs_read_file(ferry_buf *out, const char *path, size_t limit);
 int ferry_fs_mkdir_p(const char *path, mode_t mode);
 /** fsync the directory that contains `path`. */
 int ferry_fs_fsync_parent(const char *path);
+/** rm -rf `path` without following symbolic links. */
+int ferry_fs_remove_tree(const char *path);
+/** fsync an open file descriptor's file and close it. */
+int ferry_fs_sync_close(int fd, const char *path);
 /** Nonzero when `path` names an existing file or directory. */
 int ferry_fs_exists(const char *path);
 

@@ -36,6 +36,12 @@ void ferry_pubkey_free(ferry_pubkey *key);
 /** The key id as minisign prints it (16 upper-case hex digits); borrowed. */
 const char *ferry_pubkey_id(const ferry_pubkey *key);
 
+/** Decode a public key from the base64 line of a .pub file. */
+int ferry_pubkey_from_base64(ferry_pubkey **out, const char *b64);
+/** Append the base64 line of a .pub file for `key` to a NUL-terminated
+ *  string buffer of at least 64 bytes. */
+void ferry_pubkey_to_base64(char out[64], const ferry_pubkey *key);
+
 /** Load a secret key file (held in guarded memory). */
 int ferry_key_load(ferry_key **out, const char *path);
 void ferry_key_free(ferry_key *key);

@@ -36,6 +36,13 @@ int ferry_error_set(int code, const char *fmt, ...)
 int ferry_error_set_errno(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/**
+ * Prefix the last message: "<formatted>: <previous message>", recorded with
+ * `code`, which is returned.
+ */
+int ferry_error_wrap(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /** The thread's last message; never NULL (empty when none was set). */
 const char *ferry_error_last(void);
 

@@ -1,0 +1,196 @@
+/*
+ * ferry import: verify bundles against the store's trust root and history,
+ * then publish them into the store.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "fs.h"
+#include "import.h"
+#include "progress.h"
+#include "banned.h"
+
+static const char usage[] =
+	"ferry import [--store DIR] [--audit-log FILE] [--no-wait] [--json] [-q]\n"
+	"                    BUNDLE-OR-VOLUME...";
+
+static void help(void)
+{
+	printf("usage: %s\n\n"
+	       "Verify bundles completely, then publish them into the enclave store:\n"
+	       "signatures against the store's trust root, the channel's sequence (replay\n"
+	       "and rollback), expiry, every member's digest, every volume, every\n"
+	       "prerequisite. Nothing is published unless all files given verify.\n\n"
+	       "  --store DIR        the store (default $FERRY_STORE or %s)\n"
+	       "  --audit-log FILE   also append audit events to FILE as JSON lines\n"
+	       "  --no-wait          fail instead of waiting when another process\n"
+	       "                     writes the store\n"
+	       "  --json             print the result as JSON\n"
+	       "  -q, --quiet        no progress bar, no summary\n\n"
+	       "Exit status: 0 imported (or already imported), 2 verification failed,\n"
+	       "1 other error, 64 usage.\n", usage, FERRY_STORE_DEFAULT);
+}
+
+static void print_result(const ferry_import_result *res, int json)
+{
+	static const char *const outcome[] = { "", "imported", "already imported",
+					       "verified" };
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; i < res->nbundles; i++) {
+		const ferry_import_bundle *b = &res->bundles[i];
+
+		if (json) {
+			json_array_append_new(arr,
+				json_pack("{s:s,s:s,s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s}",
+					  "bundle", b->id, "channel", b->channel, "sequence",
+					  (json_int_t)b->sequence, "baseSequence",
+					  (json_int_t)b->base_sequence, "outcome",
+					  outcome[b->outcome], "volumes",
+					  (json_int_t)b->nvolumes, "blobsNew",
+					  (json_int_t)b->blobs_new, "blobsPresent",
+					  (json_int_t)b->blobs_present, "bytes",
+					  (json_int_t)b->bytes, "images", (json_int_t)b->nimages,
+					  "repositories", (json_int_t)b->nrepos, "signers",
+					  b->signers));
+			continue;
+		}
+		printf("%s: channel %s sequence %llu (bundle %.16s)", outcome[b->outcome],
+		       b->channel, (unsigned long long)b->sequence, b->id);
+		if (b->outcome != FERRY_ALREADY)
+			printf(", %zu image(s), %zu repositor%s, %zu blob(s) new, %zu "
+			       "already held", b->nimages, b->nrepos,
+			       b->nrepos == 1 ? "y" : "ies", b->blobs_new, b->blobs_present);
+		printf(", signed by %s\n", b->signers);
+	}
+	if (json) {
+		json_t *o = json_pack("{s:b,s:o}", "ok", 1, "bundles", arr);
+
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		fputc('\n', stdout);
+		json_decref(o);
+	} else {
+		json_decref(arr);
+	}
+}
+
+int cmd_import(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "audit-log", required_argument, NULL, 'a' },
+		{ "no-wait", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
+	ferry_import_result res;
+	ferry_progress_bar bar;
+	ferry_store *st = NULL;
+	const char *store = NULL, *audit = NULL;
+	int c, json = 0, wait = 1, error, rc = FERRY_EXIT_OK;
+
+	memset(&res, 0, sizeof(res));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': store = optarg; break;
+		case 'a': audit = optarg; break;
+		case 'n': wait = 0; break;
+		case 'j': json = 1; break;
+		case 'q': cli_quiet = 1; break;
+		case 'h': help(); return FERRY_EXIT_OK;
+		default: return cli_usage_error(usage, "bad option");
+		}
+	}
+	if (optind == argc)
+		return cli_usage_error(usage, "import needs at least one bundle file");
+	if (audit && !(io.audit_log = fopen(audit, "a"))) {
+		fprintf(stderr, "ferry import: cannot open '%s'\n", audit);
+		return FERRY_EXIT_FAILURE;
+	}
+	if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_WRITE,
+				      wait)) < 0) {
+		rc = cli_fail("import", error);
+		goto done;
+	}
+	ferry_progress_bar_init(&bar, "import", !cli_quiet && !json);
+	io.progress = ferry_progress_bar_cb;
+	io.progress_payload = &bar;
+	error = ferry_import(&res, st, (const char *const *)argv + optind,
+			     (size_t)(argc - optind), &io);
+	ferry_progress_bar_finish(&bar);
+	if (error < 0) {
+		if (json) {
+			json_t *o = json_pack("{s:b,s:s}", "ok", 0, "error", ferry_error_last());
+
+			json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+			fputc('\n', stdout);
+			json_decref(o);
+		}
+		fprintf(stderr, "ferry import: %s\n", ferry_error_last());
+		rc = cli_exit_code(error);
+		goto done;
+	}
+	if (json || !cli_quiet)
+		print_result(&res, json);
+done:
+	ferry_import_result_dispose(&res);
+	ferry_store_close(st);
+	if (io.audit_log)
+		fclose(io.audit_log);
+	return rc;
+}
+
+int cli_verify_store(const char *store, char *const *paths, size_t npaths, int json)
+{
+	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
+	ferry_import_result res;
+	ferry_progress_bar bar;
+	ferry_store *st = NULL;
+	ferry_buf db = FERRY_BUF_INIT;
+	int error, rc = FERRY_EXIT_OK;
+
+	memset(&res, 0, sizeof(res));
+	/* Verifying must not create a store where there is none. */
+	if (ferry_buf_printf(&db, "%s/ferry.db", cli_store_path(store)) == 0 &&
+	    !ferry_fs_exists(db.ptr)) {
+		fprintf(stderr, "ferry verify: '%s' is not a ferry store\n",
+			cli_store_path(store));
+		ferry_buf_dispose(&db);
+		return FERRY_EXIT_FAILURE;
+	}
+	ferry_buf_dispose(&db);
+	io.dry_run = 1;
+	if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_WRITE, 1)) < 0)
+		return cli_fail("verify", error);
+	ferry_progress_bar_init(&bar, "verify", !cli_quiet && !json);
+	io.progress = ferry_progress_bar_cb;
+	io.progress_payload = &bar;
+	error = ferry_import(&res, st, (const char *const *)paths, npaths, &io);
+	ferry_progress_bar_finish(&bar);
+	if (error < 0) {
+		if (json) {
+			json_t *o = json_pack("{s:b,s:s}", "ok", 0, "error", ferry_error_last());
+
+			json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+			fputc('\n', stdout);
+			json_decref(o);
+		}
+		fprintf(stderr, "ferry verify: %s\n", ferry_error_last());
+		rc = cli_exit_code(error);
+	} else if (json || !cli_quiet) {
+		print_result(&res, json);
+	}
+	ferry_import_result_dispose(&res);
+	ferry_store_close(st);
+	return rc;
+}

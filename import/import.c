@@ -1,0 +1,824 @@
+/*
+ * Import (see import.h). Every file is read once by the verifying reader;
+ * its entries stream into a staging directory on the store's filesystem
+ * (blobs the store already holds are hashed but not written again). Only
+ * when every file of every bundle has verified, every split member hashes
+ * whole, every prerequisite is held and every sequence is acceptable, is
+ * anything published: blobs by rename, then one database transaction for
+ * tags, refs, blobs, the channel sequence, the import record and the audit
+ * event, then the OCI layout view.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ferry/errors.h"
+#include "fs.h"
+#include "hash.h"
+#include "import.h"
+#include "json.h"
+#include "reader.h"
+#include "trust.h"
+#include "util.h"
+#include "banned.h"
+
+typedef struct {
+	ferry_manifest *m;          /* owned, once a file of it has been read */
+	char id[FERRY_SHA256_HEX_LEN + 1];
+	char *dir;                  /* staging directory of this bundle */
+	int *volume_ok;
+	int *present;               /* per member: the store holds it already */
+	int *staged;                /* per member: bytes staged */
+	int already;                /* imported before: nothing to do */
+	int failed;
+	uint64_t bytes;
+	ferry_envelope_info sig;
+} staged_bundle;
+
+typedef struct {
+	ferry_store *st;
+	const ferry_import_options *opts;
+	char *staging;
+	staged_bundle *b;
+	size_t nb;
+	/* the entry being staged */
+	staged_bundle *cur;
+	int fd;
+	uint64_t at;
+	const char *cur_path;
+	/* progress over all files */
+	uint64_t base, total;
+} import_ctx;
+
+/* ---- audit --------------------------------------------------------------- */
+
+static void audit(import_ctx *c, const char *event, const ferry_manifest *m,
+		  const ferry_envelope_info *sig, const char *outcome,
+		  const char *reason)
+{
+	sqlite3_stmt *q = NULL;
+	ferry_buf signers = FERRY_BUF_INIT;
+	int64_t now = (int64_t)time(NULL);
+	size_t i;
+
+	if (c->opts->dry_run)
+		return;
+	for (i = 0; sig && i < sig->nsigners; i++)
+		ferry_buf_printf(&signers, "%s%s", i ? "," : "", sig->signers[i]);
+	if (sqlite3_prepare_v2(c->st->db,
+			       "INSERT INTO audit(time, event, bundle_id, channel, sequence, "
+			       "signers, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			       -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, now);
+		sqlite3_bind_text(q, 2, event, -1, SQLITE_STATIC);
+		if (m) {
+			sqlite3_bind_text(q, 3, m->id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 4, m->channel, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(q, 5, (sqlite3_int64)m->sequence);
+		}
+		sqlite3_bind_text(q, 6, signers.ptr ? signers.ptr : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 7, outcome, -1, SQLITE_STATIC);
+		if (reason)
+			sqlite3_bind_text(q, 8, reason, -1, SQLITE_STATIC);
+		sqlite3_step(q);
+	}
+	sqlite3_finalize(q);
+	if (c->opts->audit_log) {
+		char when[32];
+		json_t *o;
+
+		ferry_time_format(when, sizeof(when), now);
+		o = json_pack("{s:s,s:s,s:s,s:s}", "time", when, "event", event,
+			      "outcome", outcome, "signers", signers.ptr ? signers.ptr : "");
+		if (o && m) {
+			json_object_set_new(o, "bundle", json_string(m->id));
+			json_object_set_new(o, "channel", json_string(m->channel));
+			json_object_set_new(o, "sequence", json_integer((json_int_t)m->sequence));
+		}
+		if (o && reason)
+			json_object_set_new(o, "reason", json_string(reason));
+		if (o) {
+			json_dumpf(o, c->opts->audit_log, JSON_COMPACT | JSON_SORT_KEYS);
+			fputc('\n', c->opts->audit_log);
+			fflush(c->opts->audit_log);
+		}
+		json_decref(o);
+	}
+	ferry_buf_dispose(&signers);
+}
+
+/* ---- channel history ------------------------------------------------------ */
+
+/* The channel's last accepted sequence and bundle id (0 and "" if none). */
+static int channel_state(import_ctx *c, const char *channel, uint64_t *seq,
+			 char id[FERRY_SHA256_HEX_LEN + 1])
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	*seq = 0;
+	id[0] = '\0';
+	if (sqlite3_prepare_v2(c->st->db,
+			       "SELECT sequence, bundle_id FROM channels WHERE name = ?",
+			       -1, &q, NULL) != SQLITE_OK)
+		return ferry_store_db_error(c->st, "read channel");
+	sqlite3_bind_text(q, 1, channel, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*seq = (uint64_t)sqlite3_column_int64(q, 0);
+		snprintf(id, FERRY_SHA256_HEX_LEN + 1, "%s",
+			 (const char *)sqlite3_column_text(q, 1));
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0
+						     : ferry_store_db_error(c->st, "read channel");
+}
+
+static int imported_before(import_ctx *c, const char *id, int *out)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	*out = 0;
+	if (sqlite3_prepare_v2(c->st->db, "SELECT 1 FROM imports WHERE bundle_id = ?",
+			       -1, &q, NULL) != SQLITE_OK)
+		return ferry_store_db_error(c->st, "read imports");
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc == SQLITE_ROW)
+		*out = 1;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0
+						     : ferry_store_db_error(c->st, "read imports");
+}
+
+/*
+ * Replay and rollback defence: a lower sequence is a rollback, the same
+ * sequence with the same bundle a no-op, with another bundle an alarm.
+ */
+static int check_sequence(import_ctx *c, staged_bundle *b, const ferry_manifest *m)
+{
+	char last_id[FERRY_SHA256_HEX_LEN + 1];
+	uint64_t last;
+	int before, error;
+
+	if ((error = imported_before(c, m->id, &before)) < 0 ||
+	    (error = channel_state(c, m->channel, &last, last_id)) < 0)
+		return error;
+	if (before || (m->sequence == last && !strcmp(last_id, m->id))) {
+		b->already = 1;
+		return 0;
+	}
+	if (m->sequence == last)
+		return ferry_error_set(FERRY_EVERIFY,
+				       "ALARM: channel '%s' sequence %llu was already "
+				       "imported as bundle %.16s; this bundle %.16s has the "
+				       "same sequence and other content",
+				       m->channel, (unsigned long long)m->sequence,
+				       last_id, m->id);
+	if (m->sequence < last)
+		return ferry_error_set(FERRY_EVERIFY,
+				       "rollback: channel '%s' is at sequence %llu; this "
+				       "bundle has sequence %llu", m->channel,
+				       (unsigned long long)last,
+				       (unsigned long long)m->sequence);
+	return 0;
+}
+
+/* ---- staging sink ---------------------------------------------------------- */
+
+static int is_blob(const ferry_member *mem)
+{
+	return !strncmp(mem->path, "blobs/sha256/", 13);
+}
+
+static staged_bundle *find_bundle(import_ctx *c, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < c->nb; i++)
+		if (!strcmp(c->b[i].id, id))
+			return &c->b[i];
+	return NULL;
+}
+
+static int add_bundle(import_ctx *c, const ferry_manifest *m, staged_bundle **out)
+{
+	staged_bundle *grown = realloc(c->b, (c->nb + 1) * sizeof(*grown)), *b;
+	ferry_buf dir = FERRY_BUF_INIT;
+	int error = 0;
+
+	if (!grown)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	c->b = grown;
+	b = &c->b[c->nb];
+	memset(b, 0, sizeof(*b));
+	memcpy(b->id, m->id, sizeof(b->id));
+	b->volume_ok = calloc(m->nvolumes, sizeof(int));
+	b->present = calloc(m->nmembers, sizeof(int));
+	b->staged = calloc(m->nmembers, sizeof(int));
+	if (!b->volume_ok || !b->present || !b->staged ||
+	    (error = ferry_buf_printf(&dir, "%s/%.16s", c->staging, m->id)) < 0 ||
+	    (error = ferry_fs_mkdir_p(dir.ptr, 0700)) < 0) {
+		free(b->volume_ok);
+		free(b->present);
+		free(b->staged);
+		ferry_buf_dispose(&dir);
+		return error ? error : ferry_error_set(FERRY_ENOMEM, "out of memory");
+	}
+	b->dir = ferry_buf_detach(&dir);
+	c->nb++;
+	*out = b;
+	return 0;
+}
+
+static int staged_path(ferry_buf *out, const staged_bundle *b, size_t member)
+{
+	return ferry_buf_printf(out, "%s/m%zu", b->dir, member);
+}
+
+static int sink_begin(void *payload, const ferry_manifest *m, size_t volume,
+		      const ferry_part *part)
+{
+	import_ctx *c = payload;
+	staged_bundle *b = find_bundle(c, m->id);
+	const ferry_member *mem = &m->members[part->member];
+	ferry_buf path = FERRY_BUF_INIT;
+	int error;
+
+	(void)volume;
+	if (!b) {
+		if ((error = add_bundle(c, m, &b)) < 0)
+			return error;
+		if ((error = check_sequence(c, b, m)) < 0)
+			return error;
+	}
+	c->cur = b;
+	c->fd = -1;
+	c->at = part->offset;
+	c->cur_path = mem->path;
+	if (b->already)
+		return FERRY_EEXISTS;  /* stop reading: nothing to do */
+	if (is_blob(mem) && ferry_store_has_blob(c->st, mem->sha256 /* = name */)) {
+		b->present[part->member] = 1;
+		return 0;   /* hashed by the reader, not written again */
+	}
+	if ((error = staged_path(&path, b, part->member)) < 0)
+		return error;
+	c->fd = open(path.ptr, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (c->fd < 0)
+		error = ferry_error_set_errno(FERRY_EIO, "cannot stage '%s'", path.ptr);
+	else
+		b->staged[part->member] = 1;
+	ferry_buf_dispose(&path);
+	return error;
+}
+
+static int sink_data(void *payload, const void *buf, size_t len)
+{
+	import_ctx *c = payload;
+	const char *p = buf;
+
+	if (c->fd < 0)
+		return 0;
+	while (len > 0) {
+		ssize_t n = pwrite(c->fd, p, len, (off_t)c->at);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return ferry_error_set_errno(FERRY_EIO, "cannot stage '%s'",
+						     c->cur_path);
+		p += n;
+		len -= (size_t)n;
+		c->at += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int sink_end(void *payload, int error)
+{
+	import_ctx *c = payload;
+	int fd = c->fd;
+
+	c->fd = -1;
+	if (fd < 0)
+		return 0;
+	if (error) {
+		close(fd);
+		return 0;
+	}
+	return ferry_fs_sync_close(fd, c->cur_path);
+}
+
+static void progress(uint64_t done, uint64_t total, void *payload)
+{
+	import_ctx *c = payload;
+
+	(void)total;
+	if (c->opts->progress)
+		c->opts->progress(c->base + done, c->total, c->opts->progress_payload);
+}
+
+/* ---- checks after reading -------------------------------------------------- */
+
+static int check_volumes(const staged_bundle *b)
+{
+	ferry_buf missing = FERRY_BUF_INIT;
+	size_t v, n = 0;
+	int error = 0;
+
+	for (v = 0; v < b->m->nvolumes; v++)
+		if (!b->volume_ok[v] && n++ < 32)
+			ferry_buf_printf(&missing, "%s%zu", n > 1 ? ", " : "", v + 1);
+	if (n)
+		error = ferry_error_set(FERRY_EVERIFY,
+					"bundle %.16s (channel %s, sequence %llu): "
+					"volume%s %s of %zu %s missing",
+					b->id, b->m->channel,
+					(unsigned long long)b->m->sequence, n > 1 ? "s" : "",
+					missing.ptr, b->m->nvolumes, n > 1 ? "are" : "is");
+	ferry_buf_dispose(&missing);
+	return error;
+}
+
+/* A member split over volumes is checked whole once all pieces are in. */
+static int check_split_members(const staged_bundle *b)
+{
+	const ferry_manifest *m = b->m;
+	ferry_buf path = FERRY_BUF_INIT, data = FERRY_BUF_INIT;
+	unsigned char *chunk = NULL;
+	ferry_sha256 *sha = NULL;
+	char hex[FERRY_SHA256_HEX_LEN + 1];
+	size_t v, k;
+	int error = 0;
+
+	if (m->nvolumes < 2)
+		return 0;
+	if (!(chunk = malloc(1 << 20)) || (error = ferry_sha256_new(&sha)) < 0) {
+		error = error ? error : ferry_error_set(FERRY_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (v = 0; v < m->nvolumes && !error; v++)
+		for (k = 0; k < m->volumes[v].nparts && !error; k++) {
+			const ferry_part *p = &m->volumes[v].parts[k];
+			int fd;
+
+			if (p->whole || p->offset != 0 || !b->staged[p->member])
+				continue;
+			ferry_buf_clear(&path);
+			if ((error = staged_path(&path, b, p->member)) < 0)
+				break;
+			if ((fd = open(path.ptr, O_RDONLY | O_CLOEXEC)) < 0) {
+				error = ferry_error_set_errno(FERRY_EIO, "cannot read '%s'", path.ptr);
+				break;
+			}
+			for (;;) {
+				ssize_t n = read(fd, chunk, 1 << 20);
+
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n <= 0) {
+					if (n < 0)
+						error = ferry_error_set_errno(FERRY_EIO,
+									      "cannot read '%s'",
+									      path.ptr);
+					break;
+				}
+				ferry_sha256_update(sha, chunk, (size_t)n);
+			}
+			close(fd);
+			if (!error && (error = ferry_sha256_final_hex(sha, hex)) == 0 &&
+			    strcmp(hex, m->members[p->member].sha256))
+				error = ferry_error_set(FERRY_ECORRUPT,
+							"member '%s' does not match its digest "
+							"once its pieces are joined",
+							m->members[p->member].path);
+		}
+done:
+	ferry_sha256_free(sha);
+	free(chunk);
+	ferry_buf_dispose(&path);
+	ferry_buf_dispose(&data);
+	return error;
+}
+
+/* Does any bundle of this import carry blob `hex`? */
+static int carried(const import_ctx *c, const char *hex)
+{
+	size_t i, k;
+
+	for (i = 0; i < c->nb; i++)
+		for (k = 0; c->b[i].m && k < c->b[i].m->nmembers; k++)
+			if (is_blob(&c->b[i].m->members[k]) &&
+			    !strcmp(c->b[i].m->members[k].sha256, hex))
+				return 1;
+	return 0;
+}
+
+static int check_prerequisites(const import_ctx *c, const staged_bundle *b)
+{
+	const ferry_manifest *m = b->m;
+	ferry_buf missing = FERRY_BUF_INIT;
+	size_t i, n = 0;
+	int error = 0;
+
+	for (i = 0; i < m->nprereq_blobs; i++) {
+		const char *hex = m->prereq_blobs[i] + 7;   /* after "sha256:" */
+
+		if (ferry_store_has_blob(c->st, hex) || carried(c, hex))
+			continue;
+		if (n++ < 8)
+			ferry_buf_printf(&missing, "%s%s", n > 1 ? ", " : "",
+					 m->prereq_blobs[i]);
+	}
+	if (n)
+		error = ferry_error_set(FERRY_EVERIFY,
+					"bundle %.16s (channel %s, sequence %llu) builds on "
+					"sequence %llu and the store lacks %zu blob(s) it "
+					"needs: %s%s; import the channel's bundles up to "
+					"sequence %llu first", b->id, m->channel,
+					(unsigned long long)m->sequence,
+					(unsigned long long)m->base_sequence, n,
+					missing.ptr, n > 8 ? ", ..." : "",
+					(unsigned long long)m->base_sequence);
+	ferry_buf_dispose(&missing);
+	return error;
+}
+
+/* ---- publishing ------------------------------------------------------------ */
+
+static int publish_blobs(import_ctx *c, staged_bundle *b)
+{
+	const ferry_manifest *m = b->m;
+	ferry_buf from = FERRY_BUF_INIT, to = FERRY_BUF_INIT;
+	size_t k;
+	int error = 0;
+
+	for (k = 0; k < m->nmembers && !error; k++) {
+		if (!is_blob(&m->members[k]) || !b->staged[k])
+			continue;
+		ferry_buf_clear(&from);
+		ferry_buf_clear(&to);
+		if ((error = staged_path(&from, b, k)) < 0 ||
+		    (error = ferry_store_blob_path(&to, c->st, m->members[k].sha256)) < 0)
+			break;
+		if (ferry_store_has_blob(c->st, m->members[k].sha256)) {
+			unlink(from.ptr);   /* another bundle of this import brought it */
+			continue;
+		}
+		if (rename(from.ptr, to.ptr) < 0)
+			error = ferry_error_set_errno(FERRY_EIO, "cannot publish '%s'", to.ptr);
+	}
+	if (!error) {
+		ferry_buf_clear(&to);
+		if ((error = ferry_store_blob_path(&to, c->st, "x")) == 0)
+			error = ferry_fs_fsync_parent(to.ptr);
+	}
+	ferry_buf_dispose(&from);
+	ferry_buf_dispose(&to);
+	return error;
+}
+
+static int bind_step(ferry_store *st, sqlite3_stmt *q, const char *what)
+{
+	int rc = sqlite3_step(q);
+
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc == SQLITE_DONE ? 0 : ferry_store_db_error(st, what);
+}
+
+static int record(import_ctx *c, staged_bundle *b, const char *files)
+{
+	const ferry_manifest *m = b->m;
+	sqlite3_stmt *blob = NULL, *tag = NULL, *chan = NULL, *imp = NULL;
+	ferry_buf signers = FERRY_BUF_INIT;
+	ferry_store *st = c->st;
+	int64_t newest;
+	size_t k;
+	int error;
+
+	for (k = 0; k < b->sig.nsigners; k++)
+		ferry_buf_printf(&signers, "%s%s", k ? "," : "", b->sig.signers[k]);
+	if ((error = ferry_store_exec(st, "BEGIN IMMEDIATE", "begin")) < 0)
+		goto out;
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT OR IGNORE INTO blobs(digest, size, channel, sequence) "
+			       "VALUES (?, ?, ?, ?)", -1, &blob, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db,
+			       "INSERT INTO tags(reference, digest, media_type, size, channel, "
+			       "sequence) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(reference) DO "
+			       "UPDATE SET digest = excluded.digest, media_type = "
+			       "excluded.media_type, size = excluded.size, channel = "
+			       "excluded.channel, sequence = excluded.sequence",
+			       -1, &tag, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db,
+			       "INSERT INTO channels(name, sequence, bundle_id, created) "
+			       "VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+			       "sequence = excluded.sequence, bundle_id = excluded.bundle_id, "
+			       "created = excluded.created", -1, &chan, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db,
+			       "INSERT INTO imports(bundle_id, channel, sequence, "
+			       "base_sequence, created, expires, imported, signers, files) "
+			       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &imp, NULL) != SQLITE_OK) {
+		error = ferry_store_db_error(st, "prepare");
+		goto done;
+	}
+	for (k = 0; k < m->nmembers && !error; k++) {
+		if (!is_blob(&m->members[k]))
+			continue;
+		sqlite3_bind_text(blob, 1, m->members[k].sha256, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(blob, 2, (sqlite3_int64)m->members[k].size);
+		sqlite3_bind_text(blob, 3, m->channel, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(blob, 4, (sqlite3_int64)m->sequence);
+		error = bind_step(st, blob, "record blob");
+	}
+	for (k = 0; k < m->nimages && !error; k++) {
+		char path[16 + FERRY_SHA256_HEX_LEN];
+		long idx;
+		uint64_t size = 0;
+		ferry_buf p = FERRY_BUF_INIT;
+		struct stat s;
+
+		snprintf(path, sizeof(path), "blobs/sha256/%s", m->images[k].digest + 7);
+		if ((idx = ferry_manifest_find(m, path)) >= 0)
+			size = m->members[idx].size;
+		else if (ferry_store_blob_path(&p, st, m->images[k].digest + 7) == 0 &&
+			 stat(p.ptr, &s) == 0)
+			size = (uint64_t)s.st_size;
+		ferry_buf_dispose(&p);
+		sqlite3_bind_text(tag, 1, m->images[k].reference, -1, SQLITE_STATIC);
+		sqlite3_bind_text(tag, 2, m->images[k].digest, -1, SQLITE_STATIC);
+		sqlite3_bind_text(tag, 3, m->images[k].media_type, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(tag, 4, (sqlite3_int64)size);
+		sqlite3_bind_text(tag, 5, m->channel, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(tag, 6, (sqlite3_int64)m->sequence);
+		error = bind_step(st, tag, "record tag");
+	}
+	if (error)
+		goto done;
+	sqlite3_bind_text(chan, 1, m->channel, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(chan, 2, (sqlite3_int64)m->sequence);
+	sqlite3_bind_text(chan, 3, m->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(chan, 4, m->created);
+	if ((error = bind_step(st, chan, "record channel")) < 0)
+		goto done;
+	sqlite3_bind_text(imp, 1, m->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(imp, 2, m->channel, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(imp, 3, (sqlite3_int64)m->sequence);
+	sqlite3_bind_int64(imp, 4, (sqlite3_int64)m->base_sequence);
+	sqlite3_bind_int64(imp, 5, m->created);
+	sqlite3_bind_int64(imp, 6, m->expires);
+	sqlite3_bind_int64(imp, 7, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(imp, 8, signers.ptr ? signers.ptr : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(imp, 9, files, -1, SQLITE_STATIC);
+	if ((error = bind_step(st, imp, "record import")) < 0)
+		goto done;
+	/* Expiry is judged against the newest creation time ever accepted, so
+	 * setting the clock back does not revive an expired bundle. */
+	if ((error = ferry_store_meta_get(&newest, st, "newest_created")) < 0 ||
+	    (m->created > newest &&
+	     (error = ferry_store_meta_set(st, "newest_created", m->created)) < 0))
+		goto done;
+	audit(c, "import", m, &b->sig, "imported", NULL);
+done:
+	sqlite3_finalize(blob);
+	sqlite3_finalize(tag);
+	sqlite3_finalize(chan);
+	sqlite3_finalize(imp);
+	if (error)
+		ferry_store_exec(st, "ROLLBACK", "rollback");
+	else
+		error = ferry_store_exec(st, "COMMIT", "commit");
+out:
+	ferry_buf_dispose(&signers);
+	return error;
+}
+
+/* ---- the import ------------------------------------------------------------ */
+
+static int cmp_bundle(const void *a, const void *b)
+{
+	const staged_bundle *x = a, *y = b;
+	int c = strcmp(x->m->channel, y->m->channel);
+
+	if (c)
+		return c;
+	return x->m->sequence < y->m->sequence ? -1 : x->m->sequence > y->m->sequence;
+}
+
+static int read_files(import_ctx *c, const ferry_trust *trust, int64_t now,
+		      const char *const *paths, size_t npaths, ferry_buf *files)
+{
+	ferry_bundle_sink sink = { sink_begin, sink_data, sink_end, NULL };
+	ferry_read_options ro = FERRY_READ_OPTIONS_INIT;
+	size_t i;
+	int error = 0;
+
+	sink.payload = c;
+	ro.trust = trust;
+	ro.now = now;
+	ro.sink = &sink;
+	ro.progress = progress;
+	ro.progress_payload = c;
+	for (i = 0; i < npaths; i++) {
+		struct stat s;
+
+		if (stat(paths[i], &s) == 0)
+			c->total += (uint64_t)s.st_size;
+	}
+	for (i = 0; i < npaths && !error; i++) {
+		ferry_read_result res;
+		staged_bundle *b;
+
+		c->cur = NULL;
+		c->fd = -1;
+		error = ferry_bundle_read(&res, paths[i], &ro);
+		b = res.manifest ? find_bundle(c, res.manifest->id) : NULL;
+		if (res.manifest && !b && !error)
+			error = add_bundle(c, res.manifest, &b);  /* no entries: cannot happen */
+		if (b && b->already && error == FERRY_EEXISTS)
+			error = 0;
+		if (error) {
+			if (c->fd >= 0)
+				close(c->fd);
+			c->fd = -1;
+			if (b)
+				b->failed = 1;
+			error = ferry_error_wrap(error, "'%s'", paths[i]);
+			audit(c, strstr(ferry_error_last(), "ALARM") ? "alarm" : "reject",
+			      res.manifest, &res.signatures, "rejected", ferry_error_last());
+		} else if (b) {
+			if (res.volume_known)
+				b->volume_ok[res.volume] = 1;
+			b->bytes += res.bytes;
+			b->sig = res.signatures;
+			if (!b->m) {
+				b->m = res.manifest;
+				res.manifest = NULL;
+			}
+			ferry_buf_printf(files, "%s%s", files->size ? "\n" : "", paths[i]);
+		}
+		c->base += res.bytes;
+		ferry_read_result_dispose(&res);
+	}
+	return error;
+}
+
+int ferry_import(ferry_import_result *out, ferry_store *st,
+		 const char *const *paths, size_t npaths,
+		 const ferry_import_options *opts)
+{
+	import_ctx c;
+	ferry_trust_root *root = NULL;
+	ferry_trust trust;
+	ferry_buf staging = FERRY_BUF_INIT, files = FERRY_BUF_INIT;
+	int64_t now, newest;
+	size_t i;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	memset(&c, 0, sizeof(c));
+	c.st = st;
+	c.opts = opts;
+	c.fd = -1;
+	if (!opts || opts->version != FERRY_IMPORT_OPTIONS_VERSION || npaths == 0)
+		return ferry_error_set(FERRY_EINVALID, "bad import options");
+	now = opts->now ? opts->now : (int64_t)time(NULL);
+	if ((error = ferry_trust_current(&root, st)) < 0 ||
+	    (error = ferry_store_meta_get(&newest, st, "newest_created")) < 0)
+		goto done;
+	if (root->expires <= now) {
+		char when[32];
+
+		ferry_time_format(when, sizeof(when), root->expires);
+		error = ferry_error_set(FERRY_EVERIFY,
+					"trust root version %llu expired at %s; install a "
+					"new one with 'ferry trust rotate'",
+					(unsigned long long)root->version, when);
+		goto done;
+	}
+	ferry_trust_root_view(&trust, root);
+	if ((error = ferry_buf_printf(&staging, "%s/staging/import-%ld", st->root,
+				      (long)getpid())) < 0 ||
+	    (error = ferry_fs_mkdir_p(staging.ptr, 0700)) < 0)
+		goto done;
+	c.staging = staging.ptr;
+
+	/* 1. Read and verify every file, staging what the store lacks. The
+	 *    reference time is never earlier than the newest accepted bundle. */
+	if ((error = read_files(&c, &trust, now > newest ? now : newest, paths, npaths,
+				&files)) < 0)
+		goto done;
+
+	/* 2. Whole-bundle checks, in channel and sequence order. */
+	for (i = 0; i < c.nb; i++)
+		if (!c.b[i].m) {
+			error = ferry_error_set(FERRY_ERROR, "bundle %.16s was not read", c.b[i].id);
+			goto done;
+		}
+	qsort(c.b, c.nb, sizeof(*c.b), cmp_bundle);
+	for (i = 0; i < c.nb; i++) {
+		staged_bundle *b = &c.b[i];
+
+		if (b->already)
+			continue;
+		if (i > 0 && !c.b[i - 1].already && !strcmp(c.b[i - 1].m->channel, b->m->channel) &&
+		    c.b[i - 1].m->sequence == b->m->sequence) {
+			error = ferry_error_set(FERRY_EVERIFY,
+						"ALARM: two bundles with channel '%s' sequence "
+						"%llu and other content were given",
+						b->m->channel,
+						(unsigned long long)b->m->sequence);
+			audit(&c, "alarm", b->m, &b->sig, "rejected", ferry_error_last());
+			goto done;
+		}
+		if ((error = check_volumes(b)) < 0 || (error = check_split_members(b)) < 0 ||
+		    (error = check_prerequisites(&c, b)) < 0) {
+			audit(&c, "reject", b->m, &b->sig, "rejected", ferry_error_last());
+			goto done;
+		}
+	}
+
+	/* 3. Publish: blobs, then the records, bundle by bundle in order. */
+	for (i = 0; i < c.nb && !opts->dry_run; i++) {
+		if (c.b[i].already) {
+			audit(&c, "noop", c.b[i].m, &c.b[i].sig, "already imported", NULL);
+			continue;
+		}
+		if ((error = publish_blobs(&c, &c.b[i])) < 0 ||
+		    (error = record(&c, &c.b[i], files.ptr ? files.ptr : "")) < 0)
+			goto done;
+	}
+	if (!opts->dry_run && (error = ferry_store_write_layout_view(st)) < 0)
+		goto done;
+
+	/* 4. Report. */
+	if (!(out->bundles = calloc(c.nb ? c.nb : 1, sizeof(*out->bundles)))) {
+		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (i = 0; i < c.nb; i++) {
+		ferry_import_bundle *r = &out->bundles[out->nbundles++];
+		const staged_bundle *b = &c.b[i];
+		size_t k;
+
+		memcpy(r->id, b->id, sizeof(r->id));
+		r->channel = strdup(b->m->channel);
+		r->sequence = b->m->sequence;
+		r->base_sequence = b->m->base_sequence;
+		r->outcome = b->already ? FERRY_ALREADY
+					: opts->dry_run ? FERRY_VERIFIED : FERRY_IMPORTED;
+		r->nvolumes = b->m->nvolumes;
+		r->bytes = b->bytes;
+		r->nimages = b->m->nimages;
+		r->nrepos = b->m->nrepos;
+		for (k = 0; k < b->m->nmembers; k++) {
+			if (!is_blob(&b->m->members[k]))
+				continue;
+			if (b->staged[k])
+				r->blobs_new++;
+			else
+				r->blobs_present++;
+		}
+		for (k = 0; k < b->sig.nsigners; k++)
+			snprintf(r->signers + strlen(r->signers),
+				 sizeof(r->signers) - strlen(r->signers), "%s%s",
+				 k ? "," : "", b->sig.signers[k]);
+	}
+done:
+	for (i = 0; i < c.nb; i++) {
+		ferry_manifest_free(c.b[i].m);
+		free(c.b[i].dir);
+		free(c.b[i].volume_ok);
+		free(c.b[i].present);
+		free(c.b[i].staged);
+	}
+	free(c.b);
+	if (staging.ptr)
+		ferry_fs_remove_tree(staging.ptr);
+	ferry_buf_dispose(&staging);
+	ferry_buf_dispose(&files);
+	ferry_trust_root_free(root);
+	if (error)
+		ferry_import_result_dispose(out);
+	return error;
+}
+
+void ferry_import_result_dispose(ferry_import_result *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nbundles; i++)
+		free(r->bundles[i].channel);
+	free(r->bundles);
+	memset(r, 0, sizeof(*r));
+}

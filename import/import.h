@@ -1,0 +1,65 @@
+/*
+ * ferry import: verify bundles completely against the store's trust root
+ * and channel history, then publish them into the store. Nothing is
+ * published unless every file given verified; a crash at any point leaves
+ * the old state or the new one, and running the import again converges.
+ */
+#ifndef FERRY_IMPORT_IMPORT_H
+#define FERRY_IMPORT_IMPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ferry/bundle.h"
+#include "progress.h"
+#include "store.h"
+
+typedef struct {
+	unsigned version;
+	int64_t now;            /* 0: the clock */
+	int dry_run;            /* verify only: publish nothing, record nothing */
+	FILE *audit_log;        /* also write audit events as JSON lines here */
+	ferry_progress_cb progress;
+	void *progress_payload;
+} ferry_import_options;
+
+#define FERRY_IMPORT_OPTIONS_VERSION 1
+#define FERRY_IMPORT_OPTIONS_INIT { FERRY_IMPORT_OPTIONS_VERSION, 0, 0, NULL, NULL, NULL }
+
+typedef enum {
+	FERRY_IMPORTED = 1,     /* published */
+	FERRY_ALREADY = 2,      /* this exact bundle was imported before: no-op */
+	FERRY_VERIFIED = 3      /* dry run: would be published */
+} ferry_import_outcome;
+
+typedef struct {
+	char id[65];
+	char *channel;
+	uint64_t sequence, base_sequence;
+	ferry_import_outcome outcome;
+	size_t nvolumes;
+	size_t blobs_new, blobs_present;   /* blobs written vs already held */
+	uint64_t bytes;                     /* bundle bytes read */
+	size_t nimages, nrepos;
+	char signers[256];
+} ferry_import_bundle;
+
+typedef struct {
+	ferry_import_bundle *bundles;
+	size_t nbundles;
+} ferry_import_result;
+
+/**
+ * Import (or with dry_run, verify) the bundle files `paths` (whole bundles
+ * or volumes, any order) into `st`, which must be open for writing.
+ * Returns FERRY_EVERIFY for trust, replay, rollback, expiry and missing
+ * prerequisites, FERRY_ECORRUPT/FERRY_EINVALID for damaged or hostile
+ * bundles, each with a message naming the problem; every rejection is an
+ * audit event (unless dry_run).
+ */
+int ferry_import(ferry_import_result *out, ferry_store *st,
+		 const char *const *paths, size_t npaths,
+		 const ferry_import_options *opts);
+void ferry_import_result_dispose(ferry_import_result *r);
+
+#endif
