@@ -2,8 +2,9 @@
 # The main job on the embedded default, end to end on one machine:
 # install what is needed, build ferry, make a sample OCI layout (a
 # multi-arch image index, a single-arch image and a Helm chart artifact),
-# export it as a signed bundle, verify it, show what is inside, and check it
-# with stock tools (minisign, tar, skopeo).
+# export it as a signed bundle, verify it, show what is inside, check it
+# with stock tools (minisign, tar, skopeo), then on the "enclave" side
+# install a trust root, import the bundle into a store and list the store.
 #   scripts/demo.sh [WORKDIR]      (default: build/demo)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,5 +51,21 @@ for ref in library/app:v1 library/app:multi library/app:chart; do
 	echo "skopeo reads oci:extracted:$ref -> sha256:$digest"
 done
 
+step "disconnected side: trust root and import into the store"
+store=$work/store
+"$ferry" trust init --store "$store" --key site-key.pub
+"$ferry" import --store "$store" --audit-log "$work/audit.jsonl" "$bundle"
+"$ferry" store ls --store "$store"
+echo "importing the same bundle again:"
+"$ferry" import --store "$store" "$bundle"
+echo "audit log:"
+cat "$work/audit.jsonl"
+
+step "the store is an OCI layout that stock tools read"
+for ref in library/app:v1 library/app:multi; do
+	digest=$(skopeo inspect --raw "oci:$store:$ref" | sha256sum | cut -d' ' -f1)
+	echo "skopeo reads oci:store:$ref -> sha256:$digest"
+done
+
 step "done"
-echo "work directory: $work"
+echo "work directory: $work (store: $store)"
