@@ -21,6 +21,7 @@
 
 #include "ferry/errors.h"
 #include "fs.h"
+#include "git_store.h"
 #include "hash.h"
 #include "import.h"
 #include "json.h"
@@ -36,6 +37,7 @@ typedef struct {
 	int *volume_ok;
 	int *present;               /* per member: the store holds it already */
 	int *staged;                /* per member: bytes staged */
+	ferry_git_staged **git;     /* per repository, once staged */
 	int already;                /* imported before: nothing to do */
 	int failed;
 	uint64_t bytes;
@@ -453,6 +455,43 @@ static int check_prerequisites(const import_ctx *c, const staged_bundle *b)
 	return error;
 }
 
+/* Index each repository's pack in quarantine and check it is complete. */
+static int stage_git(import_ctx *c, staged_bundle *b)
+{
+	const ferry_manifest *m = b->m;
+	ferry_buf path = FERRY_BUF_INIT;
+	size_t i;
+	int error = 0;
+
+	if (!m->nrepos)
+		return 0;
+	if (!(b->git = calloc(m->nrepos, sizeof(*b->git))))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	for (i = 0; i < m->nrepos && !error; i++) {
+		const ferry_git_repo *r = &m->repos[i];
+		const char *file = NULL;
+
+		ferry_buf_clear(&path);
+		if (r->bundle) {
+			char member[16 + FERRY_SHA256_HEX_LEN];
+			long k;
+
+			snprintf(member, sizeof(member), "blobs/sha256/%s", r->bundle + 7);
+			k = ferry_manifest_find(m, member);
+			if (k >= 0 && b->staged[k])
+				error = staged_path(&path, b, (size_t)k);
+			else
+				error = ferry_store_blob_path(&path, c->st, r->bundle + 7);
+			file = path.ptr;
+		}
+		if (!error)
+			error = ferry_git_stage(&b->git[i], c->st, b->dir, r, file,
+						m->base_sequence);
+	}
+	ferry_buf_dispose(&path);
+	return error;
+}
+
 /* ---- publishing ------------------------------------------------------------ */
 
 static int publish_blobs(import_ctx *c, staged_bundle *b)
@@ -500,6 +539,7 @@ static int record(import_ctx *c, staged_bundle *b, const char *files)
 {
 	const ferry_manifest *m = b->m;
 	sqlite3_stmt *blob = NULL, *tag = NULL, *chan = NULL, *imp = NULL;
+	sqlite3_stmt *ref = NULL, *unref = NULL;
 	ferry_buf signers = FERRY_BUF_INIT;
 	ferry_store *st = c->st;
 	int64_t newest;
@@ -528,7 +568,14 @@ static int record(import_ctx *c, staged_bundle *b, const char *files)
 	    sqlite3_prepare_v2(st->db,
 			       "INSERT INTO imports(bundle_id, channel, sequence, "
 			       "base_sequence, created, expires, imported, signers, files) "
-			       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &imp, NULL) != SQLITE_OK) {
+			       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &imp, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db,
+			       "INSERT INTO refs(repo, ref, commit_id, channel, sequence) "
+			       "VALUES (?, ?, ?, ?, ?) ON CONFLICT(repo, ref) DO UPDATE SET "
+			       "commit_id = excluded.commit_id, channel = excluded.channel, "
+			       "sequence = excluded.sequence", -1, &ref, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "DELETE FROM refs WHERE repo = ? AND ref = ?",
+			       -1, &unref, NULL) != SQLITE_OK) {
 		error = ferry_store_db_error(st, "prepare");
 		goto done;
 	}
@@ -563,6 +610,24 @@ static int record(import_ctx *c, staged_bundle *b, const char *files)
 		sqlite3_bind_int64(tag, 6, (sqlite3_int64)m->sequence);
 		error = bind_step(st, tag, "record tag");
 	}
+	for (k = 0; k < m->nrepos && !error; k++) {
+		const ferry_git_repo *r = &m->repos[k];
+		size_t j;
+
+		for (j = 0; j < r->nrefs && !error; j++) {
+			sqlite3_bind_text(ref, 1, r->name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(ref, 2, r->refs[j].name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(ref, 3, r->refs[j].commit, -1, SQLITE_STATIC);
+			sqlite3_bind_text(ref, 4, m->channel, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(ref, 5, (sqlite3_int64)m->sequence);
+			error = bind_step(st, ref, "record ref");
+		}
+		for (j = 0; j < r->ndeleted && !error; j++) {
+			sqlite3_bind_text(unref, 1, r->name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(unref, 2, r->deleted[j], -1, SQLITE_STATIC);
+			error = bind_step(st, unref, "delete ref");
+		}
+	}
 	if (error)
 		goto done;
 	sqlite3_bind_text(chan, 1, m->channel, -1, SQLITE_STATIC);
@@ -594,6 +659,8 @@ done:
 	sqlite3_finalize(tag);
 	sqlite3_finalize(chan);
 	sqlite3_finalize(imp);
+	sqlite3_finalize(ref);
+	sqlite3_finalize(unref);
 	if (error)
 		ferry_store_exec(st, "ROLLBACK", "rollback");
 	else
@@ -682,7 +749,7 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 	ferry_trust trust;
 	ferry_buf staging = FERRY_BUF_INIT, files = FERRY_BUF_INIT;
 	int64_t now, newest;
-	size_t i;
+	size_t i, k;
 	int error;
 
 	memset(out, 0, sizeof(*out));
@@ -742,7 +809,7 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 			goto done;
 		}
 		if ((error = check_volumes(b)) < 0 || (error = check_split_members(b)) < 0 ||
-		    (error = check_prerequisites(&c, b)) < 0) {
+		    (error = check_prerequisites(&c, b)) < 0 || (error = stage_git(&c, b)) < 0) {
 			audit(&c, "reject", b->m, &b->sig, "rejected", ferry_error_last());
 			goto done;
 		}
@@ -754,8 +821,12 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 			audit(&c, "noop", c.b[i].m, &c.b[i].sig, "already imported", NULL);
 			continue;
 		}
-		if ((error = publish_blobs(&c, &c.b[i])) < 0 ||
-		    (error = record(&c, &c.b[i], files.ptr ? files.ptr : "")) < 0)
+		if ((error = publish_blobs(&c, &c.b[i])) < 0)
+			goto done;
+		for (k = 0; k < c.b[i].m->nrepos; k++)
+			if ((error = ferry_git_publish(c.b[i].git[k])) < 0)
+				goto done;
+		if ((error = record(&c, &c.b[i], files.ptr ? files.ptr : "")) < 0)
 			goto done;
 	}
 	if (!opts->dry_run && (error = ferry_store_write_layout_view(st)) < 0)
@@ -769,7 +840,6 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 	for (i = 0; i < c.nb; i++) {
 		ferry_import_bundle *r = &out->bundles[out->nbundles++];
 		const staged_bundle *b = &c.b[i];
-		size_t k;
 
 		memcpy(r->id, b->id, sizeof(r->id));
 		r->channel = strdup(b->m->channel);
@@ -796,6 +866,9 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 	}
 done:
 	for (i = 0; i < c.nb; i++) {
+		for (k = 0; c.b[i].git && k < c.b[i].m->nrepos; k++)
+			ferry_git_staged_free(c.b[i].git[k]);
+		free(c.b[i].git);
 		ferry_manifest_free(c.b[i].m);
 		free(c.b[i].dir);
 		free(c.b[i].volume_ok);

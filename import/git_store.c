@@ -1,0 +1,582 @@
+/*
+ * Git repositories in the store (see git_store.h). libgit2's types stay in
+ * this file. The git bundle file format: a signature line ("# v2 git
+ * bundle" or "# v3 git bundle" followed by "@capability" lines), then
+ * prerequisite lines "-<oid> <comment>", ref lines "<oid> <refname>", an
+ * empty line, and the pack.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <git2.h>
+
+#include "ferry/errors.h"
+#include "fs.h"
+#include "git_store.h"
+#include "banned.h"
+
+#define BUNDLE_HEADER_MAX (16u << 20)
+
+struct ferry_git_staged {
+	ferry_store *st;
+	const ferry_git_repo *repo;
+	char *quarantine;     /* staging repository, NULL when no objects */
+	char *target;         /* the store's repository */
+};
+
+static int git_fail(const char *what, const char *repo)
+{
+	const git_error *e = git_error_last();
+
+	return ferry_error_set(FERRY_EIO, "repository '%s': %s: %s", repo, what,
+			       e && e->message ? e->message : "unknown error");
+}
+
+typedef struct {
+	char **prereqs;
+	size_t nprereqs;
+	char **refs;   /* "oid refname" */
+	size_t nrefs;
+	uint64_t pack_offset;
+} bundle_header;
+
+static void header_free(bundle_header *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->nprereqs; i++)
+		free(h->prereqs[i]);
+	for (i = 0; i < h->nrefs; i++)
+		free(h->refs[i]);
+	free(h->prereqs);
+	free(h->refs);
+}
+
+static int push(char ***arr, size_t *n, const char *s, size_t len)
+{
+	char **grown = realloc(*arr, (*n + 1) * sizeof(**arr));
+
+	if (!grown || !(grown[*n] = strndup(s, len))) {
+		if (grown)
+			*arr = grown;
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	}
+	*arr = grown;
+	(*n)++;
+	return 0;
+}
+
+static int is_oid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len != 40 && len != 64)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* Parse the header of a git bundle file, reading at most BUNDLE_HEADER_MAX. */
+static int parse_header(bundle_header *h, const char *path, const char *repo)
+{
+	FILE *f = fopen(path, "rb");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	uint64_t at = 0;
+	int error = 0, first = 1, ended = 0;
+
+	memset(h, 0, sizeof(*h));
+	if (!f)
+		return ferry_error_set_errno(FERRY_EIO, "cannot open '%s'", path);
+	while (!ended && (len = getline(&line, &cap, f)) > 0) {
+		at += (uint64_t)len;
+		if (at > BUNDLE_HEADER_MAX) {
+			error = ferry_error_set(FERRY_ETOOBIG, "repository '%s': git bundle "
+						"header is too large", repo);
+			break;
+		}
+		if (line[len - 1] != '\n') {
+			error = ferry_error_set(FERRY_EINVALID, "repository '%s': git bundle "
+						"header is truncated", repo);
+			break;
+		}
+		line[--len] = '\0';
+		if (first) {
+			first = 0;
+			if (strcmp(line, "# v2 git bundle") && strcmp(line, "# v3 git bundle")) {
+				error = ferry_error_set(FERRY_EINVALID,
+							"repository '%s': not a git bundle "
+							"(v2 or v3)", repo);
+				break;
+			}
+			continue;
+		}
+		if (len == 0) {
+			ended = 1;
+		} else if (line[0] == '@') {
+			if (strcmp(line, "@object-format=sha1")) {
+				error = ferry_error_set(FERRY_EUNSUPPORTED,
+							"repository '%s': git bundle capability "
+							"'%.60s' is not supported", repo, line);
+				break;
+			}
+		} else if (line[0] == '-') {
+			size_t n = strcspn(line + 1, " ");
+
+			if (!is_oid(line + 1, n)) {
+				error = ferry_error_set(FERRY_EINVALID, "repository '%s': "
+							"malformed prerequisite line", repo);
+				break;
+			}
+			if ((error = push(&h->prereqs, &h->nprereqs, line + 1, n)) < 0)
+				break;
+		} else {
+			size_t n = strcspn(line, " ");
+
+			if (!is_oid(line, n) || line[n] != ' ' || !line[n + 1]) {
+				error = ferry_error_set(FERRY_EINVALID, "repository '%s': "
+							"malformed ref line", repo);
+				break;
+			}
+			if ((error = push(&h->refs, &h->nrefs, line, (size_t)len)) < 0)
+				break;
+		}
+	}
+	if (!error && !ended)
+		error = ferry_error_set(FERRY_EINVALID, "repository '%s': git bundle has "
+					"no pack", repo);
+	h->pack_offset = at;
+	free(line);
+	fclose(f);
+	if (error)
+		header_free(h);
+	return error;
+}
+
+static int repo_open_or_null(git_repository **out, const char *path)
+{
+	*out = NULL;
+	if (!ferry_fs_exists(path))
+		return 0;
+	return git_repository_open_bare(out, path);
+}
+
+/* The manifest's ref state must agree with what the bundle file says. */
+static int check_header(const bundle_header *h, const ferry_git_repo *r)
+{
+	size_t i, k;
+
+	for (i = 0; i < h->nrefs; i++) {
+		const char *name = strchr(h->refs[i], ' ') + 1;
+		size_t oidlen = (size_t)(name - 1 - h->refs[i]);
+
+		if (!strcmp(name, "HEAD"))
+			continue;
+		for (k = 0; k < r->nrefs; k++)
+			if (!strcmp(r->refs[k].name, name))
+				break;
+		if (k == r->nrefs || strncmp(r->refs[k].commit, h->refs[i], oidlen))
+			return ferry_error_set(FERRY_EINVALID,
+					       "repository '%s': the git bundle's ref '%.200s' "
+					       "disagrees with the signed manifest", r->name, name);
+	}
+	return 0;
+}
+
+static int index_pack(git_odb *odb, const char *pack_dir, const char *bundle_file,
+		      uint64_t offset, const char *repo)
+{
+	git_indexer_options opts;
+	git_indexer_progress stats;
+	git_indexer *idx = NULL;
+	unsigned char *buf = malloc(1 << 20);
+	int fd = -1, error = 0;
+	ssize_t n;
+
+	if (!buf)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	git_indexer_options_init(&opts, GIT_INDEXER_OPTIONS_VERSION);
+	if ((fd = open(bundle_file, O_RDONLY | O_CLOEXEC)) < 0) {
+		error = ferry_error_set_errno(FERRY_EIO, "cannot open '%s'", bundle_file);
+		goto done;
+	}
+	if (git_indexer_new(&idx, pack_dir, 0, odb, &opts) < 0) {
+		error = git_fail("cannot start the pack indexer", repo);
+		goto done;
+	}
+	while ((n = pread(fd, buf, 1 << 20, (off_t)offset)) > 0) {
+		if (git_indexer_append(idx, buf, (size_t)n, &stats) < 0) {
+			error = git_fail("bad pack", repo);
+			goto done;
+		}
+		offset += (uint64_t)n;
+	}
+	if (n < 0) {
+		error = ferry_error_set_errno(FERRY_EIO, "cannot read '%s'", bundle_file);
+		goto done;
+	}
+	if (git_indexer_commit(idx, &stats) < 0)
+		error = git_fail("bad pack", repo);
+done:
+	if (error == FERRY_EIO && strstr(ferry_error_last(), "bad pack"))
+		error = FERRY_ECORRUPT;
+	git_indexer_free(idx);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return error;
+}
+
+/* Every ref target and its commit history must be present. */
+static int check_complete(git_repository *repo, const ferry_git_repo *r)
+{
+	git_revwalk *walk = NULL;
+	git_oid oid;
+	size_t k;
+	int error = 0, rc;
+
+	if (git_revwalk_new(&walk, repo) < 0)
+		return git_fail("cannot walk history", r->name);
+	for (k = 0; k < r->nrefs && !error; k++) {
+		git_object *obj = NULL;
+
+		if (git_oid_fromstr(&oid, r->refs[k].commit) < 0 ||
+		    git_object_lookup(&obj, repo, &oid, GIT_OBJECT_ANY) < 0) {
+			error = ferry_error_set(FERRY_EVERIFY,
+						"repository '%s': ref '%s' points at commit "
+						"%s, which neither the bundle nor the store "
+						"holds", r->name, r->refs[k].name,
+						r->refs[k].commit);
+			break;
+		}
+		git_object_free(obj);
+		if (git_revwalk_push(walk, &oid) < 0 && git_error_last() &&
+		    git_error_last()->klass != GIT_ERROR_INVALID)
+			error = git_fail("cannot walk history", r->name);
+	}
+	while (!error && (rc = git_revwalk_next(&oid, walk)) == 0) {
+		git_commit *c = NULL;
+		git_tree *t = NULL;
+
+		if (git_commit_lookup(&c, repo, &oid) < 0 || git_commit_tree(&t, c) < 0) {
+			char hex[GIT_OID_HEXSZ + 1];
+
+			git_oid_tostr(hex, sizeof(hex), &oid);
+			error = ferry_error_set(FERRY_EVERIFY,
+						"repository '%s': history is incomplete at "
+						"commit %s", r->name, hex);
+		}
+		git_tree_free(t);
+		git_commit_free(c);
+	}
+	if (!error && rc != GIT_ITEROVER)
+		error = ferry_error_set(FERRY_EVERIFY,
+					"repository '%s': history is incomplete: %s", r->name,
+					git_error_last() ? git_error_last()->message : "");
+	git_revwalk_free(walk);
+	return error;
+}
+
+int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging_dir,
+		    const ferry_git_repo *r, const char *bundle_file,
+		    uint64_t base_sequence)
+{
+	ferry_git_staged *s = NULL;
+	bundle_header h;
+	git_repository *store_repo = NULL, *q = NULL;
+	git_odb *odb = NULL;
+	ferry_buf target = FERRY_BUF_INIT, qpath = FERRY_BUF_INIT, alt = FERRY_BUF_INIT;
+	ferry_buf pack_dir = FERRY_BUF_INIT, line = FERRY_BUF_INIT;
+	git_oid oid;
+	size_t k;
+	int error = 0;
+
+	memset(&h, 0, sizeof(h));
+	git_libgit2_init();
+	if (!(s = calloc(1, sizeof(*s)))) {
+		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		goto done;
+	}
+	s->st = st;
+	s->repo = r;
+	if ((error = ferry_store_repo_path(&target, st, r->name)) < 0)
+		goto done;
+	if (repo_open_or_null(&store_repo, target.ptr) < 0) {
+		error = git_fail("cannot open the store's repository", r->name);
+		goto done;
+	}
+	/* Prerequisites must be in the store before anything is staged. */
+	for (k = 0; k < r->nprerequisites; k++) {
+		git_commit *c = NULL;
+
+		if (!store_repo || git_oid_fromstr(&oid, r->prerequisites[k]) < 0 ||
+		    git_commit_lookup(&c, store_repo, &oid) < 0) {
+			error = ferry_error_set(FERRY_EVERIFY,
+						"repository '%s': the store lacks prerequisite "
+						"commit %s (sent in sequence %llu or before); "
+						"import the channel's bundles up to sequence %llu "
+						"first", r->name, r->prerequisites[k],
+						(unsigned long long)base_sequence,
+						(unsigned long long)base_sequence);
+			goto done;
+		}
+		git_commit_free(c);
+	}
+	if (bundle_file) {
+		if ((error = parse_header(&h, bundle_file, r->name)) < 0 ||
+		    (error = check_header(&h, r)) < 0)
+			goto done;
+		for (k = 0; k < h.nprereqs; k++) {
+			git_odb *sodb = NULL;
+			int has = store_repo && git_oid_fromstr(&oid, h.prereqs[k]) == 0 &&
+				  git_repository_odb(&sodb, store_repo) == 0 &&
+				  git_odb_exists(sodb, &oid);
+
+			git_odb_free(sodb);
+			if (!has) {
+				error = ferry_error_set(FERRY_EVERIFY,
+							"repository '%s': the store lacks "
+							"prerequisite commit %s of the git "
+							"bundle (base sequence %llu)", r->name,
+							h.prereqs[k],
+							(unsigned long long)base_sequence);
+				goto done;
+			}
+		}
+		/* Quarantine: a scratch repository that borrows the store's objects. */
+		if ((error = ferry_buf_printf(&qpath, "%s/git-%s.git", staging_dir,
+					      r->name)) < 0)
+			goto done;
+		if (git_repository_init(&q, qpath.ptr, 1) < 0) {
+			error = git_fail("cannot create quarantine", r->name);
+			goto done;
+		}
+		git_repository_free(q);
+		q = NULL;
+		if (store_repo) {
+			if ((error = ferry_buf_printf(&alt, "%s/objects/info/alternates",
+						      qpath.ptr)) < 0 ||
+			    (error = ferry_buf_printf(&line, "%s/objects\n", target.ptr)) < 0 ||
+			    (error = ferry_fs_write_atomic(alt.ptr, line.ptr, line.size, 0644)) < 0)
+				goto done;
+		}
+		if (git_repository_open_bare(&q, qpath.ptr) < 0 ||
+		    git_repository_odb(&odb, q) < 0) {
+			error = git_fail("cannot open quarantine", r->name);
+			goto done;
+		}
+		if ((error = ferry_buf_printf(&pack_dir, "%s/objects/pack", qpath.ptr)) < 0 ||
+		    (error = index_pack(odb, pack_dir.ptr, bundle_file, h.pack_offset,
+					r->name)) < 0)
+			goto done;
+		git_odb_free(odb);
+		odb = NULL;
+		git_repository_free(q);
+		q = NULL;
+		/* Re-open so the new pack is seen, then check completeness. */
+		if (git_repository_open_bare(&q, qpath.ptr) < 0) {
+			error = git_fail("cannot open quarantine", r->name);
+			goto done;
+		}
+		if ((error = check_complete(q, r)) < 0)
+			goto done;
+		s->quarantine = ferry_buf_detach(&qpath);
+	} else if (r->nrefs) {
+		/* No objects: every ref must point at what the store holds. */
+		if (!store_repo) {
+			error = ferry_error_set(FERRY_EVERIFY,
+						"repository '%s' carries no objects and the "
+						"store does not have it (base sequence %llu)",
+						r->name, (unsigned long long)base_sequence);
+			goto done;
+		}
+		if ((error = check_complete(store_repo, r)) < 0)
+			goto done;
+	}
+	s->target = ferry_buf_detach(&target);
+	*out = s;
+	s = NULL;
+done:
+	header_free(&h);
+	git_odb_free(odb);
+	git_repository_free(q);
+	git_repository_free(store_repo);
+	ferry_buf_dispose(&target);
+	ferry_buf_dispose(&qpath);
+	ferry_buf_dispose(&alt);
+	ferry_buf_dispose(&pack_dir);
+	ferry_buf_dispose(&line);
+	ferry_git_staged_free(s);
+	git_libgit2_shutdown();
+	return error;
+}
+
+/* Move pack-*.pack, then pack-*.idx (so an .idx never lacks its .pack). */
+static int move_packs(const char *from_dir, const char *to_dir)
+{
+	static const char *const exts[] = { ".pack", ".rev", ".idx" };
+	ferry_buf a = FERRY_BUF_INIT, b = FERRY_BUF_INIT;
+	struct dirent *e;
+	size_t i;
+	int error = 0;
+
+	for (i = 0; i < 3 && !error; i++) {
+		DIR *d = opendir(from_dir);
+
+		if (!d)
+			return ferry_error_set_errno(FERRY_EIO, "cannot read '%s'", from_dir);
+		while (!error && (e = readdir(d))) {
+			size_t n = strlen(e->d_name), x = strlen(exts[i]);
+
+			if (n <= x || strcmp(e->d_name + n - x, exts[i]))
+				continue;
+			ferry_buf_clear(&a);
+			ferry_buf_clear(&b);
+			if ((error = ferry_buf_printf(&a, "%s/%s", from_dir, e->d_name)) < 0 ||
+			    (error = ferry_buf_printf(&b, "%s/%s", to_dir, e->d_name)) < 0)
+				break;
+			if (rename(a.ptr, b.ptr) < 0)
+				error = ferry_error_set_errno(FERRY_EIO, "cannot move '%s'", a.ptr);
+		}
+		closedir(d);
+		if (!error && b.ptr)
+			error = ferry_fs_fsync_parent(b.ptr);
+	}
+	ferry_buf_dispose(&a);
+	ferry_buf_dispose(&b);
+	return error;
+}
+
+static void set_head(git_repository *repo)
+{
+	static const char *const names[] = { "refs/heads/main", "refs/heads/master" };
+	git_reference *ref = NULL, *head = NULL;
+	git_reference_iterator *it = NULL;
+	size_t i;
+
+	if (git_reference_lookup(&head, repo, "HEAD") == 0) {
+		git_reference *resolved = NULL;
+
+		if (git_reference_resolve(&resolved, head) == 0) {
+			git_reference_free(resolved);
+			git_reference_free(head);
+			return;   /* HEAD names an existing branch */
+		}
+		git_reference_free(head);
+	}
+	for (i = 0; i < 2; i++)
+		if (git_reference_lookup(&ref, repo, names[i]) == 0) {
+			git_reference_free(ref);
+			git_repository_set_head(repo, names[i]);
+			return;
+		}
+	if (git_reference_iterator_glob_new(&it, repo, "refs/heads/*") == 0 &&
+	    git_reference_next(&ref, it) == 0) {
+		git_repository_set_head(repo, git_reference_name(ref));
+		git_reference_free(ref);
+	}
+	git_reference_iterator_free(it);
+}
+
+int ferry_git_publish(ferry_git_staged *s)
+{
+	const ferry_git_repo *r = s->repo;
+	git_repository *repo = NULL;
+	ferry_buf from = FERRY_BUF_INIT, to = FERRY_BUF_INIT;
+	git_oid oid;
+	size_t k;
+	int error = 0;
+
+	git_libgit2_init();
+	if (!ferry_fs_exists(s->target)) {
+		if (git_repository_init(&repo, s->target, 1) < 0) {
+			error = git_fail("cannot create the store's repository", r->name);
+			goto done;
+		}
+	} else if (git_repository_open_bare(&repo, s->target) < 0) {
+		error = git_fail("cannot open the store's repository", r->name);
+		goto done;
+	}
+	if (s->quarantine) {
+		if ((error = ferry_buf_printf(&from, "%s/objects/pack", s->quarantine)) < 0 ||
+		    (error = ferry_buf_printf(&to, "%s/objects/pack", s->target)) < 0 ||
+		    (error = ferry_fs_mkdir_p(to.ptr, 0755)) < 0 ||
+		    (error = move_packs(from.ptr, to.ptr)) < 0)
+			goto done;
+		git_repository_free(repo);
+		if (git_repository_open_bare(&repo, s->target) < 0) {
+			error = git_fail("cannot open the store's repository", r->name);
+			goto done;
+		}
+	}
+	/* Refs last: each now points at complete content. */
+	for (k = 0; k < r->nrefs; k++) {
+		git_reference *ref = NULL;
+
+		if (git_oid_fromstr(&oid, r->refs[k].commit) < 0 ||
+		    git_reference_create(&ref, repo, r->refs[k].name, &oid, 1,
+					 "ferry import") < 0) {
+			error = git_fail("cannot set ref", r->name);
+			goto done;
+		}
+		git_reference_free(ref);
+	}
+	for (k = 0; k < r->ndeleted; k++) {
+		git_reference *ref = NULL;
+
+		if (git_reference_lookup(&ref, repo, r->deleted[k]) == 0) {
+			if (git_reference_delete(ref) < 0) {
+				git_reference_free(ref);
+				error = git_fail("cannot delete ref", r->name);
+				goto done;
+			}
+			git_reference_free(ref);
+		}
+	}
+	set_head(repo);
+done:
+	git_repository_free(repo);
+	ferry_buf_dispose(&from);
+	ferry_buf_dispose(&to);
+	git_libgit2_shutdown();
+	return error;
+}
+
+void ferry_git_staged_free(ferry_git_staged *s)
+{
+	if (!s)
+		return;
+	free(s->quarantine);
+	free(s->target);
+	free(s);
+}
+
+int ferry_git_store_ref(char out[65], ferry_store *st, const char *name, const char *ref)
+{
+	ferry_buf path = FERRY_BUF_INIT;
+	git_repository *repo = NULL;
+	git_oid oid;
+	int error = FERRY_ENOTFOUND;
+
+	out[0] = '\0';
+	git_libgit2_init();
+	if (ferry_store_repo_path(&path, st, name) == 0 &&
+	    repo_open_or_null(&repo, path.ptr) == 0 && repo &&
+	    git_reference_name_to_id(&oid, repo, ref) == 0) {
+		git_oid_tostr(out, 65, &oid);
+		error = 0;
+	}
+	git_repository_free(repo);
+	ferry_buf_dispose(&path);
+	git_libgit2_shutdown();
+	return error;
+}

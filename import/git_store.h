@@ -1,0 +1,36 @@
+/*
+ * Git repositories in the store. A bundle's git bundle file is indexed into
+ * a quarantine repository in staging whose alternates point at the store's
+ * repository, so a thin pack resolves against what the store holds and a
+ * bad pack never touches it. Publishing moves the quarantined pack into the
+ * store's repository and then moves the refs.
+ */
+#ifndef FERRY_IMPORT_GIT_STORE_H
+#define FERRY_IMPORT_GIT_STORE_H
+
+#include "manifest.h"
+#include "store.h"
+
+typedef struct ferry_git_staged ferry_git_staged;
+
+/**
+ * Check and stage one repository of a bundle: parse its git bundle file
+ * (`bundle_file`, NULL when the bundle carries no objects for it), check
+ * every prerequisite commit is in the store, index the pack in quarantine
+ * under `staging_dir`, and check every ref's target and its history are
+ * complete. FERRY_EVERIFY names a missing prerequisite (and the base
+ * sequence); FERRY_EINVALID/FERRY_ECORRUPT a malformed bundle file or pack.
+ */
+int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging_dir,
+		    const ferry_git_repo *repo, const char *bundle_file,
+		    uint64_t base_sequence);
+
+/** Move the quarantined objects into the store, then set and delete refs. */
+int ferry_git_publish(ferry_git_staged *s);
+
+void ferry_git_staged_free(ferry_git_staged *s);
+
+/** The commit the store's repository `repo` has for `ref` (hex), if any. */
+int ferry_git_store_ref(char out[65], ferry_store *st, const char *repo, const char *ref);
+
+#endif

@@ -1,0 +1,228 @@
+/*
+ * Git repositories through import: git bundle files made by stock git are
+ * published into the store's bare repositories (refs last), incremental
+ * thin packs resolve against what the store holds, a missing prerequisite
+ * is named, and a bundle file that disagrees with the signed manifest is
+ * rejected. Stock git checks the result (clone + fsck --strict).
+ */
+#include <time.h>
+
+#include "fs.h"
+#include "git_store.h"
+#include "hash.h"
+#include "import.h"
+#include "testlib.h"
+#include "trust.h"
+#include "writer.h"
+
+typedef struct {
+	char *dir;
+	ferry_key *key;
+	ferry_pubkey *pub;
+	ferry_store *st;
+} fixture;
+
+static void sh(const char *dir, const char *cmd)
+{
+	char full[8192];
+
+	snprintf(full, sizeof(full), "cd '%s' && %s >/dev/null 2>&1", dir, cmd);
+	if (system(full) != 0)
+		fail_msg("command failed: %s", cmd);
+}
+
+static void sh_out(char *out, size_t len, const char *dir, const char *cmd)
+{
+	char full[8192];
+	FILE *p;
+
+	snprintf(full, sizeof(full), "cd '%s' && %s", dir, cmd);
+	assert_non_null(p = popen(full, "r"));
+	assert_non_null(fgets(out, (int)len, p));
+	out[strcspn(out, "\n")] = '\0';
+	pclose(p);
+}
+
+static int setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	ferry_trust_root *root = NULL;
+
+	f->dir = test_mkdtemp();
+	test_keypair(f->dir, "k", &f->key, &f->pub);
+	assert_int_equal(ferry_store_open(&f->st, test_path(f->dir, "store"),
+					  FERRY_STORE_WRITE, 0), 0);
+	assert_int_equal(ferry_trust_root_new(&root, 1, time(NULL) + 86400, 1, &f->pub, 1), 0);
+	assert_int_equal(ferry_trust_init(f->st, root), 0);
+	ferry_trust_root_free(root);
+	sh(f->dir, "git init -q -b main src && cd src && git config user.email t@t && "
+		   "git config user.name t && echo a > a && git add a && "
+		   "git commit -qm one && git tag v1 && echo b > b && git add b && "
+		   "git commit -qm two");
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *f = *state;
+
+	ferry_store_close(f->st);
+	ferry_key_free(f->key);
+	ferry_pubkey_free(f->pub);
+	test_rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Wrap git bundle file `gb` in a ferry bundle binding repo org/app to
+ * main=`main_commit` (and v1 when `with_tag`), with `prereq` if given. */
+static const char *wrap(fixture *f, const char *name, uint64_t seq, const char *gb,
+			const char *main_commit, const char *tag_commit,
+			const char *prereq)
+{
+	ferry_manifest *m = NULL;
+	ferry_member_source src[1];
+	ferry_write_options wo = FERRY_WRITE_OPTIONS_INIT;
+	ferry_write_result res;
+	ferry_git_repo *r;
+	ferry_buf data = FERRY_BUF_INIT;
+	ferry_sha256 *sha = NULL;
+	char hex[65], path[80], digest[80];
+	static char out[4096];
+	FILE *fp = fopen(gb, "rb");
+	long size;
+
+	assert_non_null(fp);
+	fseek(fp, 0, SEEK_END);
+	size = ftell(fp);
+	fclose(fp);
+	ferry_sha256_new(&sha);
+	{
+		char buf[65536];
+		size_t n;
+
+		fp = fopen(gb, "rb");
+		while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+			ferry_sha256_update(sha, buf, n);
+		fclose(fp);
+	}
+	ferry_sha256_final_hex(sha, hex);
+	ferry_sha256_free(sha);
+	assert_int_equal(ferry_manifest_new(&m, "git"), 0);
+	m->sequence = seq;
+	m->base_sequence = prereq ? seq - 1 : 0;
+	m->created = time(NULL) - 10 + (int64_t)seq;
+	m->expires = m->created + 86400;
+	snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
+	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	assert_int_equal(ferry_manifest_add_member(m, path, (uint64_t)size, hex), 0);
+	assert_int_equal(ferry_manifest_add_repo(&r, m, "org/app", digest), 0);
+	assert_int_equal(ferry_git_repo_add_ref(r, "refs/heads/main", main_commit, 0), 0);
+	if (tag_commit)
+		assert_int_equal(ferry_git_repo_add_ref(r, "refs/tags/v1", tag_commit, 0), 0);
+	if (prereq)
+		assert_int_equal(ferry_git_repo_add_prerequisite(r, prereq), 0);
+	src[0].file = gb;
+	src[0].data = NULL;
+	wo.out_dir = f->dir;
+	wo.basename = name;
+	wo.keys = &f->key;
+	wo.nkeys = 1;
+	assert_int_equal(ferry_bundle_write(&res, m, src, &wo), 0);
+	snprintf(out, sizeof(out), "%s", res.paths[0]);
+	ferry_write_result_dispose(&res);
+	ferry_manifest_free(m);
+	ferry_buf_dispose(&data);
+	return out;
+}
+
+static int import_one(fixture *f, const char *path)
+{
+	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
+	ferry_import_result res;
+	const char *paths[1] = { path };
+	int error;
+
+	ferry_error_clear();
+	error = ferry_import(&res, f->st, paths, 1, &io);
+	ferry_import_result_dispose(&res);
+	return error;
+}
+
+static void test_import_git__full_then_incremental(void **state)
+{
+	fixture *f = *state;
+	char one[64], two[64], three[64], got[65], bundle[4096];
+	char src[4200];
+
+	snprintf(src, sizeof(src), "%s/src", f->dir);
+	sh_out(one, sizeof(one), src, "git rev-parse v1");
+	sh_out(two, sizeof(two), src, "git rev-parse main");
+	sh(src, "git bundle create ../full.gb main v1");
+	snprintf(bundle, sizeof(bundle), "%s",
+		 wrap(f, "full", 1, test_path(f->dir, "full.gb"), two, one, NULL));
+	assert_int_equal(import_one(f, bundle), 0);
+	assert_int_equal(ferry_git_store_ref(got, f->st, "org/app", "refs/heads/main"), 0);
+	assert_string_equal(got, two);
+	sh(f->dir, "git clone -q store/git/org/app.git clone1 && cd clone1 && "
+		   "git fsck --strict && test \"$(git rev-parse HEAD)\" = \"$(git rev-parse origin/main)\"");
+
+	/* One more commit: a thin pack with prerequisite `two`. */
+	sh(src, "echo c > c && git add c && git commit -qm three");
+	sh_out(three, sizeof(three), src, "git rev-parse main");
+	sh(src, "git bundle create ../inc.gb main ^v1 ^HEAD~1");
+	snprintf(bundle, sizeof(bundle), "%s",
+		 wrap(f, "inc", 2, test_path(f->dir, "inc.gb"), three, one, two));
+	assert_int_equal(import_one(f, bundle), 0);
+	assert_int_equal(ferry_git_store_ref(got, f->st, "org/app", "refs/heads/main"), 0);
+	assert_string_equal(got, three);
+	sh(f->dir, "git clone -q store/git/org/app.git clone2 && cd clone2 && "
+		   "git fsck --strict && test -f c");
+}
+
+static void test_import_git__missing_prerequisite_is_named(void **state)
+{
+	fixture *f = *state;
+	char one[64], two[64], bundle[4096], src[4200];
+
+	snprintf(src, sizeof(src), "%s/src", f->dir);
+	sh_out(one, sizeof(one), src, "git rev-parse v1");
+	sh_out(two, sizeof(two), src, "git rev-parse main");
+	sh(src, "git bundle create ../inc.gb main ^v1");
+	snprintf(bundle, sizeof(bundle), "%s",
+		 wrap(f, "inc", 2, test_path(f->dir, "inc.gb"), two, NULL, one));
+	assert_error(import_one(f, bundle), FERRY_EVERIFY,
+		     "repository 'org/app': the store lacks prerequisite commit");
+	assert_non_null(strstr(ferry_error_last(), one));
+	assert_false(ferry_fs_exists(test_path(f->dir, "store/git/org/app.git")));
+}
+
+static void test_import_git__bundle_disagreeing_with_manifest(void **state)
+{
+	fixture *f = *state;
+	char one[64], bundle[4096], src[4200];
+
+	snprintf(src, sizeof(src), "%s/src", f->dir);
+	sh_out(one, sizeof(one), src, "git rev-parse v1");
+	sh(src, "git bundle create ../full.gb main");
+	/* The manifest claims main is at v1; the bundle file says otherwise. */
+	snprintf(bundle, sizeof(bundle), "%s",
+		 wrap(f, "bad", 1, test_path(f->dir, "full.gb"), one, NULL, NULL));
+	assert_error(import_one(f, bundle), FERRY_EINVALID,
+		     "the git bundle's ref 'refs/heads/main' disagrees with the signed manifest");
+	assert_false(ferry_fs_exists(test_path(f->dir, "store/git/org/app.git")));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(test_import_git__full_then_incremental),
+		T(test_import_git__missing_prerequisite_is_named),
+		T(test_import_git__bundle_disagreeing_with_manifest),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
