@@ -21,6 +21,7 @@ static const struct {
 	{ "import", cmd_import, "verify bundles, then publish them into the store" },
 	{ "trust", cmd_trust, "install, show and rotate the store's trust root" },
 	{ "store", cmd_store, "list the store, collect garbage" },
+	{ "receipt", cmd_receipt, "write a signed inventory of the store" },
 };
 
 static void usage(FILE *out)
