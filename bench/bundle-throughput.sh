@@ -240,6 +240,14 @@ bundle_bytes=$(stat -c %s "$BUNDLE")
 for run in 1 2; do
 	measure verify "$run" "$FERRY" verify --trust-key "$W/key.pub" -q "$BUNDLE"
 done
+# import into a fresh store each run (trust root installed first, not timed)
+for run in 1 2; do
+	rm -rf "$W/store"
+	"$FERRY" trust init --store "$W/store" --key "$W/key.pub" >/dev/null ||
+		die "trust init failed"
+	measure import "$run" "$FERRY" import --store "$W/store" -q "$BUNDLE"
+done
+rm -rf "$W/store"
 for run in 1 2; do
 	measure openssl "$run" openssl dgst -sha256 "$BUNDLE"
 done
@@ -266,10 +274,11 @@ printf '%-22s %9s %9s %10s %10s %12s %8s\n' \
 	step "run1 s" "wall s" "MB/s" "x openssl" "peak RSS" "CPU s"
 printf '%-22s %9s %9s %10s %10s %12s %8s\n' \
 	---------------------- --------- --------- ---------- ---------- ------------ --------
-for name in export verify openssl sha256sum; do
+for name in export verify import openssl sha256sum; do
 	case $name in
 	export) label="ferry export" ;;
 	verify) label="ferry verify" ;;
+	import) label="ferry import" ;;
 	openssl) label="openssl dgst -sha256" ;;
 	sha256sum) label="sha256sum" ;;
 	esac
@@ -286,6 +295,9 @@ verify_mbps=$(mbps "$bundle_bytes" "$(result verify 2 1)")
 verify_ratio=$(ratio "$verify_mbps" "$ref_mbps")
 export_ratio=$(ratio "$export_mbps" "$ref_mbps")
 verify_rss_mib=$(kib2mib "$(result verify 2 2)")
+import_mbps=$(mbps "$bundle_bytes" "$(result import 2 1)")
+import_ratio=$(ratio "$import_mbps" "$ref_mbps")
+import_rss_mib=$(kib2mib "$(result import 2 2)")
 export_rss_mib=$(kib2mib "$(result export 2 2)")
 
 goal() { if "$@"; then echo "GOAL MET"; else echo "GOAL MISSED"; fi; }
@@ -294,11 +306,17 @@ echo
 echo "ratios:"
 printf '  %-36s %6sx   %s\n' "verify throughput / openssl" "$verify_ratio" \
 	"goal >= $VERIFY_RATIO_GOAL: $(goal fge "$verify_ratio" "$VERIFY_RATIO_GOAL")"
+printf '  %-36s %6sx   %s\n' "import throughput / openssl" "$import_ratio" \
+	"goal >= $VERIFY_RATIO_GOAL: $(goal fge "$import_ratio" "$VERIFY_RATIO_GOAL")"
 printf '  %-36s %6sx   %s\n' "export throughput / openssl" "$export_ratio" "(no goal)"
 printf '  %-36s %6s MiB %s\n' "verify peak RSS" "$verify_rss_mib" \
 	"goal < $VERIFY_RSS_GOAL_MIB MiB: $(goal flt "$verify_rss_mib" "$VERIFY_RSS_GOAL_MIB")"
+printf '  %-36s %6s MiB %s\n' "import peak RSS" "$import_rss_mib" \
+	"goal < $VERIFY_RSS_GOAL_MIB MiB: $(goal flt "$import_rss_mib" "$VERIFY_RSS_GOAL_MIB")"
 printf '  %-36s %6s MiB %s\n' "export peak RSS" "$export_rss_mib" "(no goal)"
 echo
 echo "export: $export_mbps MB/s = ${export_ratio}x openssl, peak RSS $export_rss_mib MiB"
 echo "verify: $verify_mbps MB/s = ${verify_ratio}x openssl (goal >= $VERIFY_RATIO_GOAL)," \
 	"peak RSS $verify_rss_mib MiB (goal < $VERIFY_RSS_GOAL_MIB MiB)"
+echo "import: $import_mbps MB/s = ${import_ratio}x openssl (goal >= $VERIFY_RATIO_GOAL)," \
+	"peak RSS $import_rss_mib MiB (goal < $VERIFY_RSS_GOAL_MIB MiB)"

@@ -8,8 +8,10 @@
  * tags, refs, blobs, the channel sequence, the import record and the audit
  * event, then the OCI layout view.
  */
+#define _GNU_SOURCE   /* sync_file_range */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,155 @@
 #include "trust.h"
 #include "util.h"
 #include "banned.h"
+
+#define WRITEBACK_STEP (8u << 20)
+#define RING_SLOTS 4
+#define SLOT_SIZE (1u << 20)
+
+/*
+ * Staging writes run on a second thread, so that hashing the next block
+ * (on the reading thread) overlaps copying the previous one into the page
+ * cache. A ring of a few 1 MiB buffers bounds the memory.
+ */
+typedef struct {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	unsigned char *slot[RING_SLOTS];
+	size_t len[RING_SLOTS];
+	uint64_t at[RING_SLOTS];
+	int fd[RING_SLOTS];
+	size_t head, tail, count;   /* filled slots: [tail, tail + count) */
+	int stop;
+	int error;                  /* first write failure, errno */
+	int running;
+	int flush_fd;               /* writeback started on this file ... */
+	uint64_t flushed;           /* ... up to here */
+} writer;
+
+static void *writer_main(void *arg)
+{
+	writer *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		size_t i, len, done = 0;
+		uint64_t at;
+		int fd;
+
+		while (!w->count && !w->stop)
+			pthread_cond_wait(&w->changed, &w->lock);
+		if (!w->count && w->stop)
+			break;
+		i = w->tail;
+		len = w->len[i];
+		at = w->at[i];
+		fd = w->fd[i];
+		pthread_mutex_unlock(&w->lock);
+		while (done < len && !w->error) {
+			ssize_t n = pwrite(fd, w->slot[i] + done, len - done, (off_t)(at + done));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				w->error = errno;
+				break;
+			}
+			done += (size_t)n;
+		}
+		/* Start writeback as data arrives, so the fsync at the end of the
+		 * entry does not wait for all of it. */
+		if (fd != w->flush_fd) {
+			w->flush_fd = fd;
+			w->flushed = at;
+		}
+		if (at + len - w->flushed >= WRITEBACK_STEP) {
+			sync_file_range(fd, (off_t)w->flushed, (off_t)(at + len - w->flushed),
+					SYNC_FILE_RANGE_WRITE);
+			w->flushed = at + len;
+		}
+		pthread_mutex_lock(&w->lock);
+		w->tail = (w->tail + 1) % RING_SLOTS;
+		w->count--;
+		pthread_cond_broadcast(&w->changed);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+static int writer_start(writer *w)
+{
+	size_t i;
+
+	memset(w, 0, sizeof(*w));
+	w->flush_fd = -1;
+	for (i = 0; i < RING_SLOTS; i++)
+		if (!(w->slot[i] = malloc(SLOT_SIZE)))
+			return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	if (pthread_mutex_init(&w->lock, NULL) || pthread_cond_init(&w->changed, NULL) ||
+	    pthread_create(&w->thread, NULL, writer_main, w))
+		return ferry_error_set(FERRY_ERROR, "cannot start the staging writer");
+	w->running = 1;
+	return 0;
+}
+
+/* Queue `len` bytes for `fd` at `at`; blocks while the ring is full. */
+static void writer_put(writer *w, int fd, uint64_t at, const void *buf, size_t len)
+{
+	while (len > 0) {
+		size_t n = len < SLOT_SIZE ? len : SLOT_SIZE;
+
+		pthread_mutex_lock(&w->lock);
+		while (w->count == RING_SLOTS)
+			pthread_cond_wait(&w->changed, &w->lock);
+		memcpy(w->slot[w->head], buf, n);
+		w->len[w->head] = n;
+		w->at[w->head] = at;
+		w->fd[w->head] = fd;
+		w->head = (w->head + 1) % RING_SLOTS;
+		w->count++;
+		pthread_cond_broadcast(&w->changed);
+		pthread_mutex_unlock(&w->lock);
+		buf = (const char *)buf + n;
+		at += n;
+		len -= n;
+	}
+}
+
+/* Wait until everything queued is written; the first write error, if any. */
+static int writer_drain(writer *w, const char *what)
+{
+	pthread_mutex_lock(&w->lock);
+	while (w->count)
+		pthread_cond_wait(&w->changed, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+	if (w->error) {
+		errno = w->error;
+		w->error = 0;
+		return ferry_error_set_errno(FERRY_EIO, "cannot stage '%s'", what);
+	}
+	return 0;
+}
+
+static void writer_stop(writer *w)
+{
+	size_t i;
+
+	if (w->running) {
+		pthread_mutex_lock(&w->lock);
+		w->stop = 1;
+		pthread_cond_broadcast(&w->changed);
+		pthread_mutex_unlock(&w->lock);
+		pthread_join(w->thread, NULL);
+		pthread_mutex_destroy(&w->lock);
+		pthread_cond_destroy(&w->changed);
+	}
+	for (i = 0; i < RING_SLOTS; i++) {
+		free(w->slot[i]);
+		w->slot[i] = NULL;
+	}
+	w->running = 0;
+}
 
 typedef struct {
 	ferry_manifest *m;          /* owned, once a file of it has been read */
@@ -57,6 +208,7 @@ typedef struct {
 	const char *cur_path;
 	/* progress over all files */
 	uint64_t base, total;
+	writer w;
 } import_ctx;
 
 /* ---- audit --------------------------------------------------------------- */
@@ -286,36 +438,26 @@ static int sink_begin(void *payload, const ferry_manifest *m, size_t volume,
 static int sink_data(void *payload, const void *buf, size_t len)
 {
 	import_ctx *c = payload;
-	const char *p = buf;
 
 	if (c->fd < 0)
 		return 0;
-	while (len > 0) {
-		ssize_t n = pwrite(c->fd, p, len, (off_t)c->at);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return ferry_error_set_errno(FERRY_EIO, "cannot stage '%s'",
-						     c->cur_path);
-		p += n;
-		len -= (size_t)n;
-		c->at += (uint64_t)n;
-	}
+	writer_put(&c->w, c->fd, c->at, buf, len);
+	c->at += len;
 	return 0;
 }
 
 static int sink_end(void *payload, int error)
 {
 	import_ctx *c = payload;
-	int fd = c->fd;
+	int fd = c->fd, werror;
 
 	c->fd = -1;
 	if (fd < 0)
 		return 0;
-	if (error) {
+	werror = writer_drain(&c->w, c->cur_path);
+	if (error || werror) {
 		close(fd);
-		return 0;
+		return error ? 0 : werror;
 	}
 	return ferry_fs_sync_close(fd, c->cur_path);
 }
@@ -715,8 +857,10 @@ static int read_files(import_ctx *c, const ferry_trust *trust, int64_t now,
 		if (b && b->already && error == FERRY_EEXISTS)
 			error = 0;
 		if (error) {
-			if (c->fd >= 0)
+			if (c->fd >= 0) {
+				writer_drain(&c->w, paths[i]);
 				close(c->fd);
+			}
 			c->fd = -1;
 			if (b)
 				b->failed = 1;
@@ -779,11 +923,14 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 	    (error = ferry_fs_mkdir_p(staging.ptr, 0700)) < 0)
 		goto done;
 	c.staging = staging.ptr;
+	if ((error = writer_start(&c.w)) < 0)
+		goto done;
 
 	/* 1. Read and verify every file, staging what the store lacks. The
 	 *    reference time is never earlier than the newest accepted bundle. */
-	if ((error = read_files(&c, &trust, now > newest ? now : newest, paths, npaths,
-				&files)) < 0)
+	error = read_files(&c, &trust, now > newest ? now : newest, paths, npaths, &files);
+	writer_stop(&c.w);
+	if (error < 0)
 		goto done;
 
 	/* 2. Whole-bundle checks, in channel and sequence order. */
@@ -865,6 +1012,7 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 				 k ? "," : "", b->sig.signers[k]);
 	}
 done:
+	writer_stop(&c.w);
 	for (i = 0; i < c.nb; i++) {
 		for (k = 0; c.b[i].git && k < c.b[i].m->nrepos; k++)
 			ferry_git_staged_free(c.b[i].git[k]);
