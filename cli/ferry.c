@@ -22,6 +22,7 @@ static const struct {
 	{ "trust", cmd_trust, "install, show and rotate the store's trust root" },
 	{ "store", cmd_store, "list the store, collect garbage" },
 	{ "receipt", cmd_receipt, "write a signed inventory of the store" },
+	{ "mirror", cmd_mirror, "serve the store over HTTP (OCI pull API)" },
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,476 @@
+/*
+ * The OCI distribution pull API over the store: /v2/, manifests and blobs
+ * (GET and HEAD, with the stored media type, Docker-Content-Digest and
+ * Content-Length; blobs with Range and sent by the kernel from the file),
+ * tags/list with n/last pagination, _catalog, and referrers. Everything else
+ * under /v2/ is refused: the mirror is read-only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "fs.h"
+#include "hash.h"
+#include "server.h"
+#include "banned.h"
+
+#define MANIFEST_MAX (4u << 20)
+
+/* Repository names: path components of [a-z0-9] runs joined by '.', '_',
+ * '__' or runs of '-', separated by '/' (distribution's grammar). */
+static int valid_name(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	if (len == 0 || len > 255)
+		return 0;
+	while (i < len) {
+		size_t start = i;
+
+		/* one component */
+		for (;;) {
+			size_t run = i;
+
+			while (i < len && ((s[i] >= 'a' && s[i] <= 'z') ||
+					   (s[i] >= '0' && s[i] <= '9')))
+				i++;
+			if (i == run)
+				return 0;
+			if (i == len || s[i] == '/')
+				break;
+			if (s[i] == '.')
+				i++;
+			else if (s[i] == '_')
+				i += (i + 1 < len && s[i + 1] == '_') ? 2 : 1;
+			else if (s[i] == '-')
+				while (i < len && s[i] == '-')
+					i++;
+			else
+				return 0;
+		}
+		if (i == start)
+			return 0;
+		if (i < len) {
+			i++;   /* '/' */
+			if (i == len)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+static int valid_tag(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 128 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+				   (s[0] >= '0' && s[0] <= '9') || s[0] == '_'))
+		return 0;
+	for (i = 1; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int blob_fd(ferry_mirror *m, const char *hex, uint64_t *size)
+{
+	ferry_buf path = FERRY_BUF_INIT;
+	struct stat st;
+	int fd = -1;
+
+	if (ferry_buf_printf(&path, "%s/blobs/sha256/%s", m->store, hex) == 0)
+		fd = open(path.ptr, O_RDONLY | O_CLOEXEC);
+	ferry_buf_dispose(&path);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		return -1;
+	}
+	if (fd >= 0)
+		*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+/* The media type a manifest declares, or the one its shape implies. */
+static char *manifest_type(int fd, uint64_t size)
+{
+	char *body, *type = NULL;
+	json_t *doc;
+	ssize_t n;
+
+	if (size > MANIFEST_MAX || !(body = malloc(size ? size : 1)))
+		return NULL;
+	n = pread(fd, body, size, 0);
+	if (n == (ssize_t)size && (doc = json_loadb(body, size, 0, NULL))) {
+		const char *mt = json_string_value(json_object_get(doc, "mediaType"));
+
+		if (mt)
+			type = strdup(mt);
+		else if (json_object_get(doc, "manifests"))
+			type = strdup("application/vnd.oci.image.index.v1+json");
+		else if (json_object_get(doc, "config"))
+			type = strdup("application/vnd.oci.image.manifest.v1+json");
+		json_decref(doc);
+	}
+	free(body);
+	return type;
+}
+
+static enum MHD_Result send_file(ferry_mirror *m, struct MHD_Connection *c,
+				 ferry_request *r, int fd, uint64_t size,
+				 const char *type, const char *digest, int ranges)
+{
+	const char *range = ranges ? MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+								  MHD_HTTP_HEADER_RANGE) : NULL;
+	uint64_t first = 0, last = size ? size - 1 : 0;
+	unsigned status = MHD_HTTP_OK;
+	struct MHD_Response *resp;
+	char buf[96];
+
+	(void)m;
+	if (range) {
+		unsigned long long a = 0, b = 0;
+		char tail;
+		int ok = 0;
+
+		if (sscanf(range, "bytes=%llu-%llu%c", &a, &b, &tail) == 2)
+			ok = a <= b && a < size;
+		else if (sscanf(range, "bytes=%llu-%c", &a, &tail) == 1 &&
+			 range[strlen(range) - 1] == '-')
+			ok = a < size, b = size - 1;
+		else if (sscanf(range, "bytes=-%llu%c", &b, &tail) == 1 && b > 0)
+			ok = size > 0, a = b >= size ? 0 : size - b, b = size - 1;
+		if (!ok) {
+			close(fd);
+			resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+			snprintf(buf, sizeof(buf), "bytes */%" PRIu64, size);
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, buf);
+			return ferry_mirror__send(c, r, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp, 0);
+		}
+		if (b >= size)
+			b = size - 1;
+		first = a;
+		last = b;
+		status = MHD_HTTP_PARTIAL_CONTENT;
+	}
+	resp = MHD_create_response_from_fd_at_offset64(size ? last - first + 1 : 0, fd,
+						       first);
+	if (!resp) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(resp, "Docker-Content-Digest", digest);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, digest);
+	if (ranges)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	if (status == MHD_HTTP_PARTIAL_CONTENT) {
+		snprintf(buf, sizeof(buf), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first,
+			 last, size);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, buf);
+	}
+	return ferry_mirror__send(c, r, status, resp, size ? last - first + 1 : 0);
+}
+
+static enum MHD_Result manifests(ferry_mirror *m, struct MHD_Connection *c,
+				 ferry_request *r, const char *name, const char *ref)
+{
+	ferry_view_snapshot *s = ferry_view_get(&m->view);
+	char hex[FERRY_SHA256_HEX_LEN + 1], digest[80];
+	const ferry_view_tag *t = NULL;
+	char *type = NULL;
+	uint64_t size = 0;
+	int fd;
+	enum MHD_Result ret;
+
+	if (!s)
+		return ferry_mirror__error(c, r, 500, "UNKNOWN", "out of memory");
+	if (ferry_view_first(s, name) < 0) {
+		ferry_view_release(&m->view, s);
+		return ferry_mirror__error(c, r, 404, "NAME_UNKNOWN",
+					   "repository name not known to registry");
+	}
+	if (!strncmp(ref, "sha256:", 7)) {
+		if (ferry_digest_parse(hex, ref) < 0) {
+			ferry_view_release(&m->view, s);
+			return ferry_mirror__error(c, r, 400, "DIGEST_INVALID",
+						   "provided digest did not match uploaded content");
+		}
+	} else if (!valid_tag(ref)) {
+		ferry_view_release(&m->view, s);
+		return ferry_mirror__error(c, r, 400, "TAG_INVALID", "manifest tag did not "
+					   "match URI");
+	} else if (!(t = ferry_view_find(s, name, ref))) {
+		ferry_view_release(&m->view, s);
+		return ferry_mirror__error(c, r, 404, "MANIFEST_UNKNOWN", "manifest unknown");
+	} else {
+		memcpy(hex, t->digest + 7, sizeof(hex));
+		type = strdup(t->media_type);
+	}
+	ferry_view_release(&m->view, s);
+	if ((fd = blob_fd(m, hex, &size)) < 0) {
+		free(type);
+		return ferry_mirror__error(c, r, 404, "MANIFEST_UNKNOWN", "manifest unknown");
+	}
+	if (!type && !(type = manifest_type(fd, size))) {
+		close(fd);
+		return ferry_mirror__error(c, r, 404, "MANIFEST_UNKNOWN",
+					   "blob is not a manifest");
+	}
+	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	ret = send_file(m, c, r, fd, size, type, digest, 0);
+	free(type);
+	return ret;
+}
+
+static enum MHD_Result blobs(ferry_mirror *m, struct MHD_Connection *c, ferry_request *r,
+			     const char *name, const char *ref)
+{
+	ferry_view_snapshot *s = ferry_view_get(&m->view);
+	char hex[FERRY_SHA256_HEX_LEN + 1];
+	uint64_t size = 0;
+	int known, fd;
+
+	known = s && ferry_view_first(s, name) >= 0;
+	ferry_view_release(&m->view, s);
+	if (!known)
+		return ferry_mirror__error(c, r, 404, "NAME_UNKNOWN",
+					   "repository name not known to registry");
+	if (ferry_digest_parse(hex, ref) < 0)
+		return ferry_mirror__error(c, r, 400, "DIGEST_INVALID",
+					   "provided digest did not match uploaded content");
+	if ((fd = blob_fd(m, hex, &size)) < 0)
+		return ferry_mirror__error(c, r, 404, "BLOB_UNKNOWN", "blob unknown to registry");
+	return send_file(m, c, r, fd, size, "application/octet-stream", ref, 1);
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, ferry_request *r,
+				 json_t *o, const char *type, const char *link)
+{
+	char *text = json_dumps(o, JSON_COMPACT);
+	struct MHD_Response *resp;
+	size_t len;
+
+	json_decref(o);
+	if (!text)
+		return MHD_NO;
+	len = strlen(text);
+	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (link)
+		MHD_add_response_header(resp, "Link", link);
+	return ferry_mirror__send(c, r, 200, resp, len);
+}
+
+/* n and last: pagination as the distribution spec describes it. */
+static int page_args(struct MHD_Connection *c, unsigned long *n, const char **last)
+{
+	const char *ns = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n");
+	char *end;
+
+	*n = 0;
+	*last = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last");
+	if (ns) {
+		errno = 0;
+		*n = strtoul(ns, &end, 10);
+		if (errno || *end || !*ns || *n > 100000)
+			return -1;
+	}
+	return 0;
+}
+
+static enum MHD_Result tags_list(ferry_mirror *m, struct MHD_Connection *c,
+				 ferry_request *r, const char *name)
+{
+	ferry_view_snapshot *s = ferry_view_get(&m->view);
+	json_t *tags = json_array();
+	unsigned long n;
+	const char *last;
+	char link[600];
+	long i;
+	size_t count = 0;
+	int more = 0;
+
+	if (!s || page_args(c, &n, &last) < 0) {
+		ferry_view_release(&m->view, s);
+		json_decref(tags);
+		return ferry_mirror__error(c, r, 400, "PAGINATION_NUMBER_INVALID",
+					   "invalid number of results requested");
+	}
+	if ((i = ferry_view_first(s, name)) < 0) {
+		ferry_view_release(&m->view, s);
+		json_decref(tags);
+		return ferry_mirror__error(c, r, 404, "NAME_UNKNOWN",
+					   "repository name not known to registry");
+	}
+	for (; (size_t)i < s->ntags && !strcmp(s->tags[i].name, name); i++) {
+		if (last && strcmp(s->tags[i].tag, last) <= 0)
+			continue;
+		if (n && count == n) {
+			more = 1;
+			break;
+		}
+		json_array_append_new(tags, json_string(s->tags[i].tag));
+		count++;
+	}
+	if (more)
+		snprintf(link, sizeof(link), "</v2/%s/tags/list?n=%lu&last=%s>; rel=\"next\"",
+			 name, n, json_string_value(json_array_get(tags, count - 1)));
+	ferry_view_release(&m->view, s);
+	return send_json(c, r, json_pack("{s:s,s:o}", "name", name, "tags", tags),
+			 "application/json", more ? link : NULL);
+}
+
+static enum MHD_Result catalog(ferry_mirror *m, struct MHD_Connection *c, ferry_request *r)
+{
+	ferry_view_snapshot *s = ferry_view_get(&m->view);
+	json_t *repos = json_array();
+	unsigned long n;
+	const char *last, *prev = NULL;
+	char link[600];
+	size_t i, count = 0;
+	int more = 0;
+
+	if (!s || page_args(c, &n, &last) < 0) {
+		ferry_view_release(&m->view, s);
+		json_decref(repos);
+		return ferry_mirror__error(c, r, 400, "PAGINATION_NUMBER_INVALID",
+					   "invalid number of results requested");
+	}
+	for (i = 0; i < s->ntags; i++) {
+		if (prev && !strcmp(prev, s->tags[i].name))
+			continue;
+		prev = s->tags[i].name;
+		if (last && strcmp(prev, last) <= 0)
+			continue;
+		if (n && count == n) {
+			more = 1;
+			break;
+		}
+		json_array_append_new(repos, json_string(prev));
+		count++;
+	}
+	if (more)
+		snprintf(link, sizeof(link), "</v2/_catalog?n=%lu&last=%s>; rel=\"next\"", n,
+			 json_string_value(json_array_get(repos, count - 1)));
+	ferry_view_release(&m->view, s);
+	return send_json(c, r, json_pack("{s:o}", "repositories", repos),
+			 "application/json", more ? link : NULL);
+}
+
+/* Referrers: every manifest among the repository's tags whose subject is
+ * `digest` (signatures, SBOMs, attestations carried with the image). */
+static enum MHD_Result referrers(ferry_mirror *m, struct MHD_Connection *c,
+				 ferry_request *r, const char *name, const char *digest)
+{
+	ferry_view_snapshot *s = ferry_view_get(&m->view);
+	char hex[FERRY_SHA256_HEX_LEN + 1];
+	json_t *list = json_array();
+	long i;
+
+	if (ferry_digest_parse(hex, digest) < 0) {
+		ferry_view_release(&m->view, s);
+		json_decref(list);
+		return ferry_mirror__error(c, r, 400, "DIGEST_INVALID", "invalid digest");
+	}
+	for (i = s ? ferry_view_first(s, name) : -1;
+	     i >= 0 && (size_t)i < s->ntags && !strcmp(s->tags[i].name, name); i++) {
+		uint64_t size = 0;
+		int fd = blob_fd(m, s->tags[i].digest + 7, &size);
+		char *body;
+		json_t *doc;
+
+		if (fd < 0)
+			continue;
+		if (size <= MANIFEST_MAX && (body = malloc(size ? size : 1))) {
+			if (pread(fd, body, size, 0) == (ssize_t)size &&
+			    (doc = json_loadb(body, size, 0, NULL))) {
+				const char *subj = json_string_value(json_object_get(
+					json_object_get(doc, "subject"), "digest"));
+
+				if (subj && !strcmp(subj, digest)) {
+					json_t *d = json_pack("{s:s,s:s,s:I}", "mediaType",
+							      s->tags[i].media_type, "digest",
+							      s->tags[i].digest, "size",
+							      (json_int_t)size);
+					json_t *at = json_object_get(doc, "artifactType");
+
+					if (!at)
+						at = json_object_get(json_object_get(doc, "config"),
+								     "mediaType");
+					if (d && at)
+						json_object_set(d, "artifactType", at);
+					json_array_append_new(list, d);
+				}
+				json_decref(doc);
+			}
+			free(body);
+		}
+		close(fd);
+	}
+	ferry_view_release(&m->view, s);
+	return send_json(c, r, json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType",
+					 "application/vnd.oci.image.index.v1+json",
+					 "manifests", list),
+			 "application/vnd.oci.image.index.v1+json", NULL);
+}
+
+enum MHD_Result ferry_mirror__oci(ferry_mirror *m, struct MHD_Connection *c,
+				  ferry_request *r, const char *url, const char *method)
+{
+	static const char *const kinds[] = { "/manifests/", "/blobs/", "/referrers/",
+					     "/tags/list" };
+	const char *path = url + 4;   /* after "/v2/" */
+	const char *at = NULL;
+	char name[256];
+	size_t k, nlen;
+
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return ferry_mirror__error(c, r, 405, "UNSUPPORTED",
+					   "this registry is read-only");
+	if (!*path) {
+		struct MHD_Response *resp =
+			MHD_create_response_from_buffer(2, (void *)"{}", MHD_RESPMEM_PERSISTENT);
+
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+		return ferry_mirror__send(c, r, 200, resp, 2);
+	}
+	if (!strcmp(path, "_catalog"))
+		return catalog(m, c, r);
+	for (k = 0; k < 4; k++) {
+		/* the last occurrence: names may contain these words */
+		const char *p = path, *hit;
+
+		while ((hit = strstr(p, kinds[k]))) {
+			at = hit;
+			p = hit + 1;
+		}
+		if (at)
+			break;
+	}
+	if (!at)
+		return ferry_mirror__error(c, r, 404, "NOT_FOUND", "no such endpoint");
+	nlen = (size_t)(at - path);
+	if (!valid_name(path, nlen) || nlen >= sizeof(name))
+		return ferry_mirror__error(c, r, 400, "NAME_INVALID", "invalid repository name");
+	memcpy(name, path, nlen);
+	name[nlen] = '\0';
+	at += strlen(kinds[k]);
+	switch (k) {
+	case 0: return manifests(m, c, r, name, at);
+	case 1: return blobs(m, c, r, name, at);
+	case 2: return referrers(m, c, r, name, at);
+	default:
+		if (*at)
+			return ferry_mirror__error(c, r, 404, "NOT_FOUND", "no such endpoint");
+		return tags_list(m, c, r, name);
+	}
+}

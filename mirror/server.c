@@ -1,0 +1,508 @@
+/*
+ * The mirror's HTTP server on libmicrohttpd: a pool of threads, each with
+ * its own epoll loop; limits on connections (total and per client), idle
+ * time and header size; an optional per-client request rate; optional TLS
+ * and read credentials; a JSON access log; /healthz, /readyz and /metrics.
+ */
+#include <arpa/inet.h>
+#include <crypt.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "ferry/errors.h"
+#include "fs.h"
+#include "server.h"
+#include "util.h"
+#include "banned.h"
+
+static const double bucket_le[FERRY_MIRROR_BUCKETS] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5
+};
+
+struct rate_slot {
+	char client[64];
+	double tokens;
+	uint64_t last_us;
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+enum MHD_Result ferry_mirror__send(struct MHD_Connection *c, ferry_request *r,
+				   unsigned status, struct MHD_Response *resp,
+				   uint64_t bytes)
+{
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
+	r->status = status;
+	r->bytes = bytes;
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+enum MHD_Result ferry_mirror__error(struct MHD_Connection *c, ferry_request *r,
+				    unsigned status, const char *code,
+				    const char *message)
+{
+	char body[512];
+	int n = snprintf(body, sizeof(body),
+			 "{\"errors\":[{\"code\":\"%s\",\"message\":\"%s\"}]}\n", code,
+			 message);
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Basic realm=\"ferry\"");
+	if (status == 429)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	return ferry_mirror__send(c, r, status, resp, (uint64_t)n);
+}
+
+/* ---- read credentials ------------------------------------------------- */
+
+static int load_htpasswd(ferry_mirror *m, const char *path)
+{
+	ferry_buf text = FERRY_BUF_INIT;
+	char *line, *save = NULL, *colon;
+	int error;
+
+	if ((error = ferry_fs_read_file(&text, path, 1u << 20)) < 0)
+		return error;
+	for (line = text.ptr ? strtok_r(text.ptr, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char **u, **h;
+
+		line[strcspn(line, "\r")] = '\0';
+		if (!*line || *line == '#')
+			continue;
+		if (!(colon = strchr(line, ':')) || colon == line ||
+		    (strncmp(colon + 1, "$2", 2) && strncmp(colon + 1, "$argon2", 7))) {
+			error = ferry_error_set(FERRY_EINVALID,
+						"'%s': each line must be user:hash with a "
+						"bcrypt ($2y$) or argon2 ($argon2id$) hash",
+						path);
+			break;
+		}
+		*colon = '\0';
+		u = realloc(m->users, (m->nusers + 1) * sizeof(*u));
+		if (u)
+			m->users = u;
+		h = realloc(m->hashes, (m->nusers + 1) * sizeof(*h));
+		if (h)
+			m->hashes = h;
+		if (!u || !h || !(m->users[m->nusers] = strdup(line)) ||
+		    !(m->hashes[m->nusers] = strdup(colon + 1))) {
+			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			break;
+		}
+		m->nusers++;
+	}
+	if (!error && !m->nusers)
+		error = ferry_error_set(FERRY_EINVALID, "'%s' lists no users", path);
+	sodium_memzero(text.ptr, text.size);
+	ferry_buf_dispose(&text);
+	return error;
+}
+
+static int password_ok(const char *hash, const char *password)
+{
+	if (!strncmp(hash, "$argon2", 7))
+		return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
+	{
+		struct crypt_data data;
+		const char *out;
+
+		memset(&data, 0, sizeof(data));
+		out = crypt_r(password, hash, &data);
+		return out && out[0] != '*' && strlen(out) == strlen(hash) &&
+		       sodium_memcmp(out, hash, strlen(hash)) == 0;
+	}
+}
+
+static int authorised(ferry_mirror *m, struct MHD_Connection *c)
+{
+	char *pass = NULL, *user;
+	size_t i;
+	int ok = 0;
+
+	if (!m->nusers)
+		return 1;
+	user = MHD_basic_auth_get_username_password(c, &pass);
+	for (i = 0; user && pass && i < m->nusers; i++)
+		if (!strcmp(user, m->users[i])) {
+			ok = password_ok(m->hashes[i], pass);
+			break;
+		}
+	if (pass) {
+		sodium_memzero(pass, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user)
+		MHD_free(user);
+	return ok;
+}
+
+/* ---- per-client rate: a token bucket per address --------------------- */
+
+static int rate_ok(ferry_mirror *m, const char *client)
+{
+	uint64_t t = now_us();
+	struct rate_slot *s = NULL;
+	size_t i;
+	int ok;
+
+	if (!m->rate)
+		return 1;
+	pthread_mutex_lock(&m->rate_lock);
+	for (i = 0; i < m->nrates; i++)
+		if (!strcmp(m->rates[i].client, client)) {
+			s = &m->rates[i];
+			break;
+		}
+	if (!s) {
+		struct rate_slot *grown = m->nrates < 4096
+			? realloc(m->rates, (m->nrates + 1) * sizeof(*grown)) : NULL;
+
+		if (!grown) {
+			/* table full: forget the oldest half of the history */
+			memmove(m->rates, m->rates + m->nrates / 2,
+				(m->nrates - m->nrates / 2) * sizeof(*m->rates));
+			m->nrates -= m->nrates / 2;
+			grown = m->rates;
+		}
+		m->rates = grown;
+		s = &m->rates[m->nrates++];
+		snprintf(s->client, sizeof(s->client), "%s", client);
+		s->tokens = m->rate;
+		s->last_us = t;
+	}
+	s->tokens += (double)(t - s->last_us) / 1e6 * m->rate;
+	if (s->tokens > m->rate)
+		s->tokens = m->rate;
+	s->last_us = t;
+	ok = s->tokens >= 1.0;
+	if (ok)
+		s->tokens -= 1.0;
+	pthread_mutex_unlock(&m->rate_lock);
+	return ok;
+}
+
+/* ---- health and metrics ------------------------------------------------ */
+
+static uint64_t store_bytes(ferry_mirror *m)
+{
+	ferry_view_snapshot *s = ferry_view_get(&m->view);
+	uint64_t total = 0;
+	size_t i;
+
+	for (i = 0; s && i < s->ntags; i++)
+		total += s->tags[i].size;
+	ferry_view_release(&m->view, s);
+	return total;
+}
+
+static enum MHD_Result metrics(ferry_mirror *m, struct MHD_Connection *c, ferry_request *r)
+{
+	ferry_buf b = FERRY_BUF_INIT;
+	unsigned long long cum = 0;
+	struct MHD_Response *resp;
+	size_t i;
+
+	ferry_buf_puts(&b, "# HELP ferry_mirror_requests_total Requests answered, by status code.\n"
+			   "# TYPE ferry_mirror_requests_total counter\n");
+	for (i = 100; i < 600; i++)
+		if (atomic_load(&m->by_code[i]))
+			ferry_buf_printf(&b, "ferry_mirror_requests_total{code=\"%zu\"} %llu\n", i,
+					 (unsigned long long)atomic_load(&m->by_code[i]));
+	ferry_buf_puts(&b, "# HELP ferry_mirror_errors_total Requests answered with 4xx or 5xx.\n"
+			   "# TYPE ferry_mirror_errors_total counter\n");
+	ferry_buf_printf(&b, "ferry_mirror_errors_total{class=\"4xx\"} %llu\n"
+			     "ferry_mirror_errors_total{class=\"5xx\"} %llu\n",
+			 (unsigned long long)atomic_load(&m->requests[4]),
+			 (unsigned long long)atomic_load(&m->requests[5]));
+	ferry_buf_printf(&b, "# HELP ferry_mirror_response_bytes_total Response body bytes.\n"
+			     "# TYPE ferry_mirror_response_bytes_total counter\n"
+			     "ferry_mirror_response_bytes_total %llu\n",
+			 (unsigned long long)atomic_load(&m->bytes));
+	ferry_buf_puts(&b, "# HELP ferry_mirror_request_duration_seconds Time to answer.\n"
+			   "# TYPE ferry_mirror_request_duration_seconds histogram\n");
+	for (i = 0; i < FERRY_MIRROR_BUCKETS; i++) {
+		cum += atomic_load(&m->latency_bucket[i]);
+		ferry_buf_printf(&b, "ferry_mirror_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+				 bucket_le[i], cum);
+	}
+	ferry_buf_printf(&b, "ferry_mirror_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+			     "ferry_mirror_request_duration_seconds_sum %.6f\n"
+			     "ferry_mirror_request_duration_seconds_count %llu\n",
+			 (unsigned long long)atomic_load(&m->latency_count),
+			 (double)atomic_load(&m->latency_sum_us) / 1e6,
+			 (unsigned long long)atomic_load(&m->latency_count));
+	ferry_buf_printf(&b, "# HELP ferry_store_tagged_bytes Bytes of the manifests and indexes the store tags.\n"
+			     "# TYPE ferry_store_tagged_bytes gauge\nferry_store_tagged_bytes %llu\n",
+			 (unsigned long long)store_bytes(m));
+	resp = MHD_create_response_from_buffer(b.size, ferry_buf_detach(&b) , MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"text/plain; version=0.0.4; charset=utf-8");
+	return ferry_mirror__send(c, r, 200, resp, 0);
+}
+
+static enum MHD_Result text(struct MHD_Connection *c, ferry_request *r, unsigned status,
+			    const char *body)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *)body,
+								    MHD_RESPMEM_PERSISTENT);
+
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+	return ferry_mirror__send(c, r, status, resp, strlen(body));
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+static void client_address(struct MHD_Connection *c, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(out, len, "unknown");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+			  (socklen_t)len);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+			  (socklen_t)len);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version,
+			      const char *upload_data, size_t *upload_data_size,
+			      void **con_cls)
+{
+	ferry_mirror *m = cls;
+	ferry_request *r = *con_cls;
+
+	(void)version;
+	(void)upload_data;
+	if (!r) {
+		if (!(r = calloc(1, sizeof(*r))))
+			return MHD_NO;
+		r->start_us = now_us();
+		snprintf(r->method, sizeof(r->method), "%s", method);
+		snprintf(r->path, sizeof(r->path), "%s", url);
+		client_address(c, r->client, sizeof(r->client));
+		*con_cls = r;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0;   /* bodies are never read */
+		return MHD_YES;
+	}
+	if (!rate_ok(m, r->client))
+		return ferry_mirror__error(c, r, 429, "TOOMANYREQUESTS", "too many requests");
+	if (!strcmp(url, "/healthz"))
+		return text(c, r, 200, "ok\n");
+	if (!strcmp(url, "/readyz")) {
+		ferry_buf p = FERRY_BUF_INIT;
+		int ready = ferry_buf_printf(&p, "%s/index.json", m->store) == 0 &&
+			    ferry_fs_exists(p.ptr);
+
+		ferry_buf_dispose(&p);
+		return ready ? text(c, r, 200, "ready\n")
+			     : text(c, r, 503, "store has no index.json yet\n");
+	}
+	if (!authorised(m, c))
+		return ferry_mirror__error(c, r, 401, "UNAUTHORIZED", "authentication required");
+	if (!strcmp(url, "/metrics"))
+		return metrics(m, c, r);
+	if (!strcmp(url, "/v2") || !strncmp(url, "/v2/", 4))
+		return ferry_mirror__oci(m, c, r, !strcmp(url, "/v2") ? "/v2/" : url, method);
+	return ferry_mirror__error(c, r, 404, "NOT_FOUND", "no such endpoint");
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	ferry_mirror *m = cls;
+	ferry_request *r = *con_cls;
+	uint64_t us;
+	size_t i;
+
+	(void)c;
+	(void)toe;
+	if (!r)
+		return;
+	us = now_us() - r->start_us;
+	if (r->status >= 100 && r->status < 600) {
+		atomic_fetch_add(&m->by_code[r->status], 1);
+		atomic_fetch_add(&m->requests[r->status / 100], 1);
+	}
+	atomic_fetch_add(&m->bytes, r->bytes);
+	atomic_fetch_add(&m->latency_sum_us, us);
+	atomic_fetch_add(&m->latency_count, 1);
+	for (i = 0; i < FERRY_MIRROR_BUCKETS; i++)
+		if ((double)us / 1e6 <= bucket_le[i]) {
+			atomic_fetch_add(&m->latency_bucket[i], 1);
+			break;
+		}
+	if (m->access_log) {
+		char when[32];
+
+		ferry_time_format(when, sizeof(when), (int64_t)time(NULL));
+		pthread_mutex_lock(&m->log_lock);
+		fprintf(m->access_log,
+			"{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"path\":",
+			when, r->client, r->method);
+		{
+			json_t *p = json_string(r->path);
+			char *q = p ? json_dumps(p, JSON_ENCODE_ANY) : NULL;
+
+			fputs(q ? q : "\"\"", m->access_log);
+			free(q);
+			json_decref(p);
+		}
+		fprintf(m->access_log, ",\"status\":%u,\"bytes\":%llu,\"ms\":%.3f}\n",
+			r->status, (unsigned long long)r->bytes, (double)us / 1000.0);
+		fflush(m->access_log);
+		pthread_mutex_unlock(&m->log_lock);
+	}
+	free(r);
+	*con_cls = NULL;
+}
+
+static int parse_listen(struct sockaddr_in *sa, const char *listen)
+{
+	const char *colon = strrchr(listen, ':');
+	char host[64];
+	uint64_t port;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	if (!colon || (size_t)(colon - listen) >= sizeof(host) ||
+	    ferry_parse_u64(&port, colon + 1) < 0 || port > 65535)
+		return ferry_error_set(FERRY_EINVALID, "--listen wants ADDR:PORT, not '%s'",
+				       listen);
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		return ferry_error_set(FERRY_EINVALID, "'%s' is not an IPv4 address", host);
+	sa->sin_port = htons((uint16_t)port);
+	return 0;
+}
+
+int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
+{
+	ferry_mirror *m;
+	struct sockaddr_in sa;
+	ferry_buf cert = FERRY_BUF_INIT, key = FERRY_BUF_INIT;
+	const union MHD_DaemonInfo *info;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	int error;
+
+	if (!o || o->version != FERRY_MIRROR_OPTIONS_VERSION || !o->store || !o->listen)
+		return ferry_error_set(FERRY_EINVALID, "bad mirror options");
+	if (!!o->tls_cert != !!o->tls_key)
+		return ferry_error_set(FERRY_EINVALID, "TLS needs both a certificate and a key");
+	if ((error = parse_listen(&sa, o->listen)) < 0)
+		return error;
+	if (sodium_init() < 0)
+		return ferry_error_set(FERRY_ERROR, "cannot initialise libsodium");
+	if (!(m = calloc(1, sizeof(*m))) || !(m->store = strdup(o->store))) {
+		free(m);
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	}
+	pthread_mutex_init(&m->log_lock, NULL);
+	pthread_mutex_init(&m->rate_lock, NULL);
+	m->access_log = o->access_log;
+	m->rate = o->rate;
+	if ((error = ferry_view_init(&m->view, o->store)) < 0 ||
+	    (o->htpasswd && (error = load_htpasswd(m, o->htpasswd)) < 0))
+		goto fail;
+	if (o->tls_cert) {
+		if ((error = ferry_fs_read_file(&cert, o->tls_cert, 1u << 20)) < 0 ||
+		    (error = ferry_fs_read_file(&key, o->tls_key, 1u << 20)) < 0)
+			goto fail;
+		flags |= MHD_USE_TLS;
+	}
+	m->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, handle, m,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads ? o->threads : 4),
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_connections ? o->max_connections : 512),
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)(o->max_per_client ? o->max_per_client : 64),
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->idle_timeout ? o->idle_timeout : 30),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)(o->max_header_bytes ? o->max_header_bytes : 16384),
+		MHD_OPTION_NOTIFY_COMPLETED, completed, m,
+		o->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert.ptr,
+		MHD_OPTION_HTTPS_MEM_KEY, key.ptr,
+		MHD_OPTION_END);
+	if (!m->daemon) {
+		error = ferry_error_set(FERRY_EIO, "cannot listen on %s (address in use, or "
+					"bad TLS files)", o->listen);
+		goto fail;
+	}
+	info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	m->port = info ? info->port : ntohs(sa.sin_port);
+	ferry_buf_dispose(&cert);
+	if (key.ptr)
+		sodium_memzero(key.ptr, key.size);
+	ferry_buf_dispose(&key);
+	*out = m;
+	return 0;
+fail:
+	if (key.ptr)
+		sodium_memzero(key.ptr, key.size);
+	ferry_buf_dispose(&cert);
+	ferry_buf_dispose(&key);
+	ferry_mirror_stop(m);
+	return error;
+}
+
+uint16_t ferry_mirror_port(const ferry_mirror *m)
+{
+	return m->port;
+}
+
+void ferry_mirror_stop(ferry_mirror *m)
+{
+	size_t i;
+
+	if (!m)
+		return;
+	if (m->daemon)
+		MHD_stop_daemon(m->daemon);
+	ferry_view_dispose(&m->view);
+	for (i = 0; i < m->nusers; i++) {
+		free(m->users[i]);
+		sodium_memzero(m->hashes[i], strlen(m->hashes[i]));
+		free(m->hashes[i]);
+	}
+	free(m->users);
+	free(m->hashes);
+	free(m->rates);
+	pthread_mutex_destroy(&m->log_lock);
+	pthread_mutex_destroy(&m->rate_lock);
+	free(m->store);
+	free(m);
+}

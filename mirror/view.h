@@ -1,0 +1,51 @@
+/*
+ * The mirror's view of the store: the tags of the store's OCI layout view
+ * (STORE/index.json, which an import replaces atomically only after its
+ * blobs are in place), kept in memory and reloaded when the file changes,
+ * so a request sees the old or the new set of tags and never a half state.
+ */
+#ifndef FERRY_MIRROR_VIEW_H
+#define FERRY_MIRROR_VIEW_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct {
+	char *name;        /* repository: "library/app" */
+	char *tag;         /* "v1" */
+	char digest[72];   /* "sha256:<hex>" */
+	char *media_type;
+	uint64_t size;
+} ferry_view_tag;
+
+/** An immutable snapshot; reference-counted so a reload never frees one
+ *  that a request still uses. */
+typedef struct ferry_view_snapshot {
+	ferry_view_tag *tags;   /* sorted by name, then tag */
+	size_t ntags;
+	int refs;
+} ferry_view_snapshot;
+
+typedef struct {
+	char *root;
+	pthread_mutex_t lock;
+	ferry_view_snapshot *current;
+	ino_t ino;
+	int64_t mtime_ns;
+	off_t size;
+} ferry_view;
+
+int ferry_view_init(ferry_view *v, const char *store_root);
+void ferry_view_dispose(ferry_view *v);
+/** The current snapshot (reloaded if the file changed); release it after. */
+ferry_view_snapshot *ferry_view_get(ferry_view *v);
+void ferry_view_release(ferry_view *v, ferry_view_snapshot *s);
+/** Find `name`:`tag`; NULL when absent. */
+const ferry_view_tag *ferry_view_find(const ferry_view_snapshot *s, const char *name,
+				      const char *tag);
+/** Index of the first tag of `name`, or -1. */
+long ferry_view_first(const ferry_view_snapshot *s, const char *name);
+
+#endif
