@@ -89,12 +89,8 @@ static int walk(walk_ctx *w, const json_t *desc, int depth)
 	if ((error = ferry_json_get_string(&mt, desc, "mediaType", "descriptor")) < 0 ||
 	    (error = ferry_json_get_string(&digest, desc, "digest", "descriptor")) < 0 ||
 	    (error = ferry_json_get_u64(&size, desc, "size", "descriptor")) < 0 ||
-	    (error = ferry_digest_parse(hex, digest)) < 0) {
-		char msg[512];
-
-		snprintf(msg, sizeof(msg), "%s", ferry_error_last());
-		return ferry_error_set(error, "layout '%s': %s", w->dir, msg);
-	}
+	    (error = ferry_digest_parse(hex, digest)) < 0)
+		return ferry_error_wrap(error, "layout '%s'", w->dir);
 	snprintf(what, sizeof(what), "blob %.80s", digest);
 	if ((error = ferry_buf_printf(&path, "%s/blobs/sha256/%s", w->dir, hex)) < 0)
 		goto done;
