@@ -100,6 +100,9 @@ static const struct {
 	int is_path;   /* the value is a path relative to the spec */
 } kinds[] = {
 	{ "oci-layout", FERRY_SOURCE_OCI_LAYOUT, 1 },
+	{ "image", FERRY_SOURCE_IMAGE, 0 },
+	{ "images", FERRY_SOURCE_IMAGES, 1 },
+	{ "chart", FERRY_SOURCE_CHART, 0 },
 };
 
 #define MAX_OPTION_DEPTH 16
