@@ -759,7 +759,7 @@ static int xfer_done(xfer *x, CURLcode rc)
 		return ferry_error_set(FERRY_ENOTFOUND, "%s: not found on the registry "
 				       "(HTTP 404)", x->d->what);
 	if (status == 401 || status == 403)
-		return ferry_error_set(FERRY_EVERIFY, "%s: the registry refused access "
+		return ferry_error_set(FERRY_ERROR, "%s: the registry refused access "
 				       "(HTTP %ld)", x->d->what, status);
 	if (status != 200 && status != 206)
 		return ferry_error_set(FERRY_EIO, "%s: the registry answered HTTP %ld",

@@ -302,7 +302,6 @@ static int get_ok(ferry_http_response *resp, ferry_http *http, const char *url,
 	if (resp->status == 200)
 		return 0;
 	error = ferry_error_set(resp->status == 404 ? FERRY_ENOTFOUND
-			       : resp->status == 401 || resp->status == 403 ? FERRY_EVERIFY
 			       : FERRY_EIO,
 			       "%s: %s answered HTTP %ld", what, name, resp->status);
 	ferry_http_response_dispose(resp);

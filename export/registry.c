@@ -364,7 +364,7 @@ static int fetch_token(repo_ctx *rc, const ferry_auth_challenge *ch, const char 
 		goto done;
 	}
 	if (resp.status == 401 || resp.status == 403) {
-		error = ferry_error_set(FERRY_EVERIFY, "%s: the token service of '%s' "
+		error = ferry_error_set(FERRY_ERROR, "%s: the token service of '%s' "
 					"refused %s (HTTP %ld)", what, rc->host,
 					rc->userpwd ? "the credentials" : "anonymous access",
 					resp.status);
@@ -442,7 +442,7 @@ static int repo_get(ferry_http_response *resp, repo_ctx *rc, const char *url,
 		tried = 1;
 		if (!resp->www_authenticate) {
 			ferry_http_response_dispose(resp);
-			return ferry_error_set(FERRY_EVERIFY, "%s: registry '%s' answered "
+			return ferry_error_set(FERRY_ERROR, "%s: registry '%s' answered "
 					       "HTTP 401 without a challenge", what, rc->host);
 		}
 		if ((error = ferry_auth_challenge_parse(&ch, resp->www_authenticate)) < 0) {
@@ -453,7 +453,7 @@ static int repo_get(ferry_http_response *resp, repo_ctx *rc, const char *url,
 		if (ch.scheme == FERRY_AUTH_BASIC) {
 			ferry_auth_challenge_dispose(&ch);
 			if (!rc->userpwd)
-				return ferry_error_set(FERRY_EVERIFY, "%s: registry '%s' wants "
+				return ferry_error_set(FERRY_ERROR, "%s: registry '%s' wants "
 						       "credentials (Basic); give an auth-file "
 						       "with an entry for '%s'", what, rc->host,
 						       rc->host);
@@ -467,7 +467,7 @@ static int repo_get(ferry_http_response *resp, repo_ctx *rc, const char *url,
 	}
 	if (resp->status == 401) {
 		ferry_http_response_dispose(resp);
-		return ferry_error_set(FERRY_EVERIFY, "%s: registry '%s' refused %s (HTTP 401)",
+		return ferry_error_set(FERRY_ERROR, "%s: registry '%s' refused %s (HTTP 401)",
 				       what, rc->host,
 				       rc->userpwd ? "the credentials" : "anonymous access");
 	}
@@ -595,7 +595,7 @@ static int fetch_manifest(doc *out, repo_ctx *rc, const char *ref, const char *w
 		goto done;
 	}
 	if (resp.status == 403) {
-		error = ferry_error_set(FERRY_EVERIFY, "%s: registry '%s' denied access "
+		error = ferry_error_set(FERRY_ERROR, "%s: registry '%s' denied access "
 					"(HTTP 403)", what, rc->host);
 		goto done;
 	}
