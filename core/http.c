@@ -198,7 +198,7 @@ static int redirect_allowed(const ferry_http *h, const char *from, const char *t
 	    (error = ferry_http_url_host(&b, to)) < 0)
 		goto done;
 	if (strncmp(to, "http://", 7) && strncmp(to, "https://", 8)) {
-		error = ferry_error_set(FERRY_EVERIFY,
+		error = ferry_error_set(FERRY_EINVALID,
 					"'%s' redirected to a URL that is not HTTP(S)",
 					a.ptr);
 		goto done;
@@ -212,7 +212,7 @@ static int redirect_allowed(const ferry_http *h, const char *from, const char *t
 			goto done;
 		}
 	if (!same)
-		error = ferry_error_set(FERRY_EVERIFY,
+		error = ferry_error_set(FERRY_EINVALID,
 					"registry host '%s' redirected to another host "
 					"'%s' (refused)", a.ptr, b.ptr);
 	else
@@ -447,7 +447,7 @@ int ferry_http_get(ferry_http_response *out, ferry_http *h,
 			int same;
 
 			if (++hops > FERRY_HTTP_MAX_REDIRECTS) {
-				error = ferry_error_set(FERRY_EVERIFY,
+				error = ferry_error_set(FERRY_EINVALID,
 							"'%.300s': more than %d redirects",
 							req->url, FERRY_HTTP_MAX_REDIRECTS);
 				goto done;
@@ -727,7 +727,7 @@ static int xfer_done(xfer *x, CURLcode rc)
 	}
 	if (is_redirect(status) && x->location) {
 		if (++x->hops > FERRY_HTTP_MAX_REDIRECTS)
-			return ferry_error_set(FERRY_EVERIFY, "%s: more than %d redirects",
+			return ferry_error_set(FERRY_EINVALID, "%s: more than %d redirects",
 					       x->d->what, FERRY_HTTP_MAX_REDIRECTS);
 		if ((error = ferry_http_url_resolve(&next, x->url.ptr, x->location)) < 0 ||
 		    (error = redirect_allowed(x->d->client, x->url.ptr, next.ptr, &same)) < 0) {

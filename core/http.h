@@ -63,7 +63,7 @@ void ferry_http_free(ferry_http *h);
  * Perform one request, retrying transient failures. Any HTTP status is a
  * success for this function (the caller judges it) except 5xx and 429 that
  * persist after the retries. FERRY_EIO (cannot connect, timeout),
- * FERRY_ETOOBIG (body over the limit), FERRY_EVERIFY (redirect to another
+ * FERRY_ETOOBIG (body over the limit), FERRY_EINVALID (redirect to another
  * host, with both hosts named).
  */
 int ferry_http_get(ferry_http_response *out, ferry_http *h,
@@ -86,7 +86,7 @@ typedef struct {
  * Download every entry with at most `parallel` transfers at a time. Each
  * file is verified as it streams; a body longer than `size` is cut off at
  * once. The first failure stops everything: FERRY_ECORRUPT (digest or size
- * mismatch), FERRY_EIO, FERRY_EVERIFY (redirect), FERRY_ENOTFOUND (404),
+ * mismatch), FERRY_EIO, FERRY_EINVALID (redirect), FERRY_ENOTFOUND (404),
  * with `what` in the message. `progress` sees bytes written of the total.
  */
 int ferry_http_download_all(const ferry_http_download *dl, size_t n,

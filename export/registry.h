@@ -60,8 +60,9 @@ void ferry_registry_free(ferry_registry *r);
  * Collect an `image`, `images` or `chart` source into `c`. Options are
  * checked first (FERRY_EINVALID naming the spec line). Network and content
  * problems name the image and the problem: FERRY_ENOTFOUND, FERRY_ECORRUPT
- * (wrong digest or size), FERRY_ETOOBIG, FERRY_EVERIFY (credentials,
- * refused redirect), FERRY_EUNSUPPORTED (media type), FERRY_EIO.
+ * (wrong digest or size), FERRY_ETOOBIG, FERRY_ERROR (credentials),
+ * FERRY_EINVALID (refused redirect, malformed answers), FERRY_EUNSUPPORTED
+ * (media type), FERRY_EIO.
  */
 int ferry_registry_collect(ferry_registry *r, ferry_oci_content *c,
 			   const ferry_export_spec *spec, const ferry_source *src);
