@@ -35,7 +35,7 @@ static json_t *manifest_json(const ferry_read_result *r, int verified)
 	const ferry_manifest *m = r->manifest;
 	char created[32], expires[32];
 	json_t *o, *images = json_array(), *members = json_array(), *sigs = json_array();
-	json_t *sources = json_array();
+	json_t *sources = json_array(), *prereqs = json_array();
 	uint64_t total = 0;
 	size_t i, s;
 
@@ -46,6 +46,8 @@ static json_t *manifest_json(const ferry_read_result *r, int verified)
 			json_pack("{s:s,s:s,s:s}", "reference", m->images[i].reference,
 				  "digest", m->images[i].digest, "mediaType",
 				  m->images[i].media_type));
+	for (i = 0; i < m->nprereq_blobs; i++)
+		json_array_append_new(prereqs, json_string(m->prereq_blobs[i]));
 	for (i = 0; i < m->nsources; i++)
 		json_array_append_new(sources,
 			json_pack("{s:s,s:s,s:s}", "kind", m->sources[i].kind, "name",
@@ -67,14 +69,14 @@ static json_t *manifest_json(const ferry_read_result *r, int verified)
 						      r->signatures.listed[i],
 						      "verified", verified && ok));
 	}
-	o = json_pack("{s:s,s:i,s:s,s:I,s:I,s:s,s:s,s:I,s:I,s:I,s:o,s:o,s:o,s:o}",
+	o = json_pack("{s:s,s:i,s:s,s:I,s:I,s:s,s:s,s:I,s:I,s:I,s:o,s:o,s:o,s:o,s:o}",
 		      "id", m->id, "formatVersion", (int)m->version, "channel",
 		      m->channel, "sequence", (json_int_t)m->sequence, "baseSequence",
 		      (json_int_t)m->base_sequence, "created", created, "expires",
 		      expires, "volumes", (json_int_t)m->nvolumes, "volume",
 		      (json_int_t)r->volume + 1, "totalSize", (json_int_t)total,
 		      "images", images, "members", members, "signatures", sigs,
-		      "sources", sources);
+		      "sources", sources, "prerequisites", prereqs);
 	return o;
 }
 
@@ -118,6 +120,12 @@ static void print_text(const ferry_read_result *r, int verified)
 	for (i = 0; i < m->nimages; i++)
 		printf("  %-40s %s\n  %-40s %s\n", m->images[i].reference,
 		       m->images[i].digest, "", m->images[i].media_type);
+	if (m->nprereq_blobs) {
+		printf("\nprerequisites (%zu blob(s) the receiver must already hold):\n",
+		       m->nprereq_blobs);
+		for (i = 0; i < m->nprereq_blobs; i++)
+			printf("  %s\n", m->prereq_blobs[i]);
+	}
 	printf("\nmembers (%zu, %s):\n", m->nmembers,
 	       cli_human_size(size, sizeof(size), total));
 	for (i = 0; i < m->nmembers; i++)

@@ -17,7 +17,8 @@
 
 static const char usage[] =
 	"ferry export --spec FILE --key KEY [--key KEY]... --out DIR\n"
-	"                    [--max-volume-size SIZE] [--state FILE] [--json] [-q]";
+	"                    [--max-volume-size SIZE] [--state FILE] [--cache DIR]\n"
+	"                    [--auth-file FILE] [--full | --since-sequence N] [--json] [-q]";
 
 static void help(void)
 {
@@ -34,17 +35,27 @@ static void help(void)
 	       "                          G, T suffixes; FAT32 media: 4294967295)\n"
 	       "  --state FILE            export state database (default\n"
 	       "                          $XDG_STATE_HOME/ferry/export.db)\n"
+	       "  --cache DIR             where blobs pulled from registries are kept\n"
+	       "                          (default $XDG_CACHE_HOME/ferry or ~/.cache/ferry)\n"
+	       "  --auth-file FILE        registry credentials (auth.json format) for\n"
+	       "                          sources without their own auth-file\n"
+	       "  --full                  carry every blob, even those the channel was\n"
+	       "                          sent before\n"
+	       "  --since-sequence N      assume the receiver holds the channel's bundles\n"
+	       "                          up to N only (0: none, like --full)\n"
 	       "  --json                  print the result as JSON\n"
 	       "  -q, --quiet             no progress bar\n", usage);
 }
 
 static int print_json(const ferry_export_result *r)
 {
-	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:[]}", "id", r->manifest->id,
+	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:[]}", "id", r->manifest->id,
 			      "channel", r->manifest->channel, "sequence",
-			      (json_int_t)r->manifest->sequence, "bytes",
+			      (json_int_t)r->manifest->sequence, "baseSequence",
+			      (json_int_t)r->manifest->base_sequence, "bytes",
 			      (json_int_t)r->files.bytes, "members",
-			      (json_int_t)r->manifest->nmembers, "files");
+			      (json_int_t)r->manifest->nmembers, "prerequisites",
+			      (json_int_t)r->manifest->nprereq_blobs, "files");
 	json_t *files = json_object_get(o, "files");
 	size_t i;
 
@@ -66,6 +77,10 @@ int cmd_export(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "max-volume-size", required_argument, NULL, 'V' },
 		{ "state", required_argument, NULL, 'S' },
+		{ "cache", required_argument, NULL, 'C' },
+		{ "auth-file", required_argument, NULL, 'A' },
+		{ "full", no_argument, NULL, 'F' },
+		{ "since-sequence", required_argument, NULL, 'N' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -73,10 +88,10 @@ int cmd_export(int argc, char **argv)
 	};
 	ferry_export_options eo = FERRY_EXPORT_OPTIONS_INIT;
 	ferry_export_result res;
-	ferry_progress_bar bar;
+	ferry_progress_bar bar, dlbar;
 	ferry_key **keys = NULL, **grown;
 	size_t nkeys = 0, i;
-	int c, json = 0, error, rc = FERRY_EXIT_OK;
+	int c, json = 0, error, rc = FERRY_EXIT_OK, have_since = 0;
 	char size[32];
 
 	memset(&res, 0, sizeof(res));
@@ -86,6 +101,17 @@ int cmd_export(int argc, char **argv)
 		case 's': eo.spec_path = optarg; break;
 		case 'o': eo.out_dir = optarg; break;
 		case 'S': eo.state_path = optarg; break;
+		case 'C': eo.cache_dir = optarg; break;
+		case 'A': eo.auth_file = optarg; break;
+		case 'F': eo.full = 1; break;
+		case 'N':
+			if (ferry_parse_u64(&eo.since_sequence, optarg) < 0) {
+				rc = cli_usage_error(usage, "invalid --since-sequence '%s'",
+						     optarg);
+				goto done;
+			}
+			have_since = 1;
+			break;
 		case 'j': json = 1; break;
 		case 'q': cli_quiet = 1; break;
 		case 'V':
@@ -120,12 +146,22 @@ int cmd_export(int argc, char **argv)
 		rc = cli_usage_error(usage, "export needs --spec, --key and --out");
 		goto done;
 	}
+	if (eo.full && have_since) {
+		rc = cli_usage_error(usage, "--full and --since-sequence exclude each other");
+		goto done;
+	}
+	if (have_since && eo.since_sequence == 0)
+		eo.full = 1;
 	eo.keys = keys;
 	eo.nkeys = nkeys;
 	ferry_progress_bar_init(&bar, "export", !cli_quiet && !json);
+	ferry_progress_bar_init(&dlbar, "download", !cli_quiet && !json);
 	eo.progress = ferry_progress_bar_cb;
 	eo.progress_payload = &bar;
+	eo.download_progress = ferry_progress_bar_cb;
+	eo.download_progress_payload = &dlbar;
 	error = ferry_export_run(&res, &eo);
+	ferry_progress_bar_finish(&dlbar);
 	ferry_progress_bar_finish(&bar);
 	if (error < 0) {
 		rc = cli_fail("export", error);
@@ -140,6 +176,11 @@ int cmd_export(int argc, char **argv)
 		       res.manifest->nmembers, res.manifest->nimages,
 		       cli_human_size(size, sizeof(size), res.files.bytes),
 		       res.files.npaths);
+		if (res.manifest->nprereq_blobs)
+			printf("incremental on sequence %llu: %zu blob(s) not carried "
+			       "(prerequisites)\n",
+			       (unsigned long long)res.manifest->base_sequence,
+			       res.manifest->nprereq_blobs);
 		for (i = 0; i < res.files.npaths; i++)
 			printf("  %s\n", res.files.paths[i]);
 		printf("bundle id %s\n", res.manifest->id);

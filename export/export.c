@@ -16,6 +16,7 @@
 #include "export.h"
 #include "hash.h"
 #include "oci_layout.h"
+#include "registry.h"
 #include "spec.h"
 #include "state.h"
 #include "banned.h"
@@ -52,13 +53,29 @@ static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
 				    index->size)) < 0)
 		goto done;
 	for (i = 0; i < c->nblobs; i++) {
+		if (c->blobs[i].prereq) {
+			char digest[FERRY_SHA256_HEX_LEN + 8];
+			char *copy, **grown;
+
+			snprintf(digest, sizeof(digest), "sha256:%s", c->blobs[i].hex);
+			grown = realloc(m->prereq_blobs, (m->nprereq_blobs + 1) * sizeof(*grown));
+			if (!grown || !(copy = strdup(digest))) {
+				if (grown)
+					m->prereq_blobs = grown;
+				error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+				goto done;
+			}
+			m->prereq_blobs = grown;
+			m->prereq_blobs[m->nprereq_blobs++] = copy;
+			continue;
+		}
 		ferry_buf_clear(&path);
 		if ((error = ferry_buf_printf(&path, "blobs/sha256/%s",
 					      c->blobs[i].hex)) < 0 ||
 		    (error = ferry_manifest_add_member(m, path.ptr, c->blobs[i].size,
 						       c->blobs[i].hex)) < 0)
 			goto done;
-		src[i + 2].file = c->blobs[i].file;
+		src[m->nmembers - 1].file = c->blobs[i].file;
 	}
 	for (i = 0; i < c->nroots; i++) {
 		const json_t *d = c->roots[i].descriptor;
@@ -80,8 +97,8 @@ done:
 }
 
 /* Gather what one source contributes; each kind checks its own options. */
-static int collect_source(ferry_oci_content *oci, const ferry_export_spec *spec,
-			  const ferry_source *src)
+static int collect_source(ferry_oci_content *oci, ferry_registry *reg,
+			  const ferry_export_spec *spec, const ferry_source *src)
 {
 	static const char *const no_options[] = { NULL };
 	int error;
@@ -91,8 +108,36 @@ static int collect_source(ferry_oci_content *oci, const ferry_export_spec *spec,
 		if ((error = ferry_source_check_options(spec, src, no_options)) < 0)
 			return error;
 		return ferry_oci_layout_collect(oci, src->location, src->name);
+	case FERRY_SOURCE_IMAGE:
+	case FERRY_SOURCE_IMAGES:
+	case FERRY_SOURCE_CHART:
+		return ferry_registry_collect(reg, oci, spec, src);
 	}
 	return ferry_source_error(spec, src, "this kind is not supported");
+}
+
+/*
+ * An incremental bundle does not carry a blob the receiver already holds
+ * (one a bundle up to `upto` carried): it lists it as a prerequisite.
+ * Manifests and indexes are small and always carried. upto 0: nothing.
+ */
+static int mark_prerequisites(ferry_oci_content *c, ferry_export_state *st,
+			      const char *channel, uint64_t upto)
+{
+	size_t i;
+	int error, sent;
+
+	if (upto == 0)
+		return 0;
+	for (i = 0; i < c->nblobs; i++) {
+		if (c->blobs[i].manifest)
+			continue;
+		if ((error = ferry_export_state_blob_sent(&sent, st, channel, upto,
+							  c->blobs[i].hex)) < 0)
+			return error;
+		c->blobs[i].prereq = sent;
+	}
+	return 0;
 }
 
 /* Record the bundle with every blob it carries, in one transaction. */
@@ -101,13 +146,14 @@ static int record_export(ferry_export_state *state, const ferry_manifest *m,
 {
 	ferry_export_record rec;
 	const char **blobs = calloc(oci->nblobs + 1, sizeof(*blobs));
-	size_t i;
+	size_t i, n;
 	int error;
 
 	if (!blobs)
 		return ferry_error_set(FERRY_ENOMEM, "out of memory");
-	for (i = 0; i < oci->nblobs; i++)
-		blobs[i] = oci->blobs[i].hex;
+	for (i = 0, n = 0; i < oci->nblobs; i++)
+		if (!oci->blobs[i].prereq)
+			blobs[n++] = oci->blobs[i].hex;
 	memset(&rec, 0, sizeof(rec));
 	rec.channel = m->channel;
 	rec.sequence = m->sequence;
@@ -115,7 +161,7 @@ static int record_export(ferry_export_state *state, const ferry_manifest *m,
 	rec.created = m->created;
 	rec.files = files;
 	rec.blobs = blobs;
-	rec.nblobs = oci->nblobs;
+	rec.nblobs = n;
 	error = ferry_export_state_record(state, &rec);
 	free(blobs);
 	return error;
@@ -140,8 +186,10 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	ferry_manifest *m = NULL;
 	ferry_buf index = FERRY_BUF_INIT, basename = FERRY_BUF_INIT, files = FERRY_BUF_INIT;
 	ferry_write_options wopts = FERRY_WRITE_OPTIONS_INIT;
-	char *state_path = NULL;
-	uint64_t last;
+	ferry_registry_options ropts = FERRY_REGISTRY_OPTIONS_INIT;
+	ferry_registry *reg = NULL;
+	char *state_path = NULL, *cache_dir = NULL;
+	uint64_t last, upto;
 	size_t i;
 	int error;
 
@@ -151,21 +199,39 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 		return ferry_error_set(FERRY_EINVALID, "bad export options");
 	if ((error = ferry_export_spec_load(&spec, opts->spec_path)) < 0)
 		goto done;
-	for (i = 0; i < spec->nsources; i++)
-		if ((error = collect_source(&content, spec, &spec->sources[i])) < 0)
-			goto done;
-	if ((error = ferry_oci_content_finish(&content)) < 0 ||
-	    (error = ferry_oci_content_index(&index, &content)) < 0)
-		goto done;
-
 	state_path = opts->state_path ? strdup(opts->state_path)
 				      : ferry_export_state_default_path();
-	if (!state_path) {
+	cache_dir = opts->cache_dir ? strdup(opts->cache_dir)
+				    : ferry_registry_default_cache();
+	if (!state_path || !cache_dir) {
 		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
 		goto done;
 	}
 	if ((error = ferry_export_state_open(&state, state_path)) < 0 ||
 	    (error = ferry_export_state_last_sequence(&last, state, spec->channel)) < 0)
+		goto done;
+	if (opts->since_sequence > last) {
+		error = ferry_error_set(FERRY_EINVALID, "channel '%s' has no bundle %llu "
+					"yet (its last is %llu)", spec->channel,
+					(unsigned long long)opts->since_sequence,
+					(unsigned long long)last);
+		goto done;
+	}
+	upto = opts->since_sequence ? opts->since_sequence : last;
+	ropts.cache_dir = cache_dir;
+	ropts.auth_file = opts->auth_file;
+	ropts.progress = opts->download_progress;
+	ropts.progress_payload = opts->download_progress_payload;
+	if ((error = ferry_registry_new(&reg, &ropts)) < 0)
+		goto done;
+	for (i = 0; i < spec->nsources; i++)
+		if ((error = collect_source(&content, reg, spec, &spec->sources[i])) < 0)
+			goto done;
+	if ((error = ferry_oci_content_finish(&content)) < 0 ||
+	    (error = mark_prerequisites(&content, state, spec->channel,
+					opts->full || last == 0 ? 0 : upto)) < 0 ||
+	    (error = ferry_registry_download(reg, &content)) < 0 ||
+	    (error = ferry_oci_content_index(&index, &content)) < 0)
 		goto done;
 
 	if ((error = ferry_manifest_new(&m, spec->channel)) < 0)
@@ -181,6 +247,8 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	}
 	if ((error = build_manifest(m, &sources, &content, &index)) < 0)
 		goto done;
+	if (m->nprereq_blobs)
+		m->base_sequence = upto;
 	for (i = 0; i < spec->nsources; i++)
 		if ((error = ferry_manifest_add_source(m, spec->sources[i].kind_name,
 						       spec->sources[i].name ? spec->sources[i].name : "",
@@ -218,6 +286,8 @@ done:
 	ferry_manifest_free(m);
 	free(sources);
 	free(state_path);
+	free(cache_dir);
+	ferry_registry_free(reg);
 	ferry_export_state_close(state);
 	ferry_export_spec_free(spec);
 	ferry_oci_content_dispose(&content);

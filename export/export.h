@@ -23,11 +23,19 @@ typedef struct {
 	int64_t now;                  /* creation time; 0: the clock */
 	ferry_progress_cb progress;
 	void *progress_payload;
+	int full;                     /* ignore what the channel was sent before */
+	uint64_t since_sequence;      /* 0: the channel's last bundle; N: assume the
+					 receiver holds bundles up to N only */
+	const char *cache_dir;        /* NULL: ferry_registry_default_cache() */
+	const char *auth_file;        /* credentials for registry sources */
+	ferry_progress_cb download_progress;
+	void *download_progress_payload;
 } ferry_export_options;
 
 #define FERRY_EXPORT_OPTIONS_VERSION 1
 #define FERRY_EXPORT_OPTIONS_INIT { FERRY_EXPORT_OPTIONS_VERSION, NULL, NULL, \
-				    NULL, NULL, 0, 0, 0, NULL, NULL }
+				    NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0, \
+				    NULL, NULL, NULL, NULL }
 
 typedef struct {
 	ferry_manifest *manifest;   /* owned: what was written */

@@ -34,8 +34,8 @@ static int is_manifest_type(const char *mt)
 	       !strcmp(mt, "application/vnd.docker.distribution.manifest.v2+json");
 }
 
-static int add_blob(ferry_oci_content *c, const char *hex, uint64_t size,
-		    const char *file)
+int ferry_oci_content_add_blob(ferry_oci_content *c, const char *hex,
+			       uint64_t size, const char *file, int manifest)
 {
 	ferry_oci_blob *grown = realloc(c->blobs, (c->nblobs + 1) * sizeof(*grown));
 
@@ -44,6 +44,8 @@ static int add_blob(ferry_oci_content *c, const char *hex, uint64_t size,
 	c->blobs = grown;
 	memcpy(grown[c->nblobs].hex, hex, FERRY_SHA256_HEX_LEN + 1);
 	grown[c->nblobs].size = size;
+	grown[c->nblobs].manifest = manifest;
+	grown[c->nblobs].prereq = 0;
 	if (!(grown[c->nblobs].file = strdup(file)))
 		return ferry_error_set(FERRY_ENOMEM, "out of memory");
 	c->nblobs++;
@@ -107,7 +109,8 @@ static int walk(walk_ctx *w, const json_t *desc, int depth)
 					(unsigned long long)size);
 		goto done;
 	}
-	if ((error = add_blob(w->c, hex, size, path.ptr)) < 0)
+	if ((error = ferry_oci_content_add_blob(w->c, hex, size, path.ptr,
+					      is_index_type(mt) || is_manifest_type(mt))) < 0)
 		goto done;
 	if (!is_index_type(mt) && !is_manifest_type(mt))
 		goto done;
@@ -144,14 +147,47 @@ done:
 	return error;
 }
 
+int ferry_oci_content_add_root(ferry_oci_content *c, const char *reference,
+			       const json_t *desc)
+{
+	ferry_oci_root *grown;
+	json_t *copy, *ann;
+	char *ref;
+
+	if (!ferry_manifest_reference_valid(reference))
+		return ferry_error_set(FERRY_EINVALID,
+				       "reference '%.200s' is not valid (printable "
+				       "ASCII, no spaces, at most 512 bytes)", reference);
+	copy = json_deep_copy(desc);
+	ann = json_object_get(copy, "annotations");
+	if (copy && (!ann || !json_is_object(ann))) {
+		ann = json_object();
+		json_object_set_new(copy, "annotations", ann);
+	}
+	if (!copy || !ann || json_object_set_new(ann, FERRY_OCI_REF_NAME,
+						 json_string(reference)) < 0 ||
+	    !(ref = strdup(reference))) {
+		json_decref(copy);
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	}
+	if (!(grown = realloc(c->roots, (c->nroots + 1) * sizeof(*grown)))) {
+		free(ref);
+		json_decref(copy);
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	}
+	c->roots = grown;
+	grown[c->nroots].reference = ref;
+	grown[c->nroots].descriptor = copy;
+	c->nroots++;
+	return 0;
+}
+
 static int add_root(ferry_oci_content *c, const char *name, const json_t *desc)
 {
 	const char *tag = json_string_value(
 		json_object_get(json_object_get(desc, "annotations"), FERRY_OCI_REF_NAME));
 	const char *digest = json_string_value(json_object_get(desc, "digest"));
-	ferry_oci_root *grown;
 	ferry_buf ref = FERRY_BUF_INIT;
-	json_t *copy, *ann;
 	int error;
 
 	if (tag && (strchr(tag, '/') || strchr(tag, ':')))
@@ -170,24 +206,9 @@ static int add_root(ferry_oci_content *c, const char *name, const json_t *desc)
 		ferry_buf_dispose(&ref);
 		return error;
 	}
-	copy = json_deep_copy(desc);
-	ann = json_object_get(copy, "annotations");
-	if (!ann || !json_is_object(ann)) {
-		ann = json_object();
-		json_object_set_new(copy, "annotations", ann);
-	}
-	if (!copy || !ann || json_object_set_new(ann, FERRY_OCI_REF_NAME,
-						 json_string(ref.ptr)) < 0 ||
-	    !(grown = realloc(c->roots, (c->nroots + 1) * sizeof(*grown)))) {
-		json_decref(copy);
-		ferry_buf_dispose(&ref);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
-	}
-	c->roots = grown;
-	grown[c->nroots].reference = ferry_buf_detach(&ref);
-	grown[c->nroots].descriptor = copy;
-	c->nroots++;
-	return 0;
+	error = ferry_oci_content_add_root(c, ref.ptr, desc);
+	ferry_buf_dispose(&ref);
+	return error;
 }
 
 int ferry_oci_layout_collect(ferry_oci_content *c, const char *dir,
@@ -258,6 +279,7 @@ int ferry_oci_content_finish(ferry_oci_content *c)
 	qsort(c->blobs, c->nblobs, sizeof(*c->blobs), cmp_blob);
 	for (i = 0; i < c->nblobs; i++) {
 		if (k && !strcmp(c->blobs[k - 1].hex, c->blobs[i].hex)) {
+			c->blobs[k - 1].manifest |= c->blobs[i].manifest;
 			free(c->blobs[i].file);
 			continue;
 		}

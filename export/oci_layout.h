@@ -17,6 +17,9 @@ typedef struct {
 	char hex[FERRY_SHA256_HEX_LEN + 1];
 	uint64_t size;
 	char *file;     /* where the blob's bytes are */
+	int manifest;   /* a manifest or index (always carried) */
+	int prereq;     /* sent on the channel before: not carried, listed as a
+			   prerequisite (set by export) */
 } ferry_oci_blob;
 
 typedef struct {
@@ -46,6 +49,16 @@ typedef struct {
  */
 int ferry_oci_layout_collect(ferry_oci_content *c, const char *dir,
 			     const char *name);
+/** Append a blob (the file name is copied). */
+int ferry_oci_content_add_blob(ferry_oci_content *c, const char *hex,
+			       uint64_t size, const char *file, int manifest);
+/**
+ * Append a root: `reference` (checked with ferry_manifest_reference_valid)
+ * and its descriptor, to which the ref.name annotation is added (a copy is
+ * kept; the caller keeps `desc`).
+ */
+int ferry_oci_content_add_root(ferry_oci_content *c, const char *reference,
+			       const json_t *desc);
 /** Sort and de-duplicate the blobs; reject references listed twice. */
 int ferry_oci_content_finish(ferry_oci_content *c);
 /** The bundle's index.json for all collected roots. */

@@ -100,6 +100,9 @@ static const struct {
 	int is_path;   /* the value is a path relative to the spec */
 } kinds[] = {
 	{ "oci-layout", FERRY_SOURCE_OCI_LAYOUT, 1 },
+	{ "image", FERRY_SOURCE_IMAGE, 0 },
+	{ "images", FERRY_SOURCE_IMAGES, 1 },
+	{ "chart", FERRY_SOURCE_CHART, 0 },
 };
 
 #define MAX_OPTION_DEPTH 16
@@ -246,7 +249,7 @@ static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
 	if (!error && !(src.written = strdup(loc)))
 		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
-	if (!error && !src.name && is_path) {
+	if (!error && !src.name && src.kind == FERRY_SOURCE_OCI_LAYOUT) {
 		/* Default repository name: the directory's name. */
 		char *copy = strdup(src.location);
 

@@ -10,7 +10,7 @@ PACKAGES=(
 	libsqlite3-dev libcmocka-dev libjansson-dev libyaml-dev
 	libmicrohttpd-dev libzstd-dev
 	# real components the tests and the demo talk to
-	docker-registry skopeo umoci busybox-static minisign git
+	docker-registry skopeo umoci busybox-static minisign git lighttpd apache2-utils
 	# test and benchmark tools
 	curl jq openssl faketime time ca-certificates
 )

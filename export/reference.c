@@ -1,0 +1,584 @@
+/*
+ * Parsers for registry sources (see reference.h). Everything here reads
+ * untrusted or hand-written text, so every input has a length limit and the
+ * first problem stops the parse with a message naming it.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "ferry/errors.h"
+#include "buf.h"
+#include "fs.h"
+#include "hash.h"
+#include "json.h"
+#include "reference.h"
+#include "banned.h"
+
+static int oom(void)
+{
+	return ferry_error_set(FERRY_ENOMEM, "out of memory");
+}
+
+static char *dupn(const char *s, size_t n)
+{
+	char *out = malloc(n + 1);
+
+	if (out) {
+		memcpy(out, s, n);
+		out[n] = '\0';
+	}
+	return out;
+}
+
+/* ---- references ------------------------------------------------------- */
+
+static int is_alnum_lower(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* One path component: [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* */
+static int component_valid(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	if (n == 0 || !is_alnum_lower((unsigned char)s[0]) ||
+	    !is_alnum_lower((unsigned char)s[n - 1]))
+		return 0;
+	while (i < n) {
+		if (is_alnum_lower((unsigned char)s[i])) {
+			i++;
+			continue;
+		}
+		if (s[i] == '.' || s[i] == '_') {
+			size_t run = 1;
+
+			if (s[i] == '_' && i + 1 < n && s[i + 1] == '_')
+				run = 2;
+			i += run;
+		} else if (s[i] == '-') {
+			while (i < n && s[i] == '-')
+				i++;
+		} else {
+			return 0;
+		}
+		if (i >= n || !is_alnum_lower((unsigned char)s[i]))
+			return 0;
+	}
+	return 1;
+}
+
+static int domain_valid(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr(".-:[]", s[i]))
+			return 0;
+	return 1;
+}
+
+int ferry_reference_tag_valid(const char *tag)
+{
+	size_t i, n = strlen(tag);
+
+	if (n == 0 || n > 128 || !(isalnum((unsigned char)tag[0]) || tag[0] == '_'))
+		return 0;
+	for (i = 1; i < n; i++)
+		if (!isalnum((unsigned char)tag[i]) && !strchr("_.-", tag[i]))
+			return 0;
+	return 1;
+}
+
+void ferry_reference_dispose(ferry_reference *r)
+{
+	free(r->registry);
+	free(r->api_host);
+	free(r->repository);
+	free(r->tag);
+	free(r->digest);
+	memset(r, 0, sizeof(*r));
+}
+
+int ferry_reference_parse(ferry_reference *out, const char *text)
+{
+	const char *at, *slash, *name, *tag = NULL, *p, *colon;
+	size_t len = strlen(text), name_len, dlen = 0;
+	ferry_buf repo = FERRY_BUF_INIT;
+	int error = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (len == 0 || len > FERRY_REFERENCE_MAX)
+		return ferry_error_set(FERRY_EINVALID,
+				       "'%.80s' is not an image reference (1-%d characters)",
+				       text, FERRY_REFERENCE_MAX);
+	for (p = text; *p; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+			return ferry_error_set(FERRY_EINVALID,
+					       "image reference '%.200s' contains a space "
+					       "or control character", text);
+	if ((at = strchr(text, '@'))) {
+		char hex[FERRY_SHA256_HEX_LEN + 1];
+
+		if ((error = ferry_digest_parse(hex, at + 1)) < 0)
+			return ferry_error_set(error, "image reference '%.200s' has an "
+					       "invalid digest (want sha256:<64 hex digits>)",
+					       text);
+		if (!(out->digest = strdup(at + 1)))
+			return oom();
+		len = (size_t)(at - text);
+	}
+	/* The registry: a first component that looks like a host. */
+	slash = memchr(text, '/', len);
+	if (slash && (memchr(text, '.', (size_t)(slash - text)) ||
+		      memchr(text, ':', (size_t)(slash - text)) ||
+		      ((size_t)(slash - text) == 9 && !strncmp(text, "localhost", 9)))) {
+		dlen = (size_t)(slash - text);
+		if (!domain_valid(text, dlen)) {
+			error = ferry_error_set(FERRY_EINVALID, "image reference '%.200s' "
+						"has an invalid registry host", text);
+			goto done;
+		}
+		name = slash + 1;
+	} else {
+		name = text;
+	}
+	name_len = len - (size_t)(name - text);
+	/* A tag: the last ':' after the last '/'. */
+	p = name;
+	for (colon = NULL; p < name + name_len; p++) {
+		if (*p == '/')
+			colon = NULL;
+		else if (*p == ':')
+			colon = p;
+	}
+	if (colon) {
+		tag = colon + 1;
+		if (!(out->tag = dupn(tag, (size_t)(name + name_len - tag)))) {
+			error = oom();
+			goto done;
+		}
+		if (!ferry_reference_tag_valid(out->tag)) {
+			error = ferry_error_set(FERRY_EINVALID, "image reference '%.200s' "
+						"has an invalid tag '%.130s'", text, out->tag);
+			goto done;
+		}
+		name_len = (size_t)(colon - name);
+	}
+	if (dlen == 0) {
+		out->registry = strdup("docker.io");
+		out->api_host = strdup("registry-1.docker.io");
+		if (!memchr(name, '/', name_len))
+			error = ferry_buf_puts(&repo, "library/");
+	} else {
+		out->registry = dupn(text, dlen);
+		if (dlen == 9 && !strncmp(text, "docker.io", 9))
+			out->api_host = strdup("registry-1.docker.io");
+		else
+			out->api_host = dupn(text, dlen);
+	}
+	if (error < 0 || !out->registry || !out->api_host ||
+	    (error = ferry_buf_put(&repo, name, name_len)) < 0) {
+		error = error < 0 ? error : oom();
+		goto done;
+	}
+	for (p = repo.ptr;;) {
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		if (!component_valid(p, n)) {
+			error = ferry_error_set(FERRY_EINVALID, "image reference '%.200s' "
+						"has an invalid repository name (lower-case "
+						"letters, digits and separators . _ __ -)", text);
+			goto done;
+		}
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	if (repo.size > FERRY_REFERENCE_NAME_MAX) {
+		error = ferry_error_set(FERRY_EINVALID, "image reference '%.200s': the "
+					"repository name is longer than %d characters",
+					text, FERRY_REFERENCE_NAME_MAX);
+		goto done;
+	}
+	out->repository = ferry_buf_detach(&repo);
+	if (!out->tag && !out->digest) {
+		out->implicit_tag = 1;
+		if (!(out->tag = strdup("latest")))
+			error = oom();
+	}
+done:
+	ferry_buf_dispose(&repo);
+	if (error < 0)
+		ferry_reference_dispose(out);
+	return error;
+}
+
+/* ---- WWW-Authenticate --------------------------------------------------- */
+
+void ferry_auth_challenge_dispose(ferry_auth_challenge *c)
+{
+	free(c->realm);
+	free(c->service);
+	free(c->scope);
+	memset(c, 0, sizeof(*c));
+}
+
+static int is_token_char(int c)
+{
+	return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+int ferry_auth_challenge_parse(ferry_auth_challenge *out, const char *header)
+{
+	const char *p = header, *k;
+	size_t klen;
+	int error = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(header) > FERRY_CHALLENGE_MAX)
+		return ferry_error_set(FERRY_EINVALID, "authentication challenge is "
+				       "longer than %d bytes", FERRY_CHALLENGE_MAX);
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (!strncasecmp(p, "bearer", 6) && (p[6] == ' ' || p[6] == '\0'))
+		out->scheme = FERRY_AUTH_BEARER;
+	else if (!strncasecmp(p, "basic", 5) && (p[5] == ' ' || p[5] == '\0'))
+		out->scheme = FERRY_AUTH_BASIC;
+	else
+		return ferry_error_set(FERRY_EUNSUPPORTED, "unsupported authentication "
+				       "scheme in '%.60s' (want Bearer or Basic)", header);
+	p += out->scheme == FERRY_AUTH_BEARER ? 6 : 5;
+	for (;;) {
+		ferry_buf v = FERRY_BUF_INIT;
+		char **slot = NULL;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		for (k = p; is_token_char((unsigned char)*p); p++)
+			;
+		klen = (size_t)(p - k);
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (klen == 0 || *p != '=') {
+			if (klen && (*p == '\0' || *p == ' ' || *p == ','))
+				break;   /* the next challenge's scheme */
+			error = ferry_error_set(FERRY_EINVALID, "malformed authentication "
+						"challenge '%.100s'", header);
+			goto done;
+		}
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				if ((error = ferry_buf_put(&v, p, 1)) < 0)
+					break;
+			}
+			if (!error && *p != '"')
+				error = ferry_error_set(FERRY_EINVALID, "unterminated quoted "
+							"string in authentication challenge");
+			if (!error)
+				p++;
+		} else {
+			const char *s = p;
+
+			while (*p && *p != ',' && *p != ' ' && *p != '\t')
+				p++;
+			error = ferry_buf_put(&v, s, (size_t)(p - s));
+		}
+		if (!error && !v.ptr)
+			error = ferry_buf_puts(&v, "");
+		if (error < 0) {
+			ferry_buf_dispose(&v);
+			goto done;
+		}
+		if (klen == 5 && !strncasecmp(k, "realm", 5))
+			slot = &out->realm;
+		else if (klen == 7 && !strncasecmp(k, "service", 7))
+			slot = &out->service;
+		else if (klen == 5 && !strncasecmp(k, "scope", 5))
+			slot = &out->scope;
+		if (slot) {
+			free(*slot);
+			*slot = ferry_buf_detach(&v);
+		}
+		ferry_buf_dispose(&v);
+	}
+	if (out->scheme == FERRY_AUTH_BEARER && (!out->realm || !*out->realm))
+		error = ferry_error_set(FERRY_EINVALID, "bearer challenge without a realm");
+	else if (out->scheme == FERRY_AUTH_BEARER &&
+		 strncmp(out->realm, "https://", 8) && strncmp(out->realm, "http://", 7))
+		error = ferry_error_set(FERRY_EINVALID, "bearer challenge realm '%.200s' "
+					"is not an HTTP(S) URL", out->realm);
+done:
+	if (error < 0)
+		ferry_auth_challenge_dispose(out);
+	return error;
+}
+
+/* ---- image lists -------------------------------------------------------- */
+
+void ferry_image_list_free(char **list)
+{
+	char **p;
+
+	for (p = list; p && *p; p++)
+		free(*p);
+	free(list);
+}
+
+int ferry_image_list_parse(char ***out, size_t *count, const char *text,
+			   size_t len, const char *what)
+{
+	char **list = NULL, **grown;
+	size_t n = 0, lineno = 0, pos = 0;
+	int error = 0;
+
+	*out = NULL;
+	*count = 0;
+	if (len > FERRY_IMAGE_LIST_MAX_SIZE)
+		return ferry_error_set(FERRY_ETOOBIG, "%s is larger than %u bytes",
+				       what, FERRY_IMAGE_LIST_MAX_SIZE);
+	if (memchr(text, '\0', len))
+		return ferry_error_set(FERRY_EINVALID, "%s contains a NUL byte", what);
+	if (!(list = calloc(1, sizeof(*list))))
+		return oom();
+	while (pos < len) {
+		const char *line = text + pos, *end = memchr(line, '\n', len - pos);
+		size_t l = end ? (size_t)(end - line) : len - pos, i;
+		const char *hash;
+		ferry_reference ref;
+		char *entry;
+
+		pos += l + (end ? 1 : 0);
+		lineno++;
+		while (l && isspace((unsigned char)*line)) {
+			line++;
+			l--;
+		}
+		if (l && line[0] == '#')
+			l = 0;
+		for (hash = line; hash < line + l; hash++)
+			if (*hash == '#' && isspace((unsigned char)hash[-1])) {
+				l = (size_t)(hash - line);
+				break;
+			}
+		while (l && isspace((unsigned char)line[l - 1]))
+			l--;
+		if (l == 0)
+			continue;
+		for (i = 0; i < l; i++)
+			if (isspace((unsigned char)line[i])) {
+				error = ferry_error_set(FERRY_EINVALID, "%s:%zu: one reference "
+							"per line (found a space)", what, lineno);
+				goto done;
+			}
+		if (n >= FERRY_IMAGE_LIST_MAX_ENTRIES) {
+			error = ferry_error_set(FERRY_ETOOBIG, "%s: more than %d references",
+						what, FERRY_IMAGE_LIST_MAX_ENTRIES);
+			goto done;
+		}
+		if (!(entry = dupn(line, l))) {
+			error = oom();
+			goto done;
+		}
+		if ((error = ferry_reference_parse(&ref, entry)) < 0) {
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "%s", ferry_error_last());
+			free(entry);
+			error = ferry_error_set(error, "%s:%zu: %s", what, lineno, msg);
+			goto done;
+		}
+		ferry_reference_dispose(&ref);
+		if (!(grown = realloc(list, (n + 2) * sizeof(*list)))) {
+			free(entry);
+			error = oom();
+			goto done;
+		}
+		list = grown;
+		list[n++] = entry;
+		list[n] = NULL;
+	}
+	if (n == 0) {
+		error = ferry_error_set(FERRY_EINVALID, "%s lists no images", what);
+		goto done;
+	}
+	*out = list;
+	*count = n;
+	list = NULL;
+done:
+	ferry_image_list_free(list);
+	return error;
+}
+
+/* ---- platforms ---------------------------------------------------------- */
+
+int ferry_platform_valid(const char *s)
+{
+	int slashes = 0;
+	const char *p;
+
+	if (!*s || *s == '/')
+		return 0;
+	for (p = s; *p; p++) {
+		if (*p == '/') {
+			if (p[1] == '/' || p[1] == '\0')
+				return 0;
+			slashes++;
+		} else if (!is_alnum_lower((unsigned char)*p) && !strchr("_.-", *p)) {
+			return 0;
+		}
+	}
+	return slashes == 1 || slashes == 2;
+}
+
+int ferry_platform_matches(const char *want, const json_t *platform)
+{
+	const char *os = json_string_value(json_object_get(platform, "os"));
+	const char *arch = json_string_value(json_object_get(platform, "architecture"));
+	const char *variant = json_string_value(json_object_get(platform, "variant"));
+	const char *s1 = strchr(want, '/'), *s2;
+	size_t oslen;
+
+	if (!os || !arch || !s1)
+		return 0;
+	oslen = (size_t)(s1 - want);
+	if (strlen(os) != oslen || strncmp(os, want, oslen))
+		return 0;
+	s2 = strchr(s1 + 1, '/');
+	if (!s2)
+		return !strcmp(arch, s1 + 1);
+	if (strlen(arch) != (size_t)(s2 - s1 - 1) || strncmp(arch, s1 + 1, (size_t)(s2 - s1 - 1)))
+		return 0;
+	return variant && !strcmp(variant, s2 + 1);
+}
+
+/* ---- auth.json ---------------------------------------------------------- */
+
+void ferry_secret_free(char *secret)
+{
+	if (secret)
+		sodium_free(secret);
+}
+
+/* "https://host:port/v1/" -> "host:port" for comparison. */
+static int key_matches(const char *key, const char *registry)
+{
+	const char *p = key, *end;
+
+	if (!strncmp(p, "https://", 8))
+		p += 8;
+	else if (!strncmp(p, "http://", 7))
+		p += 7;
+	end = strchr(p, '/');
+	if (!end)
+		end = p + strlen(p);
+	if ((size_t)(end - p) == strlen(registry) && !strncasecmp(p, registry, (size_t)(end - p)))
+		return 1;
+	/* Docker Hub's historical key. */
+	return !strcmp(registry, "docker.io") && !strncmp(p, "index.docker.io", 15);
+}
+
+static char *secret_dup2(const char *a, size_t alen, const char *b, size_t blen)
+{
+	char *s = sodium_malloc(alen + blen + 2);
+
+	if (!s)
+		return NULL;
+	memcpy(s, a, alen);
+	s[alen] = ':';
+	memcpy(s + alen + 1, b, blen);
+	s[alen + 1 + blen] = '\0';
+	return s;
+}
+
+int ferry_auth_file_lookup(char **out, const char *path, const char *registry)
+{
+	ferry_buf text = FERRY_BUF_INIT;
+	json_t *doc = NULL, *auths, *entry;
+	const char *key, *auth, *user, *pass;
+	unsigned char *raw = NULL;
+	size_t rawlen = 0, b64len;
+	char what[300];
+	int error;
+
+	*out = NULL;
+	snprintf(what, sizeof(what), "auth file '%.250s'", path);
+	if ((error = ferry_fs_read_file(&text, path, 1u << 20)) < 0)
+		goto done;
+	if ((error = ferry_json_parse(&doc, text.ptr, text.size, what)) < 0)
+		goto done;
+	auths = json_object_get(doc, "auths");
+	if (!auths) {
+		error = 0;
+		goto done;
+	}
+	if (!json_is_object(auths)) {
+		error = ferry_error_set(FERRY_EINVALID, "%s: 'auths' must be an object", what);
+		goto done;
+	}
+	json_object_foreach(auths, key, entry) {
+		if (!key_matches(key, registry))
+			continue;
+		if (!json_is_object(entry)) {
+			error = ferry_error_set(FERRY_EINVALID, "%s: the entry for '%.200s' "
+						"must be an object", what, key);
+			goto done;
+		}
+		auth = json_string_value(json_object_get(entry, "auth"));
+		user = json_string_value(json_object_get(entry, "username"));
+		pass = json_string_value(json_object_get(entry, "password"));
+		if (auth && *auth) {
+			const char *colon;
+
+			b64len = strlen(auth);
+			if (!(raw = sodium_malloc(b64len + 1))) {
+				error = oom();
+				goto done;
+			}
+			if (sodium_base642bin(raw, b64len, auth, b64len, NULL, &rawlen, NULL,
+					      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+			    !(colon = memchr(raw, ':', rawlen)) || memchr(raw, '\0', rawlen)) {
+				error = ferry_error_set(FERRY_EINVALID, "%s: the 'auth' of '%.200s' "
+							"is not base64 of user:password", what, key);
+				goto done;
+			}
+			raw[rawlen] = '\0';
+			*out = secret_dup2((const char *)raw, (size_t)(colon - (const char *)raw),
+					   colon + 1, rawlen - (size_t)(colon + 1 - (const char *)raw));
+		} else if (user && pass) {
+			*out = secret_dup2(user, strlen(user), pass, strlen(pass));
+		} else {
+			error = ferry_error_set(FERRY_EINVALID, "%s: the entry for '%.200s' has "
+						"neither 'auth' nor 'username' and 'password'",
+						what, key);
+			goto done;
+		}
+		if (!*out)
+			error = oom();
+		goto done;
+	}
+	error = 0;
+done:
+	if (raw)
+		sodium_free(raw);
+	if (text.ptr)
+		sodium_memzero(text.ptr, text.size);
+	ferry_buf_dispose(&text);
+	json_decref(doc);
+	return error;
+}
