@@ -16,7 +16,7 @@ export_to() { # CHANNEL STATE OUTDIR [KEYS...]
 	local args=() k
 	for k in "${@:-a}"; do args+=(--key "$T/$k.key"); done
 	mkdir -p "$out"
-	"$FERRY" export -q --spec "$T/$ch.yaml" "${args[@]}" --out "$out" --state "$st" >/dev/null ||
+	"$FERRY" export -q --full --spec "$T/$ch.yaml" "${args[@]}" --out "$out" --state "$st" >/dev/null ||
 		fail "export of $ch failed"
 }
 S=$T/store
