@@ -218,9 +218,14 @@ int ferry_git_ref_name_valid(const char *name)
 int ferry_git_repo_name_valid(const char *name)
 {
 	size_t n = strlen(name), i;
+	const char *c;
 
 	if (n == 0 || n > 255 || !ferry_path_is_safe(name))
 		return 0;
+	/* No component may itself look like a repository ("a.git/refs/..."). */
+	for (c = name; (c = strstr(c, ".git")); c += 4)
+		if (c[4] == '/' || c[4] == '\0')
+			return 0;
 	for (i = 0; i < n; i++)
 		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
 		      (name[i] >= '0' && name[i] <= '9') || name[i] == '.' ||

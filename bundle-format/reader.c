@@ -110,6 +110,27 @@ static int check_entry_shape(struct archive_entry *e, const char *name)
 				       "member '%s' is owned by %lld:%lld (bundles use 0:0)",
 				       name, (long long)archive_entry_uid(e),
 				       (long long)archive_entry_gid(e));
+	/* Tar applies names over numeric ids, and restores extended attributes,
+	 * ACLs and file flags: none of them may be present. */
+	if ((archive_entry_uname(e) && *archive_entry_uname(e)) ||
+	    (archive_entry_gname(e) && *archive_entry_gname(e)))
+		return ferry_error_set(FERRY_EINVALID,
+				       "member '%s' names an owner (%s:%s); bundles carry none",
+				       name, archive_entry_uname(e) ? archive_entry_uname(e) : "",
+				       archive_entry_gname(e) ? archive_entry_gname(e) : "");
+	{
+		unsigned long set = 0, clear = 0;
+
+		archive_entry_fflags(e, &set, &clear);
+		if (archive_entry_xattr_count(e) > 0 ||
+		    archive_entry_acl_count(e, ARCHIVE_ENTRY_ACL_TYPE_ACCESS |
+						   ARCHIVE_ENTRY_ACL_TYPE_DEFAULT |
+						   ARCHIVE_ENTRY_ACL_TYPE_NFS4) > 0 ||
+		    set || clear)
+			return ferry_error_set(FERRY_EINVALID,
+					       "member '%s' carries extended attributes, "
+					       "ACLs or file flags; bundles carry none", name);
+	}
 	if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0)
 		return ferry_error_set(FERRY_EINVALID,
 				       "member '%s' has no size", name);

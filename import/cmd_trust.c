@@ -233,7 +233,6 @@ int cmd_trust(int argc, char **argv)
 			rc = cli_fail("trust", error);
 			goto done;
 		}
-		remove(argv[optind]);
 		if ((error = ferry_fs_write_atomic(argv[optind], buf.ptr, buf.size, 0644)) < 0) {
 			rc = cli_fail("trust", error);
 			goto done;

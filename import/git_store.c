@@ -205,6 +205,7 @@ static int index_pack(git_odb *odb, const char *pack_dir, const char *bundle_fil
 	if (!buf)
 		return ferry_error_set(FERRY_ENOMEM, "out of memory");
 	git_indexer_options_init(&opts, GIT_INDEXER_OPTIONS_VERSION);
+	opts.verify = 1;   /* every object the pack's objects name must be present */
 	if ((fd = open(bundle_file, O_RDONLY | O_CLOEXEC)) < 0) {
 		error = ferry_error_set_errno(FERRY_EIO, "cannot open '%s'", bundle_file);
 		goto done;
@@ -286,6 +287,84 @@ static int check_complete(git_repository *repo, const ferry_git_repo *r)
 	return error;
 }
 
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The refs after this bundle must be names git accepts, and no ref may be
+ * a directory of another ("refs/heads/x" and "refs/heads/x/y"), counting
+ * the refs the store keeps that the bundle does not delete.
+ */
+static int check_ref_names(git_repository *store_repo, const ferry_git_repo *r)
+{
+	git_reference_iterator *it = NULL;
+	git_reference *ref;
+	char **names = NULL;
+	size_t n = 0, cap = r->nrefs + 16, i, k;
+	int error = 0, valid;
+
+	if (!(names = malloc(cap * sizeof(*names))))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	for (i = 0; i < r->nrefs; i++) {
+		if (git_reference_name_is_valid(&valid, r->refs[i].name) < 0 || !valid) {
+			error = ferry_error_set(FERRY_EINVALID, "repository '%s': git does not "
+						"accept the ref name '%s'", r->name,
+						r->refs[i].name);
+			goto done;
+		}
+		names[n++] = r->refs[i].name;
+	}
+	if (store_repo && git_reference_iterator_new(&it, store_repo) == 0) {
+		while (git_reference_next(&ref, it) == 0) {
+			const char *name = git_reference_name(ref);
+			int keep = 1;
+
+			for (k = 0; k < r->ndeleted && keep; k++)
+				keep = strcmp(r->deleted[k], name) != 0;
+			for (k = 0; k < r->nrefs && keep; k++)
+				keep = strcmp(r->refs[k].name, name) != 0;
+			if (keep && !strncmp(name, "refs/", 5)) {
+				char **grown = n < cap ? names : realloc(names, (cap *= 2) * sizeof(*names));
+
+				if (!grown || !(grown[n] = strdup(name))) {
+					if (grown)
+						names = grown;
+					git_reference_free(ref);
+					error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+					goto done;
+				}
+				names = grown;
+				n++;
+			}
+			git_reference_free(ref);
+		}
+	}
+	qsort(names, n, sizeof(*names), cmp_cstr);
+	for (i = 1; i < n && !error; i++) {
+		size_t len = strlen(names[i - 1]);
+
+		if (!strncmp(names[i], names[i - 1], len) && names[i][len] == '/')
+			error = ferry_error_set(FERRY_EINVALID,
+						"repository '%s': ref '%s' and ref '%s' cannot "
+						"both exist", r->name, names[i - 1], names[i]);
+	}
+done:
+	/* free only the names copied from the store */
+	for (i = 0; names && i < n; i++) {
+		int ours = 0;
+
+		for (k = 0; k < r->nrefs && !ours; k++)
+			ours = names[i] == r->refs[k].name;
+		if (!ours)
+			free(names[i]);
+	}
+	free(names);
+	git_reference_iterator_free(it);
+	return error;
+}
+
 int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging_dir,
 		    const ferry_git_repo *r, const char *bundle_file,
 		    uint64_t base_sequence)
@@ -302,6 +381,7 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 
 	memset(&h, 0, sizeof(h));
 	git_libgit2_init();
+	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
 	if (!(s = calloc(1, sizeof(*s)))) {
 		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
 		goto done;
@@ -314,6 +394,8 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 		error = git_fail("cannot open the store's repository", r->name);
 		goto done;
 	}
+	if ((error = check_ref_names(store_repo, r)) < 0)
+		goto done;
 	/* Prerequisites must be in the store before anything is staged. */
 	for (k = 0; k < r->nprerequisites; k++) {
 		git_commit *c = NULL;
@@ -497,6 +579,7 @@ int ferry_git_publish(ferry_git_staged *s)
 	int error = 0;
 
 	git_libgit2_init();
+	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
 	if (!ferry_fs_exists(s->target)) {
 		if (git_repository_init(&repo, s->target, 1) < 0) {
 			error = git_fail("cannot create the store's repository", r->name);
@@ -518,18 +601,8 @@ int ferry_git_publish(ferry_git_staged *s)
 			goto done;
 		}
 	}
-	/* Refs last: each now points at complete content. */
-	for (k = 0; k < r->nrefs; k++) {
-		git_reference *ref = NULL;
-
-		if (git_oid_fromstr(&oid, r->refs[k].commit) < 0 ||
-		    git_reference_create(&ref, repo, r->refs[k].name, &oid, 1,
-					 "ferry import") < 0) {
-			error = git_fail("cannot set ref", r->name);
-			goto done;
-		}
-		git_reference_free(ref);
-	}
+	/* Refs last, deletions first (so "x" can make way for "x/y"); each
+	 * ref now points at complete content. */
 	for (k = 0; k < r->ndeleted; k++) {
 		git_reference *ref = NULL;
 
@@ -541,6 +614,17 @@ int ferry_git_publish(ferry_git_staged *s)
 			}
 			git_reference_free(ref);
 		}
+	}
+	for (k = 0; k < r->nrefs; k++) {
+		git_reference *ref = NULL;
+
+		if (git_oid_fromstr(&oid, r->refs[k].commit) < 0 ||
+		    git_reference_create(&ref, repo, r->refs[k].name, &oid, 1,
+					 "ferry import") < 0) {
+			error = git_fail("cannot set ref", r->name);
+			goto done;
+		}
+		git_reference_free(ref);
 	}
 	set_head(repo);
 done:

@@ -33,6 +33,8 @@
 #include "banned.h"
 
 #define WRITEBACK_STEP (8u << 20)
+/* How far ahead of the local clock a bundle's creation time may be. */
+#define FUTURE_TOLERANCE (24 * 3600)
 #define RING_SLOTS 4
 #define SLOT_SIZE (1u << 20)
 
@@ -209,6 +211,8 @@ typedef struct {
 	/* progress over all files */
 	uint64_t base, total;
 	writer w;
+	int alarm;                  /* the failure is an alarm, not a rejection */
+	int64_t now;                /* the local clock */
 } import_ctx;
 
 /* ---- audit --------------------------------------------------------------- */
@@ -330,13 +334,25 @@ static int check_sequence(import_ctx *c, staged_bundle *b, const ferry_manifest 
 		b->already = 1;
 		return 0;
 	}
-	if (m->sequence == last)
+	if (m->created > c->now + FUTURE_TOLERANCE) {
+		char when[32], clock[32];
+
+		ferry_time_format(when, sizeof(when), m->created);
+		ferry_time_format(clock, sizeof(clock), c->now);
+		return ferry_error_set(FERRY_EVERIFY,
+				       "bundle was created at %s, more than a day after "
+				       "this machine's clock (%s); check both clocks",
+				       when, clock);
+	}
+	if (m->sequence == last) {
+		c->alarm = 1;
 		return ferry_error_set(FERRY_EVERIFY,
 				       "ALARM: channel '%s' sequence %llu was already "
 				       "imported as bundle %.16s; this bundle %.16s has the "
 				       "same sequence and other content",
 				       m->channel, (unsigned long long)m->sequence,
 				       last_id, m->id);
+	}
 	if (m->sequence < last)
 		return ferry_error_set(FERRY_EVERIFY,
 				       "rollback: channel '%s' is at sequence %llu; this "
@@ -554,30 +570,51 @@ done:
 	return error;
 }
 
-/* Does any bundle of this import carry blob `hex`? */
-static int carried(const import_ctx *c, const char *hex)
+/* Does a bundle published earlier in this import (before index `upto`,
+ * in publish order) carry blob `hex`? */
+static int carried(const import_ctx *c, size_t upto, const char *hex)
 {
 	size_t i, k;
 
-	for (i = 0; i < c->nb; i++)
-		for (k = 0; c->b[i].m && k < c->b[i].m->nmembers; k++)
+	for (i = 0; i < upto && i < c->nb; i++)
+		for (k = 0; c->b[i].m && !c->b[i].already && k < c->b[i].m->nmembers; k++)
 			if (is_blob(&c->b[i].m->members[k]) &&
 			    !strcmp(c->b[i].m->members[k].sha256, hex))
 				return 1;
 	return 0;
 }
 
-static int check_prerequisites(const import_ctx *c, const staged_bundle *b)
+/* Held by the store, by this bundle, or by one published before it. */
+static int held(const import_ctx *c, size_t index, const char *hex)
 {
+	const ferry_manifest *m = c->b[index].m;
+	size_t k;
+
+	for (k = 0; k < m->nmembers; k++)
+		if (is_blob(&m->members[k]) && !strcmp(m->members[k].sha256, hex))
+			return 1;
+	return ferry_store_has_blob(c->st, hex) || carried(c, index, hex);
+}
+
+static int check_prerequisites(const import_ctx *c, size_t index)
+{
+	const staged_bundle *b = &c->b[index];
 	const ferry_manifest *m = b->m;
 	ferry_buf missing = FERRY_BUF_INIT;
 	size_t i, n = 0;
 	int error = 0;
 
+	/* Every image binding must resolve to content the store will hold. */
+	for (i = 0; i < m->nimages; i++)
+		if (!held(c, index, m->images[i].digest + 7))
+			return ferry_error_set(FERRY_EVERIFY,
+					       "bundle %.16s binds '%s' to %s, which neither "
+					       "the bundle nor the store holds", b->id,
+					       m->images[i].reference, m->images[i].digest);
 	for (i = 0; i < m->nprereq_blobs; i++) {
 		const char *hex = m->prereq_blobs[i] + 7;   /* after "sha256:" */
 
-		if (ferry_store_has_blob(c->st, hex) || carried(c, hex))
+		if (held(c, index, hex))
 			continue;
 		if (n++ < 8)
 			ferry_buf_printf(&missing, "%s%s", n > 1 ? ", " : "",
@@ -594,6 +631,63 @@ static int check_prerequisites(const import_ctx *c, const staged_bundle *b)
 					missing.ptr, n > 8 ? ", ..." : "",
 					(unsigned long long)m->base_sequence);
 	ferry_buf_dispose(&missing);
+	return error;
+}
+
+/*
+ * Rollback across channels: a tag or ref may only be moved by a bundle
+ * created after the one that set it, whichever channel that was.
+ */
+static int check_moves(import_ctx *c, const staged_bundle *b)
+{
+	const ferry_manifest *m = b->m;
+	sqlite3_stmt *tq = NULL, *rq = NULL;
+	size_t i, k;
+	int error = 0;
+
+	if (sqlite3_prepare_v2(c->st->db,
+			       "SELECT t.digest, t.channel, i.created FROM tags t JOIN imports i "
+			       "ON i.channel = t.channel AND i.sequence = t.sequence "
+			       "WHERE t.reference = ?", -1, &tq, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c->st->db,
+			       "SELECT r.commit_id, r.channel, i.created FROM refs r JOIN imports i "
+			       "ON i.channel = r.channel AND i.sequence = r.sequence "
+			       "WHERE r.repo = ? AND r.ref = ?", -1, &rq, NULL) != SQLITE_OK) {
+		error = ferry_store_db_error(c->st, "read tags");
+		goto done;
+	}
+	for (i = 0; i < m->nimages && !error; i++) {
+		sqlite3_bind_text(tq, 1, m->images[i].reference, -1, SQLITE_STATIC);
+		if (sqlite3_step(tq) == SQLITE_ROW &&
+		    strcmp((const char *)sqlite3_column_text(tq, 0), m->images[i].digest) &&
+		    sqlite3_column_int64(tq, 2) > m->created)
+			error = ferry_error_set(FERRY_EVERIFY,
+						"rollback: '%s' was set by a newer bundle of "
+						"channel '%s'; this bundle of channel '%s' is "
+						"older", m->images[i].reference,
+						(const char *)sqlite3_column_text(tq, 1), m->channel);
+		sqlite3_reset(tq);
+	}
+	for (i = 0; i < m->nrepos && !error; i++)
+		for (k = 0; k < m->repos[i].nrefs && !error; k++) {
+			sqlite3_bind_text(rq, 1, m->repos[i].name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(rq, 2, m->repos[i].refs[k].name, -1, SQLITE_STATIC);
+			if (sqlite3_step(rq) == SQLITE_ROW &&
+			    strcmp((const char *)sqlite3_column_text(rq, 0),
+				   m->repos[i].refs[k].commit) &&
+			    sqlite3_column_int64(rq, 2) > m->created)
+				error = ferry_error_set(FERRY_EVERIFY,
+							"rollback: %s %s was set by a newer "
+							"bundle of channel '%s'; this bundle of "
+							"channel '%s' is older", m->repos[i].name,
+							m->repos[i].refs[k].name,
+							(const char *)sqlite3_column_text(rq, 1),
+							m->channel);
+			sqlite3_reset(rq);
+		}
+done:
+	sqlite3_finalize(tq);
+	sqlite3_finalize(rq);
 	return error;
 }
 
@@ -865,8 +959,8 @@ static int read_files(import_ctx *c, const ferry_trust *trust, int64_t now,
 			if (b)
 				b->failed = 1;
 			error = ferry_error_wrap(error, "'%s'", paths[i]);
-			audit(c, strstr(ferry_error_last(), "ALARM") ? "alarm" : "reject",
-			      res.manifest, &res.signatures, "rejected", ferry_error_last());
+			audit(c, c->alarm ? "alarm" : "reject", res.manifest, &res.signatures,
+			      "rejected", ferry_error_last());
 		} else if (b) {
 			if (res.volume_known)
 				b->volume_ok[res.volume] = 1;
@@ -904,10 +998,11 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 	if (!opts || opts->version != FERRY_IMPORT_OPTIONS_VERSION || npaths == 0)
 		return ferry_error_set(FERRY_EINVALID, "bad import options");
 	now = opts->now ? opts->now : (int64_t)time(NULL);
+	c.now = now;
 	if ((error = ferry_trust_current(&root, st)) < 0 ||
 	    (error = ferry_store_meta_get(&newest, st, "newest_created")) < 0)
 		goto done;
-	if (root->expires <= now) {
+	if (root->expires <= (now > newest ? now : newest)) {
 		char when[32];
 
 		ferry_time_format(when, sizeof(when), root->expires);
@@ -956,7 +1051,8 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 			goto done;
 		}
 		if ((error = check_volumes(b)) < 0 || (error = check_split_members(b)) < 0 ||
-		    (error = check_prerequisites(&c, b)) < 0 || (error = stage_git(&c, b)) < 0) {
+		    (error = check_prerequisites(&c, i)) < 0 || (error = check_moves(&c, b)) < 0 ||
+		    (error = stage_git(&c, b)) < 0) {
 			audit(&c, "reject", b->m, &b->sig, "rejected", ferry_error_last());
 			goto done;
 		}

@@ -460,13 +460,18 @@ int ferry_store_gc(ferry_store *st, int dry_run, size_t *removed,
 		(*removed)++;
 		if (dry_run)
 			continue;
+		/* The record goes first: a crash in between leaves an unrecorded
+		 * file, which the next gc removes, never a record of a missing blob. */
+		sqlite3_bind_text(del, 1, e->d_name, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(del) != SQLITE_DONE) {
+			error = ferry_store_db_error(st, "forget blob");
+			break;
+		}
+		sqlite3_reset(del);
 		if (unlink(path.ptr) < 0) {
 			error = ferry_error_set_errno(FERRY_EIO, "cannot remove '%s'", path.ptr);
 			break;
 		}
-		sqlite3_bind_text(del, 1, e->d_name, -1, SQLITE_TRANSIENT);
-		sqlite3_step(del);
-		sqlite3_reset(del);
 	}
 	if (!error && !dry_run)
 		error = ferry_fs_fsync_parent(path.ptr ? path.ptr : dir.ptr);

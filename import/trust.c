@@ -29,9 +29,12 @@ int ferry_trust_root_new(ferry_trust_root **out, uint64_t version, int64_t expir
 		return ferry_error_set(FERRY_EINVALID,
 				       "threshold %u is not between 1 and the %zu key(s)",
 				       threshold, nkeys);
+	/* Distinct keys, by id and by key: one private key under two ids must
+	 * not count twice towards a threshold. */
 	for (i = 0; i < nkeys; i++)
 		for (j = 0; j < i; j++)
-			if (!strcmp(keys[i]->id, keys[j]->id))
+			if (!strcmp(keys[i]->id, keys[j]->id) ||
+			    !memcmp(keys[i]->pk, keys[j]->pk, sizeof(keys[i]->pk)))
 				return ferry_error_set(FERRY_EINVALID, "key %s given twice",
 						       keys[i]->id);
 	if (!(r = calloc(1, sizeof(*r))) || !(r->keys = calloc(nkeys, sizeof(*r->keys)))) {

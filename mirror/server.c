@@ -260,7 +260,12 @@ static enum MHD_Result metrics(ferry_mirror *m, struct MHD_Connection *c, ferry_
 	ferry_buf_printf(&b, "# HELP ferry_store_tagged_bytes Bytes of the manifests and indexes the store tags.\n"
 			     "# TYPE ferry_store_tagged_bytes gauge\nferry_store_tagged_bytes %llu\n",
 			 (unsigned long long)store_bytes(m));
-	resp = MHD_create_response_from_buffer(b.size, ferry_buf_detach(&b) , MHD_RESPMEM_MUST_FREE);
+	{
+		size_t len = b.size;   /* before detaching resets it */
+
+		resp = MHD_create_response_from_buffer(len, ferry_buf_detach(&b),
+						       MHD_RESPMEM_MUST_FREE);
+	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 				"text/plain; version=0.0.4; charset=utf-8");
 	return ferry_mirror__send(c, r, 200, resp, 0);

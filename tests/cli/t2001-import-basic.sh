@@ -60,7 +60,7 @@ expect_exit 0 "$FERRY" import --store "$S" --json "$B"
 [ "$(jq -r '.bundles[0].outcome' "$T/out")" = "already imported" ] || fail "replay is not reported as a no-op"
 ok "importing the same bundle again is a no-op that says so"
 
-jq -e 'select(.event == "import" and .channel == "demo" and .sequence == 1)' "$T/audit.jsonl" >/dev/null ||
+jq -s -e 'map(select(.event == "import" and .channel == "demo" and .sequence == 1)) | length == 1' "$T/audit.jsonl" >/dev/null ||
 	fail "no import event in the JSON audit log"
 ok "the import is an audit event in the JSON lines log"
 

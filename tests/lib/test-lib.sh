@@ -14,7 +14,7 @@ T=$(mktemp -d "${FERRY_TEST_TMP:-/tmp}/$TEST_NAME.XXXXXX")
 export TMPDIR=$T/tmp
 mkdir -p "$TMPDIR"
 _cleanups=()
-on_exit() { local c; for c in "${_cleanups[@]}"; do eval "$c" || true; done; rm -rf "$T"; }
+on_exit() { local c; for c in "${_cleanups[@]}"; do eval "$c" || true; done; [ -n "${FERRY_KEEP_TMP:-}" ] || rm -rf "$T"; }
 trap on_exit EXIT
 # Run a command when the test exits (registries, servers, ...).
 at_exit() { _cleanups+=("$1"); }

@@ -78,6 +78,8 @@ void forge_tar(const char *path, const forge_entry *entries, size_t n)
 		archive_entry_set_filetype(e, type);
 		archive_entry_set_perm(e, entries[i].mode ? entries[i].mode : 0644);
 		archive_entry_set_uid(e, entries[i].uid);
+		if (entries[i].uname)
+			archive_entry_set_uname(e, entries[i].uname);
 		if (entries[i].link)
 			archive_entry_set_symlink(e, entries[i].link);
 		if (entries[i].hardlink)

@@ -39,6 +39,7 @@ typedef struct {
 	const char *hardlink;/* hard link target */
 	unsigned mode;       /* permission bits; 0 means 0644 */
 	long uid;            /* owner */
+	const char *uname;   /* owner name */
 } forge_entry;
 
 /** Write `entries` as a pax tar at `path`. */

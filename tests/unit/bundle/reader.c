@@ -460,6 +460,16 @@ static void test_bundle_reader__rejects_foreign_owner(void **state)
 		     "member 'index.json' is owned by 1000:0");
 }
 
+static void test_bundle_reader__rejects_owner_names(void **state)
+{
+	fixture *f = *state;
+	forge_entry e[] = { MANIFEST(f), FILE_A,
+			    { "index.json", B, sizeof(B) - 1, 0, NULL, NULL, 0, 0, "nobody" } };
+
+	assert_error(read_forged(f, e, 3), FERRY_EINVALID,
+		     "member 'index.json' names an owner (nobody:)");
+}
+
 static void test_bundle_reader__rejects_missing_end_marker(void **state)
 {
 	fixture *f = *state;
@@ -562,6 +572,7 @@ int main(void)
 		T(test_bundle_reader__rejects_truncation),
 		T(test_bundle_reader__rejects_setuid_mode),
 		T(test_bundle_reader__rejects_foreign_owner),
+		T(test_bundle_reader__rejects_owner_names),
 		T(test_bundle_reader__rejects_missing_end_marker),
 		T(test_bundle_reader__manifest_only_names_volume),
 		T(test_bundle_reader__rejects_non_tar),

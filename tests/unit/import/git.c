@@ -214,6 +214,118 @@ static void test_import_git__bundle_disagreeing_with_manifest(void **state)
 	assert_false(ferry_fs_exists(test_path(f->dir, "store/git/org/app.git")));
 }
 
+static void test_import_git__incomplete_pack_is_refused(void **state)
+{
+	fixture *f = *state;
+	char two[64], tree[64], bundle[4096], src[4200], cmd[512];
+
+	snprintf(src, sizeof(src), "%s/src", f->dir);
+	sh_out(two, sizeof(two), src, "git rev-parse main");
+	sh_out(tree, sizeof(tree), src, "git rev-parse main^{tree}");
+	/* A pack of the commit and its tree only: no parent, no blobs. */
+	snprintf(cmd, sizeof(cmd), "{ printf '# v2 git bundle\n%s refs/heads/main\n\n'; "
+		 "printf '%s\n%s\n' | git pack-objects --stdout; } > ../thin.gb", two, two, tree);
+	sh(src, cmd);
+	snprintf(bundle, sizeof(bundle), "%s",
+		 wrap(f, "thin", 1, test_path(f->dir, "thin.gb"), two, NULL, NULL));
+	assert_int_not_equal(import_one(f, bundle), 0);
+	assert_false(ferry_fs_exists(test_path(f->dir, "store/git/org/app.git")));
+}
+
+/* Wrap `gb` with the refs "name=commit" given, and deletions. */
+static const char *wrap_refs(fixture *f, const char *name, uint64_t seq, const char *gb,
+			     const char *const *refs, size_t nrefs,
+			     const char *const *deleted, size_t ndeleted)
+{
+	ferry_manifest *m = NULL;
+	ferry_member_source src[1];
+	ferry_write_options wo = FERRY_WRITE_OPTIONS_INIT;
+	ferry_write_result res;
+	ferry_git_repo *r;
+	ferry_sha256 *sha = NULL;
+	char hex[65], path[80], digest[80], buf[65536];
+	static char out[4096];
+	FILE *fp = fopen(gb, "rb");
+	size_t n, i;
+	uint64_t size = 0;
+
+	assert_non_null(fp);
+	ferry_sha256_new(&sha);
+	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) {
+		ferry_sha256_update(sha, buf, n);
+		size += n;
+	}
+	fclose(fp);
+	ferry_sha256_final_hex(sha, hex);
+	ferry_sha256_free(sha);
+	assert_int_equal(ferry_manifest_new(&m, "git"), 0);
+	m->sequence = seq;
+	m->created = time(NULL) - 10 + (int64_t)seq;
+	m->expires = m->created + 86400;
+	snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
+	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	assert_int_equal(ferry_manifest_add_member(m, path, size, hex), 0);
+	assert_int_equal(ferry_manifest_add_repo(&r, m, "org/app", digest), 0);
+	for (i = 0; i < nrefs; i++) {
+		char ref[256];
+		const char *eq = strchr(refs[i], '=');
+
+		snprintf(ref, sizeof(ref), "%.*s", (int)(eq - refs[i]), refs[i]);
+		assert_int_equal(ferry_git_repo_add_ref(r, ref, eq + 1, 0), 0);
+	}
+	for (i = 0; i < ndeleted; i++)
+		assert_int_equal(ferry_git_repo_add_deleted(r, deleted[i]), 0);
+	src[0].file = gb;
+	src[0].data = NULL;
+	wo.out_dir = f->dir;
+	wo.basename = name;
+	wo.keys = &f->key;
+	wo.nkeys = 1;
+	assert_int_equal(ferry_bundle_write(&res, m, src, &wo), 0);
+	snprintf(out, sizeof(out), "%s", res.paths[0]);
+	ferry_write_result_dispose(&res);
+	ferry_manifest_free(m);
+	return out;
+}
+
+/* Deleting refs/heads/x and creating refs/heads/x/y in one bundle works:
+ * deletions go first. Two refs that clash in one state are refused. */
+static void test_import_git__branch_becomes_directory(void **state)
+{
+	fixture *f = *state;
+	char one[64], two[64], got[65], bundle[4096], src[4200];
+	char r1[2][100], r2[2][100];
+	const char *refs1[2] = { r1[0], r1[1] }, *refs2[2] = { r2[0], r2[1] };
+	const char *gone[1] = { "refs/heads/x" };
+
+	snprintf(src, sizeof(src), "%s/src", f->dir);
+	sh_out(one, sizeof(one), src, "git rev-parse v1");
+	sh_out(two, sizeof(two), src, "git rev-parse main");
+	sh(src, "git branch x v1 && git bundle create ../b1.gb main x && "
+		"git branch -D x && git branch x/y main && git bundle create ../b2.gb main x/y");
+	snprintf(r1[0], 100, "refs/heads/main=%s", two);
+	snprintf(r1[1], 100, "refs/heads/x=%s", one);
+	snprintf(bundle, sizeof(bundle), "%s",
+		 wrap_refs(f, "b1", 1, test_path(f->dir, "b1.gb"), refs1, 2, NULL, 0));
+	assert_int_equal(import_one(f, bundle), 0);
+
+	/* x and x/y in one state cannot both exist */
+	snprintf(r2[0], 100, "refs/heads/main=%s", two);
+	snprintf(r2[1], 100, "refs/heads/x/y=%s", two);
+	snprintf(bundle, sizeof(bundle), "%s",
+		 wrap_refs(f, "bad", 2, test_path(f->dir, "b2.gb"), refs2, 2, NULL, 0));
+	assert_error(import_one(f, bundle), FERRY_EINVALID,
+		     "ref 'refs/heads/x' and ref 'refs/heads/x/y' cannot both exist");
+
+	snprintf(bundle, sizeof(bundle), "%s",
+		 wrap_refs(f, "b2", 2, test_path(f->dir, "b2.gb"), refs2, 2, gone, 1));
+	assert_int_equal(import_one(f, bundle), 0);
+	assert_int_equal(ferry_git_store_ref(got, f->st, "org/app", "refs/heads/x/y"), 0);
+	assert_string_equal(got, two);
+	assert_int_equal(ferry_git_store_ref(got, f->st, "org/app", "refs/heads/x"),
+			 FERRY_ENOTFOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +333,8 @@ int main(void)
 		T(test_import_git__full_then_incremental),
 		T(test_import_git__missing_prerequisite_is_named),
 		T(test_import_git__bundle_disagreeing_with_manifest),
+		T(test_import_git__incomplete_pack_is_refused),
+		T(test_import_git__branch_becomes_directory),
 #undef T
 	};
 

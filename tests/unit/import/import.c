@@ -174,6 +174,91 @@ static void test_import__incremental_with_its_base_in_one_import(void **state)
 	assert_int_equal(count_blobs(f), 2);
 }
 
+/* A bundle on `channel` created at `created`, carrying BASE and binding
+ * `ref` to `digest_hex` (which it carries only when it is BASE's). */
+static const char *write_bound(fixture *f, const char *name, const char *channel,
+			       int64_t created, const char *ref, const char *digest_hex)
+{
+	/* carry the content the binding names when it is one of ours */
+	const char *content = !strcmp(digest_hex, f->new_blob) ? NEW : BASE;
+	const char *content_hex = content == NEW ? f->new_blob : f->base_blob;
+	ferry_manifest *m = NULL;
+	ferry_member_source src[1];
+	ferry_write_options wo = FERRY_WRITE_OPTIONS_INIT;
+	ferry_write_result res;
+	char path[80], digest[80];
+	static char out[4096];
+
+	assert_int_equal(ferry_manifest_new(&m, channel), 0);
+	m->sequence = 1;
+	m->created = created;
+	m->expires = created + 86400 * 10;
+	snprintf(path, sizeof(path), "blobs/sha256/%s", content_hex);
+	assert_int_equal(ferry_manifest_add_member(m, path, strlen(content), content_hex), 0);
+	snprintf(digest, sizeof(digest), "sha256:%s", digest_hex);
+	assert_int_equal(ferry_manifest_add_image(m, ref, digest,
+						  "application/vnd.oci.image.manifest.v1+json"), 0);
+	src[0].file = NULL;
+	src[0].data = content;
+	wo.out_dir = f->dir;
+	wo.basename = name;
+	wo.keys = &f->key;
+	wo.nkeys = 1;
+	assert_int_equal(ferry_bundle_write(&res, m, src, &wo), 0);
+	snprintf(out, sizeof(out), "%s", res.paths[0]);
+	ferry_write_result_dispose(&res);
+	ferry_manifest_free(m);
+	return out;
+}
+
+static void test_import__binding_to_absent_content_is_refused(void **state)
+{
+	fixture *f = *state;
+	char b[4096];
+	const char *paths[1] = { b };
+
+	snprintf(b, sizeof(b), "%s", write_bound(f, "ghost", "g", time(NULL) - 5,
+						 "library/ghost:v1",
+						 "1111111111111111111111111111111111111111111111111111111111111111"));
+	assert_error(import_files(f, paths, 1), FERRY_EVERIFY,
+		     "binds 'library/ghost:v1' to sha256:");
+	assert_non_null(strstr(ferry_error_last(), "neither the bundle nor the store holds"));
+	assert_int_equal(count_blobs(f), 0);
+}
+
+static void test_import__creation_far_in_the_future_is_refused(void **state)
+{
+	fixture *f = *state;
+	char b[4096];
+	const char *paths[1] = { b };
+
+	snprintf(b, sizeof(b), "%s", write_bound(f, "future", "fut", time(NULL) + 3 * 86400,
+						 "library/app:v1", f->base_blob));
+	assert_error(import_files(f, paths, 1), FERRY_EVERIFY,
+		     "more than a day after this machine's clock");
+}
+
+static void test_import__tag_rollback_across_channels_is_refused(void **state)
+{
+	fixture *f = *state;
+	char newer[4096], older[4096];
+	const char *paths[1];
+	ferry_buf seven = FERRY_BUF_INIT;
+
+	/* Channel "a" sets library/app:v1 with a bundle made now; channel "b"
+	 * tries to move it to other content with a bundle made an hour ago. */
+	snprintf(newer, sizeof(newer), "%s", write_bound(f, "newer", "a", time(NULL) - 5,
+							 "library/app:v1", f->base_blob));
+	paths[0] = newer;
+	assert_int_equal(import_files(f, paths, 1), 0);
+	snprintf(older, sizeof(older), "%s", write_bound(f, "older", "b", time(NULL) - 3600,
+							 "library/app:v1", f->new_blob));
+	paths[0] = older;
+	assert_error(import_files(f, paths, 1), FERRY_EVERIFY,
+		     "rollback: 'library/app:v1' was set by a newer bundle of channel 'a'");
+	ferry_buf_dispose(&seven);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +266,9 @@ int main(void)
 		T(test_import__incremental_without_base_names_what_is_missing),
 		T(test_import__incremental_after_its_base),
 		T(test_import__incremental_with_its_base_in_one_import),
+		T(test_import__binding_to_absent_content_is_refused),
+		T(test_import__creation_far_in_the_future_is_refused),
+		T(test_import__tag_rollback_across_channels_is_refused),
 #undef T
 	};
 

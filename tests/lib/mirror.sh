@@ -1,0 +1,37 @@
+# Start and stop `ferry mirror serve` for tests (sourced).
+#   mirror_start STORE [ARGS...]   sets MIRROR_PORT, MIRROR_PID, MIRROR_URL
+#   mirror_stop
+mirror_start() {
+	local store=$1 i
+	shift
+	rm -f "$T/mirror.port"
+	"$FERRY" mirror serve --store "$store" --listen 127.0.0.1:0 \
+		--port-file "$T/mirror.port" "$@" 2>"$T/mirror.log" &
+	MIRROR_PID=$!
+	for i in $(seq 1 100); do
+		[ -s "$T/mirror.port" ] && break
+		kill -0 "$MIRROR_PID" 2>/dev/null || { cat "$T/mirror.log" >&2; return 1; }
+		sleep 0.05
+	done
+	[ -s "$T/mirror.port" ] || { cat "$T/mirror.log" >&2; return 1; }
+	MIRROR_PORT=$(cat "$T/mirror.port")
+	MIRROR_URL=http://127.0.0.1:$MIRROR_PORT
+}
+
+mirror_stop() {
+	[ -n "${MIRROR_PID:-}" ] || return 0
+	kill "$MIRROR_PID" 2>/dev/null || true
+	wait "$MIRROR_PID" 2>/dev/null || true
+	MIRROR_PID=
+}
+
+# A store in $1 holding the fixture layout $2 (imported on channel "demo").
+mirror_store() {
+	local store=$1 layout=$2
+	"$FERRY" keygen -o "$T/mkey" >/dev/null
+	printf 'channel: demo\nsources:\n  - oci-layout: %s\n    name: library/app\n' "$layout" >"$T/mspec.yaml"
+	mkdir -p "$T/mout"
+	"$FERRY" export -q --spec "$T/mspec.yaml" --key "$T/mkey.key" --out "$T/mout" --state "$T/mstate.db" >/dev/null
+	"$FERRY" trust init --store "$store" --key "$T/mkey.pub" >/dev/null
+	"$FERRY" import -q --store "$store" "$T"/mout/*.tar
+}
