@@ -17,7 +17,8 @@
 
 static const char usage[] =
 	"ferry export --spec FILE --key KEY [--key KEY]... --out DIR\n"
-	"                    [--max-volume-size SIZE] [--state FILE] [--json] [-q]";
+	"                    [--max-volume-size SIZE] [--state FILE] [--cache DIR]\n"
+	"                    [--full | --since-sequence N] [--json] [-q]";
 
 static void help(void)
 {
@@ -34,24 +35,35 @@ static void help(void)
 	       "                          G, T suffixes; FAT32 media: 4294967295)\n"
 	       "  --state FILE            export state database (default\n"
 	       "                          $XDG_STATE_HOME/ferry/export.db)\n"
+	       "  --cache DIR             where git sources are mirrored (default\n"
+	       "                          $XDG_CACHE_HOME/ferry)\n"
+	       "  --full                  send git repositories whole, not only what\n"
+	       "                          the channel's earlier bundles lack\n"
+	       "  --since-sequence N      build on bundle N of the channel instead of\n"
+	       "                          the newest (when later ones were lost)\n"
 	       "  --json                  print the result as JSON\n"
 	       "  -q, --quiet             no progress bar\n", usage);
 }
 
 static int print_json(const ferry_export_result *r)
 {
-	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:[]}", "id", r->manifest->id,
-			      "channel", r->manifest->channel, "sequence",
-			      (json_int_t)r->manifest->sequence, "bytes",
+	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:[],s:[]}", "id",
+			      r->manifest->id, "channel", r->manifest->channel, "sequence",
+			      (json_int_t)r->manifest->sequence, "baseSequence",
+			      (json_int_t)r->manifest->base_sequence, "bytes",
 			      (json_int_t)r->files.bytes, "members",
-			      (json_int_t)r->manifest->nmembers, "files");
+			      (json_int_t)r->manifest->nmembers, "repositories",
+			      (json_int_t)r->manifest->nrepos, "files", "skippedSubmodules");
 	json_t *files = json_object_get(o, "files");
+	json_t *skipped = json_object_get(o, "skippedSubmodules");
 	size_t i;
 
 	if (!o)
 		return -1;
 	for (i = 0; i < r->files.npaths; i++)
 		json_array_append_new(files, json_string(r->files.paths[i]));
+	for (i = 0; i < r->nskipped; i++)
+		json_array_append_new(skipped, json_string(r->skipped[i]));
 	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 	fputc('\n', stdout);
 	json_decref(o);
@@ -66,6 +78,9 @@ int cmd_export(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "max-volume-size", required_argument, NULL, 'V' },
 		{ "state", required_argument, NULL, 'S' },
+		{ "cache", required_argument, NULL, 'C' },
+		{ "full", no_argument, NULL, 'F' },
+		{ "since-sequence", required_argument, NULL, 'N' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -86,6 +101,16 @@ int cmd_export(int argc, char **argv)
 		case 's': eo.spec_path = optarg; break;
 		case 'o': eo.out_dir = optarg; break;
 		case 'S': eo.state_path = optarg; break;
+		case 'C': eo.cache_dir = optarg; break;
+		case 'F': eo.full = 1; break;
+		case 'N':
+			if (ferry_parse_u64(&eo.since_sequence, optarg) < 0 ||
+			    eo.since_sequence == 0) {
+				rc = cli_usage_error(usage, "invalid --since-sequence '%s'",
+						     optarg);
+				goto done;
+			}
+			break;
 		case 'j': json = 1; break;
 		case 'q': cli_quiet = 1; break;
 		case 'V':
@@ -116,6 +141,10 @@ int cmd_export(int argc, char **argv)
 			goto done;
 		}
 	}
+	if (eo.full && eo.since_sequence) {
+		rc = cli_usage_error(usage, "--full and --since-sequence exclude each other");
+		goto done;
+	}
 	if (!eo.spec_path || !eo.out_dir || !nkeys || optind != argc) {
 		rc = cli_usage_error(usage, "export needs --spec, --key and --out");
 		goto done;
@@ -131,15 +160,25 @@ int cmd_export(int argc, char **argv)
 		rc = cli_fail("export", error);
 		goto done;
 	}
+	for (i = 0; i < res.nskipped; i++)
+		fprintf(stderr, "ferry export: skipped %s\n", res.skipped[i]);
 	if (json) {
 		print_json(&res);
 	} else {
-		printf("channel %s sequence %llu: %zu member(s), %zu image(s), %s in "
+		char repos[64] = "";
+
+		if (res.manifest->nrepos)
+			snprintf(repos, sizeof(repos), "%zu repositor%s, ",
+				 res.manifest->nrepos, res.manifest->nrepos == 1 ? "y" : "ies");
+		printf("channel %s sequence %llu: %zu member(s), %zu image(s), %s%s in "
 		       "%zu file(s)\n", res.manifest->channel,
 		       (unsigned long long)res.manifest->sequence,
-		       res.manifest->nmembers, res.manifest->nimages,
+		       res.manifest->nmembers, res.manifest->nimages, repos,
 		       cli_human_size(size, sizeof(size), res.files.bytes),
 		       res.files.npaths);
+		if (res.manifest->base_sequence)
+			printf("incremental: builds on sequence %llu\n",
+			       (unsigned long long)res.manifest->base_sequence);
 		for (i = 0; i < res.files.npaths; i++)
 			printf("  %s\n", res.files.paths[i]);
 		printf("bundle id %s\n", res.manifest->id);

@@ -23,15 +23,20 @@ typedef struct {
 	int64_t now;                  /* creation time; 0: the clock */
 	ferry_progress_cb progress;
 	void *progress_payload;
+	const char *cache_dir;        /* git mirrors; NULL: ferry_git_cache_default_path() */
+	int full;                     /* ignore what the channel was sent before */
+	uint64_t since_sequence;      /* 0: the newest; N: build on sequence N */
 } ferry_export_options;
 
 #define FERRY_EXPORT_OPTIONS_VERSION 1
 #define FERRY_EXPORT_OPTIONS_INIT { FERRY_EXPORT_OPTIONS_VERSION, NULL, NULL, \
-				    NULL, NULL, 0, 0, 0, NULL, NULL }
+				    NULL, NULL, 0, 0, 0, NULL, NULL, NULL, 0, 0 }
 
 typedef struct {
 	ferry_manifest *manifest;   /* owned: what was written */
 	ferry_write_result files;
+	char **skipped;             /* submodules left out as the spec allows */
+	size_t nskipped;
 } ferry_export_result;
 
 /** Run an export. Nothing is written and no sequence is used on failure. */

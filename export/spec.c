@@ -100,6 +100,7 @@ static const struct {
 	int is_path;   /* the value is a path relative to the spec */
 } kinds[] = {
 	{ "oci-layout", FERRY_SOURCE_OCI_LAYOUT, 1 },
+	{ "git", FERRY_SOURCE_GIT, 0 },      /* git_source.c resolves local paths */
 };
 
 #define MAX_OPTION_DEPTH 16

@@ -18,7 +18,8 @@
 
 /* Source kinds: the key that names the kind in a source's mapping. */
 typedef enum {
-	FERRY_SOURCE_OCI_LAYOUT = 1   /* oci-layout: PATH */
+	FERRY_SOURCE_OCI_LAYOUT = 1,  /* oci-layout: PATH */
+	FERRY_SOURCE_GIT = 2          /* git: URL or PATH */
 } ferry_source_kind;
 
 typedef struct {
