@@ -1086,11 +1086,14 @@ static int describe_sub(ferry_buf *b, const job *j)
 
 /* A submodule that cannot be exported: an error, unless the spec lists it
  * under skip-submodules; then it is reported and left out. */
-static int sub_failure(ferry_git_content *c, job *j, const char *reason)
+static int sub_failure(ferry_git_content *c, job *j, const char *why)
 {
 	ferry_buf msg = FERRY_BUF_INIT;
+	char reason[1024];
 	int error;
 
+	/* `why` may be the last error's message, which the next one replaces */
+	snprintf(reason, sizeof(reason), "%s", why);
 	describe_sub(&msg, j);
 	if (j->src && j->skip) {
 		job *super = NULL;
