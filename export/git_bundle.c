@@ -755,10 +755,12 @@ static int add_commit(pack_ctx *c, const git_oid *id)
 		has_parent = 0;
 		error = 0;
 	}
-	if (c->spec->commit_cb && (error = c->spec->commit_cb(id, c->spec->payload)) < 0)
-		goto done;
 	ferry_buf_clear(&c->path);
-	error = walk_tree(c, &tree, has_parent ? &ptree : NULL);
+	if ((error = walk_tree(c, &tree, has_parent ? &ptree : NULL)) < 0)
+		goto done;
+	/* after the checks: the callback reads .gitmodules */
+	if (c->spec->commit_cb)
+		error = c->spec->commit_cb(id, c->spec->payload);
 done:
 	git_odb_object_free(obj);
 	return error;
@@ -823,7 +825,21 @@ static int walk_commits(pack_ctx *c)
 	git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
 	for (i = 0; i < s->nrefs; i++) {
 		git_object *o = NULL;
+		git_odb_object *raw = NULL;
+		const char *why = NULL;
 
+		/* check a tip commit before libgit2 parses it, for a precise
+		 * message (commits deeper in history are checked as walked) */
+		if ((error = odb_read(&raw, c, &s->ref_targets[i])) < 0)
+			goto done;
+		if (git_odb_object_type(raw) == GIT_OBJECT_COMMIT)
+			why = ferry_git_check_commit(git_odb_object_data(raw),
+						     git_odb_object_size(raw), NULL);
+		git_odb_object_free(raw);
+		if (why) {
+			error = reject(c, "commit", &s->ref_targets[i], why, NULL);
+			goto done;
+		}
 		if (git_object_lookup(&o, s->repo, &s->ref_targets[i], GIT_OBJECT_ANY) < 0) {
 			error = ferry_git__error(FERRY_ECORRUPT, "repository '%s': ref '%s'",
 						 s->repo_name, s->ref_names[i]);
@@ -854,7 +870,8 @@ static int walk_commits(pack_ctx *c)
 		if ((error = add_commit(c, &id)) < 0)
 			goto done;
 	if (rc != GIT_ITEROVER)
-		error = ferry_git__error(FERRY_ECORRUPT, "repository '%s': history walk",
+		error = ferry_git__error(FERRY_EINVALID,
+					 "repository '%s': malformed or missing commit in history",
 					 s->repo_name);
 done:
 	git_revwalk_free(walk);

@@ -1040,7 +1040,8 @@ static int discover_cb(const git_oid *commit_id, void *payload)
 		goto done;
 	}
 	if (!(gm = git_tree_entry_byname(tree, ".gitmodules")) ||
-	    git_tree_entry_type(gm) != GIT_OBJECT_BLOB)
+	    (git_tree_entry_filemode(gm) != GIT_FILEMODE_BLOB &&
+	     git_tree_entry_filemode(gm) != GIT_FILEMODE_BLOB_EXECUTABLE))
 		goto done;
 	if ((error = gm_load(&f, d, git_tree_entry_id(gm))) < 0)
 		goto done;
