@@ -10,9 +10,9 @@ PACKAGES=(
 	libsqlite3-dev libcmocka-dev libjansson-dev libyaml-dev
 	libmicrohttpd-dev libzstd-dev
 	# real components the tests and the demo talk to
-	docker-registry skopeo umoci busybox-static minisign git
+	docker-registry skopeo umoci busybox-static minisign git lighttpd
 	# test and benchmark tools
-	curl jq openssl faketime time ca-certificates
+	curl jq openssl faketime time ca-certificates python3 bc
 )
 
 missing=()
