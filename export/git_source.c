@@ -590,6 +590,7 @@ static int fetch(job *j, const char *cache_dir)
 	git_strarray refspecs = { specs, 2 };
 	git_remote_callbacks cbs;
 	git_fetch_options fo;
+	git_remote_create_options copts;
 	git_remote *remote = NULL;
 	git_buf head = { NULL, 0, 0 };
 	ferry_buf path = FERRY_BUF_INIT;
@@ -600,6 +601,7 @@ static int fetch(job *j, const char *cache_dir)
 	f.j = j;
 	git_remote_init_callbacks(&cbs, GIT_REMOTE_CALLBACKS_VERSION);
 	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	git_remote_create_options_init(&copts, GIT_REMOTE_CREATE_OPTIONS_VERSION);
 	if ((error = cache_path(&path, cache_dir, j->url)) < 0)
 		goto done;
 	if (git_repository_open_bare(&j->repo, path.ptr) < 0) {
@@ -618,7 +620,12 @@ static int fetch(job *j, const char *cache_dir)
 	fo.prune = GIT_FETCH_PRUNE;
 	fo.update_fetchhead = 0;
 	fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-	if (git_remote_create_anonymous(&remote, j->repo, j->url) < 0 ||
+	/* url.<base>.insteadOf rewriting is skipped: the spec's URL is the
+	 * one fetched (and libgit2 1.5 leaks while it looks for such rules) */
+	copts.repository = j->repo;
+	copts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+		      GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, j->url, &copts) < 0 ||
 	    git_remote_connect(remote, GIT_DIRECTION_FETCH, &cbs, &fo.proxy_opts, NULL) < 0)
 		goto fail;
 	if (git_remote_default_branch(&head, remote) == 0 && head.ptr &&

@@ -259,7 +259,10 @@ int ferry_oci_content_finish(ferry_oci_content *c)
 {
 	size_t i, k = 0;
 
-	qsort(c->blobs, c->nblobs, sizeof(*c->blobs), cmp_blob);
+	/* qsort's arguments must not be NULL, even for no elements (a spec
+	 * with only git sources) */
+	if (c->nblobs)
+		qsort(c->blobs, c->nblobs, sizeof(*c->blobs), cmp_blob);
 	for (i = 0; i < c->nblobs; i++) {
 		if (k && !strcmp(c->blobs[k - 1].hex, c->blobs[i].hex)) {
 			free(c->blobs[i].file);
@@ -268,7 +271,8 @@ int ferry_oci_content_finish(ferry_oci_content *c)
 		c->blobs[k++] = c->blobs[i];
 	}
 	c->nblobs = k;
-	qsort(c->roots, c->nroots, sizeof(*c->roots), cmp_root);
+	if (c->nroots)
+		qsort(c->roots, c->nroots, sizeof(*c->roots), cmp_root);
 	for (i = 1; i < c->nroots; i++)
 		if (!strcmp(c->roots[i - 1].reference, c->roots[i].reference))
 			return ferry_error_set(FERRY_EINVALID,
