@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Git export against stock git on the same repository, in the same run:
-#   1. full export: `ferry export` (fetch into a fresh cache + bundle) and the
-#      git bundle blob it writes, next to `git bundle create --all`;
+#   1. full export: `ferry export` (fetch from git daemon on 127.0.0.1 into a
+#      fresh cache + bundle) and the git bundle blob it writes, next to
+#      `git bundle create --all` on the server's repository;
 #   2. after one small commit: the incremental bundle blob next to
 #      `git bundle create BASE..NEW` for the same change.
 # Prints times, sizes and ratios, and whether each goal was met. Not a test.
@@ -80,11 +81,18 @@ git -C "$work/repo.git" fast-import --quiet <"$work/stream"
 git -C "$work/repo.git" repack -adq   # as a server would hold it
 rm -f "$work/stream"
 
+# served by git daemon on 127.0.0.1, as an export host fetches from a server
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+git daemon --listen=127.0.0.1 --port="$port" --base-path="$work" --export-all --reuseaddr \
+	--pid-file="$work/git-daemon.pid" "$work" 2>"$work/git-daemon.log" &
+trap 'kill "$(cat "$work/git-daemon.pid" 2>/dev/null)" 2>/dev/null || true; cleanup' EXIT
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+
 "$ferry" keygen -o "$work/key" >/dev/null
 cat >"$work/spec.yaml" <<EOF
 channel: bench
 sources:
-  - git: $work/repo.git
+  - git: git://127.0.0.1:$port/repo.git
     name: bench/repo
 EOF
 mkdir -p "$work/out"
