@@ -22,12 +22,86 @@ static void help(void)
 {
 	printf("usage: %s\n\n"
 	       "Show what a bundle file (or one volume) holds: channel, sequence,\n"
-	       "creation and expiry times, image references and digests, members with\n"
+	       "creation and expiry times, image references and digests, git\n"
+	       "repositories (refs, commits, deletions, prerequisites, pack size),\n"
+	       "members with\n"
 	       "sizes and digests, volume layout and signers. Without --trust-key the\n"
 	       "signatures are listed but not checked; use 'ferry verify' before trusting\n"
 	       "a bundle.\n\n"
 	       "  --trust-key PUB  check the signatures against this key (repeatable)\n"
 	       "  --json           print JSON on stdout\n", usage);
+}
+
+/* Size of the member a repository's bundle digest names, or -1. */
+static long long repo_pack_size(const ferry_manifest *m, const ferry_git_repo *r)
+{
+	size_t i;
+
+	if (!r->bundle || strncmp(r->bundle, "sha256:", 7))
+		return -1;
+	for (i = 0; i < m->nmembers; i++)
+		if (!strncmp(m->members[i].path, "blobs/sha256/", 13) &&
+		    !strcmp(m->members[i].path + 13, r->bundle + 7))
+			return (long long)m->members[i].size;
+	return -1;
+}
+
+static json_t *repos_json(const ferry_manifest *m)
+{
+	json_t *arr = json_array();
+	size_t i, k;
+
+	for (i = 0; i < m->nrepos; i++) {
+		const ferry_git_repo *r = &m->repos[i];
+		json_t *o = json_pack("{s:s,s:[],s:[],s:[]}", "name", r->name, "refs",
+				      "deleted", "prerequisites");
+		long long size = repo_pack_size(m, r);
+
+		if (r->bundle) {
+			json_object_set_new(o, "bundle", json_string(r->bundle));
+			if (size >= 0)
+				json_object_set_new(o, "bundleSize", json_integer(size));
+		}
+		for (k = 0; k < r->nrefs; k++)
+			json_array_append_new(json_object_get(o, "refs"),
+				json_pack("{s:s,s:s,s:b}", "name", r->refs[k].name, "commit",
+					  r->refs[k].commit, "forced", r->refs[k].forced));
+		for (k = 0; k < r->ndeleted; k++)
+			json_array_append_new(json_object_get(o, "deleted"),
+					      json_string(r->deleted[k]));
+		for (k = 0; k < r->nprerequisites; k++)
+			json_array_append_new(json_object_get(o, "prerequisites"),
+					      json_string(r->prerequisites[k]));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+static void print_repos(const ferry_manifest *m)
+{
+	char size[32];
+	size_t i, k;
+
+	printf("\nrepositories (%zu):\n", m->nrepos);
+	for (i = 0; i < m->nrepos; i++) {
+		const ferry_git_repo *r = &m->repos[i];
+		long long sz = repo_pack_size(m, r);
+
+		printf("  %s\n", r->name);
+		if (r->bundle)
+			printf("    bundle  %s (%s)\n", r->bundle,
+			       sz >= 0 ? cli_human_size(size, sizeof(size), (uint64_t)sz)
+				       : "not in this file");
+		else
+			printf("    bundle  none (no new objects)\n");
+		for (k = 0; k < r->nrefs; k++)
+			printf("    %s  %s%s\n", r->refs[k].commit, r->refs[k].name,
+			       r->refs[k].forced ? " (forced)" : "");
+		for (k = 0; k < r->ndeleted; k++)
+			printf("    %-40s  %s (deleted)\n", "", r->deleted[k]);
+		for (k = 0; k < r->nprerequisites; k++)
+			printf("    needs   %s\n", r->prerequisites[k]);
+	}
 }
 
 static json_t *manifest_json(const ferry_read_result *r, int verified)
@@ -77,6 +151,7 @@ static json_t *manifest_json(const ferry_read_result *r, int verified)
 		      (json_int_t)r->volume + 1, "totalSize", (json_int_t)total,
 		      "images", images, "members", members, "signatures", sigs,
 		      "sources", sources, "prerequisites", prereqs);
+	json_object_set_new(o, "repositories", repos_json(m));
 	return o;
 }
 
@@ -126,6 +201,8 @@ static void print_text(const ferry_read_result *r, int verified)
 		for (i = 0; i < m->nprereq_blobs; i++)
 			printf("  %s\n", m->prereq_blobs[i]);
 	}
+	if (m->nrepos)
+		print_repos(m);
 	printf("\nmembers (%zu, %s):\n", m->nmembers,
 	       cli_human_size(size, sizeof(size), total));
 	for (i = 0; i < m->nmembers; i++)

@@ -35,34 +35,40 @@ static void help(void)
 	       "                          G, T suffixes; FAT32 media: 4294967295)\n"
 	       "  --state FILE            export state database (default\n"
 	       "                          $XDG_STATE_HOME/ferry/export.db)\n"
-	       "  --cache DIR             where blobs pulled from registries are kept\n"
-	       "                          (default $XDG_CACHE_HOME/ferry or ~/.cache/ferry)\n"
+	       "  --cache DIR             where blobs pulled from registries and mirrors of\n"
+	       "                          git sources are kept (default $XDG_CACHE_HOME/ferry\n"
+	       "                          or ~/.cache/ferry)\n"
 	       "  --auth-file FILE        registry credentials (auth.json format) for\n"
 	       "                          sources without their own auth-file\n"
-	       "  --full                  carry every blob, even those the channel was\n"
-	       "                          sent before\n"
-	       "  --since-sequence N      assume the receiver holds the channel's bundles\n"
-	       "                          up to N only (0: none, like --full)\n"
+	       "  --full                  carry everything: every blob and whole git\n"
+	       "                          repositories, even what the channel was sent before\n"
+	       "  --since-sequence N      build on bundle N of the channel instead of the\n"
+	       "                          newest, when later ones were lost (0: none, like\n"
+	       "                          --full)\n"
 	       "  --json                  print the result as JSON\n"
 	       "  -q, --quiet             no progress bar\n", usage);
 }
 
 static int print_json(const ferry_export_result *r)
 {
-	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:[]}", "id", r->manifest->id,
-			      "channel", r->manifest->channel, "sequence",
+	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:[],s:[]}", "id",
+			      r->manifest->id, "channel", r->manifest->channel, "sequence",
 			      (json_int_t)r->manifest->sequence, "baseSequence",
 			      (json_int_t)r->manifest->base_sequence, "bytes",
 			      (json_int_t)r->files.bytes, "members",
 			      (json_int_t)r->manifest->nmembers, "prerequisites",
-			      (json_int_t)r->manifest->nprereq_blobs, "files");
+			      (json_int_t)r->manifest->nprereq_blobs, "repositories",
+			      (json_int_t)r->manifest->nrepos, "files", "skippedSubmodules");
 	json_t *files = json_object_get(o, "files");
+	json_t *skipped = json_object_get(o, "skippedSubmodules");
 	size_t i;
 
 	if (!o)
 		return -1;
 	for (i = 0; i < r->files.npaths; i++)
 		json_array_append_new(files, json_string(r->files.paths[i]));
+	for (i = 0; i < r->nskipped; i++)
+		json_array_append_new(skipped, json_string(r->skipped[i]));
 	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 	fputc('\n', stdout);
 	json_decref(o);
@@ -142,6 +148,10 @@ int cmd_export(int argc, char **argv)
 			goto done;
 		}
 	}
+	if (eo.full && eo.since_sequence) {
+		rc = cli_usage_error(usage, "--full and --since-sequence exclude each other");
+		goto done;
+	}
 	if (!eo.spec_path || !eo.out_dir || !nkeys || optind != argc) {
 		rc = cli_usage_error(usage, "export needs --spec, --key and --out");
 		goto done;
@@ -167,13 +177,20 @@ int cmd_export(int argc, char **argv)
 		rc = cli_fail("export", error);
 		goto done;
 	}
+	for (i = 0; i < res.nskipped; i++)
+		fprintf(stderr, "ferry export: skipped %s\n", res.skipped[i]);
 	if (json) {
 		print_json(&res);
 	} else {
-		printf("channel %s sequence %llu: %zu member(s), %zu image(s), %s in "
+		char repos[64] = "";
+
+		if (res.manifest->nrepos)
+			snprintf(repos, sizeof(repos), "%zu repositor%s, ",
+				 res.manifest->nrepos, res.manifest->nrepos == 1 ? "y" : "ies");
+		printf("channel %s sequence %llu: %zu member(s), %zu image(s), %s%s in "
 		       "%zu file(s)\n", res.manifest->channel,
 		       (unsigned long long)res.manifest->sequence,
-		       res.manifest->nmembers, res.manifest->nimages,
+		       res.manifest->nmembers, res.manifest->nimages, repos,
 		       cli_human_size(size, sizeof(size), res.files.bytes),
 		       res.files.npaths);
 		if (res.manifest->nprereq_blobs)
@@ -181,6 +198,9 @@ int cmd_export(int argc, char **argv)
 			       "(prerequisites)\n",
 			       (unsigned long long)res.manifest->base_sequence,
 			       res.manifest->nprereq_blobs);
+		if (res.manifest->base_sequence)
+			printf("incremental: builds on sequence %llu\n",
+			       (unsigned long long)res.manifest->base_sequence);
 		for (i = 0; i < res.files.npaths; i++)
 			printf("  %s\n", res.files.paths[i]);
 		printf("bundle id %s\n", res.manifest->id);

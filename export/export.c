@@ -2,7 +2,9 @@
  * Export orchestration. The bundle for an OCI content set is laid out as
  * an OCI image layout: oci-layout, index.json (one descriptor per exported
  * reference, annotated with its full reference name), then every blob under
- * blobs/sha256/. The sequence number is recorded only after the bundle is
+ * blobs/sha256/. Each git repository adds one more blob, its git bundle
+ * file, and a binding of its refs (docs/bundle-format.md, section 6.6).
+ * The sequence number is recorded only after the bundle is
  * completely on disk; if recording fails the files are removed again.
  */
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include "ferry/errors.h"
 #include "buf.h"
 #include "export.h"
+#include "git_source.h"
 #include "hash.h"
 #include "oci_layout.h"
 #include "registry.h"
@@ -37,10 +40,52 @@ static int add_mem_member(ferry_manifest *m, ferry_member_source *src,
 	return 0;
 }
 
-static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
-			  const ferry_oci_content *c, const ferry_buf *index)
+static int add_repos(ferry_manifest *m, ferry_member_source *src,
+		     const ferry_git_content *git)
 {
-	ferry_member_source *src = calloc(c->nblobs + 2, sizeof(*src));
+	ferry_buf digest = FERRY_BUF_INIT;
+	size_t i, k;
+	int error = 0;
+
+	for (i = 0; i < git->nrepos && !error; i++) {
+		const ferry_git_repo_export *r = &git->repos[i];
+		ferry_git_repo *mr;
+
+		ferry_buf_clear(&digest);
+		if (r->bundle_file) {
+			if ((error = ferry_buf_printf(&digest, "blobs/sha256/%s",
+						      r->bundle_sha256)) < 0)
+				break;
+			if (ferry_manifest_find(m, digest.ptr) < 0) {
+				if ((error = ferry_manifest_add_member(m, digest.ptr, r->bundle_size,
+								       r->bundle_sha256)) < 0)
+					break;
+				src[m->nmembers - 1].file = r->bundle_file;
+			}
+			ferry_buf_clear(&digest);
+			if ((error = ferry_buf_printf(&digest, "sha256:%s", r->bundle_sha256)) < 0)
+				break;
+		}
+		if ((error = ferry_manifest_add_repo(&mr, m, r->name,
+						     r->bundle_file ? digest.ptr : NULL)) < 0)
+			break;
+		for (k = 0; k < r->nrefs && !error; k++)
+			error = ferry_git_repo_add_ref(mr, r->refs[k].name, r->refs[k].commit,
+						       r->refs[k].forced);
+		for (k = 0; k < r->ndeleted && !error; k++)
+			error = ferry_git_repo_add_deleted(mr, r->deleted[k]);
+		for (k = 0; k < r->nprerequisites && !error; k++)
+			error = ferry_git_repo_add_prerequisite(mr, r->prerequisites[k]);
+	}
+	ferry_buf_dispose(&digest);
+	return error;
+}
+
+static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
+			  const ferry_oci_content *c, const ferry_buf *index,
+			  const ferry_git_content *git)
+{
+	ferry_member_source *src = calloc(c->nblobs + git->nrepos + 2, sizeof(*src));
 	ferry_buf path = FERRY_BUF_INIT;
 	size_t i;
 	int error;
@@ -86,6 +131,7 @@ static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
 			     json_string_value(json_object_get(d, "mediaType")))) < 0)
 			goto done;
 	}
+	error = add_repos(m, src, git);
 done:
 	ferry_buf_dispose(&path);
 	if (error < 0) {
@@ -98,6 +144,7 @@ done:
 
 /* Gather what one source contributes; each kind checks its own options. */
 static int collect_source(ferry_oci_content *oci, ferry_registry *reg,
+			  ferry_git_content *git,
 			  const ferry_export_spec *spec, const ferry_source *src)
 {
 	static const char *const no_options[] = { NULL };
@@ -112,6 +159,8 @@ static int collect_source(ferry_oci_content *oci, ferry_registry *reg,
 	case FERRY_SOURCE_IMAGES:
 	case FERRY_SOURCE_CHART:
 		return ferry_registry_collect(reg, oci, spec, src);
+	case FERRY_SOURCE_GIT:
+		return ferry_git_content_add(git, spec, src);
 	}
 	return ferry_source_error(spec, src, "this kind is not supported");
 }
@@ -142,18 +191,33 @@ static int mark_prerequisites(ferry_oci_content *c, ferry_export_state *st,
 
 /* Record the bundle with every blob it carries, in one transaction. */
 static int record_export(ferry_export_state *state, const ferry_manifest *m,
-			 const char *files, const ferry_oci_content *oci)
+			 const char *files, const ferry_oci_content *oci,
+			 const ferry_git_content *git)
 {
 	ferry_export_record rec;
-	const char **blobs = calloc(oci->nblobs + 1, sizeof(*blobs));
-	size_t i, n;
+	const char **blobs = calloc(oci->nblobs + git->nrepos + 1, sizeof(*blobs));
+	ferry_sent_ref *refs = NULL;
+	size_t i, k, nblobs = 0, nrefs = 0;
 	int error;
 
-	if (!blobs)
+	for (i = 0; i < git->nrepos; i++)
+		nrefs += git->repos[i].nrefs;
+	if (!blobs || !(refs = calloc(nrefs + 1, sizeof(*refs)))) {
+		free(blobs);
 		return ferry_error_set(FERRY_ENOMEM, "out of memory");
-	for (i = 0, n = 0; i < oci->nblobs; i++)
-		if (!oci->blobs[i].prereq)
-			blobs[n++] = oci->blobs[i].hex;
+	}
+	for (i = 0; i < oci->nblobs; i++)
+		if (!oci->blobs[i].prereq)   /* carried, not merely relied on */
+			blobs[nblobs++] = oci->blobs[i].hex;
+	for (i = nrefs = 0; i < git->nrepos; i++) {
+		if (git->repos[i].bundle_file)
+			blobs[nblobs++] = git->repos[i].bundle_sha256;
+		for (k = 0; k < git->repos[i].nrefs; k++, nrefs++) {
+			refs[nrefs].repo = git->repos[i].name;
+			refs[nrefs].ref = git->repos[i].refs[k].name;
+			refs[nrefs].commit = git->repos[i].refs[k].commit;
+		}
+	}
 	memset(&rec, 0, sizeof(rec));
 	rec.channel = m->channel;
 	rec.sequence = m->sequence;
@@ -161,9 +225,12 @@ static int record_export(ferry_export_state *state, const ferry_manifest *m,
 	rec.created = m->created;
 	rec.files = files;
 	rec.blobs = blobs;
-	rec.nblobs = n;
+	rec.nblobs = nblobs;
+	rec.refs = refs;
+	rec.nrefs = nrefs;
 	error = ferry_export_state_record(state, &rec);
 	free(blobs);
+	free(refs);
 	return error;
 }
 
@@ -182,6 +249,8 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	ferry_export_spec *spec = NULL;
 	ferry_export_state *state = NULL;
 	ferry_oci_content content;
+	ferry_git_content git;
+	ferry_git_options gopts;
 	ferry_member_source *sources = NULL;
 	ferry_manifest *m = NULL;
 	ferry_buf index = FERRY_BUF_INIT, basename = FERRY_BUF_INIT, files = FERRY_BUF_INIT;
@@ -195,8 +264,13 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 
 	memset(out, 0, sizeof(*out));
 	memset(&content, 0, sizeof(content));
+	memset(&git, 0, sizeof(git));
+	memset(&gopts, 0, sizeof(gopts));
 	if (!opts || opts->version != FERRY_EXPORT_OPTIONS_VERSION)
 		return ferry_error_set(FERRY_EINVALID, "bad export options");
+	if (opts->full && opts->since_sequence)
+		return ferry_error_set(FERRY_EINVALID,
+				       "--full and --since-sequence exclude each other");
 	if ((error = ferry_export_spec_load(&spec, opts->spec_path)) < 0)
 		goto done;
 	state_path = opts->state_path ? strdup(opts->state_path)
@@ -217,6 +291,8 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 					(unsigned long long)last);
 		goto done;
 	}
+	/* The base: what the receiver holds, as of the newest bundle, or of an
+	 * older one when later bundles were lost on the way. */
 	upto = opts->since_sequence ? opts->since_sequence : last;
 	ropts.cache_dir = cache_dir;
 	ropts.auth_file = opts->auth_file;
@@ -225,7 +301,8 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	if ((error = ferry_registry_new(&reg, &ropts)) < 0)
 		goto done;
 	for (i = 0; i < spec->nsources; i++)
-		if ((error = collect_source(&content, reg, spec, &spec->sources[i])) < 0)
+		if ((error = collect_source(&content, reg, &git, spec,
+					    &spec->sources[i])) < 0)
 			goto done;
 	if ((error = ferry_oci_content_finish(&content)) < 0 ||
 	    (error = mark_prerequisites(&content, state, spec->channel,
@@ -233,11 +310,20 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	    (error = ferry_registry_download(reg, &content)) < 0 ||
 	    (error = ferry_oci_content_index(&index, &content)) < 0)
 		goto done;
+	gopts.cache_dir = cache_dir;
+	gopts.state = state;
+	gopts.channel = spec->channel;
+	gopts.upto = opts->full ? 0 : upto;
+	if ((error = ferry_git_content_collect(&git, &gopts)) < 0)
+		goto done;
 
 	if ((error = ferry_manifest_new(&m, spec->channel)) < 0)
 		goto done;
 	m->sequence = last + 1;
 	m->base_sequence = 0;
+	for (i = 0; i < git.nrepos; i++)
+		if (git.repos[i].has_base)
+			m->base_sequence = gopts.upto;
 	m->created = opts->now ? opts->now : (int64_t)time(NULL);
 	m->expires = spec->expires_at ? spec->expires_at : m->created + spec->expires_in;
 	if (m->expires <= m->created) {
@@ -245,7 +331,7 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 					opts->spec_path);
 		goto done;
 	}
-	if ((error = build_manifest(m, &sources, &content, &index)) < 0)
+	if ((error = build_manifest(m, &sources, &content, &index, &git)) < 0)
 		goto done;
 	if (m->nprereq_blobs)
 		m->base_sequence = upto;
@@ -268,7 +354,7 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	if ((error = ferry_bundle_write(&out->files, m, sources, &wopts)) < 0)
 		goto done;
 	if ((error = join_files(&files, &out->files)) < 0 ||
-	    (error = record_export(state, m, files.ptr, &content)) < 0) {
+	    (error = record_export(state, m, files.ptr, &content, &git)) < 0) {
 		for (i = 0; i < out->files.npaths; i++) {
 			ferry_buf sig = FERRY_BUF_INIT;
 
@@ -282,6 +368,10 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	}
 	out->manifest = m;
 	m = NULL;
+	out->skipped = git.skipped;
+	out->nskipped = git.nskipped;
+	git.skipped = NULL;
+	git.nskipped = 0;
 done:
 	ferry_manifest_free(m);
 	free(sources);
@@ -291,6 +381,7 @@ done:
 	ferry_export_state_close(state);
 	ferry_export_spec_free(spec);
 	ferry_oci_content_dispose(&content);
+	ferry_git_content_dispose(&git);
 	ferry_buf_dispose(&index);
 	ferry_buf_dispose(&basename);
 	ferry_buf_dispose(&files);
@@ -299,6 +390,13 @@ done:
 
 void ferry_export_result_dispose(ferry_export_result *r)
 {
+	size_t i;
+
+	for (i = 0; i < r->nskipped; i++)
+		free(r->skipped[i]);
+	free(r->skipped);
+	r->skipped = NULL;
+	r->nskipped = 0;
 	ferry_manifest_free(r->manifest);
 	ferry_write_result_dispose(&r->files);
 }

@@ -26,7 +26,8 @@ typedef struct {
 	int full;                     /* ignore what the channel was sent before */
 	uint64_t since_sequence;      /* 0: the channel's last bundle; N: assume the
 					 receiver holds bundles up to N only */
-	const char *cache_dir;        /* NULL: ferry_registry_default_cache() */
+	const char *cache_dir;        /* registry blobs and git mirrors; NULL: the
+					 per-user cache ($XDG_CACHE_HOME/ferry) */
 	const char *auth_file;        /* credentials for registry sources */
 	ferry_progress_cb download_progress;
 	void *download_progress_payload;
@@ -40,6 +41,8 @@ typedef struct {
 typedef struct {
 	ferry_manifest *manifest;   /* owned: what was written */
 	ferry_write_result files;
+	char **skipped;             /* submodules left out as the spec allows */
+	size_t nskipped;
 } ferry_export_result;
 
 /** Run an export. Nothing is written and no sequence is used on failure. */

@@ -276,7 +276,10 @@ int ferry_oci_content_finish(ferry_oci_content *c)
 {
 	size_t i, k = 0;
 
-	qsort(c->blobs, c->nblobs, sizeof(*c->blobs), cmp_blob);
+	/* qsort's arguments must not be NULL, even for no elements (a spec
+	 * with only git sources) */
+	if (c->nblobs)
+		qsort(c->blobs, c->nblobs, sizeof(*c->blobs), cmp_blob);
 	for (i = 0; i < c->nblobs; i++) {
 		if (k && !strcmp(c->blobs[k - 1].hex, c->blobs[i].hex)) {
 			c->blobs[k - 1].manifest |= c->blobs[i].manifest;
@@ -286,7 +289,8 @@ int ferry_oci_content_finish(ferry_oci_content *c)
 		c->blobs[k++] = c->blobs[i];
 	}
 	c->nblobs = k;
-	qsort(c->roots, c->nroots, sizeof(*c->roots), cmp_root);
+	if (c->nroots)
+		qsort(c->roots, c->nroots, sizeof(*c->roots), cmp_root);
 	for (i = 1; i < c->nroots; i++)
 		if (!strcmp(c->roots[i - 1].reference, c->roots[i].reference))
 			return ferry_error_set(FERRY_EINVALID,

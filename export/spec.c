@@ -103,6 +103,7 @@ static const struct {
 	{ "image", FERRY_SOURCE_IMAGE, 0 },
 	{ "images", FERRY_SOURCE_IMAGES, 1 },
 	{ "chart", FERRY_SOURCE_CHART, 0 },
+	{ "git", FERRY_SOURCE_GIT, 0 },      /* git_source.c resolves local paths */
 };
 
 #define MAX_OPTION_DEPTH 16

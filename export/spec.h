@@ -21,7 +21,8 @@ typedef enum {
 	FERRY_SOURCE_OCI_LAYOUT = 1,  /* oci-layout: PATH */
 	FERRY_SOURCE_IMAGE = 2,       /* image: REFERENCE */
 	FERRY_SOURCE_IMAGES = 3,      /* images: PATH (an image list) */
-	FERRY_SOURCE_CHART = 4        /* chart: oci://REFERENCE | https://REPO */
+	FERRY_SOURCE_CHART = 4,       /* chart: oci://REFERENCE | https://REPO */
+	FERRY_SOURCE_GIT = 5          /* git: URL or PATH */
 } ferry_source_kind;
 
 typedef struct {

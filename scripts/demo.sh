@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The main job on the embedded default, end to end on one machine:
 # install what is needed, build ferry, make a sample OCI layout (a
-# multi-arch image index, a single-arch image and a Helm chart artifact),
-# export it as a signed bundle, verify it, show what is inside, check it
-# with stock tools (minisign, tar, skopeo), then on the "enclave" side
-# install a trust root, import the bundle into a store and list the store.
+# multi-arch image index, a single-arch image and a Helm chart artifact) and
+# a git repository of deployment manifests served by git daemon on
+# 127.0.0.1, export both as a signed bundle, verify it, show what is inside,
+# and check it with stock tools (minisign, tar, skopeo, git); change a
+# manifest and export again: the second bundle carries only that commit.
+# Then on the "enclave" side install a trust root, import both bundles into
+# a store, list it, and read it back with skopeo and git.
 #   scripts/demo.sh [WORKDIR]      (default: build/demo)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,16 +28,51 @@ step "connected side: a signing key and a sample OCI layout"
 "$ferry" keygen -o site-key
 "$top/tests/lib/oci-fixture.sh" images/app >/dev/null
 echo "layout images/app with tags: $(jq -r '[.manifests[].annotations["org.opencontainers.image.ref.name"]] | join(", ")' images/app/index.json)"
-cat > export.yaml <<'SPEC'
+
+step "connected side: a git repository of manifests, served by git daemon"
+export HOME=$work/home GIT_CONFIG_NOSYSTEM=1
+mkdir -p "$HOME" repos
+git config --global user.name "Demo Operator"
+git config --global user.email ops@example.com
+git init -q -b main manifests
+mkdir -p manifests/base manifests/overlays/site-a
+cat > manifests/base/deployment.yaml <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      containers: [{name: app, image: library/app:v1}]
+YAML
+printf 'resources: [deployment.yaml]\n' > manifests/base/kustomization.yaml
+printf 'resources: [../../base]\nreplicas: [{name: app, count: 2}]\n' \
+	> manifests/overlays/site-a/kustomization.yaml
+git -C manifests add -A && git -C manifests commit -qm "app v1 for site-a"
+git -C manifests tag -a v1 -m "release v1"
+git clone -q --bare manifests repos/platform/deploy.git
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+git daemon --listen=127.0.0.1 --port="$port" --base-path="$work/repos" --export-all \
+	--reuseaddr --pid-file="$work/git-daemon.pid" "$work/repos" 2>git-daemon.log &
+trap 'kill "$(cat "$work/git-daemon.pid" 2>/dev/null)" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+echo "git://127.0.0.1:$port/platform/deploy.git: $(git ls-remote "git://127.0.0.1:$port/platform/deploy.git" | wc -l) refs"
+
+cat > export.yaml <<SPEC
 channel: demo
 expires: 30d
 sources:
   - oci-layout: images/app
     name: library/app
+  - git: git://127.0.0.1:$port/platform/deploy.git
 SPEC
 
 step "ferry export"
-"$ferry" export --spec export.yaml --key site-key.key --out out --state state/export.db
+"$ferry" export --spec export.yaml --key site-key.key --out out --state state/export.db \
+	--cache cache
 bundle=$(ls out/*.tar | head -n 1)
 
 step "ferry verify (what the enclave checks before anything is published)"
@@ -51,21 +89,48 @@ for ref in library/app:v1 library/app:multi library/app:chart; do
 	echo "skopeo reads oci:extracted:$ref -> sha256:$digest"
 done
 
+step "stock git reads the repository inside the bundle"
+blob=$("$ferry" inspect --json "$bundle" | jq -r '.repositories[0].bundle | sub("sha256:"; "")')
+git clone -q "extracted/blobs/sha256/$blob" deploy-clone
+git -C deploy-clone fsck --strict --no-progress && echo "git fsck --strict: clean"
+git -C deploy-clone log --oneline --decorate -n 3
+cat deploy-clone/overlays/site-a/kustomization.yaml
+
+step "a one-line change upstream, then the next export carries only that commit"
+sed -i 's/count: 2/count: 3/' manifests/overlays/site-a/kustomization.yaml
+git -C manifests commit -qam "site-a: three replicas"
+git -C manifests push -q "$work/repos/platform/deploy.git" main
+"$ferry" export --spec export.yaml --key site-key.key --out out --state state/export.db \
+	--cache cache
+next=$(ls out/*.tar | sort | tail -n 1)
+"$ferry" inspect "$next" | sed -n '/^repositories/,/^members/p'
+mkdir -p extracted2 && tar -xf "$next" -C extracted2
+blob2=$("$ferry" inspect --json "$next" | jq -r '.repositories[0].bundle | sub("sha256:"; "")')
+echo "git bundle of the change: $(stat -c %s "extracted2/blobs/sha256/$blob2") bytes (first: $(stat -c %s "extracted/blobs/sha256/$blob") bytes)"
+git -C deploy-clone bundle verify "$work/extracted2/blobs/sha256/$blob2"
+git -C deploy-clone pull -q "$work/extracted2/blobs/sha256/$blob2" main
+grep count deploy-clone/overlays/site-a/kustomization.yaml
+
 step "disconnected side: trust root and import into the store"
 store=$work/store
 "$ferry" trust init --store "$store" --key site-key.pub
 "$ferry" import --store "$store" --audit-log "$work/audit.jsonl" "$bundle"
+"$ferry" import --store "$store" --audit-log "$work/audit.jsonl" "$next"
 "$ferry" store ls --store "$store"
-echo "importing the same bundle again:"
+echo "importing the first bundle again:"
 "$ferry" import --store "$store" "$bundle"
 echo "audit log:"
 cat "$work/audit.jsonl"
 
-step "the store is an OCI layout that stock tools read"
+step "the store is an OCI layout and a set of git repositories that stock tools read"
 for ref in library/app:v1 library/app:multi; do
 	digest=$(skopeo inspect --raw "oci:$store:$ref" | sha256sum | cut -d' ' -f1)
 	echo "skopeo reads oci:store:$ref -> sha256:$digest"
 done
+repo=$(ls -d "$store"/git/*/*.git | head -n 1)
+git clone -q "$repo" store-clone
+git -C store-clone fsck --strict --no-progress && echo "git clone from the store: fsck --strict clean"
+grep count store-clone/overlays/site-a/kustomization.yaml
 
 step "done"
 echo "work directory: $work (store: $store)"

@@ -1,0 +1,71 @@
+/*
+ * Writing git bundle files (git's bundle format v2: "# v2 git bundle",
+ * prerequisite lines, ref lines, a blank line, then a pack) from a
+ * repository, for the objects reachable from the given tips and not from
+ * the prerequisites. Every object that goes into the pack passes the strict
+ * checks of git_check.h first.
+ *
+ * Internal to the git source module (libgit2 types appear here).
+ */
+#ifndef FERRY_EXPORT_GIT_BUNDLE_H
+#define FERRY_EXPORT_GIT_BUNDLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <git2.h>
+
+#include "hash.h"
+
+/* Pack tuning, as git's pack-objects defaults. */
+#define FERRY_GIT_DELTA_MAX_DEPTH 50
+#define FERRY_GIT_DELTA_MAX_OBJECT (64u << 20)   /* larger objects stay whole */
+#define FERRY_GIT_MAX_TREE_DEPTH 2048
+
+typedef struct {
+	const char *repo_name;        /* for messages */
+	git_repository *repo;
+	const char *const *ref_names; /* the bundle's refs... */
+	const git_oid *ref_targets;   /* ...and the objects they point to */
+	size_t nrefs;
+	const char *head;             /* a ref name for a HEAD line, or NULL */
+	const git_oid *prereqs;       /* commits the receiver holds (must exist) */
+	size_t nprereqs;
+	const git_oid *known;         /* other objects the receiver holds (tags) */
+	size_t nknown;
+	const char *path;             /* the file to write */
+	/* called for every commit that goes into the pack, parents first */
+	int (*commit_cb)(const git_oid *commit, void *payload);
+	void *payload;
+} ferry_git__bundle_spec;
+
+typedef struct {
+	size_t nobjects;              /* 0: nothing new; no file was written */
+	uint64_t size;                /* of the bundle file */
+	char sha256[FERRY_SHA256_HEX_LEN + 1];
+} ferry_git__bundle_result;
+
+/**
+ * Write the bundle file. Deltas are taken against the same path in the
+ * first parent, within the pack or, for a thin pack, against objects the
+ * prerequisites hold. FERRY_EINVALID names the repository, the object and
+ * the check it failed; FERRY_EIO on write errors. Nothing is left at
+ * spec->path on failure.
+ */
+int ferry_git__bundle_write(ferry_git__bundle_result *out,
+			    const ferry_git__bundle_spec *spec);
+
+/** Set the ferry error from libgit2's last error: "<what>: <message>". */
+int ferry_git__error(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/**
+ * Encode `target` as a git delta against `base` into a new allocation
+ * (*out, *outlen), if one shorter than `max` bytes exists; returns 1 when
+ * none was found, 0 on success, negative on allocation failure.
+ */
+int ferry_git__delta(unsigned char **out, size_t *outlen, const unsigned char *base,
+		     size_t baselen, const unsigned char *target, size_t targetlen,
+		     size_t max);
+
+#endif
