@@ -132,5 +132,21 @@ git clone -q "$repo" store-clone
 git -C store-clone fsck --strict --no-progress && echo "git clone from the store: fsck --strict clean"
 grep count store-clone/overlays/site-a/kustomization.yaml
 
+step "the mirror serves the store to container runtimes (OCI pull API)"
+"$ferry" mirror serve --store "$store" --listen 127.0.0.1:0 --port-file "$work/mirror.port" \
+	--access-log "$work/mirror.log" 2>"$work/mirror.err" &
+mirror_pid=$!
+for _ in $(seq 1 100); do [ -s "$work/mirror.port" ] && break; sleep 0.05; done
+port=$(cat "$work/mirror.port")
+echo "mirror on http://127.0.0.1:$port (pid $mirror_pid)"
+curl -s "http://127.0.0.1:$port/v2/_catalog"; echo
+printf '%s\n' '{"default":[{"type":"insecureAcceptAnything"}]}' >"$work/policy.json"
+skopeo --policy "$work/policy.json" copy -q --all --src-tls-verify=false \
+	"docker://127.0.0.1:$port/library/app:multi" "oci:$work/pulled:multi"
+echo "skopeo pulled library/app:multi from the mirror ->" \
+	"sha256:$(skopeo inspect --raw "oci:$work/pulled:multi" | sha256sum | cut -d' ' -f1)"
+kill "$mirror_pid"; wait "$mirror_pid" 2>/dev/null || true
+echo "mirror stopped; its access log: $work/mirror.log"
+
 step "done"
 echo "work directory: $work (store: $store)"
