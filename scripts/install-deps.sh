@@ -8,11 +8,11 @@ PACKAGES=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev
 	libgit2-dev libarchive-dev libcurl4-openssl-dev libssl-dev libsodium-dev
 	libsqlite3-dev libcmocka-dev libjansson-dev libyaml-dev
-	libmicrohttpd-dev libzstd-dev
+	libmicrohttpd-dev libzstd-dev zlib1g-dev libcrypt-dev
 	# real components the tests and the demo talk to
 	docker-registry skopeo umoci busybox-static minisign git lighttpd apache2-utils
 	# test and benchmark tools
-	curl jq openssl faketime time ca-certificates python3 bc wrk
+	curl jq openssl faketime time ca-certificates python3 bc wrk sqlite3
 )
 
 missing=()
