@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <git2.h>
 #include <jansson.h>
 #include <sodium.h>
 
@@ -319,9 +320,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		*upload_data_size = 0;   /* bodies are never read */
+		/* Only git's upload-pack requests carry a body worth reading. */
+		if (!strncmp(url, "/git/", 5) && !strcmp(method, "POST")) {
+			if (!r->body.limit)
+				r->body.limit = 8u << 20;
+			if (ferry_buf_put(&r->body, upload_data, *upload_data_size) < 0)
+				r->status = 413;
+		}
+		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (r->status == 413)
+		return ferry_mirror__error(c, r, 413, "SIZE_INVALID", "request body too large");
 	if (!rate_ok(m, r->client))
 		return ferry_mirror__error(c, r, 429, "TOOMANYREQUESTS", "too many requests");
 	if (!strcmp(url, "/healthz"))
@@ -339,6 +349,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return ferry_mirror__error(c, r, 401, "UNAUTHORIZED", "authentication required");
 	if (!strcmp(url, "/metrics"))
 		return metrics(m, c, r);
+	if (!strncmp(url, "/git/", 5))
+		return ferry_mirror__git(m, c, r, url, method, &r->body);
 	if (!strcmp(url, "/v2") || !strncmp(url, "/v2/", 4))
 		return ferry_mirror__oci(m, c, r, !strcmp(url, "/v2") ? "/v2/" : url, method);
 	return ferry_mirror__error(c, r, 404, "NOT_FOUND", "no such endpoint");
@@ -390,6 +402,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		fflush(m->access_log);
 		pthread_mutex_unlock(&m->log_lock);
 	}
+	ferry_buf_dispose(&r->body);
 	free(r);
 	*con_cls = NULL;
 }
@@ -431,6 +444,7 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 		return error;
 	if (sodium_init() < 0)
 		return ferry_error_set(FERRY_ERROR, "cannot initialise libsodium");
+	git_libgit2_init();
 	if (!(m = calloc(1, sizeof(*m))) || !(m->store = strdup(o->store))) {
 		free(m);
 		return ferry_error_set(FERRY_ENOMEM, "out of memory");
@@ -510,4 +524,5 @@ void ferry_mirror_stop(ferry_mirror *m)
 	pthread_mutex_destroy(&m->rate_lock);
 	free(m->store);
 	free(m);
+	git_libgit2_shutdown();
 }

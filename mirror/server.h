@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 #include <stdatomic.h>
 
+#include "buf.h"
 #include "mirror.h"
 #include "view.h"
 
@@ -43,6 +44,7 @@ typedef struct {
 	char method[8];
 	char path[512];
 	char client[64];
+	ferry_buf body;    /* request body (git POSTs only), size-capped */
 } ferry_request;
 
 /** Queue a response and record its status and size for logs and metrics. */
@@ -53,6 +55,10 @@ enum MHD_Result ferry_mirror__send(struct MHD_Connection *c, ferry_request *r,
 enum MHD_Result ferry_mirror__error(struct MHD_Connection *c, ferry_request *r,
 				    unsigned status, const char *code,
 				    const char *message);
+/** Serve /git/<name>.git/...: smart HTTP upload-pack. */
+enum MHD_Result ferry_mirror__git(ferry_mirror *m, struct MHD_Connection *c,
+				  ferry_request *r, const char *url, const char *method,
+				  ferry_buf *body);
 /** Serve /v2/ and everything below it. */
 enum MHD_Result ferry_mirror__oci(ferry_mirror *m, struct MHD_Connection *c,
 				  ferry_request *r, const char *url, const char *method);
