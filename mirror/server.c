@@ -349,6 +349,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return ferry_mirror__error(c, r, 401, "UNAUTHORIZED", "authentication required");
 	if (!strcmp(url, "/metrics"))
 		return metrics(m, c, r);
+	if (!strcmp(url, "/_ferry/notify")) {
+		/* An import published: drop the view so the next request reloads
+		 * it (it also reloads by itself when index.json changes). */
+		if (strcmp(method, "POST"))
+			return ferry_mirror__error(c, r, 405, "UNSUPPORTED", "use POST");
+		ferry_view_invalidate(&m->view);
+		return text(c, r, 200, "reloaded\n");
+	}
 	if (!strncmp(url, "/git/", 5))
 		return ferry_mirror__git(m, c, r, url, method, &r->body);
 	if (!strcmp(url, "/v2") || !strncmp(url, "/v2/", 4))
