@@ -15,6 +15,7 @@
 
 #include "ferry/errors.h"
 #include "buf.h"
+#include "baseline.h"
 #include "export.h"
 #include "git_source.h"
 #include "hash.h"
@@ -294,6 +295,16 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	/* The base: what the receiver holds, as of the newest bundle, or of an
 	 * older one when later bundles were lost on the way. */
 	upto = opts->since_sequence ? opts->since_sequence : last;
+	if (opts->baseline) {
+		/* What the enclave says it holds replaces what was assumed. */
+		if (!opts->baseline_trust) {
+			error = ferry_error_set(FERRY_EINVALID, "a baseline needs the enclave's key");
+			goto done;
+		}
+		if ((error = ferry_export_baseline(&upto, state, spec->channel, last,
+						   opts->baseline, opts->baseline_trust)) < 0)
+			goto done;
+	}
 	ropts.cache_dir = cache_dir;
 	ropts.auth_file = opts->auth_file;
 	ropts.progress = opts->download_progress;
