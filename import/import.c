@@ -191,6 +191,7 @@ typedef struct {
 	int *present;               /* per member: the store holds it already */
 	int *staged;                /* per member: bytes staged */
 	ferry_git_staged **git;     /* per repository, once staged */
+	ferry_trust_root *rotation; /* a new trust root the bundle carries */
 	int already;                /* imported before: nothing to do */
 	int failed;
 	uint64_t bytes;
@@ -691,6 +692,30 @@ done:
 	return error;
 }
 
+/*
+ * A bundle may carry a new trust root (signed by a threshold of the current
+ * keys and of its own): checked now, installed once the bundle is recorded,
+ * so the bundles after it are judged by the new root.
+ */
+static int check_rotation(import_ctx *c, staged_bundle *b)
+{
+	long k = ferry_manifest_find(b->m, FERRY_TRUST_ROOT_MEMBER);
+	ferry_buf path = FERRY_BUF_INIT, file = FERRY_BUF_INIT;
+	int error;
+
+	if (k < 0)
+		return 0;
+	if ((error = staged_path(&path, b, (size_t)k)) < 0 ||
+	    (error = ferry_fs_read_file(&file, path.ptr, FERRY_TRUST_ROOT_MAX_SIZE)) < 0 ||
+	    (error = ferry_trust_check_rotation(&b->rotation, c->st, file.ptr, file.size,
+						c->now)) < 0)
+		error = ferry_error_wrap(error, "bundle %.16s carries a trust root that "
+					 "cannot be installed", b->id);
+	ferry_buf_dispose(&path);
+	ferry_buf_dispose(&file);
+	return error;
+}
+
 /* Index each repository's pack in quarantine and check it is complete. */
 static int stage_git(import_ctx *c, staged_bundle *b)
 {
@@ -1052,7 +1077,7 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 		}
 		if ((error = check_volumes(b)) < 0 || (error = check_split_members(b)) < 0 ||
 		    (error = check_prerequisites(&c, i)) < 0 || (error = check_moves(&c, b)) < 0 ||
-		    (error = stage_git(&c, b)) < 0) {
+		    (error = stage_git(&c, b)) < 0 || (error = check_rotation(&c, b)) < 0) {
 			audit(&c, "reject", b->m, &b->sig, "rejected", ferry_error_last());
 			goto done;
 		}
@@ -1071,6 +1096,11 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 				goto done;
 		if ((error = record(&c, &c.b[i], files.ptr ? files.ptr : "")) < 0)
 			goto done;
+		if (c.b[i].rotation) {
+			if ((error = ferry_trust_install(st, c.b[i].rotation)) < 0)
+				goto done;
+			audit(&c, "rotation", c.b[i].m, &c.b[i].sig, "trust root installed", NULL);
+		}
 	}
 	if (!opts->dry_run && (error = ferry_store_write_layout_view(st)) < 0)
 		goto done;
@@ -1113,6 +1143,7 @@ done:
 		for (k = 0; c.b[i].git && k < c.b[i].m->nrepos; k++)
 			ferry_git_staged_free(c.b[i].git[k]);
 		free(c.b[i].git);
+		ferry_trust_root_free(c.b[i].rotation);
 		ferry_manifest_free(c.b[i].m);
 		free(c.b[i].dir);
 		free(c.b[i].volume_ok);
