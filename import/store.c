@@ -194,6 +194,10 @@ int ferry_store_open(ferry_store **out, const char *root, ferry_store_mode mode,
 	sqlite3_busy_timeout(st->db, 30000);
 	if ((error = ferry_store_exec(st, schema, "schema")) < 0)
 		goto fail;
+	/* An import killed between its commit and rewriting the layout view
+	 * left the view behind the database: whoever writes next repairs it. */
+	if (mode == FERRY_STORE_WRITE && (error = ferry_store_write_layout_view(st)) < 0)
+		goto fail;
 	ferry_buf_dispose(&db);
 	*out = st;
 	return 0;
