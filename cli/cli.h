@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "ferry/bundle.h"
 #include "exit.h"
 
@@ -39,6 +41,10 @@ typedef struct {
 
 int cli_pubkeys_add(cli_pubkeys *list, const char *path);
 void cli_pubkeys_dispose(cli_pubkeys *list);
+
+/** Print `value` as indented, key-sorted JSON and a newline on stdout;
+ *  takes the reference. */
+void cli_print_json(json_t *value);
 
 /** Human-readable byte count ("1.5 MiB") into buf. */
 const char *cli_human_size(char *buf, size_t len, uint64_t bytes);

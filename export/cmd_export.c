@@ -74,9 +74,7 @@ static int print_json(const ferry_export_result *r)
 		json_array_append_new(files, json_string(r->files.paths[i]));
 	for (i = 0; i < r->nskipped; i++)
 		json_array_append_new(skipped, json_string(r->skipped[i]));
-	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-	fputc('\n', stdout);
-	json_decref(o);
+	cli_print_json(o);
 	return 0;
 }
 

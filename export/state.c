@@ -255,6 +255,23 @@ int ferry_export_state_rebase(ferry_export_state *st, const char *channel,
 
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return db_error(st->db, "begin");
+	/* The receipt is the truth up to its sequence: blobs the enclave no
+	 * longer holds (collected as garbage, say) stop counting as held. */
+	{
+		sqlite3_stmt *drop = NULL;
+
+		if (sqlite3_prepare_v2(st->db, "DELETE FROM sent_blobs WHERE channel = ? "
+				       "AND sequence <= ?", -1, &drop, NULL) != SQLITE_OK) {
+			error = db_error(st->db, "prepare");
+			goto done;
+		}
+		sqlite3_bind_text(drop, 1, channel, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(drop, 2, (sqlite3_int64)sequence);
+		error = step_done(st->db, drop, "forget assumed blobs");
+		sqlite3_finalize(drop);
+		if (error)
+			goto done;
+	}
 	if (sqlite3_prepare_v2(st->db,
 			       "INSERT OR IGNORE INTO sent_blobs(channel, digest, sequence) "
 			       "VALUES (?, ?, ?)", -1, &blob, NULL) != SQLITE_OK ||

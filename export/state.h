@@ -63,8 +63,8 @@ int ferry_export_state_refs(ferry_export_state *st, const char *channel,
 /**
  * Record that the receiver holds `blobs` and, for each repository named in
  * `refs`, exactly those refs, as of `sequence` of `channel` (a baseline from
- * a receipt). Replaces what was recorded for those repositories at that
- * sequence.
+ * a receipt). Blobs assumed held up to that sequence are forgotten first,
+ * and what was recorded for those repositories at that sequence replaced.
  */
 int ferry_export_state_rebase(ferry_export_state *st, const char *channel,
 			      uint64_t sequence, const char *const *blobs, size_t nblobs,

@@ -72,12 +72,35 @@ static void print_result(const ferry_import_result *res, int json)
 	if (json) {
 		json_t *o = json_pack("{s:b,s:o}", "ok", 1, "bundles", arr);
 
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
-		json_decref(o);
+		cli_print_json(o);
 	} else {
 		json_decref(arr);
 	}
+}
+
+/* Import (or verify) and report; the exit code. */
+static int run(ferry_store *st, const char *cmd, char *const *paths, size_t npaths,
+	       ferry_import_options *io, int json)
+{
+	ferry_import_result res;
+	ferry_progress_bar bar;
+	int error;
+
+	ferry_progress_bar_init(&bar, cmd, !cli_quiet && !json);
+	io->progress = ferry_progress_bar_cb;
+	io->progress_payload = &bar;
+	error = ferry_import(&res, st, (const char *const *)paths, npaths, io);
+	ferry_progress_bar_finish(&bar);
+	if (error < 0) {
+		if (json)
+			cli_print_json(json_pack("{s:b,s:s}", "ok", 0, "error", ferry_error_last()));
+		fprintf(stderr, "ferry %s: %s\n", cmd, ferry_error_last());
+		return cli_exit_code(error);
+	}
+	if (json || !cli_quiet)
+		print_result(&res, json);
+	ferry_import_result_dispose(&res);
+	return FERRY_EXIT_OK;
 }
 
 int cmd_import(int argc, char **argv)
@@ -92,13 +115,10 @@ int cmd_import(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
-	ferry_import_result res;
-	ferry_progress_bar bar;
 	ferry_store *st = NULL;
 	const char *store = NULL, *audit = NULL;
 	int c, json = 0, wait = 1, error, rc = FERRY_EXIT_OK;
 
-	memset(&res, 0, sizeof(res));
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
@@ -122,28 +142,8 @@ int cmd_import(int argc, char **argv)
 		rc = cli_fail("import", error);
 		goto done;
 	}
-	ferry_progress_bar_init(&bar, "import", !cli_quiet && !json);
-	io.progress = ferry_progress_bar_cb;
-	io.progress_payload = &bar;
-	error = ferry_import(&res, st, (const char *const *)argv + optind,
-			     (size_t)(argc - optind), &io);
-	ferry_progress_bar_finish(&bar);
-	if (error < 0) {
-		if (json) {
-			json_t *o = json_pack("{s:b,s:s}", "ok", 0, "error", ferry_error_last());
-
-			json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-			fputc('\n', stdout);
-			json_decref(o);
-		}
-		fprintf(stderr, "ferry import: %s\n", ferry_error_last());
-		rc = cli_exit_code(error);
-		goto done;
-	}
-	if (json || !cli_quiet)
-		print_result(&res, json);
+	rc = run(st, "import", argv + optind, (size_t)(argc - optind), &io, json);
 done:
-	ferry_import_result_dispose(&res);
 	ferry_store_close(st);
 	if (io.audit_log)
 		fclose(io.audit_log);
@@ -153,13 +153,10 @@ done:
 int cli_verify_store(const char *store, char *const *paths, size_t npaths, int json)
 {
 	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
-	ferry_import_result res;
-	ferry_progress_bar bar;
 	ferry_store *st = NULL;
 	ferry_buf db = FERRY_BUF_INIT;
 	int error, rc = FERRY_EXIT_OK;
 
-	memset(&res, 0, sizeof(res));
 	/* Verifying must not create a store where there is none. */
 	if (ferry_buf_printf(&db, "%s/ferry.db", cli_store_path(store)) == 0 &&
 	    !ferry_fs_exists(db.ptr)) {
@@ -172,25 +169,7 @@ int cli_verify_store(const char *store, char *const *paths, size_t npaths, int j
 	io.dry_run = 1;
 	if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_WRITE, 1)) < 0)
 		return cli_fail("verify", error);
-	ferry_progress_bar_init(&bar, "verify", !cli_quiet && !json);
-	io.progress = ferry_progress_bar_cb;
-	io.progress_payload = &bar;
-	error = ferry_import(&res, st, (const char *const *)paths, npaths, &io);
-	ferry_progress_bar_finish(&bar);
-	if (error < 0) {
-		if (json) {
-			json_t *o = json_pack("{s:b,s:s}", "ok", 0, "error", ferry_error_last());
-
-			json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-			fputc('\n', stdout);
-			json_decref(o);
-		}
-		fprintf(stderr, "ferry verify: %s\n", ferry_error_last());
-		rc = cli_exit_code(error);
-	} else if (json || !cli_quiet) {
-		print_result(&res, json);
-	}
-	ferry_import_result_dispose(&res);
+	rc = run(st, "verify", paths, npaths, &io, json);
 	ferry_store_close(st);
 	return rc;
 }

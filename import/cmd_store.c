@@ -81,9 +81,7 @@ static int ls(ferry_store *st, int json)
 	char size[32];
 
 	if (json) {
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
-		json_decref(o);
+		cli_print_json(o);
 		return FERRY_EXIT_OK;
 	}
 	printf("store %s\n\nchannels:\n", st->root);

@@ -27,8 +27,14 @@ struct ferry_git_staged {
 	ferry_store *st;
 	const ferry_git_repo *repo;
 	char *quarantine;     /* staging repository, NULL when no objects */
+	char *objects;        /* its object directory */
 	char *target;         /* the store's repository */
 };
+
+const char *ferry_git_staged_objects(const ferry_git_staged *s)
+{
+	return s ? s->objects : NULL;
+}
 
 static int git_fail(const char *what, const char *repo)
 {
@@ -367,7 +373,7 @@ done:
 
 int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging_dir,
 		    const ferry_git_repo *r, const char *bundle_file,
-		    uint64_t base_sequence)
+		    uint64_t base_sequence, const char *const *borrow, size_t nborrow)
 {
 	ferry_git_staged *s = NULL;
 	bundle_header h;
@@ -396,12 +402,36 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 	}
 	if ((error = check_ref_names(store_repo, r)) < 0)
 		goto done;
-	/* Prerequisites must be in the store before anything is staged. */
+	/* A scratch repository that borrows the store's objects and those of
+	 * earlier bundles of this import: prerequisites resolve there, and a
+	 * bad pack never touches the store. */
+	if ((error = ferry_buf_printf(&qpath, "%s/git-%s.git", staging_dir, r->name)) < 0)
+		goto done;
+	if (git_repository_init(&q, qpath.ptr, 1) < 0) {
+		error = git_fail("cannot create quarantine", r->name);
+		goto done;
+	}
+	git_repository_free(q);
+	q = NULL;
+	if (store_repo && (error = ferry_buf_printf(&line, "%s/objects\n", target.ptr)) < 0)
+		goto done;
+	for (k = 0; k < nborrow; k++)
+		if ((error = ferry_buf_printf(&line, "%s\n", borrow[k])) < 0)
+			goto done;
+	if (line.size &&
+	    ((error = ferry_buf_printf(&alt, "%s/objects/info/alternates", qpath.ptr)) < 0 ||
+	     (error = ferry_fs_write_atomic(alt.ptr, line.ptr, line.size, 0644)) < 0))
+		goto done;
+	if (git_repository_open_bare(&q, qpath.ptr) < 0 || git_repository_odb(&odb, q) < 0) {
+		error = git_fail("cannot open quarantine", r->name);
+		goto done;
+	}
+	/* Prerequisites must be held before anything is indexed. */
 	for (k = 0; k < r->nprerequisites; k++) {
 		git_commit *c = NULL;
 
-		if (!store_repo || git_oid_fromstr(&oid, r->prerequisites[k]) < 0 ||
-		    git_commit_lookup(&c, store_repo, &oid) < 0) {
+		if (git_oid_fromstr(&oid, r->prerequisites[k]) < 0 ||
+		    git_commit_lookup(&c, q, &oid) < 0) {
 			error = ferry_error_set(FERRY_EVERIFY,
 						"repository '%s': the store lacks prerequisite "
 						"commit %s (sent in sequence %llu or before); "
@@ -417,14 +447,8 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 		if ((error = parse_header(&h, bundle_file, r->name)) < 0 ||
 		    (error = check_header(&h, r)) < 0)
 			goto done;
-		for (k = 0; k < h.nprereqs; k++) {
-			git_odb *sodb = NULL;
-			int has = store_repo && git_oid_fromstr(&oid, h.prereqs[k]) == 0 &&
-				  git_repository_odb(&sodb, store_repo) == 0 &&
-				  git_odb_exists(sodb, &oid);
-
-			git_odb_free(sodb);
-			if (!has) {
+		for (k = 0; k < h.nprereqs; k++)
+			if (git_oid_fromstr(&oid, h.prereqs[k]) < 0 || !git_odb_exists(odb, &oid)) {
 				error = ferry_error_set(FERRY_EVERIFY,
 							"repository '%s': the store lacks "
 							"prerequisite commit %s of the git "
@@ -433,29 +457,6 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 							(unsigned long long)base_sequence);
 				goto done;
 			}
-		}
-		/* Quarantine: a scratch repository that borrows the store's objects. */
-		if ((error = ferry_buf_printf(&qpath, "%s/git-%s.git", staging_dir,
-					      r->name)) < 0)
-			goto done;
-		if (git_repository_init(&q, qpath.ptr, 1) < 0) {
-			error = git_fail("cannot create quarantine", r->name);
-			goto done;
-		}
-		git_repository_free(q);
-		q = NULL;
-		if (store_repo) {
-			if ((error = ferry_buf_printf(&alt, "%s/objects/info/alternates",
-						      qpath.ptr)) < 0 ||
-			    (error = ferry_buf_printf(&line, "%s/objects\n", target.ptr)) < 0 ||
-			    (error = ferry_fs_write_atomic(alt.ptr, line.ptr, line.size, 0644)) < 0)
-				goto done;
-		}
-		if (git_repository_open_bare(&q, qpath.ptr) < 0 ||
-		    git_repository_odb(&odb, q) < 0) {
-			error = git_fail("cannot open quarantine", r->name);
-			goto done;
-		}
 		if ((error = ferry_buf_printf(&pack_dir, "%s/objects/pack", qpath.ptr)) < 0 ||
 		    (error = index_pack(odb, pack_dir.ptr, bundle_file, h.pack_offset,
 					r->name)) < 0)
@@ -464,25 +465,28 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 		odb = NULL;
 		git_repository_free(q);
 		q = NULL;
-		/* Re-open so the new pack is seen, then check completeness. */
+		/* Re-open so the new pack is seen. */
 		if (git_repository_open_bare(&q, qpath.ptr) < 0) {
 			error = git_fail("cannot open quarantine", r->name);
 			goto done;
 		}
-		if ((error = check_complete(q, r)) < 0)
+	} else if (r->nrefs && !store_repo && !nborrow) {
+		error = ferry_error_set(FERRY_EVERIFY,
+					"repository '%s' carries no objects and the store "
+					"does not have it (base sequence %llu)", r->name,
+					(unsigned long long)base_sequence);
+		goto done;
+	}
+	/* Every ref must point at complete history, here or borrowed. */
+	if ((error = check_complete(q, r)) < 0)
+		goto done;
+	if (bundle_file) {
+		ferry_buf objects = FERRY_BUF_INIT;
+
+		if ((error = ferry_buf_printf(&objects, "%s/objects", qpath.ptr)) < 0)
 			goto done;
+		s->objects = ferry_buf_detach(&objects);
 		s->quarantine = ferry_buf_detach(&qpath);
-	} else if (r->nrefs) {
-		/* No objects: every ref must point at what the store holds. */
-		if (!store_repo) {
-			error = ferry_error_set(FERRY_EVERIFY,
-						"repository '%s' carries no objects and the "
-						"store does not have it (base sequence %llu)",
-						r->name, (unsigned long long)base_sequence);
-			goto done;
-		}
-		if ((error = check_complete(store_repo, r)) < 0)
-			goto done;
 	}
 	s->target = ferry_buf_detach(&target);
 	*out = s;
@@ -640,6 +644,7 @@ void ferry_git_staged_free(ferry_git_staged *s)
 	if (!s)
 		return;
 	free(s->quarantine);
+	free(s->objects);
 	free(s->target);
 	free(s);
 }

@@ -233,6 +233,8 @@ int ferry_trust_init(ferry_store *st, const ferry_trust_root *root)
 		return error;
 	if (root->version != 1)
 		return ferry_error_set(FERRY_EINVALID, "the first trust root is version 1");
+	if (root->expires <= (int64_t)time(NULL))
+		return ferry_error_set(FERRY_EINVALID, "the trust root would already be expired");
 	return ferry_trust_install(st, root);
 }
 

@@ -39,6 +39,11 @@ ok "a bundle carrying a root not signed by the current keys is rejected whole"
 expect_exit 0 "$FERRY" trust create -o "$T/root2.json" --version 2 --key "$T/b.pub" --sign "$T/a.key" --sign "$T/b.key"
 spec rot root2.json
 ex rot --key "$T/a.key" || fail "export failed"
+spec other
+ex other --key "$T/a.key" || fail "export failed"
+expect_exit 2 "$FERRY" import --store "$T/store" "$T/bundles/ferry-rot-000001.tar" "$T/bundles/ferry-other-000001.tar"
+expect_err "a bundle that carries a trust root must be imported on its own"
+ok "a bundle carrying a trust root is refused together with others"
 expect_exit 0 "$FERRY" import --store "$T/store" "$T/bundles/ferry-rot-000001.tar"
 expect_exit 0 "$FERRY" trust show --store "$T/store" --json
 [ "$(jq -r .version "$T/out")" = 2 ] || fail "root not rotated: $(cat "$T/out")"

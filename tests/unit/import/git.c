@@ -51,7 +51,7 @@ static int setup(void **state)
 	f->dir = test_mkdtemp();
 	test_keypair(f->dir, "k", &f->key, &f->pub);
 	assert_int_equal(ferry_store_open(&f->st, test_path(f->dir, "store"),
-					  FERRY_STORE_WRITE, 0), 0);
+					  FERRY_STORE_CREATE, 0), 0);
 	assert_int_equal(ferry_trust_root_new(&root, 1, time(NULL) + 86400, 1, &f->pub, 1), 0);
 	assert_int_equal(ferry_trust_init(f->st, root), 0);
 	ferry_trust_root_free(root);
@@ -179,6 +179,33 @@ static void test_import_git__full_then_incremental(void **state)
 	assert_string_equal(got, three);
 	sh(f->dir, "git clone -q store/git/org/app.git clone2 && cd clone2 && "
 		   "git fsck --strict && test -f c");
+}
+
+/* The base and an incremental bundle given in one import: the second's
+ * prerequisites come from the first, which is published before it. */
+static void test_import_git__base_and_incremental_in_one_import(void **state)
+{
+	fixture *f = *state;
+	char one[64], two[64], three[64], got[65], full[4096], inc[4096], src[4200];
+	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
+	ferry_import_result res;
+	const char *paths[2];
+
+	snprintf(src, sizeof(src), "%s/src", f->dir);
+	sh_out(one, sizeof(one), src, "git rev-parse v1");
+	sh_out(two, sizeof(two), src, "git rev-parse main");
+	sh(src, "git bundle create ../full.gb main v1 && echo c > c && git add c && "
+		"git commit -qm three && git bundle create ../inc.gb main ^v1 ^HEAD~1");
+	sh_out(three, sizeof(three), src, "git rev-parse main");
+	snprintf(full, sizeof(full), "%s", wrap(f, "full", 1, test_path(f->dir, "full.gb"), two, one, NULL));
+	snprintf(inc, sizeof(inc), "%s", wrap(f, "inc", 2, test_path(f->dir, "inc.gb"), three, one, two));
+	paths[0] = inc;
+	paths[1] = full;
+	assert_int_equal(ferry_import(&res, f->st, paths, 2, &io), 0);
+	ferry_import_result_dispose(&res);
+	assert_int_equal(ferry_git_store_ref(got, f->st, "org/app", "refs/heads/main"), 0);
+	assert_string_equal(got, three);
+	sh(f->dir, "git clone -q store/git/org/app.git c3 && cd c3 && git fsck --strict && test -f c");
 }
 
 static void test_import_git__missing_prerequisite_is_named(void **state)
@@ -331,6 +358,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_import_git__full_then_incremental),
+		T(test_import_git__base_and_incremental_in_one_import),
 		T(test_import_git__missing_prerequisite_is_named),
 		T(test_import_git__bundle_disagreeing_with_manifest),
 		T(test_import_git__incomplete_pack_is_refused),
