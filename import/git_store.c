@@ -211,7 +211,7 @@ static int index_pack(git_odb *odb, const char *pack_dir, const char *bundle_fil
 	if (!buf)
 		return ferry_error_set(FERRY_ENOMEM, "out of memory");
 	git_indexer_options_init(&opts, GIT_INDEXER_OPTIONS_VERSION);
-	opts.verify = 1;   /* every object the pack's objects name must be present */
+	/* (libgit2's own "verify" leaks in 1.5; check_complete walks instead) */
 	if ((fd = open(bundle_file, O_RDONLY | O_CLOEXEC)) < 0) {
 		error = ferry_error_set_errno(FERRY_EIO, "cannot open '%s'", bundle_file);
 		goto done;
@@ -243,18 +243,108 @@ done:
 	return error;
 }
 
-/* Every ref target and its commit history must be present. */
-static int check_complete(git_repository *repo, const ferry_git_repo *r)
+/* A set of object ids (open addressing), for trees already checked. */
+typedef struct {
+	git_oid *slot;
+	unsigned char *used;
+	size_t cap, n;
+} oid_set;
+
+static int oid_set_add(oid_set *s, const git_oid *oid)   /* 1 added, 0 present */
+{
+	size_t i;
+
+	if ((s->n + 1) * 2 > s->cap) {
+		oid_set bigger = { NULL, NULL, s->cap ? s->cap * 2 : 1024, 0 };
+
+		if (!(bigger.slot = calloc(bigger.cap, sizeof(git_oid))) ||
+		    !(bigger.used = calloc(bigger.cap, 1))) {
+			free(bigger.slot);
+			return -1;
+		}
+		for (i = 0; i < s->cap; i++)
+			if (s->used[i])
+				oid_set_add(&bigger, &s->slot[i]);
+		free(s->slot);
+		free(s->used);
+		*s = bigger;
+	}
+	for (i = (size_t)(oid->id[0] | oid->id[1] << 8 | oid->id[2] << 16) % s->cap;
+	     s->used[i]; i = (i + 1) % s->cap)
+		if (!git_oid_cmp(&s->slot[i], oid))
+			return 0;
+	s->slot[i] = *oid;
+	s->used[i] = 1;
+	s->n++;
+	return 1;
+}
+
+typedef struct {
+	git_odb *odb;
+	oid_set *seen;
+	const char *repo;
+	int error;
+} tree_check;
+
+static int check_entry(const char *root, const git_tree_entry *e, void *payload)
+{
+	tree_check *t = payload;
+	const git_oid *oid = git_tree_entry_id(e);
+	char hex[GIT_OID_HEXSZ + 1];
+
+	(void)root;
+	switch (git_tree_entry_type(e)) {
+	case GIT_OBJECT_TREE: {
+		int added = oid_set_add(t->seen, oid);
+
+		if (added < 0) {
+			t->error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			return -1;
+		}
+		if (!added)
+			return 1;   /* checked already: skip the subtree */
+		break;
+	}
+	case GIT_OBJECT_BLOB:
+		break;
+	default:
+		return 0;   /* gitlinks name commits of other repositories */
+	}
+	if (!git_odb_exists(t->odb, oid)) {
+		git_oid_tostr(hex, sizeof(hex), oid);
+		t->error = ferry_error_set(FERRY_EVERIFY,
+					   "repository '%s': content is incomplete: %s "
+					   "'%s' is missing", t->repo,
+					   git_tree_entry_type(e) == GIT_OBJECT_TREE ? "tree"
+										  : "file",
+					   hex);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Every ref target, the history behind it and every tree and file of that
+ * history must be present. What the store's refs already reach was checked
+ * when it came, so only the new commits are walked.
+ */
+static int check_complete(git_repository *repo, const ferry_git_repo *r,
+			  git_repository *store_repo)
 {
 	git_revwalk *walk = NULL;
+	git_odb *odb = NULL;
+	oid_set seen = { NULL, NULL, 0, 0 };
+	tree_check tc;
 	git_oid oid;
 	size_t k;
-	int error = 0, rc;
+	int error = 0, rc = 0;
 
-	if (git_revwalk_new(&walk, repo) < 0)
-		return git_fail("cannot walk history", r->name);
+	if (git_revwalk_new(&walk, repo) < 0 || git_repository_odb(&odb, repo) < 0) {
+		error = git_fail("cannot walk history", r->name);
+		goto done;
+	}
 	for (k = 0; k < r->nrefs && !error; k++) {
-		git_object *obj = NULL;
+		git_object *obj = NULL, *commit = NULL;
 
 		if (git_oid_fromstr(&oid, r->refs[k].commit) < 0 ||
 		    git_object_lookup(&obj, repo, &oid, GIT_OBJECT_ANY) < 0) {
@@ -265,11 +355,31 @@ static int check_complete(git_repository *repo, const ferry_git_repo *r)
 						r->refs[k].commit);
 			break;
 		}
+		if (git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) == 0)
+			git_revwalk_push(walk, git_object_id(commit));
+		git_object_free(commit);
 		git_object_free(obj);
-		if (git_revwalk_push(walk, &oid) < 0 && git_error_last() &&
-		    git_error_last()->klass != GIT_ERROR_INVALID)
-			error = git_fail("cannot walk history", r->name);
 	}
+	if (!error && store_repo) {
+		git_reference_iterator *it = NULL;
+		git_reference *ref;
+
+		if (git_reference_iterator_new(&it, store_repo) == 0) {
+			while (git_reference_next(&ref, it) == 0) {
+				git_object *commit = NULL;
+
+				if (git_reference_peel(&commit, ref, GIT_OBJECT_COMMIT) == 0)
+					git_revwalk_hide(walk, git_object_id(commit));
+				git_object_free(commit);
+				git_reference_free(ref);
+			}
+			git_reference_iterator_free(it);
+		}
+	}
+	tc.odb = odb;
+	tc.seen = &seen;
+	tc.repo = r->name;
+	tc.error = 0;
 	while (!error && (rc = git_revwalk_next(&oid, walk)) == 0) {
 		git_commit *c = NULL;
 		git_tree *t = NULL;
@@ -281,6 +391,14 @@ static int check_complete(git_repository *repo, const ferry_git_repo *r)
 			error = ferry_error_set(FERRY_EVERIFY,
 						"repository '%s': history is incomplete at "
 						"commit %s", r->name, hex);
+		} else if (oid_set_add(&seen, git_tree_id(t)) > 0 &&
+			   git_tree_walk(t, GIT_TREEWALK_PRE, check_entry, &tc) < 0) {
+			error = tc.error ? tc.error
+					 : ferry_error_set(FERRY_EVERIFY,
+							   "repository '%s': content is "
+							   "incomplete: %s", r->name,
+							   git_error_last() ? git_error_last()->message
+									    : "a tree is missing");
 		}
 		git_tree_free(t);
 		git_commit_free(c);
@@ -289,6 +407,10 @@ static int check_complete(git_repository *repo, const ferry_git_repo *r)
 		error = ferry_error_set(FERRY_EVERIFY,
 					"repository '%s': history is incomplete: %s", r->name,
 					git_error_last() ? git_error_last()->message : "");
+done:
+	free(seen.slot);
+	free(seen.used);
+	git_odb_free(odb);
 	git_revwalk_free(walk);
 	return error;
 }
@@ -478,7 +600,7 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 		goto done;
 	}
 	/* Every ref must point at complete history, here or borrowed. */
-	if ((error = check_complete(q, r)) < 0)
+	if ((error = check_complete(q, r, store_repo)) < 0)
 		goto done;
 	if (bundle_file) {
 		ferry_buf objects = FERRY_BUF_INIT;

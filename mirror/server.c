@@ -450,6 +450,17 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 		return ferry_error_set(FERRY_EINVALID, "TLS needs both a certificate and a key");
 	if ((error = parse_listen(&sa, o->listen)) < 0)
 		return error;
+	{
+		ferry_buf db = FERRY_BUF_INIT;
+		int exists = ferry_buf_printf(&db, "%s/ferry.db", o->store) == 0 &&
+			     ferry_fs_exists(db.ptr);
+
+		ferry_buf_dispose(&db);
+		if (!exists)
+			return ferry_error_set(FERRY_ENOTFOUND, "'%s' is not a ferry store "
+					       "(create one with 'ferry trust init --store %s')",
+					       o->store, o->store);
+	}
 	if (sodium_init() < 0)
 		return ferry_error_set(FERRY_ERROR, "cannot initialise libsodium");
 	git_libgit2_init();

@@ -57,4 +57,6 @@ expect_err "bcrypt"
 expect_exit 1 "$FERRY" mirror serve --store "$T/store" --listen 127.0.0.1:0 --tls-cert "$T/cert.pem"
 expect_err "TLS needs both a certificate and a key"
 expect_exit 64 "$FERRY" mirror serve --store "$T/store"
-ok "a plaintext password file, half a TLS setup and a missing --listen are refused"
+expect_exit 1 "$FERRY" mirror serve --store "$T/nostore" --listen 127.0.0.1:0
+expect_err "is not a ferry store"
+ok "a plaintext password file, half a TLS setup, a missing --listen and a missing store are refused"
