@@ -136,7 +136,7 @@ void ferry_target_invalidate(void)
 }
 
 /* A new reference to the containers labelled ferry.stack (cached briefly). */
-static int podman_containers(json_t **out, const ferry_reconcile_config *cfg)
+static int podman_containers(json_t **out, const ferry_reconcile_config *cfg, int fresh)
 {
 	ferry_buf text = FERRY_BUF_INIT;
 	json_t *doc = NULL;
@@ -144,7 +144,7 @@ static int podman_containers(json_t **out, const ferry_reconcile_config *cfg)
 	int error = 0;
 
 	pthread_mutex_lock(&snap_lock);
-	if (snap && now_ms() - snap_ms < SNAPSHOT_TTL_MS) {
+	if (snap && !fresh && now_ms() - snap_ms < SNAPSHOT_TTL_MS) {
 		*out = json_incref(snap);
 		pthread_mutex_unlock(&snap_lock);
 		return 0;
@@ -226,7 +226,7 @@ static int podman_apply(const ferry_reconcile_config *cfg, const ferry_stack *st
 	if (error < 0 || !stack->prune || (opts && opts->dry_run))
 		return error;
 	/* Prune: pods of the stack whose workload is no longer rendered. */
-	if ((error = podman_containers(&live, cfg)) < 0)
+	if ((error = podman_containers(&live, cfg, 1)) < 0)
 		return error;
 	json_array_foreach(live, i, ctr) {
 		const char *w = label(ctr, "ferry.workload"), *pod;
@@ -259,8 +259,8 @@ static int podman_apply(const ferry_reconcile_config *cfg, const ferry_stack *st
 	return error;
 }
 
-static int podman_drift(int *drift, ferry_buf *detail, const ferry_reconcile_config *cfg,
-			const ferry_stack *stack, const char *expected)
+static int podman_drift_in(int *drift, ferry_buf *detail, const ferry_reconcile_config *cfg,
+			   const ferry_stack *stack, const char *expected, int fresh)
 {
 	json_t *want = NULL, *live = NULL, *w, *ctr, *ec;
 	size_t i, j, k;
@@ -269,7 +269,7 @@ static int podman_drift(int *drift, ferry_buf *detail, const ferry_reconcile_con
 	*drift = 0;
 	if ((error = ferry_json_parse(&want, expected, strlen(expected), "expected workloads")) < 0)
 		return error;
-	if ((error = podman_containers(&live, cfg)) < 0)
+	if ((error = podman_containers(&live, cfg, fresh)) < 0)
 		goto done;
 	json_array_foreach(want, i, w) {
 		const char *wname = json_string_value(json_object_get(w, "name"));
@@ -337,6 +337,19 @@ done:
 	json_decref(want);
 	json_decref(live);
 	return error;
+}
+
+/* A shared snapshot may predate an apply by another process: drift found
+ * in it is confirmed with a fresh one before it counts. */
+static int podman_drift(int *drift, ferry_buf *detail, const ferry_reconcile_config *cfg,
+			const ferry_stack *stack, const char *expected)
+{
+	int error = podman_drift_in(drift, detail, cfg, stack, expected, 0);
+
+	if (error < 0 || !*drift)
+		return error;
+	ferry_buf_clear(detail);
+	return podman_drift_in(drift, detail, cfg, stack, expected, 1);
 }
 
 /* ---- kubernetes ---------------------------------------------------------- */
