@@ -56,6 +56,7 @@ static const char schema[] =
 	"  target TEXT NOT NULL, outcome TEXT NOT NULL, drift INTEGER NOT NULL,"
 	"  detail TEXT, error TEXT);"
 	"CREATE INDEX IF NOT EXISTS reconcile_events_stack ON reconcile_events(stack, id);"
+	"CREATE INDEX IF NOT EXISTS reconcile_events_revision ON reconcile_events(revision);"
 	"CREATE TABLE IF NOT EXISTS reconcile_state ("
 	"  stack TEXT PRIMARY KEY, applied TEXT, previous TEXT, images TEXT, expected TEXT,"
 	"  file TEXT, hold TEXT, drift TEXT, outcome TEXT, applied_time INTEGER,"

@@ -524,8 +524,9 @@ int ferry_reconcile_config_load(ferry_reconcile_config **out, const char *path)
 		return ferry_error_set(FERRY_ERROR, "cannot initialise libsodium");
 	if ((error = ferry_fs_read_file(&text, path, CONFIG_MAX_SIZE)) < 0)
 		return error;
+	/* absolute: the tools we run may change their working directory */
 	if (!(c.cfg = calloc(1, sizeof(*c.cfg))) || !(copy = strdup(path)) ||
-	    !(c.dir = strdup(dirname(copy)))) {
+	    !(c.dir = realpath(dirname(copy), NULL))) {
 		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
 		goto done;
 	}

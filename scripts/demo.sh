@@ -218,7 +218,9 @@ CFG
 	echo "It keeps running. To stop it:"
 	echo "  $ferry reconcile --config $work/reconcile.yaml down demo-web"
 	echo "  podman network rm podman-default-kube-network"
-	echo "To keep it reconciled (polls, webhook): $ferry reconcile --config $work/reconcile.yaml run"
+	echo "To keep it reconciled (polls, webhook), serve the store again and run the daemon:"
+	echo "  $ferry mirror serve --store $store --listen 127.0.0.1:$mport &"
+	echo "  $ferry reconcile --config $work/reconcile.yaml run"
 fi
 
 step "done"
