@@ -24,6 +24,7 @@ int cmd_trust(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_receipt(int argc, char **argv);
 int cmd_mirror(int argc, char **argv);
+int cmd_reconcile(int argc, char **argv);
 
 /** Print "ferry <cmd>: <message>" for the last error; return its exit code. */
 int cli_fail(const char *cmd, int error);

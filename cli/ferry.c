@@ -23,6 +23,7 @@ static const struct {
 	{ "store", cmd_store, "list the store, collect garbage" },
 	{ "receipt", cmd_receipt, "write a signed inventory of the store" },
 	{ "mirror", cmd_mirror, "serve the store over HTTP (OCI pull API)" },
+	{ "reconcile", cmd_reconcile, "deploy stacks from the store (GitOps): run, sync, status" },
 };
 
 static void usage(FILE *out)

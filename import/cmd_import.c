@@ -12,12 +12,13 @@
 #include "cli.h"
 #include "fs.h"
 #include "import.h"
+#include "notify.h"
 #include "progress.h"
 #include "banned.h"
 
 static const char usage[] =
 	"ferry import [--store DIR] [--audit-log FILE] [--no-wait] [--json] [-q]\n"
-	"                    BUNDLE-OR-VOLUME...";
+	"                    [--notify URL]... [--notify-token-file FILE] BUNDLE-OR-VOLUME...";
 
 static void help(void)
 {
@@ -30,6 +31,11 @@ static void help(void)
 	       "  --audit-log FILE   also append audit events to FILE as JSON lines\n"
 	       "  --no-wait          fail instead of waiting when another process\n"
 	       "                     writes the store\n"
+	       "  --notify URL       after publishing, POST {channel, sequence, bundle} to URL\n"
+	       "                     (repeatable; the reconciler's /hooks/import). A failed\n"
+	       "                     notification is a warning: the import stands\n"
+	       "  --notify-token-file FILE\n"
+	       "                     send the token in FILE as Authorization: Bearer\n"
 	       "  --json             print the result as JSON\n"
 	       "  -q, --quiet        no progress bar, no summary\n\n"
 	       "Exit status: 0 imported (or already imported), 2 verification failed,\n"
@@ -80,10 +86,12 @@ static void print_result(const ferry_import_result *res, int json)
 
 /* Import (or verify) and report; the exit code. */
 static int run(ferry_store *st, const char *cmd, char *const *paths, size_t npaths,
-	       ferry_import_options *io, int json)
+	       ferry_import_options *io, int json, const char *const *notify,
+	       size_t nnotify, const char *token)
 {
 	ferry_import_result res;
 	ferry_progress_bar bar;
+	size_t i, k;
 	int error;
 
 	ferry_progress_bar_init(&bar, cmd, !cli_quiet && !json);
@@ -99,6 +107,17 @@ static int run(ferry_store *st, const char *cmd, char *const *paths, size_t npat
 	}
 	if (json || !cli_quiet)
 		print_result(&res, json);
+	/* Tell the reconciler (after the summary: the import already stands). */
+	for (i = 0; i < res.nbundles; i++) {
+		if (res.bundles[i].outcome != FERRY_IMPORTED)
+			continue;
+		for (k = 0; k < nnotify; k++)
+			if (ferry_import_notify(notify[k], token, res.bundles[i].channel,
+						res.bundles[i].sequence, res.bundles[i].id) < 0)
+				fprintf(stderr, "ferry %s: warning: %s\n", cmd, ferry_error_last());
+			else if (!cli_quiet && !json)
+				fprintf(stderr, "notified %s\n", notify[k]);
+	}
 	ferry_import_result_dispose(&res);
 	return FERRY_EXIT_OK;
 }
@@ -110,10 +129,16 @@ int cmd_import(int argc, char **argv)
 		{ "audit-log", required_argument, NULL, 'a' },
 		{ "no-wait", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "notify", required_argument, NULL, 'N' },
+		{ "notify-token-file", required_argument, NULL, 'T' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *notify[16];
+	size_t nnotify = 0;
+	const char *token_file = NULL;
+	ferry_buf token = FERRY_BUF_INIT;
 	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
 	ferry_store *st = NULL;
 	const char *store = NULL, *audit = NULL;
@@ -126,6 +151,15 @@ int cmd_import(int argc, char **argv)
 		case 'a': audit = optarg; break;
 		case 'n': wait = 0; break;
 		case 'j': json = 1; break;
+		case 'N':
+			if (nnotify == sizeof(notify) / sizeof(notify[0]))
+				return cli_usage_error(usage, "at most 16 --notify URLs");
+			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8))
+				return cli_usage_error(usage, "--notify wants an http(s) URL, not '%s'",
+						       optarg);
+			notify[nnotify++] = optarg;
+			break;
+		case 'T': token_file = optarg; break;
 		case 'q': cli_quiet = 1; break;
 		case 'h': help(); return FERRY_EXIT_OK;
 		default: return cli_usage_error(usage, "bad option");
@@ -133,6 +167,13 @@ int cmd_import(int argc, char **argv)
 	}
 	if (optind == argc)
 		return cli_usage_error(usage, "import needs at least one bundle file");
+	if (token_file) {
+		if ((error = ferry_fs_read_file(&token, token_file, 4096)) < 0)
+			return cli_fail("import", error);
+		while (token.size && (token.ptr[token.size - 1] == '\n' ||
+				      token.ptr[token.size - 1] == '\r'))
+			token.ptr[--token.size] = '\0';
+	}
 	if (audit && !(io.audit_log = fopen(audit, "a"))) {
 		fprintf(stderr, "ferry import: cannot open '%s'\n", audit);
 		return FERRY_EXIT_FAILURE;
@@ -142,8 +183,12 @@ int cmd_import(int argc, char **argv)
 		rc = cli_fail("import", error);
 		goto done;
 	}
-	rc = run(st, "import", argv + optind, (size_t)(argc - optind), &io, json);
+	rc = run(st, "import", argv + optind, (size_t)(argc - optind), &io, json,
+		 (const char *const *)notify, nnotify, token.size ? token.ptr : NULL);
 done:
+	if (token.ptr)
+		memset(token.ptr, 0, token.size);
+	ferry_buf_dispose(&token);
 	ferry_store_close(st);
 	if (io.audit_log)
 		fclose(io.audit_log);
@@ -169,7 +214,7 @@ int cli_verify_store(const char *store, char *const *paths, size_t npaths, int j
 	io.dry_run = 1;
 	if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_WRITE, 1)) < 0)
 		return cli_fail("verify", error);
-	rc = run(st, "verify", paths, npaths, &io, json);
+	rc = run(st, "verify", paths, npaths, &io, json, NULL, 0, NULL);
 	ferry_store_close(st);
 	return rc;
 }

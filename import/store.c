@@ -49,6 +49,18 @@ static const char schema[] =
 	"  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, event TEXT NOT NULL,"
 	"  bundle_id TEXT, channel TEXT, sequence INTEGER, signers TEXT,"
 	"  outcome TEXT NOT NULL, reason TEXT);"
+	"CREATE TABLE IF NOT EXISTS reconcile_events ("
+	"  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, stack TEXT NOT NULL,"
+	"  trigger TEXT NOT NULL, actor TEXT NOT NULL, source TEXT NOT NULL, ref TEXT,"
+	"  revision TEXT, images TEXT, bundle_id TEXT, channel TEXT, sequence INTEGER,"
+	"  target TEXT NOT NULL, outcome TEXT NOT NULL, drift INTEGER NOT NULL,"
+	"  detail TEXT, error TEXT);"
+	"CREATE INDEX IF NOT EXISTS reconcile_events_stack ON reconcile_events(stack, id);"
+	"CREATE INDEX IF NOT EXISTS reconcile_events_revision ON reconcile_events(revision);"
+	"CREATE TABLE IF NOT EXISTS reconcile_state ("
+	"  stack TEXT PRIMARY KEY, applied TEXT, previous TEXT, images TEXT, expected TEXT,"
+	"  file TEXT, hold TEXT, drift TEXT, outcome TEXT, applied_time INTEGER,"
+	"  last_cycle INTEGER, next_poll INTEGER);"
 	"PRAGMA user_version=1;";
 
 int ferry_store_db_error(const ferry_store *st, const char *what)
