@@ -57,6 +57,8 @@ static const char schema[] =
 	"  detail TEXT, error TEXT);"
 	"CREATE INDEX IF NOT EXISTS reconcile_events_stack ON reconcile_events(stack, id);"
 	"CREATE INDEX IF NOT EXISTS reconcile_events_revision ON reconcile_events(revision);"
+	"CREATE INDEX IF NOT EXISTS reconcile_events_provenance ON reconcile_events("
+	"  revision, source, sequence) WHERE bundle_id IS NOT NULL;"
 	"CREATE TABLE IF NOT EXISTS reconcile_state ("
 	"  stack TEXT PRIMARY KEY, applied TEXT, previous TEXT, images TEXT, expected TEXT,"
 	"  file TEXT, hold TEXT, drift TEXT, outcome TEXT, applied_time INTEGER,"

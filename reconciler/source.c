@@ -169,38 +169,73 @@ static int dup_col(char **out, sqlite3_stmt *q, int col)
 	return 0;
 }
 
-int ferry_source_provenance(ferry_revision *rev, ferry_store *st, const ferry_stack *stack)
+/* One provenance query: fills `rev` from its first row; 1 found, 0 none. */
+static int provenance_query(ferry_revision *rev, ferry_store *st, const char *sql,
+			    const char *key)
 {
-	static const char git_sql[] =
-		"SELECT i.bundle_id, r.channel, r.sequence FROM refs r "
-		"LEFT JOIN imports i ON i.channel = r.channel AND i.sequence = r.sequence "
-		"WHERE r.repo = ?1 AND r.commit_id = ?2 "
-		"UNION ALL SELECT bundle_id, channel, sequence FROM reconcile_events "
-		"WHERE source = 'git:' || ?1 AND revision = ?2 AND bundle_id IS NOT NULL "
-		"ORDER BY 3 LIMIT 1";
-	static const char oci_sql[] =
-		"SELECT i.bundle_id, b.channel, b.sequence FROM blobs b "
-		"LEFT JOIN imports i ON i.channel = b.channel AND i.sequence = b.sequence "
-		"WHERE b.digest = substr(?2, 8) AND ?1 IS NOT NULL LIMIT 1";
 	sqlite3_stmt *q = NULL;
 	int error = 0, rc;
 
-	if (sqlite3_prepare_v2(st->db, stack->source == FERRY_SRC_GIT ? git_sql : oci_sql, -1, &q,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
 		return ferry_store_db_error(st, "read provenance");
-	sqlite3_bind_text(q, 1, stack->source == FERRY_SRC_GIT ? stack->repo : stack->ref, -1,
-			  SQLITE_STATIC);
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, rev->id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
 		if ((error = dup_col(&rev->bundle_id, q, 0)) == 0)
 			error = dup_col(&rev->channel, q, 1);
 		rev->sequence = sqlite3_column_int64(q, 2);
+		if (!error)
+			error = 1;
 	} else if (rc != SQLITE_DONE) {
 		error = ferry_store_db_error(st, "read provenance");
 	}
 	sqlite3_finalize(q);
 	return error;
+}
+
+int ferry_source_provenance(ferry_revision *rev, ferry_store *st, const ferry_stack *stack)
+{
+	/* The bundle that first delivered the commit: a ref still naming it, or
+	 * the earliest bundle an event recorded for it (the ref may have moved on
+	 * since). The partial index reconcile_events_provenance answers the second
+	 * with one row however long the history. */
+	static const char ref_sql[] =
+		"SELECT i.bundle_id, r.channel, r.sequence FROM refs r "
+		"LEFT JOIN imports i ON i.channel = r.channel AND i.sequence = r.sequence "
+		"WHERE r.repo = ?1 AND r.commit_id = ?2 ORDER BY r.sequence LIMIT 1";
+	static const char event_sql[] =
+		"SELECT bundle_id, channel, sequence FROM reconcile_events "
+		"WHERE revision = ?2 AND source = 'git:' || ?1 AND bundle_id IS NOT NULL "
+		"ORDER BY sequence LIMIT 1";
+	static const char oci_sql[] =
+		"SELECT i.bundle_id, b.channel, b.sequence FROM blobs b "
+		"LEFT JOIN imports i ON i.channel = b.channel AND i.sequence = b.sequence "
+		"WHERE b.digest = substr(?2, 8) AND ?1 IS NOT NULL LIMIT 1";
+	int found;
+
+	ferry_revision early = { 0 };
+	int got;
+
+	if (stack->source != FERRY_SRC_GIT)
+		found = provenance_query(rev, st, oci_sql, stack->ref);
+	else if ((found = provenance_query(rev, st, ref_sql, stack->repo)) >= 0) {
+		/* The earlier of the two: the bundle that first delivered it. */
+		memcpy(early.id, rev->id, sizeof(early.id));
+		got = provenance_query(&early, st, event_sql, stack->repo);
+		if (got > 0 && (!found || early.sequence < rev->sequence)) {
+			free(rev->bundle_id);
+			free(rev->channel);
+			rev->bundle_id = early.bundle_id;
+			rev->channel = early.channel;
+			rev->sequence = early.sequence;
+			early.bundle_id = early.channel = NULL;
+		}
+		free(early.bundle_id);
+		free(early.channel);
+		found = got < 0 ? got : found;
+	}
+	return found < 0 ? found : 0;
 }
 
 /* ---- checkout ------------------------------------------------------------- */
