@@ -143,8 +143,9 @@ int ferry_spawn(int *status, ferry_buf *out, ferry_buf *err,
 
 	*status = -1;
 	if (!ferry_spawn_available(argv[0]))
-		return ferry_error_set(FERRY_ENOTFOUND, "'%s' is not installed (not found in PATH)",
-				       argv[0]);
+		return ferry_error_set(FERRY_ENOTFOUND, strchr(argv[0], '/')
+					       ? "no executable at that path"
+					       : "not installed (not found in PATH)");
 	if ((error = build_env(&env, env_add)) < 0)
 		return error;
 	if (pipe_cloexec(po) < 0 || pipe_cloexec(pe) < 0 ||

@@ -70,8 +70,10 @@ static int run(const cmd *c, const ferry_target_options *opts, ferry_buf *log, f
 			fprintf(opts->out, "%s\n", line.ptr);
 		goto done;
 	}
-	if ((error = ferry_spawn(&status, out, &err, c->v, c->env)) < 0)
+	if ((error = ferry_spawn(&status, out, &err, c->v, c->env)) < 0) {
+		error = ferry_error_wrap(error, "cannot run '%s'", c->v[0]);
 		goto done;
+	}
 	if (status_out)
 		*status_out = status;
 	if (status != 0 && status != ok_status) {

@@ -2,7 +2,8 @@
 # Without a live target: tag- and SHA-pinned stacks do not move when the
 # branch moves; require-digests rejects ':latest' naming the image;
 # Kustomize overlays render through `kubectl kustomize`; the kubernetes
-# target's commands are shown by --dry-run; config errors name the line.
+# target's commands are shown by --dry-run; a helm stack without helm
+# fails naming the binary; config errors name the line.
 . "$(dirname "$0")/../lib/test-lib.sh"
 need git jq
 . "$SRC/tests/lib/git-server.sh"
@@ -13,7 +14,9 @@ git config --global user.name "Test" && git config --global user.email test@exam
 git init -q --bare -b main "$T/deploy.git"
 git clone -q "$T/deploy.git" "$T/work" 2>/dev/null
 D=sha256:$(printf '%064d' 1)
-mkdir -p "$T/work/app" "$T/work/latest" "$T/work/base" "$T/work/overlays/prod"
+mkdir -p "$T/work/app" "$T/work/latest" "$T/work/base" "$T/work/overlays/prod" "$T/work/chart/templates"
+printf 'apiVersion: v2\nname: web\nversion: 0.1.0\n' >"$T/work/chart/Chart.yaml"
+printf 'replicas: 1\n' >"$T/work/chart/values.yaml"
 cat >"$T/work/app/deployment.yaml" <<YAML
 apiVersion: apps/v1
 kind: Deployment
@@ -47,7 +50,13 @@ exp
 cat >"$T/r.yaml" <<CFG
 store: $T/store
 kubernetes: {dry-run: true}
+helm: {command: $T/no-such-dir/helm}
 stacks:
+  - name: chart
+    source: {git: deploy, branch: main, path: chart}
+    format: helm
+    values: values.yaml
+    target: kubernetes
   - {name: branch, source: {git: deploy, branch: main, path: app}, target: podman}
   - {name: tagged, source: {git: deploy, tag: v1, path: app}, target: podman}
   - {name: pinned, source: {git: deploy, commit: ${C1:0:12}, path: app}, target: podman}
@@ -82,6 +91,12 @@ expect_err "image 'mirror.local/library/busybox:latest' in Pod/loose has no dige
 jq -e 'map(select(.stack == "strict" and .outcome == "failed")) | length == 1' <("${R[@]}" history strict --json) >/dev/null ||
 	fail "the rejection is not in the audit history"
 ok "require-digests rejects ':latest', naming the image, and records it"
+
+expect_exit 1 "${R[@]}" sync chart
+expect_err "stack 'chart': the helm format needs '$T/no-such-dir/helm': no executable at that path"
+jq -e 'map(select(.stack == "chart" and .outcome == "failed")) | length == 1' <("${R[@]}" history chart --json) >/dev/null ||
+	fail "the helm failure is not in the audit history"
+ok "a helm stack without helm fails with a message naming the missing binary, and is recorded"
 
 command -v kubectl >/dev/null || skip_all "needs kubectl for kustomize"
 expect_exit 0 "${R[@]}" --dry-run sync prod
