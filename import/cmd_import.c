@@ -13,11 +13,12 @@
 #include "fs.h"
 #include "import.h"
 #include "progress.h"
+#include "seed.h"
 #include "banned.h"
 
 static const char usage[] =
-	"ferry import [--store DIR] [--audit-log FILE] [--no-wait] [--json] [-q]\n"
-	"                    BUNDLE-OR-VOLUME...";
+	"ferry import [--store DIR] [--audit-log FILE] [--no-wait] [--no-seed] [--json]\n"
+	"                    [-q] BUNDLE-OR-VOLUME...";
 
 static void help(void)
 {
@@ -30,10 +31,14 @@ static void help(void)
 	       "  --audit-log FILE   also append audit events to FILE as JSON lines\n"
 	       "  --no-wait          fail instead of waiting when another process\n"
 	       "                     writes the store\n"
+	       "  --no-seed          do not seed the configured targets afterwards\n"
+	       "                     (see ferry target, ferry seed)\n"
 	       "  --json             print the result as JSON\n"
 	       "  -q, --quiet        no progress bar, no summary\n\n"
+	       "After a successful import, every configured target is seeded (as by\n"
+	       "ferry seed); a seed that fails leaves the import in place and exits 1.\n\n"
 	       "Exit status: 0 imported (or already imported), 2 verification failed,\n"
-	       "1 other error, 64 usage.\n", usage, FERRY_STORE_DEFAULT);
+	       "1 other error (or seeding failed), 64 usage.\n", usage, FERRY_STORE_DEFAULT);
 }
 
 static void print_result(const ferry_import_result *res, int json)
@@ -86,6 +91,7 @@ int cmd_import(int argc, char **argv)
 		{ "store", required_argument, NULL, 's' },
 		{ "audit-log", required_argument, NULL, 'a' },
 		{ "no-wait", no_argument, NULL, 'n' },
+		{ "no-seed", no_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -96,15 +102,18 @@ int cmd_import(int argc, char **argv)
 	ferry_progress_bar bar;
 	ferry_store *st = NULL;
 	const char *store = NULL, *audit = NULL;
-	int c, json = 0, wait = 1, error, rc = FERRY_EXIT_OK;
+	ferry_seed_result sres;
+	int c, json = 0, wait = 1, seed = 1, error, rc = FERRY_EXIT_OK;
 
 	memset(&res, 0, sizeof(res));
+	memset(&sres, 0, sizeof(sres));
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': store = optarg; break;
 		case 'a': audit = optarg; break;
 		case 'n': wait = 0; break;
+		case 'S': seed = 0; break;
 		case 'j': json = 1; break;
 		case 'q': cli_quiet = 1; break;
 		case 'h': help(); return FERRY_EXIT_OK;
@@ -142,7 +151,19 @@ int cmd_import(int argc, char **argv)
 	}
 	if (json || !cli_quiet)
 		print_result(&res, json);
+	/* Seed only once the import is published (or was already). */
+	if (seed) {
+		error = ferry_seed(&sres, st, NULL);
+		if (sres.ntargets && !json && !cli_quiet)
+			cli_print_seed(&sres, 0);
+		if (error < 0) {
+			fprintf(stderr, "ferry import: imported, but seeding failed: %s\n",
+				ferry_error_last());
+			rc = FERRY_EXIT_FAILURE;
+		}
+	}
 done:
+	ferry_seed_result_dispose(&sres);
 	ferry_import_result_dispose(&res);
 	ferry_store_close(st);
 	if (io.audit_log)
