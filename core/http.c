@@ -502,8 +502,9 @@ typedef struct {
 /*
  * Test hook for crash-convergence tests: with FERRY_HTTP_KILL_AFTER=N in
  * the environment, the process kills itself with SIGKILL during its Nth
- * sending request (after the first piece of a body, or before a request
- * without one), as an operator's kill -9 would.
+ * request: before sending one without a body, after the first piece of a
+ * body that takes several, or else once the server has answered, as an
+ * operator's kill -9 would.
  */
 static int kill_point(void)
 {
@@ -525,10 +526,10 @@ static size_t on_read(char *data, size_t size, size_t nmemb, void *payload)
 
 	if (want > left)
 		want = (size_t)left;
-	if (want == 0)
-		return 0;
 	if (b->kill && b->pos > 0)
 		raise(SIGKILL);
+	if (want == 0)
+		return 0;
 	if (b->req->body) {
 		memcpy(data, (const char *)b->req->body + b->pos, want);
 	} else {
@@ -606,6 +607,8 @@ int ferry_http_send(ferry_http_response *out, ferry_http *h,
 			curl_easy_setopt(h->easy, CURLOPT_USERPWD, req->userpwd);
 		}
 		rc = curl_easy_perform(h->easy);
+		if (kill)
+			raise(SIGKILL);   /* the server answered; nobody hears it */
 		out->status = 0;
 		curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &out->status);
 		if (bytes_sent)
