@@ -496,15 +496,16 @@ typedef struct {
 	const ferry_http_request *req;
 	uint64_t pos;
 	int error;
-	int kill;      /* test hook: SIGKILL after the first piece of the body */
+	int kill;      /* test hook (see kill_point) */
 } body_ctx;
 
 /*
  * Test hook for crash-convergence tests: with FERRY_HTTP_KILL_AFTER=N in
  * the environment, the process kills itself with SIGKILL during its Nth
- * request: before sending one without a body, after the first piece of a
- * body that takes several, or else once the server has answered, as an
- * operator's kill -9 would.
+ * request, as an operator's kill -9 would: before sending it, after the
+ * first piece of its body, or once the server has answered (by N % 3; a
+ * request without a body dies before it is sent, one whose body fits one
+ * piece after the answer).
  */
 static int kill_point(void)
 {
@@ -515,7 +516,9 @@ static int kill_point(void)
 		env = getenv("FERRY_HTTP_KILL_AFTER");
 		limit = env && *env ? strtol(env, NULL, 10) : 0;
 	}
-	return limit > 0 && ++count == limit;
+	if (limit <= 0 || ++count != limit)
+		return 0;
+	return 1 + (int)(limit % 3);   /* 1 before, 2 mid-body, 3 after the answer */
 }
 
 static size_t on_read(char *data, size_t size, size_t nmemb, void *payload)
@@ -526,7 +529,7 @@ static size_t on_read(char *data, size_t size, size_t nmemb, void *payload)
 
 	if (want > left)
 		want = (size_t)left;
-	if (b->kill && b->pos > 0)
+	if (b->kill == 2 && b->pos > 0)
 		raise(SIGKILL);
 	if (want == 0)
 		return 0;
@@ -569,7 +572,7 @@ int ferry_http_send(ferry_http_response *out, ferry_http *h,
 		memset(&b, 0, sizeof(b));
 		b.req = req;
 		b.kill = kill;
-		if (kill && req->body_len == 0)
+		if (kill == 1 || (kill && req->body_len == 0))
 			raise(SIGKILL);
 		curl_slist_free_all(hdrs);
 		hdrs = NULL;
