@@ -254,6 +254,14 @@ done
 for run in 1 2; do
 	measure sha256sum "$run" sha256sum "$BUNDLE"
 done
+# the disk's sustained write speed: what import (which must persist every
+# byte) and export are bounded by once data no longer fits the page cache
+for run in 1 2; do
+	rm -f "$W/ddtest"
+	measure ddwrite "$run" dd if=/dev/zero of="$W/ddtest" bs=1M \
+		count=$((bundle_bytes / 1048576)) conv=fsync status=none
+done
+rm -f "$W/ddtest"
 
 # Sanity: both reference tools computed the same digest.
 d_openssl=$(awk '{ print $NF }' "$W/m/openssl.2.out")
@@ -274,8 +282,9 @@ printf '%-22s %9s %9s %10s %10s %12s %8s\n' \
 	step "run1 s" "wall s" "MB/s" "x openssl" "peak RSS" "CPU s"
 printf '%-22s %9s %9s %10s %10s %12s %8s\n' \
 	---------------------- --------- --------- ---------- ---------- ------------ --------
-for name in export verify import openssl sha256sum; do
+for name in export verify import openssl sha256sum ddwrite; do
 	case $name in
+	ddwrite) label="dd write + fsync" ;;
 	export) label="ferry export" ;;
 	verify) label="ferry verify" ;;
 	import) label="ferry import" ;;
@@ -320,3 +329,6 @@ echo "verify: $verify_mbps MB/s = ${verify_ratio}x openssl (goal >= $VERIFY_RATI
 	"peak RSS $verify_rss_mib MiB (goal < $VERIFY_RSS_GOAL_MIB MiB)"
 echo "import: $import_mbps MB/s = ${import_ratio}x openssl (goal >= $VERIFY_RATIO_GOAL)," \
 	"peak RSS $import_rss_mib MiB (goal < $VERIFY_RSS_GOAL_MIB MiB)"
+dd_mbps=$(mbps "$bundle_bytes" "$(result ddwrite 2 1)")
+echo "import: $(ratio "$import_mbps" "$dd_mbps")x the disk's sustained write speed" \
+	"($dd_mbps MB/s, dd with fsync), which bounds import once the bundle outgrows the page cache"

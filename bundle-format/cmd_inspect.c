@@ -268,9 +268,7 @@ int cmd_inspect(int argc, char **argv)
 	if (json) {
 		json_t *o = manifest_json(&res, keys.n > 0);
 
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
-		json_decref(o);
+		cli_print_json(o);
 	} else {
 		print_text(&res, keys.n > 0);
 	}

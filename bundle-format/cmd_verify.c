@@ -84,9 +84,7 @@ static void print_json(const ferry_verify_report *rep, int ok)
 				  b->complete, "missingVolumes", missing,
 				  "corruptVolumes", bad));
 	}
-	json_dumpf(root, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-	fputc('\n', stdout);
-	json_decref(root);
+	cli_print_json(root);
 }
 
 static void print_text(const ferry_verify_report *rep)

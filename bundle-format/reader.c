@@ -601,6 +601,9 @@ int ferry_bundle_verify(ferry_verify_report *out, const char *const *paths,
 					 f->volume + 1,
 					 out->bundles[f->bundle].manifest->nvolumes,
 					 f->path, f->message);
+			else if (strstr(f->message, f->path))   /* already names it */
+				snprintf(first_message, sizeof(first_message), "%.900s",
+					 f->message);
 			else
 				snprintf(first_message, sizeof(first_message),
 					 "'%.200s': %.700s", f->path, f->message);

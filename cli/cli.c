@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <jansson.h>
+
 #include "ferry/errors.h"
 #include "cli.h"
 #include "banned.h"
@@ -98,4 +100,13 @@ const char *cli_store_path(const char *given)
 	if (given)
 		return given;
 	return env && *env ? env : "/var/lib/ferry";
+}
+
+void cli_print_json(json_t *value)
+{
+	if (!value)
+		return;
+	json_dumpf(value, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	fputc('\n', stdout);
+	json_decref(value);
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "ferry/bundle.h"
 #include "exit.h"
 
@@ -24,6 +26,7 @@ int cmd_receipt(int argc, char **argv);
 int cmd_mirror(int argc, char **argv);
 int cmd_target(int argc, char **argv);
 int cmd_seed(int argc, char **argv);
+int cmd_reconcile(int argc, char **argv);
 
 /** Print "ferry <cmd>: <message>" for the last error; return its exit code. */
 int cli_fail(const char *cmd, int error);
@@ -41,6 +44,10 @@ typedef struct {
 
 int cli_pubkeys_add(cli_pubkeys *list, const char *path);
 void cli_pubkeys_dispose(cli_pubkeys *list);
+
+/** Print `value` as indented, key-sorted JSON and a newline on stdout;
+ *  takes the reference. */
+void cli_print_json(json_t *value);
 
 /** Human-readable byte count ("1.5 MiB") into buf. */
 const char *cli_human_size(char *buf, size_t len, uint64_t bytes);

@@ -25,6 +25,7 @@ static const struct {
 	{ "mirror", cmd_mirror, "serve the store over HTTP (OCI pull API)" },
 	{ "target", cmd_target, "configure the servers the store is seeded to" },
 	{ "seed", cmd_seed, "push the store to its registries and git servers" },
+	{ "reconcile", cmd_reconcile, "deploy stacks from the store (GitOps): run, sync, status" },
 };
 
 static void usage(FILE *out)

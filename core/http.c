@@ -420,6 +420,12 @@ int ferry_http_get(ferry_http_response *out, ferry_http *h,
 		curl_easy_setopt(h->easy, CURLOPT_WRITEDATA, &c);
 		if (req->head)
 			curl_easy_setopt(h->easy, CURLOPT_NOBODY, 1L);
+		if (req->post) {
+			curl_easy_setopt(h->easy, CURLOPT_POST, 1L);
+			curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, req->post);
+			curl_easy_setopt(h->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+					 (curl_off_t)req->post_len);
+		}
 		if (req->userpwd && !other_host) {
 			curl_easy_setopt(h->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 			curl_easy_setopt(h->easy, CURLOPT_USERPWD, req->userpwd);

@@ -44,6 +44,8 @@ typedef struct {
 	const char *userpwd;         /* "user:password" for Basic auth, or NULL */
 	size_t limit;                /* body cap (FERRY_ETOOBIG past it); 0: 1 MiB */
 	int head;                    /* HEAD instead of GET */
+	const void *post;            /* POST this body instead of GET, or NULL */
+	size_t post_len;
 	/* Requests that send (ferry_http_send): */
 	const char *method;          /* "PUT", "POST", "PATCH", "DELETE"; NULL: GET */
 	const void *body;            /* request body in memory, or NULL */
@@ -71,7 +73,7 @@ int ferry_http_new(ferry_http **out, const ferry_http_options *opts);
 void ferry_http_free(ferry_http *h);
 
 /**
- * Perform one request, retrying transient failures. Any HTTP status is a
+ * Perform one request (GET, HEAD, or POST when `post` is set), retrying transient failures. Any HTTP status is a
  * success for this function (the caller judges it) except 5xx and 429 that
  * persist after the retries. FERRY_EIO (cannot connect, timeout),
  * FERRY_ETOOBIG (body over the limit), FERRY_EINVALID (redirect to another

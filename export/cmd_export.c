@@ -18,7 +18,8 @@
 static const char usage[] =
 	"ferry export --spec FILE --key KEY [--key KEY]... --out DIR\n"
 	"                    [--max-volume-size SIZE] [--state FILE] [--cache DIR]\n"
-	"                    [--auth-file FILE] [--full | --since-sequence N] [--json] [-q]";
+	"                    [--auth-file FILE] [--full | --since-sequence N]\n"
+	"                    [--baseline RECEIPT --baseline-key PUB] [--json] [-q]";
 
 static void help(void)
 {
@@ -45,6 +46,10 @@ static void help(void)
 	       "  --since-sequence N      build on bundle N of the channel instead of the\n"
 	       "                          newest, when later ones were lost (0: none, like\n"
 	       "                          --full)\n"
+	       "  --baseline RECEIPT      re-base the channel on a receipt from the enclave\n"
+	       "                          ('ferry receipt'): the bundle carries exactly\n"
+	       "                          what the enclave lacks\n"
+	       "  --baseline-key PUB      the enclave's public key that signed the receipt\n"
 	       "  --json                  print the result as JSON\n"
 	       "  -q, --quiet             no progress bar\n", usage);
 }
@@ -69,9 +74,7 @@ static int print_json(const ferry_export_result *r)
 		json_array_append_new(files, json_string(r->files.paths[i]));
 	for (i = 0; i < r->nskipped; i++)
 		json_array_append_new(skipped, json_string(r->skipped[i]));
-	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-	fputc('\n', stdout);
-	json_decref(o);
+	cli_print_json(o);
 	return 0;
 }
 
@@ -85,6 +88,8 @@ int cmd_export(int argc, char **argv)
 		{ "state", required_argument, NULL, 'S' },
 		{ "cache", required_argument, NULL, 'C' },
 		{ "auth-file", required_argument, NULL, 'A' },
+		{ "baseline", required_argument, NULL, 'b' },
+		{ "baseline-key", required_argument, NULL, 'K' },
 		{ "full", no_argument, NULL, 'F' },
 		{ "since-sequence", required_argument, NULL, 'N' },
 		{ "json", no_argument, NULL, 'j' },
@@ -96,6 +101,8 @@ int cmd_export(int argc, char **argv)
 	ferry_export_result res;
 	ferry_progress_bar bar, dlbar;
 	ferry_key **keys = NULL, **grown;
+	cli_pubkeys bkeys = { NULL, 0 };
+	ferry_trust btrust;
 	size_t nkeys = 0, i;
 	int c, json = 0, error, rc = FERRY_EXIT_OK, have_since = 0;
 	char size[32];
@@ -109,6 +116,13 @@ int cmd_export(int argc, char **argv)
 		case 'S': eo.state_path = optarg; break;
 		case 'C': eo.cache_dir = optarg; break;
 		case 'A': eo.auth_file = optarg; break;
+		case 'b': eo.baseline = optarg; break;
+		case 'K':
+			if ((error = cli_pubkeys_add(&bkeys, optarg)) < 0) {
+				rc = cli_fail("export", error);
+				goto done;
+			}
+			break;
 		case 'F': eo.full = 1; break;
 		case 'N':
 			if (ferry_parse_u64(&eo.since_sequence, optarg) < 0) {
@@ -162,6 +176,16 @@ int cmd_export(int argc, char **argv)
 	}
 	if (have_since && eo.since_sequence == 0)
 		eo.full = 1;
+	if (!!eo.baseline != !!bkeys.n) {
+		rc = cli_usage_error(usage, "--baseline and --baseline-key go together");
+		goto done;
+	}
+	if (eo.baseline) {
+		btrust.keys = (const ferry_pubkey *const *)bkeys.keys;
+		btrust.nkeys = bkeys.n;
+		btrust.threshold = 1;
+		eo.baseline_trust = &btrust;
+	}
 	eo.keys = keys;
 	eo.nkeys = nkeys;
 	ferry_progress_bar_init(&bar, "export", !cli_quiet && !json);
@@ -206,6 +230,7 @@ int cmd_export(int argc, char **argv)
 		printf("bundle id %s\n", res.manifest->id);
 	}
 done:
+	cli_pubkeys_dispose(&bkeys);
 	ferry_export_result_dispose(&res);
 	for (i = 0; i < nkeys; i++)
 		ferry_key_free(keys[i]);

@@ -15,6 +15,9 @@
 
 #include "ferry/errors.h"
 #include "buf.h"
+#include "baseline.h"
+#include "envelope.h"
+#include "fs.h"
 #include "export.h"
 #include "git_source.h"
 #include "hash.h"
@@ -25,6 +28,26 @@
 #include "banned.h"
 
 static const char oci_layout_file[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+
+#define TRUST_ROOT_MEMBER "ferry-trust-root.dsse.json"
+#define TRUST_ROOT_PAYLOAD_TYPE "application/vnd.ferry.trust-root+json"
+
+/* A trust root file to carry: it must at least be an envelope of the right
+ * kind (the enclave checks its signatures against its current root). */
+static int load_trust_root(ferry_buf *out, const char *path)
+{
+	ferry_buf payload = FERRY_BUF_INIT;
+	ferry_envelope_info info;
+	int error;
+
+	if ((error = ferry_fs_read_file(out, path, 1u << 20)) < 0)
+		return error;
+	if ((error = ferry_envelope_open_type(&payload, &info, out->ptr, out->size, NULL,
+					      TRUST_ROOT_PAYLOAD_TYPE)) < 0)
+		error = ferry_error_wrap(error, "'%s' is not a trust root file", path);
+	ferry_buf_dispose(&payload);
+	return error;
+}
 
 static int add_mem_member(ferry_manifest *m, ferry_member_source *src,
 			  const char *path, const void *data, size_t len)
@@ -83,9 +106,9 @@ static int add_repos(ferry_manifest *m, ferry_member_source *src,
 
 static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
 			  const ferry_oci_content *c, const ferry_buf *index,
-			  const ferry_git_content *git)
+			  const ferry_git_content *git, const ferry_buf *trust_root)
 {
-	ferry_member_source *src = calloc(c->nblobs + git->nrepos + 2, sizeof(*src));
+	ferry_member_source *src = calloc(c->nblobs + git->nrepos + 3, sizeof(*src));
 	ferry_buf path = FERRY_BUF_INIT;
 	size_t i;
 	int error;
@@ -96,6 +119,11 @@ static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
 				    strlen(oci_layout_file))) < 0 ||
 	    (error = add_mem_member(m, &src[1], "index.json", index->ptr,
 				    index->size)) < 0)
+		goto done;
+	/* A new trust root travels right after the layout files. */
+	if (trust_root->size &&
+	    (error = add_mem_member(m, &src[2], TRUST_ROOT_MEMBER, trust_root->ptr,
+				    trust_root->size)) < 0)
 		goto done;
 	for (i = 0; i < c->nblobs; i++) {
 		if (c->blobs[i].prereq) {
@@ -254,6 +282,7 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	ferry_member_source *sources = NULL;
 	ferry_manifest *m = NULL;
 	ferry_buf index = FERRY_BUF_INIT, basename = FERRY_BUF_INIT, files = FERRY_BUF_INIT;
+	ferry_buf trust_root = FERRY_BUF_INIT;
 	ferry_write_options wopts = FERRY_WRITE_OPTIONS_INIT;
 	ferry_registry_options ropts = FERRY_REGISTRY_OPTIONS_INIT;
 	ferry_registry *reg = NULL;
@@ -294,6 +323,16 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	/* The base: what the receiver holds, as of the newest bundle, or of an
 	 * older one when later bundles were lost on the way. */
 	upto = opts->since_sequence ? opts->since_sequence : last;
+	if (opts->baseline) {
+		/* What the enclave says it holds replaces what was assumed. */
+		if (!opts->baseline_trust) {
+			error = ferry_error_set(FERRY_EINVALID, "a baseline needs the enclave's key");
+			goto done;
+		}
+		if ((error = ferry_export_baseline(&upto, state, spec->channel, last,
+						   opts->baseline, opts->baseline_trust)) < 0)
+			goto done;
+	}
 	ropts.cache_dir = cache_dir;
 	ropts.auth_file = opts->auth_file;
 	ropts.progress = opts->download_progress;
@@ -331,7 +370,10 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 					opts->spec_path);
 		goto done;
 	}
-	if ((error = build_manifest(m, &sources, &content, &index, &git)) < 0)
+	if (spec->trust_root &&
+	    (error = load_trust_root(&trust_root, spec->trust_root)) < 0)
+		goto done;
+	if ((error = build_manifest(m, &sources, &content, &index, &git, &trust_root)) < 0)
 		goto done;
 	if (m->nprereq_blobs)
 		m->base_sequence = upto;
@@ -385,6 +427,7 @@ done:
 	ferry_buf_dispose(&index);
 	ferry_buf_dispose(&basename);
 	ferry_buf_dispose(&files);
+	ferry_buf_dispose(&trust_root);
 	return error;
 }
 

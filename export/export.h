@@ -31,12 +31,14 @@ typedef struct {
 	const char *auth_file;        /* credentials for registry sources */
 	ferry_progress_cb download_progress;
 	void *download_progress_payload;
+	const char *baseline;         /* a receipt from the enclave: re-base on it */
+	const ferry_trust *baseline_trust;  /* the enclave's key(s) */
 } ferry_export_options;
 
 #define FERRY_EXPORT_OPTIONS_VERSION 1
 #define FERRY_EXPORT_OPTIONS_INIT { FERRY_EXPORT_OPTIONS_VERSION, NULL, NULL, \
 				    NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0, \
-				    NULL, NULL, NULL, NULL }
+				    NULL, NULL, NULL, NULL, NULL, NULL }
 
 typedef struct {
 	ferry_manifest *manifest;   /* owned: what was written */

@@ -316,6 +316,13 @@ static int parse_root(ferry_export_spec *spec, spec_ctx *c)
 			error = dup_scalar(&spec->channel, c, v, key);
 		} else if (!strcmp(key, "expires")) {
 			error = parse_expires(spec, c, v);
+		} else if (!strcmp(key, "trust-root")) {
+			const char *p = scalar(v);
+
+			if (!p || !*p)
+				error = fail(c, v, "expected a path for", key);
+			else
+				error = resolve_path(&spec->trust_root, c, p);
 		} else if (!strcmp(key, "sources")) {
 			if (v->type != YAML_SEQUENCE_NODE) {
 				error = fail(c, v, "'sources' must be a list", NULL);
@@ -410,6 +417,7 @@ void ferry_export_spec_free(ferry_export_spec *spec)
 	free(spec->channel);
 	free(spec->path);
 	free(spec->dir);
+	free(spec->trust_root);
 	free(spec);
 }
 

@@ -43,6 +43,7 @@ typedef struct {
 	int64_t expires_at;   /* absolute time; 0 when relative */
 	ferry_source *sources;
 	size_t nsources;
+	char *trust_root;     /* a new trust root file to carry, or NULL */
 } ferry_export_spec;
 
 #define FERRY_SPEC_MAX_SIZE (1u << 20)

@@ -245,6 +245,76 @@ int ferry_export_state_refs(ferry_export_state *st, const char *channel,
 	return error;
 }
 
+int ferry_export_state_rebase(ferry_export_state *st, const char *channel,
+			      uint64_t sequence, const char *const *blobs, size_t nblobs,
+			      const ferry_sent_ref *refs, size_t nrefs)
+{
+	sqlite3_stmt *blob = NULL, *del = NULL, *ref = NULL;
+	size_t i;
+	int error = 0;
+
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(st->db, "begin");
+	/* The receipt is the truth up to its sequence: blobs the enclave no
+	 * longer holds (collected as garbage, say) stop counting as held. */
+	{
+		sqlite3_stmt *drop = NULL;
+
+		if (sqlite3_prepare_v2(st->db, "DELETE FROM sent_blobs WHERE channel = ? "
+				       "AND sequence <= ?", -1, &drop, NULL) != SQLITE_OK) {
+			error = db_error(st->db, "prepare");
+			goto done;
+		}
+		sqlite3_bind_text(drop, 1, channel, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(drop, 2, (sqlite3_int64)sequence);
+		error = step_done(st->db, drop, "forget assumed blobs");
+		sqlite3_finalize(drop);
+		if (error)
+			goto done;
+	}
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT OR IGNORE INTO sent_blobs(channel, digest, sequence) "
+			       "VALUES (?, ?, ?)", -1, &blob, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db,
+			       "DELETE FROM sent_refs WHERE channel = ? AND sequence = ? "
+			       "AND repo = ?", -1, &del, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db,
+			       "INSERT OR REPLACE INTO sent_refs(channel, sequence, repo, ref, "
+			       "commit_id) VALUES (?, ?, ?, ?, ?)", -1, &ref, NULL) != SQLITE_OK) {
+		error = db_error(st->db, "prepare");
+		goto done;
+	}
+	for (i = 0; i < nblobs && !error; i++) {
+		sqlite3_bind_text(blob, 1, channel, -1, SQLITE_STATIC);
+		sqlite3_bind_text(blob, 2, blobs[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(blob, 3, (sqlite3_int64)sequence);
+		error = step_done(st->db, blob, "record baseline blob");
+	}
+	for (i = 0; i < nrefs && !error; i++) {
+		if (i == 0 || strcmp(refs[i].repo, refs[i - 1].repo)) {
+			sqlite3_bind_text(del, 1, channel, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(del, 2, (sqlite3_int64)sequence);
+			sqlite3_bind_text(del, 3, refs[i].repo, -1, SQLITE_STATIC);
+			if ((error = step_done(st->db, del, "replace baseline refs")) < 0)
+				break;
+		}
+		sqlite3_bind_text(ref, 1, channel, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ref, 2, (sqlite3_int64)sequence);
+		sqlite3_bind_text(ref, 3, refs[i].repo, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ref, 4, refs[i].ref, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ref, 5, refs[i].commit, -1, SQLITE_STATIC);
+		error = step_done(st->db, ref, "record baseline ref");
+	}
+done:
+	sqlite3_finalize(blob);
+	sqlite3_finalize(del);
+	sqlite3_finalize(ref);
+	if (sqlite3_exec(st->db, error ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL) !=
+		    SQLITE_OK && !error)
+		error = db_error(st->db, "commit");
+	return error;
+}
+
 char *ferry_export_state_default_path(void)
 {
 	ferry_buf b = FERRY_BUF_INIT;

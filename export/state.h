@@ -60,6 +60,16 @@ int ferry_export_state_refs(ferry_export_state *st, const char *channel,
 			    int (*fn)(const char *ref, const char *commit, void *payload),
 			    void *payload);
 
+/**
+ * Record that the receiver holds `blobs` and, for each repository named in
+ * `refs`, exactly those refs, as of `sequence` of `channel` (a baseline from
+ * a receipt). Blobs assumed held up to that sequence are forgotten first,
+ * and what was recorded for those repositories at that sequence replaced.
+ */
+int ferry_export_state_rebase(ferry_export_state *st, const char *channel,
+			      uint64_t sequence, const char *const *blobs, size_t nblobs,
+			      const ferry_sent_ref *refs, size_t nrefs);
+
 /** The default path: $FERRY_STATE_DIR, $XDG_STATE_HOME/ferry or
  *  ~/.local/state/ferry, + "/export.db". Caller frees. */
 char *ferry_export_state_default_path(void);

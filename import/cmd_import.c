@@ -12,13 +12,15 @@
 #include "cli.h"
 #include "fs.h"
 #include "import.h"
+#include "notify.h"
 #include "progress.h"
 #include "seed.h"
 #include "banned.h"
 
 static const char usage[] =
 	"ferry import [--store DIR] [--audit-log FILE] [--no-wait] [--no-seed] [--json]\n"
-	"                    [-q] BUNDLE-OR-VOLUME...";
+	"                    [-q] [--notify URL]... [--notify-token-file FILE]\n"
+	"                    BUNDLE-OR-VOLUME...";
 
 static void help(void)
 {
@@ -33,10 +35,16 @@ static void help(void)
 	       "                     writes the store\n"
 	       "  --no-seed          do not seed the configured targets afterwards\n"
 	       "                     (see ferry target, ferry seed)\n"
+	       "  --notify URL       after publishing, POST {channel, sequence, bundle} to URL\n"
+	       "                     (repeatable; the reconciler's /hooks/import). A failed\n"
+	       "                     notification is a warning: the import stands\n"
+	       "  --notify-token-file FILE\n"
+	       "                     send the token in FILE as Authorization: Bearer\n"
 	       "  --json             print the result as JSON\n"
 	       "  -q, --quiet        no progress bar, no summary\n\n"
 	       "After a successful import, every configured target is seeded (as by\n"
-	       "ferry seed); a seed that fails leaves the import in place and exits 1.\n\n"
+	       "ferry seed), before any notification; a seed that fails leaves the\n"
+	       "import in place and exits 1.\n\n"
 	       "Exit status: 0 imported (or already imported), 2 verification failed,\n"
 	       "1 other error (or seeding failed), 64 usage.\n", usage, FERRY_STORE_DEFAULT);
 }
@@ -77,12 +85,62 @@ static void print_result(const ferry_import_result *res, int json)
 	if (json) {
 		json_t *o = json_pack("{s:b,s:o}", "ok", 1, "bundles", arr);
 
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
-		json_decref(o);
+		cli_print_json(o);
 	} else {
 		json_decref(arr);
 	}
+}
+
+/* Import (or verify) and report; the exit code. */
+static int run(ferry_store *st, const char *cmd, char *const *paths, size_t npaths,
+	       ferry_import_options *io, int json, const char *const *notify,
+	       size_t nnotify, const char *token, int seed)
+{
+	ferry_import_result res;
+	ferry_seed_result sres;
+	ferry_progress_bar bar;
+	size_t i, k;
+	int error, rc = FERRY_EXIT_OK;
+
+	ferry_progress_bar_init(&bar, cmd, !cli_quiet && !json);
+	io->progress = ferry_progress_bar_cb;
+	io->progress_payload = &bar;
+	error = ferry_import(&res, st, (const char *const *)paths, npaths, io);
+	ferry_progress_bar_finish(&bar);
+	if (error < 0) {
+		if (json)
+			cli_print_json(json_pack("{s:b,s:s}", "ok", 0, "error", ferry_error_last()));
+		fprintf(stderr, "ferry %s: %s\n", cmd, ferry_error_last());
+		return cli_exit_code(error);
+	}
+	if (json || !cli_quiet)
+		print_result(&res, json);
+	/* Seed the site's servers once the import is published (or was already),
+	 * before the reconciler hears of it. */
+	if (seed) {
+		error = ferry_seed(&sres, st, NULL);
+		if (sres.ntargets && !json && !cli_quiet)
+			cli_print_seed(&sres, 0);
+		if (error < 0) {
+			fprintf(stderr, "ferry %s: imported, but seeding failed: %s\n", cmd,
+				ferry_error_last());
+			rc = FERRY_EXIT_FAILURE;
+		}
+		ferry_seed_result_dispose(&sres);
+	}
+	/* Tell the reconciler (after the summary: the import already stands). */
+	for (i = 0; i < res.nbundles; i++) {
+		if (res.bundles[i].outcome != FERRY_IMPORTED)
+			continue;
+		for (k = 0; k < nnotify; k++)
+			if (ferry_import_notify(notify[k], token, res.bundles[i].channel,
+						res.bundles[i].sequence, res.bundles[i].id) < 0)
+				fprintf(stderr, "ferry %s: warning: %s\n", cmd, ferry_error_last());
+			else if (!cli_quiet && !json)
+				fprintf(stderr, "notified %s\n", notify[k]);
+	}
+	ferry_import_result_dispose(&res);
+	return rc;
 }
 
 int cmd_import(int argc, char **argv)
@@ -93,20 +151,21 @@ int cmd_import(int argc, char **argv)
 		{ "no-wait", no_argument, NULL, 'n' },
 		{ "no-seed", no_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "notify", required_argument, NULL, 'N' },
+		{ "notify-token-file", required_argument, NULL, 'T' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *notify[16];
+	size_t nnotify = 0;
+	const char *token_file = NULL;
+	ferry_buf token = FERRY_BUF_INIT;
 	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
-	ferry_import_result res;
-	ferry_progress_bar bar;
 	ferry_store *st = NULL;
 	const char *store = NULL, *audit = NULL;
-	ferry_seed_result sres;
 	int c, json = 0, wait = 1, seed = 1, error, rc = FERRY_EXIT_OK;
 
-	memset(&res, 0, sizeof(res));
-	memset(&sres, 0, sizeof(sres));
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
@@ -115,6 +174,15 @@ int cmd_import(int argc, char **argv)
 		case 'n': wait = 0; break;
 		case 'S': seed = 0; break;
 		case 'j': json = 1; break;
+		case 'N':
+			if (nnotify == sizeof(notify) / sizeof(notify[0]))
+				return cli_usage_error(usage, "at most 16 --notify URLs");
+			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8))
+				return cli_usage_error(usage, "--notify wants an http(s) URL, not '%s'",
+						       optarg);
+			notify[nnotify++] = optarg;
+			break;
+		case 'T': token_file = optarg; break;
 		case 'q': cli_quiet = 1; break;
 		case 'h': help(); return FERRY_EXIT_OK;
 		default: return cli_usage_error(usage, "bad option");
@@ -122,6 +190,13 @@ int cmd_import(int argc, char **argv)
 	}
 	if (optind == argc)
 		return cli_usage_error(usage, "import needs at least one bundle file");
+	if (token_file) {
+		if ((error = ferry_fs_read_file(&token, token_file, 4096)) < 0)
+			return cli_fail("import", error);
+		while (token.size && (token.ptr[token.size - 1] == '\n' ||
+				      token.ptr[token.size - 1] == '\r'))
+			token.ptr[--token.size] = '\0';
+	}
 	if (audit && !(io.audit_log = fopen(audit, "a"))) {
 		fprintf(stderr, "ferry import: cannot open '%s'\n", audit);
 		return FERRY_EXIT_FAILURE;
@@ -131,40 +206,12 @@ int cmd_import(int argc, char **argv)
 		rc = cli_fail("import", error);
 		goto done;
 	}
-	ferry_progress_bar_init(&bar, "import", !cli_quiet && !json);
-	io.progress = ferry_progress_bar_cb;
-	io.progress_payload = &bar;
-	error = ferry_import(&res, st, (const char *const *)argv + optind,
-			     (size_t)(argc - optind), &io);
-	ferry_progress_bar_finish(&bar);
-	if (error < 0) {
-		if (json) {
-			json_t *o = json_pack("{s:b,s:s}", "ok", 0, "error", ferry_error_last());
-
-			json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-			fputc('\n', stdout);
-			json_decref(o);
-		}
-		fprintf(stderr, "ferry import: %s\n", ferry_error_last());
-		rc = cli_exit_code(error);
-		goto done;
-	}
-	if (json || !cli_quiet)
-		print_result(&res, json);
-	/* Seed only once the import is published (or was already). */
-	if (seed) {
-		error = ferry_seed(&sres, st, NULL);
-		if (sres.ntargets && !json && !cli_quiet)
-			cli_print_seed(&sres, 0);
-		if (error < 0) {
-			fprintf(stderr, "ferry import: imported, but seeding failed: %s\n",
-				ferry_error_last());
-			rc = FERRY_EXIT_FAILURE;
-		}
-	}
+	rc = run(st, "import", argv + optind, (size_t)(argc - optind), &io, json,
+		 (const char *const *)notify, nnotify, token.size ? token.ptr : NULL, seed);
 done:
-	ferry_seed_result_dispose(&sres);
-	ferry_import_result_dispose(&res);
+	if (token.ptr)
+		memset(token.ptr, 0, token.size);
+	ferry_buf_dispose(&token);
 	ferry_store_close(st);
 	if (io.audit_log)
 		fclose(io.audit_log);
@@ -174,13 +221,10 @@ done:
 int cli_verify_store(const char *store, char *const *paths, size_t npaths, int json)
 {
 	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
-	ferry_import_result res;
-	ferry_progress_bar bar;
 	ferry_store *st = NULL;
 	ferry_buf db = FERRY_BUF_INIT;
 	int error, rc = FERRY_EXIT_OK;
 
-	memset(&res, 0, sizeof(res));
 	/* Verifying must not create a store where there is none. */
 	if (ferry_buf_printf(&db, "%s/ferry.db", cli_store_path(store)) == 0 &&
 	    !ferry_fs_exists(db.ptr)) {
@@ -193,25 +237,7 @@ int cli_verify_store(const char *store, char *const *paths, size_t npaths, int j
 	io.dry_run = 1;
 	if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_WRITE, 1)) < 0)
 		return cli_fail("verify", error);
-	ferry_progress_bar_init(&bar, "verify", !cli_quiet && !json);
-	io.progress = ferry_progress_bar_cb;
-	io.progress_payload = &bar;
-	error = ferry_import(&res, st, (const char *const *)paths, npaths, &io);
-	ferry_progress_bar_finish(&bar);
-	if (error < 0) {
-		if (json) {
-			json_t *o = json_pack("{s:b,s:s}", "ok", 0, "error", ferry_error_last());
-
-			json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-			fputc('\n', stdout);
-			json_decref(o);
-		}
-		fprintf(stderr, "ferry verify: %s\n", ferry_error_last());
-		rc = cli_exit_code(error);
-	} else if (json || !cli_quiet) {
-		print_result(&res, json);
-	}
-	ferry_import_result_dispose(&res);
+	rc = run(st, "verify", paths, npaths, &io, json, NULL, 0, NULL, 0);
 	ferry_store_close(st);
 	return rc;
 }

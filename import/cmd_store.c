@@ -67,23 +67,26 @@ static int ls(ferry_store *st, int json)
 	static const int ref_int[] = { 0, 0, 0, 0, 1 };
 	static const char *const blob_names[] = { "count", "bytes" };
 	static const int blob_int[] = { 1, 1 };
-	json_t *o = json_pack("{s:o,s:o,s:o,s:o}",
+	json_t *blob_rows = query(st, "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs",
+				  2, blob_names, blob_int);
+	json_t *blob_totals = json_incref(json_array_get(blob_rows, 0));
+	json_t *o;
+
+	json_decref(blob_rows);
+	o = json_pack("{s:o,s:o,s:o,s:o}",
 		"channels", query(st, "SELECT name, sequence, bundle_id FROM channels "
 				  "ORDER BY name", 3, ch_names, ch_int),
 		"images", query(st, "SELECT reference, digest, media_type, size, channel, "
 				"sequence FROM tags ORDER BY reference", 6, tag_names, tag_int),
 		"repositories", query(st, "SELECT repo, ref, commit_id, channel, sequence "
 				      "FROM refs ORDER BY repo, ref", 5, ref_names, ref_int),
-		"blobs", json_array_get(query(st, "SELECT COUNT(*), COALESCE(SUM(size), 0) "
-					      "FROM blobs", 2, blob_names, blob_int), 0));
+		"blobs", blob_totals);
 	json_t *e;
 	size_t i;
 	char size[32];
 
 	if (json) {
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
-		json_decref(o);
+		cli_print_json(o);
 		return FERRY_EXIT_OK;
 	}
 	printf("store %s\n\nchannels:\n", st->root);

@@ -126,6 +126,8 @@ static int make_root(ferry_trust_root **out, trust_args *a, uint64_t version)
 
 	if (parse_expires(&expires, a->expires) < 0)
 		return cli_usage_error(usage, "invalid --expires '%s'", a->expires);
+	if (expires <= (int64_t)time(NULL))
+		return cli_usage_error(usage, "--expires '%s' is not in the future", a->expires);
 	if ((error = ferry_trust_root_new(out, version, expires,
 					  a->threshold ? (unsigned)a->threshold : 1,
 					  a->keys.keys, a->keys.n)) < 0)
@@ -147,9 +149,7 @@ static void show(const ferry_trust_root *r, int json)
 			json_array_append_new(keys, json_string(ferry_pubkey_id(r->keys[i])));
 		o = json_pack("{s:I,s:s,s:i,s:o}", "version", (json_int_t)r->version,
 			      "expires", when, "threshold", (int)r->threshold, "keys", keys);
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		fputc('\n', stdout);
-		json_decref(o);
+		cli_print_json(o);
 		return;
 	}
 	printf("trust root version %llu, expires %s\nthreshold %u of %zu key(s):\n",
@@ -190,7 +190,7 @@ int cmd_trust(int argc, char **argv)
 		}
 		if ((rc = make_root(&root, &a, 1)) != FERRY_EXIT_OK)
 			goto done;
-		if ((error = ferry_store_open(&st, cli_store_path(a.store), FERRY_STORE_WRITE,
+		if ((error = ferry_store_open(&st, cli_store_path(a.store), FERRY_STORE_CREATE,
 					      1)) < 0 ||
 		    (error = ferry_trust_init(st, root)) < 0) {
 			rc = cli_fail("trust", error);
@@ -250,8 +250,17 @@ int cmd_trust(int argc, char **argv)
 					      1)) < 0 ||
 		    (error = ferry_trust_rotate(&root, st, file.ptr, file.size,
 						(int64_t)time(NULL))) < 0) {
+			if (st)
+				ferry_store_audit(st, "rotation", "rejected", ferry_error_last());
 			rc = cli_fail("trust", error);
 			goto done;
+		}
+		{
+			char reason[128];
+
+			snprintf(reason, sizeof(reason), "trust root version %llu installed from '%.60s'",
+				 (unsigned long long)root->version, argv[optind]);
+			ferry_store_audit(st, "rotation", "installed", reason);
 		}
 		show(root, a.json);
 	} else {

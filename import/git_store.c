@@ -27,8 +27,14 @@ struct ferry_git_staged {
 	ferry_store *st;
 	const ferry_git_repo *repo;
 	char *quarantine;     /* staging repository, NULL when no objects */
+	char *objects;        /* its object directory */
 	char *target;         /* the store's repository */
 };
+
+const char *ferry_git_staged_objects(const ferry_git_staged *s)
+{
+	return s ? s->objects : NULL;
+}
 
 static int git_fail(const char *what, const char *repo)
 {
@@ -205,7 +211,7 @@ static int index_pack(git_odb *odb, const char *pack_dir, const char *bundle_fil
 	if (!buf)
 		return ferry_error_set(FERRY_ENOMEM, "out of memory");
 	git_indexer_options_init(&opts, GIT_INDEXER_OPTIONS_VERSION);
-	opts.verify = 1;   /* every object the pack's objects name must be present */
+	/* (libgit2's own "verify" leaks in 1.5; check_complete walks instead) */
 	if ((fd = open(bundle_file, O_RDONLY | O_CLOEXEC)) < 0) {
 		error = ferry_error_set_errno(FERRY_EIO, "cannot open '%s'", bundle_file);
 		goto done;
@@ -237,18 +243,108 @@ done:
 	return error;
 }
 
-/* Every ref target and its commit history must be present. */
-static int check_complete(git_repository *repo, const ferry_git_repo *r)
+/* A set of object ids (open addressing), for trees already checked. */
+typedef struct {
+	git_oid *slot;
+	unsigned char *used;
+	size_t cap, n;
+} oid_set;
+
+static int oid_set_add(oid_set *s, const git_oid *oid)   /* 1 added, 0 present */
+{
+	size_t i;
+
+	if ((s->n + 1) * 2 > s->cap) {
+		oid_set bigger = { NULL, NULL, s->cap ? s->cap * 2 : 1024, 0 };
+
+		if (!(bigger.slot = calloc(bigger.cap, sizeof(git_oid))) ||
+		    !(bigger.used = calloc(bigger.cap, 1))) {
+			free(bigger.slot);
+			return -1;
+		}
+		for (i = 0; i < s->cap; i++)
+			if (s->used[i])
+				oid_set_add(&bigger, &s->slot[i]);
+		free(s->slot);
+		free(s->used);
+		*s = bigger;
+	}
+	for (i = (size_t)(oid->id[0] | oid->id[1] << 8 | oid->id[2] << 16) % s->cap;
+	     s->used[i]; i = (i + 1) % s->cap)
+		if (!git_oid_cmp(&s->slot[i], oid))
+			return 0;
+	s->slot[i] = *oid;
+	s->used[i] = 1;
+	s->n++;
+	return 1;
+}
+
+typedef struct {
+	git_odb *odb;
+	oid_set *seen;
+	const char *repo;
+	int error;
+} tree_check;
+
+static int check_entry(const char *root, const git_tree_entry *e, void *payload)
+{
+	tree_check *t = payload;
+	const git_oid *oid = git_tree_entry_id(e);
+	char hex[GIT_OID_HEXSZ + 1];
+
+	(void)root;
+	switch (git_tree_entry_type(e)) {
+	case GIT_OBJECT_TREE: {
+		int added = oid_set_add(t->seen, oid);
+
+		if (added < 0) {
+			t->error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			return -1;
+		}
+		if (!added)
+			return 1;   /* checked already: skip the subtree */
+		break;
+	}
+	case GIT_OBJECT_BLOB:
+		break;
+	default:
+		return 0;   /* gitlinks name commits of other repositories */
+	}
+	if (!git_odb_exists(t->odb, oid)) {
+		git_oid_tostr(hex, sizeof(hex), oid);
+		t->error = ferry_error_set(FERRY_EVERIFY,
+					   "repository '%s': content is incomplete: %s "
+					   "'%s' is missing", t->repo,
+					   git_tree_entry_type(e) == GIT_OBJECT_TREE ? "tree"
+										  : "file",
+					   hex);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Every ref target, the history behind it and every tree and file of that
+ * history must be present. What the store's refs already reach was checked
+ * when it came, so only the new commits are walked.
+ */
+static int check_complete(git_repository *repo, const ferry_git_repo *r,
+			  git_repository *store_repo)
 {
 	git_revwalk *walk = NULL;
+	git_odb *odb = NULL;
+	oid_set seen = { NULL, NULL, 0, 0 };
+	tree_check tc;
 	git_oid oid;
 	size_t k;
-	int error = 0, rc;
+	int error = 0, rc = 0;
 
-	if (git_revwalk_new(&walk, repo) < 0)
-		return git_fail("cannot walk history", r->name);
+	if (git_revwalk_new(&walk, repo) < 0 || git_repository_odb(&odb, repo) < 0) {
+		error = git_fail("cannot walk history", r->name);
+		goto done;
+	}
 	for (k = 0; k < r->nrefs && !error; k++) {
-		git_object *obj = NULL;
+		git_object *obj = NULL, *commit = NULL;
 
 		if (git_oid_fromstr(&oid, r->refs[k].commit) < 0 ||
 		    git_object_lookup(&obj, repo, &oid, GIT_OBJECT_ANY) < 0) {
@@ -259,11 +355,31 @@ static int check_complete(git_repository *repo, const ferry_git_repo *r)
 						r->refs[k].commit);
 			break;
 		}
+		if (git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) == 0)
+			git_revwalk_push(walk, git_object_id(commit));
+		git_object_free(commit);
 		git_object_free(obj);
-		if (git_revwalk_push(walk, &oid) < 0 && git_error_last() &&
-		    git_error_last()->klass != GIT_ERROR_INVALID)
-			error = git_fail("cannot walk history", r->name);
 	}
+	if (!error && store_repo) {
+		git_reference_iterator *it = NULL;
+		git_reference *ref;
+
+		if (git_reference_iterator_new(&it, store_repo) == 0) {
+			while (git_reference_next(&ref, it) == 0) {
+				git_object *commit = NULL;
+
+				if (git_reference_peel(&commit, ref, GIT_OBJECT_COMMIT) == 0)
+					git_revwalk_hide(walk, git_object_id(commit));
+				git_object_free(commit);
+				git_reference_free(ref);
+			}
+			git_reference_iterator_free(it);
+		}
+	}
+	tc.odb = odb;
+	tc.seen = &seen;
+	tc.repo = r->name;
+	tc.error = 0;
 	while (!error && (rc = git_revwalk_next(&oid, walk)) == 0) {
 		git_commit *c = NULL;
 		git_tree *t = NULL;
@@ -275,6 +391,14 @@ static int check_complete(git_repository *repo, const ferry_git_repo *r)
 			error = ferry_error_set(FERRY_EVERIFY,
 						"repository '%s': history is incomplete at "
 						"commit %s", r->name, hex);
+		} else if (oid_set_add(&seen, git_tree_id(t)) > 0 &&
+			   git_tree_walk(t, GIT_TREEWALK_PRE, check_entry, &tc) < 0) {
+			error = tc.error ? tc.error
+					 : ferry_error_set(FERRY_EVERIFY,
+							   "repository '%s': content is "
+							   "incomplete: %s", r->name,
+							   git_error_last() ? git_error_last()->message
+									    : "a tree is missing");
 		}
 		git_tree_free(t);
 		git_commit_free(c);
@@ -283,6 +407,10 @@ static int check_complete(git_repository *repo, const ferry_git_repo *r)
 		error = ferry_error_set(FERRY_EVERIFY,
 					"repository '%s': history is incomplete: %s", r->name,
 					git_error_last() ? git_error_last()->message : "");
+done:
+	free(seen.slot);
+	free(seen.used);
+	git_odb_free(odb);
 	git_revwalk_free(walk);
 	return error;
 }
@@ -367,7 +495,7 @@ done:
 
 int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging_dir,
 		    const ferry_git_repo *r, const char *bundle_file,
-		    uint64_t base_sequence)
+		    uint64_t base_sequence, const char *const *borrow, size_t nborrow)
 {
 	ferry_git_staged *s = NULL;
 	bundle_header h;
@@ -396,12 +524,36 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 	}
 	if ((error = check_ref_names(store_repo, r)) < 0)
 		goto done;
-	/* Prerequisites must be in the store before anything is staged. */
+	/* A scratch repository that borrows the store's objects and those of
+	 * earlier bundles of this import: prerequisites resolve there, and a
+	 * bad pack never touches the store. */
+	if ((error = ferry_buf_printf(&qpath, "%s/git-%s.git", staging_dir, r->name)) < 0)
+		goto done;
+	if (git_repository_init(&q, qpath.ptr, 1) < 0) {
+		error = git_fail("cannot create quarantine", r->name);
+		goto done;
+	}
+	git_repository_free(q);
+	q = NULL;
+	if (store_repo && (error = ferry_buf_printf(&line, "%s/objects\n", target.ptr)) < 0)
+		goto done;
+	for (k = 0; k < nborrow; k++)
+		if ((error = ferry_buf_printf(&line, "%s\n", borrow[k])) < 0)
+			goto done;
+	if (line.size &&
+	    ((error = ferry_buf_printf(&alt, "%s/objects/info/alternates", qpath.ptr)) < 0 ||
+	     (error = ferry_fs_write_atomic(alt.ptr, line.ptr, line.size, 0644)) < 0))
+		goto done;
+	if (git_repository_open_bare(&q, qpath.ptr) < 0 || git_repository_odb(&odb, q) < 0) {
+		error = git_fail("cannot open quarantine", r->name);
+		goto done;
+	}
+	/* Prerequisites must be held before anything is indexed. */
 	for (k = 0; k < r->nprerequisites; k++) {
 		git_commit *c = NULL;
 
-		if (!store_repo || git_oid_fromstr(&oid, r->prerequisites[k]) < 0 ||
-		    git_commit_lookup(&c, store_repo, &oid) < 0) {
+		if (git_oid_fromstr(&oid, r->prerequisites[k]) < 0 ||
+		    git_commit_lookup(&c, q, &oid) < 0) {
 			error = ferry_error_set(FERRY_EVERIFY,
 						"repository '%s': the store lacks prerequisite "
 						"commit %s (sent in sequence %llu or before); "
@@ -417,14 +569,8 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 		if ((error = parse_header(&h, bundle_file, r->name)) < 0 ||
 		    (error = check_header(&h, r)) < 0)
 			goto done;
-		for (k = 0; k < h.nprereqs; k++) {
-			git_odb *sodb = NULL;
-			int has = store_repo && git_oid_fromstr(&oid, h.prereqs[k]) == 0 &&
-				  git_repository_odb(&sodb, store_repo) == 0 &&
-				  git_odb_exists(sodb, &oid);
-
-			git_odb_free(sodb);
-			if (!has) {
+		for (k = 0; k < h.nprereqs; k++)
+			if (git_oid_fromstr(&oid, h.prereqs[k]) < 0 || !git_odb_exists(odb, &oid)) {
 				error = ferry_error_set(FERRY_EVERIFY,
 							"repository '%s': the store lacks "
 							"prerequisite commit %s of the git "
@@ -433,29 +579,6 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 							(unsigned long long)base_sequence);
 				goto done;
 			}
-		}
-		/* Quarantine: a scratch repository that borrows the store's objects. */
-		if ((error = ferry_buf_printf(&qpath, "%s/git-%s.git", staging_dir,
-					      r->name)) < 0)
-			goto done;
-		if (git_repository_init(&q, qpath.ptr, 1) < 0) {
-			error = git_fail("cannot create quarantine", r->name);
-			goto done;
-		}
-		git_repository_free(q);
-		q = NULL;
-		if (store_repo) {
-			if ((error = ferry_buf_printf(&alt, "%s/objects/info/alternates",
-						      qpath.ptr)) < 0 ||
-			    (error = ferry_buf_printf(&line, "%s/objects\n", target.ptr)) < 0 ||
-			    (error = ferry_fs_write_atomic(alt.ptr, line.ptr, line.size, 0644)) < 0)
-				goto done;
-		}
-		if (git_repository_open_bare(&q, qpath.ptr) < 0 ||
-		    git_repository_odb(&odb, q) < 0) {
-			error = git_fail("cannot open quarantine", r->name);
-			goto done;
-		}
 		if ((error = ferry_buf_printf(&pack_dir, "%s/objects/pack", qpath.ptr)) < 0 ||
 		    (error = index_pack(odb, pack_dir.ptr, bundle_file, h.pack_offset,
 					r->name)) < 0)
@@ -464,25 +587,28 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 		odb = NULL;
 		git_repository_free(q);
 		q = NULL;
-		/* Re-open so the new pack is seen, then check completeness. */
+		/* Re-open so the new pack is seen. */
 		if (git_repository_open_bare(&q, qpath.ptr) < 0) {
 			error = git_fail("cannot open quarantine", r->name);
 			goto done;
 		}
-		if ((error = check_complete(q, r)) < 0)
+	} else if (r->nrefs && !store_repo && !nborrow) {
+		error = ferry_error_set(FERRY_EVERIFY,
+					"repository '%s' carries no objects and the store "
+					"does not have it (base sequence %llu)", r->name,
+					(unsigned long long)base_sequence);
+		goto done;
+	}
+	/* Every ref must point at complete history, here or borrowed. */
+	if ((error = check_complete(q, r, store_repo)) < 0)
+		goto done;
+	if (bundle_file) {
+		ferry_buf objects = FERRY_BUF_INIT;
+
+		if ((error = ferry_buf_printf(&objects, "%s/objects", qpath.ptr)) < 0)
 			goto done;
+		s->objects = ferry_buf_detach(&objects);
 		s->quarantine = ferry_buf_detach(&qpath);
-	} else if (r->nrefs) {
-		/* No objects: every ref must point at what the store holds. */
-		if (!store_repo) {
-			error = ferry_error_set(FERRY_EVERIFY,
-						"repository '%s' carries no objects and the "
-						"store does not have it (base sequence %llu)",
-						r->name, (unsigned long long)base_sequence);
-			goto done;
-		}
-		if ((error = check_complete(store_repo, r)) < 0)
-			goto done;
 	}
 	s->target = ferry_buf_detach(&target);
 	*out = s;
@@ -640,6 +766,7 @@ void ferry_git_staged_free(ferry_git_staged *s)
 	if (!s)
 		return;
 	free(s->quarantine);
+	free(s->objects);
 	free(s->target);
 	free(s);
 }

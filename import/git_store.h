@@ -18,12 +18,18 @@ typedef struct ferry_git_staged ferry_git_staged;
  * (`bundle_file`, NULL when the bundle carries no objects for it), check
  * every prerequisite commit is in the store, index the pack in quarantine
  * under `staging_dir`, and check every ref's target and its history are
- * complete. FERRY_EVERIFY names a missing prerequisite (and the base
+ * complete. `borrow` lists object directories of earlier bundles of the
+ * same import (published before this one) that may supply prerequisites.
+ * FERRY_EVERIFY names a missing prerequisite (and the base
  * sequence); FERRY_EINVALID/FERRY_ECORRUPT a malformed bundle file or pack.
  */
 int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging_dir,
 		    const ferry_git_repo *repo, const char *bundle_file,
-		    uint64_t base_sequence);
+		    uint64_t base_sequence, const char *const *borrow, size_t nborrow);
+
+/** The quarantine's object directory (to lend to later bundles of the same
+ *  import), or NULL when this stage carries no objects. */
+const char *ferry_git_staged_objects(const ferry_git_staged *s);
 
 /** Move the quarantined objects into the store, then set and delete refs. */
 int ferry_git_publish(ferry_git_staged *s);

@@ -191,6 +191,7 @@ typedef struct {
 	int *present;               /* per member: the store holds it already */
 	int *staged;                /* per member: bytes staged */
 	ferry_git_staged **git;     /* per repository, once staged */
+	ferry_trust_root *rotation; /* a new trust root the bundle carries */
 	int already;                /* imported before: nothing to do */
 	int failed;
 	uint64_t bytes;
@@ -691,12 +692,38 @@ done:
 	return error;
 }
 
-/* Index each repository's pack in quarantine and check it is complete. */
-static int stage_git(import_ctx *c, staged_bundle *b)
+/*
+ * A bundle may carry a new trust root (signed by a threshold of the current
+ * keys and of its own): checked now, installed once the bundle is recorded,
+ * so the bundles after it are judged by the new root.
+ */
+static int check_rotation(import_ctx *c, staged_bundle *b)
 {
+	long k = ferry_manifest_find(b->m, FERRY_TRUST_ROOT_MEMBER);
+	ferry_buf path = FERRY_BUF_INIT, file = FERRY_BUF_INIT;
+	int error;
+
+	if (k < 0)
+		return 0;
+	if ((error = staged_path(&path, b, (size_t)k)) < 0 ||
+	    (error = ferry_fs_read_file(&file, path.ptr, FERRY_TRUST_ROOT_MAX_SIZE)) < 0 ||
+	    (error = ferry_trust_check_rotation(&b->rotation, c->st, file.ptr, file.size,
+						c->now)) < 0)
+		error = ferry_error_wrap(error, "bundle %.16s carries a trust root that "
+					 "cannot be installed", b->id);
+	ferry_buf_dispose(&path);
+	ferry_buf_dispose(&file);
+	return error;
+}
+
+/* Index each repository's pack in quarantine and check it is complete. */
+static int stage_git(import_ctx *c, size_t index)
+{
+	staged_bundle *b = &c->b[index];
 	const ferry_manifest *m = b->m;
 	ferry_buf path = FERRY_BUF_INIT;
-	size_t i;
+	const char **borrow = NULL;
+	size_t i, j, k, nborrow;
 	int error = 0;
 
 	if (!m->nrepos)
@@ -710,20 +737,31 @@ static int stage_git(import_ctx *c, staged_bundle *b)
 		ferry_buf_clear(&path);
 		if (r->bundle) {
 			char member[16 + FERRY_SHA256_HEX_LEN];
-			long k;
+			long at;
 
 			snprintf(member, sizeof(member), "blobs/sha256/%s", r->bundle + 7);
-			k = ferry_manifest_find(m, member);
-			if (k >= 0 && b->staged[k])
-				error = staged_path(&path, b, (size_t)k);
+			at = ferry_manifest_find(m, member);
+			if (at >= 0 && b->staged[at])
+				error = staged_path(&path, b, (size_t)at);
 			else
 				error = ferry_store_blob_path(&path, c->st, r->bundle + 7);
 			file = path.ptr;
 		}
+		/* Earlier bundles of this import lend their objects. */
+		nborrow = 0;
+		free(borrow);
+		if (!error && !(borrow = calloc(index + 1, sizeof(*borrow))))
+			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		for (j = 0; !error && j < index; j++)
+			for (k = 0; c->b[j].git && k < c->b[j].m->nrepos; k++)
+				if (!strcmp(c->b[j].m->repos[k].name, r->name) &&
+				    ferry_git_staged_objects(c->b[j].git[k]))
+					borrow[nborrow++] = ferry_git_staged_objects(c->b[j].git[k]);
 		if (!error)
 			error = ferry_git_stage(&b->git[i], c->st, b->dir, r, file,
-						m->base_sequence);
+						m->base_sequence, borrow, nborrow);
 	}
+	free(borrow);
 	ferry_buf_dispose(&path);
 	return error;
 }
@@ -958,7 +996,8 @@ static int read_files(import_ctx *c, const ferry_trust *trust, int64_t now,
 			c->fd = -1;
 			if (b)
 				b->failed = 1;
-			error = ferry_error_wrap(error, "'%s'", paths[i]);
+			if (!strstr(ferry_error_last(), paths[i]))
+				error = ferry_error_wrap(error, "'%s'", paths[i]);
 			audit(c, c->alarm ? "alarm" : "reject", res.manifest, &res.signatures,
 			      "rejected", ferry_error_last());
 		} else if (b) {
@@ -1035,6 +1074,24 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 			goto done;
 		}
 	qsort(c.b, c.nb, sizeof(*c.b), cmp_bundle);
+	{
+		size_t fresh = 0, rotating = 0;
+
+		for (i = 0; i < c.nb; i++) {
+			fresh += !c.b[i].already;
+			rotating += !c.b[i].already &&
+				    ferry_manifest_find(c.b[i].m, FERRY_TRUST_ROOT_MEMBER) >= 0;
+		}
+		/* Every file is judged by the root current when the import began,
+		 * so a new root must not share an import with other bundles. */
+		if (rotating && fresh > 1) {
+			error = ferry_error_set(FERRY_EVERIFY,
+						"a bundle that carries a trust root must be "
+						"imported on its own");
+			audit(&c, "reject", NULL, NULL, "rejected", ferry_error_last());
+			goto done;
+		}
+	}
 	for (i = 0; i < c.nb; i++) {
 		staged_bundle *b = &c.b[i];
 
@@ -1052,7 +1109,7 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 		}
 		if ((error = check_volumes(b)) < 0 || (error = check_split_members(b)) < 0 ||
 		    (error = check_prerequisites(&c, i)) < 0 || (error = check_moves(&c, b)) < 0 ||
-		    (error = stage_git(&c, b)) < 0) {
+		    (error = stage_git(&c, i)) < 0 || (error = check_rotation(&c, b)) < 0) {
 			audit(&c, "reject", b->m, &b->sig, "rejected", ferry_error_last());
 			goto done;
 		}
@@ -1071,6 +1128,11 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 				goto done;
 		if ((error = record(&c, &c.b[i], files.ptr ? files.ptr : "")) < 0)
 			goto done;
+		if (c.b[i].rotation) {
+			if ((error = ferry_trust_install(st, c.b[i].rotation)) < 0)
+				goto done;
+			audit(&c, "rotation", c.b[i].m, &c.b[i].sig, "trust root installed", NULL);
+		}
 	}
 	if (!opts->dry_run && (error = ferry_store_write_layout_view(st)) < 0)
 		goto done;
@@ -1113,6 +1175,7 @@ done:
 		for (k = 0; c.b[i].git && k < c.b[i].m->nrepos; k++)
 			ferry_git_staged_free(c.b[i].git[k]);
 		free(c.b[i].git);
+		ferry_trust_root_free(c.b[i].rotation);
 		ferry_manifest_free(c.b[i].m);
 		free(c.b[i].dir);
 		free(c.b[i].volume_ok);

@@ -57,6 +57,18 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS seed_progress ("
 	"  target TEXT NOT NULL, item TEXT NOT NULL, state TEXT NOT NULL,"
 	"  updated INTEGER NOT NULL, PRIMARY KEY (target, item));"
+	"CREATE TABLE IF NOT EXISTS reconcile_events ("
+	"  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, stack TEXT NOT NULL,"
+	"  trigger TEXT NOT NULL, actor TEXT NOT NULL, source TEXT NOT NULL, ref TEXT,"
+	"  revision TEXT, images TEXT, bundle_id TEXT, channel TEXT, sequence INTEGER,"
+	"  target TEXT NOT NULL, outcome TEXT NOT NULL, drift INTEGER NOT NULL,"
+	"  detail TEXT, error TEXT);"
+	"CREATE INDEX IF NOT EXISTS reconcile_events_stack ON reconcile_events(stack, id);"
+	"CREATE INDEX IF NOT EXISTS reconcile_events_revision ON reconcile_events(revision);"
+	"CREATE TABLE IF NOT EXISTS reconcile_state ("
+	"  stack TEXT PRIMARY KEY, applied TEXT, previous TEXT, images TEXT, expected TEXT,"
+	"  file TEXT, hold TEXT, drift TEXT, outcome TEXT, applied_time INTEGER,"
+	"  last_cycle INTEGER, next_poll INTEGER);"
 	"PRAGMA user_version=1;";
 
 int ferry_store_db_error(const ferry_store *st, const char *what)
@@ -178,22 +190,23 @@ int ferry_store_open(ferry_store **out, const char *root, ferry_store_mode mode,
 		return ferry_error_set(FERRY_ENOMEM, "out of memory");
 	}
 	st->lock_fd = -1;
-	if (mode == FERRY_STORE_WRITE) {
+	if ((error = ferry_buf_printf(&db, "%s/ferry.db", root)) < 0)
+		goto fail;
+	if (mode != FERRY_STORE_CREATE && !ferry_fs_exists(db.ptr)) {
+		error = ferry_error_set(FERRY_ENOTFOUND,
+					"'%s' is not a ferry store (create one with "
+					"'ferry trust init --store %s')", root, root);
+		goto fail;
+	}
+	if (mode != FERRY_STORE_READ) {
 		if ((error = ferry_fs_mkdir_p(root, 0755)) < 0 ||
 		    (error = take_lock(st, wait)) < 0 ||
 		    (error = create_layout(st)) < 0 ||
 		    (error = clean_staging(st)) < 0)
 			goto fail;
 	}
-	if ((error = ferry_buf_printf(&db, "%s/ferry.db", root)) < 0)
-		goto fail;
-	if (mode == FERRY_STORE_READ && !ferry_fs_exists(db.ptr)) {
-		error = ferry_error_set(FERRY_ENOTFOUND,
-					"'%s' is not a ferry store (no ferry.db)", root);
-		goto fail;
-	}
-	flags = mode == FERRY_STORE_WRITE ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-					  : SQLITE_OPEN_READWRITE;
+	flags = mode == FERRY_STORE_CREATE ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+					   : SQLITE_OPEN_READWRITE;
 	if (sqlite3_open_v2(db.ptr, &st->db, flags, NULL) != SQLITE_OK) {
 		error = ferry_error_set(FERRY_EIO, "cannot open '%s': %s", db.ptr,
 					st->db ? sqlite3_errmsg(st->db) : "out of memory");
@@ -201,6 +214,10 @@ int ferry_store_open(ferry_store **out, const char *root, ferry_store_mode mode,
 	}
 	sqlite3_busy_timeout(st->db, 30000);
 	if ((error = ferry_store_exec(st, schema, "schema")) < 0)
+		goto fail;
+	/* An import killed between its commit and rewriting the layout view
+	 * left the view behind the database: whoever writes next repairs it. */
+	if (mode != FERRY_STORE_READ && (error = ferry_store_write_layout_view(st)) < 0)
 		goto fail;
 	ferry_buf_dispose(&db);
 	*out = st;
@@ -276,6 +293,24 @@ int ferry_store_meta_set(ferry_store *st, const char *key, int64_t value)
 	rc = sqlite3_step(q);
 	sqlite3_finalize(q);
 	return rc == SQLITE_DONE ? 0 : ferry_store_db_error(st, "write meta");
+}
+
+int ferry_store_audit(ferry_store *st, const char *event, const char *outcome,
+		      const char *reason)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT INTO audit(time, event, outcome, reason) VALUES "
+			       "(strftime('%s','now'), ?, ?, ?)", -1, &q, NULL) != SQLITE_OK)
+		return ferry_store_db_error(st, "audit");
+	sqlite3_bind_text(q, 1, event, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, outcome, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, reason, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : ferry_store_db_error(st, "audit");
 }
 
 int ferry_store_write_layout_view(ferry_store *st)

@@ -34,7 +34,8 @@ typedef struct {
 
 typedef enum {
 	FERRY_STORE_READ = 0,   /* open an existing store for reading */
-	FERRY_STORE_WRITE = 1,  /* create if needed, take the write lock */
+	FERRY_STORE_WRITE = 1,  /* open an existing store, take the write lock */
+	FERRY_STORE_CREATE = 2, /* the same, creating the store when missing */
 } ferry_store_mode;
 
 /**
@@ -63,6 +64,10 @@ int ferry_store_db_error(const ferry_store *st, const char *what);
 /** Integer settings kept in the meta table (0 when unset). */
 int ferry_store_meta_get(int64_t *out, ferry_store *st, const char *key);
 int ferry_store_meta_set(ferry_store *st, const char *key, int64_t value);
+
+/** Record an audit event that no import makes (a rotation by hand). */
+int ferry_store_audit(ferry_store *st, const char *event, const char *outcome,
+		      const char *reason);
 
 /**
  * Rewrite STORE/index.json (atomically) from the tags table, so the store

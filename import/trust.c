@@ -187,7 +187,7 @@ int ferry_trust_current(ferry_trust_root **out, ferry_store *st)
 	return error;
 }
 
-static int install(ferry_store *st, const ferry_trust_root *root)
+int ferry_trust_install(ferry_store *st, const ferry_trust_root *root)
 {
 	ferry_buf body = FERRY_BUF_INIT;
 	sqlite3_stmt *q = NULL;
@@ -233,11 +233,29 @@ int ferry_trust_init(ferry_store *st, const ferry_trust_root *root)
 		return error;
 	if (root->version != 1)
 		return ferry_error_set(FERRY_EINVALID, "the first trust root is version 1");
-	return install(st, root);
+	if (root->expires <= (int64_t)time(NULL))
+		return ferry_error_set(FERRY_EINVALID, "the trust root would already be expired");
+	return ferry_trust_install(st, root);
 }
 
 int ferry_trust_rotate(ferry_trust_root **installed, ferry_store *st,
 		       const void *file, size_t len, int64_t now)
+{
+	ferry_trust_root *next = NULL;
+	int error;
+
+	if ((error = ferry_trust_check_rotation(&next, st, file, len, now)) < 0)
+		return error;
+	if ((error = ferry_trust_install(st, next)) < 0) {
+		ferry_trust_root_free(next);
+		return error;
+	}
+	*installed = next;
+	return 0;
+}
+
+int ferry_trust_check_rotation(ferry_trust_root **out, ferry_store *st,
+			       const void *file, size_t len, int64_t now)
 {
 	ferry_trust_root *cur = NULL, *next = NULL;
 	ferry_buf payload = FERRY_BUF_INIT, verified = FERRY_BUF_INIT;
@@ -279,9 +297,7 @@ int ferry_trust_rotate(ferry_trust_root **installed, ferry_store *st,
 		error = ferry_error_set(FERRY_EVERIFY, "new trust root has already expired");
 		goto done;
 	}
-	if ((error = install(st, next)) < 0)
-		goto done;
-	*installed = next;
+	*out = next;
 	next = NULL;
 done:
 	ferry_trust_root_free(cur);

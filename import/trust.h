@@ -49,6 +49,18 @@ int ferry_trust_current(ferry_trust_root **out, ferry_store *st);
 /** Install version 1; FERRY_EEXISTS if the store has a root. */
 int ferry_trust_init(ferry_store *st, const ferry_trust_root *root);
 /**
+ * Check a root file against the current root without installing it; *next
+ * is the root it carries. Same failures as ferry_trust_rotate().
+ */
+int ferry_trust_check_rotation(ferry_trust_root **next, ferry_store *st,
+			       const void *file, size_t len, int64_t now);
+/** Install a root checked by ferry_trust_check_rotation(). */
+int ferry_trust_install(ferry_store *st, const ferry_trust_root *root);
+
+/** The member of a bundle that carries a new trust root. */
+#define FERRY_TRUST_ROOT_MEMBER "ferry-trust-root.dsse.json"
+
+/**
  * Verify a root file against the current root and install it.
  * FERRY_EVERIFY naming the failure (version not exactly one higher, a
  * threshold of old or new keys not met, expired).

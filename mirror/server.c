@@ -349,6 +349,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return ferry_mirror__error(c, r, 401, "UNAUTHORIZED", "authentication required");
 	if (!strcmp(url, "/metrics"))
 		return metrics(m, c, r);
+	if (!strcmp(url, "/_ferry/notify")) {
+		/* An import published: drop the view so the next request reloads
+		 * it (it also reloads by itself when index.json changes). */
+		if (strcmp(method, "POST"))
+			return ferry_mirror__error(c, r, 405, "UNSUPPORTED", "use POST");
+		ferry_view_invalidate(&m->view);
+		return text(c, r, 200, "reloaded\n");
+	}
 	if (!strncmp(url, "/git/", 5))
 		return ferry_mirror__git(m, c, r, url, method, &r->body);
 	if (!strcmp(url, "/v2") || !strncmp(url, "/v2/", 4))
@@ -442,6 +450,17 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 		return ferry_error_set(FERRY_EINVALID, "TLS needs both a certificate and a key");
 	if ((error = parse_listen(&sa, o->listen)) < 0)
 		return error;
+	{
+		ferry_buf db = FERRY_BUF_INIT;
+		int exists = ferry_buf_printf(&db, "%s/ferry.db", o->store) == 0 &&
+			     ferry_fs_exists(db.ptr);
+
+		ferry_buf_dispose(&db);
+		if (!exists)
+			return ferry_error_set(FERRY_ENOTFOUND, "'%s' is not a ferry store "
+					       "(create one with 'ferry trust init --store %s')",
+					       o->store, o->store);
+	}
 	if (sodium_init() < 0)
 		return ferry_error_set(FERRY_ERROR, "cannot initialise libsodium");
 	git_libgit2_init();

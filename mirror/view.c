@@ -145,6 +145,14 @@ ferry_view_snapshot *ferry_view_get(ferry_view *v)
 	return s;
 }
 
+void ferry_view_invalidate(ferry_view *v)
+{
+	pthread_mutex_lock(&v->lock);
+	v->ino = 0;
+	v->mtime_ns = -1;
+	pthread_mutex_unlock(&v->lock);
+}
+
 void ferry_view_release(ferry_view *v, ferry_view_snapshot *s)
 {
 	if (!s)

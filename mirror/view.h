@@ -42,6 +42,8 @@ void ferry_view_dispose(ferry_view *v);
 /** The current snapshot (reloaded if the file changed); release it after. */
 ferry_view_snapshot *ferry_view_get(ferry_view *v);
 void ferry_view_release(ferry_view *v, ferry_view_snapshot *s);
+/** Forget the snapshot's file identity so the next get reloads it. */
+void ferry_view_invalidate(ferry_view *v);
 /** Find `name`:`tag`; NULL when absent. */
 const ferry_view_tag *ferry_view_find(const ferry_view_snapshot *s, const char *name,
 				      const char *tag);

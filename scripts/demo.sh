@@ -7,7 +7,10 @@
 # and check it with stock tools (minisign, tar, skopeo, git); change a
 # manifest and export again: the second bundle carries only that commit.
 # Then on the "enclave" side install a trust root, import both bundles into
-# a store, list it, and read it back with skopeo and git.
+# a store, list it, and read it back with skopeo and git; finally commit a
+# small web page, import it, and let `ferry reconcile` deploy it to rootful
+# podman from the store (the image pulled through `ferry mirror serve`): it
+# keeps running after the demo, which says how to stop it.
 #   scripts/demo.sh [WORKDIR]      (default: build/demo)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -147,6 +150,78 @@ echo "skopeo pulled library/app:multi from the mirror ->" \
 	"sha256:$(skopeo inspect --raw "oci:$work/pulled:multi" | sha256sum | cut -d' ' -f1)"
 kill "$mirror_pid"; wait "$mirror_pid" 2>/dev/null || true
 echo "mirror stopped; its access log: $work/mirror.log"
+
+step "the reconciler deploys from the store: rootful podman (kube play)"
+if ! command -v podman >/dev/null 2>&1 || [ "$(id -u)" != 0 ]; then
+	echo "podman is not installed or this is not root: skipping the deployment"
+else
+	# The mirror on a known port, so manifests can name images by digest on it.
+	mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	"$ferry" mirror serve --store "$store" --listen "127.0.0.1:$mport" 2>"$work/mirror2.err" &
+	mirror_pid=$!
+	for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$mport/v2/" && break; sleep 0.05; done
+	digest=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "v1") | .digest' images/app/index.json)
+	mkdir -p manifests/apps/web
+	cat > manifests/apps/web/configmap.yaml <<YAML
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-content}
+data:
+  index.html: "hello from the enclave: deployed by ferry reconcile"
+YAML
+	cat > manifests/apps/web/deployment.yaml <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: httpd
+        image: 127.0.0.1:$mport/library/app@$digest
+        command: ["/bin/sh", "-c", "trap 'exit 0' TERM; /bin/busybox httpd -f -p 8080 -h /www & wait"]
+        ports: [{containerPort: 8080, hostPort: $hport, hostIP: 127.0.0.1}]
+        volumeMounts: [{name: content, mountPath: /www}]
+      volumes:
+      - {name: content, configMap: {name: web-content}}
+YAML
+	git -C manifests add -A && git -C manifests commit -qm "web: a small page, image by digest"
+	git -C manifests push -q "$work/repos/platform/deploy.git" main
+	"$ferry" export -q --spec export.yaml --key site-key.key --out out --state state/export.db --cache cache
+	"$ferry" import --store "$store" "$(ls out/*.tar | sort | tail -n 1)"
+	# podman in this sandbox needs these (see docs/man/ferry-reconcile.md)
+	printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' >containers.conf
+	printf 'unqualified-search-registries = []\n[[registry]]\nlocation = "127.0.0.1:%s"\ninsecure = true\n' "$mport" >registries.conf
+	cat > reconcile.yaml <<CFG
+store: $store
+audit-log: $work/reconcile-audit.jsonl
+podman: {containers-conf: containers.conf, registries-conf: registries.conf}
+stacks:
+  - name: demo-web
+    source: {git: platform/deploy, branch: main, path: apps/web}
+    target: podman
+    policy: {auto-sync: true, interval: 30s, require-digests: true, freeze-file: .ferry-freeze}
+CFG
+	"$ferry" reconcile --config reconcile.yaml run --once
+	for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$hport/" && break; sleep 0.1; done
+	echo "the workload answers on http://127.0.0.1:$hport/ :"
+	curl -s "http://127.0.0.1:$hport/index.html"; echo
+	"$ferry" reconcile --config reconcile.yaml status
+	echo "audit event:"; tail -n 1 "$work/reconcile-audit.jsonl" | jq -c '{stack, trigger, revision, images, bundle: .bundle[0:16], sequence, outcome}'
+	kill "$mirror_pid"; wait "$mirror_pid" 2>/dev/null || true
+	echo
+	echo "It keeps running. To stop it:"
+	echo "  $ferry reconcile --config $work/reconcile.yaml down demo-web"
+	echo "  podman network rm podman-default-kube-network"
+	echo "To keep it reconciled (polls, webhook), serve the store again and run the daemon:"
+	echo "  $ferry mirror serve --store $store --listen 127.0.0.1:$mport &"
+	echo "  $ferry reconcile --config $work/reconcile.yaml run"
+fi
 
 step "done"
 echo "work directory: $work (store: $store)"

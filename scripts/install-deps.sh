@@ -12,7 +12,9 @@ PACKAGES=(
 	# real components the tests and the demo talk to
 	docker-registry skopeo umoci busybox-static minisign git lighttpd apache2-utils
 	# test and benchmark tools
-	curl jq openssl faketime time ca-certificates python3 bc wrk sqlite3
+	curl jq openssl faketime time ca-certificates python3 bc wrk sqlite3 argon2
+	# the reconciler's real target: rootful podman (kube play)
+	podman runc crun catatonit containernetworking-plugins iptables
 )
 
 missing=()
@@ -20,6 +22,12 @@ for p in "${PACKAGES[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		missing+=("$p")
 done
+# kubectl (for `kubectl kustomize` and the kubernetes target): Debian's
+# kubernetes-client, unless a kubectl from another package is installed
+# (the two packages both own /usr/bin/kubectl).
+command -v kubectl >/dev/null 2>&1 ||
+	dpkg-query -W -f='${Status}' kubernetes-client 2>/dev/null | grep -q "install ok installed" ||
+	missing+=(kubernetes-client)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=

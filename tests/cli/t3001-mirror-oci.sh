@@ -102,7 +102,8 @@ jq -s -e 'map(select(.status == 206)) | length > 0' "$T/access.log" >/dev/null |
 grep -q '^ferry_mirror_requests_total{code="200"} [1-9]' "$T/body" || fail "metrics lack request counts"
 grep -q '^ferry_mirror_request_duration_seconds_count [1-9]' "$T/body" || fail "metrics lack the latency histogram"
 [ "$(code "$M/healthz")" = 200 ] && [ "$(code "$M/readyz")" = 200 ] || fail "health endpoints"
-ok "access log (JSON lines), /metrics (Prometheus), /healthz and /readyz"
+[ "$(code -X POST "$M/_ferry/notify")" = 200 ] && [ "$(code "$M/_ferry/notify")" = 405 ] || fail "notify endpoint"
+ok "access log (JSON lines), /metrics (Prometheus), /healthz and /readyz, POST /_ferry/notify"
 
 mirror_stop
 mirror_start "$T/store" --rate 5 || fail "mirror did not restart"

@@ -15,6 +15,10 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem
 	-subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1 ||
 	fail "cannot make a certificate"
 registry_htpasswd "$T/htpasswd" reader 's3cret pass' || fail "htpasswd"
+# a second user with an argon2id hash
+if command -v argon2 >/dev/null; then
+	printf 'argonaut:%s\n' "$(printf 'pw2' | argon2 ferrysaltvalue -id -t 2 -m 12 -p 1 -e)" >>"$T/htpasswd"
+fi
 
 mirror_start "$T/store" --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" --htpasswd "$T/htpasswd" ||
 	fail "mirror did not start"
@@ -27,8 +31,12 @@ curl -s -D - -o /dev/null --cacert "$T/cert.pem" "$U/v2/" | grep -qi '^www-authe
 [ "$(code -u 'reader:wrong' "$U/v2/")" = 401 ] || fail "wrong password accepted"
 [ "$(code -u 'nobody:s3cret pass' "$U/v2/")" = 401 ] || fail "unknown user accepted"
 [ "$(code -u 'reader:s3cret pass' "$U/v2/")" = 200 ] || fail "right credentials refused"
+if command -v argon2 >/dev/null; then
+	[ "$(code -u 'argonaut:pw2' "$U/v2/")" = 200 ] || fail "argon2id credentials refused"
+	[ "$(code -u 'argonaut:pw3' "$U/v2/")" = 401 ] || fail "wrong argon2id password accepted"
+fi
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MIRROR_PORT/v2/")" = 000 ] || true
-ok "TLS; 401 with a Basic challenge without or with wrong credentials, 200 with the right ones"
+ok "TLS; 401 with a Basic challenge without or with wrong credentials, 200 with the right ones (bcrypt and argon2id)"
 
 mkdir -p "$T/certs" && cp "$T/cert.pem" "$T/certs/ca.crt"
 printf '%s\n' '{"default":[{"type":"insecureAcceptAnything"}]}' >"$T/policy.json"
@@ -49,4 +57,6 @@ expect_err "bcrypt"
 expect_exit 1 "$FERRY" mirror serve --store "$T/store" --listen 127.0.0.1:0 --tls-cert "$T/cert.pem"
 expect_err "TLS needs both a certificate and a key"
 expect_exit 64 "$FERRY" mirror serve --store "$T/store"
-ok "a plaintext password file, half a TLS setup and a missing --listen are refused"
+expect_exit 1 "$FERRY" mirror serve --store "$T/nostore" --listen 127.0.0.1:0
+expect_err "is not a ferry store"
+ok "a plaintext password file, half a TLS setup, a missing --listen and a missing store are refused"

@@ -26,7 +26,7 @@ static void sh(const char *dir, const char *cmd)
 {
 	char full[8192];
 
-	snprintf(full, sizeof(full), "cd '%s' && %s >/dev/null 2>&1", dir, cmd);
+	snprintf(full, sizeof(full), "cd '%s' && ( %s ) >/dev/null 2>&1", dir, cmd);
 	if (system(full) != 0)
 		fail_msg("command failed: %s", cmd);
 }
@@ -51,7 +51,7 @@ static int setup(void **state)
 	f->dir = test_mkdtemp();
 	test_keypair(f->dir, "k", &f->key, &f->pub);
 	assert_int_equal(ferry_store_open(&f->st, test_path(f->dir, "store"),
-					  FERRY_STORE_WRITE, 0), 0);
+					  FERRY_STORE_CREATE, 0), 0);
 	assert_int_equal(ferry_trust_root_new(&root, 1, time(NULL) + 86400, 1, &f->pub, 1), 0);
 	assert_int_equal(ferry_trust_init(f->st, root), 0);
 	ferry_trust_root_free(root);
@@ -181,6 +181,33 @@ static void test_import_git__full_then_incremental(void **state)
 		   "git fsck --strict && test -f c");
 }
 
+/* The base and an incremental bundle given in one import: the second's
+ * prerequisites come from the first, which is published before it. */
+static void test_import_git__base_and_incremental_in_one_import(void **state)
+{
+	fixture *f = *state;
+	char one[64], two[64], three[64], got[65], full[4096], inc[4096], src[4200];
+	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
+	ferry_import_result res;
+	const char *paths[2];
+
+	snprintf(src, sizeof(src), "%s/src", f->dir);
+	sh_out(one, sizeof(one), src, "git rev-parse v1");
+	sh_out(two, sizeof(two), src, "git rev-parse main");
+	sh(src, "git bundle create ../full.gb main v1 && echo c > c && git add c && "
+		"git commit -qm three && git bundle create ../inc.gb main ^v1 ^HEAD~1");
+	sh_out(three, sizeof(three), src, "git rev-parse main");
+	snprintf(full, sizeof(full), "%s", wrap(f, "full", 1, test_path(f->dir, "full.gb"), two, one, NULL));
+	snprintf(inc, sizeof(inc), "%s", wrap(f, "inc", 2, test_path(f->dir, "inc.gb"), three, one, two));
+	paths[0] = inc;
+	paths[1] = full;
+	assert_int_equal(ferry_import(&res, f->st, paths, 2, &io), 0);
+	ferry_import_result_dispose(&res);
+	assert_int_equal(ferry_git_store_ref(got, f->st, "org/app", "refs/heads/main"), 0);
+	assert_string_equal(got, three);
+	sh(f->dir, "git clone -q store/git/org/app.git c3 && cd c3 && git fsck --strict && test -f c");
+}
+
 static void test_import_git__missing_prerequisite_is_named(void **state)
 {
 	fixture *f = *state;
@@ -228,7 +255,7 @@ static void test_import_git__incomplete_pack_is_refused(void **state)
 	sh(src, cmd);
 	snprintf(bundle, sizeof(bundle), "%s",
 		 wrap(f, "thin", 1, test_path(f->dir, "thin.gb"), two, NULL, NULL));
-	assert_int_not_equal(import_one(f, bundle), 0);
+	assert_error(import_one(f, bundle), FERRY_EVERIFY, "incomplete");
 	assert_false(ferry_fs_exists(test_path(f->dir, "store/git/org/app.git")));
 }
 
@@ -290,6 +317,34 @@ static const char *wrap_refs(fixture *f, const char *name, uint64_t seq, const c
 
 /* Deleting refs/heads/x and creating refs/heads/x/y in one bundle works:
  * deletions go first. Two refs that clash in one state are refused. */
+/* An incremental pack with the new commit and its top tree, but not the
+ * file it adds: the ref must not move to it. */
+static void test_import_git__pack_missing_a_file_is_refused(void **state)
+{
+	fixture *f = *state;
+	char one[64], two[64], three[64], tree[64], got[65], bundle[4096], src[4200], cmd[600];
+
+	snprintf(src, sizeof(src), "%s/src", f->dir);
+	sh_out(one, sizeof(one), src, "git rev-parse v1");
+	sh_out(two, sizeof(two), src, "git rev-parse main");
+	sh(src, "git bundle create ../full.gb main v1");
+	snprintf(bundle, sizeof(bundle), "%s",
+		 wrap(f, "full", 1, test_path(f->dir, "full.gb"), two, one, NULL));
+	assert_int_equal(import_one(f, bundle), 0);
+	sh(src, "echo new-content > c && git add c && git commit -qm three");
+	sh_out(three, sizeof(three), src, "git rev-parse main");
+	sh_out(tree, sizeof(tree), src, "git rev-parse main^{tree}");
+	snprintf(cmd, sizeof(cmd), "{ printf '# v2 git bundle\n-%s x\n%s refs/heads/main\n\n'; "
+		 "printf '%s\n%s\n' | git pack-objects --stdout; } > ../nofile.gb",
+		 two, three, three, tree);
+	sh(src, cmd);
+	snprintf(bundle, sizeof(bundle), "%s",
+		 wrap(f, "nofile", 2, test_path(f->dir, "nofile.gb"), three, one, two));
+	assert_error(import_one(f, bundle), FERRY_EVERIFY, "content is incomplete: file");
+	assert_int_equal(ferry_git_store_ref(got, f->st, "org/app", "refs/heads/main"), 0);
+	assert_string_equal(got, two);
+}
+
 static void test_import_git__branch_becomes_directory(void **state)
 {
 	fixture *f = *state;
@@ -331,9 +386,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_import_git__full_then_incremental),
+		T(test_import_git__base_and_incremental_in_one_import),
 		T(test_import_git__missing_prerequisite_is_named),
 		T(test_import_git__bundle_disagreeing_with_manifest),
 		T(test_import_git__incomplete_pack_is_refused),
+		T(test_import_git__pack_missing_a_file_is_refused),
 		T(test_import_git__branch_becomes_directory),
 #undef T
 	};

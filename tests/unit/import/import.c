@@ -32,7 +32,7 @@ static int setup(void **state)
 	f->dir = test_mkdtemp();
 	test_keypair(f->dir, "k", &f->key, &f->pub);
 	assert_int_equal(ferry_store_open(&f->st, test_path(f->dir, "store"),
-					  FERRY_STORE_WRITE, 0), 0);
+					  FERRY_STORE_CREATE, 0), 0);
 	assert_int_equal(ferry_trust_root_new(&root, 1, time(NULL) + 86400, 1, &f->pub, 1), 0);
 	assert_int_equal(ferry_trust_init(f->st, root), 0);
 	ferry_trust_root_free(root);

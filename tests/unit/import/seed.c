@@ -54,7 +54,7 @@ static void test_import_seed__targets_and_credentials(void **state)
 
 	(void)state;
 	assert_int_equal(sodium_init() >= 0, 1);
-	assert_int_equal(ferry_store_open(&st, test_path(dir, "store"), FERRY_STORE_WRITE, 0), 0);
+	assert_int_equal(ferry_store_open(&st, test_path(dir, "store"), FERRY_STORE_CREATE, 0), 0);
 	assert_non_null(f = fopen(test_path(dir, "c"), "w"));
 	fputs("alice:pw\n", f);
 	fclose(f);

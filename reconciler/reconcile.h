@@ -1,0 +1,341 @@
+/*
+ * The reconciler: GitOps inside the enclave from the store's own sources.
+ *
+ * A stack is a source (a store git repository at a branch, tag or commit
+ * plus a path, or an OCI artifact of the store by tag or digest), a format
+ * (plain manifests, a Kustomize overlay, a Helm chart, a compose file), a
+ * target (rootful podman `kube play`, Kubernetes through kubectl, compose)
+ * and a policy (auto-sync, poll interval, always-apply, prune, digest-only
+ * images, freeze file). A cycle resolves the source, compares it with the
+ * revision last applied and with the live state (drift), and applies when
+ * the policy says so. Every cycle is an audit event in ferry.db (table
+ * reconcile_events) and, when asked, a JSON line for a SIEM.
+ *
+ * Module layout: config.c (the YAML config), spawn.c (child processes with
+ * argument vectors), source.c (libgit2 and OCI artifacts), render.c
+ * (rendering and the manifest checks), target.c (podman, kubectl, compose),
+ * audit.c (events and per-stack state), engine.c (cycles and the daemon),
+ * webhook.c (the HTTP endpoint).
+ */
+#ifndef FERRY_RECONCILER_RECONCILE_H
+#define FERRY_RECONCILER_RECONCILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "buf.h"
+#include "store.h"
+
+typedef enum { FERRY_SRC_GIT = 0, FERRY_SRC_OCI = 1 } ferry_source_kind;
+typedef enum {
+	FERRY_REF_BRANCH = 0,
+	FERRY_REF_TAG = 1,
+	FERRY_REF_COMMIT = 2,
+	FERRY_REF_OCI = 3      /* an OCI reference "name:tag" or "name@sha256:..." */
+} ferry_ref_kind;
+typedef enum {
+	FERRY_FMT_MANIFESTS = 0,
+	FERRY_FMT_KUSTOMIZE = 1,
+	FERRY_FMT_HELM = 2,
+	FERRY_FMT_COMPOSE = 3
+} ferry_format;
+typedef enum {
+	FERRY_TARGET_PODMAN = 0,
+	FERRY_TARGET_KUBERNETES = 1,
+	FERRY_TARGET_COMPOSE = 2
+} ferry_target_kind;
+
+#define FERRY_STACK_NAME_MAX 63
+
+typedef struct {
+	char *name;               /* [a-z0-9]([-a-z0-9]*[a-z0-9])?, a label value */
+	int line;                 /* where the stack starts in the config */
+	ferry_source_kind source;
+	char *repo;               /* git: store repository name */
+	ferry_ref_kind ref_kind;
+	char *ref;                /* branch, tag, commit (hex) or OCI reference */
+	char *path;               /* directory inside the source; NULL: its root */
+	ferry_format format;
+	char *values;             /* helm: values file inside the source */
+	char *release;            /* helm: release name (default: stack name) */
+	ferry_target_kind target;
+	char *namespace_;         /* kubernetes namespace, or NULL */
+	int auto_sync, always_apply, prune, require_digests;
+	int64_t interval;         /* seconds between polls */
+	char *freeze_file;        /* path in the source; NULL: none */
+	unsigned char *secret;    /* webhook secret (token or HMAC key), or NULL */
+	size_t secret_len;
+} ferry_stack;
+
+typedef struct {
+	char *store;              /* NULL: the caller's default */
+	char *state_dir;          /* NULL: <store>/reconcile */
+	char *audit_log;          /* JSON lines: a file, "-" for stdout, or NULL */
+	char *listen;             /* webhook "127.0.0.1:PORT", or NULL: no server */
+	unsigned char *token;     /* importer notification token, or NULL */
+	size_t token_len;
+	struct {
+		char *command, *root, *runroot, *storage_driver;
+		char *containers_conf, *registries_conf;
+	} podman;
+	struct {
+		char *command, *kubeconfig, *context;
+		int dry_run;
+	} kube;
+	struct {
+		char **argv;      /* e.g. {"podman-compose", NULL} */
+	} compose;
+	char *kubectl;            /* for kustomize rendering */
+	char *helm;
+	ferry_stack *stacks;
+	size_t nstacks;
+} ferry_reconcile_config;
+
+/**
+ * Parse the YAML config at `path`. Unknown keys, wrong types, duplicate
+ * keys and duplicate stack names are FERRY_EINVALID naming the file and
+ * line. Relative file names are resolved against the config's directory;
+ * secret files are read here. Free with ferry_reconcile_config_free().
+ */
+int ferry_reconcile_config_load(ferry_reconcile_config **out, const char *path);
+void ferry_reconcile_config_free(ferry_reconcile_config *cfg);
+/** The stack named `name`, or NULL (borrowed). */
+ferry_stack *ferry_reconcile_config_stack(const ferry_reconcile_config *cfg,
+					  const char *name);
+
+/* ---- child processes (spawn.c) ------------------------------------------ */
+
+/**
+ * Run argv[0] (looked up in PATH) with `argv`, the environment plus
+ * `env_add` ("NAME=value", NULL-terminated, may be NULL), no shell. The
+ * child's stdout and stderr are collected into `out` and `err` (either may
+ * be NULL to discard; 64 MiB cap each). `*status` gets the exit status, or
+ * 128 + signal. FERRY_ENOTFOUND when the program does not exist, FERRY_EIO
+ * when it cannot be started.
+ */
+int ferry_spawn(int *status, ferry_buf *out, ferry_buf *err,
+		const char *const *argv, const char *const *env_add);
+/** Nonzero when `prog` is an executable found through PATH. */
+int ferry_spawn_available(const char *prog);
+/** Append argv as a shell-quoted command line (for --dry-run output). */
+int ferry_spawn_format(ferry_buf *out, const char *const *argv);
+
+/* ---- rendering (render.c) ----------------------------------------------- */
+
+typedef struct {
+	char *kind, *name;        /* e.g. "Deployment", "web" */
+	size_t ncontainers;
+	char **containers;        /* container names */
+	char **images;            /* their image references */
+} ferry_workload;
+
+typedef struct {
+	ferry_buf yaml;           /* the documents to apply, labels added */
+	char **images;            /* every image reference, unique, in order */
+	size_t nimages;
+	ferry_workload *workloads;
+	size_t nworkloads;
+} ferry_rendered;
+
+void ferry_rendered_dispose(ferry_rendered *r);
+
+/**
+ * Render the stack's sources checked out in `dir` (the stack's `path`
+ * already applied) into `out`: plain manifests (every *.yaml / *.yml file
+ * of `dir`, sorted by name), `kubectl kustomize dir`, `helm template`
+ * (FERRY_EUNSUPPORTED naming helm when it is not installed) or a compose
+ * file. Every object gets the label ferry.stack=<name>; pod templates also
+ * ferry.workload=<name>. With require-digests, an image without a digest
+ * is FERRY_EVERIFY naming the image and its object.
+ */
+int ferry_render(ferry_rendered *out, const ferry_reconcile_config *cfg,
+		 const ferry_stack *stack, const char *dir);
+
+/**
+ * Post-process multi-document YAML text (as ferry_render does after the
+ * renderer ran): labels, images, workloads, the digest check. `what` names
+ * the input in messages.
+ */
+int ferry_render_process(ferry_rendered *out, const ferry_stack *stack,
+			 const char *text, size_t len, const char *what);
+
+/* ---- sources (source.c) ------------------------------------------------- */
+
+typedef struct {
+	char id[72];              /* commit (40 hex) or "sha256:<64 hex>" */
+	char *bundle_id;          /* the import that brought it, or NULL */
+	char *channel;
+	int64_t sequence;         /* 0 when unknown */
+} ferry_revision;
+
+void ferry_revision_dispose(ferry_revision *rev);
+
+
+/**
+ * Resolve the stack's source to a revision: the branch's or tag's commit,
+ * the pinned commit (which must exist in the repository), or the OCI
+ * reference's digest. FERRY_ENOTFOUND names the repository and the ref.
+ */
+int ferry_source_resolve(ferry_revision *out, ferry_store *st,
+			 const ferry_stack *stack);
+/** Fill in the bundle, channel and sequence that brought `rev->id`. */
+int ferry_source_provenance(ferry_revision *rev, ferry_store *st,
+			    const ferry_stack *stack);
+/**
+ * Write the stack's source at revision `id` into the new directory `dir`
+ * (a tree walk for git, the artifact's layers for OCI). `*sub` gets the
+ * directory to render (`dir` plus the stack's path; caller frees).
+ */
+int ferry_source_checkout(char **sub, ferry_store *st,
+			  const ferry_stack *stack, const char *id, const char *dir);
+/**
+ * Nonzero in `*frozen` when the stack's freeze file exists at revision
+ * `id`; `reason` gets its first line (or a default text).
+ */
+int ferry_source_frozen(int *frozen, ferry_buf *reason, ferry_store *st,
+			const ferry_stack *stack, const char *id);
+
+/* ---- targets (target.c) ------------------------------------------------- */
+
+typedef struct {
+	int dry_run;              /* print the commands, change nothing */
+	FILE *out;                /* where dry-run commands go */
+} ferry_target_options;
+
+/**
+ * Apply rendered manifests saved at `file`: images are pulled first so a
+ * missing image leaves the running workload untouched. With the stack's
+ * prune policy, workloads of the stack not in `r` are removed. `log`
+ * collects what ran.
+ */
+int ferry_target_apply(const ferry_reconcile_config *cfg, const ferry_stack *stack,
+		       const ferry_rendered *r, const char *file,
+		       const ferry_target_options *opts, ferry_buf *log);
+/**
+ * Compare the live state with what was applied (`file`, `expected` JSON of
+ * workloads as ferry_workloads_to_json writes). `*drift` nonzero and a
+ * human-readable `detail` when they differ; `*checked` zero when the
+ * target cannot tell.
+ */
+int ferry_target_drift(int *drift, int *checked, ferry_buf *detail,
+		       const ferry_reconcile_config *cfg, const ferry_stack *stack,
+		       const char *expected, const char *file,
+		       const ferry_target_options *opts);
+/** Remove what the stack deployed from `file`. */
+int ferry_target_down(const ferry_reconcile_config *cfg, const ferry_stack *stack,
+		      const char *file, const ferry_target_options *opts, ferry_buf *log);
+/** Forget the cached live-state snapshot (after an apply elsewhere). */
+void ferry_target_invalidate(void);
+
+/** Workloads as compact JSON (for the state table); caller frees. */
+char *ferry_workloads_to_json(const ferry_rendered *r);
+
+/* ---- the engine (engine.c, audit.c) ------------------------------------- */
+
+typedef struct ferry_reconciler ferry_reconciler;
+
+typedef enum {
+	FERRY_TRIGGER_POLL = 0,
+	FERRY_TRIGGER_WEBHOOK = 1,
+	FERRY_TRIGGER_MANUAL = 2,
+	FERRY_TRIGGER_ROLLBACK = 3,
+	FERRY_TRIGGER_DOWN = 4
+} ferry_trigger;
+
+const char *ferry_trigger_name(ferry_trigger t);
+
+typedef struct {
+	unsigned version;
+	const char *store;        /* overrides the config's store */
+	int dry_run;
+	FILE *out;                /* dry-run output (stdout) */
+	FILE *audit_stream;       /* JSON lines also here (overrides audit-log) */
+	const char *port_file;    /* run: write the webhook's port here */
+} ferry_reconciler_options;
+
+#define FERRY_RECONCILER_OPTIONS_VERSION 1
+#define FERRY_RECONCILER_OPTIONS_INIT { FERRY_RECONCILER_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL }
+
+/** Open the store and the audit stream for `cfg` (borrowed; must outlive). */
+int ferry_reconciler_new(ferry_reconciler **out, const ferry_reconcile_config *cfg,
+			 const ferry_reconciler_options *opts);
+void ferry_reconciler_free(ferry_reconciler *rc);
+
+/** The outcome of one cycle. */
+typedef struct {
+	const char *outcome;      /* applied, unchanged, out-of-sync, drift-reported,
+				     frozen, failed, dry-run, held, removed */
+	int drift;
+	char revision[72];
+	char *message;            /* one line for the operator; caller frees */
+} ferry_cycle_result;
+
+void ferry_cycle_result_dispose(ferry_cycle_result *r);
+
+/**
+ * Run one cycle of `stack` (see the file comment). `to` is the revision
+ * for a rollback (NULL: the one applied before the current one). Never two
+ * cycles of one stack at once, across threads and processes (a lock file
+ * per stack). A failed render or apply is an event with outcome "failed"
+ * and a negative return; the running workload is left as it was.
+ */
+int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
+			  const ferry_stack *stack, ferry_trigger trigger,
+			  const char *actor, const char *to);
+
+/**
+ * The daemon: poll each stack at its interval, serve the webhook when the
+ * config has `listen`, until `*stop` becomes nonzero (set it from a signal
+ * handler). With `once`, one round over every stack and return.
+ */
+int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once,
+			 unsigned workers);
+
+/** Ask the daemon to run a cycle of stack `index` (or every stack: -1). */
+int ferry_reconciler_trigger(ferry_reconciler *rc, long index, ferry_trigger trigger,
+			     const char *actor);
+
+/** The status table, one row per stack (text or JSON array). */
+int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json);
+/** The audit events of `stack` (all stacks: NULL), newest last. */
+int ferry_reconciler_history(ferry_buf *out, ferry_reconciler *rc, const char *stack,
+			     size_t limit, int json);
+
+/* ---- audit (audit.c) ---------------------------------------------------- */
+
+typedef struct {
+	int64_t time;
+	const char *stack, *trigger, *actor, *source, *ref, *revision;
+	const char *images;       /* JSON array text, or NULL */
+	const char *bundle_id, *channel;
+	int64_t sequence;
+	const char *target, *outcome;
+	int drift;
+	const char *detail, *error;
+} ferry_audit_event;
+
+/* The tables reconcile_events and reconcile_state are in the store's schema. */
+/** Insert `ev` into reconcile_events and write it as a JSON line to `stream`. */
+int ferry_audit_record(ferry_store *st, FILE *stream, const ferry_audit_event *ev);
+
+/** Per-stack state kept between cycles. */
+typedef struct {
+	char *applied;            /* revision applied, or NULL */
+	char *previous;           /* the revision applied before it, or NULL */
+	char *images;             /* JSON array */
+	char *expected;           /* workloads JSON */
+	char *file;               /* the rendered manifests applied */
+	char *hold;               /* rollback hold, or NULL */
+	char *drift;              /* last drift found, or NULL */
+	char *outcome;            /* last outcome */
+	int64_t applied_time, last_cycle, next_poll;
+} ferry_stack_state;
+
+void ferry_stack_state_dispose(ferry_stack_state *s);
+int ferry_stack_state_load(ferry_stack_state *out, ferry_store *st, const char *stack);
+int ferry_stack_state_save(ferry_store *st, const char *stack,
+			   const ferry_stack_state *s);
+int ferry_stack_state_set_next_poll(ferry_store *st, const char *stack, int64_t t);
+
+#endif

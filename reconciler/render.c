@@ -1,0 +1,629 @@
+/*
+ * Rendering a stack's sources into the documents a target applies: plain
+ * manifests are read as they are, Kustomize overlays go through `kubectl
+ * kustomize`, Helm charts through `helm template`, compose files pass
+ * through. The output is then parsed with libyaml's document API, which
+ * lets us do three things on the real structure instead of on text:
+ *   - label every object ferry.stack=<stack> (and every pod template
+ *     ferry.workload=<name>), so pruning and drift find the stack's objects
+ *     by label on every target;
+ *   - collect every image reference, for the audit trail and the
+ *     require-digests policy;
+ *   - list the workloads and their containers, which is what drift on the
+ *     podman target compares with the live containers.
+ */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <yaml.h>
+
+#include "ferry/errors.h"
+#include "fs.h"
+#include "reconcile.h"
+#include "banned.h"
+
+#define MANIFEST_MAX_SIZE (16u << 20)
+
+void ferry_rendered_dispose(ferry_rendered *r)
+{
+	size_t i, j;
+
+	ferry_buf_dispose(&r->yaml);
+	for (i = 0; i < r->nimages; i++)
+		free(r->images[i]);
+	free(r->images);
+	for (i = 0; i < r->nworkloads; i++) {
+		ferry_workload *w = &r->workloads[i];
+
+		for (j = 0; j < w->ncontainers; j++) {
+			free(w->containers[j]);
+			free(w->images[j]);
+		}
+		free(w->containers);
+		free(w->images);
+		free(w->kind);
+		free(w->name);
+	}
+	free(r->workloads);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- small helpers over yaml_document_t (ids only: adding nodes moves
+ *      the node array, so pointers are re-fetched after every add) ---------- */
+
+static yaml_node_t *get(yaml_document_t *d, int id)
+{
+	return id ? yaml_document_get_node(d, id) : NULL;
+}
+
+static const char *str_of(yaml_document_t *d, int id)
+{
+	yaml_node_t *n = get(d, id);
+
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static int map_get(yaml_document_t *d, int map, const char *key)
+{
+	yaml_node_t *n = get(d, map);
+	yaml_node_pair_t *p;
+
+	if (!n || n->type != YAML_MAPPING_NODE)
+		return 0;
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		const char *k = str_of(d, p->key);
+
+		if (k && !strcmp(k, key))
+			return p->value;
+	}
+	return 0;
+}
+
+static int add_scalar(yaml_document_t *d, const char *s)
+{
+	int id = yaml_document_add_scalar(d, NULL, (yaml_char_t *)s, (int)strlen(s),
+					  YAML_ANY_SCALAR_STYLE);
+
+	return id ? id : ferry_error_set(FERRY_ENOMEM, "out of memory");
+}
+
+/* The mapping under `key` of mapping `map`, created when missing. */
+static int map_child(int *out, yaml_document_t *d, int map, const char *key, const char *what)
+{
+	int id = map_get(d, map, key), k;
+	yaml_node_t *n;
+
+	if (id) {
+		n = get(d, id);
+		if (n->type == YAML_SCALAR_NODE && (!strcmp((char *)n->data.scalar.value, "") ||
+						    !strcmp((char *)n->data.scalar.value, "null"))) {
+			/* `labels:` with no value: replace by an empty mapping */
+			yaml_node_t *m = get(d, map);
+			yaml_node_pair_t *p;
+			int fresh = yaml_document_add_mapping(d, NULL, YAML_BLOCK_MAPPING_STYLE);
+
+			if (!fresh)
+				return ferry_error_set(FERRY_ENOMEM, "out of memory");
+			m = get(d, map);
+			for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++)
+				if (p->value == id)
+					p->value = fresh;
+			*out = fresh;
+			return 0;
+		}
+		if (n->type != YAML_MAPPING_NODE)
+			return ferry_error_set(FERRY_EINVALID, "%s: '%s' is not a mapping", what, key);
+		*out = id;
+		return 0;
+	}
+	if ((k = add_scalar(d, key)) < 0)
+		return k;
+	if (!(id = yaml_document_add_mapping(d, NULL, YAML_BLOCK_MAPPING_STYLE)) ||
+	    !yaml_document_append_mapping_pair(d, map, k, id))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	*out = id;
+	return 0;
+}
+
+/* Set key=value in mapping `map`, replacing an existing value. */
+static int map_set(yaml_document_t *d, int map, const char *key, const char *value)
+{
+	int v = add_scalar(d, value), k;
+	yaml_node_t *m;
+	yaml_node_pair_t *p;
+
+	if (v < 0)
+		return v;
+	m = get(d, map);
+	for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+		const char *ks = str_of(d, p->key);
+
+		if (ks && !strcmp(ks, key)) {
+			p->value = v;
+			return 0;
+		}
+	}
+	if ((k = add_scalar(d, key)) < 0)
+		return k;
+	if (!yaml_document_append_mapping_pair(d, map, k, v))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	return 0;
+}
+
+static int has_digest(const char *image)
+{
+	const char *at = strstr(image, "@sha256:");
+	size_t i;
+
+	if (!at)
+		return 0;
+	at += 8;
+	for (i = 0; i < 64; i++)
+		if (!((at[i] >= '0' && at[i] <= '9') || (at[i] >= 'a' && at[i] <= 'f')))
+			return 0;
+	return at[64] == '\0';
+}
+
+static int add_image(ferry_rendered *r, const ferry_stack *stack, const char *image,
+		     const char *where)
+{
+	size_t i;
+	char **grown;
+
+	if (stack->require_digests && !has_digest(image))
+		return ferry_error_set(FERRY_EVERIFY,
+				       "stack '%s': image '%s' in %s has no digest "
+				       "(require-digests: use NAME@sha256:DIGEST)",
+				       stack->name, image, where);
+	for (i = 0; i < r->nimages; i++)
+		if (!strcmp(r->images[i], image))
+			return 0;
+	if (!(grown = realloc(r->images, (r->nimages + 1) * sizeof(*grown))))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	r->images = grown;
+	if (!(r->images[r->nimages] = strdup(image)))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	r->nimages++;
+	return 0;
+}
+
+/* Walk containers and initContainers of a pod spec. */
+static int pod_spec(ferry_rendered *r, ferry_workload *w, const ferry_stack *stack,
+		    yaml_document_t *d, int spec, const char *where)
+{
+	static const char *const lists[] = { "initContainers", "containers" };
+	size_t l;
+	int error;
+
+	for (l = 0; l < 2; l++) {
+		yaml_node_t *seq = get(d, map_get(d, spec, lists[l]));
+		yaml_node_item_t *it;
+
+		if (!seq)
+			continue;
+		if (seq->type != YAML_SEQUENCE_NODE)
+			return ferry_error_set(FERRY_EINVALID, "%s: %s is not a list", where,
+					       lists[l]);
+		for (it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
+			const char *image = str_of(d, map_get(d, *it, "image"));
+			const char *name = str_of(d, map_get(d, *it, "name"));
+
+			if (!image || !*image)
+				return ferry_error_set(FERRY_EINVALID, "%s: a container has no image",
+						       where);
+			if ((error = add_image(r, stack, image, where)) < 0)
+				return error;
+			if (l == 1 && w) {
+				char **c = realloc(w->containers, (w->ncontainers + 1) * sizeof(*c));
+				char **i2;
+
+				if (!c)
+					return ferry_error_set(FERRY_ENOMEM, "out of memory");
+				w->containers = c;
+				if (!(i2 = realloc(w->images, (w->ncontainers + 1) * sizeof(*i2))))
+					return ferry_error_set(FERRY_ENOMEM, "out of memory");
+				w->images = i2;
+				w->containers[w->ncontainers] = strdup(name ? name : "");
+				w->images[w->ncontainers] = strdup(image);
+				w->ncontainers++;
+				if (!w->containers[w->ncontainers - 1] || !w->images[w->ncontainers - 1])
+					return ferry_error_set(FERRY_ENOMEM, "out of memory");
+			}
+			/* a document may be re-fetched after adds: refresh */
+			seq = get(d, map_get(d, spec, lists[l]));
+		}
+	}
+	return 0;
+}
+
+static int is_controller(const char *kind)
+{
+	return !strcmp(kind, "Deployment") || !strcmp(kind, "StatefulSet") ||
+	       !strcmp(kind, "DaemonSet") || !strcmp(kind, "ReplicaSet") || !strcmp(kind, "Job");
+}
+
+static int process_doc(ferry_rendered *r, const ferry_stack *stack, yaml_document_t *d,
+		       const char *what, int index)
+{
+	yaml_node_t *root = yaml_document_get_root_node(d);
+	ferry_buf where = FERRY_BUF_INIT;
+	ferry_workload *w = NULL;
+	const char *kind, *name;
+	int rootid = 1, meta, labels, error = 0;
+
+	if (!root || (root->type == YAML_SCALAR_NODE && !root->data.scalar.length))
+		return 0;
+	if (root->type != YAML_MAPPING_NODE)
+		return ferry_error_set(FERRY_EINVALID, "%s: document %d is not a mapping", what,
+				       index);
+	kind = str_of(d, map_get(d, rootid, "kind"));
+	name = str_of(d, map_get(d, map_get(d, rootid, "metadata"), "name"));
+	if (!kind || !name)
+		return ferry_error_set(FERRY_EINVALID,
+				       "%s: document %d has no kind or no metadata.name", what,
+				       index);
+	if ((error = ferry_buf_printf(&where, "%s/%s", kind, name)) < 0)
+		goto done;
+	{
+		char *kind_copy = strdup(kind), *name_copy = strdup(name);
+
+		if (!kind_copy || !name_copy) {
+			free(kind_copy);
+			free(name_copy);
+			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			goto done;
+		}
+		if (!strcmp(kind, "Pod") || is_controller(kind) || !strcmp(kind, "CronJob")) {
+			ferry_workload *grown = realloc(r->workloads,
+							(r->nworkloads + 1) * sizeof(*grown));
+
+			if (!grown) {
+				free(kind_copy);
+				free(name_copy);
+				error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+				goto done;
+			}
+			r->workloads = grown;
+			w = &r->workloads[r->nworkloads++];
+			memset(w, 0, sizeof(*w));
+			w->kind = kind_copy;
+			w->name = name_copy;
+		} else {
+			free(kind_copy);
+			free(name_copy);
+		}
+	}
+	/* kind and name point into nodes: take copies before adding nodes */
+	if ((error = map_child(&meta, d, rootid, "metadata", where.ptr)) < 0 ||
+	    (error = map_child(&labels, d, meta, "labels", where.ptr)) < 0 ||
+	    (error = map_set(d, labels, "ferry.stack", stack->name)) < 0)
+		goto done;
+	if (w && !strcmp(w->kind, "Pod")) {
+		if ((error = map_set(d, labels, "ferry.workload", w->name)) < 0)
+			goto done;
+		error = pod_spec(r, w, stack, d, map_get(d, rootid, "spec"), where.ptr);
+	} else if (w) {
+		int spec = map_get(d, rootid, "spec"), tmpl, tmeta, tlabels;
+
+		if (!strcmp(w->kind, "CronJob"))
+			spec = map_get(d, map_get(d, spec, "jobTemplate"), "spec");
+		if (!(tmpl = map_get(d, spec, "template"))) {
+			error = ferry_error_set(FERRY_EINVALID, "%s: %s has no spec.template", what,
+						where.ptr);
+			goto done;
+		}
+		if ((error = map_child(&tmeta, d, tmpl, "metadata", where.ptr)) < 0 ||
+		    (error = map_child(&tlabels, d, tmeta, "labels", where.ptr)) < 0 ||
+		    (error = map_set(d, tlabels, "ferry.stack", stack->name)) < 0 ||
+		    (error = map_set(d, tlabels, "ferry.workload", w->name)) < 0)
+			goto done;
+		error = pod_spec(r, w, stack, d, map_get(d, tmpl, "spec"), where.ptr);
+	}
+done:
+	ferry_buf_dispose(&where);
+	return error;
+}
+
+static int write_handler(void *data, unsigned char *buffer, size_t size)
+{
+	return ferry_buf_put(data, buffer, size) == 0;
+}
+
+/* Compose files: images from services.*.image; the text passes through. */
+static int process_compose(ferry_rendered *out, const ferry_stack *stack, yaml_document_t *d,
+			   const char *what)
+{
+	yaml_node_t *services = get(d, map_get(d, 1, "services"));
+	yaml_node_pair_t *p;
+	int error;
+
+	if (!services || services->type != YAML_MAPPING_NODE)
+		return ferry_error_set(FERRY_EINVALID, "%s: no services", what);
+	for (p = services->data.mapping.pairs.start; p < services->data.mapping.pairs.top; p++) {
+		const char *image = str_of(d, map_get(d, p->value, "image"));
+		const char *svc = str_of(d, p->key);
+		ferry_buf where = FERRY_BUF_INIT;
+
+		if (!image)
+			continue;
+		ferry_buf_printf(&where, "service %s", svc ? svc : "?");
+		error = add_image(out, stack, image, where.ptr ? where.ptr : "a service");
+		ferry_buf_dispose(&where);
+		if (error < 0)
+			return error;
+	}
+	return 0;
+}
+
+int ferry_render_process(ferry_rendered *out, const ferry_stack *stack, const char *text,
+			 size_t len, const char *what)
+{
+	yaml_parser_t parser;
+	yaml_emitter_t emitter;
+	yaml_document_t doc;
+	int error = 0, index = 0, have_emitter = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return ferry_error_set(FERRY_ENOMEM, "cannot start YAML parser");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (stack->format != FERRY_FMT_COMPOSE) {
+		if (!yaml_emitter_initialize(&emitter)) {
+			yaml_parser_delete(&parser);
+			return ferry_error_set(FERRY_ENOMEM, "cannot start YAML emitter");
+		}
+		have_emitter = 1;
+		yaml_emitter_set_output(&emitter, write_handler, &out->yaml);
+		yaml_emitter_set_unicode(&emitter, 1);
+		yaml_emitter_set_width(&emitter, -1);
+		if (!yaml_emitter_open(&emitter)) {
+			error = ferry_error_set(FERRY_ENOMEM, "cannot start YAML emitter");
+			goto done;
+		}
+	}
+	for (;;) {
+		if (!yaml_parser_load(&parser, &doc)) {
+			error = ferry_error_set(FERRY_EINVALID, "%s:%d: %s", what,
+						(int)parser.problem_mark.line + 1,
+						parser.problem ? parser.problem : "malformed YAML");
+			goto done;
+		}
+		if (!yaml_document_get_root_node(&doc)) {
+			yaml_document_delete(&doc);
+			break;
+		}
+		index++;
+		if (stack->format == FERRY_FMT_COMPOSE) {
+			error = process_compose(out, stack, &doc, what);
+			yaml_document_delete(&doc);
+			if (!error)
+				error = ferry_buf_put(&out->yaml, text, len);
+			goto done;
+		}
+		if ((error = process_doc(out, stack, &doc, what, index)) < 0) {
+			yaml_document_delete(&doc);
+			goto done;
+		}
+		{
+			yaml_node_t *root = yaml_document_get_root_node(&doc);
+
+			if (root->type == YAML_SCALAR_NODE) {
+				yaml_document_delete(&doc);
+				continue;
+			}
+		}
+		/* every document starts with "---": outputs of files concatenate */
+		doc.start_implicit = 0;
+		/* yaml_emitter_dump takes the document and deletes it */
+		if (!yaml_emitter_dump(&emitter, &doc)) {
+			error = ferry_error_set(FERRY_EINVALID, "%s: cannot write document %d: %s",
+						what, index,
+						emitter.problem ? emitter.problem : "emitter error");
+			goto done;
+		}
+	}
+	if (have_emitter && !yaml_emitter_close(&emitter))
+		error = ferry_error_set(FERRY_EINVALID, "%s: cannot finish the documents", what);
+	if (have_emitter)
+		yaml_emitter_flush(&emitter);
+done:
+	if (have_emitter)
+		yaml_emitter_delete(&emitter);
+	yaml_parser_delete(&parser);
+	return error;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* Plain manifests: every *.yaml / *.yml of `dir`, by name. */
+static int render_plain(ferry_rendered *out, const ferry_stack *stack, const char *dir)
+{
+	ferry_buf path = FERRY_BUF_INIT, text = FERRY_BUF_INIT;
+	char **names = NULL;
+	size_t n = 0, i;
+	struct dirent *e;
+	DIR *d;
+	int error = 0;
+
+	if (!(d = opendir(dir)))
+		return ferry_error_set_errno(FERRY_ENOTFOUND, "stack '%s': cannot read '%s'",
+					     stack->name, dir);
+	while ((e = readdir(d))) {
+		char **grown;
+
+		if (e->d_name[0] == '.' || !(ends_with(e->d_name, ".yaml") ||
+					     ends_with(e->d_name, ".yml")))
+			continue;
+		if (!strcmp(e->d_name, "kustomization.yaml") || !strcmp(e->d_name, "kustomization.yml"))
+			continue;
+		if (!(grown = realloc(names, (n + 1) * sizeof(*grown))) ||
+		    !(grown[n] = strdup(e->d_name))) {
+			if (grown)
+				names = grown;
+			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			break;
+		}
+		names = grown;
+		n++;
+	}
+	closedir(d);
+	if (!error && !n)
+		error = ferry_error_set(FERRY_ENOTFOUND, "stack '%s': no *.yaml manifests in '%s'",
+					stack->name, dir);
+	if (!error)
+		qsort(names, n, sizeof(*names), name_cmp);
+	for (i = 0; i < n && !error; i++) {
+		ferry_buf_clear(&path);
+		ferry_buf_clear(&text);
+		if ((error = ferry_buf_printf(&path, "%s/%s", dir, names[i])) < 0 ||
+		    (error = ferry_fs_read_file(&text, path.ptr, MANIFEST_MAX_SIZE)) < 0)
+			break;
+		error = ferry_render_process(out, stack, text.ptr ? text.ptr : "", text.size,
+					     names[i]);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	ferry_buf_dispose(&path);
+	ferry_buf_dispose(&text);
+	return error;
+}
+
+/* Run a renderer; its stdout is the manifests. */
+static int render_tool(ferry_rendered *out, const ferry_stack *stack, const char *const *argv,
+		       const char *what)
+{
+	ferry_buf text = FERRY_BUF_INIT, err = FERRY_BUF_INIT;
+	int status, error;
+
+	if ((error = ferry_spawn(&status, &text, &err, argv, NULL)) < 0) {
+		error = ferry_error_wrap(error == FERRY_ENOTFOUND ? FERRY_EUNSUPPORTED : error,
+					 "stack '%s': the %s format needs '%s'", stack->name, what,
+					 argv[0]);
+		goto done;
+	}
+	if (status != 0) {
+		while (err.size && (err.ptr[err.size - 1] == '\n'))
+			err.ptr[--err.size] = '\0';
+		error = ferry_error_set(FERRY_EINVALID, "stack '%s': %s %s failed (exit %d): %s",
+					stack->name, argv[0], argv[1], status,
+					err.ptr ? err.ptr : "");
+		goto done;
+	}
+	error = ferry_render_process(out, stack, text.ptr ? text.ptr : "", text.size, what);
+done:
+	ferry_buf_dispose(&text);
+	ferry_buf_dispose(&err);
+	return error;
+}
+
+static int render_compose(ferry_rendered *out, const ferry_stack *stack, const char *dir)
+{
+	static const char *const names[] = { "compose.yaml", "compose.yml", "docker-compose.yaml",
+					     "docker-compose.yml" };
+	ferry_buf path = FERRY_BUF_INIT, text = FERRY_BUF_INIT;
+	size_t i;
+	int error = FERRY_ENOTFOUND;
+
+	for (i = 0; i < 4; i++) {
+		ferry_buf_clear(&path);
+		if (ferry_buf_printf(&path, "%s/%s", dir, names[i]) < 0)
+			break;
+		if (ferry_fs_exists(path.ptr)) {
+			if ((error = ferry_fs_read_file(&text, path.ptr, MANIFEST_MAX_SIZE)) == 0)
+				error = ferry_render_process(out, stack, text.ptr ? text.ptr : "",
+							     text.size, names[i]);
+			break;
+		}
+	}
+	if (error == FERRY_ENOTFOUND)
+		error = ferry_error_set(FERRY_ENOTFOUND, "stack '%s': no compose.yaml in '%s'",
+					stack->name, dir);
+	ferry_buf_dispose(&path);
+	ferry_buf_dispose(&text);
+	return error;
+}
+
+int ferry_render(ferry_rendered *out, const ferry_reconcile_config *cfg,
+		 const ferry_stack *stack, const char *dir)
+{
+	ferry_buf values = FERRY_BUF_INIT;
+	int error = 0;
+
+	memset(out, 0, sizeof(*out));
+	switch (stack->format) {
+	case FERRY_FMT_MANIFESTS:
+		error = render_plain(out, stack, dir);
+		break;
+	case FERRY_FMT_KUSTOMIZE: {
+		const char *argv[] = { cfg->kubectl ? cfg->kubectl : "kubectl", "kustomize", dir,
+				       NULL };
+
+		error = render_tool(out, stack, argv, "kustomize");
+		break;
+	}
+	case FERRY_FMT_HELM: {
+		const char *argv[12];
+		size_t n = 0;
+
+		argv[n++] = cfg->helm ? cfg->helm : "helm";
+		argv[n++] = "template";
+		argv[n++] = stack->release ? stack->release : stack->name;
+		argv[n++] = dir;
+		if (stack->values) {
+			if ((error = ferry_buf_printf(&values, "%s/%s", dir, stack->values)) < 0)
+				break;
+			argv[n++] = "--values";
+			argv[n++] = values.ptr;
+		}
+		if (stack->namespace_) {
+			argv[n++] = "--namespace";
+			argv[n++] = stack->namespace_;
+		}
+		argv[n] = NULL;
+		error = render_tool(out, stack, argv, "helm");
+		break;
+	}
+	case FERRY_FMT_COMPOSE:
+		error = render_compose(out, stack, dir);
+		break;
+	}
+	if (error < 0)
+		ferry_rendered_dispose(out);
+	ferry_buf_dispose(&values);
+	return error;
+}
+
+char *ferry_workloads_to_json(const ferry_rendered *r)
+{
+	json_t *arr = json_array();
+	char *text = NULL;
+	size_t i, j;
+
+	if (!arr)
+		return NULL;
+	for (i = 0; i < r->nworkloads; i++) {
+		json_t *c = json_array();
+
+		for (j = 0; j < r->workloads[i].ncontainers; j++)
+			json_array_append_new(c, json_pack("{s:s,s:s}", "name",
+							   r->workloads[i].containers[j], "image",
+							   r->workloads[i].images[j]));
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:o}", "kind", r->workloads[i].kind,
+						     "name", r->workloads[i].name, "containers", c));
+	}
+	text = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	return text;
+}

@@ -1,0 +1,499 @@
+/*
+ * A stack's source in the store: a bare git repository (STORE/git/<name>.git)
+ * read with libgit2, or an OCI artifact (a tag or digest of the store's
+ * OCI layout). Resolving is cheap (one ref lookup or one row), which is
+ * what makes a polling round over many stacks affordable; checking out
+ * writes the commit's tree (or the artifact's layers) into a fresh work
+ * directory, with no git working tree and no hooks involved.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <git2.h>
+#include <jansson.h>
+
+#include "ferry/errors.h"
+#include "fs.h"
+#include "hash.h"
+#include "json.h"
+#include "reconcile.h"
+#include "util.h"
+#include "banned.h"
+
+#define ARTIFACT_FILE_MAX (64u << 20)
+
+void ferry_revision_dispose(ferry_revision *rev)
+{
+	free(rev->bundle_id);
+	free(rev->channel);
+	memset(rev, 0, sizeof(*rev));
+}
+
+static int git_fail(const ferry_stack *stack, const char *what)
+{
+	const git_error *e = git_error_last();
+
+	return ferry_error_set(FERRY_EIO, "stack '%s': %s: %s", stack->name, what,
+			       e && e->message ? e->message : "libgit2 error");
+}
+
+static int open_repo(git_repository **out, ferry_store *st, const ferry_stack *stack)
+{
+	ferry_buf path = FERRY_BUF_INIT;
+	int error = 0;
+
+	if ((error = ferry_store_repo_path(&path, st, stack->repo)) < 0)
+		return error;
+	if (git_repository_open_bare(out, path.ptr) < 0)
+		error = ferry_error_set(FERRY_ENOTFOUND,
+					"stack '%s': the store has no git repository '%s'",
+					stack->name, stack->repo);
+	ferry_buf_dispose(&path);
+	return error;
+}
+
+/* The commit of `id` (full or abbreviated hex) in `repo`. */
+static int lookup_commit(git_commit **out, git_repository *repo, const ferry_stack *stack,
+			 const char *id)
+{
+	git_oid oid;
+	git_object *obj = NULL;
+	size_t len = strlen(id);
+
+	if (len < 4 || len > 40 || git_oid_fromstrn(&oid, id, len) < 0 ||
+	    git_object_lookup_prefix(&obj, repo, &oid, len, GIT_OBJECT_COMMIT) < 0)
+		return ferry_error_set(FERRY_ENOTFOUND,
+				       "stack '%s': repository '%s' has no commit %s",
+				       stack->name, stack->repo, id);
+	*out = (git_commit *)obj;
+	return 0;
+}
+
+static int resolve_git(ferry_revision *out, const ferry_stack *stack, git_repository *repo)
+{
+	git_reference *ref = NULL;
+	git_object *obj = NULL;
+	git_commit *commit = NULL;
+	ferry_buf name = FERRY_BUF_INIT;
+	int error = 0;
+
+	if (stack->ref_kind == FERRY_REF_COMMIT) {
+		if ((error = lookup_commit(&commit, repo, stack, stack->ref)) == 0)
+			git_oid_tostr(out->id, sizeof(out->id), git_commit_id(commit));
+		git_commit_free(commit);
+		return error;
+	}
+	if ((error = ferry_buf_printf(&name, "refs/%s/%s",
+				      stack->ref_kind == FERRY_REF_TAG ? "tags" : "heads",
+				      stack->ref)) < 0)
+		goto done;
+	if (git_reference_lookup(&ref, repo, name.ptr) < 0) {
+		error = ferry_error_set(FERRY_ENOTFOUND, "stack '%s': repository '%s' has no %s '%s'",
+					stack->name, stack->repo,
+					stack->ref_kind == FERRY_REF_TAG ? "tag" : "branch",
+					stack->ref);
+		goto done;
+	}
+	if (git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT) < 0) {
+		error = git_fail(stack, "cannot peel the ref to a commit");
+		goto done;
+	}
+	git_oid_tostr(out->id, sizeof(out->id), git_object_id(obj));
+done:
+	git_object_free(obj);
+	git_reference_free(ref);
+	ferry_buf_dispose(&name);
+	return error;
+}
+
+/* "name@sha256:hex" or "name:tag" -> the digest the store holds. */
+static int resolve_oci(ferry_revision *out, ferry_store *st, const ferry_stack *stack)
+{
+	const char *at = strchr(stack->ref, '@');
+	sqlite3_stmt *q = NULL;
+	int error = 0;
+
+	if (at) {
+		char hex[FERRY_SHA256_HEX_LEN + 1];
+
+		if (ferry_digest_parse(hex, at + 1) < 0 || !ferry_store_has_blob(st, hex))
+			return ferry_error_set(FERRY_ENOTFOUND,
+					       "stack '%s': the store has no artifact '%s'",
+					       stack->name, stack->ref);
+		snprintf(out->id, sizeof(out->id), "sha256:%s", hex);
+		return 0;
+	}
+	if (sqlite3_prepare_v2(st->db, "SELECT digest FROM tags WHERE reference = ?", -1, &q,
+			       NULL) != SQLITE_OK)
+		return ferry_store_db_error(st, "read tags");
+	sqlite3_bind_text(q, 1, stack->ref, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		snprintf(out->id, sizeof(out->id), "%s", (const char *)sqlite3_column_text(q, 0));
+	else
+		error = ferry_error_set(FERRY_ENOTFOUND, "stack '%s': the store has no artifact '%s'",
+					stack->name, stack->ref);
+	sqlite3_finalize(q);
+	return error;
+}
+
+int ferry_source_resolve(ferry_revision *out, ferry_store *st, const ferry_stack *stack)
+{
+	git_repository *repo = NULL;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	if (stack->source == FERRY_SRC_OCI)
+		return resolve_oci(out, st, stack);
+	git_libgit2_init();
+	if ((error = open_repo(&repo, st, stack)) == 0)
+		error = resolve_git(out, stack, repo);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return error;
+}
+
+static int dup_col(char **out, sqlite3_stmt *q, int col)
+{
+	const unsigned char *s = sqlite3_column_text(q, col);
+
+	free(*out);
+	*out = NULL;
+	if (s && !(*out = strdup((const char *)s)))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	return 0;
+}
+
+int ferry_source_provenance(ferry_revision *rev, ferry_store *st, const ferry_stack *stack)
+{
+	static const char git_sql[] =
+		"SELECT i.bundle_id, r.channel, r.sequence FROM refs r "
+		"LEFT JOIN imports i ON i.channel = r.channel AND i.sequence = r.sequence "
+		"WHERE r.repo = ?1 AND r.commit_id = ?2 "
+		"UNION ALL SELECT bundle_id, channel, sequence FROM reconcile_events "
+		"WHERE source = 'git:' || ?1 AND revision = ?2 AND bundle_id IS NOT NULL "
+		"ORDER BY 3 LIMIT 1";
+	static const char oci_sql[] =
+		"SELECT i.bundle_id, b.channel, b.sequence FROM blobs b "
+		"LEFT JOIN imports i ON i.channel = b.channel AND i.sequence = b.sequence "
+		"WHERE b.digest = substr(?2, 8) AND ?1 IS NOT NULL LIMIT 1";
+	sqlite3_stmt *q = NULL;
+	int error = 0, rc;
+
+	if (sqlite3_prepare_v2(st->db, stack->source == FERRY_SRC_GIT ? git_sql : oci_sql, -1, &q,
+			       NULL) != SQLITE_OK)
+		return ferry_store_db_error(st, "read provenance");
+	sqlite3_bind_text(q, 1, stack->source == FERRY_SRC_GIT ? stack->repo : stack->ref, -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, rev->id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		if ((error = dup_col(&rev->bundle_id, q, 0)) == 0)
+			error = dup_col(&rev->channel, q, 1);
+		rev->sequence = sqlite3_column_int64(q, 2);
+	} else if (rc != SQLITE_DONE) {
+		error = ferry_store_db_error(st, "read provenance");
+	}
+	sqlite3_finalize(q);
+	return error;
+}
+
+/* ---- checkout ------------------------------------------------------------- */
+
+static int write_blob(git_repository *repo, const git_tree_entry *e, const char *path,
+		      const ferry_stack *stack)
+{
+	git_blob *blob = NULL;
+	int fd, error = 0;
+	mode_t mode = git_tree_entry_filemode(e) == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644;
+
+	if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0)
+		return git_fail(stack, "cannot read a blob");
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0) {
+		error = ferry_error_set_errno(FERRY_EIO, "cannot create '%s'", path);
+	} else {
+		error = ferry_fs_write_all(fd, git_blob_rawcontent(blob),
+					   (size_t)git_blob_rawsize(blob));
+		close(fd);
+	}
+	git_blob_free(blob);
+	return error;
+}
+
+static int write_tree(git_repository *repo, const git_tree *tree, const char *dir,
+		      const ferry_stack *stack, int depth)
+{
+	ferry_buf path = FERRY_BUF_INIT;
+	size_t i, n = git_tree_entrycount(tree);
+	int error = 0;
+
+	if (depth > 64)
+		return ferry_error_set(FERRY_EINVALID, "stack '%s': tree nested too deep",
+				       stack->name);
+	for (i = 0; i < n && !error; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+		const char *name = git_tree_entry_name(e);
+
+		if (!strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/') ||
+		    !strcmp(name, ".git"))
+			continue;
+		ferry_buf_clear(&path);
+		if ((error = ferry_buf_printf(&path, "%s/%s", dir, name)) < 0)
+			break;
+		switch (git_tree_entry_type(e)) {
+		case GIT_OBJECT_BLOB:
+			/* symbolic links are not followed nor written */
+			if (git_tree_entry_filemode(e) != GIT_FILEMODE_LINK)
+				error = write_blob(repo, e, path.ptr, stack);
+			break;
+		case GIT_OBJECT_TREE: {
+			git_tree *sub = NULL;
+
+			if (mkdir(path.ptr, 0755) < 0) {
+				error = ferry_error_set_errno(FERRY_EIO, "cannot create '%s'", path.ptr);
+				break;
+			}
+			if (git_tree_lookup(&sub, repo, git_tree_entry_id(e)) < 0) {
+				error = git_fail(stack, "cannot read a tree");
+				break;
+			}
+			error = write_tree(repo, sub, path.ptr, stack, depth + 1);
+			git_tree_free(sub);
+			break;
+		}
+		default:
+			break;   /* submodules are not part of a stack's sources */
+		}
+	}
+	ferry_buf_dispose(&path);
+	return error;
+}
+
+static int checkout_git(ferry_store *st, const ferry_stack *stack, const char *id,
+			const char *dir)
+{
+	git_repository *repo = NULL;
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	int error;
+
+	git_libgit2_init();
+	if ((error = open_repo(&repo, st, stack)) < 0 ||
+	    (error = lookup_commit(&commit, repo, stack, id)) < 0)
+		goto done;
+	if (git_commit_tree(&tree, commit) < 0) {
+		error = git_fail(stack, "cannot read the commit's tree");
+		goto done;
+	}
+	error = write_tree(repo, tree, dir, stack, 0);
+done:
+	git_tree_free(tree);
+	git_commit_free(commit);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return error;
+}
+
+/* Extract one layer (tar, optionally gzip) into `dir`: regular files and
+ * directories with safe relative names only. */
+static int extract_layer(const char *file, const char *dir, const ferry_stack *stack)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	ferry_buf path = FERRY_BUF_INIT;
+	int r, error = 0;
+
+	if (!a)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	archive_read_support_filter_gzip(a);
+	archive_read_support_filter_zstd(a);
+	archive_read_support_format_tar(a);
+	if (archive_read_open_filename(a, file, 65536) != ARCHIVE_OK) {
+		error = ferry_error_set(FERRY_EINVALID, "stack '%s': cannot read layer '%s': %s",
+					stack->name, file, archive_error_string(a));
+		goto done;
+	}
+	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+		const char *name = archive_entry_pathname(e);
+		mode_t type = archive_entry_filetype(e);
+		size_t len;
+
+		while (name && name[0] == '.' && name[1] == '/')
+			name += 2;
+		if (!name || !*name || !strcmp(name, "."))
+			continue;
+		len = strlen(name);
+		ferry_buf_clear(&path);
+		if ((error = ferry_buf_printf(&path, "%s/%.*s", dir,
+					      (int)(name[len - 1] == '/' ? len - 1 : len), name)) < 0)
+			break;
+		if (!ferry_path_is_safe(path.ptr + strlen(dir) + 1)) {
+			error = ferry_error_set(FERRY_EINVALID,
+						"stack '%s': unsafe member name '%s' in the artifact",
+						stack->name, name);
+			break;
+		}
+		if (type == AE_IFDIR) {
+			if ((error = ferry_fs_mkdir_p(path.ptr, 0755)) < 0)
+				break;
+		} else if (type == AE_IFREG) {
+			char *slash = strrchr(path.ptr, '/');
+			const void *buf;
+			size_t size;
+			int64_t off;
+			int fd;
+
+			*slash = '\0';
+			error = ferry_fs_mkdir_p(path.ptr, 0755);
+			*slash = '/';
+			if (error < 0)
+				break;
+			if (archive_entry_size(e) > (int64_t)ARTIFACT_FILE_MAX) {
+				error = ferry_error_set(FERRY_ETOOBIG, "stack '%s': '%s' is too large",
+							stack->name, name);
+				break;
+			}
+			if ((fd = open(path.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+				error = ferry_error_set_errno(FERRY_EIO, "cannot create '%s'", path.ptr);
+				break;
+			}
+			while ((r = archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK)
+				if ((error = ferry_fs_write_all(fd, buf, size)) < 0)
+					break;
+			close(fd);
+			if (error < 0)
+				break;
+			if (r != ARCHIVE_EOF) {
+				error = ferry_error_set(FERRY_EINVALID, "stack '%s': layer '%s': %s",
+							stack->name, file, archive_error_string(a));
+				break;
+			}
+		}
+		/* links, devices and the rest are skipped */
+	}
+	if (!error && r != ARCHIVE_EOF)
+		error = ferry_error_set(FERRY_EINVALID, "stack '%s': layer '%s': %s", stack->name,
+					file, archive_error_string(a));
+done:
+	archive_read_free(a);
+	ferry_buf_dispose(&path);
+	return error;
+}
+
+static int checkout_oci(ferry_store *st, const ferry_stack *stack, const char *id,
+			const char *dir)
+{
+	ferry_buf path = FERRY_BUF_INIT, body = FERRY_BUF_INIT;
+	char hex[FERRY_SHA256_HEX_LEN + 1];
+	json_t *doc = NULL, *layers, *l;
+	size_t i;
+	int error;
+
+	if ((error = ferry_digest_parse(hex, id)) < 0 ||
+	    (error = ferry_store_blob_path(&path, st, hex)) < 0 ||
+	    (error = ferry_fs_read_file(&body, path.ptr, 4u << 20)) < 0 ||
+	    (error = ferry_json_parse(&doc, body.ptr, body.size, "artifact manifest")) < 0 ||
+	    (error = ferry_json_get_array(&layers, doc, "layers", "artifact manifest")) < 0)
+		goto done;
+	json_array_foreach(layers, i, l) {
+		const char *d = json_string_value(json_object_get(l, "digest"));
+
+		ferry_buf_clear(&path);
+		if (!d || (error = ferry_digest_parse(hex, d)) < 0 ||
+		    (error = ferry_store_blob_path(&path, st, hex)) < 0) {
+			if (!error)
+				error = ferry_error_set(FERRY_EINVALID, "stack '%s': a layer has no digest",
+							stack->name);
+			goto done;
+		}
+		if ((error = extract_layer(path.ptr, dir, stack)) < 0)
+			goto done;
+	}
+done:
+	json_decref(doc);
+	ferry_buf_dispose(&path);
+	ferry_buf_dispose(&body);
+	return error;
+}
+
+int ferry_source_checkout(char **sub, ferry_store *st, const ferry_stack *stack,
+			  const char *id, const char *dir)
+{
+	ferry_buf b = FERRY_BUF_INIT;
+	int error;
+
+	*sub = NULL;
+	if ((error = ferry_fs_mkdir_p(dir, 0700)) < 0)
+		return error;
+	error = stack->source == FERRY_SRC_GIT ? checkout_git(st, stack, id, dir)
+					       : checkout_oci(st, stack, id, dir);
+	if (error < 0)
+		return error;
+	if ((error = stack->path && strcmp(stack->path, ".")
+			     ? ferry_buf_printf(&b, "%s/%s", dir, stack->path)
+			     : ferry_buf_puts(&b, dir)) < 0) {
+		ferry_buf_dispose(&b);
+		return error;
+	}
+	if (!ferry_fs_exists(b.ptr)) {
+		error = ferry_error_set(FERRY_ENOTFOUND, "stack '%s': path '%s' does not exist at %.12s",
+					stack->name, stack->path, id);
+		ferry_buf_dispose(&b);
+		return error;
+	}
+	*sub = ferry_buf_detach(&b);
+	return 0;
+}
+
+int ferry_source_frozen(int *frozen, ferry_buf *reason, ferry_store *st,
+			const ferry_stack *stack, const char *id)
+{
+	git_repository *repo = NULL;
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	git_tree_entry *e = NULL;
+	git_blob *blob = NULL;
+	int error = 0;
+
+	*frozen = 0;
+	if (!stack->freeze_file || stack->source != FERRY_SRC_GIT)
+		return 0;
+	git_libgit2_init();
+	if ((error = open_repo(&repo, st, stack)) < 0 ||
+	    (error = lookup_commit(&commit, repo, stack, id)) < 0)
+		goto done;
+	if (git_commit_tree(&tree, commit) < 0) {
+		error = git_fail(stack, "cannot read the commit's tree");
+		goto done;
+	}
+	if (git_tree_entry_bypath(&e, tree, stack->freeze_file) < 0)
+		goto done;   /* not frozen */
+	*frozen = 1;
+	if (git_tree_entry_type(e) == GIT_OBJECT_BLOB &&
+	    git_blob_lookup(&blob, repo, git_tree_entry_id(e)) == 0) {
+		const char *text = git_blob_rawcontent(blob);
+		size_t len = (size_t)git_blob_rawsize(blob), n;
+
+		for (n = 0; n < len && n < 200 && text[n] != '\n' && text[n] != '\r' && text[n]; n++)
+			;
+		if (n)
+			error = ferry_buf_put(reason, text, n);
+	}
+	if (!error && !reason->size)
+		error = ferry_buf_printf(reason, "%s is present", stack->freeze_file);
+done:
+	git_blob_free(blob);
+	git_tree_entry_free(e);
+	git_tree_free(tree);
+	git_commit_free(commit);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	if (!error)
+		ferry_error_clear();
+	return error;
+}

@@ -1,0 +1,278 @@
+/*
+ * The webhook endpoint (see webhook.h). It only queues triggers: cycles run
+ * on the daemon's workers, so a slow apply never holds an HTTP connection
+ * and a burst of webhooks for one stack collapses into one pending cycle.
+ * Bodies are capped; every answer is a small JSON object.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "ferry/errors.h"
+#include "log.h"
+#include "webhook.h"
+#include "banned.h"
+
+#define WEBHOOK_BODY_MAX (1u << 20)
+
+struct ferry_webhook {
+	struct MHD_Daemon *daemon;
+	ferry_reconciler *rc;
+	const ferry_reconcile_config *cfg;
+	uint16_t port;
+};
+
+static uint16_t bound_port;
+
+uint16_t ferry_reconciler_webhook_port(void)
+{
+	return bound_port;
+}
+
+typedef struct {
+	ferry_buf body;
+	int too_big;
+} req_state;
+
+static int hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int ferry_webhook_authentic(const unsigned char *secret, size_t secret_len,
+			    const char *bearer, const char *signature,
+			    const void *body, size_t body_len)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE], given[32];
+	unsigned int maclen = 0;
+	size_t i;
+
+	if (!secret || !secret_len)
+		return 0;
+	if (bearer) {
+		size_t n = strlen(bearer);
+
+		return n == secret_len && CRYPTO_memcmp(bearer, secret, n) == 0;
+	}
+	if (!signature)
+		return 0;
+	if (!strncmp(signature, "sha256=", 7))
+		signature += 7;
+	if (strlen(signature) != 64)
+		return 0;
+	for (i = 0; i < 32; i++) {
+		int hi = hexval(signature[2 * i]), lo = hexval(signature[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return 0;
+		given[i] = (unsigned char)(hi << 4 | lo);
+	}
+	if (!HMAC(EVP_sha256(), secret, (int)secret_len, body, body_len, mac, &maclen) ||
+	    maclen != 32)
+		return 0;
+	return CRYPTO_memcmp(mac, given, 32) == 0;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, json_t *o)
+{
+	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	json_decref(o);
+	if (!text)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result fail(struct MHD_Connection *conn, unsigned status, const char *msg)
+{
+	return reply(conn, status, json_pack("{s:b,s:s}", "ok", 0, "error", msg));
+}
+
+/* The bearer token of a request: Authorization: Bearer X, or X-Ferry-Token. */
+static const char *bearer_of(struct MHD_Connection *conn)
+{
+	const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+
+	if (a && !strncasecmp(a, "Bearer ", 7))
+		return a + 7;
+	if (a && !strncasecmp(a, "token ", 6))   /* Gitea's "Authorization: token X" */
+		return a + 6;
+	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Ferry-Token");
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *data,
+			      size_t *size, void **con_cls)
+{
+	ferry_webhook *w = cls;
+	req_state *st = *con_cls;
+	const char *bearer, *sig;
+	char actor[160];
+
+	(void)version;
+	if (!strcmp(method, "GET") && !strcmp(url, "/healthz"))
+		return reply(conn, MHD_HTTP_OK, json_pack("{s:b}", "ok", 1));
+	if (strcmp(method, "POST"))
+		return fail(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only POST");
+	if (!st) {
+		if (!(st = calloc(1, sizeof(*st))))
+			return MHD_NO;
+		st->body.limit = WEBHOOK_BODY_MAX;
+		*con_cls = st;
+		return MHD_YES;
+	}
+	if (*size) {
+		if (ferry_buf_put(&st->body, data, *size) < 0)
+			st->too_big = 1;
+		*size = 0;
+		return MHD_YES;
+	}
+	if (st->too_big)
+		return fail(conn, MHD_HTTP_CONTENT_TOO_LARGE, "body too large");
+	bearer = bearer_of(conn);
+	sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Hub-Signature-256");
+	if (!sig)
+		sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Gitea-Signature");
+	if (!strcmp(url, "/hooks/import")) {
+		json_t *doc;
+		const char *channel = NULL;
+		json_int_t seq = 0;
+
+		if (!ferry_webhook_authentic(w->cfg->token, w->cfg->token_len, bearer, sig,
+					     st->body.ptr ? st->body.ptr : "", st->body.size))
+			return fail(conn, MHD_HTTP_UNAUTHORIZED, "bad or missing token");
+		doc = json_loadb(st->body.ptr ? st->body.ptr : "", st->body.size, 0, NULL);
+		channel = json_string_value(json_object_get(doc, "channel"));
+		seq = json_integer_value(json_object_get(doc, "sequence"));
+		snprintf(actor, sizeof(actor), "importer:%.64s#%lld", channel ? channel : "?",
+			 (long long)seq);
+		json_decref(doc);
+		ferry_reconciler_trigger(w->rc, -1, FERRY_TRIGGER_WEBHOOK, actor);
+		ferry_log(FERRY_LOG_INFO, "webhook: import notification %s", actor);
+		return reply(conn, MHD_HTTP_ACCEPTED,
+			     json_pack("{s:b,s:I}", "ok", 1, "stacks", (json_int_t)w->cfg->nstacks));
+	}
+	if (!strncmp(url, "/hooks/stacks/", 14)) {
+		const char *name = url + 14;
+		size_t i;
+
+		for (i = 0; i < w->cfg->nstacks; i++)
+			if (!strcmp(w->cfg->stacks[i].name, name))
+				break;
+		if (i == w->cfg->nstacks)
+			return fail(conn, MHD_HTTP_NOT_FOUND, "no such stack");
+		if (!w->cfg->stacks[i].secret)
+			return fail(conn, MHD_HTTP_FORBIDDEN, "the stack has no webhook secret");
+		if (!ferry_webhook_authentic(w->cfg->stacks[i].secret, w->cfg->stacks[i].secret_len,
+					     bearer, sig, st->body.ptr ? st->body.ptr : "",
+					     st->body.size))
+			return fail(conn, MHD_HTTP_UNAUTHORIZED, "bad or missing token or signature");
+		{
+			/* A Gitea/GitHub push payload names who pushed. */
+			json_t *doc = json_loadb(st->body.ptr ? st->body.ptr : "", st->body.size, 0,
+						 NULL);
+			const char *who = json_string_value(
+				json_object_get(json_object_get(doc, "pusher"), "login"));
+
+			if (!who)
+				who = json_string_value(
+					json_object_get(json_object_get(doc, "sender"), "login"));
+			snprintf(actor, sizeof(actor), "webhook:%.100s", who ? who : "token");
+			json_decref(doc);
+		}
+		ferry_reconciler_trigger(w->rc, (long)i, FERRY_TRIGGER_WEBHOOK, actor);
+		return reply(conn, MHD_HTTP_ACCEPTED, json_pack("{s:b,s:s}", "ok", 1, "stack", name));
+	}
+	return fail(conn, MHD_HTTP_NOT_FOUND, "unknown endpoint");
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	req_state *st = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (st) {
+		ferry_buf_dispose(&st->body);
+		free(st);
+	}
+	*con_cls = NULL;
+}
+
+int ferry_webhook_start(ferry_webhook **out, ferry_reconciler *rc,
+			const ferry_reconcile_config *cfg)
+{
+	struct sockaddr_in sa;
+	const union MHD_DaemonInfo *info;
+	const char *colon = strrchr(cfg->listen, ':');
+	char host[64];
+	unsigned long port;
+	char *end;
+	ferry_webhook *w;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	if (!colon || (size_t)(colon - cfg->listen) >= sizeof(host) ||
+	    (port = strtoul(colon + 1, &end, 10), *end) || port > 65535)
+		return ferry_error_set(FERRY_EINVALID, "webhook listen wants ADDR:PORT, not '%s'",
+				       cfg->listen);
+	memcpy(host, cfg->listen, (size_t)(colon - cfg->listen));
+	host[colon - cfg->listen] = '\0';
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return ferry_error_set(FERRY_EINVALID, "'%s' is not an IPv4 address", host);
+	sa.sin_port = htons((uint16_t)port);
+	if (!(w = calloc(1, sizeof(*w))))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	w->rc = rc;
+	w->cfg = cfg;
+	w->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, w,
+				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+				     MHD_OPTION_CONNECTION_LIMIT, 64u,
+				     MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+				     MHD_OPTION_NOTIFY_COMPLETED, completed, w,
+				     MHD_OPTION_END);
+	if (!w->daemon) {
+		free(w);
+		return ferry_error_set(FERRY_EIO, "cannot listen on %s", cfg->listen);
+	}
+	info = MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	w->port = info ? info->port : (uint16_t)port;
+	bound_port = w->port;
+	*out = w;
+	return 0;
+}
+
+uint16_t ferry_webhook_port(const ferry_webhook *w)
+{
+	return w->port;
+}
+
+void ferry_webhook_stop(ferry_webhook *w)
+{
+	if (!w)
+		return;
+	MHD_stop_daemon(w->daemon);
+	bound_port = 0;
+	free(w);
+}

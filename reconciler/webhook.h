@@ -1,0 +1,35 @@
+/*
+ * The reconciler's webhook endpoint (libmicrohttpd), internal to the
+ * reconciler: POST /hooks/import (the importer, with the config's token)
+ * asks every stack to check its source now; POST /hooks/stacks/NAME (the
+ * stack's secret as a token, or an HMAC-SHA256 of the body in
+ * X-Hub-Signature-256 or X-Gitea-Signature) asks one stack.
+ */
+#ifndef FERRY_RECONCILER_WEBHOOK_H
+#define FERRY_RECONCILER_WEBHOOK_H
+
+#include <stdint.h>
+
+#include "reconcile.h"
+
+typedef struct ferry_webhook ferry_webhook;
+
+/** Listen on cfg->listen; triggers go to `rc`. */
+int ferry_webhook_start(ferry_webhook **out, ferry_reconciler *rc,
+			const ferry_reconcile_config *cfg);
+void ferry_webhook_stop(ferry_webhook *w);
+/** The bound port (useful with port 0). */
+uint16_t ferry_webhook_port(const ferry_webhook *w);
+/** The port the running daemon's webhook is bound to, 0 when none. */
+uint16_t ferry_reconciler_webhook_port(void);
+
+/**
+ * Check a request's credentials against `secret`: a bearer token (or
+ * X-Ferry-Token), or "sha256=<hex>" / "<hex>" HMAC-SHA256 of `body`.
+ * Returns 1 when authentic, 0 otherwise. Comparisons are constant time.
+ */
+int ferry_webhook_authentic(const unsigned char *secret, size_t secret_len,
+			    const char *bearer, const char *signature,
+			    const void *body, size_t body_len);
+
+#endif

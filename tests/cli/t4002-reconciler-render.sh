@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Without a live target: tag- and SHA-pinned stacks do not move when the
+# branch moves; require-digests rejects ':latest' naming the image;
+# Kustomize overlays render through `kubectl kustomize`; the kubernetes
+# target's commands are shown by --dry-run; config errors name the line.
+. "$(dirname "$0")/../lib/test-lib.sh"
+need git jq
+. "$SRC/tests/lib/git-server.sh"
+
+export HOME=$T/home GIT_CONFIG_NOSYSTEM=1
+mkdir -p "$HOME"
+git config --global user.name "Test" && git config --global user.email test@example.com
+git init -q --bare -b main "$T/deploy.git"
+git clone -q "$T/deploy.git" "$T/work" 2>/dev/null
+D=sha256:$(printf '%064d' 1)
+mkdir -p "$T/work/app" "$T/work/latest" "$T/work/base" "$T/work/overlays/prod"
+cat >"$T/work/app/deployment.yaml" <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app}
+spec:
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec: {containers: [{name: app, image: "mirror.local/library/app@$D"}]}
+YAML
+cat >"$T/work/latest/pod.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: loose}
+spec: {containers: [{name: c, image: "mirror.local/library/busybox:latest"}]}
+YAML
+cp "$T/work/app/deployment.yaml" "$T/work/base/"
+printf 'resources: [deployment.yaml]\n' >"$T/work/base/kustomization.yaml"
+printf 'resources: [../../base]\nnamePrefix: prod-\nreplicas: [{name: app, count: 3}]\n' >"$T/work/overlays/prod/kustomization.yaml"
+git -C "$T/work" add -A && git -C "$T/work" commit -qm one && git -C "$T/work" tag v1 && git -C "$T/work" push -q origin main v1 2>/dev/null
+C1=$(git -C "$T/work" rev-parse HEAD)
+
+"$FERRY" keygen -o "$T/key" >/dev/null
+printf 'channel: c\nsources:\n  - git: %s\n' "$T/deploy.git" >"$T/spec.yaml"
+exp() { "$FERRY" export -q --spec "$T/spec.yaml" --key "$T/key.key" --out "$T/bundles" --state "$T/state.db" --cache "$T/cache" >/dev/null; }
+mkdir -p "$T/bundles"
+exp
+"$FERRY" trust init --store "$T/store" --key "$T/key.pub" >/dev/null
+"$FERRY" import -q --store "$T/store" "$T"/bundles/*.tar
+
+cat >"$T/r.yaml" <<CFG
+store: $T/store
+kubernetes: {dry-run: true}
+stacks:
+  - {name: branch, source: {git: deploy, branch: main, path: app}, target: podman}
+  - {name: tagged, source: {git: deploy, tag: v1, path: app}, target: podman}
+  - {name: pinned, source: {git: deploy, commit: ${C1:0:12}, path: app}, target: podman}
+  - name: strict
+    source: {git: deploy, branch: main, path: latest}
+    target: podman
+    policy: {require-digests: true}
+  - name: prod
+    source: {git: deploy, branch: main, path: overlays/prod}
+    format: kustomize
+    target: kubernetes
+    namespace: shop
+CFG
+R=("$FERRY" reconcile --config "$T/r.yaml")
+
+# the branch moves
+echo "# two" >>"$T/work/app/deployment.yaml"
+git -C "$T/work" commit -qam two && git -C "$T/work" push -q origin main 2>/dev/null
+C2=$(git -C "$T/work" rev-parse HEAD)
+exp
+"$FERRY" import -q --store "$T/store" "$(ls "$T"/bundles/*.tar | sort | tail -n 1)"
+"${R[@]}" status --json >"$T/status.json" || fail "status"
+[ "$(jq -r '.[] | select(.stack == "branch") | .desired' "$T/status.json")" = "$C2" ] || fail "branch did not move"
+[ "$(jq -r '.[] | select(.stack == "tagged") | .desired' "$T/status.json")" = "$C1" ] || fail "tag-pinned stack moved"
+[ "$(jq -r '.[] | select(.stack == "pinned") | .desired' "$T/status.json")" = "$C1" ] || fail "SHA-pinned stack moved"
+expect_exit 0 "${R[@]}" --dry-run sync tagged
+expect_out "revision $C1 rendered"
+ok "tag- and SHA-pinned stacks stay at $C1 when the branch moves to $C2"
+
+expect_exit 2 "${R[@]}" sync strict
+expect_err "image 'mirror.local/library/busybox:latest' in Pod/loose has no digest"
+jq -e 'map(select(.stack == "strict" and .outcome == "failed")) | length == 1' <("${R[@]}" history strict --json) >/dev/null ||
+	fail "the rejection is not in the audit history"
+ok "require-digests rejects ':latest', naming the image, and records it"
+
+command -v kubectl >/dev/null || skip_all "needs kubectl for kustomize"
+expect_exit 0 "${R[@]}" --dry-run sync prod
+expect_out "kubectl --namespace shop apply --server-side --field-manager=ferry --force-conflicts -f"
+expect_out "--prune -l ferry.stack=prod"
+f=$(sed -n 's/.* rendered to \([^ ]*\) .*/\1/p' "$T/out")
+[ -f "$f" ] || fail "no rendered file"
+grep -q 'name: prod-app' "$f" && grep -q 'replicas: 3' "$f" || fail "kustomize overlay not applied: $(cat "$f")"
+grep -q 'ferry.stack: prod' "$f" && grep -q 'ferry.workload: prod-app' "$f" || fail "labels missing"
+ok "kustomize overlay rendered by kubectl kustomize; kubernetes --dry-run shows server-side apply with prune by label"
+
+expect_exit 0 "${R[@]}" sync prod
+expect_out "prod: applied"
+[ "$(jq -r '.[] | select(.stack == "prod") | .applied' <("${R[@]}" status --json))" = "$C2" ] || fail "dry-run target not recorded"
+ok "kubernetes target with dry-run: true in the config prints the commands (no cluster here)"
+
+printf 'stacks:\n  - name: x\n    source: {git: deploy, branch: main}\n    policy: {auto-synk: true}\n' >"$T/bad.yaml"
+expect_exit 1 "$FERRY" reconcile --config "$T/bad.yaml" status
+expect_err "bad.yaml:4: unknown key in policy: 'auto-synk'"
+printf 'stacks:\n  - name: x\n    source: {git: deploy, branch: main, tag: v1}\n' >"$T/bad.yaml"
+expect_exit 1 "$FERRY" reconcile --config "$T/bad.yaml" status
+expect_err "exactly one of branch, tag or commit"
+ok "config errors name the file and line"
