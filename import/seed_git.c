@@ -225,6 +225,7 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 	ferry_buf dir = FERRY_BUF_INIT, item = FERRY_BUF_INIT, prefix = FERRY_BUF_INIT;
 	ferry_buf what = FERRY_BUF_INIT, spec = FERRY_BUF_INIT;
 	git_remote_callbacks cb;
+	git_remote_create_options copts;
 	git_push_options po;
 	git_strarray specs = { NULL, 0 };
 	git_repository *gr = NULL;
@@ -259,7 +260,13 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 	cb.credentials = on_credentials;
 	cb.push_update_reference = on_update;
 	cb.payload = &pc;
-	if (git_remote_create_anonymous(&remote, gr, p->url) < 0 ||
+	/* No insteadOf rewriting (the URL is the target's; and libgit2 1.5
+	 * leaks in the regex match that looks the rules up). */
+	git_remote_create_options_init(&copts, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	copts.repository = gr;
+	copts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF |
+		      GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, p->url, &copts) < 0 ||
 	    git_remote_connect(remote, GIT_DIRECTION_PUSH, &cb, NULL, NULL) < 0 ||
 	    git_remote_ls(&heads, &nheads, remote) < 0) {
 		error = git_fail(FERRY_EIO, what.ptr);
