@@ -24,6 +24,8 @@ int cmd_trust(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_receipt(int argc, char **argv);
 int cmd_mirror(int argc, char **argv);
+int cmd_target(int argc, char **argv);
+int cmd_seed(int argc, char **argv);
 int cmd_reconcile(int argc, char **argv);
 
 /** Print "ferry <cmd>: <message>" for the last error; return its exit code. */
@@ -54,6 +56,10 @@ const char *cli_human_size(char *buf, size_t len, uint64_t bytes);
 const char *cli_store_path(const char *given);
 /** ferry verify --store: every check of import, nothing published. */
 int cli_verify_store(const char *store, char *const *paths, size_t npaths, int json);
+
+struct ferry_seed_result;
+/** Print what a seed did (ferry seed, ferry import). */
+void cli_print_seed(const struct ferry_seed_result *res, int json);
 
 /** Common flags. */
 extern int cli_quiet;

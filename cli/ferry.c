@@ -23,6 +23,8 @@ static const struct {
 	{ "store", cmd_store, "list the store, collect garbage" },
 	{ "receipt", cmd_receipt, "write a signed inventory of the store" },
 	{ "mirror", cmd_mirror, "serve the store over HTTP (OCI pull API)" },
+	{ "target", cmd_target, "configure the servers the store is seeded to" },
+	{ "seed", cmd_seed, "push the store to its registries and git servers" },
 	{ "reconcile", cmd_reconcile, "deploy stacks from the store (GitOps): run, sync, status" },
 };
 

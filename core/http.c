@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,9 @@ void ferry_http_response_dispose(ferry_http_response *r)
 	free(r->docker_content_digest);
 	free(r->www_authenticate);
 	free(r->url);
+	free(r->location);
+	free(r->range);
+	free(r->oci_subject);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -305,6 +309,10 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *payload)
 		set_header_field(&c->r->docker_content_digest, v, vlen, 0);
 	else if ((v = header_value(data, len, "www-authenticate", &vlen)))
 		set_header_field(&c->r->www_authenticate, v, vlen, 1);
+	else if ((v = header_value(data, len, "range", &vlen)))
+		set_header_field(&c->r->range, v, vlen, 0);
+	else if ((v = header_value(data, len, "oci-subject", &vlen)))
+		set_header_field(&c->r->oci_subject, v, vlen, 0);
 	return len;
 }
 
@@ -388,6 +396,9 @@ int ferry_http_get(ferry_http_response *out, ferry_http *h,
 		free(out->docker_content_digest);
 		free(out->www_authenticate);
 		out->content_type = out->docker_content_digest = out->www_authenticate = NULL;
+		free(out->range);
+		free(out->oci_subject);
+		out->range = out->oci_subject = NULL;
 		free(c.location);
 		c.location = NULL;
 		c.too_big = c.header_too_big = 0;
@@ -473,6 +484,8 @@ int ferry_http_get(ferry_http_response *out, ferry_http *h,
 		break;
 	}
 	out->url = ferry_buf_detach(&url);
+	out->location = c.location;
+	c.location = NULL;
 done:
 	if (error < 0)
 		ferry_http_response_dispose(out);
@@ -480,6 +493,169 @@ done:
 	curl_slist_free_all(hdrs);
 	ferry_buf_dispose(&url);
 	ferry_buf_dispose(&next);
+	return error;
+}
+
+/* ---- requests with a body ----------------------------------------------- */
+
+typedef struct {
+	const ferry_http_request *req;
+	uint64_t pos;
+	int error;
+	int kill;      /* test hook (see kill_point) */
+} body_ctx;
+
+/*
+ * Test hook for crash-convergence tests: with FERRY_HTTP_KILL_AFTER=N in
+ * the environment, the process kills itself with SIGKILL during its Nth
+ * request, as an operator's kill -9 would: before sending it, after the
+ * first piece of its body, or once the server has answered (by N % 3; a
+ * request without a body dies before it is sent, one whose body fits one
+ * piece after the answer).
+ */
+static int kill_point(void)
+{
+	static long count, limit = -1;
+	const char *env;
+
+	if (limit < 0) {
+		env = getenv("FERRY_HTTP_KILL_AFTER");
+		limit = env && *env ? strtol(env, NULL, 10) : 0;
+	}
+	if (limit <= 0 || ++count != limit)
+		return 0;
+	return 1 + (int)(limit % 3);   /* 1 before, 2 mid-body, 3 after the answer */
+}
+
+static size_t on_read(char *data, size_t size, size_t nmemb, void *payload)
+{
+	body_ctx *b = payload;
+	size_t want = size * nmemb;
+	uint64_t left = b->req->body_len - b->pos;
+
+	if (want > left)
+		want = (size_t)left;
+	if (b->kill == 2 && b->pos > 0)
+		raise(SIGKILL);
+	if (want == 0)
+		return 0;
+	if (b->req->body) {
+		memcpy(data, (const char *)b->req->body + b->pos, want);
+	} else {
+		ssize_t got = pread(b->req->body_fd, data, want,
+				    (off_t)(b->req->body_offset + b->pos));
+
+		if (got <= 0) {
+			b->error = 1;
+			return CURL_READFUNC_ABORT;
+		}
+		want = (size_t)got;
+	}
+	b->pos += want;
+	return want;
+}
+
+int ferry_http_send(ferry_http_response *out, ferry_http *h,
+		    const ferry_http_request *req, uint64_t *bytes_sent)
+{
+	struct curl_slist *hdrs = NULL, *n;
+	const char *method = req->method ? req->method : "GET";
+	int retry = strcmp(method, "POST") && strcmp(method, "PATCH");
+	int kill = kill_point();
+	unsigned attempt = 0;
+	body_ctx b;
+	req_ctx c;
+	CURLcode rc;
+	char errbuf[CURL_ERROR_SIZE];
+	int error = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (;;) {
+		ferry_http_response_dispose(out);
+		out->body.limit = req->limit ? req->limit : (1u << 20);
+		memset(&c, 0, sizeof(c));
+		c.r = out;
+		memset(&b, 0, sizeof(b));
+		b.req = req;
+		b.kill = kill;
+		if (kill == 1 || (kill && req->body_len == 0))
+			raise(SIGKILL);
+		curl_slist_free_all(hdrs);
+		hdrs = NULL;
+		if ((error = build_headers(&hdrs, req->headers, 0)) < 0)
+			goto done;
+		/* No "Expect: 100-continue" round trip before large bodies. */
+		if (!(n = curl_slist_append(hdrs, "Expect:"))) {
+			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			goto done;
+		}
+		hdrs = n;
+		curl_easy_reset(h->easy);
+		setup_common(h->easy, h);
+		errbuf[0] = '\0';
+		curl_easy_setopt(h->easy, CURLOPT_ERRORBUFFER, errbuf);
+		curl_easy_setopt(h->easy, CURLOPT_URL, req->url);
+		curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(h->easy, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(h->easy, CURLOPT_HEADERDATA, &c);
+		curl_easy_setopt(h->easy, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(h->easy, CURLOPT_WRITEDATA, &c);
+		if (req->head) {
+			curl_easy_setopt(h->easy, CURLOPT_NOBODY, 1L);
+		} else if (strcmp(method, "GET")) {
+			curl_easy_setopt(h->easy, CURLOPT_UPLOAD, 1L);
+			curl_easy_setopt(h->easy, CURLOPT_CUSTOMREQUEST, method);
+			curl_easy_setopt(h->easy, CURLOPT_INFILESIZE_LARGE,
+					 (curl_off_t)req->body_len);
+			curl_easy_setopt(h->easy, CURLOPT_READFUNCTION, on_read);
+			curl_easy_setopt(h->easy, CURLOPT_READDATA, &b);
+			curl_easy_setopt(h->easy, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
+		}
+		if (req->userpwd) {
+			curl_easy_setopt(h->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+			curl_easy_setopt(h->easy, CURLOPT_USERPWD, req->userpwd);
+		}
+		rc = curl_easy_perform(h->easy);
+		if (kill)
+			raise(SIGKILL);   /* the server answered; nobody hears it */
+		out->status = 0;
+		curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &out->status);
+		if (bytes_sent)
+			*bytes_sent += b.pos;
+		out->location = c.location;
+		c.location = NULL;
+		if (b.error) {
+			error = ferry_error_set_errno(FERRY_EIO, "cannot read the body for "
+						      "'%.300s'", req->url);
+			goto done;
+		}
+		if (c.too_big || c.header_too_big) {
+			error = ferry_error_set(FERRY_ETOOBIG, "the response from '%.300s' is "
+						"too large", req->url);
+			goto done;
+		}
+		if (rc != CURLE_OK || is_transient(out->status)) {
+			if (retry && attempt++ < retries_of(h)) {
+				sleep_ms(backoff_of(h, attempt));
+				continue;
+			}
+			if (rc != CURLE_OK)
+				error = ferry_error_set(FERRY_EIO, "cannot %s '%.300s': %s", method,
+							req->url,
+							errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			else
+				error = ferry_error_set(FERRY_EIO, "%s '%.300s' answered HTTP %ld",
+							method, req->url, out->status);
+			goto done;
+		}
+		break;
+	}
+	out->url = strdup(req->url);
+done:
+	if (error < 0)
+		ferry_http_response_dispose(out);
+	free(c.location);
+	curl_slist_free_all(hdrs);
 	return error;
 }
 

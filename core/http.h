@@ -46,6 +46,13 @@ typedef struct {
 	int head;                    /* HEAD instead of GET */
 	const void *post;            /* POST this body instead of GET, or NULL */
 	size_t post_len;
+	/* Requests that send (ferry_http_send): */
+	const char *method;          /* "PUT", "POST", "PATCH", "DELETE"; NULL: GET */
+	const void *body;            /* request body in memory, or NULL */
+	size_t body_len;
+	int body_fd;                 /* with body == NULL and body_len > 0: send
+					body_len bytes of this file from body_offset */
+	uint64_t body_offset;
 } ferry_http_request;
 
 typedef struct {
@@ -55,6 +62,10 @@ typedef struct {
 	char *docker_content_digest; /* may be NULL */
 	char *www_authenticate;      /* the first challenge header; may be NULL */
 	char *url;                   /* the URL that answered (after redirects) */
+	char *location;              /* Location of a response that was not
+					followed (201, 202, ...); may be NULL */
+	char *range;                 /* Range header of the response; may be NULL */
+	char *oci_subject;           /* OCI-Subject header (referrers API); may be NULL */
 } ferry_http_response;
 
 /** Create a client with `opts` (copied; strings must outlive the client). */
@@ -71,6 +82,17 @@ void ferry_http_free(ferry_http *h);
 int ferry_http_get(ferry_http_response *out, ferry_http *h,
 		   const ferry_http_request *req);
 void ferry_http_response_dispose(ferry_http_response *r);
+
+/**
+ * Perform one request with `req->method` and its body (in memory or a
+ * range of a file). Redirects are not followed (the status and Location
+ * come back); PUT and DELETE are retried like GET on connection errors,
+ * 5xx and 429, POST and PATCH are sent once (they are not idempotent in
+ * the distribution upload protocol). `bytes_sent`, when not NULL, adds the
+ * body bytes sent. Errors as ferry_http_get.
+ */
+int ferry_http_send(ferry_http_response *out, ferry_http *h,
+		    const ferry_http_request *req, uint64_t *bytes_sent);
 
 /** One blob to download. */
 typedef struct {

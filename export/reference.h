@@ -1,8 +1,8 @@
 /*
  * Parsers for what registry sources are written in and answered with:
- * image references ("registry/repo:tag@sha256:..."), WWW-Authenticate
- * challenges, image list files (images.txt), platform strings and
- * docker/podman auth.json files. Pure functions over bytes: no network.
+ * image references ("registry/repo:tag@sha256:..."),
+ * image list files (images.txt) and platform strings. Pure functions over
+ * bytes: no network. Challenges and auth.json files are in core/auth.h.
  */
 #ifndef FERRY_EXPORT_REFERENCE_H
 #define FERRY_EXPORT_REFERENCE_H
@@ -10,6 +10,8 @@
 #include <stddef.h>
 
 #include <jansson.h>
+
+#include "auth.h"
 
 /** A parsed image reference. */
 typedef struct {
@@ -39,30 +41,6 @@ void ferry_reference_dispose(ferry_reference *r);
 /** Nonzero for a valid tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
 int ferry_reference_tag_valid(const char *tag);
 
-typedef enum {
-	FERRY_AUTH_BASIC = 1,
-	FERRY_AUTH_BEARER = 2
-} ferry_auth_scheme;
-
-typedef struct {
-	ferry_auth_scheme scheme;
-	char *realm;      /* may be NULL for Basic */
-	char *service;    /* may be NULL */
-	char *scope;      /* may be NULL */
-} ferry_auth_challenge;
-
-#define FERRY_CHALLENGE_MAX 4096
-
-/**
- * Parse the first challenge of a WWW-Authenticate header value:
- * `Bearer realm="...",service="...",scope="..."` or `Basic realm="..."`.
- * Parameter names are case-insensitive; quoted values may use backslash
- * escapes; unknown parameters are ignored. FERRY_EUNSUPPORTED for another
- * scheme, FERRY_EINVALID when malformed (or Bearer without a realm).
- */
-int ferry_auth_challenge_parse(ferry_auth_challenge *out, const char *header);
-void ferry_auth_challenge_dispose(ferry_auth_challenge *c);
-
 #define FERRY_IMAGE_LIST_MAX_SIZE (1u << 20)
 #define FERRY_IMAGE_LIST_MAX_ENTRIES 10000
 
@@ -84,16 +62,5 @@ void ferry_image_list_free(char **list);
 int ferry_platform_matches(const char *want, const json_t *platform);
 /** Nonzero when `s` has the form os/arch[/variant] of [a-z0-9_.-]. */
 int ferry_platform_valid(const char *s);
-
-/**
- * Look up `registry` in the auth.json at `path` ({"auths": {"host": {"auth":
- * base64(user:pass)}}} or "username"/"password"; keys may carry an
- * https:// prefix and a path). *out is "user:password" in guarded memory
- * (free with ferry_secret_free), or NULL when the file has no entry.
- * FERRY_ENOTFOUND when the file is missing, FERRY_EINVALID when malformed.
- * Secrets never appear in messages.
- */
-int ferry_auth_file_lookup(char **out, const char *path, const char *registry);
-void ferry_secret_free(char *secret);
 
 #endif

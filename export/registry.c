@@ -335,73 +335,20 @@ done:
 /* Ask the token endpoint of a Bearer challenge for a pull token. */
 static int fetch_token(repo_ctx *rc, const ferry_auth_challenge *ch, const char *what)
 {
-	ferry_buf url = FERRY_BUF_INIT, scope = FERRY_BUF_INIT;
-	ferry_http_response resp;
-	ferry_http_request req = { 0 };
-	json_t *j = NULL;
-	const char *tok;
-	char sep = strchr(ch->realm, '?') ? '&' : '?';
+	ferry_buf scope = FERRY_BUF_INIT;
+	char *header = NULL;
 	int error;
 
-	memset(&resp, 0, sizeof(resp));
-	if ((error = ferry_buf_puts(&url, ch->realm)) < 0)
-		goto done;
-	if (ch->service) {
-		if ((error = ferry_buf_printf(&url, "%cservice=", sep)) < 0 ||
-		    (error = ferry_http_url_escape(&url, ch->service)) < 0)
-			goto done;
-		sep = '&';
-	}
-	if ((error = ferry_buf_printf(&scope, "repository:%s:pull", rc->repository)) < 0 ||
-	    (error = ferry_buf_printf(&url, "%cscope=", sep)) < 0 ||
-	    (error = ferry_http_url_escape(&url, scope.ptr)) < 0)
-		goto done;
-	req.url = url.ptr;
-	req.userpwd = rc->userpwd;
-	req.limit = FERRY_REGISTRY_TOKEN_MAX_SIZE;
-	if ((error = ferry_http_get(&resp, rc->http, &req)) < 0) {
-		error = wrap(error, what);
-		goto done;
-	}
-	if (resp.status == 401 || resp.status == 403) {
-		error = ferry_error_set(FERRY_ERROR, "%s: the token service of '%s' "
-					"refused %s (HTTP %ld)", what, rc->host,
-					rc->userpwd ? "the credentials" : "anonymous access",
-					resp.status);
-		goto done;
-	}
-	if (resp.status != 200) {
-		error = ferry_error_set(FERRY_EIO, "%s: the token service of '%s' answered "
-					"HTTP %ld", what, rc->host, resp.status);
-		goto done;
-	}
-	if ((error = ferry_json_parse(&j, resp.body.ptr, resp.body.size,
-				      "the token response")) < 0) {
-		error = wrap(error, what);
-		goto done;
-	}
-	tok = json_string_value(json_object_get(j, "token"));
-	if (!tok || !*tok)
-		tok = json_string_value(json_object_get(j, "access_token"));
-	if (!tok || !*tok || strlen(tok) > 16384 || strpbrk(tok, "\r\n")) {
-		error = ferry_error_set(FERRY_EINVALID, "%s: the token service of '%s' "
-					"sent no usable token", what, rc->host);
-		goto done;
-	}
-	ferry_secret_free(rc->auth_header);
-	if (!(rc->auth_header = sodium_malloc(strlen(tok) + 32))) {
-		error = oom();
-		goto done;
-	}
-	snprintf(rc->auth_header, strlen(tok) + 32, "Authorization: Bearer %s", tok);
-done:
-	if (resp.body.ptr)
-		sodium_memzero(resp.body.ptr, resp.body.size);
-	ferry_http_response_dispose(&resp);
-	json_decref(j);
-	ferry_buf_dispose(&url);
+	if ((error = ferry_buf_printf(&scope, "repository:%s:pull", rc->repository)) < 0)
+		return error;
+	error = ferry_auth_fetch_token(&header, rc->http, ch, scope.ptr, rc->userpwd,
+				       rc->host, what);
 	ferry_buf_dispose(&scope);
-	return error;
+	if (error < 0)
+		return error;
+	ferry_secret_free(rc->auth_header);
+	rc->auth_header = header;
+	return 0;
 }
 
 static const char *const *repo_headers(repo_ctx *rc, const char *accept)

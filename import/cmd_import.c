@@ -14,11 +14,13 @@
 #include "import.h"
 #include "notify.h"
 #include "progress.h"
+#include "seed.h"
 #include "banned.h"
 
 static const char usage[] =
-	"ferry import [--store DIR] [--audit-log FILE] [--no-wait] [--json] [-q]\n"
-	"                    [--notify URL]... [--notify-token-file FILE] BUNDLE-OR-VOLUME...";
+	"ferry import [--store DIR] [--audit-log FILE] [--no-wait] [--no-seed] [--json]\n"
+	"                    [-q] [--notify URL]... [--notify-token-file FILE]\n"
+	"                    BUNDLE-OR-VOLUME...";
 
 static void help(void)
 {
@@ -31,6 +33,8 @@ static void help(void)
 	       "  --audit-log FILE   also append audit events to FILE as JSON lines\n"
 	       "  --no-wait          fail instead of waiting when another process\n"
 	       "                     writes the store\n"
+	       "  --no-seed          do not seed the configured targets afterwards\n"
+	       "                     (see ferry target, ferry seed)\n"
 	       "  --notify URL       after publishing, POST {channel, sequence, bundle} to URL\n"
 	       "                     (repeatable; the reconciler's /hooks/import). A failed\n"
 	       "                     notification is a warning: the import stands\n"
@@ -38,8 +42,11 @@ static void help(void)
 	       "                     send the token in FILE as Authorization: Bearer\n"
 	       "  --json             print the result as JSON\n"
 	       "  -q, --quiet        no progress bar, no summary\n\n"
+	       "After a successful import, every configured target is seeded (as by\n"
+	       "ferry seed), before any notification; a seed that fails leaves the\n"
+	       "import in place and exits 1.\n\n"
 	       "Exit status: 0 imported (or already imported), 2 verification failed,\n"
-	       "1 other error, 64 usage.\n", usage, FERRY_STORE_DEFAULT);
+	       "1 other error (or seeding failed), 64 usage.\n", usage, FERRY_STORE_DEFAULT);
 }
 
 static void print_result(const ferry_import_result *res, int json)
@@ -87,12 +94,13 @@ static void print_result(const ferry_import_result *res, int json)
 /* Import (or verify) and report; the exit code. */
 static int run(ferry_store *st, const char *cmd, char *const *paths, size_t npaths,
 	       ferry_import_options *io, int json, const char *const *notify,
-	       size_t nnotify, const char *token)
+	       size_t nnotify, const char *token, int seed)
 {
 	ferry_import_result res;
+	ferry_seed_result sres;
 	ferry_progress_bar bar;
 	size_t i, k;
-	int error;
+	int error, rc = FERRY_EXIT_OK;
 
 	ferry_progress_bar_init(&bar, cmd, !cli_quiet && !json);
 	io->progress = ferry_progress_bar_cb;
@@ -107,6 +115,19 @@ static int run(ferry_store *st, const char *cmd, char *const *paths, size_t npat
 	}
 	if (json || !cli_quiet)
 		print_result(&res, json);
+	/* Seed the site's servers once the import is published (or was already),
+	 * before the reconciler hears of it. */
+	if (seed) {
+		error = ferry_seed(&sres, st, NULL);
+		if (sres.ntargets && !json && !cli_quiet)
+			cli_print_seed(&sres, 0);
+		if (error < 0) {
+			fprintf(stderr, "ferry %s: imported, but seeding failed: %s\n", cmd,
+				ferry_error_last());
+			rc = FERRY_EXIT_FAILURE;
+		}
+		ferry_seed_result_dispose(&sres);
+	}
 	/* Tell the reconciler (after the summary: the import already stands). */
 	for (i = 0; i < res.nbundles; i++) {
 		if (res.bundles[i].outcome != FERRY_IMPORTED)
@@ -119,7 +140,7 @@ static int run(ferry_store *st, const char *cmd, char *const *paths, size_t npat
 				fprintf(stderr, "notified %s\n", notify[k]);
 	}
 	ferry_import_result_dispose(&res);
-	return FERRY_EXIT_OK;
+	return rc;
 }
 
 int cmd_import(int argc, char **argv)
@@ -128,6 +149,7 @@ int cmd_import(int argc, char **argv)
 		{ "store", required_argument, NULL, 's' },
 		{ "audit-log", required_argument, NULL, 'a' },
 		{ "no-wait", no_argument, NULL, 'n' },
+		{ "no-seed", no_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "notify", required_argument, NULL, 'N' },
 		{ "notify-token-file", required_argument, NULL, 'T' },
@@ -142,7 +164,7 @@ int cmd_import(int argc, char **argv)
 	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
 	ferry_store *st = NULL;
 	const char *store = NULL, *audit = NULL;
-	int c, json = 0, wait = 1, error, rc = FERRY_EXIT_OK;
+	int c, json = 0, wait = 1, seed = 1, error, rc = FERRY_EXIT_OK;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -150,6 +172,7 @@ int cmd_import(int argc, char **argv)
 		case 's': store = optarg; break;
 		case 'a': audit = optarg; break;
 		case 'n': wait = 0; break;
+		case 'S': seed = 0; break;
 		case 'j': json = 1; break;
 		case 'N':
 			if (nnotify == sizeof(notify) / sizeof(notify[0]))
@@ -184,7 +207,7 @@ int cmd_import(int argc, char **argv)
 		goto done;
 	}
 	rc = run(st, "import", argv + optind, (size_t)(argc - optind), &io, json,
-		 (const char *const *)notify, nnotify, token.size ? token.ptr : NULL);
+		 (const char *const *)notify, nnotify, token.size ? token.ptr : NULL, seed);
 done:
 	if (token.ptr)
 		memset(token.ptr, 0, token.size);
@@ -214,7 +237,7 @@ int cli_verify_store(const char *store, char *const *paths, size_t npaths, int j
 	io.dry_run = 1;
 	if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_WRITE, 1)) < 0)
 		return cli_fail("verify", error);
-	rc = run(st, "verify", paths, npaths, &io, json, NULL, 0, NULL);
+	rc = run(st, "verify", paths, npaths, &io, json, NULL, 0, NULL, 0);
 	ferry_store_close(st);
 	return rc;
 }

@@ -49,6 +49,14 @@ static const char schema[] =
 	"  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, event TEXT NOT NULL,"
 	"  bundle_id TEXT, channel TEXT, sequence INTEGER, signers TEXT,"
 	"  outcome TEXT NOT NULL, reason TEXT);"
+	/* Seeding (import/seed.h): the servers content is pushed to, and per
+	 * target, per item progress so an interrupted seed continues. */
+	"CREATE TABLE IF NOT EXISTS targets ("
+	"  name TEXT PRIMARY KEY, kind TEXT NOT NULL, url TEXT NOT NULL,"
+	"  options TEXT NOT NULL, created INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS seed_progress ("
+	"  target TEXT NOT NULL, item TEXT NOT NULL, state TEXT NOT NULL,"
+	"  updated INTEGER NOT NULL, PRIMARY KEY (target, item));"
 	"CREATE TABLE IF NOT EXISTS reconcile_events ("
 	"  id INTEGER PRIMARY KEY, time INTEGER NOT NULL, stack TEXT NOT NULL,"
 	"  trigger TEXT NOT NULL, actor TEXT NOT NULL, source TEXT NOT NULL, ref TEXT,"

@@ -11,6 +11,8 @@
  *   STORE/staging/         work area of an import (same filesystem)
  *   STORE/oci-layout, STORE/index.json   the OCI layout view of the tags
  *   STORE/lock             held by whoever writes the store
+ *   STORE/targets/         seeding targets' credentials (mode 0600) and
+ *                          per-target locks (see seed.h)
  */
 #ifndef FERRY_IMPORT_STORE_H
 #define FERRY_IMPORT_STORE_H

@@ -8,6 +8,9 @@
 #                                      password TOKEN; only when TOKEN is given)
 #   git_daemon_stop, git_http_stop
 #
+# With GIT_SERVER_PUSH=1 set when a server starts, it accepts pushes
+# (git daemon --enable=receive-pack; http.receivepack for git-http-backend).
+#
 # Both need their binary (git daemon, lighttpd + git-http-backend); tests
 # skip (exit 77) when it is missing.
 
@@ -36,7 +39,7 @@ git_daemon_start() {
 	[ -x "$(git --exec-path)/git-daemon" ] || skip_all "needs git daemon"
 	port=$(git_free_port)
 	git daemon --listen=127.0.0.1 --port="$port" --base-path="$repos" --export-all \
-		--reuseaddr --pid-file="$T/git-daemon.pid" "$repos" \
+		${GIT_SERVER_PUSH:+--enable=receive-pack} --reuseaddr --pid-file="$T/git-daemon.pid" "$repos" \
 		>"$T/git-daemon.log" 2>&1 &
 	pid=$!
 	at_exit git_daemon_stop
@@ -57,6 +60,9 @@ git_http_start() {
 	[ -x "$backend" ] || skip_all "needs git-http-backend"
 	port=$(git_free_port)
 	mkdir -p "$T/www"
+	local push=
+	[ -z "${GIT_SERVER_PUSH:-}" ] ||
+		push=', "GIT_CONFIG_COUNT" => "1", "GIT_CONFIG_KEY_0" => "http.receivepack", "GIT_CONFIG_VALUE_0" => "true"'
 	cat >"$T/lighttpd.conf" <<EOF
 server.modules = ( "mod_alias", "mod_auth", "mod_authn_file", "mod_cgi", "mod_setenv" )
 server.bind = "127.0.0.1"
@@ -67,7 +73,7 @@ server.errorlog = "$T/lighttpd.log"
 alias.url = ( "/git/" => "$backend/", "/auth/" => "$backend/" )
 \$HTTP["url"] =~ "^/(git|auth)/" {
   cgi.assign = ( "" => "" )
-  setenv.add-environment = ( "GIT_PROJECT_ROOT" => "$repos", "GIT_HTTP_EXPORT_ALL" => "" )
+  setenv.add-environment = ( "GIT_PROJECT_ROOT" => "$repos", "GIT_HTTP_EXPORT_ALL" => ""$push )
 }
 EOF
 	if [ -n "$token" ]; then

@@ -1,0 +1,1112 @@
+/*
+ * Seeding an OCI registry (see seed.h) through the distribution push API on
+ * core/http.c: for every reference in the store, each blob is HEADed first
+ * and skipped when present, mounted from another repository of the same
+ * registry when ferry pushed it there before, and otherwise uploaded,
+ * monolithically (POST, then PUT with the digest) up to the target's chunk
+ * size and in chunks beyond it (PATCH with Content-Range; the upload's
+ * location and offset are recorded so a killed seed resumes the blob where
+ * the registry says it stopped). Manifests go by digest, children before
+ * the indexes that list them. Tags are moved only after everything else,
+ * and only after the manifest they name is confirmed present (HEAD).
+ * Manifests with a `subject` are also listed under the referrers tag
+ * schema (`sha256-<hex>`) when the registry has no referrers API.
+ *
+ * Authentication answers the registry's 401 challenge: Basic with the
+ * target's credentials, or a bearer token with push scope for the
+ * repository (and pull scope for a mount's source).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ferry/errors.h"
+#include "auth.h"
+#include "buf.h"
+#include "fs.h"
+#include "hash.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "seed.h"
+#include "banned.h"
+
+#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define ACCEPT_ALL "Accept: " MT_OCI_INDEX ", " MT_OCI_MANIFEST ", " MT_DOCKER_LIST \
+	", " MT_DOCKER_MANIFEST
+
+#define MANIFEST_MAX (4u << 20)
+#define MAX_DEPTH 8
+#define DEFAULT_CHUNK (64u << 20)
+
+typedef struct {
+	char *repo;
+	char *header;      /* "Authorization: Bearer ..." (secret) */
+} token_entry;
+
+typedef struct {
+	char *repo;
+	char subject[72];  /* "sha256:<hex>" */
+	json_t *desc;      /* descriptor to list */
+} referrer;
+
+typedef struct {
+	ferry_store *st;
+	const ferry_target *t;
+	ferry_seed_target_result *r;
+	const ferry_seed_options *opts;
+	ferry_http *http;
+	char *base;          /* target URL without a trailing slash */
+	char *host;          /* host[:port] for messages and auth.json */
+	char *userpwd;       /* secret, or NULL */
+	int basic;
+	uint64_t chunk;
+	token_entry *tokens;
+	size_t ntokens;
+	char **done;         /* "repo\nsha256:hex" confirmed on the target in this run */
+	size_t ndone, capdone;
+	referrer *refs;
+	size_t nrefs;
+	int referrers_api;   /* -1 unknown, 0 absent, 1 present */
+} oci_ctx;
+
+static int oom(void)
+{
+	return ferry_error_set(FERRY_ENOMEM, "out of memory");
+}
+
+static void ctx_dispose(oci_ctx *c)
+{
+	size_t i;
+
+	ferry_http_free(c->http);
+	free(c->base);
+	free(c->host);
+	ferry_secret_free(c->userpwd);
+	for (i = 0; i < c->ntokens; i++) {
+		free(c->tokens[i].repo);
+		ferry_secret_free(c->tokens[i].header);
+	}
+	free(c->tokens);
+	for (i = 0; i < c->ndone; i++)
+		free(c->done[i]);
+	free(c->done);
+	for (i = 0; i < c->nrefs; i++) {
+		free(c->refs[i].repo);
+		json_decref(c->refs[i].desc);
+	}
+	free(c->refs);
+}
+
+/* ---- what this run confirmed -------------------------------------------- */
+
+static int done_key(ferry_buf *b, const char *repo, const char *digest)
+{
+	return ferry_buf_printf(b, "%s\n%s", repo, digest);
+}
+
+static int is_done(const oci_ctx *c, const char *repo, const char *digest)
+{
+	ferry_buf k = FERRY_BUF_INIT;
+	size_t i;
+	int found = 0;
+
+	if (done_key(&k, repo, digest) < 0)
+		return 0;
+	for (i = 0; i < c->ndone && !found; i++)
+		found = !strcmp(c->done[i], k.ptr);
+	ferry_buf_dispose(&k);
+	return found;
+}
+
+static int mark_done(oci_ctx *c, const char *repo, const char *digest)
+{
+	ferry_buf k = FERRY_BUF_INIT;
+	int error;
+
+	if ((error = done_key(&k, repo, digest)) < 0)
+		return error;
+	if (c->ndone == c->capdone) {
+		size_t cap = c->capdone ? c->capdone * 2 : 64;
+		char **grown = realloc(c->done, cap * sizeof(*grown));
+
+		if (!grown) {
+			ferry_buf_dispose(&k);
+			return oom();
+		}
+		c->done = grown;
+		c->capdone = cap;
+	}
+	c->done[c->ndone++] = ferry_buf_detach(&k);
+	return 0;
+}
+
+/* ---- requests and authentication ---------------------------------------- */
+
+static token_entry *token_for(oci_ctx *c, const char *repo)
+{
+	size_t i;
+
+	for (i = 0; i < c->ntokens; i++)
+		if (!strcmp(c->tokens[i].repo, repo))
+			return &c->tokens[i];
+	return NULL;
+}
+
+static int token_store(oci_ctx *c, const char *repo, char *header)
+{
+	token_entry *e = token_for(c, repo), *grown;
+
+	if (e) {
+		ferry_secret_free(e->header);
+		e->header = header;
+		return 0;
+	}
+	if (!(grown = realloc(c->tokens, (c->ntokens + 1) * sizeof(*grown)))) {
+		ferry_secret_free(header);
+		return oom();
+	}
+	c->tokens = grown;
+	if (!(grown[c->ntokens].repo = strdup(repo))) {
+		ferry_secret_free(header);
+		return oom();
+	}
+	grown[c->ntokens++].header = header;
+	return 0;
+}
+
+/*
+ * Send `req` in repository `repo`'s name, answering one 401 challenge.
+ * `mount_from` widens a token's scope to pull from that repository.
+ * Returns the response whatever its status, except a 401 that persists.
+ */
+static int oci_send(ferry_http_response *resp, oci_ctx *c, const char *repo,
+		    const char *mount_from, ferry_http_request *req,
+		    const char *const *extra, const char *what)
+{
+	const char *headers[8];
+	ferry_auth_challenge ch;
+	token_entry *tok;
+	size_t n;
+	int error, tried = 0;
+
+	for (;;) {
+		n = 0;
+		while (extra && extra[n] && n < 6) {
+			headers[n] = extra[n];
+			n++;
+		}
+		if (!c->basic && (tok = token_for(c, repo)))
+			headers[n++] = tok->header;
+		headers[n] = NULL;
+		req->headers = headers;
+		req->userpwd = c->basic ? c->userpwd : NULL;
+		if ((error = ferry_http_send(resp, c->http, req, &c->r->bytes_sent)) < 0)
+			return ferry_error_wrap(error, "%s", what);
+		if (resp->status != 401 || tried)
+			break;
+		tried = 1;
+		if (!resp->www_authenticate) {
+			ferry_http_response_dispose(resp);
+			return ferry_error_set(FERRY_ERROR, "%s: registry '%s' answered HTTP 401 "
+					       "without a challenge", what, c->host);
+		}
+		if ((error = ferry_auth_challenge_parse(&ch, resp->www_authenticate)) < 0) {
+			ferry_http_response_dispose(resp);
+			return ferry_error_wrap(error, "%s", what);
+		}
+		ferry_http_response_dispose(resp);
+		if (ch.scheme == FERRY_AUTH_BASIC) {
+			ferry_auth_challenge_dispose(&ch);
+			if (!c->userpwd)
+				return ferry_error_set(FERRY_ERROR, "%s: registry '%s' wants "
+						       "credentials (Basic); add them to the "
+						       "target with --credentials", what, c->host);
+			c->basic = 1;
+			continue;
+		} else {
+			ferry_buf scope = FERRY_BUF_INIT;
+			char *header = NULL;
+
+			error = ferry_buf_printf(&scope, "repository:%s:pull,push", repo);
+			if (!error && mount_from && strcmp(mount_from, repo))
+				error = ferry_buf_printf(&scope, " repository:%s:pull", mount_from);
+			if (!error)
+				error = ferry_auth_fetch_token(&header, c->http, &ch, scope.ptr,
+							       c->userpwd, c->host, what);
+			ferry_buf_dispose(&scope);
+			ferry_auth_challenge_dispose(&ch);
+			if (error < 0 || (error = token_store(c, repo, header)) < 0)
+				return error;
+		}
+	}
+	if (resp->status == 401) {
+		ferry_http_response_dispose(resp);
+		return ferry_error_set(FERRY_ERROR, "%s: registry '%s' refused %s (HTTP 401)",
+				       what, c->host,
+				       c->userpwd ? "the credentials" : "anonymous access");
+	}
+	return 0;
+}
+
+static int unexpected(const ferry_http_response *resp, const char *what)
+{
+	return ferry_error_set(resp->status == 403 ? FERRY_ERROR : FERRY_EIO,
+			       "%s: the registry answered HTTP %ld%s%.200s", what, resp->status,
+			       resp->body.size ? ": " : "",
+			       resp->body.size ? resp->body.ptr : "");
+}
+
+/* HEAD `kind` ("blobs" or "manifests") `digest`: *present 1 or 0. */
+static int oci_head(int *present, oci_ctx *c, const char *repo, const char *kind,
+		    const char *digest, const char *what)
+{
+	static const char *const accept[] = { ACCEPT_ALL, NULL };
+	ferry_http_response resp;
+	ferry_http_request req = { 0 };
+	ferry_buf url = FERRY_BUF_INIT;
+	int error;
+
+	*present = 0;
+	if ((error = ferry_buf_printf(&url, "%s/v2/%s/%s/%s", c->base, repo, kind, digest)) < 0)
+		return error;
+	req.url = url.ptr;
+	req.head = 1;
+	error = oci_send(&resp, c, repo, NULL, &req, accept, what);
+	ferry_buf_dispose(&url);
+	if (error < 0)
+		return error;
+	if (resp.status == 200)
+		*present = 1;
+	else if (resp.status != 404)
+		error = unexpected(&resp, what);
+	ferry_http_response_dispose(&resp);
+	return error;
+}
+
+/* An upload location (maybe relative) as an absolute URL, plus `param`. */
+static int upload_url(ferry_buf *out, oci_ctx *c, const char *location, const char *param)
+{
+	int error;
+
+	if ((error = ferry_http_url_resolve(out, c->base, location)) < 0)
+		return error;
+	if (param)
+		error = ferry_buf_printf(out, "%c%s", strchr(out->ptr, '?') ? '&' : '?', param);
+	return error;
+}
+
+/* ---- blobs -------------------------------------------------------------- */
+
+/* Ask where an interrupted chunked upload stands: *offset, or 0 to restart. */
+static int upload_status(uint64_t *offset, oci_ctx *c, const char *repo,
+			 const char *location, const char *what)
+{
+	ferry_http_response resp;
+	ferry_http_request req = { 0 };
+	ferry_buf url = FERRY_BUF_INIT;
+	const char *dash;
+	int error;
+
+	*offset = 0;
+	if ((error = upload_url(&url, c, location, NULL)) < 0)
+		return error;
+	req.url = url.ptr;
+	error = oci_send(&resp, c, repo, NULL, &req, NULL, what);
+	ferry_buf_dispose(&url);
+	if (error < 0)
+		return error;
+	if (resp.status == 204 && resp.range && (dash = strchr(resp.range, '-')))
+		*offset = strtoull(dash + 1, NULL, 10) + 1;
+	ferry_http_response_dispose(&resp);
+	return 0;
+}
+
+static int upload_start(char **location, oci_ctx *c, const char *repo, const char *digest,
+			const char *mount_from, int *mounted, const char *what)
+{
+	ferry_http_response resp;
+	ferry_http_request req = { 0 };
+	ferry_buf url = FERRY_BUF_INIT;
+	int error;
+
+	*mounted = 0;
+	*location = NULL;
+	if (mount_from)
+		error = ferry_buf_printf(&url, "%s/v2/%s/blobs/uploads/?mount=%s&from=%s",
+					 c->base, repo, digest, mount_from);
+	else
+		error = ferry_buf_printf(&url, "%s/v2/%s/blobs/uploads/", c->base, repo);
+	if (error < 0)
+		return error;
+	req.url = url.ptr;
+	req.method = "POST";
+	error = oci_send(&resp, c, repo, mount_from, &req, NULL, what);
+	ferry_buf_dispose(&url);
+	if (error < 0)
+		return error;
+	if (resp.status == 201 && mount_from) {
+		*mounted = 1;
+	} else if (resp.status == 202 && resp.location) {
+		*location = resp.location;
+		resp.location = NULL;
+	} else {
+		error = unexpected(&resp, what);
+	}
+	ferry_http_response_dispose(&resp);
+	return error;
+}
+
+static int push_blob(oci_ctx *c, const char *repo, const char *hex, uint64_t want_size,
+		     const char *what_image)
+{
+	static const char *const octet[] = { "Content-Type: application/octet-stream", NULL };
+	ferry_buf path = FERRY_BUF_INIT, item = FERRY_BUF_INIT, uitem = FERRY_BUF_INIT;
+	ferry_buf url = FERRY_BUF_INIT, what = FERRY_BUF_INIT, param = FERRY_BUF_INIT;
+	ferry_buf state = FERRY_BUF_INIT;
+	ferry_http_response resp;
+	ferry_http_request req = { 0 };
+	char digest[80], *seen_in = NULL, *location = NULL, *saved = NULL;
+	uint64_t size, offset = 0;
+	struct stat s;
+	int fd = -1, present, mounted, error;
+
+	memset(&resp, 0, sizeof(resp));
+	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	if (is_done(c, repo, digest))
+		return 0;
+	if ((error = ferry_buf_printf(&what, "%s: blob %s", what_image, digest)) < 0 ||
+	    (error = ferry_buf_printf(&item, "blob %s", digest)) < 0 ||
+	    (error = ferry_buf_printf(&uitem, "upload %s %s", repo, digest)) < 0 ||
+	    (error = ferry_store_blob_path(&path, c->st, hex)) < 0)
+		goto done;
+	if ((error = oci_head(&present, c, repo, "blobs", digest, what.ptr)) < 0)
+		goto done;
+	if (present) {
+		c->r->blobs_present++;
+		goto record;
+	}
+	if ((fd = open(path.ptr, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &s) < 0) {
+		error = ferry_error_set_errno(FERRY_ENOTFOUND, "%s: the store lacks it "
+					      "('%s')", what.ptr, path.ptr);
+		goto done;
+	}
+	size = (uint64_t)s.st_size;
+	if (want_size && size != want_size) {
+		error = ferry_error_set(FERRY_ECORRUPT, "%s: the store's file has %llu bytes, "
+					"the descriptor says %llu", what.ptr,
+					(unsigned long long)size, (unsigned long long)want_size);
+		goto done;
+	}
+	/* Pushed to another repository of this registry before: mount it. */
+	if ((error = ferry_seed__progress_get(&seen_in, c->st, c->t->name, item.ptr)) < 0)
+		goto done;
+	if (seen_in && strcmp(seen_in, repo)) {
+		if ((error = upload_start(&location, c, repo, digest, seen_in, &mounted,
+					  what.ptr)) < 0)
+			goto done;
+		if (mounted) {
+			c->r->blobs_mounted++;
+			goto record;
+		}
+	}
+	/* A chunked upload an earlier run left: continue where the registry
+	 * says it stands. */
+	if (!location && size > c->chunk && !c->opts->full &&
+	    (error = ferry_seed__progress_get(&saved, c->st, c->t->name, uitem.ptr)) < 0)
+		goto done;
+	if (!location && saved) {
+		if ((error = upload_status(&offset, c, repo, saved, what.ptr)) < 0)
+			goto done;
+		if (offset > 0 && offset < size) {
+			location = saved;
+			saved = NULL;
+			ferry_log(FERRY_LOG_INFO, "%s: resuming the upload at byte %llu",
+				  what.ptr, (unsigned long long)offset);
+		} else {
+			offset = 0;
+		}
+	}
+	if (!location && (error = upload_start(&location, c, repo, digest, NULL, &mounted,
+					       what.ptr)) < 0)
+		goto done;
+	req.body_fd = fd;
+	if (size > c->chunk) {
+		while (offset < size) {
+			uint64_t len = size - offset < c->chunk ? size - offset : c->chunk;
+			char range[80];
+			const char *hdrs[3] = { octet[0], range, NULL };
+
+			snprintf(range, sizeof(range), "Content-Range: %llu-%llu",
+				 (unsigned long long)offset,
+				 (unsigned long long)(offset + len - 1));
+			ferry_buf_clear(&url);
+			if ((error = upload_url(&url, c, location, NULL)) < 0)
+				goto done;
+			req.url = url.ptr;
+			req.method = "PATCH";
+			req.body_offset = offset;
+			req.body_len = (size_t)len;
+			if ((error = oci_send(&resp, c, repo, NULL, &req, hdrs, what.ptr)) < 0)
+				goto done;
+			if (resp.status != 202 || !resp.location) {
+				error = unexpected(&resp, what.ptr);
+				goto done;
+			}
+			free(location);
+			location = resp.location;
+			resp.location = NULL;
+			ferry_http_response_dispose(&resp);
+			offset += len;
+			ferry_buf_clear(&state);
+			if (offset < size &&
+			    (error = ferry_seed__progress_set(c->st, c->t->name, uitem.ptr,
+							      location)) < 0)
+				goto done;
+		}
+		req.body_len = 0;
+	} else {
+		req.body_offset = 0;
+		req.body_len = (size_t)size;
+	}
+	if ((error = ferry_buf_printf(&param, "digest=%s", digest)) < 0)
+		goto done;
+	ferry_buf_clear(&url);
+	if ((error = upload_url(&url, c, location, param.ptr)) < 0)
+		goto done;
+	req.url = url.ptr;
+	req.method = "PUT";
+	req.body_offset = 0;
+	if ((error = oci_send(&resp, c, repo, NULL, &req, octet, what.ptr)) < 0)
+		goto done;
+	if (resp.status != 201) {
+		error = unexpected(&resp, what.ptr);
+		goto done;
+	}
+	c->r->blobs_pushed++;
+	ferry_log(FERRY_LOG_INFO, "%s: pushed (%llu bytes)", what.ptr, (unsigned long long)size);
+	if (size > c->chunk &&
+	    (error = ferry_seed__progress_delete(c->st, c->t->name, uitem.ptr)) < 0)
+		goto done;
+record:
+	if (!seen_in && (error = ferry_seed__progress_get(&seen_in, c->st, c->t->name,
+							  item.ptr)) < 0)
+		goto done;
+	if (!seen_in && (error = ferry_seed__progress_set(c->st, c->t->name, item.ptr,
+							  repo)) < 0)
+		goto done;
+	error = mark_done(c, repo, digest);
+done:
+	ferry_http_response_dispose(&resp);
+	if (fd >= 0)
+		close(fd);
+	free(seen_in);
+	free(location);
+	free(saved);
+	ferry_buf_dispose(&path);
+	ferry_buf_dispose(&item);
+	ferry_buf_dispose(&uitem);
+	ferry_buf_dispose(&url);
+	ferry_buf_dispose(&what);
+	ferry_buf_dispose(&param);
+	ferry_buf_dispose(&state);
+	return error;
+}
+
+/* ---- manifests ---------------------------------------------------------- */
+
+static int read_manifest(ferry_buf *body, json_t **doc, oci_ctx *c, const char *hex,
+			 const char *what)
+{
+	ferry_buf path = FERRY_BUF_INIT;
+	int error;
+
+	if ((error = ferry_store_blob_path(&path, c->st, hex)) < 0)
+		return error;
+	error = ferry_fs_read_file(body, path.ptr, MANIFEST_MAX);
+	ferry_buf_dispose(&path);
+	if (error < 0)
+		return ferry_error_wrap(error, "%s: manifest sha256:%s", what, hex);
+	if ((error = ferry_json_parse(doc, body->ptr, body->size, what)) < 0)
+		return error;
+	if (!json_is_object(*doc))
+		return ferry_error_set(FERRY_EINVALID, "%s: manifest sha256:%s is not a JSON "
+				       "object", what, hex);
+	return 0;
+}
+
+static const char *doc_media_type(const json_t *doc, const char *given)
+{
+	const char *mt = json_string_value(json_object_get(doc, "mediaType"));
+
+	if (mt)
+		return mt;
+	if (given && *given)
+		return given;
+	return json_object_get(doc, "manifests") ? MT_OCI_INDEX : MT_OCI_MANIFEST;
+}
+
+static int is_index(const char *mt)
+{
+	return !strcmp(mt, MT_OCI_INDEX) || !strcmp(mt, MT_DOCKER_LIST);
+}
+
+static int desc_hex(const char **hex, uint64_t *size, const json_t *d, const char *what)
+{
+	const char *digest = json_string_value(json_object_get(d, "digest"));
+	json_t *sz = json_object_get(d, "size");
+
+	if (!digest || strncmp(digest, "sha256:", 7) || !ferry_sha256_hex_valid(digest + 7) ||
+	    !json_is_integer(sz) || json_integer_value(sz) < 0)
+		return ferry_error_set(FERRY_EINVALID, "%s: a descriptor without a sha256 "
+				       "digest and size", what);
+	*hex = digest + 7;
+	*size = (uint64_t)json_integer_value(sz);
+	return 0;
+}
+
+static int remember_referrer(oci_ctx *c, const char *repo, const json_t *doc,
+			     const char *mt, const char *hex, uint64_t size)
+{
+	const json_t *subject = json_object_get(doc, "subject");
+	const char *sd = json_string_value(json_object_get(subject, "digest"));
+	const char *at = json_string_value(json_object_get(doc, "artifactType"));
+	json_t *ann = json_object_get(doc, "annotations");
+	referrer *grown;
+	json_t *desc;
+	char digest[80];
+
+	if (!sd || strncmp(sd, "sha256:", 7) || strlen(sd) >= sizeof(grown->subject))
+		return 0;
+	if (!at)
+		at = json_string_value(json_object_get(json_object_get(doc, "config"),
+						       "mediaType"));
+	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	if (!(desc = json_pack("{s:s,s:s,s:I}", "mediaType", mt, "digest", digest, "size",
+			       (json_int_t)size)))
+		return oom();
+	if ((at && json_object_set_new(desc, "artifactType", json_string(at)) < 0) ||
+	    (json_is_object(ann) && json_object_set(desc, "annotations", ann) < 0) ||
+	    !(grown = realloc(c->refs, (c->nrefs + 1) * sizeof(*grown)))) {
+		json_decref(desc);
+		return oom();
+	}
+	c->refs = grown;
+	memset(&grown[c->nrefs], 0, sizeof(*grown));
+	if (!(grown[c->nrefs].repo = strdup(repo))) {
+		json_decref(desc);
+		return oom();
+	}
+	snprintf(grown[c->nrefs].subject, sizeof(grown[c->nrefs].subject), "%s", sd);
+	grown[c->nrefs++].desc = desc;
+	return 0;
+}
+
+/*
+ * Push manifest `hex` and everything it refers to into `repo`: blobs, then
+ * child manifests, then the manifest itself by digest. On return the
+ * registry holds all of it (confirmed by HEAD or by a 201).
+ */
+static int push_manifest(oci_ctx *c, const char *repo, const char *hex,
+			 const char *given_mt, const char *what, int depth)
+{
+	ferry_buf body = FERRY_BUF_INIT, url = FERRY_BUF_INIT, ct = FERRY_BUF_INIT;
+	ferry_http_response resp;
+	ferry_http_request req = { 0 };
+	json_t *doc = NULL, *d;
+	const char *mt, *chex;
+	const char *hdrs[2];
+	char digest[80];
+	uint64_t size;
+	size_t i;
+	int present, error;
+
+	memset(&resp, 0, sizeof(resp));
+	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	if (depth > MAX_DEPTH)
+		return ferry_error_set(FERRY_EINVALID, "%s: indexes nest deeper than %d",
+				       what, MAX_DEPTH);
+	if (is_done(c, repo, digest))
+		return 0;
+	if ((error = read_manifest(&body, &doc, c, hex, what)) < 0)
+		goto done;
+	mt = doc_media_type(doc, given_mt);
+	if (is_index(mt)) {
+		json_array_foreach(json_object_get(doc, "manifests"), i, d) {
+			const char *cmt = json_string_value(json_object_get(d, "mediaType"));
+
+			if ((error = desc_hex(&chex, &size, d, what)) < 0 ||
+			    (error = push_manifest(c, repo, chex, cmt, what, depth + 1)) < 0)
+				goto done;
+		}
+	} else {
+		json_t *cfg = json_object_get(doc, "config");
+
+		if (cfg && ((error = desc_hex(&chex, &size, cfg, what)) < 0 ||
+			    (error = push_blob(c, repo, chex, size, what)) < 0))
+			goto done;
+		json_array_foreach(json_object_get(doc, "layers"), i, d) {
+			if ((error = desc_hex(&chex, &size, d, what)) < 0)
+				goto done;
+			/* Non-distributable layers live elsewhere (their urls). */
+			if (json_object_get(d, "urls") && !ferry_store_has_blob(c->st, chex))
+				continue;
+			if ((error = push_blob(c, repo, chex, size, what)) < 0)
+				goto done;
+		}
+	}
+	if ((error = oci_head(&present, c, repo, "manifests", digest, what)) < 0)
+		goto done;
+	if (present) {
+		c->r->manifests_present++;
+	} else {
+		if ((error = ferry_buf_printf(&url, "%s/v2/%s/manifests/%s", c->base, repo,
+					      digest)) < 0 ||
+		    (error = ferry_buf_printf(&ct, "Content-Type: %s", mt)) < 0)
+			goto done;
+		hdrs[0] = ct.ptr;
+		hdrs[1] = NULL;
+		req.url = url.ptr;
+		req.method = "PUT";
+		req.body = body.ptr;
+		req.body_len = body.size;
+		if ((error = oci_send(&resp, c, repo, NULL, &req, hdrs, what)) < 0)
+			goto done;
+		if (resp.status != 201) {
+			error = unexpected(&resp, what);
+			goto done;
+		}
+		if (resp.oci_subject)
+			c->referrers_api = 1;
+		c->r->manifests_pushed++;
+	}
+	if (json_object_get(doc, "subject") &&
+	    (error = remember_referrer(c, repo, doc, mt, hex, body.size)) < 0)
+		goto done;
+	error = mark_done(c, repo, digest);
+done:
+	ferry_http_response_dispose(&resp);
+	json_decref(doc);
+	ferry_buf_dispose(&body);
+	ferry_buf_dispose(&url);
+	ferry_buf_dispose(&ct);
+	return error;
+}
+
+/* Move tag `tag` of `repo` to manifest `hex`, which is complete there. */
+static int put_tag(oci_ctx *c, const char *repo, const char *tag, const char *hex,
+		   const char *given_mt, const char *what)
+{
+	ferry_buf body = FERRY_BUF_INIT, url = FERRY_BUF_INIT, ct = FERRY_BUF_INIT;
+	ferry_http_response resp;
+	ferry_http_request req = { 0 };
+	const char *hdrs[2];
+	json_t *doc = NULL;
+	char digest[80];
+	int present, error;
+
+	memset(&resp, 0, sizeof(resp));
+	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	/* The tag moves only to a manifest the registry confirms it holds. */
+	if ((error = oci_head(&present, c, repo, "manifests", digest, what)) < 0)
+		return error;
+	if (!present)
+		return ferry_error_set(FERRY_ECORRUPT, "%s: manifest %s is not on the registry "
+				       "after it was pushed; the tag was not moved", what, digest);
+	if ((error = read_manifest(&body, &doc, c, hex, what)) < 0 ||
+	    (error = ferry_buf_printf(&url, "%s/v2/%s/manifests/%s", c->base, repo, tag)) < 0 ||
+	    (error = ferry_buf_printf(&ct, "Content-Type: %s", doc_media_type(doc, given_mt))) < 0)
+		goto done;
+	hdrs[0] = ct.ptr;
+	hdrs[1] = NULL;
+	req.url = url.ptr;
+	req.method = "PUT";
+	req.body = body.ptr;
+	req.body_len = body.size;
+	if ((error = oci_send(&resp, c, repo, NULL, &req, hdrs, what)) < 0)
+		goto done;
+	if (resp.status != 201)
+		error = unexpected(&resp, what);
+done:
+	ferry_http_response_dispose(&resp);
+	json_decref(doc);
+	ferry_buf_dispose(&body);
+	ferry_buf_dispose(&url);
+	ferry_buf_dispose(&ct);
+	return error;
+}
+
+/* ---- referrers tag schema ------------------------------------------------ */
+
+static int probe_referrers(oci_ctx *c, const char *repo, const char *subject)
+{
+	ferry_http_response resp;
+	ferry_http_request req = { 0 };
+	ferry_buf url = FERRY_BUF_INIT;
+	int error;
+
+	if (c->referrers_api >= 0)
+		return 0;
+	if ((error = ferry_buf_printf(&url, "%s/v2/%s/referrers/%s", c->base, repo, subject)) < 0)
+		return error;
+	req.url = url.ptr;
+	error = oci_send(&resp, c, repo, NULL, &req, NULL, "referrers API");
+	ferry_buf_dispose(&url);
+	if (error < 0)
+		return error;
+	c->referrers_api = resp.status == 200 && resp.content_type &&
+			   !strcmp(resp.content_type, MT_OCI_INDEX);
+	ferry_http_response_dispose(&resp);
+	return 0;
+}
+
+/* Add the remembered referrers of (repo, subject) to its sha256-<hex> tag. */
+static int update_referrers_tag(oci_ctx *c, size_t first)
+{
+	static const char *const accept[] = { "Accept: " MT_OCI_INDEX, NULL };
+	static const char *const ct[] = { "Content-Type: " MT_OCI_INDEX, NULL };
+	const referrer *ref = &c->refs[first];
+	ferry_http_response resp;
+	ferry_http_request req = { 0 };
+	ferry_buf url = FERRY_BUF_INIT, body = FERRY_BUF_INIT, what = FERRY_BUF_INIT;
+	json_t *index = NULL, *list, *d;
+	size_t i, j;
+	int changed = 0, error;
+
+	memset(&resp, 0, sizeof(resp));
+	if ((error = ferry_buf_printf(&what, "%s: referrers of %s", ref->repo,
+				      ref->subject)) < 0 ||
+	    (error = ferry_buf_printf(&url, "%s/v2/%s/manifests/sha256-%s", c->base, ref->repo,
+				      ref->subject + 7)) < 0)
+		goto done;
+	req.url = url.ptr;
+	req.limit = MANIFEST_MAX;
+	if ((error = oci_send(&resp, c, ref->repo, NULL, &req, accept, what.ptr)) < 0)
+		goto done;
+	if (resp.status == 200) {
+		if ((error = ferry_json_parse(&index, resp.body.ptr, resp.body.size,
+					      what.ptr)) < 0)
+			goto done;
+	} else if (resp.status == 404) {
+		if (!(index = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2, "mediaType",
+					MT_OCI_INDEX, "manifests"))) {
+			error = oom();
+			goto done;
+		}
+	} else {
+		error = unexpected(&resp, what.ptr);
+		goto done;
+	}
+	ferry_http_response_dispose(&resp);
+	if (!json_is_array(list = json_object_get(index, "manifests"))) {
+		error = ferry_error_set(FERRY_EINVALID, "%s: the referrers tag is not an "
+					"index", what.ptr);
+		goto done;
+	}
+	for (i = first; i < c->nrefs; i++) {
+		const char *want;
+		int have = 0;
+
+		if (strcmp(c->refs[i].repo, ref->repo) || strcmp(c->refs[i].subject, ref->subject))
+			continue;
+		want = json_string_value(json_object_get(c->refs[i].desc, "digest"));
+		json_array_foreach(list, j, d)
+			if (!strcmp(json_string_value(json_object_get(d, "digest")) ?
+				    json_string_value(json_object_get(d, "digest")) : "", want))
+				have = 1;
+		if (!have) {
+			if (json_array_append(list, c->refs[i].desc) < 0) {
+				error = oom();
+				goto done;
+			}
+			changed = 1;
+		}
+	}
+	if (!changed)
+		goto done;
+	if ((error = ferry_json_dump(&body, index)) < 0)
+		goto done;
+	req.method = "PUT";
+	req.body = body.ptr;
+	req.body_len = body.size;
+	if ((error = oci_send(&resp, c, ref->repo, NULL, &req, ct, what.ptr)) < 0)
+		goto done;
+	if (resp.status != 201) {
+		error = unexpected(&resp, what.ptr);
+		goto done;
+	}
+	c->r->referrer_indexes++;
+done:
+	ferry_http_response_dispose(&resp);
+	json_decref(index);
+	ferry_buf_dispose(&url);
+	ferry_buf_dispose(&body);
+	ferry_buf_dispose(&what);
+	return error;
+}
+
+static int push_referrer_tags(oci_ctx *c)
+{
+	size_t i, j;
+	int error, seen;
+
+	for (i = 0; i < c->nrefs; i++) {
+		seen = 0;
+		for (j = 0; j < i && !seen; j++)
+			seen = !strcmp(c->refs[j].repo, c->refs[i].repo) &&
+			       !strcmp(c->refs[j].subject, c->refs[i].subject);
+		if (seen)
+			continue;
+		if ((error = probe_referrers(c, c->refs[i].repo, c->refs[i].subject)) < 0)
+			return error;
+		if (c->referrers_api == 1)
+			return 0;
+		if ((error = update_referrers_tag(c, i)) < 0)
+			return error;
+	}
+	return 0;
+}
+
+/* ---- the target ---------------------------------------------------------- */
+
+typedef struct {
+	char *reference;   /* as the store names it */
+	char *repo;        /* repository path on the target */
+	char *tag;         /* NULL for name@digest */
+	char hex[FERRY_SHA256_HEX_LEN + 1];
+	char *media_type;
+} seed_tag;
+
+static void tags_free(seed_tag *tags, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(tags[i].reference);
+		free(tags[i].repo);
+		free(tags[i].tag);
+		free(tags[i].media_type);
+	}
+	free(tags);
+}
+
+/* Split "name:tag" / "name@sha256:hex" and rewrite the name. */
+static int split_reference(seed_tag *out, const ferry_target *t, const char *reference,
+			   const char *digest)
+{
+	const char *at = strchr(reference, '@'), *slash, *colon;
+	char *name = NULL, *enclave = NULL;
+	size_t nlen;
+	int error = 0;
+
+	slash = strrchr(reference, '/');
+	colon = strrchr(slash ? slash : reference, ':');
+	if (at)
+		nlen = (size_t)(at - reference);
+	else if (colon)
+		nlen = (size_t)(colon - reference);
+	else
+		return ferry_error_set(FERRY_EINVALID, "reference '%.200s' has neither tag nor "
+				       "digest", reference);
+	if (strncmp(digest, "sha256:", 7) || !ferry_sha256_hex_valid(digest + 7))
+		return ferry_error_set(FERRY_EINVALID, "reference '%.200s': bad digest",
+				       reference);
+	memcpy(out->hex, digest + 7, sizeof(out->hex));
+	if (!(name = strndup(reference, nlen)) ||
+	    (!at && !(out->tag = strdup(colon + 1)))) {
+		error = oom();
+		goto done;
+	}
+	if ((error = ferry_rewrite_apply(&enclave, &t->rewrite, name)) < 0)
+		goto done;
+	if (!(out->repo = strdup(ferry_rewrite_repo_path(enclave))) || !*out->repo) {
+		error = out->repo ? ferry_error_set(FERRY_EINVALID, "reference '%.200s' "
+						    "rewrites to no repository", reference)
+				  : oom();
+	}
+done:
+	free(name);
+	free(enclave);
+	return error;
+}
+
+static int load_tags(seed_tag **out, size_t *n, oci_ctx *c)
+{
+	sqlite3_stmt *q = NULL;
+	seed_tag *tags = NULL, *grown;
+	size_t count = 0;
+	int rc, error = 0;
+
+	if (sqlite3_prepare_v2(c->st->db, "SELECT reference, digest, media_type FROM tags "
+			       "ORDER BY reference", -1, &q, NULL) != SQLITE_OK)
+		return ferry_store_db_error(c->st, "read tags");
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (!(grown = realloc(tags, (count + 1) * sizeof(*grown)))) {
+			error = oom();
+			break;
+		}
+		tags = grown;
+		memset(&tags[count], 0, sizeof(*tags));
+		count++;
+		if (!(tags[count - 1].reference = strdup((const char *)sqlite3_column_text(q, 0))) ||
+		    !(tags[count - 1].media_type = strdup((const char *)sqlite3_column_text(q, 2)))) {
+			error = oom();
+			break;
+		}
+		if ((error = split_reference(&tags[count - 1], c->t, tags[count - 1].reference,
+					     (const char *)sqlite3_column_text(q, 1))) < 0)
+			break;
+	}
+	if (!error && rc != SQLITE_DONE)
+		error = ferry_store_db_error(c->st, "read tags");
+	sqlite3_finalize(q);
+	if (error < 0) {
+		tags_free(tags, count);
+		return error;
+	}
+	*out = tags;
+	*n = count;
+	return 0;
+}
+
+static int ctx_init(oci_ctx *c, ferry_store *st, const ferry_target *t,
+		    ferry_seed_target_result *r, const ferry_seed_options *opts)
+{
+	ferry_http_options ho = FERRY_HTTP_OPTIONS_INIT;
+	ferry_buf host = FERRY_BUF_INIT;
+	json_t *chunk = json_object_get(t->options, "chunk-size");
+	char *cred = NULL;
+	size_t len;
+	int error;
+
+	memset(c, 0, sizeof(*c));
+	c->st = st;
+	c->t = t;
+	c->r = r;
+	c->opts = opts;
+	c->referrers_api = -1;
+	c->chunk = json_is_integer(chunk) ? (uint64_t)json_integer_value(chunk) : DEFAULT_CHUNK;
+	ho.ca_file = json_string_value(json_object_get(t->options, "ca-file"));
+	if ((error = ferry_http_new(&c->http, &ho)) < 0)
+		return error;
+	if (!(c->base = strdup(t->url)))
+		return oom();
+	len = strlen(c->base);
+	while (len && c->base[len - 1] == '/')
+		c->base[--len] = '\0';
+	if ((error = ferry_http_url_host(&host, t->url)) < 0)
+		return error;
+	c->host = ferry_buf_detach(&host);
+	if ((error = ferry_target_credentials(&cred, t)) < 0)
+		return error;
+	if (cred && cred[0] == '{') {
+		/* A docker/podman auth.json: the entry for this registry. */
+		ferry_secret_free(cred);
+		cred = NULL;
+		error = ferry_auth_file_lookup(&c->userpwd, t->cred_path, c->host);
+	} else if (cred && !strchr(cred, ':')) {
+		error = ferry_error_set(FERRY_EINVALID, "target '%s': the credentials must be "
+					"'user:password' or an auth.json", t->name);
+	} else {
+		c->userpwd = cred;
+		cred = NULL;
+	}
+	ferry_secret_free(cred);
+	return error;
+}
+
+int ferry_seed__oci(ferry_seed_target_result *r, ferry_store *st, const ferry_target *t,
+		    const ferry_seed_options *opts)
+{
+	seed_tag *tags = NULL;
+	ferry_buf item = FERRY_BUF_INIT, what = FERRY_BUF_INIT;
+	char *state = NULL, digest[80];
+	size_t ntags = 0, i, *pending = NULL, npending = 0;
+	oci_ctx c;
+	int error;
+
+	if ((error = ctx_init(&c, st, t, r, opts)) < 0 ||
+	    (error = load_tags(&tags, &ntags, &c)) < 0)
+		goto done;
+	if (ntags && !(pending = calloc(ntags, sizeof(*pending)))) {
+		error = oom();
+		goto done;
+	}
+	/* Content first, for every reference. */
+	for (i = 0; i < ntags; i++) {
+		seed_tag *g = &tags[i];
+
+		snprintf(digest, sizeof(digest), "sha256:%s", g->hex);
+		ferry_buf_clear(&item);
+		ferry_buf_clear(&what);
+		if ((error = ferry_buf_printf(&what, "%s (as %s)", g->reference, g->repo)) < 0)
+			goto done;
+		if (g->tag)
+			error = ferry_buf_printf(&item, "tag %s:%s", g->repo, g->tag);
+		else
+			error = ferry_buf_printf(&item, "manifest %s@%s", g->repo, digest);
+		if (error < 0)
+			goto done;
+		free(state);
+		state = NULL;
+		if (!opts->full &&
+		    (error = ferry_seed__progress_get(&state, st, t->name, item.ptr)) < 0)
+			goto done;
+		if (state && !strcmp(state, digest)) {
+			r->tags_unchanged++;
+			continue;
+		}
+		if ((error = push_manifest(&c, g->repo, g->hex, g->media_type, what.ptr, 0)) < 0)
+			goto done;
+		pending[npending++] = i;
+	}
+	/* Then the tags, each only to content the registry holds. */
+	for (i = 0; i < npending; i++) {
+		seed_tag *g = &tags[pending[i]];
+
+		if (!g->tag)
+			continue;
+		snprintf(digest, sizeof(digest), "sha256:%s", g->hex);
+		ferry_buf_clear(&item);
+		ferry_buf_clear(&what);
+		if ((error = ferry_buf_printf(&what, "%s (as %s:%s)", g->reference, g->repo,
+					      g->tag)) < 0 ||
+		    (error = ferry_buf_printf(&item, "tag %s:%s", g->repo, g->tag)) < 0 ||
+		    (error = put_tag(&c, g->repo, g->tag, g->hex, g->media_type, what.ptr)) < 0 ||
+		    (error = ferry_seed__progress_set(st, t->name, item.ptr, digest)) < 0)
+			goto done;
+		r->tags_set++;
+		ferry_log(FERRY_LOG_INFO, "%s: tag set to %s", what.ptr, digest);
+	}
+	/* Referrers last (their tag schema index is a tag too); only then are
+	 * manifests pushed by digest alone recorded as done, so an
+	 * interrupted run lists them again. */
+	if ((error = push_referrer_tags(&c)) < 0)
+		goto done;
+	for (i = 0; i < npending; i++) {
+		seed_tag *g = &tags[pending[i]];
+
+		if (g->tag)
+			continue;
+		snprintf(digest, sizeof(digest), "sha256:%s", g->hex);
+		ferry_buf_clear(&item);
+		if ((error = ferry_buf_printf(&item, "manifest %s@%s", g->repo, digest)) < 0 ||
+		    (error = ferry_seed__progress_set(st, t->name, item.ptr, digest)) < 0)
+			goto done;
+	}
+done:
+	free(state);
+	free(pending);
+	tags_free(tags, ntags);
+	ferry_buf_dispose(&item);
+	ferry_buf_dispose(&what);
+	ctx_dispose(&c);
+	return error;
+}
