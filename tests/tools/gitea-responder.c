@@ -7,7 +7,7 @@
  * parameter is declared, and a JSON body has its schema's required fields,
  * no undeclared fields, the declared types and enum values. It answers
  * from a small in-memory model (user, organisations, repositories, hooks)
- * with status codes the description lists (or x-also-answers adds), and
+ * with status codes the description (or its handler notes) lists, and
  * appends one line per request to the log:
  *
  *   POST /api/v1/orgs 201 ok {"username":"platform","visibility":"public"}
@@ -195,6 +195,14 @@ static int validate(json_t *schema, json_t *v, const char *where, char *err, siz
 				 json_string_value(e));
 			return 0;
 		}
+	/* The description says it in words for hook configs. */
+	if (strstr(json_string_value(json_object_get(schema, "description")) ?
+		   json_string_value(json_object_get(schema, "description")) : "",
+		   "required are \"content_type\" and \"url\"") &&
+	    (!json_object_get(v, "content_type") || !json_object_get(v, "url"))) {
+		snprintf(err, errlen, "%s: content_type and url are required", where);
+		return 0;
+	}
 	json_object_foreach(v, key, e) {
 		char w[256];
 
@@ -213,21 +221,16 @@ static int validate(json_t *schema, json_t *v, const char *where, char *err, siz
 	return 1;
 }
 
-/* Is `status` one the operation lists, or one Gitea's handler answers beyond
- * its document (x-also-answers)? */
+/* Is `status` one the operation lists (or its handler note admits)? */
 static int status_listed(json_t *op, unsigned status)
 {
 	char s[8];
-	size_t i;
-	json_t *e;
+	const char *note = json_string_value(json_object_get(op, "x-handler-note"));
 
 	snprintf(s, sizeof(s), "%u", status);
 	if (json_object_get(json_object_get(op, "responses"), s))
 		return 1;
-	json_array_foreach(json_object_get(op, "x-also-answers"), i, e)
-		if (json_is_string(e) && !strcmp(json_string_value(e), s))
-			return 1;
-	return 0;
+	return note && strstr(note, s);
 }
 
 typedef struct {
