@@ -65,6 +65,8 @@ static const char schema[] =
 	"  detail TEXT, error TEXT);"
 	"CREATE INDEX IF NOT EXISTS reconcile_events_stack ON reconcile_events(stack, id);"
 	"CREATE INDEX IF NOT EXISTS reconcile_events_revision ON reconcile_events(revision);"
+	"CREATE INDEX IF NOT EXISTS reconcile_events_quiet ON reconcile_events(time)"
+	"  WHERE outcome = 'unchanged' AND drift = 0;"
 	"CREATE INDEX IF NOT EXISTS reconcile_events_provenance ON reconcile_events("
 	"  revision, source, sequence) WHERE bundle_id IS NOT NULL;"
 	"CREATE TABLE IF NOT EXISTS reconcile_state ("

@@ -88,6 +88,25 @@ int ferry_audit_record(ferry_store *st, FILE *stream, const ferry_audit_event *e
 	return error;
 }
 
+int ferry_audit_prune(ferry_store *st, int64_t before, int64_t *removed)
+{
+	sqlite3_stmt *q = NULL;
+	int error = 0;
+
+	*removed = 0;
+	if (sqlite3_prepare_v2(st->db,
+			       "DELETE FROM reconcile_events WHERE outcome = 'unchanged' AND "
+			       "drift = 0 AND time < ?", -1, &q, NULL) != SQLITE_OK)
+		return ferry_store_db_error(st, "prune reconcile events");
+	sqlite3_bind_int64(q, 1, before);
+	if (sqlite3_step(q) != SQLITE_DONE)
+		error = ferry_store_db_error(st, "prune reconcile events");
+	else
+		*removed = sqlite3_changes64(st->db);
+	sqlite3_finalize(q);
+	return error;
+}
+
 void ferry_stack_state_dispose(ferry_stack_state *s)
 {
 	free(s->applied);

@@ -377,7 +377,7 @@ static int parse_tool(char **out, cfg_ctx *c, yaml_node_t *v, const char *k)
 
 static int parse_root(cfg_ctx *c)
 {
-	static const char *const keys[] = { "store", "state-dir", "audit-log", "webhook",
+	static const char *const keys[] = { "store", "state-dir", "audit-log", "history-keep", "webhook",
 					    "podman", "kubernetes", "compose", "kustomize",
 					    "helm", "stacks", NULL };
 	static const char *const hook_keys[] = { "listen", "token-file", NULL };
@@ -400,6 +400,15 @@ static int parse_root(cfg_ctx *c)
 	FOREACH_PAIR(c, root, k, v) {
 		if (!strcmp(k, "store") || !strcmp(k, "state-dir")) {
 			error = get_path(!strcmp(k, "store") ? &cfg->store : &cfg->state_dir, c, v, k);
+		} else if (!strcmp(k, "history-keep")) {
+			if (scalar(v) && !strcmp(scalar(v), "forever"))
+				cfg->history_keep = 0;
+			else if (!scalar(v) || ferry_parse_duration(&cfg->history_keep, scalar(v)) < 0 ||
+				 cfg->history_keep < 1) {
+				ferry_error_clear();
+				return fail(c, v, "history-keep must be a duration such as 30d or "
+					    "'forever', not", scalar(v) ? scalar(v) : "");
+			}
 		} else if (!strcmp(k, "audit-log")) {
 			if (scalar(v) && !strcmp(scalar(v), "-"))
 				error = dup_str(&cfg->audit_log, c, v, k);
@@ -530,6 +539,7 @@ int ferry_reconcile_config_load(ferry_reconcile_config **out, const char *path)
 		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
 		goto done;
 	}
+	c.cfg->history_keep = FERRY_HISTORY_KEEP_DEFAULT;
 	if (!yaml_parser_initialize(&parser)) {
 		error = ferry_error_set(FERRY_ENOMEM, "cannot start YAML parser");
 		goto done;

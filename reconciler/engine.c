@@ -591,8 +591,27 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* Drop quiet-cycle events older than history-keep; a failure is only logged. */
+static void prune_history(ferry_reconciler *rc)
+{
+	int64_t removed = 0;
+
+	if (!rc->cfg->history_keep)
+		return;
+	pthread_mutex_lock(&rc->db);
+	if (ferry_audit_prune(rc->st, (int64_t)time(NULL) - rc->cfg->history_keep, &removed) < 0) {
+		ferry_log(FERRY_LOG_WARN, "history: %s", ferry_error_last());
+		ferry_error_clear();
+	} else if (removed) {
+		ferry_log(FERRY_LOG_INFO, "history: removed %lld unchanged-cycle events past "
+			  "history-keep", (long long)removed);
+	}
+	pthread_mutex_unlock(&rc->db);
+}
+
 int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, unsigned workers)
 {
+	int64_t pruned_at;
 	pthread_t th[16];
 	ferry_webhook *hook = NULL;
 	size_t i, started = 0;
@@ -627,11 +646,19 @@ int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, uns
 		}
 		started++;
 	}
+	prune_history(rc);
+	pruned_at = (int64_t)time(NULL);
 	if (!error) {
 		pthread_mutex_lock(&rc->lock);
 		while (!*stop && !(once && rc->ndone == rc->cfg->nstacks)) {
 			struct timespec ts;
 
+			if ((int64_t)time(NULL) - pruned_at >= 3600) {
+				pthread_mutex_unlock(&rc->lock);
+				prune_history(rc);
+				pruned_at = (int64_t)time(NULL);
+				pthread_mutex_lock(&rc->lock);
+			}
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += 100 * 1000000L;
 			if (ts.tv_nsec >= 1000000000L) {

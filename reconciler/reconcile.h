@@ -73,6 +73,8 @@ typedef struct {
 	char *state_dir;          /* NULL: <store>/reconcile */
 	char *audit_log;          /* JSON lines: a file, "-" for stdout, or NULL */
 	char *listen;             /* webhook "127.0.0.1:PORT", or NULL: no server */
+	int64_t history_keep;     /* seconds "unchanged" events are kept; 0: forever */
+#define FERRY_HISTORY_KEEP_DEFAULT (30 * 86400)
 	unsigned char *token;     /* importer notification token, or NULL */
 	size_t token_len;
 	struct {
@@ -318,6 +320,12 @@ typedef struct {
 /* The tables reconcile_events and reconcile_state are in the store's schema. */
 /** Insert `ev` into reconcile_events and write it as a JSON line to `stream`. */
 int ferry_audit_record(ferry_store *st, FILE *stream, const ferry_audit_event *ev);
+
+/**
+ * Delete the events of quiet cycles (outcome "unchanged", no drift) older
+ * than `before` (Unix seconds); every other event is kept. Sets `*removed`.
+ */
+int ferry_audit_prune(ferry_store *st, int64_t before, int64_t *removed);
 
 /** Per-stack state kept between cycles. */
 typedef struct {

@@ -3,7 +3,8 @@
 # branch moves; require-digests rejects ':latest' naming the image;
 # Kustomize overlays render through `kubectl kustomize`; the kubernetes
 # target's commands are shown by --dry-run; a helm stack without helm
-# fails naming the binary; config errors name the line.
+# fails naming the binary; history-keep prunes quiet cycles; config
+# errors name the line.
 . "$(dirname "$0")/../lib/test-lib.sh"
 need git jq
 . "$SRC/tests/lib/git-server.sh"
@@ -97,6 +98,27 @@ expect_err "stack 'chart': the helm format needs '$T/no-such-dir/helm': no execu
 jq -e 'map(select(.stack == "chart" and .outcome == "failed")) | length == 1' <("${R[@]}" history chart --json) >/dev/null ||
 	fail "the helm failure is not in the audit history"
 ok "a helm stack without helm fails with a message naming the missing binary, and is recorded"
+
+cat >"$T/h.yaml" <<CFG
+store: $T/store
+kubernetes: {dry-run: true}
+history-keep: 1s
+stacks:
+  - {name: quiet, source: {git: deploy, branch: main, path: app}, target: kubernetes}
+CFG
+H=("$FERRY" reconcile --config "$T/h.yaml")
+expect_exit 0 "${H[@]}" sync quiet
+expect_exit 0 "${H[@]}" run --once
+sleep 2
+expect_exit 0 "${H[@]}" run --once
+"${H[@]}" history quiet --json >"$T/h.json" || fail "history"
+[ "$(jq 'map(select(.outcome == "unchanged")) | length' "$T/h.json")" = 1 ] ||
+	fail "unchanged events past history-keep not pruned: $(jq -c 'map(.outcome)' "$T/h.json")"
+[ "$(jq 'map(select(.outcome == "applied")) | length' "$T/h.json")" = 1 ] || fail "the applied event was pruned"
+printf 'history-keep: soon\nstacks: []\n' >"$T/bad.yaml"
+expect_exit 1 "$FERRY" reconcile --config "$T/bad.yaml" status
+expect_err "bad.yaml:1: history-keep must be a duration such as 30d or 'forever', not 'soon'"
+ok "history-keep prunes quiet-cycle events and keeps the ones that changed something"
 
 command -v kubectl >/dev/null || skip_all "needs kubectl for kustomize"
 expect_exit 0 "${R[@]}" --dry-run sync prod
