@@ -28,36 +28,8 @@ SIZE_MIB=${1:-${SIZE_MIB:-500}}
 WORK=${2:-}
 FERRY=${FERRY:-$top/build/cli/ferry}
 die() { echo "seed-bench: $*" >&2; exit 1; }
-[ -x "$FERRY" ] || die "no ferry binary at $FERRY (build it first)"
-for t in docker-registry skopeo jq sha256sum curl umoci; do
-	command -v "$t" >/dev/null || die "missing $t"
-done
-if [ -z "$WORK" ]; then
-	WORK=$(mktemp -d /var/tmp/ferry-bench.XXXXXX)
-else
-	mkdir -p "$WORK"
-	[ -z "$(ls -A "$WORK")" ] || die "$WORK is not empty"
-fi
-T=$WORK
-. "$top/tests/lib/oci-fixture.sh"
-. "$top/tests/lib/registry.sh"
-cleanup() {
-	registry_stop "$WORK/reg" || true
-	[ -n "${KEEP:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-export TMPDIR=$WORK/tmp
-mkdir -p "$TMPDIR"
-cp "$FERRY" "$WORK/ferry"
-FERRY=$WORK/ferry
-printf '%s\n' '{"default":[{"type":"insecureAcceptAnything"}]}' >"$WORK/policy.json"
-SK=(skopeo --policy "$WORK/policy.json")
-
-now() { date +%s.%N; }
-echo "setup: 2 images, $SIZE_MIB MiB of payload, docker-registry on 127.0.0.1"
-half=$((SIZE_MIB / 2))
-make_big_oci_layout "$WORK/img1" "$half" >/dev/null
-make_big_oci_layout "$WORK/img2" "$((SIZE_MIB - half))" >/dev/null
+BENCH_TOOLS=umoci
+. "$top/bench/lib/registry-bench.sh"
 "$FERRY" keygen -o "$WORK/key" >/dev/null
 printf 'channel: bench\nsources:\n  - oci-layout: %s\n    name: bench/img1\n  - oci-layout: %s\n    name: bench/img2\n' \
 	"$WORK/img1" "$WORK/img2" >"$WORK/spec.yaml"
