@@ -137,6 +137,23 @@ done:
 	return error;
 }
 
+/* GET `path`: 1 it exists (`resp` holds the answer), 0 it does not (404;
+ * `resp` disposed), < 0 any other answer or failure. */
+static int api_lookup(ferry_http_response *resp, gitea_ctx *g, const char *path,
+		      const char *what)
+{
+	int error;
+
+	if ((error = api_call(resp, g, "GET", path, NULL, what)) < 0)
+		return error;
+	if (resp->status == 200)
+		return 1;
+	if (resp->status != 404)
+		return api_error(resp, what);
+	ferry_http_response_dispose(resp);
+	return 0;
+}
+
 static int ensure_org(gitea_ctx *g, const char *org)
 {
 	ferry_http_response resp;
@@ -148,15 +165,10 @@ static int ensure_org(gitea_ctx *g, const char *org)
 	if ((error = ferry_buf_puts(&path, "/orgs")) < 0 || (error = path_seg(&path, org)) < 0 ||
 	    (error = ferry_buf_printf(&what, "Gitea: organisation '%s'", org)) < 0)
 		goto done;
-	if ((error = api_call(&resp, g, "GET", path.ptr, NULL, what.ptr)) < 0)
-		goto done;
-	if (resp.status == 200)
-		goto done;
-	if (resp.status != 404) {
-		error = api_error(&resp, what.ptr);
+	if ((error = api_lookup(&resp, g, path.ptr, what.ptr)) != 0) {
+		error = error < 0 ? error : 0; /* exists already */
 		goto done;
 	}
-	ferry_http_response_dispose(&resp);
 	if (!(body = json_pack("{s:s,s:s}", "username", org, "visibility",
 			       priv ? "private" : "public"))) {
 		error = oom();
@@ -200,15 +212,12 @@ static int ensure_repo(gitea_ctx *g, const char *owner, const char *name,
 	    (error = path_seg(&path, owner)) < 0 || (error = path_seg(&path, name)) < 0 ||
 	    (error = ferry_buf_printf(&what, "Gitea: repository '%s/%s'", owner, name)) < 0)
 		goto done;
-	if ((error = api_call(&resp, g, "GET", path.ptr, NULL, what.ptr)) < 0)
+	if ((error = api_lookup(&resp, g, path.ptr, what.ptr)) < 0)
 		goto done;
-	if (resp.status == 200)
+	if (error > 0) {
+		error = 0;
 		goto read;
-	if (resp.status != 404) {
-		error = api_error(&resp, what.ptr);
-		goto done;
 	}
-	ferry_http_response_dispose(&resp);
 	if (!strcmp(owner, g->login))
 		error = ferry_buf_puts(&create, "/user/repos");
 	else if ((error = ferry_buf_puts(&create, "/orgs")) == 0 &&
