@@ -60,6 +60,8 @@ int cli_verify_store(const char *store, char *const *paths, size_t npaths, int j
 struct ferry_seed_result;
 /** Print what a seed did (ferry seed, ferry import). */
 void cli_print_seed(const struct ferry_seed_result *res, int json);
+/** What a seed did, as a JSON array of targets (NULL: out of memory). */
+json_t *cli_seed_json(const struct ferry_seed_result *res);
 
 /** Common flags. */
 extern int cli_quiet;

@@ -49,7 +49,8 @@ static void help(void)
 	       "1 other error (or seeding failed), 64 usage.\n", usage, FERRY_STORE_DEFAULT);
 }
 
-static void print_result(const ferry_import_result *res, int json)
+/* The summary; with --json one object, holding `seed` (stolen) if given. */
+static void print_result(const ferry_import_result *res, int json, json_t *seed)
 {
 	static const char *const outcome[] = { "", "imported", "already imported",
 					       "verified" };
@@ -85,9 +86,14 @@ static void print_result(const ferry_import_result *res, int json)
 	if (json) {
 		json_t *o = json_pack("{s:b,s:o}", "ok", 1, "bundles", arr);
 
+		if (o && seed)
+			json_object_set_new(o, "seed", seed);
+		else
+			json_decref(seed);
 		cli_print_json(o);
 	} else {
 		json_decref(arr);
+		json_decref(seed);
 	}
 }
 
@@ -99,6 +105,7 @@ static int run(ferry_store *st, const char *cmd, char *const *paths, size_t npat
 	ferry_import_result res;
 	ferry_seed_result sres;
 	ferry_progress_bar bar;
+	json_t *seeded = NULL;
 	size_t i, k;
 	int error, rc = FERRY_EXIT_OK;
 
@@ -113,12 +120,17 @@ static int run(ferry_store *st, const char *cmd, char *const *paths, size_t npat
 		fprintf(stderr, "ferry %s: %s\n", cmd, ferry_error_last());
 		return cli_exit_code(error);
 	}
-	if (json || !cli_quiet)
-		print_result(&res, json);
 	/* Seed the site's servers once the import is published (or was already),
-	 * before the reconciler hears of it. */
+	 * before the reconciler hears of it. The text summary comes first; the
+	 * JSON one waits to hold the seed's result too. */
+	if (!json && !cli_quiet)
+		print_result(&res, 0, NULL);
 	if (seed) {
 		error = ferry_seed(&sres, st, NULL);
+		if (json && sres.ntargets &&
+		    (seeded = json_pack("{s:b,s:o}", "ok", error == 0, "targets",
+					cli_seed_json(&sres))) && error < 0)
+			json_object_set_new(seeded, "error", json_string(ferry_error_last()));
 		if (sres.ntargets && !json && !cli_quiet)
 			cli_print_seed(&sres, 0);
 		if (error < 0) {
@@ -128,6 +140,8 @@ static int run(ferry_store *st, const char *cmd, char *const *paths, size_t npat
 		}
 		ferry_seed_result_dispose(&sres);
 	}
+	if (json)
+		print_result(&res, 1, seeded);
 	/* Tell the reconciler (after the summary: the import already stands). */
 	for (i = 0; i < res.nbundles; i++) {
 		if (res.bundles[i].outcome != FERRY_IMPORTED)

@@ -35,44 +35,51 @@ static void help(void)
 	       usage, FERRY_STORE_DEFAULT);
 }
 
-void cli_print_seed(const ferry_seed_result *res, int json)
+json_t *cli_seed_json(const ferry_seed_result *res)
 {
-	json_t *arr = json ? json_array() : NULL;
+	json_t *arr = json_array();
 	size_t i, j;
 
-	for (i = 0; i < res->ntargets; i++) {
+	for (i = 0; arr && i < res->ntargets; i++) {
+		const ferry_seed_target_result *r = &res->targets[i];
+		json_t *refused = json_array(), *o;
+
+		for (j = 0; j < r->nrefused; j++)
+			json_array_append_new(refused, json_string(r->refused[j]));
+		o = json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
+			      "s:I,s:I,s:I,s:I,s:I,s:o}",
+			      "target", r->target, "ok", !r->failed && !r->nrefused,
+			      "blobsPushed", (json_int_t)r->blobs_pushed,
+			      "blobsPresent", (json_int_t)r->blobs_present,
+			      "blobsMounted", (json_int_t)r->blobs_mounted,
+			      "manifestsPushed", (json_int_t)r->manifests_pushed,
+			      "manifestsPresent", (json_int_t)r->manifests_present,
+			      "tagsSet", (json_int_t)r->tags_set,
+			      "tagsUnchanged", (json_int_t)r->tags_unchanged,
+			      "referrerIndexes", (json_int_t)r->referrer_indexes,
+			      "bytesSent", (json_int_t)r->bytes_sent,
+			      "repositories", (json_int_t)r->repos,
+			      "repositoriesCreated", (json_int_t)r->repos_created,
+			      "refsPushed", (json_int_t)r->refs_pushed,
+			      "refsForced", (json_int_t)r->refs_forced,
+			      "refsUnchanged", (json_int_t)r->refs_unchanged,
+			      "refsRefused", (json_int_t)r->refs_refused,
+			      "refsDeleted", (json_int_t)r->refs_deleted,
+			      "refused", refused);
+		if (o && r->failed)
+			json_object_set_new(o, "error", json_string(r->error ? r->error : ""));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+void cli_print_seed(const ferry_seed_result *res, int json)
+{
+	size_t i, j;
+
+	for (i = 0; !json && i < res->ntargets; i++) {
 		const ferry_seed_target_result *r = &res->targets[i];
 
-		if (json) {
-			json_t *refused = json_array(), *o;
-
-			for (j = 0; j < r->nrefused; j++)
-				json_array_append_new(refused, json_string(r->refused[j]));
-			o = json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-				      "s:I,s:I,s:I,s:I,s:I,s:o}",
-				      "target", r->target, "ok", !r->failed && !r->nrefused,
-				      "blobsPushed", (json_int_t)r->blobs_pushed,
-				      "blobsPresent", (json_int_t)r->blobs_present,
-				      "blobsMounted", (json_int_t)r->blobs_mounted,
-				      "manifestsPushed", (json_int_t)r->manifests_pushed,
-				      "manifestsPresent", (json_int_t)r->manifests_present,
-				      "tagsSet", (json_int_t)r->tags_set,
-				      "tagsUnchanged", (json_int_t)r->tags_unchanged,
-				      "referrerIndexes", (json_int_t)r->referrer_indexes,
-				      "bytesSent", (json_int_t)r->bytes_sent,
-				      "repositories", (json_int_t)r->repos,
-				      "repositoriesCreated", (json_int_t)r->repos_created,
-				      "refsPushed", (json_int_t)r->refs_pushed,
-				      "refsForced", (json_int_t)r->refs_forced,
-				      "refsUnchanged", (json_int_t)r->refs_unchanged,
-				      "refsRefused", (json_int_t)r->refs_refused,
-				      "refsDeleted", (json_int_t)r->refs_deleted,
-				      "refused", refused);
-			if (o && r->failed)
-				json_object_set_new(o, "error", json_string(r->error ? r->error : ""));
-			json_array_append_new(arr, o);
-			continue;
-		}
 		if (r->failed) {
 			printf("target %s: failed: %s\n", r->target, r->error ? r->error : "");
 			continue;
@@ -93,7 +100,7 @@ void cli_print_seed(const ferry_seed_result *res, int json)
 			printf("  refused: %s\n", r->refused[j]);
 	}
 	if (json) {
-		json_t *o = json_pack("{s:o}", "targets", arr);
+		json_t *o = json_pack("{s:o}", "targets", cli_seed_json(res));
 
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		fputc('\n', stdout);

@@ -113,3 +113,17 @@ grep -q "refs/heads/main: the target has commits the store does not know" "$T/i4
 [ "$(git --git-dir "$T/http/platform/deploy.git" log -1 --format=%s main)" = "made on the server" ] ||
 	fail "the server's commit was overwritten"
 ok "commits made on the target are not overwritten by default"
+
+# import --json carries the seed's result beside the bundles.
+printf 'replicas: 6\n' >"$W/app/values.yaml"
+git -C "$W" commit -qam four
+rc=0
+ship --json >"$T/i5.json" 2>"$T/i5.err" || rc=$?
+[ "$rc" = 1 ] || fail "import 5 exited $rc"
+jq -e '.ok and .bundles[0].outcome == "imported" and .bundles[0].sequence == 5' "$T/i5.json" >/dev/null ||
+	{ cat "$T/i5.json"; fail "import --json: bundle summary"; }
+jq -e '.seed.ok == false and (.seed.targets | length) == 2 and (.seed.error | length) > 0' "$T/i5.json" >/dev/null ||
+	{ cat "$T/i5.json"; fail "import --json: seed result missing or wrong"; }
+jq -e '[.seed.targets[].refused[]] | any(test("refs/heads/main: the target has commits the store does not know"))' \
+	"$T/i5.json" >/dev/null || { cat "$T/i5.json"; fail "import --json: refusal not listed"; }
+ok "import --json reports the seed per target, refusals included"
