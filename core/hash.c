@@ -1,7 +1,11 @@
 /*
  * SHA-256 through OpenSSL EVP. One context per stream; no global state.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -69,6 +73,48 @@ int ferry_sha256_hex(char out[FERRY_SHA256_HEX_LEN + 1], const void *data,
 	if ((error = ferry_sha256_update(h, data, len)) == 0)
 		error = ferry_sha256_final_hex(h, out);
 	ferry_sha256_free(h);
+	return error;
+}
+
+int ferry_sha256_file(char out[FERRY_SHA256_HEX_LEN + 1], uint64_t *size,
+		      const char *path)
+{
+	enum { CHUNK = 1 << 20 };
+	ferry_sha256 *h = NULL;
+	unsigned char *buf = malloc(CHUNK);
+	uint64_t total = 0;
+	int fd = -1, error = 0;
+
+	if (!buf || (error = ferry_sha256_new(&h)) < 0) {
+		error = error ? error : ferry_error_set(FERRY_ENOMEM, "out of memory");
+		goto done;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		error = ferry_error_set_errno(FERRY_EIO, "cannot read '%s'", path);
+		goto done;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf, CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error = ferry_error_set_errno(FERRY_EIO, "cannot read '%s'", path);
+			goto done;
+		}
+		if (n == 0)
+			break;
+		if ((error = ferry_sha256_update(h, buf, (size_t)n)) < 0)
+			goto done;
+		total += (uint64_t)n;
+	}
+	if ((error = ferry_sha256_final_hex(h, out)) == 0 && size)
+		*size = total;
+done:
+	if (fd >= 0)
+		close(fd);
+	ferry_sha256_free(h);
+	free(buf);
 	return error;
 }
 

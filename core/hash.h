@@ -6,6 +6,7 @@
 #define FERRY_CORE_HASH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define FERRY_SHA256_HEX_LEN 64
 
@@ -21,6 +22,13 @@ void ferry_sha256_free(ferry_sha256 *h);
 /** One-shot hash of a memory range. */
 int ferry_sha256_hex(char out[FERRY_SHA256_HEX_LEN + 1], const void *data,
 		     size_t len);
+
+/**
+ * Hash the file at `path` in 1 MiB reads into `out`; its length into
+ * `*size` when `size` is not NULL. FERRY_EIO names the file.
+ */
+int ferry_sha256_file(char out[FERRY_SHA256_HEX_LEN + 1], uint64_t *size,
+		      const char *path);
 
 /** Nonzero when `hex` is exactly 64 lowercase hex digits. */
 int ferry_sha256_hex_valid(const char *hex);

@@ -514,60 +514,30 @@ static int check_volumes(const staged_bundle *b)
 static int check_split_members(const staged_bundle *b)
 {
 	const ferry_manifest *m = b->m;
-	ferry_buf path = FERRY_BUF_INIT, data = FERRY_BUF_INIT;
-	unsigned char *chunk = NULL;
-	ferry_sha256 *sha = NULL;
+	ferry_buf path = FERRY_BUF_INIT;
 	char hex[FERRY_SHA256_HEX_LEN + 1];
 	size_t v, k;
 	int error = 0;
 
 	if (m->nvolumes < 2)
 		return 0;
-	if (!(chunk = malloc(1 << 20)) || (error = ferry_sha256_new(&sha)) < 0) {
-		error = error ? error : ferry_error_set(FERRY_ENOMEM, "out of memory");
-		goto done;
-	}
 	for (v = 0; v < m->nvolumes && !error; v++)
 		for (k = 0; k < m->volumes[v].nparts && !error; k++) {
 			const ferry_part *p = &m->volumes[v].parts[k];
-			int fd;
 
 			if (p->whole || p->offset != 0 || !b->staged[p->member])
 				continue;
 			ferry_buf_clear(&path);
-			if ((error = staged_path(&path, b, p->member)) < 0)
+			if ((error = staged_path(&path, b, p->member)) < 0 ||
+			    (error = ferry_sha256_file(hex, NULL, path.ptr)) < 0)
 				break;
-			if ((fd = open(path.ptr, O_RDONLY | O_CLOEXEC)) < 0) {
-				error = ferry_error_set_errno(FERRY_EIO, "cannot read '%s'", path.ptr);
-				break;
-			}
-			for (;;) {
-				ssize_t n = read(fd, chunk, 1 << 20);
-
-				if (n < 0 && errno == EINTR)
-					continue;
-				if (n <= 0) {
-					if (n < 0)
-						error = ferry_error_set_errno(FERRY_EIO,
-									      "cannot read '%s'",
-									      path.ptr);
-					break;
-				}
-				ferry_sha256_update(sha, chunk, (size_t)n);
-			}
-			close(fd);
-			if (!error && (error = ferry_sha256_final_hex(sha, hex)) == 0 &&
-			    strcmp(hex, m->members[p->member].sha256))
+			if (strcmp(hex, m->members[p->member].sha256))
 				error = ferry_error_set(FERRY_ECORRUPT,
 							"member '%s' does not match its digest "
 							"once its pieces are joined",
 							m->members[p->member].path);
 		}
-done:
-	ferry_sha256_free(sha);
-	free(chunk);
 	ferry_buf_dispose(&path);
-	ferry_buf_dispose(&data);
 	return error;
 }
 

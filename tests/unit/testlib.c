@@ -46,6 +46,26 @@ const char *test_path(const char *dir, const char *name)
 	return b;
 }
 
+const char *test_write_bundle(ferry_manifest *m, const ferry_member_source *src,
+			      const char *dir, const char *name, ferry_key *key)
+{
+	static char bufs[4][4096];
+	static int next;
+	char *out = bufs[next++ & 3];
+	ferry_write_options wo = FERRY_WRITE_OPTIONS_INIT;
+	ferry_write_result res;
+
+	wo.out_dir = dir;
+	wo.basename = name;
+	wo.keys = &key;
+	wo.nkeys = 1;
+	assert_int_equal(ferry_bundle_write(&res, m, src, &wo), 0);
+	snprintf(out, 4096, "%s", res.paths[0]);
+	ferry_write_result_dispose(&res);
+	ferry_manifest_free(m);
+	return out;
+}
+
 void test_keypair(const char *dir, const char *name, ferry_key **key,
 		  ferry_pubkey **pub)
 {

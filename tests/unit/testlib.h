@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "manifest.h"
 #include "reader.h"
+#include "writer.h"
 
 /** A fresh directory under $TMPDIR (or /tmp); removed by test_rmdir(). */
 char *test_mkdtemp(void);
@@ -52,6 +53,11 @@ void forge_envelope(ferry_buf *out, const ferry_manifest *m,
 /** A manifest with members "oci-layout" and "index.json" of the given
  *  bytes, valid from now for a day. */
 ferry_manifest *forge_manifest(const char *a, const char *b);
+
+/** Write `m` (freed) with `src` as bundle `name` in `dir`, signed by `key`;
+ *  the first volume's path, in a static rotating buffer. */
+const char *test_write_bundle(ferry_manifest *m, const ferry_member_source *src,
+			      const char *dir, const char *name, ferry_key *key);
 
 /** Read `path` trusting `pub` (threshold 1); returns the error code and
  *  leaves the message in ferry_error_last(). */

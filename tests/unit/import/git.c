@@ -75,66 +75,43 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* A manifest (sequence `seq`) carrying git bundle file `gb` as repository
+ * org/app; refs are added to *r by the caller. */
+static ferry_manifest *git_manifest(uint64_t seq, const char *gb, ferry_git_repo **r)
+{
+	ferry_manifest *m = NULL;
+	char hex[65], path[80], digest[80];
+	uint64_t size;
+
+	assert_int_equal(ferry_sha256_file(hex, &size, gb), 0);
+	assert_int_equal(ferry_manifest_new(&m, "git"), 0);
+	m->sequence = seq;
+	m->created = time(NULL) - 10 + (int64_t)seq;
+	m->expires = m->created + 86400;
+	snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
+	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	assert_int_equal(ferry_manifest_add_member(m, path, size, hex), 0);
+	assert_int_equal(ferry_manifest_add_repo(r, m, "org/app", digest), 0);
+	return m;
+}
+
 /* Wrap git bundle file `gb` in a ferry bundle binding repo org/app to
  * main=`main_commit` (and v1 when `with_tag`), with `prereq` if given. */
 static const char *wrap(fixture *f, const char *name, uint64_t seq, const char *gb,
 			const char *main_commit, const char *tag_commit,
 			const char *prereq)
 {
-	ferry_manifest *m = NULL;
-	ferry_member_source src[1];
-	ferry_write_options wo = FERRY_WRITE_OPTIONS_INIT;
-	ferry_write_result res;
+	ferry_member_source src[1] = { { .file = gb } };
 	ferry_git_repo *r;
-	ferry_buf data = FERRY_BUF_INIT;
-	ferry_sha256 *sha = NULL;
-	char hex[65], path[80], digest[80];
-	static char out[4096];
-	FILE *fp = fopen(gb, "rb");
-	long size;
+	ferry_manifest *m = git_manifest(seq, gb, &r);
 
-	assert_non_null(fp);
-	fseek(fp, 0, SEEK_END);
-	size = ftell(fp);
-	fclose(fp);
-	ferry_sha256_new(&sha);
-	{
-		char buf[65536];
-		size_t n;
-
-		fp = fopen(gb, "rb");
-		while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-			ferry_sha256_update(sha, buf, n);
-		fclose(fp);
-	}
-	ferry_sha256_final_hex(sha, hex);
-	ferry_sha256_free(sha);
-	assert_int_equal(ferry_manifest_new(&m, "git"), 0);
-	m->sequence = seq;
 	m->base_sequence = prereq ? seq - 1 : 0;
-	m->created = time(NULL) - 10 + (int64_t)seq;
-	m->expires = m->created + 86400;
-	snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
-	snprintf(digest, sizeof(digest), "sha256:%s", hex);
-	assert_int_equal(ferry_manifest_add_member(m, path, (uint64_t)size, hex), 0);
-	assert_int_equal(ferry_manifest_add_repo(&r, m, "org/app", digest), 0);
 	assert_int_equal(ferry_git_repo_add_ref(r, "refs/heads/main", main_commit, 0), 0);
 	if (tag_commit)
 		assert_int_equal(ferry_git_repo_add_ref(r, "refs/tags/v1", tag_commit, 0), 0);
 	if (prereq)
 		assert_int_equal(ferry_git_repo_add_prerequisite(r, prereq), 0);
-	src[0].file = gb;
-	src[0].data = NULL;
-	wo.out_dir = f->dir;
-	wo.basename = name;
-	wo.keys = &f->key;
-	wo.nkeys = 1;
-	assert_int_equal(ferry_bundle_write(&res, m, src, &wo), 0);
-	snprintf(out, sizeof(out), "%s", res.paths[0]);
-	ferry_write_result_dispose(&res);
-	ferry_manifest_free(m);
-	ferry_buf_dispose(&data);
-	return out;
+	return test_write_bundle(m, src, f->dir, name, f->key);
 }
 
 static int import_one(fixture *f, const char *path)
@@ -264,35 +241,11 @@ static const char *wrap_refs(fixture *f, const char *name, uint64_t seq, const c
 			     const char *const *refs, size_t nrefs,
 			     const char *const *deleted, size_t ndeleted)
 {
-	ferry_manifest *m = NULL;
-	ferry_member_source src[1];
-	ferry_write_options wo = FERRY_WRITE_OPTIONS_INIT;
-	ferry_write_result res;
+	ferry_member_source src[1] = { { .file = gb } };
 	ferry_git_repo *r;
-	ferry_sha256 *sha = NULL;
-	char hex[65], path[80], digest[80], buf[65536];
-	static char out[4096];
-	FILE *fp = fopen(gb, "rb");
-	size_t n, i;
-	uint64_t size = 0;
+	ferry_manifest *m = git_manifest(seq, gb, &r);
+	size_t i;
 
-	assert_non_null(fp);
-	ferry_sha256_new(&sha);
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) {
-		ferry_sha256_update(sha, buf, n);
-		size += n;
-	}
-	fclose(fp);
-	ferry_sha256_final_hex(sha, hex);
-	ferry_sha256_free(sha);
-	assert_int_equal(ferry_manifest_new(&m, "git"), 0);
-	m->sequence = seq;
-	m->created = time(NULL) - 10 + (int64_t)seq;
-	m->expires = m->created + 86400;
-	snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
-	snprintf(digest, sizeof(digest), "sha256:%s", hex);
-	assert_int_equal(ferry_manifest_add_member(m, path, size, hex), 0);
-	assert_int_equal(ferry_manifest_add_repo(&r, m, "org/app", digest), 0);
 	for (i = 0; i < nrefs; i++) {
 		char ref[256];
 		const char *eq = strchr(refs[i], '=');
@@ -302,21 +255,9 @@ static const char *wrap_refs(fixture *f, const char *name, uint64_t seq, const c
 	}
 	for (i = 0; i < ndeleted; i++)
 		assert_int_equal(ferry_git_repo_add_deleted(r, deleted[i]), 0);
-	src[0].file = gb;
-	src[0].data = NULL;
-	wo.out_dir = f->dir;
-	wo.basename = name;
-	wo.keys = &f->key;
-	wo.nkeys = 1;
-	assert_int_equal(ferry_bundle_write(&res, m, src, &wo), 0);
-	snprintf(out, sizeof(out), "%s", res.paths[0]);
-	ferry_write_result_dispose(&res);
-	ferry_manifest_free(m);
-	return out;
+	return test_write_bundle(m, src, f->dir, name, f->key);
 }
 
-/* Deleting refs/heads/x and creating refs/heads/x/y in one bundle works:
- * deletions go first. Two refs that clash in one state are refused. */
 /* An incremental pack with the new commit and its top tree, but not the
  * file it adds: the ref must not move to it. */
 static void test_import_git__pack_missing_a_file_is_refused(void **state)
@@ -345,6 +286,8 @@ static void test_import_git__pack_missing_a_file_is_refused(void **state)
 	assert_string_equal(got, two);
 }
 
+/* Deleting refs/heads/x and creating refs/heads/x/y in one bundle works:
+ * deletions go first. Two refs that clash in one state are refused. */
 static void test_import_git__branch_becomes_directory(void **state)
 {
 	fixture *f = *state;

@@ -62,10 +62,7 @@ static const char *write_bundle(fixture *f, const char *name, uint64_t seq,
 {
 	ferry_manifest *m = NULL;
 	ferry_member_source src[2];
-	ferry_write_options wo = FERRY_WRITE_OPTIONS_INIT;
-	ferry_write_result res;
 	char hex[65], path[80];
-	static char out[4096];
 
 	assert_int_equal(ferry_manifest_new(&m, "inc"), 0);
 	m->sequence = seq;
@@ -88,15 +85,7 @@ static const char *write_bundle(fixture *f, const char *name, uint64_t seq,
 	src[0].data = LAYOUT;
 	src[1].file = NULL;
 	src[1].data = content;
-	wo.out_dir = f->dir;
-	wo.basename = name;
-	wo.keys = &f->key;
-	wo.nkeys = 1;
-	assert_int_equal(ferry_bundle_write(&res, m, src, &wo), 0);
-	snprintf(out, sizeof(out), "%s", res.paths[0]);
-	ferry_write_result_dispose(&res);
-	ferry_manifest_free(m);
-	return out;
+	return test_write_bundle(m, src, f->dir, name, f->key);
 }
 
 static size_t count_blobs(fixture *f)
@@ -184,10 +173,7 @@ static const char *write_bound(fixture *f, const char *name, const char *channel
 	const char *content_hex = content == NEW ? f->new_blob : f->base_blob;
 	ferry_manifest *m = NULL;
 	ferry_member_source src[1];
-	ferry_write_options wo = FERRY_WRITE_OPTIONS_INIT;
-	ferry_write_result res;
 	char path[80], digest[80];
-	static char out[4096];
 
 	assert_int_equal(ferry_manifest_new(&m, channel), 0);
 	m->sequence = 1;
@@ -200,15 +186,7 @@ static const char *write_bound(fixture *f, const char *name, const char *channel
 						  "application/vnd.oci.image.manifest.v1+json"), 0);
 	src[0].file = NULL;
 	src[0].data = content;
-	wo.out_dir = f->dir;
-	wo.basename = name;
-	wo.keys = &f->key;
-	wo.nkeys = 1;
-	assert_int_equal(ferry_bundle_write(&res, m, src, &wo), 0);
-	snprintf(out, sizeof(out), "%s", res.paths[0]);
-	ferry_write_result_dispose(&res);
-	ferry_manifest_free(m);
-	return out;
+	return test_write_bundle(m, src, f->dir, name, f->key);
 }
 
 static void test_import__binding_to_absent_content_is_refused(void **state)
