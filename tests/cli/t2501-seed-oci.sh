@@ -64,9 +64,9 @@ while IFS=$'\t' read -r ref digest; do
 	n=$((n + 1))
 done < <(jq -r '.manifests[] | [.annotations["org.opencontainers.image.ref.name"], .digest] | @tsv' "$T/store/index.json")
 [ "$n" -ge 6 ] || fail "only $n tags checked"
-seed_check_registry "$open" base/app
-seed_check_registry "$open" team/tools
-seed_check_registry "$auth" library/app -u alice:s3cr3t-pass
+seed_check_registry --require "$open" base/app
+seed_check_registry --require "$open" team/tools
+seed_check_registry --require "$auth" library/app -u alice:s3cr3t-pass
 ok "skopeo inspect --raw shows the store's digests for all $n tags, on both registries"
 
 # Stock skopeo copies the whole multi-arch image out of the seeded registry.

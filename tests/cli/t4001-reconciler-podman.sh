@@ -96,7 +96,10 @@ MIRROR_PID=$!
 at_exit mirror_stop
 printf 'import-token-%s\n' "$RANDOM$RANDOM" >"$T/import.token"
 printf 'stack-secret-%s\n' "$RANDOM$RANDOM" >"$T/web.secret"
-cat >"$T/reconcile.yaml" <<CFG
+# write_config WEB-INTERVAL: the web stack polls at WEB-INTERVAL (the
+# manual one every second)
+write_config() {
+	cat >"$T/reconcile.yaml" <<CFG
 store: $T/store
 audit-log: $T/audit.jsonl
 webhook: {listen: "127.0.0.1:0", token-file: import.token}
@@ -111,7 +114,7 @@ stacks:
     source: {git: deploy, branch: main, path: apps/web}
     format: manifests
     target: podman
-    policy: {auto-sync: true, always-apply: true, interval: 1s, require-digests: true,
+    policy: {auto-sync: true, always-apply: true, interval: $1, require-digests: true,
              freeze-file: .ferry-freeze, prune: true}
     webhook: {secret-file: web.secret}
   - name: manual
@@ -120,16 +123,24 @@ stacks:
     target: podman
     policy: {auto-sync: false, interval: 1s, require-digests: true}
 CFG
+}
 R=("$FERRY" reconcile --config "$T/reconcile.yaml")
-"${R[@]}" run --port-file "$T/hook.port" -v 2>"$T/daemon.log" &
-DAEMON=$!
 stop_daemon() { kill "$DAEMON" 2>/dev/null || true; wait "$DAEMON" 2>/dev/null || true; }
+start_daemon() {
+	rm -f "$T/hook.port"
+	"${R[@]}" run --port-file "$T/hook.port" -v 2>>"$T/daemon.log" &
+	DAEMON=$!
+	for _ in $(seq 1 100); do [ -s "$T/hook.port" ] && break; sleep 0.05; done
+	[ -s "$T/hook.port" ] || { cat "$T/daemon.log" >&2; fail "daemon did not start"; }
+	HOOK=http://127.0.0.1:$(cat "$T/hook.port")/hooks/import
+	NOTIFY=(--notify "$HOOK" --notify-token-file "$T/import.token")
+}
+# Until the drift step the web stack does not poll, so only the importer's
+# notification can bring its new revisions.
+write_config 1h
+start_daemon
 at_exit stop_daemon
 at_exit podman_cleanup
-for _ in $(seq 1 100); do [ -s "$T/hook.port" ] && break; sleep 0.05; done
-[ -s "$T/hook.port" ] || { cat "$T/daemon.log" >&2; fail "daemon did not start"; }
-HOOK=http://127.0.0.1:$(cat "$T/hook.port")/hooks/import
-NOTIFY=(--notify "$HOOK" --notify-token-file "$T/import.token")
 
 # event STACK OUTCOME [JQ-FILTER]: the last matching event in the audit stream
 event() { jq -c --arg s "$1" --arg o "$2" "select(.stack == \$s and .outcome == \$o)${3:+ | select($3)}" "$T/audit.jsonl" 2>/dev/null | tail -n 1; }
@@ -167,24 +178,26 @@ ok "auto-sync off: reported out of sync, deployed only by 'ferry reconcile sync'
 write_app apps/web web "$WEB" "$D2" "web v2"
 C2=$(commit "v2")
 b2=$(export_bundle "$T/l2")
-# the daemon polls every second: make sure this import is noticed by the webhook
 "$FERRY" import -q --store "$T/store" "${NOTIFY[@]}" "$b2" 2>"$T/import.err" || { cat "$T/import.err" >&2; fail "import 2"; }
 t0=$(date +%s.%N)
-# The reconciler starts the cycle at once; the pod's replacement is podman's
-# (on these machines podman spends ~3 s removing the old pod's cgroup, more
-# under load), so the page is given 15 s and the figure is printed.
-wait_for 10 has_event web applied ".revision == \"$C2\"" || { cat "$T/daemon.log" >&2; fail "v2 not applied within 10 s of the import"; }
+# The web stack does not poll yet: only the notification can apply v2. The
+# cycle starts at once; the pod's replacement is podman's (about 3 s to
+# remove the old pod's cgroup, more under load), so the test allows 15 s
+# and prints the figure; bench/reconcile-webhook.sh measures it.
+wait_for 15 has_event web applied ".revision == \"$C2\" and .trigger == \"webhook\" and .actor == \"importer:site#2\"" ||
+	{ cat "$T/daemon.log" >&2; fail "v2 not applied through the importer's notification"; }
 t1=$(date +%s.%N)
 wait_for 15 answers "$WEB" "web v2" || { cat "$T/daemon.log" >&2; fail "v2 not served"; }
 t2=$(date +%s.%N)
 e=$(event web applied ".revision == \"$C2\"")
 jq -e --arg d "$D2" '.sequence == 2 and (.images[0] | endswith($d))' <<<"$e" >/dev/null || fail "event for v2: $e"
 [ "$(ctr_image web)" = "127.0.0.1:$MPORT/library/app@$D2" ] || fail "podman runs $(ctr_image web)"
-grep -q 'notified' "$T/import.err" || true
-[ -n "$(event web applied '.actor == "importer:site#2" and .trigger == "webhook"')" ] ||
-	[ -n "$(event web unchanged '.actor == "importer:site#2" and .trigger == "webhook"')" ] ||
-	fail "the importer's notification did not reach the web stack"
-ok "bundle 2 applied $(echo "$t1 - $t0" | bc | cut -c1-4) s and served $(echo "$t2 - $t0" | bc | cut -c1-4) s after the import, through the webhook (image $D2)"
+ok "bundle 2 applied through the webhook $(echo "$t1 - $t0" | bc | cut -c1-4) s and served $(echo "$t2 - $t0" | bc | cut -c1-4) s after the import (image $D2)"
+
+# From here the web stack polls every second (drift, holds).
+stop_daemon
+write_config 1s
+start_daemon
 
 # ---- 3: drift --------------------------------------------------------------
 "${PODMAN[@]}" rm -f -t 0 "$("${PODMAN[@]}" ps -q --filter label=ferry.stack=web --filter label=ferry.workload=web)" >/dev/null

@@ -74,10 +74,21 @@ _seed_check_manifest() {
 	done
 }
 
+# seed_check_registry [--require] ADDR REPO CURL_ARGS...: every tag of REPO
+# names a complete tree. With --require the repository must exist and hold
+# at least one tag (after a kill it may not exist yet: no --require there).
 seed_check_registry() {
-	local addr=$1 repo=$2 tag
+	local require= addr repo list tags tag
+	[ "$1" = --require ] && { require=1; shift; }
+	addr=$1 repo=$2
 	shift 2
-	for tag in $(curl -sf "$@" "http://$addr/v2/$repo/tags/list" | jq -r '.tags[]?'); do
+	if ! list=$(curl -sf "$@" "http://$addr/v2/$repo/tags/list"); then
+		[ -z "$require" ] || fail "registry: cannot list the tags of $repo"
+		return 0
+	fi
+	tags=$(jq -r '.tags[]?' <<<"$list")
+	[ -z "$require" ] || [ -n "$tags" ] || fail "registry: $repo has no tags"
+	for tag in $tags; do
 		_seed_check_manifest "$addr" "$repo" "$tag" "$@"
 	done
 }
