@@ -152,6 +152,11 @@ int ferry_fs_read_file(ferry_buf *out, const char *path, size_t limit)
 		return ferry_error_set(FERRY_EINVALID,
 				       "'%s' is not a regular file", path);
 	}
+	if (st.st_size > 0 && (size_t)st.st_size > limit) { /* the loop caps a growing file */
+		close(fd);
+		return ferry_error_set(FERRY_ETOOBIG, "'%s' is larger than %zu bytes", path,
+				       limit);
+	}
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 

@@ -378,18 +378,23 @@ static int hex_cmp(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-static int set_has(const hex_set *s, const char *hex)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)   /* small sets; sorted before the sweep */
-		if (!strcmp(s->hex[i], hex))
-			return 1;
-	return 0;
-}
-
+/* The set is kept sorted: lookups while marking and during the sweep are
+ * binary searches. Adds `hex` unless present; 1 when it was new. */
 static int set_add(hex_set *s, const char *hex)
 {
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s->hex[mid], hex);
+
+		if (!c)
+			return 0;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;
 		void *grown = realloc(s->hex, cap * sizeof(*s->hex));
@@ -399,56 +404,42 @@ static int set_add(hex_set *s, const char *hex)
 		s->hex = grown;
 		s->cap = cap;
 	}
-	memcpy(s->hex[s->n++], hex, FERRY_SHA256_HEX_LEN + 1);
-	return 0;
+	memmove(s->hex[lo + 1], s->hex[lo], (s->n - lo) * sizeof(*s->hex));
+	memcpy(s->hex[lo], hex, FERRY_SHA256_HEX_LEN + 1);
+	s->n++;
+	return 1;
 }
 
-static int mark(ferry_store *st, hex_set *live, const char *digest, int depth);
-
-static int mark_list(ferry_store *st, hex_set *live, json_t *arr, int depth)
-{
-	json_t *d;
-	size_t i;
-	int error;
-
-	json_array_foreach(arr, i, d) {
-		const char *digest = json_string_value(json_object_get(d, "digest"));
-
-		if (digest && (error = mark(st, live, digest, depth + 1)) < 0)
-			return error;
-	}
-	return 0;
-}
-
-/* Mark a blob live, and everything a manifest or index it is refers to. */
-static int mark(ferry_store *st, hex_set *live, const char *digest, int depth)
+/* Mark `digest` live; with `open`, it is a manifest or an index: read it
+ * and mark what it refers to. Configs and layers are never read. */
+static int mark(ferry_store *st, hex_set *live, const char *digest, int open, int depth)
 {
 	ferry_buf path = FERRY_BUF_INIT, body = FERRY_BUF_INIT;
-	json_t *doc = NULL, *cfg;
-	const char *hex;
+	json_t *doc = NULL, *d;
+	size_t i;
 	int error = 0;
 
-	if (strncmp(digest, "sha256:", 7) || !ferry_sha256_hex_valid(digest + 7) ||
+	if (!digest || strncmp(digest, "sha256:", 7) || !ferry_sha256_hex_valid(digest + 7) ||
 	    depth > 16)
 		return 0;
-	hex = digest + 7;
-	if (set_has(live, hex))
-		return 0;
-	if ((error = set_add(live, hex)) < 0 ||
-	    (error = ferry_store_blob_path(&path, st, hex)) < 0)
+	if ((error = set_add(live, digest + 7)) <= 0 || !open)
+		return error < 0 ? error : 0;   /* 0: held already, or not a document */
+	error = 0;
+	if ((error = ferry_store_blob_path(&path, st, digest + 7)) < 0)
 		goto done;
-	/* Anything small that parses as JSON may be a manifest or an index. */
 	if (ferry_fs_read_file(&body, path.ptr, 4u << 20) < 0 ||
-	    json_is_null(doc = json_loadb(body.ptr, body.size, 0, NULL)) || !doc)
+	    !(doc = json_loadb(body.ptr, body.size, 0, NULL)))
 		goto done;
-	if ((cfg = json_object_get(doc, "config")) &&
-	    (error = mark(st, live, json_string_value(json_object_get(cfg, "digest"))
-					   ? json_string_value(json_object_get(cfg, "digest")) : "",
-			  depth + 1)) < 0)
-		goto done;
-	if ((error = mark_list(st, live, json_object_get(doc, "layers"), depth)) < 0 ||
-	    (error = mark_list(st, live, json_object_get(doc, "manifests"), depth)) < 0)
-		goto done;
+	error = mark(st, live, json_string_value(json_object_get(json_object_get(doc, "config"),
+							       "digest")), 0, depth + 1);
+	json_array_foreach(json_object_get(doc, "layers"), i, d)
+		if (!error)
+			error = mark(st, live, json_string_value(json_object_get(d, "digest")), 0,
+				     depth + 1);
+	json_array_foreach(json_object_get(doc, "manifests"), i, d)
+		if (!error)
+			error = mark(st, live, json_string_value(json_object_get(d, "digest")), 1,
+				     depth + 1);
 done:
 	ferry_error_clear();
 	json_decref(doc);
@@ -474,11 +465,10 @@ int ferry_store_gc(ferry_store *st, int dry_run, size_t *removed,
 	if (sqlite3_prepare_v2(st->db, "SELECT digest FROM tags", -1, &q, NULL) != SQLITE_OK)
 		return ferry_store_db_error(st, "read tags");
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW && !error)
-		error = mark(st, &live, (const char *)sqlite3_column_text(q, 0), 0);
+		error = mark(st, &live, (const char *)sqlite3_column_text(q, 0), 1, 0);
 	sqlite3_finalize(q);
 	if (error)
 		goto done;
-	qsort(live.hex, live.n, sizeof(*live.hex), hex_cmp);
 	if ((error = ferry_buf_printf(&dir, "%s/blobs/sha256", st->root)) < 0)
 		goto done;
 	if (!(d = opendir(dir.ptr))) {
