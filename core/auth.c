@@ -172,21 +172,17 @@ static char *secret_dup2(const char *a, size_t alen, const char *b, size_t blen)
 	return s;
 }
 
-int ferry_auth_file_lookup(char **out, const char *path, const char *registry)
+int ferry_auth_text_lookup(char **out, const char *text, size_t len, const char *what,
+			   const char *registry)
 {
-	ferry_buf text = FERRY_BUF_INIT;
 	json_t *doc = NULL, *auths, *entry;
 	const char *key, *auth, *user, *pass;
 	unsigned char *raw = NULL;
 	size_t rawlen = 0, b64len;
-	char what[300];
 	int error;
 
 	*out = NULL;
-	snprintf(what, sizeof(what), "auth file '%.250s'", path);
-	if ((error = ferry_fs_read_file(&text, path, 1u << 20)) < 0)
-		goto done;
-	if ((error = ferry_json_parse(&doc, text.ptr, text.size, what)) < 0)
+	if ((error = ferry_json_parse(&doc, text, len, what)) < 0)
 		goto done;
 	auths = json_object_get(doc, "auths");
 	if (!auths) {
@@ -242,10 +238,23 @@ int ferry_auth_file_lookup(char **out, const char *path, const char *registry)
 done:
 	if (raw)
 		sodium_free(raw);
+	json_decref(doc);
+	return error;
+}
+
+int ferry_auth_file_lookup(char **out, const char *path, const char *registry)
+{
+	ferry_buf text = FERRY_BUF_INIT;
+	char what[300];
+	int error;
+
+	*out = NULL;
+	snprintf(what, sizeof(what), "auth file '%.250s'", path);
+	if ((error = ferry_fs_read_file(&text, path, 1u << 20)) == 0)
+		error = ferry_auth_text_lookup(out, text.ptr, text.size, what, registry);
 	if (text.ptr)
 		sodium_memzero(text.ptr, text.size);
 	ferry_buf_dispose(&text);
-	json_decref(doc);
 	return error;
 }
 

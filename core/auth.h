@@ -44,6 +44,9 @@ void ferry_auth_challenge_dispose(ferry_auth_challenge *c);
  * Secrets never appear in messages.
  */
 int ferry_auth_file_lookup(char **out, const char *path, const char *registry);
+/** The same for auth.json text already in memory; `what` names it in errors. */
+int ferry_auth_text_lookup(char **out, const char *text, size_t len, const char *what,
+			   const char *registry);
 void ferry_secret_free(char *secret);
 
 /** A copy of `s` in guarded memory (free with ferry_secret_free); NULL on OOM. */

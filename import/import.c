@@ -188,7 +188,6 @@ typedef struct {
 	char id[FERRY_SHA256_HEX_LEN + 1];
 	char *dir;                  /* staging directory of this bundle */
 	int *volume_ok;
-	int *present;               /* per member: the store holds it already */
 	int *staged;                /* per member: bytes staged */
 	ferry_git_staged **git;     /* per repository, once staged */
 	ferry_trust_root *rotation; /* a new trust root the bundle carries */
@@ -393,13 +392,11 @@ static int add_bundle(import_ctx *c, const ferry_manifest *m, staged_bundle **ou
 	memset(b, 0, sizeof(*b));
 	memcpy(b->id, m->id, sizeof(b->id));
 	b->volume_ok = calloc(m->nvolumes, sizeof(int));
-	b->present = calloc(m->nmembers, sizeof(int));
 	b->staged = calloc(m->nmembers, sizeof(int));
-	if (!b->volume_ok || !b->present || !b->staged ||
+	if (!b->volume_ok || !b->staged ||
 	    (error = ferry_buf_printf(&dir, "%s/%.16s", c->staging, m->id)) < 0 ||
 	    (error = ferry_fs_mkdir_p(dir.ptr, 0700)) < 0) {
 		free(b->volume_ok);
-		free(b->present);
 		free(b->staged);
 		ferry_buf_dispose(&dir);
 		return error ? error : ferry_error_set(FERRY_ENOMEM, "out of memory");
@@ -437,10 +434,8 @@ static int sink_begin(void *payload, const ferry_manifest *m, size_t volume,
 	c->cur_path = mem->path;
 	if (b->already)
 		return FERRY_EEXISTS;  /* stop reading: nothing to do */
-	if (is_blob(mem) && ferry_store_has_blob(c->st, mem->sha256 /* = name */)) {
-		b->present[part->member] = 1;
+	if (is_blob(mem) && ferry_store_has_blob(c->st, mem->sha256 /* = name */))
 		return 0;   /* hashed by the reader, not written again */
-	}
 	if ((error = staged_path(&path, b, part->member)) < 0)
 		return error;
 	c->fd = open(path.ptr, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -1149,7 +1144,6 @@ done:
 		ferry_manifest_free(c.b[i].m);
 		free(c.b[i].dir);
 		free(c.b[i].volume_ok);
-		free(c.b[i].present);
 		free(c.b[i].staged);
 	}
 	free(c.b);

@@ -370,7 +370,6 @@ static int push_blob(oci_ctx *c, const char *repo, const char *hex, uint64_t wan
 	static const char *const octet[] = { "Content-Type: application/octet-stream", NULL };
 	ferry_buf path = FERRY_BUF_INIT, item = FERRY_BUF_INIT, uitem = FERRY_BUF_INIT;
 	ferry_buf url = FERRY_BUF_INIT, what = FERRY_BUF_INIT, param = FERRY_BUF_INIT;
-	ferry_buf state = FERRY_BUF_INIT;
 	ferry_http_response resp;
 	ferry_http_request req = { 0 };
 	char digest[80], *seen_in = NULL, *location = NULL, *saved = NULL;
@@ -385,7 +384,8 @@ static int push_blob(oci_ctx *c, const char *repo, const char *hex, uint64_t wan
 	if ((error = ferry_buf_printf(&what, "%s: blob %s", what_image, digest)) < 0 ||
 	    (error = ferry_buf_printf(&item, "blob %s", digest)) < 0 ||
 	    (error = ferry_buf_printf(&uitem, "upload %s %s", repo, digest)) < 0 ||
-	    (error = ferry_store_blob_path(&path, c->st, hex)) < 0)
+	    (error = ferry_store_blob_path(&path, c->st, hex)) < 0 ||
+	    (error = ferry_seed__progress_get(&seen_in, c->st, c->t->name, item.ptr)) < 0)
 		goto done;
 	if ((error = oci_head(&present, c, repo, "blobs", digest, what.ptr)) < 0)
 		goto done;
@@ -406,8 +406,6 @@ static int push_blob(oci_ctx *c, const char *repo, const char *hex, uint64_t wan
 		goto done;
 	}
 	/* Pushed to another repository of this registry before: mount it. */
-	if ((error = ferry_seed__progress_get(&seen_in, c->st, c->t->name, item.ptr)) < 0)
-		goto done;
 	if (seen_in && strcmp(seen_in, repo)) {
 		if ((error = upload_start(&location, c, repo, digest, seen_in, &mounted,
 					  what.ptr)) < 0)
@@ -465,7 +463,6 @@ static int push_blob(oci_ctx *c, const char *repo, const char *hex, uint64_t wan
 			resp.location = NULL;
 			ferry_http_response_dispose(&resp);
 			offset += len;
-			ferry_buf_clear(&state);
 			if (offset < size &&
 			    (error = ferry_seed__progress_set(c->st, c->t->name, uitem.ptr,
 							      location)) < 0)
@@ -496,9 +493,6 @@ static int push_blob(oci_ctx *c, const char *repo, const char *hex, uint64_t wan
 	    (error = ferry_seed__progress_delete(c->st, c->t->name, uitem.ptr)) < 0)
 		goto done;
 record:
-	if (!seen_in && (error = ferry_seed__progress_get(&seen_in, c->st, c->t->name,
-							  item.ptr)) < 0)
-		goto done;
 	if (!seen_in && (error = ferry_seed__progress_set(c->st, c->t->name, item.ptr,
 							  repo)) < 0)
 		goto done;
@@ -516,7 +510,6 @@ done:
 	ferry_buf_dispose(&url);
 	ferry_buf_dispose(&what);
 	ferry_buf_dispose(&param);
-	ferry_buf_dispose(&state);
 	return error;
 }
 
@@ -710,16 +703,15 @@ static int put_tag(oci_ctx *c, const char *repo, const char *tag, const char *he
 	const char *hdrs[2];
 	json_t *doc = NULL;
 	char digest[80];
-	int present, error;
+	int error;
 
 	memset(&resp, 0, sizeof(resp));
 	snprintf(digest, sizeof(digest), "sha256:%s", hex);
-	/* The tag moves only to a manifest the registry confirms it holds. */
-	if ((error = oci_head(&present, c, repo, "manifests", digest, what)) < 0)
-		return error;
-	if (!present)
-		return ferry_error_set(FERRY_ECORRUPT, "%s: manifest %s is not on the registry "
-				       "after it was pushed; the tag was not moved", what, digest);
+	/* The tag moves only to a manifest this run confirmed complete there
+	 * (push_manifest marks it done after a HEAD or a 201). */
+	if (!is_done(c, repo, digest))
+		return ferry_error_set(FERRY_ERROR, "%s: manifest %s was not confirmed on the "
+				       "registry; the tag was not moved", what, digest);
 	if ((error = read_manifest(&body, &doc, c, hex, what)) < 0 ||
 	    (error = ferry_buf_printf(&url, "%s/v2/%s/manifests/%s", c->base, repo, tag)) < 0 ||
 	    (error = ferry_buf_printf(&ct, "Content-Type: %s", doc_media_type(doc, given_mt))) < 0)
@@ -1008,9 +1000,10 @@ static int ctx_init(oci_ctx *c, ferry_store *st, const ferry_target *t,
 		return error;
 	if (cred && cred[0] == '{') {
 		/* A docker/podman auth.json: the entry for this registry. */
-		ferry_secret_free(cred);
-		cred = NULL;
-		error = ferry_auth_file_lookup(&c->userpwd, t->cred_path, c->host);
+		char what[300];
+
+		snprintf(what, sizeof(what), "target '%.100s': credentials", t->name);
+		error = ferry_auth_text_lookup(&c->userpwd, cred, strlen(cred), what, c->host);
 	} else if (cred && !strchr(cred, ':')) {
 		error = ferry_error_set(FERRY_EINVALID, "target '%s': the credentials must be "
 					"'user:password' or an auth.json", t->name);

@@ -143,7 +143,7 @@ done:
 /* Remove what an interrupted import left in staging (under the lock). */
 static int clean_staging(ferry_store *st)
 {
-	ferry_buf cmd = FERRY_BUF_INIT, dir = FERRY_BUF_INIT;
+	ferry_buf dir = FERRY_BUF_INIT;
 	int error;
 
 	if ((error = ferry_buf_printf(&dir, "%s/staging", st->root)) < 0)
@@ -154,7 +154,6 @@ static int clean_staging(ferry_store *st)
 	}
 	error = ferry_fs_mkdir_p(dir.ptr, 0700);
 done:
-	ferry_buf_dispose(&cmd);
 	ferry_buf_dispose(&dir);
 	return error;
 }

@@ -429,7 +429,7 @@ record:
 	ev.trigger = ferry_trigger_name(trigger);
 	ev.actor = actor ? actor : "ferry";
 	ev.source = source.ptr;
-	ev.ref = stack->source == FERRY_SRC_OCI ? stack->ref : stack->ref;
+	ev.ref = stack->ref;
 	ev.revision = rev.id[0] ? rev.id : NULL;
 	ev.images = images ? images : s.images;
 	ev.bundle_id = rev.bundle_id;

@@ -30,13 +30,6 @@ struct ferry_webhook {
 	uint16_t port;
 };
 
-static uint16_t bound_port;
-
-uint16_t ferry_reconciler_webhook_port(void)
-{
-	return bound_port;
-}
-
 typedef struct {
 	ferry_buf body;
 	int too_big;
@@ -258,7 +251,6 @@ int ferry_webhook_start(ferry_webhook **out, ferry_reconciler *rc,
 	}
 	info = MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	w->port = info ? info->port : (uint16_t)port;
-	bound_port = w->port;
 	*out = w;
 	return 0;
 }
@@ -273,6 +265,5 @@ void ferry_webhook_stop(ferry_webhook *w)
 	if (!w)
 		return;
 	MHD_stop_daemon(w->daemon);
-	bound_port = 0;
 	free(w);
 }

@@ -20,8 +20,6 @@ int ferry_webhook_start(ferry_webhook **out, ferry_reconciler *rc,
 void ferry_webhook_stop(ferry_webhook *w);
 /** The bound port (useful with port 0). */
 uint16_t ferry_webhook_port(const ferry_webhook *w);
-/** The port the running daemon's webhook is bound to, 0 when none. */
-uint16_t ferry_reconciler_webhook_port(void);
 
 /**
  * Check a request's credentials against `secret`: a bearer token (or

@@ -107,6 +107,20 @@ expect_exit 1 "$FERRY" seed --store "$T/store" --target nope
 expect_err "no target 'nope'"
 ok "refused credentials and unknown targets fail clearly"
 
+# Credentials as a docker/podman auth.json: the entry for this registry.
+printf '{"auths": {"other.example": {"auth": "%s"}, "%s": {"auth": "%s"}}}\n' \
+	"$(printf 'x:y' | base64)" "$auth" "$(printf 'alice:s3cr3t-pass' | base64)" >"$T/auth.json"
+"$FERRY" target add secure --replace --store "$T/store" --kind oci --url "http://$auth" \
+	--credentials "$T/auth.json" >/dev/null
+expect_exit 0 "$FERRY" seed --store "$T/store" --target secure --full --json
+jq -e '.targets[0].ok' "$T/out" >/dev/null || fail "seed with auth.json: $(cat "$T/out")"
+printf '{"auths": {"%s": {"auth": "not base64!"}}}\n' "$auth" >"$T/auth.json"
+"$FERRY" target add secure --replace --store "$T/store" --kind oci --url "http://$auth" \
+	--credentials "$T/auth.json" >/dev/null
+expect_exit 1 "$FERRY" seed --store "$T/store" --target secure
+expect_err "is not base64 of user:password"
+ok "auth.json credentials: the registry's entry is used; a malformed one is named"
+
 # node-config for the open target.
 expect_exit 0 "$FERRY" target node-config open --store "$T/store"
 expect_out "location = \"$open\""

@@ -17,6 +17,16 @@ reg=$REGISTRY_ADDR
 # Small chunks, so large blobs go in many PATCH requests that a kill splits.
 "$FERRY" target add reg --store "$T/store" --kind oci --url "http://$reg" --chunk-size 128K >/dev/null
 
+# fresh_registry: an empty registry as target "reg", in small chunks.
+fresh_registry() {
+	registry_stop "$T/reg"
+	rm -rf "$T/reg"
+	registry_start "$T/reg"
+	reg=$REGISTRY_ADDR
+	"$FERRY" target add reg --replace --store "$T/store" --kind oci --url "http://$reg" \
+		--chunk-size 128K >/dev/null
+}
+
 check_all() {
 	seed_check_registry "$reg" library/app
 	seed_check_registry "$reg" team/tools
@@ -42,16 +52,27 @@ while :; do
 	[ "$kills" -ge 20 ] && break
 	# Converged before 20 kills: start over on an empty registry.
 	point=$((kills + 2))
-	registry_stop "$T/reg"
-	rm -rf "$T/reg"
-	registry_start "$T/reg"
-	reg=$REGISTRY_ADDR
-	"$FERRY" target add reg --replace --store "$T/store" --kind oci --url "http://$reg" \
-		--chunk-size 128K >/dev/null
+	fresh_registry
 done
 ok "killed with SIGKILL $kills times at varied points; every tag was complete after each kill"
-grep -q 'resuming the upload at byte' "$T/kills.log" || fail "no chunked upload was ever resumed"
-ok "interrupted chunked uploads resumed where the registry said they stood"
+
+# Resume: on an empty registry, each run dies one request later than the
+# one before, so some run dies between two chunks of an upload (before a
+# PATCH is sent, or after it was answered) and the next one continues it.
+fresh_registry
+: >"$T/resume.log"
+point=1
+until grep -q 'resuming the upload at byte' "$T/resume.log"; do
+	point=$((point + 1))
+	[ "$point" -lt 300 ] || fail "no chunked upload was ever resumed"
+	rc=0
+	FERRY_HTTP_KILL_AFTER=$point "$FERRY" seed -q -v --store "$T/store" 2>>"$T/resume.log" || rc=$?
+	[ "$rc" = 0 ] && fail "the seed finished without resuming an upload"
+	[ "$rc" = 137 ] || { tail "$T/resume.log" >&2; fail "seed failed with $rc"; }
+done
+expect_exit 0 "$FERRY" seed -q --store "$T/store"
+check_all
+ok "an interrupted chunked upload resumed where the registry said it stood (kill point $point)"
 
 # Some kills from outside at arbitrary moments, too.
 for delay in 0.02 0.05 0.1 0.15 0.2; do
