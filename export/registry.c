@@ -98,15 +98,6 @@ static int oom(void)
 	return ferry_error_set(FERRY_ENOMEM, "out of memory");
 }
 
-/* Prefix the last error with "<what>: ", keeping its code. */
-static int wrap(int error, const char *what)
-{
-	char msg[768];
-
-	snprintf(msg, sizeof(msg), "%s", ferry_error_last());
-	return ferry_error_set(error, "%s: %s", what, msg);
-}
-
 static void doc_dispose(doc *d)
 {
 	ferry_buf_dispose(&d->body);
@@ -383,7 +374,7 @@ static int repo_get(ferry_http_response *resp, repo_ctx *rc, const char *url,
 		req.limit = limit;
 		req.head = head;
 		if ((error = ferry_http_get(resp, rc->http, &req)) < 0)
-			return wrap(error, what);
+			return ferry_error_wrap(error, "%s", what);
 		if (resp->status != 401 || tried)
 			break;
 		tried = 1;
@@ -394,7 +385,7 @@ static int repo_get(ferry_http_response *resp, repo_ctx *rc, const char *url,
 		}
 		if ((error = ferry_auth_challenge_parse(&ch, resp->www_authenticate)) < 0) {
 			ferry_http_response_dispose(resp);
-			return wrap(error, what);
+			return ferry_error_wrap(error, "%s", what);
 		}
 		ferry_http_response_dispose(resp);
 		if (ch.scheme == FERRY_AUTH_BASIC) {
@@ -524,7 +515,7 @@ static int fetch_manifest(doc *out, repo_ctx *rc, const char *ref, const char *w
 	memset(out, 0, sizeof(*out));
 	memset(&resp, 0, sizeof(resp));
 	if (by_digest && (error = ferry_digest_parse(want, ref)) < 0)
-		return wrap(error, what);
+		return ferry_error_wrap(error, "%s", what);
 	if ((error = ferry_buf_printf(&url, "%s/manifests/%s", rc->base, ref)) < 0)
 		return error;
 	error = repo_get(&resp, rc, url.ptr, ACCEPT_MANIFESTS,
@@ -622,7 +613,7 @@ static int check_desc(const char **mt, char hex[FERRY_SHA256_HEX_LEN + 1],
 	    (error = ferry_json_get_string(&digest, d, "digest", "descriptor")) < 0 ||
 	    (error = ferry_json_get_u64(size, d, "size", "descriptor")) < 0 ||
 	    (error = ferry_digest_parse(hex, digest)) < 0)
-		return wrap(error, what);
+		return ferry_error_wrap(error, "%s", what);
 	return 0;
 }
 
@@ -682,7 +673,7 @@ static int walk_doc(walk_ctx *w, doc *d, int depth)
 		goto done;
 	if (is_index_type(d->media_type)) {
 		if ((error = ferry_json_get_array(&list, d->json, "manifests", w->what)) < 0) {
-			error = wrap(error, w->what);
+			error = ferry_error_wrap(error, "%s", w->what);
 			goto done;
 		}
 		json_array_foreach(list, i, e)
@@ -692,7 +683,7 @@ static int walk_doc(walk_ctx *w, doc *d, int depth)
 	}
 	if ((error = ferry_json_get_object(&config, d->json, "config", "manifest")) < 0 ||
 	    (error = ferry_json_get_array(&list, d->json, "layers", "manifest")) < 0) {
-		error = wrap(error, w->what);
+		error = ferry_error_wrap(error, "%s", w->what);
 		goto done;
 	}
 	if ((error = check_desc(&mt, hex, &size, config, w->what)) < 0 ||
@@ -792,7 +783,7 @@ static int add_root(ferry_oci_content *c, const char *reference, const doc *d,
 			goto done;
 	}
 	if ((error = ferry_oci_content_add_root(c, reference, desc)) < 0)
-		error = wrap(error, what);
+		error = ferry_error_wrap(error, "%s", what);
 done:
 	json_decref(desc);
 	return error;
@@ -823,7 +814,7 @@ static int collect_referrers(walk_ctx *w, const char *name, const char *hex,
 					      "referrers index")) < 0 ||
 		    (error = ferry_json_get_array(&list, idx, "manifests",
 						  "referrers index")) < 0) {
-			error = wrap(error, w->what);
+			error = ferry_error_wrap(error, "%s", w->what);
 			goto done;
 		}
 		json_array_foreach(list, i, e) {

@@ -142,10 +142,6 @@ int ferry_spawn(int *status, ferry_buf *out, ferry_buf *err,
 	int error = 0, rc, wstatus = 0, have_fa = 0;
 
 	*status = -1;
-	if (!ferry_spawn_available(argv[0]))
-		return ferry_error_set(FERRY_ENOTFOUND, strchr(argv[0], '/')
-					       ? "no executable at that path"
-					       : "not installed (not found in PATH)");
 	if ((error = build_env(&env, env_add)) < 0)
 		return error;
 	if (pipe_cloexec(po) < 0 || pipe_cloexec(pe) < 0 ||
@@ -159,6 +155,13 @@ int ferry_spawn(int *status, ferry_buf *out, ferry_buf *err,
 	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
 	rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, env);
+	if (rc == ENOENT || rc == EACCES) {   /* glibc reports the exec's failure */
+		error = ferry_error_set(FERRY_ENOTFOUND, strchr(argv[0], '/')
+						? "no executable at that path"
+						: "not installed (not found in PATH)");
+		pid = -1;
+		goto done;
+	}
 	if (rc != 0) {
 		errno = rc;
 		error = ferry_error_set_errno(FERRY_EIO, "cannot run '%s'", argv[0]);
