@@ -82,7 +82,7 @@ stacks:
   - name: web
     source: {git: deploy, branch: main, path: apps/web}
     format: manifests
-    target: podman
+    runtime: podman
     policy: {auto-sync: true, interval: 1h, require-digests: true}
 CFG
 # the first bundle, deployed by a manual sync (not timed)

@@ -291,11 +291,11 @@ static int parse_policy(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 static int parse_stack(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 {
 	static const char *const keys[] = { "name", "source", "format", "values", "release",
-					    "target", "namespace", "policy", "webhook", NULL };
+					    "runtime", "target", "namespace", "policy", "webhook", NULL };
 	static const char *const hook_keys[] = { "secret-file", NULL };
 	const char *k, *val;
 	yaml_node_t *v, *source = NULL;
-	int error = 0;
+	int error = 0, has_runtime = 0;
 
 	s->line = line_of(map);
 	s->auto_sync = 1;
@@ -330,16 +330,20 @@ static int parse_stack(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 				error = fail(c, v, "values must be a relative path:", s->values);
 		} else if (!strcmp(k, "release")) {
 			error = dup_str(&s->release, c, v, k);
-		} else if (!strcmp(k, "target")) {
+		} else if (!strcmp(k, "runtime") || !strcmp(k, "target")) {
+			/* "target" is the key's earlier name, still accepted */
 			val = scalar(v) ? scalar(v) : "";
-			if (!strcmp(val, "podman"))
-				s->target = FERRY_TARGET_PODMAN;
+			if (has_runtime++)
+				error = fail(c, v, "give the runtime once (runtime, or its earlier "
+					     "name target), not twice:", k);
+			else if (!strcmp(val, "podman"))
+				s->runtime = FERRY_RUNTIME_PODMAN;
 			else if (!strcmp(val, "kubernetes"))
-				s->target = FERRY_TARGET_KUBERNETES;
+				s->runtime = FERRY_RUNTIME_KUBERNETES;
 			else if (!strcmp(val, "compose"))
-				s->target = FERRY_TARGET_COMPOSE;
+				s->runtime = FERRY_RUNTIME_COMPOSE;
 			else
-				error = fail(c, v, "target must be podman, kubernetes or compose, not",
+				error = fail(c, v, "runtime must be podman, kubernetes or compose, not",
 					     val);
 		} else if (!strcmp(k, "namespace")) {
 			error = dup_str(&s->namespace_, c, v, k);
@@ -362,7 +366,7 @@ static int parse_stack(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 		return fail(c, map, "a stack needs a name", NULL);
 	if (!source)
 		return fail(c, map, "a stack needs a source:", s->name);
-	if ((s->format == FERRY_FMT_COMPOSE) != (s->target == FERRY_TARGET_COMPOSE))
+	if ((s->format == FERRY_FMT_COMPOSE) != (s->runtime == FERRY_RUNTIME_COMPOSE))
 		return fail(c, map, "the compose format goes with the compose target, and only "
 			    "with it; stack", s->name);
 	if (s->values && s->format != FERRY_FMT_HELM)

@@ -139,7 +139,7 @@ void ferry_reconciler_free(ferry_reconciler *rc)
 	pthread_mutex_destroy(&rc->db);
 	pthread_mutex_destroy(&rc->lock);
 	pthread_cond_destroy(&rc->cond);
-	ferry_target_invalidate();
+	ferry_runtime_invalidate();
 	git_libgit2_shutdown();
 	free(rc);
 }
@@ -185,9 +185,9 @@ static char *images_json(const ferry_rendered *r)
 	return text;
 }
 
-static const char *target_name(ferry_target_kind t)
+static const char *runtime_name(ferry_runtime_kind t)
 {
-	return t == FERRY_TARGET_PODMAN ? "podman" : t == FERRY_TARGET_KUBERNETES ? "kubernetes"
+	return t == FERRY_RUNTIME_PODMAN ? "podman" : t == FERRY_RUNTIME_KUBERNETES ? "kubernetes"
 										 : "compose";
 }
 
@@ -218,7 +218,7 @@ static int deploy(ferry_reconciler *rc, const ferry_stack *stack, const char *re
 		  ferry_rendered *r, ferry_buf *file, ferry_buf *log)
 {
 	ferry_buf work = FERRY_BUF_INIT;
-	ferry_target_options topts = { rc->dry_run, rc->out };
+	ferry_runtime_options topts = { rc->dry_run, rc->out };
 	char *sub = NULL;
 	int error;
 
@@ -241,7 +241,7 @@ static int deploy(ferry_reconciler *rc, const ferry_stack *stack, const char *re
 	if (rc->dry_run)
 		fprintf(rc->out, "# stack %s: revision %s rendered to %s (%zu image(s))\n",
 			stack->name, rev, file->ptr, r->nimages);
-	error = ferry_target_apply(rc->cfg, stack, r, file->ptr, &topts, log);
+	error = ferry_runtime_apply(rc->cfg, stack, r, file->ptr, &topts, log);
 done:
 	if (work.ptr && ferry_fs_exists(work.ptr))
 		ferry_fs_remove_tree(work.ptr);
@@ -259,7 +259,7 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 	ferry_rendered r;
 	ferry_buf detail = FERRY_BUF_INIT, file = FERRY_BUF_INIT, log = FERRY_BUF_INIT,
 		  err = FERRY_BUF_INIT, source = FERRY_BUF_INIT, msg = FERRY_BUF_INIT;
-	ferry_target_options topts = { rc->dry_run, rc->out };
+	ferry_runtime_options topts = { rc->dry_run, rc->out };
 	ferry_audit_event ev;
 	char *images = NULL, *expected = NULL;
 	const char *outcome = "unchanged";
@@ -291,7 +291,7 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 			goto unlock;
 		}
 		snprintf(rev.id, sizeof(rev.id), "%s", s.applied);
-		if ((error = ferry_target_down(rc->cfg, stack, s.file, &topts, &log)) < 0) {
+		if ((error = ferry_runtime_down(rc->cfg, stack, s.file, &topts, &log)) < 0) {
 			outcome = "failed";
 			goto record;
 		}
@@ -337,7 +337,7 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 
 	/* Drift: the live state against what was applied. */
 	if (s.applied && !rc->dry_run) {
-		rerr = ferry_target_drift(&drift, &checked, &detail, rc->cfg, stack, s.expected,
+		rerr = ferry_runtime_drift(&drift, &checked, &detail, rc->cfg, stack, s.expected,
 					  s.file, &topts);
 		if (rerr < 0) {
 			ferry_buf_printf(&detail, "%sdrift check failed: %s", detail.size ? "; " : "",
@@ -435,7 +435,7 @@ record:
 	ev.bundle_id = rev.bundle_id;
 	ev.channel = rev.channel;
 	ev.sequence = rev.sequence;
-	ev.target = target_name(stack->target);
+	ev.target = runtime_name(stack->runtime);
 	ev.outcome = outcome;
 	ev.drift = drift;
 	ev.detail = detail.size ? detail.ptr : (log.size ? log.ptr : NULL);

@@ -4,7 +4,7 @@
  * A stack is a source (a store git repository at a branch, tag or commit
  * plus a path, or an OCI artifact of the store by tag or digest), a format
  * (plain manifests, a Kustomize overlay, a Helm chart, a compose file), a
- * target (rootful podman `kube play`, Kubernetes through kubectl, compose)
+ * runtime (rootful podman `kube play`, Kubernetes through kubectl, compose)
  * and a policy (auto-sync, poll interval, always-apply, prune, digest-only
  * images, freeze file). A cycle resolves the source, compares it with the
  * revision last applied and with the live state (drift), and applies when
@@ -13,7 +13,7 @@
  *
  * Module layout: config.c (the YAML config), spawn.c (child processes with
  * argument vectors), source.c (libgit2 and OCI artifacts), render.c
- * (rendering and the manifest checks), target.c (podman, kubectl, compose),
+ * (rendering and the manifest checks), runtime.c (podman, kubectl, compose),
  * audit.c (events and per-stack state), engine.c (cycles and the daemon),
  * webhook.c (the HTTP endpoint).
  */
@@ -41,10 +41,10 @@ typedef enum {
 	FERRY_FMT_COMPOSE = 3
 } ferry_format;
 typedef enum {
-	FERRY_TARGET_PODMAN = 0,
-	FERRY_TARGET_KUBERNETES = 1,
-	FERRY_TARGET_COMPOSE = 2
-} ferry_target_kind;
+	FERRY_RUNTIME_PODMAN = 0,
+	FERRY_RUNTIME_KUBERNETES = 1,
+	FERRY_RUNTIME_COMPOSE = 2
+} ferry_runtime_kind;
 
 #define FERRY_STACK_NAME_MAX 63
 
@@ -59,7 +59,7 @@ typedef struct {
 	ferry_format format;
 	char *values;             /* helm: values file inside the source */
 	char *release;            /* helm: release name (default: stack name) */
-	ferry_target_kind target;
+	ferry_runtime_kind runtime;  /* where it is deployed */
 	char *namespace_;         /* kubernetes namespace, or NULL */
 	int auto_sync, always_apply, prune, require_digests;
 	int64_t interval;         /* seconds between polls */
@@ -198,12 +198,12 @@ int ferry_source_checkout(char **sub, ferry_store *st,
 int ferry_source_frozen(int *frozen, ferry_buf *reason, ferry_store *st,
 			const ferry_stack *stack, const char *id);
 
-/* ---- targets (target.c) ------------------------------------------------- */
+/* ---- runtimes (runtime.c): where stacks are deployed ------------------ */
 
 typedef struct {
 	int dry_run;              /* print the commands, change nothing */
 	FILE *out;                /* where dry-run commands go */
-} ferry_target_options;
+} ferry_runtime_options;
 
 /**
  * Apply rendered manifests saved at `file`: images are pulled first so a
@@ -211,24 +211,24 @@ typedef struct {
  * prune policy, workloads of the stack not in `r` are removed. `log`
  * collects what ran.
  */
-int ferry_target_apply(const ferry_reconcile_config *cfg, const ferry_stack *stack,
+int ferry_runtime_apply(const ferry_reconcile_config *cfg, const ferry_stack *stack,
 		       const ferry_rendered *r, const char *file,
-		       const ferry_target_options *opts, ferry_buf *log);
+		       const ferry_runtime_options *opts, ferry_buf *log);
 /**
  * Compare the live state with what was applied (`file`, `expected` JSON of
  * workloads as ferry_workloads_to_json writes). `*drift` nonzero and a
  * human-readable `detail` when they differ; `*checked` zero when the
- * target cannot tell.
+ * runtime cannot tell.
  */
-int ferry_target_drift(int *drift, int *checked, ferry_buf *detail,
+int ferry_runtime_drift(int *drift, int *checked, ferry_buf *detail,
 		       const ferry_reconcile_config *cfg, const ferry_stack *stack,
 		       const char *expected, const char *file,
-		       const ferry_target_options *opts);
+		       const ferry_runtime_options *opts);
 /** Remove what the stack deployed from `file`. */
-int ferry_target_down(const ferry_reconcile_config *cfg, const ferry_stack *stack,
-		      const char *file, const ferry_target_options *opts, ferry_buf *log);
+int ferry_runtime_down(const ferry_reconcile_config *cfg, const ferry_stack *stack,
+		      const char *file, const ferry_runtime_options *opts, ferry_buf *log);
 /** Forget the cached live-state snapshot (after an apply elsewhere). */
-void ferry_target_invalidate(void);
+void ferry_runtime_invalidate(void);
 
 /** Workloads as compact JSON (for the state table); caller frees. */
 char *ferry_workloads_to_json(const ferry_rendered *r);

@@ -204,7 +204,7 @@ podman: {containers-conf: containers.conf, registries-conf: registries.conf}
 stacks:
   - name: demo-web
     source: {git: platform/deploy, branch: main, path: apps/web}
-    target: podman
+    runtime: podman
     policy: {auto-sync: true, interval: 30s, require-digests: true, freeze-file: .ferry-freeze}
 CFG
 	"$ferry" reconcile --config reconcile.yaml run --once

@@ -63,7 +63,7 @@ stacks:
   - {name: pinned, source: {git: deploy, commit: ${C1:0:12}, path: app}, target: podman}
   - name: strict
     source: {git: deploy, branch: main, path: latest}
-    target: podman
+    runtime: podman
     policy: {require-digests: true}
   - name: prod
     source: {git: deploy, branch: main, path: overlays/prod}

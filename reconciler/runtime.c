@@ -1,9 +1,10 @@
 /*
- * Apply targets: rootful podman (`podman kube play --replace`), Kubernetes
- * through kubectl (server-side apply with a field manager, pruning by the
- * ferry.stack label, `kubectl diff` for drift) and compose (podman-compose
- * or docker compose). Every command is an argument vector run without a
- * shell; with dry-run the command lines are printed instead.
+ * Runtimes, where stacks are deployed: rootful podman (`podman kube play
+ * --replace`), Kubernetes through kubectl (server-side apply with a field
+ * manager, pruning by the ferry.stack label, `kubectl diff` for drift) and
+ * compose (podman-compose or docker compose). Every command is an argument
+ * vector run without a shell; with dry-run the command lines are printed
+ * instead.
  *
  * Podman drift is kept simple and explicit: a stack has drifted when one
  * of the containers it was rendered with is missing, not running, or runs
@@ -55,7 +56,7 @@ static void trim(ferry_buf *b)
 /* Run (or with dry-run print) a command; a nonzero exit is an error with
  * the command's stderr. `ok_status` is another accepted exit status (-1:
  * none). The status lands in *status when given. */
-static int run(const cmd *c, const ferry_target_options *opts, ferry_buf *log, ferry_buf *out,
+static int run(const cmd *c, const ferry_runtime_options *opts, ferry_buf *log, ferry_buf *out,
 	       int ok_status, int *status_out)
 {
 	ferry_buf line = FERRY_BUF_INIT, err = FERRY_BUF_INIT;
@@ -129,7 +130,7 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void ferry_target_invalidate(void)
+void ferry_runtime_invalidate(void)
 {
 	pthread_mutex_lock(&snap_lock);
 	json_decref(snap);
@@ -196,7 +197,7 @@ static int name_ends(json_t *ctr, const char *suffix)
 
 static int podman_apply(const ferry_reconcile_config *cfg, const ferry_stack *stack,
 			const ferry_rendered *r, const char *file,
-			const ferry_target_options *opts, ferry_buf *log)
+			const ferry_runtime_options *opts, ferry_buf *log)
 {
 	json_t *live = NULL, *ctr;
 	const char *pods[256];
@@ -224,7 +225,7 @@ static int podman_apply(const ferry_reconcile_config *cfg, const ferry_stack *st
 	push(&c, file);
 	error = run(&c, opts, log, NULL, -1, NULL);
 	cmd_dispose(&c);
-	ferry_target_invalidate();
+	ferry_runtime_invalidate();
 	if (error < 0 || !stack->prune || (opts && opts->dry_run))
 		return error;
 	/* Prune: pods of the stack whose workload is no longer rendered. */
@@ -255,7 +256,7 @@ static int podman_apply(const ferry_reconcile_config *cfg, const ferry_stack *st
 			push(&c, pods[k]);
 		error = run(&c, opts, log, NULL, -1, NULL);
 		cmd_dispose(&c);
-		ferry_target_invalidate();
+		ferry_runtime_invalidate();
 	}
 	json_decref(live);
 	return error;
@@ -378,10 +379,10 @@ static void kube_ns(cmd *c, const ferry_stack *stack)
 	}
 }
 
-static ferry_target_options kube_opts(const ferry_reconcile_config *cfg,
-				      const ferry_target_options *opts)
+static ferry_runtime_options kube_opts(const ferry_reconcile_config *cfg,
+				      const ferry_runtime_options *opts)
 {
-	ferry_target_options o = { 0, stdout };
+	ferry_runtime_options o = { 0, stdout };
 
 	if (opts)
 		o = *opts;
@@ -393,10 +394,10 @@ static ferry_target_options kube_opts(const ferry_reconcile_config *cfg,
 }
 
 static int kube_apply(const ferry_reconcile_config *cfg, const ferry_stack *stack,
-		      const char *file, const ferry_target_options *opts, ferry_buf *log,
+		      const char *file, const ferry_runtime_options *opts, ferry_buf *log,
 		      ferry_buf *selector)
 {
-	ferry_target_options o = kube_opts(cfg, opts);
+	ferry_runtime_options o = kube_opts(cfg, opts);
 	cmd c;
 	int error;
 
@@ -443,23 +444,23 @@ static void compose_base(cmd *c, const ferry_reconcile_config *cfg, const ferry_
 
 /* ---- dispatch ------------------------------------------------------------ */
 
-int ferry_target_apply(const ferry_reconcile_config *cfg, const ferry_stack *stack,
+int ferry_runtime_apply(const ferry_reconcile_config *cfg, const ferry_stack *stack,
 		       const ferry_rendered *r, const char *file,
-		       const ferry_target_options *opts, ferry_buf *log)
+		       const ferry_runtime_options *opts, ferry_buf *log)
 {
 	ferry_buf sel = FERRY_BUF_INIT;
 	cmd c;
 	int error = 0;
 
-	switch (stack->target) {
-	case FERRY_TARGET_PODMAN:
+	switch (stack->runtime) {
+	case FERRY_RUNTIME_PODMAN:
 		return podman_apply(cfg, stack, r, file, opts, log);
-	case FERRY_TARGET_KUBERNETES:
+	case FERRY_RUNTIME_KUBERNETES:
 		if ((error = ferry_buf_printf(&sel, "ferry.stack=%s", stack->name)) == 0)
 			error = kube_apply(cfg, stack, file, opts, log, &sel);
 		ferry_buf_dispose(&sel);
 		return error;
-	case FERRY_TARGET_COMPOSE:
+	case FERRY_RUNTIME_COMPOSE:
 		compose_base(&c, cfg, stack, file);
 		push(&c, "up");
 		push(&c, "-d");
@@ -472,12 +473,12 @@ int ferry_target_apply(const ferry_reconcile_config *cfg, const ferry_stack *sta
 	return ferry_error_set(FERRY_EUNSUPPORTED, "unknown target");
 }
 
-int ferry_target_drift(int *drift, int *checked, ferry_buf *detail,
+int ferry_runtime_drift(int *drift, int *checked, ferry_buf *detail,
 		       const ferry_reconcile_config *cfg, const ferry_stack *stack,
 		       const char *expected, const char *file,
-		       const ferry_target_options *opts)
+		       const ferry_runtime_options *opts)
 {
-	ferry_target_options o;
+	ferry_runtime_options o;
 	ferry_buf out = FERRY_BUF_INIT;
 	cmd c;
 	int error = 0, status = 0;
@@ -486,13 +487,13 @@ int ferry_target_drift(int *drift, int *checked, ferry_buf *detail,
 	*checked = 0;
 	if (opts && opts->dry_run)
 		return 0;
-	switch (stack->target) {
-	case FERRY_TARGET_PODMAN:
+	switch (stack->runtime) {
+	case FERRY_RUNTIME_PODMAN:
 		if (!expected)
 			return 0;
 		*checked = 1;
 		return podman_drift(drift, detail, cfg, stack, expected);
-	case FERRY_TARGET_KUBERNETES:
+	case FERRY_RUNTIME_KUBERNETES:
 		o = kube_opts(cfg, opts);
 		if (o.dry_run || !file)
 			return 0;
@@ -516,29 +517,29 @@ int ferry_target_drift(int *drift, int *checked, ferry_buf *detail,
 		cmd_dispose(&c);
 		ferry_buf_dispose(&out);
 		return error;
-	case FERRY_TARGET_COMPOSE:
+	case FERRY_RUNTIME_COMPOSE:
 		return 0;   /* not checked for compose */
 	}
 	return 0;
 }
 
-int ferry_target_down(const ferry_reconcile_config *cfg, const ferry_stack *stack,
-		      const char *file, const ferry_target_options *opts, ferry_buf *log)
+int ferry_runtime_down(const ferry_reconcile_config *cfg, const ferry_stack *stack,
+		      const char *file, const ferry_runtime_options *opts, ferry_buf *log)
 {
-	ferry_target_options o;
+	ferry_runtime_options o;
 	cmd c;
 	int error;
 
-	switch (stack->target) {
-	case FERRY_TARGET_PODMAN:
+	switch (stack->runtime) {
+	case FERRY_RUNTIME_PODMAN:
 		podman_base(&c, cfg);
 		push(&c, "kube");
 		push(&c, "down");
 		push(&c, file);
 		error = run(&c, opts, log, NULL, -1, NULL);
-		ferry_target_invalidate();
+		ferry_runtime_invalidate();
 		break;
-	case FERRY_TARGET_KUBERNETES:
+	case FERRY_RUNTIME_KUBERNETES:
 		o = kube_opts(cfg, opts);
 		kube_base(&c, cfg);
 		kube_ns(&c, stack);
