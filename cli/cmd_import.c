@@ -236,18 +236,10 @@ int cli_verify_store(const char *store, char *const *paths, size_t npaths, int j
 {
 	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
 	ferry_store *st = NULL;
-	ferry_buf db = FERRY_BUF_INIT;
 	int error, rc = FERRY_EXIT_OK;
 
-	/* Verifying must not create a store where there is none. */
-	if (ferry_buf_printf(&db, "%s/ferry.db", cli_store_path(store)) == 0 &&
-	    !ferry_fs_exists(db.ptr)) {
-		fprintf(stderr, "ferry verify: '%s' is not a ferry store\n",
-			cli_store_path(store));
-		ferry_buf_dispose(&db);
-		return FERRY_EXIT_FAILURE;
-	}
-	ferry_buf_dispose(&db);
+	/* Opening an existing store for writing creates nothing where there
+	 * is none. */
 	io.dry_run = 1;
 	if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_WRITE, 1)) < 0)
 		return cli_fail("verify", error);

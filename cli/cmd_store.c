@@ -9,7 +9,8 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "store.h"
+#include "catalog.h"
+#include "json.h"
 #include "banned.h"
 
 static const char usage[] =
@@ -32,55 +33,55 @@ static void help(void)
 	       "  --json       print as JSON\n", usage, FERRY_STORE_DEFAULT);
 }
 
-static json_t *query(ferry_store *st, const char *sql, int ncols,
-		     const char *const *names, const int *is_int)
+static int add_channel(const ferry_store_channel *c, void *payload)
 {
-	sqlite3_stmt *q = NULL;
-	json_t *rows = json_array();
-	int i;
+	return ferry_json_append(payload, json_pack("{s:s,s:I,s:s}", "channel", c->name,
+						    "sequence", (json_int_t)c->sequence,
+						    "bundle", c->bundle_id));
+}
 
-	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
-		return rows;
-	while (sqlite3_step(q) == SQLITE_ROW) {
-		json_t *row = json_object();
+static int add_tag(const ferry_store_tag *t, void *payload)
+{
+	return ferry_json_append(payload, json_pack("{s:s,s:s,s:s,s:I,s:s,s:I}",
+						    "reference", t->reference,
+						    "digest", t->digest,
+						    "mediaType", t->media_type,
+						    "size", (json_int_t)t->size,
+						    "channel", t->channel,
+						    "sequence", (json_int_t)t->sequence));
+}
 
-		for (i = 0; i < ncols; i++)
-			json_object_set_new(row, names[i],
-					    is_int[i] ? json_integer(sqlite3_column_int64(q, i))
-						      : json_string((const char *)
-								    sqlite3_column_text(q, i)));
-		json_array_append_new(rows, row);
-	}
-	sqlite3_finalize(q);
-	return rows;
+static int add_ref(const ferry_store_ref *r, void *payload)
+{
+	return ferry_json_append(payload, json_pack("{s:s,s:s,s:s,s:s,s:I}",
+						    "repository", r->repo, "ref", r->name,
+						    "commit", r->commit, "channel", r->channel,
+						    "sequence", (json_int_t)r->sequence));
 }
 
 static int ls(ferry_store *st, int json)
 {
-	static const char *const ch_names[] = { "channel", "sequence", "bundle" };
-	static const int ch_int[] = { 0, 1, 0 };
-	static const char *const tag_names[] = { "reference", "digest", "mediaType",
-						 "size", "channel", "sequence" };
-	static const int tag_int[] = { 0, 0, 0, 1, 0, 1 };
-	static const char *const ref_names[] = { "repository", "ref", "commit",
-						 "channel", "sequence" };
-	static const int ref_int[] = { 0, 0, 0, 0, 1 };
-	static const char *const blob_names[] = { "count", "bytes" };
-	static const int blob_int[] = { 1, 1 };
-	json_t *blob_rows = query(st, "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM blobs",
-				  2, blob_names, blob_int);
-	json_t *blob_totals = json_incref(json_array_get(blob_rows, 0));
-	json_t *o;
+	json_t *o = json_pack("{s:[],s:[],s:[]}", "channels", "images", "repositories");
+	uint64_t count, bytes;
+	int error;
 
-	json_decref(blob_rows);
-	o = json_pack("{s:o,s:o,s:o,s:o}",
-		"channels", query(st, "SELECT name, sequence, bundle_id FROM channels "
-				  "ORDER BY name", 3, ch_names, ch_int),
-		"images", query(st, "SELECT reference, digest, media_type, size, channel, "
-				"sequence FROM tags ORDER BY reference", 6, tag_names, tag_int),
-		"repositories", query(st, "SELECT repo, ref, commit_id, channel, sequence "
-				      "FROM refs ORDER BY repo, ref", 5, ref_names, ref_int),
-		"blobs", blob_totals);
+	if (!o)
+		return cli_fail("store", ferry_error_set(FERRY_ENOMEM, "out of memory"));
+	if ((error = ferry_store_begin(st, 0)) < 0 ||
+	    (error = ferry_store_channel_foreach(st, add_channel,
+						 json_object_get(o, "channels"))) < 0 ||
+	    (error = ferry_store_tag_foreach(st, add_tag, json_object_get(o, "images"))) < 0 ||
+	    (error = ferry_store_ref_foreach(st, NULL, add_ref,
+					     json_object_get(o, "repositories"))) < 0 ||
+	    (error = ferry_store_blob_totals(&count, &bytes, st)) < 0 ||
+	    (error = ferry_json_set(o, "blobs", json_pack("{s:I,s:I}", "count",
+							 (json_int_t)count, "bytes",
+							 (json_int_t)bytes))) < 0) {
+		ferry_store_rollback(st);
+		json_decref(o);
+		return cli_fail("store", error);
+	}
+	ferry_store_rollback(st);
 	json_t *e;
 	size_t i;
 	char size[32];
@@ -89,7 +90,7 @@ static int ls(ferry_store *st, int json)
 		cli_print_json(o);
 		return FERRY_EXIT_OK;
 	}
-	printf("store %s\n\nchannels:\n", st->root);
+	printf("store %s\n\nchannels:\n", ferry_store_root(st));
 	json_array_foreach(json_object_get(o, "channels"), i, e)
 		printf("  %-20s sequence %lld  (bundle %.16s)\n",
 		       json_string_value(json_object_get(e, "channel")),

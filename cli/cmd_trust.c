@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "catalog.h"
 #include "cli.h"
 #include "envelope.h"
 #include "fs.h"

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "ferry/bundle.h"
-#include "state.h"
+#include "export_state.h"
 
 #define FERRY_RECEIPT_PAYLOAD_TYPE "application/vnd.ferry.receipt+json"
 #define FERRY_RECEIPT_TYPE "urn:ferry:receipt:v1"

@@ -24,7 +24,7 @@
 #include "oci_layout.h"
 #include "registry.h"
 #include "spec.h"
-#include "state.h"
+#include "export_state.h"
 #include "banned.h"
 
 static const char oci_layout_file[] = "{\"imageLayoutVersion\":\"1.0.0\"}";

@@ -25,7 +25,7 @@
 
 #include "hash.h"
 #include "spec.h"
-#include "state.h"
+#include "export_state.h"
 
 #define FERRY_GIT_MAX_SUBMODULE_DEPTH 8
 #define FERRY_GIT_PINNED_PREFIX "refs/ferry/pinned/"

@@ -22,11 +22,13 @@
 #include <jansson.h>
 
 #include "ferry/errors.h"
+#include "catalog.h"
 #include "fs.h"
 #include "git_store.h"
 #include "hash.h"
 #include "import.h"
 #include "json.h"
+#include "log.h"
 #include "reader.h"
 #include "trust.h"
 #include "util.h"
@@ -221,7 +223,7 @@ static void audit(import_ctx *c, const char *event, const ferry_manifest *m,
 		  const ferry_envelope_info *sig, const char *outcome,
 		  const char *reason)
 {
-	sqlite3_stmt *q = NULL;
+	ferry_store_audit_entry e = { 0 };
 	ferry_buf signers = FERRY_BUF_INIT;
 	int64_t now = (int64_t)time(NULL);
 	size_t i;
@@ -230,24 +232,20 @@ static void audit(import_ctx *c, const char *event, const ferry_manifest *m,
 		return;
 	for (i = 0; sig && i < sig->nsigners; i++)
 		ferry_buf_printf(&signers, "%s%s", i ? "," : "", sig->signers[i]);
-	if (sqlite3_prepare_v2(c->st->db,
-			       "INSERT INTO audit(time, event, bundle_id, channel, sequence, "
-			       "signers, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-			       -1, &q, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(q, 1, now);
-		sqlite3_bind_text(q, 2, event, -1, SQLITE_STATIC);
-		if (m) {
-			sqlite3_bind_text(q, 3, m->id, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 4, m->channel, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(q, 5, (sqlite3_int64)m->sequence);
-		}
-		sqlite3_bind_text(q, 6, signers.ptr ? signers.ptr : "", -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 7, outcome, -1, SQLITE_STATIC);
-		if (reason)
-			sqlite3_bind_text(q, 8, reason, -1, SQLITE_STATIC);
-		sqlite3_step(q);
+	e.time = now;
+	e.event = event;
+	if (m) {
+		e.bundle_id = m->id;
+		e.channel = m->channel;
+		e.sequence = m->sequence;
 	}
-	sqlite3_finalize(q);
+	e.signers = signers.ptr ? signers.ptr : "";
+	e.outcome = outcome;
+	e.reason = reason;
+	/* The audit trail is best effort here: the import's own outcome is
+	 * what the caller reports. */
+	if (ferry_store_audit_add(c->st, &e) < 0)
+		ferry_log(FERRY_LOG_WARN, "%s", ferry_error_last());
 	if (c->opts->audit_log) {
 		char when[32];
 		json_t *o;
@@ -278,43 +276,21 @@ static void audit(import_ctx *c, const char *event, const ferry_manifest *m,
 static int channel_state(import_ctx *c, const char *channel, uint64_t *seq,
 			 char id[FERRY_SHA256_HEX_LEN + 1])
 {
-	sqlite3_stmt *q = NULL;
-	int rc;
+	ferry_store_channel ch;
+	int error;
 
 	*seq = 0;
 	id[0] = '\0';
-	if (sqlite3_prepare_v2(c->st->db,
-			       "SELECT sequence, bundle_id FROM channels WHERE name = ?",
-			       -1, &q, NULL) != SQLITE_OK)
-		return ferry_store_db_error(c->st, "read channel");
-	sqlite3_bind_text(q, 1, channel, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		*seq = (uint64_t)sqlite3_column_int64(q, 0);
-		snprintf(id, FERRY_SHA256_HEX_LEN + 1, "%s",
-			 (const char *)sqlite3_column_text(q, 1));
+	if ((error = ferry_store_channel_get(&ch, c->st, channel)) == FERRY_ENOTFOUND) {
+		ferry_error_clear();
+		return 0;
 	}
-	sqlite3_finalize(q);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0
-						     : ferry_store_db_error(c->st, "read channel");
-}
-
-static int imported_before(import_ctx *c, const char *id, int *out)
-{
-	sqlite3_stmt *q = NULL;
-	int rc;
-
-	*out = 0;
-	if (sqlite3_prepare_v2(c->st->db, "SELECT 1 FROM imports WHERE bundle_id = ?",
-			       -1, &q, NULL) != SQLITE_OK)
-		return ferry_store_db_error(c->st, "read imports");
-	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q);
-	sqlite3_finalize(q);
-	if (rc == SQLITE_ROW)
-		*out = 1;
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0
-						     : ferry_store_db_error(c->st, "read imports");
+	if (error < 0)
+		return error;
+	*seq = ch.sequence;
+	snprintf(id, FERRY_SHA256_HEX_LEN + 1, "%s", ch.bundle_id);
+	ferry_store_channel_dispose(&ch);
+	return 0;
 }
 
 /*
@@ -327,7 +303,7 @@ static int check_sequence(import_ctx *c, staged_bundle *b, const ferry_manifest 
 	uint64_t last;
 	int before, error;
 
-	if ((error = imported_before(c, m->id, &before)) < 0 ||
+	if ((error = ferry_store_import_seen(&before, c->st, m->id)) < 0 ||
 	    (error = channel_state(c, m->channel, &last, last_id)) < 0)
 		return error;
 	if (before || (m->sequence == last && !strcmp(last_id, m->id))) {
@@ -607,53 +583,49 @@ static int check_prerequisites(const import_ctx *c, size_t index)
 static int check_moves(import_ctx *c, const staged_bundle *b)
 {
 	const ferry_manifest *m = b->m;
-	sqlite3_stmt *tq = NULL, *rq = NULL;
 	size_t i, k;
 	int error = 0;
 
-	if (sqlite3_prepare_v2(c->st->db,
-			       "SELECT t.digest, t.channel, i.created FROM tags t JOIN imports i "
-			       "ON i.channel = t.channel AND i.sequence = t.sequence "
-			       "WHERE t.reference = ?", -1, &tq, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(c->st->db,
-			       "SELECT r.commit_id, r.channel, i.created FROM refs r JOIN imports i "
-			       "ON i.channel = r.channel AND i.sequence = r.sequence "
-			       "WHERE r.repo = ? AND r.ref = ?", -1, &rq, NULL) != SQLITE_OK) {
-		error = ferry_store_db_error(c->st, "read tags");
-		goto done;
-	}
 	for (i = 0; i < m->nimages && !error; i++) {
-		sqlite3_bind_text(tq, 1, m->images[i].reference, -1, SQLITE_STATIC);
-		if (sqlite3_step(tq) == SQLITE_ROW &&
-		    strcmp((const char *)sqlite3_column_text(tq, 0), m->images[i].digest) &&
-		    sqlite3_column_int64(tq, 2) > m->created)
+		ferry_store_tag tag;
+
+		if ((error = ferry_store_tag_get(&tag, c->st, m->images[i].reference)) ==
+		    FERRY_ENOTFOUND) {
+			ferry_error_clear();
+			error = 0;
+			continue;
+		}
+		if (error < 0)
+			break;
+		if (strcmp(tag.digest, m->images[i].digest) && tag.created > m->created)
 			error = ferry_error_set(FERRY_EVERIFY,
 						"rollback: '%s' was set by a newer bundle of "
 						"channel '%s'; this bundle of channel '%s' is "
-						"older", m->images[i].reference,
-						(const char *)sqlite3_column_text(tq, 1), m->channel);
-		sqlite3_reset(tq);
+						"older", m->images[i].reference, tag.channel,
+						m->channel);
+		ferry_store_tag_dispose(&tag);
 	}
 	for (i = 0; i < m->nrepos && !error; i++)
 		for (k = 0; k < m->repos[i].nrefs && !error; k++) {
-			sqlite3_bind_text(rq, 1, m->repos[i].name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(rq, 2, m->repos[i].refs[k].name, -1, SQLITE_STATIC);
-			if (sqlite3_step(rq) == SQLITE_ROW &&
-			    strcmp((const char *)sqlite3_column_text(rq, 0),
-				   m->repos[i].refs[k].commit) &&
-			    sqlite3_column_int64(rq, 2) > m->created)
+			const ferry_git_repo *r = &m->repos[i];
+			ferry_store_ref ref;
+
+			if ((error = ferry_store_ref_get(&ref, c->st, r->name, r->refs[k].name)) ==
+			    FERRY_ENOTFOUND) {
+				ferry_error_clear();
+				error = 0;
+				continue;
+			}
+			if (error < 0)
+				break;
+			if (strcmp(ref.commit, r->refs[k].commit) && ref.created > m->created)
 				error = ferry_error_set(FERRY_EVERIFY,
 							"rollback: %s %s was set by a newer "
 							"bundle of channel '%s'; this bundle of "
-							"channel '%s' is older", m->repos[i].name,
-							m->repos[i].refs[k].name,
-							(const char *)sqlite3_column_text(rq, 1),
-							m->channel);
-			sqlite3_reset(rq);
+							"channel '%s' is older", r->name,
+							r->refs[k].name, ref.channel, m->channel);
+			ferry_store_ref_dispose(&ref);
 		}
-done:
-	sqlite3_finalize(tq);
-	sqlite3_finalize(rq);
 	return error;
 }
 
@@ -765,126 +737,76 @@ static int publish_blobs(import_ctx *c, staged_bundle *b)
 	return error;
 }
 
-static int bind_step(ferry_store *st, sqlite3_stmt *q, const char *what)
+/* The size of a tagged document: from the bundle, or from the store. */
+static uint64_t tagged_size(import_ctx *c, const ferry_manifest *m, const char *digest)
 {
-	int rc = sqlite3_step(q);
+	char path[16 + FERRY_SHA256_HEX_LEN];
+	ferry_buf p = FERRY_BUF_INIT;
+	uint64_t size = 0;
+	struct stat s;
+	long idx;
 
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
-	return rc == SQLITE_DONE ? 0 : ferry_store_db_error(st, what);
+	snprintf(path, sizeof(path), "blobs/sha256/%s", digest + 7);
+	if ((idx = ferry_manifest_find(m, path)) >= 0)
+		size = m->members[idx].size;
+	else if (ferry_store_blob_path(&p, c->st, digest + 7) == 0 && stat(p.ptr, &s) == 0)
+		size = (uint64_t)s.st_size;
+	ferry_buf_dispose(&p);
+	return size;
 }
 
 static int record(import_ctx *c, staged_bundle *b, const char *files)
 {
 	const ferry_manifest *m = b->m;
-	sqlite3_stmt *blob = NULL, *tag = NULL, *chan = NULL, *imp = NULL;
-	sqlite3_stmt *ref = NULL, *unref = NULL;
 	ferry_buf signers = FERRY_BUF_INIT;
 	ferry_store *st = c->st;
+	ferry_store_import imp = { 0 };
 	int64_t newest;
 	size_t k;
 	int error;
 
 	for (k = 0; k < b->sig.nsigners; k++)
 		ferry_buf_printf(&signers, "%s%s", k ? "," : "", b->sig.signers[k]);
-	if ((error = ferry_store_exec(st, "BEGIN IMMEDIATE", "begin")) < 0)
+	if ((error = ferry_store_begin(st, 1)) < 0)
 		goto out;
-	if (sqlite3_prepare_v2(st->db,
-			       "INSERT OR IGNORE INTO blobs(digest, size, channel, sequence) "
-			       "VALUES (?, ?, ?, ?)", -1, &blob, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st->db,
-			       "INSERT INTO tags(reference, digest, media_type, size, channel, "
-			       "sequence) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(reference) DO "
-			       "UPDATE SET digest = excluded.digest, media_type = "
-			       "excluded.media_type, size = excluded.size, channel = "
-			       "excluded.channel, sequence = excluded.sequence",
-			       -1, &tag, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st->db,
-			       "INSERT INTO channels(name, sequence, bundle_id, created) "
-			       "VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
-			       "sequence = excluded.sequence, bundle_id = excluded.bundle_id, "
-			       "created = excluded.created", -1, &chan, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st->db,
-			       "INSERT INTO imports(bundle_id, channel, sequence, "
-			       "base_sequence, created, expires, imported, signers, files) "
-			       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &imp, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st->db,
-			       "INSERT INTO refs(repo, ref, commit_id, channel, sequence) "
-			       "VALUES (?, ?, ?, ?, ?) ON CONFLICT(repo, ref) DO UPDATE SET "
-			       "commit_id = excluded.commit_id, channel = excluded.channel, "
-			       "sequence = excluded.sequence", -1, &ref, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st->db, "DELETE FROM refs WHERE repo = ? AND ref = ?",
-			       -1, &unref, NULL) != SQLITE_OK) {
-		error = ferry_store_db_error(st, "prepare");
-		goto done;
-	}
 	for (k = 0; k < m->nmembers && !error; k++) {
+		ferry_store_blob blob;
+
 		if (!is_blob(&m->members[k]))
 			continue;
-		sqlite3_bind_text(blob, 1, m->members[k].sha256, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(blob, 2, (sqlite3_int64)m->members[k].size);
-		sqlite3_bind_text(blob, 3, m->channel, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(blob, 4, (sqlite3_int64)m->sequence);
-		error = bind_step(st, blob, "record blob");
+		blob.hex = m->members[k].sha256;
+		blob.size = m->members[k].size;
+		blob.channel = m->channel;
+		blob.sequence = m->sequence;
+		error = ferry_store_blob_add(st, &blob);
 	}
-	for (k = 0; k < m->nimages && !error; k++) {
-		char path[16 + FERRY_SHA256_HEX_LEN];
-		long idx;
-		uint64_t size = 0;
-		ferry_buf p = FERRY_BUF_INIT;
-		struct stat s;
-
-		snprintf(path, sizeof(path), "blobs/sha256/%s", m->images[k].digest + 7);
-		if ((idx = ferry_manifest_find(m, path)) >= 0)
-			size = m->members[idx].size;
-		else if (ferry_store_blob_path(&p, st, m->images[k].digest + 7) == 0 &&
-			 stat(p.ptr, &s) == 0)
-			size = (uint64_t)s.st_size;
-		ferry_buf_dispose(&p);
-		sqlite3_bind_text(tag, 1, m->images[k].reference, -1, SQLITE_STATIC);
-		sqlite3_bind_text(tag, 2, m->images[k].digest, -1, SQLITE_STATIC);
-		sqlite3_bind_text(tag, 3, m->images[k].media_type, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(tag, 4, (sqlite3_int64)size);
-		sqlite3_bind_text(tag, 5, m->channel, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(tag, 6, (sqlite3_int64)m->sequence);
-		error = bind_step(st, tag, "record tag");
-	}
+	for (k = 0; k < m->nimages && !error; k++)
+		error = ferry_store_tag_set(st, m->images[k].reference, m->images[k].digest,
+					    m->images[k].media_type,
+					    tagged_size(c, m, m->images[k].digest), m->channel,
+					    m->sequence);
 	for (k = 0; k < m->nrepos && !error; k++) {
 		const ferry_git_repo *r = &m->repos[k];
 		size_t j;
 
-		for (j = 0; j < r->nrefs && !error; j++) {
-			sqlite3_bind_text(ref, 1, r->name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(ref, 2, r->refs[j].name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(ref, 3, r->refs[j].commit, -1, SQLITE_STATIC);
-			sqlite3_bind_text(ref, 4, m->channel, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(ref, 5, (sqlite3_int64)m->sequence);
-			error = bind_step(st, ref, "record ref");
-		}
-		for (j = 0; j < r->ndeleted && !error; j++) {
-			sqlite3_bind_text(unref, 1, r->name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(unref, 2, r->deleted[j], -1, SQLITE_STATIC);
-			error = bind_step(st, unref, "delete ref");
-		}
+		for (j = 0; j < r->nrefs && !error; j++)
+			error = ferry_store_ref_set(st, r->name, r->refs[j].name, r->refs[j].commit,
+						    m->channel, m->sequence);
+		for (j = 0; j < r->ndeleted && !error; j++)
+			error = ferry_store_ref_delete(st, r->name, r->deleted[j]);
 	}
-	if (error)
+	if (error ||
+	    (error = ferry_store_channel_set(st, m->channel, m->sequence, m->id, m->created)) < 0)
 		goto done;
-	sqlite3_bind_text(chan, 1, m->channel, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(chan, 2, (sqlite3_int64)m->sequence);
-	sqlite3_bind_text(chan, 3, m->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(chan, 4, m->created);
-	if ((error = bind_step(st, chan, "record channel")) < 0)
-		goto done;
-	sqlite3_bind_text(imp, 1, m->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(imp, 2, m->channel, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(imp, 3, (sqlite3_int64)m->sequence);
-	sqlite3_bind_int64(imp, 4, (sqlite3_int64)m->base_sequence);
-	sqlite3_bind_int64(imp, 5, m->created);
-	sqlite3_bind_int64(imp, 6, m->expires);
-	sqlite3_bind_int64(imp, 7, (sqlite3_int64)time(NULL));
-	sqlite3_bind_text(imp, 8, signers.ptr ? signers.ptr : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(imp, 9, files, -1, SQLITE_STATIC);
-	if ((error = bind_step(st, imp, "record import")) < 0)
+	imp.bundle_id = m->id;
+	imp.channel = m->channel;
+	imp.sequence = m->sequence;
+	imp.base_sequence = m->base_sequence;
+	imp.created = m->created;
+	imp.expires = m->expires;
+	imp.signers = signers.ptr ? signers.ptr : "";
+	imp.files = files;
+	if ((error = ferry_store_import_add(st, &imp)) < 0)
 		goto done;
 	/* Expiry is judged against the newest creation time ever accepted, so
 	 * setting the clock back does not revive an expired bundle. */
@@ -894,16 +816,10 @@ static int record(import_ctx *c, staged_bundle *b, const char *files)
 		goto done;
 	audit(c, "import", m, &b->sig, "imported", NULL);
 done:
-	sqlite3_finalize(blob);
-	sqlite3_finalize(tag);
-	sqlite3_finalize(chan);
-	sqlite3_finalize(imp);
-	sqlite3_finalize(ref);
-	sqlite3_finalize(unref);
 	if (error)
-		ferry_store_exec(st, "ROLLBACK", "rollback");
+		ferry_store_rollback(st);
 	else
-		error = ferry_store_exec(st, "COMMIT", "commit");
+		error = ferry_store_commit(st);
 out:
 	ferry_buf_dispose(&signers);
 	return error;
@@ -1017,8 +933,8 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 		goto done;
 	}
 	ferry_trust_root_view(&trust, root);
-	if ((error = ferry_buf_printf(&staging, "%s/staging/import-%ld", st->root,
-				      (long)getpid())) < 0 ||
+	if ((error = ferry_store_path(&staging, ferry_store_root(st), FERRY_STORE_STAGING)) < 0 ||
+	    (error = ferry_buf_printf(&staging, "/import-%ld", (long)getpid())) < 0 ||
 	    (error = ferry_fs_mkdir_p(staging.ptr, 0700)) < 0)
 		goto done;
 	c.staging = staging.ptr;

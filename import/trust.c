@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "ferry/errors.h"
+#include "catalog.h"
 #include "envelope.h"
 #include "json.h"
 #include "key.h"
@@ -166,52 +167,22 @@ done:
 
 int ferry_trust_current(ferry_trust_root **out, ferry_store *st)
 {
-	sqlite3_stmt *q = NULL;
-	int rc, error;
+	ferry_buf body = FERRY_BUF_INIT;
+	int error;
 
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT body FROM trust_roots ORDER BY version DESC LIMIT 1",
-			       -1, &q, NULL) != SQLITE_OK)
-		return ferry_store_db_error(st, "read trust root");
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		error = ferry_trust_root_parse(out, sqlite3_column_text(q, 0),
-					       (size_t)sqlite3_column_bytes(q, 0));
-	else if (rc == SQLITE_DONE)
-		error = ferry_error_set(FERRY_ENOTFOUND,
-					"store '%s' has no trust root (run 'ferry trust "
-					"init')", st->root);
-	else
-		error = ferry_store_db_error(st, "read trust root");
-	sqlite3_finalize(q);
+	if ((error = ferry_store_trust_root_latest(&body, st)) == 0)
+		error = ferry_trust_root_parse(out, body.ptr, body.size);
+	ferry_buf_dispose(&body);
 	return error;
 }
 
 int ferry_trust_install(ferry_store *st, const ferry_trust_root *root)
 {
 	ferry_buf body = FERRY_BUF_INIT;
-	sqlite3_stmt *q = NULL;
-	int error, rc;
+	int error;
 
-	if ((error = ferry_trust_root_to_json(&body, root)) < 0)
-		return error;
-	if (sqlite3_prepare_v2(st->db,
-			       "INSERT INTO trust_roots(version, body, installed) "
-			       "VALUES (?, ?, ?)", -1, &q, NULL) != SQLITE_OK) {
-		error = ferry_store_db_error(st, "install trust root");
-		goto done;
-	}
-	sqlite3_bind_int64(q, 1, (sqlite3_int64)root->version);
-	sqlite3_bind_text(q, 2, body.ptr, (int)body.size, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 3, (sqlite3_int64)time(NULL));
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_CONSTRAINT)
-		error = ferry_error_set(FERRY_EEXISTS, "trust root version %llu exists",
-					(unsigned long long)root->version);
-	else if (rc != SQLITE_DONE)
-		error = ferry_store_db_error(st, "install trust root");
-done:
-	sqlite3_finalize(q);
+	if ((error = ferry_trust_root_to_json(&body, root)) == 0)
+		error = ferry_store_trust_root_add(st, root->version, body.ptr, body.size);
 	ferry_buf_dispose(&body);
 	return error;
 }
@@ -224,7 +195,7 @@ int ferry_trust_init(ferry_store *st, const ferry_trust_root *root)
 	if (error == 0) {
 		error = ferry_error_set(FERRY_EEXISTS,
 					"store '%s' already has trust root version %llu; "
-					"change it with 'ferry trust rotate'", st->root,
+					"change it with 'ferry trust rotate'", ferry_store_root(st),
 					(unsigned long long)cur->version);
 		ferry_trust_root_free(cur);
 		return error;

@@ -30,6 +30,7 @@
 
 #include "ferry/errors.h"
 #include "fs.h"
+#include "json.h"
 #include "log.h"
 #include "reconcile.h"
 #include "util.h"
@@ -191,26 +192,16 @@ static const char *runtime_name(ferry_runtime_kind t)
 										 : "compose";
 }
 
-/* Is `rev` a revision this stack applied before? (full id into `full`) */
+/* Is `rev` a revision this stack applied before? (full id into `full`):
+ * 1 yes, 0 no, < 0 error. */
 static int recorded_revision(ferry_reconciler *rc, const ferry_stack *stack, const char *rev,
 			     char full[72])
 {
-	sqlite3_stmt *q = NULL;
-	int found = 0;
+	int error = ferry_store_stack_applied_revision(full, rc->st, stack->name, rev);
 
-	if (sqlite3_prepare_v2(rc->st->db,
-			       "SELECT revision FROM reconcile_events WHERE stack = ? AND outcome = "
-			       "'applied' AND substr(revision, 1, length(?2)) = ?2 ORDER BY id DESC "
-			       "LIMIT 1", -1, &q, NULL) != SQLITE_OK)
-		return ferry_store_db_error(rc->st, "read events");
-	sqlite3_bind_text(q, 1, stack->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, rev, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		snprintf(full, 72, "%s", (const char *)sqlite3_column_text(q, 0));
-		found = 1;
-	}
-	sqlite3_finalize(q);
-	return found;
+	if (error == FERRY_ENOTFOUND)
+		return 0;
+	return error < 0 ? error : 1;
 }
 
 /* Check out, render, check and apply `rev`; fills `r` and `file`. */
@@ -254,13 +245,13 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 			  const ferry_stack *stack, ferry_trigger trigger, const char *actor,
 			  const char *to)
 {
-	ferry_stack_state s;
+	ferry_store_stack_state s;
 	ferry_revision rev;
 	ferry_rendered r;
 	ferry_buf detail = FERRY_BUF_INIT, file = FERRY_BUF_INIT, log = FERRY_BUF_INIT,
 		  err = FERRY_BUF_INIT, source = FERRY_BUF_INIT, msg = FERRY_BUF_INIT;
 	ferry_runtime_options topts = { rc->dry_run, rc->out };
-	ferry_audit_event ev;
+	ferry_store_stack_event ev;
 	char *images = NULL, *expected = NULL;
 	const char *outcome = "unchanged";
 	int fd = -1, error = 0, drift = 0, checked = 0, changed, apply = 0, rerr;
@@ -274,7 +265,7 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 	if ((error = stack_lock(&fd, rc, stack)) < 0)
 		return error;
 	pthread_mutex_lock(&rc->db);
-	error = ferry_stack_state_load(&s, rc->st, stack->name);
+	error = ferry_store_stack_state_load(&s, rc->st, stack->name);
 	pthread_mutex_unlock(&rc->db);
 	if (error < 0)
 		goto unlock;
@@ -435,7 +426,7 @@ record:
 	ev.bundle_id = rev.bundle_id;
 	ev.channel = rev.channel;
 	ev.sequence = rev.sequence;
-	ev.target = runtime_name(stack->runtime);
+	ev.runtime = runtime_name(stack->runtime);
 	ev.outcome = outcome;
 	ev.drift = drift;
 	ev.detail = detail.size ? detail.ptr : (log.size ? log.ptr : NULL);
@@ -454,7 +445,7 @@ record:
 	pthread_mutex_lock(&rc->db);
 	rerr = ferry_audit_record(rc->st, rc->audit, &ev);
 	if (!rerr)
-		rerr = ferry_stack_state_save(rc->st, stack->name, &s);
+		rerr = ferry_store_stack_state_save(rc->st, stack->name, &s);
 	pthread_mutex_unlock(&rc->db);
 	if (rerr < 0 && !error)
 		error = rerr;
@@ -476,7 +467,7 @@ unlock:
 	out->message = ferry_buf_detach(&msg);
 	if (fd >= 0)
 		close(fd);
-	ferry_stack_state_dispose(&s);
+	ferry_store_stack_state_dispose(&s);
 	ferry_revision_dispose(&rev);
 	ferry_rendered_dispose(&r);
 	free(images);
@@ -574,7 +565,7 @@ static void *worker(void *arg)
 			ferry_error_clear();
 			next = (int64_t)time(NULL) + stack->interval;
 			pthread_mutex_lock(&rc->db);
-			ferry_stack_state_set_next_poll(rc->st, stack->name, next);
+			ferry_store_stack_state_set_next_poll(rc->st, stack->name, next);
 			pthread_mutex_unlock(&rc->db);
 			ferry_error_clear();
 			pthread_mutex_lock(&rc->lock);
@@ -599,7 +590,7 @@ static void prune_history(ferry_reconciler *rc)
 	if (!rc->cfg->history_keep)
 		return;
 	pthread_mutex_lock(&rc->db);
-	if (ferry_audit_prune(rc->st, (int64_t)time(NULL) - rc->cfg->history_keep, &removed) < 0) {
+	if (ferry_store_stack_event_prune(rc->st, (int64_t)time(NULL) - rc->cfg->history_keep, &removed) < 0) {
 		ferry_log(FERRY_LOG_WARN, "history: %s", ferry_error_last());
 		ferry_error_clear();
 	} else if (removed) {
@@ -701,14 +692,14 @@ int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json)
 				 "DESIRED", "APPLIED", "DRIFT", "LAST SYNC", "NEXT POLL", "LAST OUTCOME");
 	for (i = 0; i < rc->cfg->nstacks && !error; i++) {
 		const ferry_stack *stack = &rc->cfg->stacks[i];
-		ferry_stack_state s;
+		ferry_store_stack_state s;
 		ferry_revision rev;
 		ferry_buf ref = FERRY_BUF_INIT;
 		char last[32], next[32];
 		const char *desired;
 
 		pthread_mutex_lock(&rc->db);
-		error = ferry_stack_state_load(&s, rc->st, stack->name);
+		error = ferry_store_stack_state_load(&s, rc->st, stack->name);
 		if (!error && ferry_source_resolve(&rev, rc->st, stack) < 0)
 			snprintf(rev.id, sizeof(rev.id), "?");
 		pthread_mutex_unlock(&rc->db);
@@ -747,7 +738,7 @@ int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json)
 					 s.outcome ? s.outcome : "-", s.hold ? " (held)" : "");
 		}
 		ferry_buf_dispose(&ref);
-		ferry_stack_state_dispose(&s);
+		ferry_store_stack_state_dispose(&s);
 		ferry_revision_dispose(&rev);
 	}
 	if (json && !error) {
@@ -760,77 +751,70 @@ int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json)
 	return error;
 }
 
+typedef struct {
+	ferry_buf *out;
+	json_t *arr;
+	int json;
+} history_ctx;
+
+static json_t *opt_json(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static int history_row(const ferry_store_stack_event *ev, void *payload)
+{
+	history_ctx *h = payload;
+	char when[32];
+
+	ferry_time_format(when, sizeof(when), ev->time);
+	if (h->json) {
+		json_t *images = ev->images ? json_loads(ev->images, 0, NULL) : NULL;
+
+		return ferry_json_append(h->arr, json_pack(
+			"{s:I,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:s,s:b,s:o,s:o}",
+			"id", (json_int_t)ev->id, "time", when, "stack", ev->stack,
+			"trigger", ev->trigger, "actor", ev->actor, "source", ev->source,
+			"ref", opt_json(ev->ref), "revision", opt_json(ev->revision),
+			"images", images ? images : json_array(),
+			"bundle", opt_json(ev->bundle_id), "channel", opt_json(ev->channel),
+			"sequence", ev->sequence > 0 ? json_integer(ev->sequence) : json_null(),
+			"target", ev->runtime, "outcome", ev->outcome, "drift", ev->drift,
+			"detail", opt_json(ev->detail), "error", opt_json(ev->error)));
+	}
+	ferry_buf_printf(h->out, "%-20s %-12s %-9s %-24.24s %-12.12s %-14s %-5s", when, ev->stack,
+			 ev->trigger, ev->actor, ev->revision ? ev->revision : "-", ev->outcome,
+			 ev->drift ? "yes" : "no");
+	if (ev->channel)
+		ferry_buf_printf(h->out, " %s#%lld (%.12s)", ev->channel, (long long)ev->sequence,
+				 ev->bundle_id ? ev->bundle_id : "?");
+	if (ev->error)
+		ferry_buf_printf(h->out, " error: %s", ev->error);
+	else if (ev->detail && ev->drift)
+		ferry_buf_printf(h->out, " drift: %s", ev->detail);
+	return ferry_buf_puts(h->out, "\n");
+}
+
 int ferry_reconciler_history(ferry_buf *out, ferry_reconciler *rc, const char *stack,
 			     size_t limit, int json)
 {
-	sqlite3_stmt *q = NULL;
-	json_t *arr = json_array();
-	int error = 0, rc2;
+	history_ctx h = { out, json_array(), json };
+	int error;
 
-	pthread_mutex_lock(&rc->db);
-	if (sqlite3_prepare_v2(rc->st->db,
-			       "SELECT * FROM (SELECT id, time, stack, trigger, actor, source, ref, "
-			       "revision, images, bundle_id, channel, sequence, target, outcome, drift, "
-			       "detail, error FROM reconcile_events WHERE ?1 IS NULL OR stack = ?1 "
-			       "ORDER BY id DESC LIMIT ?2) ORDER BY id", -1, &q, NULL) != SQLITE_OK) {
-		error = ferry_store_db_error(rc->st, "read events");
-		goto done;
-	}
-	if (stack)
-		sqlite3_bind_text(q, 1, stack, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, limit ? (sqlite3_int64)limit : -1);
+	if (!h.arr)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
 	if (!json)
 		ferry_buf_printf(out, "%-20s %-12s %-9s %-24s %-12s %-14s %-5s %s\n", "TIME", "STACK",
 				 "TRIGGER", "ACTOR", "REVISION", "OUTCOME", "DRIFT", "BUNDLE / DETAIL");
-	while ((rc2 = sqlite3_step(q)) == SQLITE_ROW) {
-		char when[32];
-		const char *t[17];
-		int i;
-
-		for (i = 0; i < 17; i++)
-			t[i] = (const char *)sqlite3_column_text(q, i);
-		ferry_time_format(when, sizeof(when), sqlite3_column_int64(q, 1));
-		if (json) {
-			json_t *images = t[8] ? json_loads(t[8], 0, NULL) : NULL;
-
-			json_array_append_new(arr, json_pack(
-				"{s:I,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:s,s:b,s:o,s:o}",
-				"id", (json_int_t)sqlite3_column_int64(q, 0), "time", when,
-				"stack", t[2], "trigger", t[3], "actor", t[4], "source", t[5],
-				"ref", t[6] ? json_string(t[6]) : json_null(),
-				"revision", t[7] ? json_string(t[7]) : json_null(),
-				"images", images ? images : json_array(),
-				"bundle", t[9] ? json_string(t[9]) : json_null(),
-				"channel", t[10] ? json_string(t[10]) : json_null(),
-				"sequence", t[11] ? json_integer(sqlite3_column_int64(q, 11)) : json_null(),
-				"target", t[12], "outcome", t[13], "drift", sqlite3_column_int(q, 14),
-				"detail", t[15] ? json_string(t[15]) : json_null(),
-				"error", t[16] ? json_string(t[16]) : json_null()));
-		} else {
-			ferry_buf_printf(out, "%-20s %-12s %-9s %-24.24s %-12.12s %-14s %-5s", when, t[2],
-					 t[3], t[4], t[7] ? t[7] : "-", t[13],
-					 sqlite3_column_int(q, 14) ? "yes" : "no");
-			if (t[10])
-				ferry_buf_printf(out, " %s#%lld (%.12s)", t[10],
-						 (long long)sqlite3_column_int64(q, 11), t[9] ? t[9] : "?");
-			if (t[16])
-				ferry_buf_printf(out, " error: %s", t[16]);
-			else if (t[15] && sqlite3_column_int(q, 14))
-				ferry_buf_printf(out, " drift: %s", t[15]);
-			ferry_buf_puts(out, "\n");
-		}
-	}
-	if (rc2 != SQLITE_DONE)
-		error = ferry_store_db_error(rc->st, "read events");
+	pthread_mutex_lock(&rc->db);
+	error = ferry_store_stack_event_foreach(rc->st, stack, limit, history_row, &h);
+	pthread_mutex_unlock(&rc->db);
 	if (json && !error) {
-		char *text = json_dumps(arr, JSON_INDENT(2));
+		char *text = json_dumps(h.arr, JSON_INDENT(2));
 
 		error = ferry_buf_printf(out, "%s\n", text ? text : "[]");
 		free(text);
 	}
-done:
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&rc->db);
-	json_decref(arr);
+	json_decref(h.arr);
 	return error;
 }

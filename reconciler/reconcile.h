@@ -25,6 +25,7 @@
 #include <stdio.h>
 
 #include "buf.h"
+#include "stacks.h"
 #include "store.h"
 
 typedef enum { FERRY_SRC_GIT = 0, FERRY_SRC_OCI = 1 } ferry_source_kind;
@@ -306,44 +307,11 @@ int ferry_reconciler_history(ferry_buf *out, ferry_reconciler *rc, const char *s
 
 /* ---- audit (audit.c) ---------------------------------------------------- */
 
-typedef struct {
-	int64_t time;
-	const char *stack, *trigger, *actor, *source, *ref, *revision;
-	const char *images;       /* JSON array text, or NULL */
-	const char *bundle_id, *channel;
-	int64_t sequence;
-	const char *target, *outcome;
-	int drift;
-	const char *detail, *error;
-} ferry_audit_event;
-
-/* The tables reconcile_events and reconcile_state are in the store's schema. */
-/** Insert `ev` into reconcile_events and write it as a JSON line to `stream`. */
-int ferry_audit_record(ferry_store *st, FILE *stream, const ferry_audit_event *ev);
-
-/**
- * Delete the events of quiet cycles (outcome "unchanged", no drift) older
- * than `before` (Unix seconds); every other event is kept. Sets `*removed`.
+/*
+ * Events and per-stack state are records of the store (store/stacks.h);
+ * the reconciler adds the JSON line for a SIEM.
  */
-int ferry_audit_prune(ferry_store *st, int64_t before, int64_t *removed);
-
-/** Per-stack state kept between cycles. */
-typedef struct {
-	char *applied;            /* revision applied, or NULL */
-	char *previous;           /* the revision applied before it, or NULL */
-	char *images;             /* JSON array */
-	char *expected;           /* workloads JSON */
-	char *file;               /* the rendered manifests applied */
-	char *hold;               /* rollback hold, or NULL */
-	char *drift;              /* last drift found, or NULL */
-	char *outcome;            /* last outcome */
-	int64_t applied_time, last_cycle, next_poll;
-} ferry_stack_state;
-
-void ferry_stack_state_dispose(ferry_stack_state *s);
-int ferry_stack_state_load(ferry_stack_state *out, ferry_store *st, const char *stack);
-int ferry_stack_state_save(ferry_store *st, const char *stack,
-			   const ferry_stack_state *s);
-int ferry_stack_state_set_next_poll(ferry_store *st, const char *stack, int64_t t);
+/** Record `ev` in the store and write it as a JSON line to `stream` (or NULL). */
+int ferry_audit_record(ferry_store *st, FILE *stream, const ferry_store_stack_event *ev);
 
 #endif

@@ -116,8 +116,8 @@ done:
 static int resolve_oci(ferry_revision *out, ferry_store *st, const ferry_stack *stack)
 {
 	const char *at = strchr(stack->ref, '@');
-	sqlite3_stmt *q = NULL;
-	int error = 0;
+	ferry_store_tag tag;
+	int error;
 
 	if (at) {
 		char hex[FERRY_SHA256_HEX_LEN + 1];
@@ -129,17 +129,14 @@ static int resolve_oci(ferry_revision *out, ferry_store *st, const ferry_stack *
 		snprintf(out->id, sizeof(out->id), "sha256:%s", hex);
 		return 0;
 	}
-	if (sqlite3_prepare_v2(st->db, "SELECT digest FROM tags WHERE reference = ?", -1, &q,
-			       NULL) != SQLITE_OK)
-		return ferry_store_db_error(st, "read tags");
-	sqlite3_bind_text(q, 1, stack->ref, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		snprintf(out->id, sizeof(out->id), "%s", (const char *)sqlite3_column_text(q, 0));
-	else
-		error = ferry_error_set(FERRY_ENOTFOUND, "stack '%s': the store has no artifact '%s'",
-					stack->name, stack->ref);
-	sqlite3_finalize(q);
-	return error;
+	if ((error = ferry_store_tag_get(&tag, st, stack->ref)) == FERRY_ENOTFOUND)
+		return ferry_error_set(FERRY_ENOTFOUND, "stack '%s': the store has no artifact '%s'",
+				       stack->name, stack->ref);
+	if (error < 0)
+		return error;
+	snprintf(out->id, sizeof(out->id), "%s", tag.digest);
+	ferry_store_tag_dispose(&tag);
+	return 0;
 }
 
 int ferry_source_resolve(ferry_revision *out, ferry_store *st, const ferry_stack *stack)
@@ -158,84 +155,57 @@ int ferry_source_resolve(ferry_revision *out, ferry_store *st, const ferry_stack
 	return error;
 }
 
-static int dup_col(char **out, sqlite3_stmt *q, int col)
+/* Fill `rev`'s provenance from `o` (taken over); `o` is left empty. */
+static void take_origin(ferry_revision *rev, ferry_store_origin *o)
 {
-	const unsigned char *s = sqlite3_column_text(q, col);
-
-	free(*out);
-	*out = NULL;
-	if (s && !(*out = strdup((const char *)s)))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
-	return 0;
-}
-
-/* One provenance query: fills `rev` from its first row; 1 found, 0 none. */
-static int provenance_query(ferry_revision *rev, ferry_store *st, const char *sql,
-			    const char *key)
-{
-	sqlite3_stmt *q = NULL;
-	int error = 0, rc;
-
-	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
-		return ferry_store_db_error(st, "read provenance");
-	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, rev->id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		if ((error = dup_col(&rev->bundle_id, q, 0)) == 0)
-			error = dup_col(&rev->channel, q, 1);
-		rev->sequence = sqlite3_column_int64(q, 2);
-		if (!error)
-			error = 1;
-	} else if (rc != SQLITE_DONE) {
-		error = ferry_store_db_error(st, "read provenance");
-	}
-	sqlite3_finalize(q);
-	return error;
+	free(rev->bundle_id);
+	free(rev->channel);
+	rev->bundle_id = o->bundle_id;
+	rev->channel = o->channel;
+	rev->sequence = (int64_t)o->sequence;
+	o->bundle_id = o->channel = NULL;
 }
 
 int ferry_source_provenance(ferry_revision *rev, ferry_store *st, const ferry_stack *stack)
 {
-	/* The bundle that first delivered the commit: a ref still naming it, or
-	 * the earliest bundle an event recorded for it (the ref may have moved on
-	 * since). The partial index reconcile_events_provenance answers the second
-	 * with one row however long the history. */
-	static const char ref_sql[] =
-		"SELECT i.bundle_id, r.channel, r.sequence FROM refs r "
-		"LEFT JOIN imports i ON i.channel = r.channel AND i.sequence = r.sequence "
-		"WHERE r.repo = ?1 AND r.commit_id = ?2 ORDER BY r.sequence LIMIT 1";
-	static const char event_sql[] =
-		"SELECT bundle_id, channel, sequence FROM reconcile_events "
-		"WHERE revision = ?2 AND source = 'git:' || ?1 AND bundle_id IS NOT NULL "
-		"ORDER BY sequence LIMIT 1";
-	static const char oci_sql[] =
-		"SELECT i.bundle_id, b.channel, b.sequence FROM blobs b "
-		"LEFT JOIN imports i ON i.channel = b.channel AND i.sequence = b.sequence "
-		"WHERE b.digest = substr(?2, 8) AND ?1 IS NOT NULL LIMIT 1";
-	int found;
+	/* The bundle that first delivered the revision: for git, a ref still
+	 * naming the commit, or the earliest bundle an event recorded for it
+	 * (the ref may have moved on since), whichever is earlier. */
+	ferry_store_origin ref = { 0 }, event = { 0 };
+	ferry_buf source = FERRY_BUF_INIT;
+	int found_ref, found_event, error = 0;
 
-	ferry_revision early = { 0 };
-	int got;
+	if (stack->source != FERRY_SRC_GIT) {
+		const char *hex = !strncmp(rev->id, "sha256:", 7) ? rev->id + 7 : rev->id;
 
-	if (stack->source != FERRY_SRC_GIT)
-		found = provenance_query(rev, st, oci_sql, stack->ref);
-	else if ((found = provenance_query(rev, st, ref_sql, stack->repo)) >= 0) {
-		/* The earlier of the two: the bundle that first delivered it. */
-		memcpy(early.id, rev->id, sizeof(early.id));
-		got = provenance_query(&early, st, event_sql, stack->repo);
-		if (got > 0 && (!found || early.sequence < rev->sequence)) {
-			free(rev->bundle_id);
-			free(rev->channel);
-			rev->bundle_id = early.bundle_id;
-			rev->channel = early.channel;
-			rev->sequence = early.sequence;
-			early.bundle_id = early.channel = NULL;
-		}
-		free(early.bundle_id);
-		free(early.channel);
-		found = got < 0 ? got : found;
+		if ((error = ferry_store_blob_origin(&ref, st, hex)) == 0)
+			take_origin(rev, &ref);
+		ferry_store_origin_dispose(&ref);
+		if (error == FERRY_ENOTFOUND)
+			ferry_error_clear();
+		return error == FERRY_ENOTFOUND ? 0 : error;
 	}
-	return found < 0 ? found : 0;
+	if ((found_ref = ferry_store_ref_origin(&ref, st, stack->repo, rev->id)) < 0 &&
+	    found_ref != FERRY_ENOTFOUND)
+		return found_ref;
+	if ((error = ferry_buf_printf(&source, "git:%s", stack->repo)) < 0)
+		goto done;
+	if ((found_event = ferry_store_stack_event_origin(&event, st, source.ptr, rev->id)) < 0 &&
+	    found_event != FERRY_ENOTFOUND) {
+		error = found_event;
+		goto done;
+	}
+	if (found_event == 0 && (found_ref != 0 || event.sequence < ref.sequence))
+		take_origin(rev, &event);
+	else if (found_ref == 0)
+		take_origin(rev, &ref);
+done:
+	if (!error)
+		ferry_error_clear();   /* a missing origin is not an error */
+	ferry_store_origin_dispose(&ref);
+	ferry_store_origin_dispose(&event);
+	ferry_buf_dispose(&source);
+	return error;
 }
 
 /* ---- checkout ------------------------------------------------------------- */

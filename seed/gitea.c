@@ -26,7 +26,9 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
-#include "seed.h"
+#include "catalog.h"
+#include "pusher.h"
+#include "strv.h"
 #include "banned.h"
 
 #define API_MAX (4u << 20)
@@ -408,13 +410,13 @@ int ferry_seed__gitea(ferry_seed_target_result *r, ferry_store *st, const ferry_
 	ferry_seed_git_push p;
 	gitea_ctx g;
 	ferry_buf url = FERRY_BUF_INIT, userpwd = FERRY_BUF_INIT;
-	sqlite3_stmt *q = NULL;
+	ferry_strv repos = FERRY_STRV_INIT;
 	const char *git_url = json_string_value(json_object_get(t->options, "git-url"));
 	const char *owner_opt = json_string_value(json_object_get(t->options, "owner"));
 	const char *hook = json_string_value(json_object_get(t->options, "webhook"));
 	char *enclave = NULL, *owner = NULL, *branch = NULL, *current = NULL, *secret = NULL;
-	size_t blen;
-	int rc, error;
+	size_t blen, i;
+	int error;
 
 	(void)opts;
 	ferry_seed__git_policy(&p, t);
@@ -434,13 +436,10 @@ int ferry_seed__gitea(ferry_seed_target_result *r, ferry_store *st, const ferry_
 	}
 	sodium_memzero(userpwd.ptr, userpwd.size);
 	p.userpwd = secret;
-	if (sqlite3_prepare_v2(st->db, "SELECT DISTINCT repo FROM refs ORDER BY repo", -1, &q,
-			       NULL) != SQLITE_OK) {
-		error = ferry_store_db_error(st, "read refs");
+	if ((error = ferry_store_repo_names(&repos, st)) < 0)
 		goto done;
-	}
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *repo = (const char *)sqlite3_column_text(q, 0), *path, *slash, *name;
+	for (i = 0; i < repos.n; i++) {
+		const char *repo = repos.v[i], *path, *slash, *name;
 
 		free(enclave);
 		free(owner);
@@ -485,10 +484,8 @@ int ferry_seed__gitea(ferry_seed_target_result *r, ferry_store *st, const ferry_
 		if (hook && (error = ensure_hook(&g, owner, name, hook)) < 0)
 			goto done;
 	}
-	if (rc != SQLITE_DONE)
-		error = ferry_store_db_error(st, "read refs");
 done:
-	sqlite3_finalize(q);
+	ferry_strv_dispose(&repos);
 	free(enclave);
 	free(owner);
 	free(branch);

@@ -27,7 +27,10 @@
 #include "auth.h"
 #include "buf.h"
 #include "log.h"
-#include "seed.h"
+#include "catalog.h"
+#include "pusher.h"
+#include "strv.h"
+#include "targets.h"
 #include "banned.h"
 
 static int oom(void)
@@ -126,46 +129,46 @@ typedef struct {
 	git_oid oid;
 } store_ref;
 
+typedef struct {
+	store_ref *refs;
+	size_t n;
+	const char *repo;
+} ref_list;
+
+static int add_ref(const ferry_store_ref *r, void *payload)
+{
+	ref_list *l = payload;
+	store_ref *grown;
+
+	if (strncmp(r->name, "refs/", 5))
+		return 0;
+	if (!(grown = realloc(l->refs, (l->n + 1) * sizeof(*grown))))
+		return oom();
+	l->refs = grown;
+	if (!(l->refs[l->n].name = strdup(r->name)))
+		return oom();
+	if (git_oid_fromstr(&l->refs[l->n].oid, r->commit) < 0) {
+		free(l->refs[l->n].name);
+		return ferry_error_set(FERRY_ECORRUPT, "store: ref %s of '%s' has a bad "
+				       "commit id", r->name, l->repo);
+	}
+	l->n++;
+	return 0;
+}
+
 static int load_refs(store_ref **out, size_t *n, ferry_store *st, const char *repo)
 {
-	sqlite3_stmt *q = NULL;
-	store_ref *refs = NULL, *grown;
-	size_t count = 0;
-	int rc, error = 0;
+	ref_list l = { NULL, 0, repo };
+	int error = ferry_store_ref_foreach(st, repo, add_ref, &l);
 
-	if (sqlite3_prepare_v2(st->db, "SELECT ref, commit_id FROM refs WHERE repo = ? "
-			       "ORDER BY ref", -1, &q, NULL) != SQLITE_OK)
-		return ferry_store_db_error(st, "read refs");
-	sqlite3_bind_text(q, 1, repo, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(q, 0);
-
-		if (strncmp(name, "refs/", 5))
-			continue;
-		if (!(grown = realloc(refs, (count + 1) * sizeof(*grown)))) {
-			error = oom();
-			break;
-		}
-		refs = grown;
-		if (!(refs[count].name = strdup(name))) {
-			error = oom();
-			break;
-		}
-		if (git_oid_fromstr(&refs[count].oid,
-				    (const char *)sqlite3_column_text(q, 1)) < 0) {
-			free(refs[count].name);
-			error = ferry_error_set(FERRY_ECORRUPT, "store: ref %s of '%s' has a bad "
-						"commit id", name, repo);
-			break;
-		}
-		count++;
-	}
-	if (!error && rc != SQLITE_DONE)
-		error = ferry_store_db_error(st, "read refs");
-	sqlite3_finalize(q);
-	*out = refs;
-	*n = count;
+	*out = l.refs;
+	*n = l.n;
 	return error;
+}
+
+static int add_item(const char *item, void *payload)
+{
+	return ferry_strv_push(payload, item);
 }
 
 static void refs_free(store_ref *refs, size_t n)
@@ -234,7 +237,7 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 	const git_remote_head **heads = NULL;
 	store_ref *refs = NULL;
 	planned *plan = NULL;
-	char **seeded = NULL;
+	ferry_strv seeded = FERRY_STRV_INIT;
 	size_t nrefs = 0, nheads = 0, nplan = 0, i, k;
 	push_ctx pc;
 	int error = 0;
@@ -273,11 +276,10 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 		goto done;
 	}
 	if ((error = ferry_buf_printf(&prefix, "ref %s ", path)) < 0 ||
-	    (error = ferry_seed__progress_items(&seeded, st, t->name, prefix.ptr)) < 0)
+	    (error = ferry_store_progress_foreach(st, t->name, prefix.ptr, add_item,
+						  &seeded)) < 0)
 		goto done;
-	for (k = 0; seeded[k]; k++)
-		;
-	if (!(plan = calloc(nrefs + k + 1, sizeof(*plan)))) {
+	if (!(plan = calloc(nrefs + seeded.n + 1, sizeof(*plan)))) {
 		error = oom();
 		goto done;
 	}
@@ -291,7 +293,7 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 			goto done;
 		if (h && git_oid_equal(&h->oid, &refs[i].oid)) {
 			r->refs_unchanged++;
-			if ((error = ferry_seed__progress_set(st, t->name, item.ptr,
+			if ((error = ferry_store_progress_set(st, t->name, item.ptr,
 							      git_oid_tostr_s(&refs[i].oid))) < 0)
 				goto done;
 			continue;
@@ -333,8 +335,8 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 		plan[nplan++].kind = kind;
 	}
 	/* Refs seeded before that the store no longer has. */
-	for (k = 0; seeded[k]; k++) {
-		const char *ref = seeded[k] + prefix.size;
+	for (k = 0; k < seeded.n; k++) {
+		const char *ref = seeded.v[k] + prefix.size;
 		int have = 0;
 
 		for (i = 0; i < nrefs && !have; i++)
@@ -343,7 +345,7 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 			continue;
 		if (!p->prune || !remote_find(heads, nheads, ref)) {
 			if (!remote_find(heads, nheads, ref) &&
-			    (error = ferry_seed__progress_delete(st, t->name, seeded[k])) < 0)
+			    (error = ferry_store_progress_delete(st, t->name, seeded.v[k])) < 0)
 				goto done;
 			continue;
 		}
@@ -387,13 +389,13 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 		}
 		if (plan[i].kind == PUSH_DELETE) {
 			r->refs_deleted++;
-			error = ferry_seed__progress_delete(st, t->name, item.ptr);
+			error = ferry_store_progress_delete(st, t->name, item.ptr);
 		} else {
 			if (plan[i].kind == PUSH_FORCED)
 				r->refs_forced++;
 			else
 				r->refs_pushed++;
-			error = ferry_seed__progress_set(st, t->name, item.ptr, plan[i].oid);
+			error = ferry_store_progress_set(st, t->name, item.ptr, plan[i].oid);
 		}
 		if (error < 0)
 			goto done;
@@ -402,9 +404,7 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 			  plan[i].kind == PUSH_FORCED ? "force-pushed" : "pushed");
 	}
 done:
-	for (k = 0; seeded && seeded[k]; k++)
-		free(seeded[k]);
-	free(seeded);
+	ferry_strv_dispose(&seeded);
 	for (i = 0; plan && i < nplan; i++)
 		free(plan[i].ref);
 	free(plan);
@@ -488,10 +488,10 @@ int ferry_seed__git(ferry_seed_target_result *r, ferry_store *st, const ferry_ta
 {
 	ferry_seed_git_push p;
 	ferry_buf url = FERRY_BUF_INIT;
-	sqlite3_stmt *q = NULL;
+	ferry_strv repos = FERRY_STRV_INIT;
 	char *cred = NULL, *enclave = NULL;
-	size_t blen = strlen(t->url);
-	int rc, error = 0;
+	size_t blen = strlen(t->url), i;
+	int error = 0;
 
 	(void)opts;
 	memset(&p, 0, sizeof(p));
@@ -499,13 +499,10 @@ int ferry_seed__git(ferry_seed_target_result *r, ferry_store *st, const ferry_ta
 	if ((error = ferry_target_credentials(&cred, t)) < 0)
 		return error;
 	p.userpwd = cred;
-	if (sqlite3_prepare_v2(st->db, "SELECT DISTINCT repo FROM refs ORDER BY repo", -1, &q,
-			       NULL) != SQLITE_OK) {
-		error = ferry_store_db_error(st, "read refs");
+	if ((error = ferry_store_repo_names(&repos, st)) < 0)
 		goto done;
-	}
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *repo = (const char *)sqlite3_column_text(q, 0), *path;
+	for (i = 0; i < repos.n; i++) {
+		const char *repo = repos.v[i], *path;
 
 		free(enclave);
 		enclave = NULL;
@@ -522,10 +519,8 @@ int ferry_seed__git(ferry_seed_target_result *r, ferry_store *st, const ferry_ta
 		if ((error = ferry_seed__git_repo(r, st, t, repo, path, &p)) < 0)
 			goto done;
 	}
-	if (rc != SQLITE_DONE)
-		error = ferry_store_db_error(st, "read refs");
 done:
-	sqlite3_finalize(q);
+	ferry_strv_dispose(&repos);
 	free(enclave);
 	ferry_secret_free(cred);
 	ferry_buf_dispose(&url);

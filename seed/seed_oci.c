@@ -32,7 +32,9 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
-#include "seed.h"
+#include "catalog.h"
+#include "pusher.h"
+#include "targets.h"
 #include "banned.h"
 
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -385,7 +387,7 @@ static int push_blob(oci_ctx *c, const char *repo, const char *hex, uint64_t wan
 	    (error = ferry_buf_printf(&item, "blob %s", digest)) < 0 ||
 	    (error = ferry_buf_printf(&uitem, "upload %s %s", repo, digest)) < 0 ||
 	    (error = ferry_store_blob_path(&path, c->st, hex)) < 0 ||
-	    (error = ferry_seed__progress_get(&seen_in, c->st, c->t->name, item.ptr)) < 0)
+	    (error = ferry_store_progress_get(&seen_in, c->st, c->t->name, item.ptr)) < 0)
 		goto done;
 	if ((error = oci_head(&present, c, repo, "blobs", digest, what.ptr)) < 0)
 		goto done;
@@ -418,7 +420,7 @@ static int push_blob(oci_ctx *c, const char *repo, const char *hex, uint64_t wan
 	/* A chunked upload an earlier run left: continue where the registry
 	 * says it stands. */
 	if (!location && size > c->chunk && !c->opts->full &&
-	    (error = ferry_seed__progress_get(&saved, c->st, c->t->name, uitem.ptr)) < 0)
+	    (error = ferry_store_progress_get(&saved, c->st, c->t->name, uitem.ptr)) < 0)
 		goto done;
 	if (!location && saved) {
 		if ((error = upload_status(&offset, c, repo, saved, what.ptr)) < 0)
@@ -464,7 +466,7 @@ static int push_blob(oci_ctx *c, const char *repo, const char *hex, uint64_t wan
 			ferry_http_response_dispose(&resp);
 			offset += len;
 			if (offset < size &&
-			    (error = ferry_seed__progress_set(c->st, c->t->name, uitem.ptr,
+			    (error = ferry_store_progress_set(c->st, c->t->name, uitem.ptr,
 							      location)) < 0)
 				goto done;
 		}
@@ -490,10 +492,10 @@ static int push_blob(oci_ctx *c, const char *repo, const char *hex, uint64_t wan
 	c->r->blobs_pushed++;
 	ferry_log(FERRY_LOG_INFO, "%s: pushed (%llu bytes)", what.ptr, (unsigned long long)size);
 	if (size > c->chunk &&
-	    (error = ferry_seed__progress_delete(c->st, c->t->name, uitem.ptr)) < 0)
+	    (error = ferry_store_progress_delete(c->st, c->t->name, uitem.ptr)) < 0)
 		goto done;
 record:
-	if (!seen_in && (error = ferry_seed__progress_set(c->st, c->t->name, item.ptr,
+	if (!seen_in && (error = ferry_store_progress_set(c->st, c->t->name, item.ptr,
 							  repo)) < 0)
 		goto done;
 	error = mark_done(c, repo, digest);
@@ -929,42 +931,39 @@ done:
 	return error;
 }
 
+typedef struct {
+	oci_ctx *c;
+	seed_tag *tags;
+	size_t n;
+} tag_list;
+
+static int add_tag(const ferry_store_tag *t, void *payload)
+{
+	tag_list *l = payload;
+	seed_tag *grown, *tag;
+
+	if (!(grown = realloc(l->tags, (l->n + 1) * sizeof(*grown))))
+		return oom();
+	l->tags = grown;
+	tag = &l->tags[l->n++];
+	memset(tag, 0, sizeof(*tag));
+	if (!(tag->reference = strdup(t->reference)) ||
+	    !(tag->media_type = strdup(t->media_type)))
+		return oom();
+	return split_reference(tag, l->c->t, tag->reference, t->digest);
+}
+
 static int load_tags(seed_tag **out, size_t *n, oci_ctx *c)
 {
-	sqlite3_stmt *q = NULL;
-	seed_tag *tags = NULL, *grown;
-	size_t count = 0;
-	int rc, error = 0;
+	tag_list l = { c, NULL, 0 };
+	int error;
 
-	if (sqlite3_prepare_v2(c->st->db, "SELECT reference, digest, media_type FROM tags "
-			       "ORDER BY reference", -1, &q, NULL) != SQLITE_OK)
-		return ferry_store_db_error(c->st, "read tags");
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (!(grown = realloc(tags, (count + 1) * sizeof(*grown)))) {
-			error = oom();
-			break;
-		}
-		tags = grown;
-		memset(&tags[count], 0, sizeof(*tags));
-		count++;
-		if (!(tags[count - 1].reference = strdup((const char *)sqlite3_column_text(q, 0))) ||
-		    !(tags[count - 1].media_type = strdup((const char *)sqlite3_column_text(q, 2)))) {
-			error = oom();
-			break;
-		}
-		if ((error = split_reference(&tags[count - 1], c->t, tags[count - 1].reference,
-					     (const char *)sqlite3_column_text(q, 1))) < 0)
-			break;
-	}
-	if (!error && rc != SQLITE_DONE)
-		error = ferry_store_db_error(c->st, "read tags");
-	sqlite3_finalize(q);
-	if (error < 0) {
-		tags_free(tags, count);
+	if ((error = ferry_store_tag_foreach(c->st, add_tag, &l)) < 0) {
+		tags_free(l.tags, l.n);
 		return error;
 	}
-	*out = tags;
-	*n = count;
+	*out = l.tags;
+	*n = l.n;
 	return 0;
 }
 
@@ -1050,7 +1049,7 @@ int ferry_seed__oci(ferry_seed_target_result *r, ferry_store *st, const ferry_ta
 		free(state);
 		state = NULL;
 		if (!opts->full &&
-		    (error = ferry_seed__progress_get(&state, st, t->name, item.ptr)) < 0)
+		    (error = ferry_store_progress_get(&state, st, t->name, item.ptr)) < 0)
 			goto done;
 		if (state && !strcmp(state, digest)) {
 			r->tags_unchanged++;
@@ -1073,7 +1072,7 @@ int ferry_seed__oci(ferry_seed_target_result *r, ferry_store *st, const ferry_ta
 					      g->tag)) < 0 ||
 		    (error = ferry_buf_printf(&item, "tag %s:%s", g->repo, g->tag)) < 0 ||
 		    (error = put_tag(&c, g->repo, g->tag, g->hex, g->media_type, what.ptr)) < 0 ||
-		    (error = ferry_seed__progress_set(st, t->name, item.ptr, digest)) < 0)
+		    (error = ferry_store_progress_set(st, t->name, item.ptr, digest)) < 0)
 			goto done;
 		r->tags_set++;
 		ferry_log(FERRY_LOG_INFO, "%s: tag set to %s", what.ptr, digest);
@@ -1091,7 +1090,7 @@ int ferry_seed__oci(ferry_seed_target_result *r, ferry_store *st, const ferry_ta
 		snprintf(digest, sizeof(digest), "sha256:%s", g->hex);
 		ferry_buf_clear(&item);
 		if ((error = ferry_buf_printf(&item, "manifest %s@%s", g->repo, digest)) < 0 ||
-		    (error = ferry_seed__progress_set(st, t->name, item.ptr, digest)) < 0)
+		    (error = ferry_store_progress_set(st, t->name, item.ptr, digest)) < 0)
 			goto done;
 	}
 done:

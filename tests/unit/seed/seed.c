@@ -10,9 +10,10 @@
 
 #include "auth.h"
 #include "seed.h"
+#include "targets.h"
 #include "testlib.h"
 
-static void test_import_seed__rewrite_longest_prefix(void **state)
+static void test_seed_seed__rewrite_longest_prefix(void **state)
 {
 	ferry_rewrite_map m = { NULL, 0 };
 	char *out = NULL;
@@ -42,7 +43,7 @@ static void test_import_seed__rewrite_longest_prefix(void **state)
 	ferry_rewrite_map_dispose(&m);
 }
 
-static void test_import_seed__targets_and_credentials(void **state)
+static void test_seed_seed__targets_and_credentials(void **state)
 {
 	char *dir = test_mkdtemp(), *cred = NULL, *item = NULL;
 	ferry_store *st = NULL;
@@ -88,13 +89,13 @@ static void test_import_seed__targets_and_credentials(void **state)
 	assert_non_null(strstr(conf.ptr, "[host.\"http://mirror.site\"]"));
 	ferry_buf_dispose(&conf);
 
-	assert_int_equal(ferry_seed__progress_set(st, "reg", "tag a:b", "sha256:1"), 0);
-	assert_int_equal(ferry_seed__progress_set(st, "reg", "tag a:b", "sha256:2"), 0);
-	assert_int_equal(ferry_seed__progress_get(&item, st, "reg", "tag a:b"), 0);
+	assert_int_equal(ferry_store_progress_set(st, "reg", "tag a:b", "sha256:1"), 0);
+	assert_int_equal(ferry_store_progress_set(st, "reg", "tag a:b", "sha256:2"), 0);
+	assert_int_equal(ferry_store_progress_get(&item, st, "reg", "tag a:b"), 0);
 	assert_string_equal(item, "sha256:2");
 	free(item);
 	assert_int_equal(ferry_target_remove(st, "reg"), 0);
-	assert_int_equal(ferry_seed__progress_get(&item, st, "reg", "tag a:b"), 0);
+	assert_int_equal(ferry_store_progress_get(&item, st, "reg", "tag a:b"), 0);
 	assert_null(item);
 	assert_int_equal(stat(test_path(dir, "store/targets/reg.cred"), &s), -1);
 	assert_int_equal(ferry_target_remove(st, "reg"), FERRY_ENOTFOUND);
@@ -106,8 +107,8 @@ static void test_import_seed__targets_and_credentials(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_import_seed__rewrite_longest_prefix),
-		cmocka_unit_test(test_import_seed__targets_and_credentials),
+		cmocka_unit_test(test_seed_seed__rewrite_longest_prefix),
+		cmocka_unit_test(test_seed_seed__targets_and_credentials),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

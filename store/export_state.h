@@ -3,8 +3,8 @@
  * connected side (WAL, synchronous=FULL). A sequence number is taken for
  * a bundle and recorded only once the bundle is completely written.
  */
-#ifndef FERRY_EXPORT_STATE_H
-#define FERRY_EXPORT_STATE_H
+#ifndef FERRY_STORE_EXPORT_STATE_H
+#define FERRY_STORE_EXPORT_STATE_H
 
 #include <stdint.h>
 

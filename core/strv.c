@@ -1,0 +1,39 @@
+/*
+ * String vectors (see strv.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/errors.h"
+#include "strv.h"
+#include "banned.h"
+
+int ferry_strv_push_owned(ferry_strv *sv, char *s)
+{
+	char **grown;
+
+	if (!s || !(grown = realloc(sv->v, (sv->n + 2) * sizeof(*grown)))) {
+		free(s);
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	}
+	sv->v = grown;
+	sv->v[sv->n++] = s;
+	sv->v[sv->n] = NULL;
+	return 0;
+}
+
+int ferry_strv_push(ferry_strv *sv, const char *s)
+{
+	return ferry_strv_push_owned(sv, strdup(s));
+}
+
+void ferry_strv_dispose(ferry_strv *sv)
+{
+	size_t i;
+
+	for (i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = 0;
+}

@@ -1,0 +1,225 @@
+/*
+ * Reconcile events and per-stack state as rows of ferry.db (see stacks.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/errors.h"
+#include "private.h"
+#include "stacks.h"
+#include "banned.h"
+
+int ferry_store_stack_event_add(ferry_store *st, const ferry_store_stack_event *ev)
+{
+	static const char sql[] =
+		"INSERT INTO reconcile_events(time, stack, trigger, actor, source, ref, "
+		"revision, images, bundle_id, channel, sequence, target, outcome, drift, "
+		"detail, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+	sqlite3_stmt *q = NULL;
+	int error;
+
+	if ((error = ferry_db_prepare(&q, &st->db, sql, "record a reconcile event")) < 0)
+		return error;
+	sqlite3_bind_int64(q, 1, ev->time);
+	ferry_db_bind_text(q, 2, ev->stack);
+	ferry_db_bind_text(q, 3, ev->trigger);
+	ferry_db_bind_text(q, 4, ev->actor);
+	ferry_db_bind_text(q, 5, ev->source);
+	ferry_db_bind_text(q, 6, ev->ref);
+	ferry_db_bind_text(q, 7, ev->revision);
+	ferry_db_bind_text(q, 8, ev->images);
+	ferry_db_bind_text(q, 9, ev->bundle_id);
+	ferry_db_bind_text(q, 10, ev->channel);
+	if (ev->sequence > 0)
+		sqlite3_bind_int64(q, 11, ev->sequence);
+	ferry_db_bind_text(q, 12, ev->runtime);
+	ferry_db_bind_text(q, 13, ev->outcome);
+	sqlite3_bind_int(q, 14, ev->drift);
+	ferry_db_bind_text(q, 15, ev->detail);
+	ferry_db_bind_text(q, 16, ev->error);
+	error = ferry_db_step_done(&st->db, q, "record a reconcile event");
+	ferry_db_release(&st->db, q);
+	return error;
+}
+
+int ferry_store_stack_event_prune(ferry_store *st, int64_t before, int64_t *removed)
+{
+	static const char sql[] =
+		"DELETE FROM reconcile_events WHERE outcome = 'unchanged' AND drift = 0 AND "
+		"time < ?";
+	sqlite3_stmt *q = NULL;
+	int error;
+
+	*removed = 0;
+	if ((error = ferry_db_prepare(&q, &st->db, sql, "prune reconcile events")) < 0)
+		return error;
+	sqlite3_bind_int64(q, 1, before);
+	if ((error = ferry_db_step_done(&st->db, q, "prune reconcile events")) == 0)
+		*removed = ferry_db_changes(&st->db);
+	ferry_db_release(&st->db, q);
+	return error;
+}
+
+int ferry_store_stack_event_foreach(ferry_store *st, const char *stack, size_t limit,
+				    int (*cb)(const ferry_store_stack_event *ev, void *payload),
+				    void *payload)
+{
+	static const char sql[] =
+		"SELECT * FROM (SELECT id, time, stack, trigger, actor, source, ref, "
+		"revision, images, bundle_id, channel, sequence, target, outcome, drift, "
+		"detail, error FROM reconcile_events WHERE ?1 IS NULL OR stack = ?1 "
+		"ORDER BY id DESC LIMIT ?2) ORDER BY id";
+	ferry_store_stack_event ev;
+	sqlite3_stmt *q = NULL;
+	int error;
+
+	if ((error = ferry_db_prepare(&q, &st->db, sql, "read events")) < 0)
+		return error;
+	ferry_db_bind_text(q, 1, stack);
+	sqlite3_bind_int64(q, 2, limit ? (sqlite3_int64)limit : -1);
+	while ((error = ferry_db_step(&st->db, q, "read events")) > 0) {
+		ev.id = sqlite3_column_int64(q, 0);
+		ev.time = sqlite3_column_int64(q, 1);
+		ev.stack = ferry_db_text(q, 2);
+		ev.trigger = ferry_db_text(q, 3);
+		ev.actor = ferry_db_text(q, 4);
+		ev.source = ferry_db_text(q, 5);
+		ev.ref = ferry_db_text(q, 6);
+		ev.revision = ferry_db_text(q, 7);
+		ev.images = ferry_db_text(q, 8);
+		ev.bundle_id = ferry_db_text(q, 9);
+		ev.channel = ferry_db_text(q, 10);
+		ev.sequence = sqlite3_column_int64(q, 11);
+		ev.runtime = ferry_db_text(q, 12);
+		ev.outcome = ferry_db_text(q, 13);
+		ev.drift = sqlite3_column_int(q, 14);
+		ev.detail = ferry_db_text(q, 15);
+		ev.error = ferry_db_text(q, 16);
+		if ((error = cb(&ev, payload)) != 0)
+			break;
+	}
+	ferry_db_release(&st->db, q);
+	return error;
+}
+
+int ferry_store_stack_applied_revision(char full[72], ferry_store *st, const char *stack,
+				       const char *prefix)
+{
+	static const char sql[] =
+		"SELECT revision FROM reconcile_events WHERE stack = ?1 AND outcome = 'applied' "
+		"AND substr(revision, 1, length(?2)) = ?2 ORDER BY id DESC LIMIT 1";
+	sqlite3_stmt *q = NULL;
+	int error;
+
+	full[0] = '\0';
+	if ((error = ferry_db_prepare(&q, &st->db, sql, "read events")) < 0)
+		return error;
+	sqlite3_bind_text(q, 1, stack, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, prefix, -1, SQLITE_STATIC);
+	if ((error = ferry_db_step(&st->db, q, "read events")) == 0)
+		error = FERRY_ENOTFOUND;
+	if (error > 0) {
+		snprintf(full, 72, "%s", ferry_db_text(q, 0));
+		error = 0;
+	}
+	ferry_db_release(&st->db, q);
+	return error;
+}
+
+int ferry_store_stack_event_origin(ferry_store_origin *out, ferry_store *st,
+				   const char *source, const char *revision)
+{
+	/* The partial index reconcile_events_provenance answers with one row
+	 * however long the history. */
+	static const char sql[] =
+		"SELECT bundle_id, channel, sequence FROM reconcile_events "
+		"WHERE revision = ?2 AND source = ?1 AND bundle_id IS NOT NULL "
+		"ORDER BY sequence LIMIT 1";
+	sqlite3_stmt *q = NULL;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	if ((error = ferry_db_prepare(&q, &st->db, sql, "read provenance")) < 0)
+		return error;
+	sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, revision, -1, SQLITE_STATIC);
+	if ((error = ferry_db_step(&st->db, q, "read provenance")) == 0)
+		error = FERRY_ENOTFOUND;
+	if (error > 0) {
+		out->sequence = (uint64_t)sqlite3_column_int64(q, 2);
+		if ((error = ferry_db_dup(&out->bundle_id, q, 0)) == 0)
+			error = ferry_db_dup(&out->channel, q, 1);
+	}
+	ferry_db_release(&st->db, q);
+	if (error)
+		ferry_store_origin_dispose(out);
+	return error;
+}
+
+void ferry_store_stack_state_dispose(ferry_store_stack_state *s)
+{
+	free(s->applied);
+	free(s->previous);
+	free(s->images);
+	free(s->expected);
+	free(s->file);
+	free(s->hold);
+	free(s->drift);
+	free(s->outcome);
+	memset(s, 0, sizeof(*s));
+}
+
+int ferry_store_stack_state_load(ferry_store_stack_state *out, ferry_store *st,
+				 const char *stack)
+{
+	static const char sql[] =
+		"SELECT applied, previous, images, expected, file, hold, drift, outcome, "
+		"applied_time, last_cycle, next_poll FROM reconcile_state WHERE stack = ?";
+	sqlite3_stmt *q = NULL;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	if ((error = ferry_db_prepare(&q, &st->db, sql, "read stack state")) < 0)
+		return error;
+	sqlite3_bind_text(q, 1, stack, -1, SQLITE_STATIC);
+	if ((error = ferry_db_step(&st->db, q, "read stack state")) > 0) {
+		if ((error = ferry_db_dup(&out->applied, q, 0)) == 0 &&
+		    (error = ferry_db_dup(&out->previous, q, 1)) == 0 &&
+		    (error = ferry_db_dup(&out->images, q, 2)) == 0 &&
+		    (error = ferry_db_dup(&out->expected, q, 3)) == 0 &&
+		    (error = ferry_db_dup(&out->file, q, 4)) == 0 &&
+		    (error = ferry_db_dup(&out->hold, q, 5)) == 0 &&
+		    (error = ferry_db_dup(&out->drift, q, 6)) == 0 &&
+		    (error = ferry_db_dup(&out->outcome, q, 7)) == 0) {
+			out->applied_time = sqlite3_column_int64(q, 8);
+			out->last_cycle = sqlite3_column_int64(q, 9);
+			out->next_poll = sqlite3_column_int64(q, 10);
+		}
+	}
+	ferry_db_release(&st->db, q);
+	if (error)
+		ferry_store_stack_state_dispose(out);
+	return error;
+}
+
+int ferry_store_stack_state_save(ferry_store *st, const char *stack,
+				 const ferry_store_stack_state *s)
+{
+	static const char sql[] =
+		"INSERT OR REPLACE INTO reconcile_state(stack, applied, previous, images, "
+		"expected, file, hold, drift, outcome, applied_time, last_cycle, next_poll) "
+		"VALUES (?,?,?,?,?,?,?,?,?,?,?,?)";
+	return ferry_db_run(&st->db, sql, "write stack state", "sssssssssiii", stack,
+			    s->applied, s->previous, s->images, s->expected, s->file,
+			    s->hold, s->drift, s->outcome, (int64_t)s->applied_time,
+			    (int64_t)s->last_cycle, (int64_t)s->next_poll);
+}
+
+int ferry_store_stack_state_set_next_poll(ferry_store *st, const char *stack, int64_t t)
+{
+	static const char sql[] =
+		"INSERT INTO reconcile_state(stack, next_poll) VALUES (?, ?) "
+		"ON CONFLICT(stack) DO UPDATE SET next_poll = excluded.next_poll";
+	return ferry_db_run(&st->db, sql, "write stack state", "si", stack, (int64_t)t);
+}
