@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ferry/errors.h"
+#include "digest.h"
 #include "json.h"
 #include "manifest.h"
 #include "util.h"
@@ -757,7 +758,7 @@ static int parse_images(ferry_manifest *m, json_t *pred)
 			return ferry_error_set(FERRY_EINVALID,
 					       W ": malformed image reference '%.200s'",
 					       ref);
-		if ((error = ferry_digest_parse(hex, digest)) < 0)
+		if ((error = ferry_oci_digest_parse(hex, digest)) < 0)
 			return error;
 		if ((error = ferry_manifest_add_image(m, ref, digest, mt)) < 0)
 			return error;
@@ -781,7 +782,7 @@ static int parse_prereqs(ferry_manifest *m, json_t *pred)
 		if (!json_is_string(e))
 			return ferry_error_set(FERRY_EINVALID,
 					       W ": prerequisite blobs must be digests");
-		if ((error = ferry_digest_parse(hex, json_string_value(e))) < 0)
+		if ((error = ferry_oci_digest_parse(hex, json_string_value(e))) < 0)
 			return error;
 		if (!(copy = strdup(json_string_value(e))))
 			return ferry_error_set(FERRY_ENOMEM, "out of memory");
@@ -845,7 +846,7 @@ static int parse_repos(ferry_manifest *m, json_t *pred)
 		if (bundle) {
 			char path[16 + FERRY_SHA256_HEX_LEN];
 
-			if ((error = ferry_digest_parse(hex, bundle)) < 0)
+			if ((error = ferry_oci_digest_parse(hex, bundle)) < 0)
 				return error;
 			snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
 			if (ferry_manifest_find(m, path) < 0)

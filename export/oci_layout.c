@@ -11,6 +11,7 @@
 
 #include "ferry/errors.h"
 #include "buf.h"
+#include "digest.h"
 #include "fs.h"
 #include "json.h"
 #include "manifest.h"
@@ -91,7 +92,7 @@ static int walk(walk_ctx *w, const json_t *desc, int depth)
 	if ((error = ferry_json_get_string(&mt, desc, "mediaType", "descriptor")) < 0 ||
 	    (error = ferry_json_get_string(&digest, desc, "digest", "descriptor")) < 0 ||
 	    (error = ferry_json_get_u64(&size, desc, "size", "descriptor")) < 0 ||
-	    (error = ferry_digest_parse(hex, digest)) < 0)
+	    (error = ferry_oci_digest_parse(hex, digest)) < 0)
 		return ferry_error_wrap(error, "layout '%s'", w->dir);
 	snprintf(what, sizeof(what), "blob %.80s", digest);
 	if ((error = ferry_buf_printf(&path, "%s/blobs/sha256/%s", w->dir, hex)) < 0)

@@ -19,7 +19,9 @@
 #include <sodium.h>
 
 #include "ferry/errors.h"
+#include "auth.h"
 #include "buf.h"
+#include "digest.h"
 #include "fs.h"
 #include "hash.h"
 #include "helm_repo.h"
@@ -514,7 +516,7 @@ static int fetch_manifest(doc *out, repo_ctx *rc, const char *ref, const char *w
 
 	memset(out, 0, sizeof(*out));
 	memset(&resp, 0, sizeof(resp));
-	if (by_digest && (error = ferry_digest_parse(want, ref)) < 0)
+	if (by_digest && (error = ferry_oci_digest_parse(want, ref)) < 0)
 		return ferry_error_wrap(error, "%s", what);
 	if ((error = ferry_buf_printf(&url, "%s/manifests/%s", rc->base, ref)) < 0)
 		return error;
@@ -612,7 +614,7 @@ static int check_desc(const char **mt, char hex[FERRY_SHA256_HEX_LEN + 1],
 	if ((error = ferry_json_get_string(mt, d, "mediaType", "descriptor")) < 0 ||
 	    (error = ferry_json_get_string(&digest, d, "digest", "descriptor")) < 0 ||
 	    (error = ferry_json_get_u64(size, d, "size", "descriptor")) < 0 ||
-	    (error = ferry_digest_parse(hex, digest)) < 0)
+	    (error = ferry_oci_digest_parse(hex, digest)) < 0)
 		return ferry_error_wrap(error, "%s", what);
 	return 0;
 }

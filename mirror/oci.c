@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "digest.h"
 #include "fs.h"
 #include "hash.h"
 #include "server.h"
@@ -199,7 +200,7 @@ static enum MHD_Result manifests(ferry_mirror *m, struct MHD_Connection *c,
 					   "repository name not known to registry");
 	}
 	if (!strncmp(ref, "sha256:", 7)) {
-		if (ferry_digest_parse(hex, ref) < 0) {
+		if (ferry_oci_digest_parse(hex, ref) < 0) {
 			ferry_view_release(&m->view, s);
 			return ferry_mirror__error(c, r, 400, "DIGEST_INVALID",
 						   "provided digest did not match uploaded content");
@@ -244,7 +245,7 @@ static enum MHD_Result blobs(ferry_mirror *m, struct MHD_Connection *c, ferry_re
 	if (!known)
 		return ferry_mirror__error(c, r, 404, "NAME_UNKNOWN",
 					   "repository name not known to registry");
-	if (ferry_digest_parse(hex, ref) < 0)
+	if (ferry_oci_digest_parse(hex, ref) < 0)
 		return ferry_mirror__error(c, r, 400, "DIGEST_INVALID",
 					   "provided digest did not match uploaded content");
 	if ((fd = blob_fd(m, hex, &size)) < 0)
@@ -376,7 +377,7 @@ static enum MHD_Result referrers(ferry_mirror *m, struct MHD_Connection *c,
 	json_t *list = json_array();
 	long i;
 
-	if (ferry_digest_parse(hex, digest) < 0) {
+	if (ferry_oci_digest_parse(hex, digest) < 0) {
 		ferry_view_release(&m->view, s);
 		json_decref(list);
 		return ferry_mirror__error(c, r, 400, "DIGEST_INVALID", "invalid digest");

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "ferry/errors.h"
+#include "digest.h"
 #include "fs.h"
 #include "hash.h"
 #include "json.h"
@@ -122,7 +123,7 @@ static int resolve_oci(ferry_revision *out, ferry_store *st, const ferry_stack *
 	if (at) {
 		char hex[FERRY_SHA256_HEX_LEN + 1];
 
-		if (ferry_digest_parse(hex, at + 1) < 0 || !ferry_store_has_blob(st, hex))
+		if (ferry_oci_digest_parse(hex, at + 1) < 0 || !ferry_store_has_blob(st, hex))
 			return ferry_error_set(FERRY_ENOTFOUND,
 					       "stack '%s': the store has no artifact '%s'",
 					       stack->name, stack->ref);
@@ -429,7 +430,7 @@ static int checkout_oci(ferry_store *st, const ferry_stack *stack, const char *i
 	size_t i;
 	int error;
 
-	if ((error = ferry_digest_parse(hex, id)) < 0 ||
+	if ((error = ferry_oci_digest_parse(hex, id)) < 0 ||
 	    (error = ferry_store_blob_path(&path, st, hex)) < 0 ||
 	    (error = ferry_fs_read_file(&body, path.ptr, 4u << 20)) < 0 ||
 	    (error = ferry_json_parse(&doc, body.ptr, body.size, "artifact manifest")) < 0 ||
@@ -439,7 +440,7 @@ static int checkout_oci(ferry_store *st, const ferry_stack *stack, const char *i
 		const char *d = json_string_value(json_object_get(l, "digest"));
 
 		ferry_buf_clear(&path);
-		if (!d || (error = ferry_digest_parse(hex, d)) < 0 ||
+		if (!d || (error = ferry_oci_digest_parse(hex, d)) < 0 ||
 		    (error = ferry_store_blob_path(&path, st, hex)) < 0) {
 			if (!error)
 				error = ferry_error_set(FERRY_EINVALID, "stack '%s': a layer has no digest",
