@@ -25,6 +25,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "reference.h"
 #include "seed.h"
 #include "banned.h"
 
@@ -106,24 +107,11 @@ int ferry_rewrite_apply(char **out, const ferry_rewrite_map *m, const char *name
 	return 0;
 }
 
-/* The first component names a host: it has a '.' or ':' or is localhost. */
-static int first_is_host(const char *name, size_t *len)
-{
-	const char *slash = strchr(name, '/');
-	size_t n = slash ? (size_t)(slash - name) : strlen(name);
-
-	*len = n;
-	if (!slash)
-		return 0;
-	return memchr(name, '.', n) || memchr(name, ':', n) ||
-	       (n == 9 && !strncmp(name, "localhost", 9));
-}
-
 const char *ferry_rewrite_repo_path(const char *name)
 {
-	size_t n;
+	size_t n = ferry_reference_host_len(name);
 
-	return first_is_host(name, &n) ? name + n + 1 : name;
+	return n ? name + n + 1 : name;
 }
 
 /* ---- targets ------------------------------------------------------------ */
@@ -636,9 +624,7 @@ int ferry_target_node_config(ferry_buf *out, const ferry_target *t)
 		t->name, host.ptr, insecure ? "true" : "false");
 	for (i = 0; i < t->rewrite.n && !error; i++) {
 		const ferry_rewrite_rule *r = &t->rewrite.rules[i];
-		size_t hl;
-
-		if (!first_is_host(r->from, &hl))
+		if (!ferry_reference_host_len(r->from))
 			continue;   /* not an upstream registry name */
 		ferry_buf_clear(&a);
 		ferry_buf_clear(&b);
@@ -654,10 +640,10 @@ int ferry_target_node_config(ferry_buf *out, const ferry_target *t)
 		const ferry_rewrite_rule *r = &t->rewrite.rules[i];
 		const char *path_from, *path_to;
 		char *h;
-		size_t hl, hl2;
+		size_t hl;
 		int dup = 0;
 
-		if (!first_is_host(r->from, &hl))
+		if (!(hl = ferry_reference_host_len(r->from)))
 			continue;
 		for (j = 0; j < nseen; j++)
 			if (strlen(seen[j]) == hl && !strncmp(seen[j], r->from, hl))
@@ -682,7 +668,7 @@ int ferry_target_node_config(ferry_buf *out, const ferry_target *t)
 			seen[nseen++] = h;
 		}
 		path_from = r->from + hl;
-		path_to = first_is_host(r->to, &hl2) ? r->to + hl2 : r->to;
+		path_to = r->to + ferry_reference_host_len(r->to);
 		error = ferry_buf_printf(out,
 			"\n# containerd: /etc/containerd/certs.d/%s/hosts.toml\n"
 			"server = \"https://%s\"\n\n[host.\"%s://%s\"]\n"
