@@ -11,31 +11,14 @@
 need jq curl umoci
 . "$SRC/tests/lib/oci-fixture.sh"
 . "$SRC/tests/lib/mirror.sh"
+. "$SRC/tests/lib/seed.sh"
 
 OCI_FIXTURE_CHART=0 make_oci_layout "$T/layout" 64 >/dev/null 2>"$T/fixture.log" ||
 	{ cat "$T/fixture.log" >&2; fail fixture; }
 ref_name=org.opencontainers.image.ref.name
 subject=$(jq -c --arg n "$ref_name" '.manifests[] | select(.annotations[$n] == "v1") | {mediaType, digest, size}' "$T/layout/index.json")
 
-# put FILE: the blob into the layout; prints "sha256:<hex> <size>"
-put() {
-	local hex
-	hex=$(sha256sum "$1" | cut -d' ' -f1)
-	cp "$1" "$T/layout/blobs/sha256/$hex"
-	echo "sha256:$hex $(stat -c %s "$1")"
-}
-printf '{}' >"$T/empty.json"
-printf '{"spdxVersion":"SPDX-2.3"}' >"$T/sbom.json"
-cfg=$(put "$T/empty.json")
-sbom=$(put "$T/sbom.json")
-jq -nc --arg cd "${cfg% *}" --argjson cs "${cfg#* }" --arg sd "${sbom% *}" \
-	--argjson ss "${sbom#* }" --argjson subject "$subject" '{
-	schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
-	artifactType: "application/spdx+json",
-	config: {mediaType: "application/vnd.oci.empty.v1+json", digest: $cd, size: $cs},
-	layers: [{mediaType: "application/spdx+json", digest: $sd, size: $ss}],
-	subject: $subject, annotations: {"org.example.kind": "sbom"}}' >"$T/referrer.json"
-m=$(put "$T/referrer.json")
+m=$(seed_put_referrer "$T/layout" v1)
 ref=${m% *}
 # The referrer is listed without a ref.name: the export names it by digest.
 jq --arg d "$ref" --argjson s "${m#* }" \
