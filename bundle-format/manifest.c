@@ -339,11 +339,12 @@ int ferry_manifest_single_volume(ferry_manifest *m)
 
 /* ---- serialisation ---------------------------------------------------- */
 
+/* The in-toto digest set {"sha256": hex} of an image digest (parsed). */
 static json_t *digest_set(const char *digest)
 {
-	const char *hex = strchr(digest, ':');
+	const char *hex = ferry_oci_digest_hex(digest);
 
-	return json_pack("{s:s}", "sha256", hex ? hex + 1 : digest);
+	return json_pack("{s:s}", "sha256", hex ? hex : digest);
 }
 
 static int build_subjects(json_t **out, const ferry_manifest *m)
@@ -529,7 +530,7 @@ static int parse_members(ferry_manifest *m, json_t *arr)
 				       W ": between 1 and %d members are allowed",
 				       FERRY_MANIFEST_MAX_MEMBERS);
 	json_array_foreach(arr, i, e) {
-		const char *path, *sha;
+		const char *path, *sha, *hex;
 		uint64_t size;
 
 		if ((error = ferry_json_get_string(&path, e, "path", W " member")) < 0 ||
@@ -548,7 +549,7 @@ static int parse_members(ferry_manifest *m, json_t *arr)
 					       W ": member '%s' has a malformed sha256",
 					       path);
 		/* Content addressing: a blob's name is its digest. */
-		if (!strncmp(path, "blobs/sha256/", 13) && strcmp(path + 13, sha))
+		if ((hex = ferry_oci_blob_member_hex(path)) && strcmp(hex, sha))
 			return ferry_error_set(FERRY_EINVALID,
 					       W ": member '%s' lists sha256 %s",
 					       path, sha);
@@ -844,11 +845,11 @@ static int parse_repos(ferry_manifest *m, json_t *pred)
 				return ferry_error_set(FERRY_EINVALID,
 						       W ": repository '%s' is listed twice", name);
 		if (bundle) {
-			char path[16 + FERRY_SHA256_HEX_LEN];
+			char path[FERRY_OCI_BLOB_MEMBER_SIZE];
 
 			if ((error = ferry_oci_digest_parse(hex, bundle)) < 0)
 				return error;
-			snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
+			ferry_oci_blob_member(path, hex);
 			if (ferry_manifest_find(m, path) < 0)
 				return ferry_error_set(FERRY_EINVALID,
 						       W ": repository '%s': its bundle %.80s "

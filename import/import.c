@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "ferry/errors.h"
+#include "digest.h"
 #include "fs.h"
 #include "git_store.h"
 #include "hash.h"
@@ -366,7 +367,7 @@ static int check_sequence(import_ctx *c, staged_bundle *b, const ferry_manifest 
 
 static int is_blob(const ferry_member *mem)
 {
-	return !strncmp(mem->path, "blobs/sha256/", 13);
+	return ferry_oci_blob_member_hex(mem->path) != NULL;
 }
 
 static staged_bundle *find_bundle(import_ctx *c, const char *id)
@@ -570,15 +571,16 @@ static int check_prerequisites(const import_ctx *c, size_t index)
 	size_t i, n = 0;
 	int error = 0;
 
-	/* Every image binding must resolve to content the store will hold. */
+	/* Every image binding must resolve to content the store will hold
+	 * (digests parsed with the manifest). */
 	for (i = 0; i < m->nimages; i++)
-		if (!held(c, index, m->images[i].digest + 7))
+		if (!held(c, index, ferry_oci_digest_hex(m->images[i].digest)))
 			return ferry_error_set(FERRY_EVERIFY,
 					       "bundle %.16s binds '%s' to %s, which neither "
 					       "the bundle nor the store holds", b->id,
 					       m->images[i].reference, m->images[i].digest);
 	for (i = 0; i < m->nprereq_blobs; i++) {
-		const char *hex = m->prereq_blobs[i] + 7;   /* after "sha256:" */
+		const char *hex = ferry_oci_digest_hex(m->prereq_blobs[i]);
 
 		if (held(c, index, hex))
 			continue;
@@ -701,15 +703,16 @@ static int stage_git(import_ctx *c, size_t index)
 
 		ferry_buf_clear(&path);
 		if (r->bundle) {
-			char member[16 + FERRY_SHA256_HEX_LEN];
+			const char *hex = ferry_oci_digest_hex(r->bundle);
+			char member[FERRY_OCI_BLOB_MEMBER_SIZE];
 			long at;
 
-			snprintf(member, sizeof(member), "blobs/sha256/%s", r->bundle + 7);
+			ferry_oci_blob_member(member, hex);
 			at = ferry_manifest_find(m, member);
 			if (at >= 0 && b->staged[at])
 				error = staged_path(&path, b, (size_t)at);
 			else
-				error = ferry_store_blob_path(&path, c->st, r->bundle + 7);
+				error = ferry_store_blob_path(&path, c->st, hex);
 			file = path.ptr;
 		}
 		/* Earlier bundles of this import lend their objects. */
@@ -828,16 +831,17 @@ static int record(import_ctx *c, staged_bundle *b, const char *files)
 		error = bind_step(st, blob, "record blob");
 	}
 	for (k = 0; k < m->nimages && !error; k++) {
-		char path[16 + FERRY_SHA256_HEX_LEN];
+		const char *hex = ferry_oci_digest_hex(m->images[k].digest);
+		char path[FERRY_OCI_BLOB_MEMBER_SIZE];
 		long idx;
 		uint64_t size = 0;
 		ferry_buf p = FERRY_BUF_INIT;
 		struct stat s;
 
-		snprintf(path, sizeof(path), "blobs/sha256/%s", m->images[k].digest + 7);
+		ferry_oci_blob_member(path, hex);
 		if ((idx = ferry_manifest_find(m, path)) >= 0)
 			size = m->members[idx].size;
-		else if (ferry_store_blob_path(&p, st, m->images[k].digest + 7) == 0 &&
+		else if (ferry_store_blob_path(&p, st, hex) == 0 &&
 			 stat(p.ptr, &s) == 0)
 			size = (uint64_t)s.st_size;
 		ferry_buf_dispose(&p);
