@@ -157,11 +157,12 @@ int ferry_oci_layout_collect(ferry_oci_content *c, const char *dir,
 {
 	ferry_oci_walk_options o = FERRY_OCI_WALK_OPTIONS_INIT;
 	ferry_buf path = FERRY_BUF_INIT, body = FERRY_BUF_INIT, what = FERRY_BUF_INIT;
-	json_t *layout = NULL, *index = NULL, *manifests, *d;
+	json_t *layout = NULL, *index = NULL;
+	ferry_oci_children it;
 	ferry_oci_descriptor desc;
+	ferry_oci_role role;
 	const char *version;
 	walk_ctx w = { c, dir };
-	size_t i;
 	int error;
 
 	if ((error = ferry_buf_printf(&path, "%s/oci-layout", dir)) < 0)
@@ -188,7 +189,6 @@ int ferry_oci_layout_collect(ferry_oci_content *c, const char *dir,
 	if ((error = ferry_buf_printf(&path, "%s/index.json", dir)) < 0 ||
 	    (error = ferry_fs_read_file(&body, path.ptr, FERRY_OCI_INDEX_MAX_SIZE)) < 0 ||
 	    (error = ferry_json_parse(&index, body.ptr, body.size, "index.json")) < 0 ||
-	    (error = ferry_json_get_array(&manifests, index, "manifests", "index.json")) < 0 ||
 	    (error = ferry_buf_printf(&what, "layout '%s'", dir)) < 0)
 		goto done;
 	c->current_dir = dir;
@@ -196,11 +196,12 @@ int ferry_oci_layout_collect(ferry_oci_content *c, const char *dir,
 	o.visit = layout_visit;
 	o.what = what.ptr;
 	o.payload = &w;
-	json_array_foreach(manifests, i, d) {
-		if ((error = ferry_oci_descriptor_parse(&desc, d, what.ptr)) < 0 ||
-		    (error = ferry_oci_walk(&o, &desc)) < 0 || (error = add_root(c, name, d)) < 0)
+	/* index.json is an image index: its entries are the roots. */
+	ferry_oci_children_init(&it, index, FERRY_OCI_MT_INDEX, 0, what.ptr);
+	while ((error = ferry_oci_children_next(&desc, &role, &it)) > 0)
+		if ((error = ferry_oci_walk(&o, &desc)) < 0 ||
+		    (error = add_root(c, name, desc.json)) < 0)
 			goto done;
-	}
 done:
 	json_decref(layout);
 	json_decref(index);
