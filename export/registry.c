@@ -95,22 +95,24 @@ char *ferry_registry_default_cache(void)
 int ferry_registry_new(ferry_registry **out, const ferry_registry_options *opts)
 {
 	ferry_registry *r;
-	ferry_buf b = FERRY_BUF_INIT;
-	int error;
+	ferry_buf layout = FERRY_BUF_INIT, b = FERRY_BUF_INIT;
 
 	if (!opts || opts->version != FERRY_REGISTRY_OPTIONS_VERSION || !opts->cache_dir)
 		return ferry_error_set(FERRY_EINVALID, "bad registry options");
 	if (!(r = calloc(1, sizeof(*r))))
 		return oom();
 	r->opts = *opts;
+	/* The cache is an image layout: <cache_dir>/oci. */
 	if (!(r->cache_dir = strdup(opts->cache_dir)) ||
-	    (error = ferry_buf_printf(&b, "%s/oci", opts->cache_dir)) < 0 ||
-	    (error = ferry_oci_blob_dir(&b, b.ptr)) < 0) {
+	    ferry_buf_printf(&layout, "%s/oci", opts->cache_dir) < 0 ||
+	    ferry_oci_blob_dir(&b, layout.ptr) < 0) {
+		ferry_buf_dispose(&layout);
 		ferry_buf_dispose(&b);
 		free(r->cache_dir);
 		free(r);
 		return oom();
 	}
+	ferry_buf_dispose(&layout);
 	r->blob_dir = ferry_buf_detach(&b);
 	r->opts.cache_dir = r->cache_dir;
 	*out = r;

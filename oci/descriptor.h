@@ -21,7 +21,9 @@ typedef struct {
 	uint64_t size;
 	const char *artifact_type;        /* NULL when absent */
 	const json_t *annotations;        /* an object, or NULL */
-	const json_t *json;               /* the descriptor object */
+	const json_t *json;               /* the descriptor object; NULL in one a
+					     caller filled in itself (a walk's root
+					     known from elsewhere) */
 } ferry_oci_descriptor;
 
 /**
