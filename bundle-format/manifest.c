@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ferry/errors.h"
+#include "digest.h"
 #include "json.h"
 #include "manifest.h"
 #include "util.h"
@@ -338,11 +339,12 @@ int ferry_manifest_single_volume(ferry_manifest *m)
 
 /* ---- serialisation ---------------------------------------------------- */
 
+/* The in-toto digest set {"sha256": hex} of an image digest (parsed). */
 static json_t *digest_set(const char *digest)
 {
-	const char *hex = strchr(digest, ':');
+	const char *hex = ferry_oci_digest_hex(digest);
 
-	return json_pack("{s:s}", "sha256", hex ? hex + 1 : digest);
+	return json_pack("{s:s}", "sha256", hex ? hex : digest);
 }
 
 static int build_subjects(json_t **out, const ferry_manifest *m)
@@ -528,7 +530,7 @@ static int parse_members(ferry_manifest *m, json_t *arr)
 				       W ": between 1 and %d members are allowed",
 				       FERRY_MANIFEST_MAX_MEMBERS);
 	json_array_foreach(arr, i, e) {
-		const char *path, *sha;
+		const char *path, *sha, *hex;
 		uint64_t size;
 
 		if ((error = ferry_json_get_string(&path, e, "path", W " member")) < 0 ||
@@ -547,7 +549,7 @@ static int parse_members(ferry_manifest *m, json_t *arr)
 					       W ": member '%s' has a malformed sha256",
 					       path);
 		/* Content addressing: a blob's name is its digest. */
-		if (!strncmp(path, "blobs/sha256/", 13) && strcmp(path + 13, sha))
+		if ((hex = ferry_oci_blob_member_hex(path)) && strcmp(hex, sha))
 			return ferry_error_set(FERRY_EINVALID,
 					       W ": member '%s' lists sha256 %s",
 					       path, sha);
@@ -757,7 +759,7 @@ static int parse_images(ferry_manifest *m, json_t *pred)
 			return ferry_error_set(FERRY_EINVALID,
 					       W ": malformed image reference '%.200s'",
 					       ref);
-		if ((error = ferry_digest_parse(hex, digest)) < 0)
+		if ((error = ferry_oci_digest_parse(hex, digest)) < 0)
 			return error;
 		if ((error = ferry_manifest_add_image(m, ref, digest, mt)) < 0)
 			return error;
@@ -781,7 +783,7 @@ static int parse_prereqs(ferry_manifest *m, json_t *pred)
 		if (!json_is_string(e))
 			return ferry_error_set(FERRY_EINVALID,
 					       W ": prerequisite blobs must be digests");
-		if ((error = ferry_digest_parse(hex, json_string_value(e))) < 0)
+		if ((error = ferry_oci_digest_parse(hex, json_string_value(e))) < 0)
 			return error;
 		if (!(copy = strdup(json_string_value(e))))
 			return ferry_error_set(FERRY_ENOMEM, "out of memory");
@@ -843,11 +845,11 @@ static int parse_repos(ferry_manifest *m, json_t *pred)
 				return ferry_error_set(FERRY_EINVALID,
 						       W ": repository '%s' is listed twice", name);
 		if (bundle) {
-			char path[16 + FERRY_SHA256_HEX_LEN];
+			char path[FERRY_OCI_BLOB_MEMBER_SIZE];
 
-			if ((error = ferry_digest_parse(hex, bundle)) < 0)
+			if ((error = ferry_oci_digest_parse(hex, bundle)) < 0)
 				return error;
-			snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
+			ferry_oci_blob_member(path, hex);
 			if (ferry_manifest_find(m, path) < 0)
 				return ferry_error_set(FERRY_EINVALID,
 						       W ": repository '%s': its bundle %.80s "

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "digest.h"
 #include "reader.h"
 #include "util.h"
 #include "banned.h"
@@ -35,13 +36,13 @@ static void help(void)
 /* Size of the member a repository's bundle digest names, or -1. */
 static long long repo_pack_size(const ferry_manifest *m, const ferry_git_repo *r)
 {
+	const char *hex = ferry_oci_digest_hex(r->bundle), *name;
 	size_t i;
 
-	if (!r->bundle || strncmp(r->bundle, "sha256:", 7))
+	if (!hex)
 		return -1;
 	for (i = 0; i < m->nmembers; i++)
-		if (!strncmp(m->members[i].path, "blobs/sha256/", 13) &&
-		    !strcmp(m->members[i].path + 13, r->bundle + 7))
+		if ((name = ferry_oci_blob_member_hex(m->members[i].path)) && !strcmp(name, hex))
 			return (long long)m->members[i].size;
 	return -1;
 }

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -127,23 +126,4 @@ int ferry_sha256_hex_valid(const char *hex)
 		      (hex[i] >= 'a' && hex[i] <= 'f')))
 			return 0;
 	return hex[i] == '\0';
-}
-
-int ferry_digest_parse(char hex_out[FERRY_SHA256_HEX_LEN + 1],
-		       const char *digest)
-{
-	const char *colon = strchr(digest, ':');
-
-	if (!colon || colon == digest)
-		return ferry_error_set(FERRY_EINVALID, "malformed digest '%.80s'",
-				       digest);
-	if ((size_t)(colon - digest) != 6 || strncmp(digest, "sha256", 6) != 0)
-		return ferry_error_set(FERRY_EUNSUPPORTED,
-				       "unsupported digest algorithm in '%.80s'",
-				       digest);
-	if (!ferry_sha256_hex_valid(colon + 1))
-		return ferry_error_set(FERRY_EINVALID, "malformed digest '%.80s'",
-				       digest);
-	memcpy(hex_out, colon + 1, FERRY_SHA256_HEX_LEN + 1);
-	return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * Streaming SHA-256 on OpenSSL's EVP interface (which uses the CPU's SHA
- * extensions where present), and helpers for "sha256:<hex>" digests.
+ * extensions where present), as lowercase hex. The "sha256:<hex>" digest
+ * grammar is OCI's and lives in oci/digest.h.
  */
 #ifndef FERRY_CORE_HASH_H
 #define FERRY_CORE_HASH_H
@@ -32,12 +33,5 @@ int ferry_sha256_file(char out[FERRY_SHA256_HEX_LEN + 1], uint64_t *size,
 
 /** Nonzero when `hex` is exactly 64 lowercase hex digits. */
 int ferry_sha256_hex_valid(const char *hex);
-
-/**
- * Parse "sha256:<64 lowercase hex>" into `hex_out`. FERRY_EUNSUPPORTED for
- * another algorithm, FERRY_EINVALID for anything malformed.
- */
-int ferry_digest_parse(char hex_out[FERRY_SHA256_HEX_LEN + 1],
-		       const char *digest);
 
 #endif

@@ -2,7 +2,7 @@
  * Export orchestration. The bundle for an OCI content set is laid out as
  * an OCI image layout: oci-layout, index.json (one descriptor per exported
  * reference, annotated with its full reference name), then every blob under
- * blobs/sha256/. Each git repository adds one more blob, its git bundle
+ * its digest (oci/digest.h names them). Each git repository adds one more blob, its git bundle
  * file, and a binding of its refs (docs/bundle-format.md, section 6.6).
  * The sequence number is recorded only after the bundle is
  * completely on disk; if recording fails the files are removed again.
@@ -16,6 +16,7 @@
 #include "ferry/errors.h"
 #include "buf.h"
 #include "baseline.h"
+#include "digest.h"
 #include "envelope.h"
 #include "fs.h"
 #include "export.h"
@@ -27,7 +28,7 @@
 #include "export_state.h"
 #include "banned.h"
 
-static const char oci_layout_file[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+static const char oci_layout_file[] = FERRY_OCI_LAYOUT_FILE;
 
 #define TRUST_ROOT_MEMBER "ferry-trust-root.dsse.json"
 #define TRUST_ROOT_PAYLOAD_TYPE "application/vnd.ferry.trust-root+json"
@@ -66,7 +67,7 @@ static int add_mem_member(ferry_manifest *m, ferry_member_source *src,
 static int add_repos(ferry_manifest *m, ferry_member_source *src,
 		     const ferry_git_content *git)
 {
-	ferry_buf digest = FERRY_BUF_INIT;
+	char member[FERRY_OCI_BLOB_MEMBER_SIZE], digest[FERRY_OCI_DIGEST_SIZE];
 	size_t i, k;
 	int error = 0;
 
@@ -74,23 +75,18 @@ static int add_repos(ferry_manifest *m, ferry_member_source *src,
 		const ferry_git_repo_export *r = &git->repos[i];
 		ferry_git_repo *mr;
 
-		ferry_buf_clear(&digest);
 		if (r->bundle_file) {
-			if ((error = ferry_buf_printf(&digest, "blobs/sha256/%s",
-						      r->bundle_sha256)) < 0)
-				break;
-			if (ferry_manifest_find(m, digest.ptr) < 0) {
-				if ((error = ferry_manifest_add_member(m, digest.ptr, r->bundle_size,
+			ferry_oci_blob_member(member, r->bundle_sha256);
+			if (ferry_manifest_find(m, member) < 0) {
+				if ((error = ferry_manifest_add_member(m, member, r->bundle_size,
 								       r->bundle_sha256)) < 0)
 					break;
 				src[m->nmembers - 1].file = r->bundle_file;
 			}
-			ferry_buf_clear(&digest);
-			if ((error = ferry_buf_printf(&digest, "sha256:%s", r->bundle_sha256)) < 0)
-				break;
+			ferry_oci_digest_format(digest, r->bundle_sha256);
 		}
 		if ((error = ferry_manifest_add_repo(&mr, m, r->name,
-						     r->bundle_file ? digest.ptr : NULL)) < 0)
+						     r->bundle_file ? digest : NULL)) < 0)
 			break;
 		for (k = 0; k < r->nrefs && !error; k++)
 			error = ferry_git_repo_add_ref(mr, r->refs[k].name, r->refs[k].commit,
@@ -100,7 +96,6 @@ static int add_repos(ferry_manifest *m, ferry_member_source *src,
 		for (k = 0; k < r->nprerequisites && !error; k++)
 			error = ferry_git_repo_add_prerequisite(mr, r->prerequisites[k]);
 	}
-	ferry_buf_dispose(&digest);
 	return error;
 }
 
@@ -109,15 +104,15 @@ static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
 			  const ferry_git_content *git, const ferry_buf *trust_root)
 {
 	ferry_member_source *src = calloc(c->nblobs + git->nrepos + 3, sizeof(*src));
-	ferry_buf path = FERRY_BUF_INIT;
+	char member[FERRY_OCI_BLOB_MEMBER_SIZE];
 	size_t i;
 	int error;
 
 	if (!src)
 		return ferry_error_set(FERRY_ENOMEM, "out of memory");
-	if ((error = add_mem_member(m, &src[0], "oci-layout", oci_layout_file,
+	if ((error = add_mem_member(m, &src[0], FERRY_OCI_LAYOUT_NAME, oci_layout_file,
 				    strlen(oci_layout_file))) < 0 ||
-	    (error = add_mem_member(m, &src[1], "index.json", index->ptr,
+	    (error = add_mem_member(m, &src[1], FERRY_OCI_INDEX_NAME, index->ptr,
 				    index->size)) < 0)
 		goto done;
 	/* A new trust root travels right after the layout files. */
@@ -127,10 +122,10 @@ static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
 		goto done;
 	for (i = 0; i < c->nblobs; i++) {
 		if (c->blobs[i].prereq) {
-			char digest[FERRY_SHA256_HEX_LEN + 8];
+			char digest[FERRY_OCI_DIGEST_SIZE];
 			char *copy, **grown;
 
-			snprintf(digest, sizeof(digest), "sha256:%s", c->blobs[i].hex);
+			ferry_oci_digest_format(digest, c->blobs[i].hex);
 			grown = realloc(m->prereq_blobs, (m->nprereq_blobs + 1) * sizeof(*grown));
 			if (!grown || !(copy = strdup(digest))) {
 				if (grown)
@@ -142,10 +137,8 @@ static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
 			m->prereq_blobs[m->nprereq_blobs++] = copy;
 			continue;
 		}
-		ferry_buf_clear(&path);
-		if ((error = ferry_buf_printf(&path, "blobs/sha256/%s",
-					      c->blobs[i].hex)) < 0 ||
-		    (error = ferry_manifest_add_member(m, path.ptr, c->blobs[i].size,
+		ferry_oci_blob_member(member, c->blobs[i].hex);
+		if ((error = ferry_manifest_add_member(m, member, c->blobs[i].size,
 						       c->blobs[i].hex)) < 0)
 			goto done;
 		src[m->nmembers - 1].file = c->blobs[i].file;
@@ -161,7 +154,6 @@ static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
 	}
 	error = add_repos(m, src, git);
 done:
-	ferry_buf_dispose(&path);
 	if (error < 0) {
 		free(src);
 		return error;

@@ -15,10 +15,13 @@
 
 #include "ferry/errors.h"
 #include "buf.h"
+#include "descriptor.h"
+#include "digest.h"
 #include "hash.h"
 #include "helm_repo.h"
 #include "http.h"
 #include "json.h"
+#include "oci.h"
 #include "registry.h"
 #include "banned.h"
 
@@ -129,8 +132,9 @@ int ferry_helm_index_find(char **url, char **digest, const char *text,
 		}
 		dg = scalar(map_get(&doc, e, "digest"));
 		if (dg && *dg) {
-			if (!strncmp(dg, "sha256:", 7))
-				dg += 7;
+			/* Helm writes the bare hex; a digest is taken too. */
+			if (ferry_oci_digest_valid(dg))
+				dg = ferry_oci_digest_hex(dg);
 			if (!ferry_sha256_hex_valid(dg)) {
 				error = ferry_error_set(FERRY_EINVALID, "%s: index.yaml's digest "
 							"'%.80s' is not a sha256 hex digest",
@@ -263,18 +267,16 @@ done:
 
 static int build_manifest(ferry_helm_chart *hc)
 {
-	char cd[80], ld[80];
 	json_t *m;
 	int error;
 
-	snprintf(cd, sizeof(cd), "sha256:%s", hc->config_hex);
-	snprintf(ld, sizeof(ld), "sha256:%s", hc->chart_hex);
-	m = json_pack("{s:i,s:s,s:{s:s,s:s,s:I},s:[{s:s,s:s,s:I}]}", "schemaVersion", 2,
-		      "mediaType", "application/vnd.oci.image.manifest.v1+json", "config",
-		      "mediaType", FERRY_HELM_CONFIG_TYPE, "digest", cd, "size",
-		      (json_int_t)hc->config.size, "layers", "mediaType",
-		      FERRY_HELM_LAYER_TYPE, "digest", ld, "size",
-		      (json_int_t)hc->chart.size);
+	m = json_pack("{s:i,s:s,s:o,s:[o]}", "schemaVersion", 2,
+		      "mediaType", FERRY_OCI_MT_MANIFEST, "config",
+		      ferry_oci_descriptor_new(FERRY_OCI_MT_HELM_CONFIG, hc->config_hex,
+					       hc->config.size),
+		      "layers",
+		      ferry_oci_descriptor_new(FERRY_OCI_MT_HELM_CHART, hc->chart_hex,
+					       hc->chart.size));
 	if (!m)
 		return oom();
 	error = ferry_json_dump(&hc->manifest, m);
@@ -352,9 +354,13 @@ int ferry_helm_repo_fetch(ferry_helm_chart *out, ferry_http *http,
 				      out->chart.size)) < 0)
 		goto done;
 	if (digest && strcmp(digest, out->chart_hex)) {
+		char got[FERRY_OCI_DIGEST_SIZE], said[FERRY_OCI_DIGEST_SIZE];
+
+		ferry_oci_digest_format(got, out->chart_hex);
+		ferry_oci_digest_format(said, digest);
 		error = ferry_error_set(FERRY_ECORRUPT, "%s: the chart archive has digest "
-					"sha256:%s, index.yaml says sha256:%s (wrong digest)",
-					what, out->chart_hex, digest);
+					"%s, index.yaml says %s (wrong digest)",
+					what, got, said);
 		goto done;
 	}
 	if ((error = read_chart_yaml(&yaml, &out->chart, what)) < 0 ||

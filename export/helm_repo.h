@@ -14,7 +14,7 @@
 typedef struct {
 	ferry_buf chart;       /* the .tgz, as the repository serves it */
 	char chart_hex[FERRY_SHA256_HEX_LEN + 1];
-	ferry_buf config;      /* application/vnd.cncf.helm.config.v1+json */
+	ferry_buf config;      /* FERRY_OCI_MT_HELM_CONFIG */
 	char config_hex[FERRY_SHA256_HEX_LEN + 1];
 	ferry_buf manifest;    /* OCI image manifest over config and chart */
 	char manifest_hex[FERRY_SHA256_HEX_LEN + 1];

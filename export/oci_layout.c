@@ -1,8 +1,8 @@
 /*
- * Reader for OCI image layouts on disk (image-spec image-layout.md). It
- * trusts nothing: each manifest's bytes must hash to the digest that
- * names it, descriptor sizes must match the files, and the walk is bounded
- * in depth and document size.
+ * Reader for OCI image layouts on disk (image-spec image-layout.md), on the
+ * walk of oci/walk.h. It trusts nothing: each manifest's bytes must hash to
+ * the digest that names it, descriptor sizes must match the files, and the
+ * walk is bounded in depth and document size.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,28 +11,19 @@
 
 #include "ferry/errors.h"
 #include "buf.h"
+#include "descriptor.h"
+#include "digest.h"
 #include "fs.h"
 #include "json.h"
 #include "manifest.h"
 #include "oci_layout.h"
+#include "walk.h"
 #include "banned.h"
 
 typedef struct {
 	ferry_oci_content *c;
 	const char *dir;
 } walk_ctx;
-
-static int is_index_type(const char *mt)
-{
-	return !strcmp(mt, "application/vnd.oci.image.index.v1+json") ||
-	       !strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json");
-}
-
-static int is_manifest_type(const char *mt)
-{
-	return !strcmp(mt, "application/vnd.oci.image.manifest.v1+json") ||
-	       !strcmp(mt, "application/vnd.docker.distribution.manifest.v2+json");
-}
 
 int ferry_oci_content_add_blob(ferry_oci_content *c, const char *hex,
 			       uint64_t size, const char *file, int manifest)
@@ -52,98 +43,48 @@ int ferry_oci_content_add_blob(ferry_oci_content *c, const char *hex,
 	return 0;
 }
 
-static int walk(walk_ctx *w, const json_t *desc, int depth);
-
-static int walk_list(walk_ctx *w, const json_t *doc, const char *key,
-		     const char *what, int required, int depth)
+/* Every descriptor: its blob must be in the layout with the size it says.
+ * What the walk opens (indexes and manifests) is always carried. */
+static int layout_visit(const ferry_oci_descriptor *desc, ferry_oci_role role, int depth,
+			void *payload)
 {
-	json_t *arr = json_object_get(doc, key), *d;
-	size_t i;
-	int error;
-
-	if (!arr && !required)
-		return 0;
-	if (!json_is_array(arr))
-		return ferry_error_set(FERRY_EINVALID, "%s: '%s' must be an array",
-				       what, key);
-	json_array_foreach(arr, i, d)
-		if ((error = walk(w, d, depth + 1)) < 0)
-			return error;
-	return 0;
-}
-
-/* Visit one descriptor: check the blob, and recurse into manifests. */
-static int walk(walk_ctx *w, const json_t *desc, int depth)
-{
-	const char *mt, *digest;
-	char hex[FERRY_SHA256_HEX_LEN + 1], got[FERRY_SHA256_HEX_LEN + 1];
-	char what[160];
-	uint64_t size;
-	ferry_buf path = FERRY_BUF_INIT, body = FERRY_BUF_INIT;
-	json_t *doc = NULL, *config;
+	walk_ctx *w = payload;
+	ferry_buf path = FERRY_BUF_INIT;
 	struct stat st;
-	int error;
+	int error, opened = (role == FERRY_OCI_ROOT || role == FERRY_OCI_MANIFESTS) &&
+			    ferry_oci_is_document(desc->media_type);
 
-	if (depth > FERRY_OCI_MAX_DEPTH)
-		return ferry_error_set(FERRY_EINVALID,
-				       "layout '%s': manifests nest deeper than %d",
-				       w->dir, FERRY_OCI_MAX_DEPTH);
-	if ((error = ferry_json_get_string(&mt, desc, "mediaType", "descriptor")) < 0 ||
-	    (error = ferry_json_get_string(&digest, desc, "digest", "descriptor")) < 0 ||
-	    (error = ferry_json_get_u64(&size, desc, "size", "descriptor")) < 0 ||
-	    (error = ferry_digest_parse(hex, digest)) < 0)
-		return ferry_error_wrap(error, "layout '%s'", w->dir);
-	snprintf(what, sizeof(what), "blob %.80s", digest);
-	if ((error = ferry_buf_printf(&path, "%s/blobs/sha256/%s", w->dir, hex)) < 0)
+	(void)depth;
+	if ((error = ferry_oci_blob_path(&path, w->dir, desc->hex)) < 0)
 		goto done;
 	if (stat(path.ptr, &st) < 0 || !S_ISREG(st.st_mode)) {
-		error = ferry_error_set(FERRY_ENOTFOUND,
-					"layout '%s' lacks %s", w->dir, what);
+		error = ferry_error_set(FERRY_ENOTFOUND, "layout '%s' lacks blob %.80s",
+					w->dir, desc->digest);
 		goto done;
 	}
-	if ((uint64_t)st.st_size != size) {
+	if ((uint64_t)st.st_size != desc->size) {
 		error = ferry_error_set(FERRY_ECORRUPT,
-					"layout '%s': %s is %lld bytes, its "
-					"descriptor says %llu", w->dir, what,
+					"layout '%s': blob %.80s is %lld bytes, its "
+					"descriptor says %llu", w->dir, desc->digest,
 					(long long)st.st_size,
-					(unsigned long long)size);
+					(unsigned long long)desc->size);
 		goto done;
 	}
-	if ((error = ferry_oci_content_add_blob(w->c, hex, size, path.ptr,
-					      is_index_type(mt) || is_manifest_type(mt))) < 0)
-		goto done;
-	if (!is_index_type(mt) && !is_manifest_type(mt))
-		goto done;
-
-	if (size > FERRY_OCI_MANIFEST_MAX_SIZE) {
-		error = ferry_error_set(FERRY_ETOOBIG,
-					"layout '%s': manifest %s is larger than %u bytes",
-					w->dir, digest, FERRY_OCI_MANIFEST_MAX_SIZE);
-		goto done;
-	}
-	if ((error = ferry_fs_read_file(&body, path.ptr, FERRY_OCI_MANIFEST_MAX_SIZE)) < 0 ||
-	    (error = ferry_sha256_hex(got, body.ptr, body.size)) < 0)
-		goto done;
-	if (strcmp(got, hex)) {
-		error = ferry_error_set(FERRY_ECORRUPT,
-					"layout '%s': manifest %s does not match "
-					"its digest", w->dir, digest);
-		goto done;
-	}
-	if ((error = ferry_json_parse(&doc, body.ptr, body.size, what)) < 0)
-		goto done;
-	if (is_index_type(mt)) {
-		error = walk_list(w, doc, "manifests", what, 1, depth);
-	} else {
-		if ((error = ferry_json_get_object(&config, doc, "config", what)) < 0 ||
-		    (error = walk(w, config, depth + 1)) < 0 ||
-		    (error = walk_list(w, doc, "layers", what, 1, depth)) < 0)
-			goto done;
-	}
+	error = ferry_oci_content_add_blob(w->c, desc->hex, desc->size, path.ptr, opened);
 done:
-	json_decref(doc);
 	ferry_buf_dispose(&path);
-	ferry_buf_dispose(&body);
+	return error;
+}
+
+static int layout_load(ferry_buf *body, const ferry_oci_descriptor *desc, void *payload)
+{
+	walk_ctx *w = payload;
+	ferry_buf path = FERRY_BUF_INIT;
+	int error;
+
+	if ((error = ferry_oci_blob_path(&path, w->dir, desc->hex)) == 0)
+		error = ferry_fs_read_file(body, path.ptr, FERRY_OCI_MANIFEST_MAX_SIZE);
+	ferry_buf_dispose(&path);
 	return error;
 }
 
@@ -214,15 +155,17 @@ static int add_root(ferry_oci_content *c, const char *name, const json_t *desc)
 int ferry_oci_layout_collect(ferry_oci_content *c, const char *dir,
 			     const char *name)
 {
-	ferry_buf path = FERRY_BUF_INIT, body = FERRY_BUF_INIT;
-	json_t *layout = NULL, *index = NULL, *manifests, *d;
+	ferry_oci_walk_options o = FERRY_OCI_WALK_OPTIONS_INIT;
+	ferry_buf path = FERRY_BUF_INIT, body = FERRY_BUF_INIT, what = FERRY_BUF_INIT;
+	json_t *layout = NULL, *index = NULL;
+	ferry_oci_children it;
+	ferry_oci_descriptor desc;
+	ferry_oci_role role;
 	const char *version;
 	walk_ctx w = { c, dir };
-	char what[64] = "index.json";
-	size_t i;
 	int error;
 
-	if ((error = ferry_buf_printf(&path, "%s/oci-layout", dir)) < 0)
+	if ((error = ferry_buf_printf(&path, "%s/" FERRY_OCI_LAYOUT_NAME, dir)) < 0)
 		goto done;
 	if ((error = ferry_fs_read_file(&body, path.ptr, 4096)) < 0) {
 		if (error == FERRY_ENOTFOUND)
@@ -235,29 +178,36 @@ int ferry_oci_layout_collect(ferry_oci_content *c, const char *dir,
 	    (error = ferry_json_get_string(&version, layout, "imageLayoutVersion",
 					   "oci-layout")) < 0)
 		goto done;
-	if (strcmp(version, "1.0.0") != 0) {
+	if (strcmp(version, FERRY_OCI_LAYOUT_VERSION) != 0) {
 		error = ferry_error_set(FERRY_EUNSUPPORTED,
-					"layout '%s' has version '%.20s' (want 1.0.0)",
-					dir, version);
+					"layout '%s' has version '%.20s' (want %s)",
+					dir, version, FERRY_OCI_LAYOUT_VERSION);
 		goto done;
 	}
 	ferry_buf_clear(&path);
 	ferry_buf_clear(&body);
-	if ((error = ferry_buf_printf(&path, "%s/index.json", dir)) < 0 ||
+	if ((error = ferry_buf_printf(&path, "%s/" FERRY_OCI_INDEX_NAME, dir)) < 0 ||
 	    (error = ferry_fs_read_file(&body, path.ptr, FERRY_OCI_INDEX_MAX_SIZE)) < 0 ||
-	    (error = ferry_json_parse(&index, body.ptr, body.size, what)) < 0 ||
-	    (error = ferry_json_get_array(&manifests, index, "manifests", what)) < 0)
+	    (error = ferry_json_parse(&index, body.ptr, body.size, "index.json")) < 0 ||
+	    (error = ferry_buf_printf(&what, "layout '%s'", dir)) < 0)
 		goto done;
 	c->current_dir = dir;
-	json_array_foreach(manifests, i, d) {
-		if ((error = walk(&w, d, 0)) < 0 || (error = add_root(c, name, d)) < 0)
+	o.load = layout_load;
+	o.visit = layout_visit;
+	o.what = what.ptr;
+	o.payload = &w;
+	/* index.json is an image index: its entries are the roots. */
+	ferry_oci_children_init(&it, index, FERRY_OCI_MT_INDEX, 0, what.ptr);
+	while ((error = ferry_oci_children_next(&desc, &role, &it)) > 0)
+		if ((error = ferry_oci_walk(&o, &desc)) < 0 ||
+		    (error = add_root(c, name, desc.json)) < 0)
 			goto done;
-	}
 done:
 	json_decref(layout);
 	json_decref(index);
 	ferry_buf_dispose(&path);
 	ferry_buf_dispose(&body);
+	ferry_buf_dispose(&what);
 	return error;
 }
 
@@ -301,9 +251,7 @@ int ferry_oci_content_finish(ferry_oci_content *c)
 
 int ferry_oci_content_index(ferry_buf *out, const ferry_oci_content *c)
 {
-	json_t *index = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2, "mediaType",
-				  "application/vnd.oci.image.index.v1+json",
-				  "manifests");
+	json_t *index = ferry_oci_index_new();
 	json_t *list = json_object_get(index, "manifests");
 	size_t i;
 	int error = 0;

@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "hash.h"
+#include "oci.h"
 
 typedef struct {
 	char hex[FERRY_SHA256_HEX_LEN + 1];
@@ -35,16 +36,12 @@ typedef struct {
 	const char *current_dir;  /* the layout being collected, for messages */
 } ferry_oci_content;
 
-/* Limits for layouts read from disk. */
-#define FERRY_OCI_INDEX_MAX_SIZE (8u << 20)
-#define FERRY_OCI_MANIFEST_MAX_SIZE (4u << 20)
-#define FERRY_OCI_MAX_DEPTH 8
-
 /**
  * Add everything the layout at `dir` holds to `c`, naming references after
- * repository `name`. Manifests and indexes are read and checked against
- * their digests here; other blobs are checked by size here and by digest
- * while the bundle is written. FERRY_EINVALID / FERRY_ECORRUPT /
+ * repository `name`, with the walk of oci/walk.h (its depth and size
+ * limits). Manifests and indexes are read and checked against their
+ * digests here; other blobs are checked by size here and by digest while
+ * the bundle is written. FERRY_EINVALID / FERRY_ECORRUPT /
  * FERRY_ENOTFOUND name the layout and the blob.
  */
 int ferry_oci_layout_collect(ferry_oci_content *c, const char *dir,
@@ -64,7 +61,5 @@ int ferry_oci_content_finish(ferry_oci_content *c);
 /** The bundle's index.json for all collected roots. */
 int ferry_oci_content_index(ferry_buf *out, const ferry_oci_content *c);
 void ferry_oci_content_dispose(ferry_oci_content *c);
-
-#define FERRY_OCI_REF_NAME "org.opencontainers.image.ref.name"
 
 #endif

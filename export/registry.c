@@ -1,12 +1,12 @@
 /*
- * Registry sources (see registry.h): the OCI distribution pull API on the
- * HTTP client of core/http.c, with the anonymous and bearer-token flows
- * (WWW-Authenticate challenge, token endpoint), Basic auth, credentials from
- * an auth.json file, custom CAs and plain HTTP when a source says
- * `insecure`. Every manifest is checked against the digest that names it
- * (or, fetched by tag, against the registry's Docker-Content-Digest), its
- * size is capped and its media type must be one ferry knows. Messages name
- * the image and the problem.
+ * Registry sources (see registry.h): the OCI distribution pull API through
+ * the registry client of oci/client.h (anonymous and bearer-token flows,
+ * Basic auth, credentials from an auth.json file, custom CAs, plain HTTP
+ * when a source says `insecure`) and the manifest walk of oci/walk.h.
+ * Every manifest is checked against the digest that names it (or, fetched
+ * by tag, against the registry's Docker-Content-Digest), its size is capped
+ * and its media type must be one ferry knows. Messages name the image and
+ * the problem.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,47 +16,35 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "ferry/errors.h"
+#include "auth.h"
 #include "buf.h"
+#include "client.h"
+#include "descriptor.h"
+#include "digest.h"
 #include "fs.h"
 #include "hash.h"
 #include "helm_repo.h"
-#include "http.h"
 #include "json.h"
 #include "manifest.h"
 #include "reference.h"
 #include "registry.h"
+#include "walk.h"
 #include "banned.h"
 
-#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
-#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define ACCEPT_MANIFESTS "Accept: " FERRY_OCI_MT_ACCEPT
 
-#define ACCEPT_MANIFESTS "Accept: " MT_OCI_INDEX ", " MT_OCI_MANIFEST ", " \
-	MT_DOCKER_LIST ", " MT_DOCKER_MANIFEST
-
-#define MAX_DEPTH 8
-
-/* One repository on one registry with its settings and credentials. */
+/* One registry (or chart repository) with its settings and credentials:
+ * sources that share them share the client and its tokens. */
 typedef struct {
-	char *key;          /* base URL + settings, to share tokens */
-	char *base;         /* "https://host/v2/<repo>" or a chart repository URL */
-	char *host;         /* registry name for auth.json lookup */
-	char *repository;
-	ferry_http *http;
-	char *ca_file;
-	char *userpwd;      /* secret ("user:pass") or NULL */
-	char *auth_header;  /* "Authorization: Bearer ..." (secret) or NULL */
-	int basic;          /* the registry asked for Basic auth */
-	const char *headers[3];
+	char *key;          /* URL + settings */
+	ferry_oci_client *client;
 	char **redirect_hosts;
-} repo_ctx;
+} endpoint;
 
 typedef struct {
-	repo_ctx *repo;
+	ferry_oci_client *client;
+	char *repository;
 	char hex[FERRY_SHA256_HEX_LEN + 1];
 	uint64_t size;
 	char *url;
@@ -68,8 +56,8 @@ struct ferry_registry {
 	ferry_registry_options opts;
 	char *cache_dir;
 	char *blob_dir;
-	repo_ctx **repos;
-	size_t nrepos;
+	endpoint **endpoints;
+	size_t nendpoints;
 	queued_blob *queue;
 	size_t nqueue;
 };
@@ -85,34 +73,9 @@ typedef struct {
 	json_t *redirect_hosts;
 } src_opts;
 
-/* A fetched manifest or index. */
-typedef struct {
-	ferry_buf body;
-	char media_type[96];
-	char hex[FERRY_SHA256_HEX_LEN + 1];
-	json_t *json;
-} doc;
-
 static int oom(void)
 {
 	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
-
-static void doc_dispose(doc *d)
-{
-	ferry_buf_dispose(&d->body);
-	json_decref(d->json);
-	memset(d, 0, sizeof(*d));
-}
-
-static int is_index_type(const char *mt)
-{
-	return !strcmp(mt, MT_OCI_INDEX) || !strcmp(mt, MT_DOCKER_LIST);
-}
-
-static int is_manifest_type(const char *mt)
-{
-	return !strcmp(mt, MT_OCI_MANIFEST) || !strcmp(mt, MT_DOCKER_MANIFEST);
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */
@@ -132,46 +95,42 @@ char *ferry_registry_default_cache(void)
 int ferry_registry_new(ferry_registry **out, const ferry_registry_options *opts)
 {
 	ferry_registry *r;
-	ferry_buf b = FERRY_BUF_INIT;
-	int error;
+	ferry_buf layout = FERRY_BUF_INIT, b = FERRY_BUF_INIT;
 
 	if (!opts || opts->version != FERRY_REGISTRY_OPTIONS_VERSION || !opts->cache_dir)
 		return ferry_error_set(FERRY_EINVALID, "bad registry options");
-	if (sodium_init() < 0)
-		return ferry_error_set(FERRY_ERROR, "cannot initialise libsodium");
 	if (!(r = calloc(1, sizeof(*r))))
 		return oom();
 	r->opts = *opts;
+	/* The cache is an image layout: <cache_dir>/oci. */
 	if (!(r->cache_dir = strdup(opts->cache_dir)) ||
-	    (error = ferry_buf_printf(&b, "%s/oci/blobs/sha256", opts->cache_dir)) < 0) {
+	    ferry_buf_printf(&layout, "%s/oci", opts->cache_dir) < 0 ||
+	    ferry_oci_blob_dir(&b, layout.ptr) < 0) {
+		ferry_buf_dispose(&layout);
+		ferry_buf_dispose(&b);
 		free(r->cache_dir);
 		free(r);
 		return oom();
 	}
+	ferry_buf_dispose(&layout);
 	r->blob_dir = ferry_buf_detach(&b);
 	r->opts.cache_dir = r->cache_dir;
 	*out = r;
 	return 0;
 }
 
-static void repo_free(repo_ctx *rc)
+static void endpoint_free(endpoint *e)
 {
 	char **p;
 
-	if (!rc)
+	if (!e)
 		return;
-	free(rc->key);
-	free(rc->base);
-	free(rc->host);
-	free(rc->repository);
-	ferry_http_free(rc->http);
-	free(rc->ca_file);
-	ferry_secret_free(rc->userpwd);
-	ferry_secret_free(rc->auth_header);
-	for (p = rc->redirect_hosts; p && *p; p++)
+	free(e->key);
+	ferry_oci_client_free(e->client);
+	for (p = e->redirect_hosts; p && *p; p++)
 		free(*p);
-	free(rc->redirect_hosts);
-	free(rc);
+	free(e->redirect_hosts);
+	free(e);
 }
 
 void ferry_registry_free(ferry_registry *r)
@@ -180,10 +139,11 @@ void ferry_registry_free(ferry_registry *r)
 
 	if (!r)
 		return;
-	for (i = 0; i < r->nrepos; i++)
-		repo_free(r->repos[i]);
-	free(r->repos);
+	for (i = 0; i < r->nendpoints; i++)
+		endpoint_free(r->endpoints[i]);
+	free(r->endpoints);
 	for (i = 0; i < r->nqueue; i++) {
+		free(r->queue[i].repository);
 		free(r->queue[i].url);
 		free(r->queue[i].path);
 		free(r->queue[i].what);
@@ -256,160 +216,93 @@ fail:
 	return error;
 }
 
-/* ---- repositories and authentication ----------------------------------- */
+/* ---- registries and authentication ------------------------------------- */
 
-static int repo_get_ctx(repo_ctx **out, ferry_registry *r, const char *base,
-			const char *host, const char *repository,
-			const src_opts *o)
+/* The client for `url` (a registry "scheme://host[:port]" or a chart
+ * repository) with the source's settings, made on first use. */
+static int get_client(ferry_oci_client **out, ferry_registry *r, const char *url,
+		      const char *host, const src_opts *o)
 {
-	ferry_http_options ho = FERRY_HTTP_OPTIONS_INIT;
-	ferry_buf key = FERRY_BUF_INIT;
+	ferry_oci_client_options co = FERRY_OCI_CLIENT_OPTIONS_INIT;
+	ferry_buf key = FERRY_BUF_INIT, hint = FERRY_BUF_INIT;
 	const char *auth_file = o->auth_file ? o->auth_file : r->opts.auth_file;
-	repo_ctx *rc = NULL, **grown;
-	json_t *e;
+	endpoint *e = NULL, **grown;
+	char *userpwd = NULL;
+	json_t *h;
 	size_t i;
 	int error;
 
-	if ((error = ferry_buf_printf(&key, "%s\n%s\n%s\n", base,
+	if ((error = ferry_buf_printf(&key, "%s\n%s\n%s\n", url,
 				      o->ca_file ? o->ca_file : "",
 				      auth_file ? auth_file : "")) < 0)
 		return error;
-	json_array_foreach(o->redirect_hosts, i, e)
-		if ((error = ferry_buf_printf(&key, "%s,", json_string_value(e))) < 0)
+	json_array_foreach(o->redirect_hosts, i, h)
+		if ((error = ferry_buf_printf(&key, "%s,", json_string_value(h))) < 0)
 			goto done;
-	for (i = 0; i < r->nrepos; i++)
-		if (!strcmp(r->repos[i]->key, key.ptr)) {
-			*out = r->repos[i];
+	for (i = 0; i < r->nendpoints; i++)
+		if (!strcmp(r->endpoints[i]->key, key.ptr)) {
+			*out = r->endpoints[i]->client;
 			goto done;
 		}
-	if (!(rc = calloc(1, sizeof(*rc))) ||
-	    !(rc->redirect_hosts = calloc(json_array_size(o->redirect_hosts) + 1,
-					  sizeof(char *)))) {
+	if (!(e = calloc(1, sizeof(*e))) ||
+	    !(e->redirect_hosts = calloc(json_array_size(o->redirect_hosts) + 1,
+					 sizeof(char *)))) {
 		error = oom();
 		goto done;
 	}
-	json_array_foreach(o->redirect_hosts, i, e)
-		if (!(rc->redirect_hosts[i] = strdup(json_string_value(e)))) {
+	json_array_foreach(o->redirect_hosts, i, h)
+		if (!(e->redirect_hosts[i] = strdup(json_string_value(h)))) {
 			error = oom();
 			goto done;
 		}
-	rc->key = ferry_buf_detach(&key);
-	if (!(rc->base = strdup(base)) || !(rc->host = strdup(host)) ||
-	    !(rc->repository = strdup(repository))) {
+	e->key = ferry_buf_detach(&key);
+	if (auth_file && (error = ferry_auth_file_lookup(&userpwd, auth_file, host)) < 0)
+		goto done;
+	if ((error = ferry_buf_printf(&hint, "give an auth-file with an entry for '%s'",
+				      host)) < 0)
+		goto done;
+	co.url = url;
+	co.host = host;
+	co.ca_file = o->ca_file;
+	co.redirect_hosts = (const char *const *)e->redirect_hosts;
+	co.userpwd = userpwd;
+	co.actions = "pull";
+	co.credentials_hint = hint.ptr;
+	if ((error = ferry_oci_client_new(&e->client, &co)) < 0)
+		goto done;
+	if (!(grown = realloc(r->endpoints, (r->nendpoints + 1) * sizeof(*grown)))) {
 		error = oom();
 		goto done;
 	}
-	if (o->ca_file && !(rc->ca_file = strdup(o->ca_file))) {
-		error = oom();
-		goto done;
-	}
-	ho.ca_file = rc->ca_file;
-	ho.redirect_hosts = (const char *const *)rc->redirect_hosts;
-	if ((error = ferry_http_new(&rc->http, &ho)) < 0)
-		goto done;
-	if (auth_file && (error = ferry_auth_file_lookup(&rc->userpwd, auth_file, host)) < 0)
-		goto done;
-	if (!(grown = realloc(r->repos, (r->nrepos + 1) * sizeof(*grown)))) {
-		error = oom();
-		goto done;
-	}
-	r->repos = grown;
-	r->repos[r->nrepos++] = rc;
-	*out = rc;
-	rc = NULL;
+	r->endpoints = grown;
+	r->endpoints[r->nendpoints++] = e;
+	*out = e->client;
+	e = NULL;
 done:
-	repo_free(rc);
+	endpoint_free(e);
+	ferry_secret_free(userpwd);
 	ferry_buf_dispose(&key);
+	ferry_buf_dispose(&hint);
 	return error;
 }
 
-/* Ask the token endpoint of a Bearer challenge for a pull token. */
-static int fetch_token(repo_ctx *rc, const ferry_auth_challenge *ch, const char *what)
+/* GET (or HEAD) `path` of `repository` through the client. */
+static int repo_get(ferry_http_response *resp, ferry_oci_client *cl, const char *repository,
+		    const char *path, const char *accept, size_t limit, const char *what)
 {
-	ferry_buf scope = FERRY_BUF_INIT;
-	char *header = NULL;
+	const char *headers[2] = { accept, NULL };
+	ferry_http_request req = { 0 };
+	ferry_buf url = FERRY_BUF_INIT;
 	int error;
 
-	if ((error = ferry_buf_printf(&scope, "repository:%s:pull", rc->repository)) < 0)
+	if ((error = ferry_oci_client_url(&url, cl, repository, path)) < 0)
 		return error;
-	error = ferry_auth_fetch_token(&header, rc->http, ch, scope.ptr, rc->userpwd,
-				       rc->host, what);
-	ferry_buf_dispose(&scope);
-	if (error < 0)
-		return error;
-	ferry_secret_free(rc->auth_header);
-	rc->auth_header = header;
-	return 0;
-}
-
-static const char *const *repo_headers(repo_ctx *rc, const char *accept)
-{
-	size_t n = 0;
-
-	if (accept)
-		rc->headers[n++] = accept;
-	if (rc->auth_header)
-		rc->headers[n++] = rc->auth_header;
-	rc->headers[n] = NULL;
-	return rc->headers;
-}
-
-/*
- * GET (or HEAD) `url` in the repository's name, answering one 401
- * challenge: a Bearer token (anonymous, or with the credentials) or Basic
- * credentials. Any status comes back to the caller except a 401 that
- * persists, which is an error naming the registry.
- */
-static int repo_get(ferry_http_response *resp, repo_ctx *rc, const char *url,
-		    const char *accept, size_t limit, int head, const char *what)
-{
-	ferry_http_request req = { 0 };
-	ferry_auth_challenge ch;
-	int error, tried = 0;
-
-	for (;;) {
-		req.url = url;
-		req.headers = repo_headers(rc, accept);
-		req.userpwd = rc->basic ? rc->userpwd : NULL;
-		req.limit = limit;
-		req.head = head;
-		if ((error = ferry_http_get(resp, rc->http, &req)) < 0)
-			return ferry_error_wrap(error, "%s", what);
-		if (resp->status != 401 || tried)
-			break;
-		tried = 1;
-		if (!resp->www_authenticate) {
-			ferry_http_response_dispose(resp);
-			return ferry_error_set(FERRY_ERROR, "%s: registry '%s' answered "
-					       "HTTP 401 without a challenge", what, rc->host);
-		}
-		if ((error = ferry_auth_challenge_parse(&ch, resp->www_authenticate)) < 0) {
-			ferry_http_response_dispose(resp);
-			return ferry_error_wrap(error, "%s", what);
-		}
-		ferry_http_response_dispose(resp);
-		if (ch.scheme == FERRY_AUTH_BASIC) {
-			ferry_auth_challenge_dispose(&ch);
-			if (!rc->userpwd)
-				return ferry_error_set(FERRY_ERROR, "%s: registry '%s' wants "
-						       "credentials (Basic); give an auth-file "
-						       "with an entry for '%s'", what, rc->host,
-						       rc->host);
-			rc->basic = 1;
-			continue;
-		}
-		error = fetch_token(rc, &ch, what);
-		ferry_auth_challenge_dispose(&ch);
-		if (error < 0)
-			return error;
-	}
-	if (resp->status == 401) {
-		ferry_http_response_dispose(resp);
-		return ferry_error_set(FERRY_ERROR, "%s: registry '%s' refused %s (HTTP 401)",
-				       what, rc->host,
-				       rc->userpwd ? "the credentials" : "anonymous access");
-	}
-	return 0;
+	req.url = url.ptr;
+	req.headers = headers;
+	req.limit = limit;
+	error = ferry_oci_client_get(resp, cl, repository, &req, what);
+	ferry_buf_dispose(&url);
+	return error;
 }
 
 /* ---- the cache ---------------------------------------------------------- */
@@ -458,22 +351,24 @@ done:
 	return error;
 }
 
-static int queue_blob(ferry_registry *r, ferry_oci_content *c, repo_ctx *rc,
-		      const char *hex, uint64_t size, const char *what)
+static int queue_blob(ferry_registry *r, ferry_oci_content *c, ferry_oci_client *cl,
+		      const char *repository, const ferry_oci_descriptor *desc, const char *what)
 {
 	ferry_buf path = FERRY_BUF_INIT, url = FERRY_BUF_INIT, w = FERRY_BUF_INIT;
+	ferry_buf sub = FERRY_BUF_INIT;
 	queued_blob *grown;
 	size_t i;
 	int error;
 
-	if ((error = cache_path(&path, r, hex)) < 0 ||
-	    (error = ferry_oci_content_add_blob(c, hex, size, path.ptr, 0)) < 0)
+	if ((error = cache_path(&path, r, desc->hex)) < 0 ||
+	    (error = ferry_oci_content_add_blob(c, desc->hex, desc->size, path.ptr, 0)) < 0)
 		goto done;
 	for (i = 0; i < r->nqueue; i++)
-		if (!strcmp(r->queue[i].hex, hex))
+		if (!strcmp(r->queue[i].hex, desc->hex))
 			goto done;
-	if ((error = ferry_buf_printf(&url, "%s/blobs/sha256:%s", rc->base, hex)) < 0 ||
-	    (error = ferry_buf_printf(&w, "%s: blob sha256:%s", what, hex)) < 0)
+	if ((error = ferry_buf_printf(&sub, "blobs/%s", desc->digest)) < 0 ||
+	    (error = ferry_oci_client_url(&url, cl, repository, sub.ptr)) < 0 ||
+	    (error = ferry_buf_printf(&w, "%s: blob %s", what, desc->digest)) < 0)
 		goto done;
 	if (!(grown = realloc(r->queue, (r->nqueue + 1) * sizeof(*grown)))) {
 		error = oom();
@@ -481,9 +376,13 @@ static int queue_blob(ferry_registry *r, ferry_oci_content *c, repo_ctx *rc,
 	}
 	r->queue = grown;
 	memset(&grown[r->nqueue], 0, sizeof(*grown));
-	grown[r->nqueue].repo = rc;
-	memcpy(grown[r->nqueue].hex, hex, sizeof(grown[r->nqueue].hex));
-	grown[r->nqueue].size = size;
+	if (!(grown[r->nqueue].repository = strdup(repository))) {
+		error = oom();
+		goto done;
+	}
+	grown[r->nqueue].client = cl;
+	memcpy(grown[r->nqueue].hex, desc->hex, sizeof(grown[r->nqueue].hex));
+	grown[r->nqueue].size = desc->size;
 	grown[r->nqueue].url = ferry_buf_detach(&url);
 	grown[r->nqueue].path = ferry_buf_detach(&path);
 	grown[r->nqueue].what = ferry_buf_detach(&w);
@@ -492,39 +391,40 @@ done:
 	ferry_buf_dispose(&path);
 	ferry_buf_dispose(&url);
 	ferry_buf_dispose(&w);
+	ferry_buf_dispose(&sub);
 	return error;
 }
 
 /* ---- manifests ---------------------------------------------------------- */
 
 /*
- * Fetch manifest `ref` (a tag or "sha256:<hex>") and check it: status,
- * size, digest, JSON, schema version and media type. FERRY_ENOTFOUND on
- * 404 (the message names the manifest).
+ * Fetch the bytes of manifest `ref` (a tag or "sha256:<hex>") and check
+ * status, size and digest; *content_type (caller frees, may be NULL) is what
+ * the registry said it is. FERRY_ENOTFOUND on 404 (the message names the
+ * manifest).
  */
-static int fetch_manifest(doc *out, repo_ctx *rc, const char *ref, const char *what)
+static int fetch_body(ferry_buf *body, char hex[FERRY_SHA256_HEX_LEN + 1],
+		      char **content_type, ferry_oci_client *cl, const char *repository,
+		      const char *ref, const char *what)
 {
 	ferry_http_response resp;
-	ferry_buf url = FERRY_BUF_INIT;
-	const char *mt, *ct;
-	char want[FERRY_SHA256_HEX_LEN + 1] = "";
-	char dwhat[200];
-	json_t *sv;
-	int error, by_digest = !strncmp(ref, "sha256:", 7);
+	ferry_buf path = FERRY_BUF_INIT;
+	char want[FERRY_SHA256_HEX_LEN + 1] = "", got[FERRY_OCI_DIGEST_SIZE];
+	char said[FERRY_SHA256_HEX_LEN + 1];
+	int error, by_digest = strchr(ref, ':') != NULL;   /* tags have no ':' */
 
-	memset(out, 0, sizeof(*out));
 	memset(&resp, 0, sizeof(resp));
-	if (by_digest && (error = ferry_digest_parse(want, ref)) < 0)
+	if (by_digest && (error = ferry_oci_digest_parse(want, ref)) < 0)
 		return ferry_error_wrap(error, "%s", what);
-	if ((error = ferry_buf_printf(&url, "%s/manifests/%s", rc->base, ref)) < 0)
+	if ((error = ferry_buf_printf(&path, "manifests/%s", ref)) < 0)
 		return error;
-	error = repo_get(&resp, rc, url.ptr, ACCEPT_MANIFESTS,
-			 FERRY_REGISTRY_MANIFEST_MAX_SIZE, 0, what);
-	ferry_buf_dispose(&url);
+	error = repo_get(&resp, cl, repository, path.ptr, ACCEPT_MANIFESTS,
+			 FERRY_OCI_MANIFEST_MAX_SIZE, what);
+	ferry_buf_dispose(&path);
 	if (error == FERRY_ETOOBIG)
 		return ferry_error_set(error, "%s: manifest '%.80s' is larger than %u bytes "
 				       "(oversized manifest)", what, ref,
-				       FERRY_REGISTRY_MANIFEST_MAX_SIZE);
+				       FERRY_OCI_MANIFEST_MAX_SIZE);
 	if (error < 0)
 		return error;
 	if (resp.status == 404) {
@@ -534,7 +434,7 @@ static int fetch_manifest(doc *out, repo_ctx *rc, const char *ref, const char *w
 	}
 	if (resp.status == 403) {
 		error = ferry_error_set(FERRY_ERROR, "%s: registry '%s' denied access "
-					"(HTTP 403)", what, rc->host);
+					"(HTTP 403)", what, ferry_oci_client_host(cl));
 		goto done;
 	}
 	if (resp.status != 200) {
@@ -542,164 +442,147 @@ static int fetch_manifest(doc *out, repo_ctx *rc, const char *ref, const char *w
 					"HTTP %ld", what, ref, resp.status);
 		goto done;
 	}
-	out->body = resp.body;
-	memset(&resp.body, 0, sizeof(resp.body));
-	if ((error = ferry_sha256_hex(out->hex, out->body.ptr, out->body.size)) < 0)
+	if ((error = ferry_sha256_hex(hex, resp.body.ptr ? resp.body.ptr : "",
+				      resp.body.size)) < 0)
 		goto done;
-	if (by_digest && strcmp(out->hex, want)) {
+	ferry_oci_digest_format(got, hex);
+	if (by_digest && strcmp(hex, want)) {
 		error = ferry_error_set(FERRY_ECORRUPT, "%s: manifest %s came back with "
-					"digest sha256:%s (wrong digest)", what, ref, out->hex);
+					"digest %s (wrong digest)", what, ref, got);
 		goto done;
 	}
+	/* A Docker-Content-Digest of another algorithm says nothing; a
+	 * malformed or different sha256 one is a lie. */
 	if (resp.docker_content_digest &&
-	    !strncmp(resp.docker_content_digest, "sha256:", 7) &&
-	    strcmp(resp.docker_content_digest + 7, out->hex)) {
+	    (error = ferry_oci_digest_parse(said, resp.docker_content_digest)) !=
+		    FERRY_EUNSUPPORTED &&
+	    (error < 0 || strcmp(said, hex))) {
 		error = ferry_error_set(FERRY_ECORRUPT, "%s: manifest '%.80s' has digest "
-					"sha256:%s but the registry says %.80s (wrong digest)",
-					what, ref, out->hex, resp.docker_content_digest);
+					"%s but the registry says %.80s (wrong digest)",
+					what, ref, got, resp.docker_content_digest);
 		goto done;
 	}
-	snprintf(dwhat, sizeof(dwhat), "%s: manifest '%.80s'", what, ref);
-	if ((error = ferry_json_parse(&out->json, out->body.ptr, out->body.size, dwhat)) < 0)
-		goto done;
-	if (!json_is_object(out->json)) {
-		error = ferry_error_set(FERRY_EINVALID, "%s is not a JSON object", dwhat);
-		goto done;
+	ferry_error_clear();
+	error = 0;
+	*body = resp.body;
+	memset(&resp.body, 0, sizeof(resp.body));
+	if (content_type) {
+		*content_type = resp.content_type;
+		resp.content_type = NULL;
 	}
-	sv = json_object_get(out->json, "schemaVersion");
-	if (!json_is_integer(sv) || json_integer_value(sv) != 2) {
-		error = ferry_error_set(FERRY_EUNSUPPORTED, "%s: schemaVersion must be 2",
-					dwhat);
-		goto done;
-	}
-	mt = json_string_value(json_object_get(out->json, "mediaType"));
-	ct = resp.content_type;
-	if (!mt) {
-		/* OCI allows leaving mediaType out; judge by the header, then shape. */
-		if (ct && (is_index_type(ct) || is_manifest_type(ct)))
-			mt = ct;
-		else if (json_object_get(out->json, "manifests"))
-			mt = MT_OCI_INDEX;
-		else if (json_object_get(out->json, "config"))
-			mt = MT_OCI_MANIFEST;
-	}
-	if (!mt || (!is_index_type(mt) && !is_manifest_type(mt))) {
-		error = ferry_error_set(FERRY_EUNSUPPORTED, "%s has unknown media type "
-					"'%.100s'", dwhat, mt ? mt : ct ? ct : "(none)");
-		goto done;
-	}
-	snprintf(out->media_type, sizeof(out->media_type), "%s", mt);
 done:
 	ferry_http_response_dispose(&resp);
+	return error;
+}
+
+/* What registries send must be schema version 2 (image spec, Docker v2). */
+static int check_schema(const ferry_oci_document *d, const char *what)
+{
+	json_t *sv = json_object_get(d->json, "schemaVersion");
+
+	if (!json_is_integer(sv) || json_integer_value(sv) != 2)
+		return ferry_error_set(FERRY_EUNSUPPORTED, "%s: schemaVersion must be 2", what);
+	return 0;
+}
+
+/*
+ * Fetch manifest `ref` (a tag or "sha256:<hex>") and check it: status,
+ * size, digest, JSON, schema version and media type (its own, else the
+ * Content-Type, else its shape: ferry_oci_media_type).
+ */
+static int fetch_manifest(ferry_oci_document *out, ferry_oci_client *cl,
+			  const char *repository, const char *ref, const char *what)
+{
+	ferry_buf dwhat = FERRY_BUF_INIT;
+	char *ct = NULL;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	if ((error = fetch_body(&out->body, out->hex, &ct, cl, repository, ref, what)) < 0 ||
+	    (error = ferry_buf_printf(&dwhat, "%s: manifest '%.80s'", what, ref)) < 0 ||
+	    (error = ferry_oci_document_parse(out, ct, dwhat.ptr)) < 0 ||
+	    (error = check_schema(out, dwhat.ptr)) < 0)
+		goto done;
+	if (!ferry_oci_is_document(out->media_type))
+		error = ferry_error_set(FERRY_EUNSUPPORTED, "%s has unknown media type "
+					"'%.100s'", dwhat.ptr,
+					out->media_type[0] ? out->media_type : "(none)");
+done:
+	free(ct);
+	ferry_buf_dispose(&dwhat);
 	if (error < 0)
-		doc_dispose(out);
+		ferry_oci_document_dispose(out);
 	return error;
 }
 
 typedef struct {
 	ferry_registry *r;
 	ferry_oci_content *c;
-	repo_ctx *rc;
+	ferry_oci_client *cl;
+	const char *repository;
 	const char *what;
 } walk_ctx;
 
-static int check_desc(const char **mt, char hex[FERRY_SHA256_HEX_LEN + 1],
-		      uint64_t *size, const json_t *d, const char *what)
+/* Configs and layers are queued; an index may list only documents. */
+static int pull_visit(const ferry_oci_descriptor *desc, ferry_oci_role role, int depth,
+		      void *payload)
 {
-	const char *digest;
-	int error;
+	walk_ctx *w = payload;
 
-	if ((error = ferry_json_get_string(mt, d, "mediaType", "descriptor")) < 0 ||
-	    (error = ferry_json_get_string(&digest, d, "digest", "descriptor")) < 0 ||
-	    (error = ferry_json_get_u64(size, d, "size", "descriptor")) < 0 ||
-	    (error = ferry_digest_parse(hex, digest)) < 0)
-		return ferry_error_wrap(error, "%s", what);
+	(void)depth;
+	if (role == FERRY_OCI_MANIFESTS && !ferry_oci_is_document(desc->media_type))
+		return ferry_error_set(FERRY_EUNSUPPORTED, "%s: the index lists %.19s "
+				       "with unknown media type '%.100s'", w->what,
+				       desc->digest, desc->media_type);
+	if (role == FERRY_OCI_CONFIG || role == FERRY_OCI_LAYER)
+		return queue_blob(w->r, w->c, w->cl, w->repository, desc, w->what);
 	return 0;
 }
 
-static int walk_doc(walk_ctx *w, doc *d, int depth);
-
-/* Fetch a child manifest by digest, check it against its descriptor, walk it. */
-static int walk_child(walk_ctx *w, const json_t *desc, int depth)
+/* A child manifest, by digest. */
+static int pull_load(ferry_buf *body, const ferry_oci_descriptor *desc, void *payload)
 {
-	const char *mt;
-	char hex[FERRY_SHA256_HEX_LEN + 1], ref[80];
-	uint64_t size;
-	doc d;
+	walk_ctx *w = payload;
+	char hex[FERRY_SHA256_HEX_LEN + 1];
+
+	return fetch_body(body, hex, NULL, w->cl, w->repository, desc->digest, w->what);
+}
+
+/* Each checked manifest is stored and carried. */
+static int pull_enter(const ferry_oci_document *d, int depth, void *payload)
+{
+	walk_ctx *w = payload;
+	ferry_buf path = FERRY_BUF_INIT, dwhat = FERRY_BUF_INIT;
+	char digest[FERRY_OCI_DIGEST_SIZE];
 	int error;
 
-	if ((error = check_desc(&mt, hex, &size, desc, w->what)) < 0)
-		return error;
-	if (!is_index_type(mt) && !is_manifest_type(mt))
-		return ferry_error_set(FERRY_EUNSUPPORTED, "%s: the index lists sha256:%.12s "
-				       "with unknown media type '%.100s'", w->what, hex, mt);
-	if (size > FERRY_REGISTRY_MANIFEST_MAX_SIZE)
-		return ferry_error_set(FERRY_ETOOBIG, "%s: manifest sha256:%s is larger "
-				       "than %u bytes (oversized manifest)", w->what, hex,
-				       FERRY_REGISTRY_MANIFEST_MAX_SIZE);
-	snprintf(ref, sizeof(ref), "sha256:%s", hex);
-	if ((error = fetch_manifest(&d, w->rc, ref, w->what)) < 0)
-		return error;
-	if (d.body.size != size)
-		error = ferry_error_set(FERRY_ECORRUPT, "%s: manifest %s is %zu bytes, its "
-					"descriptor says %llu", w->what, ref, d.body.size,
-					(unsigned long long)size);
-	else if (strcmp(d.media_type, mt))
-		error = ferry_error_set(FERRY_EINVALID, "%s: manifest %s is a '%s', its "
-					"descriptor says '%.100s'", w->what, ref,
-					d.media_type, mt);
-	else
-		error = walk_doc(w, &d, depth + 1);
-	doc_dispose(&d);
+	(void)depth;
+	ferry_oci_digest_format(digest, d->hex);
+	if ((error = ferry_buf_printf(&dwhat, "%s: manifest %s", w->what, digest)) < 0 ||
+	    (error = check_schema(d, dwhat.ptr)) < 0 ||
+	    (error = cache_put(&path, w->r, d->hex, d->body.ptr, d->body.size)) < 0)
+		goto done;
+	error = ferry_oci_content_add_blob(w->c, d->hex, d->body.size, path.ptr, 1);
+done:
+	ferry_buf_dispose(&path);
+	ferry_buf_dispose(&dwhat);
 	return error;
 }
 
 /* Store a checked manifest and queue (or walk) everything it references. */
-static int walk_doc(walk_ctx *w, doc *d, int depth)
+static int walk_doc(walk_ctx *w, const ferry_oci_document *d, int depth)
 {
-	ferry_buf path = FERRY_BUF_INIT;
-	json_t *list, *e, *config;
-	const char *mt;
-	char hex[FERRY_SHA256_HEX_LEN + 1];
-	uint64_t size;
-	size_t i;
-	int error;
+	ferry_oci_walk_options o = FERRY_OCI_WALK_OPTIONS_INIT;
 
-	if (depth > MAX_DEPTH)
-		return ferry_error_set(FERRY_EINVALID, "%s: manifests nest deeper than %d",
-				       w->what, MAX_DEPTH);
-	if ((error = cache_put(&path, w->r, d->hex, d->body.ptr, d->body.size)) < 0 ||
-	    (error = ferry_oci_content_add_blob(w->c, d->hex, d->body.size, path.ptr, 1)) < 0)
-		goto done;
-	if (is_index_type(d->media_type)) {
-		if ((error = ferry_json_get_array(&list, d->json, "manifests", w->what)) < 0) {
-			error = ferry_error_wrap(error, "%s", w->what);
-			goto done;
-		}
-		json_array_foreach(list, i, e)
-			if ((error = walk_child(w, e, depth)) < 0)
-				goto done;
-		goto done;
-	}
-	if ((error = ferry_json_get_object(&config, d->json, "config", "manifest")) < 0 ||
-	    (error = ferry_json_get_array(&list, d->json, "layers", "manifest")) < 0) {
-		error = ferry_error_wrap(error, "%s", w->what);
-		goto done;
-	}
-	if ((error = check_desc(&mt, hex, &size, config, w->what)) < 0 ||
-	    (error = queue_blob(w->r, w->c, w->rc, hex, size, w->what)) < 0)
-		goto done;
-	json_array_foreach(list, i, e)
-		if ((error = check_desc(&mt, hex, &size, e, w->what)) < 0 ||
-		    (error = queue_blob(w->r, w->c, w->rc, hex, size, w->what)) < 0)
-			goto done;
-done:
-	ferry_buf_dispose(&path);
-	return error;
+	o.load = pull_load;
+	o.visit = pull_visit;
+	o.enter = pull_enter;
+	o.what = w->what;
+	o.payload = w;
+	return ferry_oci_walk_document(&o, d, depth);
 }
 
-/* Keep only the index entries for `platforms`; new bytes, new digest. */
-static int filter_platforms(doc *d, const json_t *platforms, const char *what)
+static int filter_platforms(ferry_oci_document *d, const json_t *platforms, const char *what)
 {
 	json_t *copy = NULL, *list, *kept, *e, *p;
 	ferry_buf out = FERRY_BUF_INIT, have = FERRY_BUF_INIT;
@@ -751,21 +634,18 @@ done:
 	return error;
 }
 
-static int add_root(ferry_oci_content *c, const char *reference, const doc *d,
+static int add_root(ferry_oci_content *c, const char *reference, const ferry_oci_document *d,
 		    const char *source, const char *original, const json_t *platforms,
 		    const char *what)
 {
-	json_t *desc, *ann;
-	char digest[80];
+	json_t *desc = ferry_oci_descriptor_new(d->media_type, d->hex, d->body.size), *ann;
 	int error;
 
-	snprintf(digest, sizeof(digest), "sha256:%s", d->hex);
-	desc = json_pack("{s:s,s:s,s:I,s:{s:s}}", "mediaType", d->media_type, "digest",
-			 digest, "size", (json_int_t)d->body.size, "annotations",
-			 FERRY_ANNOTATION_SOURCE, source);
-	if (!desc)
+	if (!desc || !(ann = json_pack("{s:s}", FERRY_ANNOTATION_SOURCE, source)) ||
+	    json_object_set_new(desc, "annotations", ann) < 0) {
+		json_decref(desc);
 		return oom();
-	ann = json_object_get(desc, "annotations");
+	}
 	if (original && (error = ferry_json_set(ann, FERRY_ANNOTATION_ORIGINAL_DIGEST,
 						json_string(original))) < 0)
 		goto done;
@@ -790,66 +670,69 @@ done:
 }
 
 /* Signatures, attestations and SBOMs that refer to `digest`. */
-static int collect_referrers(walk_ctx *w, const char *name, const char *hex,
+static int collect_referrers(walk_ctx *w, const char *name, const char *digest,
 			     const char *source)
 {
 	static const char *const suffixes[] = { ".sig", ".att", ".sbom", "" };
 	ferry_http_response resp;
-	ferry_buf url = FERRY_BUF_INIT, ref = FERRY_BUF_INIT, tag = FERRY_BUF_INIT;
-	json_t *idx = NULL, *list, *e;
+	ferry_buf path = FERRY_BUF_INIT, ref = FERRY_BUF_INIT, tag = FERRY_BUF_INIT;
+	ferry_buf iwhat = FERRY_BUF_INIT;
+	json_t *idx = NULL;
+	char hex[FERRY_SHA256_HEX_LEN + 1];
 	int error, api = 0;
 	size_t i;
 
 	memset(&resp, 0, sizeof(resp));
-	if ((error = ferry_buf_printf(&url, "%s/referrers/sha256:%s", w->rc->base, hex)) < 0)
+	if ((error = ferry_oci_digest_parse(hex, digest)) < 0 ||
+	    (error = ferry_buf_printf(&path, "referrers/%s", digest)) < 0)
 		return error;
-	error = repo_get(&resp, w->rc, url.ptr, "Accept: " MT_OCI_INDEX,
-			 FERRY_REGISTRY_MANIFEST_MAX_SIZE, 0, w->what);
+	error = repo_get(&resp, w->cl, w->repository, path.ptr, "Accept: " FERRY_OCI_MT_INDEX,
+			 FERRY_OCI_MANIFEST_MAX_SIZE, w->what);
 	if (error < 0)
 		goto done;
 	if (resp.status == 200 && resp.content_type &&
-	    !strcmp(resp.content_type, MT_OCI_INDEX)) {
-		api = 1;
-		if ((error = ferry_json_parse(&idx, resp.body.ptr, resp.body.size,
-					      "referrers index")) < 0 ||
-		    (error = ferry_json_get_array(&list, idx, "manifests",
-						  "referrers index")) < 0) {
-			error = ferry_error_wrap(error, "%s", w->what);
-			goto done;
-		}
-		json_array_foreach(list, i, e) {
-			const char *mt;
-			char h[FERRY_SHA256_HEX_LEN + 1];
-			uint64_t size;
-			doc d;
+	    !strcmp(resp.content_type, FERRY_OCI_MT_INDEX)) {
+		ferry_oci_children it;
+		ferry_oci_descriptor desc;
+		ferry_oci_role role;
 
-			if ((error = check_desc(&mt, h, &size, e, w->what)) < 0)
-				goto done;
-			if (!is_manifest_type(mt) && !is_index_type(mt))
+		api = 1;
+		if ((error = ferry_buf_printf(&iwhat, "%s: referrers index", w->what)) < 0 ||
+		    (error = ferry_json_parse(&idx, resp.body.ptr, resp.body.size,
+					      iwhat.ptr)) < 0)
+			goto done;
+		ferry_oci_children_init(&it, idx, FERRY_OCI_MT_INDEX, 0, iwhat.ptr);
+		while ((error = ferry_oci_children_next(&desc, &role, &it)) > 0) {
+			ferry_oci_document d;
+
+			if (!ferry_oci_is_document(desc.media_type))
 				continue;   /* an artifact type ferry cannot walk */
-			ferry_buf_clear(&ref);
-			if ((error = ferry_buf_printf(&ref, "sha256:%s", h)) < 0 ||
-			    (error = fetch_manifest(&d, w->rc, ref.ptr, w->what)) < 0)
+			if ((error = fetch_manifest(&d, w->cl, w->repository, desc.digest,
+						    w->what)) < 0)
 				goto done;
 			ferry_buf_clear(&tag);
 			if ((error = walk_doc(w, &d, 1)) == 0 &&
-			    (error = ferry_buf_printf(&tag, "%s@sha256:%s", name, h)) == 0)
+			    (error = ferry_buf_printf(&tag, "%s@%s", name, desc.digest)) == 0)
 				error = add_root(w->c, tag.ptr, &d, source, NULL, NULL, w->what);
-			doc_dispose(&d);
+			ferry_oci_document_dispose(&d);
 			if (error < 0)
 				goto done;
 		}
+		if (error < 0)
+			goto done;
 	}
 	/* cosign's tags, and the referrers tag schema when the API is missing. */
 	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		doc d;
+		ferry_oci_document d;
 
 		if (api && !*suffixes[i])
 			continue;
 		ferry_buf_clear(&ref);
-		if ((error = ferry_buf_printf(&ref, "sha256-%s%s", hex, suffixes[i])) < 0)
+		if ((error = ferry_oci_referrers_tag(&ref, hex)) < 0 ||
+		    (error = ferry_buf_puts(&ref, suffixes[i])) < 0)
 			goto done;
-		if ((error = fetch_manifest(&d, w->rc, ref.ptr, w->what)) == FERRY_ENOTFOUND) {
+		if ((error = fetch_manifest(&d, w->cl, w->repository, ref.ptr,
+					    w->what)) == FERRY_ENOTFOUND) {
 			ferry_error_clear();
 			error = 0;
 			continue;
@@ -860,16 +743,17 @@ static int collect_referrers(walk_ctx *w, const char *name, const char *hex,
 		if ((error = walk_doc(w, &d, 1)) == 0 &&
 		    (error = ferry_buf_printf(&tag, "%s:%s", name, ref.ptr)) == 0)
 			error = add_root(w->c, tag.ptr, &d, source, NULL, NULL, w->what);
-		doc_dispose(&d);
+		ferry_oci_document_dispose(&d);
 		if (error < 0)
 			goto done;
 	}
 done:
 	json_decref(idx);
 	ferry_http_response_dispose(&resp);
-	ferry_buf_dispose(&url);
+	ferry_buf_dispose(&path);
 	ferry_buf_dispose(&ref);
 	ferry_buf_dispose(&tag);
+	ferry_buf_dispose(&iwhat);
 	return error;
 }
 
@@ -882,11 +766,11 @@ static int collect_one(ferry_registry *r, ferry_oci_content *c,
 	ferry_reference ref;
 	ferry_buf base = FERRY_BUF_INIT, what = FERRY_BUF_INIT, bound = FERRY_BUF_INIT;
 	const char *name;
-	char original[80] = "";
-	repo_ctx *rc;
+	char original[FERRY_OCI_DIGEST_SIZE] = "";
+	ferry_oci_client *cl;
 	walk_ctx w;
-	doc d;
-	int error;
+	ferry_oci_document d;
+	int error, filtered;
 
 	memset(&d, 0, sizeof(d));
 	if ((error = ferry_reference_parse(&ref, text)) < 0)
@@ -899,20 +783,22 @@ static int collect_one(ferry_registry *r, ferry_oci_content *c,
 	}
 	name = name_opt ? name_opt : ref.repository;
 	if ((error = ferry_buf_printf(&what, "%s '%s'", kind_word, text)) < 0 ||
-	    (error = ferry_buf_printf(&base, "%s://%s/v2/%s", o->insecure ? "http" : "https",
-				      ref.api_host, ref.repository)) < 0 ||
-	    (error = repo_get_ctx(&rc, r, base.ptr, ref.registry, ref.repository, o)) < 0)
+	    (error = ferry_buf_printf(&base, "%s://%s", o->insecure ? "http" : "https",
+				      ref.api_host)) < 0 ||
+	    (error = get_client(&cl, r, base.ptr, ref.registry, o)) < 0)
 		goto done;
-	if ((error = fetch_manifest(&d, rc, ref.digest ? ref.digest : ref.tag,
+	if ((error = fetch_manifest(&d, cl, ref.repository, ref.digest ? ref.digest : ref.tag,
 				    what.ptr)) < 0)
 		goto done;
-	snprintf(original, sizeof(original), "sha256:%s", d.hex);
-	if (o->platforms && is_index_type(d.media_type) &&
+	ferry_oci_digest_format(original, d.hex);
+	if (o->platforms && ferry_oci_is_index(d.media_type) &&
 	    (error = filter_platforms(&d, o->platforms, what.ptr)) < 0)
 		goto done;
+	filtered = strcmp(ferry_oci_digest_hex(original), d.hex) != 0;
 	w.r = r;
 	w.c = c;
-	w.rc = rc;
+	w.cl = cl;
+	w.repository = ref.repository;
 	w.what = what.ptr;
 	if ((error = walk_doc(&w, &d, 0)) < 0)
 		goto done;
@@ -924,15 +810,13 @@ static int collect_one(ferry_registry *r, ferry_oci_content *c,
 		error = ferry_buf_printf(&bound, "%s:%s", name, ref.tag);
 	if (error < 0)
 		goto done;
-	if ((error = add_root(c, bound.ptr, &d, text,
-			      strcmp(original + 7, d.hex) ? original : NULL,
-			      strcmp(original + 7, d.hex) ? o->platforms : NULL,
-			      what.ptr)) < 0)
+	if ((error = add_root(c, bound.ptr, &d, text, filtered ? original : NULL,
+			      filtered ? o->platforms : NULL, what.ptr)) < 0)
 		goto done;
 	if (o->referrers)
-		error = collect_referrers(&w, name, original + 7, text);
+		error = collect_referrers(&w, name, original, text);
 done:
-	doc_dispose(&d);
+	ferry_oci_document_dispose(&d);
 	ferry_reference_dispose(&ref);
 	ferry_buf_dispose(&base);
 	ferry_buf_dispose(&what);
@@ -986,8 +870,8 @@ static int collect_helm(ferry_registry *r, ferry_oci_content *c,
 	ferry_helm_chart hc;
 	ferry_buf host = FERRY_BUF_INIT, what = FERRY_BUF_INIT, path = FERRY_BUF_INIT;
 	ferry_buf bound = FERRY_BUF_INIT, tag = FERRY_BUF_INIT;
-	repo_ctx *rc;
-	doc d;
+	ferry_oci_client *cl;
+	ferry_oci_document d;
 	char *p;
 	int error;
 
@@ -1006,10 +890,10 @@ static int collect_helm(ferry_registry *r, ferry_oci_content *c,
 		return ferry_source_error(spec, src, "%s", ferry_error_last());
 	if ((error = ferry_buf_printf(&what, "chart '%s' %s from '%s'", chart, version,
 				      url)) < 0 ||
-	    (error = repo_get_ctx(&rc, r, url, host.ptr, chart, o)) < 0)
+	    (error = get_client(&cl, r, url, host.ptr, o)) < 0)
 		goto done;
-	if ((error = ferry_helm_repo_fetch(&hc, rc->http, url, chart, version,
-					   rc->userpwd, what.ptr)) < 0)
+	if ((error = ferry_helm_repo_fetch(&hc, ferry_oci_client_http(cl), url, chart, version,
+					   ferry_oci_client_userpwd(cl), what.ptr)) < 0)
 		goto done;
 	/* The chart archive, its config and the manifest, as `helm push` makes them. */
 	if ((error = cache_put(&path, r, hc.chart_hex, hc.chart.ptr, hc.chart.size)) < 0 ||
@@ -1025,7 +909,7 @@ static int collect_helm(ferry_registry *r, ferry_oci_content *c,
 	d.body = hc.manifest;
 	memset(&hc.manifest, 0, sizeof(hc.manifest));
 	memcpy(d.hex, hc.manifest_hex, sizeof(d.hex));
-	snprintf(d.media_type, sizeof(d.media_type), "%s", MT_OCI_MANIFEST);
+	snprintf(d.media_type, sizeof(d.media_type), "%s", FERRY_OCI_MT_MANIFEST);
 	if ((error = cache_put(&path, r, d.hex, d.body.ptr, d.body.size)) < 0 ||
 	    (error = ferry_oci_content_add_blob(c, d.hex, d.body.size, path.ptr, 1)) < 0)
 		goto done;
@@ -1046,7 +930,7 @@ static int collect_helm(ferry_registry *r, ferry_oci_content *c,
 	error = add_root(c, bound.ptr, &d, src->written, NULL, NULL, what.ptr);
 done:
 	ferry_helm_chart_dispose(&hc);
-	doc_dispose(&d);
+	ferry_oci_document_dispose(&d);
 	ferry_buf_dispose(&host);
 	ferry_buf_dispose(&what);
 	ferry_buf_dispose(&path);
@@ -1141,11 +1025,10 @@ int ferry_registry_download(ferry_registry *r, const ferry_oci_content *c)
 			error = oom();
 			goto done;
 		}
-		hdrs[n][0] = q->repo->auth_header;
-		dl[n].client = q->repo->http;
+		ferry_oci_client_auth(&hdrs[n][0], &dl[n].userpwd, q->client, q->repository);
+		dl[n].client = ferry_oci_client_http(q->client);
 		dl[n].url = q->url;
 		dl[n].headers = hdrs[n];
-		dl[n].userpwd = q->repo->basic ? q->repo->userpwd : NULL;
 		dl[n].path = q->path;
 		dl[n].hex = q->hex;
 		dl[n].size = q->size;
@@ -1161,3 +1044,4 @@ done:
 	free(dl);
 	return error;
 }
+

@@ -26,7 +26,7 @@ typedef struct ferry_registry ferry_registry;
 
 typedef struct {
 	unsigned version;
-	const char *cache_dir;     /* blobs go to <cache_dir>/oci/blobs/sha256/ */
+	const char *cache_dir;     /* blobs go to the image layout <cache_dir>/oci/ */
 	const char *auth_file;     /* credentials for sources without auth-file */
 	unsigned parallel;         /* concurrent blob downloads; 0: 4 */
 	ferry_progress_cb progress;
@@ -37,9 +37,8 @@ typedef struct {
 #define FERRY_REGISTRY_OPTIONS_INIT { FERRY_REGISTRY_OPTIONS_VERSION, NULL, NULL, \
 				      0, NULL, NULL }
 
-/* Limits on what registries and chart repositories send. */
-#define FERRY_REGISTRY_MANIFEST_MAX_SIZE (4u << 20)
-#define FERRY_REGISTRY_TOKEN_MAX_SIZE (1u << 20)
+/* Limits on what chart repositories send (manifests from registries are
+ * capped at FERRY_OCI_MANIFEST_MAX_SIZE, tokens at FERRY_AUTH_TOKEN_MAX_SIZE). */
 #define FERRY_HELM_INDEX_MAX_SIZE (64u << 20)
 #define FERRY_HELM_CHART_MAX_SIZE (64u << 20)
 #define FERRY_HELM_CHART_YAML_MAX_SIZE (1u << 20)
@@ -48,9 +47,6 @@ typedef struct {
 #define FERRY_ANNOTATION_SOURCE "io.ferry.source"
 #define FERRY_ANNOTATION_ORIGINAL_DIGEST "io.ferry.original-digest"
 #define FERRY_ANNOTATION_PLATFORMS "io.ferry.platforms"
-
-#define FERRY_HELM_CONFIG_TYPE "application/vnd.cncf.helm.config.v1+json"
-#define FERRY_HELM_LAYER_TYPE "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 
 /** Create a collector; the cache directory is created when needed. */
 int ferry_registry_new(ferry_registry **out, const ferry_registry_options *opts);

@@ -23,6 +23,7 @@
 
 #include "ferry/errors.h"
 #include "catalog.h"
+#include "digest.h"
 #include "fs.h"
 #include "git_store.h"
 #include "hash.h"
@@ -342,7 +343,7 @@ static int check_sequence(import_ctx *c, staged_bundle *b, const ferry_manifest 
 
 static int is_blob(const ferry_member *mem)
 {
-	return !strncmp(mem->path, "blobs/sha256/", 13);
+	return ferry_oci_blob_member_hex(mem->path) != NULL;
 }
 
 static staged_bundle *find_bundle(import_ctx *c, const char *id)
@@ -546,15 +547,16 @@ static int check_prerequisites(const import_ctx *c, size_t index)
 	size_t i, n = 0;
 	int error = 0;
 
-	/* Every image binding must resolve to content the store will hold. */
+	/* Every image binding must resolve to content the store will hold
+	 * (digests parsed with the manifest). */
 	for (i = 0; i < m->nimages; i++)
-		if (!held(c, index, m->images[i].digest + 7))
+		if (!held(c, index, ferry_oci_digest_hex(m->images[i].digest)))
 			return ferry_error_set(FERRY_EVERIFY,
 					       "bundle %.16s binds '%s' to %s, which neither "
 					       "the bundle nor the store holds", b->id,
 					       m->images[i].reference, m->images[i].digest);
 	for (i = 0; i < m->nprereq_blobs; i++) {
-		const char *hex = m->prereq_blobs[i] + 7;   /* after "sha256:" */
+		const char *hex = ferry_oci_digest_hex(m->prereq_blobs[i]);
 
 		if (held(c, index, hex))
 			continue;
@@ -673,15 +675,16 @@ static int stage_git(import_ctx *c, size_t index)
 
 		ferry_buf_clear(&path);
 		if (r->bundle) {
-			char member[16 + FERRY_SHA256_HEX_LEN];
+			const char *hex = ferry_oci_digest_hex(r->bundle);
+			char member[FERRY_OCI_BLOB_MEMBER_SIZE];
 			long at;
 
-			snprintf(member, sizeof(member), "blobs/sha256/%s", r->bundle + 7);
+			ferry_oci_blob_member(member, hex);
 			at = ferry_manifest_find(m, member);
 			if (at >= 0 && b->staged[at])
 				error = staged_path(&path, b, (size_t)at);
 			else
-				error = ferry_store_blob_path(&path, c->st, r->bundle + 7);
+				error = ferry_store_blob_path(&path, c->st, hex);
 			file = path.ptr;
 		}
 		/* Earlier bundles of this import lend their objects. */
@@ -740,16 +743,17 @@ static int publish_blobs(import_ctx *c, staged_bundle *b)
 /* The size of a tagged document: from the bundle, or from the store. */
 static uint64_t tagged_size(import_ctx *c, const ferry_manifest *m, const char *digest)
 {
-	char path[16 + FERRY_SHA256_HEX_LEN];
+	const char *hex = ferry_oci_digest_hex(digest);
+	char path[FERRY_OCI_BLOB_MEMBER_SIZE];
 	ferry_buf p = FERRY_BUF_INIT;
 	uint64_t size = 0;
 	struct stat s;
 	long idx;
 
-	snprintf(path, sizeof(path), "blobs/sha256/%s", digest + 7);
+	ferry_oci_blob_member(path, hex);
 	if ((idx = ferry_manifest_find(m, path)) >= 0)
 		size = m->members[idx].size;
-	else if (ferry_store_blob_path(&p, c->st, digest + 7) == 0 && stat(p.ptr, &s) == 0)
+	else if (ferry_store_blob_path(&p, c->st, hex) == 0 && stat(p.ptr, &s) == 0)
 		size = (uint64_t)s.st_size;
 	ferry_buf_dispose(&p);
 	return size;

@@ -22,6 +22,7 @@
 #include "fs.h"
 #include "manifest.h"
 #include "server.h"
+#include "store.h"
 #include "banned.h"
 
 #define REQUEST_MAX (8u << 20)    /* an upload-pack request, inflated */
@@ -64,7 +65,7 @@ static int open_repo(git_repository **out, ferry_mirror *m, const char *name)
 	ferry_buf path = FERRY_BUF_INIT;
 	int rc = -1;
 
-	if (ferry_buf_printf(&path, "%s/git/%s.git", m->store, name) == 0 &&
+	if (ferry_store_path_repo(&path, m->store, name) == 0 &&
 	    ferry_fs_exists(path.ptr))
 		rc = git_repository_open_bare(out, path.ptr);
 	ferry_buf_dispose(&path);

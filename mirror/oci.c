@@ -3,7 +3,8 @@
  * (GET and HEAD, with the stored media type, Docker-Content-Digest and
  * Content-Length; blobs with Range and sent by the kernel from the file),
  * tags/list with n/last pagination, _catalog, and referrers. Everything else
- * under /v2/ is refused: the mirror is read-only.
+ * under /v2/ is refused: the mirror is read-only. Names, tags, digests,
+ * media types and referrer entries are oci/'s.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,69 +18,15 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "descriptor.h"
+#include "digest.h"
 #include "fs.h"
 #include "hash.h"
+#include "oci.h"
+#include "reference.h"
 #include "server.h"
+#include "store.h"
 #include "banned.h"
-
-#define MANIFEST_MAX (4u << 20)
-
-/* Repository names: path components of [a-z0-9] runs joined by '.', '_',
- * '__' or runs of '-', separated by '/' (distribution's grammar). */
-static int valid_name(const char *s, size_t len)
-{
-	size_t i = 0;
-
-	if (len == 0 || len > 255)
-		return 0;
-	while (i < len) {
-		size_t start = i;
-
-		/* one component */
-		for (;;) {
-			size_t run = i;
-
-			while (i < len && ((s[i] >= 'a' && s[i] <= 'z') ||
-					   (s[i] >= '0' && s[i] <= '9')))
-				i++;
-			if (i == run)
-				return 0;
-			if (i == len || s[i] == '/')
-				break;
-			if (s[i] == '.')
-				i++;
-			else if (s[i] == '_')
-				i += (i + 1 < len && s[i + 1] == '_') ? 2 : 1;
-			else if (s[i] == '-')
-				while (i < len && s[i] == '-')
-					i++;
-			else
-				return 0;
-		}
-		if (i == start)
-			return 0;
-		if (i < len) {
-			i++;   /* '/' */
-			if (i == len)
-				return 0;
-		}
-	}
-	return 1;
-}
-
-static int valid_tag(const char *s)
-{
-	size_t n = strlen(s), i;
-
-	if (n == 0 || n > 128 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
-				   (s[0] >= '0' && s[0] <= '9') || s[0] == '_'))
-		return 0;
-	for (i = 1; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '.' || s[i] == '-'))
-			return 0;
-	return 1;
-}
 
 static int blob_fd(ferry_mirror *m, const char *hex, uint64_t *size)
 {
@@ -87,7 +34,7 @@ static int blob_fd(ferry_mirror *m, const char *hex, uint64_t *size)
 	struct stat st;
 	int fd = -1;
 
-	if (ferry_buf_printf(&path, "%s/blobs/sha256/%s", m->store, hex) == 0)
+	if (ferry_store_path_blob(&path, m->store, hex) == 0)
 		fd = open(path.ptr, O_RDONLY | O_CLOEXEC);
 	ferry_buf_dispose(&path);
 	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
@@ -106,18 +53,14 @@ static char *manifest_type(int fd, uint64_t size)
 	json_t *doc;
 	ssize_t n;
 
-	if (size > MANIFEST_MAX || !(body = malloc(size ? size : 1)))
+	if (size > FERRY_OCI_MANIFEST_MAX_SIZE || !(body = malloc(size ? size : 1)))
 		return NULL;
 	n = pread(fd, body, size, 0);
 	if (n == (ssize_t)size && (doc = json_loadb(body, size, 0, NULL))) {
-		const char *mt = json_string_value(json_object_get(doc, "mediaType"));
+		const char *mt = ferry_oci_media_type(doc, NULL);
 
 		if (mt)
 			type = strdup(mt);
-		else if (json_object_get(doc, "manifests"))
-			type = strdup("application/vnd.oci.image.index.v1+json");
-		else if (json_object_get(doc, "config"))
-			type = strdup("application/vnd.oci.image.manifest.v1+json");
 		json_decref(doc);
 	}
 	free(body);
@@ -184,7 +127,7 @@ static enum MHD_Result manifests(ferry_mirror *m, struct MHD_Connection *c,
 				 ferry_request *r, const char *name, const char *ref)
 {
 	ferry_view_snapshot *s = ferry_view_get(&m->view);
-	char hex[FERRY_SHA256_HEX_LEN + 1], digest[80];
+	char hex[FERRY_SHA256_HEX_LEN + 1], digest[FERRY_OCI_DIGEST_SIZE];
 	const ferry_view_tag *t = NULL;
 	char *type = NULL;
 	uint64_t size = 0;
@@ -198,13 +141,13 @@ static enum MHD_Result manifests(ferry_mirror *m, struct MHD_Connection *c,
 		return ferry_mirror__error(c, r, 404, "NAME_UNKNOWN",
 					   "repository name not known to registry");
 	}
-	if (!strncmp(ref, "sha256:", 7)) {
-		if (ferry_digest_parse(hex, ref) < 0) {
+	if (strchr(ref, ':')) {   /* a digest: tags have no ':' */
+		if (ferry_oci_digest_parse(hex, ref) < 0) {
 			ferry_view_release(&m->view, s);
 			return ferry_mirror__error(c, r, 400, "DIGEST_INVALID",
 						   "provided digest did not match uploaded content");
 		}
-	} else if (!valid_tag(ref)) {
+	} else if (!ferry_reference_tag_valid(ref)) {
 		ferry_view_release(&m->view, s);
 		return ferry_mirror__error(c, r, 400, "TAG_INVALID", "manifest tag did not "
 					   "match URI");
@@ -212,7 +155,7 @@ static enum MHD_Result manifests(ferry_mirror *m, struct MHD_Connection *c,
 		ferry_view_release(&m->view, s);
 		return ferry_mirror__error(c, r, 404, "MANIFEST_UNKNOWN", "manifest unknown");
 	} else {
-		memcpy(hex, t->digest + 7, sizeof(hex));
+		memcpy(hex, ferry_oci_digest_hex(t->digest), sizeof(hex));
 		type = strdup(t->media_type);
 	}
 	ferry_view_release(&m->view, s);
@@ -225,7 +168,7 @@ static enum MHD_Result manifests(ferry_mirror *m, struct MHD_Connection *c,
 		return ferry_mirror__error(c, r, 404, "MANIFEST_UNKNOWN",
 					   "blob is not a manifest");
 	}
-	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	ferry_oci_digest_format(digest, hex);
 	ret = send_file(m, c, r, fd, size, type, digest, 0);
 	free(type);
 	return ret;
@@ -244,7 +187,7 @@ static enum MHD_Result blobs(ferry_mirror *m, struct MHD_Connection *c, ferry_re
 	if (!known)
 		return ferry_mirror__error(c, r, 404, "NAME_UNKNOWN",
 					   "repository name not known to registry");
-	if (ferry_digest_parse(hex, ref) < 0)
+	if (ferry_oci_digest_parse(hex, ref) < 0)
 		return ferry_mirror__error(c, r, 400, "DIGEST_INVALID",
 					   "provided digest did not match uploaded content");
 	if ((fd = blob_fd(m, hex, &size)) < 0)
@@ -312,6 +255,8 @@ static enum MHD_Result tags_list(ferry_mirror *m, struct MHD_Connection *c,
 					   "repository name not known to registry");
 	}
 	for (; (size_t)i < s->ntags && !strcmp(s->tags[i].name, name); i++) {
+		if (!s->tags[i].tag)
+			continue;   /* a reference by digest */
 		if (last && strcmp(s->tags[i].tag, last) <= 0)
 			continue;
 		if (n && count == n) {
@@ -366,50 +311,53 @@ static enum MHD_Result catalog(ferry_mirror *m, struct MHD_Connection *c, ferry_
 			 "application/json", more ? link : NULL);
 }
 
-/* Referrers: every manifest among the repository's tags whose subject is
- * `digest` (signatures, SBOMs, attestations carried with the image). */
+/* Nonzero when `list` has an entry for `digest` already. */
+static int listed(const json_t *list, const char *digest)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(list, i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "digest")), digest))
+			return 1;
+	return 0;
+}
+
+/* Referrers: every manifest among the repository's references whose
+ * subject is `digest` (signatures, SBOMs, attestations carried with the
+ * image), each listed once. */
 static enum MHD_Result referrers(ferry_mirror *m, struct MHD_Connection *c,
 				 ferry_request *r, const char *name, const char *digest)
 {
 	ferry_view_snapshot *s = ferry_view_get(&m->view);
 	char hex[FERRY_SHA256_HEX_LEN + 1];
-	json_t *list = json_array();
+	json_t *list = json_array(), *index;
 	long i;
 
-	if (ferry_digest_parse(hex, digest) < 0) {
+	if (ferry_oci_digest_parse(hex, digest) < 0) {
 		ferry_view_release(&m->view, s);
 		json_decref(list);
 		return ferry_mirror__error(c, r, 400, "DIGEST_INVALID", "invalid digest");
 	}
 	for (i = s ? ferry_view_first(s, name) : -1;
 	     i >= 0 && (size_t)i < s->ntags && !strcmp(s->tags[i].name, name); i++) {
+		const char *thex = ferry_oci_digest_hex(s->tags[i].digest);
 		uint64_t size = 0;
-		int fd = blob_fd(m, s->tags[i].digest + 7, &size);
+		int fd = blob_fd(m, thex, &size);
 		char *body;
 		json_t *doc;
 
 		if (fd < 0)
 			continue;
-		if (size <= MANIFEST_MAX && (body = malloc(size ? size : 1))) {
+		if (size <= FERRY_OCI_MANIFEST_MAX_SIZE && (body = malloc(size ? size : 1))) {
 			if (pread(fd, body, size, 0) == (ssize_t)size &&
 			    (doc = json_loadb(body, size, 0, NULL))) {
 				const char *subj = json_string_value(json_object_get(
 					json_object_get(doc, "subject"), "digest"));
 
-				if (subj && !strcmp(subj, digest)) {
-					json_t *d = json_pack("{s:s,s:s,s:I}", "mediaType",
-							      s->tags[i].media_type, "digest",
-							      s->tags[i].digest, "size",
-							      (json_int_t)size);
-					json_t *at = json_object_get(doc, "artifactType");
-
-					if (!at)
-						at = json_object_get(json_object_get(doc, "config"),
-								     "mediaType");
-					if (d && at)
-						json_object_set(d, "artifactType", at);
-					json_array_append_new(list, d);
-				}
+				if (subj && !strcmp(subj, digest) && !listed(list, s->tags[i].digest))
+					json_array_append_new(list, ferry_oci_referrer_descriptor(
+						doc, s->tags[i].media_type, thex, size));
 				json_decref(doc);
 			}
 			free(body);
@@ -417,10 +365,11 @@ static enum MHD_Result referrers(ferry_mirror *m, struct MHD_Connection *c,
 		close(fd);
 	}
 	ferry_view_release(&m->view, s);
-	return send_json(c, r, json_pack("{s:i,s:s,s:o}", "schemaVersion", 2, "mediaType",
-					 "application/vnd.oci.image.index.v1+json",
-					 "manifests", list),
-			 "application/vnd.oci.image.index.v1+json", NULL);
+	if (!(index = ferry_oci_index_new()) || json_object_set_new(index, "manifests", list) < 0) {
+		json_decref(index);
+		return MHD_NO;
+	}
+	return send_json(c, r, index, FERRY_OCI_MT_INDEX, NULL);
 }
 
 enum MHD_Result ferry_mirror__oci(ferry_mirror *m, struct MHD_Connection *c,
@@ -459,7 +408,7 @@ enum MHD_Result ferry_mirror__oci(ferry_mirror *m, struct MHD_Connection *c,
 	if (!at)
 		return ferry_mirror__error(c, r, 404, "NOT_FOUND", "no such endpoint");
 	nlen = (size_t)(at - path);
-	if (!valid_name(path, nlen) || nlen >= sizeof(name))
+	if (!ferry_reference_name_valid(path, nlen) || nlen >= sizeof(name))
 		return ferry_mirror__error(c, r, 400, "NAME_INVALID", "invalid repository name");
 	memcpy(name, path, nlen);
 	name[nlen] = '\0';

@@ -22,6 +22,7 @@
 #include "ferry/errors.h"
 #include "fs.h"
 #include "server.h"
+#include "store.h"
 #include "util.h"
 #include "banned.h"
 
@@ -338,7 +339,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return text(c, r, 200, "ok\n");
 	if (!strcmp(url, "/readyz")) {
 		ferry_buf p = FERRY_BUF_INIT;
-		int ready = ferry_buf_printf(&p, "%s/index.json", m->store) == 0 &&
+		int ready = ferry_store_path(&p, m->store, FERRY_STORE_INDEX) == 0 &&
 			    ferry_fs_exists(p.ptr);
 
 		ferry_buf_dispose(&p);
@@ -452,7 +453,7 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 		return error;
 	{
 		ferry_buf db = FERRY_BUF_INIT;
-		int exists = ferry_buf_printf(&db, "%s/ferry.db", o->store) == 0 &&
+		int exists = ferry_store_path(&db, o->store, FERRY_STORE_DB) == 0 &&
 			     ferry_fs_exists(db.ptr);
 
 		ferry_buf_dispose(&db);

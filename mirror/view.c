@@ -1,5 +1,7 @@
 /*
- * The mirror's in-memory view of the store's tags (see view.h).
+ * The mirror's in-memory view of the store's tags (see view.h). References
+ * are split with ferry_reference_split, so a reference by digest
+ * ("library/app@sha256:...") belongs to its repository and names no tag.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,9 @@
 #include "ferry/errors.h"
 #include "fs.h"
 #include "json.h"
+#include "oci.h"
+#include "reference.h"
+#include "store.h"
 #include "view.h"
 #include "banned.h"
 
@@ -33,7 +38,11 @@ static int cmp_tag(const void *a, const void *b)
 	const ferry_view_tag *x = a, *y = b;
 	int c = strcmp(x->name, y->name);
 
-	return c ? c : strcmp(x->tag, y->tag);
+	if (c)
+		return c;
+	if (!x->tag || !y->tag)   /* references by digest first */
+		return (x->tag != NULL) - (y->tag != NULL);
+	return strcmp(x->tag, y->tag);
 }
 
 static int load(ferry_view_snapshot **out, const char *path)
@@ -47,8 +56,8 @@ static int load(ferry_view_snapshot **out, const char *path)
 	if (!s)
 		return ferry_error_set(FERRY_ENOMEM, "out of memory");
 	if ((error = ferry_fs_read_file(&text, path, VIEW_MAX)) < 0 ||
-	    (error = ferry_json_parse(&index, text.ptr, text.size, "index.json")) < 0 ||
-	    (error = ferry_json_get_array(&list, index, "manifests", "index.json")) < 0)
+	    (error = ferry_json_parse(&index, text.ptr, text.size, FERRY_STORE_INDEX)) < 0 ||
+	    (error = ferry_json_get_array(&list, index, "manifests", FERRY_STORE_INDEX)) < 0)
 		goto done;
 	if (!(s->tags = calloc(json_array_size(list) + 1, sizeof(*s->tags)))) {
 		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
@@ -56,24 +65,23 @@ static int load(ferry_view_snapshot **out, const char *path)
 	}
 	json_array_foreach(list, i, d) {
 		const char *ref = json_string_value(json_object_get(
-			json_object_get(d, "annotations"), "org.opencontainers.image.ref.name"));
+			json_object_get(d, "annotations"), FERRY_OCI_REF_NAME));
 		const char *digest = json_string_value(json_object_get(d, "digest"));
 		const char *mt = json_string_value(json_object_get(d, "mediaType"));
-		const char *colon, *slash;
+		ferry_reference_parts parts;
 		ferry_view_tag *t;
 
-		if (!ref || !digest || !mt || strlen(digest) >= sizeof(t->digest))
+		if (!ref || !ferry_oci_digest_valid(digest) || !mt)
 			continue;
-		/* "name:tag": the tag follows the last ':' after the last '/'. */
-		slash = strrchr(ref, '/');
-		colon = strrchr(slash ? slash : ref, ':');
-		if (!colon || colon == ref)
+		if (ferry_reference_split(&parts, ref) < 0) {
+			ferry_error_clear();
 			continue;
+		}
 		t = &s->tags[s->ntags];
-		t->name = strndup(ref, (size_t)(colon - ref));
-		t->tag = strdup(colon + 1);
+		t->name = strndup(ref, parts.name_len);
+		t->tag = parts.tag ? strndup(parts.tag, parts.tag_len) : NULL;
 		t->media_type = strdup(mt);
-		if (!t->name || !t->tag || !t->media_type) {
+		if (!t->name || (parts.tag && !t->tag) || !t->media_type) {
 			s->ntags++;
 			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
 			goto done;
@@ -115,7 +123,7 @@ ferry_view_snapshot *ferry_view_get(ferry_view *v)
 	struct stat st;
 
 	pthread_mutex_lock(&v->lock);
-	if (ferry_buf_printf(&path, "%s/index.json", v->root) == 0 &&
+	if (ferry_store_path(&path, v->root, FERRY_STORE_INDEX) == 0 &&
 	    stat(path.ptr, &st) == 0 &&
 	    (st.st_ino != v->ino || st.st_size != v->size ||
 	     (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec != v->mtime_ns ||

@@ -12,10 +12,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "digest.h"
+
 typedef struct {
 	char *name;        /* repository: "library/app" */
-	char *tag;         /* "v1" */
-	char digest[72];   /* "sha256:<hex>" */
+	char *tag;         /* "v1"; NULL for a reference by digest */
+	char digest[FERRY_OCI_DIGEST_SIZE];   /* "sha256:<hex>" */
 	char *media_type;
 	uint64_t size;
 } ferry_view_tag;
@@ -23,7 +25,8 @@ typedef struct {
 /** An immutable snapshot; reference-counted so a reload never frees one
  *  that a request still uses. */
 typedef struct ferry_view_snapshot {
-	ferry_view_tag *tags;   /* sorted by name, then tag */
+	ferry_view_tag *tags;   /* sorted by name, then tag (references by digest
+				   first) */
 	size_t ntags;
 	int refs;
 } ferry_view_snapshot;

@@ -17,6 +17,7 @@
 #include "ferry/errors.h"
 #include "fs.h"
 #include "reconcile.h"
+#include "reference.h"
 #include "util.h"
 #include "banned.h"
 
@@ -197,6 +198,7 @@ static int parse_source(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 	static const char *const keys[] = { "git", "oci", "branch", "tag", "commit", "path",
 					    NULL };
 	const yaml_node_t *refnode = NULL;
+	ferry_reference_parts parts;
 	const char *k;
 	yaml_node_t *v;
 	int error, nrefs = 0;
@@ -216,9 +218,11 @@ static int parse_source(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 				return fail(c, v, "a source is either git or oci, not both", NULL);
 			if ((error = dup_str(&s->ref, c, v, k)) < 0)
 				return error;
-			if (!strchr(s->ref, ':'))
+			if (ferry_reference_split(&parts, s->ref) < 0) {
+				ferry_error_clear();
 				return fail(c, v, "an oci source needs NAME:TAG or NAME@sha256:DIGEST, not",
 					    s->ref);
+			}
 			s->source = FERRY_SRC_OCI;
 			s->ref_kind = FERRY_REF_OCI;
 			nrefs++;

@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "ferry/errors.h"
+#include "digest.h"
 #include "fs.h"
 #include "json.h"
 #include "log.h"
@@ -223,7 +224,7 @@ static int deploy(ferry_reconciler *rc, const ferry_stack *stack, const char *re
 	if (error < 0 || (error = ferry_render(r, rc->cfg, stack, sub)) < 0)
 		goto done;
 	if ((error = ferry_buf_printf(file, "%s/%s-%.12s.%s", rc->state_dir, stack->name,
-				      strncmp(rev, "sha256:", 7) ? rev : rev + 7,
+				      ferry_oci_digest_hex(rev) ? ferry_oci_digest_hex(rev) : rev,
 				      stack->format == FERRY_FMT_COMPOSE ? "compose.yaml"
 									  : "yaml")) < 0 ||
 	    (error = ferry_fs_write_atomic(file->ptr, r->yaml.ptr ? r->yaml.ptr : "", r->yaml.size,

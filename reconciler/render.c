@@ -20,6 +20,7 @@
 #include <yaml.h>
 
 #include "ferry/errors.h"
+#include "digest.h"
 #include "fs.h"
 #include "reconcile.h"
 #include "banned.h"
@@ -152,18 +153,12 @@ static int map_set(yaml_document_t *d, int map, const char *key, const char *val
 	return 0;
 }
 
+/* Nonzero when `image` ends with "@<digest>". */
 static int has_digest(const char *image)
 {
-	const char *at = strstr(image, "@sha256:");
-	size_t i;
+	const char *at = strrchr(image, '@');
 
-	if (!at)
-		return 0;
-	at += 8;
-	for (i = 0; i < 64; i++)
-		if (!((at[i] >= '0' && at[i] <= '9') || (at[i] >= 'a' && at[i] <= 'f')))
-			return 0;
-	return at[64] == '\0';
+	return at && ferry_oci_digest_valid(at + 1);
 }
 
 static int add_image(ferry_rendered *r, const ferry_stack *stack, const char *image,

@@ -16,14 +16,15 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <git2.h>
-#include <jansson.h>
 
 #include "ferry/errors.h"
+#include "digest.h"
 #include "fs.h"
 #include "hash.h"
-#include "json.h"
 #include "reconcile.h"
+#include "reference.h"
 #include "util.h"
+#include "walk.h"
 #include "banned.h"
 
 #define ARTIFACT_FILE_MAX (64u << 20)
@@ -115,18 +116,18 @@ done:
 /* "name@sha256:hex" or "name:tag" -> the digest the store holds. */
 static int resolve_oci(ferry_revision *out, ferry_store *st, const ferry_stack *stack)
 {
-	const char *at = strchr(stack->ref, '@');
+	ferry_reference_parts parts;
 	ferry_store_tag tag;
 	int error;
 
-	if (at) {
-		char hex[FERRY_SHA256_HEX_LEN + 1];
-
-		if (ferry_digest_parse(hex, at + 1) < 0 || !ferry_store_has_blob(st, hex))
-			return ferry_error_set(FERRY_ENOTFOUND,
-					       "stack '%s': the store has no artifact '%s'",
-					       stack->name, stack->ref);
-		snprintf(out->id, sizeof(out->id), "sha256:%s", hex);
+	if (ferry_reference_split(&parts, stack->ref) < 0 ||
+	    (parts.digest && !ferry_store_has_blob(st, parts.hex))) {
+		ferry_error_clear();
+		return ferry_error_set(FERRY_ENOTFOUND, "stack '%s': the store has no artifact '%s'",
+				       stack->name, stack->ref);
+	}
+	if (parts.digest) {
+		ferry_oci_digest_format(out->id, parts.hex);
 		return 0;
 	}
 	if ((error = ferry_store_tag_get(&tag, st, stack->ref)) == FERRY_ENOTFOUND)
@@ -176,9 +177,9 @@ int ferry_source_provenance(ferry_revision *rev, ferry_store *st, const ferry_st
 	int found_ref, found_event, error = 0;
 
 	if (stack->source != FERRY_SRC_GIT) {
-		const char *hex = !strncmp(rev->id, "sha256:", 7) ? rev->id + 7 : rev->id;
+		const char *hex = ferry_oci_digest_hex(rev->id);
 
-		if ((error = ferry_store_blob_origin(&ref, st, hex)) == 0)
+		if (hex && (error = ferry_store_blob_origin(&ref, st, hex)) == 0)
 			take_origin(rev, &ref);
 		ferry_store_origin_dispose(&ref);
 		if (error == FERRY_ENOTFOUND)
@@ -390,39 +391,43 @@ done:
 	return error;
 }
 
+/* The artifact's layers, in order, into `dir`. */
 static int checkout_oci(ferry_store *st, const ferry_stack *stack, const char *id,
 			const char *dir)
 {
-	ferry_buf path = FERRY_BUF_INIT, body = FERRY_BUF_INIT;
-	char hex[FERRY_SHA256_HEX_LEN + 1];
-	json_t *doc = NULL, *layers, *l;
-	size_t i;
+	ferry_buf path = FERRY_BUF_INIT, what = FERRY_BUF_INIT;
+	ferry_oci_document doc;
+	ferry_oci_children it;
+	ferry_oci_descriptor layer;
+	ferry_oci_role role;
 	int error;
 
-	if ((error = ferry_digest_parse(hex, id)) < 0 ||
-	    (error = ferry_store_blob_path(&path, st, hex)) < 0 ||
-	    (error = ferry_fs_read_file(&body, path.ptr, 4u << 20)) < 0 ||
-	    (error = ferry_json_parse(&doc, body.ptr, body.size, "artifact manifest")) < 0 ||
-	    (error = ferry_json_get_array(&layers, doc, "layers", "artifact manifest")) < 0)
+	memset(&doc, 0, sizeof(doc));
+	if ((error = ferry_oci_digest_parse(doc.hex, id)) < 0 ||
+	    (error = ferry_buf_printf(&what, "stack '%s': artifact manifest %s", stack->name,
+				      id)) < 0 ||
+	    (error = ferry_store_blob_path(&path, st, doc.hex)) < 0 ||
+	    (error = ferry_fs_read_file(&doc.body, path.ptr, FERRY_OCI_MANIFEST_MAX_SIZE)) < 0 ||
+	    (error = ferry_oci_document_parse(&doc, NULL, what.ptr)) < 0)
 		goto done;
-	json_array_foreach(layers, i, l) {
-		const char *d = json_string_value(json_object_get(l, "digest"));
-
+	if (!ferry_oci_is_manifest(doc.media_type)) {
+		error = ferry_error_set(FERRY_EINVALID, "%s is not an image manifest (%s)",
+					what.ptr, doc.media_type[0] ? doc.media_type : "no type");
+		goto done;
+	}
+	ferry_oci_children_init(&it, doc.json, doc.media_type, 0, what.ptr);
+	while ((error = ferry_oci_children_next(&layer, &role, &it)) > 0) {
+		if (role != FERRY_OCI_LAYER)
+			continue;
 		ferry_buf_clear(&path);
-		if (!d || (error = ferry_digest_parse(hex, d)) < 0 ||
-		    (error = ferry_store_blob_path(&path, st, hex)) < 0) {
-			if (!error)
-				error = ferry_error_set(FERRY_EINVALID, "stack '%s': a layer has no digest",
-							stack->name);
-			goto done;
-		}
-		if ((error = extract_layer(path.ptr, dir, stack)) < 0)
-			goto done;
+		if ((error = ferry_store_blob_path(&path, st, layer.hex)) < 0 ||
+		    (error = extract_layer(path.ptr, dir, stack)) < 0)
+			break;
 	}
 done:
-	json_decref(doc);
+	ferry_oci_document_dispose(&doc);
 	ferry_buf_dispose(&path);
-	ferry_buf_dispose(&body);
+	ferry_buf_dispose(&what);
 	return error;
 }
 

@@ -11,6 +11,7 @@
 #include "ferry/errors.h"
 #include "buf.h"
 #include "http.h"
+#include "reference.h"
 #include "target.h"
 #include "banned.h"
 
@@ -50,9 +51,7 @@ int ferry_target_node_config(ferry_buf *out, const ferry_target *t)
 		t->name, host.ptr, insecure ? "true" : "false");
 	for (i = 0; i < t->rewrite.n && !error; i++) {
 		const ferry_rewrite_rule *r = &t->rewrite.rules[i];
-		size_t hl;
-
-		if (!ferry_rewrite_host_prefix(r->from, &hl))
+		if (!ferry_reference_host_len(r->from))
 			continue;   /* not an upstream registry name */
 		ferry_buf_clear(&a);
 		ferry_buf_clear(&b);
@@ -68,10 +67,10 @@ int ferry_target_node_config(ferry_buf *out, const ferry_target *t)
 		const ferry_rewrite_rule *r = &t->rewrite.rules[i];
 		const char *path_from, *path_to;
 		char *h;
-		size_t hl, hl2;
+		size_t hl;
 		int dup = 0;
 
-		if (!ferry_rewrite_host_prefix(r->from, &hl))
+		if (!(hl = ferry_reference_host_len(r->from)))
 			continue;
 		for (j = 0; j < nseen; j++)
 			if (strlen(seen[j]) == hl && !strncmp(seen[j], r->from, hl))
@@ -96,7 +95,7 @@ int ferry_target_node_config(ferry_buf *out, const ferry_target *t)
 			seen[nseen++] = h;
 		}
 		path_from = r->from + hl;
-		path_to = ferry_rewrite_host_prefix(r->to, &hl2) ? r->to + hl2 : r->to;
+		path_to = r->to + ferry_reference_host_len(r->to);
 		error = ferry_buf_printf(out,
 			"\n# containerd: /etc/containerd/certs.d/%s/hosts.toml\n"
 			"server = \"https://%s\"\n\n[host.\"%s://%s\"]\n"

@@ -9,6 +9,7 @@
 
 #include "ferry/errors.h"
 #include "buf.h"
+#include "reference.h"
 #include "rewrite.h"
 #include "banned.h"
 
@@ -83,21 +84,9 @@ int ferry_rewrite_apply(char **out, const ferry_rewrite_map *m, const char *name
 	return 0;
 }
 
-int ferry_rewrite_host_prefix(const char *name, size_t *len)
-{
-	const char *slash = strchr(name, '/');
-	size_t n = slash ? (size_t)(slash - name) : strlen(name);
-
-	*len = n;
-	if (!slash)
-		return 0;
-	return memchr(name, '.', n) || memchr(name, ':', n) ||
-	       (n == 9 && !strncmp(name, "localhost", 9));
-}
-
 const char *ferry_rewrite_repo_path(const char *name)
 {
-	size_t n;
+	size_t n = ferry_reference_host_len(name);
 
-	return ferry_rewrite_host_prefix(name, &n) ? name + n + 1 : name;
+	return n ? name + n + 1 : name;
 }

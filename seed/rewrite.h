@@ -39,10 +39,5 @@ int ferry_rewrite_apply(char **out, const ferry_rewrite_map *m, const char *name
  * (borrowed).
  */
 const char *ferry_rewrite_repo_path(const char *name);
-/**
- * Nonzero when the first component of `name` (before a '/') names a host:
- * it holds a '.' or ':' or is "localhost". `*len` is that component's length.
- */
-int ferry_rewrite_host_prefix(const char *name, size_t *len);
 
 #endif

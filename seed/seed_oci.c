@@ -12,12 +12,15 @@
  * Manifests with a `subject` are also listed under the referrers tag
  * schema (`sha256-<hex>`) when the registry has no referrers API.
  *
- * Authentication answers the registry's 401 challenge: Basic with the
- * target's credentials, or a bearer token with push scope for the
- * repository (and pull scope for a mount's source).
+ * Requests go through the registry client of oci/client.h, which answers
+ * the registry's 401 challenge: Basic with the target's credentials, or a
+ * bearer token with push scope for the repository (and pull scope for a
+ * mount's source). What a manifest refers to is found with the walk of
+ * oci/walk.h over the store's blobs.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,9 @@
 #include "ferry/errors.h"
 #include "auth.h"
 #include "buf.h"
+#include "client.h"
+#include "descriptor.h"
+#include "digest.h"
 #include "fs.h"
 #include "hash.h"
 #include "http.h"
@@ -34,28 +40,17 @@
 #include "log.h"
 #include "catalog.h"
 #include "pusher.h"
+#include "reference.h"
 #include "targets.h"
+#include "walk.h"
 #include "banned.h"
 
-#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
-#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define ACCEPT_ALL "Accept: " MT_OCI_INDEX ", " MT_OCI_MANIFEST ", " MT_DOCKER_LIST \
-	", " MT_DOCKER_MANIFEST
-
-#define MANIFEST_MAX (4u << 20)
-#define MAX_DEPTH 8
+#define ACCEPT_ALL "Accept: " FERRY_OCI_MT_ACCEPT
 #define DEFAULT_CHUNK (64u << 20)
 
 typedef struct {
 	char *repo;
-	char *header;      /* "Authorization: Bearer ..." (secret) */
-} token_entry;
-
-typedef struct {
-	char *repo;
-	char subject[72];  /* "sha256:<hex>" */
+	char subject[FERRY_OCI_DIGEST_SIZE];
 	json_t *desc;      /* descriptor to list */
 } referrer;
 
@@ -64,14 +59,8 @@ typedef struct {
 	const ferry_target *t;
 	ferry_seed_target_result *r;
 	const ferry_seed_options *opts;
-	ferry_http *http;
-	char *base;          /* target URL without a trailing slash */
-	char *host;          /* host[:port] for messages and auth.json */
-	char *userpwd;       /* secret, or NULL */
-	int basic;
+	ferry_oci_client *client;
 	uint64_t chunk;
-	token_entry *tokens;
-	size_t ntokens;
 	char **done;         /* "repo\nsha256:hex" confirmed on the target in this run */
 	size_t ndone, capdone;
 	referrer *refs;
@@ -88,15 +77,7 @@ static void ctx_dispose(oci_ctx *c)
 {
 	size_t i;
 
-	ferry_http_free(c->http);
-	free(c->base);
-	free(c->host);
-	ferry_secret_free(c->userpwd);
-	for (i = 0; i < c->ntokens; i++) {
-		free(c->tokens[i].repo);
-		ferry_secret_free(c->tokens[i].header);
-	}
-	free(c->tokens);
+	ferry_oci_client_free(c->client);
 	for (i = 0; i < c->ndone; i++)
 		free(c->done[i]);
 	free(c->done);
@@ -150,112 +131,37 @@ static int mark_done(oci_ctx *c, const char *repo, const char *digest)
 	return 0;
 }
 
-/* ---- requests and authentication ---------------------------------------- */
-
-static token_entry *token_for(oci_ctx *c, const char *repo)
-{
-	size_t i;
-
-	for (i = 0; i < c->ntokens; i++)
-		if (!strcmp(c->tokens[i].repo, repo))
-			return &c->tokens[i];
-	return NULL;
-}
-
-static int token_store(oci_ctx *c, const char *repo, char *header)
-{
-	token_entry *e = token_for(c, repo), *grown;
-
-	if (e) {
-		ferry_secret_free(e->header);
-		e->header = header;
-		return 0;
-	}
-	if (!(grown = realloc(c->tokens, (c->ntokens + 1) * sizeof(*grown)))) {
-		ferry_secret_free(header);
-		return oom();
-	}
-	c->tokens = grown;
-	if (!(grown[c->ntokens].repo = strdup(repo))) {
-		ferry_secret_free(header);
-		return oom();
-	}
-	grown[c->ntokens++].header = header;
-	return 0;
-}
+/* ---- requests ------------------------------------------------------------- */
 
 /*
- * Send `req` in repository `repo`'s name, answering one 401 challenge.
- * `mount_from` widens a token's scope to pull from that repository.
- * Returns the response whatever its status, except a 401 that persists.
+ * Send `req` with headers `extra` in repository `repo`'s name (the client
+ * answers the registry's challenge). `mount_from` widens a token's scope
+ * to pull from that repository.
  */
 static int oci_send(ferry_http_response *resp, oci_ctx *c, const char *repo,
 		    const char *mount_from, ferry_http_request *req,
 		    const char *const *extra, const char *what)
 {
-	const char *headers[8];
-	ferry_auth_challenge ch;
-	token_entry *tok;
-	size_t n;
-	int error, tried = 0;
+	req->headers = extra;
+	return ferry_oci_client_send(resp, c->client, repo, mount_from, req, what);
+}
 
-	for (;;) {
-		n = 0;
-		while (extra && extra[n] && n < 6) {
-			headers[n] = extra[n];
-			n++;
-		}
-		if (!c->basic && (tok = token_for(c, repo)))
-			headers[n++] = tok->header;
-		headers[n] = NULL;
-		req->headers = headers;
-		req->userpwd = c->basic ? c->userpwd : NULL;
-		if ((error = ferry_http_send(resp, c->http, req, &c->r->bytes_sent)) < 0)
-			return ferry_error_wrap(error, "%s", what);
-		if (resp->status != 401 || tried)
-			break;
-		tried = 1;
-		if (!resp->www_authenticate) {
-			ferry_http_response_dispose(resp);
-			return ferry_error_set(FERRY_ERROR, "%s: registry '%s' answered HTTP 401 "
-					       "without a challenge", what, c->host);
-		}
-		if ((error = ferry_auth_challenge_parse(&ch, resp->www_authenticate)) < 0) {
-			ferry_http_response_dispose(resp);
-			return ferry_error_wrap(error, "%s", what);
-		}
-		ferry_http_response_dispose(resp);
-		if (ch.scheme == FERRY_AUTH_BASIC) {
-			ferry_auth_challenge_dispose(&ch);
-			if (!c->userpwd)
-				return ferry_error_set(FERRY_ERROR, "%s: registry '%s' wants "
-						       "credentials (Basic); add them to the "
-						       "target with --credentials", what, c->host);
-			c->basic = 1;
-			continue;
-		} else {
-			ferry_buf scope = FERRY_BUF_INIT;
-			char *header = NULL;
+/* Append "<target>/v2/<repo>/<path>", the path formatted. */
+static int oci_url(ferry_buf *out, oci_ctx *c, const char *repo, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int oci_url(ferry_buf *out, oci_ctx *c, const char *repo, const char *fmt, ...)
+{
+	ferry_buf path = FERRY_BUF_INIT;
+	va_list ap;
+	int error;
 
-			error = ferry_buf_printf(&scope, "repository:%s:pull,push", repo);
-			if (!error && mount_from && strcmp(mount_from, repo))
-				error = ferry_buf_printf(&scope, " repository:%s:pull", mount_from);
-			if (!error)
-				error = ferry_auth_fetch_token(&header, c->http, &ch, scope.ptr,
-							       c->userpwd, c->host, what);
-			ferry_buf_dispose(&scope);
-			ferry_auth_challenge_dispose(&ch);
-			if (error < 0 || (error = token_store(c, repo, header)) < 0)
-				return error;
-		}
-	}
-	if (resp->status == 401) {
-		ferry_http_response_dispose(resp);
-		return ferry_error_set(FERRY_ERROR, "%s: registry '%s' refused %s (HTTP 401)",
-				       what, c->host,
-				       c->userpwd ? "the credentials" : "anonymous access");
-	}
-	return 0;
+	va_start(ap, fmt);
+	error = ferry_buf_vprintf(&path, fmt, ap);
+	va_end(ap);
+	if (!error)
+		error = ferry_oci_client_url(out, c->client, repo, path.ptr);
+	ferry_buf_dispose(&path);
+	return error;
 }
 
 static int unexpected(const ferry_http_response *resp, const char *what)
@@ -277,7 +183,7 @@ static int oci_head(int *present, oci_ctx *c, const char *repo, const char *kind
 	int error;
 
 	*present = 0;
-	if ((error = ferry_buf_printf(&url, "%s/v2/%s/%s/%s", c->base, repo, kind, digest)) < 0)
+	if ((error = oci_url(&url, c, repo, "%s/%s", kind, digest)) < 0)
 		return error;
 	req.url = url.ptr;
 	req.head = 1;
@@ -298,7 +204,7 @@ static int upload_url(ferry_buf *out, oci_ctx *c, const char *location, const ch
 {
 	int error;
 
-	if ((error = ferry_http_url_resolve(out, c->base, location)) < 0)
+	if ((error = ferry_http_url_resolve(out, ferry_oci_client_base(c->client), location)) < 0)
 		return error;
 	if (param)
 		error = ferry_buf_printf(out, "%c%s", strchr(out->ptr, '?') ? '&' : '?', param);
@@ -342,10 +248,10 @@ static int upload_start(char **location, oci_ctx *c, const char *repo, const cha
 	*mounted = 0;
 	*location = NULL;
 	if (mount_from)
-		error = ferry_buf_printf(&url, "%s/v2/%s/blobs/uploads/?mount=%s&from=%s",
-					 c->base, repo, digest, mount_from);
+		error = oci_url(&url, c, repo, "blobs/uploads/?mount=%s&from=%s", digest,
+				mount_from);
 	else
-		error = ferry_buf_printf(&url, "%s/v2/%s/blobs/uploads/", c->base, repo);
+		error = oci_url(&url, c, repo, "blobs/uploads/");
 	if (error < 0)
 		return error;
 	req.url = url.ptr;
@@ -374,13 +280,13 @@ static int push_blob(oci_ctx *c, const char *repo, const char *hex, uint64_t wan
 	ferry_buf url = FERRY_BUF_INIT, what = FERRY_BUF_INIT, param = FERRY_BUF_INIT;
 	ferry_http_response resp;
 	ferry_http_request req = { 0 };
-	char digest[80], *seen_in = NULL, *location = NULL, *saved = NULL;
+	char digest[FERRY_OCI_DIGEST_SIZE], *seen_in = NULL, *location = NULL, *saved = NULL;
 	uint64_t size, offset = 0;
 	struct stat s;
 	int fd = -1, present, mounted, error;
 
 	memset(&resp, 0, sizeof(resp));
-	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	ferry_oci_digest_format(digest, hex);
 	if (is_done(c, repo, digest))
 		return 0;
 	if ((error = ferry_buf_printf(&what, "%s: blob %s", what_image, digest)) < 0 ||
@@ -517,78 +423,36 @@ done:
 
 /* ---- manifests ---------------------------------------------------------- */
 
-static int read_manifest(ferry_buf *body, json_t **doc, oci_ctx *c, const char *hex,
-			 const char *what)
+/* Read manifest `hex` from the store into `body`. */
+static int read_manifest(ferry_buf *body, oci_ctx *c, const char *hex, const char *what)
 {
 	ferry_buf path = FERRY_BUF_INIT;
 	int error;
 
 	if ((error = ferry_store_blob_path(&path, c->st, hex)) < 0)
 		return error;
-	error = ferry_fs_read_file(body, path.ptr, MANIFEST_MAX);
+	error = ferry_fs_read_file(body, path.ptr, FERRY_OCI_MANIFEST_MAX_SIZE);
 	ferry_buf_dispose(&path);
-	if (error < 0)
-		return ferry_error_wrap(error, "%s: manifest sha256:%s", what, hex);
-	if ((error = ferry_json_parse(doc, body->ptr, body->size, what)) < 0)
-		return error;
-	if (!json_is_object(*doc))
-		return ferry_error_set(FERRY_EINVALID, "%s: manifest sha256:%s is not a JSON "
-				       "object", what, hex);
-	return 0;
-}
+	if (error < 0) {
+		char digest[FERRY_OCI_DIGEST_SIZE];
 
-static const char *doc_media_type(const json_t *doc, const char *given)
-{
-	const char *mt = json_string_value(json_object_get(doc, "mediaType"));
-
-	if (mt)
-		return mt;
-	if (given && *given)
-		return given;
-	return json_object_get(doc, "manifests") ? MT_OCI_INDEX : MT_OCI_MANIFEST;
-}
-
-static int is_index(const char *mt)
-{
-	return !strcmp(mt, MT_OCI_INDEX) || !strcmp(mt, MT_DOCKER_LIST);
-}
-
-static int desc_hex(const char **hex, uint64_t *size, const json_t *d, const char *what)
-{
-	const char *digest = json_string_value(json_object_get(d, "digest"));
-	json_t *sz = json_object_get(d, "size");
-
-	if (!digest || strncmp(digest, "sha256:", 7) || !ferry_sha256_hex_valid(digest + 7) ||
-	    !json_is_integer(sz) || json_integer_value(sz) < 0)
-		return ferry_error_set(FERRY_EINVALID, "%s: a descriptor without a sha256 "
-				       "digest and size", what);
-	*hex = digest + 7;
-	*size = (uint64_t)json_integer_value(sz);
+		ferry_oci_digest_format(digest, hex);
+		return ferry_error_wrap(error, "%s: manifest %s", what, digest);
+	}
 	return 0;
 }
 
 static int remember_referrer(oci_ctx *c, const char *repo, const json_t *doc,
 			     const char *mt, const char *hex, uint64_t size)
 {
-	const json_t *subject = json_object_get(doc, "subject");
-	const char *sd = json_string_value(json_object_get(subject, "digest"));
-	const char *at = json_string_value(json_object_get(doc, "artifactType"));
-	json_t *ann = json_object_get(doc, "annotations");
+	const char *sd = json_string_value(json_object_get(json_object_get(doc, "subject"),
+							   "digest"));
 	referrer *grown;
 	json_t *desc;
-	char digest[80];
 
-	if (!sd || strncmp(sd, "sha256:", 7) || strlen(sd) >= sizeof(grown->subject))
+	if (!ferry_oci_digest_valid(sd))
 		return 0;
-	if (!at)
-		at = json_string_value(json_object_get(json_object_get(doc, "config"),
-						       "mediaType"));
-	snprintf(digest, sizeof(digest), "sha256:%s", hex);
-	if (!(desc = json_pack("{s:s,s:s,s:I}", "mediaType", mt, "digest", digest, "size",
-			       (json_int_t)size)))
-		return oom();
-	if ((at && json_object_set_new(desc, "artifactType", json_string(at)) < 0) ||
-	    (json_is_object(ann) && json_object_set(desc, "annotations", ann) < 0) ||
+	if (!(desc = ferry_oci_referrer_descriptor(doc, mt, hex, size)) ||
 	    !(grown = realloc(c->refs, (c->nrefs + 1) * sizeof(*grown)))) {
 		json_decref(desc);
 		return oom();
@@ -605,73 +469,39 @@ static int remember_referrer(oci_ctx *c, const char *repo, const json_t *doc,
 }
 
 /*
- * Push manifest `hex` and everything it refers to into `repo`: blobs, then
- * child manifests, then the manifest itself by digest. On return the
- * registry holds all of it (confirmed by HEAD or by a 201).
+ * Put manifest `hex` (`body`, of type `mt`; `doc` its JSON, or NULL for a
+ * type ferry does not read) into `repo` by digest unless the registry has
+ * it, and mark it done. What it refers to is already there.
  */
-static int push_manifest(oci_ctx *c, const char *repo, const char *hex,
-			 const char *given_mt, const char *what, int depth)
+static int put_manifest(oci_ctx *c, const char *repo, const char *hex, const char *mt,
+			const ferry_buf *body, const json_t *doc, const char *what)
 {
-	ferry_buf body = FERRY_BUF_INIT, url = FERRY_BUF_INIT, ct = FERRY_BUF_INIT;
+	ferry_buf url = FERRY_BUF_INIT, ct = FERRY_BUF_INIT;
 	ferry_http_response resp;
 	ferry_http_request req = { 0 };
-	json_t *doc = NULL, *d;
-	const char *mt, *chex;
 	const char *hdrs[2];
-	char digest[80];
-	uint64_t size;
-	size_t i;
+	char digest[FERRY_OCI_DIGEST_SIZE];
 	int present, error;
 
 	memset(&resp, 0, sizeof(resp));
-	snprintf(digest, sizeof(digest), "sha256:%s", hex);
-	if (depth > MAX_DEPTH)
-		return ferry_error_set(FERRY_EINVALID, "%s: indexes nest deeper than %d",
-				       what, MAX_DEPTH);
-	if (is_done(c, repo, digest))
-		return 0;
-	if ((error = read_manifest(&body, &doc, c, hex, what)) < 0)
-		goto done;
-	mt = doc_media_type(doc, given_mt);
-	if (is_index(mt)) {
-		json_array_foreach(json_object_get(doc, "manifests"), i, d) {
-			const char *cmt = json_string_value(json_object_get(d, "mediaType"));
-
-			if ((error = desc_hex(&chex, &size, d, what)) < 0 ||
-			    (error = push_manifest(c, repo, chex, cmt, what, depth + 1)) < 0)
-				goto done;
-		}
-	} else {
-		json_t *cfg = json_object_get(doc, "config");
-
-		if (cfg && ((error = desc_hex(&chex, &size, cfg, what)) < 0 ||
-			    (error = push_blob(c, repo, chex, size, what)) < 0))
-			goto done;
-		json_array_foreach(json_object_get(doc, "layers"), i, d) {
-			if ((error = desc_hex(&chex, &size, d, what)) < 0)
-				goto done;
-			/* Non-distributable layers live elsewhere (their urls). */
-			if (json_object_get(d, "urls") && !ferry_store_has_blob(c->st, chex))
-				continue;
-			if ((error = push_blob(c, repo, chex, size, what)) < 0)
-				goto done;
-		}
-	}
+	ferry_oci_digest_format(digest, hex);
+	if (!*mt)
+		return ferry_error_set(FERRY_EINVALID, "%s: manifest %s has no media type",
+				       what, digest);
 	if ((error = oci_head(&present, c, repo, "manifests", digest, what)) < 0)
 		goto done;
 	if (present) {
 		c->r->manifests_present++;
 	} else {
-		if ((error = ferry_buf_printf(&url, "%s/v2/%s/manifests/%s", c->base, repo,
-					      digest)) < 0 ||
+		if ((error = oci_url(&url, c, repo, "manifests/%s", digest)) < 0 ||
 		    (error = ferry_buf_printf(&ct, "Content-Type: %s", mt)) < 0)
 			goto done;
 		hdrs[0] = ct.ptr;
 		hdrs[1] = NULL;
 		req.url = url.ptr;
 		req.method = "PUT";
-		req.body = body.ptr;
-		req.body_len = body.size;
+		req.body = body->ptr;
+		req.body_len = body->size;
 		if ((error = oci_send(&resp, c, repo, NULL, &req, hdrs, what)) < 0)
 			goto done;
 		if (resp.status != 201) {
@@ -682,56 +512,157 @@ static int push_manifest(oci_ctx *c, const char *repo, const char *hex,
 			c->referrers_api = 1;
 		c->r->manifests_pushed++;
 	}
-	if (json_object_get(doc, "subject") &&
-	    (error = remember_referrer(c, repo, doc, mt, hex, body.size)) < 0)
+	if (doc && json_object_get(doc, "subject") &&
+	    (error = remember_referrer(c, repo, doc, mt, hex, body->size)) < 0)
 		goto done;
 	error = mark_done(c, repo, digest);
 done:
 	ferry_http_response_dispose(&resp);
-	json_decref(doc);
-	ferry_buf_dispose(&body);
 	ferry_buf_dispose(&url);
 	ferry_buf_dispose(&ct);
 	return error;
+}
+
+typedef struct {
+	oci_ctx *c;
+	const char *repo;
+	const char *what;
+} push_ctx;
+
+static int push_load(ferry_buf *body, const ferry_oci_descriptor *desc, void *payload)
+{
+	push_ctx *p = payload;
+
+	return read_manifest(body, p->c, desc->hex, p->what);
+}
+
+/*
+ * Blobs are pushed as they are met; a document already confirmed is not
+ * opened again; an index entry of a type ferry does not read is put as it
+ * is, without looking inside.
+ */
+static int push_visit(const ferry_oci_descriptor *desc, ferry_oci_role role, int depth,
+		      void *payload)
+{
+	push_ctx *p = payload;
+	ferry_buf body = FERRY_BUF_INIT;
+	int error;
+
+	(void)depth;
+	switch (role) {
+	case FERRY_OCI_CONFIG:
+		return push_blob(p->c, p->repo, desc->hex, desc->size, p->what);
+	case FERRY_OCI_LAYER:
+		/* Non-distributable layers live elsewhere (their urls). */
+		if (json_object_get(desc->json, "urls") && !ferry_store_has_blob(p->c->st, desc->hex))
+			return 0;
+		return push_blob(p->c, p->repo, desc->hex, desc->size, p->what);
+	case FERRY_OCI_ROOT:
+	case FERRY_OCI_MANIFESTS:
+		if (is_done(p->c, p->repo, desc->digest))
+			return 1;
+		if (ferry_oci_is_document(desc->media_type))
+			return 0;
+		if ((error = read_manifest(&body, p->c, desc->hex, p->what)) == 0)
+			error = put_manifest(p->c, p->repo, desc->hex, desc->media_type, &body,
+					     NULL, p->what);
+		ferry_buf_dispose(&body);
+		return error < 0 ? error : 1;
+	default:
+		return 0;
+	}
+}
+
+/* A document goes after everything it refers to. */
+static int push_leave(const ferry_oci_document *doc, int depth, void *payload)
+{
+	push_ctx *p = payload;
+
+	(void)depth;
+	return put_manifest(p->c, p->repo, doc->hex, doc->media_type, &doc->body, doc->json,
+			    p->what);
+}
+
+/*
+ * Push manifest `hex` (of type `given_mt` as the store records it) and
+ * everything it refers to into `repo`: blobs, then child manifests, then
+ * the manifest itself by digest. On return the registry holds all of it
+ * (confirmed by HEAD or by a 201).
+ */
+static int push_manifest(oci_ctx *c, const char *repo, const char *hex,
+			 const char *given_mt, const char *what)
+{
+	ferry_oci_walk_options o = FERRY_OCI_WALK_OPTIONS_INIT;
+	ferry_oci_descriptor root;
+	ferry_buf path = FERRY_BUF_INIT;
+	push_ctx p = { c, repo, what };
+	char digest[FERRY_OCI_DIGEST_SIZE];
+	struct stat st;
+	int error;
+
+	ferry_oci_digest_format(digest, hex);
+	if (is_done(c, repo, digest))
+		return 0;
+	if ((error = ferry_store_blob_path(&path, c->st, hex)) < 0)
+		return error;
+	if (stat(path.ptr, &st) < 0) {
+		error = ferry_error_set_errno(FERRY_ENOTFOUND, "%s: manifest %s: the store lacks "
+					      "it ('%s')", what, digest, path.ptr);
+		ferry_buf_dispose(&path);
+		return error;
+	}
+	ferry_buf_dispose(&path);
+	memset(&root, 0, sizeof(root));
+	root.media_type = given_mt;
+	root.digest = digest;
+	memcpy(root.hex, hex, sizeof(root.hex));
+	root.size = (uint64_t)st.st_size;
+	o.load = push_load;
+	o.visit = push_visit;
+	o.leave = push_leave;
+	o.what = what;
+	o.payload = &p;
+	return ferry_oci_walk(&o, &root);
 }
 
 /* Move tag `tag` of `repo` to manifest `hex`, which is complete there. */
 static int put_tag(oci_ctx *c, const char *repo, const char *tag, const char *hex,
 		   const char *given_mt, const char *what)
 {
-	ferry_buf body = FERRY_BUF_INIT, url = FERRY_BUF_INIT, ct = FERRY_BUF_INIT;
+	ferry_buf url = FERRY_BUF_INIT, ct = FERRY_BUF_INIT;
+	ferry_oci_document doc;
 	ferry_http_response resp;
 	ferry_http_request req = { 0 };
 	const char *hdrs[2];
-	json_t *doc = NULL;
-	char digest[80];
+	char digest[FERRY_OCI_DIGEST_SIZE];
 	int error;
 
 	memset(&resp, 0, sizeof(resp));
-	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	memset(&doc, 0, sizeof(doc));
+	ferry_oci_digest_format(digest, hex);
 	/* The tag moves only to a manifest this run confirmed complete there
-	 * (push_manifest marks it done after a HEAD or a 201). */
+	 * (put_manifest marks it done after a HEAD or a 201). */
 	if (!is_done(c, repo, digest))
 		return ferry_error_set(FERRY_ERROR, "%s: manifest %s was not confirmed on the "
 				       "registry; the tag was not moved", what, digest);
-	if ((error = read_manifest(&body, &doc, c, hex, what)) < 0 ||
-	    (error = ferry_buf_printf(&url, "%s/v2/%s/manifests/%s", c->base, repo, tag)) < 0 ||
-	    (error = ferry_buf_printf(&ct, "Content-Type: %s", doc_media_type(doc, given_mt))) < 0)
+	if ((error = read_manifest(&doc.body, c, hex, what)) < 0 ||
+	    (error = ferry_oci_document_parse(&doc, given_mt, what)) < 0 ||
+	    (error = oci_url(&url, c, repo, "manifests/%s", tag)) < 0 ||
+	    (error = ferry_buf_printf(&ct, "Content-Type: %s", doc.media_type)) < 0)
 		goto done;
 	hdrs[0] = ct.ptr;
 	hdrs[1] = NULL;
 	req.url = url.ptr;
 	req.method = "PUT";
-	req.body = body.ptr;
-	req.body_len = body.size;
+	req.body = doc.body.ptr;
+	req.body_len = doc.body.size;
 	if ((error = oci_send(&resp, c, repo, NULL, &req, hdrs, what)) < 0)
 		goto done;
 	if (resp.status != 201)
 		error = unexpected(&resp, what);
 done:
 	ferry_http_response_dispose(&resp);
-	json_decref(doc);
-	ferry_buf_dispose(&body);
+	ferry_oci_document_dispose(&doc);
 	ferry_buf_dispose(&url);
 	ferry_buf_dispose(&ct);
 	return error;
@@ -748,7 +679,7 @@ static int probe_referrers(oci_ctx *c, const char *repo, const char *subject)
 
 	if (c->referrers_api >= 0)
 		return 0;
-	if ((error = ferry_buf_printf(&url, "%s/v2/%s/referrers/%s", c->base, repo, subject)) < 0)
+	if ((error = oci_url(&url, c, repo, "referrers/%s", subject)) < 0)
 		return error;
 	req.url = url.ptr;
 	error = oci_send(&resp, c, repo, NULL, &req, NULL, "referrers API");
@@ -756,7 +687,7 @@ static int probe_referrers(oci_ctx *c, const char *repo, const char *subject)
 	if (error < 0)
 		return error;
 	c->referrers_api = resp.status == 200 && resp.content_type &&
-			   !strcmp(resp.content_type, MT_OCI_INDEX);
+			   !strcmp(resp.content_type, FERRY_OCI_MT_INDEX);
 	ferry_http_response_dispose(&resp);
 	return 0;
 }
@@ -764,12 +695,13 @@ static int probe_referrers(oci_ctx *c, const char *repo, const char *subject)
 /* Add the remembered referrers of (repo, subject) to its sha256-<hex> tag. */
 static int update_referrers_tag(oci_ctx *c, size_t first)
 {
-	static const char *const accept[] = { "Accept: " MT_OCI_INDEX, NULL };
-	static const char *const ct[] = { "Content-Type: " MT_OCI_INDEX, NULL };
+	static const char *const accept[] = { "Accept: " FERRY_OCI_MT_INDEX, NULL };
+	static const char *const ct[] = { "Content-Type: " FERRY_OCI_MT_INDEX, NULL };
 	const referrer *ref = &c->refs[first];
 	ferry_http_response resp;
 	ferry_http_request req = { 0 };
 	ferry_buf url = FERRY_BUF_INIT, body = FERRY_BUF_INIT, what = FERRY_BUF_INIT;
+	ferry_buf tag = FERRY_BUF_INIT;
 	json_t *index = NULL, *list, *d;
 	size_t i, j;
 	int changed = 0, error;
@@ -777,11 +709,11 @@ static int update_referrers_tag(oci_ctx *c, size_t first)
 	memset(&resp, 0, sizeof(resp));
 	if ((error = ferry_buf_printf(&what, "%s: referrers of %s", ref->repo,
 				      ref->subject)) < 0 ||
-	    (error = ferry_buf_printf(&url, "%s/v2/%s/manifests/sha256-%s", c->base, ref->repo,
-				      ref->subject + 7)) < 0)
+	    (error = ferry_oci_referrers_tag(&tag, ferry_oci_digest_hex(ref->subject))) < 0 ||
+	    (error = oci_url(&url, c, ref->repo, "manifests/%s", tag.ptr)) < 0)
 		goto done;
 	req.url = url.ptr;
-	req.limit = MANIFEST_MAX;
+	req.limit = FERRY_OCI_MANIFEST_MAX_SIZE;
 	if ((error = oci_send(&resp, c, ref->repo, NULL, &req, accept, what.ptr)) < 0)
 		goto done;
 	if (resp.status == 200) {
@@ -789,8 +721,7 @@ static int update_referrers_tag(oci_ctx *c, size_t first)
 					      what.ptr)) < 0)
 			goto done;
 	} else if (resp.status == 404) {
-		if (!(index = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2, "mediaType",
-					MT_OCI_INDEX, "manifests"))) {
+		if (!(index = ferry_oci_index_new())) {
 			error = oom();
 			goto done;
 		}
@@ -843,6 +774,7 @@ done:
 	ferry_buf_dispose(&url);
 	ferry_buf_dispose(&body);
 	ferry_buf_dispose(&what);
+	ferry_buf_dispose(&tag);
 	return error;
 }
 
@@ -891,30 +823,24 @@ static void tags_free(seed_tag *tags, size_t n)
 	free(tags);
 }
 
-/* Split "name:tag" / "name@sha256:hex" and rewrite the name. */
+/* Split "name:tag" / "name@sha256:hex" and rewrite the name. A reference
+ * with a digest is pushed by digest (a tag beside it is not moved). */
 static int split_reference(seed_tag *out, const ferry_target *t, const char *reference,
 			   const char *digest)
 {
-	const char *at = strchr(reference, '@'), *slash, *colon;
+	ferry_reference_parts parts;
+	const char *hex = ferry_oci_digest_hex(digest);
 	char *name = NULL, *enclave = NULL;
-	size_t nlen;
 	int error = 0;
 
-	slash = strrchr(reference, '/');
-	colon = strrchr(slash ? slash : reference, ':');
-	if (at)
-		nlen = (size_t)(at - reference);
-	else if (colon)
-		nlen = (size_t)(colon - reference);
-	else
-		return ferry_error_set(FERRY_EINVALID, "reference '%.200s' has neither tag nor "
-				       "digest", reference);
-	if (strncmp(digest, "sha256:", 7) || !ferry_sha256_hex_valid(digest + 7))
+	if ((error = ferry_reference_split(&parts, reference)) < 0)
+		return error;
+	if (!hex)
 		return ferry_error_set(FERRY_EINVALID, "reference '%.200s': bad digest",
 				       reference);
-	memcpy(out->hex, digest + 7, sizeof(out->hex));
-	if (!(name = strndup(reference, nlen)) ||
-	    (!at && !(out->tag = strdup(colon + 1)))) {
+	memcpy(out->hex, hex, sizeof(out->hex));
+	if (!(name = strndup(reference, parts.name_len)) ||
+	    (!parts.digest && !(out->tag = strndup(parts.tag, parts.tag_len)))) {
 		error = oom();
 		goto done;
 	}
@@ -970,11 +896,10 @@ static int load_tags(seed_tag **out, size_t *n, oci_ctx *c)
 static int ctx_init(oci_ctx *c, ferry_store *st, const ferry_target *t,
 		    ferry_seed_target_result *r, const ferry_seed_options *opts)
 {
-	ferry_http_options ho = FERRY_HTTP_OPTIONS_INIT;
+	ferry_oci_client_options co = FERRY_OCI_CLIENT_OPTIONS_INIT;
 	ferry_buf host = FERRY_BUF_INIT;
 	json_t *chunk = json_object_get(t->options, "chunk-size");
-	char *cred = NULL;
-	size_t len;
+	char *cred = NULL, *userpwd = NULL;
 	int error;
 
 	memset(c, 0, sizeof(*c));
@@ -984,33 +909,36 @@ static int ctx_init(oci_ctx *c, ferry_store *st, const ferry_target *t,
 	c->opts = opts;
 	c->referrers_api = -1;
 	c->chunk = json_is_integer(chunk) ? (uint64_t)json_integer_value(chunk) : DEFAULT_CHUNK;
-	ho.ca_file = json_string_value(json_object_get(t->options, "ca-file"));
-	if ((error = ferry_http_new(&c->http, &ho)) < 0)
-		return error;
-	if (!(c->base = strdup(t->url)))
-		return oom();
-	len = strlen(c->base);
-	while (len && c->base[len - 1] == '/')
-		c->base[--len] = '\0';
-	if ((error = ferry_http_url_host(&host, t->url)) < 0)
-		return error;
-	c->host = ferry_buf_detach(&host);
-	if ((error = ferry_target_credentials(&cred, t)) < 0)
-		return error;
+	if ((error = ferry_http_url_host(&host, t->url)) < 0 ||
+	    (error = ferry_target_credentials(&cred, t)) < 0)
+		goto done;
 	if (cred && cred[0] == '{') {
 		/* A docker/podman auth.json: the entry for this registry. */
 		char what[300];
 
 		snprintf(what, sizeof(what), "target '%.100s': credentials", t->name);
-		error = ferry_auth_text_lookup(&c->userpwd, cred, strlen(cred), what, c->host);
+		error = ferry_auth_text_lookup(&userpwd, cred, strlen(cred), what, host.ptr);
 	} else if (cred && !strchr(cred, ':')) {
 		error = ferry_error_set(FERRY_EINVALID, "target '%s': the credentials must be "
 					"'user:password' or an auth.json", t->name);
 	} else {
-		c->userpwd = cred;
+		userpwd = cred;
 		cred = NULL;
 	}
+	if (error < 0)
+		goto done;
+	co.url = t->url;
+	co.host = host.ptr;
+	co.ca_file = json_string_value(json_object_get(t->options, "ca-file"));
+	co.userpwd = userpwd;
+	co.actions = "pull,push";
+	co.credentials_hint = "add them to the target with --credentials";
+	co.bytes_sent = &r->bytes_sent;
+	error = ferry_oci_client_new(&c->client, &co);
+done:
 	ferry_secret_free(cred);
+	ferry_secret_free(userpwd);
+	ferry_buf_dispose(&host);
 	return error;
 }
 
@@ -1019,7 +947,7 @@ int ferry_seed__oci(ferry_seed_target_result *r, ferry_store *st, const ferry_ta
 {
 	seed_tag *tags = NULL;
 	ferry_buf item = FERRY_BUF_INIT, what = FERRY_BUF_INIT;
-	char *state = NULL, digest[80];
+	char *state = NULL, digest[FERRY_OCI_DIGEST_SIZE];
 	size_t ntags = 0, i, *pending = NULL, npending = 0;
 	oci_ctx c;
 	int error;
@@ -1035,7 +963,7 @@ int ferry_seed__oci(ferry_seed_target_result *r, ferry_store *st, const ferry_ta
 	for (i = 0; i < ntags; i++) {
 		seed_tag *g = &tags[i];
 
-		snprintf(digest, sizeof(digest), "sha256:%s", g->hex);
+		ferry_oci_digest_format(digest, g->hex);
 		ferry_buf_clear(&item);
 		ferry_buf_clear(&what);
 		if ((error = ferry_buf_printf(&what, "%s (as %s)", g->reference, g->repo)) < 0)
@@ -1055,7 +983,7 @@ int ferry_seed__oci(ferry_seed_target_result *r, ferry_store *st, const ferry_ta
 			r->tags_unchanged++;
 			continue;
 		}
-		if ((error = push_manifest(&c, g->repo, g->hex, g->media_type, what.ptr, 0)) < 0)
+		if ((error = push_manifest(&c, g->repo, g->hex, g->media_type, what.ptr)) < 0)
 			goto done;
 		pending[npending++] = i;
 	}
@@ -1065,7 +993,7 @@ int ferry_seed__oci(ferry_seed_target_result *r, ferry_store *st, const ferry_ta
 
 		if (!g->tag)
 			continue;
-		snprintf(digest, sizeof(digest), "sha256:%s", g->hex);
+		ferry_oci_digest_format(digest, g->hex);
 		ferry_buf_clear(&item);
 		ferry_buf_clear(&what);
 		if ((error = ferry_buf_printf(&what, "%s (as %s:%s)", g->reference, g->repo,
@@ -1087,7 +1015,7 @@ int ferry_seed__oci(ferry_seed_target_result *r, ferry_store *st, const ferry_ta
 
 		if (g->tag)
 			continue;
-		snprintf(digest, sizeof(digest), "sha256:%s", g->hex);
+		ferry_oci_digest_format(digest, g->hex);
 		ferry_buf_clear(&item);
 		if ((error = ferry_buf_printf(&item, "manifest %s@%s", g->repo, digest)) < 0 ||
 		    (error = ferry_store_progress_set(st, t->name, item.ptr, digest)) < 0)

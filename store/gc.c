@@ -1,7 +1,9 @@
 /*
  * Garbage collection of the store's blobs: mark what the tags reach
- * (indexes, manifests, configs, layers), then delete every other blob,
- * forgetting its record before removing its file.
+ * (indexes, manifests, configs, layers, subjects) with the OCI walk, then
+ * delete every other blob, forgetting its record before removing its file.
+ * Marking fails closed: a tag whose documents cannot be read whole stops
+ * gc before it deletes anything.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -14,9 +16,11 @@
 
 #include "ferry/errors.h"
 #include "catalog.h"
+#include "digest.h"
 #include "fs.h"
 #include "hash.h"
 #include "private.h"
+#include "walk.h"
 #include "banned.h"
 
 typedef struct {
@@ -61,61 +65,80 @@ static int set_add(hex_set *s, const char *hex)
 	return 1;
 }
 
-/* Mark `digest` live; with `open`, it is a manifest or an index: read it
- * and mark what it refers to. Configs and layers are never read. */
-static int mark(ferry_store *st, hex_set *live, const char *digest, int open, int depth)
-{
-	ferry_buf path = FERRY_BUF_INIT, body = FERRY_BUF_INIT;
-	json_t *doc = NULL, *d;
-	size_t i;
-	int error = 0;
-
-	if (!digest || strncmp(digest, "sha256:", 7) || !ferry_sha256_hex_valid(digest + 7) ||
-	    depth > 16)
-		return 0;
-	if ((error = set_add(live, digest + 7)) <= 0 || !open)
-		return error < 0 ? error : 0;   /* 0: held already, or not a document */
-	error = 0;
-	if ((error = ferry_store_blob_path(&path, st, digest + 7)) < 0)
-		goto done;
-	if (ferry_fs_read_file(&body, path.ptr, 4u << 20) < 0 ||
-	    !(doc = json_loadb(body.ptr, body.size, 0, NULL)))
-		goto done;
-	error = mark(st, live, json_string_value(json_object_get(json_object_get(doc, "config"),
-							       "digest")), 0, depth + 1);
-	json_array_foreach(json_object_get(doc, "layers"), i, d)
-		if (!error)
-			error = mark(st, live, json_string_value(json_object_get(d, "digest")), 0,
-				     depth + 1);
-	json_array_foreach(json_object_get(doc, "manifests"), i, d)
-		if (!error)
-			error = mark(st, live, json_string_value(json_object_get(d, "digest")), 1,
-				     depth + 1);
-done:
-	ferry_error_clear();
-	json_decref(doc);
-	ferry_buf_dispose(&path);
-	ferry_buf_dispose(&body);
-	return error;
-}
-
 typedef struct {
 	ferry_store *st;
 	hex_set *live;
-} mark_tags;
+} marker;
 
+/* Every descriptor met is live; a document already marked is not read
+ * again (its children are marked already). */
+static int mark_visit(const ferry_oci_descriptor *desc, ferry_oci_role role, int depth,
+		      void *payload)
+{
+	marker *m = payload;
+	int added;
+
+	(void)role;
+	(void)depth;
+	if ((added = set_add(m->live, desc->hex)) < 0)
+		return added;
+	return added ? 0 : 1;
+}
+
+static int mark_load(ferry_buf *body, const ferry_oci_descriptor *desc, void *payload)
+{
+	marker *m = payload;
+	ferry_buf path = FERRY_BUF_INIT;
+	int error;
+
+	if ((error = ferry_store_blob_path(&path, m->st, desc->hex)) == 0)
+		error = ferry_fs_read_file(body, path.ptr, FERRY_OCI_INDEX_MAX_SIZE);
+	ferry_buf_dispose(&path);
+	return error;
+}
+
+/* Mark what the tag reaches. Its document must be in the store and whole,
+ * and so must every manifest below it: a walk that cannot read one cannot
+ * know what it keeps alive, so gc stops before deleting anything. */
 static int mark_tag(const ferry_store_tag *t, void *payload)
 {
-	mark_tags *m = payload;
+	marker *m = payload;
+	ferry_oci_walk_options o = FERRY_OCI_WALK_OPTIONS_INIT;
+	ferry_oci_descriptor root;
+	ferry_buf what = FERRY_BUF_INIT, path = FERRY_BUF_INIT;
+	struct stat s;
+	int error;
 
-	return mark(m->st, m->live, t->digest, 1, 0);
+	memset(&root, 0, sizeof(root));
+	if ((error = ferry_buf_printf(&what, "tag '%s'", t->reference)) < 0 ||
+	    (error = ferry_oci_digest_parse(root.hex, t->digest)) < 0 ||
+	    (error = ferry_store_blob_path(&path, m->st, root.hex)) < 0)
+		goto done;
+	if (stat(path.ptr, &s) < 0) {
+		error = ferry_error_set_errno(FERRY_ECORRUPT, "%s: its document %s is not in the "
+					      "store", what.ptr, t->digest);
+		goto done;
+	}
+	root.digest = t->digest;
+	root.media_type = t->media_type;
+	root.size = (uint64_t)s.st_size;
+	o.load = mark_load;
+	o.visit = mark_visit;
+	o.flags = FERRY_OCI_SUBJECTS;
+	o.what = what.ptr;
+	o.payload = m;
+	error = ferry_oci_walk(&o, &root);
+done:
+	ferry_buf_dispose(&what);
+	ferry_buf_dispose(&path);
+	return error;
 }
 
 int ferry_store_gc(ferry_store *st, int dry_run, size_t *removed,
 		   uint64_t *removed_bytes, size_t *kept)
 {
 	hex_set live = { NULL, 0, 0 };
-	mark_tags mark_ctx;
+	marker mark_ctx;
 	ferry_buf dir = FERRY_BUF_INIT, path = FERRY_BUF_INIT;
 	struct dirent *e;
 	DIR *d = NULL;
@@ -127,9 +150,12 @@ int ferry_store_gc(ferry_store *st, int dry_run, size_t *removed,
 		return ferry_error_set(FERRY_EINVALID, "gc needs the store's write lock");
 	mark_ctx.st = st;
 	mark_ctx.live = &live;
-	if ((error = ferry_store_tag_foreach(st, mark_tag, &mark_ctx)) < 0)
+	if ((error = ferry_store_tag_foreach(st, mark_tag, &mark_ctx)) < 0) {
+		error = ferry_error_wrap(error, "gc of '%s' stopped before deleting anything",
+					 st->root);
 		goto done;
-	if ((error = ferry_store_path(&dir, st->root, "blobs/sha256")) < 0)
+	}
+	if ((error = ferry_oci_blob_dir(&dir, st->root)) < 0)
 		goto done;
 	if (!(d = opendir(dir.ptr))) {
 		error = ferry_error_set_errno(FERRY_EIO, "cannot read '%s'", dir.ptr);

@@ -17,7 +17,10 @@
 #include "ferry/errors.h"
 #include "catalog.h"
 #include "fs.h"
+#include "descriptor.h"
+#include "digest.h"
 #include "json.h"
+#include "oci.h"
 #include "private.h"
 #include "banned.h"
 
@@ -30,7 +33,7 @@ int ferry_store_path(ferry_buf *out, const char *root, const char *name)
 
 int ferry_store_path_blob(ferry_buf *out, const char *root, const char *hex)
 {
-	return ferry_buf_printf(out, "%s/blobs/sha256/%s", root, hex);
+	return ferry_oci_blob_path(out, root, hex);
 }
 
 int ferry_store_path_repo(ferry_buf *out, const char *root, const char *name)
@@ -149,11 +152,11 @@ done:
 
 static int create_layout(ferry_store *st)
 {
-	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+	static const char layout[] = FERRY_OCI_LAYOUT_FILE;
 	ferry_buf path = FERRY_BUF_INIT;
 	int error;
 
-	if ((error = ferry_store_path(&path, st->root, "blobs/sha256")) < 0 ||
+	if ((error = ferry_oci_blob_dir(&path, st->root)) < 0 ||
 	    (error = ferry_fs_mkdir_p(path.ptr, 0755)) < 0)
 		goto done;
 	ferry_buf_clear(&path);
@@ -161,7 +164,7 @@ static int create_layout(ferry_store *st)
 	    (error = ferry_fs_mkdir_p(path.ptr, 0755)) < 0)
 		goto done;
 	ferry_buf_clear(&path);
-	if ((error = ferry_store_path(&path, st->root, "oci-layout")) < 0)
+	if ((error = ferry_store_path(&path, st->root, FERRY_STORE_LAYOUT)) < 0)
 		goto done;
 	if (!ferry_fs_exists(path.ptr))
 		error = ferry_fs_write_atomic(path.ptr, layout, strlen(layout), 0644);
@@ -292,16 +295,20 @@ int ferry_store_meta_set(ferry_store *st, const char *key, int64_t value)
 
 static int add_view_entry(const ferry_store_tag *t, void *payload)
 {
-	return ferry_json_append(payload,
-		json_pack("{s:s,s:s,s:I,s:{s:s}}", "mediaType", t->media_type, "digest",
-			  t->digest, "size", (json_int_t)t->size, "annotations",
-			  "org.opencontainers.image.ref.name", t->reference));
+	json_t *d = ferry_oci_descriptor_new(t->media_type, ferry_oci_digest_hex(t->digest),
+					     t->size);
+
+	if (d && json_object_set_new(d, "annotations",
+				     json_pack("{s:s}", FERRY_OCI_REF_NAME, t->reference)) < 0) {
+		json_decref(d);
+		d = NULL;
+	}
+	return ferry_json_append(payload, d);
 }
 
 int ferry_store_write_layout_view(ferry_store *st)
 {
-	json_t *index = json_pack("{s:i,s:s,s:[]}", "schemaVersion", 2, "mediaType",
-				  "application/vnd.oci.image.index.v1+json", "manifests");
+	json_t *index = ferry_oci_index_new();
 	ferry_buf text = FERRY_BUF_INIT, path = FERRY_BUF_INIT, lock = FERRY_BUF_INIT;
 	int error;
 

@@ -25,12 +25,14 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "oci.h"
 
 #define FERRY_STORE_DEFAULT "/var/lib/ferry"
 
 /** Names inside a store directory. */
 #define FERRY_STORE_DB "ferry.db"
-#define FERRY_STORE_INDEX "index.json"
+#define FERRY_STORE_INDEX FERRY_OCI_INDEX_NAME
+#define FERRY_STORE_LAYOUT FERRY_OCI_LAYOUT_NAME
 #define FERRY_STORE_STAGING "staging"
 #define FERRY_STORE_TARGETS "targets"
 #define FERRY_STORE_LOCK "lock"

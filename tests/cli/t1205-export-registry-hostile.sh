@@ -33,6 +33,7 @@ ex() { local want=$1 ref=$2
 Z=sha256:2222222222222222222222222222222222222222222222222222222222222222
 
 ex 0 "$H/good:v1"
+[ -n "$(ls "$T/cache$n/oci/blobs/sha256/")" ] || fail "no blob in the cache at <cache>/oci/blobs/sha256/"
 ok "a well-behaved image exports"
 
 ex 1 "$H/wrongdigest@$Z"

@@ -2,8 +2,11 @@
 #
 #   seed_store STORE LAYOUT NAME...     a store holding LAYOUT under each NAME
 #                                       (one bundle, channel "seed")
-#   seed_add_referrer LAYOUT TAG        add an SBOM-like artifact whose subject is
-#                                       the manifest tagged TAG, tagged TAG-sbom
+#   seed_put_referrer LAYOUT TAG        write an SBOM-like artifact whose subject is
+#                                       the manifest tagged TAG into LAYOUT's blobs
+#                                       (not listed); prints "sha256:<hex> <size>"
+#                                       ($T/referrer.json holds its bytes)
+#   seed_add_referrer LAYOUT TAG        the same, listed in index.json as TAG-sbom
 #   seed_check_registry ADDR REPO [CURL_ARGS...]
 #                                       every tag of REPO on the registry names a
 #                                       manifest whose blobs and children are all
@@ -35,8 +38,8 @@ _seed_put_blob() {   # LAYOUT FILE -> prints "sha256:<hex> <size>"
 	echo "sha256:$hex $size"
 }
 
-seed_add_referrer() {
-	local layout=$1 tag=$2 subject cfg sbom m
+seed_put_referrer() {
+	local layout=$1 tag=$2 subject cfg sbom
 	subject=$(jq -c --arg t "$tag" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | {mediaType, digest, size}' "$layout/index.json")
 	printf '{}' >"$T/empty.json"
 	printf '{"spdxVersion":"SPDX-2.3","name":"%s"}' "$tag" >"$T/sbom.json"
@@ -48,8 +51,13 @@ seed_add_referrer() {
 		artifactType: "application/spdx+json",
 		config: {mediaType: "application/vnd.oci.empty.v1+json", digest: $cd, size: $cs},
 		layers: [{mediaType: "application/spdx+json", digest: $sd, size: $ss}],
-		subject: $subject}' >"$T/referrer.json"
-	m=$(_seed_put_blob "$layout" "$T/referrer.json")
+		subject: $subject, annotations: {"org.example.kind": "sbom"}}' >"$T/referrer.json"
+	_seed_put_blob "$layout" "$T/referrer.json"
+}
+
+seed_add_referrer() {
+	local layout=$1 tag=$2 m
+	m=$(seed_put_referrer "$layout" "$tag")
 	jq --arg d "${m% *}" --argjson s "${m#* }" --arg n "$tag-sbom" \
 		'.manifests += [{mediaType: "application/vnd.oci.image.manifest.v1+json",
 		  digest: $d, size: $s, annotations: {"org.opencontainers.image.ref.name": $n}}]' \

@@ -1,14 +1,16 @@
 /*
- * Parsers for registry sources: image references, WWW-Authenticate
- * challenges, image lists, platforms and auth.json files.
+ * Names and the parsers for registry sources: image references, repository
+ * names, store references, WWW-Authenticate challenges, image lists,
+ * platforms and auth.json files.
  */
 #include <sodium.h>
 
+#include "auth.h"
 #include "fs.h"
 #include "reference.h"
 #include "testlib.h"
 
-static void test_export_reference__parses_references(void **state)
+static void test_oci_reference__parses_references(void **state)
 {
 	ferry_reference r;
 
@@ -53,7 +55,7 @@ static void test_export_reference__parses_references(void **state)
 	ferry_reference_dispose(&r);
 }
 
-static void test_export_reference__rejects_bad_references(void **state)
+static void test_oci_reference__rejects_bad_references(void **state)
 {
 	ferry_reference r;
 
@@ -73,7 +75,7 @@ static void test_export_reference__rejects_bad_references(void **state)
 		     "invalid repository name");
 }
 
-static void test_export_reference__parses_challenges(void **state)
+static void test_oci_reference__parses_challenges(void **state)
 {
 	ferry_auth_challenge c;
 
@@ -109,7 +111,7 @@ static void test_export_reference__parses_challenges(void **state)
 		     FERRY_EINVALID, "not an HTTP(S) URL");
 }
 
-static void test_export_reference__parses_image_lists(void **state)
+static void test_oci_reference__parses_image_lists(void **state)
 {
 	static const char text[] = "# enclave images\n\n  nginx:1.25  # web\n"
 				   "ghcr.io/org/app@sha256:0123456789abcdef0123456789abcdef"
@@ -133,7 +135,7 @@ static void test_export_reference__parses_image_lists(void **state)
 		     "l.txt lists no images");
 }
 
-static void test_export_reference__matches_platforms(void **state)
+static void test_oci_reference__matches_platforms(void **state)
 {
 	json_t *p = json_pack("{s:s,s:s,s:s}", "os", "linux", "architecture", "arm", "variant", "v7");
 
@@ -151,7 +153,7 @@ static void test_export_reference__matches_platforms(void **state)
 	json_decref(p);
 }
 
-static void test_export_reference__reads_auth_files(void **state)
+static void test_oci_reference__reads_auth_files(void **state)
 {
 	char *dir = test_mkdtemp(), *secret;
 	const char *path = test_path(dir, "auth.json");
@@ -178,15 +180,99 @@ static void test_export_reference__reads_auth_files(void **state)
 	test_rmdir(dir);
 }
 
+#define HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static void test_oci_reference__checks_repository_names(void **state)
+{
+	static const char *const good[] = { "a", "library/app", "a.b/c_d/e__f/g-h/i---j",
+					    "0/9", NULL };
+	static const char *const bad[] = { "", "A", "a/", "/a", "a//b", "a-", "_a", "a.-b",
+					   "a___b", "a._b", "a@b", "a:b", NULL };
+	char longest[300];
+	size_t i;
+
+	(void)state;
+	for (i = 0; good[i]; i++)
+		assert_true(ferry_reference_name_valid(good[i], strlen(good[i])));
+	for (i = 0; bad[i]; i++)
+		if (ferry_reference_name_valid(bad[i], strlen(bad[i])))
+			fail_msg("'%s' passed as a repository name", bad[i]);
+	/* The length counts, not the NUL: a prefix of a longer text. */
+	assert_true(ferry_reference_name_valid("library/app:v1", 11));
+	memset(longest, 'a', sizeof(longest));
+	assert_true(ferry_reference_name_valid(longest, 255));
+	assert_false(ferry_reference_name_valid(longest, 256));
+	assert_true(ferry_reference_tag_valid("v1.2_3-rc"));
+	assert_true(ferry_reference_tag_valid("_x"));
+	assert_false(ferry_reference_tag_valid("-x"));
+	assert_false(ferry_reference_tag_valid("a+b"));
+	assert_false(ferry_reference_tag_valid("\xc3\xa9"));
+	assert_int_equal(ferry_reference_host_len("127.0.0.1:5000/app"), 14);
+	assert_int_equal(ferry_reference_host_len("localhost/app"), 9);
+	assert_int_equal(ferry_reference_host_len("library/app"), 0);
+	assert_int_equal(ferry_reference_host_len("ghcr.io"), 0);
+}
+
+static void test_oci_reference__splits_store_references(void **state)
+{
+	ferry_reference_parts p;
+
+	(void)state;
+	assert_int_equal(ferry_reference_split(&p, "library/app:v1"), 0);
+	assert_int_equal(p.name_len, 11);
+	assert_int_equal(p.tag_len, 2);
+	assert_memory_equal(p.tag, "v1", 2);
+	assert_null(p.digest);
+
+	/* A digest only: the ':' of the digest is no tag (it used to make
+	 * the repository "library/app@sha256"). */
+	assert_int_equal(ferry_reference_split(&p, "library/app@sha256:" HEX), 0);
+	assert_int_equal(p.name_len, 11);
+	assert_null(p.tag);
+	assert_string_equal(p.digest, "sha256:" HEX);
+	assert_string_equal(p.hex, HEX);
+
+	assert_int_equal(ferry_reference_split(&p, "library/app:v1@sha256:" HEX), 0);
+	assert_int_equal(p.name_len, 11);
+	assert_int_equal(p.tag_len, 2);
+	assert_memory_equal(p.tag, "v1", 2);
+	assert_string_equal(p.hex, HEX);
+
+	/* A registry host's port is no tag. */
+	assert_int_equal(ferry_reference_split(&p, "localhost:5000/app:v1"), 0);
+	assert_int_equal(p.name_len, 18);
+	assert_memory_equal(p.tag, "v1", 2);
+	assert_int_equal(ferry_reference_split(&p, "localhost:5000/app@sha256:" HEX), 0);
+	assert_int_equal(p.name_len, 18);
+	assert_null(p.tag);
+	assert_int_equal(ferry_reference_split(&p, "app:sha256-" HEX ".sig"), 0);
+	assert_int_equal(p.name_len, 3);
+
+	assert_error(ferry_reference_split(&p, "localhost:5000/app"), FERRY_EINVALID,
+		     "has neither tag nor digest");
+	assert_error(ferry_reference_split(&p, "library/app"), FERRY_EINVALID,
+		     "has neither tag nor digest");
+	assert_error(ferry_reference_split(&p, ":v1"), FERRY_EINVALID, "names no repository");
+	assert_error(ferry_reference_split(&p, "@sha256:" HEX), FERRY_EINVALID,
+		     "names no repository");
+	assert_error(ferry_reference_split(&p, "app:"), FERRY_EINVALID, "empty tag");
+	assert_error(ferry_reference_split(&p, "app@sha256:abc"), FERRY_EINVALID,
+		     "reference 'app@sha256:abc': malformed digest");
+	assert_error(ferry_reference_split(&p, "app@md5:abc"), FERRY_EUNSUPPORTED,
+		     "unsupported digest algorithm");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_export_reference__parses_references),
-		cmocka_unit_test(test_export_reference__rejects_bad_references),
-		cmocka_unit_test(test_export_reference__parses_challenges),
-		cmocka_unit_test(test_export_reference__parses_image_lists),
-		cmocka_unit_test(test_export_reference__matches_platforms),
-		cmocka_unit_test(test_export_reference__reads_auth_files),
+		cmocka_unit_test(test_oci_reference__parses_references),
+		cmocka_unit_test(test_oci_reference__rejects_bad_references),
+		cmocka_unit_test(test_oci_reference__parses_challenges),
+		cmocka_unit_test(test_oci_reference__parses_image_lists),
+		cmocka_unit_test(test_oci_reference__matches_platforms),
+		cmocka_unit_test(test_oci_reference__reads_auth_files),
+		cmocka_unit_test(test_oci_reference__checks_repository_names),
+		cmocka_unit_test(test_oci_reference__splits_store_references),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

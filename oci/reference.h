@@ -1,17 +1,18 @@
 /*
- * Parsers for what registry sources are written in and answered with:
- * image references ("registry/repo:tag@sha256:..."),
+ * Names: distribution's reference grammar for what registry sources are
+ * written in ("registry/repo:tag@sha256:..."), repository names and tags,
+ * the references the store and bundles bind ("name:tag", "name@digest"),
  * image list files (images.txt) and platform strings. Pure functions over
- * bytes: no network. Challenges and auth.json files are in core/auth.h.
+ * bytes: no network. Challenges and auth.json files are in core/net/auth.h.
  */
-#ifndef FERRY_EXPORT_REFERENCE_H
-#define FERRY_EXPORT_REFERENCE_H
+#ifndef FERRY_OCI_REFERENCE_H
+#define FERRY_OCI_REFERENCE_H
 
 #include <stddef.h>
 
 #include <jansson.h>
 
-#include "auth.h"
+#include "hash.h"
 
 /** A parsed image reference. */
 typedef struct {
@@ -40,6 +41,41 @@ void ferry_reference_dispose(ferry_reference *r);
 
 /** Nonzero for a valid tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
 int ferry_reference_tag_valid(const char *tag);
+
+/**
+ * Nonzero when the `len` bytes at `name` are a repository name in
+ * distribution's grammar: components [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
+ * joined by '/', at most FERRY_REFERENCE_NAME_MAX bytes in all.
+ */
+int ferry_reference_name_valid(const char *name, size_t len);
+
+/**
+ * The length of the first component of `name` when it names a registry
+ * host (it is followed by '/' and has a '.' or a ':' or is "localhost"),
+ * else 0.
+ */
+size_t ferry_reference_host_len(const char *name);
+
+/** A reference as the store and bundles name images: its parts, borrowed. */
+typedef struct {
+	size_t name_len;      /* the repository: the first name_len bytes */
+	const char *tag;      /* the tag (tag_len bytes), or NULL */
+	size_t tag_len;
+	const char *digest;   /* "sha256:<hex>" after '@' (to the end), or NULL */
+	char hex[FERRY_SHA256_HEX_LEN + 1];   /* the digest's hex when it is set */
+} ferry_reference_parts;
+
+/**
+ * Split "name:tag", "name@sha256:<hex>" or "name:tag@sha256:<hex>". A tag
+ * follows the last ':' of what precedes any '@', and only when that ':'
+ * comes after the last '/' (a ':' before it belongs to a registry host:
+ * "localhost:5000/app:v1"). The name's grammar is not checked (it may
+ * start with a registry host); the digest's is. FERRY_EINVALID when the
+ * reference has no name, an empty tag or neither tag nor digest, or a
+ * malformed digest; FERRY_EUNSUPPORTED for a digest algorithm other than
+ * sha256.
+ */
+int ferry_reference_split(ferry_reference_parts *out, const char *reference);
 
 #define FERRY_IMAGE_LIST_MAX_SIZE (1u << 20)
 #define FERRY_IMAGE_LIST_MAX_ENTRIES 10000

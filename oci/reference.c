@@ -1,7 +1,11 @@
 /*
- * Parsers for registry sources (see reference.h). Everything here reads
- * untrusted or hand-written text, so every input has a length limit and the
- * first problem stops the parse with a message naming it.
+ * Names (see reference.h): the reference grammar registry sources are
+ * written in, repository names, tags and the store's "name:tag" and
+ * "name@digest" references, image lists and platforms. Everything here
+ * reads untrusted or hand-written text, so every input has a length limit
+ * and the first problem stops the parse with a message naming it. The
+ * mirror, seeding, the reconciler and export all split and check names
+ * with these functions, so they agree on where a tag starts.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -11,9 +15,7 @@
 
 #include "ferry/errors.h"
 #include "buf.h"
-#include "fs.h"
-#include "hash.h"
-#include "json.h"
+#include "digest.h"
 #include "reference.h"
 #include "banned.h"
 
@@ -71,6 +73,40 @@ static int component_valid(const char *s, size_t n)
 	return 1;
 }
 
+/* Components joined by single '/'s. */
+static int components_valid(const char *s, size_t n)
+{
+	const char *end = s + n, *p = s;
+
+	for (;;) {
+		const char *slash = memchr(p, '/', (size_t)(end - p));
+		size_t len = slash ? (size_t)(slash - p) : (size_t)(end - p);
+
+		if (!component_valid(p, len))
+			return 0;
+		if (!slash)
+			return 1;
+		p = slash + 1;
+	}
+}
+
+int ferry_reference_name_valid(const char *name, size_t len)
+{
+	return len > 0 && len <= FERRY_REFERENCE_NAME_MAX && components_valid(name, len);
+}
+
+size_t ferry_reference_host_len(const char *name)
+{
+	const char *slash = strchr(name, '/');
+	size_t n;
+
+	if (!slash)
+		return 0;
+	n = (size_t)(slash - name);
+	return memchr(name, '.', n) || memchr(name, ':', n) ||
+	       (n == 9 && !strncmp(name, "localhost", 9)) ? n : 0;
+}
+
 static int domain_valid(const char *s, size_t n)
 {
 	size_t i;
@@ -83,16 +119,56 @@ static int domain_valid(const char *s, size_t n)
 	return 1;
 }
 
+static int is_alnum_ascii(int c)
+{
+	return is_alnum_lower(c) || (c >= 'A' && c <= 'Z');
+}
+
 int ferry_reference_tag_valid(const char *tag)
 {
 	size_t i, n = strlen(tag);
 
-	if (n == 0 || n > 128 || !(isalnum((unsigned char)tag[0]) || tag[0] == '_'))
+	if (n == 0 || n > 128 || !(is_alnum_ascii((unsigned char)tag[0]) || tag[0] == '_'))
 		return 0;
 	for (i = 1; i < n; i++)
-		if (!isalnum((unsigned char)tag[i]) && !strchr("_.-", tag[i]))
+		if (!is_alnum_ascii((unsigned char)tag[i]) && !strchr("_.-", tag[i]))
 			return 0;
 	return 1;
+}
+
+int ferry_reference_split(ferry_reference_parts *out, const char *reference)
+{
+	const char *at = strchr(reference, '@'), *end, *p, *colon = NULL;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	end = at ? at : reference + strlen(reference);
+	for (p = reference; p < end; p++) {
+		if (*p == '/')
+			colon = NULL;
+		else if (*p == ':')
+			colon = p;
+	}
+	out->name_len = (size_t)((colon ? colon : end) - reference);
+	if (colon) {
+		out->tag = colon + 1;
+		out->tag_len = (size_t)(end - out->tag);
+	}
+	if (at) {
+		if ((error = ferry_oci_digest_parse(out->hex, at + 1)) < 0)
+			return ferry_error_wrap(error, "reference '%.200s'", reference);
+		out->digest = at + 1;
+	}
+	if (out->name_len == 0)
+		return ferry_error_set(FERRY_EINVALID, "reference '%.200s' names no repository",
+				       reference);
+	if (out->tag && out->tag_len == 0)
+		return ferry_error_set(FERRY_EINVALID, "reference '%.200s' has an empty tag",
+				       reference);
+	if (!out->tag && !out->digest)
+		return ferry_error_set(FERRY_EINVALID, "reference '%.200s' has neither tag nor "
+				       "digest", reference);
+	return 0;
 }
 
 void ferry_reference_dispose(ferry_reference *r)
@@ -125,7 +201,7 @@ int ferry_reference_parse(ferry_reference *out, const char *text)
 	if ((at = strchr(text, '@'))) {
 		char hex[FERRY_SHA256_HEX_LEN + 1];
 
-		if ((error = ferry_digest_parse(hex, at + 1)) < 0)
+		if ((error = ferry_oci_digest_parse(hex, at + 1)) < 0)
 			return ferry_error_set(error, "image reference '%.200s' has an "
 					       "invalid digest (want sha256:<64 hex digits>)",
 					       text);
@@ -133,12 +209,10 @@ int ferry_reference_parse(ferry_reference *out, const char *text)
 			return oom();
 		len = (size_t)(at - text);
 	}
-	/* The registry: a first component that looks like a host. */
+	/* The registry: a first component that looks like a host (before any
+	 * digest: the '@' is where the name ends). */
 	slash = memchr(text, '/', len);
-	if (slash && (memchr(text, '.', (size_t)(slash - text)) ||
-		      memchr(text, ':', (size_t)(slash - text)) ||
-		      ((size_t)(slash - text) == 9 && !strncmp(text, "localhost", 9)))) {
-		dlen = (size_t)(slash - text);
+	if (slash && (dlen = ferry_reference_host_len(text)) > 0) {
 		if (!domain_valid(text, dlen)) {
 			error = ferry_error_set(FERRY_EINVALID, "image reference '%.200s' "
 						"has an invalid registry host", text);
@@ -187,19 +261,11 @@ int ferry_reference_parse(ferry_reference *out, const char *text)
 		error = error < 0 ? error : oom();
 		goto done;
 	}
-	for (p = repo.ptr;;) {
-		const char *end = strchr(p, '/');
-		size_t n = end ? (size_t)(end - p) : strlen(p);
-
-		if (!component_valid(p, n)) {
-			error = ferry_error_set(FERRY_EINVALID, "image reference '%.200s' "
-						"has an invalid repository name (lower-case "
-						"letters, digits and separators . _ __ -)", text);
-			goto done;
-		}
-		if (!end)
-			break;
-		p = end + 1;
+	if (!components_valid(repo.ptr, repo.size)) {
+		error = ferry_error_set(FERRY_EINVALID, "image reference '%.200s' "
+					"has an invalid repository name (lower-case "
+					"letters, digits and separators . _ __ -)", text);
+		goto done;
 	}
 	if (repo.size > FERRY_REFERENCE_NAME_MAX) {
 		error = ferry_error_set(FERRY_EINVALID, "image reference '%.200s': the "
