@@ -4,7 +4,6 @@
  * `ferry export --baseline` on the connected side, where a return path is
  * allowed.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -14,46 +13,48 @@
 #include "store.h"
 #include "banned.h"
 
-static const char receipt_usage[] = "ferry receipt [--store DIR] --key KEY -o FILE";
+enum { OPT_STORE = 1, OPT_KEY, OPT_OUTPUT };
+
+static const cli_option receipt_options[] = {
+	CLI_OPTION_STORE(OPT_STORE),
+	{ "key", 0, "KEY", "the enclave's secret key", OPT_KEY },
+	{ NULL, 'o', "FILE", "where to write the receipt", OPT_OUTPUT },
+	CLI_OPTIONS_END
+};
+
+static const cli_command receipt_command = {
+	.name = "receipt",
+	.synopsis = "[--store DIR] --key KEY -o FILE",
+	.description =
+		"Write a signed inventory of the store (per channel its last\n"
+		"sequence; every blob; every repository's refs), signed with the\n"
+		"enclave's own KEY. Where a return path is allowed, give it to\n"
+		"'ferry export --baseline' on the connected side so the next\n"
+		"incremental bundle carries exactly what the enclave lacks.",
+	.options = receipt_options,
+};
 
 int cmd_receipt(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "store", required_argument, NULL, 's' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *store = NULL, *keyfile = NULL, *outfile = NULL;
 	ferry_store *st = NULL;
 	ferry_key *key = NULL;
 	ferry_buf buf = FERRY_BUF_INIT;
-	int c, error, rc = FERRY_EXIT_OK;
+	cli_args a;
+	int id, error, rc = FERRY_EXIT_OK;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': store = optarg; break;
-		case 'k': keyfile = optarg; break;
-		case 'o': outfile = optarg; break;
-		case 'h':
-			printf("usage: %s\n\n"
-			       "Write a signed inventory of the store (per channel its last\n"
-			       "sequence; every blob; every repository's refs), signed with the\n"
-			       "enclave's own KEY. Where a return path is allowed, give it to\n"
-			       "'ferry export --baseline' on the connected side so the next\n"
-			       "incremental bundle carries exactly what the enclave lacks.\n\n"
-			       "  --store DIR  the store (default $FERRY_STORE or %s)\n"
-			       "  --key KEY    the enclave's secret key\n"
-			       "  -o FILE      where to write the receipt\n",
-			       receipt_usage, FERRY_STORE_DEFAULT);
-			return FERRY_EXIT_OK;
-		default:
-			return cli_usage_error(receipt_usage, "bad option");
+	cli_args_init(&a, &receipt_command, argc, argv, NULL);
+	while ((id = cli_args_next(&a)) > 0) {
+		switch (id) {
+		case OPT_STORE: store = a.value; break;
+		case OPT_KEY: keyfile = a.value; break;
+		case OPT_OUTPUT: outfile = a.value; break;
 		}
 	}
-	if (!keyfile || !outfile || optind != argc)
-		return cli_usage_error(receipt_usage, "receipt needs --key and -o");
+	if (id < 0)
+		return a.exit;
+	if (!keyfile || !outfile)
+		return cli_args_error(&a, "needs --key and -o");
 	if ((error = ferry_key_load(&key, keyfile)) < 0 ||
 	    (error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_READ, 0)) < 0 ||
 	    (error = ferry_receipt_make(&buf, st, key, (int64_t)time(NULL))) < 0 ||
