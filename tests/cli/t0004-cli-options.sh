@@ -4,7 +4,8 @@
 # every command and subcommand, --help (and -h) exits 0 and prints its
 # usage, then every option the usage names; an unknown option exits 64
 # naming it, and so does an unknown subcommand; options take the forms
-# --opt=value, --opt value and -o value, and may follow the operands.
+# --opt=value, --opt value and -o value, and may follow the operands; and
+# each usage agrees with the SYNOPSIS of the command's man page.
 need jq
 export FERRY_STORE=$T/no-store   # nothing here may touch a store
 
@@ -110,3 +111,17 @@ expect_err "ferry trust sign: unexpected argument '$T/other'"
 expect_exit 0 "$FERRY" store ls --json --store "$T/store"
 jq -e '.blobs.count == 0' "$T/out" >/dev/null || fail "store ls --json"
 ok "--opt=value, --opt value, -o value, -oVALUE and options after operands are read; -- ends options; operands are counted"
+
+# ---- usage and man page SYNOPSIS agree --------------------------------------
+for page in "$SRC"/docs/man/ferry*.md; do
+	name=$(basename "$page" .md)
+	cmd=${name#ferry}
+	cmd=${cmd#-}
+	sed -n '/^# SYNOPSIS/,/^# DESCRIPTION/p' "$page" | sed -n '/^```/,/^```/p' | sed '1d;$d' >"$T/man"
+	# shellcheck disable=SC2086 # no words: ferry itself
+	"$FERRY" $cmd --help >"$T/help"
+	sed '/^$/q' "$T/help" | sed '/^$/d; s/^usage: //; s/^       //' >"$T/code"
+	[ -s "$T/man" ] || fail "$page has no SYNOPSIS block"
+	diff -u "$T/man" "$T/code" >&2 || fail "the SYNOPSIS of $name.md differs from 'ferry $cmd --help'"
+done
+ok "each man page's SYNOPSIS is the command's usage"
