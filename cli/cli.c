@@ -2,7 +2,6 @@
  * Shared command-line helpers: error reporting and exit codes, key lists,
  * size formatting.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -35,18 +34,6 @@ int cli_fail(const char *cmd, int error)
 
 	fprintf(stderr, "ferry %s: %s\n", cmd, *msg ? msg : ferry_error_name(error));
 	return error == FERRY_EVERIFY ? FERRY_EXIT_VERIFY : FERRY_EXIT_FAILURE;
-}
-
-int cli_usage_error(const char *usage, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("ferry: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nusage: %s\n", usage);
-	return FERRY_EXIT_USAGE;
 }
 
 int cli_pubkeys_add(cli_pubkeys *list, const char *path)

@@ -1,6 +1,7 @@
 /*
- * Helpers shared by the command implementations: option handling, error
- * reporting with the right exit code, and output formatting.
+ * Helpers shared by the command implementations: error reporting with the
+ * right exit code, key lists and output formatting. Command lines are read
+ * with options.h.
  */
 #ifndef FERRY_CLI_H
 #define FERRY_CLI_H
@@ -12,6 +13,7 @@
 
 #include "ferry/bundle.h"
 #include "exit.h"
+#include "options.h"
 
 typedef int (*ferry_cmd_fn)(int argc, char **argv);
 
@@ -30,9 +32,6 @@ int cmd_reconcile(int argc, char **argv);
 
 /** Print "ferry <cmd>: <message>" for the last error; return its exit code. */
 int cli_fail(const char *cmd, int error);
-/** Print a usage error and the short usage; return FERRY_EXIT_USAGE. */
-int cli_usage_error(const char *usage, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 /** The exit code for a library error code. */
 int cli_exit_code(int error);
 
@@ -63,7 +62,11 @@ void cli_print_seed(const struct ferry_seed_result *res, int json);
 /** What a seed did, as a JSON array of targets (NULL: out of memory). */
 json_t *cli_seed_json(const struct ferry_seed_result *res);
 
-/** Common flags. */
+/** Set by -q (options.h), for the commands that list it. */
 extern int cli_quiet;
+
+/** The --store option row of the commands that work on the store. */
+#define CLI_OPTION_STORE(id) \
+	{ "store", 0, "DIR", "the store (default $FERRY_STORE or " FERRY_STORE_DEFAULT ")", id }
 
 #endif

@@ -1,7 +1,6 @@
 /*
  * ferry export: write a signed bundle from an export spec.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,44 +14,51 @@
 #include "util.h"
 #include "banned.h"
 
-static const char usage[] =
-	"ferry export --spec FILE --key KEY [--key KEY]... --out DIR\n"
-	"                    [--max-volume-size SIZE] [--state FILE] [--cache DIR]\n"
-	"                    [--auth-file FILE] [--full | --since-sequence N]\n"
-	"                    [--baseline RECEIPT --baseline-key PUB] [--json] [-q]";
+enum {
+	OPT_SPEC = 1, OPT_KEY, OPT_OUT, OPT_MAX_VOLUME_SIZE, OPT_STATE, OPT_CACHE,
+	OPT_AUTH_FILE, OPT_FULL, OPT_SINCE_SEQUENCE, OPT_BASELINE, OPT_BASELINE_KEY,
+};
 
-static void help(void)
-{
-	printf("usage: %s\n\n"
-	       "Snapshot the sources named in the export spec into a signed bundle in DIR,\n"
-	       "named ferry-<channel>-<sequence>.tar, with a detached minisign signature\n"
-	       "(.minisig) beside each file. The channel's sequence number advances by one\n"
-	       "per bundle and is kept in the export state database.\n\n"
-	       "  --spec FILE             the export spec (YAML; see ferry-export(1))\n"
-	       "  --key KEY               a secret key from 'ferry keygen'; repeat for\n"
-	       "                          several signatures (t-of-n trust)\n"
-	       "  --out DIR               where to write the bundle\n"
-	       "  --max-volume-size SIZE  split into volumes of at most SIZE bytes (K, M,\n"
-	       "                          G, T suffixes; FAT32 media: 4294967295)\n"
-	       "  --state FILE            export state database (default\n"
-	       "                          $XDG_STATE_HOME/ferry/export.db)\n"
-	       "  --cache DIR             where blobs pulled from registries and mirrors of\n"
-	       "                          git sources are kept (default $XDG_CACHE_HOME/ferry\n"
-	       "                          or ~/.cache/ferry)\n"
-	       "  --auth-file FILE        registry credentials (auth.json format) for\n"
-	       "                          sources without their own auth-file\n"
-	       "  --full                  carry everything: every blob and whole git\n"
-	       "                          repositories, even what the channel was sent before\n"
-	       "  --since-sequence N      build on bundle N of the channel instead of the\n"
-	       "                          newest, when later ones were lost (0: none, like\n"
-	       "                          --full)\n"
-	       "  --baseline RECEIPT      re-base the channel on a receipt from the enclave\n"
-	       "                          ('ferry receipt'): the bundle carries exactly\n"
-	       "                          what the enclave lacks\n"
-	       "  --baseline-key PUB      the enclave's public key that signed the receipt\n"
-	       "  --json                  print the result as JSON\n"
-	       "  -q, --quiet             no progress bar\n", usage);
-}
+static const cli_option export_options[] = {
+	{ "spec", 0, "FILE", "the export spec (YAML; see ferry-export(1))", OPT_SPEC },
+	{ "key", 0, "KEY", "a secret key from 'ferry keygen'; repeat for several "
+	  "signatures (t-of-n trust)", OPT_KEY },
+	{ "out", 0, "DIR", "where to write the bundle", OPT_OUT },
+	{ "max-volume-size", 0, "SIZE", "split into volumes of at most SIZE bytes (K, M, "
+	  "G, T suffixes; FAT32 media: 4294967295)", OPT_MAX_VOLUME_SIZE },
+	{ "state", 0, "FILE", "export state database (default "
+	  "$XDG_STATE_HOME/ferry/export.db)", OPT_STATE },
+	{ "cache", 0, "DIR", "where blobs pulled from registries and mirrors of git "
+	  "sources are kept (default $XDG_CACHE_HOME/ferry or ~/.cache/ferry)", OPT_CACHE },
+	{ "auth-file", 0, "FILE", "registry credentials (auth.json format) for sources "
+	  "without their own auth-file", OPT_AUTH_FILE },
+	{ "full", 0, NULL, "carry everything: every blob and whole git repositories, even "
+	  "what the channel was sent before", OPT_FULL },
+	{ "since-sequence", 0, "N", "build on bundle N of the channel instead of the "
+	  "newest, when later ones were lost (0: none, like --full)", OPT_SINCE_SEQUENCE },
+	{ "baseline", 0, "RECEIPT", "re-base the channel on a receipt from the enclave "
+	  "('ferry receipt'): the bundle carries exactly what the enclave lacks",
+	  OPT_BASELINE },
+	{ "baseline-key", 0, "PUB", "the enclave's public key that signed the receipt",
+	  OPT_BASELINE_KEY },
+	CLI_OPTION_JSON("print the result as JSON"),
+	CLI_OPTION_QUIET("no progress bar"),
+	CLI_OPTIONS_END
+};
+
+static const cli_command export_command = {
+	.name = "export",
+	.synopsis = "--spec FILE --key KEY [--key KEY]... --out DIR [--max-volume-size SIZE] "
+		    "[--state FILE] [--cache DIR] [--auth-file FILE] "
+		    "[--full | --since-sequence N] [--baseline RECEIPT --baseline-key PUB] "
+		    "[--json] [-q]",
+	.description =
+		"Snapshot the sources named in the export spec into a signed bundle in DIR,\n"
+		"named ferry-<channel>-<sequence>.tar, with a detached minisign signature\n"
+		"(.minisig) beside each file. The channel's sequence number advances by one\n"
+		"per bundle and is kept in the export state database.",
+	.options = export_options,
+};
 
 static int print_json(const ferry_export_result *r)
 {
@@ -80,23 +86,6 @@ static int print_json(const ferry_export_result *r)
 
 int cmd_export(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "spec", required_argument, NULL, 's' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "max-volume-size", required_argument, NULL, 'V' },
-		{ "state", required_argument, NULL, 'S' },
-		{ "cache", required_argument, NULL, 'C' },
-		{ "auth-file", required_argument, NULL, 'A' },
-		{ "baseline", required_argument, NULL, 'b' },
-		{ "baseline-key", required_argument, NULL, 'K' },
-		{ "full", no_argument, NULL, 'F' },
-		{ "since-sequence", required_argument, NULL, 'N' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	ferry_export_options eo = FERRY_EXPORT_OPTIONS_INIT;
 	ferry_export_result res;
 	ferry_progress_bar bar, dlbar;
@@ -104,80 +93,72 @@ int cmd_export(int argc, char **argv)
 	cli_pubkeys bkeys = { NULL, 0 };
 	ferry_trust btrust;
 	size_t nkeys = 0, i;
-	int c, json = 0, error, rc = FERRY_EXIT_OK, have_since = 0;
+	cli_args a;
+	int id, json, error, rc = FERRY_EXIT_OK, have_since = 0;
 	char size[32];
 
 	memset(&res, 0, sizeof(res));
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': eo.spec_path = optarg; break;
-		case 'o': eo.out_dir = optarg; break;
-		case 'S': eo.state_path = optarg; break;
-		case 'C': eo.cache_dir = optarg; break;
-		case 'A': eo.auth_file = optarg; break;
-		case 'b': eo.baseline = optarg; break;
-		case 'K':
-			if ((error = cli_pubkeys_add(&bkeys, optarg)) < 0) {
+	cli_args_init(&a, &export_command, argc, argv, NULL);
+	while ((id = cli_args_next(&a)) > 0) {
+		switch (id) {
+		case OPT_SPEC: eo.spec_path = a.value; break;
+		case OPT_OUT: eo.out_dir = a.value; break;
+		case OPT_STATE: eo.state_path = a.value; break;
+		case OPT_CACHE: eo.cache_dir = a.value; break;
+		case OPT_AUTH_FILE: eo.auth_file = a.value; break;
+		case OPT_BASELINE: eo.baseline = a.value; break;
+		case OPT_BASELINE_KEY:
+			if ((error = cli_pubkeys_add(&bkeys, a.value)) < 0) {
 				rc = cli_fail("export", error);
 				goto done;
 			}
 			break;
-		case 'F': eo.full = 1; break;
-		case 'N':
-			if (ferry_parse_u64(&eo.since_sequence, optarg) < 0) {
-				rc = cli_usage_error(usage, "invalid --since-sequence '%s'",
-						     optarg);
+		case OPT_FULL: eo.full = 1; break;
+		case OPT_SINCE_SEQUENCE:
+			if (ferry_parse_u64(&eo.since_sequence, a.value) < 0) {
+				rc = cli_args_error(&a, "invalid --since-sequence '%s'", a.value);
 				goto done;
 			}
 			have_since = 1;
 			break;
-		case 'j': json = 1; break;
-		case 'q': cli_quiet = 1; break;
-		case 'V':
-			if (ferry_parse_size(&eo.max_volume_size, optarg) < 0 ||
+		case OPT_MAX_VOLUME_SIZE:
+			if (ferry_parse_size(&eo.max_volume_size, a.value) < 0 ||
 			    eo.max_volume_size == 0) {
-				rc = cli_usage_error(usage, "invalid --max-volume-size '%s'",
-						     optarg);
+				rc = cli_args_error(&a, "invalid --max-volume-size '%s'", a.value);
 				goto done;
 			}
 			break;
-		case 'k':
+		case OPT_KEY:
 			if (!(grown = realloc(keys, (nkeys + 1) * sizeof(*keys)))) {
 				rc = FERRY_EXIT_FAILURE;
 				goto done;
 			}
 			keys = grown;
-			if ((error = ferry_key_load(&keys[nkeys], optarg)) < 0) {
+			if ((error = ferry_key_load(&keys[nkeys], a.value)) < 0) {
 				rc = cli_fail("export", error);
 				goto done;
 			}
 			nkeys++;
 			break;
-		case 'h':
-			help();
-			goto done;
-		default:
-			rc = cli_usage_error(usage, "bad option");
-			goto done;
 		}
 	}
-	if (eo.full && eo.since_sequence) {
-		rc = cli_usage_error(usage, "--full and --since-sequence exclude each other");
+	if (id < 0) {
+		rc = a.exit;
 		goto done;
 	}
-	if (!eo.spec_path || !eo.out_dir || !nkeys || optind != argc) {
-		rc = cli_usage_error(usage, "export needs --spec, --key and --out");
-		goto done;
-	}
+	json = a.common.json;
 	if (eo.full && have_since) {
-		rc = cli_usage_error(usage, "--full and --since-sequence exclude each other");
+		rc = cli_args_error(&a, "--full and --since-sequence exclude each other");
+		goto done;
+	}
+	if (!eo.spec_path || !eo.out_dir || !nkeys) {
+		rc = cli_args_error(&a, "export needs --spec, --key and --out");
 		goto done;
 	}
 	if (have_since && eo.since_sequence == 0)
 		eo.full = 1;
 	if (!!eo.baseline != !!bkeys.n) {
-		rc = cli_usage_error(usage, "--baseline and --baseline-key go together");
+		rc = cli_args_error(&a, "--baseline and --baseline-key go together");
 		goto done;
 	}
 	if (eo.baseline) {

@@ -2,7 +2,6 @@
  * ferry import: verify bundles against the store's trust root and history,
  * then publish them into the store.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,37 +16,45 @@
 #include "seed.h"
 #include "banned.h"
 
-static const char usage[] =
-	"ferry import [--store DIR] [--audit-log FILE] [--no-wait] [--no-seed] [--json]\n"
-	"                    [-q] [--notify URL]... [--notify-token-file FILE]\n"
-	"                    BUNDLE-OR-VOLUME...";
+enum { OPT_STORE = 1, OPT_AUDIT_LOG, OPT_NO_WAIT, OPT_NO_SEED, OPT_NOTIFY,
+       OPT_NOTIFY_TOKEN_FILE };
 
-static void help(void)
-{
-	printf("usage: %s\n\n"
-	       "Verify bundles completely, then publish them into the enclave store:\n"
-	       "signatures against the store's trust root, the channel's sequence (replay\n"
-	       "and rollback), expiry, every member's digest, every volume, every\n"
-	       "prerequisite. Nothing is published unless all files given verify.\n\n"
-	       "  --store DIR        the store (default $FERRY_STORE or %s)\n"
-	       "  --audit-log FILE   also append audit events to FILE as JSON lines\n"
-	       "  --no-wait          fail instead of waiting when another process\n"
-	       "                     writes the store\n"
-	       "  --no-seed          do not seed the configured targets afterwards\n"
-	       "                     (see ferry target, ferry seed)\n"
-	       "  --notify URL       after publishing, POST {channel, sequence, bundle} to URL\n"
-	       "                     (repeatable; the reconciler's /hooks/import). A failed\n"
-	       "                     notification is a warning: the import stands\n"
-	       "  --notify-token-file FILE\n"
-	       "                     send the token in FILE as Authorization: Bearer\n"
-	       "  --json             print the result as JSON\n"
-	       "  -q, --quiet        no progress bar, no summary\n\n"
-	       "After a successful import, every configured target is seeded (as by\n"
-	       "ferry seed), before any notification; a seed that fails leaves the\n"
-	       "import in place and exits 1.\n\n"
-	       "Exit status: 0 imported (or already imported), 2 verification failed,\n"
-	       "1 other error (or seeding failed), 64 usage.\n", usage, FERRY_STORE_DEFAULT);
-}
+static const cli_option import_options[] = {
+	CLI_OPTION_STORE(OPT_STORE),
+	{ "audit-log", 0, "FILE", "also append audit events to FILE as JSON lines",
+	  OPT_AUDIT_LOG },
+	{ "no-wait", 0, NULL, "fail instead of waiting when another process writes the "
+	  "store", OPT_NO_WAIT },
+	{ "no-seed", 0, NULL, "do not seed the configured targets afterwards (see ferry "
+	  "target, ferry seed)", OPT_NO_SEED },
+	{ "notify", 0, "URL", "after publishing, POST {channel, sequence, bundle} to URL "
+	  "(repeatable, at most 16; the reconciler's /hooks/import). A failed notification "
+	  "is a warning: the import stands", OPT_NOTIFY },
+	{ "notify-token-file", 0, "FILE", "send the token in FILE as Authorization: Bearer",
+	  OPT_NOTIFY_TOKEN_FILE },
+	CLI_OPTION_JSON("print the result as JSON"),
+	CLI_OPTION_QUIET("no progress bar, no summary"),
+	CLI_OPTIONS_END
+};
+
+static const cli_command import_command = {
+	.name = "import",
+	.synopsis = "[--store DIR] [--audit-log FILE] [--no-wait] [--no-seed] [--json] [-q] "
+		    "[--notify URL]... [--notify-token-file FILE] BUNDLE-OR-VOLUME...",
+	.description =
+		"Verify bundles completely, then publish them into the enclave store:\n"
+		"signatures against the store's trust root, the channel's sequence (replay\n"
+		"and rollback), expiry, every member's digest, every volume, every\n"
+		"prerequisite. Nothing is published unless all files given verify.",
+	.epilog =
+		"After a successful import, every configured target is seeded (as by\n"
+		"ferry seed), before any notification; a seed that fails leaves the\n"
+		"import in place and exits 1.\n\n"
+		"Exit status: 0 imported (or already imported), 2 verification failed,\n"
+		"1 other error (or seeding failed), 64 usage.",
+	.options = import_options,
+	.operands = "BUNDLE-OR-VOLUME...",
+};
 
 /* The summary; with --json one object, holding `seed` (stolen) if given. */
 static void print_result(const ferry_import_result *res, int json, json_t *seed)
@@ -159,18 +166,6 @@ static int run(ferry_store *st, const char *cmd, char *const *paths, size_t npat
 
 int cmd_import(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "store", required_argument, NULL, 's' },
-		{ "audit-log", required_argument, NULL, 'a' },
-		{ "no-wait", no_argument, NULL, 'n' },
-		{ "no-seed", no_argument, NULL, 'S' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "notify", required_argument, NULL, 'N' },
-		{ "notify-token-file", required_argument, NULL, 'T' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *notify[16];
 	size_t nnotify = 0;
 	const char *token_file = NULL;
@@ -178,32 +173,30 @@ int cmd_import(int argc, char **argv)
 	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
 	ferry_store *st = NULL;
 	const char *store = NULL, *audit = NULL;
-	int c, json = 0, wait = 1, seed = 1, error, rc = FERRY_EXIT_OK;
+	cli_args a;
+	int id, json, wait = 1, seed = 1, error, rc = FERRY_EXIT_OK;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': store = optarg; break;
-		case 'a': audit = optarg; break;
-		case 'n': wait = 0; break;
-		case 'S': seed = 0; break;
-		case 'j': json = 1; break;
-		case 'N':
+	cli_args_init(&a, &import_command, argc, argv, NULL);
+	while ((id = cli_args_next(&a)) > 0) {
+		switch (id) {
+		case OPT_STORE: store = a.value; break;
+		case OPT_AUDIT_LOG: audit = a.value; break;
+		case OPT_NO_WAIT: wait = 0; break;
+		case OPT_NO_SEED: seed = 0; break;
+		case OPT_NOTIFY:
 			if (nnotify == sizeof(notify) / sizeof(notify[0]))
-				return cli_usage_error(usage, "at most 16 --notify URLs");
-			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8))
-				return cli_usage_error(usage, "--notify wants an http(s) URL, not '%s'",
-						       optarg);
-			notify[nnotify++] = optarg;
+				return cli_args_error(&a, "at most 16 --notify URLs");
+			if (strncmp(a.value, "http://", 7) && strncmp(a.value, "https://", 8))
+				return cli_args_error(&a, "--notify wants an http(s) URL, not '%s'",
+						      a.value);
+			notify[nnotify++] = a.value;
 			break;
-		case 'T': token_file = optarg; break;
-		case 'q': cli_quiet = 1; break;
-		case 'h': help(); return FERRY_EXIT_OK;
-		default: return cli_usage_error(usage, "bad option");
+		case OPT_NOTIFY_TOKEN_FILE: token_file = a.value; break;
 		}
 	}
-	if (optind == argc)
-		return cli_usage_error(usage, "import needs at least one bundle file");
+	if (id < 0)
+		return a.exit;
+	json = a.common.json;
 	if (token_file) {
 		if ((error = ferry_fs_read_file(&token, token_file, 4096)) < 0)
 			return cli_fail("import", error);
@@ -220,7 +213,7 @@ int cmd_import(int argc, char **argv)
 		rc = cli_fail("import", error);
 		goto done;
 	}
-	rc = run(st, "import", argv + optind, (size_t)(argc - optind), &io, json,
+	rc = run(st, "import", a.args, (size_t)a.nargs, &io, json,
 		 (const char *const *)notify, nnotify, token.size ? token.ptr : NULL, seed);
 done:
 	if (token.ptr)

@@ -3,7 +3,6 @@
  * sizes, signers, sequence, expiry). Reading the manifest needs no key;
  * with --trust-key the signatures are checked too.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,22 +15,28 @@
 #include "util.h"
 #include "banned.h"
 
-static const char usage[] =
-	"ferry inspect [--trust-key PUB]... [--json] BUNDLE";
+enum { OPT_TRUST_KEY = 1 };
 
-static void help(void)
-{
-	printf("usage: %s\n\n"
-	       "Show what a bundle file (or one volume) holds: channel, sequence,\n"
-	       "creation and expiry times, image references and digests, git\n"
-	       "repositories (refs, commits, deletions, prerequisites, pack size),\n"
-	       "members with\n"
-	       "sizes and digests, volume layout and signers. Without --trust-key the\n"
-	       "signatures are listed but not checked; use 'ferry verify' before trusting\n"
-	       "a bundle.\n\n"
-	       "  --trust-key PUB  check the signatures against this key (repeatable)\n"
-	       "  --json           print JSON on stdout\n", usage);
-}
+static const cli_option inspect_options[] = {
+	{ "trust-key", 0, "PUB", "check the signatures against this key (repeatable)",
+	  OPT_TRUST_KEY },
+	CLI_OPTION_JSON("print JSON on stdout"),
+	CLI_OPTIONS_END
+};
+
+static const cli_command inspect_command = {
+	.name = "inspect",
+	.synopsis = "[--trust-key PUB]... [--json] BUNDLE",
+	.description =
+		"Show what a bundle file (or one volume) holds: channel, sequence,\n"
+		"creation and expiry times, image references and digests, git\n"
+		"repositories (refs, commits, deletions, prerequisites, pack size),\n"
+		"members with sizes and digests, volume layout and signers. Without\n"
+		"--trust-key the signatures are listed but not checked; use 'ferry verify'\n"
+		"before trusting a bundle.",
+	.options = inspect_options,
+	.operands = "BUNDLE",
+};
 
 /* Size of the member a repository's bundle digest names, or -1. */
 static long long repo_pack_size(const ferry_manifest *m, const ferry_git_repo *r)
@@ -221,37 +226,23 @@ static void print_text(const ferry_read_result *r, int verified)
 
 int cmd_inspect(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "trust-key", required_argument, NULL, 'k' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	ferry_read_options ro = FERRY_READ_OPTIONS_INIT;
 	ferry_read_result res;
 	cli_pubkeys keys = { NULL, 0 };
 	ferry_trust trust;
-	int c, json = 0, error, rc = FERRY_EXIT_OK;
+	cli_args a;
+	int id, error, rc = FERRY_EXIT_OK;
 
 	memset(&res, 0, sizeof(res));
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'k':
-			if ((error = cli_pubkeys_add(&keys, optarg)) < 0) {
-				rc = cli_fail("inspect", error);
-				goto done;
-			}
-			break;
-		case 'j': json = 1; break;
-		case 'h': help(); goto done;
-		default:
-			rc = cli_usage_error(usage, "bad option");
+	cli_args_init(&a, &inspect_command, argc, argv, NULL);
+	while ((id = cli_args_next(&a)) > 0) {
+		if (id == OPT_TRUST_KEY && (error = cli_pubkeys_add(&keys, a.value)) < 0) {
+			rc = cli_fail("inspect", error);
 			goto done;
 		}
 	}
-	if (optind + 1 != argc) {
-		rc = cli_usage_error(usage, "inspect takes one bundle file");
+	if (id < 0) {
+		rc = a.exit;
 		goto done;
 	}
 	if (keys.n) {
@@ -262,11 +253,11 @@ int cmd_inspect(int argc, char **argv)
 	}
 	ro.manifest_only = 1;
 	ro.ignore_expiry = 1;
-	if ((error = ferry_bundle_read(&res, argv[optind], &ro)) < 0) {
+	if ((error = ferry_bundle_read(&res, a.args[0], &ro)) < 0) {
 		rc = cli_fail("inspect", error);
 		goto done;
 	}
-	if (json) {
+	if (a.common.json) {
 		json_t *o = manifest_json(&res, keys.n > 0);
 
 		cli_print_json(o);

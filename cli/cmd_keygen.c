@@ -1,48 +1,49 @@
 /*
  * ferry keygen: create an Ed25519 key pair in minisign's formats.
  */
-#include <getopt.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "cli.h"
 #include "ferry/bundle.h"
 #include "banned.h"
 
-static const char usage[] = "ferry keygen -o PREFIX [--force]";
+enum { OPT_OUTPUT = 1, OPT_FORCE };
+
+static const cli_option keygen_options[] = {
+	{ "output", 'o', "PREFIX", "where to write the key pair", OPT_OUTPUT },
+	{ "force", 'f', NULL, "replace existing files", OPT_FORCE },
+	CLI_OPTIONS_END
+};
+
+static const cli_command keygen_command = {
+	.name = "keygen",
+	.synopsis = "-o PREFIX [--force]",
+	.description =
+		"Write PREFIX.pub (public key, minisign format) and PREFIX.key (secret key,\n"
+		"mode 0600, unencrypted minisign format).",
+	.options = keygen_options,
+	.operands_error = "keygen needs -o PREFIX and nothing else",
+};
 
 int cmd_keygen(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *prefix = NULL;
-	int force = 0, c, error;
+	int force = 0, id, error;
 	ferry_pubkey *pub = NULL;
+	cli_args a;
 	char path[4096];
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:fh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'o': prefix = optarg; break;
-		case 'f': force = 1; break;
-		case 'h':
-			printf("usage: %s\n\nWrite PREFIX.pub (public key, minisign "
-			       "format) and PREFIX.key (secret key,\nmode 0600, "
-			       "unencrypted minisign format).\n\n"
-			       "  -o, --output PREFIX  where to write the key pair\n"
-			       "  -f, --force          replace existing files\n",
-			       usage);
-			return FERRY_EXIT_OK;
-		default:
-			return cli_usage_error(usage, "bad option");
+	cli_args_init(&a, &keygen_command, argc, argv, NULL);
+	while ((id = cli_args_next(&a)) > 0) {
+		switch (id) {
+		case OPT_OUTPUT: prefix = a.value; break;
+		case OPT_FORCE: force = 1; break;
 		}
 	}
-	if (!prefix || optind != argc)
-		return cli_usage_error(usage, "keygen needs -o PREFIX and nothing else");
+	if (id < 0)
+		return a.exit;
+	if (!prefix)
+		return cli_args_error(&a, "%s", keygen_command.operands_error);
 	if ((error = ferry_key_generate(prefix, force)) < 0)
 		return cli_fail("keygen", error);
 	snprintf(path, sizeof(path), "%s.pub", prefix);

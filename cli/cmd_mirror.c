@@ -2,7 +2,6 @@
  * ferry mirror serve: serve the enclave store to container runtimes and
  * clients until SIGINT or SIGTERM.
  */
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,38 +11,64 @@
 #include "cli.h"
 #include "fs.h"
 #include "mirror.h"
+#include "store.h"
 #include "util.h"
 #include "banned.h"
 
-static const char usage[] =
-	"ferry mirror serve [--store DIR] --listen ADDR:PORT [--port-file FILE]\n"
-	"                    [--tls-cert PEM --tls-key PEM] [--htpasswd FILE]\n"
-	"                    [--access-log FILE|-] [--threads N] [--max-connections N]\n"
-	"                    [--max-per-client N] [--idle-timeout SECONDS]\n"
-	"                    [--max-header-bytes N] [--rate N]";
+enum {
+	OPT_STORE = 1, OPT_LISTEN, OPT_PORT_FILE, OPT_TLS_CERT, OPT_TLS_KEY, OPT_HTPASSWD,
+	OPT_ACCESS_LOG, OPT_THREADS, OPT_MAX_CONNECTIONS, OPT_MAX_PER_CLIENT,
+	OPT_IDLE_TIMEOUT, OPT_MAX_HEADER_BYTES, OPT_RATE,
+};
 
-static void help(void)
-{
-	printf("usage: %s\n\n"
-	       "Serve the store read-only over HTTP: the OCI distribution pull API\n"
-	       "(/v2/: manifests, blobs with Range, tags/list, _catalog, referrers),\n"
-	       "/healthz, /readyz and Prometheus /metrics. Safe while an import\n"
-	       "publishes: a pull sees the old or the new tags, never a half state.\n\n"
-	       "  --store DIR            the store (default $FERRY_STORE or /var/lib/ferry)\n"
-	       "  --listen ADDR:PORT     IPv4 address and port; port 0 picks a free one\n"
-	       "  --port-file FILE       write the port listened on to FILE\n"
-	       "  --tls-cert, --tls-key  serve HTTPS with these PEM files\n"
-	       "  --htpasswd FILE        require Basic auth: user:hash lines (bcrypt or\n"
-	       "                         argon2id); /healthz and /readyz stay open\n"
-	       "  --access-log FILE      JSON lines, one per request ('-': stdout)\n"
-	       "  --threads N            worker threads (default 4)\n"
-	       "  --max-connections N    connections at once (default 512)\n"
-	       "  --max-per-client N     connections at once from one address (default 64)\n"
-	       "  --idle-timeout S       close connections idle for S seconds (default 30)\n"
-	       "  --max-header-bytes N   request line and headers (default 16384)\n"
-	       "  --rate N               requests per second per address (default: no limit)\n",
-	       usage);
-}
+static const cli_option serve_options[] = {
+	CLI_OPTION_STORE(OPT_STORE),
+	{ "listen", 0, "ADDR:PORT", "IPv4 address and port; port 0 picks a free one",
+	  OPT_LISTEN },
+	{ "port-file", 0, "FILE", "write the port listened on to FILE", OPT_PORT_FILE },
+	{ "tls-cert", 0, "PEM", "serve HTTPS with this certificate (and --tls-key)",
+	  OPT_TLS_CERT },
+	{ "tls-key", 0, "PEM", "the private key of --tls-cert", OPT_TLS_KEY },
+	{ "htpasswd", 0, "FILE", "require Basic auth: user:hash lines (bcrypt or "
+	  "argon2id); /healthz and /readyz stay open", OPT_HTPASSWD },
+	{ "access-log", 0, "FILE", "JSON lines, one per request ('-': stdout)",
+	  OPT_ACCESS_LOG },
+	{ "threads", 0, "N", "worker threads (default 4)", OPT_THREADS },
+	{ "max-connections", 0, "N", "connections at once (default 512)",
+	  OPT_MAX_CONNECTIONS },
+	{ "max-per-client", 0, "N", "connections at once from one address (default 64)",
+	  OPT_MAX_PER_CLIENT },
+	{ "idle-timeout", 0, "SECONDS", "close connections idle for SECONDS (default 30)",
+	  OPT_IDLE_TIMEOUT },
+	{ "max-header-bytes", 0, "N", "request line and headers (default 16384)",
+	  OPT_MAX_HEADER_BYTES },
+	{ "rate", 0, "N", "requests per second per address (default: no limit)", OPT_RATE },
+	CLI_OPTIONS_END
+};
+
+static int mirror_serve(int argc, char **argv, cli_args *parent);
+
+static const cli_command serve_command = {
+	.name = "mirror serve",
+	.summary = "serve the store until SIGINT or SIGTERM",
+	.synopsis = "[--store DIR] --listen ADDR:PORT [--port-file FILE] "
+		    "[--tls-cert PEM --tls-key PEM] [--htpasswd FILE] [--access-log FILE|-] "
+		    "[--threads N] [--max-connections N] [--max-per-client N] "
+		    "[--idle-timeout SECONDS] [--max-header-bytes N] [--rate N]",
+	.description =
+		"Serve the store read-only over HTTP: the OCI distribution pull API\n"
+		"(/v2/: manifests, blobs with Range, tags/list, _catalog, referrers),\n"
+		"/healthz, /readyz and Prometheus /metrics. Safe while an import\n"
+		"publishes: a pull sees the old or the new tags, never a half state.",
+	.options = serve_options,
+	.run = mirror_serve,
+};
+static const cli_command *const mirror_subcommands[] = { &serve_command, NULL };
+static const cli_command mirror_command = {
+	.name = "mirror",
+	.description = "Serve the enclave store to container runtimes and clients.",
+	.subcommands = mirror_subcommands,
+};
 
 static int number(unsigned *out, const char *s)
 {
@@ -57,63 +82,49 @@ static int number(unsigned *out, const char *s)
 
 int cmd_mirror(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "store", required_argument, NULL, 's' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "port-file", required_argument, NULL, 'P' },
-		{ "tls-cert", required_argument, NULL, 'c' },
-		{ "tls-key", required_argument, NULL, 'k' },
-		{ "htpasswd", required_argument, NULL, 'H' },
-		{ "access-log", required_argument, NULL, 'a' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "max-connections", required_argument, NULL, 'C' },
-		{ "max-per-client", required_argument, NULL, 'p' },
-		{ "idle-timeout", required_argument, NULL, 'i' },
-		{ "max-header-bytes", required_argument, NULL, 'B' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	cli_args a;
+
+	cli_args_init(&a, &mirror_command, argc, argv, NULL);
+	return cli_args_next(&a) < 0 ? a.exit : cli_dispatch(&a);
+}
+
+static int mirror_serve(int argc, char **argv, cli_args *parent)
+{
 	ferry_mirror_options mo = FERRY_MIRROR_OPTIONS_INIT;
 	ferry_mirror *m = NULL;
 	const char *store = NULL, *port_file = NULL, *log = NULL;
 	unsigned header = 0;
 	sigset_t set;
-	int c, sig, error, rc = FERRY_EXIT_OK, bad = 0;
+	cli_args a;
+	int id, sig, error, rc = FERRY_EXIT_OK, bad = 0;
 
-	if (argc < 2 || strcmp(argv[1], "serve")) {
-		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-			help();
-			return FERRY_EXIT_OK;
-		}
-		return cli_usage_error(usage, "mirror needs the subcommand 'serve'");
-	}
-	argc--;
-	argv++;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': store = optarg; break;
-		case 'l': mo.listen = optarg; break;
-		case 'P': port_file = optarg; break;
-		case 'c': mo.tls_cert = optarg; break;
-		case 'k': mo.tls_key = optarg; break;
-		case 'H': mo.htpasswd = optarg; break;
-		case 'a': log = optarg; break;
-		case 't': bad |= number(&mo.threads, optarg); break;
-		case 'C': bad |= number(&mo.max_connections, optarg); break;
-		case 'p': bad |= number(&mo.max_per_client, optarg); break;
-		case 'i': bad |= number(&mo.idle_timeout, optarg); break;
-		case 'B': bad |= number(&header, optarg); mo.max_header_bytes = header; break;
-		case 'r': bad |= number(&mo.rate, optarg); break;
-		case 'h': help(); return FERRY_EXIT_OK;
-		default: return cli_usage_error(usage, "bad option");
+	cli_args_init(&a, &serve_command, argc, argv, parent);
+	while ((id = cli_args_next(&a)) > 0) {
+		switch (id) {
+		case OPT_STORE: store = a.value; break;
+		case OPT_LISTEN: mo.listen = a.value; break;
+		case OPT_PORT_FILE: port_file = a.value; break;
+		case OPT_TLS_CERT: mo.tls_cert = a.value; break;
+		case OPT_TLS_KEY: mo.tls_key = a.value; break;
+		case OPT_HTPASSWD: mo.htpasswd = a.value; break;
+		case OPT_ACCESS_LOG: log = a.value; break;
+		case OPT_THREADS: bad |= number(&mo.threads, a.value); break;
+		case OPT_MAX_CONNECTIONS: bad |= number(&mo.max_connections, a.value); break;
+		case OPT_MAX_PER_CLIENT: bad |= number(&mo.max_per_client, a.value); break;
+		case OPT_IDLE_TIMEOUT: bad |= number(&mo.idle_timeout, a.value); break;
+		case OPT_MAX_HEADER_BYTES:
+			bad |= number(&header, a.value);
+			mo.max_header_bytes = header;
+			break;
+		case OPT_RATE: bad |= number(&mo.rate, a.value); break;
 		}
 		if (bad)
-			return cli_usage_error(usage, "invalid number '%s'", optarg);
+			return cli_args_error(&a, "invalid number '%s'", a.value);
 	}
-	if (!mo.listen || optind != argc)
-		return cli_usage_error(usage, "mirror serve needs --listen ADDR:PORT");
+	if (id < 0)
+		return a.exit;
+	if (!mo.listen)
+		return cli_args_error(&a, "needs --listen ADDR:PORT");
 	mo.store = cli_store_path(store);
 	if (log) {
 		mo.access_log = strcmp(log, "-") ? fopen(log, "a") : stdout;

@@ -3,7 +3,6 @@
  * Subcommands run (the daemon), sync, status, history, rollback and down;
  * the logic is in the reconciler library.
  */
-#include <getopt.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,43 +17,162 @@
 #include "util.h"
 #include "banned.h"
 
-static const char usage[] =
-	"ferry reconcile --config FILE [--store DIR] [--dry-run] [--json] [-v] <subcommand>\n"
-	"  run [--once] [--workers N] [--port-file FILE]\n"
-	"  sync STACK | sync --all\n"
-	"  status\n"
-	"  history [STACK] [-n COUNT]\n"
-	"  rollback STACK [--to REVISION]\n"
-	"  down STACK";
+enum {
+	OPT_CONFIG = 1, OPT_STORE, OPT_DRY_RUN, OPT_AUDIT_LOG, OPT_ONCE, OPT_WORKERS,
+	OPT_PORT_FILE, OPT_ALL, OPT_TO, OPT_COUNT,
+};
 
-static void help(void)
+/* The options of every subcommand, given before or after its name. */
+#define RECONCILE_OPTIONS \
+	{ "config", 0, "FILE", "the stacks (see ferry-reconcile(1))", OPT_CONFIG }, \
+	{ "store", 0, "DIR", "the store (default: the config's store, $FERRY_STORE or " \
+	  FERRY_STORE_DEFAULT ")", OPT_STORE }, \
+	{ "dry-run", 0, NULL, "render and print the target's commands; change nothing", \
+	  OPT_DRY_RUN }, \
+	CLI_OPTION_JSON("status and history as JSON"), \
+	{ "audit-log", 0, "FILE", "also write events as JSON lines to FILE ('-': stdout)", \
+	  OPT_AUDIT_LOG }, \
+	CLI_OPTION_VERBOSE("log each cycle to stderr"), \
+	CLI_OPTION_QUIET("print no line for each stack synced")
+
+static const cli_option reconcile_options[] = { RECONCILE_OPTIONS, CLI_OPTIONS_END };
+static const cli_option run_options[] = {
+	{ "once", 0, NULL, "one round over every stack, then exit", OPT_ONCE },
+	{ "workers", 0, "N", "cycles run in parallel (default 4; never two of a stack)",
+	  OPT_WORKERS },
+	{ "port-file", 0, "FILE", "write the webhook's port (listen on port 0)",
+	  OPT_PORT_FILE },
+	RECONCILE_OPTIONS, CLI_OPTIONS_END
+};
+static const cli_option sync_options[] = {
+	{ "all", 0, NULL, "every stack of the config", OPT_ALL },
+	RECONCILE_OPTIONS, CLI_OPTIONS_END
+};
+static const cli_option history_options[] = {
+	{ NULL, 'n', "COUNT", "only the last COUNT events", OPT_COUNT },
+	RECONCILE_OPTIONS, CLI_OPTIONS_END
+};
+static const cli_option rollback_options[] = {
+	{ "to", 0, "REVISION", "an earlier recorded revision (default: the one applied "
+	  "before the current one)", OPT_TO },
+	RECONCILE_OPTIONS, CLI_OPTIONS_END
+};
+static const cli_option stack_options[] = { RECONCILE_OPTIONS, CLI_OPTIONS_END };
+
+static int reconcile(int argc, char **argv, cli_args *parent);
+
+static const cli_command run_command = {
+	.name = "reconcile run",
+	.summary = "the daemon: poll every stack at its interval, serve the webhook; "
+		   "stops cleanly on SIGTERM or SIGINT",
+	.synopsis = "--config FILE [--once] [--workers N] [--port-file FILE]",
+	.options = run_options,
+	.run = reconcile,
+};
+static const cli_command sync_command = {
+	.name = "reconcile sync",
+	.summary = "apply the stack's current revision now (the only way when auto-sync is "
+		   "off; clears a rollback hold)",
+	.synopsis = "--config FILE STACK\n--config FILE --all",
+	.options = sync_options,
+	.operands = "[STACK]",
+	.run = reconcile,
+};
+static const cli_command status_command = {
+	.name = "reconcile status",
+	.summary = "stack, ref, desired and applied revision, drift, last sync, next poll",
+	.synopsis = "--config FILE [--json]",
+	.options = stack_options,
+	.run = reconcile,
+};
+static const cli_command history_command = {
+	.name = "reconcile history",
+	.summary = "the audit events, of every stack or of STACK",
+	.synopsis = "--config FILE [STACK] [-n COUNT] [--json]",
+	.options = history_options,
+	.operands = "[STACK]",
+	.run = reconcile,
+};
+static const cli_command rollback_command = {
+	.name = "reconcile rollback",
+	.summary = "apply the revision applied before the current one, or an earlier "
+		   "recorded revision",
+	.synopsis = "--config FILE STACK [--to REVISION]",
+	.options = rollback_options,
+	.operands = "STACK",
+	.run = reconcile,
+};
+static const cli_command down_command = {
+	.name = "reconcile down",
+	.summary = "remove what the stack deployed",
+	.synopsis = "--config FILE STACK",
+	.options = stack_options,
+	.operands = "STACK",
+	.run = reconcile,
+};
+static const cli_command *const reconcile_subcommands[] = {
+	&run_command, &sync_command, &status_command, &history_command, &rollback_command,
+	&down_command, NULL
+};
+static const cli_command reconcile_command = {
+	.name = "reconcile",
+	.synopsis = "--config FILE [--store DIR] [--dry-run] [--json] [--audit-log FILE] [-v] "
+		    "[-q] <subcommand> [<args>]",
+	.description =
+		"Deploy stacks from the enclave store's git repositories and OCI artifacts to\n"
+		"podman, Kubernetes or compose, on a poll, a webhook or an operator's sync;\n"
+		"every cycle is an audit event in ferry.db (and JSON lines). The options\n"
+		"below may also follow the subcommand.",
+	.epilog = "Exit status: 0 ok, 1 failure, 2 blocked by policy (freeze file,\n"
+		  "require-digests), 64 usage.",
+	.options = reconcile_options,
+	.subcommands = reconcile_subcommands,
+};
+
+/* What the command line says, before and after the subcommand's name. */
+typedef struct {
+	const char *config, *store, *audit, *to, *port_file;
+	uint64_t workers, count;
+	int dry_run, once, all;
+} reconcile_args;
+
+/* Take option `id`: 0, or the exit code of a usage error. */
+static int option(reconcile_args *r, cli_args *a, int id)
 {
-	printf("usage: %s\n\n"
-	       "Deploy stacks from the enclave store's git repositories and OCI artifacts to\n"
-	       "podman, Kubernetes or compose, on a poll, a webhook or an operator's sync;\n"
-	       "every cycle is an audit event in ferry.db (and JSON lines).\n\n"
-	       "  --config FILE      the stacks (see ferry-reconcile(1))\n"
-	       "  --store DIR        the store (default: the config's store, $FERRY_STORE\n"
-	       "                     or %s)\n"
-	       "  --dry-run          render and print the target's commands; change nothing\n"
-	       "  --json             status and history as JSON\n"
-	       "  --audit-log FILE   also write events as JSON lines to FILE ('-': stdout)\n"
-	       "  -v, --verbose      log each cycle to stderr\n\n"
-	       "  run                the daemon: poll every stack at its interval, serve the\n"
-	       "                     webhook; stops cleanly on SIGTERM or SIGINT\n"
-	       "    --once           one round over every stack, then exit\n"
-	       "    --workers N      cycles run in parallel (default 4; never two of a stack)\n"
-	       "    --port-file FILE write the webhook's port (listen on port 0)\n"
-	       "  sync STACK         apply the stack's current revision now (the only way\n"
-	       "                     when auto-sync is off; clears a rollback hold)\n"
-	       "  status             stack, ref, desired and applied revision, drift, last\n"
-	       "                     sync, next poll\n"
-	       "  history [STACK]    the audit events (-n COUNT: the last COUNT)\n"
-	       "  rollback STACK     apply the revision applied before the current one, or\n"
-	       "    --to REVISION    an earlier recorded revision\n"
-	       "  down STACK         remove what the stack deployed\n\n"
-	       "Exit status: 0 ok, 1 failure, 2 blocked by policy (freeze file,\n"
-	       "require-digests), 64 usage.\n", usage, FERRY_STORE_DEFAULT);
+	switch (id) {
+	case OPT_CONFIG: r->config = a->value; break;
+	case OPT_STORE: r->store = a->value; break;
+	case OPT_DRY_RUN: r->dry_run = 1; break;
+	case OPT_AUDIT_LOG: r->audit = a->value; break;
+	case OPT_ONCE: r->once = 1; break;
+	case OPT_PORT_FILE: r->port_file = a->value; break;
+	case OPT_ALL: r->all = 1; break;
+	case OPT_TO: r->to = a->value; break;
+	case OPT_WORKERS:
+		if (ferry_parse_u64(&r->workers, a->value) < 0 || !r->workers || r->workers > 16)
+			return cli_args_error(a, "--workers wants 1 to 16");
+		break;
+	case OPT_COUNT:
+		if (ferry_parse_u64(&r->count, a->value) < 0)
+			return cli_args_error(a, "-n wants a number");
+		break;
+	}
+	return 0;
+}
+
+int cmd_reconcile(int argc, char **argv)
+{
+	reconcile_args r;
+	cli_args a;
+	int id, rc;
+
+	memset(&r, 0, sizeof(r));
+	cli_args_init(&a, &reconcile_command, argc, argv, NULL);
+	a.payload = &r;
+	while ((id = cli_args_next(&a)) > 0)
+		if ((rc = option(&r, &a, id)) != 0)
+			return rc;
+	return id < 0 ? a.exit : cli_dispatch(&a);
 }
 
 static volatile int stop_flag;
@@ -98,77 +216,44 @@ static int sync_one(ferry_reconciler *rc, const ferry_stack *stack, ferry_trigge
 	return FERRY_EXIT_OK;
 }
 
-int cmd_reconcile(int argc, char **argv)
+/* Every subcommand: its options, then the run, sync, status, ... it names. */
+static int reconcile(int argc, char **argv, cli_args *parent)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "store", required_argument, NULL, 's' },
-		{ "dry-run", no_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "audit-log", required_argument, NULL, 'a' },
-		{ "once", no_argument, NULL, 'o' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "port-file", required_argument, NULL, 'p' },
-		{ "all", no_argument, NULL, 'A' },
-		{ "to", required_argument, NULL, 't' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	reconcile_args *ra = parent->payload;
 	ferry_reconciler_options ro = FERRY_RECONCILER_OPTIONS_INIT;
 	ferry_reconcile_config *cfg = NULL;
 	ferry_reconciler *rc = NULL;
 	ferry_buf out = FERRY_BUF_INIT;
-	const char *config = NULL, *store = NULL, *audit = NULL, *to = NULL, *sub, *name = NULL;
+	const char *config, *store, *audit, *to, *sub = argv[0], *name;
 	FILE *audit_file = NULL;
-	uint64_t workers = 0, count = 0;
-	int c, json = 0, once = 0, all = 0, verbose = 0, error, rc_exit = FERRY_EXIT_OK;
+	uint64_t workers, count;
+	cli_args a;
+	int id, json, once, all, verbose, error, rc_exit = FERRY_EXIT_OK;
 	size_t i;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "n:vqh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': config = optarg; break;
-		case 's': store = optarg; break;
-		case 'd': ro.dry_run = 1; break;
-		case 'j': json = 1; break;
-		case 'a': audit = optarg; break;
-		case 'o': once = 1; break;
-		case 'p': ro.port_file = optarg; break;
-		case 'A': all = 1; break;
-		case 't': to = optarg; break;
-		case 'v': verbose = 1; break;
-		case 'q': cli_quiet = 1; break;
-		case 'w':
-			if (ferry_parse_u64(&workers, optarg) < 0 || !workers || workers > 16)
-				return cli_usage_error(usage, "--workers wants 1 to 16");
-			break;
-		case 'n':
-			if (ferry_parse_u64(&count, optarg) < 0)
-				return cli_usage_error(usage, "-n wants a number");
-			break;
-		case 'h': help(); return FERRY_EXIT_OK;
-		default: return cli_usage_error(usage, "bad option");
-		}
-	}
-	if (optind >= argc)
-		return cli_usage_error(usage, "reconcile needs a subcommand");
-	sub = argv[optind++];
-	if (optind < argc)
-		name = argv[optind++];
-	if (optind < argc)
-		return cli_usage_error(usage, "unexpected argument '%s'", argv[optind]);
+	cli_args_init(&a, parent->sub, argc, argv, parent);
+	while ((id = cli_args_next(&a)) > 0)
+		if ((rc_exit = option(ra, &a, id)) != 0)
+			return rc_exit;
+	if (id < 0)
+		return a.exit;
+	config = ra->config;
+	store = ra->store;
+	audit = ra->audit;
+	to = ra->to;
+	workers = ra->workers;
+	count = ra->count;
+	once = ra->once;
+	all = ra->all;
+	ro.dry_run = ra->dry_run;
+	ro.port_file = ra->port_file;
+	json = a.common.json;
+	verbose = a.common.verbose;
+	name = a.nargs ? a.args[0] : NULL;
 	if (!config)
-		return cli_usage_error(usage, "reconcile needs --config FILE");
-	if (strcmp(sub, "run") && strcmp(sub, "sync") && strcmp(sub, "status") &&
-	    strcmp(sub, "history") && strcmp(sub, "rollback") && strcmp(sub, "down"))
-		return cli_usage_error(usage, "unknown subcommand '%s'", sub);
-	if ((!strcmp(sub, "rollback") || !strcmp(sub, "down") ||
-	     (!strcmp(sub, "sync") && !all)) && !name)
-		return cli_usage_error(usage, "%s needs a STACK", sub);
-	if ((!strcmp(sub, "run") || !strcmp(sub, "status")) && name)
-		return cli_usage_error(usage, "%s takes no STACK", sub);
+		return cli_args_error(&a, "needs --config FILE");
+	if (!strcmp(sub, "sync") && !all && !name)
+		return cli_args_error(&a, "needs a STACK or --all");
 	if (verbose)
 		ferry_log_set_sink(ferry_log_stderr_sink, FERRY_LOG_INFO, NULL);
 

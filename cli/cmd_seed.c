@@ -3,7 +3,6 @@
  * registries, git servers, Gitea/Forgejo). Also the summary `ferry import`
  * prints when it seeds after a publish.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,25 +14,30 @@
 #include "seed.h"
 #include "banned.h"
 
-static const char usage[] =
-	"ferry seed [--store DIR] [--target NAME] [--full] [--json] [-q] [-v]";
+enum { OPT_STORE = 1, OPT_TARGET, OPT_FULL };
 
-static void help(void)
-{
-	printf("usage: %s\n\n"
-	       "Push the store's images, charts and git refs to every configured target\n"
-	       "(see ferry target). Blobs the target holds are skipped, tags and refs are\n"
-	       "moved last and only to content that is complete on the target, and an\n"
-	       "interrupted seed continues where it stopped when run again.\n\n"
-	       "  --store DIR      the store (default $FERRY_STORE or %s)\n"
-	       "  --target NAME    only this target\n"
-	       "  --full           ignore recorded progress: check every tag and ref again\n"
-	       "  --json           print the result as JSON\n"
-	       "  -q, --quiet      no summary\n"
-	       "  -v, --verbose    log every blob, manifest, tag and ref\n\n"
-	       "Exit status: 0 seeded, 1 a target failed or refused a ref, 64 usage.\n",
-	       usage, FERRY_STORE_DEFAULT);
-}
+static const cli_option seed_options[] = {
+	CLI_OPTION_STORE(OPT_STORE),
+	{ "target", 0, "NAME", "only this target", OPT_TARGET },
+	{ "full", 0, NULL, "ignore recorded progress: check every tag and ref again",
+	  OPT_FULL },
+	CLI_OPTION_JSON("print the result as JSON"),
+	CLI_OPTION_QUIET("no summary"),
+	CLI_OPTION_VERBOSE("log every blob, manifest, tag and ref"),
+	CLI_OPTIONS_END
+};
+
+static const cli_command seed_command = {
+	.name = "seed",
+	.synopsis = "[--store DIR] [--target NAME] [--full] [--json] [-q] [-v]",
+	.description =
+		"Push the store's images, charts and git refs to every configured target\n"
+		"(see ferry target). Blobs the target holds are skipped, tags and refs are\n"
+		"moved last and only to content that is complete on the target, and an\n"
+		"interrupted seed continues where it stopped when run again.",
+	.epilog = "Exit status: 0 seeded, 1 a target failed or refused a ref, 64 usage.",
+	.options = seed_options,
+};
 
 json_t *cli_seed_json(const ferry_seed_result *res)
 {
@@ -110,38 +114,27 @@ void cli_print_seed(const ferry_seed_result *res, int json)
 
 int cmd_seed(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "store", required_argument, NULL, 's' },
-		{ "target", required_argument, NULL, 't' },
-		{ "full", no_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	ferry_seed_options so = FERRY_SEED_OPTIONS_INIT;
 	ferry_seed_result res;
 	ferry_store *st = NULL;
 	const char *store = NULL;
-	int c, json = 0, error, rc = FERRY_EXIT_OK;
+	cli_args a;
+	int id, json, error, rc = FERRY_EXIT_OK;
 
 	memset(&res, 0, sizeof(res));
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "qvh", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': store = optarg; break;
-		case 't': so.target = optarg; break;
-		case 'f': so.full = 1; break;
-		case 'j': json = 1; break;
-		case 'q': cli_quiet = 1; break;
-		case 'v': ferry_log_set_sink(ferry_log_stderr_sink, FERRY_LOG_INFO, NULL); break;
-		case 'h': help(); return FERRY_EXIT_OK;
-		default: return cli_usage_error(usage, "bad option");
+	cli_args_init(&a, &seed_command, argc, argv, NULL);
+	while ((id = cli_args_next(&a)) > 0) {
+		switch (id) {
+		case OPT_STORE: store = a.value; break;
+		case OPT_TARGET: so.target = a.value; break;
+		case OPT_FULL: so.full = 1; break;
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error(usage, "unexpected argument '%s'", argv[optind]);
+	if (id < 0)
+		return a.exit;
+	json = a.common.json;
+	if (a.common.verbose)
+		ferry_log_set_sink(ferry_log_stderr_sink, FERRY_LOG_INFO, NULL);
 	if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_READ, 0)) < 0)
 		return cli_fail("seed", error);
 	error = ferry_seed(&res, st, &so);

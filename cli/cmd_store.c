@@ -1,7 +1,7 @@
 /*
- * ferry store: list what the enclave store holds, and collect garbage.
+ * ferry store ls and ferry store gc: list what the enclave store holds,
+ * and collect its garbage.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,25 +13,51 @@
 #include "json.h"
 #include "banned.h"
 
-static const char usage[] =
-	"ferry store ls [--store DIR] [--json]\n"
-	"       ferry store gc [--store DIR] [--dry-run] [--json]";
+enum { OPT_STORE = 1, OPT_DRY_RUN };
 
+static const cli_option ls_options[] = {
+	CLI_OPTION_STORE(OPT_STORE),
+	CLI_OPTION_JSON("print as JSON"),
+	CLI_OPTIONS_END
+};
+static const cli_option gc_options[] = {
+	CLI_OPTION_STORE(OPT_STORE),
+	{ "dry-run", 0, NULL, "only say what gc would delete", OPT_DRY_RUN },
+	CLI_OPTION_JSON("print as JSON"),
+	CLI_OPTIONS_END
+};
 
-static void help(void)
-{
-	printf("usage: %s\n\n"
-	       "ls: the store's channels with their sequences, images and charts with\n"
-	       "    their digests and sizes, git repositories with their refs, and the\n"
-	       "    blobs held.\n"
-	       "gc: delete blobs that no image or chart tag reaches. It takes the store's\n"
-	       "    write lock, so it never runs during an import. Blobs a future\n"
-	       "    incremental bundle expects may be among them: re-base the exporter\n"
-	       "    with a receipt afterwards.\n\n"
-	       "  --store DIR  the store (default $FERRY_STORE or %s)\n"
-	       "  --dry-run    only say what gc would delete\n"
-	       "  --json       print as JSON\n", usage, FERRY_STORE_DEFAULT);
-}
+static int store_ls(int argc, char **argv, cli_args *parent);
+static int store_gc(int argc, char **argv, cli_args *parent);
+
+static const cli_command ls_command = {
+	.name = "store ls",
+	.summary = "list what the store holds",
+	.synopsis = "[--store DIR] [--json]",
+	.description =
+		"The store's channels with their sequences, images and charts with their\n"
+		"digests and sizes, git repositories with their refs, and the blobs held.",
+	.options = ls_options,
+	.run = store_ls,
+};
+static const cli_command gc_command = {
+	.name = "store gc",
+	.summary = "delete blobs that no image or chart tag reaches",
+	.synopsis = "[--store DIR] [--dry-run] [--json]",
+	.description =
+		"Delete blobs that no image or chart tag reaches. It takes the store's\n"
+		"write lock, so it never runs during an import. Blobs a future\n"
+		"incremental bundle expects may be among them: re-base the exporter\n"
+		"with a receipt afterwards.",
+	.options = gc_options,
+	.run = store_gc,
+};
+static const cli_command *const store_subcommands[] = { &ls_command, &gc_command, NULL };
+static const cli_command store_command = {
+	.name = "store",
+	.description = "List what the enclave store holds, and collect its garbage.",
+	.subcommands = store_subcommands,
+};
 
 static int add_channel(const ferry_store_channel *c, void *payload)
 {
@@ -118,127 +144,63 @@ static int ls(ferry_store *st, int json)
 
 int cmd_store(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "store", required_argument, NULL, 's' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *store = NULL, *sub;
+	cli_args a;
+
+	cli_args_init(&a, &store_command, argc, argv, NULL);
+	return cli_args_next(&a) < 0 ? a.exit : cli_dispatch(&a);
+}
+
+static int store_ls(int argc, char **argv, cli_args *parent)
+{
+	const char *store = NULL;
 	ferry_store *st = NULL;
-	int c, json = 0, dry = 0, error, rc = FERRY_EXIT_OK;
+	cli_args a;
+	int id, error, rc;
 
-	if (argc < 2)
-		return cli_usage_error(usage, "store needs a subcommand");
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		help();
-		return FERRY_EXIT_OK;
-	}
-	sub = argv[1];
-	argc--;
-	argv++;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': store = optarg; break;
-		case 'n': dry = 1; break;
-		case 'j': json = 1; break;
-		case 'h': help(); return FERRY_EXIT_OK;
-		default: return cli_usage_error(usage, "bad option");
-		}
-	}
-	if (optind != argc)
-		return cli_usage_error(usage, "unexpected argument '%s'", argv[optind]);
-	if (!strcmp(sub, "ls")) {
-		if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_READ,
-					      0)) < 0)
-			return cli_fail("store", error);
-		rc = ls(st, json);
-	} else if (!strcmp(sub, "gc")) {
-		size_t removed, kept;
-		uint64_t bytes;
-		char size[32];
-
-		if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_WRITE,
-					      1)) < 0 ||
-		    (error = ferry_store_gc(st, dry, &removed, &bytes, &kept)) < 0) {
-			rc = cli_fail("store", error);
-			goto done;
-		}
-		if (json)
-			printf("{\"removed\": %zu, \"removedBytes\": %llu, \"kept\": %zu, "
-			       "\"dryRun\": %s}\n", removed, (unsigned long long)bytes, kept,
-			       dry ? "true" : "false");
-		else
-			printf("%s %zu blob(s), %s; kept %zu\n", dry ? "would remove" : "removed",
-			       removed, cli_human_size(size, sizeof(size), bytes), kept);
-	} else {
-		rc = cli_usage_error(usage, "unknown store subcommand '%s'", sub);
-	}
-done:
+	cli_args_init(&a, &ls_command, argc, argv, parent);
+	while ((id = cli_args_next(&a)) > 0)
+		store = a.value;        /* --store */
+	if (id < 0)
+		return a.exit;
+	if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_READ, 0)) < 0)
+		return cli_fail("store", error);
+	rc = ls(st, a.common.json);
 	ferry_store_close(st);
 	return rc;
 }
 
-/* ---- ferry receipt ----------------------------------------------------- */
-
-#include <time.h>
-
-#include "fs.h"
-#include "receipt.h"
-
-static const char receipt_usage[] = "ferry receipt [--store DIR] --key KEY -o FILE";
-
-int cmd_receipt(int argc, char **argv)
+static int store_gc(int argc, char **argv, cli_args *parent)
 {
-	static const struct option opts[] = {
-		{ "store", required_argument, NULL, 's' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *store = NULL, *keyfile = NULL, *outfile = NULL;
+	const char *store = NULL;
 	ferry_store *st = NULL;
-	ferry_key *key = NULL;
-	ferry_buf buf = FERRY_BUF_INIT;
-	int c, error, rc = FERRY_EXIT_OK;
+	size_t removed, kept;
+	uint64_t bytes;
+	char size[32];
+	cli_args a;
+	int id, dry = 0, error, rc = FERRY_EXIT_OK;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': store = optarg; break;
-		case 'k': keyfile = optarg; break;
-		case 'o': outfile = optarg; break;
-		case 'h':
-			printf("usage: %s\n\n"
-			       "Write a signed inventory of the store (per channel its last\n"
-			       "sequence; every blob; every repository's refs), signed with the\n"
-			       "enclave's own KEY. Where a return path is allowed, give it to\n"
-			       "'ferry export --baseline' on the connected side so the next\n"
-			       "incremental bundle carries exactly what the enclave lacks.\n\n"
-			       "  --store DIR  the store (default $FERRY_STORE or %s)\n"
-			       "  --key KEY    the enclave's secret key\n"
-			       "  -o FILE      where to write the receipt\n",
-			       receipt_usage, FERRY_STORE_DEFAULT);
-			return FERRY_EXIT_OK;
-		default:
-			return cli_usage_error(receipt_usage, "bad option");
+	cli_args_init(&a, &gc_command, argc, argv, parent);
+	while ((id = cli_args_next(&a)) > 0) {
+		switch (id) {
+		case OPT_STORE: store = a.value; break;
+		case OPT_DRY_RUN: dry = 1; break;
 		}
 	}
-	if (!keyfile || !outfile || optind != argc)
-		return cli_usage_error(receipt_usage, "receipt needs --key and -o");
-	if ((error = ferry_key_load(&key, keyfile)) < 0 ||
-	    (error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_READ, 0)) < 0 ||
-	    (error = ferry_receipt_make(&buf, st, key, (int64_t)time(NULL))) < 0 ||
-	    (error = ferry_fs_write_atomic(outfile, buf.ptr, buf.size, 0644)) < 0) {
-		rc = cli_fail("receipt", error);
+	if (id < 0)
+		return a.exit;
+	if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_WRITE, 1)) < 0 ||
+	    (error = ferry_store_gc(st, dry, &removed, &bytes, &kept)) < 0) {
+		rc = cli_fail("store", error);
 		goto done;
 	}
-	printf("wrote %s (signed by %s)\n", outfile, ferry_pubkey_id(ferry_key_public(key)));
+	if (a.common.json)
+		printf("{\"removed\": %zu, \"removedBytes\": %llu, \"kept\": %zu, "
+		       "\"dryRun\": %s}\n", removed, (unsigned long long)bytes, kept,
+		       dry ? "true" : "false");
+	else
+		printf("%s %zu blob(s), %s; kept %zu\n", dry ? "would remove" : "removed",
+		       removed, cli_human_size(size, sizeof(size), bytes), kept);
 done:
-	ferry_buf_dispose(&buf);
 	ferry_store_close(st);
-	ferry_key_free(key);
 	return rc;
 }

@@ -4,7 +4,6 @@
  * runtimes at an OCI target (node-config). Credentials are copied into the
  * store with mode 0600 and never printed back.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,50 +15,110 @@
 #include "util.h"
 #include "banned.h"
 
-static const char usage[] =
-	"ferry target add NAME --kind oci|git|gitea --url URL [--credentials FILE]\n"
-	"                    [--ssh-key FILE] [--ca-file FILE] [--rewrite FROM=TO]...\n"
-	"                    [--chunk-size SIZE] [--host NAME]\n"
-	"                    [--force-branches rewritten|always|never]\n"
-	"                    [--force-tags never|always] [--prune]\n"
-	"                    [--owner NAME] [--private] [--webhook URL] [--git-url URL]\n"
-	"                    [--replace] [--store DIR]\n"
-	"       ferry target ls [--json] [--store DIR]\n"
-	"       ferry target show NAME [--json] [--store DIR]\n"
-	"       ferry target rm NAME [--store DIR]\n"
-	"       ferry target node-config NAME [--store DIR]";
+enum {
+	OPT_STORE = 1, OPT_KIND, OPT_URL, OPT_CREDENTIALS, OPT_SSH_KEY, OPT_CA_FILE,
+	OPT_REWRITE, OPT_CHUNK_SIZE, OPT_HOST, OPT_FORCE_BRANCHES, OPT_FORCE_TAGS, OPT_PRUNE,
+	OPT_OWNER, OPT_PRIVATE, OPT_WEBHOOK, OPT_GIT_URL, OPT_REPLACE,
+};
 
-static void help(void)
-{
-	printf("usage: %s\n\n"
-	       "Configure the servers the store is seeded to (see ferry seed).\n\n"
-	       "  --kind KIND          oci (any OCI registry), git (any git server),\n"
-	       "                       gitea (Gitea or Forgejo: creates owners and repositories)\n"
-	       "  --url URL            registry base URL, git base URL (repositories are\n"
-	       "                       URL/<path>.git), or the Gitea server's URL\n"
-	       "  --credentials FILE   oci: user:password or an auth.json; git: user:password\n"
-	       "                       or a token; gitea: an API token. Copied into the store\n"
-	       "                       (mode 0600), never printed\n"
-	       "  --ssh-key FILE       private key for ssh:// git URLs (copied likewise)\n"
-	       "  --ca-file FILE       PEM bundle of CAs to trust for this target\n"
-	       "  --rewrite FROM=TO    name prefix rule, e.g. docker.io/library/=mirror.site/library/\n"
-	       "  --chunk-size SIZE    oci: blobs larger than this are uploaded in chunks of\n"
-	       "                       this size (default 64M)\n"
-	       "  --host NAME          oci: the name runtimes use for this registry\n"
-	       "  --force-branches P   rewritten (default): force-push branches whose history\n"
-	       "                       the store rewrote; always; never\n"
-	       "  --force-tags P       never (default) or always\n"
-	       "  --prune              delete refs on the target that the store deleted\n"
-	       "  --owner NAME         gitea: owner for names without one (default: the\n"
-	       "                       token's user)\n"
-	       "  --private            gitea: create private organisations and repositories\n"
-	       "  --webhook URL        gitea: register a push webhook to URL\n"
-	       "  --git-url URL        gitea: push to URL/<owner>/<repo>.git instead of the\n"
-	       "                       server's URL\n"
-	       "  --replace            replace a target of the same name\n"
-	       "  --store DIR          the store (default $FERRY_STORE or %s)\n\n"
-	       "Exit status: 0 ok, 1 failure, 64 usage.\n", usage, FERRY_STORE_DEFAULT);
-}
+static const cli_option add_options[] = {
+	{ "kind", 0, "KIND", "oci (any OCI registry), git (any git server), gitea (Gitea "
+	  "or Forgejo: creates owners and repositories)", OPT_KIND },
+	{ "url", 0, "URL", "registry base URL, git base URL (repositories are "
+	  "URL/<path>.git), or the Gitea server's URL", OPT_URL },
+	{ "credentials", 0, "FILE", "oci: user:password or an auth.json; git: "
+	  "user:password or a token; gitea: an API token. Copied into the store (mode "
+	  "0600), never printed", OPT_CREDENTIALS },
+	{ "ssh-key", 0, "FILE", "private key for ssh:// git URLs (copied likewise)",
+	  OPT_SSH_KEY },
+	{ "ca-file", 0, "FILE", "PEM bundle of CAs to trust for this target", OPT_CA_FILE },
+	{ "rewrite", 0, "FROM=TO", "name prefix rule, e.g. "
+	  "docker.io/library/=mirror.site/library/ (repeatable)", OPT_REWRITE },
+	{ "chunk-size", 0, "SIZE", "oci: blobs larger than this are uploaded in chunks of "
+	  "this size (default 64M)", OPT_CHUNK_SIZE },
+	{ "host", 0, "NAME", "oci: the name runtimes use for this registry", OPT_HOST },
+	{ "force-branches", 0, "POLICY", "rewritten (default): force-push branches whose "
+	  "history the store rewrote; always; never", OPT_FORCE_BRANCHES },
+	{ "force-tags", 0, "POLICY", "never (default) or always", OPT_FORCE_TAGS },
+	{ "prune", 0, NULL, "delete refs on the target that the store deleted", OPT_PRUNE },
+	{ "owner", 0, "NAME", "gitea: owner for names without one (default: the token's "
+	  "user)", OPT_OWNER },
+	{ "private", 0, NULL, "gitea: create private organisations and repositories",
+	  OPT_PRIVATE },
+	{ "webhook", 0, "URL", "gitea: register a push webhook to URL", OPT_WEBHOOK },
+	{ "git-url", 0, "URL", "gitea: push to URL/<owner>/<repo>.git instead of the "
+	  "server's URL", OPT_GIT_URL },
+	{ "replace", 0, NULL, "replace a target of the same name", OPT_REPLACE },
+	CLI_OPTION_STORE(OPT_STORE),
+	CLI_OPTIONS_END
+};
+static const cli_option list_options[] = {
+	CLI_OPTION_JSON("print as JSON"),
+	CLI_OPTION_STORE(OPT_STORE),
+	CLI_OPTIONS_END
+};
+static const cli_option store_options[] = {
+	CLI_OPTION_STORE(OPT_STORE),
+	CLI_OPTIONS_END
+};
+
+static int target_add(int argc, char **argv, cli_args *parent);
+static int target_ls(int argc, char **argv, cli_args *parent);
+static int target_show(int argc, char **argv, cli_args *parent);
+static int target_rm(int argc, char **argv, cli_args *parent);
+
+static const cli_command add_command = {
+	.name = "target add",
+	.summary = "add a target (or replace one, with --replace)",
+	.synopsis = "NAME --kind oci|git|gitea --url URL [--credentials FILE] [--ssh-key FILE] "
+		    "[--ca-file FILE] [--rewrite FROM=TO]... [--chunk-size SIZE] [--host NAME] "
+		    "[--force-branches rewritten|always|never] [--force-tags never|always] "
+		    "[--prune] [--owner NAME] [--private] [--webhook URL] [--git-url URL] "
+		    "[--replace] [--store DIR]",
+	.options = add_options,
+	.operands = "NAME",
+	.run = target_add,
+};
+static const cli_command ls_command = {
+	.name = "target ls",
+	.summary = "list the targets",
+	.synopsis = "[--json] [--store DIR]",
+	.options = list_options,
+	.run = target_ls,
+};
+static const cli_command show_command = {
+	.name = "target show",
+	.summary = "show a target's settings (never its credentials)",
+	.synopsis = "NAME [--json] [--store DIR]",
+	.options = list_options,
+	.operands = "NAME",
+	.run = target_show,
+};
+static const cli_command rm_command = {
+	.name = "target rm",
+	.summary = "remove a target",
+	.synopsis = "NAME [--store DIR]",
+	.options = store_options,
+	.operands = "NAME",
+	.run = target_rm,
+};
+static const cli_command node_config_command = {
+	.name = "target node-config",
+	.summary = "print the configuration that points container runtimes at an OCI target",
+	.synopsis = "NAME [--store DIR]",
+	.options = store_options,
+	.operands = "NAME",
+	.run = target_show,
+};
+static const cli_command *const target_subcommands[] = {
+	&add_command, &ls_command, &show_command, &rm_command, &node_config_command, NULL
+};
+static const cli_command target_command = {
+	.name = "target",
+	.description = "Configure the servers the store is seeded to (see ferry seed).",
+	.epilog = "Exit status: 0 ok, 1 failure, 64 usage.",
+	.subcommands = target_subcommands,
+};
 
 static void print_target(const ferry_target *t, int json, json_t *arr)
 {
@@ -100,185 +159,203 @@ static int set_str(json_t *o, const char *key, const char *v)
 
 int cmd_target(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "store", required_argument, NULL, 's' },
-		{ "kind", required_argument, NULL, 'k' },
-		{ "url", required_argument, NULL, 'u' },
-		{ "credentials", required_argument, NULL, 'c' },
-		{ "ssh-key", required_argument, NULL, 'K' },
-		{ "ca-file", required_argument, NULL, 'C' },
-		{ "rewrite", required_argument, NULL, 'r' },
-		{ "chunk-size", required_argument, NULL, 'z' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "force-branches", required_argument, NULL, 'b' },
-		{ "force-tags", required_argument, NULL, 'T' },
-		{ "prune", no_argument, NULL, 'p' },
-		{ "owner", required_argument, NULL, 'o' },
-		{ "private", no_argument, NULL, 'P' },
-		{ "webhook", required_argument, NULL, 'w' },
-		{ "git-url", required_argument, NULL, 'g' },
-		{ "replace", no_argument, NULL, 'R' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	cli_args a;
+
+	cli_args_init(&a, &target_command, argc, argv, NULL);
+	return cli_args_next(&a) < 0 ? a.exit : cli_dispatch(&a);
+}
+
+/* Read the command line of a subcommand other than add: the store, or NULL
+ * with the exit code in a->exit. */
+static const char *parse(cli_args *a, const cli_command *cmd, int argc, char **argv,
+			 cli_args *parent)
+{
+	const char *store = NULL;
+	int id;
+
+	cli_args_init(a, cmd, argc, argv, parent);
+	while ((id = cli_args_next(a)) > 0)
+		store = a->value;       /* --store */
+	if (id < 0)
+		return NULL;
+	return cli_store_path(store);
+}
+
+static int target_add(int argc, char **argv, cli_args *parent)
+{
 	json_t *options = json_object(), *rules = json_array();
-	ferry_target **list = NULL, *t = NULL;
 	ferry_target_kind kind = 0;
 	ferry_store *st = NULL;
-	ferry_buf out = FERRY_BUF_INIT;
-	const char *store = NULL, *url = NULL, *cred = NULL, *key = NULL, *sub, *name = NULL;
-	size_t n = 0, i;
+	const char *store = NULL, *url = NULL, *cred = NULL, *key = NULL, *name;
 	uint64_t size;
-	int c, json = 0, replace = 0, error = 0, rc = FERRY_EXIT_OK;
+	cli_args a;
+	int id, replace = 0, error = 0, rc = FERRY_EXIT_OK;
 
 	if (!options || !rules) {
 		rc = cli_fail("target", ferry_error_set(FERRY_ENOMEM, "out of memory"));
 		goto done;
 	}
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		if (argc < 2)
-			rc = cli_usage_error(usage, "target needs a subcommand");
-		else
-			help();
-		goto done;
-	}
-	sub = argv[1];
-	argc--;
-	argv++;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': store = optarg; break;
-		case 'k':
-			if (ferry_target_kind_parse(&kind, optarg) < 0) {
-				rc = cli_usage_error(usage, "%s", ferry_error_last());
+	cli_args_init(&a, &add_command, argc, argv, parent);
+	while ((id = cli_args_next(&a)) > 0) {
+		const char *v = a.value;
+
+		switch (id) {
+		case OPT_STORE: store = v; break;
+		case OPT_KIND:
+			if (ferry_target_kind_parse(&kind, v) < 0) {
+				rc = cli_args_error(&a, "%s", ferry_error_last());
 				goto done;
 			}
 			break;
-		case 'u': url = optarg; break;
-		case 'c': cred = optarg; break;
-		case 'K': key = optarg; break;
-		case 'C': set_str(options, "ca-file", optarg); break;
-		case 'r': {
-			const char *eq = strchr(optarg, '=');
+		case OPT_URL: url = v; break;
+		case OPT_CREDENTIALS: cred = v; break;
+		case OPT_SSH_KEY: key = v; break;
+		case OPT_CA_FILE: set_str(options, "ca-file", v); break;
+		case OPT_REWRITE: {
+			const char *eq = strchr(v, '=');
 			char *from;
 
 			if (!eq || !eq[1]) {
-				rc = cli_usage_error(usage, "--rewrite wants FROM=TO");
+				rc = cli_args_error(&a, "--rewrite wants FROM=TO");
 				goto done;
 			}
-			if (!(from = strndup(optarg, (size_t)(eq - optarg))))
+			if (!(from = strndup(v, (size_t)(eq - v))))
 				goto oom;
 			json_array_append_new(rules, json_pack("{s:s,s:s}", "from", from, "to",
 							       eq + 1));
 			free(from);
 			break;
 		}
-		case 'z':
-			if (ferry_parse_size(&size, optarg) < 0) {
-				rc = cli_usage_error(usage, "bad --chunk-size '%s'", optarg);
+		case OPT_CHUNK_SIZE:
+			if (ferry_parse_size(&size, v) < 0) {
+				rc = cli_args_error(&a, "bad --chunk-size '%s'", v);
 				goto done;
 			}
 			json_object_set_new(options, "chunk-size", json_integer((json_int_t)size));
 			break;
-		case 'H': set_str(options, "host", optarg); break;
-		case 'b': set_str(options, "force-branches", optarg); break;
-		case 'T': set_str(options, "force-tags", optarg); break;
-		case 'p': json_object_set_new(options, "prune", json_true()); break;
-		case 'o': set_str(options, "owner", optarg); break;
-		case 'P': json_object_set_new(options, "private", json_true()); break;
-		case 'w': set_str(options, "webhook", optarg); break;
-		case 'g': set_str(options, "git-url", optarg); break;
-		case 'R': replace = 1; break;
-		case 'j': json = 1; break;
-		case 'h': help(); goto done;
-		default: rc = cli_usage_error(usage, "bad option"); goto done;
+		case OPT_HOST: set_str(options, "host", v); break;
+		case OPT_FORCE_BRANCHES: set_str(options, "force-branches", v); break;
+		case OPT_FORCE_TAGS: set_str(options, "force-tags", v); break;
+		case OPT_PRUNE: json_object_set_new(options, "prune", json_true()); break;
+		case OPT_OWNER: set_str(options, "owner", v); break;
+		case OPT_PRIVATE: json_object_set_new(options, "private", json_true()); break;
+		case OPT_WEBHOOK: set_str(options, "webhook", v); break;
+		case OPT_GIT_URL: set_str(options, "git-url", v); break;
+		case OPT_REPLACE: replace = 1; break;
 		}
+	}
+	if (id < 0) {
+		rc = a.exit;
+		goto done;
 	}
 	if (json_array_size(rules))
 		json_object_set(options, "rewrite", rules);
-	if (optind < argc)
-		name = argv[optind++];
-	if (optind != argc) {
-		rc = cli_usage_error(usage, "unexpected argument '%s'", argv[optind]);
+	name = a.args[0];
+	if (!kind || !url) {
+		rc = cli_args_error(&a, "needs --kind and --url");
 		goto done;
 	}
-	if (!strcmp(sub, "add")) {
-		if (!name || !kind || !url) {
-			rc = cli_usage_error(usage, "target add needs NAME, --kind and --url");
-			goto done;
-		}
-		if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_WRITE,
-					      1)) < 0 ||
-		    (error = ferry_target_add(st, name, kind, url, options, cred, key,
-					      replace)) < 0)
-			goto fail;
-		if (!cli_quiet)
-			printf("target %s added (%s, %s)\n", name, ferry_target_kind_name(kind), url);
-	} else if (!strcmp(sub, "ls")) {
-		json_t *arr = json_array();
-
-		if (name) {
-			json_decref(arr);
-			rc = cli_usage_error(usage, "target ls takes no NAME");
-			goto done;
-		}
-		if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_READ, 0)) < 0 ||
-		    (error = ferry_target_list(&list, &n, st)) < 0) {
-			json_decref(arr);
-			goto fail;
-		}
-		for (i = 0; i < n; i++)
-			print_target(list[i], json, arr);
-		if (json) {
-			json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-			fputc('\n', stdout);
-		}
-		json_decref(arr);
-	} else if (!strcmp(sub, "show") || !strcmp(sub, "rm") || !strcmp(sub, "node-config")) {
-		if (!name) {
-			rc = cli_usage_error(usage, "target %s needs NAME", sub);
-			goto done;
-		}
-		if (!strcmp(sub, "rm")) {
-			if ((error = ferry_store_open(&st, cli_store_path(store),
-						      FERRY_STORE_WRITE, 1)) < 0 ||
-			    (error = ferry_target_remove(st, name)) < 0)
-				goto fail;
-			goto done;
-		}
-		if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_READ, 0)) < 0 ||
-		    (error = ferry_target_load(&t, st, name)) < 0)
-			goto fail;
-		if (!strcmp(sub, "node-config")) {
-			if ((error = ferry_target_node_config(&out, t)) < 0)
-				goto fail;
-			fwrite(out.ptr, 1, out.size, stdout);
-		} else if (json) {
-			json_t *arr = json_array();
-
-			print_target(t, 1, arr);
-			json_dumpf(json_array_get(arr, 0), stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-			fputc('\n', stdout);
-			json_decref(arr);
-		} else {
-			show_target(t);
-		}
-	} else {
-		rc = cli_usage_error(usage, "'%s' is not a target subcommand", sub);
-	}
+	if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_WRITE, 1)) < 0 ||
+	    (error = ferry_target_add(st, name, kind, url, options, cred, key, replace)) < 0)
+		goto fail;
+	if (!cli_quiet)
+		printf("target %s added (%s, %s)\n", name, ferry_target_kind_name(kind), url);
 	goto done;
 oom:
 	error = ferry_error_set(FERRY_ENOMEM, "out of memory");
 fail:
 	rc = cli_fail("target", error);
 done:
+	ferry_store_close(st);
+	json_decref(options);
+	json_decref(rules);
+	return rc;
+}
+
+static int target_ls(int argc, char **argv, cli_args *parent)
+{
+	ferry_target **list = NULL;
+	ferry_store *st = NULL;
+	json_t *arr;
+	const char *store;
+	size_t n = 0, i;
+	cli_args a;
+	int error, rc = FERRY_EXIT_OK;
+
+	if (!(store = parse(&a, &ls_command, argc, argv, parent)))
+		return a.exit;
+	if (!(arr = json_array()))
+		return cli_fail("target", ferry_error_set(FERRY_ENOMEM, "out of memory"));
+	if ((error = ferry_store_open(&st, store, FERRY_STORE_READ, 0)) < 0 ||
+	    (error = ferry_target_list(&list, &n, st)) < 0) {
+		rc = cli_fail("target", error);
+		goto done;
+	}
+	for (i = 0; i < n; i++)
+		print_target(list[i], a.common.json, arr);
+	if (a.common.json) {
+		json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		fputc('\n', stdout);
+	}
+done:
+	json_decref(arr);
 	ferry_target_list_free(list, n);
+	ferry_store_close(st);
+	return rc;
+}
+
+/* target show and target node-config. */
+static int target_show(int argc, char **argv, cli_args *parent)
+{
+	ferry_target *t = NULL;
+	ferry_store *st = NULL;
+	ferry_buf out = FERRY_BUF_INIT;
+	const char *store;
+	cli_args a;
+	int error, rc = FERRY_EXIT_OK;
+
+	if (!(store = parse(&a, parent->sub, argc, argv, parent)))
+		return a.exit;
+	if ((error = ferry_store_open(&st, store, FERRY_STORE_READ, 0)) < 0 ||
+	    (error = ferry_target_load(&t, st, a.args[0])) < 0) {
+		rc = cli_fail("target", error);
+		goto done;
+	}
+	if (parent->sub == &node_config_command) {
+		if ((error = ferry_target_node_config(&out, t)) < 0) {
+			rc = cli_fail("target", error);
+			goto done;
+		}
+		fwrite(out.ptr, 1, out.size, stdout);
+	} else if (a.common.json) {
+		json_t *arr = json_array();
+
+		print_target(t, 1, arr);
+		json_dumpf(json_array_get(arr, 0), stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		fputc('\n', stdout);
+		json_decref(arr);
+	} else {
+		show_target(t);
+	}
+done:
 	ferry_target_free(t);
 	ferry_store_close(st);
 	ferry_buf_dispose(&out);
-	json_decref(options);
-	json_decref(rules);
+	return rc;
+}
+
+static int target_rm(int argc, char **argv, cli_args *parent)
+{
+	ferry_store *st = NULL;
+	const char *store;
+	cli_args a;
+	int error, rc = FERRY_EXIT_OK;
+
+	if (!(store = parse(&a, &rm_command, argc, argv, parent)))
+		return a.exit;
+	if ((error = ferry_store_open(&st, store, FERRY_STORE_WRITE, 1)) < 0 ||
+	    (error = ferry_target_remove(st, a.args[0])) < 0)
+		rc = cli_fail("target", error);
+	ferry_store_close(st);
 	return rc;
 }

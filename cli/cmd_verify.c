@@ -3,7 +3,6 @@
  * trusted keys: signatures and threshold, expiry, every member's digest,
  * and the completeness of multi-volume bundles.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,29 +15,35 @@
 #include "util.h"
 #include "banned.h"
 
-static const char usage[] =
-	"ferry verify --trust-key PUB [--trust-key PUB]... [--threshold N]\n"
-	"                    [--json] [-q] BUNDLE...\n"
-	"       ferry verify --store DIR [--json] [-q] BUNDLE...";
+enum { OPT_STORE = 1, OPT_TRUST_KEY, OPT_THRESHOLD };
 
-static void help(void)
-{
-	printf("usage: %s\n\n"
-	       "Verify bundle files, or volumes of split bundles given in any order.\n"
-	       "Checks, in this order: the signed manifest against the trusted keys\n"
-	       "and threshold (distinct keys), expiry, then every member's size and\n"
-	       "sha256 while streaming, and that every volume of each bundle is present.\n\n"
-	       "With --store, runs every check 'ferry import' runs against that store\n"
-	       "(its trust root, channel sequences, expiry against the newest bundle it\n"
-	       "accepted, prerequisites) and publishes nothing.\n\n"
-	       "  --store DIR      check against an enclave store's trust and history\n"
-	       "  --trust-key PUB  a trusted public key (minisign format); repeatable\n"
-	       "  --threshold N    distinct trusted keys that must have signed (default 1)\n"
-	       "  --json           print a JSON report on stdout\n"
-	       "  -q, --quiet      print nothing on success, no progress bar\n\n"
-	       "Exit status: 0 all verified, 2 verification failed, 1 other error.\n",
-	       usage);
-}
+static const cli_option verify_options[] = {
+	{ "store", 0, "DIR", "check against an enclave store's trust and history", OPT_STORE },
+	{ "trust-key", 0, "PUB", "a trusted public key (minisign format); repeatable",
+	  OPT_TRUST_KEY },
+	{ "threshold", 0, "N", "distinct trusted keys that must have signed (default 1)",
+	  OPT_THRESHOLD },
+	CLI_OPTION_JSON("print a JSON report on stdout"),
+	CLI_OPTION_QUIET("print nothing on success, no progress bar"),
+	CLI_OPTIONS_END
+};
+
+static const cli_command verify_command = {
+	.name = "verify",
+	.synopsis = "--trust-key PUB [--trust-key PUB]... [--threshold N] [--json] [-q] BUNDLE...\n"
+		    "--store DIR [--json] [-q] BUNDLE...",
+	.description =
+		"Verify bundle files, or volumes of split bundles given in any order.\n"
+		"Checks, in this order: the signed manifest against the trusted keys\n"
+		"and threshold (distinct keys), expiry, then every member's size and\n"
+		"sha256 while streaming, and that every volume of each bundle is present.\n\n"
+		"With --store, runs every check 'ferry import' runs against that store\n"
+		"(its trust root, channel sequences, expiry against the newest bundle it\n"
+		"accepted, prerequisites) and publishes nothing.",
+	.epilog = "Exit status: 0 all verified, 2 verification failed, 1 other error.",
+	.options = verify_options,
+	.operands = "[BUNDLE...]",   /* required, but the message depends on the mode */
+};
 
 static void print_json(const ferry_verify_report *rep, int ok)
 {
@@ -120,15 +125,6 @@ static void print_text(const ferry_verify_report *rep)
 
 int cmd_verify(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "trust-key", required_argument, NULL, 'k' },
-		{ "store", required_argument, NULL, 's' },
-		{ "threshold", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	ferry_read_options ro = FERRY_READ_OPTIONS_INIT;
 	ferry_verify_report rep;
 	ferry_progress_bar bar;
@@ -136,49 +132,49 @@ int cmd_verify(int argc, char **argv)
 	ferry_trust trust;
 	uint64_t threshold = 1;
 	const char *store = NULL;
-	int c, json = 0, error, rc = FERRY_EXIT_OK;
+	cli_args a;
+	int id, json, error, rc = FERRY_EXIT_OK;
 
 	memset(&rep, 0, sizeof(rep));
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'k':
-			if ((error = cli_pubkeys_add(&keys, optarg)) < 0) {
+	cli_args_init(&a, &verify_command, argc, argv, NULL);
+	while ((id = cli_args_next(&a)) > 0) {
+		switch (id) {
+		case OPT_TRUST_KEY:
+			if ((error = cli_pubkeys_add(&keys, a.value)) < 0) {
 				rc = cli_fail("verify", error);
 				goto done;
 			}
 			break;
-		case 't':
-			if (ferry_parse_u64(&threshold, optarg) < 0 || threshold == 0 ||
+		case OPT_THRESHOLD:
+			if (ferry_parse_u64(&threshold, a.value) < 0 || threshold == 0 ||
 			    threshold > 64) {
-				rc = cli_usage_error(usage, "invalid --threshold '%s'", optarg);
+				rc = cli_args_error(&a, "invalid --threshold '%s'", a.value);
 				goto done;
 			}
 			break;
-		case 's': store = optarg; break;
-		case 'j': json = 1; break;
-		case 'q': cli_quiet = 1; break;
-		case 'h': help(); goto done;
-		default:
-			rc = cli_usage_error(usage, "bad option");
-			goto done;
+		case OPT_STORE: store = a.value; break;
 		}
 	}
-	if (store && optind < argc && keys.n == 0) {
-		rc = cli_verify_store(store, argv + optind, (size_t)(argc - optind), json);
+	if (id < 0) {
+		rc = a.exit;
+		goto done;
+	}
+	json = a.common.json;
+	if (store && a.nargs && keys.n == 0) {
+		rc = cli_verify_store(store, a.args, (size_t)a.nargs, json);
 		goto done;
 	}
 	if (store) {
-		rc = cli_usage_error(usage, "--store takes no --trust-key and needs a bundle");
+		rc = cli_args_error(&a, "--store takes no --trust-key and needs a bundle");
 		goto done;
 	}
-	if (optind == argc || keys.n == 0) {
-		rc = cli_usage_error(usage, "verify needs --trust-key and a bundle");
+	if (!a.nargs || keys.n == 0) {
+		rc = cli_args_error(&a, "verify needs --trust-key and a bundle");
 		goto done;
 	}
 	if (threshold > keys.n) {
-		rc = cli_usage_error(usage, "threshold %llu is more than the %zu key(s) given",
-				     (unsigned long long)threshold, keys.n);
+		rc = cli_args_error(&a, "threshold %llu is more than the %zu key(s) given",
+				    (unsigned long long)threshold, keys.n);
 		goto done;
 	}
 	trust.keys = (const ferry_pubkey *const *)keys.keys;
@@ -188,8 +184,7 @@ int cmd_verify(int argc, char **argv)
 	ferry_progress_bar_init(&bar, "verify", !cli_quiet && !json);
 	ro.progress = ferry_progress_bar_cb;
 	ro.progress_payload = &bar;
-	error = ferry_bundle_verify(&rep, (const char *const *)argv + optind,
-				    (size_t)(argc - optind), &ro);
+	error = ferry_bundle_verify(&rep, (const char *const *)a.args, (size_t)a.nargs, &ro);
 	ferry_progress_bar_finish(&bar);
 	if (json)
 		print_json(&rep, error == 0);
