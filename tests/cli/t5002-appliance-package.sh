@@ -18,7 +18,10 @@ version=$(sed -n 's/^project(ferry VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.
 deb=$("$SRC/appliance/build-deb.sh" "$BUILD" "$T/out" 2>"$T/build.err") ||
 	{ cat "$T/build.err" >&2; fail "build-deb.sh failed"; }
 [ "$deb" = "$T/out/ferry_${version}_$(dpkg --print-architecture).deb" ] && [ -f "$deb" ] || fail "no package: '$deb'"
-[ ! -s "$T/build.err" ] || { cat "$T/build.err" >&2; fail "build-deb.sh warned"; }
+# A tree linked without --as-needed (clang's Debug build) draws dpkg-shlibdeps'
+# note on libraries the binary does not use; anything else is a fault.
+! grep -v 'could avoid a useless dependency' "$T/build.err" | grep -q . ||
+	{ cat "$T/build.err" >&2; fail "build-deb.sh warned"; }
 ok "build-deb.sh builds ferry_${version} from the build tree"
 
 field() { dpkg-deb --field "$deb" "$1"; }
