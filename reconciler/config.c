@@ -399,7 +399,7 @@ static int parse_root(cfg_ctx *c)
 	ferry_reconcile_config *cfg = c->cfg;
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc), *v, *sv;
 	const char *k, *sk;
-	int error = 0;
+	int error = 0, have_stacks = 0;
 
 	if (!root)
 		return ferry_error_set(FERRY_EINVALID, "%s: the config is empty", c->path);
@@ -502,6 +502,7 @@ static int parse_root(cfg_ctx *c)
 
 			if (v->type != YAML_SEQUENCE_NODE)
 				return fail(c, v, "stacks must be a list", NULL);
+			have_stacks = 1;
 			n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 			if (!(cfg->stacks = calloc(n ? n : 1, sizeof(*cfg->stacks))))
 				return ferry_error_set(FERRY_ENOMEM, "out of memory");
@@ -521,7 +522,9 @@ static int parse_root(cfg_ctx *c)
 		if (error < 0)
 			return error;
 	}
-	if (!cfg->nstacks)
+	/* A config without the key is a mistake; an explicit `stacks: []` (the
+	 * installed default) is a reconciler that deploys nothing yet. */
+	if (!have_stacks)
 		return ferry_error_set(FERRY_EINVALID, "%s: the config has no stacks", c->path);
 	return 0;
 }

@@ -84,7 +84,7 @@ int ferry_reconciler_new(ferry_reconciler **out, const ferry_reconcile_config *c
 	int error;
 
 	*out = NULL;
-	if (!rc || !(rc->rt = calloc(cfg->nstacks, sizeof(*rc->rt)))) {
+	if (!rc || !(rc->rt = calloc(cfg->nstacks ? cfg->nstacks : 1, sizeof(*rc->rt)))) {
 		free(rc);
 		return ferry_error_set(FERRY_ENOMEM, "out of memory");
 	}

@@ -98,8 +98,10 @@ typedef struct {
 /**
  * Parse the YAML config at `path`. Unknown keys, wrong types, duplicate
  * keys and duplicate stack names are FERRY_EINVALID naming the file and
- * line. Relative file names are resolved against the config's directory;
- * secret files are read here. Free with ferry_reconcile_config_free().
+ * line, and so is a config without a `stacks` key; `stacks: []` loads
+ * with nstacks 0 (a reconciler that deploys nothing yet). Relative file
+ * names are resolved against the config's directory; secret files are read
+ * here. Free with ferry_reconcile_config_free().
  */
 int ferry_reconcile_config_load(ferry_reconcile_config **out, const char *path);
 void ferry_reconcile_config_free(ferry_reconcile_config *cfg);

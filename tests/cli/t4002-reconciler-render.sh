@@ -3,8 +3,8 @@
 # branch moves; require-digests rejects ':latest' naming the image;
 # Kustomize overlays render through `kubectl kustomize`; the kubernetes
 # target's commands are shown by --dry-run; a helm stack without helm
-# fails naming the binary; history-keep prunes quiet cycles; config
-# errors name the line.
+# fails naming the binary; history-keep prunes quiet cycles; 'stacks: []'
+# loads and deploys nothing; config errors name the line.
 . "$(dirname "$0")/../lib/test-lib.sh"
 need git jq
 . "$SRC/tests/lib/git-server.sh"
@@ -119,6 +119,16 @@ printf 'history-keep: soon\nstacks: []\n' >"$T/bad.yaml"
 expect_exit 1 "$FERRY" reconcile --config "$T/bad.yaml" status
 expect_err "bad.yaml:1: history-keep must be a duration such as 30d or 'forever', not 'soon'"
 ok "history-keep prunes quiet-cycle events and keeps the ones that changed something"
+
+printf 'store: %s\nstacks: []\n' "$T/store" >"$T/none.yaml"
+expect_exit 0 "$FERRY" reconcile --config "$T/none.yaml" status
+expect_out "STACK"
+expect_exit 0 "$FERRY" reconcile --config "$T/none.yaml" run --once
+expect_exit 0 "$FERRY" reconcile --config "$T/none.yaml" sync --all
+printf 'store: %s\n' "$T/store" >"$T/bad.yaml"
+expect_exit 1 "$FERRY" reconcile --config "$T/bad.yaml" status
+expect_err "bad.yaml: the config has no stacks"
+ok "an explicit 'stacks: []' loads and runs nothing; a config without stacks is refused"
 
 command -v kubectl >/dev/null || skip_all "needs kubectl for kustomize"
 expect_exit 0 "${R[@]}" --dry-run sync prod
