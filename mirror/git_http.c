@@ -21,7 +21,7 @@
 #include "buf.h"
 #include "fs.h"
 #include "manifest.h"
-#include "server.h"
+#include "private.h"
 #include "store.h"
 #include "banned.h"
 

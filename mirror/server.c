@@ -21,7 +21,7 @@
 
 #include "ferry/errors.h"
 #include "fs.h"
-#include "server.h"
+#include "private.h"
 #include "store.h"
 #include "util.h"
 #include "banned.h"
@@ -42,42 +42,6 @@ static uint64_t now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-enum MHD_Result ferry_mirror__send(struct MHD_Connection *c, ferry_request *r,
-				   unsigned status, struct MHD_Response *resp,
-				   uint64_t bytes)
-{
-	enum MHD_Result ret;
-
-	if (!resp)
-		return MHD_NO;
-	MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
-	r->status = status;
-	r->bytes = bytes;
-	ret = MHD_queue_response(c, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-enum MHD_Result ferry_mirror__error(struct MHD_Connection *c, ferry_request *r,
-				    unsigned status, const char *code,
-				    const char *message)
-{
-	char body[512];
-	int n = snprintf(body, sizeof(body),
-			 "{\"errors\":[{\"code\":\"%s\",\"message\":\"%s\"}]}\n", code,
-			 message);
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
-
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	if (status == 401)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-					"Basic realm=\"ferry\"");
-	if (status == 429)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-	return ferry_mirror__send(c, r, status, resp, (uint64_t)n);
 }
 
 /* ---- read credentials ------------------------------------------------- */
@@ -273,16 +237,6 @@ static enum MHD_Result metrics(ferry_mirror *m, struct MHD_Connection *c, ferry_
 	return ferry_mirror__send(c, r, 200, resp, 0);
 }
 
-static enum MHD_Result text(struct MHD_Connection *c, ferry_request *r, unsigned status,
-			    const char *body)
-{
-	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *)body,
-								    MHD_RESPMEM_PERSISTENT);
-
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
-	return ferry_mirror__send(c, r, status, resp, strlen(body));
-}
-
 /* ---- dispatch ---------------------------------------------------------- */
 
 static void client_address(struct MHD_Connection *c, char *out, size_t len)
@@ -336,15 +290,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (!rate_ok(m, r->client))
 		return ferry_mirror__error(c, r, 429, "TOOMANYREQUESTS", "too many requests");
 	if (!strcmp(url, "/healthz"))
-		return text(c, r, 200, "ok\n");
+		return ferry_mirror__text(c, r, 200, "ok\n");
 	if (!strcmp(url, "/readyz")) {
 		ferry_buf p = FERRY_BUF_INIT;
 		int ready = ferry_store_path(&p, m->store, FERRY_STORE_INDEX) == 0 &&
 			    ferry_fs_exists(p.ptr);
 
 		ferry_buf_dispose(&p);
-		return ready ? text(c, r, 200, "ready\n")
-			     : text(c, r, 503, "store has no index.json yet\n");
+		return ready ? ferry_mirror__text(c, r, 200, "ready\n")
+			     : ferry_mirror__text(c, r, 503, "store has no index.json yet\n");
 	}
 	if (!authorised(m, c))
 		return ferry_mirror__error(c, r, 401, "UNAUTHORIZED", "authentication required");
@@ -356,7 +310,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		if (strcmp(method, "POST"))
 			return ferry_mirror__error(c, r, 405, "UNSUPPORTED", "use POST");
 		ferry_view_invalidate(&m->view);
-		return text(c, r, 200, "reloaded\n");
+		return ferry_mirror__text(c, r, 200, "reloaded\n");
 	}
 	if (!strncmp(url, "/git/", 5))
 		return ferry_mirror__git(m, c, r, url, method, &r->body);

@@ -502,6 +502,11 @@ int ferry_reconciler_trigger(ferry_reconciler *rc, long index, ferry_trigger tri
 	return 0;
 }
 
+static void webhook_trigger(long index, const char *actor, void *payload)
+{
+	ferry_reconciler_trigger(payload, index, FERRY_TRIGGER_WEBHOOK, actor);
+}
+
 static int64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -620,7 +625,7 @@ int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, uns
 	for (i = 0; i < rc->cfg->nstacks; i++)
 		rc->rt[i].next_poll = 0;
 	if (!once && rc->cfg->listen &&
-	    (error = ferry_webhook_start(&hook, rc, rc->cfg)) < 0)
+	    (error = ferry_webhook_start(&hook, rc->cfg, webhook_trigger, rc)) < 0)
 		return error;
 	if (hook && rc->port_file) {
 		char port[16];

@@ -25,8 +25,9 @@
 
 struct ferry_webhook {
 	struct MHD_Daemon *daemon;
-	ferry_reconciler *rc;
 	const ferry_reconcile_config *cfg;
+	ferry_webhook_trigger_fn trigger;
+	void *payload;
 	uint16_t port;
 };
 
@@ -159,7 +160,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		snprintf(actor, sizeof(actor), "importer:%.64s#%lld", channel ? channel : "?",
 			 (long long)seq);
 		json_decref(doc);
-		ferry_reconciler_trigger(w->rc, -1, FERRY_TRIGGER_WEBHOOK, actor);
+		w->trigger(-1, actor, w->payload);
 		ferry_log(FERRY_LOG_INFO, "webhook: import notification %s", actor);
 		return reply(conn, MHD_HTTP_ACCEPTED,
 			     json_pack("{s:b,s:I}", "ok", 1, "stacks", (json_int_t)w->cfg->nstacks));
@@ -192,7 +193,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			snprintf(actor, sizeof(actor), "webhook:%.100s", who ? who : "token");
 			json_decref(doc);
 		}
-		ferry_reconciler_trigger(w->rc, (long)i, FERRY_TRIGGER_WEBHOOK, actor);
+		w->trigger((long)i, actor, w->payload);
 		return reply(conn, MHD_HTTP_ACCEPTED, json_pack("{s:b,s:s}", "ok", 1, "stack", name));
 	}
 	return fail(conn, MHD_HTTP_NOT_FOUND, "unknown endpoint");
@@ -213,8 +214,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-int ferry_webhook_start(ferry_webhook **out, ferry_reconciler *rc,
-			const ferry_reconcile_config *cfg)
+int ferry_webhook_start(ferry_webhook **out, const ferry_reconcile_config *cfg,
+			ferry_webhook_trigger_fn trigger, void *payload)
 {
 	struct sockaddr_in sa;
 	const union MHD_DaemonInfo *info;
@@ -237,8 +238,9 @@ int ferry_webhook_start(ferry_webhook **out, ferry_reconciler *rc,
 	sa.sin_port = htons((uint16_t)port);
 	if (!(w = calloc(1, sizeof(*w))))
 		return ferry_error_set(FERRY_ENOMEM, "out of memory");
-	w->rc = rc;
 	w->cfg = cfg;
+	w->trigger = trigger;
+	w->payload = payload;
 	w->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, w,
 				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 				     MHD_OPTION_CONNECTION_LIMIT, 64u,

@@ -14,9 +14,17 @@
 
 typedef struct ferry_webhook ferry_webhook;
 
-/** Listen on cfg->listen; triggers go to `rc`. */
-int ferry_webhook_start(ferry_webhook **out, ferry_reconciler *rc,
-			const ferry_reconcile_config *cfg);
+/**
+ * What an authentic request asks for, called on the webhook's thread:
+ * stack `index` of the config (-1: every stack) should check its source
+ * now; `actor` names who asked (borrowed for the call).
+ */
+typedef void (*ferry_webhook_trigger_fn)(long index, const char *actor, void *payload);
+
+/** Listen on cfg->listen (both borrowed until ferry_webhook_stop); requests
+ *  go to `trigger` with `payload`. */
+int ferry_webhook_start(ferry_webhook **out, const ferry_reconcile_config *cfg,
+			ferry_webhook_trigger_fn trigger, void *payload);
 void ferry_webhook_stop(ferry_webhook *w);
 /** The bound port (useful with port 0). */
 uint16_t ferry_webhook_port(const ferry_webhook *w);

@@ -1,8 +1,11 @@
 /*
- * Internals shared by the mirror's server and its route handlers.
+ * Internals shared by the mirror's server (server.c), its route handlers
+ * (distribution.c, git_http.c) and their responses (response.c): the
+ * server's state and the per-request record. The server calls the
+ * handlers; the handlers answer through response.c, never the server.
  */
-#ifndef FERRY_MIRROR_SERVER_H
-#define FERRY_MIRROR_SERVER_H
+#ifndef FERRY_MIRROR_PRIVATE_H
+#define FERRY_MIRROR_PRIVATE_H
 
 #include <microhttpd.h>
 #include <stdatomic.h>
@@ -47,6 +50,8 @@ typedef struct {
 	ferry_buf body;    /* request body (git POSTs only), size-capped */
 } ferry_request;
 
+/* ---- responses (response.c) ---------------------------------------------- */
+
 /** Queue a response and record its status and size for logs and metrics. */
 enum MHD_Result ferry_mirror__send(struct MHD_Connection *c, ferry_request *r,
 				   unsigned status, struct MHD_Response *resp,
@@ -55,6 +60,12 @@ enum MHD_Result ferry_mirror__send(struct MHD_Connection *c, ferry_request *r,
 enum MHD_Result ferry_mirror__error(struct MHD_Connection *c, ferry_request *r,
 				    unsigned status, const char *code,
 				    const char *message);
+/** A text/plain response with `body` (static storage). */
+enum MHD_Result ferry_mirror__text(struct MHD_Connection *c, ferry_request *r,
+				   unsigned status, const char *body);
+
+/* ---- route handlers --------------------------------------------------------- */
+
 /** Serve /git/<name>.git/...: smart HTTP upload-pack. */
 enum MHD_Result ferry_mirror__git(ferry_mirror *m, struct MHD_Connection *c,
 				  ferry_request *r, const char *url, const char *method,

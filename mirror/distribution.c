@@ -24,7 +24,7 @@
 #include "hash.h"
 #include "oci.h"
 #include "reference.h"
-#include "server.h"
+#include "private.h"
 #include "store.h"
 #include "banned.h"
 
