@@ -212,8 +212,8 @@ ok "a bundle with 'expires: 1s', 2 s later: verify exit 2 'bundle expired at $ex
 
 # A 7-day bundle, verified as if 8 days later (only with faketime).
 if command -v faketime >/dev/null 2>&1; then
-	expect_exit 0 faketime -f '+6d' "$FERRY" verify -q --trust-key "$T/k1.pub" "$B"
-	expect_exit 2 faketime -f '+8d' "$FERRY" verify -q --trust-key "$T/k1.pub" "$B"
+	expect_exit 0 faketime_run '+6d' "$FERRY" verify -q --trust-key "$T/k1.pub" "$B"
+	expect_exit 2 faketime_run '+8d' "$FERRY" verify -q --trust-key "$T/k1.pub" "$B"
 	expect_err "bundle expired at"
 	ok "a 7d bundle verifies 6 days on and is expired (exit 2) 8 days on (faketime)"
 fi

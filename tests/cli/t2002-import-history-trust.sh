@@ -53,7 +53,7 @@ spec short 'expires: 2d\n'
 printf 'channel: short\nexpires: 2d\nsources:\n  - oci-layout: layout\n    name: library/short\n' >"$T/short.yaml"
 export_to short "$T/s3.db" "$T/o3"
 if command -v faketime >/dev/null; then
-	expect_exit 2 faketime -f '+3d' "$FERRY" import --store "$S" "$T/o3/ferry-short-000001.tar"
+	expect_exit 2 faketime_run '+3d' "$FERRY" import --store "$S" "$T/o3/ferry-short-000001.tar"
 	expect_err "bundle expired at"
 	ok "an expired bundle is rejected (faketime +3d)"
 
@@ -61,8 +61,8 @@ if command -v faketime >/dev/null; then
 	# today again: the 2-day bundle must still count as expired.
 	printf 'channel: later\nsources:\n  - oci-layout: layout\n    name: library/later\n' >"$T/later.yaml"
 	mkdir -p "$T/o4"
-	faketime -f '+5d' "$FERRY" export -q --spec "$T/later.yaml" --key "$T/a.key" --out "$T/o4" --state "$T/s4.db" >/dev/null
-	expect_exit 0 faketime -f '+5d' "$FERRY" import --store "$S" "$T/o4/ferry-later-000001.tar"
+	expect_exit 0 faketime_run '+5d' "$FERRY" export -q --spec "$T/later.yaml" --key "$T/a.key" --out "$T/o4" --state "$T/s4.db"
+	expect_exit 0 faketime_run '+5d' "$FERRY" import --store "$S" "$T/o4/ferry-later-000001.tar"
 	expect_exit 2 "$FERRY" import --store "$S" "$T/o3/ferry-short-000001.tar"
 	expect_err "bundle expired at"
 	ok "clock set back after a newer import: the older bundle stays expired"

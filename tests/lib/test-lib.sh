@@ -35,6 +35,33 @@ expect_exit() {
 expect_err() { grep -qF -- "$1" "$T/err" || { cat "$T/err" >&2; fail "stderr lacks '$1'"; }; }
 expect_out() { grep -qF -- "$1" "$T/out" || { cat "$T/out" >&2; fail "stdout lacks '$1'"; }; }
 
+# faketime_run SPEC CMD...: run CMD with its clock moved by SPEC (`faketime
+# -f` syntax, e.g. '+8d'), for at most $FAKETIME_STEP_TIMEOUT seconds.
+# Under a sanitizer the step needs two ASAN_OPTIONS, added to the caller's:
+# - allocator_release_to_os_interval_ms=-1. libfaketime 0.9.10 (Debian 12)
+#   sets itself up on its first clock_gettime() or in its constructor, and
+#   that set-up calls dlsym(), which allocates. The ASan allocator reads the
+#   monotonic clock when it first maps a size class, to time releasing memory
+#   to the OS, and does so holding that class's lock; the read reaches
+#   libfaketime's clock_gettime(), not yet set up, which starts the set-up
+#   again ("libfaketime: Unexpected recursive calls to clock_gettime()"),
+#   allocates again and waits for that lock forever. Without the release
+#   timer the allocator never reads the clock. (Fixed in libfaketime after
+#   0.9.10; its own switches such as FAKETIME_DONT_FAKE_MONOTONIC do not help,
+#   as the set-up runs whatever the clock asked for.)
+# - verify_asan_link_order=0. faketime appends libfaketime to LD_PRELOAD, so
+#   it loads before a gcc build's libasan.so, which otherwise refuses to run.
+# Both are ignored by binaries without ASan. The bound turns any other clash
+# between libfaketime and a runtime into a named failure instead of a hang.
+FAKETIME_STEP_TIMEOUT=${FAKETIME_STEP_TIMEOUT:-120}
+faketime_run() {
+	local spec=$1 rc=0; shift
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_release_to_os_interval_ms=-1:verify_asan_link_order=0 \
+		timeout -k 10 "$FAKETIME_STEP_TIMEOUT" faketime -f "$spec" "$@" || rc=$?
+	[ "$rc" != 124 ] && [ "$rc" != 137 ] ||
+		echo "faketime $spec $*: no result after ${FAKETIME_STEP_TIMEOUT}s (killed)" >&2
+	return "$rc"
+}
 # flip_byte FILE OFFSET: invert the byte at OFFSET in place.
 flip_byte() {
 	local b
