@@ -55,9 +55,10 @@ int ferry_error_wrap(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(last_message, sizeof(last_message), fmt, ap);
 	va_end(ap);
-	if (n >= 0 && (size_t)n < sizeof(last_message) && previous[0])
-		snprintf(last_message + n, sizeof(last_message) - (size_t)n, ": %s",
-			 previous);
+	/* The previous message is cut to what fits: the new context comes first. */
+	if (n >= 0 && (size_t)n < sizeof(last_message) && previous[0] &&
+	    snprintf(last_message + n, sizeof(last_message) - (size_t)n, ": %s", previous) < 0)
+		last_message[n] = '\0';
 	last_code = code;
 	return code;
 }
