@@ -1,6 +1,6 @@
 /*
- * ferry store ls and ferry store gc: list what the enclave store holds,
- * and collect its garbage.
+ * ferry store ls, gc and get: list what the enclave store holds, collect
+ * its garbage, and write a file artifact's files out.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +10,11 @@
 
 #include "cli.h"
 #include "catalog.h"
+#include "file_artifact.h"
 #include "json.h"
 #include "banned.h"
 
-enum { OPT_STORE = 1, OPT_DRY_RUN };
+enum { OPT_STORE = 1, OPT_DRY_RUN, OPT_OUTPUT };
 
 static const cli_option ls_options[] = {
 	CLI_OPTION_STORE(OPT_STORE),
@@ -27,8 +28,16 @@ static const cli_option gc_options[] = {
 	CLI_OPTIONS_END
 };
 
+static const cli_option get_options[] = {
+	CLI_OPTION_STORE(OPT_STORE),
+	{ NULL, 'o', "DIR", "where to write the files (created when missing)", OPT_OUTPUT },
+	CLI_OPTION_JSON("print the files written as JSON"),
+	CLI_OPTIONS_END
+};
+
 static int store_ls(int argc, char **argv, cli_args *parent);
 static int store_gc(int argc, char **argv, cli_args *parent);
+static int store_get(int argc, char **argv, cli_args *parent);
 
 static const cli_command ls_command = {
 	.name = "store ls",
@@ -52,10 +61,27 @@ static const cli_command gc_command = {
 	.options = gc_options,
 	.run = store_gc,
 };
-static const cli_command *const store_subcommands[] = { &ls_command, &gc_command, NULL };
+static const cli_command get_command = {
+	.name = "store get",
+	.summary = "write the files of a file artifact into a directory",
+	.synopsis = "[--store DIR] REFERENCE -o DIR [--json]",
+	.description =
+		"Write the files that a file source of the export spec carried (an OCI\n"
+		"artifact, one layer per file) into DIR, each under its own name.\n"
+		"REFERENCE is NAME:TAG or NAME@sha256:DIGEST. Everything is checked\n"
+		"before the first file is written, and each file's digest while it is\n"
+		"copied; an existing file of the same name is replaced.",
+	.options = get_options,
+	.operands = "REFERENCE",
+	.run = store_get,
+};
+static const cli_command *const store_subcommands[] = {
+	&ls_command, &gc_command, &get_command, NULL
+};
 static const cli_command store_command = {
 	.name = "store",
-	.description = "List what the enclave store holds, and collect its garbage.",
+	.description = "List what the enclave store holds, collect its garbage, and write\n"
+		       "file artifacts out.",
 	.subcommands = store_subcommands,
 };
 
@@ -201,6 +227,56 @@ static int store_gc(int argc, char **argv, cli_args *parent)
 		printf("%s %zu blob(s), %s; kept %zu\n", dry ? "would remove" : "removed",
 		       removed, cli_human_size(size, sizeof(size), bytes), kept);
 done:
+	ferry_store_close(st);
+	return rc;
+}
+
+static int store_get(int argc, char **argv, cli_args *parent)
+{
+	const char *store = NULL, *dir = NULL;
+	ferry_strv written = FERRY_STRV_INIT;
+	ferry_store *st = NULL;
+	cli_args a;
+	size_t i;
+	int id, error, rc = FERRY_EXIT_OK;
+
+	cli_args_init(&a, &get_command, argc, argv, parent);
+	while ((id = cli_args_next(&a)) > 0) {
+		switch (id) {
+		case OPT_STORE: store = a.value; break;
+		case OPT_OUTPUT: dir = a.value; break;
+		}
+	}
+	if (id < 0)
+		return a.exit;
+	if (!dir)
+		return cli_args_error(&a, "-o DIR is required");
+	if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_READ, 0)) < 0 ||
+	    (error = ferry_store_files_get(&written, st, a.args[0], dir)) < 0) {
+		rc = cli_fail("store get", error);
+		goto done;
+	}
+	if (a.common.json) {
+		json_t *o = json_pack("{s:s,s:s,s:[]}", "reference", a.args[0], "directory", dir,
+				      "files");
+
+		for (i = 0; o && i < written.n; i++)
+			if (ferry_json_append(json_object_get(o, "files"),
+					      json_string(written.v[i])) < 0)
+				break;
+		if (!o || i < written.n) {
+			json_decref(o);
+			rc = cli_fail("store get", ferry_error_set(FERRY_ENOMEM, "out of memory"));
+			goto done;
+		}
+		cli_print_json(o);
+		json_decref(o);
+	} else {
+		for (i = 0; i < written.n; i++)
+			printf("%s/%s\n", dir, written.v[i]);
+	}
+done:
+	ferry_strv_dispose(&written);
 	ferry_store_close(st);
 	return rc;
 }

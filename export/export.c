@@ -20,6 +20,7 @@
 #include "envelope.h"
 #include "fs.h"
 #include "export.h"
+#include "file_source.h"
 #include "git_source.h"
 #include "hash.h"
 #include "oci_layout.h"
@@ -164,7 +165,7 @@ done:
 
 /* Gather what one source contributes; each kind checks its own options. */
 static int collect_source(ferry_oci_content *oci, ferry_registry *reg,
-			  ferry_git_content *git,
+			  ferry_git_content *git, const char *cache_dir,
 			  const ferry_export_spec *spec, const ferry_source *src)
 {
 	static const char *const no_options[] = { NULL };
@@ -181,6 +182,8 @@ static int collect_source(ferry_oci_content *oci, ferry_registry *reg,
 		return ferry_registry_collect(reg, oci, spec, src);
 	case FERRY_SOURCE_GIT:
 		return ferry_git_content_add(git, spec, src);
+	case FERRY_SOURCE_FILE:
+		return ferry_files_collect(oci, cache_dir, spec, src);
 	}
 	return ferry_source_error(spec, src, "this kind is not supported");
 }
@@ -332,7 +335,7 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	if ((error = ferry_registry_new(&reg, &ropts)) < 0)
 		goto done;
 	for (i = 0; i < spec->nsources; i++)
-		if ((error = collect_source(&content, reg, &git, spec,
+		if ((error = collect_source(&content, reg, &git, cache_dir, spec,
 					    &spec->sources[i])) < 0)
 			goto done;
 	if ((error = ferry_oci_content_finish(&content)) < 0 ||

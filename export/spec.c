@@ -104,6 +104,7 @@ static const struct {
 	{ "images", FERRY_SOURCE_IMAGES, 1 },
 	{ "chart", FERRY_SOURCE_CHART, 0 },
 	{ "git", FERRY_SOURCE_GIT, 0 },      /* git_source.c resolves local paths */
+	{ "file", FERRY_SOURCE_FILE, 1 },
 };
 
 #define MAX_OPTION_DEPTH 16

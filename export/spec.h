@@ -22,7 +22,8 @@ typedef enum {
 	FERRY_SOURCE_IMAGE = 2,       /* image: REFERENCE */
 	FERRY_SOURCE_IMAGES = 3,      /* images: PATH (an image list) */
 	FERRY_SOURCE_CHART = 4,       /* chart: oci://REFERENCE | https://REPO */
-	FERRY_SOURCE_GIT = 5          /* git: URL or PATH */
+	FERRY_SOURCE_GIT = 5,         /* git: URL or PATH */
+	FERRY_SOURCE_FILE = 6         /* file: PATH (a file or a directory of files) */
 } ferry_source_kind;
 
 typedef struct {

@@ -3,7 +3,8 @@
  * document that does not name its own. Three parts of ferry used to guess
  * that type each in its own way; this is the one answer, in the order the
  * image spec gives authority: the document, then what named it, then the
- * members the spec requires of an index or a manifest.
+ * members the spec requires of an index or a manifest. Also whether a
+ * file artifact's title annotation may name a file.
  */
 #include <string.h>
 
@@ -48,4 +49,17 @@ const char *ferry_oci_artifact_type(const json_t *doc)
 	if (at)
 		return at;
 	return json_string_value(json_object_get(json_object_get(doc, "config"), "mediaType"));
+}
+
+int ferry_oci_title_valid(const char *title)
+{
+	size_t n = title ? strlen(title) : 0;
+	const unsigned char *p;
+
+	if (n == 0 || n > FERRY_OCI_TITLE_MAX || title[0] == '.' || title[0] == '-')
+		return 0;
+	for (p = (const unsigned char *)title; *p; p++)
+		if (*p == '/' || *p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
 }

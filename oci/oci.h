@@ -42,6 +42,13 @@
 #define FERRY_OCI_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define FERRY_OCI_MT_HELM_CONFIG "application/vnd.cncf.helm.config.v1+json"
 #define FERRY_OCI_MT_HELM_CHART "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+/* Artifacts that are not images (image-spec manifest.md, "Guidelines for
+ * artifact usage"): the empty config, and the types of ferry's file
+ * artifacts (one layer per file, named by its title annotation). */
+#define FERRY_OCI_MT_EMPTY "application/vnd.oci.empty.v1+json"
+#define FERRY_OCI_EMPTY_JSON "{}"
+#define FERRY_OCI_MT_FILES "application/vnd.ferry.files.v1"
+#define FERRY_OCI_MT_FILE "application/octet-stream"
 
 /* The manifest and index types ferry reads, for an Accept header. */
 #define FERRY_OCI_MT_ACCEPT FERRY_OCI_MT_INDEX ", " FERRY_OCI_MT_MANIFEST ", " \
@@ -88,6 +95,18 @@ const char *ferry_oci_artifact_type(const json_t *doc);
 
 /** The annotation naming an index entry's reference (image-spec). */
 #define FERRY_OCI_REF_NAME "org.opencontainers.image.ref.name"
+/** The annotation naming a layer's file (image-spec annotations.md). */
+#define FERRY_OCI_TITLE "org.opencontainers.image.title"
+/** The longest file name a title may give. */
+#define FERRY_OCI_TITLE_MAX 255
+
+/**
+ * Nonzero when `title` may name a file in a directory: 1 to
+ * FERRY_OCI_TITLE_MAX bytes, no '/', no control bytes, not "." or "..",
+ * not starting with '.' or '-'. A file artifact's titles come from outside:
+ * anything else is refused rather than written.
+ */
+int ferry_oci_title_valid(const char *title);
 /** An image layout's marker file and its index (image-spec image-layout.md). */
 #define FERRY_OCI_LAYOUT_NAME "oci-layout"
 #define FERRY_OCI_INDEX_NAME "index.json"

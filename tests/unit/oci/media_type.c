@@ -70,12 +70,40 @@ static void test_oci_media_type__reports_artifact_types(void **state)
 	json_decref(c);
 }
 
+static void test_oci_media_type__titles_name_files_only(void **state)
+{
+	char longest[FERRY_OCI_TITLE_MAX + 2];
+
+	(void)state;
+	assert_true(ferry_oci_title_valid("hello_1.0_all.deb"));
+	assert_true(ferry_oci_title_valid("kubectl"));
+	assert_true(ferry_oci_title_valid("a b.iso"));
+	assert_false(ferry_oci_title_valid(NULL));
+	assert_false(ferry_oci_title_valid(""));
+	assert_false(ferry_oci_title_valid("."));
+	assert_false(ferry_oci_title_valid(".."));
+	assert_false(ferry_oci_title_valid("../etc/passwd"));
+	assert_false(ferry_oci_title_valid("dir/file"));
+	assert_false(ferry_oci_title_valid(".bashrc"));
+	assert_false(ferry_oci_title_valid("-rf"));
+	assert_false(ferry_oci_title_valid("a\nb"));
+	assert_false(ferry_oci_title_valid("\x1b[2Kok"));
+	assert_false(ferry_oci_title_valid("del\x7f"));
+	memset(longest, 'a', sizeof(longest));
+	longest[FERRY_OCI_TITLE_MAX] = '\0';
+	assert_true(ferry_oci_title_valid(longest));
+	longest[FERRY_OCI_TITLE_MAX] = 'a';
+	longest[FERRY_OCI_TITLE_MAX + 1] = '\0';
+	assert_false(ferry_oci_title_valid(longest));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_oci_media_type__knows_indexes_and_manifests),
 		cmocka_unit_test(test_oci_media_type__infers_the_type_of_a_document),
 		cmocka_unit_test(test_oci_media_type__reports_artifact_types),
+		cmocka_unit_test(test_oci_media_type__titles_name_files_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
