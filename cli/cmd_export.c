@@ -17,6 +17,7 @@
 enum {
 	OPT_SPEC = 1, OPT_KEY, OPT_OUT, OPT_MAX_VOLUME_SIZE, OPT_STATE, OPT_CACHE,
 	OPT_AUTH_FILE, OPT_FULL, OPT_SINCE_SEQUENCE, OPT_BASELINE, OPT_BASELINE_KEY,
+	OPT_OUTBOX, OPT_CHECKSUMS, OPT_IF_CHANGED, OPT_HEARTBEAT,
 };
 
 static const cli_option export_options[] = {
@@ -24,6 +25,14 @@ static const cli_option export_options[] = {
 	{ "key", 0, "KEY", "a secret key from 'ferry keygen'; repeat for several "
 	  "signatures (t-of-n trust)", OPT_KEY },
 	{ "out", 0, "DIR", "where to write the bundle", OPT_OUT },
+	{ "outbox", 0, "DIR", "hand the bundle to a transfer agent watching DIR: each file "
+	  "appears there only whole (instead of --out)", OPT_OUTBOX },
+	{ "checksums", 0, NULL, "also write FILE.sha256 beside each file (sha256sum "
+	  "format)", OPT_CHECKSUMS },
+	{ "if-changed", 0, NULL, "write nothing when the content is what the channel's last "
+	  "bundle carried (exit status 3)", OPT_IF_CHANGED },
+	{ "heartbeat", 0, "DURATION", "with --if-changed: write a bundle anyway when the "
+	  "last is this old (e.g. 24h), so the enclave sees the link alive", OPT_HEARTBEAT },
 	{ "max-volume-size", 0, "SIZE", "split into volumes of at most SIZE bytes (K, M, "
 	  "G, T suffixes; FAT32 media: 4294967295)", OPT_MAX_VOLUME_SIZE },
 	{ "state", 0, "FILE", "export state database (default "
@@ -48,7 +57,9 @@ static const cli_option export_options[] = {
 
 static const cli_command export_command = {
 	.name = "export",
-	.synopsis = "--spec FILE --key KEY [--key KEY]... --out DIR [--max-volume-size SIZE] "
+	.synopsis = "--spec FILE --key KEY [--key KEY]... (--out DIR | --outbox DIR) "
+		    "[--checksums] [--if-changed [--heartbeat DURATION]] "
+		    "[--max-volume-size SIZE] "
 		    "[--state FILE] [--cache DIR] [--auth-file FILE] "
 		    "[--full | --since-sequence N] [--baseline RECEIPT --baseline-key PUB] "
 		    "[--json] [-q]",
@@ -62,8 +73,9 @@ static const cli_command export_command = {
 
 static int print_json(const ferry_export_result *r)
 {
-	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:[],s:[]}", "id",
-			      r->manifest->id, "channel", r->manifest->channel, "sequence",
+	json_t *o = json_pack("{s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:[],s:[]}", "id",
+			      r->manifest->id, "channel", r->manifest->channel, "unchanged", 0,
+			      "sequence",
 			      (json_int_t)r->manifest->sequence, "baseSequence",
 			      (json_int_t)r->manifest->base_sequence, "bytes",
 			      (json_int_t)r->files.bytes, "members",
@@ -103,6 +115,15 @@ int cmd_export(int argc, char **argv)
 		switch (id) {
 		case OPT_SPEC: eo.spec_path = a.value; break;
 		case OPT_OUT: eo.out_dir = a.value; break;
+		case OPT_OUTBOX: eo.outbox = a.value; break;
+		case OPT_CHECKSUMS: eo.checksums = 1; break;
+		case OPT_IF_CHANGED: eo.if_changed = 1; break;
+		case OPT_HEARTBEAT:
+			if (ferry_parse_duration(&eo.heartbeat, a.value) < 0 || eo.heartbeat <= 0) {
+				rc = cli_args_error(&a, "invalid --heartbeat '%s'", a.value);
+				goto done;
+			}
+			break;
 		case OPT_STATE: eo.state_path = a.value; break;
 		case OPT_CACHE: eo.cache_dir = a.value; break;
 		case OPT_AUTH_FILE: eo.auth_file = a.value; break;
@@ -151,8 +172,16 @@ int cmd_export(int argc, char **argv)
 		rc = cli_args_error(&a, "--full and --since-sequence exclude each other");
 		goto done;
 	}
-	if (!eo.spec_path || !eo.out_dir || !nkeys) {
-		rc = cli_args_error(&a, "export needs --spec, --key and --out");
+	if (!eo.spec_path || !(eo.out_dir || eo.outbox) || !nkeys) {
+		rc = cli_args_error(&a, "export needs --spec, --key and --out or --outbox");
+		goto done;
+	}
+	if (eo.out_dir && eo.outbox) {
+		rc = cli_args_error(&a, "--out and --outbox exclude each other");
+		goto done;
+	}
+	if (eo.heartbeat && !eo.if_changed) {
+		rc = cli_args_error(&a, "--heartbeat goes with --if-changed");
 		goto done;
 	}
 	if (have_since && eo.since_sequence == 0)
@@ -184,6 +213,16 @@ int cmd_export(int argc, char **argv)
 	}
 	for (i = 0; i < res.nskipped; i++)
 		fprintf(stderr, "ferry export: skipped %s\n", res.skipped[i]);
+	if (res.unchanged) {
+		if (json)
+			printf("{\"unchanged\": true, \"sequence\": %llu}\n",
+			       (unsigned long long)res.last_sequence);
+		else
+			printf("unchanged since sequence %llu: nothing written\n",
+			       (unsigned long long)res.last_sequence);
+		rc = FERRY_EXIT_UNCHANGED;
+		goto done;
+	}
 	if (json) {
 		print_json(&res);
 	} else {

@@ -20,6 +20,7 @@
 #include "envelope.h"
 #include "fs.h"
 #include "export.h"
+#include "outbox.h"
 #include "file_source.h"
 #include "git_source.h"
 #include "hash.h"
@@ -214,8 +215,8 @@ static int mark_prerequisites(ferry_oci_content *c, ferry_export_state *st,
 
 /* Record the bundle with every blob it carries, in one transaction. */
 static int record_export(ferry_export_state *state, const ferry_manifest *m,
-			 const char *files, const ferry_oci_content *oci,
-			 const ferry_git_content *git)
+			 const char *files, const char *fingerprint,
+			 const ferry_oci_content *oci, const ferry_git_content *git)
 {
 	ferry_export_record rec;
 	const char **blobs = calloc(oci->nblobs + git->nrepos + 1, sizeof(*blobs));
@@ -251,19 +252,72 @@ static int record_export(ferry_export_state *state, const ferry_manifest *m,
 	rec.nblobs = nblobs;
 	rec.refs = refs;
 	rec.nrefs = nrefs;
+	rec.fingerprint = fingerprint;
 	error = ferry_export_state_record(state, &rec);
 	free(blobs);
 	free(refs);
 	return error;
 }
 
-static int join_files(ferry_buf *out, const ferry_write_result *w)
+/* The files as the state records them: where they end up (in the outbox,
+ * when there is one). */
+static int join_files(ferry_buf *out, const ferry_write_result *w, const char *outbox)
 {
+	ferry_buf final = FERRY_BUF_INIT;
 	size_t i;
 	int error = 0;
 
-	for (i = 0; i < w->npaths && !error; i++)
-		error = ferry_buf_printf(out, "%s%s", i ? "\n" : "", w->paths[i]);
+	for (i = 0; i < w->npaths && !error; i++) {
+		ferry_buf_clear(&final);
+		if (outbox && (error = ferry_outbox_final_path(&final, outbox, w->paths[i])) < 0)
+			break;
+		error = ferry_buf_printf(out, "%s%s", i ? "\n" : "",
+					 outbox ? final.ptr : w->paths[i]);
+	}
+	ferry_buf_dispose(&final);
+	return error;
+}
+
+static int hash_line(ferry_sha256 *h, const char *a, const char *b, const char *c)
+{
+	int error;
+
+	if ((error = ferry_sha256_update(h, a, strlen(a) + 1)) < 0 ||
+	    (error = ferry_sha256_update(h, b, strlen(b) + 1)) < 0)
+		return error;
+	return ferry_sha256_update(h, c, strlen(c) + 1);
+}
+
+/*
+ * What the receiver will hold after the bundle, independent of what is
+ * carried and of when: the image bindings (the bundle's index.json), every
+ * exported git ref, the trust root and the sources. Equal fingerprints mean
+ * a new bundle would change nothing in the enclave.
+ */
+static int fingerprint(char hex[FERRY_SHA256_HEX_LEN + 1], const ferry_buf *index,
+		       const ferry_git_content *git, const ferry_buf *trust_root,
+		       const ferry_export_spec *spec)
+{
+	ferry_sha256 *h = NULL;
+	size_t i, k;
+	int error;
+
+	if ((error = ferry_sha256_new(&h)) < 0)
+		return error;
+	error = hash_line(h, "index", index->ptr ? index->ptr : "", "");
+	for (i = 0; i < git->nrepos && !error; i++)
+		for (k = 0; k < git->repos[i].nrefs && !error; k++)
+			error = hash_line(h, git->repos[i].name, git->repos[i].refs[k].name,
+					  git->repos[i].refs[k].commit);
+	if (!error)
+		error = hash_line(h, "trust", trust_root->ptr ? trust_root->ptr : "", "");
+	for (i = 0; i < spec->nsources && !error; i++)
+		error = hash_line(h, spec->sources[i].kind_name,
+				  spec->sources[i].name ? spec->sources[i].name : "",
+				  spec->sources[i].written);
+	if (!error)
+		error = ferry_sha256_final_hex(h, hex);
+	ferry_sha256_free(h);
 	return error;
 }
 
@@ -281,7 +335,10 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	ferry_write_options wopts = FERRY_WRITE_OPTIONS_INIT;
 	ferry_registry_options ropts = FERRY_REGISTRY_OPTIONS_INIT;
 	ferry_registry *reg = NULL;
+	ferry_buf staging = FERRY_BUF_INIT;
+	ferry_export_last prev;
 	char *state_path = NULL, *cache_dir = NULL;
+	char content_hex[FERRY_SHA256_HEX_LEN + 1];
 	uint64_t last, upto;
 	size_t i;
 	int error;
@@ -295,6 +352,9 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	if (opts->full && opts->since_sequence)
 		return ferry_error_set(FERRY_EINVALID,
 				       "--full and --since-sequence exclude each other");
+	if (!opts->out_dir == !opts->outbox)
+		return ferry_error_set(FERRY_EINVALID, "give the export either an output "
+				       "directory or an outbox");
 	if ((error = ferry_export_spec_load(&spec, opts->spec_path)) < 0)
 		goto done;
 	state_path = opts->state_path ? strdup(opts->state_path)
@@ -368,6 +428,20 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	if (spec->trust_root &&
 	    (error = load_trust_root(&trust_root, spec->trust_root)) < 0)
 		goto done;
+	if ((error = fingerprint(content_hex, &index, &git, &trust_root, spec)) < 0 ||
+	    (error = ferry_export_state_last(&prev, state, spec->channel)) < 0)
+		goto done;
+	if (opts->if_changed && prev.sequence && prev.sequence == last &&
+	    !strcmp(prev.fingerprint, content_hex) &&
+	    !(opts->heartbeat > 0 && m->created - prev.created >= opts->heartbeat)) {
+		/* Nothing the enclave would see changes: keep the sequence. */
+		out->unchanged = 1;
+		out->last_sequence = last;
+		goto done;
+	}
+	if (opts->outbox &&
+	    (error = ferry_outbox_prepare(&staging, opts->outbox, spec->channel, last)) < 0)
+		goto done;
 	if ((error = build_manifest(m, &sources, &content, &index, &git, &trust_root)) < 0)
 		goto done;
 	if (m->nprereq_blobs)
@@ -381,7 +455,7 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	if ((error = ferry_buf_printf(&basename, "ferry-%s-%06llu", m->channel,
 				      (unsigned long long)m->sequence)) < 0)
 		goto done;
-	wopts.out_dir = opts->out_dir;
+	wopts.out_dir = opts->outbox ? staging.ptr : opts->out_dir;
 	wopts.basename = basename.ptr;
 	wopts.max_volume_size = opts->max_volume_size;
 	wopts.keys = opts->keys;
@@ -390,16 +464,30 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	wopts.progress_payload = opts->progress_payload;
 	if ((error = ferry_bundle_write(&out->files, m, sources, &wopts)) < 0)
 		goto done;
-	if ((error = join_files(&files, &out->files)) < 0 ||
-	    (error = record_export(state, m, files.ptr, &content, &git)) < 0) {
+	if ((opts->checksums && (error = ferry_outbox_write_checksums(&out->files)) < 0) ||
+	    (error = join_files(&files, &out->files, opts->outbox)) < 0 ||
+	    (error = record_export(state, m, files.ptr, content_hex, &content, &git)) < 0) {
 		for (i = 0; i < out->files.npaths; i++) {
-			ferry_buf sig = FERRY_BUF_INIT;
+			ferry_buf side = FERRY_BUF_INIT;
 
 			unlink(out->files.paths[i]);
-			if (ferry_buf_printf(&sig, "%s.minisig", out->files.paths[i]) == 0)
-				unlink(sig.ptr);
-			ferry_buf_dispose(&sig);
+			if (ferry_buf_printf(&side, "%s.minisig", out->files.paths[i]) == 0)
+				unlink(side.ptr);
+			ferry_buf_clear(&side);
+			if (ferry_buf_printf(&side, "%s.sha256", out->files.paths[i]) == 0)
+				unlink(side.ptr);
+			ferry_buf_dispose(&side);
 		}
+		ferry_write_result_dispose(&out->files);
+		goto done;
+	}
+	/* Recorded: from here the files belong to the channel. A delivery cut
+	 * short is finished by the next export to this outbox. */
+	if (opts->outbox && (error = ferry_outbox_deliver(&out->files, opts->outbox)) < 0) {
+		error = ferry_error_wrap(error, "bundle %llu of channel '%s' is written and "
+					 "recorded; the next export to '%s' hands it over",
+					 (unsigned long long)m->sequence, m->channel,
+					 opts->outbox);
 		ferry_write_result_dispose(&out->files);
 		goto done;
 	}
@@ -422,6 +510,7 @@ done:
 	ferry_buf_dispose(&index);
 	ferry_buf_dispose(&basename);
 	ferry_buf_dispose(&files);
+	ferry_buf_dispose(&staging);
 	ferry_buf_dispose(&trust_root);
 	return error;
 }

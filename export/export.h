@@ -33,18 +33,35 @@ typedef struct {
 	void *download_progress_payload;
 	const char *baseline;         /* a receipt from the enclave: re-base on it */
 	const ferry_trust *baseline_trust;  /* the enclave's key(s) */
+	/* Hand the files to a transfer agent: write them in OUTBOX/.ferry-partial
+	 * (same filesystem) and rename each into OUTBOX only once it is whole,
+	 * data files first, signatures last. Instead of out_dir. */
+	const char *outbox;
+	int checksums;                /* also a "<file>.sha256" (sha256sum format) */
+	/* Write nothing when the content (image bindings, git refs, trust root,
+	 * sources) is what the channel's last bundle carried... */
+	int if_changed;
+	/* ...unless that bundle is at least this many seconds old (0: never):
+	 * a small bundle then says the link is alive. */
+	int64_t heartbeat;
 } ferry_export_options;
 
 #define FERRY_EXPORT_OPTIONS_VERSION 1
 #define FERRY_EXPORT_OPTIONS_INIT { FERRY_EXPORT_OPTIONS_VERSION, NULL, NULL, \
 				    NULL, NULL, 0, 0, 0, NULL, NULL, 0, 0, \
-				    NULL, NULL, NULL, NULL, NULL, NULL }
+				    NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0 }
+
+/** The directory inside an outbox where files are written before they are
+ *  handed over (transfer agents must ignore it). */
+#define FERRY_OUTBOX_STAGING ".ferry-partial"
 
 typedef struct {
 	ferry_manifest *manifest;   /* owned: what was written */
 	ferry_write_result files;
 	char **skipped;             /* submodules left out as the spec allows */
 	size_t nskipped;
+	int unchanged;              /* if_changed: nothing written; manifest NULL */
+	uint64_t last_sequence;     /* the channel's last bundle (when unchanged) */
 } ferry_export_result;
 
 /** Run an export. Nothing is written and no sequence is used on failure. */

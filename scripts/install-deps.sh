@@ -12,7 +12,7 @@ PACKAGES=(
 	# real components the tests and the demo talk to
 	docker-registry skopeo umoci busybox-static minisign git lighttpd apache2-utils
 	# test and benchmark tools
-	curl jq openssl faketime time ca-certificates python3 bc wrk sqlite3 argon2
+	curl jq openssl faketime time ca-certificates python3 bc wrk sqlite3 argon2 inotify-tools
 	# manual pages, the Debian package and its checks (systemd-analyze)
 	pandoc dpkg-dev lintian systemd
 	# the reconciler's real target: rootful podman (kube play)

@@ -41,8 +41,19 @@ static const char v1[] =
 	"  commit_id TEXT NOT NULL,"
 	"  PRIMARY KEY (channel, sequence, repo, ref));";
 
+/* Version 2: what each bundle's content was (a fingerprint of its image
+ * bindings, git refs, trust root and sources), so an export can tell that
+ * nothing changed since the last bundle. */
+static const char v2[] =
+	"CREATE TABLE IF NOT EXISTS export_content ("
+	"  channel TEXT NOT NULL,"
+	"  sequence INTEGER NOT NULL,"
+	"  fingerprint TEXT NOT NULL,"
+	"  PRIMARY KEY (channel, sequence));";
+
 static const ferry_db_migration schema[] = {
 	{ 1, v1 },
+	{ 2, v2 },
 };
 
 int ferry_export_state_open(ferry_export_state **out, const char *path)
@@ -183,6 +194,10 @@ int ferry_export_state_record(ferry_export_state *st, const ferry_export_record 
 	if ((error = ferry_db_begin(&st->db, 1)) < 0)
 		return error;
 	error = record_export(st, rec);
+	if (!error && rec->fingerprint)
+		error = ferry_db_run(&st->db, "INSERT INTO export_content(channel, sequence, "
+				     "fingerprint) VALUES (?, ?, ?)", "record content", "sis",
+				     rec->channel, (int64_t)rec->sequence, rec->fingerprint);
 	for (i = 0; i < rec->nblobs && !error; i++)
 		error = record_blob(st, rec->channel, rec->blobs[i], rec->sequence, "record blob");
 	for (i = 0; i < rec->nrefs && !error; i++)
@@ -192,6 +207,33 @@ int ferry_export_state_record(ferry_export_state *st, const ferry_export_record 
 		return error;
 	}
 	return ferry_db_commit(&st->db);
+}
+
+int ferry_export_state_last(ferry_export_last *out, ferry_export_state *st,
+			    const char *channel)
+{
+	static const char sql[] =
+		"SELECT e.sequence, e.created, c.fingerprint FROM exports e LEFT JOIN "
+		"export_content c ON c.channel = e.channel AND c.sequence = e.sequence "
+		"WHERE e.channel = ? ORDER BY e.sequence DESC LIMIT 1";
+	sqlite3_stmt *q = NULL;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	if ((error = ferry_db_prepare(&q, &st->db, sql, "query")) < 0)
+		return error;
+	sqlite3_bind_text(q, 1, channel, -1, SQLITE_STATIC);
+	if ((error = ferry_db_step(&st->db, q, "query")) > 0) {
+		const char *f = ferry_db_text(q, 2);
+
+		out->sequence = (uint64_t)sqlite3_column_int64(q, 0);
+		out->created = sqlite3_column_int64(q, 1);
+		if (f && strlen(f) < sizeof(out->fingerprint))
+			memcpy(out->fingerprint, f, strlen(f) + 1);
+		error = 0;
+	}
+	ferry_db_release(&st->db, q);
+	return error;
 }
 
 int ferry_export_state_blob_sent(int *out, ferry_export_state *st,

@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "hash.h"
+
 typedef struct ferry_export_state ferry_export_state;
 
 /** Open (creating it and its directory if needed) the state database. */
@@ -37,7 +39,19 @@ typedef struct {
 	const ferry_sent_ref *refs;   /* every ref of every repository exported, as
 					 the receiver holds them after this bundle */
 	size_t nrefs;
+	const char *fingerprint;      /* the content's fingerprint (hex), or NULL */
 } ferry_export_record;
+
+/** The newest bundle written on a channel. */
+typedef struct {
+	uint64_t sequence;            /* 0: none yet */
+	int64_t created;
+	char fingerprint[FERRY_SHA256_HEX_LEN + 1];   /* "" when not recorded */
+} ferry_export_last;
+
+/** The channel's newest bundle into *out (zeroed when there is none). */
+int ferry_export_state_last(ferry_export_last *out, ferry_export_state *st,
+			    const char *channel);
 
 /** Record a written bundle; FERRY_EEXISTS if the sequence is taken. */
 int ferry_export_state_record(ferry_export_state *st, const ferry_export_record *rec);
