@@ -109,13 +109,13 @@ sources:
   - oci-layout: layout
   - docker-archive: app.tar
 EOF
-export_fails unknownkind.yaml "$T/unknownkind.yaml:4: unknown source kind 'docker-archive' (one of 'oci-layout', 'image', 'images', 'chart', 'git')"
+export_fails unknownkind.yaml "$T/unknownkind.yaml:4: unknown source kind 'docker-archive' (one of 'oci-layout', 'image', 'images', 'chart', 'git', 'file')"
 spec nokind.yaml <<'EOF'
 channel: demo
 sources:
   - name: library/app
 EOF
-export_fails nokind.yaml "$T/nokind.yaml:3: source has no kind (one of 'oci-layout', 'image', 'images', 'chart', 'git')"
+export_fails nokind.yaml "$T/nokind.yaml:3: source has no kind (one of 'oci-layout', 'image', 'images', 'chart', 'git', 'file')"
 spec twokinds.yaml <<'EOF'
 channel: demo
 sources:

@@ -65,7 +65,7 @@ static void test_export_spec__names_mistakes(void **state)
 		     ":3: oci-layout source: unknown key 'extra'");
 	ferry_export_spec_free(s);
 	assert_error(load(dir, "channel: x\nsources:\n  - name: a\n", &s),
-		     FERRY_EINVALID, "source has no kind (one of 'oci-layout', 'image', 'images', 'chart', 'git')");
+		     FERRY_EINVALID, "source has no kind (one of 'oci-layout', 'image', 'images', 'chart', 'git', 'file')");
 	assert_error(load(dir, "channel: x\nsources: {a: b}\n", &s),
 		     FERRY_EINVALID, "'sources' must be a list");
 	assert_error(load(dir, "channel: [x\n", &s), FERRY_EINVALID, "spec.yaml:");
