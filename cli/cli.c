@@ -2,13 +2,19 @@
  * Shared command-line helpers: error reporting and exit codes, key lists,
  * size formatting.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
 #include "ferry/errors.h"
 #include "cli.h"
+#include "buf.h"
+#include "strv.h"
 #include "banned.h"
 
 int cli_quiet;
@@ -96,4 +102,94 @@ void cli_print_json(json_t *value)
 	json_dumpf(value, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 	fputc('\n', stdout);
 	json_decref(value);
+}
+
+/* ---- bundle operands --------------------------------------------------------------- */
+
+static int has_suffix(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), k = strlen(suffix);
+
+	return n > k && !strcmp(name + n - k, suffix);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A detached signature or a checksum: beside a bundle file, not one. */
+static int side_file(const char *cmd, const char *path, int quiet)
+{
+	if (!has_suffix(path, ".minisig") && !has_suffix(path, ".sha256"))
+		return 0;
+	if (!quiet)
+		fprintf(stderr, "ferry %s: leaving out '%s' (a %s beside a bundle file)\n",
+			cmd, path, has_suffix(path, ".minisig") ? "detached signature"
+							       : "checksum");
+	return 1;
+}
+
+static int add_directory(ferry_strv *out, const char *cmd, const char *dir, int quiet)
+{
+	ferry_strv found = FERRY_STRV_INIT;
+	size_t dir_len = strlen(dir);
+	struct dirent *e;
+	DIR *d;
+	size_t i;
+	int error = 0;
+
+	while (dir_len > 1 && dir[dir_len - 1] == '/')
+		dir_len--;
+	if (!(d = opendir(dir)))
+		return ferry_error_set_errno(FERRY_EIO, "cannot read '%s'", dir);
+	while (!error && (e = readdir(d))) {
+		ferry_buf b = FERRY_BUF_INIT;
+		char *path;
+		struct stat st;
+
+		if (e->d_name[0] == '.')
+			continue;
+		if ((error = ferry_buf_printf(&b, "%.*s/%s", (int)dir_len, dir, e->d_name)) < 0)
+			break;
+		path = ferry_buf_detach(&b);
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || side_file(cmd, path, quiet)) {
+			free(path);
+			continue;
+		}
+		if (!has_suffix(e->d_name, ".tar")) {
+			if (!quiet)
+				fprintf(stderr, "ferry %s: leaving out '%s' (not a bundle file)\n",
+					cmd, path);
+			free(path);
+			continue;
+		}
+		error = ferry_strv_push_owned(&found, path);
+	}
+	closedir(d);
+	if (found.n)
+		qsort(found.v, found.n, sizeof(*found.v), by_name);
+	for (i = 0; i < found.n && !error; i++)
+		error = ferry_strv_push(out, found.v[i]);
+	ferry_strv_dispose(&found);
+	return error;
+}
+
+int cli_bundle_files(ferry_strv *out, const char *cmd, char *const *args, size_t nargs,
+		     int quiet)
+{
+	struct stat st;
+	size_t i;
+	int error = 0;
+
+	for (i = 0; i < nargs && !error; i++) {
+		if (stat(args[i], &st) == 0 && S_ISDIR(st.st_mode))
+			error = add_directory(out, cmd, args[i], quiet);
+		else if (!side_file(cmd, args[i], quiet))
+			error = ferry_strv_push(out, args[i]);
+	}
+	if (!error && out->n == 0)
+		error = ferry_error_set(FERRY_ENOTFOUND, "no bundle files among the %zu "
+					"operand(s)", nargs);
+	return error;
 }

@@ -14,6 +14,7 @@
 #include "ferry/bundle.h"
 #include "exit.h"
 #include "options.h"
+#include "strv.h"
 
 typedef int (*ferry_cmd_fn)(int argc, char **argv);
 
@@ -55,6 +56,18 @@ const char *cli_human_size(char *buf, size_t len, uint64_t bytes);
 const char *cli_store_path(const char *given);
 /** ferry verify --store: every check of import, nothing published. */
 int cli_verify_store(const char *store, char *const *paths, size_t npaths, int json);
+
+/**
+ * The bundle files named by the operands `args` of `cmd`, as media and
+ * inboxes hold them: a directory stands for its "*.tar" files (sorted, not
+ * its subdirectories, not names starting with '.'); detached signatures
+ * ("*.minisig") and checksum sidecars ("*.sha256") are left out, with a
+ * note on stderr unless quiet (the signature inside a bundle is what
+ * counts). Anything else named explicitly is kept, to be judged by the
+ * reader. 0, or a negative error (a missing or unreadable operand).
+ */
+int cli_bundle_files(ferry_strv *out, const char *cmd, char *const *args,
+		     size_t nargs, int quiet);
 
 struct ferry_seed_result;
 /** Print what a seed did (ferry seed, ferry import). */

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "strv.h"
 #include "fs.h"
 #include "import.h"
 #include "notify.h"
@@ -172,6 +173,7 @@ int cmd_import(int argc, char **argv)
 	ferry_buf token = FERRY_BUF_INIT;
 	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
 	ferry_store *st = NULL;
+	ferry_strv files = FERRY_STRV_INIT;
 	const char *store = NULL, *audit = NULL;
 	cli_args a;
 	int id, json, wait = 1, seed = 1, error, rc = FERRY_EXIT_OK;
@@ -213,12 +215,18 @@ int cmd_import(int argc, char **argv)
 		rc = cli_fail("import", error);
 		goto done;
 	}
-	rc = run(st, "import", a.args, (size_t)a.nargs, &io, json,
+	if ((error = cli_bundle_files(&files, "import", a.args, (size_t)a.nargs,
+				      cli_quiet || json)) < 0) {
+		rc = cli_fail("import", error);
+		goto done;
+	}
+	rc = run(st, "import", files.v, files.n, &io, json,
 		 (const char *const *)notify, nnotify, token.size ? token.ptr : NULL, seed);
 done:
 	if (token.ptr)
 		memset(token.ptr, 0, token.size);
 	ferry_buf_dispose(&token);
+	ferry_strv_dispose(&files);
 	ferry_store_close(st);
 	if (io.audit_log)
 		fclose(io.audit_log);
@@ -233,10 +241,17 @@ int cli_verify_store(const char *store, char *const *paths, size_t npaths, int j
 
 	/* Opening an existing store for writing creates nothing where there
 	 * is none. */
+	ferry_strv files = FERRY_STRV_INIT;
+
 	io.dry_run = 1;
-	if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_WRITE, 1)) < 0)
+	if ((error = cli_bundle_files(&files, "verify", paths, npaths, cli_quiet || json)) < 0)
 		return cli_fail("verify", error);
-	rc = run(st, "verify", paths, npaths, &io, json, NULL, 0, NULL, 0);
+	if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_WRITE, 1)) < 0) {
+		ferry_strv_dispose(&files);
+		return cli_fail("verify", error);
+	}
+	rc = run(st, "verify", files.v, files.n, &io, json, NULL, 0, NULL, 0);
 	ferry_store_close(st);
+	ferry_strv_dispose(&files);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "strv.h"
 #include "progress.h"
 #include "reader.h"
 #include "util.h"
@@ -132,6 +133,7 @@ int cmd_verify(int argc, char **argv)
 	ferry_trust trust;
 	uint64_t threshold = 1;
 	const char *store = NULL;
+	ferry_strv files = FERRY_STRV_INIT;
 	cli_args a;
 	int id, json, error, rc = FERRY_EXIT_OK;
 
@@ -184,7 +186,12 @@ int cmd_verify(int argc, char **argv)
 	ferry_progress_bar_init(&bar, "verify", !cli_quiet && !json);
 	ro.progress = ferry_progress_bar_cb;
 	ro.progress_payload = &bar;
-	error = ferry_bundle_verify(&rep, (const char *const *)a.args, (size_t)a.nargs, &ro);
+	if ((error = cli_bundle_files(&files, "verify", a.args, (size_t)a.nargs,
+				      cli_quiet || json)) < 0) {
+		rc = cli_fail("verify", error);
+		goto done;
+	}
+	error = ferry_bundle_verify(&rep, (const char *const *)files.v, files.n, &ro);
 	ferry_progress_bar_finish(&bar);
 	if (json)
 		print_json(&rep, error == 0);
@@ -195,6 +202,7 @@ int cmd_verify(int argc, char **argv)
 		rc = cli_exit_code(error);
 	}
 done:
+	ferry_strv_dispose(&files);
 	ferry_verify_report_dispose(&rep);
 	cli_pubkeys_dispose(&keys);
 	return rc;
