@@ -132,6 +132,28 @@ static const ferry_pubkey *find_key(const ferry_trust *trust, const char *id)
 	return NULL;
 }
 
+/* Which keys signed and which are trusted, so the operator can tell a
+ * bundle signed with the wrong key from one signed by too few. */
+static int threshold_not_met(const ferry_trust *trust, const ferry_envelope_info *info)
+{
+	ferry_buf signed_by = FERRY_BUF_INIT, trusted = FERRY_BUF_INIT;
+	size_t i;
+	int error;
+
+	for (i = 0; i < info->nsignatures; i++)
+		ferry_buf_printf(&signed_by, "%s%s", i ? ", " : "", info->listed[i]);
+	for (i = 0; i < trust->nkeys; i++)
+		ferry_buf_printf(&trusted, "%s%s", i ? ", " : "", trust->keys[i]->id);
+	error = ferry_error_set(FERRY_EVERIFY, "signature threshold %u not met: %zu of %zu "
+				"signature(s) are from trusted keys (signed by %s; trusted: %s)",
+				trust->threshold, info->nsigners, info->nsignatures,
+				signed_by.ptr ? signed_by.ptr : "none",
+				trusted.ptr ? trusted.ptr : "none");
+	ferry_buf_dispose(&signed_by);
+	ferry_buf_dispose(&trusted);
+	return error;
+}
+
 int ferry_envelope_open(ferry_buf *payload, ferry_envelope_info *info,
 			const void *data, size_t len, const ferry_trust *trust)
 {
@@ -196,7 +218,8 @@ int ferry_envelope_open_type(ferry_buf *payload, ferry_envelope_info *info,
 		    (error = ferry_json_get_string(&sigtext, entry, "sig",
 						   "envelope signature")) < 0)
 			goto done;
-		if (strlen(keyid) != FERRY_KEYID_LEN) {
+		if (strlen(keyid) != FERRY_KEYID_LEN ||
+		    strspn(keyid, "0123456789ABCDEF") != FERRY_KEYID_LEN) {
 			error = ferry_error_set(FERRY_EINVALID,
 						"envelope signature %zu: malformed key id", i);
 			goto done;
@@ -232,11 +255,7 @@ int ferry_envelope_open_type(ferry_buf *payload, ferry_envelope_info *info,
 						"counts once",
 						trust->threshold, info->nsigners);
 		else
-			error = ferry_error_set(FERRY_EVERIFY,
-						"signature threshold %u not met: %zu of %zu "
-						"signature(s) are from trusted keys",
-						trust->threshold, info->nsigners,
-						info->nsignatures);
+			error = threshold_not_met(trust, info);
 		goto done;
 	}
 	error = ferry_buf_put(payload, body.ptr, body.size);

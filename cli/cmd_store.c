@@ -270,7 +270,6 @@ static int store_get(int argc, char **argv, cli_args *parent)
 			goto done;
 		}
 		cli_print_json(o);
-		json_decref(o);
 	} else {
 		for (i = 0; i < written.n; i++)
 			printf("%s/%s\n", dir, written.v[i]);
