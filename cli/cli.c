@@ -45,7 +45,7 @@ int cli_pubkeys_add(cli_pubkeys *list, const char *path)
 		return error;
 	if (!(grown = realloc(list->keys, (list->n + 1) * sizeof(*grown)))) {
 		ferry_pubkey_free(key);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	list->keys = grown;
 	list->keys[list->n++] = key;

@@ -109,13 +109,13 @@ int ferry_json_dump(ferry_buf *out, const json_t *value)
 int ferry_json_set(json_t *obj, const char *key, json_t *value)
 {
 	if (!value || json_object_set_new(obj, key, value) < 0)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	return 0;
 }
 
 int ferry_json_append(json_t *arr, json_t *value)
 {
 	if (!value || json_array_append_new(arr, value) < 0)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	return 0;
 }

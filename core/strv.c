@@ -14,7 +14,7 @@ int ferry_strv_push_owned(ferry_strv *sv, char *s)
 
 	if (!s || !(grown = realloc(sv->v, (sv->n + 2) * sizeof(*grown)))) {
 		free(s);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	sv->v = grown;
 	sv->v[sv->n++] = s;

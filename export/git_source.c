@@ -70,11 +70,6 @@ struct ferry_git_jobs {
 	size_t files;          /* bundle files written, for unique names */
 };
 
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
-
 /* ---- names, patterns, URLs ------------------------------------------------ */
 
 static int has_scheme(const char *url, const char **rest)
@@ -127,12 +122,12 @@ int ferry_git_name_from_url(char **out, const char *url)
 		while (start > p && start[-1] != '/')
 			start--;
 		if (ferry_buf_put(&b, start, (size_t)(end - start)) < 0)
-			return oom();
+			return ferry_error_oom();
 	} else {
 		while (*p == '/' || *p == '~')
 			p++;
 		if (ferry_buf_puts(&b, p) < 0)
-			return oom();
+			return ferry_error_oom();
 	}
 	while (b.size && b.ptr[b.size - 1] == '/')
 		b.ptr[--b.size] = '\0';
@@ -183,11 +178,11 @@ int ferry_git_resolve_url(char **out, const char *super_url, const char *url)
 	*out = NULL;
 	if (strncmp(url, "./", 2) && strncmp(url, "../", 3)) {
 		if (!(*out = strdup(url)))
-			return oom();
+			return ferry_error_oom();
 		return 0;
 	}
 	if (ferry_buf_puts(&b, super_url) < 0)
-		return oom();
+		return ferry_error_oom();
 	while (b.size > 1 && b.ptr[b.size - 1] == '/')
 		b.ptr[--b.size] = '\0';
 	{
@@ -221,7 +216,7 @@ int ferry_git_resolve_url(char **out, const char *super_url, const char *url)
 	}
 	if (ferry_buf_printf(&b, "/%s", rel) < 0) {
 		ferry_buf_dispose(&b);
-		return oom();
+		return ferry_error_oom();
 	}
 	*out = ferry_buf_detach(&b);
 	return 0;
@@ -263,7 +258,7 @@ static int creds_copy(creds *dst, const creds *src)
 	    (src->ssh_key_file && !(dst->ssh_key_file = strdup(src->ssh_key_file))) ||
 	    (src->username && !(dst->username = strdup(src->username)))) {
 		creds_dispose(dst);
-		return oom();
+		return ferry_error_oom();
 	}
 	return 0;
 }
@@ -312,9 +307,9 @@ static int jobs_push(ferry_git_content *c, job *j)
 	job **grown;
 
 	if (!c->jobs && !(c->jobs = calloc(1, sizeof(*c->jobs))))
-		return oom();
+		return ferry_error_oom();
 	if (!(grown = realloc(c->jobs->v, (c->jobs->n + 1) * sizeof(*grown))))
-		return oom();
+		return ferry_error_oom();
 	c->jobs->v = grown;
 	c->jobs->v[c->jobs->n++] = j;
 	return 0;
@@ -347,7 +342,7 @@ static int resolve_spec_path(char **out, const ferry_export_spec *spec, const ch
 	if ((p[0] == '/' ? ferry_buf_puts(&b, p)
 			 : ferry_buf_printf(&b, "%s/%s", spec->dir, p)) < 0) {
 		ferry_buf_dispose(&b);
-		return oom();
+		return ferry_error_oom();
 	}
 	*out = ferry_buf_detach(&b);
 	return 0;
@@ -417,7 +412,7 @@ static int parse_credentials(creds *out, const ferry_export_spec *spec,
 	     !(out->token_env = strdup(json_string_value(e)))) ||
 	    ((e = json_object_get(v, "username")) &&
 	     !(out->username = strdup(json_string_value(e))))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto fail;
 	}
 	return 0;
@@ -450,7 +445,7 @@ int ferry_git_content_add(ferry_git_content *c, const ferry_export_spec *spec,
 		return ferry_source_error(spec, src, "'%s' is not a URL or path",
 					  src->location);
 	if (!(j = calloc(1, sizeof(*j))))
-		return oom();
+		return ferry_error_oom();
 	j->spec = spec;
 	j->src = src;
 	j->patterns = refs;
@@ -463,11 +458,11 @@ int ferry_git_content_add(ferry_git_content *c, const ferry_export_spec *spec,
 	if (is_local(src->location) && strncmp(src->location, "file://", 7))
 		error = resolve_spec_path(&j->url, spec, src->location);
 	else if (!(j->url = strdup(src->location)))
-		error = oom();
+		error = ferry_error_oom();
 	if (error < 0)
 		goto fail;
 	if (!(j->written = strdup(src->location))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto fail;
 	}
 	if (src->name) {
@@ -478,7 +473,7 @@ int ferry_git_content_add(ferry_git_content *c, const ferry_export_spec *spec,
 			goto fail;
 		}
 		if (!(j->name = strdup(src->name))) {
-			error = oom();
+			error = ferry_error_oom();
 			goto fail;
 		}
 	} else if ((error = ferry_git_name_from_url(&j->name, j->url)) < 0) {
@@ -630,7 +625,7 @@ static int fetch(job *j, const char *cache_dir)
 		goto fail;
 	if (git_remote_default_branch(&head, remote) == 0 && head.ptr &&
 	    !strncmp(head.ptr, "refs/heads/", 11) && !(j->head = strdup(head.ptr))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	git_error_clear();
@@ -686,10 +681,10 @@ static int refs_push(ref_list *l, const char *name, const git_oid *target, int p
 	ref_item *grown = realloc(l->v, (l->n + 1) * sizeof(*grown));
 
 	if (!grown)
-		return oom();
+		return ferry_error_oom();
 	l->v = grown;
 	if (!(l->v[l->n].name = strdup(name)))
-		return oom();
+		return ferry_error_oom();
 	git_oid_cpy(&l->v[l->n].target, target);
 	l->v[l->n].present = present;
 	l->n++;
@@ -778,7 +773,7 @@ static int select_refs(ref_list *out, job *j)
 		git_oid_tostr(hex, sizeof(hex), &j->pins[i]);
 		snprintf(name, sizeof(name), "%s%s", FERRY_GIT_PINNED_PREFIX, hex);
 		if (!refs_find(out, name) && refs_push(out, name, &j->pins[i], 1) < 0)
-			return oom();
+			return ferry_error_oom();
 	}
 	return 0;
 }
@@ -859,18 +854,18 @@ static int gm_collect(const char *name, const char *key, const char *value,
 		gm_entry *grown = realloc(f->v, (f->n + 1) * sizeof(*grown));
 
 		if (!grown)
-			return oom();
+			return ferry_error_oom();
 		f->v = grown;
 		e = &f->v[f->n];
 		memset(e, 0, sizeof(*e));
 		if (!(e->name = strdup(name)))
-			return oom();
+			return ferry_error_oom();
 		f->n++;
 	}
 	slot = !strcmp(key, "path") ? &e->path : &e->url;
 	free(*slot);
 	if (!(*slot = strdup(value)))
-		return oom();
+		return ferry_error_oom();
 	return 0;
 }
 
@@ -903,7 +898,7 @@ static int gm_load(gm_file **out, discover_ctx *d, const git_oid *blob_id)
 			return 0;
 		}
 	if (!(grown = realloc(d->files, (d->nfiles + 1) * sizeof(*grown))))
-		return oom();
+		return ferry_error_oom();
 	d->files = grown;
 	f = &d->files[d->nfiles++];
 	memset(f, 0, sizeof(*f));
@@ -970,7 +965,7 @@ static int add_pin(discover_ctx *d, const gm_entry *e, const git_oid *commit)
 			goto done;
 		}
 		if (!(sub = calloc(1, sizeof(*sub)))) {
-			error = oom();
+			error = ferry_error_oom();
 			goto done;
 		}
 		sub->url = url;
@@ -986,7 +981,7 @@ static int add_pin(discover_ctx *d, const gm_entry *e, const git_oid *commit)
 		    (ol && ol == origin_len(super->url) && !strncmp(sub->url, super->url, ol) &&
 		     (error = creds_copy(&sub->cred, &super->cred)) < 0)) {
 			job_free(sub);
-			error = error ? error : oom();
+			error = error ? error : ferry_error_oom();
 			goto done;
 		}
 		if ((error = ferry_git_name_from_url(&sub->name, sub->url)) < 0) {
@@ -1015,16 +1010,16 @@ static int add_pin(discover_ctx *d, const gm_entry *e, const git_oid *commit)
 		git_oid *grown = realloc(sub->pins, (sub->npins + 1) * sizeof(*grown));
 
 		if (!grown) {
-			error = oom();
+			error = ferry_error_oom();
 			goto done;
 		}
 		sub->pins = grown;
 		git_oid_cpy(&sub->pins[sub->npins++], commit);
 		sub->dirty = 1;
 		if (!sub->sub_path && !(sub->sub_path = strdup(e->path)))
-			error = oom();
+			error = ferry_error_oom();
 		if (!sub->super_name && !(sub->super_name = strdup(super->name)))
-			error = oom();
+			error = ferry_error_oom();
 	}
 done:
 	free(url);
@@ -1078,10 +1073,10 @@ static int out_add_string(char ***arr, size_t *n, const char *s)
 	char **grown = realloc(*arr, (*n + 1) * sizeof(*grown));
 
 	if (!grown)
-		return oom();
+		return ferry_error_oom();
 	*arr = grown;
 	if (!(grown[*n] = strdup(s)))
-		return oom();
+		return ferry_error_oom();
 	(*n)++;
 	return 0;
 }
@@ -1200,7 +1195,7 @@ static int process(ferry_git_content *c, job *j, const ferry_git_options *opts,
 	/* prerequisites: the base tips the cache holds, as commits */
 	if (!(prereqs = calloc(base.n + 1, sizeof(*prereqs))) ||
 	    !(known = calloc(base.n + 1, sizeof(*known)))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	for (i = 0; i < base.n; i++) {
@@ -1219,7 +1214,7 @@ static int process(ferry_git_content *c, job *j, const ferry_git_options *opts,
 	/* the bundle's refs: those whose objects the cache holds */
 	if (!(names = calloc(sel.n + 1, sizeof(*names))) ||
 	    !(targets = calloc(sel.n + 1, sizeof(*targets)))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	for (i = k = 0; i < sel.n; i++)
@@ -1254,7 +1249,7 @@ static int process(ferry_git_content *c, job *j, const ferry_git_options *opts,
 
 	/* what goes into the manifest */
 	if (!(o->name = strdup(j->name)) || !(o->location = strdup(j->written))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	o->submodule = !j->select;
@@ -1272,13 +1267,13 @@ static int process(ferry_git_content *c, job *j, const ferry_git_options *opts,
 		}
 	}
 	if (!error && !(o->refs = calloc(sel.n + 1, sizeof(*o->refs))))
-		error = oom();
+		error = ferry_error_oom();
 	for (i = 0; i < sel.n && !error; i++) {
 		ferry_git_export_ref *r = &o->refs[o->nrefs];
 		const ref_item *b = refs_find(&base, sel.v[i].name);
 
 		if (!(r->name = strdup(sel.v[i].name))) {
-			error = oom();
+			error = ferry_error_oom();
 			break;
 		}
 		git_oid_tostr(r->commit, sizeof(r->commit), &sel.v[i].target);
@@ -1331,7 +1326,7 @@ int ferry_git_content_collect(ferry_git_content *c, const ferry_git_options *opt
 	}
 	cache_dir = opts->cache_dir ? strdup(opts->cache_dir) : ferry_git_cache_default_path();
 	if (!cache_dir)
-		return oom();
+		return ferry_error_oom();
 	if ((error = ferry_buf_printf(&tmp, "%s/tmp", cache_dir)) < 0 ||
 	    (error = ferry_fs_mkdir_p(tmp.ptr, 0700)) < 0 ||
 	    (error = ferry_buf_puts(&tmp, "/export-XXXXXX")) < 0)
@@ -1359,7 +1354,7 @@ int ferry_git_content_collect(ferry_git_content *c, const ferry_git_options *opt
 	for (i = n = 0; i < c->jobs->n; i++)
 		n += c->jobs->v[i]->have_out && !c->jobs->v[i]->skipped;
 	if (!(c->repos = calloc(n + 1, sizeof(*c->repos)))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	for (i = 0; i < c->jobs->n; i++) {

@@ -25,11 +25,6 @@
 #include "registry.h"
 #include "banned.h"
 
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
-
 void ferry_helm_chart_dispose(ferry_helm_chart *hc)
 {
 	ferry_buf_dispose(&hc->chart);
@@ -63,7 +58,7 @@ static int load_yaml(yaml_document_t *doc, const char *text, size_t len,
 	yaml_parser_t parser;
 
 	if (!yaml_parser_initialize(&parser))
-		return oom();
+		return ferry_error_oom();
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, doc)) {
 		int line = (int)parser.problem_mark.line + 1;
@@ -142,12 +137,12 @@ int ferry_helm_index_find(char **url, char **digest, const char *text,
 				goto done;
 			}
 			if (!(*digest = strdup(dg))) {
-				error = oom();
+				error = ferry_error_oom();
 				goto done;
 			}
 		}
 		if (!(*url = strdup(u)))
-			error = oom();
+			error = ferry_error_oom();
 		goto done;
 	}
 	error = ferry_error_set(FERRY_ENOTFOUND, "%s: the repository has no version "
@@ -178,7 +173,7 @@ int ferry_helm_config_from_chart_yaml(ferry_buf *out, const char *text,
 	int error = 0;
 
 	if (!cfg)
-		return oom();
+		return ferry_error_oom();
 	if ((error = load_yaml(&doc, text, len, what, "Chart.yaml")) < 0) {
 		json_decref(cfg);
 		return error;
@@ -226,7 +221,7 @@ static int read_chart_yaml(ferry_buf *out, const ferry_buf *tgz, const char *wha
 	int error = 0, r;
 
 	if (!a)
-		return oom();
+		return ferry_error_oom();
 	archive_read_support_filter_gzip(a);
 	archive_read_support_format_tar(a);
 	if (archive_read_open_memory(a, tgz->ptr, tgz->size) != ARCHIVE_OK) {
@@ -278,7 +273,7 @@ static int build_manifest(ferry_helm_chart *hc)
 		      ferry_oci_descriptor_new(FERRY_OCI_MT_HELM_CHART, hc->chart_hex,
 					       hc->chart.size));
 	if (!m)
-		return oom();
+		return ferry_error_oom();
 	error = ferry_json_dump(&hc->manifest, m);
 	json_decref(m);
 	if (error < 0)

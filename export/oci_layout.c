@@ -31,14 +31,14 @@ int ferry_oci_content_add_blob(ferry_oci_content *c, const char *hex,
 	ferry_oci_blob *grown = realloc(c->blobs, (c->nblobs + 1) * sizeof(*grown));
 
 	if (!grown)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	c->blobs = grown;
 	memcpy(grown[c->nblobs].hex, hex, FERRY_SHA256_HEX_LEN + 1);
 	grown[c->nblobs].size = size;
 	grown[c->nblobs].manifest = manifest;
 	grown[c->nblobs].prereq = 0;
 	if (!(grown[c->nblobs].file = strdup(file)))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	c->nblobs++;
 	return 0;
 }
@@ -109,12 +109,12 @@ int ferry_oci_content_add_root(ferry_oci_content *c, const char *reference,
 						 json_string(reference)) < 0 ||
 	    !(ref = strdup(reference))) {
 		json_decref(copy);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	if (!(grown = realloc(c->roots, (c->nroots + 1) * sizeof(*grown)))) {
 		free(ref);
 		json_decref(copy);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	c->roots = grown;
 	grown[c->nroots].reference = ref;
@@ -257,7 +257,7 @@ int ferry_oci_content_index(ferry_buf *out, const ferry_oci_content *c)
 	int error = 0;
 
 	if (!index)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	for (i = 0; i < c->nroots && !error; i++)
 		error = ferry_json_append(list, json_incref(c->roots[i].descriptor));
 	if (!error)

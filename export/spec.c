@@ -53,7 +53,7 @@ static int dup_scalar(char **out, const spec_ctx *c, const yaml_node_t *n,
 	if (!s || !*s)
 		return fail(c, n, "expected a non-empty value for", key);
 	if (!(*out = strdup(s)))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	return 0;
 }
 
@@ -193,7 +193,7 @@ static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 	if ((error = check_unique_keys(c, n)) < 0)
 		return error;
 	if (!(src.options = json_object()))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	for (pair = n->data.mapping.pairs.start;
 	     pair < n->data.mapping.pairs.top && !error; pair++) {
 		yaml_node_t *k = yaml_document_get_node(&c->doc, pair->key);
@@ -247,21 +247,21 @@ static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 	if (!error && is_path)
 		error = resolve_path(&src.location, c, loc);
 	else if (!error && !(src.location = strdup(loc)))
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 	if (!error && !(src.written = strdup(loc)))
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 	if (!error && !src.name && src.kind == FERRY_SOURCE_OCI_LAYOUT) {
 		/* Default repository name: the directory's name. */
 		char *copy = strdup(src.location);
 
 		if (!copy || !(src.name = strdup(basename(copy))))
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			error = ferry_error_oom();
 		free(copy);
 	}
 	if (!error) {
 		grown = realloc(spec->sources, (spec->nsources + 1) * sizeof(*grown));
 		if (!grown)
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			error = ferry_error_oom();
 		else {
 			spec->sources = grown;
 			spec->sources[spec->nsources++] = src;
@@ -367,12 +367,12 @@ int ferry_export_spec_load(ferry_export_spec **out, const char *path)
 		return ferry_error_set(FERRY_EINVALID, "%s: the spec is empty", path);
 	if (!(spec = calloc(1, sizeof(*spec))) || !(copy = strdup(path)) ||
 	    !(c.dir = strdup(dirname(copy)))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	spec->expires_in = FERRY_SPEC_DEFAULT_EXPIRY;
 	if (!(spec->path = strdup(path)) || !(spec->dir = strdup(c.dir))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	if (!yaml_parser_initialize(&parser)) {

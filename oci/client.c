@@ -38,11 +38,6 @@ struct ferry_oci_client {
 	size_t ntokens;
 };
 
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
-
 void ferry_oci_client_free(ferry_oci_client *c)
 {
 	size_t i;
@@ -67,7 +62,7 @@ void ferry_oci_client_free(ferry_oci_client *c)
 static int dup_opt(char **out, const char *s)
 {
 	if (s && !(*out = strdup(s)))
-		return oom();
+		return ferry_error_oom();
 	return 0;
 }
 
@@ -88,7 +83,7 @@ int ferry_oci_client_new(ferry_oci_client **out, const ferry_oci_client_options 
 	if (sodium_init() < 0)
 		return ferry_error_set(FERRY_ERROR, "cannot initialise libsodium");
 	if (!(c = calloc(1, sizeof(*c))))
-		return oom();
+		return ferry_error_oom();
 	c->bytes_sent = opts->bytes_sent;
 	if ((error = ferry_http_url_host(&host, opts->url)) < 0 ||
 	    (error = dup_opt(&c->base, opts->url)) < 0 ||
@@ -99,7 +94,7 @@ int ferry_oci_client_new(ferry_oci_client **out, const ferry_oci_client_options 
 				      : "give credentials for it")) < 0)
 		goto done;
 	if (opts->userpwd && !(c->userpwd = ferry_secret_dup(opts->userpwd))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	len = strlen(c->base);
@@ -185,12 +180,12 @@ static int token_store(ferry_oci_client *c, const char *scope, char *header)
 		}
 	if (!(grown = realloc(c->tokens, (c->ntokens + 1) * sizeof(*grown)))) {
 		ferry_secret_free(header);
-		return oom();
+		return ferry_error_oom();
 	}
 	c->tokens = grown;
 	if (!(grown[c->ntokens].scope = strdup(scope))) {
 		ferry_secret_free(header);
-		return oom();
+		return ferry_error_oom();
 	}
 	grown[c->ntokens++].header = header;
 	return 0;

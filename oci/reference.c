@@ -19,11 +19,6 @@
 #include "reference.h"
 #include "banned.h"
 
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
-
 static char *dupn(const char *s, size_t n)
 {
 	char *out = malloc(n + 1);
@@ -206,7 +201,7 @@ int ferry_reference_parse(ferry_reference *out, const char *text)
 					       "invalid digest (want sha256:<64 hex digits>)",
 					       text);
 		if (!(out->digest = strdup(at + 1)))
-			return oom();
+			return ferry_error_oom();
 		len = (size_t)(at - text);
 	}
 	/* The registry: a first component that looks like a host (before any
@@ -234,7 +229,7 @@ int ferry_reference_parse(ferry_reference *out, const char *text)
 	if (colon) {
 		tag = colon + 1;
 		if (!(out->tag = dupn(tag, (size_t)(name + name_len - tag)))) {
-			error = oom();
+			error = ferry_error_oom();
 			goto done;
 		}
 		if (!ferry_reference_tag_valid(out->tag)) {
@@ -258,7 +253,7 @@ int ferry_reference_parse(ferry_reference *out, const char *text)
 	}
 	if (error < 0 || !out->registry || !out->api_host ||
 	    (error = ferry_buf_put(&repo, name, name_len)) < 0) {
-		error = error < 0 ? error : oom();
+		error = error < 0 ? error : ferry_error_oom();
 		goto done;
 	}
 	if (!components_valid(repo.ptr, repo.size)) {
@@ -277,7 +272,7 @@ int ferry_reference_parse(ferry_reference *out, const char *text)
 	if (!out->tag && !out->digest) {
 		out->implicit_tag = 1;
 		if (!(out->tag = strdup("latest")))
-			error = oom();
+			error = ferry_error_oom();
 	}
 done:
 	ferry_buf_dispose(&repo);
@@ -312,7 +307,7 @@ int ferry_image_list_parse(char ***out, size_t *count, const char *text,
 	if (memchr(text, '\0', len))
 		return ferry_error_set(FERRY_EINVALID, "%s contains a NUL byte", what);
 	if (!(list = calloc(1, sizeof(*list))))
-		return oom();
+		return ferry_error_oom();
 	while (pos < len) {
 		const char *line = text + pos, *end = memchr(line, '\n', len - pos);
 		size_t l = end ? (size_t)(end - line) : len - pos, i;
@@ -349,7 +344,7 @@ int ferry_image_list_parse(char ***out, size_t *count, const char *text,
 			goto done;
 		}
 		if (!(entry = dupn(line, l))) {
-			error = oom();
+			error = ferry_error_oom();
 			goto done;
 		}
 		if ((error = ferry_reference_parse(&ref, entry)) < 0) {
@@ -363,7 +358,7 @@ int ferry_image_list_parse(char ***out, size_t *count, const char *text,
 		ferry_reference_dispose(&ref);
 		if (!(grown = realloc(list, (n + 2) * sizeof(*list)))) {
 			free(entry);
-			error = oom();
+			error = ferry_error_oom();
 			goto done;
 		}
 		list = grown;

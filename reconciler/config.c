@@ -60,7 +60,7 @@ static int dup_str(char **out, cfg_ctx *c, const yaml_node_t *v, const char *key
 		return fail(c, v, "expected a non-empty string for", key);
 	free(*out);
 	if (!(*out = strdup(s)))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	return 0;
 }
 
@@ -117,7 +117,7 @@ static int read_secret(unsigned char **out, size_t *len, cfg_ctx *c, const yaml_
 		goto done;
 	}
 	if (!(*out = sodium_malloc(b.size + 1))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	memcpy(*out, b.ptr, b.size);
@@ -482,7 +482,7 @@ static int parse_root(cfg_ctx *c)
 								    sv->data.sequence.items.start) + 1,
 							   sizeof(char *));
 				if (!cfg->compose.argv)
-					return ferry_error_set(FERRY_ENOMEM, "out of memory");
+					return ferry_error_oom();
 				for (it = sv->data.sequence.items.start; it < sv->data.sequence.items.top;
 				     it++)
 					if ((error = dup_str(&cfg->compose.argv[n++], c, node(c, *it),
@@ -505,7 +505,7 @@ static int parse_root(cfg_ctx *c)
 			have_stacks = 1;
 			n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 			if (!(cfg->stacks = calloc(n ? n : 1, sizeof(*cfg->stacks))))
-				return ferry_error_set(FERRY_ENOMEM, "out of memory");
+				return ferry_error_oom();
 			for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
 				ferry_stack *s = &cfg->stacks[cfg->nstacks++];
 
@@ -547,7 +547,7 @@ int ferry_reconcile_config_load(ferry_reconcile_config **out, const char *path)
 	/* absolute: the tools we run may change their working directory */
 	if (!(c.cfg = calloc(1, sizeof(*c.cfg))) || !(copy = strdup(path)) ||
 	    !(c.dir = realpath(dirname(copy), NULL))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	c.cfg->history_keep = FERRY_HISTORY_KEEP_DEFAULT;

@@ -86,7 +86,7 @@ int ferry_reconciler_new(ferry_reconciler **out, const ferry_reconcile_config *c
 	*out = NULL;
 	if (!rc || !(rc->rt = calloc(cfg->nstacks ? cfg->nstacks : 1, sizeof(*rc->rt)))) {
 		free(rc);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	rc->cfg = cfg;
 	rc->dry_run = opts ? opts->dry_run : 0;
@@ -94,7 +94,7 @@ int ferry_reconciler_new(ferry_reconciler **out, const ferry_reconcile_config *c
 	if (opts && opts->port_file && !(rc->port_file = strdup(opts->port_file))) {
 		free(rc->rt);
 		free(rc);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	pthread_mutex_init(&rc->db, NULL);
 	pthread_mutex_init(&rc->lock, NULL);
@@ -808,7 +808,7 @@ int ferry_reconciler_history(ferry_buf *out, ferry_reconciler *rc, const char *s
 	int error;
 
 	if (!h.arr)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	if (!json)
 		ferry_buf_printf(out, "%-20s %-12s %-9s %-24s %-12s %-14s %-5s %s\n", "TIME", "STACK",
 				 "TRIGGER", "ACTOR", "REVISION", "OUTCOME", "DRIFT", "BUNDLE / DETAIL");

@@ -87,7 +87,7 @@ static int add_scalar(yaml_document_t *d, const char *s)
 	int id = yaml_document_add_scalar(d, NULL, (yaml_char_t *)s, (int)strlen(s),
 					  YAML_ANY_SCALAR_STYLE);
 
-	return id ? id : ferry_error_set(FERRY_ENOMEM, "out of memory");
+	return id ? id : ferry_error_oom();
 }
 
 /* The mapping under `key` of mapping `map`, created when missing. */
@@ -106,7 +106,7 @@ static int map_child(int *out, yaml_document_t *d, int map, const char *key, con
 			int fresh = yaml_document_add_mapping(d, NULL, YAML_BLOCK_MAPPING_STYLE);
 
 			if (!fresh)
-				return ferry_error_set(FERRY_ENOMEM, "out of memory");
+				return ferry_error_oom();
 			m = get(d, map);
 			for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++)
 				if (p->value == id)
@@ -123,7 +123,7 @@ static int map_child(int *out, yaml_document_t *d, int map, const char *key, con
 		return k;
 	if (!(id = yaml_document_add_mapping(d, NULL, YAML_BLOCK_MAPPING_STYLE)) ||
 	    !yaml_document_append_mapping_pair(d, map, k, id))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	*out = id;
 	return 0;
 }
@@ -149,7 +149,7 @@ static int map_set(yaml_document_t *d, int map, const char *key, const char *val
 	if ((k = add_scalar(d, key)) < 0)
 		return k;
 	if (!yaml_document_append_mapping_pair(d, map, k, v))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	return 0;
 }
 
@@ -176,10 +176,10 @@ static int add_image(ferry_rendered *r, const ferry_stack *stack, const char *im
 		if (!strcmp(r->images[i], image))
 			return 0;
 	if (!(grown = realloc(r->images, (r->nimages + 1) * sizeof(*grown))))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	r->images = grown;
 	if (!(r->images[r->nimages] = strdup(image)))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	r->nimages++;
 	return 0;
 }
@@ -215,16 +215,16 @@ static int pod_spec(ferry_rendered *r, ferry_workload *w, const ferry_stack *sta
 				char **i2;
 
 				if (!c)
-					return ferry_error_set(FERRY_ENOMEM, "out of memory");
+					return ferry_error_oom();
 				w->containers = c;
 				if (!(i2 = realloc(w->images, (w->ncontainers + 1) * sizeof(*i2))))
-					return ferry_error_set(FERRY_ENOMEM, "out of memory");
+					return ferry_error_oom();
 				w->images = i2;
 				w->containers[w->ncontainers] = strdup(name ? name : "");
 				w->images[w->ncontainers] = strdup(image);
 				w->ncontainers++;
 				if (!w->containers[w->ncontainers - 1] || !w->images[w->ncontainers - 1])
-					return ferry_error_set(FERRY_ENOMEM, "out of memory");
+					return ferry_error_oom();
 			}
 			/* a document may be re-fetched after adds: refresh */
 			seq = get(d, map_get(d, spec, lists[l]));
@@ -267,7 +267,7 @@ static int process_doc(ferry_rendered *r, const ferry_stack *stack, yaml_documen
 		if (!kind_copy || !name_copy) {
 			free(kind_copy);
 			free(name_copy);
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			error = ferry_error_oom();
 			goto done;
 		}
 		if (!strcmp(kind, "Pod") || is_controller(kind) || !strcmp(kind, "CronJob")) {
@@ -277,7 +277,7 @@ static int process_doc(ferry_rendered *r, const ferry_stack *stack, yaml_documen
 			if (!grown) {
 				free(kind_copy);
 				free(name_copy);
-				error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+				error = ferry_error_oom();
 				goto done;
 			}
 			r->workloads = grown;
@@ -466,7 +466,7 @@ static int render_plain(ferry_rendered *out, const ferry_stack *stack, const cha
 		    !(grown[n] = strdup(e->d_name))) {
 			if (grown)
 				names = grown;
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			error = ferry_error_oom();
 			break;
 		}
 		names = grown;

@@ -315,7 +315,7 @@ static int extract_layer(const char *file, const char *dir, const ferry_stack *s
 	int r, error = 0;
 
 	if (!a)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);

@@ -237,7 +237,7 @@ int ferry_webhook_start(ferry_webhook **out, const ferry_reconcile_config *cfg,
 		return ferry_error_set(FERRY_EINVALID, "'%s' is not an IPv4 address", host);
 	sa.sin_port = htons((uint16_t)port);
 	if (!(w = calloc(1, sizeof(*w))))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	w->cfg = cfg;
 	w->trigger = trigger;
 	w->payload = payload;

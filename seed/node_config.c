@@ -78,7 +78,7 @@ int ferry_target_node_config(ferry_buf *out, const ferry_target *t)
 		if (dup)
 			continue;
 		if (!(h = malloc(hl + 1))) {
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			error = ferry_error_oom();
 			break;
 		}
 		memcpy(h, r->from, hl);
@@ -88,7 +88,7 @@ int ferry_target_node_config(ferry_buf *out, const ferry_target *t)
 
 			if (!grown) {
 				free(h);
-				error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+				error = ferry_error_oom();
 				break;
 			}
 			seen = grown;

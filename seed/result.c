@@ -22,7 +22,7 @@ int ferry_seed__refuse(ferry_seed_target_result *r, const char *repo, const char
 		return error;
 	if (!(grown = realloc(r->refused, (r->nrefused + 1) * sizeof(*grown)))) {
 		ferry_buf_dispose(&b);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	r->refused = grown;
 	r->refused[r->nrefused++] = ferry_buf_detach(&b);

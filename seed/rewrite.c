@@ -21,12 +21,12 @@ int ferry_rewrite_map_add(ferry_rewrite_map *m, const char *from, const char *to
 		return ferry_error_set(FERRY_EINVALID, "rewrite rule '%.200s': the enclave "
 				       "name is empty", from ? from : "");
 	if (!(grown = realloc(m->rules, (m->n + 1) * sizeof(*grown))))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	m->rules = grown;
 	if (!(grown[m->n].from = strdup(from ? from : "")) ||
 	    !(grown[m->n].to = strdup(to))) {
 		free(grown[m->n].from);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	m->n++;
 	return 0;

@@ -33,11 +33,6 @@
 #include "targets.h"
 #include "banned.h"
 
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
-
 static int git_fail(int code, const char *what)
 {
 	const git_error *e = git_error_last();
@@ -143,10 +138,10 @@ static int add_ref(const ferry_store_ref *r, void *payload)
 	if (strncmp(r->name, "refs/", 5))
 		return 0;
 	if (!(grown = realloc(l->refs, (l->n + 1) * sizeof(*grown))))
-		return oom();
+		return ferry_error_oom();
 	l->refs = grown;
 	if (!(l->refs[l->n].name = strdup(r->name)))
-		return oom();
+		return ferry_error_oom();
 	if (git_oid_fromstr(&l->refs[l->n].oid, r->commit) < 0) {
 		free(l->refs[l->n].name);
 		return ferry_error_set(FERRY_ECORRUPT, "store: ref %s of '%s' has a bad "
@@ -196,10 +191,10 @@ static int add_spec(git_strarray *a, const char *spec)
 	char **grown = realloc(a->strings, (a->count + 1) * sizeof(*grown));
 
 	if (!grown)
-		return oom();
+		return ferry_error_oom();
 	a->strings = grown;
 	if (!(a->strings[a->count] = strdup(spec)))
-		return oom();
+		return ferry_error_oom();
 	a->count++;
 	return 0;
 }
@@ -280,7 +275,7 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 						  &seeded)) < 0)
 		goto done;
 	if (!(plan = calloc(nrefs + seeded.n + 1, sizeof(*plan)))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	for (i = 0; i < nrefs; i++) {
@@ -328,7 +323,7 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 			}
 		}
 		if (!(plan[nplan].ref = strdup(refs[i].name))) {
-			error = oom();
+			error = ferry_error_oom();
 			goto done;
 		}
 		git_oid_tostr(plan[nplan].oid, sizeof(plan[nplan].oid), &refs[i].oid);
@@ -350,7 +345,7 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 			continue;
 		}
 		if (!(plan[nplan].ref = strdup(ref))) {
-			error = oom();
+			error = ferry_error_oom();
 			goto done;
 		}
 		plan[nplan++].kind = PUSH_DELETE;
@@ -460,7 +455,7 @@ int ferry_seed__git_default_branch(char **out, ferry_store *st, const char *repo
 				target = refs[i].name;
 	}
 	if (target && !(*out = strdup(target + 11)))
-		error = oom();
+		error = ferry_error_oom();
 done:
 	git_reference_free(head);
 	git_repository_free(gr);

@@ -68,11 +68,6 @@ typedef struct {
 	int referrers_api;   /* -1 unknown, 0 absent, 1 present */
 } oci_ctx;
 
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
-
 static void ctx_dispose(oci_ctx *c)
 {
 	size_t i;
@@ -122,7 +117,7 @@ static int mark_done(oci_ctx *c, const char *repo, const char *digest)
 
 		if (!grown) {
 			ferry_buf_dispose(&k);
-			return oom();
+			return ferry_error_oom();
 		}
 		c->done = grown;
 		c->capdone = cap;
@@ -455,13 +450,13 @@ static int remember_referrer(oci_ctx *c, const char *repo, const json_t *doc,
 	if (!(desc = ferry_oci_referrer_descriptor(doc, mt, hex, size)) ||
 	    !(grown = realloc(c->refs, (c->nrefs + 1) * sizeof(*grown)))) {
 		json_decref(desc);
-		return oom();
+		return ferry_error_oom();
 	}
 	c->refs = grown;
 	memset(&grown[c->nrefs], 0, sizeof(*grown));
 	if (!(grown[c->nrefs].repo = strdup(repo))) {
 		json_decref(desc);
-		return oom();
+		return ferry_error_oom();
 	}
 	snprintf(grown[c->nrefs].subject, sizeof(grown[c->nrefs].subject), "%s", sd);
 	grown[c->nrefs++].desc = desc;
@@ -722,7 +717,7 @@ static int update_referrers_tag(oci_ctx *c, size_t first)
 			goto done;
 	} else if (resp.status == 404) {
 		if (!(index = ferry_oci_index_new())) {
-			error = oom();
+			error = ferry_error_oom();
 			goto done;
 		}
 	} else {
@@ -748,7 +743,7 @@ static int update_referrers_tag(oci_ctx *c, size_t first)
 				have = 1;
 		if (!have) {
 			if (json_array_append(list, c->refs[i].desc) < 0) {
-				error = oom();
+				error = ferry_error_oom();
 				goto done;
 			}
 			changed = 1;
@@ -841,7 +836,7 @@ static int split_reference(seed_tag *out, const ferry_target *t, const char *ref
 	memcpy(out->hex, hex, sizeof(out->hex));
 	if (!(name = strndup(reference, parts.name_len)) ||
 	    (!parts.digest && !(out->tag = strndup(parts.tag, parts.tag_len)))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	if ((error = ferry_rewrite_apply(&enclave, &t->rewrite, name)) < 0)
@@ -849,7 +844,7 @@ static int split_reference(seed_tag *out, const ferry_target *t, const char *ref
 	if (!(out->repo = strdup(ferry_rewrite_repo_path(enclave))) || !*out->repo) {
 		error = out->repo ? ferry_error_set(FERRY_EINVALID, "reference '%.200s' "
 						    "rewrites to no repository", reference)
-				  : oom();
+				  : ferry_error_oom();
 	}
 done:
 	free(name);
@@ -869,13 +864,13 @@ static int add_tag(const ferry_store_tag *t, void *payload)
 	seed_tag *grown, *tag;
 
 	if (!(grown = realloc(l->tags, (l->n + 1) * sizeof(*grown))))
-		return oom();
+		return ferry_error_oom();
 	l->tags = grown;
 	tag = &l->tags[l->n++];
 	memset(tag, 0, sizeof(*tag));
 	if (!(tag->reference = strdup(t->reference)) ||
 	    !(tag->media_type = strdup(t->media_type)))
-		return oom();
+		return ferry_error_oom();
 	return split_reference(tag, l->c->t, tag->reference, t->digest);
 }
 
@@ -956,7 +951,7 @@ int ferry_seed__oci(ferry_seed_target_result *r, ferry_store *st, const ferry_ta
 	    (error = load_tags(&tags, &ntags, &c)) < 0)
 		goto done;
 	if (ntags && !(pending = calloc(ntags, sizeof(*pending)))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	/* Content first, for every reference. */

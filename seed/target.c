@@ -18,11 +18,6 @@
 #include "targets.h"
 #include "banned.h"
 
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
-
 static const char *const kind_names[] = { "", "oci", "git", "gitea" };
 
 const char *ferry_target_kind_name(ferry_target_kind kind)
@@ -225,7 +220,7 @@ int ferry_target_add(ferry_store *st, const char *name, ferry_target_kind kind,
 				       "(1-%d of A-Z a-z 0-9 . _ -)", name,
 				       FERRY_TARGET_NAME_MAX);
 	if (!options && !(options = empty = json_object()))
-		return oom();
+		return ferry_error_oom();
 	if ((error = check_url(kind, url)) < 0 || (error = check_options(kind, options)) < 0)
 		goto done;
 	if (ssh_key_file && kind == FERRY_TARGET_OCI) {
@@ -328,9 +323,9 @@ static int target_from_row(ferry_target **out, ferry_store *st,
 	int error;
 
 	if (!t)
-		return oom();
+		return ferry_error_oom();
 	if (!(t->name = strdup(row->name)) || !(t->url = strdup(row->url))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto fail;
 	}
 	if ((error = ferry_target_kind_parse(&t->kind, row->kind)) < 0 ||
@@ -371,7 +366,7 @@ static int collect_target(const ferry_store_target_row *row, void *payload)
 	int error;
 
 	if (!grown)
-		return oom();
+		return ferry_error_oom();
 	l->list = grown;
 	if ((error = target_from_row(&l->list[l->n], l->st, row)) < 0)
 		return error;
@@ -427,7 +422,7 @@ int ferry_target_credentials(char **out, const ferry_target *t)
 	while (text.size && (text.ptr[text.size - 1] == '\n' || text.ptr[text.size - 1] == '\r'))
 		text.ptr[--text.size] = '\0';
 	if (!(*out = sodium_malloc(text.size + 1))) {
-		error = oom();
+		error = ferry_error_oom();
 	} else {
 		memcpy(*out, text.ptr, text.size);
 		(*out)[text.size] = '\0';

@@ -20,11 +20,6 @@
 #include "json.h"
 #include "banned.h"
 
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
-
 /* ---- WWW-Authenticate --------------------------------------------------- */
 
 void ferry_auth_challenge_dispose(ferry_auth_challenge *c)
@@ -209,7 +204,7 @@ int ferry_auth_text_lookup(char **out, const char *text, size_t len, const char 
 
 			b64len = strlen(auth);
 			if (!(raw = sodium_malloc(b64len + 1))) {
-				error = oom();
+				error = ferry_error_oom();
 				goto done;
 			}
 			if (sodium_base642bin(raw, b64len, auth, b64len, NULL, &rawlen, NULL,
@@ -231,7 +226,7 @@ int ferry_auth_text_lookup(char **out, const char *text, size_t len, const char 
 			goto done;
 		}
 		if (!*out)
-			error = oom();
+			error = ferry_error_oom();
 		goto done;
 	}
 	error = 0;
@@ -330,7 +325,7 @@ int ferry_auth_fetch_token(char **out, ferry_http *http, const ferry_auth_challe
 		goto done;
 	}
 	if (!(*out = sodium_malloc(strlen(tok) + 32))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	snprintf(*out, strlen(tok) + 32, "Authorization: Bearer %s", tok);
