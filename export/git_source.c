@@ -28,6 +28,7 @@
 #include "fs.h"
 #include "git_bundle.h"
 #include "git_check.h"
+#include "git_error.h"
 #include "git_source.h"
 #include "log.h"
 #include "manifest.h"
@@ -604,7 +605,7 @@ static int fetch(job *j, const char *cache_dir)
 		if ((error = ferry_fs_mkdir_p(cache_dir, 0700)) < 0)
 			goto done;
 		if (git_repository_init(&j->repo, path.ptr, 1) < 0) {
-			error = ferry_git__error(FERRY_EIO, "cannot create cache '%s'", path.ptr);
+			error = ferry_git_error(FERRY_EIO, "cannot create cache '%s'", path.ptr);
 			goto done;
 		}
 	}
@@ -644,7 +645,7 @@ fail:
 					"cannot fetch '%s': authentication failed (credentials "
 					"from %s)", j->written, f.what);
 	else
-		error = ferry_git__error(FERRY_ERROR, "cannot fetch '%s'", j->written);
+		error = ferry_git_error(FERRY_ERROR, "cannot fetch '%s'", j->written);
 done:
 	git_buf_dispose(&head);
 	git_remote_free(remote);
@@ -747,8 +748,8 @@ static int select_refs(ref_list *out, job *j)
 	if (j->select) {
 		if (git_reference_foreach_name(j->repo, select_cb, &s) < 0)
 			return s.error ? s.error
-				       : ferry_git__error(FERRY_ERROR, "repository '%s': refs",
-							  j->name);
+				       : ferry_git_error(FERRY_ERROR, "repository '%s': refs",
+							 j->name);
 		json_array_foreach(j->patterns, i, p) {
 			const char *pat = json_string_value(p);
 			int found = 0;
@@ -904,7 +905,7 @@ static int gm_load(gm_file **out, discover_ctx *d, const git_oid *blob_id)
 	memset(f, 0, sizeof(*f));
 	git_oid_cpy(&f->blob, blob_id);
 	if (git_blob_lookup(&blob, d->j->repo, blob_id) < 0)
-		return ferry_git__error(FERRY_ECORRUPT, "repository '%s': .gitmodules",
+		return ferry_git_error(FERRY_ECORRUPT, "repository '%s': .gitmodules",
 					d->j->name);
 	why = ferry_git_gitmodules_parse(git_blob_rawcontent(blob),
 					 (size_t)git_blob_rawsize(blob), gm_collect, f,
@@ -1038,7 +1039,7 @@ static int discover_cb(const git_oid *commit_id, void *payload)
 
 	if (git_commit_lookup(&commit, d->j->repo, commit_id) < 0 ||
 	    git_commit_tree(&tree, commit) < 0) {
-		error = ferry_git__error(FERRY_ECORRUPT, "repository '%s': commit", d->j->name);
+		error = ferry_git_error(FERRY_ECORRUPT, "repository '%s': commit", d->j->name);
 		goto done;
 	}
 	if (!(gm = git_tree_entry_byname(tree, ".gitmodules")) ||
@@ -1177,7 +1178,7 @@ static int process(ferry_git_content *c, job *j, const ferry_git_options *opts,
 		git_odb *odb = NULL;
 
 		if (git_repository_odb(&odb, j->repo) < 0) {
-			error = ferry_git__error(FERRY_ERROR, "repository '%s'", j->name);
+			error = ferry_git_error(FERRY_ERROR, "repository '%s'", j->name);
 			goto done;
 		}
 		for (i = 0; i < base.n && !error; i++)
@@ -1321,7 +1322,7 @@ int ferry_git_content_collect(ferry_git_content *c, const ferry_git_options *opt
 		return 0;
 	if (!c->jobs->libgit2_ready) {
 		if (git_libgit2_init() < 0)
-			return ferry_git__error(FERRY_ERROR, "cannot start libgit2");
+			return ferry_git_error(FERRY_ERROR, "cannot start libgit2");
 		c->jobs->libgit2_ready = 1;
 	}
 	cache_dir = opts->cache_dir ? strdup(opts->cache_dir) : ferry_git_cache_default_path();

@@ -26,19 +26,13 @@
 #include "ferry/errors.h"
 #include "auth.h"
 #include "buf.h"
+#include "git_error.h"
 #include "log.h"
 #include "catalog.h"
 #include "pusher.h"
 #include "strv.h"
 #include "targets.h"
 #include "banned.h"
-
-static int git_fail(int code, const char *what)
-{
-	const git_error *e = git_error_last();
-
-	return ferry_error_set(code, "%s: %s", what, e && e->message ? e->message : "git error");
-}
 
 typedef struct {
 	const ferry_seed_git_push *p;
@@ -246,13 +240,13 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 	    (error = ferry_store_repo_path(&dir, st, repo)) < 0)
 		goto done;
 	if (git_repository_open_bare(&gr, dir.ptr) < 0 || git_repository_odb(&odb, gr) < 0) {
-		error = git_fail(FERRY_ENOTFOUND, what.ptr);
+		error = ferry_git_error(FERRY_ENOTFOUND, "%s", what.ptr);
 		goto done;
 	}
 	if ((error = load_refs(&refs, &nrefs, st, repo)) < 0)
 		goto done;
 	if (p->ca_file && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, p->ca_file, NULL) < 0) {
-		error = git_fail(FERRY_EINVALID, what.ptr);
+		error = ferry_git_error(FERRY_EINVALID, "%s", what.ptr);
 		goto done;
 	}
 	cb.credentials = on_credentials;
@@ -267,7 +261,7 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 	if (git_remote_create_with_opts(&remote, p->url, &copts) < 0 ||
 	    git_remote_connect(remote, GIT_DIRECTION_PUSH, &cb, NULL, NULL) < 0 ||
 	    git_remote_ls(&heads, &nheads, remote) < 0) {
-		error = git_fail(FERRY_EIO, what.ptr);
+		error = ferry_git_error(FERRY_EIO, "%s", what.ptr);
 		goto done;
 	}
 	if ((error = ferry_buf_printf(&prefix, "ref %s ", path)) < 0 ||
@@ -364,7 +358,7 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 	if (nplan) {
 		po.callbacks = cb;
 		if (git_remote_push(remote, &specs, &po) < 0) {
-			error = git_fail(FERRY_EIO, what.ptr);
+			error = ferry_git_error(FERRY_EIO, "%s", what.ptr);
 			goto done;
 		}
 	}
