@@ -763,31 +763,15 @@ typedef struct {
 	int json;
 } history_ctx;
 
-static json_t *opt_json(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static int history_row(const ferry_store_stack_event *ev, void *payload)
 {
 	history_ctx *h = payload;
 	char when[32];
 
 	ferry_time_format(when, sizeof(when), ev->time);
-	if (h->json) {
-		json_t *images = ev->images ? json_loads(ev->images, 0, NULL) : NULL;
-
-		return ferry_json_append(h->arr, json_pack(
-			"{s:I,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:s,s:b,s:o,s:o}",
-			"id", (json_int_t)ev->id, "time", when, "stack", ev->stack,
-			"trigger", ev->trigger, "actor", ev->actor, "source", ev->source,
-			"ref", opt_json(ev->ref), "revision", opt_json(ev->revision),
-			"images", images ? images : json_array(),
-			"bundle", opt_json(ev->bundle_id), "channel", opt_json(ev->channel),
-			"sequence", ev->sequence > 0 ? json_integer(ev->sequence) : json_null(),
-			"target", ev->runtime, "outcome", ev->outcome, "drift", ev->drift,
-			"detail", opt_json(ev->detail), "error", opt_json(ev->error)));
-	}
+	if (h->json)
+		return ferry_json_append(h->arr, ferry_audit__event_json(ev, "id",
+									 json_integer(ev->id)));
 	ferry_buf_printf(h->out, "%-20s %-12s %-9s %-24.24s %-12.12s %-14s %-5s", when, ev->stack,
 			 ev->trigger, ev->actor, ev->revision ? ev->revision : "-", ev->outcome,
 			 ev->drift ? "yes" : "no");
