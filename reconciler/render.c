@@ -17,12 +17,12 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <yaml.h>
 
 #include "ferry/errors.h"
 #include "digest.h"
 #include "fs.h"
 #include "reconcile.h"
+#include "yaml_doc.h"
 #include "banned.h"
 
 #define MANIFEST_MAX_SIZE (16u << 20)
@@ -61,9 +61,7 @@ static yaml_node_t *get(yaml_document_t *d, int id)
 
 static const char *str_of(yaml_document_t *d, int id)
 {
-	yaml_node_t *n = get(d, id);
-
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+	return ferry_yaml_scalar(get(d, id));
 }
 
 static int map_get(yaml_document_t *d, int map, const char *key)
