@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "buf.h"
 #include "fs.h"
 #include "git_bundle.h"
@@ -56,7 +57,7 @@ typedef struct job {
 	/* submodule identity for messages */
 	char *sub_path, *super_name, *sub_url_written;
 	git_oid *pins;
-	size_t npins;
+	size_t npins, allocpins;
 	int dirty, fetched, skipped;
 	git_repository *repo;
 	char *head;            /* the remote's default branch */
@@ -66,7 +67,7 @@ typedef struct job {
 
 struct ferry_git_jobs {
 	job **v;
-	size_t n;
+	size_t n, alloc;
 	int libgit2_ready;
 	size_t files;          /* bundle files written, for unique names */
 };
@@ -305,13 +306,12 @@ static void job_free(job *j)
 
 static int jobs_push(ferry_git_content *c, job *j)
 {
-	job **grown;
+	int error;
 
 	if (!c->jobs && !(c->jobs = calloc(1, sizeof(*c->jobs))))
 		return ferry_error_oom();
-	if (!(grown = realloc(c->jobs->v, (c->jobs->n + 1) * sizeof(*grown))))
-		return ferry_error_oom();
-	c->jobs->v = grown;
+	if ((error = FERRY_ALLOC_GROW(c->jobs->v, c->jobs->n + 1, c->jobs->alloc)) < 0)
+		return error;
 	c->jobs->v[c->jobs->n++] = j;
 	return 0;
 }
@@ -663,7 +663,7 @@ typedef struct {
 
 typedef struct {
 	ref_item *v;
-	size_t n;
+	size_t n, alloc;
 } ref_list;
 
 static void refs_dispose(ref_list *l)
@@ -674,16 +674,15 @@ static void refs_dispose(ref_list *l)
 		free(l->v[i].name);
 	free(l->v);
 	l->v = NULL;
-	l->n = 0;
+	l->n = l->alloc = 0;
 }
 
 static int refs_push(ref_list *l, const char *name, const git_oid *target, int present)
 {
-	ref_item *grown = realloc(l->v, (l->n + 1) * sizeof(*grown));
+	int error;
 
-	if (!grown)
-		return ferry_error_oom();
-	l->v = grown;
+	if ((error = FERRY_ALLOC_GROW(l->v, l->n + 1, l->alloc)) < 0)
+		return error;
 	if (!(l->v[l->n].name = strdup(name)))
 		return ferry_error_oom();
 	git_oid_cpy(&l->v[l->n].target, target);
@@ -827,14 +826,14 @@ typedef struct {
 typedef struct {
 	git_oid blob;
 	gm_entry *v;
-	size_t n;
+	size_t n, alloc;
 } gm_file;
 
 typedef struct {
 	ferry_git_content *c;
 	job *j;
 	gm_file *files;      /* parsed .gitmodules by blob id */
-	size_t nfiles;
+	size_t nfiles, allocfiles;
 	const ferry_git_options *opts;
 } discover_ctx;
 
@@ -852,11 +851,10 @@ static int gm_collect(const char *name, const char *key, const char *value,
 		if (!strcmp(f->v[i].name, name))
 			e = &f->v[i];
 	if (!e) {
-		gm_entry *grown = realloc(f->v, (f->n + 1) * sizeof(*grown));
+		int error;
 
-		if (!grown)
-			return ferry_error_oom();
-		f->v = grown;
+		if ((error = FERRY_ALLOC_GROW(f->v, f->n + 1, f->alloc)) < 0)
+			return error;
 		e = &f->v[f->n];
 		memset(e, 0, sizeof(*e));
 		if (!(e->name = strdup(name)))
@@ -888,19 +886,18 @@ static void gm_files_free(gm_file *files, size_t n)
 static int gm_load(gm_file **out, discover_ctx *d, const git_oid *blob_id)
 {
 	git_blob *blob = NULL;
-	gm_file *grown, *f;
+	gm_file *f;
 	const char *why;
 	size_t i;
-	int fn_error = 0;
+	int fn_error = 0, error;
 
 	for (i = 0; i < d->nfiles; i++)
 		if (git_oid_equal(&d->files[i].blob, blob_id)) {
 			*out = &d->files[i];
 			return 0;
 		}
-	if (!(grown = realloc(d->files, (d->nfiles + 1) * sizeof(*grown))))
-		return ferry_error_oom();
-	d->files = grown;
+	if ((error = FERRY_ALLOC_GROW(d->files, d->nfiles + 1, d->allocfiles)) < 0)
+		return error;
 	f = &d->files[d->nfiles++];
 	memset(f, 0, sizeof(*f));
 	git_oid_cpy(&f->blob, blob_id);
@@ -1008,13 +1005,8 @@ static int add_pin(discover_ctx *d, const gm_entry *e, const git_oid *commit)
 		if (git_oid_equal(&sub->pins[i], commit))
 			goto done;
 	{
-		git_oid *grown = realloc(sub->pins, (sub->npins + 1) * sizeof(*grown));
-
-		if (!grown) {
-			error = ferry_error_oom();
+		if ((error = FERRY_ALLOC_GROW(sub->pins, sub->npins + 1, sub->allocpins)) < 0)
 			goto done;
-		}
-		sub->pins = grown;
 		git_oid_cpy(&sub->pins[sub->npins++], commit);
 		sub->dirty = 1;
 		if (!sub->sub_path && !(sub->sub_path = strdup(e->path)))
@@ -1126,7 +1118,7 @@ static int sub_failure(ferry_git_content *c, job *j, const char *why)
 static int process(ferry_git_content *c, job *j, const ferry_git_options *opts,
 		   const char *cache_dir)
 {
-	ref_list sel = { NULL, 0 }, base = { NULL, 0 };
+	ref_list sel = { NULL, 0, 0 }, base = { NULL, 0, 0 };
 	git_oid *prereqs = NULL, *known = NULL;
 	const char **names = NULL;
 	git_oid *targets = NULL;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "auth.h"
 #include "buf.h"
 #include "client.h"
@@ -57,9 +58,9 @@ struct ferry_registry {
 	char *cache_dir;
 	char *blob_dir;
 	endpoint **endpoints;
-	size_t nendpoints;
+	size_t nendpoints, allocendpoints;
 	queued_blob *queue;
-	size_t nqueue;
+	size_t nqueue, allocqueue;
 };
 
 /* Per-source settings. */
@@ -221,7 +222,7 @@ static int get_client(ferry_oci_client **out, ferry_registry *r, const char *url
 	ferry_oci_client_options co = FERRY_OCI_CLIENT_OPTIONS_INIT;
 	ferry_buf key = FERRY_BUF_INIT, hint = FERRY_BUF_INIT;
 	const char *auth_file = o->auth_file ? o->auth_file : r->opts.auth_file;
-	endpoint *e = NULL, **grown;
+	endpoint *e = NULL;
 	char *userpwd = NULL;
 	json_t *h;
 	size_t i;
@@ -265,11 +266,9 @@ static int get_client(ferry_oci_client **out, ferry_registry *r, const char *url
 	co.credentials_hint = hint.ptr;
 	if ((error = ferry_oci_client_new(&e->client, &co)) < 0)
 		goto done;
-	if (!(grown = realloc(r->endpoints, (r->nendpoints + 1) * sizeof(*grown)))) {
-		error = ferry_error_oom();
+	if ((error = FERRY_ALLOC_GROW(r->endpoints, r->nendpoints + 1,
+				      r->allocendpoints)) < 0)
 		goto done;
-	}
-	r->endpoints = grown;
 	r->endpoints[r->nendpoints++] = e;
 	*out = e->client;
 	e = NULL;
@@ -365,11 +364,9 @@ static int queue_blob(ferry_registry *r, ferry_oci_content *c, ferry_oci_client 
 	    (error = ferry_oci_client_url(&url, cl, repository, sub.ptr)) < 0 ||
 	    (error = ferry_buf_printf(&w, "%s: blob %s", what, desc->digest)) < 0)
 		goto done;
-	if (!(grown = realloc(r->queue, (r->nqueue + 1) * sizeof(*grown)))) {
-		error = ferry_error_oom();
+	if ((error = FERRY_ALLOC_GROW(r->queue, r->nqueue + 1, r->allocqueue)) < 0)
 		goto done;
-	}
-	r->queue = grown;
+	grown = r->queue;
 	memset(&grown[r->nqueue], 0, sizeof(*grown));
 	if (!(grown[r->nqueue].repository = strdup(repository))) {
 		error = ferry_error_oom();

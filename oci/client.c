@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "auth.h"
 #include "client.h"
 #include "banned.h"
@@ -35,7 +36,7 @@ struct ferry_oci_client {
 	uint64_t *bytes_sent;
 	int basic;         /* the registry asked for Basic credentials */
 	token *tokens;
-	size_t ntokens;
+	size_t ntokens, alloctokens;
 };
 
 void ferry_oci_client_free(ferry_oci_client *c)
@@ -171,6 +172,7 @@ static int token_store(ferry_oci_client *c, const char *scope, char *header)
 {
 	token *grown;
 	size_t i;
+	int error;
 
 	for (i = 0; i < c->ntokens; i++)
 		if (!strcmp(c->tokens[i].scope, scope)) {
@@ -178,11 +180,11 @@ static int token_store(ferry_oci_client *c, const char *scope, char *header)
 			c->tokens[i].header = header;
 			return 0;
 		}
-	if (!(grown = realloc(c->tokens, (c->ntokens + 1) * sizeof(*grown)))) {
+	if ((error = FERRY_ALLOC_GROW(c->tokens, c->ntokens + 1, c->alloctokens)) < 0) {
 		ferry_secret_free(header);
-		return ferry_error_oom();
+		return error;
 	}
-	c->tokens = grown;
+	grown = c->tokens;
 	if (!(grown[c->ntokens].scope = strdup(scope))) {
 		ferry_secret_free(header);
 		return ferry_error_oom();

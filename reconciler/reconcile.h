@@ -140,9 +140,9 @@ typedef struct {
 typedef struct {
 	ferry_buf yaml;           /* the documents to apply, labels added */
 	char **images;            /* every image reference, unique, in order */
-	size_t nimages;
+	size_t nimages, allocimages;
 	ferry_workload *workloads;
-	size_t nworkloads;
+	size_t nworkloads, allocworkloads;
 } ferry_rendered;
 
 void ferry_rendered_dispose(ferry_rendered *r);

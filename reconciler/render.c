@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "digest.h"
 #include "fs.h"
 #include "reconcile.h"
@@ -163,7 +164,7 @@ static int add_image(ferry_rendered *r, const ferry_stack *stack, const char *im
 		     const char *where)
 {
 	size_t i;
-	char **grown;
+	int error;
 
 	if (stack->require_digests && !has_digest(image))
 		return ferry_error_set(FERRY_EVERIFY,
@@ -173,9 +174,8 @@ static int add_image(ferry_rendered *r, const ferry_stack *stack, const char *im
 	for (i = 0; i < r->nimages; i++)
 		if (!strcmp(r->images[i], image))
 			return 0;
-	if (!(grown = realloc(r->images, (r->nimages + 1) * sizeof(*grown))))
-		return ferry_error_oom();
-	r->images = grown;
+	if ((error = FERRY_ALLOC_GROW(r->images, r->nimages + 1, r->allocimages)) < 0)
+		return error;
 	if (!(r->images[r->nimages] = strdup(image)))
 		return ferry_error_oom();
 	r->nimages++;
@@ -269,16 +269,12 @@ static int process_doc(ferry_rendered *r, const ferry_stack *stack, yaml_documen
 			goto done;
 		}
 		if (!strcmp(kind, "Pod") || is_controller(kind) || !strcmp(kind, "CronJob")) {
-			ferry_workload *grown = realloc(r->workloads,
-							(r->nworkloads + 1) * sizeof(*grown));
-
-			if (!grown) {
+			if ((error = FERRY_ALLOC_GROW(r->workloads, r->nworkloads + 1,
+						      r->allocworkloads)) < 0) {
 				free(kind_copy);
 				free(name_copy);
-				error = ferry_error_oom();
 				goto done;
 			}
-			r->workloads = grown;
 			w = &r->workloads[r->nworkloads++];
 			memset(w, 0, sizeof(*w));
 			w->kind = kind_copy;

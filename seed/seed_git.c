@@ -24,6 +24,7 @@
 #include <git2.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "auth.h"
 #include "buf.h"
 #include "git_error.h"
@@ -40,7 +41,7 @@ typedef struct {
 	/* per-ref outcome of the push, from the server's report */
 	char **names;
 	char **status;   /* NULL when accepted */
-	size_t n;
+	size_t n, alloc_names, alloc_status;
 } push_ctx;
 
 static int on_credentials(git_credential **out, const char *url, const char *user_from_url,
@@ -74,14 +75,10 @@ static int on_credentials(git_credential **out, const char *url, const char *use
 static int on_update(const char *refname, const char *status, void *payload)
 {
 	push_ctx *pc = payload;
-	char **n2 = realloc(pc->names, (pc->n + 1) * sizeof(*n2)), **s2;
 
-	if (!n2)
+	if (FERRY_ALLOC_GROW(pc->names, pc->n + 1, pc->alloc_names) < 0 ||
+	    FERRY_ALLOC_GROW(pc->status, pc->n + 1, pc->alloc_status) < 0)
 		return -1;
-	pc->names = n2;
-	if (!(s2 = realloc(pc->status, (pc->n + 1) * sizeof(*s2))))
-		return -1;
-	pc->status = s2;
 	pc->names[pc->n] = strdup(refname);
 	pc->status[pc->n] = status ? strdup(status) : NULL;
 	pc->n++;
@@ -120,20 +117,19 @@ typedef struct {
 
 typedef struct {
 	store_ref *refs;
-	size_t n;
+	size_t n, alloc;
 	const char *repo;
 } ref_list;
 
 static int add_ref(const ferry_store_ref *r, void *payload)
 {
 	ref_list *l = payload;
-	store_ref *grown;
+	int error;
 
 	if (strncmp(r->name, "refs/", 5))
 		return 0;
-	if (!(grown = realloc(l->refs, (l->n + 1) * sizeof(*grown))))
-		return ferry_error_oom();
-	l->refs = grown;
+	if ((error = FERRY_ALLOC_GROW(l->refs, l->n + 1, l->alloc)) < 0)
+		return error;
 	if (!(l->refs[l->n].name = strdup(r->name)))
 		return ferry_error_oom();
 	if (git_oid_fromstr(&l->refs[l->n].oid, r->commit) < 0) {
@@ -147,7 +143,7 @@ static int add_ref(const ferry_store_ref *r, void *payload)
 
 static int load_refs(store_ref **out, size_t *n, ferry_store *st, const char *repo)
 {
-	ref_list l = { NULL, 0, repo };
+	ref_list l = { NULL, 0, 0, repo };
 	int error = ferry_store_ref_foreach(st, repo, add_ref, &l);
 
 	*out = l.refs;

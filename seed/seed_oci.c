@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "auth.h"
 #include "buf.h"
 #include "client.h"
@@ -64,7 +65,7 @@ typedef struct {
 	char **done;         /* "repo\nsha256:hex" confirmed on the target in this run */
 	size_t ndone, capdone;
 	referrer *refs;
-	size_t nrefs;
+	size_t nrefs, allocrefs;
 	int referrers_api;   /* -1 unknown, 0 absent, 1 present */
 } oci_ctx;
 
@@ -111,16 +112,9 @@ static int mark_done(oci_ctx *c, const char *repo, const char *digest)
 
 	if ((error = done_key(&k, repo, digest)) < 0)
 		return error;
-	if (c->ndone == c->capdone) {
-		size_t cap = c->capdone ? c->capdone * 2 : 64;
-		char **grown = realloc(c->done, cap * sizeof(*grown));
-
-		if (!grown) {
-			ferry_buf_dispose(&k);
-			return ferry_error_oom();
-		}
-		c->done = grown;
-		c->capdone = cap;
+	if ((error = FERRY_ALLOC_GROW(c->done, c->ndone + 1, c->capdone)) < 0) {
+		ferry_buf_dispose(&k);
+		return error;
 	}
 	c->done[c->ndone++] = ferry_buf_detach(&k);
 	return 0;
@@ -444,15 +438,17 @@ static int remember_referrer(oci_ctx *c, const char *repo, const json_t *doc,
 							   "digest"));
 	referrer *grown;
 	json_t *desc;
+	int error;
 
 	if (!ferry_oci_digest_valid(sd))
 		return 0;
-	if (!(desc = ferry_oci_referrer_descriptor(doc, mt, hex, size)) ||
-	    !(grown = realloc(c->refs, (c->nrefs + 1) * sizeof(*grown)))) {
-		json_decref(desc);
+	if (!(desc = ferry_oci_referrer_descriptor(doc, mt, hex, size)))
 		return ferry_error_oom();
+	if ((error = FERRY_ALLOC_GROW(c->refs, c->nrefs + 1, c->allocrefs)) < 0) {
+		json_decref(desc);
+		return error;
 	}
-	c->refs = grown;
+	grown = c->refs;
 	memset(&grown[c->nrefs], 0, sizeof(*grown));
 	if (!(grown[c->nrefs].repo = strdup(repo))) {
 		json_decref(desc);
@@ -855,17 +851,17 @@ done:
 typedef struct {
 	oci_ctx *c;
 	seed_tag *tags;
-	size_t n;
+	size_t n, alloc;
 } tag_list;
 
 static int add_tag(const ferry_store_tag *t, void *payload)
 {
 	tag_list *l = payload;
-	seed_tag *grown, *tag;
+	seed_tag *tag;
+	int error;
 
-	if (!(grown = realloc(l->tags, (l->n + 1) * sizeof(*grown))))
-		return ferry_error_oom();
-	l->tags = grown;
+	if ((error = FERRY_ALLOC_GROW(l->tags, l->n + 1, l->alloc)) < 0)
+		return error;
 	tag = &l->tags[l->n++];
 	memset(tag, 0, sizeof(*tag));
 	if (!(tag->reference = strdup(t->reference)) ||
@@ -876,7 +872,7 @@ static int add_tag(const ferry_store_tag *t, void *payload)
 
 static int load_tags(seed_tag **out, size_t *n, oci_ctx *c)
 {
-	tag_list l = { c, NULL, 0 };
+	tag_list l = { c, NULL, 0, 0 };
 	int error;
 
 	if ((error = ferry_store_tag_foreach(c->st, add_tag, &l)) < 0) {

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "buf.h"
 #include "fs.h"
 #include "json.h"
@@ -356,18 +357,16 @@ fail:
 typedef struct {
 	ferry_store *st;
 	ferry_target **list;
-	size_t n;
+	size_t n, alloc;
 } target_list;
 
 static int collect_target(const ferry_store_target_row *row, void *payload)
 {
 	target_list *l = payload;
-	ferry_target **grown = realloc(l->list, (l->n + 1) * sizeof(*grown));
 	int error;
 
-	if (!grown)
-		return ferry_error_oom();
-	l->list = grown;
+	if ((error = FERRY_ALLOC_GROW(l->list, l->n + 1, l->alloc)) < 0)
+		return error;
 	if ((error = target_from_row(&l->list[l->n], l->st, row)) < 0)
 		return error;
 	l->n++;
@@ -376,7 +375,7 @@ static int collect_target(const ferry_store_target_row *row, void *payload)
 
 static int load_targets(ferry_target ***out, size_t *n, ferry_store *st, const char *name)
 {
-	target_list l = { st, NULL, 0 };
+	target_list l = { st, NULL, 0, 0 };
 	int error;
 
 	*out = NULL;
