@@ -769,12 +769,12 @@ static int parse_images(ferry_manifest *m, json_t *pred)
 
 static int parse_prereqs(ferry_manifest *m, json_t *pred)
 {
-	json_t *pre = json_object_get(pred, "prerequisites"), *blobs, *e;
+	json_t *pre, *blobs, *e;
 	size_t i;
 	int error;
 
-	if (!pre)
-		return 0;
+	if ((error = ferry_json_get_object_opt(&pre, pred, "prerequisites", W)) < 0 || !pre)
+		return error;
 	if ((error = ferry_json_get_array(&blobs, pre, "blobs", W " prerequisites")) < 0)
 		return error;
 	json_array_foreach(blobs, i, e) {
@@ -859,13 +859,14 @@ static int parse_repos(ferry_manifest *m, json_t *pred)
 			return error;
 		json_array_foreach(refs, k, ref) {
 			const char *rname, *commit;
-			json_t *forced = json_object_get(ref, "forced");
+			int forced;
 
 			if ((error = ferry_json_get_string(&rname, ref, "name", W " ref")) < 0 ||
-			    (error = ferry_json_get_string(&commit, ref, "commit", W " ref")) < 0)
+			    (error = ferry_json_get_string(&commit, ref, "commit", W " ref")) < 0 ||
+			    (error = ferry_json_get_bool_opt(&forced, ref, "forced", 0,
+							     W " ref")) < 0)
 				return error;
-			if (!ferry_git_ref_name_valid(rname) || !ferry_git_oid_valid(commit) ||
-			    (forced && !json_is_boolean(forced)))
+			if (!ferry_git_ref_name_valid(rname) || !ferry_git_oid_valid(commit))
 				return ferry_error_set(FERRY_EINVALID,
 						       W ": repository '%s': malformed ref "
 						       "'%.200s'", name, rname);
@@ -874,8 +875,7 @@ static int parse_repos(ferry_manifest *m, json_t *pred)
 					return ferry_error_set(FERRY_EINVALID,
 							       W ": repository '%s': ref '%s' "
 							       "is listed twice", name, rname);
-			if ((error = ferry_git_repo_add_ref(r, rname, commit,
-							    json_is_true(forced))) < 0)
+			if ((error = ferry_git_repo_add_ref(r, rname, commit, forced)) < 0)
 				return error;
 		}
 		if ((error = parse_oid_list(r, json_object_get(e, "deleted"), 0,

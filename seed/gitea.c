@@ -81,11 +81,18 @@ done:
 
 static int api_error(const ferry_http_response *resp, const char *what)
 {
-	json_t *j = json_loadb(resp->body.ptr ? resp->body.ptr : "", resp->body.size, 0, NULL);
-	const char *msg = json_string_value(json_object_get(j, "message"));
-	int error = ferry_error_set(resp->status == 403 ? FERRY_ERROR : FERRY_EIO,
-				    "%s: Gitea answered HTTP %ld%s%.200s", what, resp->status,
-				    msg ? ": " : "", msg ? msg : "");
+	json_t *j = NULL;
+	const char *msg;
+	int error;
+
+	/* the message is a courtesy: an answer that is not JSON just has none */
+	if (ferry_json_parse(&j, resp->body.ptr ? resp->body.ptr : "", resp->body.size,
+			     what) < 0)
+		j = NULL;
+	msg = json_string_value(json_object_get(j, "message"));
+	error = ferry_error_set(resp->status == 403 ? FERRY_ERROR : FERRY_EIO,
+				"%s: Gitea answered HTTP %ld%s%.200s", what, resp->status,
+				msg ? ": " : "", msg ? msg : "");
 
 	json_decref(j);
 	return error;
