@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "buf.h"
 #include "fs.h"
 #include "json.h"
@@ -160,7 +161,7 @@ static void source_dispose(ferry_source *src)
 
 static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 {
-	ferry_source src, *grown;
+	ferry_source src;
 	yaml_node_pair_t *pair;
 	const char *loc = NULL;
 	size_t i;
@@ -239,11 +240,8 @@ static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 		free(copy);
 	}
 	if (!error) {
-		grown = realloc(spec->sources, (spec->nsources + 1) * sizeof(*grown));
-		if (!grown)
-			error = ferry_error_oom();
-		else {
-			spec->sources = grown;
+		error = FERRY_ALLOC_GROW(spec->sources, spec->nsources + 1, spec->allocsources);
+		if (!error) {
 			spec->sources[spec->nsources++] = src;
 			return 0;
 		}

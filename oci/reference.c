@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "buf.h"
 #include "digest.h"
 #include "reference.h"
@@ -295,8 +296,8 @@ void ferry_image_list_free(char **list)
 int ferry_image_list_parse(char ***out, size_t *count, const char *text,
 			   size_t len, const char *what)
 {
-	char **list = NULL, **grown;
-	size_t n = 0, lineno = 0, pos = 0;
+	char **list = NULL;
+	size_t n = 0, alloc = 0, lineno = 0, pos = 0;
 	int error = 0;
 
 	*out = NULL;
@@ -356,12 +357,10 @@ int ferry_image_list_parse(char ***out, size_t *count, const char *text,
 			goto done;
 		}
 		ferry_reference_dispose(&ref);
-		if (!(grown = realloc(list, (n + 2) * sizeof(*list)))) {
+		if ((error = FERRY_ALLOC_GROW(list, n + 2, alloc)) < 0) {
 			free(entry);
-			error = ferry_error_oom();
 			goto done;
 		}
-		list = grown;
 		list[n++] = entry;
 		list[n] = NULL;
 	}

@@ -132,7 +132,7 @@ int ferry_spawn_format(ferry_buf *out, const char *const *argv);
 
 typedef struct {
 	char *kind, *name;        /* e.g. "Deployment", "web" */
-	size_t ncontainers;
+	size_t ncontainers, alloc_containers, alloc_images;
 	char **containers;        /* container names */
 	char **images;            /* their image references */
 } ferry_workload;

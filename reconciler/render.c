@@ -209,15 +209,11 @@ static int pod_spec(ferry_rendered *r, ferry_workload *w, const ferry_stack *sta
 			if ((error = add_image(r, stack, image, where)) < 0)
 				return error;
 			if (l == 1 && w) {
-				char **c = realloc(w->containers, (w->ncontainers + 1) * sizeof(*c));
-				char **i2;
-
-				if (!c)
-					return ferry_error_oom();
-				w->containers = c;
-				if (!(i2 = realloc(w->images, (w->ncontainers + 1) * sizeof(*i2))))
-					return ferry_error_oom();
-				w->images = i2;
+				if ((error = FERRY_ALLOC_GROW(w->containers, w->ncontainers + 1,
+							      w->alloc_containers)) < 0 ||
+				    (error = FERRY_ALLOC_GROW(w->images, w->ncontainers + 1,
+							      w->alloc_images)) < 0)
+					return error;
 				w->containers[w->ncontainers] = strdup(name ? name : "");
 				w->images[w->ncontainers] = strdup(image);
 				w->ncontainers++;
@@ -440,7 +436,7 @@ static int render_plain(ferry_rendered *out, const ferry_stack *stack, const cha
 {
 	ferry_buf path = FERRY_BUF_INIT, text = FERRY_BUF_INIT;
 	char **names = NULL;
-	size_t n = 0, i;
+	size_t n = 0, alloc_names = 0, i;
 	struct dirent *e;
 	DIR *d;
 	int error = 0;
@@ -449,21 +445,17 @@ static int render_plain(ferry_rendered *out, const ferry_stack *stack, const cha
 		return ferry_error_set_errno(FERRY_ENOTFOUND, "stack '%s': cannot read '%s'",
 					     stack->name, dir);
 	while ((e = readdir(d))) {
-		char **grown;
-
 		if (e->d_name[0] == '.' || !(ends_with(e->d_name, ".yaml") ||
 					     ends_with(e->d_name, ".yml")))
 			continue;
 		if (!strcmp(e->d_name, "kustomization.yaml") || !strcmp(e->d_name, "kustomization.yml"))
 			continue;
-		if (!(grown = realloc(names, (n + 1) * sizeof(*grown))) ||
-		    !(grown[n] = strdup(e->d_name))) {
-			if (grown)
-				names = grown;
+		if ((error = FERRY_ALLOC_GROW(names, n + 1, alloc_names)) < 0)
+			break;
+		if (!(names[n] = strdup(e->d_name))) {
 			error = ferry_error_oom();
 			break;
 		}
-		names = grown;
 		n++;
 	}
 	closedir(d);
