@@ -58,7 +58,7 @@ int ferry_envelope_sign_type(ferry_buf *out, const char *payload_type,
 	int error;
 
 	if (!env || !sigs) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	if (nkeys == 0 || nkeys > FERRY_ENVELOPE_MAX_SIGNATURES) {
@@ -87,7 +87,7 @@ int ferry_envelope_sign_type(ferry_buf *out, const char *payload_type,
 					    json_string(keys[i]->pub.id))) < 0 ||
 		    (error = ferry_json_set(entry, "sig",
 					    base64_string(sig, sizeof(sig)))) < 0) {
-			error = error ? error : ferry_error_set(FERRY_ENOMEM, "out of memory");
+			error = error ? error : ferry_error_oom();
 			goto done;
 		}
 	}

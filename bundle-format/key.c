@@ -73,7 +73,7 @@ static int write_key_file(const char *path, const char *comment,
 	int error;
 
 	if (!b64)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	sodium_bin2base64(b64, b64len, raw, rawlen,
 			  sodium_base64_VARIANT_ORIGINAL);
 	if ((error = ferry_buf_printf(&text, "untrusted comment: %s\n%s\n",
@@ -116,7 +116,7 @@ int ferry_key_generate(const char *prefix, int force)
 		goto done;
 	}
 	if (!(raw = sodium_malloc(SEC_RAW_LEN))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	memset(raw, 0, SEC_RAW_LEN);
@@ -199,7 +199,7 @@ int ferry_pubkey_load(ferry_pubkey **out, const char *path)
 	    (error = read_key_file(path, raw, sizeof(raw))) < 0)
 		return error;
 	if (!(key = calloc(1, sizeof(*key))))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	memcpy(key->keynum, raw + 2, FERRY_KEYNUM_BYTES);
 	memcpy(key->pk, raw + 2 + FERRY_KEYNUM_BYTES, 32);
 	ferry_keynum__format(key->id, key->keynum);
@@ -223,7 +223,7 @@ static int check_key_pair(const unsigned char sk[64], const char *path)
 	int ok;
 
 	if (!derived)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	ok = crypto_sign_seed_keypair(pk, derived, sk) == 0 &&
 	     sodium_memcmp(pk, sk + 32, 32) == 0;
 	sodium_free(derived);
@@ -243,7 +243,7 @@ int ferry_key_load(ferry_key **out, const char *path)
 	if ((error = sodium_ready()) < 0)
 		return error;
 	if (!(raw = sodium_malloc(SEC_RAW_LEN)))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	if ((error = read_key_file(path, raw, SEC_RAW_LEN)) < 0)
 		goto done;
 	if (raw[2] != 0 || raw[3] != 0) {
@@ -273,7 +273,7 @@ int ferry_key_load(ferry_key **out, const char *path)
 	if ((error = check_key_pair(p + FERRY_KEYNUM_BYTES, path)) < 0)
 		goto done;
 	if (!(key = calloc(1, sizeof(*key))) || !(key->sk = sodium_malloc(64))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	memcpy(key->sk, p + FERRY_KEYNUM_BYTES, 64);
@@ -331,7 +331,7 @@ int ferry_pubkey_from_base64(ferry_pubkey **out, const char *b64)
 	    binlen != sizeof(raw) || memcmp(raw, "Ed", 2) != 0)
 		return ferry_error_set(FERRY_EINVALID, "malformed public key '%.60s'", b64);
 	if (!(key = calloc(1, sizeof(*key))))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	memcpy(key->keynum, raw + 2, FERRY_KEYNUM_BYTES);
 	memcpy(key->pk, raw + 2 + FERRY_KEYNUM_BYTES, 32);
 	ferry_keynum__format(key->id, key->keynum);

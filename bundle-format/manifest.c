@@ -34,7 +34,7 @@ static void *grow_array(void *arr, size_t n, size_t elem)
 	do {                                                                     \
 		void *grown_ = grow_array((arr), (n), sizeof(*(arr)));           \
 		if (!grown_)                                                     \
-			return ferry_error_set(FERRY_ENOMEM, "out of memory");   \
+			return ferry_error_oom();   \
 		(arr) = grown_;                                                  \
 		(arr)[(n)++] = *(elem_ptr);                                      \
 	} while (0)
@@ -59,7 +59,7 @@ int ferry_manifest_new(ferry_manifest **out, const char *channel)
 
 	if (!m || !(m->channel = strdup(channel ? channel : ""))) {
 		free(m);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	m->version = FERRY_BUNDLE_FORMAT_VERSION;
 	*out = m;
@@ -137,7 +137,7 @@ int ferry_manifest_add_member(ferry_manifest *m, const char *path,
 	if (!ferry_sha256_hex_valid(sha256_hex))
 		return ferry_error_set(FERRY_EINVALID, "bad sha256 for '%s'", path);
 	if (!(mem.path = strdup(path)))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	mem.size = size;
 	memcpy(mem.sha256, sha256_hex, sizeof(mem.sha256));
 	PUSH(m->members, m->nmembers, &mem);
@@ -156,7 +156,7 @@ int ferry_manifest_add_image(ferry_manifest *m, const char *reference,
 		free(ref.reference);
 		free(ref.digest);
 		free(ref.media_type);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	PUSH(m->images, m->nimages, &ref);
 	return 0;
@@ -174,7 +174,7 @@ int ferry_manifest_add_source(ferry_manifest *m, const char *kind,
 		free(src.kind);
 		free(src.name);
 		free(src.location);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	PUSH(m->sources, m->nsources, &src);
 	return 0;
@@ -244,7 +244,7 @@ int ferry_manifest_add_repo(ferry_git_repo **out, ferry_manifest *m,
 	if (!(r.name = strdup(name)) ||
 	    (bundle_digest && !(r.bundle = strdup(bundle_digest)))) {
 		free(r.name);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	PUSH(m->repos, m->nrepos, &r);
 	*out = &m->repos[m->nrepos - 1];
@@ -262,7 +262,7 @@ int ferry_git_repo_add_ref(ferry_git_repo *r, const char *name,
 	if (!ref.name || !ref.commit) {
 		free(ref.name);
 		free(ref.commit);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	PUSH(r->refs, r->nrefs, &ref);
 	return 0;
@@ -273,7 +273,7 @@ static int push_string(char ***arr, size_t *n, const char *s)
 	char *copy = strdup(s);
 
 	if (!copy)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	PUSH(*arr, *n, &copy);
 	return 0;
 }
@@ -306,7 +306,7 @@ int ferry_manifest_add_part(ferry_manifest *m, size_t v, const ferry_part *p)
 	while (m->nvolumes <= v)
 		PUSH(m->volumes, m->nvolumes, &empty);
 	if (!(copy.path = strdup(p->path)))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	PUSH(m->volumes[v].parts, m->volumes[v].nparts, &copy);
 	return 0;
 }
@@ -354,7 +354,7 @@ static int build_subjects(json_t **out, const ferry_manifest *m)
 	int error = 0;
 
 	if (!subjects)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	for (i = 0; i < m->nimages && !error; i++)
 		error = ferry_json_append(subjects,
 					  json_pack("{s:s,s:o}", "name",
@@ -446,7 +446,7 @@ int ferry_manifest_to_json(ferry_buf *out, const ferry_manifest *m)
 		       "subject", subjects, "predicateType", FERRY_PREDICATE_TYPE,
 		       "predicate", pred);
 	if (!st)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	for (i = 0; i < m->nmembers && !error; i++)
 		error = ferry_json_append(members,
 					  json_pack("{s:s,s:I,s:s}", "path",
@@ -572,7 +572,7 @@ static int check_unique_members(const ferry_manifest *m)
 	int error = 0;
 
 	if (!paths)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	for (i = 0; i < m->nmembers; i++)
 		paths[i] = m->members[i].path;
 	qsort(paths, m->nmembers, sizeof(*paths), cmp_str);
@@ -634,7 +634,7 @@ static int check_coverage(const ferry_manifest *m)
 	int error = 0;
 
 	if (!next)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	for (v = 0; v < m->nvolumes && !error; v++) {
 		if (m->volumes[v].nparts == 0)
 			error = ferry_error_set(FERRY_EINVALID,
@@ -678,7 +678,7 @@ static int check_unique_parts(const ferry_manifest *m)
 	for (v = 0; v < m->nvolumes; v++)
 		total += m->volumes[v].nparts;
 	if (!(paths = malloc((total ? total : 1) * sizeof(*paths))))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	for (v = 0; v < m->nvolumes; v++)
 		for (i = 0; i < m->volumes[v].nparts; i++)
 			paths[k++] = m->volumes[v].parts[i].path;
@@ -769,12 +769,12 @@ static int parse_images(ferry_manifest *m, json_t *pred)
 
 static int parse_prereqs(ferry_manifest *m, json_t *pred)
 {
-	json_t *pre = json_object_get(pred, "prerequisites"), *blobs, *e;
+	json_t *pre, *blobs, *e;
 	size_t i;
 	int error;
 
-	if (!pre)
-		return 0;
+	if ((error = ferry_json_get_object_opt(&pre, pred, "prerequisites", W)) < 0 || !pre)
+		return error;
 	if ((error = ferry_json_get_array(&blobs, pre, "blobs", W " prerequisites")) < 0)
 		return error;
 	json_array_foreach(blobs, i, e) {
@@ -786,7 +786,7 @@ static int parse_prereqs(ferry_manifest *m, json_t *pred)
 		if ((error = ferry_oci_digest_parse(hex, json_string_value(e))) < 0)
 			return error;
 		if (!(copy = strdup(json_string_value(e))))
-			return ferry_error_set(FERRY_ENOMEM, "out of memory");
+			return ferry_error_oom();
 		PUSH(m->prereq_blobs, m->nprereq_blobs, &copy);
 	}
 	return 0;
@@ -859,13 +859,14 @@ static int parse_repos(ferry_manifest *m, json_t *pred)
 			return error;
 		json_array_foreach(refs, k, ref) {
 			const char *rname, *commit;
-			json_t *forced = json_object_get(ref, "forced");
+			int forced;
 
 			if ((error = ferry_json_get_string(&rname, ref, "name", W " ref")) < 0 ||
-			    (error = ferry_json_get_string(&commit, ref, "commit", W " ref")) < 0)
+			    (error = ferry_json_get_string(&commit, ref, "commit", W " ref")) < 0 ||
+			    (error = ferry_json_get_bool_opt(&forced, ref, "forced", 0,
+							     W " ref")) < 0)
 				return error;
-			if (!ferry_git_ref_name_valid(rname) || !ferry_git_oid_valid(commit) ||
-			    (forced && !json_is_boolean(forced)))
+			if (!ferry_git_ref_name_valid(rname) || !ferry_git_oid_valid(commit))
 				return ferry_error_set(FERRY_EINVALID,
 						       W ": repository '%s': malformed ref "
 						       "'%.200s'", name, rname);
@@ -874,8 +875,7 @@ static int parse_repos(ferry_manifest *m, json_t *pred)
 					return ferry_error_set(FERRY_EINVALID,
 							       W ": repository '%s': ref '%s' "
 							       "is listed twice", name, rname);
-			if ((error = ferry_git_repo_add_ref(r, rname, commit,
-							    json_is_true(forced))) < 0)
+			if ((error = ferry_git_repo_add_ref(r, rname, commit, forced)) < 0)
 				return error;
 		}
 		if ((error = parse_oid_list(r, json_object_get(e, "deleted"), 0,
@@ -964,7 +964,7 @@ static int parse_header(ferry_manifest *m, json_t *st, json_t **pred_out)
 				       channel);
 	free(m->channel);
 	if (!(m->channel = strdup(channel)))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	if (m->sequence == 0 || m->base_sequence >= m->sequence)
 		return ferry_error_set(FERRY_EINVALID,
 				       W ": sequence %llu with base %llu is not valid",

@@ -47,7 +47,7 @@ static int build_index(part_ref **out, size_t *n, const ferry_manifest *m)
 	for (v = 0; v < m->nvolumes; v++)
 		total += m->volumes[v].nparts;
 	if (!(refs = malloc((total ? total : 1) * sizeof(*refs))))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	for (v = 0; v < m->nvolumes; v++)
 		for (i = 0; i < m->volumes[v].nparts; i++) {
 			refs[k].path = m->volumes[v].parts[i].path;
@@ -411,7 +411,7 @@ int ferry_bundle_read(ferry_read_result *out, const char *path,
 	}
 	out->bytes = (uint64_t)st.st_size;
 	if (!(r.a = archive_read_new()) || (error = ferry_sha256_new(&sha)) < 0) {
-		error = error ? error : ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = error ? error : ferry_error_oom();
 		goto done;
 	}
 	/* Plain tar only: no decompression, no other archive formats. */
@@ -529,7 +529,7 @@ static int add_bundle(ferry_verify_report *rep, ferry_manifest *m, long *out)
 
 	grown = realloc(rep->bundles, (rep->nbundles + 1) * sizeof(*grown));
 	if (!grown)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	rep->bundles = grown;
 	b = &rep->bundles[rep->nbundles];
 	memset(b, 0, sizeof(*b));
@@ -538,7 +538,7 @@ static int add_bundle(ferry_verify_report *rep, ferry_manifest *m, long *out)
 	if (!b->volume_file || !b->volume_ok) {
 		free(b->volume_file);
 		free(b->volume_ok);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	for (v = 0; v < m->nvolumes; v++)
 		b->volume_file[v] = -1;
@@ -556,7 +556,7 @@ int ferry_bundle_verify(ferry_verify_report *out, const char *const *paths,
 
 	memset(out, 0, sizeof(*out));
 	if (!(out->files = calloc(npaths ? npaths : 1, sizeof(*out->files))))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	out->nfiles = npaths;
 	for (i = 0; i < npaths; i++) {
 		ferry_verify_file *f = &out->files[i];

@@ -305,7 +305,7 @@ static int write_entry_header(struct archive *a, const char *path,
 	int r;
 
 	if (!e)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	archive_entry_set_pathname(e, path);
 	archive_entry_set_size(e, (la_int64_t)size);
 	archive_entry_set_filetype(e, AE_IFREG);
@@ -333,7 +333,7 @@ static int write_volume(write_ctx *w, size_t v, const ferry_buf *envelope,
 
 	blake = aligned_alloc(64, (sizeof(*blake) + 63) & ~(size_t)63);
 	if (!a || !blake || (error = ferry_sha256_new(&sha)) < 0) {
-		error = error ? error : ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = error ? error : ferry_error_oom();
 		goto done;
 	}
 	crypto_generichash_init(blake, NULL, 0, FERRY_MINISIG_HASH_BYTES);
@@ -455,7 +455,7 @@ int ferry_bundle_write(ferry_write_result *out, ferry_manifest *m,
 	if (!opts || opts->version != FERRY_WRITE_OPTIONS_VERSION || !opts->nkeys)
 		return ferry_error_set(FERRY_EINVALID, "bad write options");
 	if (!(w.chunk = malloc(IO_CHUNK)))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 
 	/* The layout depends on the envelope's size and the envelope lists the
 	 * layout: plan with an assumed size until the real one fits. */
@@ -485,7 +485,7 @@ int ferry_bundle_write(ferry_write_result *out, ferry_manifest *m,
 
 	if (!(locks = calloc(m->nvolumes, sizeof(*locks))) ||
 	    !(out->paths = calloc(m->nvolumes, sizeof(*out->paths)))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	for (v = 0; v < m->nvolumes; v++)
@@ -515,7 +515,7 @@ int ferry_bundle_write(ferry_write_result *out, ferry_manifest *m,
 		}
 		out->bytes += bytes;
 		if (!(out->paths[v] = strdup(path.ptr))) {
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			error = ferry_error_oom();
 			goto done;
 		}
 		out->npaths = v + 1;

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "cli.h"
 #include "buf.h"
 #include "strv.h"
@@ -44,16 +45,15 @@ int cli_fail(const char *cmd, int error)
 
 int cli_pubkeys_add(cli_pubkeys *list, const char *path)
 {
-	ferry_pubkey **grown, *key = NULL;
+	ferry_pubkey *key = NULL;
 	int error;
 
 	if ((error = ferry_pubkey_load(&key, path)) < 0)
 		return error;
-	if (!(grown = realloc(list->keys, (list->n + 1) * sizeof(*grown)))) {
+	if ((error = FERRY_ALLOC_GROW(list->keys, list->n + 1, list->alloc)) < 0) {
 		ferry_pubkey_free(key);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return error;
 	}
-	list->keys = grown;
 	list->keys[list->n++] = key;
 	return 0;
 }
@@ -66,7 +66,7 @@ void cli_pubkeys_dispose(cli_pubkeys *list)
 		ferry_pubkey_free(list->keys[i]);
 	free(list->keys);
 	list->keys = NULL;
-	list->n = 0;
+	list->n = list->alloc = 0;
 }
 
 const char *cli_human_size(char *buf, size_t len, uint64_t bytes)

@@ -39,7 +39,7 @@ int cli_exit_code(int error);
 /** A list of public keys loaded from files. */
 typedef struct {
 	ferry_pubkey **keys;
-	size_t n;
+	size_t n, alloc;
 } cli_pubkeys;
 
 int cli_pubkeys_add(cli_pubkeys *list, const char *path);

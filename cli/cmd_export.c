@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "alloc.h"
 #include "cli.h"
 #include "export.h"
 #include "json.h"
@@ -101,10 +102,10 @@ int cmd_export(int argc, char **argv)
 	ferry_export_options eo = FERRY_EXPORT_OPTIONS_INIT;
 	ferry_export_result res;
 	ferry_progress_bar bar, dlbar;
-	ferry_key **keys = NULL, **grown;
-	cli_pubkeys bkeys = { NULL, 0 };
+	ferry_key **keys = NULL;
+	cli_pubkeys bkeys = { NULL, 0, 0 };
 	ferry_trust btrust;
-	size_t nkeys = 0, i;
+	size_t nkeys = 0, alloc_keys = 0, i;
 	cli_args a;
 	int id, json, error, rc = FERRY_EXIT_OK, have_since = 0;
 	char size[32];
@@ -150,11 +151,10 @@ int cmd_export(int argc, char **argv)
 			}
 			break;
 		case OPT_KEY:
-			if (!(grown = realloc(keys, (nkeys + 1) * sizeof(*keys)))) {
+			if (FERRY_ALLOC_GROW(keys, nkeys + 1, alloc_keys) < 0) {
 				rc = FERRY_EXIT_FAILURE;
 				goto done;
 			}
-			keys = grown;
 			if ((error = ferry_key_load(&keys[nkeys], a.value)) < 0) {
 				rc = cli_fail("export", error);
 				goto done;

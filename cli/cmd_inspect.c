@@ -228,7 +228,7 @@ int cmd_inspect(int argc, char **argv)
 {
 	ferry_read_options ro = FERRY_READ_OPTIONS_INIT;
 	ferry_read_result res;
-	cli_pubkeys keys = { NULL, 0 };
+	cli_pubkeys keys = { NULL, 0, 0 };
 	ferry_trust trust;
 	cli_args a;
 	int id, error, rc = FERRY_EXIT_OK;

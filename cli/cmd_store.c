@@ -118,7 +118,7 @@ static int ls(ferry_store *st, int json)
 	int error;
 
 	if (!o)
-		return cli_fail("store", ferry_error_set(FERRY_ENOMEM, "out of memory"));
+		return cli_fail("store", ferry_error_oom());
 	if ((error = ferry_store_begin(st, 0)) < 0 ||
 	    (error = ferry_store_channel_foreach(st, add_channel,
 						 json_object_get(o, "channels"))) < 0 ||

@@ -192,7 +192,7 @@ static int target_add(int argc, char **argv, cli_args *parent)
 	int id, replace = 0, error = 0, rc = FERRY_EXIT_OK;
 
 	if (!options || !rules) {
-		rc = cli_fail("target", ferry_error_set(FERRY_ENOMEM, "out of memory"));
+		rc = cli_fail("target", ferry_error_oom());
 		goto done;
 	}
 	cli_args_init(&a, &add_command, argc, argv, parent);
@@ -262,7 +262,7 @@ static int target_add(int argc, char **argv, cli_args *parent)
 		printf("target %s added (%s, %s)\n", name, ferry_target_kind_name(kind), url);
 	goto done;
 oom:
-	error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+	error = ferry_error_oom();
 fail:
 	rc = cli_fail("target", error);
 done:
@@ -285,7 +285,7 @@ static int target_ls(int argc, char **argv, cli_args *parent)
 	if (!(store = parse(&a, &ls_command, argc, argv, parent)))
 		return a.exit;
 	if (!(arr = json_array()))
-		return cli_fail("target", ferry_error_set(FERRY_ENOMEM, "out of memory"));
+		return cli_fail("target", ferry_error_oom());
 	if ((error = ferry_store_open(&st, store, FERRY_STORE_READ, 0)) < 0 ||
 	    (error = ferry_target_list(&list, &n, st)) < 0) {
 		rc = cli_fail("target", error);

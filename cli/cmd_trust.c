@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "alloc.h"
 #include "catalog.h"
 #include "cli.h"
 #include "envelope.h"
@@ -131,7 +132,7 @@ typedef struct {
 	uint64_t threshold, version;
 	cli_pubkeys keys;
 	ferry_key **sign;
-	size_t nsign;
+	size_t nsign, alloc_sign;
 	ferry_store *st;
 	ferry_trust_root *root;
 	ferry_buf buf, file;
@@ -156,7 +157,6 @@ static int parse_expires(int64_t *out, const char *text)
 static int parse(trust_args *t, const cli_command *cmd, int argc, char **argv,
 		 cli_args *parent)
 {
-	ferry_key **grown;
 	int id, error;
 
 	memset(t, 0, sizeof(*t));
@@ -181,9 +181,8 @@ static int parse(trust_args *t, const cli_command *cmd, int argc, char **argv,
 				return cli_args_error(&t->a, "invalid --version '%s'", v);
 			break;
 		case OPT_SIGN:
-			if (!(grown = realloc(t->sign, (t->nsign + 1) * sizeof(*grown))))
+			if (FERRY_ALLOC_GROW(t->sign, t->nsign + 1, t->alloc_sign) < 0)
 				return FERRY_EXIT_FAILURE;
-			t->sign = grown;
 			if ((error = ferry_key_load(&t->sign[t->nsign], v)) < 0)
 				return cli_fail("trust", error);
 			t->nsign++;

@@ -129,7 +129,7 @@ int cmd_verify(int argc, char **argv)
 	ferry_read_options ro = FERRY_READ_OPTIONS_INIT;
 	ferry_verify_report rep;
 	ferry_progress_bar bar;
-	cli_pubkeys keys = { NULL, 0 };
+	cli_pubkeys keys = { NULL, 0, 0 };
 	ferry_trust trust;
 	uint64_t threshold = 1;
 	const char *store = NULL;

@@ -29,7 +29,7 @@ int ferry_buf_grow(ferry_buf *b, size_t extra)
 		nsize = nsize > SIZE_MAX / 2 ? need + 1 : nsize * 2;
 	p = realloc(b->ptr, nsize);
 	if (!p)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	b->ptr = p;
 	b->asize = nsize;
 	b->ptr[b->size] = '\0';

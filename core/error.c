@@ -63,6 +63,11 @@ int ferry_error_wrap(int code, const char *fmt, ...)
 	return code;
 }
 
+int ferry_error_oom(void)
+{
+	return ferry_error_set(FERRY_ENOMEM, "out of memory");
+}
+
 const char *ferry_error_last(void)
 {
 	return last_message;

@@ -40,7 +40,7 @@ int ferry_fs_fsync_parent(const char *path)
 	int fd, error = 0;
 
 	if (!copy)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fsync(fd) < 0)
 		error = ferry_error_set_errno(FERRY_EIO,
@@ -61,7 +61,7 @@ int ferry_lockfile_open(ferry_lockfile *lf, const char *path, mode_t mode)
 	lf->lock_path = malloc(len + sizeof(".lock"));
 	if (!lf->path || !lf->lock_path) {
 		ferry_lockfile_rollback(lf);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	memcpy(lf->lock_path, path, len);
 	memcpy(lf->lock_path + len, ".lock", sizeof(".lock"));
@@ -189,7 +189,7 @@ int ferry_fs_mkdir_p(const char *path, mode_t mode)
 	int error = 0;
 
 	if (!copy)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	for (p = copy + 1;; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;

@@ -85,7 +85,7 @@ int ferry_sha256_file(char out[FERRY_SHA256_HEX_LEN + 1], uint64_t *size,
 	int fd = -1, error = 0;
 
 	if (!buf || (error = ferry_sha256_new(&h)) < 0) {
-		error = error ? error : ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = error ? error : ferry_error_oom();
 		goto done;
 	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {

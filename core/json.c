@@ -93,6 +93,43 @@ int ferry_json_get_object(json_t **out, const json_t *obj, const char *key,
 	return get_typed(out, obj, key, JSON_OBJECT, "an object", 1, what);
 }
 
+int ferry_json_get_array_opt(json_t **out, const json_t *obj, const char *key,
+			     const char *what)
+{
+	return get_typed(out, obj, key, JSON_ARRAY, "an array", 0, what);
+}
+
+int ferry_json_get_object_opt(json_t **out, const json_t *obj, const char *key,
+			      const char *what)
+{
+	return get_typed(out, obj, key, JSON_OBJECT, "an object", 0, what);
+}
+
+int ferry_json_get_bool_opt(int *out, const json_t *obj, const char *key, int dflt,
+			    const char *what)
+{
+	json_t *v = json_is_object(obj) ? json_object_get(obj, key) : NULL;
+
+	*out = dflt;
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return ferry_error_set(FERRY_EINVALID, "%s: field '%s' must be true or false",
+				       what, key);
+	*out = json_is_true(v);
+	return 0;
+}
+
+int ferry_json_get_int_opt(int64_t *out, const json_t *obj, const char *key,
+			   int64_t dflt, const char *what)
+{
+	json_t *v;
+	int error = get_typed(&v, obj, key, JSON_INTEGER, "an integer", 0, what);
+
+	*out = v ? (int64_t)json_integer_value(v) : dflt;
+	return error;
+}
+
 static int dump_cb(const char *buffer, size_t size, void *data)
 {
 	return ferry_buf_put(data, buffer, size) < 0 ? -1 : 0;
@@ -109,13 +146,13 @@ int ferry_json_dump(ferry_buf *out, const json_t *value)
 int ferry_json_set(json_t *obj, const char *key, json_t *value)
 {
 	if (!value || json_object_set_new(obj, key, value) < 0)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	return 0;
 }
 
 int ferry_json_append(json_t *arr, json_t *value)
 {
 	if (!value || json_array_append_new(arr, value) < 0)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	return 0;
 }

@@ -36,6 +36,25 @@ int ferry_json_get_array(json_t **out, const json_t *obj, const char *key,
 int ferry_json_get_object(json_t **out, const json_t *obj, const char *key,
 			  const char *what);
 
+/*
+ * Optional members: absent (or `obj` not an object) is not an error and
+ * yields NULL or the default; present with another type is FERRY_EINVALID
+ * "<what>: field '<key>' must be <type>". For input from outside, where a
+ * value of the wrong type must be refused, not read as missing.
+ */
+/** Optional array member (borrowed): *out is NULL when absent. */
+int ferry_json_get_array_opt(json_t **out, const json_t *obj, const char *key,
+			     const char *what);
+/** Optional object member (borrowed): *out is NULL when absent. */
+int ferry_json_get_object_opt(json_t **out, const json_t *obj, const char *key,
+			      const char *what);
+/** Optional boolean member: *out is `dflt` when absent, else 0 or 1. */
+int ferry_json_get_bool_opt(int *out, const json_t *obj, const char *key, int dflt,
+			    const char *what);
+/** Optional integer member: *out is `dflt` when absent. */
+int ferry_json_get_int_opt(int64_t *out, const json_t *obj, const char *key,
+			   int64_t dflt, const char *what);
+
 /** Append the compact, key-sorted serialisation of `value` to `out`. */
 int ferry_json_dump(ferry_buf *out, const json_t *value);
 

@@ -5,18 +5,20 @@
 #include <string.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "strv.h"
 #include "banned.h"
 
 int ferry_strv_push_owned(ferry_strv *sv, char *s)
 {
-	char **grown;
+	int error;
 
-	if (!s || !(grown = realloc(sv->v, (sv->n + 2) * sizeof(*grown)))) {
+	if (!s)
+		return ferry_error_oom();
+	if ((error = FERRY_ALLOC_GROW(sv->v, sv->n + 2, sv->alloc)) < 0) {
 		free(s);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return error;
 	}
-	sv->v = grown;
 	sv->v[sv->n++] = s;
 	sv->v[sv->n] = NULL;
 	return 0;
@@ -35,5 +37,5 @@ void ferry_strv_dispose(ferry_strv *sv)
 		free(sv->v[i]);
 	free(sv->v);
 	sv->v = NULL;
-	sv->n = 0;
+	sv->n = sv->alloc = 0;
 }

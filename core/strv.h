@@ -10,9 +10,10 @@
 typedef struct {
 	char **v;      /* NULL-terminated once anything was pushed; may be NULL */
 	size_t n;
+	size_t alloc;  /* room in v, in pointers */
 } ferry_strv;
 
-#define FERRY_STRV_INIT { NULL, 0 }
+#define FERRY_STRV_INIT { NULL, 0, 0 }
 
 /** Append a copy of `s`; FERRY_ENOMEM. */
 int ferry_strv_push(ferry_strv *sv, const char *s);

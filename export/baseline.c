@@ -67,7 +67,7 @@ int ferry_export_baseline(uint64_t *sequence, ferry_export_state *st,
 		goto done;
 	}
 	if (!(digests = calloc(json_array_size(blobs) + 1, sizeof(*digests)))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	json_array_foreach(blobs, i, e) {
@@ -101,7 +101,7 @@ int ferry_export_baseline(uint64_t *sequence, ferry_export_state *st,
 				ferry_sent_ref *grown = realloc(sent, (cap = cap ? cap * 2 : 64) *
 								     sizeof(*sent));
 				if (!grown) {
-					error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+					error = ferry_error_oom();
 					goto done;
 				}
 				sent = grown;

@@ -111,7 +111,7 @@ static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
 	int error;
 
 	if (!src)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	if ((error = add_mem_member(m, &src[0], FERRY_OCI_LAYOUT_NAME, oci_layout_file,
 				    strlen(oci_layout_file))) < 0 ||
 	    (error = add_mem_member(m, &src[1], FERRY_OCI_INDEX_NAME, index->ptr,
@@ -132,7 +132,7 @@ static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
 			if (!grown || !(copy = strdup(digest))) {
 				if (grown)
 					m->prereq_blobs = grown;
-				error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+				error = ferry_error_oom();
 				goto done;
 			}
 			m->prereq_blobs = grown;
@@ -228,7 +228,7 @@ static int record_export(ferry_export_state *state, const ferry_manifest *m,
 		nrefs += git->repos[i].nrefs;
 	if (!blobs || !(refs = calloc(nrefs + 1, sizeof(*refs)))) {
 		free(blobs);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	for (i = 0; i < oci->nblobs; i++)
 		if (!oci->blobs[i].prereq)   /* carried, not merely relied on */
@@ -362,7 +362,7 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	cache_dir = opts->cache_dir ? strdup(opts->cache_dir)
 				    : ferry_registry_default_cache();
 	if (!state_path || !cache_dir) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	if ((error = ferry_export_state_open(&state, state_path)) < 0 ||

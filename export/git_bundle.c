@@ -32,6 +32,7 @@
 #include "buf.h"
 #include "git_bundle.h"
 #include "git_check.h"
+#include "git_error.h"
 #include "banned.h"
 
 enum { OBJ_COMMIT = 1, OBJ_TREE = 2, OBJ_BLOB = 3, OBJ_TAG = 4, OBJ_OFS_DELTA = 6,
@@ -39,19 +40,6 @@ enum { OBJ_COMMIT = 1, OBJ_TREE = 2, OBJ_BLOB = 3, OBJ_TAG = 4, OBJ_OFS_DELTA = 
 
 #define F_KNOWN 1u    /* the receiver holds it */
 #define F_PACKED 2u   /* in this pack */
-
-int ferry_git__error(int code, const char *fmt, ...)
-{
-	const git_error *e = git_error_last();
-	char what[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	return ferry_error_set(code, "%s: %s", what,
-			       e && e->message ? e->message : "unknown libgit2 error");
-}
 
 /* ---- object id map ---------------------------------------------------- */
 
@@ -312,7 +300,7 @@ static int odb_read(git_odb_object **out, pack_ctx *c, const git_oid *id)
 	char hex[GIT_OID_HEXSZ + 1];
 
 	if (git_odb_read(out, c->odb, id) < 0)
-		return ferry_git__error(FERRY_ECORRUPT, "repository '%s': cannot read object %s",
+		return ferry_git_error(FERRY_ECORRUPT, "repository '%s': cannot read object %s",
 					c->spec->repo_name, git_oid_tostr(hex, sizeof(hex), id));
 	return 0;
 }
@@ -821,7 +809,7 @@ static int walk_commits(pack_ctx *c)
 	int error = 0, rc;
 
 	if (git_revwalk_new(&walk, s->repo) < 0)
-		return ferry_git__error(FERRY_ERROR, "repository '%s'", s->repo_name);
+		return ferry_git_error(FERRY_ERROR, "repository '%s'", s->repo_name);
 	git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
 	for (i = 0; i < s->nrefs; i++) {
 		git_object *o = NULL;
@@ -841,8 +829,8 @@ static int walk_commits(pack_ctx *c)
 			goto done;
 		}
 		if (git_object_lookup(&o, s->repo, &s->ref_targets[i], GIT_OBJECT_ANY) < 0) {
-			error = ferry_git__error(FERRY_ECORRUPT, "repository '%s': ref '%s'",
-						 s->repo_name, s->ref_names[i]);
+			error = ferry_git_error(FERRY_ECORRUPT, "repository '%s': ref '%s'",
+						s->repo_name, s->ref_names[i]);
 			goto done;
 		}
 		rc = git_object_peel(&peeled, o, GIT_OBJECT_COMMIT);
@@ -855,24 +843,24 @@ static int walk_commits(pack_ctx *c)
 		git_object_free(peeled);
 		peeled = NULL;
 		if (rc < 0) {
-			error = ferry_git__error(FERRY_ECORRUPT, "repository '%s': ref '%s'",
-						 s->repo_name, s->ref_names[i]);
+			error = ferry_git_error(FERRY_ECORRUPT, "repository '%s': ref '%s'",
+						s->repo_name, s->ref_names[i]);
 			goto done;
 		}
 	}
 	for (i = 0; i < s->nprereqs; i++)
 		if (git_revwalk_hide(walk, &s->prereqs[i]) < 0) {
-			error = ferry_git__error(FERRY_ECORRUPT, "repository '%s': prerequisite",
-						 s->repo_name);
+			error = ferry_git_error(FERRY_ECORRUPT, "repository '%s': prerequisite",
+						s->repo_name);
 			goto done;
 		}
 	while ((rc = git_revwalk_next(&id, walk)) == 0)
 		if ((error = add_commit(c, &id)) < 0)
 			goto done;
 	if (rc != GIT_ITEROVER)
-		error = ferry_git__error(FERRY_EINVALID,
-					 "repository '%s': malformed or missing commit in history",
-					 s->repo_name);
+		error = ferry_git_error(FERRY_EINVALID,
+					"repository '%s': malformed or missing commit in history",
+					s->repo_name);
 done:
 	git_revwalk_free(walk);
 	return error;
@@ -1017,7 +1005,7 @@ int ferry_git__bundle_write(ferry_git__bundle_result *out,
 	c.spec = spec;
 	c.offset = 12;
 	if (git_repository_odb(&c.odb, spec->repo) < 0)
-		return ferry_git__error(FERRY_ERROR, "repository '%s'", spec->repo_name);
+		return ferry_git_error(FERRY_ERROR, "repository '%s'", spec->repo_name);
 	if (deflateInit(&c.z, Z_DEFAULT_COMPRESSION) != Z_OK) {
 		error = ferry_error_set(FERRY_ENOMEM, "cannot start zlib");
 		goto done;

@@ -55,10 +55,6 @@ typedef struct {
 int ferry_git__bundle_write(ferry_git__bundle_result *out,
 			    const ferry_git__bundle_spec *spec);
 
-/** Set the ferry error from libgit2's last error: "<what>: <message>". */
-int ferry_git__error(int code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
 /**
  * Encode `target` as a git delta against `base` into a new allocation
  * (*out, *outlen), if one shorter than `max` bytes exists; returns 1 when

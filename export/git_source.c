@@ -24,10 +24,12 @@
 #include <sodium.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "buf.h"
 #include "fs.h"
 #include "git_bundle.h"
 #include "git_check.h"
+#include "git_error.h"
 #include "git_source.h"
 #include "log.h"
 #include "manifest.h"
@@ -55,7 +57,7 @@ typedef struct job {
 	/* submodule identity for messages */
 	char *sub_path, *super_name, *sub_url_written;
 	git_oid *pins;
-	size_t npins;
+	size_t npins, allocpins;
 	int dirty, fetched, skipped;
 	git_repository *repo;
 	char *head;            /* the remote's default branch */
@@ -65,15 +67,10 @@ typedef struct job {
 
 struct ferry_git_jobs {
 	job **v;
-	size_t n;
+	size_t n, alloc;
 	int libgit2_ready;
 	size_t files;          /* bundle files written, for unique names */
 };
-
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
 
 /* ---- names, patterns, URLs ------------------------------------------------ */
 
@@ -127,12 +124,12 @@ int ferry_git_name_from_url(char **out, const char *url)
 		while (start > p && start[-1] != '/')
 			start--;
 		if (ferry_buf_put(&b, start, (size_t)(end - start)) < 0)
-			return oom();
+			return ferry_error_oom();
 	} else {
 		while (*p == '/' || *p == '~')
 			p++;
 		if (ferry_buf_puts(&b, p) < 0)
-			return oom();
+			return ferry_error_oom();
 	}
 	while (b.size && b.ptr[b.size - 1] == '/')
 		b.ptr[--b.size] = '\0';
@@ -183,11 +180,11 @@ int ferry_git_resolve_url(char **out, const char *super_url, const char *url)
 	*out = NULL;
 	if (strncmp(url, "./", 2) && strncmp(url, "../", 3)) {
 		if (!(*out = strdup(url)))
-			return oom();
+			return ferry_error_oom();
 		return 0;
 	}
 	if (ferry_buf_puts(&b, super_url) < 0)
-		return oom();
+		return ferry_error_oom();
 	while (b.size > 1 && b.ptr[b.size - 1] == '/')
 		b.ptr[--b.size] = '\0';
 	{
@@ -221,7 +218,7 @@ int ferry_git_resolve_url(char **out, const char *super_url, const char *url)
 	}
 	if (ferry_buf_printf(&b, "/%s", rel) < 0) {
 		ferry_buf_dispose(&b);
-		return oom();
+		return ferry_error_oom();
 	}
 	*out = ferry_buf_detach(&b);
 	return 0;
@@ -263,7 +260,7 @@ static int creds_copy(creds *dst, const creds *src)
 	    (src->ssh_key_file && !(dst->ssh_key_file = strdup(src->ssh_key_file))) ||
 	    (src->username && !(dst->username = strdup(src->username)))) {
 		creds_dispose(dst);
-		return oom();
+		return ferry_error_oom();
 	}
 	return 0;
 }
@@ -309,13 +306,12 @@ static void job_free(job *j)
 
 static int jobs_push(ferry_git_content *c, job *j)
 {
-	job **grown;
+	int error;
 
 	if (!c->jobs && !(c->jobs = calloc(1, sizeof(*c->jobs))))
-		return oom();
-	if (!(grown = realloc(c->jobs->v, (c->jobs->n + 1) * sizeof(*grown))))
-		return oom();
-	c->jobs->v = grown;
+		return ferry_error_oom();
+	if ((error = FERRY_ALLOC_GROW(c->jobs->v, c->jobs->n + 1, c->jobs->alloc)) < 0)
+		return error;
 	c->jobs->v[c->jobs->n++] = j;
 	return 0;
 }
@@ -347,7 +343,7 @@ static int resolve_spec_path(char **out, const ferry_export_spec *spec, const ch
 	if ((p[0] == '/' ? ferry_buf_puts(&b, p)
 			 : ferry_buf_printf(&b, "%s/%s", spec->dir, p)) < 0) {
 		ferry_buf_dispose(&b);
-		return oom();
+		return ferry_error_oom();
 	}
 	*out = ferry_buf_detach(&b);
 	return 0;
@@ -417,7 +413,7 @@ static int parse_credentials(creds *out, const ferry_export_spec *spec,
 	     !(out->token_env = strdup(json_string_value(e)))) ||
 	    ((e = json_object_get(v, "username")) &&
 	     !(out->username = strdup(json_string_value(e))))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto fail;
 	}
 	return 0;
@@ -450,7 +446,7 @@ int ferry_git_content_add(ferry_git_content *c, const ferry_export_spec *spec,
 		return ferry_source_error(spec, src, "'%s' is not a URL or path",
 					  src->location);
 	if (!(j = calloc(1, sizeof(*j))))
-		return oom();
+		return ferry_error_oom();
 	j->spec = spec;
 	j->src = src;
 	j->patterns = refs;
@@ -463,11 +459,11 @@ int ferry_git_content_add(ferry_git_content *c, const ferry_export_spec *spec,
 	if (is_local(src->location) && strncmp(src->location, "file://", 7))
 		error = resolve_spec_path(&j->url, spec, src->location);
 	else if (!(j->url = strdup(src->location)))
-		error = oom();
+		error = ferry_error_oom();
 	if (error < 0)
 		goto fail;
 	if (!(j->written = strdup(src->location))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto fail;
 	}
 	if (src->name) {
@@ -478,7 +474,7 @@ int ferry_git_content_add(ferry_git_content *c, const ferry_export_spec *spec,
 			goto fail;
 		}
 		if (!(j->name = strdup(src->name))) {
-			error = oom();
+			error = ferry_error_oom();
 			goto fail;
 		}
 	} else if ((error = ferry_git_name_from_url(&j->name, j->url)) < 0) {
@@ -609,7 +605,7 @@ static int fetch(job *j, const char *cache_dir)
 		if ((error = ferry_fs_mkdir_p(cache_dir, 0700)) < 0)
 			goto done;
 		if (git_repository_init(&j->repo, path.ptr, 1) < 0) {
-			error = ferry_git__error(FERRY_EIO, "cannot create cache '%s'", path.ptr);
+			error = ferry_git_error(FERRY_EIO, "cannot create cache '%s'", path.ptr);
 			goto done;
 		}
 	}
@@ -630,7 +626,7 @@ static int fetch(job *j, const char *cache_dir)
 		goto fail;
 	if (git_remote_default_branch(&head, remote) == 0 && head.ptr &&
 	    !strncmp(head.ptr, "refs/heads/", 11) && !(j->head = strdup(head.ptr))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	git_error_clear();
@@ -649,7 +645,7 @@ fail:
 					"cannot fetch '%s': authentication failed (credentials "
 					"from %s)", j->written, f.what);
 	else
-		error = ferry_git__error(FERRY_ERROR, "cannot fetch '%s'", j->written);
+		error = ferry_git_error(FERRY_ERROR, "cannot fetch '%s'", j->written);
 done:
 	git_buf_dispose(&head);
 	git_remote_free(remote);
@@ -667,7 +663,7 @@ typedef struct {
 
 typedef struct {
 	ref_item *v;
-	size_t n;
+	size_t n, alloc;
 } ref_list;
 
 static void refs_dispose(ref_list *l)
@@ -678,18 +674,17 @@ static void refs_dispose(ref_list *l)
 		free(l->v[i].name);
 	free(l->v);
 	l->v = NULL;
-	l->n = 0;
+	l->n = l->alloc = 0;
 }
 
 static int refs_push(ref_list *l, const char *name, const git_oid *target, int present)
 {
-	ref_item *grown = realloc(l->v, (l->n + 1) * sizeof(*grown));
+	int error;
 
-	if (!grown)
-		return oom();
-	l->v = grown;
+	if ((error = FERRY_ALLOC_GROW(l->v, l->n + 1, l->alloc)) < 0)
+		return error;
 	if (!(l->v[l->n].name = strdup(name)))
-		return oom();
+		return ferry_error_oom();
 	git_oid_cpy(&l->v[l->n].target, target);
 	l->v[l->n].present = present;
 	l->n++;
@@ -752,8 +747,8 @@ static int select_refs(ref_list *out, job *j)
 	if (j->select) {
 		if (git_reference_foreach_name(j->repo, select_cb, &s) < 0)
 			return s.error ? s.error
-				       : ferry_git__error(FERRY_ERROR, "repository '%s': refs",
-							  j->name);
+				       : ferry_git_error(FERRY_ERROR, "repository '%s': refs",
+							 j->name);
 		json_array_foreach(j->patterns, i, p) {
 			const char *pat = json_string_value(p);
 			int found = 0;
@@ -778,7 +773,7 @@ static int select_refs(ref_list *out, job *j)
 		git_oid_tostr(hex, sizeof(hex), &j->pins[i]);
 		snprintf(name, sizeof(name), "%s%s", FERRY_GIT_PINNED_PREFIX, hex);
 		if (!refs_find(out, name) && refs_push(out, name, &j->pins[i], 1) < 0)
-			return oom();
+			return ferry_error_oom();
 	}
 	return 0;
 }
@@ -831,14 +826,14 @@ typedef struct {
 typedef struct {
 	git_oid blob;
 	gm_entry *v;
-	size_t n;
+	size_t n, alloc;
 } gm_file;
 
 typedef struct {
 	ferry_git_content *c;
 	job *j;
 	gm_file *files;      /* parsed .gitmodules by blob id */
-	size_t nfiles;
+	size_t nfiles, allocfiles;
 	const ferry_git_options *opts;
 } discover_ctx;
 
@@ -856,21 +851,20 @@ static int gm_collect(const char *name, const char *key, const char *value,
 		if (!strcmp(f->v[i].name, name))
 			e = &f->v[i];
 	if (!e) {
-		gm_entry *grown = realloc(f->v, (f->n + 1) * sizeof(*grown));
+		int error;
 
-		if (!grown)
-			return oom();
-		f->v = grown;
+		if ((error = FERRY_ALLOC_GROW(f->v, f->n + 1, f->alloc)) < 0)
+			return error;
 		e = &f->v[f->n];
 		memset(e, 0, sizeof(*e));
 		if (!(e->name = strdup(name)))
-			return oom();
+			return ferry_error_oom();
 		f->n++;
 	}
 	slot = !strcmp(key, "path") ? &e->path : &e->url;
 	free(*slot);
 	if (!(*slot = strdup(value)))
-		return oom();
+		return ferry_error_oom();
 	return 0;
 }
 
@@ -892,24 +886,23 @@ static void gm_files_free(gm_file *files, size_t n)
 static int gm_load(gm_file **out, discover_ctx *d, const git_oid *blob_id)
 {
 	git_blob *blob = NULL;
-	gm_file *grown, *f;
+	gm_file *f;
 	const char *why;
 	size_t i;
-	int fn_error = 0;
+	int fn_error = 0, error;
 
 	for (i = 0; i < d->nfiles; i++)
 		if (git_oid_equal(&d->files[i].blob, blob_id)) {
 			*out = &d->files[i];
 			return 0;
 		}
-	if (!(grown = realloc(d->files, (d->nfiles + 1) * sizeof(*grown))))
-		return oom();
-	d->files = grown;
+	if ((error = FERRY_ALLOC_GROW(d->files, d->nfiles + 1, d->allocfiles)) < 0)
+		return error;
 	f = &d->files[d->nfiles++];
 	memset(f, 0, sizeof(*f));
 	git_oid_cpy(&f->blob, blob_id);
 	if (git_blob_lookup(&blob, d->j->repo, blob_id) < 0)
-		return ferry_git__error(FERRY_ECORRUPT, "repository '%s': .gitmodules",
+		return ferry_git_error(FERRY_ECORRUPT, "repository '%s': .gitmodules",
 					d->j->name);
 	why = ferry_git_gitmodules_parse(git_blob_rawcontent(blob),
 					 (size_t)git_blob_rawsize(blob), gm_collect, f,
@@ -970,7 +963,7 @@ static int add_pin(discover_ctx *d, const gm_entry *e, const git_oid *commit)
 			goto done;
 		}
 		if (!(sub = calloc(1, sizeof(*sub)))) {
-			error = oom();
+			error = ferry_error_oom();
 			goto done;
 		}
 		sub->url = url;
@@ -986,7 +979,7 @@ static int add_pin(discover_ctx *d, const gm_entry *e, const git_oid *commit)
 		    (ol && ol == origin_len(super->url) && !strncmp(sub->url, super->url, ol) &&
 		     (error = creds_copy(&sub->cred, &super->cred)) < 0)) {
 			job_free(sub);
-			error = error ? error : oom();
+			error = error ? error : ferry_error_oom();
 			goto done;
 		}
 		if ((error = ferry_git_name_from_url(&sub->name, sub->url)) < 0) {
@@ -1012,19 +1005,14 @@ static int add_pin(discover_ctx *d, const gm_entry *e, const git_oid *commit)
 		if (git_oid_equal(&sub->pins[i], commit))
 			goto done;
 	{
-		git_oid *grown = realloc(sub->pins, (sub->npins + 1) * sizeof(*grown));
-
-		if (!grown) {
-			error = oom();
+		if ((error = FERRY_ALLOC_GROW(sub->pins, sub->npins + 1, sub->allocpins)) < 0)
 			goto done;
-		}
-		sub->pins = grown;
 		git_oid_cpy(&sub->pins[sub->npins++], commit);
 		sub->dirty = 1;
 		if (!sub->sub_path && !(sub->sub_path = strdup(e->path)))
-			error = oom();
+			error = ferry_error_oom();
 		if (!sub->super_name && !(sub->super_name = strdup(super->name)))
-			error = oom();
+			error = ferry_error_oom();
 	}
 done:
 	free(url);
@@ -1043,7 +1031,7 @@ static int discover_cb(const git_oid *commit_id, void *payload)
 
 	if (git_commit_lookup(&commit, d->j->repo, commit_id) < 0 ||
 	    git_commit_tree(&tree, commit) < 0) {
-		error = ferry_git__error(FERRY_ECORRUPT, "repository '%s': commit", d->j->name);
+		error = ferry_git_error(FERRY_ECORRUPT, "repository '%s': commit", d->j->name);
 		goto done;
 	}
 	if (!(gm = git_tree_entry_byname(tree, ".gitmodules")) ||
@@ -1078,10 +1066,10 @@ static int out_add_string(char ***arr, size_t *n, const char *s)
 	char **grown = realloc(*arr, (*n + 1) * sizeof(*grown));
 
 	if (!grown)
-		return oom();
+		return ferry_error_oom();
 	*arr = grown;
 	if (!(grown[*n] = strdup(s)))
-		return oom();
+		return ferry_error_oom();
 	(*n)++;
 	return 0;
 }
@@ -1130,7 +1118,7 @@ static int sub_failure(ferry_git_content *c, job *j, const char *why)
 static int process(ferry_git_content *c, job *j, const ferry_git_options *opts,
 		   const char *cache_dir)
 {
-	ref_list sel = { NULL, 0 }, base = { NULL, 0 };
+	ref_list sel = { NULL, 0, 0 }, base = { NULL, 0, 0 };
 	git_oid *prereqs = NULL, *known = NULL;
 	const char **names = NULL;
 	git_oid *targets = NULL;
@@ -1182,7 +1170,7 @@ static int process(ferry_git_content *c, job *j, const ferry_git_options *opts,
 		git_odb *odb = NULL;
 
 		if (git_repository_odb(&odb, j->repo) < 0) {
-			error = ferry_git__error(FERRY_ERROR, "repository '%s'", j->name);
+			error = ferry_git_error(FERRY_ERROR, "repository '%s'", j->name);
 			goto done;
 		}
 		for (i = 0; i < base.n && !error; i++)
@@ -1200,7 +1188,7 @@ static int process(ferry_git_content *c, job *j, const ferry_git_options *opts,
 	/* prerequisites: the base tips the cache holds, as commits */
 	if (!(prereqs = calloc(base.n + 1, sizeof(*prereqs))) ||
 	    !(known = calloc(base.n + 1, sizeof(*known)))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	for (i = 0; i < base.n; i++) {
@@ -1219,7 +1207,7 @@ static int process(ferry_git_content *c, job *j, const ferry_git_options *opts,
 	/* the bundle's refs: those whose objects the cache holds */
 	if (!(names = calloc(sel.n + 1, sizeof(*names))) ||
 	    !(targets = calloc(sel.n + 1, sizeof(*targets)))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	for (i = k = 0; i < sel.n; i++)
@@ -1254,7 +1242,7 @@ static int process(ferry_git_content *c, job *j, const ferry_git_options *opts,
 
 	/* what goes into the manifest */
 	if (!(o->name = strdup(j->name)) || !(o->location = strdup(j->written))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	o->submodule = !j->select;
@@ -1272,13 +1260,13 @@ static int process(ferry_git_content *c, job *j, const ferry_git_options *opts,
 		}
 	}
 	if (!error && !(o->refs = calloc(sel.n + 1, sizeof(*o->refs))))
-		error = oom();
+		error = ferry_error_oom();
 	for (i = 0; i < sel.n && !error; i++) {
 		ferry_git_export_ref *r = &o->refs[o->nrefs];
 		const ref_item *b = refs_find(&base, sel.v[i].name);
 
 		if (!(r->name = strdup(sel.v[i].name))) {
-			error = oom();
+			error = ferry_error_oom();
 			break;
 		}
 		git_oid_tostr(r->commit, sizeof(r->commit), &sel.v[i].target);
@@ -1326,12 +1314,12 @@ int ferry_git_content_collect(ferry_git_content *c, const ferry_git_options *opt
 		return 0;
 	if (!c->jobs->libgit2_ready) {
 		if (git_libgit2_init() < 0)
-			return ferry_git__error(FERRY_ERROR, "cannot start libgit2");
+			return ferry_git_error(FERRY_ERROR, "cannot start libgit2");
 		c->jobs->libgit2_ready = 1;
 	}
 	cache_dir = opts->cache_dir ? strdup(opts->cache_dir) : ferry_git_cache_default_path();
 	if (!cache_dir)
-		return oom();
+		return ferry_error_oom();
 	if ((error = ferry_buf_printf(&tmp, "%s/tmp", cache_dir)) < 0 ||
 	    (error = ferry_fs_mkdir_p(tmp.ptr, 0700)) < 0 ||
 	    (error = ferry_buf_puts(&tmp, "/export-XXXXXX")) < 0)
@@ -1359,7 +1347,7 @@ int ferry_git_content_collect(ferry_git_content *c, const ferry_git_options *opt
 	for (i = n = 0; i < c->jobs->n; i++)
 		n += c->jobs->v[i]->have_out && !c->jobs->v[i]->skipped;
 	if (!(c->repos = calloc(n + 1, sizeof(*c->repos)))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	for (i = 0; i < c->jobs->n; i++) {

@@ -11,7 +11,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <jansson.h>
-#include <yaml.h>
 
 #include "ferry/errors.h"
 #include "buf.h"
@@ -23,12 +22,8 @@
 #include "json.h"
 #include "oci.h"
 #include "registry.h"
+#include "yaml_doc.h"
 #include "banned.h"
-
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
 
 void ferry_helm_chart_dispose(ferry_helm_chart *hc)
 {
@@ -37,33 +32,13 @@ void ferry_helm_chart_dispose(ferry_helm_chart *hc)
 	ferry_buf_dispose(&hc->manifest);
 }
 
-static const char *scalar(const yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
-{
-	yaml_node_pair_t *p;
-
-	if (!map || map->type != YAML_MAPPING_NODE)
-		return NULL;
-	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		const char *k = scalar(yaml_document_get_node(doc, p->key));
-
-		if (k && !strcmp(k, key))
-			return yaml_document_get_node(doc, p->value);
-	}
-	return NULL;
-}
-
 static int load_yaml(yaml_document_t *doc, const char *text, size_t len,
 		     const char *what, const char *name)
 {
 	yaml_parser_t parser;
 
 	if (!yaml_parser_initialize(&parser))
-		return oom();
+		return ferry_error_oom();
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, doc)) {
 		int line = (int)parser.problem_mark.line + 1;
@@ -96,13 +71,13 @@ int ferry_helm_index_find(char **url, char **digest, const char *text,
 	if ((error = load_yaml(&doc, text, len, what, "index.yaml")) < 0)
 		return error;
 	root = yaml_document_get_root_node(&doc);
-	entries = map_get(&doc, root, "entries");
+	entries = ferry_yaml_map_get(&doc, root, "entries");
 	if (!entries || entries->type != YAML_MAPPING_NODE) {
 		error = ferry_error_set(FERRY_EINVALID, "%s: index.yaml has no 'entries' "
 					"mapping", what);
 		goto done;
 	}
-	versions = map_get(&doc, entries, chart);
+	versions = ferry_yaml_map_get(&doc, entries, chart);
 	if (!versions) {
 		error = ferry_error_set(FERRY_ENOTFOUND, "%s: the repository has no chart "
 					"named '%s'", what, chart);
@@ -116,21 +91,21 @@ int ferry_helm_index_find(char **url, char **digest, const char *text,
 	for (it = versions->data.sequence.items.start;
 	     it < versions->data.sequence.items.top; it++) {
 		yaml_node_t *e = yaml_document_get_node(&doc, *it);
-		const char *v = scalar(map_get(&doc, e, "version"));
+		const char *v = ferry_yaml_scalar(ferry_yaml_map_get(&doc, e, "version"));
 
 		if (!v || strcmp(v, version))
 			continue;
-		urls = map_get(&doc, e, "urls");
+		urls = ferry_yaml_map_get(&doc, e, "urls");
 		first = urls && urls->type == YAML_SEQUENCE_NODE &&
 				urls->data.sequence.items.top > urls->data.sequence.items.start
 			? yaml_document_get_node(&doc, *urls->data.sequence.items.start)
 			: NULL;
-		if (!(u = scalar(first)) || !*u) {
+		if (!(u = ferry_yaml_scalar(first)) || !*u) {
 			error = ferry_error_set(FERRY_EINVALID, "%s: index.yaml gives no URL "
 						"for the version", what);
 			goto done;
 		}
-		dg = scalar(map_get(&doc, e, "digest"));
+		dg = ferry_yaml_scalar(ferry_yaml_map_get(&doc, e, "digest"));
 		if (dg && *dg) {
 			/* Helm writes the bare hex; a digest is taken too. */
 			if (ferry_oci_digest_valid(dg))
@@ -142,12 +117,12 @@ int ferry_helm_index_find(char **url, char **digest, const char *text,
 				goto done;
 			}
 			if (!(*digest = strdup(dg))) {
-				error = oom();
+				error = ferry_error_oom();
 				goto done;
 			}
 		}
 		if (!(*url = strdup(u)))
-			error = oom();
+			error = ferry_error_oom();
 		goto done;
 	}
 	error = ferry_error_set(FERRY_ENOTFOUND, "%s: the repository has no version "
@@ -178,27 +153,27 @@ int ferry_helm_config_from_chart_yaml(ferry_buf *out, const char *text,
 	int error = 0;
 
 	if (!cfg)
-		return oom();
+		return ferry_error_oom();
 	if ((error = load_yaml(&doc, text, len, what, "Chart.yaml")) < 0) {
 		json_decref(cfg);
 		return error;
 	}
 	root = yaml_document_get_root_node(&doc);
-	name = scalar(map_get(&doc, root, "name"));
-	ver = scalar(map_get(&doc, root, "version"));
+	name = ferry_yaml_scalar(ferry_yaml_map_get(&doc, root, "name"));
+	ver = ferry_yaml_scalar(ferry_yaml_map_get(&doc, root, "version"));
 	if (!name || !ver || strcmp(name, chart) || strcmp(ver, version)) {
 		error = ferry_error_set(FERRY_EINVALID, "%s: the archive's Chart.yaml names "
 					"'%.100s' version '%.100s'", what, name ? name : "",
 					ver ? ver : "");
 		goto done;
 	}
-	if (!scalar(map_get(&doc, root, "apiVersion"))) {
+	if (!ferry_yaml_scalar(ferry_yaml_map_get(&doc, root, "apiVersion"))) {
 		error = ferry_error_set(FERRY_EINVALID, "%s: the archive's Chart.yaml has "
 					"no apiVersion", what);
 		goto done;
 	}
 	for (i = 0; fields[i] && !error; i++) {
-		const char *v = scalar(map_get(&doc, root, fields[i]));
+		const char *v = ferry_yaml_scalar(ferry_yaml_map_get(&doc, root, fields[i]));
 		json_t *js;
 
 		if (!v)
@@ -226,7 +201,7 @@ static int read_chart_yaml(ferry_buf *out, const ferry_buf *tgz, const char *wha
 	int error = 0, r;
 
 	if (!a)
-		return oom();
+		return ferry_error_oom();
 	archive_read_support_filter_gzip(a);
 	archive_read_support_format_tar(a);
 	if (archive_read_open_memory(a, tgz->ptr, tgz->size) != ARCHIVE_OK) {
@@ -278,7 +253,7 @@ static int build_manifest(ferry_helm_chart *hc)
 		      ferry_oci_descriptor_new(FERRY_OCI_MT_HELM_CHART, hc->chart_hex,
 					       hc->chart.size));
 	if (!m)
-		return oom();
+		return ferry_error_oom();
 	error = ferry_json_dump(&hc->manifest, m);
 	json_decref(m);
 	if (error < 0)

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "buf.h"
 #include "descriptor.h"
 #include "digest.h"
@@ -28,17 +29,18 @@ typedef struct {
 int ferry_oci_content_add_blob(ferry_oci_content *c, const char *hex,
 			       uint64_t size, const char *file, int manifest)
 {
-	ferry_oci_blob *grown = realloc(c->blobs, (c->nblobs + 1) * sizeof(*grown));
+	ferry_oci_blob *grown;
+	int error;
 
-	if (!grown)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
-	c->blobs = grown;
+	if ((error = FERRY_ALLOC_GROW(c->blobs, c->nblobs + 1, c->allocblobs)) < 0)
+		return error;
+	grown = c->blobs;
 	memcpy(grown[c->nblobs].hex, hex, FERRY_SHA256_HEX_LEN + 1);
 	grown[c->nblobs].size = size;
 	grown[c->nblobs].manifest = manifest;
 	grown[c->nblobs].prereq = 0;
 	if (!(grown[c->nblobs].file = strdup(file)))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	c->nblobs++;
 	return 0;
 }
@@ -94,6 +96,7 @@ int ferry_oci_content_add_root(ferry_oci_content *c, const char *reference,
 	ferry_oci_root *grown;
 	json_t *copy, *ann;
 	char *ref;
+	int error;
 
 	if (!ferry_manifest_reference_valid(reference))
 		return ferry_error_set(FERRY_EINVALID,
@@ -109,14 +112,14 @@ int ferry_oci_content_add_root(ferry_oci_content *c, const char *reference,
 						 json_string(reference)) < 0 ||
 	    !(ref = strdup(reference))) {
 		json_decref(copy);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
-	if (!(grown = realloc(c->roots, (c->nroots + 1) * sizeof(*grown)))) {
+	if ((error = FERRY_ALLOC_GROW(c->roots, c->nroots + 1, c->allocroots)) < 0) {
 		free(ref);
 		json_decref(copy);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return error;
 	}
-	c->roots = grown;
+	grown = c->roots;
 	grown[c->nroots].reference = ref;
 	grown[c->nroots].descriptor = copy;
 	c->nroots++;
@@ -257,7 +260,7 @@ int ferry_oci_content_index(ferry_buf *out, const ferry_oci_content *c)
 	int error = 0;
 
 	if (!index)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	for (i = 0; i < c->nroots && !error; i++)
 		error = ferry_json_append(list, json_incref(c->roots[i].descriptor));
 	if (!error)

@@ -30,9 +30,9 @@ typedef struct {
 
 typedef struct {
 	ferry_oci_blob *blobs;   /* unique by digest after ferry_oci_content_finish */
-	size_t nblobs;
+	size_t nblobs, allocblobs;
 	ferry_oci_root *roots;
-	size_t nroots;
+	size_t nroots, allocroots;
 	const char *current_dir;  /* the layout being collected, for messages */
 } ferry_oci_content;
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "auth.h"
 #include "buf.h"
 #include "client.h"
@@ -57,9 +58,9 @@ struct ferry_registry {
 	char *cache_dir;
 	char *blob_dir;
 	endpoint **endpoints;
-	size_t nendpoints;
+	size_t nendpoints, allocendpoints;
 	queued_blob *queue;
-	size_t nqueue;
+	size_t nqueue, allocqueue;
 };
 
 /* Per-source settings. */
@@ -72,11 +73,6 @@ typedef struct {
 	char *auth_file;
 	json_t *redirect_hosts;
 } src_opts;
-
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
@@ -100,7 +96,7 @@ int ferry_registry_new(ferry_registry **out, const ferry_registry_options *opts)
 	if (!opts || opts->version != FERRY_REGISTRY_OPTIONS_VERSION || !opts->cache_dir)
 		return ferry_error_set(FERRY_EINVALID, "bad registry options");
 	if (!(r = calloc(1, sizeof(*r))))
-		return oom();
+		return ferry_error_oom();
 	r->opts = *opts;
 	/* The cache is an image layout: <cache_dir>/oci. */
 	if (!(r->cache_dir = strdup(opts->cache_dir)) ||
@@ -110,7 +106,7 @@ int ferry_registry_new(ferry_registry **out, const ferry_registry_options *opts)
 		ferry_buf_dispose(&b);
 		free(r->cache_dir);
 		free(r);
-		return oom();
+		return ferry_error_oom();
 	}
 	ferry_buf_dispose(&layout);
 	r->blob_dir = ferry_buf_detach(&b);
@@ -226,7 +222,7 @@ static int get_client(ferry_oci_client **out, ferry_registry *r, const char *url
 	ferry_oci_client_options co = FERRY_OCI_CLIENT_OPTIONS_INIT;
 	ferry_buf key = FERRY_BUF_INIT, hint = FERRY_BUF_INIT;
 	const char *auth_file = o->auth_file ? o->auth_file : r->opts.auth_file;
-	endpoint *e = NULL, **grown;
+	endpoint *e = NULL;
 	char *userpwd = NULL;
 	json_t *h;
 	size_t i;
@@ -247,12 +243,12 @@ static int get_client(ferry_oci_client **out, ferry_registry *r, const char *url
 	if (!(e = calloc(1, sizeof(*e))) ||
 	    !(e->redirect_hosts = calloc(json_array_size(o->redirect_hosts) + 1,
 					 sizeof(char *)))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	json_array_foreach(o->redirect_hosts, i, h)
 		if (!(e->redirect_hosts[i] = strdup(json_string_value(h)))) {
-			error = oom();
+			error = ferry_error_oom();
 			goto done;
 		}
 	e->key = ferry_buf_detach(&key);
@@ -270,11 +266,9 @@ static int get_client(ferry_oci_client **out, ferry_registry *r, const char *url
 	co.credentials_hint = hint.ptr;
 	if ((error = ferry_oci_client_new(&e->client, &co)) < 0)
 		goto done;
-	if (!(grown = realloc(r->endpoints, (r->nendpoints + 1) * sizeof(*grown)))) {
-		error = oom();
+	if ((error = FERRY_ALLOC_GROW(r->endpoints, r->nendpoints + 1,
+				      r->allocendpoints)) < 0)
 		goto done;
-	}
-	r->endpoints = grown;
 	r->endpoints[r->nendpoints++] = e;
 	*out = e->client;
 	e = NULL;
@@ -370,14 +364,12 @@ static int queue_blob(ferry_registry *r, ferry_oci_content *c, ferry_oci_client 
 	    (error = ferry_oci_client_url(&url, cl, repository, sub.ptr)) < 0 ||
 	    (error = ferry_buf_printf(&w, "%s: blob %s", what, desc->digest)) < 0)
 		goto done;
-	if (!(grown = realloc(r->queue, (r->nqueue + 1) * sizeof(*grown)))) {
-		error = oom();
+	if ((error = FERRY_ALLOC_GROW(r->queue, r->nqueue + 1, r->allocqueue)) < 0)
 		goto done;
-	}
-	r->queue = grown;
+	grown = r->queue;
 	memset(&grown[r->nqueue], 0, sizeof(*grown));
 	if (!(grown[r->nqueue].repository = strdup(repository))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	grown[r->nqueue].client = cl;
@@ -590,7 +582,7 @@ static int filter_platforms(ferry_oci_document *d, const json_t *platforms, cons
 	int error = 0;
 
 	if (!(copy = json_deep_copy(d->json)) || !(kept = json_array()))
-		return oom();
+		return ferry_error_oom();
 	list = json_object_get(copy, "manifests");
 	json_array_foreach(list, i, e) {
 		const json_t *plat = json_object_get(e, "platform");
@@ -644,7 +636,7 @@ static int add_root(ferry_oci_content *c, const char *reference, const ferry_oci
 	if (!desc || !(ann = json_pack("{s:s}", FERRY_ANNOTATION_SOURCE, source)) ||
 	    json_object_set_new(desc, "annotations", ann) < 0) {
 		json_decref(desc);
-		return oom();
+		return ferry_error_oom();
 	}
 	if (original && (error = ferry_json_set(ann, FERRY_ANNOTATION_ORIGINAL_DIGEST,
 						json_string(original))) < 0)
@@ -1008,7 +1000,7 @@ int ferry_registry_download(ferry_registry *r, const ferry_oci_content *c)
 		return error;
 	if (!(dl = calloc(r->nqueue, sizeof(*dl))) ||
 	    !(hdrs = calloc(r->nqueue, sizeof(*hdrs)))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	for (i = 0; i < r->nqueue; i++) {
@@ -1022,7 +1014,7 @@ int ferry_registry_download(ferry_registry *r, const ferry_oci_content *c)
 		    (uint64_t)st.st_size == q->size)
 			continue;   /* cached; the writer checks its digest */
 		if (!(hdrs[n] = calloc(2, sizeof(char *)))) {
-			error = oom();
+			error = ferry_error_oom();
 			goto done;
 		}
 		ferry_oci_client_auth(&hdrs[n][0], &dl[n].userpwd, q->client, q->repository);

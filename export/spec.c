@@ -9,15 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yaml.h>
-
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "buf.h"
 #include "fs.h"
 #include "json.h"
 #include "manifest.h"
 #include "spec.h"
 #include "util.h"
+#include "yaml_doc.h"
 #include "banned.h"
 
 typedef struct {
@@ -26,34 +26,21 @@ typedef struct {
 	char *dir;
 } spec_ctx;
 
-static int line_of(const yaml_node_t *n)
-{
-	return (int)n->start_mark.line + 1;
-}
-
 static int fail(const spec_ctx *c, const yaml_node_t *n, const char *msg,
 		const char *arg)
 {
-	return ferry_error_set(FERRY_EINVALID, "%s:%d: %s%s%s%s", c->path,
-			       n ? line_of(n) : 0, msg, arg ? " '" : "",
-			       arg ? arg : "", arg ? "'" : "");
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
-						: NULL;
+	return ferry_yaml_error(c->path, n, msg, arg);
 }
 
 static int dup_scalar(char **out, const spec_ctx *c, const yaml_node_t *n,
 		      const char *key)
 {
-	const char *s = scalar(n);
+	const char *s = ferry_yaml_scalar(n);
 
 	if (!s || !*s)
 		return fail(c, n, "expected a non-empty value for", key);
 	if (!(*out = strdup(s)))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	return 0;
 }
 
@@ -77,19 +64,13 @@ static int resolve_path(char **out, const spec_ctx *c, const char *p)
 /* A mapping must not repeat a key: a later value would silently win. */
 static int check_unique_keys(const spec_ctx *c, yaml_node_t *map)
 {
-	yaml_node_pair_t *a, *b;
+	yaml_document_t *doc = (yaml_document_t *)&c->doc;
+	yaml_node_pair_t *a;
+	yaml_node_t *kb;
 
-	for (a = map->data.mapping.pairs.start; a < map->data.mapping.pairs.top; a++) {
-		yaml_node_t *ka = yaml_document_get_node((yaml_document_t *)&c->doc, a->key);
-
-		for (b = a + 1; b < map->data.mapping.pairs.top; b++) {
-			yaml_node_t *kb = yaml_document_get_node((yaml_document_t *)&c->doc,
-								 b->key);
-
-			if (scalar(ka) && scalar(kb) && !strcmp(scalar(ka), scalar(kb)))
-				return fail(c, kb, "duplicate key", scalar(kb));
-		}
-	}
+	for (a = map->data.mapping.pairs.start; a < map->data.mapping.pairs.top; a++)
+		if ((kb = ferry_yaml_repeated_key(doc, map, a)))
+			return fail(c, kb, "duplicate key", ferry_yaml_scalar(kb));
 	return 0;
 }
 
@@ -150,13 +131,13 @@ static int to_json(json_t **out, const spec_ctx *c, yaml_node_t *n, int depth)
 			yaml_node_t *k = yaml_document_get_node(doc, pair->key);
 			json_t *item = NULL;
 
-			if (!scalar(k)) {
+			if (!ferry_yaml_scalar(k)) {
 				error = fail(c, k, "keys must be plain words", NULL);
 				break;
 			}
 			if ((error = to_json(&item, c, yaml_document_get_node(doc, pair->value),
 					     depth + 1)) == 0)
-				error = ferry_json_set(v, scalar(k), item);
+				error = ferry_json_set(v, ferry_yaml_scalar(k), item);
 		}
 		break;
 	}
@@ -181,25 +162,25 @@ static void source_dispose(ferry_source *src)
 
 static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 {
-	ferry_source src, *grown;
+	ferry_source src;
 	yaml_node_pair_t *pair;
 	const char *loc = NULL;
 	size_t i;
 	int error = 0, is_path = 0;
 
 	memset(&src, 0, sizeof(src));
-	src.line = line_of(n);
+	src.line = ferry_yaml_line(n);
 	if (n->type != YAML_MAPPING_NODE)
 		return fail(c, n, "each source must be a mapping", NULL);
 	if ((error = check_unique_keys(c, n)) < 0)
 		return error;
 	if (!(src.options = json_object()))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	for (pair = n->data.mapping.pairs.start;
 	     pair < n->data.mapping.pairs.top && !error; pair++) {
 		yaml_node_t *k = yaml_document_get_node(&c->doc, pair->key);
 		yaml_node_t *v = yaml_document_get_node(&c->doc, pair->value);
-		const char *key = scalar(k);
+		const char *key = ferry_yaml_scalar(k);
 		json_t *opt = NULL;
 
 		if (!key) {
@@ -218,7 +199,7 @@ static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 			src.kind = kinds[i].kind;
 			src.kind_name = kinds[i].key;
 			is_path = kinds[i].is_path;
-			if (!(loc = scalar(v)) || !*loc)
+			if (!(loc = ferry_yaml_scalar(v)) || !*loc)
 				error = fail(c, v, "expected a value for", key);
 		} else if (!strcmp(key, "name")) {
 			error = dup_scalar(&src.name, c, v, key);
@@ -236,35 +217,32 @@ static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 		if (it)
 			error = ferry_error_set(FERRY_EINVALID,
 						"%s:%d: unknown source kind '%s' (one of %s)",
-						c->path, line_of(n),
+						c->path, ferry_yaml_line(n),
 						json_object_iter_key(it),
 						known.ptr ? known.ptr : "");
 		else
 			error = ferry_error_set(FERRY_EINVALID,
 						"%s:%d: source has no kind (one of %s)",
-						c->path, line_of(n), known.ptr ? known.ptr : "");
+						c->path, ferry_yaml_line(n), known.ptr ? known.ptr : "");
 		ferry_buf_dispose(&known);
 	}
 	if (!error && is_path)
 		error = resolve_path(&src.location, c, loc);
 	else if (!error && !(src.location = strdup(loc)))
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 	if (!error && !(src.written = strdup(loc)))
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 	if (!error && !src.name && src.kind == FERRY_SOURCE_OCI_LAYOUT) {
 		/* Default repository name: the directory's name. */
 		char *copy = strdup(src.location);
 
 		if (!copy || !(src.name = strdup(basename(copy))))
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			error = ferry_error_oom();
 		free(copy);
 	}
 	if (!error) {
-		grown = realloc(spec->sources, (spec->nsources + 1) * sizeof(*grown));
-		if (!grown)
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
-		else {
-			spec->sources = grown;
+		error = FERRY_ALLOC_GROW(spec->sources, spec->nsources + 1, spec->allocsources);
+		if (!error) {
 			spec->sources[spec->nsources++] = src;
 			return 0;
 		}
@@ -275,7 +253,7 @@ static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 
 static int parse_expires(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *v)
 {
-	const char *s = scalar(v);
+	const char *s = ferry_yaml_scalar(v);
 
 	if (!s)
 		return fail(c, v, "'expires' must be a duration or a time", NULL);
@@ -308,7 +286,7 @@ static int parse_root(ferry_export_spec *spec, spec_ctx *c)
 	     pair < root->data.mapping.pairs.top && !error; pair++) {
 		yaml_node_t *k = yaml_document_get_node(&c->doc, pair->key);
 		yaml_node_t *v = yaml_document_get_node(&c->doc, pair->value);
-		const char *key = scalar(k);
+		const char *key = ferry_yaml_scalar(k);
 
 		if (!key) {
 			error = fail(c, k, "keys must be plain words", NULL);
@@ -318,7 +296,7 @@ static int parse_root(ferry_export_spec *spec, spec_ctx *c)
 		} else if (!strcmp(key, "expires")) {
 			error = parse_expires(spec, c, v);
 		} else if (!strcmp(key, "trust-root")) {
-			const char *p = scalar(v);
+			const char *p = ferry_yaml_scalar(v);
 
 			if (!p || !*p)
 				error = fail(c, v, "expected a path for", key);
@@ -355,7 +333,6 @@ int ferry_export_spec_load(ferry_export_spec **out, const char *path)
 {
 	ferry_buf text = FERRY_BUF_INIT;
 	ferry_export_spec *spec = NULL;
-	yaml_parser_t parser;
 	spec_ctx c;
 	char *copy = NULL;
 	int error, have_doc = 0;
@@ -368,30 +345,17 @@ int ferry_export_spec_load(ferry_export_spec **out, const char *path)
 		return ferry_error_set(FERRY_EINVALID, "%s: the spec is empty", path);
 	if (!(spec = calloc(1, sizeof(*spec))) || !(copy = strdup(path)) ||
 	    !(c.dir = strdup(dirname(copy)))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	spec->expires_in = FERRY_SPEC_DEFAULT_EXPIRY;
 	if (!(spec->path = strdup(path)) || !(spec->dir = strdup(c.dir))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
-	if (!yaml_parser_initialize(&parser)) {
-		error = ferry_error_set(FERRY_ENOMEM, "cannot start YAML parser");
+	if ((error = ferry_yaml_load(&c.doc, text.ptr, text.size, path)) < 0)
 		goto done;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text.ptr,
-				     text.size);
-	if (!yaml_parser_load(&parser, &c.doc)) {
-		error = ferry_error_set(FERRY_EINVALID, "%s:%d: %s", path,
-					(int)parser.problem_mark.line + 1,
-					parser.problem ? parser.problem
-						       : "malformed YAML");
-		yaml_parser_delete(&parser);
-		goto done;
-	}
 	have_doc = 1;
-	yaml_parser_delete(&parser);
 	if ((error = parse_root(spec, &c)) < 0)
 		goto done;
 	*out = spec;

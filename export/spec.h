@@ -43,7 +43,7 @@ typedef struct {
 	int64_t expires_in;   /* seconds after creation; 0 when absolute */
 	int64_t expires_at;   /* absolute time; 0 when relative */
 	ferry_source *sources;
-	size_t nsources;
+	size_t nsources, allocsources;
 	char *trust_root;     /* a new trust root file to carry, or NULL */
 } ferry_export_spec;
 

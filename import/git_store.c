@@ -17,6 +17,7 @@
 #include <git2.h>
 
 #include "ferry/errors.h"
+#include "git_error.h"
 #include "fs.h"
 #include "git_store.h"
 #include "banned.h"
@@ -38,10 +39,7 @@ const char *ferry_git_staged_objects(const ferry_git_staged *s)
 
 static int git_fail(const char *what, const char *repo)
 {
-	const git_error *e = git_error_last();
-
-	return ferry_error_set(FERRY_EIO, "repository '%s': %s: %s", repo, what,
-			       e && e->message ? e->message : "unknown error");
+	return ferry_git_error(FERRY_EIO, "repository '%s': %s", repo, what);
 }
 
 typedef struct {

@@ -31,7 +31,7 @@ int ferry_import_notify(const char *url, const char *token, const char *channel,
 	memset(&res, 0, sizeof(res));
 	json_decref(body);
 	if (!text)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	ho.connect_timeout_s = 5;
 	ho.stall_timeout_s = 10;
 	ho.max_retries = 2;

@@ -52,7 +52,7 @@ int ferry_receipt_make(ferry_buf *out, ferry_store *st, const ferry_key *key,
 	o = json_pack("{s:s,s:s,s:[],s:[],s:[]}", "_type", FERRY_RECEIPT_TYPE, "created",
 		      when, "channels", "blobs", "repositories");
 	if (!o)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	/* One read transaction: a consistent inventory. */
 	if ((error = ferry_store_begin(st, 0)) < 0)
 		goto done;

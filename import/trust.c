@@ -40,13 +40,13 @@ int ferry_trust_root_new(ferry_trust_root **out, uint64_t version, int64_t expir
 						       keys[i]->id);
 	if (!(r = calloc(1, sizeof(*r))) || !(r->keys = calloc(nkeys, sizeof(*r->keys)))) {
 		free(r);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	for (i = 0; i < nkeys; i++) {
 		if (!(r->keys[i] = malloc(sizeof(ferry_pubkey)))) {
 			r->nkeys = i;
 			ferry_trust_root_free(r);
-			return ferry_error_set(FERRY_ENOMEM, "out of memory");
+			return ferry_error_oom();
 		}
 		*r->keys[i] = *keys[i];
 	}
@@ -90,7 +90,7 @@ int ferry_trust_root_to_json(ferry_buf *out, const ferry_trust_root *r)
 		      "version", (json_int_t)r->version, "expires", expires,
 		      "threshold", (int)r->threshold, "keys");
 	if (!o)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	keys = json_object_get(o, "keys");
 	for (i = 0; i < r->nkeys && !error; i++) {
 		ferry_pubkey_to_base64(b64, r->keys[i]);
@@ -138,7 +138,7 @@ int ferry_trust_root_parse(ferry_trust_root **out, const void *json, size_t len)
 	if ((error = ferry_time_parse(&exp, expires)) < 0)
 		goto done;
 	if (!(keys = calloc(json_array_size(arr) + 1, sizeof(*keys)))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	json_array_foreach(arr, i, e) {

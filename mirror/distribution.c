@@ -22,6 +22,7 @@
 #include "digest.h"
 #include "fs.h"
 #include "hash.h"
+#include "json.h"
 #include "oci.h"
 #include "reference.h"
 #include "private.h"
@@ -56,7 +57,7 @@ static char *manifest_type(int fd, uint64_t size)
 	if (size > FERRY_OCI_MANIFEST_MAX_SIZE || !(body = malloc(size ? size : 1)))
 		return NULL;
 	n = pread(fd, body, size, 0);
-	if (n == (ssize_t)size && (doc = json_loadb(body, size, 0, NULL))) {
+	if (n == (ssize_t)size && ferry_json_parse(&doc, body, size, "a stored manifest") == 0) {
 		const char *mt = ferry_oci_media_type(doc, NULL);
 
 		if (mt)
@@ -351,7 +352,7 @@ static enum MHD_Result referrers(ferry_mirror *m, struct MHD_Connection *c,
 			continue;
 		if (size <= FERRY_OCI_MANIFEST_MAX_SIZE && (body = malloc(size ? size : 1))) {
 			if (pread(fd, body, size, 0) == (ssize_t)size &&
-			    (doc = json_loadb(body, size, 0, NULL))) {
+			    ferry_json_parse(&doc, body, size, "a stored manifest") == 0) {
 				const char *subj = json_string_value(json_object_get(
 					json_object_get(doc, "subject"), "digest"));
 

@@ -78,7 +78,7 @@ static int load_htpasswd(ferry_mirror *m, const char *path)
 			m->hashes = h;
 		if (!u || !h || !(m->users[m->nusers] = strdup(line)) ||
 		    !(m->hashes[m->nusers] = strdup(colon + 1))) {
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			error = ferry_error_oom();
 			break;
 		}
 		m->nusers++;
@@ -421,7 +421,7 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 	git_libgit2_init();
 	if (!(m = calloc(1, sizeof(*m))) || !(m->store = strdup(o->store))) {
 		free(m);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	pthread_mutex_init(&m->log_lock, NULL);
 	pthread_mutex_init(&m->rate_lock, NULL);

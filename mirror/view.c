@@ -54,13 +54,13 @@ static int load(ferry_view_snapshot **out, const char *path)
 	int error;
 
 	if (!s)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	if ((error = ferry_fs_read_file(&text, path, VIEW_MAX)) < 0 ||
 	    (error = ferry_json_parse(&index, text.ptr, text.size, FERRY_STORE_INDEX)) < 0 ||
 	    (error = ferry_json_get_array(&list, index, "manifests", FERRY_STORE_INDEX)) < 0)
 		goto done;
 	if (!(s->tags = calloc(json_array_size(list) + 1, sizeof(*s->tags)))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	json_array_foreach(list, i, d) {
@@ -83,7 +83,7 @@ static int load(ferry_view_snapshot **out, const char *path)
 		t->media_type = strdup(mt);
 		if (!t->name || (parts.tag && !t->tag) || !t->media_type) {
 			s->ntags++;
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			error = ferry_error_oom();
 			goto done;
 		}
 		memcpy(t->digest, digest, strlen(digest) + 1);
@@ -104,7 +104,7 @@ int ferry_view_init(ferry_view *v, const char *store_root)
 {
 	memset(v, 0, sizeof(*v));
 	if (!(v->root = strdup(store_root)))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	pthread_mutex_init(&v->lock, NULL);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "auth.h"
 #include "client.h"
 #include "banned.h"
@@ -35,13 +36,8 @@ struct ferry_oci_client {
 	uint64_t *bytes_sent;
 	int basic;         /* the registry asked for Basic credentials */
 	token *tokens;
-	size_t ntokens;
+	size_t ntokens, alloctokens;
 };
-
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
 
 void ferry_oci_client_free(ferry_oci_client *c)
 {
@@ -67,7 +63,7 @@ void ferry_oci_client_free(ferry_oci_client *c)
 static int dup_opt(char **out, const char *s)
 {
 	if (s && !(*out = strdup(s)))
-		return oom();
+		return ferry_error_oom();
 	return 0;
 }
 
@@ -88,7 +84,7 @@ int ferry_oci_client_new(ferry_oci_client **out, const ferry_oci_client_options 
 	if (sodium_init() < 0)
 		return ferry_error_set(FERRY_ERROR, "cannot initialise libsodium");
 	if (!(c = calloc(1, sizeof(*c))))
-		return oom();
+		return ferry_error_oom();
 	c->bytes_sent = opts->bytes_sent;
 	if ((error = ferry_http_url_host(&host, opts->url)) < 0 ||
 	    (error = dup_opt(&c->base, opts->url)) < 0 ||
@@ -99,7 +95,7 @@ int ferry_oci_client_new(ferry_oci_client **out, const ferry_oci_client_options 
 				      : "give credentials for it")) < 0)
 		goto done;
 	if (opts->userpwd && !(c->userpwd = ferry_secret_dup(opts->userpwd))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	len = strlen(c->base);
@@ -176,6 +172,7 @@ static int token_store(ferry_oci_client *c, const char *scope, char *header)
 {
 	token *grown;
 	size_t i;
+	int error;
 
 	for (i = 0; i < c->ntokens; i++)
 		if (!strcmp(c->tokens[i].scope, scope)) {
@@ -183,14 +180,14 @@ static int token_store(ferry_oci_client *c, const char *scope, char *header)
 			c->tokens[i].header = header;
 			return 0;
 		}
-	if (!(grown = realloc(c->tokens, (c->ntokens + 1) * sizeof(*grown)))) {
+	if ((error = FERRY_ALLOC_GROW(c->tokens, c->ntokens + 1, c->alloctokens)) < 0) {
 		ferry_secret_free(header);
-		return oom();
+		return error;
 	}
-	c->tokens = grown;
+	grown = c->tokens;
 	if (!(grown[c->ntokens].scope = strdup(scope))) {
 		ferry_secret_free(header);
-		return oom();
+		return ferry_error_oom();
 	}
 	grown[c->ntokens++].header = header;
 	return 0;

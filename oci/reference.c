@@ -14,15 +14,11 @@
 #include <strings.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "buf.h"
 #include "digest.h"
 #include "reference.h"
 #include "banned.h"
-
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
 
 static char *dupn(const char *s, size_t n)
 {
@@ -206,7 +202,7 @@ int ferry_reference_parse(ferry_reference *out, const char *text)
 					       "invalid digest (want sha256:<64 hex digits>)",
 					       text);
 		if (!(out->digest = strdup(at + 1)))
-			return oom();
+			return ferry_error_oom();
 		len = (size_t)(at - text);
 	}
 	/* The registry: a first component that looks like a host (before any
@@ -234,7 +230,7 @@ int ferry_reference_parse(ferry_reference *out, const char *text)
 	if (colon) {
 		tag = colon + 1;
 		if (!(out->tag = dupn(tag, (size_t)(name + name_len - tag)))) {
-			error = oom();
+			error = ferry_error_oom();
 			goto done;
 		}
 		if (!ferry_reference_tag_valid(out->tag)) {
@@ -258,7 +254,7 @@ int ferry_reference_parse(ferry_reference *out, const char *text)
 	}
 	if (error < 0 || !out->registry || !out->api_host ||
 	    (error = ferry_buf_put(&repo, name, name_len)) < 0) {
-		error = error < 0 ? error : oom();
+		error = error < 0 ? error : ferry_error_oom();
 		goto done;
 	}
 	if (!components_valid(repo.ptr, repo.size)) {
@@ -277,7 +273,7 @@ int ferry_reference_parse(ferry_reference *out, const char *text)
 	if (!out->tag && !out->digest) {
 		out->implicit_tag = 1;
 		if (!(out->tag = strdup("latest")))
-			error = oom();
+			error = ferry_error_oom();
 	}
 done:
 	ferry_buf_dispose(&repo);
@@ -300,8 +296,8 @@ void ferry_image_list_free(char **list)
 int ferry_image_list_parse(char ***out, size_t *count, const char *text,
 			   size_t len, const char *what)
 {
-	char **list = NULL, **grown;
-	size_t n = 0, lineno = 0, pos = 0;
+	char **list = NULL;
+	size_t n = 0, alloc = 0, lineno = 0, pos = 0;
 	int error = 0;
 
 	*out = NULL;
@@ -312,7 +308,7 @@ int ferry_image_list_parse(char ***out, size_t *count, const char *text,
 	if (memchr(text, '\0', len))
 		return ferry_error_set(FERRY_EINVALID, "%s contains a NUL byte", what);
 	if (!(list = calloc(1, sizeof(*list))))
-		return oom();
+		return ferry_error_oom();
 	while (pos < len) {
 		const char *line = text + pos, *end = memchr(line, '\n', len - pos);
 		size_t l = end ? (size_t)(end - line) : len - pos, i;
@@ -349,7 +345,7 @@ int ferry_image_list_parse(char ***out, size_t *count, const char *text,
 			goto done;
 		}
 		if (!(entry = dupn(line, l))) {
-			error = oom();
+			error = ferry_error_oom();
 			goto done;
 		}
 		if ((error = ferry_reference_parse(&ref, entry)) < 0) {
@@ -361,12 +357,10 @@ int ferry_image_list_parse(char ***out, size_t *count, const char *text,
 			goto done;
 		}
 		ferry_reference_dispose(&ref);
-		if (!(grown = realloc(list, (n + 2) * sizeof(*list)))) {
+		if ((error = FERRY_ALLOC_GROW(list, n + 2, alloc)) < 0) {
 			free(entry);
-			error = oom();
 			goto done;
 		}
-		list = grown;
 		list[n++] = entry;
 		list[n] = NULL;
 	}

@@ -12,13 +12,13 @@
 #include <string.h>
 
 #include <sodium.h>
-#include <yaml.h>
 
 #include "ferry/errors.h"
 #include "fs.h"
 #include "reconcile.h"
 #include "reference.h"
 #include "util.h"
+#include "yaml_doc.h"
 #include "banned.h"
 
 #define CONFIG_MAX_SIZE (4u << 20)
@@ -31,20 +31,9 @@ typedef struct {
 	ferry_reconcile_config *cfg;
 } cfg_ctx;
 
-static int line_of(const yaml_node_t *n)
-{
-	return n ? (int)n->start_mark.line + 1 : 0;
-}
-
 static int fail(const cfg_ctx *c, const yaml_node_t *n, const char *msg, const char *arg)
 {
-	return ferry_error_set(FERRY_EINVALID, "%s:%d: %s%s%s%s", c->path, line_of(n), msg,
-			       arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+	return ferry_yaml_error(c->path, n, msg, arg);
 }
 
 static yaml_node_t *node(cfg_ctx *c, int id)
@@ -54,20 +43,20 @@ static yaml_node_t *node(cfg_ctx *c, int id)
 
 static int dup_str(char **out, cfg_ctx *c, const yaml_node_t *v, const char *key)
 {
-	const char *s = scalar(v);
+	const char *s = ferry_yaml_scalar(v);
 
 	if (!s || !*s)
 		return fail(c, v, "expected a non-empty string for", key);
 	free(*out);
 	if (!(*out = strdup(s)))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	return 0;
 }
 
 static int get_path(char **out, cfg_ctx *c, const yaml_node_t *v, const char *key)
 {
 	ferry_buf b = FERRY_BUF_INIT;
-	const char *s = scalar(v);
+	const char *s = ferry_yaml_scalar(v);
 	int error;
 
 	if (!s || !*s)
@@ -84,7 +73,7 @@ static int get_path(char **out, cfg_ctx *c, const yaml_node_t *v, const char *ke
 
 static int get_bool(int *out, cfg_ctx *c, const yaml_node_t *v, const char *key)
 {
-	const char *s = scalar(v);
+	const char *s = ferry_yaml_scalar(v);
 
 	if (s && (!strcmp(s, "true") || !strcmp(s, "on") || !strcmp(s, "yes")))
 		*out = 1;
@@ -107,7 +96,7 @@ static int read_secret(unsigned char **out, size_t *len, cfg_ctx *c, const yaml_
 	if ((error = get_path(&path, c, v, key)) < 0)
 		return error;
 	if ((error = ferry_fs_read_file(&b, path, SECRET_MAX_SIZE)) < 0) {
-		error = ferry_error_wrap(error, "%s:%d: %s", c->path, line_of(v), key);
+		error = ferry_error_wrap(error, "%s:%d: %s", c->path, ferry_yaml_line(v), key);
 		goto done;
 	}
 	while (b.size && (b.ptr[b.size - 1] == '\n' || b.ptr[b.size - 1] == '\r'))
@@ -117,7 +106,7 @@ static int read_secret(unsigned char **out, size_t *len, cfg_ctx *c, const yaml_
 		goto done;
 	}
 	if (!(*out = sodium_malloc(b.size + 1))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	memcpy(*out, b.ptr, b.size);
@@ -135,13 +124,14 @@ done:
 static int check_map(cfg_ctx *c, yaml_node_t *map, const char *what,
 		     const char *const *allowed)
 {
-	yaml_node_pair_t *a, *b;
+	yaml_node_pair_t *a;
+	yaml_node_t *dup;
 	size_t i;
 
 	if (!map || map->type != YAML_MAPPING_NODE)
 		return fail(c, map, "expected a mapping for", what);
 	for (a = map->data.mapping.pairs.start; a < map->data.mapping.pairs.top; a++) {
-		const char *k = scalar(node(c, a->key));
+		const char *k = ferry_yaml_scalar(node(c, a->key));
 
 		if (!k)
 			return fail(c, node(c, a->key), "keys must be strings in", what);
@@ -156,9 +146,8 @@ static int check_map(cfg_ctx *c, yaml_node_t *map, const char *what,
 			ferry_buf_dispose(&m);
 			return error;
 		}
-		for (b = a + 1; b < map->data.mapping.pairs.top; b++)
-			if (scalar(node(c, b->key)) && !strcmp(scalar(node(c, b->key)), k))
-				return fail(c, node(c, b->key), "duplicate key", k);
+		if ((dup = ferry_yaml_repeated_key(&c->doc, map, a)))
+			return fail(c, dup, "duplicate key", k);
 	}
 	return 0;
 }
@@ -166,7 +155,8 @@ static int check_map(cfg_ctx *c, yaml_node_t *map, const char *what,
 #define FOREACH_PAIR(c, map, k, v)                                                    \
 	for (yaml_node_pair_t *p_##k = (map)->data.mapping.pairs.start;                  \
 	     p_##k < (map)->data.mapping.pairs.top &&                                  \
-	     ((k) = scalar(node((c), p_##k->key)), (v) = node((c), p_##k->value), 1);       \
+	     ((k) = ferry_yaml_scalar(node((c), p_##k->key)),                            \
+	      (v) = node((c), p_##k->value), 1);                                         \
 	     p_##k++)
 
 static int valid_name(const char *s)
@@ -279,11 +269,12 @@ static int parse_policy(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 				error = fail(c, v, "freeze-file must be a relative path:",
 					     s->freeze_file);
 		} else if (!strcmp(k, "interval")) {
-			if (!scalar(v) || ferry_parse_duration(&s->interval, scalar(v)) < 0 ||
-			    s->interval < 1) {
+			const char *iv = ferry_yaml_scalar(v);
+
+			if (!iv || ferry_parse_duration(&s->interval, iv) < 0 || s->interval < 1) {
 				ferry_error_clear();
 				return fail(c, v, "interval must be a duration of at least 1s such "
-					    "as 30s or 5m, not", scalar(v) ? scalar(v) : "");
+					    "as 30s or 5m, not", iv ? iv : "");
 			}
 		}
 		if (error < 0)
@@ -301,7 +292,7 @@ static int parse_stack(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 	yaml_node_t *v, *source = NULL;
 	int error = 0, has_runtime = 0;
 
-	s->line = line_of(map);
+	s->line = ferry_yaml_line(map);
 	s->auto_sync = 1;
 	s->prune = 1;
 	s->interval = 60;
@@ -316,7 +307,7 @@ static int parse_stack(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 			source = v;
 			error = parse_source(c, s, v);
 		} else if (!strcmp(k, "format")) {
-			val = scalar(v) ? scalar(v) : "";
+			val = ferry_yaml_scalar(v) ? ferry_yaml_scalar(v) : "";
 			if (!strcmp(val, "manifests"))
 				s->format = FERRY_FMT_MANIFESTS;
 			else if (!strcmp(val, "kustomize"))
@@ -336,7 +327,7 @@ static int parse_stack(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 			error = dup_str(&s->release, c, v, k);
 		} else if (!strcmp(k, "runtime") || !strcmp(k, "target")) {
 			/* "target" is the key's earlier name, still accepted */
-			val = scalar(v) ? scalar(v) : "";
+			val = ferry_yaml_scalar(v) ? ferry_yaml_scalar(v) : "";
 			if (has_runtime++)
 				error = fail(c, v, "give the runtime once (runtime, or its earlier "
 					     "name target), not twice:", k);
@@ -409,16 +400,18 @@ static int parse_root(cfg_ctx *c)
 		if (!strcmp(k, "store") || !strcmp(k, "state-dir")) {
 			error = get_path(!strcmp(k, "store") ? &cfg->store : &cfg->state_dir, c, v, k);
 		} else if (!strcmp(k, "history-keep")) {
-			if (scalar(v) && !strcmp(scalar(v), "forever"))
+			const char *hk = ferry_yaml_scalar(v);
+
+			if (hk && !strcmp(hk, "forever"))
 				cfg->history_keep = 0;
-			else if (!scalar(v) || ferry_parse_duration(&cfg->history_keep, scalar(v)) < 0 ||
+			else if (!hk || ferry_parse_duration(&cfg->history_keep, hk) < 0 ||
 				 cfg->history_keep < 1) {
 				ferry_error_clear();
 				return fail(c, v, "history-keep must be a duration such as 30d or "
-					    "'forever', not", scalar(v) ? scalar(v) : "");
+					    "'forever', not", hk ? hk : "");
 			}
 		} else if (!strcmp(k, "audit-log")) {
-			if (scalar(v) && !strcmp(scalar(v), "-"))
+			if (ferry_yaml_scalar(v) && !strcmp(ferry_yaml_scalar(v), "-"))
 				error = dup_str(&cfg->audit_log, c, v, k);
 			else
 				error = get_path(&cfg->audit_log, c, v, k);
@@ -482,7 +475,7 @@ static int parse_root(cfg_ctx *c)
 								    sv->data.sequence.items.start) + 1,
 							   sizeof(char *));
 				if (!cfg->compose.argv)
-					return ferry_error_set(FERRY_ENOMEM, "out of memory");
+					return ferry_error_oom();
 				for (it = sv->data.sequence.items.start; it < sv->data.sequence.items.top;
 				     it++)
 					if ((error = dup_str(&cfg->compose.argv[n++], c, node(c, *it),
@@ -505,7 +498,7 @@ static int parse_root(cfg_ctx *c)
 			have_stacks = 1;
 			n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 			if (!(cfg->stacks = calloc(n ? n : 1, sizeof(*cfg->stacks))))
-				return ferry_error_set(FERRY_ENOMEM, "out of memory");
+				return ferry_error_oom();
 			for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
 				ferry_stack *s = &cfg->stacks[cfg->nstacks++];
 
@@ -532,7 +525,6 @@ static int parse_root(cfg_ctx *c)
 int ferry_reconcile_config_load(ferry_reconcile_config **out, const char *path)
 {
 	ferry_buf text = FERRY_BUF_INIT;
-	yaml_parser_t parser;
 	cfg_ctx c;
 	char *copy = NULL;
 	int error = 0, have_doc = 0;
@@ -547,24 +539,13 @@ int ferry_reconcile_config_load(ferry_reconcile_config **out, const char *path)
 	/* absolute: the tools we run may change their working directory */
 	if (!(c.cfg = calloc(1, sizeof(*c.cfg))) || !(copy = strdup(path)) ||
 	    !(c.dir = realpath(dirname(copy), NULL))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	c.cfg->history_keep = FERRY_HISTORY_KEEP_DEFAULT;
-	if (!yaml_parser_initialize(&parser)) {
-		error = ferry_error_set(FERRY_ENOMEM, "cannot start YAML parser");
+	if ((error = ferry_yaml_load(&c.doc, text.ptr, text.size, path)) < 0)
 		goto done;
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text.ptr, text.size);
-	if (!yaml_parser_load(&parser, &c.doc)) {
-		error = ferry_error_set(FERRY_EINVALID, "%s:%d: %s", path,
-					(int)parser.problem_mark.line + 1,
-					parser.problem ? parser.problem : "malformed YAML");
-		yaml_parser_delete(&parser);
-		goto done;
-	}
 	have_doc = 1;
-	yaml_parser_delete(&parser);
 	if ((error = parse_root(&c)) < 0)
 		goto done;
 	*out = c.cfg;

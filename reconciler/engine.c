@@ -86,7 +86,7 @@ int ferry_reconciler_new(ferry_reconciler **out, const ferry_reconcile_config *c
 	*out = NULL;
 	if (!rc || !(rc->rt = calloc(cfg->nstacks ? cfg->nstacks : 1, sizeof(*rc->rt)))) {
 		free(rc);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	rc->cfg = cfg;
 	rc->dry_run = opts ? opts->dry_run : 0;
@@ -94,7 +94,7 @@ int ferry_reconciler_new(ferry_reconciler **out, const ferry_reconcile_config *c
 	if (opts && opts->port_file && !(rc->port_file = strdup(opts->port_file))) {
 		free(rc->rt);
 		free(rc);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	pthread_mutex_init(&rc->db, NULL);
 	pthread_mutex_init(&rc->lock, NULL);
@@ -763,31 +763,15 @@ typedef struct {
 	int json;
 } history_ctx;
 
-static json_t *opt_json(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static int history_row(const ferry_store_stack_event *ev, void *payload)
 {
 	history_ctx *h = payload;
 	char when[32];
 
 	ferry_time_format(when, sizeof(when), ev->time);
-	if (h->json) {
-		json_t *images = ev->images ? json_loads(ev->images, 0, NULL) : NULL;
-
-		return ferry_json_append(h->arr, json_pack(
-			"{s:I,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:s,s:b,s:o,s:o}",
-			"id", (json_int_t)ev->id, "time", when, "stack", ev->stack,
-			"trigger", ev->trigger, "actor", ev->actor, "source", ev->source,
-			"ref", opt_json(ev->ref), "revision", opt_json(ev->revision),
-			"images", images ? images : json_array(),
-			"bundle", opt_json(ev->bundle_id), "channel", opt_json(ev->channel),
-			"sequence", ev->sequence > 0 ? json_integer(ev->sequence) : json_null(),
-			"target", ev->runtime, "outcome", ev->outcome, "drift", ev->drift,
-			"detail", opt_json(ev->detail), "error", opt_json(ev->error)));
-	}
+	if (h->json)
+		return ferry_json_append(h->arr, ferry_audit__event_json(ev, "id",
+									 json_integer(ev->id)));
 	ferry_buf_printf(h->out, "%-20s %-12s %-9s %-24.24s %-12.12s %-14s %-5s", when, ev->stack,
 			 ev->trigger, ev->actor, ev->revision ? ev->revision : "-", ev->outcome,
 			 ev->drift ? "yes" : "no");
@@ -808,7 +792,7 @@ int ferry_reconciler_history(ferry_buf *out, ferry_reconciler *rc, const char *s
 	int error;
 
 	if (!h.arr)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	if (!json)
 		ferry_buf_printf(out, "%-20s %-12s %-9s %-24s %-12s %-14s %-5s %s\n", "TIME", "STACK",
 				 "TRIGGER", "ACTOR", "REVISION", "OUTCOME", "DRIFT", "BUNDLE / DETAIL");

@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "buf.h"
 #include "stacks.h"
 #include "store.h"
@@ -130,7 +132,7 @@ int ferry_spawn_format(ferry_buf *out, const char *const *argv);
 
 typedef struct {
 	char *kind, *name;        /* e.g. "Deployment", "web" */
-	size_t ncontainers;
+	size_t ncontainers, alloc_containers, alloc_images;
 	char **containers;        /* container names */
 	char **images;            /* their image references */
 } ferry_workload;
@@ -138,9 +140,9 @@ typedef struct {
 typedef struct {
 	ferry_buf yaml;           /* the documents to apply, labels added */
 	char **images;            /* every image reference, unique, in order */
-	size_t nimages;
+	size_t nimages, allocimages;
 	ferry_workload *workloads;
-	size_t nworkloads;
+	size_t nworkloads, allocworkloads;
 } ferry_rendered;
 
 void ferry_rendered_dispose(ferry_rendered *r);
@@ -313,6 +315,15 @@ int ferry_reconciler_history(ferry_buf *out, ferry_reconciler *rc, const char *s
  * Events and per-stack state are records of the store (store/stacks.h);
  * the reconciler adds the JSON line for a SIEM.
  */
+/**
+ * The JSON object of `ev`: `lead` first (taking ownership of `lead_value`:
+ * "event" for the audit line, "id" for history), then the event's fields
+ * time, stack, trigger, actor, source, ref, revision, images, bundle,
+ * channel, sequence, target, outcome, drift, detail and error (absent
+ * values as null). A new reference, or NULL when out of memory.
+ */
+json_t *ferry_audit__event_json(const ferry_store_stack_event *ev, const char *lead,
+				json_t *lead_value);
 /** Record `ev` in the store and write it as a JSON line to `stream` (or NULL). */
 int ferry_audit_record(ferry_store *st, FILE *stream, const ferry_store_stack_event *ev);
 

@@ -17,12 +17,13 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <yaml.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "digest.h"
 #include "fs.h"
 #include "reconcile.h"
+#include "yaml_doc.h"
 #include "banned.h"
 
 #define MANIFEST_MAX_SIZE (16u << 20)
@@ -61,9 +62,7 @@ static yaml_node_t *get(yaml_document_t *d, int id)
 
 static const char *str_of(yaml_document_t *d, int id)
 {
-	yaml_node_t *n = get(d, id);
-
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+	return ferry_yaml_scalar(get(d, id));
 }
 
 static int map_get(yaml_document_t *d, int map, const char *key)
@@ -87,7 +86,7 @@ static int add_scalar(yaml_document_t *d, const char *s)
 	int id = yaml_document_add_scalar(d, NULL, (yaml_char_t *)s, (int)strlen(s),
 					  YAML_ANY_SCALAR_STYLE);
 
-	return id ? id : ferry_error_set(FERRY_ENOMEM, "out of memory");
+	return id ? id : ferry_error_oom();
 }
 
 /* The mapping under `key` of mapping `map`, created when missing. */
@@ -106,7 +105,7 @@ static int map_child(int *out, yaml_document_t *d, int map, const char *key, con
 			int fresh = yaml_document_add_mapping(d, NULL, YAML_BLOCK_MAPPING_STYLE);
 
 			if (!fresh)
-				return ferry_error_set(FERRY_ENOMEM, "out of memory");
+				return ferry_error_oom();
 			m = get(d, map);
 			for (p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++)
 				if (p->value == id)
@@ -123,7 +122,7 @@ static int map_child(int *out, yaml_document_t *d, int map, const char *key, con
 		return k;
 	if (!(id = yaml_document_add_mapping(d, NULL, YAML_BLOCK_MAPPING_STYLE)) ||
 	    !yaml_document_append_mapping_pair(d, map, k, id))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	*out = id;
 	return 0;
 }
@@ -149,7 +148,7 @@ static int map_set(yaml_document_t *d, int map, const char *key, const char *val
 	if ((k = add_scalar(d, key)) < 0)
 		return k;
 	if (!yaml_document_append_mapping_pair(d, map, k, v))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	return 0;
 }
 
@@ -165,7 +164,7 @@ static int add_image(ferry_rendered *r, const ferry_stack *stack, const char *im
 		     const char *where)
 {
 	size_t i;
-	char **grown;
+	int error;
 
 	if (stack->require_digests && !has_digest(image))
 		return ferry_error_set(FERRY_EVERIFY,
@@ -175,11 +174,10 @@ static int add_image(ferry_rendered *r, const ferry_stack *stack, const char *im
 	for (i = 0; i < r->nimages; i++)
 		if (!strcmp(r->images[i], image))
 			return 0;
-	if (!(grown = realloc(r->images, (r->nimages + 1) * sizeof(*grown))))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
-	r->images = grown;
+	if ((error = FERRY_ALLOC_GROW(r->images, r->nimages + 1, r->allocimages)) < 0)
+		return error;
 	if (!(r->images[r->nimages] = strdup(image)))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	r->nimages++;
 	return 0;
 }
@@ -211,20 +209,16 @@ static int pod_spec(ferry_rendered *r, ferry_workload *w, const ferry_stack *sta
 			if ((error = add_image(r, stack, image, where)) < 0)
 				return error;
 			if (l == 1 && w) {
-				char **c = realloc(w->containers, (w->ncontainers + 1) * sizeof(*c));
-				char **i2;
-
-				if (!c)
-					return ferry_error_set(FERRY_ENOMEM, "out of memory");
-				w->containers = c;
-				if (!(i2 = realloc(w->images, (w->ncontainers + 1) * sizeof(*i2))))
-					return ferry_error_set(FERRY_ENOMEM, "out of memory");
-				w->images = i2;
+				if ((error = FERRY_ALLOC_GROW(w->containers, w->ncontainers + 1,
+							      w->alloc_containers)) < 0 ||
+				    (error = FERRY_ALLOC_GROW(w->images, w->ncontainers + 1,
+							      w->alloc_images)) < 0)
+					return error;
 				w->containers[w->ncontainers] = strdup(name ? name : "");
 				w->images[w->ncontainers] = strdup(image);
 				w->ncontainers++;
 				if (!w->containers[w->ncontainers - 1] || !w->images[w->ncontainers - 1])
-					return ferry_error_set(FERRY_ENOMEM, "out of memory");
+					return ferry_error_oom();
 			}
 			/* a document may be re-fetched after adds: refresh */
 			seq = get(d, map_get(d, spec, lists[l]));
@@ -267,20 +261,16 @@ static int process_doc(ferry_rendered *r, const ferry_stack *stack, yaml_documen
 		if (!kind_copy || !name_copy) {
 			free(kind_copy);
 			free(name_copy);
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			error = ferry_error_oom();
 			goto done;
 		}
 		if (!strcmp(kind, "Pod") || is_controller(kind) || !strcmp(kind, "CronJob")) {
-			ferry_workload *grown = realloc(r->workloads,
-							(r->nworkloads + 1) * sizeof(*grown));
-
-			if (!grown) {
+			if ((error = FERRY_ALLOC_GROW(r->workloads, r->nworkloads + 1,
+						      r->allocworkloads)) < 0) {
 				free(kind_copy);
 				free(name_copy);
-				error = ferry_error_set(FERRY_ENOMEM, "out of memory");
 				goto done;
 			}
-			r->workloads = grown;
 			w = &r->workloads[r->nworkloads++];
 			memset(w, 0, sizeof(*w));
 			w->kind = kind_copy;
@@ -446,7 +436,7 @@ static int render_plain(ferry_rendered *out, const ferry_stack *stack, const cha
 {
 	ferry_buf path = FERRY_BUF_INIT, text = FERRY_BUF_INIT;
 	char **names = NULL;
-	size_t n = 0, i;
+	size_t n = 0, alloc_names = 0, i;
 	struct dirent *e;
 	DIR *d;
 	int error = 0;
@@ -455,21 +445,17 @@ static int render_plain(ferry_rendered *out, const ferry_stack *stack, const cha
 		return ferry_error_set_errno(FERRY_ENOTFOUND, "stack '%s': cannot read '%s'",
 					     stack->name, dir);
 	while ((e = readdir(d))) {
-		char **grown;
-
 		if (e->d_name[0] == '.' || !(ends_with(e->d_name, ".yaml") ||
 					     ends_with(e->d_name, ".yml")))
 			continue;
 		if (!strcmp(e->d_name, "kustomization.yaml") || !strcmp(e->d_name, "kustomization.yml"))
 			continue;
-		if (!(grown = realloc(names, (n + 1) * sizeof(*grown))) ||
-		    !(grown[n] = strdup(e->d_name))) {
-			if (grown)
-				names = grown;
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		if ((error = FERRY_ALLOC_GROW(names, n + 1, alloc_names)) < 0)
+			break;
+		if (!(names[n] = strdup(e->d_name))) {
+			error = ferry_error_oom();
 			break;
 		}
-		names = grown;
 		n++;
 	}
 	closedir(d);

@@ -20,6 +20,7 @@
 #include "ferry/errors.h"
 #include "digest.h"
 #include "fs.h"
+#include "git_error.h"
 #include "hash.h"
 #include "reconcile.h"
 #include "reference.h"
@@ -34,14 +35,6 @@ void ferry_revision_dispose(ferry_revision *rev)
 	free(rev->bundle_id);
 	free(rev->channel);
 	memset(rev, 0, sizeof(*rev));
-}
-
-static int git_fail(const ferry_stack *stack, const char *what)
-{
-	const git_error *e = git_error_last();
-
-	return ferry_error_set(FERRY_EIO, "stack '%s': %s: %s", stack->name, what,
-			       e && e->message ? e->message : "libgit2 error");
 }
 
 static int open_repo(git_repository **out, ferry_store *st, const ferry_stack *stack)
@@ -102,7 +95,8 @@ static int resolve_git(ferry_revision *out, const ferry_stack *stack, git_reposi
 		goto done;
 	}
 	if (git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT) < 0) {
-		error = git_fail(stack, "cannot peel the ref to a commit");
+		error = ferry_git_error(FERRY_EIO, "stack '%s': cannot peel the ref to a commit",
+					stack->name);
 		goto done;
 	}
 	git_oid_tostr(out->id, sizeof(out->id), git_object_id(obj));
@@ -219,7 +213,8 @@ static int write_blob(git_repository *repo, const git_tree_entry *e, const char 
 	mode_t mode = git_tree_entry_filemode(e) == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644;
 
 	if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0)
-		return git_fail(stack, "cannot read a blob");
+		return ferry_git_error(FERRY_EIO, "stack '%s': cannot read a blob",
+				       stack->name);
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0) {
 		error = ferry_error_set_errno(FERRY_EIO, "cannot create '%s'", path);
 	} else {
@@ -265,7 +260,8 @@ static int write_tree(git_repository *repo, const git_tree *tree, const char *di
 				break;
 			}
 			if (git_tree_lookup(&sub, repo, git_tree_entry_id(e)) < 0) {
-				error = git_fail(stack, "cannot read a tree");
+				error = ferry_git_error(FERRY_EIO, "stack '%s': cannot read a tree",
+							stack->name);
 				break;
 			}
 			error = write_tree(repo, sub, path.ptr, stack, depth + 1);
@@ -293,7 +289,8 @@ static int checkout_git(ferry_store *st, const ferry_stack *stack, const char *i
 	    (error = lookup_commit(&commit, repo, stack, id)) < 0)
 		goto done;
 	if (git_commit_tree(&tree, commit) < 0) {
-		error = git_fail(stack, "cannot read the commit's tree");
+		error = ferry_git_error(FERRY_EIO, "stack '%s': cannot read the commit's tree",
+					stack->name);
 		goto done;
 	}
 	error = write_tree(repo, tree, dir, stack, 0);
@@ -315,7 +312,7 @@ static int extract_layer(const char *file, const char *dir, const ferry_stack *s
 	int r, error = 0;
 
 	if (!a)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
@@ -478,7 +475,8 @@ int ferry_source_frozen(int *frozen, ferry_buf *reason, ferry_store *st,
 	    (error = lookup_commit(&commit, repo, stack, id)) < 0)
 		goto done;
 	if (git_commit_tree(&tree, commit) < 0) {
-		error = git_fail(stack, "cannot read the commit's tree");
+		error = ferry_git_error(FERRY_EIO, "stack '%s': cannot read the commit's tree",
+					stack->name);
 		goto done;
 	}
 	if (git_tree_entry_bypath(&e, tree, stack->freeze_file) < 0)

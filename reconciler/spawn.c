@@ -85,7 +85,7 @@ static int build_env(char ***out, const char *const *add)
 	while (add && add[m])
 		m++;
 	if (!(env = calloc(n + m + 1, sizeof(*env))))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	for (i = 0, j = 0; i < n; i++) {
 		size_t k, keep = 1;
 

@@ -17,6 +17,7 @@
 #include <openssl/hmac.h>
 
 #include "ferry/errors.h"
+#include "json.h"
 #include "log.h"
 #include "webhook.h"
 #include "banned.h"
@@ -113,6 +114,25 @@ static const char *bearer_of(struct MHD_Connection *conn)
 	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Ferry-Token");
 }
 
+/*
+ * The JSON document of an authenticated request's body, read only to name
+ * the actor in the audit trail: NULL when the body is empty, and NULL with
+ * a warning when it is not valid JSON or repeats a key (ferry_json_parse),
+ * so a forged duplicate cannot choose the name that is recorded.
+ */
+static json_t *body_json(const ferry_buf *body, const char *url)
+{
+	json_t *doc = NULL;
+
+	if (!body->size)
+		return NULL;
+	if (ferry_json_parse(&doc, body->ptr, body->size, "the request body") < 0) {
+		ferry_log(FERRY_LOG_WARN, "webhook %.100s: %s", url, ferry_error_last());
+		return NULL;
+	}
+	return doc;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *data,
 			      size_t *size, void **con_cls)
@@ -154,7 +174,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		if (!ferry_webhook_authentic(w->cfg->token, w->cfg->token_len, bearer, sig,
 					     st->body.ptr ? st->body.ptr : "", st->body.size))
 			return fail(conn, MHD_HTTP_UNAUTHORIZED, "bad or missing token");
-		doc = json_loadb(st->body.ptr ? st->body.ptr : "", st->body.size, 0, NULL);
+		doc = body_json(&st->body, url);
 		channel = json_string_value(json_object_get(doc, "channel"));
 		seq = json_integer_value(json_object_get(doc, "sequence"));
 		snprintf(actor, sizeof(actor), "importer:%.64s#%lld", channel ? channel : "?",
@@ -182,8 +202,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			return fail(conn, MHD_HTTP_UNAUTHORIZED, "bad or missing token or signature");
 		{
 			/* A Gitea/GitHub push payload names who pushed. */
-			json_t *doc = json_loadb(st->body.ptr ? st->body.ptr : "", st->body.size, 0,
-						 NULL);
+			json_t *doc = body_json(&st->body, url);
 			const char *who = json_string_value(
 				json_object_get(json_object_get(doc, "pusher"), "login"));
 
@@ -237,7 +256,7 @@ int ferry_webhook_start(ferry_webhook **out, const ferry_reconcile_config *cfg,
 		return ferry_error_set(FERRY_EINVALID, "'%s' is not an IPv4 address", host);
 	sa.sin_port = htons((uint16_t)port);
 	if (!(w = calloc(1, sizeof(*w))))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	w->cfg = cfg;
 	w->trigger = trigger;
 	w->payload = payload;

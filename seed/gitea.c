@@ -43,11 +43,6 @@ typedef struct {
 	char *login;
 } gitea_ctx;
 
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
-
 static int api_call(ferry_http_response *resp, gitea_ctx *g, const char *method,
 		    const char *path, const json_t *body, const char *what)
 {
@@ -86,11 +81,18 @@ done:
 
 static int api_error(const ferry_http_response *resp, const char *what)
 {
-	json_t *j = json_loadb(resp->body.ptr ? resp->body.ptr : "", resp->body.size, 0, NULL);
-	const char *msg = json_string_value(json_object_get(j, "message"));
-	int error = ferry_error_set(resp->status == 403 ? FERRY_ERROR : FERRY_EIO,
-				    "%s: Gitea answered HTTP %ld%s%.200s", what, resp->status,
-				    msg ? ": " : "", msg ? msg : "");
+	json_t *j = NULL;
+	const char *msg;
+	int error;
+
+	/* the message is a courtesy: an answer that is not JSON just has none */
+	if (ferry_json_parse(&j, resp->body.ptr ? resp->body.ptr : "", resp->body.size,
+			     what) < 0)
+		j = NULL;
+	msg = json_string_value(json_object_get(j, "message"));
+	error = ferry_error_set(resp->status == 403 ? FERRY_ERROR : FERRY_EIO,
+				"%s: Gitea answered HTTP %ld%s%.200s", what, resp->status,
+				msg ? ": " : "", msg ? msg : "");
 
 	json_decref(j);
 	return error;
@@ -132,7 +134,7 @@ static int who_am_i(gitea_ctx *g)
 		goto done;
 	}
 	if (!(g->login = strdup(login)))
-		error = oom();
+		error = ferry_error_oom();
 done:
 	json_decref(j);
 	ferry_http_response_dispose(&resp);
@@ -173,7 +175,7 @@ static int ensure_org(gitea_ctx *g, const char *org)
 	}
 	if (!(body = json_pack("{s:s,s:s}", "username", org, "visibility",
 			       priv ? "private" : "public"))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	if ((error = api_call(&resp, g, "POST", "/orgs", body, what.ptr)) < 0)
@@ -229,7 +231,7 @@ static int ensure_repo(gitea_ctx *g, const char *owner, const char *name,
 		goto done;
 	if (!(body = json_pack("{s:s,s:b,s:b}", "name", name, "private", priv, "auto_init", 0)) ||
 	    (branch && json_object_set_new(body, "default_branch", json_string(branch)) < 0)) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	if ((error = api_call(&resp, g, "POST", create.ptr, body, what.ptr)) < 0)
@@ -256,7 +258,7 @@ read:
 		goto done;
 	if (json_string_value(json_object_get(j, "default_branch")) &&
 	    !(*current_branch = strdup(json_string_value(json_object_get(j, "default_branch")))))
-		error = oom();
+		error = ferry_error_oom();
 done:
 	json_decref(body);
 	json_decref(j);
@@ -283,7 +285,7 @@ static int set_default_branch(gitea_ctx *g, const char *owner, const char *name,
 				      name)) < 0)
 		goto done;
 	if (!(body = json_pack("{s:s}", "default_branch", branch))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	if ((error = api_call(&resp, g, "PATCH", path.ptr, body, what.ptr)) < 0)
@@ -348,7 +350,7 @@ static int ensure_hook(gitea_ctx *g, const char *owner, const char *name, const 
 	if (!(body = json_pack("{s:s,s:{s:s,s:s},s:[s],s:b}", "type", "gitea", "config",
 			       "url", hook, "content_type", "json", "events", "push",
 			       "active", 1))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	if ((error = api_call(&resp, g, "POST", path.ptr, body, what.ptr)) < 0)
@@ -399,7 +401,7 @@ static int ctx_init(gitea_ctx *g, const ferry_target *t, ferry_seed_target_resul
 		return ferry_error_set(FERRY_EINVALID, "target '%s': a Gitea target needs "
 				       "an API token (--credentials FILE holding it)", t->name);
 	if (!(g->auth = sodium_malloc(strlen(g->token) + 32)))
-		return oom();
+		return ferry_error_oom();
 	snprintf(g->auth, strlen(g->token) + 32, "Authorization: token %s", g->token);
 	return 0;
 }
@@ -431,7 +433,7 @@ int ferry_seed__gitea(ferry_seed_target_result *r, ferry_store *st, const ferry_
 	if ((error = ferry_buf_printf(&userpwd, "%s:%s", g.login, g.token)) < 0)
 		goto done;
 	if (!(secret = ferry_secret_dup(userpwd.ptr))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	sodium_memzero(userpwd.ptr, userpwd.size);
@@ -463,7 +465,7 @@ int ferry_seed__gitea(ferry_seed_target_result *r, ferry_store *st, const ferry_
 			name = path;
 		}
 		if (!owner) {
-			error = oom();
+			error = ferry_error_oom();
 			goto done;
 		}
 		r->repos++;

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "buf.h"
 #include "http.h"
 #include "reference.h"
@@ -37,6 +38,7 @@ int ferry_target_node_config(ferry_buf *out, const ferry_target *t)
 {
 	ferry_buf host = FERRY_BUF_INIT, a = FERRY_BUF_INIT, b = FERRY_BUF_INIT;
 	char **seen = NULL;
+	size_t alloc_seen = 0;
 	size_t i, j, nseen = 0;
 	int insecure = !strncmp(t->url, "http://", 7), error;
 
@@ -78,22 +80,16 @@ int ferry_target_node_config(ferry_buf *out, const ferry_target *t)
 		if (dup)
 			continue;
 		if (!(h = malloc(hl + 1))) {
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			error = ferry_error_oom();
 			break;
 		}
 		memcpy(h, r->from, hl);
 		h[hl] = '\0';
-		{
-			char **grown = realloc(seen, (nseen + 1) * sizeof(*grown));
-
-			if (!grown) {
-				free(h);
-				error = ferry_error_set(FERRY_ENOMEM, "out of memory");
-				break;
-			}
-			seen = grown;
-			seen[nseen++] = h;
+		if ((error = FERRY_ALLOC_GROW(seen, nseen + 1, alloc_seen)) < 0) {
+			free(h);
+			break;
 		}
+		seen[nseen++] = h;
 		path_from = r->from + hl;
 		path_to = r->to + ferry_reference_host_len(r->to);
 		error = ferry_buf_printf(out,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "buf.h"
 #include "log.h"
 #include "pusher.h"
@@ -15,16 +16,14 @@ int ferry_seed__refuse(ferry_seed_target_result *r, const char *repo, const char
 		       const char *why)
 {
 	ferry_buf b = FERRY_BUF_INIT;
-	char **grown;
 	int error;
 
 	if ((error = ferry_buf_printf(&b, "%s %s: %s", repo, ref, why)) < 0)
 		return error;
-	if (!(grown = realloc(r->refused, (r->nrefused + 1) * sizeof(*grown)))) {
+	if ((error = FERRY_ALLOC_GROW(r->refused, r->nrefused + 1, r->allocrefused)) < 0) {
 		ferry_buf_dispose(&b);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return error;
 	}
-	r->refused = grown;
 	r->refused[r->nrefused++] = ferry_buf_detach(&b);
 	r->refs_refused++;
 	ferry_log(FERRY_LOG_WARN, "target '%s': %s %s refused: %s", r->target, repo, ref, why);

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "buf.h"
 #include "reference.h"
 #include "rewrite.h"
@@ -16,17 +17,18 @@
 int ferry_rewrite_map_add(ferry_rewrite_map *m, const char *from, const char *to)
 {
 	ferry_rewrite_rule *grown;
+	int error;
 
 	if (!to || !*to)
 		return ferry_error_set(FERRY_EINVALID, "rewrite rule '%.200s': the enclave "
 				       "name is empty", from ? from : "");
-	if (!(grown = realloc(m->rules, (m->n + 1) * sizeof(*grown))))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
-	m->rules = grown;
+	if ((error = FERRY_ALLOC_GROW(m->rules, m->n + 1, m->alloc)) < 0)
+		return error;
+	grown = m->rules;
 	if (!(grown[m->n].from = strdup(from ? from : "")) ||
 	    !(grown[m->n].to = strdup(to))) {
 		free(grown[m->n].from);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	m->n++;
 	return 0;
@@ -57,7 +59,7 @@ void ferry_rewrite_map_dispose(ferry_rewrite_map *m)
 	}
 	free(m->rules);
 	m->rules = NULL;
-	m->n = 0;
+	m->n = m->alloc = 0;
 }
 
 int ferry_rewrite_apply(char **out, const ferry_rewrite_map *m, const char *name)

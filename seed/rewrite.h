@@ -20,7 +20,7 @@ typedef struct {
 
 typedef struct {
 	ferry_rewrite_rule *rules;
-	size_t n;
+	size_t n, alloc;
 } ferry_rewrite_map;
 
 /** Add rule `from` -> `to` (copied). FERRY_EINVALID for an empty `to`. */

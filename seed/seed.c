@@ -19,11 +19,6 @@
 #include "pusher.h"
 #include "banned.h"
 
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
-
 /* Hold STORE/targets/<name>.lock for the seed of one target. */
 static int lock_target(int *fd, ferry_store *st, const char *name)
 {
@@ -68,7 +63,7 @@ int ferry_seed(ferry_seed_result *out, ferry_store *st, const ferry_seed_options
 		return ferry_error_set(FERRY_ERROR, "cannot initialise libsodium");
 	if (opts->target) {
 		if (!(list = calloc(1, sizeof(*list))))
-			return oom();
+			return ferry_error_oom();
 		if ((error = ferry_target_load(&list[0], st, opts->target)) < 0) {
 			free(list);
 			return error;
@@ -79,7 +74,7 @@ int ferry_seed(ferry_seed_result *out, ferry_store *st, const ferry_seed_options
 	}
 	if (n && !(out->targets = calloc(n, sizeof(*out->targets)))) {
 		ferry_target_list_free(list, n);
-		return oom();
+		return ferry_error_oom();
 	}
 	for (i = 0; i < n; i++) {
 		ferry_seed_target_result *r = &out->targets[i];
@@ -88,7 +83,7 @@ int ferry_seed(ferry_seed_result *out, ferry_store *st, const ferry_seed_options
 
 		out->ntargets++;
 		if (!(r->target = strdup(t->name))) {
-			error = oom();
+			error = ferry_error_oom();
 			break;
 		}
 		ferry_error_clear();

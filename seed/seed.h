@@ -37,7 +37,7 @@ typedef struct {
 	size_t repos, repos_created;
 	size_t refs_pushed, refs_forced, refs_unchanged, refs_refused, refs_deleted;
 	char **refused;          /* "repo ref: why", one per refused ref */
-	size_t nrefused;
+	size_t nrefused, allocrefused;
 } ferry_seed_target_result;
 
 typedef struct ferry_seed_result {

@@ -24,8 +24,10 @@
 #include <git2.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "auth.h"
 #include "buf.h"
+#include "git_error.h"
 #include "log.h"
 #include "catalog.h"
 #include "pusher.h"
@@ -33,25 +35,13 @@
 #include "targets.h"
 #include "banned.h"
 
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
-
-static int git_fail(int code, const char *what)
-{
-	const git_error *e = git_error_last();
-
-	return ferry_error_set(code, "%s: %s", what, e && e->message ? e->message : "git error");
-}
-
 typedef struct {
 	const ferry_seed_git_push *p;
 	int cred_tries;
 	/* per-ref outcome of the push, from the server's report */
 	char **names;
 	char **status;   /* NULL when accepted */
-	size_t n;
+	size_t n, alloc_names, alloc_status;
 } push_ctx;
 
 static int on_credentials(git_credential **out, const char *url, const char *user_from_url,
@@ -85,14 +75,10 @@ static int on_credentials(git_credential **out, const char *url, const char *use
 static int on_update(const char *refname, const char *status, void *payload)
 {
 	push_ctx *pc = payload;
-	char **n2 = realloc(pc->names, (pc->n + 1) * sizeof(*n2)), **s2;
 
-	if (!n2)
+	if (FERRY_ALLOC_GROW(pc->names, pc->n + 1, pc->alloc_names) < 0 ||
+	    FERRY_ALLOC_GROW(pc->status, pc->n + 1, pc->alloc_status) < 0)
 		return -1;
-	pc->names = n2;
-	if (!(s2 = realloc(pc->status, (pc->n + 1) * sizeof(*s2))))
-		return -1;
-	pc->status = s2;
 	pc->names[pc->n] = strdup(refname);
 	pc->status[pc->n] = status ? strdup(status) : NULL;
 	pc->n++;
@@ -131,22 +117,21 @@ typedef struct {
 
 typedef struct {
 	store_ref *refs;
-	size_t n;
+	size_t n, alloc;
 	const char *repo;
 } ref_list;
 
 static int add_ref(const ferry_store_ref *r, void *payload)
 {
 	ref_list *l = payload;
-	store_ref *grown;
+	int error;
 
 	if (strncmp(r->name, "refs/", 5))
 		return 0;
-	if (!(grown = realloc(l->refs, (l->n + 1) * sizeof(*grown))))
-		return oom();
-	l->refs = grown;
+	if ((error = FERRY_ALLOC_GROW(l->refs, l->n + 1, l->alloc)) < 0)
+		return error;
 	if (!(l->refs[l->n].name = strdup(r->name)))
-		return oom();
+		return ferry_error_oom();
 	if (git_oid_fromstr(&l->refs[l->n].oid, r->commit) < 0) {
 		free(l->refs[l->n].name);
 		return ferry_error_set(FERRY_ECORRUPT, "store: ref %s of '%s' has a bad "
@@ -158,7 +143,7 @@ static int add_ref(const ferry_store_ref *r, void *payload)
 
 static int load_refs(store_ref **out, size_t *n, ferry_store *st, const char *repo)
 {
-	ref_list l = { NULL, 0, repo };
+	ref_list l = { NULL, 0, 0, repo };
 	int error = ferry_store_ref_foreach(st, repo, add_ref, &l);
 
 	*out = l.refs;
@@ -196,10 +181,10 @@ static int add_spec(git_strarray *a, const char *spec)
 	char **grown = realloc(a->strings, (a->count + 1) * sizeof(*grown));
 
 	if (!grown)
-		return oom();
+		return ferry_error_oom();
 	a->strings = grown;
 	if (!(a->strings[a->count] = strdup(spec)))
-		return oom();
+		return ferry_error_oom();
 	a->count++;
 	return 0;
 }
@@ -251,13 +236,13 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 	    (error = ferry_store_repo_path(&dir, st, repo)) < 0)
 		goto done;
 	if (git_repository_open_bare(&gr, dir.ptr) < 0 || git_repository_odb(&odb, gr) < 0) {
-		error = git_fail(FERRY_ENOTFOUND, what.ptr);
+		error = ferry_git_error(FERRY_ENOTFOUND, "%s", what.ptr);
 		goto done;
 	}
 	if ((error = load_refs(&refs, &nrefs, st, repo)) < 0)
 		goto done;
 	if (p->ca_file && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, p->ca_file, NULL) < 0) {
-		error = git_fail(FERRY_EINVALID, what.ptr);
+		error = ferry_git_error(FERRY_EINVALID, "%s", what.ptr);
 		goto done;
 	}
 	cb.credentials = on_credentials;
@@ -272,7 +257,7 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 	if (git_remote_create_with_opts(&remote, p->url, &copts) < 0 ||
 	    git_remote_connect(remote, GIT_DIRECTION_PUSH, &cb, NULL, NULL) < 0 ||
 	    git_remote_ls(&heads, &nheads, remote) < 0) {
-		error = git_fail(FERRY_EIO, what.ptr);
+		error = ferry_git_error(FERRY_EIO, "%s", what.ptr);
 		goto done;
 	}
 	if ((error = ferry_buf_printf(&prefix, "ref %s ", path)) < 0 ||
@@ -280,7 +265,7 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 						  &seeded)) < 0)
 		goto done;
 	if (!(plan = calloc(nrefs + seeded.n + 1, sizeof(*plan)))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	for (i = 0; i < nrefs; i++) {
@@ -328,7 +313,7 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 			}
 		}
 		if (!(plan[nplan].ref = strdup(refs[i].name))) {
-			error = oom();
+			error = ferry_error_oom();
 			goto done;
 		}
 		git_oid_tostr(plan[nplan].oid, sizeof(plan[nplan].oid), &refs[i].oid);
@@ -350,7 +335,7 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 			continue;
 		}
 		if (!(plan[nplan].ref = strdup(ref))) {
-			error = oom();
+			error = ferry_error_oom();
 			goto done;
 		}
 		plan[nplan++].kind = PUSH_DELETE;
@@ -369,7 +354,7 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 	if (nplan) {
 		po.callbacks = cb;
 		if (git_remote_push(remote, &specs, &po) < 0) {
-			error = git_fail(FERRY_EIO, what.ptr);
+			error = ferry_git_error(FERRY_EIO, "%s", what.ptr);
 			goto done;
 		}
 	}
@@ -460,7 +445,7 @@ int ferry_seed__git_default_branch(char **out, ferry_store *st, const char *repo
 				target = refs[i].name;
 	}
 	if (target && !(*out = strdup(target + 11)))
-		error = oom();
+		error = ferry_error_oom();
 done:
 	git_reference_free(head);
 	git_repository_free(gr);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "auth.h"
 #include "buf.h"
 #include "client.h"
@@ -64,14 +65,9 @@ typedef struct {
 	char **done;         /* "repo\nsha256:hex" confirmed on the target in this run */
 	size_t ndone, capdone;
 	referrer *refs;
-	size_t nrefs;
+	size_t nrefs, allocrefs;
 	int referrers_api;   /* -1 unknown, 0 absent, 1 present */
 } oci_ctx;
-
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
 
 static void ctx_dispose(oci_ctx *c)
 {
@@ -116,16 +112,9 @@ static int mark_done(oci_ctx *c, const char *repo, const char *digest)
 
 	if ((error = done_key(&k, repo, digest)) < 0)
 		return error;
-	if (c->ndone == c->capdone) {
-		size_t cap = c->capdone ? c->capdone * 2 : 64;
-		char **grown = realloc(c->done, cap * sizeof(*grown));
-
-		if (!grown) {
-			ferry_buf_dispose(&k);
-			return oom();
-		}
-		c->done = grown;
-		c->capdone = cap;
+	if ((error = FERRY_ALLOC_GROW(c->done, c->ndone + 1, c->capdone)) < 0) {
+		ferry_buf_dispose(&k);
+		return error;
 	}
 	c->done[c->ndone++] = ferry_buf_detach(&k);
 	return 0;
@@ -449,19 +438,21 @@ static int remember_referrer(oci_ctx *c, const char *repo, const json_t *doc,
 							   "digest"));
 	referrer *grown;
 	json_t *desc;
+	int error;
 
 	if (!ferry_oci_digest_valid(sd))
 		return 0;
-	if (!(desc = ferry_oci_referrer_descriptor(doc, mt, hex, size)) ||
-	    !(grown = realloc(c->refs, (c->nrefs + 1) * sizeof(*grown)))) {
+	if (!(desc = ferry_oci_referrer_descriptor(doc, mt, hex, size)))
+		return ferry_error_oom();
+	if ((error = FERRY_ALLOC_GROW(c->refs, c->nrefs + 1, c->allocrefs)) < 0) {
 		json_decref(desc);
-		return oom();
+		return error;
 	}
-	c->refs = grown;
+	grown = c->refs;
 	memset(&grown[c->nrefs], 0, sizeof(*grown));
 	if (!(grown[c->nrefs].repo = strdup(repo))) {
 		json_decref(desc);
-		return oom();
+		return ferry_error_oom();
 	}
 	snprintf(grown[c->nrefs].subject, sizeof(grown[c->nrefs].subject), "%s", sd);
 	grown[c->nrefs++].desc = desc;
@@ -722,7 +713,7 @@ static int update_referrers_tag(oci_ctx *c, size_t first)
 			goto done;
 	} else if (resp.status == 404) {
 		if (!(index = ferry_oci_index_new())) {
-			error = oom();
+			error = ferry_error_oom();
 			goto done;
 		}
 	} else {
@@ -748,7 +739,7 @@ static int update_referrers_tag(oci_ctx *c, size_t first)
 				have = 1;
 		if (!have) {
 			if (json_array_append(list, c->refs[i].desc) < 0) {
-				error = oom();
+				error = ferry_error_oom();
 				goto done;
 			}
 			changed = 1;
@@ -841,7 +832,7 @@ static int split_reference(seed_tag *out, const ferry_target *t, const char *ref
 	memcpy(out->hex, hex, sizeof(out->hex));
 	if (!(name = strndup(reference, parts.name_len)) ||
 	    (!parts.digest && !(out->tag = strndup(parts.tag, parts.tag_len)))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	if ((error = ferry_rewrite_apply(&enclave, &t->rewrite, name)) < 0)
@@ -849,7 +840,7 @@ static int split_reference(seed_tag *out, const ferry_target *t, const char *ref
 	if (!(out->repo = strdup(ferry_rewrite_repo_path(enclave))) || !*out->repo) {
 		error = out->repo ? ferry_error_set(FERRY_EINVALID, "reference '%.200s' "
 						    "rewrites to no repository", reference)
-				  : oom();
+				  : ferry_error_oom();
 	}
 done:
 	free(name);
@@ -860,28 +851,28 @@ done:
 typedef struct {
 	oci_ctx *c;
 	seed_tag *tags;
-	size_t n;
+	size_t n, alloc;
 } tag_list;
 
 static int add_tag(const ferry_store_tag *t, void *payload)
 {
 	tag_list *l = payload;
-	seed_tag *grown, *tag;
+	seed_tag *tag;
+	int error;
 
-	if (!(grown = realloc(l->tags, (l->n + 1) * sizeof(*grown))))
-		return oom();
-	l->tags = grown;
+	if ((error = FERRY_ALLOC_GROW(l->tags, l->n + 1, l->alloc)) < 0)
+		return error;
 	tag = &l->tags[l->n++];
 	memset(tag, 0, sizeof(*tag));
 	if (!(tag->reference = strdup(t->reference)) ||
 	    !(tag->media_type = strdup(t->media_type)))
-		return oom();
+		return ferry_error_oom();
 	return split_reference(tag, l->c->t, tag->reference, t->digest);
 }
 
 static int load_tags(seed_tag **out, size_t *n, oci_ctx *c)
 {
-	tag_list l = { c, NULL, 0 };
+	tag_list l = { c, NULL, 0, 0 };
 	int error;
 
 	if ((error = ferry_store_tag_foreach(c->st, add_tag, &l)) < 0) {
@@ -956,7 +947,7 @@ int ferry_seed__oci(ferry_seed_target_result *r, ferry_store *st, const ferry_ta
 	    (error = load_tags(&tags, &ntags, &c)) < 0)
 		goto done;
 	if (ntags && !(pending = calloc(ntags, sizeof(*pending)))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	/* Content first, for every reference. */

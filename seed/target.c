@@ -11,17 +11,13 @@
 #include <sodium.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "buf.h"
 #include "fs.h"
 #include "json.h"
 #include "target.h"
 #include "targets.h"
 #include "banned.h"
-
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
 
 static const char *const kind_names[] = { "", "oci", "git", "gitea" };
 
@@ -225,7 +221,7 @@ int ferry_target_add(ferry_store *st, const char *name, ferry_target_kind kind,
 				       "(1-%d of A-Z a-z 0-9 . _ -)", name,
 				       FERRY_TARGET_NAME_MAX);
 	if (!options && !(options = empty = json_object()))
-		return oom();
+		return ferry_error_oom();
 	if ((error = check_url(kind, url)) < 0 || (error = check_options(kind, options)) < 0)
 		goto done;
 	if (ssh_key_file && kind == FERRY_TARGET_OCI) {
@@ -328,9 +324,9 @@ static int target_from_row(ferry_target **out, ferry_store *st,
 	int error;
 
 	if (!t)
-		return oom();
+		return ferry_error_oom();
 	if (!(t->name = strdup(row->name)) || !(t->url = strdup(row->url))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto fail;
 	}
 	if ((error = ferry_target_kind_parse(&t->kind, row->kind)) < 0 ||
@@ -361,18 +357,16 @@ fail:
 typedef struct {
 	ferry_store *st;
 	ferry_target **list;
-	size_t n;
+	size_t n, alloc;
 } target_list;
 
 static int collect_target(const ferry_store_target_row *row, void *payload)
 {
 	target_list *l = payload;
-	ferry_target **grown = realloc(l->list, (l->n + 1) * sizeof(*grown));
 	int error;
 
-	if (!grown)
-		return oom();
-	l->list = grown;
+	if ((error = FERRY_ALLOC_GROW(l->list, l->n + 1, l->alloc)) < 0)
+		return error;
 	if ((error = target_from_row(&l->list[l->n], l->st, row)) < 0)
 		return error;
 	l->n++;
@@ -381,7 +375,7 @@ static int collect_target(const ferry_store_target_row *row, void *payload)
 
 static int load_targets(ferry_target ***out, size_t *n, ferry_store *st, const char *name)
 {
-	target_list l = { st, NULL, 0 };
+	target_list l = { st, NULL, 0, 0 };
 	int error;
 
 	*out = NULL;
@@ -427,7 +421,7 @@ int ferry_target_credentials(char **out, const ferry_target *t)
 	while (text.size && (text.ptr[text.size - 1] == '\n' || text.ptr[text.size - 1] == '\r'))
 		text.ptr[--text.size] = '\0';
 	if (!(*out = sodium_malloc(text.size + 1))) {
-		error = oom();
+		error = ferry_error_oom();
 	} else {
 		memcpy(*out, text.ptr, text.size);
 		(*out)[text.size] = '\0';

@@ -48,7 +48,7 @@ int ferry_store_channel_get(ferry_store_channel *out, ferry_store *st, const cha
 		out->sequence = row.sequence;
 		out->created = row.created;
 		if (!(out->name = strdup(row.name)) || !(out->bundle_id = strdup(row.bundle_id)))
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			error = ferry_error_oom();
 		else
 			error = 0;
 	}
@@ -231,7 +231,7 @@ int ferry_store_tag_get(ferry_store_tag *out, ferry_store *st, const char *refer
 		out->media_type = strdup(row.media_type);
 		out->channel = strdup(row.channel);
 		error = out->reference && out->digest && out->media_type && out->channel
-			? 0 : ferry_error_set(FERRY_ENOMEM, "out of memory");
+			? 0 : ferry_error_oom();
 	}
 	ferry_db_release(&st->db, q);
 	if (error)
@@ -323,7 +323,7 @@ int ferry_store_ref_get(ferry_store_ref *out, ferry_store *st, const char *repo,
 		out->commit = strdup(row.commit);
 		out->channel = strdup(row.channel);
 		error = out->repo && out->name && out->commit && out->channel
-			? 0 : ferry_error_set(FERRY_ENOMEM, "out of memory");
+			? 0 : ferry_error_oom();
 	}
 	ferry_db_release(&st->db, q);
 	if (error)

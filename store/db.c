@@ -114,7 +114,7 @@ int ferry_db_open(ferry_db *db, const char *path, const char *name, ferry_db_mod
 	if (!(db->name = strdup(name))) {
 		pthread_mutex_destroy(&db->lock);
 		memset(db, 0, sizeof(*db));
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	flags = mode == FERRY_DB_READ ? SQLITE_OPEN_READONLY
 	      : mode == FERRY_DB_WRITE ? SQLITE_OPEN_READWRITE
@@ -308,7 +308,7 @@ int ferry_db_dup(char **out, sqlite3_stmt *q, int i)
 
 	*out = NULL;
 	if (t && !(*out = strdup(t)))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	return 0;
 }
 

@@ -65,13 +65,13 @@ int ferry_export_state_open(ferry_export_state **out, const char *path)
 
 	*out = NULL;
 	if (!copy)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	error = ferry_fs_mkdir_p(dirname(copy), 0700);
 	free(copy);
 	if (error < 0)
 		return error;
 	if (!(st = calloc(1, sizeof(*st))))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	if ((error = ferry_buf_printf(&name, "export state '%s'", path)) == 0 &&
 	    (error = ferry_db_open(&st->db, path, name.ptr, FERRY_DB_CREATE, schema,
 				   sizeof(schema) / sizeof(schema[0]))) == 0)

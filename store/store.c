@@ -189,7 +189,7 @@ int ferry_store_open(ferry_store **out, const char *root, ferry_store_mode mode,
 	*out = NULL;
 	if (!st || !(st->root = strdup(root))) {
 		free(st);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	st->lock_fd = -1;
 	if ((error = ferry_store_path(&db, root, FERRY_STORE_DB)) < 0 ||
@@ -313,7 +313,7 @@ int ferry_store_write_layout_view(ferry_store *st)
 	int error;
 
 	if (!index)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	if ((error = ferry_store_tag_foreach(st, add_view_entry,
 					     json_object_get(index, "manifests"))) < 0 ||
 	    (error = ferry_json_dump(&text, index)) < 0 ||

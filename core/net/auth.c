@@ -20,11 +20,6 @@
 #include "json.h"
 #include "banned.h"
 
-static int oom(void)
-{
-	return ferry_error_set(FERRY_ENOMEM, "out of memory");
-}
-
 /* ---- WWW-Authenticate --------------------------------------------------- */
 
 void ferry_auth_challenge_dispose(ferry_auth_challenge *c)
@@ -184,15 +179,8 @@ int ferry_auth_text_lookup(char **out, const char *text, size_t len, const char 
 	*out = NULL;
 	if ((error = ferry_json_parse(&doc, text, len, what)) < 0)
 		goto done;
-	auths = json_object_get(doc, "auths");
-	if (!auths) {
-		error = 0;
+	if ((error = ferry_json_get_object_opt(&auths, doc, "auths", what)) < 0 || !auths)
 		goto done;
-	}
-	if (!json_is_object(auths)) {
-		error = ferry_error_set(FERRY_EINVALID, "%s: 'auths' must be an object", what);
-		goto done;
-	}
 	json_object_foreach(auths, key, entry) {
 		if (!key_matches(key, registry))
 			continue;
@@ -201,15 +189,16 @@ int ferry_auth_text_lookup(char **out, const char *text, size_t len, const char 
 						"must be an object", what, key);
 			goto done;
 		}
-		auth = json_string_value(json_object_get(entry, "auth"));
-		user = json_string_value(json_object_get(entry, "username"));
-		pass = json_string_value(json_object_get(entry, "password"));
+		if ((error = ferry_json_get_string_opt(&auth, entry, "auth", what)) < 0 ||
+		    (error = ferry_json_get_string_opt(&user, entry, "username", what)) < 0 ||
+		    (error = ferry_json_get_string_opt(&pass, entry, "password", what)) < 0)
+			goto done;
 		if (auth && *auth) {
 			const char *colon;
 
 			b64len = strlen(auth);
 			if (!(raw = sodium_malloc(b64len + 1))) {
-				error = oom();
+				error = ferry_error_oom();
 				goto done;
 			}
 			if (sodium_base642bin(raw, b64len, auth, b64len, NULL, &rawlen, NULL,
@@ -231,7 +220,7 @@ int ferry_auth_text_lookup(char **out, const char *text, size_t len, const char 
 			goto done;
 		}
 		if (!*out)
-			error = oom();
+			error = ferry_error_oom();
 		goto done;
 	}
 	error = 0;
@@ -321,16 +310,20 @@ int ferry_auth_fetch_token(char **out, ferry_http *http, const ferry_auth_challe
 		error = ferry_error_wrap(error, "%s", what);
 		goto done;
 	}
-	tok = json_string_value(json_object_get(j, "token"));
-	if (!tok || !*tok)
-		tok = json_string_value(json_object_get(j, "access_token"));
+	if ((error = ferry_json_get_string_opt(&tok, j, "token", "the token response")) < 0 ||
+	    ((!tok || !*tok) &&
+	     (error = ferry_json_get_string_opt(&tok, j, "access_token",
+						"the token response")) < 0)) {
+		error = ferry_error_wrap(error, "%s", what);
+		goto done;
+	}
 	if (!tok || !*tok || strlen(tok) > 16384 || strpbrk(tok, "\r\n")) {
 		error = ferry_error_set(FERRY_EINVALID, "%s: the token service of '%s' "
 					"sent no usable token", what, host);
 		goto done;
 	}
 	if (!(*out = sodium_malloc(strlen(tok) + 32))) {
-		error = oom();
+		error = ferry_error_oom();
 		goto done;
 	}
 	snprintf(*out, strlen(tok) + 32, "Authorization: Bearer %s", tok);

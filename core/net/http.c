@@ -89,7 +89,7 @@ int ferry_http_new(ferry_http **out, const ferry_http_options *opts)
 		return error;
 	if (!(h = calloc(1, sizeof(*h)))) {
 		global_release();
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	if (opts)
 		h->opts = *opts;
@@ -135,7 +135,7 @@ int ferry_http_url_host(ferry_buf *out, const char *url)
 	int error = 0;
 
 	if (!u)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
 		error = ferry_error_set(FERRY_EINVALID, "'%.300s' is not a valid URL", url);
@@ -159,7 +159,7 @@ int ferry_http_url_resolve(ferry_buf *out, const char *base, const char *ref)
 	int error = 0;
 
 	if (!u)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
 	    curl_url_set(u, CURLUPART_URL, ref, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK) {
@@ -354,7 +354,7 @@ static int build_headers(struct curl_slist **out, const char *const *headers,
 			continue;
 		if (!(n = curl_slist_append(l, *p))) {
 			curl_slist_free_all(l);
-			return ferry_error_set(FERRY_ENOMEM, "out of memory");
+			return ferry_error_oom();
 		}
 		l = n;
 	}
@@ -586,7 +586,7 @@ int ferry_http_send(ferry_http_response *out, ferry_http *h,
 			goto done;
 		/* No "Expect: 100-continue" round trip before large bodies. */
 		if (!(n = curl_slist_append(hdrs, "Expect:"))) {
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			error = ferry_error_oom();
 			goto done;
 		}
 		hdrs = n;
@@ -837,7 +837,7 @@ static int xfer_start(xfer *x, CURLM *multi)
 		snprintf(range, sizeof(range), "Range: bytes=%llu-",
 			 (unsigned long long)x->have);
 		if (!(n = curl_slist_append(x->hdrs, range)))
-			return ferry_error_set(FERRY_ENOMEM, "out of memory");
+			return ferry_error_oom();
 		x->hdrs = n;
 	}
 	if (!x->easy && !(x->easy = curl_easy_init()))
@@ -991,7 +991,7 @@ int ferry_http_download_all(const ferry_http_download *dl, size_t n,
 	c.progress = progress;
 	c.payload = payload;
 	if (!(c.x = calloc(n, sizeof(*c.x))) || !(multi = curl_multi_init())) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	c.n = n;

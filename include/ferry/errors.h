@@ -43,6 +43,12 @@ int ferry_error_set_errno(int code, const char *fmt, ...)
 int ferry_error_wrap(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/**
+ * Record FERRY_ENOMEM with the message "out of memory" and return
+ * FERRY_ENOMEM: the one way an allocation failure is reported.
+ */
+int ferry_error_oom(void);
+
 /** The thread's last message; never NULL (empty when none was set). */
 const char *ferry_error_last(void);
 
