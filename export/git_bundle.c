@@ -15,8 +15,9 @@
  * configuration files. Delta chains stop at 50, as in git.
  *
  * The pack body goes to a temporary file first (its object count must
- * precede it), then the bundle file is assembled while SHA-256 (for the
- * ferry manifest) and SHA-1 (the pack trailer) are computed.
+ * precede it), then the bundle file is assembled (the header by
+ * bundle-format/git_header.h) while SHA-256 (for the ferry manifest) and
+ * SHA-1 (the pack trailer) are computed.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -32,6 +33,7 @@
 #include "buf.h"
 #include "git_bundle.h"
 #include "git_check.h"
+#include "git_header.h"
 #include "banned.h"
 
 enum { OBJ_COMMIT = 1, OBJ_TREE = 2, OBJ_BLOB = 3, OBJ_TAG = 4, OBJ_OFS_DELTA = 6,
@@ -900,12 +902,13 @@ static int out_put(out_file *o, const void *data, size_t len, int pack)
 static int write_header(out_file *o, pack_ctx *c)
 {
 	const ferry_git__bundle_spec *s = c->spec;
-	ferry_buf h = FERRY_BUF_INIT;
+	ferry_git_header h;
+	ferry_buf out = FERRY_BUF_INIT;
 	char hex[GIT_OID_HEXSZ + 1];
 	size_t i;
-	int error;
+	int error = 0;
 
-	error = ferry_buf_puts(&h, "# v2 git bundle\n");
+	ferry_git_header_init(&h);
 	for (i = 0; i < s->nprereqs && !error; i++) {
 		git_commit *commit = NULL;
 		const char *summary = NULL;
@@ -914,32 +917,24 @@ static int write_header(out_file *o, pack_ctx *c)
 		if (git_commit_lookup(&commit, s->repo, &s->prereqs[i]) == 0)
 			summary = git_commit_summary(commit);
 		git_error_clear();
-		error = ferry_buf_printf(&h, "-%s", hex);
-		if (!error && summary && *summary) {
-			const char *p;
-
-			error = ferry_buf_puts(&h, " ");
-			for (p = summary; *p && !error; p++)
-				error = ferry_buf_put(&h, (*p == '\n' || *p == '\r') ? " " : p, 1);
-		}
-		if (!error)
-			error = ferry_buf_puts(&h, "\n");
+		error = ferry_git_header_add_prereq(&h, hex, summary);
 		git_commit_free(commit);
 	}
 	for (i = 0; i < s->nrefs && !error; i++) {
 		git_oid_tostr(hex, sizeof(hex), &s->ref_targets[i]);
-		error = ferry_buf_printf(&h, "%s %s\n", hex, s->ref_names[i]);
+		error = ferry_git_header_add_ref(&h, hex, s->ref_names[i]);
 	}
 	for (i = 0; s->head && i < s->nrefs && !error; i++)
 		if (!strcmp(s->ref_names[i], s->head)) {
 			git_oid_tostr(hex, sizeof(hex), &s->ref_targets[i]);
-			error = ferry_buf_printf(&h, "%s HEAD\n", hex);
+			error = ferry_git_header_add_ref(&h, hex, "HEAD");
 		}
 	if (!error)
-		error = ferry_buf_puts(&h, "\n");
+		error = ferry_git_header_write(&out, &h);
 	if (!error)
-		error = out_put(o, h.ptr, h.size, 0);
-	ferry_buf_dispose(&h);
+		error = out_put(o, out.ptr, out.size, 0);
+	ferry_git_header_dispose(&h);
+	ferry_buf_dispose(&out);
 	return error;
 }
 

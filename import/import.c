@@ -30,6 +30,7 @@
 #include "import.h"
 #include "json.h"
 #include "log.h"
+#include "members.h"
 #include "reader.h"
 #include "trust.h"
 #include "util.h"
@@ -343,7 +344,7 @@ static int check_sequence(import_ctx *c, staged_bundle *b, const ferry_manifest 
 
 static int is_blob(const ferry_member *mem)
 {
-	return ferry_oci_blob_member_hex(mem->path) != NULL;
+	return ferry_bundle_blob_member_hex(mem->path) != NULL;
 }
 
 static staged_bundle *find_bundle(import_ctx *c, const char *id)
@@ -676,10 +677,10 @@ static int stage_git(import_ctx *c, size_t index)
 		ferry_buf_clear(&path);
 		if (r->bundle) {
 			const char *hex = ferry_oci_digest_hex(r->bundle);
-			char member[FERRY_OCI_BLOB_MEMBER_SIZE];
+			char member[FERRY_BLOB_MEMBER_SIZE];
 			long at;
 
-			ferry_oci_blob_member(member, hex);
+			ferry_bundle_blob_member(member, hex);
 			at = ferry_manifest_find(m, member);
 			if (at >= 0 && b->staged[at])
 				error = staged_path(&path, b, (size_t)at);
@@ -744,13 +745,13 @@ static int publish_blobs(import_ctx *c, staged_bundle *b)
 static uint64_t tagged_size(import_ctx *c, const ferry_manifest *m, const char *digest)
 {
 	const char *hex = ferry_oci_digest_hex(digest);
-	char path[FERRY_OCI_BLOB_MEMBER_SIZE];
+	char path[FERRY_BLOB_MEMBER_SIZE];
 	ferry_buf p = FERRY_BUF_INIT;
 	uint64_t size = 0;
 	struct stat s;
 	long idx;
 
-	ferry_oci_blob_member(path, hex);
+	ferry_bundle_blob_member(path, hex);
 	if ((idx = ferry_manifest_find(m, path)) >= 0)
 		size = m->members[idx].size;
 	else if (ferry_store_blob_path(&p, c->st, hex) == 0 && stat(p.ptr, &s) == 0)
