@@ -12,7 +12,7 @@
 #include "buf.h"
 
 #define FERRY_ENVELOPE_PAYLOAD_TYPE "application/vnd.in-toto+json"
-#define FERRY_ENVELOPE_MAX_SIGNATURES 64
+#define FERRY_ENVELOPE_MAX_SIGNATURES FERRY_BUNDLE_MAX_SIGNERS
 
 /** Sign `payload` with every key (distinct keys only) into envelope JSON. */
 int ferry_envelope_sign(ferry_buf *out, const void *payload, size_t len,

@@ -549,7 +549,7 @@ static int parse_members(ferry_manifest *m, json_t *arr)
 					       W ": member '%s' has a malformed sha256",
 					       path);
 		/* Content addressing: a blob's name is its digest. */
-		if ((hex = ferry_oci_blob_member_hex(path)) && strcmp(hex, sha))
+		if ((hex = ferry_bundle_blob_member_hex(path)) && strcmp(hex, sha))
 			return ferry_error_set(FERRY_EINVALID,
 					       W ": member '%s' lists sha256 %s",
 					       path, sha);
@@ -845,11 +845,11 @@ static int parse_repos(ferry_manifest *m, json_t *pred)
 				return ferry_error_set(FERRY_EINVALID,
 						       W ": repository '%s' is listed twice", name);
 		if (bundle) {
-			char path[FERRY_OCI_BLOB_MEMBER_SIZE];
+			char path[FERRY_BLOB_MEMBER_SIZE];
 
 			if ((error = ferry_oci_digest_parse(hex, bundle)) < 0)
 				return error;
-			ferry_oci_blob_member(path, hex);
+			ferry_bundle_blob_member(path, hex);
 			if (ferry_manifest_find(m, path) < 0)
 				return ferry_error_set(FERRY_EINVALID,
 						       W ": repository '%s': its bundle %.80s "

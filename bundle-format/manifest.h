@@ -12,15 +12,12 @@
 
 #include "buf.h"
 #include "hash.h"
+#include "members.h"
 
 #define FERRY_BUNDLE_FORMAT_VERSION 1
 #define FERRY_STATEMENT_TYPE "https://in-toto.io/Statement/v1"
 #define FERRY_PREDICATE_PREFIX "urn:ferry:bundle:"
 #define FERRY_PREDICATE_TYPE "urn:ferry:bundle:v1"
-/** Name of the first member of every bundle file. */
-#define FERRY_MANIFEST_MEMBER "ferry-manifest.dsse.json"
-/** Directory that holds pieces of members split across volumes. */
-#define FERRY_PARTS_DIR "ferry-parts/"
 
 /* Limits on untrusted manifests. */
 #define FERRY_MANIFEST_MAX_SIZE (16u << 20)

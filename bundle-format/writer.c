@@ -397,9 +397,10 @@ static int volume_path(ferry_buf *out, const ferry_write_options *o, size_t v,
 		       size_t nvolumes)
 {
 	if (nvolumes == 1)
-		return ferry_buf_printf(out, "%s/%s.tar", o->out_dir, o->basename);
-	return ferry_buf_printf(out, "%s/%s.vol%03zu.tar", o->out_dir, o->basename,
-				v + 1);
+		return ferry_buf_printf(out, "%s/%s" FERRY_BUNDLE_FILE_SUFFIX, o->out_dir,
+					o->basename);
+	return ferry_buf_printf(out, "%s/%s" FERRY_BUNDLE_VOLUME_FORMAT FERRY_BUNDLE_FILE_SUFFIX,
+				o->out_dir, o->basename, v + 1);
 }
 
 static int sign_manifest(ferry_buf *envelope, ferry_manifest *m,
@@ -520,7 +521,7 @@ int ferry_bundle_write(ferry_write_result *out, ferry_manifest *m,
 		}
 		out->npaths = v + 1;
 		ferry_buf_clear(&path);
-		if ((error = ferry_buf_printf(&path, "%s.minisig", out->paths[v])) < 0 ||
+		if ((error = ferry_buf_printf(&path, "%s" FERRY_BUNDLE_SIGNATURE_SUFFIX, out->paths[v])) < 0 ||
 		    (error = ferry_minisig_write(path.ptr, opts->keys[0], hash,
 						 comment)) < 0)
 			goto done;
@@ -532,7 +533,7 @@ done:
 	if (error < 0) {
 		for (v = 0; v < out->npaths; v++) {
 			ferry_buf_clear(&path);
-			if (ferry_buf_printf(&path, "%s.minisig", out->paths[v]) == 0)
+			if (ferry_buf_printf(&path, "%s" FERRY_BUNDLE_SIGNATURE_SUFFIX, out->paths[v]) == 0)
 				unlink(path.ptr);
 			if (v < committed)
 				unlink(out->paths[v]);

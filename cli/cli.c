@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "cli.h"
 #include "buf.h"
+#include "members.h"
 #include "strv.h"
 #include "banned.h"
 
@@ -121,11 +122,11 @@ static int by_name(const void *a, const void *b)
 /* A detached signature or a checksum: beside a bundle file, not one. */
 static int side_file(const char *cmd, const char *path, int quiet)
 {
-	if (!has_suffix(path, ".minisig") && !has_suffix(path, ".sha256"))
+	if (!has_suffix(path, FERRY_BUNDLE_SIGNATURE_SUFFIX) && !has_suffix(path, FERRY_BUNDLE_CHECKSUM_SUFFIX))
 		return 0;
 	if (!quiet)
 		fprintf(stderr, "ferry %s: leaving out '%s' (a %s beside a bundle file)\n",
-			cmd, path, has_suffix(path, ".minisig") ? "detached signature"
+			cmd, path, has_suffix(path, FERRY_BUNDLE_SIGNATURE_SUFFIX) ? "detached signature"
 							       : "checksum");
 	return 1;
 }

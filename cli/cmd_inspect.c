@@ -47,7 +47,7 @@ static long long repo_pack_size(const ferry_manifest *m, const ferry_git_repo *r
 	if (!hex)
 		return -1;
 	for (i = 0; i < m->nmembers; i++)
-		if ((name = ferry_oci_blob_member_hex(m->members[i].path)) && !strcmp(name, hex))
+		if ((name = ferry_bundle_blob_member_hex(m->members[i].path)) && !strcmp(name, hex))
 			return (long long)m->members[i].size;
 	return -1;
 }

@@ -266,7 +266,7 @@ static int store_get(int argc, char **argv, cli_args *parent)
 				break;
 		if (!o || i < written.n) {
 			json_decref(o);
-			rc = cli_fail("store get", ferry_error_set(FERRY_ENOMEM, "out of memory"));
+			rc = cli_fail("store get", ferry_error_oom());
 			goto done;
 		}
 		cli_print_json(o);

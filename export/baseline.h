@@ -4,7 +4,7 @@
  * store holds. Recorded in the export state as held as of the channel's
  * sequence in the receipt, it makes the next incremental bundle carry
  * exactly what the enclave lacks, even when bundles were lost on the way.
- * The receipt format is described in docs/man/ferry-receipt.md.
+ * The receipt format is bundle-format/payload.h (docs/man/ferry-receipt.md).
  */
 #ifndef FERRY_EXPORT_BASELINE_H
 #define FERRY_EXPORT_BASELINE_H
@@ -13,10 +13,8 @@
 
 #include "ferry/bundle.h"
 #include "export_state.h"
+#include "payload.h"
 
-#define FERRY_RECEIPT_PAYLOAD_TYPE "application/vnd.ferry.receipt+json"
-#define FERRY_RECEIPT_TYPE "urn:ferry:receipt:v1"
-#define FERRY_RECEIPT_MAX_SIZE (256u << 20)
 
 /**
  * Verify the receipt at `path` against `trust` (the enclave's keys) and

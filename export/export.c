@@ -2,8 +2,9 @@
  * Export orchestration. The bundle for an OCI content set is laid out as
  * an OCI image layout: oci-layout, index.json (one descriptor per exported
  * reference, annotated with its full reference name), then every blob under
- * its digest (oci/digest.h names them). Each git repository adds one more blob, its git bundle
- * file, and a binding of its refs (docs/bundle-format.md, section 6.6).
+ * its digest (bundle-format/members.h names the members). Each git
+ * repository adds one more blob, its git bundle file, and a binding of its
+ * refs (docs/bundle-format.md, section 6.6).
  * The sequence number is recorded only after the bundle is
  * completely on disk; if recording fails the files are removed again.
  */
@@ -17,23 +18,22 @@
 #include "buf.h"
 #include "baseline.h"
 #include "digest.h"
-#include "envelope.h"
 #include "fs.h"
 #include "export.h"
 #include "outbox.h"
 #include "file_source.h"
 #include "git_source.h"
 #include "hash.h"
+#include "members.h"
 #include "oci_layout.h"
 #include "registry.h"
 #include "spec.h"
+#include "trust_root.h"
 #include "export_state.h"
 #include "banned.h"
 
-static const char oci_layout_file[] = FERRY_OCI_LAYOUT_FILE;
+static const char oci_layout_file[] = FERRY_LAYOUT_MEMBER_CONTENT;
 
-#define TRUST_ROOT_MEMBER "ferry-trust-root.dsse.json"
-#define TRUST_ROOT_PAYLOAD_TYPE "application/vnd.ferry.trust-root+json"
 
 /* A trust root file to carry: it must at least be an envelope of the right
  * kind (the enclave checks its signatures against its current root). */
@@ -45,8 +45,8 @@ static int load_trust_root(ferry_buf *out, const char *path)
 
 	if ((error = ferry_fs_read_file(out, path, 1u << 20)) < 0)
 		return error;
-	if ((error = ferry_envelope_open_type(&payload, &info, out->ptr, out->size, NULL,
-					      TRUST_ROOT_PAYLOAD_TYPE)) < 0)
+	if ((error = ferry_trust_root_file_open(&payload, &info, out->ptr, out->size,
+					       NULL)) < 0)
 		error = ferry_error_wrap(error, "'%s' is not a trust root file", path);
 	ferry_buf_dispose(&payload);
 	return error;
@@ -69,7 +69,7 @@ static int add_mem_member(ferry_manifest *m, ferry_member_source *src,
 static int add_repos(ferry_manifest *m, ferry_member_source *src,
 		     const ferry_git_content *git)
 {
-	char member[FERRY_OCI_BLOB_MEMBER_SIZE], digest[FERRY_OCI_DIGEST_SIZE];
+	char member[FERRY_BLOB_MEMBER_SIZE], digest[FERRY_OCI_DIGEST_SIZE];
 	size_t i, k;
 	int error = 0;
 
@@ -78,7 +78,7 @@ static int add_repos(ferry_manifest *m, ferry_member_source *src,
 		ferry_git_repo *mr;
 
 		if (r->bundle_file) {
-			ferry_oci_blob_member(member, r->bundle_sha256);
+			ferry_bundle_blob_member(member, r->bundle_sha256);
 			if (ferry_manifest_find(m, member) < 0) {
 				if ((error = ferry_manifest_add_member(m, member, r->bundle_size,
 								       r->bundle_sha256)) < 0)
@@ -106,20 +106,20 @@ static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
 			  const ferry_git_content *git, const ferry_buf *trust_root)
 {
 	ferry_member_source *src = calloc(c->nblobs + git->nrepos + 3, sizeof(*src));
-	char member[FERRY_OCI_BLOB_MEMBER_SIZE];
+	char member[FERRY_BLOB_MEMBER_SIZE];
 	size_t i;
 	int error;
 
 	if (!src)
 		return ferry_error_oom();
-	if ((error = add_mem_member(m, &src[0], FERRY_OCI_LAYOUT_NAME, oci_layout_file,
+	if ((error = add_mem_member(m, &src[0], FERRY_LAYOUT_MEMBER, oci_layout_file,
 				    strlen(oci_layout_file))) < 0 ||
-	    (error = add_mem_member(m, &src[1], FERRY_OCI_INDEX_NAME, index->ptr,
+	    (error = add_mem_member(m, &src[1], FERRY_INDEX_MEMBER, index->ptr,
 				    index->size)) < 0)
 		goto done;
 	/* A new trust root travels right after the layout files. */
 	if (trust_root->size &&
-	    (error = add_mem_member(m, &src[2], TRUST_ROOT_MEMBER, trust_root->ptr,
+	    (error = add_mem_member(m, &src[2], FERRY_TRUST_ROOT_MEMBER, trust_root->ptr,
 				    trust_root->size)) < 0)
 		goto done;
 	for (i = 0; i < c->nblobs; i++) {
@@ -139,7 +139,7 @@ static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
 			m->prereq_blobs[m->nprereq_blobs++] = copy;
 			continue;
 		}
-		ferry_oci_blob_member(member, c->blobs[i].hex);
+		ferry_bundle_blob_member(member, c->blobs[i].hex);
 		if ((error = ferry_manifest_add_member(m, member, c->blobs[i].size,
 						       c->blobs[i].hex)) < 0)
 			goto done;
@@ -452,7 +452,7 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 						       spec->sources[i].written)) < 0)
 			goto done;
 
-	if ((error = ferry_buf_printf(&basename, "ferry-%s-%06llu", m->channel,
+	if ((error = ferry_buf_printf(&basename, FERRY_BUNDLE_BASENAME_FORMAT, m->channel,
 				      (unsigned long long)m->sequence)) < 0)
 		goto done;
 	wopts.out_dir = opts->outbox ? staging.ptr : opts->out_dir;
@@ -471,10 +471,10 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 			ferry_buf side = FERRY_BUF_INIT;
 
 			unlink(out->files.paths[i]);
-			if (ferry_buf_printf(&side, "%s.minisig", out->files.paths[i]) == 0)
+			if (ferry_buf_printf(&side, "%s" FERRY_BUNDLE_SIGNATURE_SUFFIX, out->files.paths[i]) == 0)
 				unlink(side.ptr);
 			ferry_buf_clear(&side);
-			if (ferry_buf_printf(&side, "%s.sha256", out->files.paths[i]) == 0)
+			if (ferry_buf_printf(&side, "%s" FERRY_BUNDLE_CHECKSUM_SUFFIX, out->files.paths[i]) == 0)
 				unlink(side.ptr);
 			ferry_buf_dispose(&side);
 		}

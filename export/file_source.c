@@ -128,7 +128,7 @@ static int add_layer(json_t *layers, ferry_oci_content *c, const ferry_export_sp
 	if (!d || json_object_set_new(d, "annotations",
 				      json_pack("{s:s}", FERRY_OCI_TITLE, title)) < 0) {
 		json_decref(d);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	return ferry_json_append(layers, d);
 }
@@ -168,7 +168,7 @@ int ferry_files_collect(ferry_oci_content *c, const char *cache_dir,
 								strlen(FERRY_OCI_EMPTY_JSON)),
 			     "layers");
 	if (!manifest || !(layers = json_object_get(manifest, "layers"))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	for (i = 0; i < files.n && !error; i++)
@@ -180,7 +180,7 @@ int ferry_files_collect(ferry_oci_content *c, const char *cache_dir,
 	root = ferry_oci_descriptor_new(FERRY_OCI_MT_MANIFEST, manifest_hex, text.size);
 	if (!root || json_object_set_new(root, "artifactType",
 					 json_string(type ? type : FERRY_OCI_MT_FILES)) < 0) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	error = ferry_oci_content_add_root(c, ref.ptr, root);

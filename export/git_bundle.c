@@ -15,8 +15,9 @@
  * configuration files. Delta chains stop at 50, as in git.
  *
  * The pack body goes to a temporary file first (its object count must
- * precede it), then the bundle file is assembled while SHA-256 (for the
- * ferry manifest) and SHA-1 (the pack trailer) are computed.
+ * precede it), then the bundle file is assembled (the header by
+ * bundle-format/git_header.h) while SHA-256 (for the ferry manifest) and
+ * SHA-1 (the pack trailer) are computed.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -33,6 +34,7 @@
 #include "git_bundle.h"
 #include "git_check.h"
 #include "git_error.h"
+#include "git_header.h"
 #include "banned.h"
 
 enum { OBJ_COMMIT = 1, OBJ_TREE = 2, OBJ_BLOB = 3, OBJ_TAG = 4, OBJ_OFS_DELTA = 6,
@@ -85,7 +87,7 @@ static int map_add(obj_slot **out, obj_map *m, const git_oid *id)
 		obj_map grown = { NULL, m->cap ? m->cap * 2 : 4096, 0 };
 
 		if (!(grown.slots = calloc(grown.cap, sizeof(*grown.slots))))
-			return ferry_error_set(FERRY_ENOMEM, "out of memory");
+			return ferry_error_oom();
 		for (i = 0; i < m->cap; i++)
 			if (m->slots[i].used) {
 				grown.slots[slot_of(&grown, &m->slots[i].id)] = m->slots[i];
@@ -211,7 +213,7 @@ int ferry_git__delta(unsigned char **out, size_t *outlen, const unsigned char *b
 		free(o.p);
 		free(heads);
 		free(next);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	memset(heads, 0xff, hsize * sizeof(*heads));
 	/* later blocks first in each chain: nearer matches are tried first */
@@ -338,7 +340,7 @@ static int deflate_into(pack_ctx *c, const void *data, size_t len, size_t *outle
 		unsigned char *grown = realloc(c->zbuf, bound);
 
 		if (!grown)
-			return ferry_error_set(FERRY_ENOMEM, "out of memory");
+			return ferry_error_oom();
 		c->zbuf = grown;
 		c->zcap = bound;
 	}
@@ -544,7 +546,7 @@ static int collect_cb(const ferry_git_tree_entry *e, void *payload)
 		entry_copy *grown = realloc(l->v, cap * sizeof(*grown));
 
 		if (!grown)
-			return ferry_error_set(FERRY_ENOMEM, "out of memory");
+			return ferry_error_oom();
 		l->v = grown;
 		l->cap = cap;
 	}
@@ -888,12 +890,13 @@ static int out_put(out_file *o, const void *data, size_t len, int pack)
 static int write_header(out_file *o, pack_ctx *c)
 {
 	const ferry_git__bundle_spec *s = c->spec;
-	ferry_buf h = FERRY_BUF_INIT;
+	ferry_git_header h;
+	ferry_buf out = FERRY_BUF_INIT;
 	char hex[GIT_OID_HEXSZ + 1];
 	size_t i;
-	int error;
+	int error = 0;
 
-	error = ferry_buf_puts(&h, "# v2 git bundle\n");
+	ferry_git_header_init(&h);
 	for (i = 0; i < s->nprereqs && !error; i++) {
 		git_commit *commit = NULL;
 		const char *summary = NULL;
@@ -902,32 +905,24 @@ static int write_header(out_file *o, pack_ctx *c)
 		if (git_commit_lookup(&commit, s->repo, &s->prereqs[i]) == 0)
 			summary = git_commit_summary(commit);
 		git_error_clear();
-		error = ferry_buf_printf(&h, "-%s", hex);
-		if (!error && summary && *summary) {
-			const char *p;
-
-			error = ferry_buf_puts(&h, " ");
-			for (p = summary; *p && !error; p++)
-				error = ferry_buf_put(&h, (*p == '\n' || *p == '\r') ? " " : p, 1);
-		}
-		if (!error)
-			error = ferry_buf_puts(&h, "\n");
+		error = ferry_git_header_add_prereq(&h, hex, summary);
 		git_commit_free(commit);
 	}
 	for (i = 0; i < s->nrefs && !error; i++) {
 		git_oid_tostr(hex, sizeof(hex), &s->ref_targets[i]);
-		error = ferry_buf_printf(&h, "%s %s\n", hex, s->ref_names[i]);
+		error = ferry_git_header_add_ref(&h, hex, s->ref_names[i]);
 	}
 	for (i = 0; s->head && i < s->nrefs && !error; i++)
 		if (!strcmp(s->ref_names[i], s->head)) {
 			git_oid_tostr(hex, sizeof(hex), &s->ref_targets[i]);
-			error = ferry_buf_printf(&h, "%s HEAD\n", hex);
+			error = ferry_git_header_add_ref(&h, hex, "HEAD");
 		}
 	if (!error)
-		error = ferry_buf_puts(&h, "\n");
+		error = ferry_git_header_write(&out, &h);
 	if (!error)
-		error = out_put(o, h.ptr, h.size, 0);
-	ferry_buf_dispose(&h);
+		error = out_put(o, out.ptr, out.size, 0);
+	ferry_git_header_dispose(&h);
+	ferry_buf_dispose(&out);
 	return error;
 }
 
@@ -952,7 +947,7 @@ static int assemble(pack_ctx *c, const char *path, ferry_git__bundle_result *res
 		goto done;
 	if (!(o.sha1 = EVP_MD_CTX_new()) || EVP_DigestInit_ex(o.sha1, EVP_sha1(), NULL) != 1 ||
 	    !(buf = malloc(1u << 20))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	if ((error = write_header(&o, c)) < 0 || (error = out_put(&o, hdr, 12, 1)) < 0)

@@ -1,6 +1,6 @@
 /*
- * Writing git bundle files (git's bundle format v2: "# v2 git bundle",
- * prerequisite lines, ref lines, a blank line, then a pack) from a
+ * Writing git bundle files (git's bundle format v2: the header of
+ * bundle-format/git_header.h, then a pack) from a
  * repository, for the objects reachable from the given tips and not from
  * the prerequisites. Every object that goes into the pack passes the strict
  * checks of git_check.h first.

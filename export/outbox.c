@@ -15,6 +15,7 @@
 #include "export.h"
 #include "fs.h"
 #include "hash.h"
+#include "members.h"
 #include "outbox.h"
 #include "banned.h"
 
@@ -72,7 +73,9 @@ static int settle_pass(const char *staging, const char *outbox, const char *chan
 	while (!error && (e = readdir(d))) {
 		uint64_t seq = staged_sequence(e->d_name, channel);
 		size_t len = strlen(e->d_name);
-		int sig = len > 8 && !strcmp(e->d_name + len - 8, ".minisig");
+		int sig = len > strlen(FERRY_BUNDLE_SIGNATURE_SUFFIX) &&
+			  !strcmp(e->d_name + len - strlen(FERRY_BUNDLE_SIGNATURE_SUFFIX),
+				  FERRY_BUNDLE_SIGNATURE_SUFFIX);
 
 		if (!seq || sig != signatures)
 			continue;
@@ -114,7 +117,7 @@ int ferry_outbox_write_checksums(const ferry_write_result *w)
 		ferry_buf_clear(&path);
 		ferry_buf_clear(&line);
 		if ((error = ferry_sha256_file(hex, NULL, w->paths[i])) < 0 ||
-		    (error = ferry_buf_printf(&path, "%s.sha256", w->paths[i])) < 0 ||
+		    (error = ferry_buf_printf(&path, "%s" FERRY_BUNDLE_CHECKSUM_SUFFIX, w->paths[i])) < 0 ||
 		    (error = ferry_buf_printf(&line, "%s  %s\n", hex,
 					      base_name(w->paths[i]))) < 0)
 			break;
@@ -127,7 +130,8 @@ int ferry_outbox_write_checksums(const ferry_write_result *w)
 
 int ferry_outbox_deliver(ferry_write_result *w, const char *outbox)
 {
-	static const char *const suffixes[] = { "", ".sha256", ".minisig" };
+	static const char *const suffixes[] = { "", FERRY_BUNDLE_CHECKSUM_SUFFIX,
+						      FERRY_BUNDLE_SIGNATURE_SUFFIX };
 	ferry_buf from = FERRY_BUF_INIT, to = FERRY_BUF_INIT;
 	size_t i, k;
 	int error = 0;
@@ -148,7 +152,7 @@ int ferry_outbox_deliver(ferry_write_result *w, const char *outbox)
 		if ((error = ferry_outbox_final_path(&to, outbox, w->paths[i])) < 0)
 			break;
 		if (!(final = ferry_buf_detach(&to))) {
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			error = ferry_error_oom();
 			break;
 		}
 		free(w->paths[i]);

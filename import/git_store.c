@@ -1,9 +1,7 @@
 /*
  * Git repositories in the store (see git_store.h). libgit2's types stay in
- * this file. The git bundle file format: a signature line ("# v2 git
- * bundle" or "# v3 git bundle" followed by "@capability" lines), then
- * prerequisite lines "-<oid> <comment>", ref lines "<oid> <refname>", an
- * empty line, and the pack.
+ * this file. A git bundle file's header is parsed by
+ * bundle-format/git_header.h; the pack after it is indexed here.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,10 +17,9 @@
 #include "ferry/errors.h"
 #include "git_error.h"
 #include "fs.h"
+#include "git_header.h"
 #include "git_store.h"
 #include "banned.h"
-
-#define BUNDLE_HEADER_MAX (16u << 20)
 
 struct ferry_git_staged {
 	ferry_store *st;
@@ -42,127 +39,18 @@ static int git_fail(const char *what, const char *repo)
 	return ferry_git_error(FERRY_EIO, "repository '%s': %s", repo, what);
 }
 
-typedef struct {
-	char **prereqs;
-	size_t nprereqs;
-	char **refs;   /* "oid refname" */
-	size_t nrefs;
-	uint64_t pack_offset;
-} bundle_header;
-
-static void header_free(bundle_header *h)
-{
-	size_t i;
-
-	for (i = 0; i < h->nprereqs; i++)
-		free(h->prereqs[i]);
-	for (i = 0; i < h->nrefs; i++)
-		free(h->refs[i]);
-	free(h->prereqs);
-	free(h->refs);
-}
-
-static int push(char ***arr, size_t *n, const char *s, size_t len)
-{
-	char **grown = realloc(*arr, (*n + 1) * sizeof(**arr));
-
-	if (!grown || !(grown[*n] = strndup(s, len))) {
-		if (grown)
-			*arr = grown;
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
-	}
-	*arr = grown;
-	(*n)++;
-	return 0;
-}
-
-static int is_oid(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len != 40 && len != 64)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
-/* Parse the header of a git bundle file, reading at most BUNDLE_HEADER_MAX. */
-static int parse_header(bundle_header *h, const char *path, const char *repo)
+/* Parse the header of the git bundle file at `path` of repository `repo`. */
+static int parse_header(ferry_git_header *h, const char *path, const char *repo)
 {
 	FILE *f = fopen(path, "rb");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	uint64_t at = 0;
-	int error = 0, first = 1, ended = 0;
+	int error;
 
-	memset(h, 0, sizeof(*h));
+	ferry_git_header_init(h);
 	if (!f)
 		return ferry_error_set_errno(FERRY_EIO, "cannot open '%s'", path);
-	while (!ended && (len = getline(&line, &cap, f)) > 0) {
-		at += (uint64_t)len;
-		if (at > BUNDLE_HEADER_MAX) {
-			error = ferry_error_set(FERRY_ETOOBIG, "repository '%s': git bundle "
-						"header is too large", repo);
-			break;
-		}
-		if (line[len - 1] != '\n') {
-			error = ferry_error_set(FERRY_EINVALID, "repository '%s': git bundle "
-						"header is truncated", repo);
-			break;
-		}
-		line[--len] = '\0';
-		if (first) {
-			first = 0;
-			if (strcmp(line, "# v2 git bundle") && strcmp(line, "# v3 git bundle")) {
-				error = ferry_error_set(FERRY_EINVALID,
-							"repository '%s': not a git bundle "
-							"(v2 or v3)", repo);
-				break;
-			}
-			continue;
-		}
-		if (len == 0) {
-			ended = 1;
-		} else if (line[0] == '@') {
-			if (strcmp(line, "@object-format=sha1")) {
-				error = ferry_error_set(FERRY_EUNSUPPORTED,
-							"repository '%s': git bundle capability "
-							"'%.60s' is not supported", repo, line);
-				break;
-			}
-		} else if (line[0] == '-') {
-			size_t n = strcspn(line + 1, " ");
-
-			if (!is_oid(line + 1, n)) {
-				error = ferry_error_set(FERRY_EINVALID, "repository '%s': "
-							"malformed prerequisite line", repo);
-				break;
-			}
-			if ((error = push(&h->prereqs, &h->nprereqs, line + 1, n)) < 0)
-				break;
-		} else {
-			size_t n = strcspn(line, " ");
-
-			if (!is_oid(line, n) || line[n] != ' ' || !line[n + 1]) {
-				error = ferry_error_set(FERRY_EINVALID, "repository '%s': "
-							"malformed ref line", repo);
-				break;
-			}
-			if ((error = push(&h->refs, &h->nrefs, line, (size_t)len)) < 0)
-				break;
-		}
-	}
-	if (!error && !ended)
-		error = ferry_error_set(FERRY_EINVALID, "repository '%s': git bundle has "
-					"no pack", repo);
-	h->pack_offset = at;
-	free(line);
+	if ((error = ferry_git_header_read(h, f)) < 0)
+		error = ferry_error_wrap(error, "repository '%s'", repo);
 	fclose(f);
-	if (error)
-		header_free(h);
 	return error;
 }
 
@@ -175,20 +63,20 @@ static int repo_open_or_null(git_repository **out, const char *path)
 }
 
 /* The manifest's ref state must agree with what the bundle file says. */
-static int check_header(const bundle_header *h, const ferry_git_repo *r)
+static int check_header(const ferry_git_header *h, const ferry_git_repo *r)
 {
 	size_t i, k;
 
 	for (i = 0; i < h->nrefs; i++) {
-		const char *name = strchr(h->refs[i], ' ') + 1;
-		size_t oidlen = (size_t)(name - 1 - h->refs[i]);
+		const char *name = h->refs[i].name;
 
 		if (!strcmp(name, "HEAD"))
 			continue;
 		for (k = 0; k < r->nrefs; k++)
 			if (!strcmp(r->refs[k].name, name))
 				break;
-		if (k == r->nrefs || strncmp(r->refs[k].commit, h->refs[i], oidlen))
+		if (k == r->nrefs || strncmp(r->refs[k].commit, h->refs[i].oid,
+					     strlen(h->refs[i].oid)))
 			return ferry_error_set(FERRY_EINVALID,
 					       "repository '%s': the git bundle's ref '%.200s' "
 					       "disagrees with the signed manifest", r->name, name);
@@ -207,7 +95,7 @@ static int index_pack(git_odb *odb, const char *pack_dir, const char *bundle_fil
 	ssize_t n;
 
 	if (!buf)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	git_indexer_options_init(&opts, GIT_INDEXER_OPTIONS_VERSION);
 	/* (libgit2's own "verify" leaks in 1.5; check_complete walks instead) */
 	if ((fd = open(bundle_file, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -296,7 +184,7 @@ static int check_entry(const char *root, const git_tree_entry *e, void *payload)
 		int added = oid_set_add(t->seen, oid);
 
 		if (added < 0) {
-			t->error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			t->error = ferry_error_oom();
 			return -1;
 		}
 		if (!added)
@@ -432,7 +320,7 @@ static int check_ref_names(git_repository *store_repo, const ferry_git_repo *r)
 	int error = 0, valid;
 
 	if (!(names = malloc(cap * sizeof(*names))))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	for (i = 0; i < r->nrefs; i++) {
 		if (git_reference_name_is_valid(&valid, r->refs[i].name) < 0 || !valid) {
 			error = ferry_error_set(FERRY_EINVALID, "repository '%s': git does not "
@@ -458,7 +346,7 @@ static int check_ref_names(git_repository *store_repo, const ferry_git_repo *r)
 					if (grown)
 						names = grown;
 					git_reference_free(ref);
-					error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+					error = ferry_error_oom();
 					goto done;
 				}
 				names = grown;
@@ -496,7 +384,7 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 		    uint64_t base_sequence, const char *const *borrow, size_t nborrow)
 {
 	ferry_git_staged *s = NULL;
-	bundle_header h;
+	ferry_git_header h;
 	git_repository *store_repo = NULL, *q = NULL;
 	git_odb *odb = NULL;
 	ferry_buf target = FERRY_BUF_INIT, qpath = FERRY_BUF_INIT, alt = FERRY_BUF_INIT;
@@ -505,11 +393,11 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 	size_t k;
 	int error = 0;
 
-	memset(&h, 0, sizeof(h));
+	ferry_git_header_init(&h);
 	git_libgit2_init();
 	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
 	if (!(s = calloc(1, sizeof(*s)))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	s->st = st;
@@ -568,12 +456,12 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 		    (error = check_header(&h, r)) < 0)
 			goto done;
 		for (k = 0; k < h.nprereqs; k++)
-			if (git_oid_fromstr(&oid, h.prereqs[k]) < 0 || !git_odb_exists(odb, &oid)) {
+			if (git_oid_fromstr(&oid, h.prereqs[k].oid) < 0 || !git_odb_exists(odb, &oid)) {
 				error = ferry_error_set(FERRY_EVERIFY,
 							"repository '%s': the store lacks "
 							"prerequisite commit %s of the git "
 							"bundle (base sequence %llu)", r->name,
-							h.prereqs[k],
+							h.prereqs[k].oid,
 							(unsigned long long)base_sequence);
 				goto done;
 			}
@@ -612,7 +500,7 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 	*out = s;
 	s = NULL;
 done:
-	header_free(&h);
+	ferry_git_header_dispose(&h);
 	git_odb_free(odb);
 	git_repository_free(q);
 	git_repository_free(store_repo);

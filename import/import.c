@@ -30,6 +30,7 @@
 #include "import.h"
 #include "json.h"
 #include "log.h"
+#include "members.h"
 #include "reader.h"
 #include "trust.h"
 #include "util.h"
@@ -120,7 +121,7 @@ static int writer_start(writer *w)
 	w->flush_fd = -1;
 	for (i = 0; i < RING_SLOTS; i++)
 		if (!(w->slot[i] = malloc(SLOT_SIZE)))
-			return ferry_error_set(FERRY_ENOMEM, "out of memory");
+			return ferry_error_oom();
 	if (pthread_mutex_init(&w->lock, NULL) || pthread_cond_init(&w->changed, NULL) ||
 	    pthread_create(&w->thread, NULL, writer_main, w))
 		return ferry_error_set(FERRY_ERROR, "cannot start the staging writer");
@@ -343,7 +344,7 @@ static int check_sequence(import_ctx *c, staged_bundle *b, const ferry_manifest 
 
 static int is_blob(const ferry_member *mem)
 {
-	return ferry_oci_blob_member_hex(mem->path) != NULL;
+	return ferry_bundle_blob_member_hex(mem->path) != NULL;
 }
 
 static staged_bundle *find_bundle(import_ctx *c, const char *id)
@@ -363,7 +364,7 @@ static int add_bundle(import_ctx *c, const ferry_manifest *m, staged_bundle **ou
 	int error = 0;
 
 	if (!grown)
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	c->b = grown;
 	b = &c->b[c->nb];
 	memset(b, 0, sizeof(*b));
@@ -376,7 +377,7 @@ static int add_bundle(import_ctx *c, const ferry_manifest *m, staged_bundle **ou
 		free(b->volume_ok);
 		free(b->staged);
 		ferry_buf_dispose(&dir);
-		return error ? error : ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return error ? error : ferry_error_oom();
 	}
 	b->dir = ferry_buf_detach(&dir);
 	c->nb++;
@@ -668,7 +669,7 @@ static int stage_git(import_ctx *c, size_t index)
 	if (!m->nrepos)
 		return 0;
 	if (!(b->git = calloc(m->nrepos, sizeof(*b->git))))
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	for (i = 0; i < m->nrepos && !error; i++) {
 		const ferry_git_repo *r = &m->repos[i];
 		const char *file = NULL;
@@ -676,10 +677,10 @@ static int stage_git(import_ctx *c, size_t index)
 		ferry_buf_clear(&path);
 		if (r->bundle) {
 			const char *hex = ferry_oci_digest_hex(r->bundle);
-			char member[FERRY_OCI_BLOB_MEMBER_SIZE];
+			char member[FERRY_BLOB_MEMBER_SIZE];
 			long at;
 
-			ferry_oci_blob_member(member, hex);
+			ferry_bundle_blob_member(member, hex);
 			at = ferry_manifest_find(m, member);
 			if (at >= 0 && b->staged[at])
 				error = staged_path(&path, b, (size_t)at);
@@ -691,7 +692,7 @@ static int stage_git(import_ctx *c, size_t index)
 		nborrow = 0;
 		free(borrow);
 		if (!error && !(borrow = calloc(index + 1, sizeof(*borrow))))
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			error = ferry_error_oom();
 		for (j = 0; !error && j < index; j++)
 			for (k = 0; c->b[j].git && k < c->b[j].m->nrepos; k++)
 				if (!strcmp(c->b[j].m->repos[k].name, r->name) &&
@@ -744,13 +745,13 @@ static int publish_blobs(import_ctx *c, staged_bundle *b)
 static uint64_t tagged_size(import_ctx *c, const ferry_manifest *m, const char *digest)
 {
 	const char *hex = ferry_oci_digest_hex(digest);
-	char path[FERRY_OCI_BLOB_MEMBER_SIZE];
+	char path[FERRY_BLOB_MEMBER_SIZE];
 	ferry_buf p = FERRY_BUF_INIT;
 	uint64_t size = 0;
 	struct stat s;
 	long idx;
 
-	ferry_oci_blob_member(path, hex);
+	ferry_bundle_blob_member(path, hex);
 	if ((idx = ferry_manifest_find(m, path)) >= 0)
 		size = m->members[idx].size;
 	else if (ferry_store_blob_path(&p, c->st, hex) == 0 && stat(p.ptr, &s) == 0)
@@ -1024,7 +1025,7 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 
 	/* 4. Report. */
 	if (!(out->bundles = calloc(c.nb ? c.nb : 1, sizeof(*out->bundles)))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	for (i = 0; i < c.nb; i++) {

@@ -142,7 +142,7 @@ static int check_layers(file_layer **out, size_t *n, ferry_store *st,
 			break;
 		}
 		if (!(grown = realloc(l, (count + 1) * sizeof(*l)))) {
-			error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			error = ferry_error_oom();
 			break;
 		}
 		l = grown;
@@ -183,7 +183,7 @@ static int write_file(ferry_store *st, const file_layer *f, const char *dir)
 		goto done;
 	}
 	if (!(chunk = malloc(COPY_CHUNK))) {
-		error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+		error = ferry_error_oom();
 		goto done;
 	}
 	if ((in = open(src.ptr, O_RDONLY | O_CLOEXEC)) < 0) {

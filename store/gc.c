@@ -55,7 +55,7 @@ static int set_add(hex_set *s, const char *hex)
 		void *grown = realloc(s->hex, cap * sizeof(*s->hex));
 
 		if (!grown)
-			return ferry_error_set(FERRY_ENOMEM, "out of memory");
+			return ferry_error_oom();
 		s->hex = grown;
 		s->cap = cap;
 	}

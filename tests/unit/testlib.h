@@ -50,6 +50,10 @@ void forge_tar(const char *path, const forge_entry *entries, size_t n);
 void forge_envelope(ferry_buf *out, const ferry_manifest *m,
 		    ferry_key *const *keys, size_t nkeys);
 
+/** Bytes tests give forge_manifest()'s two members. */
+#define TEST_LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"
+#define TEST_INDEX_JSON "{\"schemaVersion\":2,\"manifests\":[]}"
+
 /** A manifest with members "oci-layout" and "index.json" of the given
  *  bytes, valid from now for a day. */
 ferry_manifest *forge_manifest(const char *a, const char *b);

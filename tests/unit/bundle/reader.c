@@ -13,8 +13,8 @@
 #include "envelope.h"
 #include "testlib.h"
 
-static const char A[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
-static const char B[] = "{\"schemaVersion\":2,\"manifests\":[]}";
+static const char A[] = TEST_LAYOUT_JSON;
+static const char B[] = TEST_INDEX_JSON;
 
 typedef struct {
 	char *dir;
