@@ -707,6 +707,10 @@ int ferry_git_publish(ferry_git_staged *s)
 	git_libgit2_init();
 	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
 	if (!ferry_fs_exists(s->target)) {
+		/* ferry makes the directories, with its modes; libgit2 would
+		 * make them with the umask's */
+		if ((error = ferry_fs_mkdir_p(s->target, 0755)) < 0)
+			goto done;
 		if (git_repository_init(&repo, s->target, 1) < 0) {
 			error = git_fail("cannot create the store's repository", r->name);
 			goto done;
@@ -753,6 +757,7 @@ int ferry_git_publish(ferry_git_staged *s)
 		git_reference_free(ref);
 	}
 	set_head(repo);
+	error = ferry_fs_fix_modes(s->target);
 done:
 	git_repository_free(repo);
 	ferry_buf_dispose(&from);
