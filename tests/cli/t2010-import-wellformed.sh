@@ -9,10 +9,13 @@
 #   a tag bound to a layer instead of a manifest or an index
 #   references outside the OCI name and tag grammar
 #   an index chain 20 deep, a 5 MiB index (the walk's limits: 8, 4 MiB)
+#   git trees the exporter would refuse: an entry named "..", one named
+#   ".git", a symbolic link named .gitmodules, a .gitmodules whose url is an
+#   option ("-u...")
 # A manifest whose layers only the store holds (from an earlier import)
 # imports.
 . "$(dirname "$0")/../lib/test-lib.sh"
-need jq sqlite3 sha256sum
+need jq sqlite3 sha256sum git
 FORGE=${FERRY_FORGE_BUNDLE:-$FERRY_BUILD_DIR/tests/forge-bundle}
 [ -x "$FORGE" ] || fail "forge-bundle not found at $FORGE"
 
@@ -59,10 +62,10 @@ image() {
 		  layers: [{mediaType: $ml, digest: $ld, size: $ls}]}' | tr -d '\n' >"$T/manifest"
 	read -r MD MS <<<"$(blob "$1" "$T/manifest")"
 }
-# forge DIR CHANNEL: a signed bundle of layout DIR; prints its path.
+# forge DIR CHANNEL [ARG...]: a signed bundle of layout DIR (ARGs to forge-bundle); prints its path.
 forge() {
 	mkdir -p "$T/forged"
-	"$FORGE" "$T/k.key" "$T/forged" "$2" 1 "$1" || fail "forge-bundle $1"
+	"$FORGE" "$T/k.key" "$T/forged" "$2" 1 "$1" "${@:3}" || fail "forge-bundle $1"
 }
 # state: the store's content (every file but the database's and the lock),
 # and its tags, blobs and channels.
@@ -158,3 +161,32 @@ expect_exit 0 "$FERRY" import -q --store "$S" "$(forge "$L" c$n)"
 [ "$(sqlite3 "$S/ferry.db" "SELECT digest FROM tags WHERE reference = 'library/app:multi'")" = "$d" ] ||
 	fail "library/app:multi was not published"
 ok "an index whose manifest, config and layer only the store holds imports"
+
+# ---- git trees the exporter would refuse ------------------------------------------------------------------
+# hostile_git NAME ENTRY MODE CONTENT: a git bundle of one commit whose tree
+# holds ENTRY (mode MODE) with CONTENT, written with git's plumbing.
+hostile_git() {
+	local g=$T/git-$1 blob tree commit
+	git init -q --bare "$g"
+	blob=$(printf '%s' "$4" | git --git-dir="$g" hash-object -w --stdin)
+	tree=$({ printf '%s %s\0' "$3" "$2"; printf "$(echo "$blob" | sed 's/../\\x&/g')"; } |
+		git --git-dir="$g" hash-object -t tree --literally -w --stdin)
+	commit=$(git --git-dir="$g" -c user.name=t -c user.email=t@t commit-tree "$tree" -m evil)
+	git --git-dir="$g" update-ref refs/heads/main "$commit"
+	git --git-dir="$g" bundle create -q "$T/$1.bundle" refs/heads/main 2>/dev/null ||
+		fail "git bundle create $1"
+	echo "$tree"
+}
+for c in "dotdot|..|100644|x" "dotgit|.git|100644|x" "symlink|.gitmodules|120000|target" \
+	"modules|.gitmodules|100644|[submodule \"s\"]
+	path = s
+	url = -upload-pack=touch /tmp/pwned"; do
+	IFS='|' read -r name entry mode content <<<"$c"
+	[ "$name" = modules ] && content=$(printf '[submodule "s"]\n\tpath = s\n\turl = --upload-pack=touch /tmp/pwned\n')
+	tree=$(hostile_git "$name" "$entry" "$mode" "$content")
+	case_dir
+	read -r gd gs <<<"$(blob "$L" "$T/$name.bundle")"
+	refused "$(forge "$L" c$n "git:org/$name=$L/blobs/sha256/${gd#sha256:}")" "repository 'org/$name'" "refused"
+	[ ! -e "$S/git/org/$name.git" ] || fail "the repository org/$name was created"
+done
+ok "git trees with '..', '.git', a symlinked .gitmodules or a hostile .gitmodules are refused"

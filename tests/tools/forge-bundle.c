@@ -9,7 +9,10 @@
  * oversized indexes, false sizes, missing layers, tags bound to layers,
  * references outside the name grammar.
  *
- *   forge-bundle KEY OUT_DIR CHANNEL SEQUENCE LAYOUT [PREREQ_DIGEST...]
+ *   forge-bundle KEY OUT_DIR CHANNEL SEQUENCE LAYOUT [git:NAME=FILE]... [PREREQ_DIGEST...]
+ *
+ * git:NAME=FILE adds repository NAME carried by git bundle FILE (a file of
+ * LAYOUT/blobs/sha256/, so a member), with the refs its header lists.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -30,6 +33,45 @@ static int die(const char *what)
 {
 	fprintf(stderr, "forge-bundle: %s: %s\n", what, ferry_error_last());
 	return 1;
+}
+
+/* Add repository "NAME=FILE": the refs of git bundle FILE's header. */
+static int add_git(ferry_manifest *m, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char name[256], line[1024], hex[FERRY_SHA256_HEX_LEN + 1], digest[80];
+	ferry_git_repo *r = NULL;
+	uint64_t size;
+	FILE *f;
+	int first = 1;
+
+	if (!eq || (size_t)(eq - arg) >= sizeof(name))
+		return -1;
+	memcpy(name, arg, (size_t)(eq - arg));
+	name[eq - arg] = '\0';
+	if (ferry_sha256_file(hex, &size, eq + 1) < 0 || !(f = fopen(eq + 1, "rb")))
+		return -1;
+	snprintf(digest, sizeof(digest), "sha256:%s", hex);
+	if (ferry_manifest_add_repo(&r, m, name, digest) < 0) {
+		fclose(f);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) && line[0] != '\n') {
+		char *sp = strchr(line, ' ');
+
+		if (first || line[0] == '@' || line[0] == '-' || !sp) {
+			first = 0;
+			continue;
+		}
+		*sp = '\0';
+		sp[strcspn(sp + 1, "\n") + 1] = '\0';
+		if (ferry_git_repo_add_ref(r, sp + 1, line, 0) < 0) {
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -58,12 +100,19 @@ int main(int argc, char **argv)
 	if (ferry_manifest_new(&m, argv[3]) < 0)
 		return die("manifest");
 	m->sequence = strtoull(argv[4], NULL, 10);
-	m->base_sequence = argc > 6 ? m->sequence - 1 : 0;
+	m->base_sequence = 0;
 	m->created = (int64_t)time(NULL) - 60 + (int64_t)m->sequence;
 	m->expires = m->created + 86400;
 	for (k = 6; k < argc; k++) {
-		char **grown = realloc(m->prereq_blobs, (m->nprereq_blobs + 1) * sizeof(char *));
+		char **grown;
 
+		if (!strncmp(argv[k], "git:", 4)) {
+			if (add_git(m, argv[k] + 4) < 0)
+				return die(argv[k]);
+			continue;
+		}
+		m->base_sequence = m->sequence - 1;
+		grown = realloc(m->prereq_blobs, (m->nprereq_blobs + 1) * sizeof(char *));
 		if (!grown)
 			return 1;
 		m->prereq_blobs = grown;
