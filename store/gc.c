@@ -123,13 +123,24 @@ int ferry_store_gc(ferry_store_gc_result *out, ferry_store *st, int dry_run)
 	if ((error = ferry_oci_blob_dir(&dir, st->root)) < 0 ||
 	    (error = sweep_list(out, &live, dir.ptr)) < 0 || dry_run)
 		goto done;
+	/* The records go first, in one transaction: a crash before the files
+	 * are gone leaves unrecorded files, which the next gc removes, never a
+	 * record of a missing blob. */
+	if (out->removed.n) {
+		if ((error = ferry_store_begin(st, 1)) < 0)
+			goto done;
+		for (i = 0; i < out->removed.n && !error; i++)
+			error = ferry_store_blob_forget(st, out->removed.v[i]);
+		if (error) {
+			ferry_store_rollback(st);
+			goto done;
+		}
+		if ((error = ferry_store_commit(st)) < 0)
+			goto done;
+	}
 	for (i = 0; i < out->removed.n; i++) {
 		ferry_buf_clear(&path);
 		if ((error = ferry_buf_printf(&path, "%s/%s", dir.ptr, out->removed.v[i])) < 0)
-			goto done;
-		/* The record goes first: a crash in between leaves an unrecorded
-		 * file, which the next gc removes, never a record of a missing blob. */
-		if ((error = ferry_store_blob_forget(st, out->removed.v[i])) < 0)
 			goto done;
 		if (unlink(path.ptr) < 0) {
 			error = ferry_error_set_errno(FERRY_EIO, "cannot remove '%s'", path.ptr);
