@@ -63,8 +63,7 @@ static void seckey_checksum(unsigned char chk[32], const unsigned char *keynum,
 
 /* Write "untrusted comment: <comment>\n<base64>\n" to `path`. */
 static int write_key_file(const char *path, const char *comment,
-			  const unsigned char *raw, size_t rawlen, mode_t mode,
-			  int force)
+			  const unsigned char *raw, size_t rawlen, mode_t mode)
 {
 	size_t b64len = sodium_base64_encoded_len(rawlen,
 						  sodium_base64_VARIANT_ORIGINAL);
@@ -79,9 +78,8 @@ static int write_key_file(const char *path, const char *comment,
 	if ((error = ferry_buf_printf(&text, "untrusted comment: %s\n%s\n",
 				      comment, b64)) < 0)
 		goto done;
-	if (force)
-		remove(path);
-	error = ferry_fs_write_atomic(path, text.ptr, text.size, mode);
+	/* a regular file at `path` (--force) is replaced by the rename */
+	error = ferry_fs_write_output(path, text.ptr, text.size, mode);
 	if (error == FERRY_EEXISTS)
 		error = ferry_error_set(FERRY_EEXISTS,
 					"'%s' is being written by another process",
@@ -138,11 +136,11 @@ int ferry_key_generate(const char *prefix, int force)
 
 	snprintf(comment, sizeof(comment), "minisign secret key %s", id);
 	if ((error = write_key_file(key_path.ptr, comment, raw, SEC_RAW_LEN,
-				    0600, force)) < 0)
+				    0600)) < 0)
 		goto done;
 	snprintf(comment, sizeof(comment), "minisign public key %s", id);
 	error = write_key_file(pub_path.ptr, comment, pub_raw, PUB_RAW_LEN,
-			       0644, force);
+			       0644);
 done:
 	sodium_free(raw);
 	ferry_buf_dispose(&pub_path);

@@ -147,8 +147,7 @@ static int mirror_serve(int argc, char **argv, cli_args *parent)
 		char text[16];
 		int n = snprintf(text, sizeof(text), "%u\n", ferry_mirror_port(m));
 
-		remove(port_file);
-		if ((error = ferry_fs_write_atomic(port_file, text, (size_t)n, 0644)) < 0) {
+		if ((error = ferry_fs_write_output(port_file, text, (size_t)n, 0644)) < 0) {
 			rc = cli_fail("mirror", error);
 			goto done;
 		}

@@ -58,7 +58,7 @@ int cmd_receipt(int argc, char **argv)
 	if ((error = ferry_key_load(&key, keyfile)) < 0 ||
 	    (error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_READ, 0)) < 0 ||
 	    (error = ferry_receipt_make(&buf, st, key, (int64_t)time(NULL))) < 0 ||
-	    (error = ferry_fs_write_atomic(outfile, buf.ptr, buf.size, 0644)) < 0) {
+	    (error = ferry_fs_write_output(outfile, buf.ptr, buf.size, 0644)) < 0) {
 		rc = cli_fail("receipt", error);
 		goto done;
 	}

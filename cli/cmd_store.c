@@ -199,12 +199,14 @@ static int store_gc(int argc, char **argv, cli_args *parent)
 {
 	const char *store = NULL;
 	ferry_store *st = NULL;
-	size_t removed, kept;
-	uint64_t bytes;
+	ferry_store_gc_result res;
+	json_t *o = NULL, *digests;
 	char size[32];
 	cli_args a;
+	size_t i;
 	int id, dry = 0, error, rc = FERRY_EXIT_OK;
 
+	memset(&res, 0, sizeof(res));
 	cli_args_init(&a, &gc_command, argc, argv, parent);
 	while ((id = cli_args_next(&a)) > 0) {
 		switch (id) {
@@ -215,18 +217,33 @@ static int store_gc(int argc, char **argv, cli_args *parent)
 	if (id < 0)
 		return a.exit;
 	if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_WRITE, 1)) < 0 ||
-	    (error = ferry_store_gc(st, dry, &removed, &bytes, &kept)) < 0) {
+	    (error = ferry_store_gc(&res, st, dry)) < 0) {
 		rc = cli_fail("store", error);
 		goto done;
 	}
-	if (a.common.json)
-		printf("{\"removed\": %zu, \"removedBytes\": %llu, \"kept\": %zu, "
-		       "\"dryRun\": %s}\n", removed, (unsigned long long)bytes, kept,
-		       dry ? "true" : "false");
-	else
+	if (a.common.json) {
+		o = json_pack("{s:I,s:I,s:I,s:b,s:[]}", "removed", (json_int_t)res.removed.n,
+			      "removedBytes", (json_int_t)res.removed_bytes, "kept",
+			      (json_int_t)res.kept, "dryRun", dry, "digests");
+		digests = o ? json_object_get(o, "digests") : NULL;
+		for (i = 0; digests && i < res.removed.n; i++)
+			if (json_array_append_new(digests, json_sprintf("sha256:%s",
+									res.removed.v[i])) < 0)
+				digests = NULL;
+		if (!digests) {
+			rc = cli_fail("store", ferry_error_oom());
+			goto done;
+		}
+		cli_print_json(o);
+		o = NULL;
+	} else {
 		printf("%s %zu blob(s), %s; kept %zu\n", dry ? "would remove" : "removed",
-		       removed, cli_human_size(size, sizeof(size), bytes), kept);
+		       res.removed.n, cli_human_size(size, sizeof(size), res.removed_bytes),
+		       res.kept);
+	}
 done:
+	json_decref(o);
+	ferry_store_gc_result_dispose(&res);
 	ferry_store_close(st);
 	return rc;
 }

@@ -302,7 +302,7 @@ static int trust_create(int argc, char **argv, cli_args *parent)
 	if ((rc = make_root(&t.root, &t, t.version)) != FERRY_EXIT_OK)
 		return dispose(&t, rc);
 	if ((error = ferry_trust_root_file(&t.buf, t.root, t.sign, t.nsign)) < 0 ||
-	    (error = ferry_fs_write_atomic(t.out, t.buf.ptr, t.buf.size, 0644)) < 0)
+	    (error = ferry_fs_write_output(t.out, t.buf.ptr, t.buf.size, 0644)) < 0)
 		return dispose(&t, cli_fail("trust", error));
 	printf("wrote %s: trust root version %llu signed by %zu key(s)\n", t.out,
 	       (unsigned long long)t.version, t.nsign);
@@ -324,7 +324,7 @@ static int trust_sign(int argc, char **argv, cli_args *parent)
 	    (error = ferry_envelope_add_signature(&t.buf, t.file.ptr, t.file.size,
 						  FERRY_TRUST_ROOT_PAYLOAD_TYPE,
 						  t.sign[0])) < 0 ||
-	    (error = ferry_fs_write_atomic(path, t.buf.ptr, t.buf.size, 0644)) < 0)
+	    (error = ferry_fs_write_output(path, t.buf.ptr, t.buf.size, 0644)) < 0)
 		return dispose(&t, cli_fail("trust", error));
 	printf("signed %s with key %s\n", path,
 	       ferry_pubkey_id(ferry_key_public(t.sign[0])));

@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "log.h"
@@ -45,6 +46,10 @@ int main(int argc, char **argv)
 {
 	size_t i;
 
+	/* Everything ferry creates gets the mode its code asks for (0755
+	 * directories, 0644 files, 0600 secrets), whatever the caller's umask:
+	 * libgit2, SQLite and libcurl create files with the umask's modes. */
+	umask(022);
 	ferry_log_set_sink(ferry_log_stderr_sink, FERRY_LOG_WARN, NULL);
 	if (argc < 2) {
 		usage(stderr);

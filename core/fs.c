@@ -67,6 +67,13 @@ int ferry_lockfile_open(ferry_lockfile *lf, const char *path, mode_t mode)
 	memcpy(lf->lock_path + len, ".lock", sizeof(".lock"));
 	lf->fd = open(lf->lock_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		      mode);
+	/* The mode asked for, whatever the umask: a restrictive one would hide
+	 * store files from the mirror, a permissive one would open them. */
+	if (lf->fd >= 0 && fchmod(lf->fd, mode) < 0) {
+		ferry_error_set_errno(FERRY_EIO, "cannot set the mode of '%s'", lf->lock_path);
+		ferry_lockfile_rollback(lf);
+		return FERRY_EIO;
+	}
 	if (lf->fd < 0) {
 		int code = errno == EEXIST ? FERRY_EEXISTS : FERRY_EIO;
 
@@ -135,6 +142,16 @@ int ferry_fs_write_atomic(const char *path, const void *data, size_t len,
 	return ferry_lockfile_commit(&lf);
 }
 
+int ferry_fs_write_output(const char *path, const void *data, size_t len, mode_t mode)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return ferry_error_set(FERRY_EEXISTS, "refusing to replace '%s': it is not a "
+				       "regular file", path);
+	return ferry_fs_write_atomic(path, data, len, mode);
+}
+
 int ferry_fs_read_file(ferry_buf *out, const char *path, size_t limit)
 {
 	struct stat st;
@@ -196,7 +213,14 @@ int ferry_fs_mkdir_p(const char *path, mode_t mode)
 		char saved = *p;
 
 		*p = '\0';
-		if (mkdir(copy, mode) < 0 && errno != EEXIST) {
+		if (mkdir(copy, mode) == 0) {
+			/* what it creates has `mode`, whatever the umask */
+			if (chmod(copy, mode) < 0) {
+				error = ferry_error_set_errno(FERRY_EIO, "cannot set the mode "
+							      "of '%s'", copy);
+				break;
+			}
+		} else if (errno != EEXIST) {
 			error = ferry_error_set_errno(FERRY_EIO,
 						      "cannot create directory '%s'",
 						      copy);
@@ -208,6 +232,33 @@ int ferry_fs_mkdir_p(const char *path, mode_t mode)
 	}
 	free(copy);
 	return error;
+}
+
+static int fix_mode(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	mode_t want;
+
+	(void)ftw;
+	if (type == FTW_D || type == FTW_DP)
+		want = 0755;
+	else if (type == FTW_F)
+		want = (st->st_mode & S_IWUSR) ? 0644 : 0444;
+	else
+		return 0;   /* symbolic links have no mode of their own */
+	if ((st->st_mode & 07777) != want && chmod(path, want) < 0) {
+		ferry_error_set_errno(FERRY_EIO, "cannot set the mode of '%s'", path);
+		return 1;   /* stops the walk; the message is set */
+	}
+	return 0;
+}
+
+int ferry_fs_fix_modes(const char *path)
+{
+	int rc = nftw(path, fix_mode, 16, FTW_PHYS);
+
+	if (rc < 0)
+		return ferry_error_set_errno(FERRY_EIO, "cannot walk '%s'", path);
+	return rc ? FERRY_EIO : 0;
 }
 
 int ferry_fs_exists(const char *path)

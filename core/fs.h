@@ -27,9 +27,17 @@ int ferry_lockfile_commit(ferry_lockfile *lf);
 /** Drop the lock file without touching the final name (safe to repeat). */
 void ferry_lockfile_rollback(ferry_lockfile *lf);
 
-/** Write `len` bytes to `path` durably and atomically with `mode`. */
+/** Write `len` bytes to `path` durably and atomically with `mode` (set
+ *  whatever the umask). */
 int ferry_fs_write_atomic(const char *path, const void *data, size_t len,
 			  mode_t mode);
+/**
+ * Write an output file a user named (a port file, a receipt, a key): as
+ * ferry_fs_write_atomic, after refusing to replace anything at `path` that
+ * is not a regular file (a device, a directory, a symbolic link, a FIFO):
+ * FERRY_EEXISTS. A regular file there is replaced whole, by rename.
+ */
+int ferry_fs_write_output(const char *path, const void *data, size_t len, mode_t mode);
 /** Write all of `data` to `fd`, retrying short writes. */
 int ferry_fs_write_all(int fd, const void *data, size_t len);
 /**
@@ -37,7 +45,7 @@ int ferry_fs_write_all(int fd, const void *data, size_t len);
  * fail with FERRY_ETOOBIG naming `path`; FERRY_ENOTFOUND when missing.
  */
 int ferry_fs_read_file(ferry_buf *out, const char *path, size_t limit);
-/** mkdir -p with `mode` for the directories it creates. */
+/** mkdir -p with `mode` (whatever the umask) for the directories it creates. */
 int ferry_fs_mkdir_p(const char *path, mode_t mode);
 /** fsync the directory that contains `path`. */
 int ferry_fs_fsync_parent(const char *path);
@@ -45,6 +53,13 @@ int ferry_fs_fsync_parent(const char *path);
 int ferry_fs_remove_tree(const char *path);
 /** fsync an open file descriptor's file and close it. */
 int ferry_fs_sync_close(int fd, const char *path);
+/**
+ * Give the tree at `path` the store's modes, whatever the umask of whoever
+ * wrote it (libgit2 honours the umask only): directories 0755, files 0644,
+ * or 0444 when their owner cannot write them (git's objects and packs).
+ * Symbolic links are not followed. FERRY_EIO.
+ */
+int ferry_fs_fix_modes(const char *path);
 /** Nonzero when `path` names an existing file or directory. */
 int ferry_fs_exists(const char *path);
 

@@ -675,42 +675,14 @@ done:
 	return error;
 }
 
-static int gitmodules_check_cb(const char *name, const char *key, const char *value,
-			       void *payload)
-{
-	const char **why = payload;
-
-	*why = ferry_git_check_gitmodules_entry(name, key, value);
-	return *why ? 1 : 0;
-}
-
 static int check_blob(pack_ctx *c, const git_oid *id, const entry_copy *e,
 		      const void *data, size_t len)
 {
-	const char *why = NULL, *fn_why = NULL;
-	int fn_error = 0;
+	char buf[256];
+	const char *why = ferry_git_check_special_blob(e->name, e->mode, data, len, buf,
+						       sizeof(buf));
 
-	if (e->mode == FERRY_GIT_MODE_LINK)
-		return 0;
-	if (ferry_git_is_gitmodules(e->name)) {
-		why = ferry_git_gitmodules_parse(data, len, gitmodules_check_cb, &fn_why,
-						 &fn_error);
-		if (fn_error)
-			why = fn_why;
-		if (why) {
-			ferry_buf msg = FERRY_BUF_INIT;
-			int error;
-
-			ferry_buf_printf(&msg, ".gitmodules: %s", why);
-			error = reject(c, "blob", id, msg.ptr ? msg.ptr : why, NULL);
-			ferry_buf_dispose(&msg);
-			return error;
-		}
-	} else if (ferry_git_is_gitattributes(e->name)) {
-		if ((why = ferry_git_check_gitattributes(data, len)))
-			return reject(c, "blob", id, why, NULL);
-	}
-	return 0;
+	return why ? reject(c, "blob", id, why, NULL) : 0;
 }
 
 /* ---- commits, tags, tips ----------------------------------------------- */

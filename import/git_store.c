@@ -17,6 +17,7 @@
 #include "ferry/errors.h"
 #include "git_error.h"
 #include "fs.h"
+#include "git_check.h"
 #include "git_header.h"
 #include "git_store.h"
 #include "banned.h"
@@ -172,6 +173,50 @@ typedef struct {
 	int error;
 } tree_check;
 
+/*
+ * The checks the exporter applies (git_check.h), applied again to each new
+ * commit, tag and tree and to each .gitmodules and .gitattributes file:
+ * the receiver does not rely on the sender's. `name` and `mode` are the
+ * tree entry's for blobs.
+ */
+static int check_object(tree_check *t, const git_oid *oid, git_object_t type,
+			const char *name, unsigned mode)
+{
+	static const char *const kind[] = { [GIT_OBJECT_COMMIT] = "commit",
+					    [GIT_OBJECT_TREE] = "tree",
+					    [GIT_OBJECT_BLOB] = "file",
+					    [GIT_OBJECT_TAG] = "tag" };
+	char hex[GIT_OID_HEXSZ + 1], buf[256];
+	git_odb_object *obj = NULL;
+	const char *why = NULL, *entry = NULL;
+	const void *data;
+	size_t len;
+	int error = 0;
+
+	git_oid_tostr(hex, sizeof(hex), oid);
+	if (git_odb_read(&obj, t->odb, oid) < 0)
+		return ferry_error_set(FERRY_EVERIFY, "repository '%s': content is incomplete: "
+				       "%s '%s' is missing", t->repo, kind[type], hex);
+	data = git_odb_object_data(obj);
+	len = git_odb_object_size(obj);
+	if (git_odb_object_type(obj) != type)
+		why = "it is not of the type that names it";
+	else if (type == GIT_OBJECT_COMMIT)
+		why = ferry_git_check_commit(data, len, NULL);
+	else if (type == GIT_OBJECT_TAG)
+		why = ferry_git_check_tag(data, len);
+	else if (type == GIT_OBJECT_TREE)
+		ferry_git_tree_walk(data, len, &why, &entry, NULL, NULL);
+	else
+		why = ferry_git_check_special_blob(name, mode, data, len, buf, sizeof(buf));
+	if (why)
+		error = ferry_error_set(FERRY_EVERIFY, "repository '%s': %s %s refused: %s%s%s%s",
+					t->repo, kind[type], hex, why, entry ? " ('" : "",
+					entry ? entry : "", entry ? "')" : "");
+	git_odb_object_free(obj);
+	return error;
+}
+
 static int check_entry(const char *root, const git_tree_entry *e, void *payload)
 {
 	tree_check *t = payload;
@@ -206,6 +251,12 @@ static int check_entry(const char *root, const git_tree_entry *e, void *payload)
 					   hex);
 		return -1;
 	}
+	if ((git_tree_entry_type(e) == GIT_OBJECT_TREE ||
+	     ferry_git_is_gitmodules(git_tree_entry_name(e)) ||
+	     ferry_git_is_gitattributes(git_tree_entry_name(e))) &&
+	    (t->error = check_object(t, oid, git_tree_entry_type(e), git_tree_entry_name(e),
+				     (unsigned)git_tree_entry_filemode_raw(e))) < 0)
+		return -1;
 	return 0;
 }
 
@@ -229,6 +280,10 @@ static int check_complete(git_repository *repo, const ferry_git_repo *r,
 		error = git_fail("cannot walk history", r->name);
 		goto done;
 	}
+	tc.odb = odb;
+	tc.seen = &seen;
+	tc.repo = r->name;
+	tc.error = 0;
 	for (k = 0; k < r->nrefs && !error; k++) {
 		git_object *obj = NULL, *commit = NULL;
 
@@ -239,6 +294,11 @@ static int check_complete(git_repository *repo, const ferry_git_repo *r,
 						"%s, which neither the bundle nor the store "
 						"holds", r->name, r->refs[k].name,
 						r->refs[k].commit);
+			break;
+		}
+		if (git_object_type(obj) == GIT_OBJECT_TAG &&
+		    (error = check_object(&tc, &oid, GIT_OBJECT_TAG, "", 0)) < 0) {
+			git_object_free(obj);
 			break;
 		}
 		if (git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) == 0)
@@ -262,14 +322,12 @@ static int check_complete(git_repository *repo, const ferry_git_repo *r,
 			git_reference_iterator_free(it);
 		}
 	}
-	tc.odb = odb;
-	tc.seen = &seen;
-	tc.repo = r->name;
-	tc.error = 0;
 	while (!error && (rc = git_revwalk_next(&oid, walk)) == 0) {
 		git_commit *c = NULL;
 		git_tree *t = NULL;
 
+		if ((error = check_object(&tc, &oid, GIT_OBJECT_COMMIT, "", 0)) < 0)
+			break;
 		if (git_commit_lookup(&c, repo, &oid) < 0 || git_commit_tree(&t, c) < 0) {
 			char hex[GIT_OID_HEXSZ + 1];
 
@@ -278,13 +336,17 @@ static int check_complete(git_repository *repo, const ferry_git_repo *r,
 						"repository '%s': history is incomplete at "
 						"commit %s", r->name, hex);
 		} else if (oid_set_add(&seen, git_tree_id(t)) > 0 &&
-			   git_tree_walk(t, GIT_TREEWALK_PRE, check_entry, &tc) < 0) {
-			error = tc.error ? tc.error
-					 : ferry_error_set(FERRY_EVERIFY,
-							   "repository '%s': content is "
-							   "incomplete: %s", r->name,
-							   git_error_last() ? git_error_last()->message
-									    : "a tree is missing");
+			   ((error = check_object(&tc, git_tree_id(t), GIT_OBJECT_TREE, "",
+						  0)) < 0 ||
+			    git_tree_walk(t, GIT_TREEWALK_PRE, check_entry, &tc) < 0)) {
+			if (!error)
+				error = tc.error ? tc.error
+						 : ferry_error_set(FERRY_EVERIFY,
+								   "repository '%s': content is "
+								   "incomplete: %s", r->name,
+								   git_error_last()
+								   ? git_error_last()->message
+								   : "a tree is missing");
 		}
 		git_tree_free(t);
 		git_commit_free(c);
@@ -593,6 +655,10 @@ int ferry_git_publish(ferry_git_staged *s)
 	git_libgit2_init();
 	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
 	if (!ferry_fs_exists(s->target)) {
+		/* ferry makes the directories, with its modes; libgit2 would
+		 * make them with the umask's */
+		if ((error = ferry_fs_mkdir_p(s->target, 0755)) < 0)
+			goto done;
 		if (git_repository_init(&repo, s->target, 1) < 0) {
 			error = git_fail("cannot create the store's repository", r->name);
 			goto done;
@@ -639,6 +705,7 @@ int ferry_git_publish(ferry_git_staged *s)
 		git_reference_free(ref);
 	}
 	set_head(repo);
+	error = ferry_fs_fix_modes(s->target);
 done:
 	git_repository_free(repo);
 	ferry_buf_dispose(&from);

@@ -23,6 +23,7 @@
 
 #include "ferry/errors.h"
 #include "catalog.h"
+#include "closure.h"
 #include "digest.h"
 #include "fs.h"
 #include "git_store.h"
@@ -32,6 +33,7 @@
 #include "log.h"
 #include "members.h"
 #include "reader.h"
+#include "reference.h"
 #include "trust.h"
 #include "util.h"
 #include "banned.h"
@@ -579,6 +581,82 @@ static int check_prerequisites(const import_ctx *c, size_t index)
 	return error;
 }
 
+/* Where blob `hex` is before anything is published: staged by this bundle
+ * or one before it in this import, or held by the store. */
+typedef struct {
+	const import_ctx *c;
+	size_t index;
+} image_locator;
+
+static int locate_staged(ferry_buf *path, const char *hex, void *payload)
+{
+	const image_locator *l = payload;
+	char member[FERRY_OCI_BLOB_MEMBER_SIZE];
+	size_t j;
+	long k;
+
+	ferry_oci_blob_member(member, hex);
+	for (j = 0; j <= l->index && j < l->c->nb; j++) {
+		const staged_bundle *b = &l->c->b[j];
+
+		if (b->already || !b->m || (k = ferry_manifest_find(b->m, member)) < 0 ||
+		    !b->staged[k])
+			continue;
+		return staged_path(path, b, (size_t)k);
+	}
+	if (!ferry_store_has_blob(l->c->st, hex))
+		return FERRY_ENOTFOUND;
+	return ferry_store_blob_path(path, l->c->st, hex);
+}
+
+/*
+ * The receiver does not trust the sender's checks: every image binding
+ * must name a reference in the OCI grammar, be bound to a manifest or an
+ * index, and resolve within the walk's limits to content that is held
+ * (in this bundle, an earlier one of this import, or the store) with the
+ * sizes its descriptors state.
+ */
+static int check_images(const import_ctx *c, size_t index)
+{
+	const staged_bundle *b = &c->b[index];
+	const ferry_manifest *m = b->m;
+	ferry_store_closure cl = FERRY_STORE_CLOSURE_INIT;
+	ferry_store_closure_options o = FERRY_STORE_CLOSURE_OPTIONS_INIT;
+	image_locator l = { c, index };
+	ferry_buf what = FERRY_BUF_INIT;
+	size_t i;
+	int error = 0;
+
+	o.flags = FERRY_STORE_CLOSURE_HELD;
+	o.locate = locate_staged;
+	o.where = "is neither in the bundle nor in the store";
+	o.payload = &l;
+	for (i = 0; i < m->nimages && !error; i++) {
+		const ferry_image_ref *img = &m->images[i];
+
+		ferry_buf_clear(&what);
+		if ((error = ferry_buf_printf(&what, "'%s'", img->reference)) < 0)
+			break;
+		o.what = what.ptr;
+		if ((error = ferry_reference_check(img->reference)) < 0)
+			break;
+		if (!ferry_oci_is_document(img->media_type)) {
+			error = ferry_error_set(FERRY_EINVALID, "'%s' is bound to a '%.100s', not "
+						"to a manifest or an index", img->reference,
+						img->media_type);
+			break;
+		}
+		error = ferry_store_closure_add(&cl, c->st, &o, img->digest, img->media_type);
+	}
+	if (error)
+		error = ferry_error_wrap(FERRY_EVERIFY, "bundle %.16s (channel %s, sequence %llu) "
+					 "refused", b->id, m->channel,
+					 (unsigned long long)m->sequence);
+	ferry_store_closure_dispose(&cl);
+	ferry_buf_dispose(&what);
+	return error;
+}
+
 /*
  * Rollback across channels: a tag or ref may only be moved by a bundle
  * created after the one that set it, whichever channel that was.
@@ -994,7 +1072,8 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 			goto done;
 		}
 		if ((error = check_volumes(b)) < 0 || (error = check_split_members(b)) < 0 ||
-		    (error = check_prerequisites(&c, i)) < 0 || (error = check_moves(&c, b)) < 0 ||
+		    (error = check_prerequisites(&c, i)) < 0 || (error = check_images(&c, i)) < 0 ||
+		    (error = check_moves(&c, b)) < 0 ||
 		    (error = stage_git(&c, i)) < 0 || (error = check_rotation(&c, b)) < 0) {
 			audit(&c, "reject", b->m, &b->sig, "rejected", ferry_error_last());
 			goto done;

@@ -103,16 +103,57 @@ size_t ferry_reference_host_len(const char *name)
 	       (n == 9 && !strncmp(name, "localhost", 9)) ? n : 0;
 }
 
-static int domain_valid(const char *s, size_t n)
+/* Nonzero when the `n` bytes at `s` are a decimal port (1-5 digits). */
+static int port_valid(const char *s, size_t n)
 {
 	size_t i;
 
-	if (n == 0 || n > 253)
+	if (n == 0 || n > 5)
 		return 0;
 	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr(".-:[]", s[i]))
+		if (!isdigit((unsigned char)s[i]))
 			return 0;
 	return 1;
+}
+
+/* A registry host: DNS labels of letters, digits and inner '-' joined by
+ * '.', or a bracketed IPv6 address; then an optional ":port". Empty labels
+ * ("..", a leading or trailing '.') make no host. */
+static int domain_valid(const char *s, size_t n)
+{
+	const char *end = s + n, *colon;
+	size_t i, host, label = 0;
+
+	if (n == 0 || n > 253)
+		return 0;
+	if (s[0] == '[') {
+		const char *close = memchr(s, ']', n);
+
+		if (!close || close == s + 1)
+			return 0;
+		for (i = 1; s + i < close; i++)
+			if (!isxdigit((unsigned char)s[i]) && s[i] != ':')
+				return 0;
+		if (close + 1 == end)
+			return 1;
+		return close[1] == ':' && port_valid(close + 2, (size_t)(end - close - 2));
+	}
+	colon = memchr(s, ':', n);
+	host = colon ? (size_t)(colon - s) : n;
+	if (colon && !port_valid(colon + 1, (size_t)(end - colon - 1)))
+		return 0;
+	for (i = 0; i < host; i++) {
+		if (s[i] == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return 0;
+			label = 0;
+		} else if (isalnum((unsigned char)s[i]) || (s[i] == '-' && label > 0)) {
+			label++;
+		} else {
+			return 0;
+		}
+	}
+	return label > 0 && s[host - 1] != '-';
 }
 
 static int is_alnum_ascii(int c)
@@ -164,6 +205,48 @@ int ferry_reference_split(ferry_reference_parts *out, const char *reference)
 	if (!out->tag && !out->digest)
 		return ferry_error_set(FERRY_EINVALID, "reference '%.200s' has neither tag nor "
 				       "digest", reference);
+	return 0;
+}
+
+int ferry_reference_check(const char *reference)
+{
+	ferry_reference_parts p;
+	size_t host;
+	const char *name = reference;
+	int error;
+
+	if (strlen(reference) > FERRY_REFERENCE_MAX)
+		return ferry_error_set(FERRY_EINVALID, "reference '%.80s...' is longer than %d "
+				       "bytes", reference, FERRY_REFERENCE_MAX);
+	if ((error = ferry_reference_split(&p, reference)) < 0)
+		return error;
+	host = ferry_reference_host_len(reference);
+	if (host && host < p.name_len) {
+		if (!domain_valid(reference, host))
+			return ferry_error_set(FERRY_EINVALID, "reference '%.200s' has an invalid "
+					       "registry host '%.*s'", reference, (int)host,
+					       reference);
+		name += host + 1;
+	}
+	if (!ferry_reference_name_valid(name, p.name_len - (size_t)(name - reference)))
+		return ferry_error_set(FERRY_EINVALID, "reference '%.200s' has an invalid "
+				       "repository name '%.*s' (lowercase components of "
+				       "[a-z0-9] joined by '.', '_', '__' or '-', separated by "
+				       "'/')", reference, (int)(p.name_len - (size_t)(name - reference)),
+				       name);
+	if (p.tag) {
+		char tag[130];
+
+		if (p.tag_len >= sizeof(tag))
+			return ferry_error_set(FERRY_EINVALID, "reference '%.200s' has a tag "
+					       "longer than 128 characters", reference);
+		memcpy(tag, p.tag, p.tag_len);
+		tag[p.tag_len] = '\0';
+		if (!ferry_reference_tag_valid(tag))
+			return ferry_error_set(FERRY_EINVALID, "reference '%.200s' has an invalid "
+					       "tag '%s' (want [A-Za-z0-9_][A-Za-z0-9_.-]{0,127})",
+					       reference, tag);
+	}
 	return 0;
 }
 

@@ -77,6 +77,18 @@ typedef struct {
  */
 int ferry_reference_split(ferry_reference_parts *out, const char *reference);
 
+/**
+ * Check `reference` as the store binds it (a bundle's image bindings, the
+ * store's tags): ferry_reference_split's shape, an optional registry host
+ * (DNS labels or a bracketed IPv6 address, an optional port), a repository
+ * name in distribution's grammar (ferry_reference_name_valid) and a tag in
+ * its grammar (ferry_reference_tag_valid). Refuses "Library/App:v1", "app",
+ * "app:v1?x=1", "../../etc/x:v1" and "library/../../v2/other/app:v1".
+ * FERRY_EINVALID with the reason, FERRY_EUNSUPPORTED for a digest algorithm
+ * other than sha256.
+ */
+int ferry_reference_check(const char *reference);
+
 #define FERRY_IMAGE_LIST_MAX_SIZE (1u << 20)
 #define FERRY_IMAGE_LIST_MAX_ENTRIES 10000
 

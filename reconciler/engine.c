@@ -631,7 +631,7 @@ int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, uns
 		char port[16];
 
 		snprintf(port, sizeof(port), "%u\n", (unsigned)ferry_webhook_port(hook));
-		if ((error = ferry_fs_write_atomic(rc->port_file, port, strlen(port), 0644)) < 0) {
+		if ((error = ferry_fs_write_output(rc->port_file, port, strlen(port), 0644)) < 0) {
 			ferry_webhook_stop(hook);
 			return error;
 		}

@@ -26,6 +26,7 @@
 
 #include "buf.h"
 #include "oci.h"
+#include "strv.h"
 
 #define FERRY_STORE_DEFAULT "/var/lib/ferry"
 
@@ -106,12 +107,28 @@ int ferry_store_write_layout_view(ferry_store *st);
 
 /* ---- garbage collection --------------------------------------------------- */
 
+/** What gc deleted (or, in a dry run, would delete). */
+typedef struct {
+	ferry_strv removed;       /* the blobs' hex digests, sorted */
+	uint64_t removed_bytes;
+	size_t kept;              /* blobs a tag reaches */
+} ferry_store_gc_result;
+
 /**
- * Delete blobs that no tag reaches (through indexes, manifests, configs and
- * layers). The caller holds the write lock, so no import runs meanwhile.
- * With `dry_run` nothing is deleted; the counts say what would be.
+ * Delete the blobs that no tag reaches (through indexes, manifests,
+ * configs, layers and subjects), each record before its file; files in
+ * blobs/sha256/ not named by a digest are left alone. The caller holds the
+ * write lock, so no import runs meanwhile. With `dry_run` nothing is
+ * deleted and `out` lists exactly what a run would delete. Before deleting
+ * anything gc refuses a store without a trust root (FERRY_ENOTFOUND) and
+ * stops on a tag whose documents cannot be read whole: missing
+ * (FERRY_ENOTFOUND), not matching their descriptor (FERRY_ECORRUPT),
+ * larger than FERRY_OCI_MANIFEST_MAX_SIZE or deeper than
+ * FERRY_OCI_MAX_DEPTH (FERRY_ETOOBIG), malformed (FERRY_EINVALID); the
+ * message names the tag and the document. `out` is the caller's to dispose
+ * on success and empty on failure.
  */
-int ferry_store_gc(ferry_store *st, int dry_run, size_t *removed,
-		   uint64_t *removed_bytes, size_t *kept);
+int ferry_store_gc(ferry_store_gc_result *out, ferry_store *st, int dry_run);
+void ferry_store_gc_result_dispose(ferry_store_gc_result *r);
 
 #endif

@@ -70,6 +70,89 @@ static void test_core_fs__sha256_matches_known_vector(void **state)
 	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+static void test_core_fs__modes_do_not_follow_the_umask(void **state)
+{
+	static const mode_t masks[] = { 0, 077 };
+	char *dir = test_mkdtemp();
+	char sub[4096];
+	mode_t old;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		old = umask(masks[i]);
+		snprintf(sub, sizeof(sub), "%s/u%zu/a/b", dir, i);
+		assert_int_equal(ferry_fs_mkdir_p(sub, 0755), 0);
+		assert_int_equal(ferry_fs_write_atomic(test_path(sub, "f"), "x", 1, 0644), 0);
+		assert_int_equal(ferry_fs_write_atomic(test_path(sub, "secret"), "x", 1, 0600), 0);
+		umask(old);
+		assert_int_equal(mode_of(sub), 0755);
+		assert_int_equal(mode_of(test_path(sub, "f")), 0644);
+		assert_int_equal(mode_of(test_path(sub, "secret")), 0600);
+	}
+	test_rmdir(dir);
+}
+
+static void test_core_fs__fix_modes_sets_store_modes(void **state)
+{
+	char *dir = test_mkdtemp();
+	char tree[4096], sub[4200];
+
+	(void)state;
+	snprintf(tree, sizeof(tree), "%s/repo.git", dir);
+	snprintf(sub, sizeof(sub), "%s/objects", tree);
+	assert_int_equal(mkdir(tree, 0777), 0);
+	assert_int_equal(mkdir(sub, 0777), 0);
+	assert_int_equal(chmod(tree, 0777), 0);
+	assert_int_equal(ferry_fs_write_atomic(test_path(tree, "HEAD"), "x", 1, 0666), 0);
+	assert_int_equal(ferry_fs_write_atomic(test_path(sub, "pack"), "x", 1, 0444), 0);
+	assert_int_equal(symlink("HEAD", test_path(tree, "link")), 0);
+	assert_int_equal(ferry_fs_fix_modes(tree), 0);
+	assert_int_equal(mode_of(tree), 0755);
+	assert_int_equal(mode_of(sub), 0755);
+	assert_int_equal(mode_of(test_path(tree, "HEAD")), 0644);
+	assert_int_equal(mode_of(test_path(sub, "pack")), 0444);
+	test_rmdir(dir);
+}
+
+static void test_core_fs__output_refuses_what_is_not_a_file(void **state)
+{
+	char *dir = test_mkdtemp();
+	const char *fifo = test_path(dir, "fifo"), *d = test_path(dir, "dir");
+	char link[4096], file[4096];
+	ferry_buf b = FERRY_BUF_INIT;
+	struct stat st;
+
+	(void)state;
+	snprintf(link, sizeof(link), "%s", test_path(dir, "link"));
+	snprintf(file, sizeof(file), "%s", test_path(dir, "file"));
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(mkdir(d, 0755), 0);
+	assert_int_equal(ferry_fs_write_atomic(file, "old", 3, 0644), 0);
+	assert_int_equal(symlink(file, link), 0);
+	assert_error(ferry_fs_write_output(fifo, "x", 1, 0644), FERRY_EEXISTS, "not a regular file");
+	assert_int_equal(lstat(fifo, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	assert_error(ferry_fs_write_output(d, "x", 1, 0644), FERRY_EEXISTS, "not a regular file");
+	assert_error(ferry_fs_write_output(link, "x", 1, 0644), FERRY_EEXISTS, "not a regular file");
+	assert_int_equal(ferry_fs_read_file(&b, file, 10), 0);
+	assert_string_equal(b.ptr, "old");
+	ferry_buf_clear(&b);
+	assert_int_equal(ferry_fs_write_output(file, "new", 3, 0644), 0);
+	assert_int_equal(ferry_fs_read_file(&b, file, 10), 0);
+	assert_string_equal(b.ptr, "new");
+	ferry_buf_dispose(&b);
+	test_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -77,6 +160,9 @@ int main(void)
 		cmocka_unit_test(test_core_fs__lock_file_excludes_second_writer),
 		cmocka_unit_test(test_core_fs__read_file_enforces_limit),
 		cmocka_unit_test(test_core_fs__sha256_matches_known_vector),
+		cmocka_unit_test(test_core_fs__modes_do_not_follow_the_umask),
+		cmocka_unit_test(test_core_fs__fix_modes_sets_store_modes),
+		cmocka_unit_test(test_core_fs__output_refuses_what_is_not_a_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,8 +20,13 @@ typedef struct {
 	char base_blob[65], new_blob[65];
 } fixture;
 
-static const char BASE[] = "layer that the base bundle carried";
-static const char NEW[] = "layer added by the incremental bundle";
+/* Two blobs; each is an empty image index, so a binding to it is well
+ * formed and complete. */
+#define EMPTY_INDEX(what) "{\"schemaVersion\":2,\"mediaType\":" \
+	"\"application/vnd.oci.image.index.v1+json\",\"manifests\":[]," \
+	"\"annotations\":{\"what\":\"" what "\"}}"
+static const char BASE[] = EMPTY_INDEX("blob that the base bundle carried");
+static const char NEW[] = EMPTY_INDEX("blob added by the incremental bundle");
 static const char LAYOUT[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
 
 static int setup(void **state)
@@ -183,7 +188,7 @@ static const char *write_bound(fixture *f, const char *name, const char *channel
 	assert_int_equal(ferry_manifest_add_member(m, path, strlen(content), content_hex), 0);
 	snprintf(digest, sizeof(digest), "sha256:%s", digest_hex);
 	assert_int_equal(ferry_manifest_add_image(m, ref, digest,
-						  "application/vnd.oci.image.manifest.v1+json"), 0);
+						  "application/vnd.oci.image.index.v1+json"), 0);
 	src[0].file = NULL;
 	src[0].data = content;
 	return test_write_bundle(m, src, f->dir, name, f->key);

@@ -262,6 +262,41 @@ static void test_oci_reference__splits_store_references(void **state)
 		     "unsupported digest algorithm");
 }
 
+static void test_oci_reference__checks_store_references(void **state)
+{
+	static const char *const good[] = {
+		"library/app:v1", "app:v1", "org/team/app:1.2.3-rc_1",
+		"localhost:5000/app:v1", "registry.example.com/a/b:v1", "[::1]:5000/app:v1",
+		"library/app@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+		"library/app:v1@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+	};
+	static const char *const bad[][2] = {
+		{ "Library/App:v1", "invalid repository name" },
+		{ "app", "neither tag nor digest" },
+		{ "app:v1?x=1", "invalid tag" },
+		{ "../../etc/x:v1", "invalid registry host '..'" },
+		{ "library/../../v2/other/app:v1", "invalid repository name" },
+		{ "a..b/app:v1", "invalid registry host" },
+		{ "host:99999999/app:v1", "invalid registry host" },
+		{ "library//app:v1", "invalid repository name" },
+		{ "library/app:", "empty tag" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ferry_error_clear();
+		if (ferry_reference_check(good[i]) != 0)
+			fail_msg("'%s' refused: %s", good[i], ferry_error_last());
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ferry_error_clear();
+		assert_int_equal(ferry_reference_check(bad[i][0]), FERRY_EINVALID);
+		if (!strstr(ferry_error_last(), bad[i][1]))
+			fail_msg("'%s': %s", bad[i][0], ferry_error_last());
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +308,7 @@ int main(void)
 		cmocka_unit_test(test_oci_reference__reads_auth_files),
 		cmocka_unit_test(test_oci_reference__checks_repository_names),
 		cmocka_unit_test(test_oci_reference__splits_store_references),
+		cmocka_unit_test(test_oci_reference__checks_store_references),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,7 @@
 #include "git_source.h"
 #include "testlib.h"
 
-static void test_export_git_check__entry_names(void **state)
+static void test_bundle_git_check__entry_names(void **state)
 {
 	static const char *const bad[] = {
 		".git", ".GIT", ".gIt", "git~1", "GIT~1", ".git ", ".git.", ".git. . .",
@@ -60,7 +60,7 @@ static const char *tree_why(const unsigned char *t, size_t len)
 	return ferry_git_tree_walk(t, len, &why, &entry, NULL, NULL) ? why : NULL;
 }
 
-static void test_export_git_check__trees(void **state)
+static void test_bundle_git_check__trees(void **state)
 {
 	unsigned char t[512];
 	size_t n;
@@ -94,7 +94,7 @@ static void test_export_git_check__trees(void **state)
 #define TREE "tree 0123456789012345678901234567890123456789\n"
 #define ID "A U Thor <a@example.com> 1700000000 +0100\n"
 
-static void test_export_git_check__commits_and_tags(void **state)
+static void test_bundle_git_check__commits_and_tags(void **state)
 {
 	static const struct { const char *text, *why; } cases[] = {
 		{ TREE "author " ID "committer " ID "\nmsg\n", NULL },
@@ -157,7 +157,7 @@ static int gm_cb(const char *name, const char *key, const char *value, void *pay
 	return 0;
 }
 
-static void test_export_git_check__gitmodules(void **state)
+static void test_bundle_git_check__gitmodules(void **state)
 {
 	const char text[] =
 		"# comment\n"
@@ -303,10 +303,10 @@ static void test_export_git_bundle__delta(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_export_git_check__entry_names),
-		cmocka_unit_test(test_export_git_check__trees),
-		cmocka_unit_test(test_export_git_check__commits_and_tags),
-		cmocka_unit_test(test_export_git_check__gitmodules),
+		cmocka_unit_test(test_bundle_git_check__entry_names),
+		cmocka_unit_test(test_bundle_git_check__trees),
+		cmocka_unit_test(test_bundle_git_check__commits_and_tags),
+		cmocka_unit_test(test_bundle_git_check__gitmodules),
 		cmocka_unit_test(test_export_git_source__ref_patterns),
 		cmocka_unit_test(test_export_git_source__names),
 		cmocka_unit_test(test_export_git_source__relative_urls),

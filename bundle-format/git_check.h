@@ -1,15 +1,16 @@
 /*
  * Strict checks on git objects, applied at export to every object that
  * goes into a bundle, so that hostile content never leaves the connected
- * side: malformed commits, tags and trees, `.git` path variants, bad
- * `.gitmodules` and `.gitattributes` files. docs/git-safety.md lists each
+ * side, and again at import to every new object, so that the receiver does
+ * not rely on the sender's checks: malformed commits, tags and trees, `.git`
+ * path variants, bad `.gitmodules` and `.gitattributes` files. docs/git-safety.md lists each
  * rule and where it comes from (git's fsck --strict and verify_path).
  *
  * Pure functions over raw object bytes; no libgit2 types. Each check
  * returns NULL when the object passes, or a short static reason.
  */
-#ifndef FERRY_EXPORT_GIT_CHECK_H
-#define FERRY_EXPORT_GIT_CHECK_H
+#ifndef FERRY_BUNDLE_GIT_CHECK_H
+#define FERRY_BUNDLE_GIT_CHECK_H
 
 #include <stddef.h>
 
@@ -93,5 +94,16 @@ const char *ferry_git_gitmodules_parse(const void *data, size_t len,
 
 /** Check a .gitattributes blob (size and line length). */
 const char *ferry_git_check_gitattributes(const void *data, size_t len);
+
+/**
+ * Check the blob a tree names `name` with `mode`: a .gitmodules file (any
+ * spelling) must parse and each of its values pass
+ * ferry_git_check_gitmodules_entry; a .gitattributes file must pass
+ * ferry_git_check_gitattributes; other blobs and symbolic links pass. NULL,
+ * or the reason (prefixed ".gitmodules: " for .gitmodules values, in
+ * `why_buf` of `why_size` bytes when it is not static).
+ */
+const char *ferry_git_check_special_blob(const char *name, unsigned mode, const void *data,
+					 size_t len, char *why_buf, size_t why_size);
 
 #endif

@@ -7,6 +7,7 @@
  */
 #include <ctype.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -751,4 +752,34 @@ const char *ferry_git_gitmodules_parse(const void *data, size_t len,
 		}
 	}
 	return NULL;
+}
+
+static int special_gitmodules_cb(const char *name, const char *key, const char *value,
+				 void *payload)
+{
+	const char **why = payload;
+
+	*why = ferry_git_check_gitmodules_entry(name, key, value);
+	return *why ? 1 : 0;
+}
+
+const char *ferry_git_check_special_blob(const char *name, unsigned mode, const void *data,
+					 size_t len, char *why_buf, size_t why_size)
+{
+	const char *why, *fn_why = NULL;
+	int fn_error = 0;
+
+	if (mode == FERRY_GIT_MODE_LINK)
+		return NULL;
+	if (ferry_git_is_gitattributes(name))
+		return ferry_git_check_gitattributes(data, len);
+	if (!ferry_git_is_gitmodules(name))
+		return NULL;
+	why = ferry_git_gitmodules_parse(data, len, special_gitmodules_cb, &fn_why, &fn_error);
+	if (fn_error)
+		why = fn_why;
+	if (!why)
+		return NULL;
+	snprintf(why_buf, why_size, ".gitmodules: %s", why);
+	return why_buf;
 }
