@@ -134,3 +134,29 @@ jq -e '.clean and .restored.blobs == 1 and .restored.repositories == 1 and .rest
 [ "$(git --git-dir="$S/git/org/two.git" rev-parse refs/heads/main)" = "$two_main" ] || fail "org/two main not reset"
 ok "a blob of the wrong size and a pruned commit are found and repaired"
 
+# ---- import --verify-held replaces a rotted layer that a later bundle brings -------
+S2=$T/store2
+"$FERRY" trust init --store "$S2" --key "$T/k.pub" >/dev/null
+"$FERRY" import -q --store "$S2" "$B" || fail "import into the second store"
+"$FERRY" export -q --full --spec "$T/spec.yaml" --key "$T/k.key" --out "$T/bundles" --state "$T/state.db" >/dev/null ||
+	fail "export --full"
+B2=$(ls "$T"/bundles/*.tar | sort | tail -n 1)
+[ "$B2" != "$B" ] || fail "no second bundle"
+flip_byte "$S2/blobs/sha256/$layer" 200
+cp -a "$S2" "$T/store3"
+expect_exit 0 "$FERRY" import --no-seed --json --store "$T/store3" "$B2"
+jq -e '.bundles[0].blobsRepaired == 0 and .bundles[0].blobsNew == 0' "$T/out" >/dev/null ||
+	fail "import without --verify-held: $(cat "$T/out")"
+expect_exit 1 "$FERRY" store fsck --store "$T/store3" --json
+jq -e --arg h "$layer" '[.faults[] | select(.kind == "damaged" and .id == $h)] | length == 1' "$T/out" >/dev/null ||
+	fail "the rotted layer is not damaged: $(cat "$T/out")"
+ok "without --verify-held an import leaves a rotted layer it brings as it was (fsck reports it)"
+
+expect_exit 0 "$FERRY" import --no-seed --verify-held --json --store "$S2" "$B2"
+jq -e '.bundles[0].blobsRepaired == 1 and .bundles[0].blobsNew == 0 and .bundles[0].blobsPresent > 0' "$T/out" \
+	>/dev/null || fail "import --verify-held: $(cat "$T/out")"
+expect_err "blob $layer is damaged"
+[ "$(sha256sum <"$S2/blobs/sha256/$layer" | cut -d' ' -f1)" = "$layer" ] || fail "the layer is still damaged"
+expect_exit 0 "$FERRY" store fsck --store "$S2" --json
+jq -e '.clean' "$T/out" >/dev/null || fail "not clean after import --verify-held: $(cat "$T/out")"
+ok "import --verify-held rehashes the held layer and replaces it with the bundle's copy; fsck is clean"
