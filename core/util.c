@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -153,4 +154,22 @@ int ferry_path_is_safe(const char *path)
 			return 1;
 		p++;
 	}
+}
+
+int ferry_array_reserve(void *items, size_t *cap, size_t n, size_t width, size_t first)
+{
+	void *array, *grown;
+	size_t want;
+
+	if (n < *cap)
+		return 0;
+	want = *cap ? *cap * 2 : first;
+	if (want < n + 1 || want > SIZE_MAX / width)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	memcpy(&array, items, sizeof(array));
+	if (!(grown = realloc(array, want * width)))
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	memcpy(items, &grown, sizeof(grown));
+	*cap = want;
+	return 0;
 }

@@ -35,4 +35,12 @@ int ferry_time_parse(int64_t *out, const char *text);
  */
 int ferry_path_is_safe(const char *path);
 
+/**
+ * Room for one more element in a growable array: when `n` elements fill
+ * `*cap`, `*items` (an array of elements of `width` bytes) is reallocated
+ * to twice the capacity (`first` elements the first time) and `*cap` set.
+ * FERRY_ENOMEM leaves both as they were.
+ */
+int ferry_array_reserve(void *items, size_t *cap, size_t n, size_t width, size_t first);
+
 #endif

@@ -23,6 +23,7 @@
 #include "fsck.h"
 #include "hash.h"
 #include "private.h"
+#include "util.h"
 #include "walk.h"
 #include "banned.h"
 
@@ -76,15 +77,8 @@ int ferry_fsck_report_add(ferry_fsck_fault **out, ferry_fsck_report *r,
 			return 0;
 		}
 	}
-	if (r->nfaults == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 16;
-		void *grown = realloc(r->faults, cap * sizeof(*r->faults));
-
-		if (!grown)
-			return ferry_error_set(FERRY_ENOMEM, "out of memory");
-		r->faults = grown;
-		r->cap = cap;
-	}
+	if (ferry_array_reserve(&r->faults, &r->cap, r->nfaults, sizeof(*r->faults), 16) < 0)
+		return FERRY_ENOMEM;
 	f = &r->faults[r->nfaults];
 	memset(f, 0, sizeof(*f));
 	f->kind = kind;
@@ -232,15 +226,8 @@ static int entry_push(entry_set *s, const char *hex, unsigned flags, uint64_t si
 {
 	entry *e;
 
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 256;
-		void *grown = realloc(s->e, cap * sizeof(*s->e));
-
-		if (!grown)
-			return ferry_error_set(FERRY_ENOMEM, "out of memory");
-		s->e = grown;
-		s->cap = cap;
-	}
+	if (ferry_array_reserve(&s->e, &s->cap, s->n, sizeof(*s->e), 256) < 0)
+		return FERRY_ENOMEM;
 	e = &s->e[s->n++];
 	memset(e, 0, sizeof(*e));
 	memcpy(e->hex, hex, FERRY_SHA256_HEX_LEN + 1);
@@ -429,7 +416,7 @@ static int tag_load(ferry_buf *body, const ferry_oci_descriptor *desc, void *pay
 {
 	fsck_ctx *c = payload;
 
-	return ferry_store__read_document(body, c->st, desc->hex);
+	return ferry_store_read_document(body, c->st->root, desc->hex);
 }
 
 static int check_tag(const ferry_store_tag *t, void *payload)

@@ -17,10 +17,4 @@ struct ferry_store {
 extern const ferry_db_migration ferry_store__schema[];
 extern const size_t ferry_store__schema_steps;
 
-/**
- * Read the document blob `hex` into `body` for an OCI walk, within the
- * walk's document limit (FERRY_ETOOBIG, FERRY_ENOTFOUND, FERRY_EIO).
- */
-int ferry_store__read_document(ferry_buf *body, const ferry_store *st, const char *hex);
-
 #endif
