@@ -71,6 +71,30 @@ static void test_core_util__judges_member_paths(void **state)
 	assert_false(ferry_path_is_safe("a\nb"));
 }
 
+static void test_core_util__reserves_array_room(void **state)
+{
+	uint64_t *items = NULL;
+	size_t cap = 0, n;
+
+	(void)state;
+	for (n = 0; n < 100; n++) {
+		assert_int_equal(ferry_array_reserve(&items, &cap, n, sizeof(*items), 4), 0);
+		assert_true(cap > n);
+		items[n] = n;
+	}
+	assert_int_equal(cap, 128);
+	for (n = 0; n < 100; n++)
+		assert_int_equal(items[n], n);
+	/* room left: nothing moves */
+	assert_int_equal(ferry_array_reserve(&items, &cap, 100, sizeof(*items), 4), 0);
+	assert_int_equal(cap, 128);
+	/* a size that cannot be allocated leaves the array as it was */
+	assert_int_equal(ferry_array_reserve(&items, &cap, 128, SIZE_MAX / 16, 4), FERRY_ENOMEM);
+	assert_int_equal(cap, 128);
+	assert_int_equal(items[99], 99);
+	free(items);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -78,6 +102,7 @@ int main(void)
 		cmocka_unit_test(test_core_util__parses_durations),
 		cmocka_unit_test(test_core_util__round_trips_times),
 		cmocka_unit_test(test_core_util__judges_member_paths),
+		cmocka_unit_test(test_core_util__reserves_array_room),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
