@@ -794,6 +794,60 @@ int ferry_git_publish_objects(ferry_git_staged *s)
 	return error;
 }
 
+int ferry_git_restore_objects(ferry_store *st, const char *staging_dir,
+			      const ferry_git_repo *r, const char *bundle_file)
+{
+	ferry_git_staged s;
+	bundle_header h;
+	git_repository *q = NULL;
+	git_odb *odb = NULL;
+	ferry_buf qpath = FERRY_BUF_INIT, pack_dir = FERRY_BUF_INIT, target = FERRY_BUF_INIT;
+	int error = 0;
+
+	memset(&h, 0, sizeof(h));
+	memset(&s, 0, sizeof(s));
+	git_libgit2_init();
+	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+	if ((error = parse_header(&h, bundle_file, r->name)) < 0 ||
+	    (error = check_header(&h, r)) < 0)
+		goto done;
+	if (h.nprereqs) {
+		error = ferry_error_set(FERRY_EUNSUPPORTED, "repository '%s': the git bundle "
+					"is incremental", r->name);
+		goto done;
+	}
+	/* No alternates: the store's objects may be the damaged ones. */
+	if ((error = ferry_buf_printf(&qpath, "%s/restore-%s.git", staging_dir, r->name)) < 0 ||
+	    (error = ferry_buf_printf(&pack_dir, "%s/objects/pack", qpath.ptr)) < 0 ||
+	    (error = ferry_store_repo_path(&target, st, r->name)) < 0)
+		goto done;
+	if (git_repository_init(&q, qpath.ptr, 1) < 0 || git_repository_odb(&odb, q) < 0) {
+		error = git_fail("cannot create quarantine", r->name);
+		goto done;
+	}
+	if ((error = index_pack(odb, pack_dir.ptr, bundle_file, h.pack_offset, r->name)) < 0)
+		goto done;
+	git_odb_free(odb);
+	odb = NULL;
+	git_repository_free(q);
+	q = NULL;
+	s.st = st;
+	s.repo = r;
+	s.quarantine = qpath.ptr;
+	s.target = target.ptr;
+	if ((error = publish_objects(&q, &s)) < 0)
+		goto done;
+done:
+	header_free(&h);
+	git_odb_free(odb);
+	git_repository_free(q);
+	ferry_buf_dispose(&qpath);
+	ferry_buf_dispose(&pack_dir);
+	ferry_buf_dispose(&target);
+	git_libgit2_shutdown();
+	return error;
+}
+
 void ferry_git_staged_free(ferry_git_staged *s)
 {
 	if (!s)

@@ -42,6 +42,19 @@ int ferry_git_publish(ferry_git_staged *s);
  */
 int ferry_git_publish_objects(ferry_git_staged *s);
 
+/**
+ * Restore the objects of repository `r` from its full git bundle file
+ * `bundle_file` (the repair of a store repository whose objects are lost or
+ * damaged): the pack is indexed (each object hashed) in a scratch
+ * repository under `staging_dir` that borrows nothing from the store, then
+ * moved into the store's repository, replacing a pack of the same name;
+ * refs are not touched. FERRY_EUNSUPPORTED for an incremental git bundle
+ * (use ferry_git_stage and ferry_git_publish_objects), FERRY_EINVALID or
+ * FERRY_ECORRUPT for a bad one, FERRY_EIO.
+ */
+int ferry_git_restore_objects(ferry_store *st, const char *staging_dir,
+			      const ferry_git_repo *r, const char *bundle_file);
+
 void ferry_git_staged_free(ferry_git_staged *s);
 
 /**

@@ -284,11 +284,19 @@ static int check_files(fsck_ctx *c)
 		if (lstat(path.ptr, &s) < 0 || !S_ISREG(s.st_mode))
 			continue;   /* not a blob: a row for it is reported missing */
 		c->r->blobs++;
-		if ((error = ferry_sha256_file(got, &size, path.ptr)) < 0)
-			goto done;
 		if ((error = entry_push(&files, d->d_name, HAS_FILE, 0)) < 0)
 			goto done;
 		e = &files.e[files.n - 1];
+		e->file_size = (uint64_t)s.st_size;
+		/* A file the disk cannot read back is damaged, not a reason to
+		 * stop checking the others. */
+		if ((error = ferry_sha256_file(got, &size, path.ptr)) < 0) {
+			if ((error = ferry_fsck_report_add(NULL, c->r, FERRY_FSCK_DAMAGED,
+							   FERRY_FSCK_BLOB, NULL, d->d_name,
+							   ferry_error_last())) < 0)
+				goto done;
+			continue;
+		}
 		e->file_size = size;
 		if (!strcmp(got, d->d_name))
 			e->flags |= INTACT;

@@ -2,7 +2,8 @@
 # ferry store fsck finds every fault of a matrix injected into one store,
 # each in its --json report with what refers to it: a flipped byte in a
 # layer, a truncated manifest, a missing blob, a ferry.db row without its
-# file, a file without its row, a lost git pack and a moved ref. It changes
+# file, a file without its row, a lost git pack and a moved ref (then a
+# grown blob, a pruned commit and a flipped byte in a git pack). It changes
 # nothing without --repair-from; a bundle signed by an unknown key is
 # refused (exit 2) and used for nothing; the bundle that brought the
 # content repairs every fault, and fsck is clean after.
@@ -118,21 +119,27 @@ expect_exit 0 "$FERRY" store fsck --store "$S" --json
 jq -e '.clean' "$T/out" >/dev/null || fail "not clean after repair: $(cat "$T/out")"
 ok "--repair-from the bundle restores every fault; the store is clean and git fsck passes"
 
-# ---- a wrong size is damage too; a pruned commit is missing history -------------
+# ---- a wrong size is damage; a pruned commit is missing history; a damaged pack ----
 printf 'x' >>"$H/$layer"
 git --git-dir="$S/git/org/two.git" update-ref refs/heads/main refs/heads/main~1
 git --git-dir="$S/git/org/two.git" -c gc.reflogExpire=now -c gc.reflogExpireUnreachable=now gc -q --prune=now
+pack=$(ls "$S"/git/org/one.git/objects/pack/*.pack)
+chmod u+w "$pack"
+flip_byte "$pack" 200                                      # a flipped byte in a git pack
 expect_exit 1 "$FERRY" store fsck --store "$S" --json
+jq -e '[.faults[] | select(.object == "git-object" and .repository == "org/one" and .kind == "damaged")] |
+	length >= 1' "$T/out" >/dev/null || fail "a damaged git pack is not reported: $(cat "$T/out")"
 jq -e --arg h "$layer" '[.faults[] | select(.kind == "damaged" and .id == $h)] | length == 1' "$T/out" >/dev/null ||
 	fail "a grown layer is not reported: $(cat "$T/out")"
 jq -e --arg c "$two_main" '[.faults[] | select(.object == "git-object" and .repository == "org/two" and
 	.id == $c and .kind == "missing")] | length == 1' "$T/out" >/dev/null ||
 	fail "a pruned commit is not reported: $(cat "$T/out")"
 expect_exit 0 "$FERRY" store fsck --store "$S" --repair-from "$B" --json
-jq -e '.clean and .restored.blobs == 1 and .restored.repositories == 1 and .restored.refs == 1' "$T/out" \
+jq -e '.clean and .restored.blobs == 1 and .restored.repositories == 2 and .restored.refs == 1' "$T/out" \
 	>/dev/null || fail "repair: $(cat "$T/out")"
+git --git-dir="$S/git/org/one.git" fsck --no-progress 2>"$T/err" || { cat "$T/err" >&2; fail "git fsck org/one"; }
 [ "$(git --git-dir="$S/git/org/two.git" rev-parse refs/heads/main)" = "$two_main" ] || fail "org/two main not reset"
-ok "a blob of the wrong size and a pruned commit are found and repaired"
+ok "a blob of the wrong size, a pruned commit and a damaged git pack are found and repaired"
 
 # ---- import --verify-held replaces a rotted layer that a later bundle brings -------
 S2=$T/store2
