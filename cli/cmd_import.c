@@ -18,7 +18,7 @@
 #include "banned.h"
 
 enum { OPT_STORE = 1, OPT_AUDIT_LOG, OPT_NO_WAIT, OPT_NO_SEED, OPT_NOTIFY,
-       OPT_NOTIFY_TOKEN_FILE };
+       OPT_NOTIFY_TOKEN_FILE, OPT_VERIFY_HELD };
 
 static const cli_option import_options[] = {
 	CLI_OPTION_STORE(OPT_STORE),
@@ -28,6 +28,8 @@ static const cli_option import_options[] = {
 	  "store", OPT_NO_WAIT },
 	{ "no-seed", 0, NULL, "do not seed the configured targets afterwards (see ferry "
 	  "target, ferry seed)", OPT_NO_SEED },
+	{ "verify-held", 0, NULL, "rehash the blobs the bundles carry that the store "
+	  "already holds, and replace a damaged one with the bundle's copy", OPT_VERIFY_HELD },
 	{ "notify", 0, "URL", "after publishing, POST {channel, sequence, bundle} to URL "
 	  "(repeatable, at most 16; the reconciler's /hooks/import). A failed notification "
 	  "is a warning: the import stands", OPT_NOTIFY },
@@ -40,7 +42,8 @@ static const cli_option import_options[] = {
 
 static const cli_command import_command = {
 	.name = "import",
-	.synopsis = "[--store DIR] [--audit-log FILE] [--no-wait] [--no-seed] [--json] [-q] "
+	.synopsis = "[--store DIR] [--audit-log FILE] [--no-wait] [--no-seed] [--verify-held] "
+		    "[--json] [-q] "
 		    "[--notify URL]... [--notify-token-file FILE] BUNDLE-OR-VOLUME...",
 	.description =
 		"Verify bundles completely, then publish them into the enclave store:\n"
@@ -70,14 +73,15 @@ static void print_result(const ferry_import_result *res, int json, json_t *seed)
 
 		if (json) {
 			json_array_append_new(arr,
-				json_pack("{s:s,s:s,s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s}",
+				json_pack("{s:s,s:s,s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}",
 					  "bundle", b->id, "channel", b->channel, "sequence",
 					  (json_int_t)b->sequence, "baseSequence",
 					  (json_int_t)b->base_sequence, "outcome",
 					  outcome[b->outcome], "volumes",
 					  (json_int_t)b->nvolumes, "blobsNew",
 					  (json_int_t)b->blobs_new, "blobsPresent",
-					  (json_int_t)b->blobs_present, "bytes",
+					  (json_int_t)b->blobs_present, "blobsRepaired",
+					  (json_int_t)b->blobs_repaired, "bytes",
 					  (json_int_t)b->bytes, "images", (json_int_t)b->nimages,
 					  "repositories", (json_int_t)b->nrepos, "signers",
 					  b->signers));
@@ -89,6 +93,8 @@ static void print_result(const ferry_import_result *res, int json, json_t *seed)
 			printf(", %zu image(s), %zu repositor%s, %zu blob(s) new, %zu "
 			       "already held", b->nimages, b->nrepos,
 			       b->nrepos == 1 ? "y" : "ies", b->blobs_new, b->blobs_present);
+		if (b->blobs_repaired)
+			printf(" (%zu damaged, replaced)", b->blobs_repaired);
 		printf(", signed by %s\n", b->signers);
 	}
 	if (json) {
@@ -185,6 +191,7 @@ int cmd_import(int argc, char **argv)
 		case OPT_AUDIT_LOG: audit = a.value; break;
 		case OPT_NO_WAIT: wait = 0; break;
 		case OPT_NO_SEED: seed = 0; break;
+		case OPT_VERIFY_HELD: io.verify_held = 1; break;
 		case OPT_NOTIFY:
 			if (nnotify == sizeof(notify) / sizeof(notify[0]))
 				return cli_args_error(&a, "at most 16 --notify URLs");

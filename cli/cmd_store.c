@@ -1,6 +1,7 @@
 /*
- * ferry store ls, gc and get: list what the enclave store holds, collect
- * its garbage, and write a file artifact's files out.
+ * ferry store ls, gc, get and fsck: list what the enclave store holds,
+ * collect its garbage, write a file artifact's files out, and check the
+ * store (and repair it from bundles).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +12,13 @@
 #include "cli.h"
 #include "catalog.h"
 #include "file_artifact.h"
+#include "fsck.h"
+#include "git_store.h"
+#include "repair.h"
 #include "json.h"
 #include "banned.h"
 
-enum { OPT_STORE = 1, OPT_DRY_RUN, OPT_OUTPUT };
+enum { OPT_STORE = 1, OPT_DRY_RUN, OPT_OUTPUT, OPT_REPAIR_FROM };
 
 static const cli_option ls_options[] = {
 	CLI_OPTION_STORE(OPT_STORE),
@@ -34,10 +38,18 @@ static const cli_option get_options[] = {
 	CLI_OPTION_JSON("print the files written as JSON"),
 	CLI_OPTIONS_END
 };
+static const cli_option fsck_options[] = {
+	CLI_OPTION_STORE(OPT_STORE),
+	{ "repair-from", 0, "BUNDLE", "replace damaged and missing content with the copy "
+	  "this verified bundle carries (repeatable)", OPT_REPAIR_FROM },
+	CLI_OPTION_JSON("print the report as JSON"),
+	CLI_OPTIONS_END
+};
 
 static int store_ls(int argc, char **argv, cli_args *parent);
 static int store_gc(int argc, char **argv, cli_args *parent);
 static int store_get(int argc, char **argv, cli_args *parent);
+static int store_fsck(int argc, char **argv, cli_args *parent);
 
 static const cli_command ls_command = {
 	.name = "store ls",
@@ -75,13 +87,28 @@ static const cli_command get_command = {
 	.operands = "REFERENCE",
 	.run = store_get,
 };
+static const cli_command fsck_command = {
+	.name = "store fsck",
+	.summary = "check every blob, tag, repository and the database",
+	.synopsis = "[--store DIR] [--repair-from BUNDLE]... [--json]",
+	.description =
+		"Rehash every blob against its name, walk every tag's manifests,\n"
+		"configs and layers, check every git repository's objects, history\n"
+		"and recorded refs, and check ferry.db's integrity and its agreement\n"
+		"with the blob files. Each damaged or missing item is reported with\n"
+		"what refers to it. Exit status 0: clean; 1: faults remain.\n"
+		"Read-only, unless --repair-from names bundles: then what they carry\n"
+		"replaces damaged and missing content, and the store is checked again.",
+	.options = fsck_options,
+	.run = store_fsck,
+};
 static const cli_command *const store_subcommands[] = {
-	&ls_command, &gc_command, &get_command, NULL
+	&ls_command, &gc_command, &get_command, &fsck_command, NULL
 };
 static const cli_command store_command = {
 	.name = "store",
-	.description = "List what the enclave store holds, collect its garbage, and write\n"
-		       "file artifacts out.",
+	.description = "List what the enclave store holds, collect its garbage, write file\n"
+		       "artifacts out, and check the store.",
 	.subcommands = store_subcommands,
 };
 
@@ -294,5 +321,161 @@ static int store_get(int argc, char **argv, cli_args *parent)
 done:
 	ferry_strv_dispose(&written);
 	ferry_store_close(st);
+	return rc;
+}
+
+/* ---- fsck ------------------------------------------------------------------- */
+
+static json_t *fault_json(const ferry_fsck_fault *f)
+{
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:[]}", "kind", ferry_fsck_kind_name(f->kind),
+			      "object", ferry_fsck_object_name(f->object), "id", f->id,
+			      "detail", f->detail, "referencedBy");
+	size_t i;
+
+	if (o && f->repo && json_object_set_new(o, "repository", json_string(f->repo)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	for (i = 0; o && i < f->referrers.n; i++)
+		if (json_array_append_new(json_object_get(o, "referencedBy"),
+					  json_string(f->referrers.v[i])) < 0) {
+			json_decref(o);
+			return NULL;
+		}
+	return o;
+}
+
+static void print_fault(const char *prefix, const ferry_fsck_fault *f)
+{
+	size_t i;
+
+	printf("%s%s %s %s%s%s: %s\n", prefix, ferry_fsck_kind_name(f->kind),
+	       ferry_fsck_object_name(f->object), f->repo ? f->repo : "", f->repo ? " " : "",
+	       f->id, f->detail);
+	for (i = 0; i < f->referrers.n; i++)
+		printf("%s  referenced by %s\n", prefix, f->referrers.v[i]);
+}
+
+/* Whether `after` still lists fault `f`. */
+static int still_faulty(const ferry_fsck_report *after, const ferry_fsck_fault *f)
+{
+	size_t i;
+
+	for (i = 0; i < after->nfaults; i++) {
+		const ferry_fsck_fault *g = &after->faults[i];
+
+		if (g->kind == f->kind && g->object == f->object && !strcmp(g->id, f->id) &&
+		    (g->repo == f->repo || (g->repo && f->repo && !strcmp(g->repo, f->repo))))
+			return 1;
+	}
+	return 0;
+}
+
+static int print_fsck(ferry_store *st, const ferry_fsck_report *before,
+		      const ferry_fsck_report *after, const ferry_repair_counts *counts,
+		      int json)
+{
+	size_t i, remaining = after->nfaults, repaired = 0;
+	json_t *o, *faults, *fixed = NULL;
+
+	for (i = 0; before && i < before->nfaults; i++)
+		repaired += !still_faulty(after, &before->faults[i]);
+	if (!json) {
+		for (i = 0; before && i < before->nfaults; i++)
+			if (!still_faulty(after, &before->faults[i]))
+				print_fault("repaired: ", &before->faults[i]);
+		for (i = 0; i < after->nfaults; i++)
+			print_fault("", &after->faults[i]);
+		printf("checked %zu blob(s), %zu tag(s), %zu repositor%s (%zu ref(s), %zu "
+		       "git object(s)) and ferry.db: ", after->blobs, after->tags, after->repos,
+		       after->repos == 1 ? "y" : "ies", after->refs, after->git_objects);
+		if (before)
+			printf("%zu fault(s) repaired, ", repaired);
+		if (remaining)
+			printf("%zu fault(s)\n", remaining);
+		else
+			printf("clean\n");
+		return remaining ? FERRY_EXIT_FAILURE : FERRY_EXIT_OK;
+	}
+	o = json_pack("{s:s,s:b,s:{s:I,s:I,s:I,s:I,s:I},s:[]}", "store", ferry_store_root(st),
+		      "clean", remaining == 0, "checked", "blobs", (json_int_t)after->blobs,
+		      "tags", (json_int_t)after->tags, "repositories", (json_int_t)after->repos,
+		      "refs", (json_int_t)after->refs, "gitObjects",
+		      (json_int_t)after->git_objects, "faults");
+	faults = o ? json_object_get(o, "faults") : NULL;
+	for (i = 0; faults && i < after->nfaults; i++)
+		if (ferry_json_append(faults, fault_json(&after->faults[i])) < 0)
+			faults = NULL;
+	if (faults && before) {
+		fixed = json_array();
+		for (i = 0; fixed && i < before->nfaults; i++)
+			if (!still_faulty(after, &before->faults[i]) &&
+			    ferry_json_append(fixed, fault_json(&before->faults[i])) < 0)
+				break;
+		if (ferry_json_set(o, "repaired", fixed) < 0 ||
+		    ferry_json_set(o, "restored", json_pack("{s:I,s:I,s:I,s:I}",
+				"blobs", (json_int_t)counts->blobs,
+				"records", (json_int_t)counts->records,
+				"repositories", (json_int_t)counts->repos,
+				"refs", (json_int_t)counts->refs)) < 0)
+			faults = NULL;
+	}
+	if (!faults) {
+		json_decref(o);
+		return cli_fail("store", ferry_error_set(FERRY_ENOMEM, "out of memory"));
+	}
+	cli_print_json(o);
+	return remaining ? FERRY_EXIT_FAILURE : FERRY_EXIT_OK;
+}
+
+static int store_fsck(int argc, char **argv, cli_args *parent)
+{
+	ferry_fsck_options opts = FERRY_FSCK_OPTIONS_INIT;
+	ferry_fsck_report before = FERRY_FSCK_REPORT_INIT, after = FERRY_FSCK_REPORT_INIT;
+	ferry_repair_counts counts;
+	const char *store = NULL;
+	const char **repair = NULL;
+	size_t nrepair = 0;
+	ferry_store *st = NULL;
+	cli_args a;
+	int id, error, rc;
+
+	memset(&counts, 0, sizeof(counts));
+	cli_args_init(&a, &fsck_command, argc, argv, parent);
+	if (!(repair = calloc((size_t)argc + 1, sizeof(*repair))))
+		return cli_fail("store", ferry_error_set(FERRY_ENOMEM, "out of memory"));
+	while ((id = cli_args_next(&a)) > 0) {
+		switch (id) {
+		case OPT_STORE: store = a.value; break;
+		case OPT_REPAIR_FROM: repair[nrepair++] = a.value; break;
+		}
+	}
+	if (id < 0) {
+		free(repair);
+		return a.exit;
+	}
+	opts.check_repo = ferry_git_fsck;
+	if ((error = ferry_store_open(&st, cli_store_path(store),
+				      nrepair ? FERRY_STORE_WRITE : FERRY_STORE_READ, 1)) < 0 ||
+	    (error = ferry_store_fsck(&after, st, &opts)) < 0) {
+		rc = cli_fail("store", error);
+		goto done;
+	}
+	if (nrepair && after.nfaults) {
+		before = after;
+		memset(&after, 0, sizeof(after));
+		if ((error = ferry_import_repair(&counts, st, &before, repair, nrepair)) < 0 ||
+		    (error = ferry_store_fsck(&after, st, &opts)) < 0) {
+			rc = cli_fail("store", error);
+			goto done;
+		}
+	}
+	rc = print_fsck(st, before.nfaults ? &before : NULL, &after, &counts, a.common.json);
+done:
+	ferry_fsck_report_dispose(&before);
+	ferry_fsck_report_dispose(&after);
+	ferry_store_close(st);
+	free(repair);
 	return rc;
 }

@@ -21,7 +21,7 @@ static const struct {
 	{ "inspect", cmd_inspect, "show what a bundle holds" },
 	{ "import", cmd_import, "verify bundles, then publish them into the store" },
 	{ "trust", cmd_trust, "install, show and rotate the store's trust root" },
-	{ "store", cmd_store, "list the store, collect garbage" },
+	{ "store", cmd_store, "list the store, collect garbage, check it" },
 	{ "receipt", cmd_receipt, "write a signed inventory of the store" },
 	{ "mirror", cmd_mirror, "serve the store over HTTP (OCI pull API)" },
 	{ "target", cmd_target, "configure the servers the store is seeded to" },

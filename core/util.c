@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -154,3 +155,4 @@ int ferry_path_is_safe(const char *path)
 		p++;
 	}
 }
+

@@ -35,4 +35,5 @@ int ferry_time_parse(int64_t *out, const char *text);
  */
 int ferry_path_is_safe(const char *path);
 
+
 #endif

@@ -15,6 +15,7 @@
 #include <git2.h>
 
 #include "ferry/errors.h"
+#include "catalog.h"
 #include "git_error.h"
 #include "fs.h"
 #include "git_check.h"
@@ -643,17 +644,16 @@ static void set_head(git_repository *repo)
 	git_reference_iterator_free(it);
 }
 
-int ferry_git_publish(ferry_git_staged *s)
+/* Open the store's repository (creating it when missing) and move the
+ * quarantined packs into it; *out is reopened so they are seen. */
+static int publish_objects(git_repository **out, ferry_git_staged *s)
 {
 	const ferry_git_repo *r = s->repo;
 	git_repository *repo = NULL;
 	ferry_buf from = FERRY_BUF_INIT, to = FERRY_BUF_INIT;
-	git_oid oid;
-	size_t k;
 	int error = 0;
 
-	git_libgit2_init();
-	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+	*out = NULL;
 	if (!ferry_fs_exists(s->target)) {
 		/* ferry makes the directories, with its modes; libgit2 would
 		 * make them with the umask's */
@@ -674,11 +674,33 @@ int ferry_git_publish(ferry_git_staged *s)
 		    (error = move_packs(from.ptr, to.ptr)) < 0)
 			goto done;
 		git_repository_free(repo);
+		repo = NULL;
 		if (git_repository_open_bare(&repo, s->target) < 0) {
 			error = git_fail("cannot open the store's repository", r->name);
 			goto done;
 		}
 	}
+	*out = repo;
+	repo = NULL;
+done:
+	git_repository_free(repo);
+	ferry_buf_dispose(&from);
+	ferry_buf_dispose(&to);
+	return error;
+}
+
+int ferry_git_publish(ferry_git_staged *s)
+{
+	const ferry_git_repo *r = s->repo;
+	git_repository *repo = NULL;
+	git_oid oid;
+	size_t k;
+	int error = 0;
+
+	git_libgit2_init();
+	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+	if ((error = publish_objects(&repo, s)) < 0)
+		goto done;
 	/* Refs last, deletions first (so "x" can make way for "x/y"); each
 	 * ref now points at complete content. */
 	for (k = 0; k < r->ndeleted; k++) {
@@ -708,8 +730,73 @@ int ferry_git_publish(ferry_git_staged *s)
 	error = ferry_fs_fix_modes(s->target);
 done:
 	git_repository_free(repo);
-	ferry_buf_dispose(&from);
-	ferry_buf_dispose(&to);
+	git_libgit2_shutdown();
+	return error;
+}
+
+int ferry_git_publish_objects(ferry_git_staged *s)
+{
+	git_repository *repo = NULL;
+	int error;
+
+	git_libgit2_init();
+	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+	error = publish_objects(&repo, s);
+	git_repository_free(repo);
+	git_libgit2_shutdown();
+	return error;
+}
+
+int ferry_git_restore_objects(ferry_store *st, const char *staging_dir,
+			      const ferry_git_repo *r, const char *bundle_file)
+{
+	ferry_git_staged s;
+	ferry_git_header h;
+	git_repository *q = NULL;
+	git_odb *odb = NULL;
+	ferry_buf qpath = FERRY_BUF_INIT, pack_dir = FERRY_BUF_INIT, target = FERRY_BUF_INIT;
+	int error = 0;
+
+	ferry_git_header_init(&h);
+	memset(&s, 0, sizeof(s));
+	git_libgit2_init();
+	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+	if ((error = parse_header(&h, bundle_file, r->name)) < 0 ||
+	    (error = check_header(&h, r)) < 0)
+		goto done;
+	if (h.nprereqs) {
+		error = ferry_error_set(FERRY_EUNSUPPORTED, "repository '%s': the git bundle "
+					"is incremental", r->name);
+		goto done;
+	}
+	/* No alternates: the store's objects may be the damaged ones. */
+	if ((error = ferry_buf_printf(&qpath, "%s/restore-%s.git", staging_dir, r->name)) < 0 ||
+	    (error = ferry_buf_printf(&pack_dir, "%s/objects/pack", qpath.ptr)) < 0 ||
+	    (error = ferry_store_repo_path(&target, st, r->name)) < 0)
+		goto done;
+	if (git_repository_init(&q, qpath.ptr, 1) < 0 || git_repository_odb(&odb, q) < 0) {
+		error = git_fail("cannot create quarantine", r->name);
+		goto done;
+	}
+	if ((error = index_pack(odb, pack_dir.ptr, bundle_file, h.pack_offset, r->name)) < 0)
+		goto done;
+	git_odb_free(odb);
+	odb = NULL;
+	git_repository_free(q);
+	q = NULL;
+	s.st = st;
+	s.repo = r;
+	s.quarantine = qpath.ptr;
+	s.target = target.ptr;
+	if ((error = publish_objects(&q, &s)) < 0)
+		goto done;
+done:
+	ferry_git_header_dispose(&h);
+	git_odb_free(odb);
+	git_repository_free(q);
+	ferry_buf_dispose(&qpath);
+	ferry_buf_dispose(&pack_dir);
+	ferry_buf_dispose(&target);
 	git_libgit2_shutdown();
 	return error;
 }
@@ -740,6 +827,288 @@ int ferry_git_store_ref(char out[65], ferry_store *st, const char *name, const c
 		error = 0;
 	}
 	git_repository_free(repo);
+	ferry_buf_dispose(&path);
+	git_libgit2_shutdown();
+	return error;
+}
+
+/* ---- fsck ------------------------------------------------------------------- */
+
+typedef struct {
+	ferry_fsck_report *r;
+	ferry_store *st;
+	const char *repo;
+	git_repository *git;
+	git_odb *odb;
+	git_revwalk *walk;
+	oid_set seen;
+	const char *referrer;  /* what the object being checked is reached from */
+	int error;             /* a failure of the check itself */
+} git_fsck;
+
+/* Record a fault of the repository being checked, referred to by `who`. */
+static int git_fault(git_fsck *g, ferry_fsck_kind kind, ferry_fsck_object object,
+		     const char *id, const char *detail, const char *who)
+{
+	ferry_fsck_fault *f;
+	int error;
+
+	if ((error = ferry_fsck_report_add(&f, g->r, kind, object, g->repo, id, detail)) < 0 ||
+	    !who)
+		return error;
+	return ferry_fsck_fault_refer(f, who);
+}
+
+static const char *git_message(void)
+{
+	return git_error_last() && git_error_last()->message ? git_error_last()->message
+							     : "unknown error";
+}
+
+/* Every object the repository holds is read back, which checks its hash
+ * (libgit2's strict verification) and that its pack inflates. */
+static int read_object(const git_oid *oid, void *payload)
+{
+	git_fsck *g = payload;
+	git_odb_object *obj = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+
+	g->r->git_objects++;
+	if (git_odb_read(&obj, g->odb, oid) == 0) {
+		git_odb_object_free(obj);
+		return 0;
+	}
+	git_oid_tostr(hex, sizeof(hex), oid);
+	g->error = git_fault(g, FERRY_FSCK_DAMAGED, FERRY_FSCK_GIT_OBJECT, hex,
+			     git_message(), NULL);
+	return g->error < 0 ? -1 : 0;
+}
+
+static int fsck_entry(const char *root, const git_tree_entry *e, void *payload)
+{
+	git_fsck *g = payload;
+	const git_oid *oid = git_tree_entry_id(e);
+	char hex[GIT_OID_HEXSZ + 1];
+
+	(void)root;
+	switch (git_tree_entry_type(e)) {
+	case GIT_OBJECT_TREE: {
+		int added = oid_set_add(&g->seen, oid);
+
+		if (added < 0) {
+			g->error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			return -1;
+		}
+		if (!added)
+			return 1;
+		break;
+	}
+	case GIT_OBJECT_BLOB:
+		break;
+	default:
+		return 0;
+	}
+	if (git_odb_exists(g->odb, oid))
+		return 0;
+	git_oid_tostr(hex, sizeof(hex), oid);
+	g->error = git_fault(g, FERRY_FSCK_MISSING, FERRY_FSCK_GIT_OBJECT, hex,
+			     git_tree_entry_type(e) == GIT_OBJECT_TREE ? "a tree is missing"
+								       : "a file is missing",
+			     g->referrer);
+	return g->error < 0 ? -1 : (git_tree_entry_type(e) == GIT_OBJECT_TREE);
+}
+
+/* A recorded ref: it must exist with the recorded commit, and the commit
+ * must be held (its history is walked afterwards). */
+static int fsck_ref(const ferry_store_ref *ref, void *payload)
+{
+	git_fsck *g = payload;
+	ferry_buf who = FERRY_BUF_INIT, msg = FERRY_BUF_INIT;
+	git_commit *commit = NULL;
+	git_oid want, have;
+	int error, rc;
+
+	g->r->refs++;
+	if ((error = ferry_buf_printf(&who, "ref '%s'", ref->name)) < 0)
+		goto done;
+	if (git_oid_fromstr(&want, ref->commit) < 0) {
+		error = ferry_fsck_report_add(NULL, g->r, FERRY_FSCK_INVALID,
+					      FERRY_FSCK_DATABASE, NULL, "ferry.db",
+					      "the refs table holds a malformed commit id");
+		goto done;
+	}
+	rc = git_reference_name_to_id(&have, g->git, ref->name);
+	if (rc == GIT_ENOTFOUND) {
+		error = ferry_buf_printf(&msg, "ferry.db records it at %s; the repository "
+					 "has no such ref", ref->commit);
+		if (!error)
+			error = git_fault(g, FERRY_FSCK_MISSING, FERRY_FSCK_REF, ref->name,
+					  msg.ptr, "ferry.db");
+	} else if (rc < 0) {
+		error = ferry_buf_printf(&msg, "ferry.db records %s: %s", ref->commit,
+					 git_message());
+		if (!error)
+			error = git_fault(g, FERRY_FSCK_DAMAGED, FERRY_FSCK_REF, ref->name,
+					  msg.ptr, "ferry.db");
+	} else if (git_oid_cmp(&want, &have)) {
+		char hex[GIT_OID_HEXSZ + 1];
+
+		git_oid_tostr(hex, sizeof(hex), &have);
+		error = ferry_buf_printf(&msg, "it points at %s; ferry.db records %s", hex,
+					 ref->commit);
+		if (!error)
+			error = git_fault(g, FERRY_FSCK_DAMAGED, FERRY_FSCK_REF, ref->name,
+					  msg.ptr, "ferry.db");
+	}
+	if (error < 0)
+		goto done;
+	if (git_commit_lookup(&commit, g->git, &want) < 0)
+		error = git_fault(g, git_odb_exists(g->odb, &want) ? FERRY_FSCK_DAMAGED
+								   : FERRY_FSCK_MISSING,
+				  FERRY_FSCK_GIT_OBJECT, ref->commit, "the commit a ref "
+				  "records cannot be read", who.ptr);
+	else if (git_revwalk_push(g->walk, &want) < 0)
+		error = git_fault(g, FERRY_FSCK_INVALID, FERRY_FSCK_REPOSITORY, g->repo,
+				  git_message(), who.ptr);
+done:
+	git_commit_free(commit);
+	ferry_buf_dispose(&who);
+	ferry_buf_dispose(&msg);
+	return error;
+}
+
+/* The history behind the recorded refs, with every tree and file. */
+static int fsck_history(git_fsck *g)
+{
+	char hex[GIT_OID_HEXSZ + 1], who[GIT_OID_HEXSZ + 16];
+	git_oid oid;
+	int rc, error = 0;
+
+	while (!error && (rc = git_revwalk_next(&oid, g->walk)) == 0) {
+		git_commit *c = NULL;
+		git_tree *t = NULL;
+
+		git_oid_tostr(hex, sizeof(hex), &oid);
+		snprintf(who, sizeof(who), "commit %s", hex);
+		if (git_commit_lookup(&c, g->git, &oid) < 0)
+			error = git_fault(g, FERRY_FSCK_MISSING, FERRY_FSCK_GIT_OBJECT, hex,
+					  git_message(), NULL);
+		else if (git_commit_tree(&t, c) < 0) {
+			git_oid_tostr(hex, sizeof(hex), git_commit_tree_id(c));
+			error = git_fault(g, FERRY_FSCK_MISSING, FERRY_FSCK_GIT_OBJECT, hex,
+					  "a tree is missing", who);
+		} else if (oid_set_add(&g->seen, git_tree_id(t)) > 0) {
+			g->referrer = who;
+			if (git_tree_walk(t, GIT_TREEWALK_PRE, fsck_entry, g) < 0 && !g->error)
+				error = git_fault(g, FERRY_FSCK_INVALID, FERRY_FSCK_REPOSITORY,
+						  g->repo, git_message(), who);
+			g->referrer = NULL;
+			if (g->error < 0)
+				error = g->error;
+		}
+		git_tree_free(t);
+		git_commit_free(c);
+	}
+	/* A parent that cannot be read ends the walk: the history is cut. */
+	if (!error && rc != GIT_ITEROVER)
+		error = git_fault(g, FERRY_FSCK_MISSING, FERRY_FSCK_REPOSITORY, g->repo,
+				  git_message(), NULL);
+	return error;
+}
+
+int ferry_git_fsck(ferry_fsck_report *r, ferry_store *st, const char *repo, void *payload)
+{
+	git_fsck g;
+	ferry_buf path = FERRY_BUF_INIT;
+	struct stat s;
+	int error = 0;
+
+	(void)payload;
+	memset(&g, 0, sizeof(g));
+	g.r = r;
+	g.st = st;
+	g.repo = repo;
+	git_libgit2_init();
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
+	if ((error = ferry_store_repo_path(&path, st, repo)) < 0)
+		goto done;
+	if (stat(path.ptr, &s) < 0) {
+		error = git_fault(&g, FERRY_FSCK_MISSING, FERRY_FSCK_REPOSITORY, repo,
+				  "ferry.db records refs of it, but there is no repository",
+				  "ferry.db");
+		goto done;
+	}
+	if (git_repository_open_bare(&g.git, path.ptr) < 0 ||
+	    git_repository_odb(&g.odb, g.git) < 0 || git_revwalk_new(&g.walk, g.git) < 0) {
+		error = git_fault(&g, FERRY_FSCK_INVALID, FERRY_FSCK_REPOSITORY, repo,
+				  git_message(), NULL);
+		goto done;
+	}
+	if (git_odb_foreach(g.odb, read_object, &g) < 0 && !g.error)
+		g.error = git_fault(&g, FERRY_FSCK_INVALID, FERRY_FSCK_REPOSITORY, repo,
+				    git_message(), NULL);
+	if ((error = g.error) < 0 ||
+	    (error = ferry_store_ref_foreach(st, repo, fsck_ref, &g)) < 0)
+		goto done;
+	error = fsck_history(&g);
+done:
+	free(g.seen.slot);
+	free(g.seen.used);
+	git_revwalk_free(g.walk);
+	git_odb_free(g.odb);
+	git_repository_free(g.git);
+	ferry_buf_dispose(&path);
+	git_libgit2_shutdown();
+	return error;
+}
+
+typedef struct {
+	git_repository *git;
+	size_t *reset;
+} reset_ctx;
+
+/* Point a ref back at its recorded commit, when that commit is held. */
+static int reset_ref(const ferry_store_ref *ref, void *payload)
+{
+	reset_ctx *rc = payload;
+	git_reference *out = NULL;
+	git_commit *commit = NULL;
+	git_oid want, have;
+
+	if (git_oid_fromstr(&want, ref->commit) < 0 ||
+	    (git_reference_name_to_id(&have, rc->git, ref->name) == 0 &&
+	     !git_oid_cmp(&want, &have)) ||
+	    git_commit_lookup(&commit, rc->git, &want) < 0)
+		return 0;
+	git_commit_free(commit);
+	if (git_reference_create(&out, rc->git, ref->name, &want, 1, "ferry store fsck") < 0)
+		return git_fail("cannot set ref", ref->repo);
+	git_reference_free(out);
+	(*rc->reset)++;
+	return 0;
+}
+
+int ferry_git_reset_refs(size_t *reset, ferry_store *st, const char *repo)
+{
+	ferry_buf path = FERRY_BUF_INIT;
+	reset_ctx rc;
+	int error = 0;
+
+	*reset = 0;
+	rc.git = NULL;
+	rc.reset = reset;
+	git_libgit2_init();
+	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+	if ((error = ferry_store_repo_path(&path, st, repo)) < 0)
+		goto done;
+	if (git_repository_open_bare(&rc.git, path.ptr) < 0) {
+		error = git_fail("cannot open the store's repository", repo);
+		goto done;
+	}
+	if ((error = ferry_store_ref_foreach(st, repo, reset_ref, &rc)) == 0 && *reset)
+		set_head(rc.git);
+done:
+	git_repository_free(rc.git);
 	ferry_buf_dispose(&path);
 	git_libgit2_shutdown();
 	return error;

@@ -8,6 +8,7 @@
 #ifndef FERRY_IMPORT_GIT_STORE_H
 #define FERRY_IMPORT_GIT_STORE_H
 
+#include "fsck.h"
 #include "manifest.h"
 #include "store.h"
 
@@ -34,7 +35,44 @@ const char *ferry_git_staged_objects(const ferry_git_staged *s);
 /** Move the quarantined objects into the store, then set and delete refs. */
 int ferry_git_publish(ferry_git_staged *s);
 
+/**
+ * Move the quarantined objects into the store's repository (creating it
+ * when missing) and leave every ref as it is: repair brings back content
+ * an older bundle carried without moving refs backwards. FERRY_EIO.
+ */
+int ferry_git_publish_objects(ferry_git_staged *s);
+
+/**
+ * Restore the objects of repository `r` from its full git bundle file
+ * `bundle_file` (the repair of a store repository whose objects are lost or
+ * damaged): the pack is indexed (each object hashed) in a scratch
+ * repository under `staging_dir` that borrows nothing from the store, then
+ * moved into the store's repository, replacing a pack of the same name;
+ * refs are not touched. FERRY_EUNSUPPORTED for an incremental git bundle
+ * (use ferry_git_stage and ferry_git_publish_objects), FERRY_EINVALID or
+ * FERRY_ECORRUPT for a bad one, FERRY_EIO.
+ */
+int ferry_git_restore_objects(ferry_store *st, const char *staging_dir,
+			      const ferry_git_repo *r, const char *bundle_file);
+
 void ferry_git_staged_free(ferry_git_staged *s);
+
+/**
+ * fsck of repository `repo` of the store, with the signature of
+ * ferry_fsck_options.check_repo (`payload` unused): every object the
+ * repository holds is read back with its hash checked; every ref ferry.db
+ * records must exist with the recorded commit; the history behind those
+ * commits, every tree and file of it, must be held. Faults go into `r`;
+ * the return is negative only when the check cannot run (FERRY_ENOMEM).
+ */
+int ferry_git_fsck(ferry_fsck_report *r, ferry_store *st, const char *repo, void *payload);
+
+/**
+ * Point every ref of `repo` that ferry.db records back at its recorded
+ * commit, where the repository holds that commit; `*reset` counts the refs
+ * moved. The caller holds the write lock. FERRY_EIO.
+ */
+int ferry_git_reset_refs(size_t *reset, ferry_store *st, const char *repo);
 
 /** The commit the store's repository `repo` has for `ref` (hex), if any. */
 int ferry_git_store_ref(char out[65], ferry_store *st, const char *repo, const char *ref);

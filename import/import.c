@@ -26,6 +26,7 @@
 #include "closure.h"
 #include "digest.h"
 #include "fs.h"
+#include "fsck.h"
 #include "git_store.h"
 #include "hash.h"
 #include "import.h"
@@ -189,12 +190,17 @@ static void writer_stop(writer *w)
 	w->running = 0;
 }
 
+/* staged_bundle.staged[member]: 0 neither staged nor checked */
+#define STAGED_NEW 1        /* staged: the store lacks it */
+#define STAGED_REPAIR 2     /* staged: replaces the store's damaged copy */
+#define HELD_INTACT (-1)    /* held, and rehashed intact (--verify-held) */
+
 typedef struct {
 	ferry_manifest *m;          /* owned, once a file of it has been read */
 	char id[FERRY_SHA256_HEX_LEN + 1];
 	char *dir;                  /* staging directory of this bundle */
 	int *volume_ok;
-	int *staged;                /* per member: bytes staged */
+	int *staged;                /* per member: STAGED_* or HELD_INTACT */
 	ferry_git_staged **git;     /* per repository, once staged */
 	ferry_trust_root *rotation; /* a new trust root the bundle carries */
 	int already;                /* imported before: nothing to do */
@@ -392,6 +398,29 @@ static int staged_path(ferry_buf *out, const staged_bundle *b, size_t member)
 	return ferry_buf_printf(out, "%s/m%zu", b->dir, member);
 }
 
+/*
+ * Whether the store's copy of blob member `k` may stand: 1 when it is not
+ * to be checked (no --verify-held) or hashes to its name, 0 when it is
+ * damaged and the bundle's copy, staged like a new blob, replaces it.
+ */
+static int held_intact(import_ctx *c, staged_bundle *b, const ferry_member *mem, size_t k)
+{
+	int error;
+
+	if (!c->opts->verify_held || b->staged[k] == HELD_INTACT)
+		return 1;
+	if ((error = ferry_store_blob_verify(c->st, mem->sha256, mem->size)) == 0) {
+		b->staged[k] = HELD_INTACT;
+		return 1;
+	}
+	if (error != FERRY_ECORRUPT)
+		return error;
+	ferry_log(FERRY_LOG_WARN, "%s; the copy bundle %.16s carries replaces it",
+		  ferry_error_last(), b->id);
+	b->staged[k] = STAGED_REPAIR;
+	return 0;
+}
+
 static int sink_begin(void *payload, const ferry_manifest *m, size_t volume,
 		      const ferry_part *part)
 {
@@ -414,15 +443,17 @@ static int sink_begin(void *payload, const ferry_manifest *m, size_t volume,
 	c->cur_path = mem->path;
 	if (b->already)
 		return FERRY_EEXISTS;  /* stop reading: nothing to do */
-	if (is_blob(mem) && ferry_store_has_blob(c->st, mem->sha256 /* = name */))
-		return 0;   /* hashed by the reader, not written again */
+	if (is_blob(mem) && b->staged[part->member] <= 0 &&
+	    ferry_store_has_blob(c->st, mem->sha256 /* = name */) &&
+	    (error = held_intact(c, b, mem, part->member)) != 0)
+		return error < 0 ? error : 0;   /* hashed by the reader, not written again */
 	if ((error = staged_path(&path, b, part->member)) < 0)
 		return error;
 	c->fd = open(path.ptr, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (c->fd < 0)
 		error = ferry_error_set_errno(FERRY_EIO, "cannot stage '%s'", path.ptr);
-	else
-		b->staged[part->member] = 1;
+	else if (!b->staged[part->member])
+		b->staged[part->member] = STAGED_NEW;
 	ferry_buf_dispose(&path);
 	return error;
 }
@@ -500,7 +531,7 @@ static int check_split_members(const staged_bundle *b)
 		for (k = 0; k < m->volumes[v].nparts && !error; k++) {
 			const ferry_part *p = &m->volumes[v].parts[k];
 
-			if (p->whole || p->offset != 0 || !b->staged[p->member])
+			if (p->whole || p->offset != 0 || b->staged[p->member] <= 0)
 				continue;
 			ferry_buf_clear(&path);
 			if ((error = staged_path(&path, b, p->member)) < 0 ||
@@ -760,7 +791,7 @@ static int stage_git(import_ctx *c, size_t index)
 
 			ferry_bundle_blob_member(member, hex);
 			at = ferry_manifest_find(m, member);
-			if (at >= 0 && b->staged[at])
+			if (at >= 0 && b->staged[at] > 0)
 				error = staged_path(&path, b, (size_t)at);
 			else
 				error = ferry_store_blob_path(&path, c->st, hex);
@@ -795,14 +826,14 @@ static int publish_blobs(import_ctx *c, staged_bundle *b)
 	int error = 0;
 
 	for (k = 0; k < m->nmembers && !error; k++) {
-		if (!is_blob(&m->members[k]) || !b->staged[k])
+		if (!is_blob(&m->members[k]) || b->staged[k] <= 0)
 			continue;
 		ferry_buf_clear(&from);
 		ferry_buf_clear(&to);
 		if ((error = staged_path(&from, b, k)) < 0 ||
 		    (error = ferry_store_blob_path(&to, c->st, m->members[k].sha256)) < 0)
 			break;
-		if (ferry_store_has_blob(c->st, m->members[k].sha256)) {
+		if (b->staged[k] == STAGED_NEW && ferry_store_has_blob(c->st, m->members[k].sha256)) {
 			unlink(from.ptr);   /* another bundle of this import brought it */
 			continue;
 		}
@@ -1124,8 +1155,10 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 		for (k = 0; k < b->m->nmembers; k++) {
 			if (!is_blob(&b->m->members[k]))
 				continue;
-			if (b->staged[k])
+			if (b->staged[k] == STAGED_NEW)
 				r->blobs_new++;
+			else if (b->staged[k] == STAGED_REPAIR)
+				r->blobs_repaired++;
 			else
 				r->blobs_present++;
 		}

@@ -21,10 +21,13 @@ typedef struct {
 	FILE *audit_log;        /* also write audit events as JSON lines here */
 	ferry_progress_cb progress;
 	void *progress_payload;
+	int verify_held;        /* rehash each blob the bundles carry that the store
+				   holds, and replace a damaged one with the
+				   bundle's copy */
 } ferry_import_options;
 
 #define FERRY_IMPORT_OPTIONS_VERSION 1
-#define FERRY_IMPORT_OPTIONS_INIT { FERRY_IMPORT_OPTIONS_VERSION, 0, 0, NULL, NULL, NULL }
+#define FERRY_IMPORT_OPTIONS_INIT { FERRY_IMPORT_OPTIONS_VERSION, 0, 0, NULL, NULL, NULL, 0 }
 
 typedef enum {
 	FERRY_IMPORTED = 1,     /* published */
@@ -39,6 +42,7 @@ typedef struct {
 	ferry_import_outcome outcome;
 	size_t nvolumes;
 	size_t blobs_new, blobs_present;   /* blobs written vs already held */
+	size_t blobs_repaired;              /* held, damaged, replaced (verify_held) */
 	uint64_t bytes;                     /* bundle bytes read */
 	size_t nimages, nrepos;
 	char signers[256];

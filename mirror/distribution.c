@@ -23,13 +23,20 @@
 #include "fs.h"
 #include "hash.h"
 #include "json.h"
+#include "log.h"
 #include "oci.h"
 #include "reference.h"
 #include "private.h"
 #include "store.h"
 #include "banned.h"
 
-static int blob_fd(ferry_mirror *m, const char *hex, uint64_t *size)
+#define BLOB_DAMAGED (-2)
+
+/* The blob's file, open, and its size: -1 when there is none, BLOB_DAMAGED
+ * (logged) when its size is not what a descriptor in the view says: the
+ * wrong bytes are never sent under the digest. */
+static int blob_fd(ferry_mirror *m, const ferry_view_snapshot *s, const char *hex,
+		   uint64_t *size)
 {
 	ferry_buf path = FERRY_BUF_INIT;
 	struct stat st;
@@ -42,9 +49,22 @@ static int blob_fd(ferry_mirror *m, const char *hex, uint64_t *size)
 		close(fd);
 		return -1;
 	}
+	if (fd >= 0 && s && !ferry_view_size_ok(s, hex, (uint64_t)st.st_size)) {
+		ferry_log(FERRY_LOG_ERROR, "not serving blob sha256:%s: its file has %llu "
+			  "bytes, which is not the size its descriptor gives (the store is "
+			  "damaged: run ferry store fsck)", hex,
+			  (unsigned long long)st.st_size);
+		close(fd);
+		return BLOB_DAMAGED;
+	}
 	if (fd >= 0)
 		*size = (uint64_t)st.st_size;
 	return fd;
+}
+
+static enum MHD_Result damaged(struct MHD_Connection *c, ferry_request *r)
+{
+	return ferry_mirror__error(c, r, 500, "UNKNOWN", "blob is damaged in the store");
 }
 
 /* The media type a manifest declares, or the one its shape implies. */
@@ -159,10 +179,12 @@ static enum MHD_Result manifests(ferry_mirror *m, struct MHD_Connection *c,
 		memcpy(hex, ferry_oci_digest_hex(t->digest), sizeof(hex));
 		type = strdup(t->media_type);
 	}
+	fd = blob_fd(m, s, hex, &size);
 	ferry_view_release(&m->view, s);
-	if ((fd = blob_fd(m, hex, &size)) < 0) {
+	if (fd < 0) {
 		free(type);
-		return ferry_mirror__error(c, r, 404, "MANIFEST_UNKNOWN", "manifest unknown");
+		return fd == BLOB_DAMAGED ? damaged(c, r)
+		       : ferry_mirror__error(c, r, 404, "MANIFEST_UNKNOWN", "manifest unknown");
 	}
 	if (!type && !(type = manifest_type(fd, size))) {
 		close(fd);
@@ -184,6 +206,7 @@ static enum MHD_Result blobs(ferry_mirror *m, struct MHD_Connection *c, ferry_re
 	int known, fd;
 
 	known = s && ferry_view_first(s, name) >= 0;
+	fd = known && ferry_oci_digest_parse(hex, ref) == 0 ? blob_fd(m, s, hex, &size) : -1;
 	ferry_view_release(&m->view, s);
 	if (!known)
 		return ferry_mirror__error(c, r, 404, "NAME_UNKNOWN",
@@ -191,7 +214,9 @@ static enum MHD_Result blobs(ferry_mirror *m, struct MHD_Connection *c, ferry_re
 	if (ferry_oci_digest_parse(hex, ref) < 0)
 		return ferry_mirror__error(c, r, 400, "DIGEST_INVALID",
 					   "provided digest did not match uploaded content");
-	if ((fd = blob_fd(m, hex, &size)) < 0)
+	if (fd == BLOB_DAMAGED)
+		return damaged(c, r);
+	if (fd < 0)
 		return ferry_mirror__error(c, r, 404, "BLOB_UNKNOWN", "blob unknown to registry");
 	return send_file(m, c, r, fd, size, "application/octet-stream", ref, 1);
 }
@@ -344,7 +369,7 @@ static enum MHD_Result referrers(ferry_mirror *m, struct MHD_Connection *c,
 	     i >= 0 && (size_t)i < s->ntags && !strcmp(s->tags[i].name, name); i++) {
 		const char *thex = ferry_oci_digest_hex(s->tags[i].digest);
 		uint64_t size = 0;
-		int fd = blob_fd(m, thex, &size);
+		int fd = blob_fd(m, s, thex, &size);
 		char *body;
 		json_t *doc;
 

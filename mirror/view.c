@@ -2,18 +2,25 @@
  * The mirror's in-memory view of the store's tags (see view.h). References
  * are split with ferry_reference_split, so a reference by digest
  * ("library/app@sha256:...") belongs to its repository and names no tag.
+ * Each load also walks every tag's manifests and indexes in the store and
+ * keeps the size each descriptor gives its blob, so the mirror never sends
+ * a file of another size under a digest (a truncated or grown blob).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "fs.h"
+#include "log.h"
 #include "json.h"
 #include "oci.h"
 #include "reference.h"
 #include "store.h"
+#include "util.h"
 #include "view.h"
+#include "walk.h"
 #include "banned.h"
 
 #define VIEW_MAX (64u << 20)
@@ -30,6 +37,7 @@ static void snapshot_free(ferry_view_snapshot *s)
 		free(s->tags[i].media_type);
 	}
 	free(s->tags);
+	free(s->sizes);
 	free(s);
 }
 
@@ -45,7 +53,119 @@ static int cmp_tag(const void *a, const void *b)
 	return strcmp(x->tag, y->tag);
 }
 
-static int load(ferry_view_snapshot **out, const char *path)
+static int cmp_size(const void *a, const void *b)
+{
+	const ferry_view_size *x = a, *y = b;
+	int c = strcmp(x->hex, y->hex);
+
+	return c ? c : (x->size > y->size) - (x->size < y->size);
+}
+
+typedef struct {
+	ferry_view_snapshot *s;
+	size_t cap;
+	const char *root;
+} size_walk;
+
+static int add_size(const ferry_oci_descriptor *desc, ferry_oci_role role, int depth,
+		    void *payload)
+{
+	size_walk *w = payload;
+	ferry_view_snapshot *s = w->s;
+
+	(void)role;
+	(void)depth;
+	if (FERRY_ALLOC_GROW(s->sizes, s->nsizes + 1, w->cap) < 0)
+		return FERRY_ENOMEM;
+	memcpy(s->sizes[s->nsizes].hex, desc->hex, sizeof(s->sizes[0].hex));
+	s->sizes[s->nsizes++].size = desc->size;
+	return 0;
+}
+
+static int load_document(ferry_buf *body, const ferry_oci_descriptor *desc, void *payload)
+{
+	size_walk *w = payload;
+
+	return ferry_store_read_document(body, w->root, desc->hex);
+}
+
+/* The sizes every tag's descriptors give. A tag whose documents cannot be
+ * read whole keeps the sizes met before the fault (its own among them). */
+static int load_sizes(ferry_view_snapshot *s, const char *root)
+{
+	ferry_oci_walk_options o = FERRY_OCI_WALK_OPTIONS_INIT;
+	size_walk w = { s, 0, root };
+	size_t i, n;
+	int error = 0;
+
+	o.load = load_document;
+	o.visit = add_size;
+	o.flags = FERRY_OCI_SUBJECTS;
+	o.payload = &w;
+	for (i = 0; i < s->ntags && error != FERRY_ENOMEM; i++) {
+		ferry_oci_descriptor d;
+
+		memset(&d, 0, sizeof(d));
+		if (ferry_oci_digest_parse(d.hex, s->tags[i].digest) < 0)
+			continue;
+		d.digest = s->tags[i].digest;
+		d.media_type = s->tags[i].media_type;
+		d.size = s->tags[i].size;
+		o.what = s->tags[i].digest;
+		if ((error = ferry_oci_walk(&o, &d)) < 0 && error != FERRY_ENOMEM)
+			ferry_log(FERRY_LOG_WARN, "tag %s:%s: %s", s->tags[i].name,
+				  s->tags[i].tag ? s->tags[i].tag : s->tags[i].digest,
+				  ferry_error_last());
+	}
+	if (error == FERRY_ENOMEM)
+		return error;
+	qsort(s->sizes, s->nsizes, sizeof(*s->sizes), cmp_size);
+	for (i = n = 0; i < s->nsizes; i++)
+		if (!n || cmp_size(&s->sizes[n - 1], &s->sizes[i]))
+			s->sizes[n++] = s->sizes[i];
+	s->nsizes = n;
+	return 0;
+}
+
+/* The first of `n` entries, sorted by the string `key_at` gives, whose
+ * string is not less than `key` (n when none). */
+static size_t lower_bound(const ferry_view_snapshot *s, size_t n, const char *key,
+			  const char *(*key_at)(const ferry_view_snapshot *s, size_t i))
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (strcmp(key_at(s, mid), key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static const char *size_hex(const ferry_view_snapshot *s, size_t i)
+{
+	return s->sizes[i].hex;
+}
+
+static const char *tag_name(const ferry_view_snapshot *s, size_t i)
+{
+	return s->tags[i].name;
+}
+
+int ferry_view_size_ok(const ferry_view_snapshot *s, const char *hex, uint64_t size)
+{
+	size_t lo = lower_bound(s, s->nsizes, hex, size_hex);
+
+	for (; lo < s->nsizes && !strcmp(s->sizes[lo].hex, hex); lo++)
+		if (s->sizes[lo].size != size)
+			return 0;
+	return 1;
+}
+
+static int load(ferry_view_snapshot **out, const char *root, const char *path)
 {
 	ferry_buf text = FERRY_BUF_INIT;
 	ferry_view_snapshot *s = calloc(1, sizeof(*s));
@@ -91,6 +211,8 @@ static int load(ferry_view_snapshot **out, const char *path)
 		s->ntags++;
 	}
 	qsort(s->tags, s->ntags, sizeof(*s->tags), cmp_tag);
+	if ((error = load_sizes(s, root)) < 0)
+		goto done;
 	*out = s;
 	s = NULL;
 done:
@@ -130,7 +252,7 @@ ferry_view_snapshot *ferry_view_get(ferry_view *v)
 	     !v->current)) {
 		ferry_view_snapshot *fresh = NULL;
 
-		if (load(&fresh, path.ptr) == 0) {
+		if (load(&fresh, v->root, path.ptr) == 0) {
 			if (v->current && --v->current->refs == 0)
 				snapshot_free(v->current);
 			fresh->refs = 1;   /* the view's own reference */
@@ -183,15 +305,7 @@ const ferry_view_tag *ferry_view_find(const ferry_view_snapshot *s, const char *
 
 long ferry_view_first(const ferry_view_snapshot *s, const char *name)
 {
-	size_t lo = 0, hi = s->ntags;
+	size_t lo = lower_bound(s, s->ntags, name, tag_name);
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (strcmp(s->tags[mid].name, name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	return lo < s->ntags && !strcmp(s->tags[lo].name, name) ? (long)lo : -1;
 }

@@ -24,10 +24,18 @@ typedef struct {
 
 /** An immutable snapshot; reference-counted so a reload never frees one
  *  that a request still uses. */
+/** A size some descriptor reachable from a tag gives a blob. */
+typedef struct {
+	char hex[FERRY_SHA256_HEX_LEN + 1];
+	uint64_t size;
+} ferry_view_size;
+
 typedef struct ferry_view_snapshot {
 	ferry_view_tag *tags;   /* sorted by name, then tag (references by digest
 				   first) */
 	size_t ntags;
+	ferry_view_size *sizes; /* sorted by hex, then size; duplicates dropped */
+	size_t nsizes;
 	int refs;
 } ferry_view_snapshot;
 
@@ -50,6 +58,13 @@ void ferry_view_invalidate(ferry_view *v);
 /** Find `name`:`tag`; NULL when absent. */
 const ferry_view_tag *ferry_view_find(const ferry_view_snapshot *s, const char *name,
 				      const char *tag);
+/**
+ * Whether a blob file of `size` bytes may be served as `hex`: 0 when a
+ * descriptor reachable from a tag (the tag's own, or one in the manifests
+ * and indexes below it) gives `hex` another size, 1 otherwise (also when
+ * no descriptor names it). The sizes are read when the snapshot loads.
+ */
+int ferry_view_size_ok(const ferry_view_snapshot *s, const char *hex, uint64_t size);
 /** Index of the first tag of `name`, or -1. */
 long ferry_view_first(const ferry_view_snapshot *s, const char *name);
 

@@ -63,6 +63,17 @@ int ferry_store_has_blob(const ferry_store *st, const char *hex)
 	return has;
 }
 
+int ferry_store_read_document(ferry_buf *body, const char *root, const char *hex)
+{
+	ferry_buf path = FERRY_BUF_INIT;
+	int error;
+
+	if ((error = ferry_store_path_blob(&path, root, hex)) == 0)
+		error = ferry_fs_read_file(body, path.ptr, FERRY_OCI_MANIFEST_MAX_SIZE);
+	ferry_buf_dispose(&path);
+	return error;
+}
+
 const char *ferry_store_root(const ferry_store *st)
 {
 	return st->root;

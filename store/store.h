@@ -75,6 +75,12 @@ int ferry_store_schema_latest(void);
 int ferry_store_path(ferry_buf *out, const char *root, const char *name);
 int ferry_store_path_blob(ferry_buf *out, const char *root, const char *hex);
 int ferry_store_path_repo(ferry_buf *out, const char *root, const char *name);
+/**
+ * Append the manifest or index blob `hex` of the store at `root` to `body`,
+ * for an OCI walk's loader: FERRY_ETOOBIG beyond
+ * FERRY_OCI_MANIFEST_MAX_SIZE, FERRY_ENOTFOUND, FERRY_EIO.
+ */
+int ferry_store_read_document(ferry_buf *body, const char *root, const char *hex);
 
 /** The same for an open store. */
 int ferry_store_blob_path(ferry_buf *out, const ferry_store *st, const char *hex);

@@ -11,7 +11,7 @@ export FERRY_STORE=$T/no-store   # nothing here may touch a store
 
 leaves=(keygen verify inspect export import receipt seed
 	"trust init" "trust show" "trust create" "trust sign" "trust rotate"
-	"store ls" "store gc" "store get"
+	"store ls" "store gc" "store get" "store fsck"
 	"target add" "target ls" "target show" "target rm" "target node-config"
 	"mirror serve"
 	"reconcile run" "reconcile sync" "reconcile status" "reconcile history"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The mirror serves the store to stock clients: skopeo copies the single-arch
 # image, the multi-arch index and the Helm chart to oci: layouts with
-# identical digests; tags/list and _catalog paginate; blobs honour Range.
+# identical digests; tags/list and _catalog paginate; blobs honour Range;
+# a blob or manifest whose file has the wrong size is refused (500 and a
+# log line), never sent under its digest.
 # Hostile requests get the right status while a well-behaved client on
 # another loopback address is still served: traversal in names, bad digests,
 # huge headers, bad ranges, writes, slow clients holding connections, and a
@@ -116,3 +118,27 @@ codes=$(curl -s -w '%{http_code}\n' "${burst[@]}" | sort | uniq -c | tr '\n' ' '
 grep -q 429 <<<"$codes" || fail "no 429 under a rate of 5/s: $codes"
 [ "$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.3 "$M/v2/")" = 200 ] || fail "another client is throttled too"
 ok "a per-client request rate answers 429 and leaves other clients alone ($codes)"
+
+# ---- a blob whose file has the wrong size is never served ------------------------
+mirror_stop
+mirror_start "$T/store" || fail "mirror did not restart"
+M=$MIRROR_URL
+H=$T/store/blobs/sha256
+v1=$(src_digest v1) chart=$(src_digest chart)
+layer=$(jq -r '.layers[1].digest' "$H/${v1#sha256:}")
+good=$(jq -r '.layers[0].digest' "$H/${v1#sha256:}")
+cfg=$(jq -r '.config.digest' "$H/${v1#sha256:}")
+truncate -s -1 "$H/${layer#sha256:}"     # a truncated layer
+printf 'x' >>"$H/${cfg#sha256:}"         # a grown config
+truncate -s 100 "$H/${chart#sha256:}"    # a truncated manifest
+for u in "blobs/$layer" "blobs/$cfg" manifests/chart "manifests/$chart"; do
+	[ "$(code -I "$M/v2/library/app/$u")" = 500 ] || fail "HEAD $u of the wrong size answered $(cat "$T/body")"
+	got=$(code "$M/v2/library/app/$u")
+	[ "$got" = 500 ] || fail "GET $u of the wrong size answered $got"
+done
+jq -e '.errors[0].code == "UNKNOWN"' "$T/body" >/dev/null || fail "error body: $(cat "$T/body")"
+[ "$(code "$M/v2/library/app/blobs/$good")" = 200 ] || fail "an intact layer is not served"
+for d in "$layer" "$cfg" "$chart"; do
+	grep -q "not serving blob $d: its file has" "$T/mirror.log" || { cat "$T/mirror.log" >&2; fail "no log line for $d"; }
+done
+ok "a layer, config or manifest whose file has another size than its descriptor says answers 500 with a log line"
