@@ -631,7 +631,7 @@ static int locate_staged(ferry_buf *path, const char *hex, void *payload)
 		const staged_bundle *b = &l->c->b[j];
 
 		if (b->already || !b->m || (k = ferry_manifest_find(b->m, member)) < 0 ||
-		    !b->staged[k])
+		    b->staged[k] <= 0)  /* not staged, or held intact */
 			continue;
 		return staged_path(path, b, (size_t)k);
 	}
