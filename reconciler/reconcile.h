@@ -245,7 +245,10 @@ typedef enum {
 	FERRY_TRIGGER_WEBHOOK = 1,
 	FERRY_TRIGGER_MANUAL = 2,
 	FERRY_TRIGGER_ROLLBACK = 3,
-	FERRY_TRIGGER_DOWN = 4
+	FERRY_TRIGGER_DOWN = 4,
+	FERRY_TRIGGER_SUSPEND = 5,
+	FERRY_TRIGGER_RESUME = 6,
+	FERRY_TRIGGER_RELOAD = 7  /* the config was reloaded (SIGHUP) */
 } ferry_trigger;
 
 const char *ferry_trigger_name(ferry_trigger t);
@@ -257,10 +260,16 @@ typedef struct {
 	FILE *out;                /* dry-run output (stdout) */
 	FILE *audit_stream;       /* JSON lines also here (overrides audit-log) */
 	const char *port_file;    /* run: write the webhook's port here */
+	const char *config_path;  /* the config file a reload reads, or NULL */
+	volatile int *reload;     /* run: a reload is due when nonzero (SIGHUP) */
 } ferry_reconciler_options;
 
 #define FERRY_RECONCILER_OPTIONS_VERSION 1
-#define FERRY_RECONCILER_OPTIONS_INIT { FERRY_RECONCILER_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL }
+#define FERRY_RECONCILER_OPTIONS_INIT \
+	{ FERRY_RECONCILER_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL, NULL, NULL }
+
+/** In the state directory: the running daemon's pid, locked while it runs. */
+#define FERRY_RECONCILER_PID_FILE "daemon.pid"
 
 /** Open the store and the audit stream for `cfg` (borrowed; must outlive). */
 int ferry_reconciler_new(ferry_reconciler **out, const ferry_reconcile_config *cfg,
@@ -270,7 +279,9 @@ void ferry_reconciler_free(ferry_reconciler *rc);
 /** The outcome of one cycle. */
 typedef struct {
 	const char *outcome;      /* applied, unchanged, out-of-sync, drift-reported,
-				     frozen, failed, dry-run, held, removed */
+				     frozen, failed, dry-run, held, removed,
+				     suspended (a poll or webhook of a suspended
+				     stack: nothing ran, nothing was recorded) */
 	int drift;
 	char revision[72];
 	char *message;            /* one line for the operator; caller frees */
@@ -284,6 +295,10 @@ void ferry_cycle_result_dispose(ferry_cycle_result *r);
  * cycles of one stack at once, across threads and processes (a lock file
  * per stack). A failed render or apply is an event with outcome "failed"
  * and a negative return; the running workload is left as it was.
+ * A poll, webhook or reload cycle of a suspended stack does nothing (outcome
+ * "suspended", no event); an operator's sync, rollback or down still runs.
+ * A successful down suspends the stack, so the daemon does not bring it
+ * back (`ferry reconcile resume` does).
  */
 int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 			  const ferry_stack *stack, ferry_trigger trigger,
@@ -297,9 +312,41 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once,
 			 unsigned workers);
 
+/**
+ * Read the config again (options' config_path) and make it the running
+ * one: added and changed stacks get a cycle now (trigger reload; a changed
+ * stack applies again even at the same revision), removed ones are
+ * forgotten (what they deployed stays: `down` it first). Waits for running
+ * cycles to end. A config that does not load, or that changes store,
+ * state-dir, listen or audit-log, is rejected (FERRY_EINVALID or the load's
+ * error) and the running one kept. Every outcome is an audit event with
+ * trigger "reload": config-added, config-changed, config-removed per stack,
+ * config-rejected for stack "*" with the error. Not thread-safe against
+ * itself: call it from the thread that called ferry_reconciler_run (which
+ * does so when the `reload` flag is set).
+ */
+int ferry_reconciler_reload(ferry_reconciler *rc, const char *actor);
+
+/**
+ * Send `sig` to the daemon running on this reconciler's state directory
+ * (the pid in FERRY_RECONCILER_PID_FILE, only while the daemon holds its
+ * lock); `*pid` gets its pid. FERRY_ENOTFOUND when no daemon runs.
+ */
+int ferry_reconciler_signal_daemon(long *pid, ferry_reconciler *rc, int sig);
+
 /** Ask the daemon to run a cycle of stack `index` (or every stack: -1). */
 int ferry_reconciler_trigger(ferry_reconciler *rc, long index, ferry_trigger trigger,
 			     const char *actor);
+
+/**
+ * Suspend `stack` (nonzero `suspend`) or resume it, as `actor` with
+ * `reason` (may be NULL), recorded as an audit event (trigger suspend or
+ * resume). Waits for a running cycle of the stack to end, so none starts
+ * an apply after this returns. Resuming a stack that is not suspended is
+ * FERRY_ENOTFOUND.
+ */
+int ferry_reconciler_suspend(ferry_reconciler *rc, const ferry_stack *stack, int suspend,
+			     const char *actor, const char *reason);
 
 /** The status table, one row per stack (text or JSON array). */
 int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json);

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,6 +26,7 @@
 
 struct ferry_webhook {
 	struct MHD_Daemon *daemon;
+	pthread_mutex_t lock;         /* cfg, while a request reads it */
 	const ferry_reconcile_config *cfg;
 	ferry_webhook_trigger_fn trigger;
 	void *payload;
@@ -113,9 +115,9 @@ static const char *bearer_of(struct MHD_Connection *conn)
 	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Ferry-Token");
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-			      const char *method, const char *version, const char *data,
-			      size_t *size, void **con_cls)
+static enum MHD_Result route(void *cls, struct MHD_Connection *conn, const char *url,
+			     const char *method, const char *version, const char *data,
+			     size_t *size, void **con_cls)
 {
 	ferry_webhook *w = cls;
 	req_state *st = *con_cls;
@@ -160,7 +162,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		snprintf(actor, sizeof(actor), "importer:%.64s#%lld", channel ? channel : "?",
 			 (long long)seq);
 		json_decref(doc);
-		w->trigger(-1, actor, w->payload);
+		w->trigger(NULL, actor, w->payload);
 		ferry_log(FERRY_LOG_INFO, "webhook: import notification %s", actor);
 		return reply(conn, MHD_HTTP_ACCEPTED,
 			     json_pack("{s:b,s:I}", "ok", 1, "stacks", (json_int_t)w->cfg->nstacks));
@@ -193,10 +195,24 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			snprintf(actor, sizeof(actor), "webhook:%.100s", who ? who : "token");
 			json_decref(doc);
 		}
-		w->trigger((long)i, actor, w->payload);
+		w->trigger(w->cfg->stacks[i].name, actor, w->payload);
 		return reply(conn, MHD_HTTP_ACCEPTED, json_pack("{s:b,s:s}", "ok", 1, "stack", name));
 	}
 	return fail(conn, MHD_HTTP_NOT_FOUND, "unknown endpoint");
+}
+
+/* Every request, under the lock a config reload takes. */
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *data,
+			      size_t *size, void **con_cls)
+{
+	ferry_webhook *w = cls;
+	enum MHD_Result r;
+
+	pthread_mutex_lock(&w->lock);
+	r = route(cls, conn, url, method, version, data, size, con_cls);
+	pthread_mutex_unlock(&w->lock);
+	return r;
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -238,6 +254,7 @@ int ferry_webhook_start(ferry_webhook **out, const ferry_reconcile_config *cfg,
 	sa.sin_port = htons((uint16_t)port);
 	if (!(w = calloc(1, sizeof(*w))))
 		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	pthread_mutex_init(&w->lock, NULL);
 	w->cfg = cfg;
 	w->trigger = trigger;
 	w->payload = payload;
@@ -248,6 +265,7 @@ int ferry_webhook_start(ferry_webhook **out, const ferry_reconcile_config *cfg,
 				     MHD_OPTION_NOTIFY_COMPLETED, completed, w,
 				     MHD_OPTION_END);
 	if (!w->daemon) {
+		pthread_mutex_destroy(&w->lock);
 		free(w);
 		return ferry_error_set(FERRY_EIO, "cannot listen on %s", cfg->listen);
 	}
@@ -255,6 +273,24 @@ int ferry_webhook_start(ferry_webhook **out, const ferry_reconcile_config *cfg,
 	w->port = info ? info->port : (uint16_t)port;
 	*out = w;
 	return 0;
+}
+
+void ferry_webhook_lock(ferry_webhook *w)
+{
+	if (w)
+		pthread_mutex_lock(&w->lock);
+}
+
+void ferry_webhook_unlock(ferry_webhook *w)
+{
+	if (w)
+		pthread_mutex_unlock(&w->lock);
+}
+
+void ferry_webhook_set_config(ferry_webhook *w, const ferry_reconcile_config *cfg)
+{
+	if (w)
+		w->cfg = cfg;
 }
 
 uint16_t ferry_webhook_port(const ferry_webhook *w)
@@ -267,5 +303,6 @@ void ferry_webhook_stop(ferry_webhook *w)
 	if (!w)
 		return;
 	MHD_stop_daemon(w->daemon);
+	pthread_mutex_destroy(&w->lock);
 	free(w);
 }

@@ -15,17 +15,28 @@
 typedef struct ferry_webhook ferry_webhook;
 
 /**
- * What an authentic request asks for, called on the webhook's thread:
- * stack `index` of the config (-1: every stack) should check its source
- * now; `actor` names who asked (borrowed for the call).
+ * What an authentic request asks for, called on the webhook's thread with
+ * the webhook's lock held: the stack named `stack` (NULL: every stack)
+ * should check its source now; `actor` names who asked (both borrowed for
+ * the call).
  */
-typedef void (*ferry_webhook_trigger_fn)(long index, const char *actor, void *payload);
+typedef void (*ferry_webhook_trigger_fn)(const char *stack, const char *actor,
+					 void *payload);
 
 /** Listen on cfg->listen (both borrowed until ferry_webhook_stop); requests
  *  go to `trigger` with `payload`. */
 int ferry_webhook_start(ferry_webhook **out, const ferry_reconcile_config *cfg,
 			ferry_webhook_trigger_fn trigger, void *payload);
 void ferry_webhook_stop(ferry_webhook *w);
+/**
+ * Hold off requests (they wait) while the caller swaps the config; the
+ * lock is taken before any lock the trigger takes. NULL-safe.
+ */
+void ferry_webhook_lock(ferry_webhook *w);
+void ferry_webhook_unlock(ferry_webhook *w);
+/** Use `cfg` (borrowed) for the next requests; call with the lock held.
+ *  The listen address stays what it was. NULL-safe. */
+void ferry_webhook_set_config(ferry_webhook *w, const ferry_reconcile_config *cfg);
 /** The bound port (useful with port 0). */
 uint16_t ferry_webhook_port(const ferry_webhook *w);
 
