@@ -51,10 +51,31 @@
 
 typedef struct {
 	int running, pending, done;
+	int cycled;                   /* a cycle ended since the daemon started */
 	ferry_trigger trigger;
 	char actor[160];
 	int64_t next_poll;
 } stack_rt;
+
+/* The outcomes /metrics counts (ferry_cycle_result.outcome), and the
+ * buckets of the apply duration histogram, in seconds. */
+static const char *const metric_outcomes[] = {
+	"applied", "unchanged", "out-of-sync", "drift-reported", "frozen", "held",
+	"failed", "removed", "suspended", "dry-run"
+};
+#define NOUTCOMES (sizeof(metric_outcomes) / sizeof(metric_outcomes[0]))
+static const double metric_buckets[] = { 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300 };
+#define NBUCKETS (sizeof(metric_buckets) / sizeof(metric_buckets[0]))
+
+/* What the daemon's cycles of one stack did, for /metrics. */
+typedef struct {
+	char name[FERRY_STACK_NAME_MAX + 1];
+	uint64_t outcomes[NOUTCOMES];
+	int64_t last_success;         /* Unix seconds of the last applied or unchanged */
+	int drift;
+	uint64_t buckets[NBUCKETS], count;
+	double sum;
+} stack_metrics;
 
 struct ferry_reconciler {
 	const ferry_reconcile_config *cfg;   /* the caller's, or `owned` after a reload */
@@ -74,6 +95,9 @@ struct ferry_reconciler {
 	stack_rt *rt;
 	int quit, once, paused;
 	size_t ndone;
+	stack_metrics *metrics;       /* by stack name, kept across reloads */
+	size_t nmetrics;
+	uint64_t reloads[2];          /* accepted, rejected */
 	char *port_file;
 };
 
@@ -157,6 +181,7 @@ void ferry_reconciler_free(ferry_reconciler *rc)
 	free(rc->state_dir);
 	free(rc->port_file);
 	free(rc->config_path);
+	free(rc->metrics);
 	ferry_reconcile_config_free(rc->owned);
 	free(rc->rt);
 	pthread_mutex_destroy(&rc->db);
@@ -168,6 +193,19 @@ void ferry_reconciler_free(ferry_reconciler *rc)
 }
 
 /* ---- one cycle ----------------------------------------------------------- */
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_ms(void)
+{
+	return mono_us() / 1000;
+}
 
 static int stack_lock(int *fd, ferry_reconciler *rc, const ferry_stack *stack)
 {
@@ -413,7 +451,12 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 		ferry_buf_dispose(&why);
 	}
 	if (apply) {
-		if ((error = deploy(rc, stack, rev.id, &r, &file, &log)) < 0) {
+		int64_t t0 = mono_us();
+
+		error = deploy(rc, stack, rev.id, &r, &file, &log);
+		out->apply_seconds = (double)(mono_us() - t0) / 1e6;
+		out->applied = 1;
+		if (error < 0) {
 			outcome = "failed";
 			images = images_json(&r);
 			goto record;
@@ -607,12 +650,49 @@ static void webhook_trigger(const char *stack, const char *actor, void *payload)
 	pthread_mutex_unlock(&rc->lock);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+/* The metrics of `name`, created on first use; rc->lock held. NULL when
+ * out of memory (the cycle then goes uncounted). */
+static stack_metrics *metrics_of(ferry_reconciler *rc, const char *name)
+{
+	stack_metrics *m;
+	size_t i;
+
+	for (i = 0; i < rc->nmetrics; i++)
+		if (!strcmp(rc->metrics[i].name, name))
+			return &rc->metrics[i];
+	if (!(m = realloc(rc->metrics, (rc->nmetrics + 1) * sizeof(*m))))
+		return NULL;
+	rc->metrics = m;
+	m = &rc->metrics[rc->nmetrics++];
+	memset(m, 0, sizeof(*m));
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	return m;
+}
+
+/* Count a daemon cycle; rc->lock held. */
+static void metrics_count(ferry_reconciler *rc, const char *name, const ferry_cycle_result *res)
+{
+	stack_metrics *m = metrics_of(rc, name);
+	const char *outcome = res->outcome ? res->outcome : "failed";
+	size_t i;
+
+	if (!m)
+		return;
+	for (i = 0; i < NOUTCOMES; i++)
+		if (!strcmp(metric_outcomes[i], outcome))
+			m->outcomes[i]++;
+	if (!strcmp(outcome, "applied") || !strcmp(outcome, "unchanged"))
+		m->last_success = (int64_t)time(NULL);
+	if (strcmp(outcome, "suspended"))
+		m->drift = res->drift;
+	if (res->applied) {
+		for (i = 0; i < NBUCKETS; i++)
+			if (res->apply_seconds <= metric_buckets[i])
+				m->buckets[i]++;
+		m->count++;
+		m->sum += res->apply_seconds;
+	}
 }
 
 static void *worker(void *arg)
@@ -670,7 +750,6 @@ static void *worker(void *arg)
 			else
 				ferry_log(FERRY_LOG_INFO, "stack %s: %s %.12s", stack->name,
 					  res.outcome, res.revision);
-			ferry_cycle_result_dispose(&res);
 			ferry_error_clear();
 			next = (int64_t)time(NULL) + stack->interval;
 			pthread_mutex_lock(&rc->db);
@@ -678,8 +757,11 @@ static void *worker(void *arg)
 			pthread_mutex_unlock(&rc->db);
 			ferry_error_clear();
 			pthread_mutex_lock(&rc->lock);
+			metrics_count(rc, stack->name, &res);
 			t->running = 0;
+			t->cycled = 1;
 			t->next_poll = mono_ms() + stack->interval * 1000;
+			ferry_cycle_result_dispose(&res);
 			if (rc->once && !t->done) {
 				t->done = 1;
 				rc->ndone++;
@@ -689,6 +771,118 @@ static void *worker(void *arg)
 	}
 	pthread_mutex_unlock(&rc->lock);
 	return NULL;
+}
+
+/* ---- metrics and health --------------------------------------------------- */
+
+int ferry_reconciler_ready(size_t *pending, ferry_reconciler *rc)
+{
+	size_t i;
+
+	pthread_mutex_lock(&rc->lock);
+	*pending = 0;
+	for (i = 0; i < rc->cfg->nstacks; i++)
+		if (!rc->rt[i].cycled)
+			(*pending)++;
+	pthread_mutex_unlock(&rc->lock);
+	return *pending == 0;
+}
+
+/* One gauge per stack of `cfg`: its HELP and TYPE lines, then `v[i]`. */
+static void metrics_gauge(ferry_buf *out, const char *name, const char *help,
+			  const ferry_reconcile_config *cfg, const int64_t *v)
+{
+	size_t i;
+
+	ferry_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+	for (i = 0; i < cfg->nstacks; i++)
+		ferry_buf_printf(out, "%s{stack=\"%s\"} %lld\n", name, cfg->stacks[i].name,
+				 (long long)v[i]);
+}
+
+int ferry_reconciler_metrics(ferry_buf *out, ferry_reconciler *rc)
+{
+	const ferry_reconcile_config *cfg = rc->cfg;
+	size_t n = cfg->nstacks, i, j;
+	/* per stack: suspended, last success, drift */
+	int64_t *v = calloc(n ? 3 * n : 1, sizeof(*v));
+	int error = 0;
+
+	if (!v)
+		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+	pthread_mutex_lock(&rc->db);
+	for (i = 0; i < n && !error; i++) {
+		int suspended = 0;
+
+		error = ferry_store_stack_suspension_load(&suspended, NULL, rc->st,
+							  cfg->stacks[i].name);
+		v[i] = suspended;
+	}
+	pthread_mutex_unlock(&rc->db);
+	if (error < 0)
+		goto done;
+
+	pthread_mutex_lock(&rc->lock);
+	ferry_buf_printf(out,
+		"# HELP ferry_reconcile_stacks Stacks in the running config.\n"
+		"# TYPE ferry_reconcile_stacks gauge\n"
+		"ferry_reconcile_stacks %zu\n"
+		"# HELP ferry_reconcile_config_reloads_total Config reloads by result.\n"
+		"# TYPE ferry_reconcile_config_reloads_total counter\n"
+		"ferry_reconcile_config_reloads_total{result=\"accepted\"} %llu\n"
+		"ferry_reconcile_config_reloads_total{result=\"rejected\"} %llu\n"
+		"# HELP ferry_reconcile_sync_total Cycles the daemon ran, by stack and outcome.\n"
+		"# TYPE ferry_reconcile_sync_total counter\n",
+		n, (unsigned long long)rc->reloads[0], (unsigned long long)rc->reloads[1]);
+	for (i = 0; i < n; i++) {
+		stack_metrics *m = metrics_of(rc, cfg->stacks[i].name);
+
+		for (j = 0; m && j < NOUTCOMES; j++)
+			ferry_buf_printf(out, "ferry_reconcile_sync_total{stack=\"%s\",outcome=\"%s\"} "
+					 "%llu\n", m->name, metric_outcomes[j],
+					 (unsigned long long)m->outcomes[j]);
+		v[n + i] = m ? m->last_success : 0;
+		v[2 * n + i] = m ? m->drift != 0 : 0;
+	}
+	metrics_gauge(out, "ferry_reconcile_last_success_timestamp_seconds", "When a cycle last "
+		      "applied or found the stack in sync (0: never).", cfg, v + n);
+	metrics_gauge(out, "ferry_reconcile_drift", "1 when the last cycle found the live state "
+		      "differing from what was applied.", cfg, v + 2 * n);
+	metrics_gauge(out, "ferry_reconcile_suspended", "1 when the stack is suspended.", cfg, v);
+	ferry_buf_puts(out, "# HELP ferry_reconcile_apply_duration_seconds Checkout, render and "
+		       "apply of a stack.\n"
+		       "# TYPE ferry_reconcile_apply_duration_seconds histogram\n");
+	for (i = 0; i < n; i++) {
+		stack_metrics *m = metrics_of(rc, cfg->stacks[i].name);
+
+		if (!m)
+			continue;
+		for (j = 0; j < NBUCKETS; j++)
+			ferry_buf_printf(out, "ferry_reconcile_apply_duration_seconds_bucket"
+					 "{stack=\"%s\",le=\"%g\"} %llu\n", m->name,
+					 metric_buckets[j], (unsigned long long)m->buckets[j]);
+		ferry_buf_printf(out, "ferry_reconcile_apply_duration_seconds_bucket"
+				 "{stack=\"%s\",le=\"+Inf\"} %llu\n"
+				 "ferry_reconcile_apply_duration_seconds_sum{stack=\"%s\"} %.6f\n"
+				 "ferry_reconcile_apply_duration_seconds_count{stack=\"%s\"} %llu\n",
+				 m->name, (unsigned long long)m->count, m->name, m->sum, m->name,
+				 (unsigned long long)m->count);
+	}
+	pthread_mutex_unlock(&rc->lock);
+	error = out->ptr ? 0 : ferry_error_set(FERRY_ENOMEM, "out of memory");
+done:
+	free(v);
+	return error;
+}
+
+static int webhook_metrics(ferry_buf *out, void *payload)
+{
+	return ferry_reconciler_metrics(out, payload);
+}
+
+static int webhook_ready(size_t *pending, void *payload)
+{
+	return ferry_reconciler_ready(pending, payload);
 }
 
 /* Drop quiet-cycle events older than history-keep; a failure is only logged. */
@@ -794,6 +988,9 @@ int ferry_reconciler_reload(ferry_reconciler *rc, const char *actor)
 			  ferry_error_last());
 		reload_event(rc, NULL, actor, "config-rejected", ferry_error_last());
 		ferry_reconcile_config_free(next);
+		pthread_mutex_lock(&rc->lock);
+		rc->reloads[1]++;
+		pthread_mutex_unlock(&rc->lock);
 		return error;
 	}
 	if (!(rt = calloc(next->nstacks ? next->nstacks : 1, sizeof(*rt)))) {
@@ -839,6 +1036,7 @@ int ferry_reconciler_reload(ferry_reconciler *rc, const char *actor)
 	rc->cfg = rc->owned = next;
 	ferry_webhook_set_config(rc->hook, next);
 	rc->paused = 0;
+	rc->reloads[0]++;
 	pthread_cond_broadcast(&rc->cond);
 	pthread_mutex_unlock(&rc->lock);
 	ferry_webhook_unlock(rc->hook);
@@ -963,6 +1161,7 @@ int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, uns
 	    (error = ferry_webhook_start(&hook, rc->cfg, webhook_trigger, rc)) < 0)
 		goto done;
 	rc->hook = hook;
+	ferry_webhook_set_status(hook, webhook_metrics, webhook_ready);
 	if (hook && rc->port_file) {
 		char port[16];
 

@@ -285,6 +285,8 @@ typedef struct {
 	int drift;
 	char revision[72];
 	char *message;            /* one line for the operator; caller frees */
+	int applied;              /* nonzero when the cycle rendered and applied */
+	double apply_seconds;     /* how long that took (checkout, render, apply) */
 } ferry_cycle_result;
 
 void ferry_cycle_result_dispose(ferry_cycle_result *r);
@@ -333,6 +335,23 @@ int ferry_reconciler_reload(ferry_reconciler *rc, const char *actor);
  * lock); `*pid` gets its pid. FERRY_ENOTFOUND when no daemon runs.
  */
 int ferry_reconciler_signal_daemon(long *pid, ferry_reconciler *rc, int sig);
+
+/**
+ * The daemon's metrics in the Prometheus text format (0.0.4), appended to
+ * `out`: per stack the cycles by outcome (ferry_reconcile_sync_total), the
+ * last success, drift and suspended gauges and the apply duration
+ * histogram, plus the stacks and config reloads. Counters count this
+ * daemon's cycles since it started (not an operator's `sync`); the
+ * suspended gauge is read from the store. Call while the config cannot be
+ * swapped (the webhook's lock, or no daemon running).
+ */
+int ferry_reconciler_metrics(ferry_buf *out, ferry_reconciler *rc);
+/**
+ * Nonzero when every stack of the running config has had a cycle since
+ * the daemon started (or the reload that added it); `*pending` counts the
+ * others.
+ */
+int ferry_reconciler_ready(size_t *pending, ferry_reconciler *rc);
 
 /** Ask the daemon to run a cycle of stack `index` (or every stack: -1). */
 int ferry_reconciler_trigger(ferry_reconciler *rc, long index, ferry_trigger trigger,
