@@ -156,7 +156,7 @@ static const cli_command reconcile_command = {
 		"every cycle is an audit event in ferry.db (and JSON lines). The options\n"
 		"below may also follow the subcommand.",
 	.epilog = "Exit status: 0 ok, 1 failure, 2 blocked by policy (freeze file,\n"
-		  "require-digests), 64 usage.",
+		  "require-digests, workload policy), 64 usage.",
 	.options = reconcile_options,
 	.subcommands = reconcile_subcommands,
 };

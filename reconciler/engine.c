@@ -61,7 +61,7 @@ typedef struct {
  * buckets of the apply duration histogram, in seconds. */
 static const char *const metric_outcomes[] = {
 	"applied", "unchanged", "out-of-sync", "drift-reported", "frozen", "held",
-	"failed", "removed", "suspended", "dry-run"
+	"failed", "refused", "removed", "suspended", "dry-run"
 };
 #define NOUTCOMES (sizeof(metric_outcomes) / sizeof(metric_outcomes[0]))
 static const double metric_buckets[] = { 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300 };
@@ -457,11 +457,16 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 		out->apply_seconds = (double)(mono_us() - t0) / 1e6;
 		out->applied = 1;
 		if (error < 0) {
-			outcome = "failed";
+			/* the workload policy's refusal names each object and rule */
+			outcome = r.refused ? "refused" : "failed";
 			images = images_json(&r);
 			goto record;
 		}
 		images = images_json(&r);
+		if (r.exceptions.size)
+			ferry_buf_printf(&detail, "%sworkload policy exceptions (%s): %s",
+					 detail.size ? "; " : "", stack->workload_reason,
+					 r.exceptions.ptr);
 		if (rc->dry_run) {
 			outcome = "dry-run";
 			goto unlock;
@@ -910,6 +915,18 @@ static int str_differs(const char *a, const char *b)
 	return (a || b) && (!a || !b || strcmp(a, b));
 }
 
+static int host_paths_equal(const ferry_stack *a, const ferry_stack *b)
+{
+	size_t i;
+
+	if (a->nhost_paths != b->nhost_paths)
+		return 0;
+	for (i = 0; i < a->nhost_paths; i++)
+		if (strcmp(a->host_paths[i], b->host_paths[i]))
+			return 0;
+	return 1;
+}
+
 /* Nonzero when `a` and `b` deploy the same thing the same way. */
 static int stack_equal(const ferry_stack *a, const ferry_stack *b)
 {
@@ -923,7 +940,10 @@ static int stack_equal(const ferry_stack *a, const ferry_stack *b)
 	       a->require_digests == b->require_digests && a->interval == b->interval &&
 	       !str_differs(a->freeze_file, b->freeze_file) &&
 	       a->secret_len == b->secret_len &&
-	       (!a->secret_len || !memcmp(a->secret, b->secret, a->secret_len));
+	       (!a->secret_len || !memcmp(a->secret, b->secret, a->secret_len)) &&
+	       a->workload_allow == b->workload_allow &&
+	       !str_differs(a->workload_reason, b->workload_reason) &&
+	       host_paths_equal(a, b);
 }
 
 /* What only a restart can change. */

@@ -49,6 +49,27 @@ typedef enum {
 
 #define FERRY_STACK_NAME_MAX 63
 
+/*
+ * The workload policy's rules (bits of ferry_stack.workload_allow). On the
+ * podman and compose runtimes every rendered workload is checked against
+ * them before anything is applied; a stack allows a rule only with a
+ * reason, which is then audited with each use.
+ */
+typedef enum {
+	FERRY_RULE_PRIVILEGED = 1 << 0,    /* privileged containers */
+	FERRY_RULE_HOST_NETWORK = 1 << 1,  /* hostNetwork, network_mode: host */
+	FERRY_RULE_HOST_PID = 1 << 2,      /* hostPID, pid: host */
+	FERRY_RULE_HOST_IPC = 1 << 3,      /* hostIPC, ipc: host */
+	FERRY_RULE_HOST_PATH = 1 << 4,     /* hostPath volumes, bind mounts (outside host-paths) */
+	FERRY_RULE_CAPABILITIES = 1 << 5,  /* capabilities.add, cap_add */
+	FERRY_RULE_RUN_AS_ROOT = 1 << 6    /* runAsUser: 0, user: root */
+} ferry_workload_rule;
+
+/** The rule's name in the config and in events ("host-network"), or NULL. */
+const char *ferry_workload_rule_name(ferry_workload_rule rule);
+/** The rule named `name`, or 0. */
+unsigned ferry_workload_rule_parse(const char *name);
+
 typedef struct {
 	char *name;               /* [a-z0-9]([-a-z0-9]*[a-z0-9])?, a label value */
 	int line;                 /* where the stack starts in the config */
@@ -67,6 +88,10 @@ typedef struct {
 	char *freeze_file;        /* path in the source; NULL: none */
 	unsigned char *secret;    /* webhook secret (token or HMAC key), or NULL */
 	size_t secret_len;
+	unsigned workload_allow;  /* ferry_workload_rule bits the stack may use */
+	char **host_paths;        /* directories hostPath and bind mounts may use */
+	size_t nhost_paths;
+	char *workload_reason;    /* why (required with either of the two above) */
 } ferry_stack;
 
 typedef struct {
@@ -141,6 +166,9 @@ typedef struct {
 	size_t nimages;
 	ferry_workload *workloads;
 	size_t nworkloads;
+	ferry_buf exceptions;     /* uses of the workload policy's exceptions */
+	ferry_buf refusals;       /* what the workload policy refused */
+	int refused;              /* nonzero when it refused anything */
 } ferry_rendered;
 
 void ferry_rendered_dispose(ferry_rendered *r);
@@ -152,7 +180,11 @@ void ferry_rendered_dispose(ferry_rendered *r);
  * (FERRY_EUNSUPPORTED naming helm when it is not installed) or a compose
  * file. Every object gets the label ferry.stack=<name>; pod templates also
  * ferry.workload=<name>. With require-digests, an image without a digest
- * is FERRY_EVERIFY naming the image and its object.
+ * is FERRY_EVERIFY naming the image and its object. On the podman and
+ * compose runtimes the workload policy runs on the rendered objects: what
+ * it refuses is FERRY_EVERIFY with `out->refused` set, naming each object
+ * and rule; what the stack's exceptions allowed is listed in
+ * `out->exceptions`.
  */
 int ferry_render(ferry_rendered *out, const ferry_reconcile_config *cfg,
 		 const ferry_stack *stack, const char *dir);
