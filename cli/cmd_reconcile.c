@@ -1,7 +1,7 @@
 /*
  * ferry reconcile: GitOps inside the enclave from the store's own sources.
- * Subcommands run (the daemon), sync, status, history, rollback and down;
- * the logic is in the reconciler library.
+ * Subcommands run (the daemon), reload, sync, status, history, rollback,
+ * down, suspend and resume; the logic is in the reconciler library.
  */
 #include <pwd.h>
 #include <signal.h>
@@ -19,7 +19,7 @@
 
 enum {
 	OPT_CONFIG = 1, OPT_STORE, OPT_DRY_RUN, OPT_AUDIT_LOG, OPT_ONCE, OPT_WORKERS,
-	OPT_PORT_FILE, OPT_ALL, OPT_TO, OPT_COUNT,
+	OPT_PORT_FILE, OPT_ALL, OPT_TO, OPT_COUNT, OPT_REASON,
 };
 
 /* The options of every subcommand, given before or after its name. */
@@ -58,15 +58,29 @@ static const cli_option rollback_options[] = {
 	RECONCILE_OPTIONS, CLI_OPTIONS_END
 };
 static const cli_option stack_options[] = { RECONCILE_OPTIONS, CLI_OPTIONS_END };
+static const cli_option suspend_options[] = {
+	{ "reason", 0, "TEXT", "why (recorded in the audit event and shown by status)",
+	  OPT_REASON },
+	RECONCILE_OPTIONS, CLI_OPTIONS_END
+};
 
 static int reconcile(int argc, char **argv, cli_args *parent);
 
 static const cli_command run_command = {
 	.name = "reconcile run",
 	.summary = "the daemon: poll every stack at its interval, serve the webhook; "
-		   "stops cleanly on SIGTERM or SIGINT",
+		   "reloads the config on SIGHUP; stops cleanly on SIGTERM or SIGINT",
 	.synopsis = "--config FILE [--once] [--workers N] [--port-file FILE]",
 	.options = run_options,
+	.run = reconcile,
+};
+static const cli_command reload_command = {
+	.name = "reconcile reload",
+	.summary = "make the running daemon read the config again (SIGHUP to the pid in "
+		   "<state-dir>/daemon.pid); a broken config is rejected and the running "
+		   "one kept",
+	.synopsis = "--config FILE",
+	.options = stack_options,
 	.run = reconcile,
 };
 static const cli_command sync_command = {
@@ -104,15 +118,33 @@ static const cli_command rollback_command = {
 };
 static const cli_command down_command = {
 	.name = "reconcile down",
-	.summary = "remove what the stack deployed",
+	.summary = "remove what the stack deployed, and suspend it so the daemon does "
+		   "not deploy it again",
+	.synopsis = "--config FILE STACK",
+	.options = stack_options,
+	.operands = "STACK",
+	.run = reconcile,
+};
+static const cli_command suspend_command = {
+	.name = "reconcile suspend",
+	.summary = "hold the stack: the daemon's polls and webhooks leave it alone until "
+		   "resume (kept in the store, across restarts)",
+	.synopsis = "--config FILE STACK [--reason TEXT]",
+	.options = suspend_options,
+	.operands = "STACK",
+	.run = reconcile,
+};
+static const cli_command resume_command = {
+	.name = "reconcile resume",
+	.summary = "lift a suspension (or a down): the next poll deploys the stack again",
 	.synopsis = "--config FILE STACK",
 	.options = stack_options,
 	.operands = "STACK",
 	.run = reconcile,
 };
 static const cli_command *const reconcile_subcommands[] = {
-	&run_command, &sync_command, &status_command, &history_command, &rollback_command,
-	&down_command, NULL
+	&run_command, &reload_command, &sync_command, &status_command, &history_command,
+	&rollback_command, &down_command, &suspend_command, &resume_command, NULL
 };
 static const cli_command reconcile_command = {
 	.name = "reconcile",
@@ -124,14 +156,14 @@ static const cli_command reconcile_command = {
 		"every cycle is an audit event in ferry.db (and JSON lines). The options\n"
 		"below may also follow the subcommand.",
 	.epilog = "Exit status: 0 ok, 1 failure, 2 blocked by policy (freeze file,\n"
-		  "require-digests), 64 usage.",
+		  "require-digests, workload policy), 64 usage.",
 	.options = reconcile_options,
 	.subcommands = reconcile_subcommands,
 };
 
 /* What the command line says, before and after the subcommand's name. */
 typedef struct {
-	const char *config, *store, *audit, *to, *port_file;
+	const char *config, *store, *audit, *to, *port_file, *reason;
 	uint64_t workers, count;
 	int dry_run, once, all;
 } reconcile_args;
@@ -148,6 +180,7 @@ static int option(reconcile_args *r, cli_args *a, int id)
 	case OPT_PORT_FILE: r->port_file = a->value; break;
 	case OPT_ALL: r->all = 1; break;
 	case OPT_TO: r->to = a->value; break;
+	case OPT_REASON: r->reason = a->value; break;
 	case OPT_WORKERS:
 		if (ferry_parse_u64(&r->workers, a->value) < 0 || !r->workers || r->workers > 16)
 			return cli_args_error(a, "--workers wants 1 to 16");
@@ -175,12 +208,14 @@ int cmd_reconcile(int argc, char **argv)
 	return id < 0 ? a.exit : cli_dispatch(&a);
 }
 
-static volatile int stop_flag;
+static volatile int stop_flag, reload_flag;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_flag = 1;
+	if (sig == SIGHUP)
+		reload_flag = 1;
+	else
+		stop_flag = 1;
 }
 
 static const char *operator_name(char *buf, size_t len)
@@ -247,6 +282,8 @@ static int reconcile(int argc, char **argv, cli_args *parent)
 	all = ra->all;
 	ro.dry_run = ra->dry_run;
 	ro.port_file = ra->port_file;
+	ro.config_path = ra->config;
+	ro.reload = &reload_flag;
 	json = a.common.json;
 	verbose = a.common.verbose;
 	name = a.nargs ? a.args[0] : NULL;
@@ -291,6 +328,7 @@ static int reconcile(int argc, char **argv, cli_args *parent)
 		sa.sa_handler = on_signal;
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
 		signal(SIGPIPE, SIG_IGN);
 		if ((error = ferry_reconciler_run(rc, &stop_flag, once, (unsigned)workers)) < 0)
 			rc_exit = cli_fail("reconcile", error);
@@ -312,6 +350,27 @@ static int reconcile(int argc, char **argv, cli_args *parent)
 	} else if (!strcmp(sub, "down")) {
 		rc_exit = sync_one(rc, ferry_reconcile_config_stack(cfg, name), FERRY_TRIGGER_DOWN,
 				   NULL);
+		if (rc_exit == FERRY_EXIT_OK && !ra->dry_run && !cli_quiet)
+			printf("  suspended: 'ferry reconcile resume %s' lets the daemon deploy it "
+			       "again\n", name);
+	} else if (!strcmp(sub, "suspend") || !strcmp(sub, "resume")) {
+		char who[128];
+		int suspend = !strcmp(sub, "suspend");
+
+		if ((error = ferry_reconciler_suspend(rc, ferry_reconcile_config_stack(cfg, name),
+						      suspend, operator_name(who, sizeof(who)),
+						      suspend ? ra->reason : NULL)) < 0)
+			rc_exit = cli_fail("reconcile", error);
+		else if (!cli_quiet && !ra->dry_run)
+			printf("%s: %s\n", name, suspend ? "suspended" : "resumed");
+	} else if (!strcmp(sub, "reload")) {
+		long pid = 0;
+
+		if ((error = ferry_reconciler_signal_daemon(&pid, rc, SIGHUP)) < 0)
+			rc_exit = cli_fail("reconcile", error);
+		else if (!cli_quiet)
+			printf("asked the daemon (pid %ld) to reload '%s'; its outcome is in "
+			       "'ferry reconcile history'\n", pid, config);
 	} else if (!strcmp(sub, "status")) {
 		if ((error = ferry_reconciler_status(&out, rc, json)) < 0)
 			rc_exit = cli_fail("reconcile", error);

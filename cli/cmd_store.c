@@ -423,7 +423,7 @@ static int print_fsck(ferry_store *st, const ferry_fsck_report *before,
 	}
 	if (!faults) {
 		json_decref(o);
-		return cli_fail("store", ferry_error_set(FERRY_ENOMEM, "out of memory"));
+		return cli_fail("store", ferry_error_oom());
 	}
 	cli_print_json(o);
 	return remaining ? FERRY_EXIT_FAILURE : FERRY_EXIT_OK;
@@ -444,7 +444,7 @@ static int store_fsck(int argc, char **argv, cli_args *parent)
 	memset(&counts, 0, sizeof(counts));
 	cli_args_init(&a, &fsck_command, argc, argv, parent);
 	if (!(repair = calloc((size_t)argc + 1, sizeof(*repair))))
-		return cli_fail("store", ferry_error_set(FERRY_ENOMEM, "out of memory"));
+		return cli_fail("store", ferry_error_oom());
 	while ((id = cli_args_next(&a)) > 0) {
 		switch (id) {
 		case OPT_STORE: store = a.value; break;

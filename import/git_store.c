@@ -896,7 +896,7 @@ static int fsck_entry(const char *root, const git_tree_entry *e, void *payload)
 		int added = oid_set_add(&g->seen, oid);
 
 		if (added < 0) {
-			g->error = ferry_error_set(FERRY_ENOMEM, "out of memory");
+			g->error = ferry_error_oom();
 			return -1;
 		}
 		if (!added)

@@ -244,10 +244,87 @@ static int parse_source(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 	return 0;
 }
 
+/* A list of strings, each checked by `item` (NULL: any non-empty string). */
+static int get_list(char ***out, size_t *n, cfg_ctx *c, yaml_node_t *v, const char *key,
+		    int (*item)(cfg_ctx *c, yaml_node_t *v, const char *s))
+{
+	yaml_node_item_t *it;
+	int error;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail(c, v, "expected a list for", key);
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		yaml_node_t *e = node(c, *it);
+		char **grown;
+
+		if (!ferry_yaml_scalar(e) || !*ferry_yaml_scalar(e))
+			return fail(c, e, "expected a non-empty string in", key);
+		if (item && (error = item(c, e, ferry_yaml_scalar(e))) < 0)
+			return error;
+		if (!(grown = realloc(*out, (*n + 1) * sizeof(*grown))) ||
+		    !(grown[*n] = strdup(ferry_yaml_scalar(e)))) {
+			if (grown)
+				*out = grown;
+			return ferry_error_oom();
+		}
+		*out = grown;
+		(*n)++;
+	}
+	return 0;
+}
+
+static int host_path_item(cfg_ctx *c, yaml_node_t *v, const char *s)
+{
+	if (s[0] != '/' || !strcmp(s, "/") || strstr(s, "/../") || strstr(s, "/./") ||
+	    (strlen(s) >= 3 && !strcmp(s + strlen(s) - 3, "/..")))
+		return fail(c, v, "host-paths wants absolute directories other than '/' "
+			    "(allow host-path instead), not", s);
+	return 0;
+}
+
+static int rule_item(cfg_ctx *c, yaml_node_t *v, const char *s)
+{
+	return ferry_workload_rule_parse(s) ? 0 : fail(c, v, "workload allow takes privileged, "
+		"host-network, host-pid, host-ipc, host-path, capabilities or run-as-root, not", s);
+}
+
+/* policy.workload: the exceptions to the workload policy, with a reason. */
+static int parse_workload(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
+{
+	static const char *const keys[] = { "allow", "host-paths", "reason", NULL };
+	char **allow = NULL;
+	size_t nallow = 0, i;
+	const char *k;
+	yaml_node_t *v;
+	int error = 0;
+
+	if ((error = check_map(c, map, "workload", keys)) < 0)
+		return error;
+	FOREACH_PAIR(c, map, k, v) {
+		if (!strcmp(k, "allow"))
+			error = get_list(&allow, &nallow, c, v, k, rule_item);
+		else if (!strcmp(k, "host-paths"))
+			error = get_list(&s->host_paths, &s->nhost_paths, c, v, k, host_path_item);
+		else
+			error = dup_str(&s->workload_reason, c, v, k);
+		if (error < 0)
+			break;
+	}
+	for (i = 0; i < nallow; i++) {
+		s->workload_allow |= ferry_workload_rule_parse(allow[i]);
+		free(allow[i]);
+	}
+	free(allow);
+	if (!error && (s->workload_allow || s->nhost_paths) && !s->workload_reason)
+		error = fail(c, map, "a workload exception needs a reason (policy.workload.reason)",
+			     NULL);
+	return error;
+}
+
 static int parse_policy(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 {
 	static const char *const keys[] = { "auto-sync", "interval", "always-apply", "prune",
-					    "require-digests", "freeze-file", NULL };
+					    "require-digests", "freeze-file", "workload", NULL };
 	const char *k;
 	yaml_node_t *v;
 	int error = 0;
@@ -263,6 +340,8 @@ static int parse_policy(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 			error = get_bool(&s->prune, c, v, k);
 		else if (!strcmp(k, "require-digests"))
 			error = get_bool(&s->require_digests, c, v, k);
+		else if (!strcmp(k, "workload"))
+			error = parse_workload(c, s, v);
 		else if (!strcmp(k, "freeze-file")) {
 			if ((error = dup_str(&s->freeze_file, c, v, k)) == 0 &&
 			    !ferry_path_is_safe(s->freeze_file))
@@ -568,7 +647,7 @@ static void free_secret(unsigned char *s)
 
 void ferry_reconcile_config_free(ferry_reconcile_config *cfg)
 {
-	size_t i;
+	size_t i, j;
 
 	if (!cfg)
 		return;
@@ -584,6 +663,10 @@ void ferry_reconcile_config_free(ferry_reconcile_config *cfg)
 		free(s->namespace_);
 		free(s->freeze_file);
 		free_secret(s->secret);
+		for (j = 0; j < s->nhost_paths; j++)
+			free(s->host_paths[j]);
+		free(s->host_paths);
+		free(s->workload_reason);
 	}
 	free(cfg->stacks);
 	free(cfg->store);

@@ -15,10 +15,21 @@
  * interval or when a webhook asked for it, and a stack already running is
  * skipped until its cycle ends. SIGTERM (through `*stop`) lets running
  * cycles finish and then returns.
+ *
+ * A reload (SIGHUP, through the options' `reload` flag) parses the config
+ * again first and keeps the running one when the new one is broken or
+ * changes what only a restart can (store, state-dir, listen, audit-log).
+ * Otherwise it pauses the workers, waits for running cycles to end, swaps
+ * the config under the daemon's and the webhook's locks, and queues a
+ * cycle of each added or changed stack; each change, and a rejection, is
+ * an audit event. A running daemon holds a lock on <state-dir>/daemon.pid,
+ * which names it: `ferry reconcile reload` signals the pid found there
+ * only while that lock is held, so a stale file signals nobody.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -40,13 +51,38 @@
 
 typedef struct {
 	int running, pending, done;
+	int cycled;                   /* a cycle ended since the daemon started */
 	ferry_trigger trigger;
 	char actor[160];
 	int64_t next_poll;
 } stack_rt;
 
+/* The outcomes /metrics counts (ferry_cycle_result.outcome), and the
+ * buckets of the apply duration histogram, in seconds. */
+static const char *const metric_outcomes[] = {
+	"applied", "unchanged", "out-of-sync", "drift-reported", "frozen", "held",
+	"failed", "refused", "removed", "suspended", "dry-run"
+};
+#define NOUTCOMES (sizeof(metric_outcomes) / sizeof(metric_outcomes[0]))
+static const double metric_buckets[] = { 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300 };
+#define NBUCKETS (sizeof(metric_buckets) / sizeof(metric_buckets[0]))
+
+/* What the daemon's cycles of one stack did, for /metrics. */
+typedef struct {
+	char name[FERRY_STACK_NAME_MAX + 1];
+	uint64_t outcomes[NOUTCOMES];
+	int64_t last_success;         /* Unix seconds of the last applied or unchanged */
+	int drift;
+	uint64_t buckets[NBUCKETS], count;
+	double sum;
+} stack_metrics;
+
 struct ferry_reconciler {
-	const ferry_reconcile_config *cfg;
+	const ferry_reconcile_config *cfg;   /* the caller's, or `owned` after a reload */
+	ferry_reconcile_config *owned;
+	char *config_path;            /* what a reload reads, or NULL */
+	volatile int *reload;         /* set (by SIGHUP) to ask for a reload */
+	ferry_webhook *hook;
 	ferry_store *st;
 	char *state_dir;
 	FILE *audit;
@@ -57,16 +93,20 @@ struct ferry_reconciler {
 	pthread_mutex_t lock;         /* the fields below */
 	pthread_cond_t cond;
 	stack_rt *rt;
-	int quit, once;
+	int quit, once, paused;
 	size_t ndone;
+	stack_metrics *metrics;       /* by stack name, kept across reloads */
+	size_t nmetrics;
+	uint64_t reloads[2];          /* accepted, rejected */
 	char *port_file;
 };
 
 const char *ferry_trigger_name(ferry_trigger t)
 {
-	static const char *const names[] = { "poll", "webhook", "manual", "rollback", "down" };
+	static const char *const names[] = { "poll", "webhook", "manual", "rollback", "down",
+					     "suspend", "resume", "reload" };
 
-	return t <= FERRY_TRIGGER_DOWN ? names[t] : "unknown";
+	return t <= FERRY_TRIGGER_RELOAD ? names[t] : "unknown";
 }
 
 void ferry_cycle_result_dispose(ferry_cycle_result *r)
@@ -91,11 +131,14 @@ int ferry_reconciler_new(ferry_reconciler **out, const ferry_reconcile_config *c
 	rc->cfg = cfg;
 	rc->dry_run = opts ? opts->dry_run : 0;
 	rc->out = opts && opts->out ? opts->out : stdout;
-	if (opts && opts->port_file && !(rc->port_file = strdup(opts->port_file))) {
+	if ((opts && opts->port_file && !(rc->port_file = strdup(opts->port_file))) ||
+	    (opts && opts->config_path && !(rc->config_path = strdup(opts->config_path)))) {
+		free(rc->port_file);
 		free(rc->rt);
 		free(rc);
 		return ferry_error_oom();
 	}
+	rc->reload = opts ? opts->reload : NULL;
 	pthread_mutex_init(&rc->db, NULL);
 	pthread_mutex_init(&rc->lock, NULL);
 	pthread_cond_init(&rc->cond, NULL);
@@ -137,6 +180,9 @@ void ferry_reconciler_free(ferry_reconciler *rc)
 	ferry_store_close(rc->st);
 	free(rc->state_dir);
 	free(rc->port_file);
+	free(rc->config_path);
+	free(rc->metrics);
+	ferry_reconcile_config_free(rc->owned);
 	free(rc->rt);
 	pthread_mutex_destroy(&rc->db);
 	pthread_mutex_destroy(&rc->lock);
@@ -147,6 +193,19 @@ void ferry_reconciler_free(ferry_reconciler *rc)
 }
 
 /* ---- one cycle ----------------------------------------------------------- */
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_ms(void)
+{
+	return mono_us() / 1000;
+}
 
 static int stack_lock(int *fd, ferry_reconciler *rc, const ferry_stack *stack)
 {
@@ -185,6 +244,14 @@ static char *images_json(const ferry_rendered *r)
 	text = json_dumps(a, JSON_COMPACT);
 	json_decref(a);
 	return text;
+}
+
+/* The event's source: "git:<repo>" or "oci:<reference>". */
+static int stack_source(ferry_buf *out, const ferry_stack *stack)
+{
+	if (stack->source == FERRY_SRC_GIT)
+		return ferry_buf_printf(out, "git:%s", stack->repo);
+	return ferry_buf_printf(out, "oci:%s", stack->ref);
 }
 
 static const char *runtime_name(ferry_runtime_kind t)
@@ -255,7 +322,7 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 	ferry_store_stack_event ev;
 	char *images = NULL, *expected = NULL;
 	const char *outcome = "unchanged";
-	int fd = -1, error = 0, drift = 0, checked = 0, changed, apply = 0, rerr;
+	int fd = -1, error = 0, drift = 0, checked = 0, changed, redo, apply = 0, rerr;
 	int64_t now = (int64_t)time(NULL);
 
 	memset(out, 0, sizeof(*out));
@@ -270,10 +337,21 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 	pthread_mutex_unlock(&rc->db);
 	if (error < 0)
 		goto unlock;
-	if (stack->source == FERRY_SRC_GIT)
-		ferry_buf_printf(&source, "git:%s", stack->repo);
-	else
-		ferry_buf_printf(&source, "oci:%s", stack->ref);
+	if (trigger == FERRY_TRIGGER_POLL || trigger == FERRY_TRIGGER_WEBHOOK ||
+	    trigger == FERRY_TRIGGER_RELOAD) {
+		int suspended = 0;
+
+		pthread_mutex_lock(&rc->db);
+		error = ferry_store_stack_suspension_load(&suspended, NULL, rc->st, stack->name);
+		pthread_mutex_unlock(&rc->db);
+		if (error < 0)
+			goto unlock;
+		if (suspended) {
+			outcome = "suspended";
+			goto unlock;
+		}
+	}
+	stack_source(&source, stack);
 
 	/* What should run. */
 	if (trigger == FERRY_TRIGGER_DOWN) {
@@ -326,6 +404,8 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 	pthread_mutex_unlock(&rc->db);
 	ferry_error_clear();
 	changed = !s.applied || strcmp(s.applied, rev.id);
+	/* The stack's definition changed: apply it again as if its source had. */
+	redo = trigger == FERRY_TRIGGER_RELOAD && !changed;
 
 	/* Drift: the live state against what was applied. */
 	if (s.applied && !rc->dry_run) {
@@ -341,7 +421,7 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 	/* Decide. */
 	if (trigger == FERRY_TRIGGER_MANUAL || trigger == FERRY_TRIGGER_ROLLBACK) {
 		apply = 1;
-	} else if (changed) {
+	} else if (changed || redo) {
 		apply = stack->auto_sync;
 		if (!apply)
 			outcome = "out-of-sync";
@@ -371,12 +451,22 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 		ferry_buf_dispose(&why);
 	}
 	if (apply) {
-		if ((error = deploy(rc, stack, rev.id, &r, &file, &log)) < 0) {
-			outcome = "failed";
+		int64_t t0 = mono_us();
+
+		error = deploy(rc, stack, rev.id, &r, &file, &log);
+		out->apply_seconds = (double)(mono_us() - t0) / 1e6;
+		out->applied = 1;
+		if (error < 0) {
+			/* the workload policy's refusal names each object and rule */
+			outcome = r.refused ? "refused" : "failed";
 			images = images_json(&r);
 			goto record;
 		}
 		images = images_json(&r);
+		if (r.exceptions.size)
+			ferry_buf_printf(&detail, "%sworkload policy exceptions (%s): %s",
+					 detail.size ? "; " : "", stack->workload_reason,
+					 r.exceptions.ptr);
 		if (rc->dry_run) {
 			outcome = "dry-run";
 			goto unlock;
@@ -447,6 +537,9 @@ record:
 	rerr = ferry_audit_record(rc->st, rc->audit, &ev);
 	if (!rerr)
 		rerr = ferry_store_stack_state_save(rc->st, stack->name, &s);
+	/* Down stays down: the daemon leaves the stack alone until resumed. */
+	if (!rerr && trigger == FERRY_TRIGGER_DOWN && !error)
+		rerr = ferry_store_stack_suspend(rc->st, stack->name, ev.actor, "down", now);
 	pthread_mutex_unlock(&rc->db);
 	if (rerr < 0 && !error)
 		error = rerr;
@@ -482,14 +575,52 @@ unlock:
 	return error;
 }
 
+int ferry_reconciler_suspend(ferry_reconciler *rc, const ferry_stack *stack, int suspend,
+			     const char *actor, const char *reason)
+{
+	ferry_store_stack_event ev;
+	ferry_buf source = FERRY_BUF_INIT;
+	int fd = -1, error;
+
+	if (rc->dry_run) {
+		fprintf(rc->out, "# stack %s: would be %s\n", stack->name,
+			suspend ? "suspended" : "resumed");
+		return 0;
+	}
+	if ((error = stack_lock(&fd, rc, stack)) < 0)
+		return error;
+	if ((error = stack_source(&source, stack)) < 0)
+		goto done;
+	memset(&ev, 0, sizeof(ev));
+	ev.time = (int64_t)time(NULL);
+	ev.stack = stack->name;
+	ev.trigger = ferry_trigger_name(suspend ? FERRY_TRIGGER_SUSPEND : FERRY_TRIGGER_RESUME);
+	ev.actor = actor ? actor : "ferry";
+	ev.source = source.ptr;
+	ev.ref = stack->ref;
+	ev.runtime = runtime_name(stack->runtime);
+	ev.outcome = suspend ? "suspended" : "resumed";
+	ev.detail = reason;
+	pthread_mutex_lock(&rc->db);
+	error = suspend ? ferry_store_stack_suspend(rc->st, stack->name, ev.actor, reason, ev.time)
+			: ferry_store_stack_resume(rc->st, stack->name);
+	if (!error)
+		error = ferry_audit_record(rc->st, rc->audit, &ev);
+	pthread_mutex_unlock(&rc->db);
+done:
+	close(fd);
+	ferry_buf_dispose(&source);
+	return error;
+}
+
 /* ---- the daemon ---------------------------------------------------------- */
 
-int ferry_reconciler_trigger(ferry_reconciler *rc, long index, ferry_trigger trigger,
-			     const char *actor)
+/* Queue a cycle of stack `index` (-1: every stack); rc->lock held. */
+static void queue_cycle(ferry_reconciler *rc, long index, ferry_trigger trigger,
+			const char *actor)
 {
 	size_t i;
 
-	pthread_mutex_lock(&rc->lock);
 	for (i = 0; i < rc->cfg->nstacks; i++) {
 		if (index >= 0 && (size_t)index != i)
 			continue;
@@ -498,33 +629,90 @@ int ferry_reconciler_trigger(ferry_reconciler *rc, long index, ferry_trigger tri
 		snprintf(rc->rt[i].actor, sizeof(rc->rt[i].actor), "%s", actor ? actor : "webhook");
 	}
 	pthread_cond_broadcast(&rc->cond);
+}
+
+int ferry_reconciler_trigger(ferry_reconciler *rc, long index, ferry_trigger trigger,
+			     const char *actor)
+{
+	pthread_mutex_lock(&rc->lock);
+	queue_cycle(rc, index, trigger, actor);
 	pthread_mutex_unlock(&rc->lock);
 	return 0;
 }
 
-static void webhook_trigger(long index, const char *actor, void *payload)
+static void webhook_trigger(const char *stack, const char *actor, void *payload)
 {
-	ferry_reconciler_trigger(payload, index, FERRY_TRIGGER_WEBHOOK, actor);
+	ferry_reconciler *rc = payload;
+	size_t i = 0;
+
+	/* By name: the config may have been reloaded since the webhook read it. */
+	pthread_mutex_lock(&rc->lock);
+	if (stack)
+		while (i < rc->cfg->nstacks && strcmp(rc->cfg->stacks[i].name, stack))
+			i++;
+	if (!stack || i < rc->cfg->nstacks)
+		queue_cycle(rc, stack ? (long)i : -1, FERRY_TRIGGER_WEBHOOK, actor);
+	pthread_mutex_unlock(&rc->lock);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+/* The metrics of `name`, created on first use; rc->lock held. NULL when
+ * out of memory (the cycle then goes uncounted). */
+static stack_metrics *metrics_of(ferry_reconciler *rc, const char *name)
+{
+	stack_metrics *m;
+	size_t i;
+
+	for (i = 0; i < rc->nmetrics; i++)
+		if (!strcmp(rc->metrics[i].name, name))
+			return &rc->metrics[i];
+	if (!(m = realloc(rc->metrics, (rc->nmetrics + 1) * sizeof(*m))))
+		return NULL;
+	rc->metrics = m;
+	m = &rc->metrics[rc->nmetrics++];
+	memset(m, 0, sizeof(*m));
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	return m;
+}
+
+/* Count a daemon cycle; rc->lock held. */
+static void metrics_count(ferry_reconciler *rc, const char *name, const ferry_cycle_result *res)
+{
+	stack_metrics *m = metrics_of(rc, name);
+	const char *outcome = res->outcome ? res->outcome : "failed";
+	size_t i;
+
+	if (!m)
+		return;
+	for (i = 0; i < NOUTCOMES; i++)
+		if (!strcmp(metric_outcomes[i], outcome))
+			m->outcomes[i]++;
+	if (!strcmp(outcome, "applied") || !strcmp(outcome, "unchanged"))
+		m->last_success = (int64_t)time(NULL);
+	if (strcmp(outcome, "suspended"))
+		m->drift = res->drift;
+	if (res->applied) {
+		for (i = 0; i < NBUCKETS; i++)
+			if (res->apply_seconds <= metric_buckets[i])
+				m->buckets[i]++;
+		m->count++;
+		m->sum += res->apply_seconds;
+	}
 }
 
 static void *worker(void *arg)
 {
 	ferry_reconciler *rc = arg;
-	size_t n = rc->cfg->nstacks, i;
+	size_t n, i;
 
 	pthread_mutex_lock(&rc->lock);
 	while (!rc->quit) {
 		int64_t now = mono_ms();
-		size_t pick = n;
+		size_t pick;
 
+		/* A reload swaps the config while no cycle runs. */
+		n = rc->paused ? 0 : rc->cfg->nstacks;
+		pick = n;
 		for (i = 0; i < n; i++) {
 			stack_rt *t = &rc->rt[i];
 
@@ -538,7 +726,7 @@ static void *worker(void *arg)
 		if (pick == n) {
 			struct timespec ts;
 
-			if (rc->once && rc->ndone == n)
+			if (rc->once && rc->ndone == rc->cfg->nstacks)
 				break;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += 200 * 1000000L;
@@ -567,7 +755,6 @@ static void *worker(void *arg)
 			else
 				ferry_log(FERRY_LOG_INFO, "stack %s: %s %.12s", stack->name,
 					  res.outcome, res.revision);
-			ferry_cycle_result_dispose(&res);
 			ferry_error_clear();
 			next = (int64_t)time(NULL) + stack->interval;
 			pthread_mutex_lock(&rc->db);
@@ -575,8 +762,11 @@ static void *worker(void *arg)
 			pthread_mutex_unlock(&rc->db);
 			ferry_error_clear();
 			pthread_mutex_lock(&rc->lock);
+			metrics_count(rc, stack->name, &res);
 			t->running = 0;
+			t->cycled = 1;
 			t->next_poll = mono_ms() + stack->interval * 1000;
+			ferry_cycle_result_dispose(&res);
 			if (rc->once && !t->done) {
 				t->done = 1;
 				rc->ndone++;
@@ -586,6 +776,118 @@ static void *worker(void *arg)
 	}
 	pthread_mutex_unlock(&rc->lock);
 	return NULL;
+}
+
+/* ---- metrics and health --------------------------------------------------- */
+
+int ferry_reconciler_ready(size_t *pending, ferry_reconciler *rc)
+{
+	size_t i;
+
+	pthread_mutex_lock(&rc->lock);
+	*pending = 0;
+	for (i = 0; i < rc->cfg->nstacks; i++)
+		if (!rc->rt[i].cycled)
+			(*pending)++;
+	pthread_mutex_unlock(&rc->lock);
+	return *pending == 0;
+}
+
+/* One gauge per stack of `cfg`: its HELP and TYPE lines, then `v[i]`. */
+static void metrics_gauge(ferry_buf *out, const char *name, const char *help,
+			  const ferry_reconcile_config *cfg, const int64_t *v)
+{
+	size_t i;
+
+	ferry_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+	for (i = 0; i < cfg->nstacks; i++)
+		ferry_buf_printf(out, "%s{stack=\"%s\"} %lld\n", name, cfg->stacks[i].name,
+				 (long long)v[i]);
+}
+
+int ferry_reconciler_metrics(ferry_buf *out, ferry_reconciler *rc)
+{
+	const ferry_reconcile_config *cfg = rc->cfg;
+	size_t n = cfg->nstacks, i, j;
+	/* per stack: suspended, last success, drift */
+	int64_t *v = calloc(n ? 3 * n : 1, sizeof(*v));
+	int error = 0;
+
+	if (!v)
+		return ferry_error_oom();
+	pthread_mutex_lock(&rc->db);
+	for (i = 0; i < n && !error; i++) {
+		int suspended = 0;
+
+		error = ferry_store_stack_suspension_load(&suspended, NULL, rc->st,
+							  cfg->stacks[i].name);
+		v[i] = suspended;
+	}
+	pthread_mutex_unlock(&rc->db);
+	if (error < 0)
+		goto done;
+
+	pthread_mutex_lock(&rc->lock);
+	ferry_buf_printf(out,
+		"# HELP ferry_reconcile_stacks Stacks in the running config.\n"
+		"# TYPE ferry_reconcile_stacks gauge\n"
+		"ferry_reconcile_stacks %zu\n"
+		"# HELP ferry_reconcile_config_reloads_total Config reloads by result.\n"
+		"# TYPE ferry_reconcile_config_reloads_total counter\n"
+		"ferry_reconcile_config_reloads_total{result=\"accepted\"} %llu\n"
+		"ferry_reconcile_config_reloads_total{result=\"rejected\"} %llu\n"
+		"# HELP ferry_reconcile_sync_total Cycles the daemon ran, by stack and outcome.\n"
+		"# TYPE ferry_reconcile_sync_total counter\n",
+		n, (unsigned long long)rc->reloads[0], (unsigned long long)rc->reloads[1]);
+	for (i = 0; i < n; i++) {
+		stack_metrics *m = metrics_of(rc, cfg->stacks[i].name);
+
+		for (j = 0; m && j < NOUTCOMES; j++)
+			ferry_buf_printf(out, "ferry_reconcile_sync_total{stack=\"%s\",outcome=\"%s\"} "
+					 "%llu\n", m->name, metric_outcomes[j],
+					 (unsigned long long)m->outcomes[j]);
+		v[n + i] = m ? m->last_success : 0;
+		v[2 * n + i] = m ? m->drift != 0 : 0;
+	}
+	metrics_gauge(out, "ferry_reconcile_last_success_timestamp_seconds", "When a cycle last "
+		      "applied or found the stack in sync (0: never).", cfg, v + n);
+	metrics_gauge(out, "ferry_reconcile_drift", "1 when the last cycle found the live state "
+		      "differing from what was applied.", cfg, v + 2 * n);
+	metrics_gauge(out, "ferry_reconcile_suspended", "1 when the stack is suspended.", cfg, v);
+	ferry_buf_puts(out, "# HELP ferry_reconcile_apply_duration_seconds Checkout, render and "
+		       "apply of a stack.\n"
+		       "# TYPE ferry_reconcile_apply_duration_seconds histogram\n");
+	for (i = 0; i < n; i++) {
+		stack_metrics *m = metrics_of(rc, cfg->stacks[i].name);
+
+		if (!m)
+			continue;
+		for (j = 0; j < NBUCKETS; j++)
+			ferry_buf_printf(out, "ferry_reconcile_apply_duration_seconds_bucket"
+					 "{stack=\"%s\",le=\"%g\"} %llu\n", m->name,
+					 metric_buckets[j], (unsigned long long)m->buckets[j]);
+		ferry_buf_printf(out, "ferry_reconcile_apply_duration_seconds_bucket"
+				 "{stack=\"%s\",le=\"+Inf\"} %llu\n"
+				 "ferry_reconcile_apply_duration_seconds_sum{stack=\"%s\"} %.6f\n"
+				 "ferry_reconcile_apply_duration_seconds_count{stack=\"%s\"} %llu\n",
+				 m->name, (unsigned long long)m->count, m->name, m->sum, m->name,
+				 (unsigned long long)m->count);
+	}
+	pthread_mutex_unlock(&rc->lock);
+	error = out->ptr ? 0 : ferry_error_oom();
+done:
+	free(v);
+	return error;
+}
+
+static int webhook_metrics(ferry_buf *out, void *payload)
+{
+	return ferry_reconciler_metrics(out, payload);
+}
+
+static int webhook_ready(size_t *pending, void *payload)
+{
+	return ferry_reconciler_ready(pending, payload);
 }
 
 /* Drop quiet-cycle events older than history-keep; a failure is only logged. */
@@ -606,35 +908,286 @@ static void prune_history(ferry_reconciler *rc)
 	pthread_mutex_unlock(&rc->db);
 }
 
+/* ---- reload ---------------------------------------------------------------- */
+
+static int str_differs(const char *a, const char *b)
+{
+	return (a || b) && (!a || !b || strcmp(a, b));
+}
+
+static int host_paths_equal(const ferry_stack *a, const ferry_stack *b)
+{
+	size_t i;
+
+	if (a->nhost_paths != b->nhost_paths)
+		return 0;
+	for (i = 0; i < a->nhost_paths; i++)
+		if (strcmp(a->host_paths[i], b->host_paths[i]))
+			return 0;
+	return 1;
+}
+
+/* Nonzero when `a` and `b` deploy the same thing the same way. */
+static int stack_equal(const ferry_stack *a, const ferry_stack *b)
+{
+	return !str_differs(a->name, b->name) && a->source == b->source &&
+	       !str_differs(a->repo, b->repo) && a->ref_kind == b->ref_kind &&
+	       !str_differs(a->ref, b->ref) && !str_differs(a->path, b->path) &&
+	       a->format == b->format && !str_differs(a->values, b->values) &&
+	       !str_differs(a->release, b->release) && a->runtime == b->runtime &&
+	       !str_differs(a->namespace_, b->namespace_) && a->auto_sync == b->auto_sync &&
+	       a->always_apply == b->always_apply && a->prune == b->prune &&
+	       a->require_digests == b->require_digests && a->interval == b->interval &&
+	       !str_differs(a->freeze_file, b->freeze_file) &&
+	       a->secret_len == b->secret_len &&
+	       (!a->secret_len || !memcmp(a->secret, b->secret, a->secret_len)) &&
+	       a->workload_allow == b->workload_allow &&
+	       !str_differs(a->workload_reason, b->workload_reason) &&
+	       host_paths_equal(a, b);
+}
+
+/* What only a restart can change. */
+static int reloadable(const ferry_reconcile_config *cur, const ferry_reconcile_config *next)
+{
+	static const char *const what[] = { "store", "state-dir", "listen", "audit-log" };
+	const char *a[4] = { cur->store, cur->state_dir, cur->listen, cur->audit_log };
+	const char *b[4] = { next->store, next->state_dir, next->listen, next->audit_log };
+	size_t i;
+
+	for (i = 0; i < 4; i++)
+		if (str_differs(a[i], b[i]))
+			return ferry_error_set(FERRY_EINVALID, "'%s' changed from '%s' to '%s': "
+					       "restart the daemon to change it", what[i],
+					       a[i] ? a[i] : "", b[i] ? b[i] : "");
+	return 0;
+}
+
+/* Record what a reload did to `stack` (NULL: the config as a whole). */
+static void reload_event(ferry_reconciler *rc, const ferry_stack *stack, const char *actor,
+			 const char *outcome, const char *error)
+{
+	ferry_store_stack_event ev;
+	ferry_buf source = FERRY_BUF_INIT;
+
+	memset(&ev, 0, sizeof(ev));
+	if (stack)
+		stack_source(&source, stack);
+	else
+		ferry_buf_printf(&source, "config:%s", rc->config_path);
+	ev.time = (int64_t)time(NULL);
+	ev.stack = stack ? stack->name : "*";
+	ev.trigger = ferry_trigger_name(FERRY_TRIGGER_RELOAD);
+	ev.actor = actor ? actor : "ferry";
+	ev.source = source.ptr ? source.ptr : "config";
+	ev.ref = stack ? stack->ref : NULL;
+	ev.runtime = stack ? runtime_name(stack->runtime) : "-";
+	ev.outcome = outcome;
+	ev.error = error;
+	pthread_mutex_lock(&rc->db);
+	if (ferry_audit_record(rc->st, rc->audit, &ev) < 0) {
+		ferry_log(FERRY_LOG_WARN, "reload: %s", ferry_error_last());
+		ferry_error_clear();
+	}
+	pthread_mutex_unlock(&rc->db);
+	ferry_buf_dispose(&source);
+}
+
+int ferry_reconciler_reload(ferry_reconciler *rc, const char *actor)
+{
+	ferry_reconcile_config *next = NULL, *old_owned;
+	const ferry_reconcile_config *cur = rc->cfg;
+	stack_rt *rt = NULL, *old_rt;
+	size_t i, j, added = 0, changed = 0, removed = 0;
+	int error;
+
+	if (!rc->config_path)
+		return ferry_error_set(FERRY_EINVALID, "the reconciler has no config file to reload");
+	if ((error = ferry_reconcile_config_load(&next, rc->config_path)) < 0 ||
+	    (error = reloadable(cur, next)) < 0) {
+		ferry_log(FERRY_LOG_WARN, "reload rejected, keeping the running config: %s",
+			  ferry_error_last());
+		reload_event(rc, NULL, actor, "config-rejected", ferry_error_last());
+		ferry_reconcile_config_free(next);
+		pthread_mutex_lock(&rc->lock);
+		rc->reloads[1]++;
+		pthread_mutex_unlock(&rc->lock);
+		return error;
+	}
+	if (!(rt = calloc(next->nstacks ? next->nstacks : 1, sizeof(*rt)))) {
+		ferry_reconcile_config_free(next);
+		return ferry_error_oom();
+	}
+
+	/* Let running cycles end; start no new one. */
+	pthread_mutex_lock(&rc->lock);
+	rc->paused = 1;
+	for (;;) {
+		for (i = 0; i < cur->nstacks && !rc->rt[i].running; i++)
+			;
+		if (i == cur->nstacks)
+			break;
+		pthread_cond_wait(&rc->cond, &rc->lock);
+	}
+	pthread_mutex_unlock(&rc->lock);
+
+	/* The webhook's lock first, as a request takes it before rc->lock. */
+	ferry_webhook_lock(rc->hook);
+	pthread_mutex_lock(&rc->lock);
+	for (i = 0; i < next->nstacks; i++) {
+		const ferry_stack *ns = &next->stacks[i];
+		const ferry_stack *os = ferry_reconcile_config_stack(cur, ns->name);
+
+		if (os) {
+			j = (size_t)(os - cur->stacks);
+			rt[i] = rc->rt[j];
+			if (stack_equal(os, ns))
+				continue;
+			changed++;
+		} else {
+			added++;
+		}
+		rt[i].pending = 1;
+		rt[i].trigger = FERRY_TRIGGER_RELOAD;
+		snprintf(rt[i].actor, sizeof(rt[i].actor), "%s", actor ? actor : "ferry");
+	}
+	old_rt = rc->rt;
+	old_owned = rc->owned;
+	rc->rt = rt;
+	rc->cfg = rc->owned = next;
+	ferry_webhook_set_config(rc->hook, next);
+	rc->paused = 0;
+	rc->reloads[0]++;
+	pthread_cond_broadcast(&rc->cond);
+	pthread_mutex_unlock(&rc->lock);
+	ferry_webhook_unlock(rc->hook);
+
+	/* The old config is no longer read by anyone but us. */
+	for (i = 0; i < next->nstacks; i++) {
+		const ferry_stack *os = ferry_reconcile_config_stack(cur, next->stacks[i].name);
+
+		if (!os)
+			reload_event(rc, &next->stacks[i], actor, "config-added", NULL);
+		else if (!stack_equal(os, &next->stacks[i]))
+			reload_event(rc, &next->stacks[i], actor, "config-changed", NULL);
+	}
+	for (i = 0; i < cur->nstacks; i++)
+		if (!ferry_reconcile_config_stack(next, cur->stacks[i].name)) {
+			removed++;
+			reload_event(rc, &cur->stacks[i], actor, "config-removed", NULL);
+		}
+	ferry_log(FERRY_LOG_INFO, "reloaded '%s': %zu stack(s) added, %zu changed, %zu removed",
+		  rc->config_path, added, changed, removed);
+	free(old_rt);
+	ferry_reconcile_config_free(old_owned);
+	return 0;
+}
+
+/* Lock <state-dir>/daemon.pid and write our pid in it: one daemon per
+ * state directory, and `reload` finds it. */
+static int pid_lock(int *fd, ferry_reconciler *rc)
+{
+	ferry_buf path = FERRY_BUF_INIT;
+	char pid[24];
+	int error = 0;
+
+	if ((error = ferry_buf_printf(&path, "%s/" FERRY_RECONCILER_PID_FILE, rc->state_dir)) < 0)
+		return error;
+	if ((*fd = open(path.ptr, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		error = ferry_error_set_errno(FERRY_EIO, "cannot open '%s'", path.ptr);
+	} else if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n = read(*fd, pid, sizeof(pid) - 1);
+
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		error = ferry_error_set(FERRY_EEXISTS, "a reconciler daemon (pid %s) already runs "
+					"on '%s'", pid[0] ? pid : "?", rc->state_dir);
+	} else {
+		snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+		if (ftruncate(*fd, 0) < 0 || pwrite(*fd, pid, strlen(pid), 0) < 0)
+			error = ferry_error_set_errno(FERRY_EIO, "cannot write '%s'", path.ptr);
+	}
+	if (error < 0 && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	ferry_buf_dispose(&path);
+	return error;
+}
+
+int ferry_reconciler_signal_daemon(long *pid, ferry_reconciler *rc, int sig)
+{
+	ferry_buf path = FERRY_BUF_INIT;
+	char text[24];
+	ssize_t n;
+	int fd = -1, error = 0;
+	uint64_t p = 0;
+
+	*pid = 0;
+	if ((error = ferry_buf_printf(&path, "%s/" FERRY_RECONCILER_PID_FILE, rc->state_dir)) < 0)
+		return error;
+	if ((fd = open(path.ptr, O_RDONLY | O_CLOEXEC)) < 0) {
+		error = ferry_error_set(FERRY_ENOTFOUND, "no reconciler daemon runs on '%s'",
+					rc->state_dir);
+		goto done;
+	}
+	/* Only a daemon holding the lock is running; a stale file names nobody. */
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		error = ferry_error_set(FERRY_ENOTFOUND, "no reconciler daemon runs on '%s'",
+					rc->state_dir);
+		goto done;
+	}
+	n = read(fd, text, sizeof(text) - 1);
+	text[n > 0 ? n : 0] = '\0';
+	text[strcspn(text, "\n")] = '\0';
+	if (ferry_parse_u64(&p, text) < 0 || p <= 1 || p > INT32_MAX) {
+		error = ferry_error_set(FERRY_ECORRUPT, "'%s' holds no pid", path.ptr);
+		goto done;
+	}
+	if (kill((pid_t)p, sig) < 0) {
+		error = ferry_error_set_errno(FERRY_EIO, "cannot signal the daemon (pid %ld)",
+					      (long)p);
+		goto done;
+	}
+	*pid = (long)p;
+done:
+	if (fd >= 0)
+		close(fd);
+	ferry_buf_dispose(&path);
+	return error;
+}
+
 int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, unsigned workers)
 {
 	int64_t pruned_at;
 	pthread_t th[16];
 	ferry_webhook *hook = NULL;
 	size_t i, started = 0;
-	int error = 0;
+	int error = 0, pid_fd = -1;
 
 	if (!workers)
 		workers = 4;
 	if (workers > 16)
 		workers = 16;
-	if (workers > rc->cfg->nstacks)
+	/* A daemon keeps its workers: a reload may add stacks. */
+	if (once && workers > rc->cfg->nstacks)
 		workers = (unsigned)rc->cfg->nstacks;
 	rc->once = once;
 	rc->quit = 0;
 	for (i = 0; i < rc->cfg->nstacks; i++)
 		rc->rt[i].next_poll = 0;
+	if (!once && (error = pid_lock(&pid_fd, rc)) < 0)
+		return error;
 	if (!once && rc->cfg->listen &&
 	    (error = ferry_webhook_start(&hook, rc->cfg, webhook_trigger, rc)) < 0)
-		return error;
+		goto done;
+	rc->hook = hook;
+	ferry_webhook_set_status(hook, webhook_metrics, webhook_ready);
 	if (hook && rc->port_file) {
 		char port[16];
 
 		snprintf(port, sizeof(port), "%u\n", (unsigned)ferry_webhook_port(hook));
-		if ((error = ferry_fs_write_output(rc->port_file, port, strlen(port), 0644)) < 0) {
-			ferry_webhook_stop(hook);
-			return error;
-		}
+		if ((error = ferry_fs_write_output(rc->port_file, port, strlen(port), 0644)) < 0)
+			goto done;
 	}
 	for (i = 0; i < workers; i++) {
 		if (pthread_create(&th[i], NULL, worker, rc) != 0) {
@@ -650,6 +1203,14 @@ int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, uns
 		while (!*stop && !(once && rc->ndone == rc->cfg->nstacks)) {
 			struct timespec ts;
 
+			if (!once && rc->reload && *rc->reload) {
+				*rc->reload = 0;
+				pthread_mutex_unlock(&rc->lock);
+				ferry_reconciler_reload(rc, "signal:SIGHUP");
+				ferry_error_clear();
+				pthread_mutex_lock(&rc->lock);
+				continue;
+			}
 			if ((int64_t)time(NULL) - pruned_at >= 3600) {
 				pthread_mutex_unlock(&rc->lock);
 				prune_history(rc);
@@ -668,12 +1229,21 @@ int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, uns
 	}
 	/* stop taking webhooks, let running cycles finish */
 	ferry_webhook_stop(hook);
+	hook = rc->hook = NULL;
 	pthread_mutex_lock(&rc->lock);
 	rc->quit = 1;
 	pthread_cond_broadcast(&rc->cond);
 	pthread_mutex_unlock(&rc->lock);
 	for (i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
+done:
+	ferry_webhook_stop(hook);
+	rc->hook = NULL;
+	if (pid_fd >= 0) {
+		if (ftruncate(pid_fd, 0) < 0)
+			ferry_log(FERRY_LOG_WARN, "cannot empty the pid file");
+		close(pid_fd);
+	}
 	return error;
 }
 
@@ -699,19 +1269,27 @@ int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json)
 	for (i = 0; i < rc->cfg->nstacks && !error; i++) {
 		const ferry_stack *stack = &rc->cfg->stacks[i];
 		ferry_store_stack_state s;
+		ferry_store_stack_suspension sus;
 		ferry_revision rev;
 		ferry_buf ref = FERRY_BUF_INIT;
-		char last[32], next[32];
+		char last[32], next[32], since[32];
 		const char *desired;
+		int suspended = 0;
 
+		memset(&sus, 0, sizeof(sus));
 		pthread_mutex_lock(&rc->db);
 		error = ferry_store_stack_state_load(&s, rc->st, stack->name);
 		if (!error && ferry_source_resolve(&rev, rc->st, stack) < 0)
 			snprintf(rev.id, sizeof(rev.id), "?");
+		if (!error && (error = ferry_store_stack_suspension_load(&suspended, &sus, rc->st,
+									stack->name)) < 0) {
+			ferry_store_stack_state_dispose(&s);
+			ferry_revision_dispose(&rev);
+		}
 		pthread_mutex_unlock(&rc->db);
-		ferry_error_clear();
 		if (error)
 			break;
+		ferry_error_clear();
 		desired = s.hold ? s.hold : rev.id;
 		if (stack->source == FERRY_SRC_GIT)
 			ferry_buf_printf(&ref, "%s@%s%s", stack->repo,
@@ -725,9 +1303,11 @@ int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json)
 			snprintf(next, sizeof(next), "manual");
 		else
 			fmt_time(next, sizeof(next), s.next_poll);
+		fmt_time(since, sizeof(since), sus.time);
 		if (json) {
 			json_array_append_new(arr, json_pack(
-				"{s:s,s:s,s:s,s:o,s:o,s:b,s:o,s:o,s:o,s:o,s:b}", "stack", stack->name,
+				"{s:s,s:s,s:s,s:o,s:o,s:b,s:o,s:o,s:o,s:o,s:b,s:b,s:o}",
+				"stack", stack->name,
 				"ref", ref.ptr, "desired", desired,
 				"applied", s.applied ? json_string(s.applied) : json_null(),
 				"hold", s.hold ? json_string(s.hold) : json_null(),
@@ -736,13 +1316,23 @@ int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json)
 				"lastSync", s.applied_time ? json_string(last) : json_null(),
 				"nextPoll", s.next_poll ? json_string(next) : json_null(),
 				"lastOutcome", s.outcome ? json_string(s.outcome) : json_null(),
-				"autoSync", stack->auto_sync));
+				"autoSync", stack->auto_sync, "suspended", suspended,
+				"suspension", suspended
+				? json_pack("{s:s,s:o,s:s}", "actor", sus.actor,
+					    "reason", sus.reason ? json_string(sus.reason) : json_null(),
+					    "since", since)
+				: json_null()));
 		} else {
-			ferry_buf_printf(out, "%-16s %-22s %-12.12s %-12.12s %-6s %-20s %-20s %s%s\n",
+			ferry_buf_printf(out, "%-16s %-22s %-12.12s %-12.12s %-6s %-20s %-20s %s%s",
 					 stack->name, ref.ptr, desired, s.applied ? s.applied : "-",
 					 s.drift ? "yes" : "no", last, next,
 					 s.outcome ? s.outcome : "-", s.hold ? " (held)" : "");
+			if (suspended)
+				ferry_buf_printf(out, " (suspended by %s%s%s)", sus.actor,
+						 sus.reason ? ": " : "", sus.reason ? sus.reason : "");
+			ferry_buf_puts(out, "\n");
 		}
+		ferry_store_stack_suspension_dispose(&sus);
 		ferry_buf_dispose(&ref);
 		ferry_store_stack_state_dispose(&s);
 		ferry_revision_dispose(&rev);

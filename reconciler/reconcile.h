@@ -51,6 +51,27 @@ typedef enum {
 
 #define FERRY_STACK_NAME_MAX 63
 
+/*
+ * The workload policy's rules (bits of ferry_stack.workload_allow). On the
+ * podman and compose runtimes every rendered workload is checked against
+ * them before anything is applied; a stack allows a rule only with a
+ * reason, which is then audited with each use.
+ */
+typedef enum {
+	FERRY_RULE_PRIVILEGED = 1 << 0,    /* privileged containers */
+	FERRY_RULE_HOST_NETWORK = 1 << 1,  /* hostNetwork, network_mode: host */
+	FERRY_RULE_HOST_PID = 1 << 2,      /* hostPID, pid: host */
+	FERRY_RULE_HOST_IPC = 1 << 3,      /* hostIPC, ipc: host */
+	FERRY_RULE_HOST_PATH = 1 << 4,     /* hostPath volumes, bind mounts (outside host-paths) */
+	FERRY_RULE_CAPABILITIES = 1 << 5,  /* capabilities.add, cap_add */
+	FERRY_RULE_RUN_AS_ROOT = 1 << 6    /* runAsUser: 0, user: root */
+} ferry_workload_rule;
+
+/** The rule's name in the config and in events ("host-network"), or NULL. */
+const char *ferry_workload_rule_name(ferry_workload_rule rule);
+/** The rule named `name`, or 0. */
+unsigned ferry_workload_rule_parse(const char *name);
+
 typedef struct {
 	char *name;               /* [a-z0-9]([-a-z0-9]*[a-z0-9])?, a label value */
 	int line;                 /* where the stack starts in the config */
@@ -69,6 +90,10 @@ typedef struct {
 	char *freeze_file;        /* path in the source; NULL: none */
 	unsigned char *secret;    /* webhook secret (token or HMAC key), or NULL */
 	size_t secret_len;
+	unsigned workload_allow;  /* ferry_workload_rule bits the stack may use */
+	char **host_paths;        /* directories hostPath and bind mounts may use */
+	size_t nhost_paths;
+	char *workload_reason;    /* why (required with either of the two above) */
 } ferry_stack;
 
 typedef struct {
@@ -143,6 +168,9 @@ typedef struct {
 	size_t nimages, allocimages;
 	ferry_workload *workloads;
 	size_t nworkloads, allocworkloads;
+	ferry_buf exceptions;     /* uses of the workload policy's exceptions */
+	ferry_buf refusals;       /* what the workload policy refused */
+	int refused;              /* nonzero when it refused anything */
 } ferry_rendered;
 
 void ferry_rendered_dispose(ferry_rendered *r);
@@ -154,7 +182,11 @@ void ferry_rendered_dispose(ferry_rendered *r);
  * (FERRY_EUNSUPPORTED naming helm when it is not installed) or a compose
  * file. Every object gets the label ferry.stack=<name>; pod templates also
  * ferry.workload=<name>. With require-digests, an image without a digest
- * is FERRY_EVERIFY naming the image and its object.
+ * is FERRY_EVERIFY naming the image and its object. On the podman and
+ * compose runtimes the workload policy runs on the rendered objects: what
+ * it refuses is FERRY_EVERIFY with `out->refused` set, naming each object
+ * and rule; what the stack's exceptions allowed is listed in
+ * `out->exceptions`.
  */
 int ferry_render(ferry_rendered *out, const ferry_reconcile_config *cfg,
 		 const ferry_stack *stack, const char *dir);
@@ -247,7 +279,10 @@ typedef enum {
 	FERRY_TRIGGER_WEBHOOK = 1,
 	FERRY_TRIGGER_MANUAL = 2,
 	FERRY_TRIGGER_ROLLBACK = 3,
-	FERRY_TRIGGER_DOWN = 4
+	FERRY_TRIGGER_DOWN = 4,
+	FERRY_TRIGGER_SUSPEND = 5,
+	FERRY_TRIGGER_RESUME = 6,
+	FERRY_TRIGGER_RELOAD = 7  /* the config was reloaded (SIGHUP) */
 } ferry_trigger;
 
 const char *ferry_trigger_name(ferry_trigger t);
@@ -259,10 +294,16 @@ typedef struct {
 	FILE *out;                /* dry-run output (stdout) */
 	FILE *audit_stream;       /* JSON lines also here (overrides audit-log) */
 	const char *port_file;    /* run: write the webhook's port here */
+	const char *config_path;  /* the config file a reload reads, or NULL */
+	volatile int *reload;     /* run: a reload is due when nonzero (SIGHUP) */
 } ferry_reconciler_options;
 
 #define FERRY_RECONCILER_OPTIONS_VERSION 1
-#define FERRY_RECONCILER_OPTIONS_INIT { FERRY_RECONCILER_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL }
+#define FERRY_RECONCILER_OPTIONS_INIT \
+	{ FERRY_RECONCILER_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL, NULL, NULL }
+
+/** In the state directory: the running daemon's pid, locked while it runs. */
+#define FERRY_RECONCILER_PID_FILE "daemon.pid"
 
 /** Open the store and the audit stream for `cfg` (borrowed; must outlive). */
 int ferry_reconciler_new(ferry_reconciler **out, const ferry_reconcile_config *cfg,
@@ -272,10 +313,14 @@ void ferry_reconciler_free(ferry_reconciler *rc);
 /** The outcome of one cycle. */
 typedef struct {
 	const char *outcome;      /* applied, unchanged, out-of-sync, drift-reported,
-				     frozen, failed, dry-run, held, removed */
+				     frozen, failed, dry-run, held, removed,
+				     suspended (a poll or webhook of a suspended
+				     stack: nothing ran, nothing was recorded) */
 	int drift;
 	char revision[72];
 	char *message;            /* one line for the operator; caller frees */
+	int applied;              /* nonzero when the cycle rendered and applied */
+	double apply_seconds;     /* how long that took (checkout, render, apply) */
 } ferry_cycle_result;
 
 void ferry_cycle_result_dispose(ferry_cycle_result *r);
@@ -286,6 +331,10 @@ void ferry_cycle_result_dispose(ferry_cycle_result *r);
  * cycles of one stack at once, across threads and processes (a lock file
  * per stack). A failed render or apply is an event with outcome "failed"
  * and a negative return; the running workload is left as it was.
+ * A poll, webhook or reload cycle of a suspended stack does nothing (outcome
+ * "suspended", no event); an operator's sync, rollback or down still runs.
+ * A successful down suspends the stack, so the daemon does not bring it
+ * back (`ferry reconcile resume` does).
  */
 int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 			  const ferry_stack *stack, ferry_trigger trigger,
@@ -299,9 +348,58 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once,
 			 unsigned workers);
 
+/**
+ * Read the config again (options' config_path) and make it the running
+ * one: added and changed stacks get a cycle now (trigger reload; a changed
+ * stack applies again even at the same revision), removed ones are
+ * forgotten (what they deployed stays: `down` it first). Waits for running
+ * cycles to end. A config that does not load, or that changes store,
+ * state-dir, listen or audit-log, is rejected (FERRY_EINVALID or the load's
+ * error) and the running one kept. Every outcome is an audit event with
+ * trigger "reload": config-added, config-changed, config-removed per stack,
+ * config-rejected for stack "*" with the error. Not thread-safe against
+ * itself: call it from the thread that called ferry_reconciler_run (which
+ * does so when the `reload` flag is set).
+ */
+int ferry_reconciler_reload(ferry_reconciler *rc, const char *actor);
+
+/**
+ * Send `sig` to the daemon running on this reconciler's state directory
+ * (the pid in FERRY_RECONCILER_PID_FILE, only while the daemon holds its
+ * lock); `*pid` gets its pid. FERRY_ENOTFOUND when no daemon runs.
+ */
+int ferry_reconciler_signal_daemon(long *pid, ferry_reconciler *rc, int sig);
+
+/**
+ * The daemon's metrics in the Prometheus text format (0.0.4), appended to
+ * `out`: per stack the cycles by outcome (ferry_reconcile_sync_total), the
+ * last success, drift and suspended gauges and the apply duration
+ * histogram, plus the stacks and config reloads. Counters count this
+ * daemon's cycles since it started (not an operator's `sync`); the
+ * suspended gauge is read from the store. Call while the config cannot be
+ * swapped (the webhook's lock, or no daemon running).
+ */
+int ferry_reconciler_metrics(ferry_buf *out, ferry_reconciler *rc);
+/**
+ * Nonzero when every stack of the running config has had a cycle since
+ * the daemon started (or the reload that added it); `*pending` counts the
+ * others.
+ */
+int ferry_reconciler_ready(size_t *pending, ferry_reconciler *rc);
+
 /** Ask the daemon to run a cycle of stack `index` (or every stack: -1). */
 int ferry_reconciler_trigger(ferry_reconciler *rc, long index, ferry_trigger trigger,
 			     const char *actor);
+
+/**
+ * Suspend `stack` (nonzero `suspend`) or resume it, as `actor` with
+ * `reason` (may be NULL), recorded as an audit event (trigger suspend or
+ * resume). Waits for a running cycle of the stack to end, so none starts
+ * an apply after this returns. Resuming a stack that is not suspended is
+ * FERRY_ENOTFOUND.
+ */
+int ferry_reconciler_suspend(ferry_reconciler *rc, const ferry_stack *stack, int suspend,
+			     const char *actor, const char *reason);
 
 /** The status table, one row per stack (text or JSON array). */
 int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json);

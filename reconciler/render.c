@@ -10,7 +10,13 @@
  *   - collect every image reference, for the audit trail and the
  *     require-digests policy;
  *   - list the workloads and their containers, which is what drift on the
- *     podman target compares with the live containers.
+ *     podman target compares with the live containers;
+ *   - on the podman and compose runtimes, which have no admission control
+ *     of their own (rootful `podman kube play` runs what it is given), check
+ *     every workload against the workload policy: no privileged containers,
+ *     host namespaces, host paths outside the stack's allow-list, added
+ *     capabilities or root users, unless the stack allows the rule with a
+ *     reason. A Kubernetes cluster enforces this at admission instead.
  */
 #include <dirent.h>
 #include <stdlib.h>
@@ -33,6 +39,8 @@ void ferry_rendered_dispose(ferry_rendered *r)
 	size_t i, j;
 
 	ferry_buf_dispose(&r->yaml);
+	ferry_buf_dispose(&r->exceptions);
+	ferry_buf_dispose(&r->refusals);
 	for (i = 0; i < r->nimages; i++)
 		free(r->images[i]);
 	free(r->images);
@@ -227,6 +235,239 @@ static int pod_spec(ferry_rendered *r, ferry_workload *w, const ferry_stack *sta
 	return 0;
 }
 
+/* ---- the workload policy ------------------------------------------------ */
+
+static const char *const rule_names[] = {
+	"privileged", "host-network", "host-pid", "host-ipc", "host-path", "capabilities",
+	"run-as-root"
+};
+#define NRULES (sizeof(rule_names) / sizeof(rule_names[0]))
+
+const char *ferry_workload_rule_name(ferry_workload_rule rule)
+{
+	size_t i;
+
+	for (i = 0; i < NRULES; i++)
+		if ((unsigned)rule == 1u << i)
+			return rule_names[i];
+	return NULL;
+}
+
+unsigned ferry_workload_rule_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NRULES; i++)
+		if (!strcmp(rule_names[i], name))
+			return 1u << i;
+	return 0;
+}
+
+/* Is `v` a YAML true? Anything but a clear false counts, so that a spelling
+ * the runtime reads as true ("yes", "on", "True") cannot slip through. */
+static int truthy(const char *v)
+{
+	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO", "off",
+					   "Off", "OFF", "null", "~", "" };
+	size_t i;
+
+	if (!v)
+		return 0;
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (!strcmp(v, no[i]))
+			return 0;
+	return 1;
+}
+
+/* Is host path `path` under a directory of the stack's host-paths? */
+static int host_path_allowed(const ferry_stack *stack, const char *path)
+{
+	size_t i, n = strlen(path);
+
+	if (path[0] != '/' || strstr(path, "/../") || strstr(path, "/./") ||
+	    (n >= 3 && !strcmp(path + n - 3, "/..")))
+		return 0;
+	for (i = 0; i < stack->nhost_paths; i++) {
+		n = strlen(stack->host_paths[i]);
+		while (n > 1 && stack->host_paths[i][n - 1] == '/')
+			n--;
+		if (!strncmp(path, stack->host_paths[i], n) && (path[n] == '\0' || path[n] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
+/* Judge one use of `rule` by `where` (what: the detail, or NULL): an
+ * exception of the stack, or a refusal. Only for podman and compose. */
+static int judge(ferry_rendered *r, const ferry_stack *stack, ferry_workload_rule rule,
+		 const char *where, const char *what, const char *path)
+{
+	int allowed = (stack->workload_allow & (unsigned)rule) ||
+		      (rule == FERRY_RULE_HOST_PATH && path && host_path_allowed(stack, path));
+	ferry_buf *b = allowed ? &r->exceptions : &r->refusals;
+
+	if (stack->runtime == FERRY_RUNTIME_KUBERNETES)
+		return 0;
+	if (!allowed)
+		r->refused = 1;
+	return ferry_buf_printf(b, "%s%s: %s%s%s%s", b->size ? "; " : "", where,
+				ferry_workload_rule_name(rule), what ? " (" : "", what ? what : "",
+				what ? ")" : "");
+}
+
+/* A securityContext (of a pod or a container `who`). */
+static int judge_security(ferry_rendered *r, const ferry_stack *stack, yaml_document_t *d,
+			  int ctx, const char *where, const char *who)
+{
+	yaml_node_t *add = get(d, map_get(d, map_get(d, ctx, "capabilities"), "add"));
+	const char *user = str_of(d, map_get(d, ctx, "runAsUser"));
+	int error = 0;
+
+	if (!ctx)
+		return 0;
+	if (truthy(str_of(d, map_get(d, ctx, "privileged"))))
+		error = judge(r, stack, FERRY_RULE_PRIVILEGED, where, who, NULL);
+	if (!error && add && (add->type != YAML_SEQUENCE_NODE ||
+			      add->data.sequence.items.top > add->data.sequence.items.start)) {
+		ferry_buf caps = FERRY_BUF_INIT;
+		yaml_node_item_t *it;
+
+		if (add->type == YAML_SEQUENCE_NODE)
+			for (it = add->data.sequence.items.start; it < add->data.sequence.items.top;
+			     it++)
+				ferry_buf_printf(&caps, "%s%s", caps.size ? " " : "",
+						 str_of(d, *it) ? str_of(d, *it) : "?");
+		ferry_buf_printf(&caps, "%s%s", caps.size ? " in " : "", who);
+		error = judge(r, stack, FERRY_RULE_CAPABILITIES, where, caps.ptr, NULL);
+		ferry_buf_dispose(&caps);
+	}
+	if (!error && user && !strcmp(user, "0"))
+		error = judge(r, stack, FERRY_RULE_RUN_AS_ROOT, where, who, NULL);
+	return error;
+}
+
+/* A pod spec: host namespaces, hostPath volumes, security contexts. */
+static int judge_pod(ferry_rendered *r, const ferry_stack *stack, yaml_document_t *d, int spec,
+		     const char *where)
+{
+	static const struct {
+		const char *key;
+		ferry_workload_rule rule;
+	} ns[] = { { "hostNetwork", FERRY_RULE_HOST_NETWORK }, { "hostPID", FERRY_RULE_HOST_PID },
+		   { "hostIPC", FERRY_RULE_HOST_IPC } };
+	static const char *const lists[] = { "initContainers", "containers",
+					     "ephemeralContainers" };
+	yaml_node_t *seq;
+	yaml_node_item_t *it;
+	size_t i;
+	int error = 0;
+
+	for (i = 0; i < 3 && !error; i++)
+		if (truthy(str_of(d, map_get(d, spec, ns[i].key))))
+			error = judge(r, stack, ns[i].rule, where, NULL, NULL);
+	if (!error)
+		error = judge_security(r, stack, d, map_get(d, spec, "securityContext"), where,
+				       "the pod");
+	if (!error && (seq = get(d, map_get(d, spec, "volumes"))) &&
+	    seq->type == YAML_SEQUENCE_NODE) {
+		for (it = seq->data.sequence.items.start;
+		     it < seq->data.sequence.items.top && !error; it++) {
+			int hp = map_get(d, *it, "hostPath");
+			const char *path = str_of(d, map_get(d, hp, "path"));
+			const char *name = str_of(d, map_get(d, *it, "name"));
+			ferry_buf what = FERRY_BUF_INIT;
+
+			if (!hp)
+				continue;
+			ferry_buf_printf(&what, "'%s' in volume %s", path ? path : "?",
+					 name ? name : "?");
+			error = judge(r, stack, FERRY_RULE_HOST_PATH, where, what.ptr,
+				      path ? path : "");
+			ferry_buf_dispose(&what);
+		}
+	}
+	for (i = 0; i < 3 && !error; i++) {
+		if (!(seq = get(d, map_get(d, spec, lists[i]))) || seq->type != YAML_SEQUENCE_NODE)
+			continue;
+		for (it = seq->data.sequence.items.start;
+		     it < seq->data.sequence.items.top && !error; it++) {
+			ferry_buf who = FERRY_BUF_INIT;
+			const char *name = str_of(d, map_get(d, *it, "name"));
+
+			ferry_buf_printf(&who, "container %s", name ? name : "?");
+			error = judge_security(r, stack, d, map_get(d, *it, "securityContext"), where,
+					       who.ptr);
+			ferry_buf_dispose(&who);
+		}
+	}
+	return error;
+}
+
+/* A compose bind mount's host side: "SRC:DST[:MODE]" with SRC a path, or
+ * the long form {type: bind, source: SRC}; NULL for named and anonymous
+ * volumes. Returns a pointer into `buf` or the document. */
+static const char *compose_bind(char *buf, size_t len, yaml_document_t *d, int vol)
+{
+	const char *s = str_of(d, vol), *colon;
+
+	if (!s) {
+		const char *type = str_of(d, map_get(d, vol, "type"));
+
+		return type && !strcmp(type, "bind") ? str_of(d, map_get(d, vol, "source")) : NULL;
+	}
+	if (!(colon = strchr(s, ':')) || !strchr("/.~$", s[0]))
+		return NULL;
+	snprintf(buf, len, "%.*s", (int)(colon - s), s);
+	return buf;
+}
+
+/* A compose service: privileged, host namespaces, cap_add, user, binds. */
+static int judge_service(ferry_rendered *r, const ferry_stack *stack, yaml_document_t *d,
+			 int svc, const char *where)
+{
+	static const struct {
+		const char *key;
+		ferry_workload_rule rule;
+	} ns[] = { { "network_mode", FERRY_RULE_HOST_NETWORK }, { "pid", FERRY_RULE_HOST_PID },
+		   { "ipc", FERRY_RULE_HOST_IPC } };
+	yaml_node_t *seq = get(d, map_get(d, svc, "cap_add"));
+	const char *user = str_of(d, map_get(d, svc, "user"));
+	yaml_node_item_t *it;
+	size_t i;
+	int error = 0;
+
+	if (truthy(str_of(d, map_get(d, svc, "privileged"))))
+		error = judge(r, stack, FERRY_RULE_PRIVILEGED, where, NULL, NULL);
+	for (i = 0; i < 3 && !error; i++) {
+		const char *v = str_of(d, map_get(d, svc, ns[i].key));
+
+		if (v && !strcmp(v, "host"))
+			error = judge(r, stack, ns[i].rule, where, NULL, NULL);
+	}
+	if (!error && seq && (seq->type != YAML_SEQUENCE_NODE ||
+			      seq->data.sequence.items.top > seq->data.sequence.items.start))
+		error = judge(r, stack, FERRY_RULE_CAPABILITIES, where, "cap_add", NULL);
+	if (!error && user && (!strcmp(user, "root") || !strcmp(user, "0") ||
+			       !strncmp(user, "root:", 5) || !strncmp(user, "0:", 2)))
+		error = judge(r, stack, FERRY_RULE_RUN_AS_ROOT, where, user, NULL);
+	seq = get(d, map_get(d, svc, "volumes"));
+	if (!error && seq && seq->type == YAML_SEQUENCE_NODE) {
+		for (it = seq->data.sequence.items.start;
+		     it < seq->data.sequence.items.top && !error; it++) {
+			char buf[4096];
+			const char *path = compose_bind(buf, sizeof(buf), d, *it);
+			ferry_buf what = FERRY_BUF_INIT;
+
+			if (!path)
+				continue;
+			ferry_buf_printf(&what, "bind mount '%s'", path);
+			error = judge(r, stack, FERRY_RULE_HOST_PATH, where, what.ptr, path);
+			ferry_buf_dispose(&what);
+		}
+	}
+	return error;
+}
+
 static int is_controller(const char *kind)
 {
 	return !strcmp(kind, "Deployment") || !strcmp(kind, "StatefulSet") ||
@@ -288,7 +529,8 @@ static int process_doc(ferry_rendered *r, const ferry_stack *stack, yaml_documen
 	if (w && !strcmp(w->kind, "Pod")) {
 		if ((error = map_set(d, labels, "ferry.workload", w->name)) < 0)
 			goto done;
-		error = pod_spec(r, w, stack, d, map_get(d, rootid, "spec"), where.ptr);
+		if ((error = pod_spec(r, w, stack, d, map_get(d, rootid, "spec"), where.ptr)) == 0)
+			error = judge_pod(r, stack, d, map_get(d, rootid, "spec"), where.ptr);
 	} else if (w) {
 		int spec = map_get(d, rootid, "spec"), tmpl, tmeta, tlabels;
 
@@ -304,7 +546,8 @@ static int process_doc(ferry_rendered *r, const ferry_stack *stack, yaml_documen
 		    (error = map_set(d, tlabels, "ferry.stack", stack->name)) < 0 ||
 		    (error = map_set(d, tlabels, "ferry.workload", w->name)) < 0)
 			goto done;
-		error = pod_spec(r, w, stack, d, map_get(d, tmpl, "spec"), where.ptr);
+		if ((error = pod_spec(r, w, stack, d, map_get(d, tmpl, "spec"), where.ptr)) == 0)
+			error = judge_pod(r, stack, d, map_get(d, tmpl, "spec"), where.ptr);
 	}
 done:
 	ferry_buf_dispose(&where);
@@ -335,6 +578,9 @@ static int process_compose(ferry_rendered *out, const ferry_stack *stack, yaml_d
 			continue;
 		ferry_buf_printf(&where, "service %s", svc ? svc : "?");
 		error = add_image(out, stack, image, where.ptr ? where.ptr : "a service");
+		if (!error)
+			error = judge_service(out, stack, d, p->value,
+					      where.ptr ? where.ptr : "a service");
 		ferry_buf_dispose(&where);
 		if (error < 0)
 			return error;
@@ -413,6 +659,9 @@ int ferry_render_process(ferry_rendered *out, const ferry_stack *stack, const ch
 	if (have_emitter)
 		yaml_emitter_flush(&emitter);
 done:
+	if (!error && out->refused)
+		error = ferry_error_set(FERRY_EVERIFY, "stack '%s': the workload policy refuses %s",
+					stack->name, out->refusals.ptr);
 	if (have_emitter)
 		yaml_emitter_delete(&emitter);
 	yaml_parser_delete(&parser);
@@ -580,8 +829,12 @@ int ferry_render(ferry_rendered *out, const ferry_reconcile_config *cfg,
 		error = render_compose(out, stack, dir);
 		break;
 	}
-	if (error < 0)
+	if (error < 0) {
+		int refused = out->refused;   /* the caller tells a refusal from a failure */
+
 		ferry_rendered_dispose(out);
+		out->refused = refused;
+	}
 	ferry_buf_dispose(&values);
 	return error;
 }

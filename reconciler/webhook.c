@@ -2,10 +2,13 @@
  * The webhook endpoint (see webhook.h). It only queues triggers: cycles run
  * on the daemon's workers, so a slow apply never holds an HTTP connection
  * and a burst of webhooks for one stack collapses into one pending cycle.
- * Bodies are capped; every answer is a small JSON object.
+ * Bodies are capped; every answer is a small JSON object, but /metrics,
+ * which is Prometheus text. Requests to /hooks/ are counted by result for
+ * /metrics.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,12 +27,30 @@
 
 #define WEBHOOK_BODY_MAX (1u << 20)
 
+/* The answers to /hooks/ requests, as /metrics names them. */
+static const struct {
+	unsigned status;
+	const char *result;
+} results[] = {
+	{ 202, "accepted" }, { 401, "unauthorized" }, { 403, "forbidden" },
+	{ 404, "not_found" }, { 405, "method_not_allowed" }, { 413, "too_large" },
+	{ 0, "error" }
+};
+#define NRESULTS (sizeof(results) / sizeof(results[0]))
+
+/* The status of the answer just queued on this thread (MHD's one). */
+static _Thread_local unsigned last_status;
+
 struct ferry_webhook {
 	struct MHD_Daemon *daemon;
+	pthread_mutex_t lock;         /* cfg, while a request reads it */
 	const ferry_reconcile_config *cfg;
 	ferry_webhook_trigger_fn trigger;
+	ferry_webhook_metrics_fn metrics;
+	ferry_webhook_ready_fn ready;
 	void *payload;
 	uint16_t port;
+	uint64_t results[NRESULTS];   /* /hooks/ requests by answer */
 };
 
 typedef struct {
@@ -93,6 +114,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, json_
 	}
 	MHD_add_response_header(r, "Content-Type", "application/json");
 	ret = MHD_queue_response(conn, status, r);
+	last_status = status;
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -100,6 +122,40 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, json_
 static enum MHD_Result fail(struct MHD_Connection *conn, unsigned status, const char *msg)
 {
 	return reply(conn, status, json_pack("{s:b,s:s}", "ok", 0, "error", msg));
+}
+
+/* GET /metrics: the daemon's text, then the webhook's own counters. */
+static enum MHD_Result serve_metrics(ferry_webhook *w, struct MHD_Connection *conn)
+{
+	ferry_buf text = FERRY_BUF_INIT;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	size_t i;
+
+	if (!w->metrics)
+		return fail(conn, MHD_HTTP_NOT_FOUND, "no metrics");
+	if (w->metrics(&text, w->payload) < 0) {
+		ferry_buf_dispose(&text);
+		return fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, ferry_error_last());
+	}
+	ferry_buf_puts(&text, "# HELP ferry_reconcile_webhook_requests_total Requests to "
+		       "/hooks/ by result.\n"
+		       "# TYPE ferry_reconcile_webhook_requests_total counter\n");
+	for (i = 0; i < NRESULTS; i++)
+		ferry_buf_printf(&text, "ferry_reconcile_webhook_requests_total{result=\"%s\"} "
+				 "%llu\n", results[i].result, (unsigned long long)w->results[i]);
+	if (!text.ptr) {
+		ferry_buf_dispose(&text);
+		return MHD_NO;
+	}
+	r = MHD_create_response_from_buffer(text.size, text.ptr, MHD_RESPMEM_MUST_COPY);
+	ferry_buf_dispose(&text);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
 }
 
 /* The bearer token of a request: Authorization: Bearer X, or X-Ferry-Token. */
@@ -133,9 +189,9 @@ static json_t *body_json(const ferry_buf *body, const char *url)
 	return doc;
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-			      const char *method, const char *version, const char *data,
-			      size_t *size, void **con_cls)
+static enum MHD_Result route(void *cls, struct MHD_Connection *conn, const char *url,
+			     const char *method, const char *version, const char *data,
+			     size_t *size, void **con_cls)
 {
 	ferry_webhook *w = cls;
 	req_state *st = *con_cls;
@@ -145,6 +201,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	(void)version;
 	if (!strcmp(method, "GET") && !strcmp(url, "/healthz"))
 		return reply(conn, MHD_HTTP_OK, json_pack("{s:b}", "ok", 1));
+	if (!strcmp(method, "GET") && !strcmp(url, "/readyz")) {
+		size_t pending = 0;
+
+		if (w->ready && !w->ready(&pending, w->payload))
+			return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+				     json_pack("{s:b,s:I}", "ok", 0, "pending", (json_int_t)pending));
+		return reply(conn, MHD_HTTP_OK, json_pack("{s:b}", "ok", 1));
+	}
+	if (!strcmp(method, "GET") && !strcmp(url, "/metrics"))
+		return serve_metrics(w, conn);
 	if (strcmp(method, "POST"))
 		return fail(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only POST");
 	if (!st) {
@@ -180,7 +246,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		snprintf(actor, sizeof(actor), "importer:%.64s#%lld", channel ? channel : "?",
 			 (long long)seq);
 		json_decref(doc);
-		w->trigger(-1, actor, w->payload);
+		w->trigger(NULL, actor, w->payload);
 		ferry_log(FERRY_LOG_INFO, "webhook: import notification %s", actor);
 		return reply(conn, MHD_HTTP_ACCEPTED,
 			     json_pack("{s:b,s:I}", "ok", 1, "stacks", (json_int_t)w->cfg->nstacks));
@@ -212,10 +278,32 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			snprintf(actor, sizeof(actor), "webhook:%.100s", who ? who : "token");
 			json_decref(doc);
 		}
-		w->trigger((long)i, actor, w->payload);
+		w->trigger(w->cfg->stacks[i].name, actor, w->payload);
 		return reply(conn, MHD_HTTP_ACCEPTED, json_pack("{s:b,s:s}", "ok", 1, "stack", name));
 	}
 	return fail(conn, MHD_HTTP_NOT_FOUND, "unknown endpoint");
+}
+
+/* Every request, under the lock a config reload takes. */
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *data,
+			      size_t *size, void **con_cls)
+{
+	ferry_webhook *w = cls;
+	enum MHD_Result r;
+
+	pthread_mutex_lock(&w->lock);
+	last_status = 0;
+	r = route(cls, conn, url, method, version, data, size, con_cls);
+	if (last_status && !strncmp(url, "/hooks/", 7)) {
+		size_t i = 0;
+
+		while (results[i].status && results[i].status != last_status)
+			i++;
+		w->results[i]++;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return r;
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -257,6 +345,7 @@ int ferry_webhook_start(ferry_webhook **out, const ferry_reconcile_config *cfg,
 	sa.sin_port = htons((uint16_t)port);
 	if (!(w = calloc(1, sizeof(*w))))
 		return ferry_error_oom();
+	pthread_mutex_init(&w->lock, NULL);
 	w->cfg = cfg;
 	w->trigger = trigger;
 	w->payload = payload;
@@ -267,6 +356,7 @@ int ferry_webhook_start(ferry_webhook **out, const ferry_reconcile_config *cfg,
 				     MHD_OPTION_NOTIFY_COMPLETED, completed, w,
 				     MHD_OPTION_END);
 	if (!w->daemon) {
+		pthread_mutex_destroy(&w->lock);
 		free(w);
 		return ferry_error_set(FERRY_EIO, "cannot listen on %s", cfg->listen);
 	}
@@ -274,6 +364,35 @@ int ferry_webhook_start(ferry_webhook **out, const ferry_reconcile_config *cfg,
 	w->port = info ? info->port : (uint16_t)port;
 	*out = w;
 	return 0;
+}
+
+void ferry_webhook_lock(ferry_webhook *w)
+{
+	if (w)
+		pthread_mutex_lock(&w->lock);
+}
+
+void ferry_webhook_unlock(ferry_webhook *w)
+{
+	if (w)
+		pthread_mutex_unlock(&w->lock);
+}
+
+void ferry_webhook_set_status(ferry_webhook *w, ferry_webhook_metrics_fn metrics,
+			      ferry_webhook_ready_fn ready)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->metrics = metrics;
+	w->ready = ready;
+	pthread_mutex_unlock(&w->lock);
+}
+
+void ferry_webhook_set_config(ferry_webhook *w, const ferry_reconcile_config *cfg)
+{
+	if (w)
+		w->cfg = cfg;
 }
 
 uint16_t ferry_webhook_port(const ferry_webhook *w)
@@ -286,5 +405,6 @@ void ferry_webhook_stop(ferry_webhook *w)
 	if (!w)
 		return;
 	MHD_stop_daemon(w->daemon);
+	pthread_mutex_destroy(&w->lock);
 	free(w);
 }

@@ -3,7 +3,11 @@
  * reconciler: POST /hooks/import (the importer, with the config's token)
  * asks every stack to check its source now; POST /hooks/stacks/NAME (the
  * stack's secret as a token, or an HMAC-SHA256 of the body in
- * X-Hub-Signature-256 or X-Gitea-Signature) asks one stack.
+ * X-Hub-Signature-256 or X-Gitea-Signature) asks one stack. GET /healthz
+ * (the listener answers), /readyz (every stack had a cycle) and /metrics
+ * (Prometheus text) need no credentials: they tell only what the stacks'
+ * names and outcomes are, and the listener is on loopback or the site's
+ * management network.
  */
 #ifndef FERRY_RECONCILER_WEBHOOK_H
 #define FERRY_RECONCILER_WEBHOOK_H
@@ -15,17 +19,37 @@
 typedef struct ferry_webhook ferry_webhook;
 
 /**
- * What an authentic request asks for, called on the webhook's thread:
- * stack `index` of the config (-1: every stack) should check its source
- * now; `actor` names who asked (borrowed for the call).
+ * What an authentic request asks for, called on the webhook's thread with
+ * the webhook's lock held: the stack named `stack` (NULL: every stack)
+ * should check its source now; `actor` names who asked (both borrowed for
+ * the call).
  */
-typedef void (*ferry_webhook_trigger_fn)(long index, const char *actor, void *payload);
+typedef void (*ferry_webhook_trigger_fn)(const char *stack, const char *actor,
+					 void *payload);
 
 /** Listen on cfg->listen (both borrowed until ferry_webhook_stop); requests
  *  go to `trigger` with `payload`. */
 int ferry_webhook_start(ferry_webhook **out, const ferry_reconcile_config *cfg,
 			ferry_webhook_trigger_fn trigger, void *payload);
 void ferry_webhook_stop(ferry_webhook *w);
+/**
+ * Hold off requests (they wait) while the caller swaps the config; the
+ * lock is taken before any lock the trigger takes. NULL-safe.
+ */
+void ferry_webhook_lock(ferry_webhook *w);
+void ferry_webhook_unlock(ferry_webhook *w);
+/** Use `cfg` (borrowed) for the next requests; call with the lock held.
+ *  The listen address stays what it was. NULL-safe. */
+void ferry_webhook_set_config(ferry_webhook *w, const ferry_reconcile_config *cfg);
+/** The Prometheus text of the daemon, appended to `out`. */
+typedef int (*ferry_webhook_metrics_fn)(ferry_buf *out, void *payload);
+/** Nonzero when ready; `*pending` stacks are not yet. */
+typedef int (*ferry_webhook_ready_fn)(size_t *pending, void *payload);
+/** Serve /metrics and /readyz from these (called with the webhook's lock
+ *  held, and the trigger's payload). Without them /metrics is 404 and
+ *  /readyz is always ready. NULL-safe. */
+void ferry_webhook_set_status(ferry_webhook *w, ferry_webhook_metrics_fn metrics,
+			      ferry_webhook_ready_fn ready);
 /** The bound port (useful with port 0). */
 uint16_t ferry_webhook_port(const ferry_webhook *w);
 

@@ -91,7 +91,7 @@ int ferry_fsck_report_add(ferry_fsck_fault **out, ferry_fsck_report *r,
 		free(f->id);
 		free(f->repo);
 		free(f->detail);
-		return ferry_error_set(FERRY_ENOMEM, "out of memory");
+		return ferry_error_oom();
 	}
 	r->nfaults++;
 	if (out)

@@ -70,9 +70,18 @@ static const char v2[] =
 	"CREATE INDEX IF NOT EXISTS imports_channel ON imports(channel, sequence);"
 	"CREATE INDEX IF NOT EXISTS refs_commit ON refs(repo, commit_id);";
 
+/* Version 3: stacks an operator suspended (`ferry reconcile suspend`, or
+ * `down`): the daemon leaves them alone until they are resumed. Like step
+ * 2 it may run again on a store ferry 0.1.0 set back to version 1. */
+static const char v3[] =
+	"CREATE TABLE IF NOT EXISTS reconcile_suspended ("
+	"  stack TEXT PRIMARY KEY, actor TEXT NOT NULL, reason TEXT,"
+	"  time INTEGER NOT NULL);";
+
 const ferry_db_migration ferry_store__schema[] = {
 	{ 1, v1 },
 	{ 2, v2 },
+	{ 3, v3 },
 };
 const size_t ferry_store__schema_steps =
 	sizeof(ferry_store__schema) / sizeof(ferry_store__schema[0]);

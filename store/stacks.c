@@ -1,5 +1,6 @@
 /*
- * Reconcile events and per-stack state as rows of ferry.db (see stacks.h).
+ * Reconcile events, per-stack state and suspensions as rows of ferry.db
+ * (see stacks.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,4 +223,60 @@ int ferry_store_stack_state_set_next_poll(ferry_store *st, const char *stack, in
 		"INSERT INTO reconcile_state(stack, next_poll) VALUES (?, ?) "
 		"ON CONFLICT(stack) DO UPDATE SET next_poll = excluded.next_poll";
 	return ferry_db_run(&st->db, sql, "write stack state", "si", stack, (int64_t)t);
+}
+
+void ferry_store_stack_suspension_dispose(ferry_store_stack_suspension *s)
+{
+	free(s->actor);
+	free(s->reason);
+	memset(s, 0, sizeof(*s));
+}
+
+int ferry_store_stack_suspend(ferry_store *st, const char *stack, const char *actor,
+			      const char *reason, int64_t time)
+{
+	static const char sql[] =
+		"INSERT OR REPLACE INTO reconcile_suspended(stack, actor, reason, time) "
+		"VALUES (?,?,?,?)";
+	return ferry_db_run(&st->db, sql, "suspend a stack", "sssi", stack, actor, reason,
+			    time);
+}
+
+int ferry_store_stack_resume(ferry_store *st, const char *stack)
+{
+	static const char sql[] = "DELETE FROM reconcile_suspended WHERE stack = ?";
+	int error;
+
+	if ((error = ferry_db_run(&st->db, sql, "resume a stack", "s", stack)) < 0)
+		return error;
+	if (!ferry_db_changes(&st->db))
+		return ferry_error_set(FERRY_ENOTFOUND, "stack '%s' is not suspended", stack);
+	return 0;
+}
+
+int ferry_store_stack_suspension_load(int *suspended, ferry_store_stack_suspension *out,
+				      ferry_store *st, const char *stack)
+{
+	static const char sql[] =
+		"SELECT actor, reason, time FROM reconcile_suspended WHERE stack = ?";
+	sqlite3_stmt *q = NULL;
+	int error;
+
+	*suspended = 0;
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if ((error = ferry_db_prepare(&q, &st->db, sql, "read a suspension")) < 0)
+		return error;
+	sqlite3_bind_text(q, 1, stack, -1, SQLITE_STATIC);
+	if ((error = ferry_db_step(&st->db, q, "read a suspension")) > 0) {
+		*suspended = 1;
+		error = 0;
+		if (out && (error = ferry_db_dup(&out->actor, q, 0)) == 0 &&
+		    (error = ferry_db_dup(&out->reason, q, 1)) == 0)
+			out->time = sqlite3_column_int64(q, 2);
+	}
+	ferry_db_release(&st->db, q);
+	if (error && out)
+		ferry_store_stack_suspension_dispose(out);
+	return error;
 }

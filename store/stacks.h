@@ -3,7 +3,7 @@
  * audit trail of deployments) and one state row per stack (what was
  * applied, what it looked like, the rollback hold, the next poll), which
  * lets a restarted daemon or a separate `ferry reconcile sync` carry on
- * where the last cycle left off.
+ * where the last cycle left off; and the stacks an operator suspended.
  */
 #ifndef FERRY_STORE_STACKS_H
 #define FERRY_STORE_STACKS_H
@@ -68,5 +68,29 @@ int ferry_store_stack_state_load(ferry_store_stack_state *out, ferry_store *st,
 int ferry_store_stack_state_save(ferry_store *st, const char *stack,
 				 const ferry_store_stack_state *s);
 int ferry_store_stack_state_set_next_poll(ferry_store *st, const char *stack, int64_t t);
+
+/** Why a stack is suspended: the daemon runs no poll or webhook cycle of it. */
+typedef struct {
+	char *actor;              /* who suspended it ("operator:NAME") */
+	char *reason;             /* their reason, or NULL */
+	int64_t time;             /* when (Unix seconds) */
+} ferry_store_stack_suspension;
+
+void ferry_store_stack_suspension_dispose(ferry_store_stack_suspension *s);
+/**
+ * Suspend `stack` (all strings borrowed; `reason` may be NULL). Suspending
+ * a suspended stack replaces the actor, reason and time.
+ */
+int ferry_store_stack_suspend(ferry_store *st, const char *stack, const char *actor,
+			      const char *reason, int64_t time);
+/** Lift the suspension of `stack`; FERRY_ENOTFOUND when it is not suspended. */
+int ferry_store_stack_resume(ferry_store *st, const char *stack);
+/**
+ * `*suspended` nonzero when `stack` is suspended, and then `out` (which may
+ * be NULL) gets the details, owned by the caller (dispose it); otherwise
+ * `out` is zeroed.
+ */
+int ferry_store_stack_suspension_load(int *suspended, ferry_store_stack_suspension *out,
+				      ferry_store *st, const char *stack);
 
 #endif

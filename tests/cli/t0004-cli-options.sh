@@ -15,7 +15,8 @@ leaves=(keygen verify inspect export import receipt seed
 	"target add" "target ls" "target show" "target rm" "target node-config"
 	"mirror serve"
 	"reconcile run" "reconcile sync" "reconcile status" "reconcile history"
-	"reconcile rollback" "reconcile down")
+	"reconcile rollback" "reconcile down" "reconcile reload" "reconcile suspend"
+	"reconcile resume")
 parents=(trust store target mirror reconcile)
 
 # check_help WORDS: `ferry WORDS --help` prints the usage of `ferry WORDS`

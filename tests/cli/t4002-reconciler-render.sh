@@ -9,25 +9,12 @@
 need git jq
 . "$SRC/tests/lib/git-server.sh"
 
-export HOME=$T/home GIT_CONFIG_NOSYSTEM=1
-mkdir -p "$HOME"
-git config --global user.name "Test" && git config --global user.email test@example.com
-git init -q --bare -b main "$T/deploy.git"
-git clone -q "$T/deploy.git" "$T/work" 2>/dev/null
-D=sha256:$(printf '%064d' 1)
+. "$SRC/tests/lib/deploy-fixture.sh"
+deploy_git_init
 mkdir -p "$T/work/app" "$T/work/latest" "$T/work/base" "$T/work/overlays/prod" "$T/work/chart/templates"
 printf 'apiVersion: v2\nname: web\nversion: 0.1.0\n' >"$T/work/chart/Chart.yaml"
 printf 'replicas: 1\n' >"$T/work/chart/values.yaml"
-cat >"$T/work/app/deployment.yaml" <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: app}
-spec:
-  selector: {matchLabels: {app: app}}
-  template:
-    metadata: {labels: {app: app}}
-    spec: {containers: [{name: app, image: "mirror.local/library/app@$D"}]}
-YAML
+deploy_manifest "$T/work/app/deployment.yaml"
 cat >"$T/work/latest/pod.yaml" <<'YAML'
 apiVersion: v1
 kind: Pod
