@@ -16,7 +16,8 @@ endif()
 
 set(staged ${FERRY_APPLIANCE_STAGED})
 file(MAKE_DIRECTORY ${staged})
-foreach(unit ferry-mirror.service ferry-reconcile.service)
+foreach(unit ferry-mirror.service ferry-reconcile.service ferry-export@.service
+    ferry-export@.timer)
   file(READ ${FERRY_APPLIANCE_DIR}/systemd/${unit} text)
   string(REPLACE "/usr/bin/ferry" "${CMAKE_INSTALL_PREFIX}/bin/ferry" text "${text}")
   string(REPLACE "/etc/ferry/" "${etc_dir}/ferry/" text "${text}")
@@ -28,5 +29,7 @@ endforeach()
 file(INSTALL ${FERRY_APPLIANCE_DIR}/etc/README ${FERRY_APPLIANCE_DIR}/etc/mirror.env
   ${FERRY_APPLIANCE_DIR}/etc/reconcile.yaml DESTINATION ${etc_dir}/ferry
   PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+# Export jobs (ferry export --job NAME): one file each, none by default.
+file(MAKE_DIRECTORY $ENV{DESTDIR}${etc_dir}/ferry/export.d)
 file(INSTALL ${FERRY_APPLIANCE_DIR}/etc/logrotate DESTINATION ${etc_dir}/logrotate.d
   RENAME ferry PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)

@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "cli.h"
 #include "export.h"
+#include "job.h"
 #include "json.h"
 #include "progress.h"
 #include "util.h"
@@ -18,10 +19,14 @@
 enum {
 	OPT_SPEC = 1, OPT_KEY, OPT_OUT, OPT_MAX_VOLUME_SIZE, OPT_STATE, OPT_CACHE,
 	OPT_AUTH_FILE, OPT_FULL, OPT_SINCE_SEQUENCE, OPT_BASELINE, OPT_BASELINE_KEY,
-	OPT_OUTBOX, OPT_CHECKSUMS, OPT_IF_CHANGED, OPT_HEARTBEAT,
+	OPT_OUTBOX, OPT_CHECKSUMS, OPT_IF_CHANGED, OPT_HEARTBEAT, OPT_JOB, OPT_JOB_DIR,
 };
 
 static const cli_option export_options[] = {
+	{ "job", 0, "NAME", "run the export job NAME: its options come from "
+	  "/etc/ferry/export.d/NAME.yaml; options given here win", OPT_JOB },
+	{ "job-dir", 0, "DIR", "where jobs are (default $FERRY_EXPORT_JOBS or "
+	  "/etc/ferry/export.d)", OPT_JOB_DIR },
 	{ "spec", 0, "FILE", "the export spec (YAML; see ferry-export(1))", OPT_SPEC },
 	{ "key", 0, "KEY", "a secret key from 'ferry keygen'; repeat for several "
 	  "signatures (t-of-n trust)", OPT_KEY },
@@ -58,7 +63,8 @@ static const cli_option export_options[] = {
 
 static const cli_command export_command = {
 	.name = "export",
-	.synopsis = "--spec FILE --key KEY [--key KEY]... (--out DIR | --outbox DIR) "
+	.synopsis = "(--job NAME [--job-dir DIR] | --spec FILE --key KEY [--key KEY]... "
+		    "(--out DIR | --outbox DIR)) "
 		    "[--checksums] [--if-changed [--heartbeat DURATION]] "
 		    "[--max-volume-size SIZE] "
 		    "[--state FILE] [--cache DIR] [--auth-file FILE] "
@@ -68,7 +74,12 @@ static const cli_command export_command = {
 		"Snapshot the sources named in the export spec into a signed bundle in DIR,\n"
 		"named ferry-<channel>-<sequence>.tar, with a detached minisign signature\n"
 		"(.minisig) beside each file. The channel's sequence number advances by one\n"
-		"per bundle and is kept in the export state database.",
+		"per bundle and is kept in the export state database.\n"
+		"\n"
+		"--job NAME takes the options from the job file NAME.yaml (spec, key,\n"
+		"out or outbox, checksums, if-changed, heartbeat, max-volume-size,\n"
+		"state, cache, auth-file), so a timer has one line to run; options on\n"
+		"the command line override the file's.",
 	.options = export_options,
 };
 
@@ -106,8 +117,11 @@ int cmd_export(int argc, char **argv)
 	cli_pubkeys bkeys = { NULL, 0, 0 };
 	ferry_trust btrust;
 	size_t nkeys = 0, alloc_keys = 0, i;
+	ferry_export_job job = FERRY_EXPORT_JOB_INIT;
+	const char *job_name = NULL, *job_dir = NULL;
 	cli_args a;
-	int id, json, error, rc = FERRY_EXIT_OK, have_since = 0;
+	int id, json, error, rc = FERRY_EXIT_OK, have_since = 0, have_checksums = 0;
+	int have_if_changed = 0, have_keys;
 	char size[32];
 
 	memset(&res, 0, sizeof(res));
@@ -117,8 +131,10 @@ int cmd_export(int argc, char **argv)
 		case OPT_SPEC: eo.spec_path = a.value; break;
 		case OPT_OUT: eo.out_dir = a.value; break;
 		case OPT_OUTBOX: eo.outbox = a.value; break;
-		case OPT_CHECKSUMS: eo.checksums = 1; break;
-		case OPT_IF_CHANGED: eo.if_changed = 1; break;
+		case OPT_CHECKSUMS: eo.checksums = have_checksums = 1; break;
+		case OPT_IF_CHANGED: eo.if_changed = have_if_changed = 1; break;
+		case OPT_JOB: job_name = a.value; break;
+		case OPT_JOB_DIR: job_dir = a.value; break;
 		case OPT_HEARTBEAT:
 			if (ferry_parse_duration(&eo.heartbeat, a.value) < 0 || eo.heartbeat <= 0) {
 				rc = cli_args_error(&a, "invalid --heartbeat '%s'", a.value);
@@ -168,6 +184,46 @@ int cmd_export(int argc, char **argv)
 		goto done;
 	}
 	json = a.common.json;
+	if (job_dir && !job_name) {
+		rc = cli_args_error(&a, "--job-dir goes with --job");
+		goto done;
+	}
+	if (job_name) {
+		if ((error = ferry_export_job_load(&job, job_dir, job_name)) < 0) {
+			rc = cli_fail("export", error);
+			goto done;
+		}
+		/* The job fills in what the command line left out. */
+		have_keys = nkeys > 0;
+		if (!eo.spec_path)
+			eo.spec_path = job.spec;
+		if (!eo.out_dir && !eo.outbox) {
+			eo.out_dir = job.out;
+			eo.outbox = job.outbox;
+		}
+		if (!have_checksums)
+			eo.checksums = job.checksums;
+		if (!have_if_changed)
+			eo.if_changed = job.if_changed;
+		if (!eo.heartbeat && eo.if_changed)
+			eo.heartbeat = job.heartbeat;
+		if (!eo.max_volume_size)
+			eo.max_volume_size = job.max_volume_size;
+		if (!eo.state_path)
+			eo.state_path = job.state;
+		if (!eo.cache_dir)
+			eo.cache_dir = job.cache;
+		if (!eo.auth_file)
+			eo.auth_file = job.auth_file;
+		for (i = 0; !have_keys && i < job.nkeys; i++) {
+			if ((error = FERRY_ALLOC_GROW(keys, nkeys + 1, alloc_keys)) < 0 ||
+			    (error = ferry_key_load(&keys[nkeys], job.keys[i])) < 0) {
+				rc = cli_fail("export", error);
+				goto done;
+			}
+			nkeys++;
+		}
+	}
 	if (eo.full && have_since) {
 		rc = cli_args_error(&a, "--full and --since-sequence exclude each other");
 		goto done;
@@ -250,6 +306,7 @@ int cmd_export(int argc, char **argv)
 		printf("bundle id %s\n", res.manifest->id);
 	}
 done:
+	ferry_export_job_dispose(&job);
 	cli_pubkeys_dispose(&bkeys);
 	ferry_export_result_dispose(&res);
 	for (i = 0; i < nkeys; i++)

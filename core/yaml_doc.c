@@ -76,3 +76,14 @@ int ferry_yaml_error(const char *path, const yaml_node_t *n, const char *msg,
 	return ferry_error_set(FERRY_EINVALID, "%s:%d: %s%s%s%s", path, ferry_yaml_line(n),
 			       msg, arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
 }
+
+int ferry_yaml_bool(int *out, const char *s)
+{
+	if (s && (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")))
+		*out = 1;
+	else if (s && (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off")))
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}

@@ -47,6 +47,14 @@ yaml_node_t *ferry_yaml_repeated_key(yaml_document_t *doc, const yaml_node_t *ma
 				     const yaml_node_pair_t *pair);
 
 /**
+ * A YAML boolean: `true`, `yes` or `on` sets `*out` to 1, `false`, `no`
+ * or `off` to 0, and 0 is returned; anything else (NULL included) returns
+ * -1 and leaves `*out` alone. No error is recorded: the caller names the
+ * file, line and key.
+ */
+int ferry_yaml_bool(int *out, const char *s);
+
+/**
  * Record FERRY_EINVALID with "<path>:<line of n>: <msg>", followed by
  * " '<arg>'" when `arg` is not NULL, and return FERRY_EINVALID.
  */

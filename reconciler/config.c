@@ -73,13 +73,7 @@ static int get_path(char **out, cfg_ctx *c, const yaml_node_t *v, const char *ke
 
 static int get_bool(int *out, cfg_ctx *c, const yaml_node_t *v, const char *key)
 {
-	const char *s = ferry_yaml_scalar(v);
-
-	if (s && (!strcmp(s, "true") || !strcmp(s, "on") || !strcmp(s, "yes")))
-		*out = 1;
-	else if (s && (!strcmp(s, "false") || !strcmp(s, "off") || !strcmp(s, "no")))
-		*out = 0;
-	else
+	if (ferry_yaml_bool(out, ferry_yaml_scalar(v)) < 0)
 		return fail(c, v, "expected true or false for", key);
 	return 0;
 }

@@ -14,7 +14,7 @@ need curl jq
 A=$SRC/appliance
 U=$T/units
 mkdir -p "$U/ferry-reconcile.service.d"
-for unit in "$A"/systemd/*.service; do
+for unit in "$A"/systemd/*.service "$A"/systemd/*.timer; do
 	sed "s|/usr/bin/ferry|$FERRY|g" "$unit" >"$U/$(basename "$unit")"
 done
 [ -f "$U/ferry-mirror.service" ] && [ -f "$U/ferry-reconcile.service" ] || fail "units missing"
@@ -29,6 +29,8 @@ verify() {
 for unit in "$U"/*.service; do
 	verify "$unit"
 done
+# The export job template, as an instance and its timer.
+verify "$U/ferry-export@site-a.service" "$U/ferry-export@site-a.timer"
 ok "systemd-analyze verify: every unit loads with no warning"
 
 # has UNIT LINE...: UNIT's [Service] holds each line exactly.
@@ -55,10 +57,15 @@ has ferry-mirror.service User=ferry Group=ferry ProtectSystem=strict ProtectHome
 	"ReadWritePaths=-/var/log/ferry" "EnvironmentFile=-/etc/ferry/mirror.env" \
 	'ExecStart=/usr/bin/ferry mirror serve --listen ${FERRY_MIRROR_LISTEN} $FERRY_MIRROR_OPTIONS'
 has ferry-reconcile.service User=root Restart=on-failure KillMode=mixed \
-	'ExecStart=/usr/bin/ferry reconcile --config /etc/ferry/reconcile.yaml --audit-log - run'
-# Neither daemon handles SIGHUP (it would stop them): no reload.
+	'ExecStart=/usr/bin/ferry reconcile --config /etc/ferry/reconcile.yaml --audit-log - run' \
+	'ExecReload=/bin/kill -HUP $MAINPID'
+has ferry-export@.service User=ferry Type=oneshot SuccessExitStatus=3 NoNewPrivileges=yes \
+	ProtectSystem=strict CapabilityBoundingSet= StateDirectory=ferry-export \
+	'ExecStart=/usr/bin/ferry export --job %i -q' 'ConditionPathExists=/etc/ferry/export.d/%i.yaml'
+grep -qx 'OnCalendar=hourly' "$A/systemd/ferry-export@.timer" || fail "the export timer has no schedule"
+# The mirror has no reload (SIGHUP would stop it); the reconciler reloads
+# its config on SIGHUP.
 lacks ferry-mirror.service ExecReload
-lacks ferry-reconcile.service ExecReload
 # What rootful podman's containers would inherit (seccomp, no_new_privs) or
 # what would hide their mounts (a private mount namespace) stays out.
 lacks ferry-reconcile.service NoNewPrivileges SystemCallFilter SystemCallArchitectures \
@@ -67,7 +74,7 @@ lacks ferry-reconcile.service NoNewPrivileges SystemCallFilter SystemCallArchite
 	ProtectKernelTunables ProtectKernelModules ProtectControlGroups ProtectHostname ProtectClock
 grep -q '^CapabilityBoundingSet=~CAP_SYS_MODULE ' "$A/systemd/ferry-reconcile.service" ||
 	fail "the reconciler keeps CAP_SYS_MODULE"
-ok "hardening: the mirror fully confined and without capabilities; the podman reconciler without what containers inherit; no reload"
+ok "hardening: the mirror and export jobs confined and without capabilities; the podman reconciler without what containers inherit; reload only where SIGHUP reloads"
 
 # exposure UNIT: the overall exposure systemd-analyze security computes.
 exposure() {
@@ -76,6 +83,7 @@ exposure() {
 }
 below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 m=$(exposure "$U/ferry-mirror.service")
+e=$(exposure "$U/ferry-export@site-a.service")
 r=$(exposure "$U/ferry-reconcile.service")
 cp "$A/systemd/ferry-reconcile-kubernetes.conf" "$U/ferry-reconcile.service.d/kubernetes.conf"
 verify "$U/ferry-reconcile.service"
@@ -83,9 +91,10 @@ k=$(exposure "$U/ferry-reconcile.service")
 echo "# exposure: ferry-mirror $m, ferry-reconcile $r, ferry-reconcile with kubernetes.conf $k"
 [ -n "$m" ] && [ -n "$r" ] && [ -n "$k" ] || fail "systemd-analyze security printed no exposure"
 below "$m" 5 || fail "ferry-mirror.service exposure $m is not below 5"
+[ -n "$e" ] && below "$e" 5 || fail "ferry-export@.service exposure '$e' is not below 5"
 below "$k" 5 || fail "ferry-reconcile.service with kubernetes.conf exposure $k is not below 5"
 below "$r" 10 || fail "ferry-reconcile.service exposure $r"
-ok "systemd-analyze security: mirror $m, reconciler with the Kubernetes drop-in $k (both OK), podman reconciler $r"
+ok "systemd-analyze security: mirror $m, export job $e, reconciler with the Kubernetes drop-in $k (both OK), podman reconciler $r"
 
 # The mirror as the unit starts it, from the installed environment file
 # (systemd's VAR=value lines), on a free port instead of 5000.

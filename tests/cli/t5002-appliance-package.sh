@@ -6,7 +6,8 @@
 # links, by its package), and lintian reports no error or warning. As root,
 # dpkg installs it into a throw-away root (a static busybox for the
 # maintainer scripts, stand-ins that record adduser's and systemd's calls):
-# postinst makes the user ferry and hands it /var/lib/ferry (0750) and
+# postinst makes the user ferry and hands it /var/lib/ferry and
+# /var/spool/ferry (export jobs' outboxes; both 0750) and
 # /var/log/ferry; purge removes the log directory and an empty store
 # directory, and keeps a store that holds something.
 . "$(dirname "$0")/../lib/test-lib.sh"
@@ -43,7 +44,9 @@ for f in /usr/bin/ferry /lib/systemd/system/ferry-mirror.service /lib/systemd/sy
 	/etc/ferry/README /etc/ferry/mirror.env /etc/ferry/reconcile.yaml /etc/logrotate.d/ferry \
 	/usr/share/doc/ferry/copyright /usr/share/doc/ferry/changelog.gz \
 	/usr/share/doc/ferry/guide/installing.md.gz /usr/share/doc/ferry/examples/ferry-reconcile-kubernetes.conf \
-	/var/lib/ferry/ /var/log/ferry/; do
+	/lib/systemd/system/ferry-export@.service /lib/systemd/system/ferry-export@.timer \
+	/etc/ferry/export.d/ /usr/share/doc/ferry/examples/export-job.yaml \
+	/var/lib/ferry/ /var/log/ferry/ /var/spool/ferry/; do
 	grep -qxF "$f" "$T/contents" || fail "the package lacks $f"
 done
 for page in "$SRC"/docs/man/*.md; do
@@ -102,6 +105,7 @@ grep -q '^adduser --system --quiet --ingroup ferry .*--home /nonexistent --shell
 	fail "no system user: $(cat "$R/tmp/calls")"
 [ "$(stat -c '%u:%g %a' "$R/var/lib/ferry")" = "998:998 750" ] || fail "/var/lib/ferry is $(stat -c '%u:%g %a' "$R/var/lib/ferry")"
 [ "$(stat -c '%u:%g %a' "$R/var/log/ferry")" = "998:4 2750" ] || fail "/var/log/ferry is $(stat -c '%u:%g %a' "$R/var/log/ferry")"
+[ "$(stat -c '%u:%g %a' "$R/var/spool/ferry")" = "998:998 750" ] || fail "/var/spool/ferry is $(stat -c '%u:%g %a' "$R/var/spool/ferry")"
 grep -qx 'deb-systemd-helper update-state ferry-mirror.service' "$R/tmp/calls" || fail "units not recorded"
 ! grep -q '^deb-systemd-helper enable\|^deb-systemd-invoke\|^systemctl' "$R/tmp/calls" ||
 	fail "a unit was enabled or started: $(cat "$R/tmp/calls")"
@@ -109,7 +113,7 @@ dpkg --root="$R" --verify ferry >"$T/verify" || { cat "$T/verify" >&2; fail "dpk
 [ ! -s "$T/verify" ] || { cat "$T/verify" >&2; fail "dpkg --verify found changes"; }
 [ -x "$R/usr/bin/ferry" ] && [ -f "$R/etc/ferry/reconcile.yaml" ] && [ -f "$R/lib/systemd/system/ferry-mirror.service" ] &&
 	[ -f "$R/usr/share/man/man1/ferry.1.gz" ] || fail "files missing after install"
-ok "dpkg installs it: user and group ferry, /var/lib/ferry ferry:ferry 0750, /var/log/ferry ferry:adm 2750, units neither enabled nor started"
+ok "dpkg installs it: user and group ferry, /var/lib/ferry and /var/spool/ferry ferry:ferry 0750, /var/log/ferry ferry:adm 2750, units neither enabled nor started"
 
 # A reinstall keeps an edited conffile.
 echo 'FERRY_MIRROR_LISTEN=10.0.0.5:5000' >>"$R/etc/ferry/mirror.env"
@@ -123,7 +127,7 @@ ok "an upgrade keeps the administrator's mirror.env"
 dpkgr --purge ferry >"$T/dpkg.out" 2>&1 || { cat "$T/dpkg.out" >&2; fail "purge"; }
 [ -f "$R/var/lib/ferry/ferry.db" ] || fail "purge removed a store that holds something"
 grep -q 'keeping the store in /var/lib/ferry' "$T/dpkg.out" || fail "purge did not say it kept the store"
-[ ! -e "$R/var/log/ferry" ] && [ ! -e "$R/etc/ferry" ] && [ ! -e "$R/usr/bin/ferry" ] || fail "purge left files"
+[ ! -e "$R/var/log/ferry" ] && [ ! -e "$R/var/spool/ferry" ] && [ ! -e "$R/etc/ferry" ] && [ ! -e "$R/usr/bin/ferry" ] || fail "purge left files"
 grep -qx 'deb-systemd-helper purge ferry-mirror.service ferry-reconcile.service' "$R/tmp/calls" || fail "units not purged"
 rm "$R/var/lib/ferry/ferry.db"
 dpkgr -i "$deb" >/dev/null 2>&1 && dpkgr --purge ferry >"$T/dpkg.out" 2>&1 || fail "second install and purge"

@@ -77,12 +77,40 @@ static void test_core_yaml_doc__finds_repeated_keys(void **state)
 	yaml_document_delete(&doc);
 }
 
+static void test_core_yaml_doc__reads_booleans(void **state)
+{
+	static const char *const yes[] = { "true", "yes", "on" };
+	static const char *const no[] = { "false", "no", "off" };
+	static const char *const neither[] = { "", "1", "True ", "maybe", "truex", "of" };
+	size_t i;
+	int b;
+
+	(void)state;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		b = -7;
+		assert_int_equal(ferry_yaml_bool(&b, yes[i]), 0);
+		assert_int_equal(b, 1);
+	}
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		b = -7;
+		assert_int_equal(ferry_yaml_bool(&b, no[i]), 0);
+		assert_int_equal(b, 0);
+	}
+	for (i = 0; i < sizeof(neither) / sizeof(neither[0]); i++) {
+		b = -7;
+		assert_int_equal(ferry_yaml_bool(&b, neither[i]), -1);
+		assert_int_equal(b, -7);
+	}
+	assert_int_equal(ferry_yaml_bool(&b, NULL), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_core_yaml_doc__loads_and_reads),
 		cmocka_unit_test(test_core_yaml_doc__rejects_malformed),
 		cmocka_unit_test(test_core_yaml_doc__finds_repeated_keys),
+		cmocka_unit_test(test_core_yaml_doc__reads_booleans),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
