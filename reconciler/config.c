@@ -447,11 +447,87 @@ static int parse_tool(char **out, cfg_ctx *c, yaml_node_t *v, const char *k)
 	return dup_str(out, c, v, k);
 }
 
+/* One sink of `notify:`: exactly one of webhook, syslog, command. */
+static int parse_sink(cfg_ctx *c, ferry_notify_sink *s, yaml_node_t *map)
+{
+	static const char *const keys[] = { "webhook", "syslog", "command", "secret-file",
+					    "events", NULL };
+	yaml_node_t *v;
+	yaml_node_item_t *it;
+	const char *k;
+	int error;
+
+	if ((error = check_map(c, map, "a notify sink", keys)) < 0)
+		return error;
+	s->line = ferry_yaml_line(map);
+	s->events = FERRY_EVENT_ALL;
+	FOREACH_PAIR(c, map, k, v) {
+		if (!strcmp(k, "webhook") || !strcmp(k, "syslog") || !strcmp(k, "command")) {
+			if (s->kind)
+				return fail(c, v, "a notify sink is one of webhook, syslog or "
+					    "command, not several:", k);
+			s->kind = !strcmp(k, "webhook") ? FERRY_NOTIFY_WEBHOOK :
+				  !strcmp(k, "syslog") ? FERRY_NOTIFY_SYSLOG : FERRY_NOTIFY_COMMAND;
+		}
+		if (!strcmp(k, "webhook")) {
+			if ((error = dup_str(&s->target, c, v, k)) < 0)
+				return error;
+			if (strncmp(s->target, "http://", 7) && strncmp(s->target, "https://", 8))
+				return fail(c, v, "a notify webhook is an http:// or https:// URL, "
+					    "not", s->target);
+		} else if (!strcmp(k, "syslog")) {
+			if ((error = dup_str(&s->target, c, v, k)) < 0)
+				return error;
+			if (s->target[0] != '/' && strncmp(s->target, "udp://", 6) &&
+			    strncmp(s->target, "tcp://", 6))
+				return fail(c, v, "syslog wants a socket path (/dev/log), "
+					    "udp://HOST:PORT or tcp://HOST:PORT, not", s->target);
+		} else if (!strcmp(k, "command")) {
+			size_t n = 0;
+
+			if (v->type != YAML_SEQUENCE_NODE ||
+			    v->data.sequence.items.top == v->data.sequence.items.start)
+				return fail(c, v, "a notify command is a list such as "
+					    "[/usr/local/bin/page, --team, ops]", NULL);
+			if (!(s->argv = calloc((size_t)(v->data.sequence.items.top -
+							 v->data.sequence.items.start) + 1,
+						sizeof(char *))))
+				return ferry_error_oom();
+			for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++)
+				if ((error = dup_str(&s->argv[n++], c, node(c, *it), k)) < 0)
+					return error;
+		} else if (!strcmp(k, "secret-file")) {
+			if ((error = read_secret(&s->secret, &s->secret_len, c, v, k)) < 0)
+				return error;
+		} else {
+			if (v->type != YAML_SEQUENCE_NODE)
+				return fail(c, v, "events is a list of failed, refused, drift and "
+					    "recovered", NULL);
+			s->events = 0;
+			for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+			     it++) {
+				const char *e = ferry_yaml_scalar(node(c, *it));
+				unsigned bit = ferry_notify_event_parse(e);
+
+				if (!bit)
+					return fail(c, node(c, *it), "unknown event (failed, "
+						    "refused, drift, recovered):", e ? e : "");
+				s->events |= bit;
+			}
+		}
+	}
+	if (!s->kind)
+		return fail(c, map, "a notify sink needs webhook, syslog or command", NULL);
+	if (s->secret && s->kind != FERRY_NOTIFY_WEBHOOK)
+		return fail(c, map, "secret-file signs webhook notifications only", NULL);
+	return 0;
+}
+
 static int parse_root(cfg_ctx *c)
 {
 	static const char *const keys[] = { "store", "state-dir", "audit-log", "history-keep", "webhook",
 					    "podman", "kubernetes", "compose", "kustomize",
-					    "helm", "stacks", NULL };
+					    "helm", "notify", "stacks", NULL };
 	static const char *const hook_keys[] = { "listen", "token-file", NULL };
 	static const char *const podman_keys[] = { "command", "root", "runroot",
 						   "storage-driver", "containers-conf",
@@ -561,6 +637,19 @@ static int parse_root(cfg_ctx *c)
 			FOREACH_PAIR(c, v, sk, sv)
 				if ((error = parse_tool(!strcmp(k, "helm") ? &cfg->helm : &cfg->kubectl,
 							c, sv, sk)) < 0)
+					return error;
+		} else if (!strcmp(k, "notify")) {
+			yaml_node_item_t *it;
+			size_t n;
+
+			if (v->type != YAML_SEQUENCE_NODE)
+				return fail(c, v, "notify must be a list of sinks", NULL);
+			n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+			if (!(cfg->sinks = calloc(n ? n : 1, sizeof(*cfg->sinks))))
+				return ferry_error_oom();
+			for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++)
+				if ((error = parse_sink(c, &cfg->sinks[cfg->nsinks++],
+							node(c, *it))) < 0)
 					return error;
 		} else if (!strcmp(k, "stacks")) {
 			yaml_node_item_t *it;
@@ -683,6 +772,9 @@ void ferry_reconcile_config_free(ferry_reconcile_config *cfg)
 	free(cfg->compose.argv);
 	free(cfg->kubectl);
 	free(cfg->helm);
+	for (i = 0; i < cfg->nsinks; i++)
+		ferry_notify_sink_dispose(&cfg->sinks[i]);
+	free(cfg->sinks);
 	free(cfg);
 }
 

@@ -75,6 +75,7 @@ typedef struct {
 	int drift;
 	uint64_t buckets[NBUCKETS], count;
 	double sum;
+	ferry_health health;          /* what notifications last said (health_notify.h) */
 } stack_metrics;
 
 struct ferry_reconciler {
@@ -98,6 +99,7 @@ struct ferry_reconciler {
 	stack_metrics *metrics;       /* by stack name, kept across reloads */
 	size_t nmetrics;
 	uint64_t reloads[2];          /* accepted, rejected */
+	uint64_t notified[2];         /* deliveries: sent, failed */
 	char *port_file;
 };
 
@@ -700,6 +702,36 @@ static void metrics_count(ferry_reconciler *rc, const char *name, const ferry_cy
 	}
 }
 
+/*
+ * Tell the sinks when the cycle changed the stack's health. Runs in the
+ * worker while the stack still counts as running, so a reload cannot free
+ * the sinks under it.
+ */
+static void notify(ferry_reconciler *rc, const ferry_stack *stack, const ferry_cycle_result *res)
+{
+	ferry_notify_event ev;
+	stack_metrics *m;
+	size_t failed, sent;
+
+	memset(&ev, 0, sizeof(ev));
+	pthread_mutex_lock(&rc->lock);
+	if ((m = metrics_of(rc, stack->name)))
+		ev.event = ferry_notify_transition(&m->health, res->outcome, res->drift);
+	pthread_mutex_unlock(&rc->lock);
+	if (!ev.event || !rc->cfg->nsinks)
+		return;
+	ev.stack = stack->name;
+	ev.outcome = res->outcome ? res->outcome : "failed";
+	ev.revision = res->revision;
+	ev.message = res->message;
+	ev.time = (long long)time(NULL);
+	failed = ferry_notify_send(&sent, rc->cfg->sinks, rc->cfg->nsinks, &ev);
+	pthread_mutex_lock(&rc->lock);
+	rc->notified[0] += sent;
+	rc->notified[1] += failed;
+	pthread_mutex_unlock(&rc->lock);
+}
+
 static void *worker(void *arg)
 {
 	ferry_reconciler *rc = arg;
@@ -749,13 +781,19 @@ static void *worker(void *arg)
 			t->pending = 0;
 			t->running = 1;
 			pthread_mutex_unlock(&rc->lock);
-			if (ferry_reconcile_cycle(&res, rc, stack, trig, actor, NULL) < 0)
+			if (ferry_reconcile_cycle(&res, rc, stack, trig, actor, NULL) < 0) {
 				ferry_log(FERRY_LOG_WARN, "stack %s: %s", stack->name,
 					  ferry_error_last());
-			else
+				if (!res.message || !*res.message) {
+					free(res.message);
+					res.message = strdup(ferry_error_last());
+				}
+			} else {
 				ferry_log(FERRY_LOG_INFO, "stack %s: %s %.12s", stack->name,
 					  res.outcome, res.revision);
+			}
 			ferry_error_clear();
+			notify(rc, stack, &res);
 			next = (int64_t)time(NULL) + stack->interval;
 			pthread_mutex_lock(&rc->db);
 			ferry_store_stack_state_set_next_poll(rc->st, stack->name, next);
@@ -873,6 +911,12 @@ int ferry_reconciler_metrics(ferry_buf *out, ferry_reconciler *rc)
 				 m->name, (unsigned long long)m->count, m->name, m->sum, m->name,
 				 (unsigned long long)m->count);
 	}
+	ferry_buf_printf(out, "# HELP ferry_reconcile_notifications_total Notifications of "
+			 "health changes, by delivery result.\n"
+			 "# TYPE ferry_reconcile_notifications_total counter\n"
+			 "ferry_reconcile_notifications_total{result=\"sent\"} %llu\n"
+			 "ferry_reconcile_notifications_total{result=\"failed\"} %llu\n",
+			 (unsigned long long)rc->notified[0], (unsigned long long)rc->notified[1]);
 	pthread_mutex_unlock(&rc->lock);
 	error = out->ptr ? 0 : ferry_error_oom();
 done:

@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "health_notify.h"
 #include "buf.h"
 #include "stacks.h"
 #include "store.h"
@@ -118,6 +119,8 @@ typedef struct {
 	} compose;
 	char *kubectl;            /* for kustomize rendering */
 	char *helm;
+	ferry_notify_sink *sinks; /* where health changes are told (health_notify.h) */
+	size_t nsinks;
 	ferry_stack *stacks;
 	size_t nstacks;
 } ferry_reconcile_config;
