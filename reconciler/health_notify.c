@@ -25,6 +25,7 @@
 #include "log.h"
 #include "health_notify.h"
 #include "reconcile.h"
+#include "util.h"
 #include "banned.h"
 
 /* How long a syslog or webhook peer may take before the delivery fails. */
@@ -112,15 +113,6 @@ static json_t *text_value(const char *s)
 	return v;
 }
 
-static void format_time(char out[32], long long t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 int ferry_notify_json(ferry_buf *out, const ferry_notify_event *ev, const char *host)
 {
 	char when[32];
@@ -129,7 +121,7 @@ int ferry_notify_json(ferry_buf *out, const ferry_notify_event *ev, const char *
 	char *text = NULL;
 	int error;
 
-	format_time(when, ev->time);
+	ferry_time_format(when, sizeof(when), (int64_t)ev->time);
 	o = json_pack("{s:s,s:o,s:o,s:s,s:o,s:s,s:o}", "event", name ? name : "unknown",
 		      "stack", text_value(ev->stack), "outcome", text_value(ev->outcome),
 		      "revision", ev->revision ? ev->revision : "", "message",
@@ -160,7 +152,7 @@ int ferry_notify_syslog_format(ferry_buf *out, const ferry_notify_event *ev,
 	const char *name = ferry_notify_event_name(ev->event);
 	int error;
 
-	format_time(when, ev->time);
+	ferry_time_format(when, sizeof(when), (int64_t)ev->time);
 	/* facility 3 (daemon); "-": no structured data */
 	if ((error = ferry_buf_printf(out, "<%d>1 %s %s ferry-reconcile %ld %s - ",
 				      3 * 8 + severity_of(ev->event), when,
