@@ -37,12 +37,7 @@ CFG
 }
 config true
 R=("$FERRY" reconcile --config "$T/r.yaml")
-"${R[@]}" run --port-file "$T/port" -v 2>"$T/daemon.log" &
-DAEMON=$!
-at_exit 'kill $DAEMON 2>/dev/null; wait $DAEMON 2>/dev/null'
-for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.05; done
-[ -s "$T/port" ] || { cat "$T/daemon.log" >&2; fail "daemon did not start"; }
-URL=http://127.0.0.1:$(cat "$T/port")
+deploy_daemon
 
 # get PATH: the status code; the body in $T/body
 get() { curl -s -o "$T/body" -w '%{http_code}' "$URL$1"; }

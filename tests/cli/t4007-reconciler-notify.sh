@@ -83,12 +83,7 @@ CFG
 }
 config true
 R=("$FERRY" reconcile --config "$T/r.yaml")
-"${R[@]}" run --port-file "$T/port" -v 2>"$T/daemon.log" &
-DAEMON=$!
-at_exit 'kill $DAEMON 2>/dev/null; wait $DAEMON 2>/dev/null'
-for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.05; done
-[ -s "$T/port" ] || { cat "$T/daemon.log" >&2; fail "daemon did not start"; }
-URL=http://127.0.0.1:$(cat "$T/port")
+deploy_daemon
 failed_cycles() {
 	curl -s "$URL/metrics" | awk '$1 == "ferry_reconcile_sync_total{stack=\"bad\",outcome=\"failed\"}" { print $2 }'
 }

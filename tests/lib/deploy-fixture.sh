@@ -6,6 +6,9 @@
 #     digest (so require-digests passes), written to FILE
 #   deploy_store: push $T/work, export it signed as channel c and import it
 #     into the new store $T/store (trusting $T/key)
+#   deploy_daemon: start "${R[@]}" run (R: the reconcile command line) with
+#     its listener on a free port; sets DAEMON (stopped at exit) and URL,
+#     logs to $T/daemon.log
 
 deploy_git_init() {
 	export HOME=$T/home GIT_CONFIG_NOSYSTEM=1
@@ -38,4 +41,13 @@ deploy_store() {
 		--state "$T/state.db" --cache "$T/cache" >/dev/null
 	"$FERRY" trust init --store "$T/store" --key "$T/key.pub" >/dev/null
 	"$FERRY" import -q --store "$T/store" "$T"/bundles/*.tar
+}
+
+deploy_daemon() {
+	"${R[@]}" run --port-file "$T/port" -v 2>"$T/daemon.log" &
+	DAEMON=$!
+	at_exit 'kill $DAEMON 2>/dev/null; wait $DAEMON 2>/dev/null'
+	for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+	[ -s "$T/port" ] || { cat "$T/daemon.log" >&2; fail "daemon did not start"; }
+	URL=http://127.0.0.1:$(cat "$T/port")
 }
