@@ -6,6 +6,7 @@
 #     digest (so require-digests passes), written to FILE
 #   deploy_store: push $T/work, export it signed as channel c and import it
 #     into the new store $T/store (trusting $T/key)
+#   deploy_app_store: all three, with the Deployment at app/deployment.yaml
 
 deploy_git_init() {
 	export HOME=$T/home GIT_CONFIG_NOSYSTEM=1
@@ -38,4 +39,10 @@ deploy_store() {
 		--state "$T/state.db" --cache "$T/cache" >/dev/null
 	"$FERRY" trust init --store "$T/store" --key "$T/key.pub" >/dev/null
 	"$FERRY" import -q --store "$T/store" "$T"/bundles/*.tar
+}
+
+deploy_app_store() {
+	deploy_git_init
+	deploy_manifest "$T/work/app/deployment.yaml"
+	deploy_store
 }
