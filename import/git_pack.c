@@ -216,8 +216,25 @@ static int start_data(ferry_git_pack_scan *s)
 	return 0;
 }
 
+/* A delta's own data (inflated into memory to be applied) is at most what
+ * it builds plus its instructions: one byte per 127 literal bytes, and the
+ * two sizes. */
+static int delta_size(ferry_git_pack_scan *s)
+{
+	if (s->max_object > (UINT64_MAX >> 1) ||
+	    s->size <= s->max_object + (s->max_object >> 6) + 64)
+		return 0;
+	ferry_error_set(FERRY_ETOOBIG, "object %u at offset %llu of the pack (a delta) has "
+			"%llu bytes of delta data, above the limit of %llu bytes for one object",
+			s->index, (unsigned long long)s->entry_offset, (unsigned long long)s->size,
+			(unsigned long long)s->max_object);
+	return fail(s, FERRY_ETOOBIG);
+}
+
 static int entry_byte(ferry_git_pack_scan *s, unsigned char c)
 {
+	int error;
+
 	if (s->first) {
 		s->first = 0;
 		s->type = (c >> 4) & 7;
@@ -237,16 +254,15 @@ static int entry_byte(ferry_git_pack_scan *s, unsigned char c)
 			return s->error;
 		return start_data(s);
 	case OBJ_OFS_DELTA:
-		/* the delta data itself is no larger than what it builds */
-		if (s->size > s->max_object)
-			return admit(s, s->size);
+		if ((error = delta_size(s)) < 0)
+			return error;
 		s->base_offset = 0;
 		s->first = 1;
 		s->state = ST_OFS;
 		return 0;
 	case OBJ_REF_DELTA:
-		if (s->size > s->max_object)
-			return admit(s, s->size);
+		if ((error = delta_size(s)) < 0)
+			return error;
 		s->nhdr = 0;
 		s->state = ST_REF;
 		return 0;
