@@ -311,7 +311,7 @@ static int data_bytes(ferry_git_pack_scan *s, const unsigned char *data, size_t 
 			return malformed(s, "inflates to more than its header states");
 		if (r == Z_STREAM_END)
 			break;
-		if (r == Z_BUF_ERROR || (r == Z_OK && s->z.avail_in == 0 && s->z.avail_out)) {
+		if ((r == Z_OK || r == Z_BUF_ERROR) && s->z.avail_in == 0 && s->z.avail_out) {
 			*used = (size_t)(s->z.next_in - data);
 			return 0;
 		}
