@@ -16,17 +16,9 @@ size_mb=${1:-${SIZE_MB:-300}}
 work=${2:-$(mktemp -d /var/tmp/ferry-bomb-bench.XXXXXX)}
 ferry_src=${FERRY:-$top/build/cli/ferry}
 forge=${FORGE:-$(dirname "$(dirname "$ferry_src")")/tests/forge-bundle}
-[ -x "$ferry_src" ] || { echo "build ferry first ($ferry_src)" >&2; exit 1; }
 [ -x "$forge" ] || { echo "forge-bundle not found at $forge (set FORGE)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (GNU time)" >&2; exit 1; }
-mkdir -p "$work"
-[ -z "$(ls -A "$work")" ] || { echo "$work is not empty" >&2; exit 1; }
-cleanup() { [ -n "${KEEP:-}" ] || rm -rf "$work"; }
-trap cleanup EXIT
-cp "$ferry_src" "$work/ferry"
-ferry=$work/ferry
-export HOME=$work/home GIT_CONFIG_NOSYSTEM=1 TMPDIR=$work/tmp
-mkdir -p "$HOME" "$TMPDIR"
+. "$top/bench/lib/workdir.sh"
 
 # peak RSS (KiB) and wall time of a command: "KIB SECONDS EXIT"
 peak() {
