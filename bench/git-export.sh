@@ -12,15 +12,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 commits=${1:-${COMMITS:-10000}}
 work=${2:-$(mktemp -d /var/tmp/ferry-git-bench.XXXXXX)}
 ferry_src=${FERRY:-$top/build/cli/ferry}
-[ -x "$ferry_src" ] || { echo "build ferry first ($ferry_src)" >&2; exit 1; }
-mkdir -p "$work"
-[ -z "$(ls -A "$work")" ] || { echo "$work is not empty" >&2; exit 1; }
-cleanup() { [ -n "${KEEP:-}" ] || rm -rf "$work"; }
-trap cleanup EXIT
-cp "$ferry_src" "$work/ferry"
-ferry=$work/ferry
-export HOME=$work/home GIT_CONFIG_NOSYSTEM=1 TMPDIR=$work/tmp
-mkdir -p "$HOME" "$TMPDIR"
+. "$top/bench/lib/workdir.sh"
 git config --global user.name bench
 git config --global user.email bench@example.com
 

@@ -15,10 +15,12 @@
 #include "notify.h"
 #include "progress.h"
 #include "seed.h"
+#include "util.h"
 #include "banned.h"
 
 enum { OPT_STORE = 1, OPT_AUDIT_LOG, OPT_NO_WAIT, OPT_NO_SEED, OPT_NOTIFY,
-       OPT_NOTIFY_TOKEN_FILE, OPT_VERIFY_HELD };
+       OPT_NOTIFY_TOKEN_FILE, OPT_VERIFY_HELD, OPT_GIT_MAX_OBJECT,
+       OPT_GIT_MAX_TOTAL };
 
 static const cli_option import_options[] = {
 	CLI_OPTION_STORE(OPT_STORE),
@@ -30,6 +32,10 @@ static const cli_option import_options[] = {
 	  "target, ferry seed)", OPT_NO_SEED },
 	{ "verify-held", 0, NULL, "rehash the blobs the bundles carry that the store "
 	  "already holds, and replace a damaged one with the bundle's copy", OPT_VERIFY_HELD },
+	{ "git-max-object", 0, "SIZE", "refuse a git object that inflates to more than SIZE "
+	  "(default 256MiB; 0: no limit)", OPT_GIT_MAX_OBJECT },
+	{ "git-max-total", 0, "SIZE", "refuse a repository's pack whose objects inflate to "
+	  "more than SIZE in all (default 64GiB; 0: no limit)", OPT_GIT_MAX_TOTAL },
 	{ "notify", 0, "URL", "after publishing, POST {channel, sequence, bundle} to URL "
 	  "(repeatable, at most 16; the reconciler's /hooks/import). A failed notification "
 	  "is a warning: the import stands", OPT_NOTIFY },
@@ -43,7 +49,7 @@ static const cli_option import_options[] = {
 static const cli_command import_command = {
 	.name = "import",
 	.synopsis = "[--store DIR] [--audit-log FILE] [--no-wait] [--no-seed] [--verify-held] "
-		    "[--json] [-q] "
+		    "[--git-max-object SIZE] [--git-max-total SIZE] [--json] [-q] "
 		    "[--notify URL]... [--notify-token-file FILE] BUNDLE-OR-VOLUME...",
 	.description =
 		"Verify bundles completely, then publish them into the enclave store:\n"
@@ -192,6 +198,20 @@ int cmd_import(int argc, char **argv)
 		case OPT_NO_WAIT: wait = 0; break;
 		case OPT_NO_SEED: seed = 0; break;
 		case OPT_VERIFY_HELD: io.verify_held = 1; break;
+		case OPT_GIT_MAX_OBJECT:
+		case OPT_GIT_MAX_TOTAL: {
+			uint64_t v;
+
+			if (ferry_parse_size(&v, a.value) < 0)
+				return cli_args_error(&a, "bad size '%s'", a.value);
+			if (!v)
+				v = UINT64_MAX;
+			if (id == OPT_GIT_MAX_OBJECT)
+				io.git_limits.max_object = v;
+			else
+				io.git_limits.max_total = v;
+			break;
+		}
 		case OPT_NOTIFY:
 			if (nnotify == sizeof(notify) / sizeof(notify[0]))
 				return cli_args_error(&a, "at most 16 --notify URLs");

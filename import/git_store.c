@@ -20,6 +20,7 @@
 #include "fs.h"
 #include "git_check.h"
 #include "git_header.h"
+#include "git_pack.h"
 #include "git_store.h"
 #include "banned.h"
 
@@ -86,12 +87,28 @@ static int check_header(const ferry_git_header *h, const ferry_git_repo *r)
 	return 0;
 }
 
+/* libgit2's own bounds for the packs it maps and indexes: windows of the
+ * pack file mapped a few at a time, not the whole file. */
+static void set_pack_bounds(void)
+{
+	git_libgit2_opts(GIT_OPT_SET_PACK_MAX_OBJECTS, (size_t)FERRY_GIT_PACK_COUNT_MAX);
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)32 << 20);
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)256 << 20);
+}
+
+/*
+ * Index the pack that starts at `offset` of `bundle_file` into `pack_dir`.
+ * Each chunk is first checked by the size scanner (git_pack.h), so an
+ * object above the limits is refused before the indexer has seen it, and
+ * nothing the indexer builds can exceed them.
+ */
 static int index_pack(git_odb *odb, const char *pack_dir, const char *bundle_file,
-		      uint64_t offset, const char *repo)
+		      uint64_t offset, const char *repo, const ferry_git_pack_limits *limits)
 {
 	git_indexer_options opts;
 	git_indexer_progress stats;
 	git_indexer *idx = NULL;
+	ferry_git_pack_scan *scan = NULL;
 	unsigned char *buf = malloc(1 << 20);
 	int fd = -1, error = 0;
 	ssize_t n;
@@ -99,7 +116,10 @@ static int index_pack(git_odb *odb, const char *pack_dir, const char *bundle_fil
 	if (!buf)
 		return ferry_error_oom();
 	git_indexer_options_init(&opts, GIT_INDEXER_OPTIONS_VERSION);
+	set_pack_bounds();
 	/* (libgit2's own "verify" leaks in 1.5; check_complete walks instead) */
+	if ((error = ferry_git_pack_scan_new(&scan, limits)) < 0)
+		goto done;
 	if ((fd = open(bundle_file, O_RDONLY | O_CLOEXEC)) < 0) {
 		error = ferry_error_set_errno(FERRY_EIO, "cannot open '%s'", bundle_file);
 		goto done;
@@ -109,6 +129,10 @@ static int index_pack(git_odb *odb, const char *pack_dir, const char *bundle_fil
 		goto done;
 	}
 	while ((n = pread(fd, buf, 1 << 20, (off_t)offset)) > 0) {
+		if ((error = ferry_git_pack_scan_feed(scan, buf, (size_t)n)) < 0) {
+			error = ferry_error_wrap(error, "repository '%s'", repo);
+			goto done;
+		}
 		if (git_indexer_append(idx, buf, (size_t)n, &stats) < 0) {
 			error = git_fail("bad pack", repo);
 			goto done;
@@ -119,11 +143,16 @@ static int index_pack(git_odb *odb, const char *pack_dir, const char *bundle_fil
 		error = ferry_error_set_errno(FERRY_EIO, "cannot read '%s'", bundle_file);
 		goto done;
 	}
+	if ((error = ferry_git_pack_scan_finish(scan)) < 0) {
+		error = ferry_error_wrap(error, "repository '%s'", repo);
+		goto done;
+	}
 	if (git_indexer_commit(idx, &stats) < 0)
 		error = git_fail("bad pack", repo);
 done:
 	if (error == FERRY_EIO && strstr(ferry_error_last(), "bad pack"))
 		error = FERRY_ECORRUPT;
+	ferry_git_pack_scan_free(scan);
 	git_indexer_free(idx);
 	if (fd >= 0)
 		close(fd);
@@ -444,7 +473,8 @@ done:
 
 int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging_dir,
 		    const ferry_git_repo *r, const char *bundle_file,
-		    uint64_t base_sequence, const char *const *borrow, size_t nborrow)
+		    uint64_t base_sequence, const char *const *borrow, size_t nborrow,
+		    const ferry_git_pack_limits *limits)
 {
 	ferry_git_staged *s = NULL;
 	ferry_git_header h;
@@ -530,7 +560,7 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 			}
 		if ((error = ferry_buf_printf(&pack_dir, "%s/objects/pack", qpath.ptr)) < 0 ||
 		    (error = index_pack(odb, pack_dir.ptr, bundle_file, h.pack_offset,
-					r->name)) < 0)
+					r->name, limits)) < 0)
 			goto done;
 		git_odb_free(odb);
 		odb = NULL;
@@ -748,7 +778,8 @@ int ferry_git_publish_objects(ferry_git_staged *s)
 }
 
 int ferry_git_restore_objects(ferry_store *st, const char *staging_dir,
-			      const ferry_git_repo *r, const char *bundle_file)
+			      const ferry_git_repo *r, const char *bundle_file,
+			      const ferry_git_pack_limits *limits)
 {
 	ferry_git_staged s;
 	ferry_git_header h;
@@ -778,7 +809,8 @@ int ferry_git_restore_objects(ferry_store *st, const char *staging_dir,
 		error = git_fail("cannot create quarantine", r->name);
 		goto done;
 	}
-	if ((error = index_pack(odb, pack_dir.ptr, bundle_file, h.pack_offset, r->name)) < 0)
+	if ((error = index_pack(odb, pack_dir.ptr, bundle_file, h.pack_offset, r->name,
+				 limits)) < 0)
 		goto done;
 	git_odb_free(odb);
 	odb = NULL;

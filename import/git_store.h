@@ -9,6 +9,7 @@
 #define FERRY_IMPORT_GIT_STORE_H
 
 #include "fsck.h"
+#include "git_pack.h"
 #include "manifest.h"
 #include "store.h"
 
@@ -21,12 +22,16 @@ typedef struct ferry_git_staged ferry_git_staged;
  * under `staging_dir`, and check every ref's target and its history are
  * complete. `borrow` lists object directories of earlier bundles of the
  * same import (published before this one) that may supply prerequisites.
+ * The pack's objects must keep within `limits` (NULL: the defaults of
+ * git_pack.h), checked before they are indexed.
  * FERRY_EVERIFY names a missing prerequisite (and the base
- * sequence); FERRY_EINVALID/FERRY_ECORRUPT a malformed bundle file or pack.
+ * sequence); FERRY_EINVALID/FERRY_ECORRUPT a malformed bundle file or pack;
+ * FERRY_ETOOBIG an object or the pack above the limits.
  */
 int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging_dir,
 		    const ferry_git_repo *repo, const char *bundle_file,
-		    uint64_t base_sequence, const char *const *borrow, size_t nborrow);
+		    uint64_t base_sequence, const char *const *borrow, size_t nborrow,
+		    const ferry_git_pack_limits *limits);
 
 /** The quarantine's object directory (to lend to later bundles of the same
  *  import), or NULL when this stage carries no objects. */
@@ -50,10 +55,12 @@ int ferry_git_publish_objects(ferry_git_staged *s);
  * moved into the store's repository, replacing a pack of the same name;
  * refs are not touched. FERRY_EUNSUPPORTED for an incremental git bundle
  * (use ferry_git_stage and ferry_git_publish_objects), FERRY_EINVALID or
- * FERRY_ECORRUPT for a bad one, FERRY_EIO.
+ * FERRY_ECORRUPT for a bad one, FERRY_ETOOBIG for one above `limits` (NULL:
+ * the defaults), FERRY_EIO.
  */
 int ferry_git_restore_objects(ferry_store *st, const char *staging_dir,
-			      const ferry_git_repo *r, const char *bundle_file);
+			      const ferry_git_repo *r, const char *bundle_file,
+			      const ferry_git_pack_limits *limits);
 
 void ferry_git_staged_free(ferry_git_staged *s);
 

@@ -809,7 +809,8 @@ static int stage_git(import_ctx *c, size_t index)
 					borrow[nborrow++] = ferry_git_staged_objects(c->b[j].git[k]);
 		if (!error)
 			error = ferry_git_stage(&b->git[i], c->st, b->dir, r, file,
-						m->base_sequence, borrow, nborrow);
+						m->base_sequence, borrow, nborrow,
+						&c->opts->git_limits);
 	}
 	free(borrow);
 	ferry_buf_dispose(&path);

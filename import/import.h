@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "ferry/bundle.h"
+#include "git_pack.h"
 #include "progress.h"
 #include "store.h"
 
@@ -24,10 +25,13 @@ typedef struct {
 	int verify_held;        /* rehash each blob the bundles carry that the store
 				   holds, and replace a damaged one with the
 				   bundle's copy */
+	ferry_git_pack_limits git_limits;   /* inflated sizes a git pack may
+					       reach (zeros: the defaults) */
 } ferry_import_options;
 
 #define FERRY_IMPORT_OPTIONS_VERSION 1
-#define FERRY_IMPORT_OPTIONS_INIT { FERRY_IMPORT_OPTIONS_VERSION, 0, 0, NULL, NULL, NULL, 0 }
+#define FERRY_IMPORT_OPTIONS_INIT { FERRY_IMPORT_OPTIONS_VERSION, 0, 0, NULL, NULL, NULL, 0, \
+				    FERRY_GIT_PACK_LIMITS_INIT }
 
 typedef enum {
 	FERRY_IMPORTED = 1,     /* published */

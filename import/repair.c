@@ -157,11 +157,12 @@ static int apply(ferry_repair_counts *out, repair_ctx *c, const ferry_manifest *
 			 * before the blob takes the staged file. A full one is
 			 * indexed on its own; an incremental one against the
 			 * store's objects, which must then hold its bases. */
-			int rc = ferry_git_restore_objects(c->st, c->dir, repo, path.ptr);
+			int rc = ferry_git_restore_objects(c->st, c->dir, repo, path.ptr,
+							   NULL);
 
 			if (rc == FERRY_EUNSUPPORTED)
 				rc = ferry_git_stage(&s, c->st, c->dir, repo, path.ptr,
-						     m->base_sequence, NULL, 0) < 0 ? -1
+						     m->base_sequence, NULL, 0, NULL) < 0 ? -1
 					: ferry_git_publish_objects(s);
 			if (rc < 0)
 				ferry_log(FERRY_LOG_WARN, "cannot repair from bundle %.16s: %s",

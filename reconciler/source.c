@@ -28,7 +28,28 @@
 #include "walk.h"
 #include "banned.h"
 
-#define ARTIFACT_FILE_MAX (64u << 20)
+/* What one checkout may write, git or artifact: a stack's sources are
+ * configuration, and a source in the store is trusted no further than
+ * these (a small pack or layer can expand to far more). */
+#define SOURCE_FILE_MAX ((uint64_t)64 << 20)
+#define SOURCE_TOTAL_MAX ((uint64_t)1 << 30)
+
+/* Account for a file of `size` bytes at `name` about to be written. */
+static int admit_file(uint64_t *total, const ferry_stack *stack, const char *name,
+		      uint64_t size)
+{
+	if (size > SOURCE_FILE_MAX)
+		return ferry_error_set(FERRY_ETOOBIG, "stack '%s': '%s' is too large (%llu bytes, "
+				       "above the limit of %llu bytes for one file)", stack->name,
+				       name, (unsigned long long)size,
+				       (unsigned long long)SOURCE_FILE_MAX);
+	if (size > SOURCE_TOTAL_MAX - *total)
+		return ferry_error_set(FERRY_ETOOBIG, "stack '%s': the checkout is too large "
+				       "(more than %llu bytes in all at '%s')", stack->name,
+				       (unsigned long long)SOURCE_TOTAL_MAX, name);
+	*total += size;
+	return 0;
+}
 
 void ferry_revision_dispose(ferry_revision *rev)
 {
@@ -205,13 +226,26 @@ done:
 
 /* ---- checkout ------------------------------------------------------------- */
 
+/* The blob's size is read from its header (for a delta, from the delta's
+ * first bytes) before the blob itself is loaded. */
 static int write_blob(git_repository *repo, const git_tree_entry *e, const char *path,
-		      const ferry_stack *stack)
+		      const ferry_stack *stack, uint64_t *total, const char *name)
 {
 	git_blob *blob = NULL;
+	git_odb *odb = NULL;
+	git_object_t type;
+	size_t size;
 	int fd, error = 0;
 	mode_t mode = git_tree_entry_filemode(e) == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644;
 
+	if (git_repository_odb(&odb, repo) < 0 ||
+	    git_odb_read_header(&size, &type, odb, git_tree_entry_id(e)) < 0) {
+		git_odb_free(odb);
+		return ferry_git_error(FERRY_EIO, "stack '%s': cannot read a blob", stack->name);
+	}
+	git_odb_free(odb);
+	if ((error = admit_file(total, stack, name, (uint64_t)size)) < 0)
+		return error;
 	if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0)
 		return ferry_git_error(FERRY_EIO, "stack '%s': cannot read a blob",
 				       stack->name);
@@ -227,7 +261,7 @@ static int write_blob(git_repository *repo, const git_tree_entry *e, const char 
 }
 
 static int write_tree(git_repository *repo, const git_tree *tree, const char *dir,
-		      const ferry_stack *stack, int depth)
+		      const ferry_stack *stack, int depth, uint64_t *total, size_t root)
 {
 	ferry_buf path = FERRY_BUF_INIT;
 	size_t i, n = git_tree_entrycount(tree);
@@ -250,7 +284,8 @@ static int write_tree(git_repository *repo, const git_tree *tree, const char *di
 		case GIT_OBJECT_BLOB:
 			/* symbolic links are not followed nor written */
 			if (git_tree_entry_filemode(e) != GIT_FILEMODE_LINK)
-				error = write_blob(repo, e, path.ptr, stack);
+				error = write_blob(repo, e, path.ptr, stack, total,
+						   path.ptr + root);
 			break;
 		case GIT_OBJECT_TREE: {
 			git_tree *sub = NULL;
@@ -264,7 +299,7 @@ static int write_tree(git_repository *repo, const git_tree *tree, const char *di
 							stack->name);
 				break;
 			}
-			error = write_tree(repo, sub, path.ptr, stack, depth + 1);
+			error = write_tree(repo, sub, path.ptr, stack, depth + 1, total, root);
 			git_tree_free(sub);
 			break;
 		}
@@ -282,6 +317,7 @@ static int checkout_git(ferry_store *st, const ferry_stack *stack, const char *i
 	git_repository *repo = NULL;
 	git_commit *commit = NULL;
 	git_tree *tree = NULL;
+	uint64_t total = 0;
 	int error;
 
 	git_libgit2_init();
@@ -293,7 +329,7 @@ static int checkout_git(ferry_store *st, const ferry_stack *stack, const char *i
 					stack->name);
 		goto done;
 	}
-	error = write_tree(repo, tree, dir, stack, 0);
+	error = write_tree(repo, tree, dir, stack, 0, &total, strlen(dir) + 1);
 done:
 	git_tree_free(tree);
 	git_commit_free(commit);
@@ -304,7 +340,8 @@ done:
 
 /* Extract one layer (tar, optionally gzip) into `dir`: regular files and
  * directories with safe relative names only. */
-static int extract_layer(const char *file, const char *dir, const ferry_stack *stack)
+static int extract_layer(const char *file, const char *dir, const ferry_stack *stack,
+			 uint64_t *total)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
@@ -356,11 +393,10 @@ static int extract_layer(const char *file, const char *dir, const ferry_stack *s
 			*slash = '/';
 			if (error < 0)
 				break;
-			if (archive_entry_size(e) > (int64_t)ARTIFACT_FILE_MAX) {
-				error = ferry_error_set(FERRY_ETOOBIG, "stack '%s': '%s' is too large",
-							stack->name, name);
+			if ((error = admit_file(total, stack, name,
+						archive_entry_size(e) > 0
+							? (uint64_t)archive_entry_size(e) : 0)) < 0)
 				break;
-			}
 			if ((fd = open(path.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
 				error = ferry_error_set_errno(FERRY_EIO, "cannot create '%s'", path.ptr);
 				break;
@@ -397,6 +433,7 @@ static int checkout_oci(ferry_store *st, const ferry_stack *stack, const char *i
 	ferry_oci_children it;
 	ferry_oci_descriptor layer;
 	ferry_oci_role role;
+	uint64_t total = 0;
 	int error;
 
 	memset(&doc, 0, sizeof(doc));
@@ -418,7 +455,7 @@ static int checkout_oci(ferry_store *st, const ferry_stack *stack, const char *i
 			continue;
 		ferry_buf_clear(&path);
 		if ((error = ferry_store_blob_path(&path, st, layer.hex)) < 0 ||
-		    (error = extract_layer(path.ptr, dir, stack)) < 0)
+		    (error = extract_layer(path.ptr, dir, stack, &total)) < 0)
 			break;
 	}
 done:

@@ -249,6 +249,13 @@ static int add_row(const ferry_store_blob *b, void *payload)
 	return entry_push(&c->set, b->hex, HAS_ROW, b->size);
 }
 
+/* Sort a set; an empty one may have no array at all (qsort wants one). */
+static void sort_set(entry_set *set)
+{
+	if (set->n)
+		qsort(set->e, set->n, sizeof(*set->e), entry_cmp);
+}
+
 /* Hash every file of blobs/sha256 and match it with the rows. */
 static int check_files(fsck_ctx *c)
 {
@@ -262,7 +269,7 @@ static int check_files(fsck_ctx *c)
 	if ((error = ferry_store_blob_foreach(c->st, add_row, c)) < 0)
 		goto done;
 	/* Rows come by digest; sort anyway, the set is searched. */
-	qsort(c->set.e, c->set.n, sizeof(*c->set.e), entry_cmp);
+	sort_set(&c->set);
 	nrows = c->set.n;
 	if ((error = ferry_oci_blob_dir(&dir, c->st->root)) < 0)
 		goto done;
@@ -303,7 +310,7 @@ static int check_files(fsck_ctx *c)
 			e->flags |= INTACT;
 	}
 rows:
-	qsort(files.e, files.n, sizeof(*files.e), entry_cmp);
+	sort_set(&files);
 	for (i = 0; i < files.n && !error; i++) {
 		entry *f = &files.e[i], *row = entry_find_in(&c->set, nrows, f->hex);
 
@@ -353,7 +360,7 @@ rows:
 						   "file")) == 0)
 			error = ferry_fsck_fault_refer(fault, "ferry.db");
 	}
-	qsort(c->set.e, c->set.n, sizeof(*c->set.e), entry_cmp);
+	sort_set(&c->set);
 done:
 	if (dh)
 		closedir(dh);

@@ -10,9 +10,7 @@
 need git jq
 
 . "$SRC/tests/lib/deploy-fixture.sh"
-deploy_git_init
-deploy_manifest "$T/work/app/deployment.yaml"
-deploy_store
+deploy_app_store
 
 # config STACK-LINES...: the config with these stacks
 config() {

@@ -9,6 +9,7 @@
 #   deploy_daemon: start "${R[@]}" run (R: the reconcile command line) with
 #     its listener on a free port; sets DAEMON (stopped at exit) and URL,
 #     logs to $T/daemon.log
+#   deploy_app_store: all three, with the Deployment at app/deployment.yaml
 
 deploy_git_init() {
 	export HOME=$T/home GIT_CONFIG_NOSYSTEM=1
@@ -50,4 +51,10 @@ deploy_daemon() {
 	for _ in $(seq 1 100); do [ -s "$T/port" ] && break; sleep 0.05; done
 	[ -s "$T/port" ] || { cat "$T/daemon.log" >&2; fail "daemon did not start"; }
 	URL=http://127.0.0.1:$(cat "$T/port")
+}
+
+deploy_app_store() {
+	deploy_git_init
+	deploy_manifest "$T/work/app/deployment.yaml"
+	deploy_store
 }
