@@ -360,7 +360,7 @@ static int check_sequence(import_ctx *c, staged_bundle *b, const ferry_manifest 
 	if (m->sequence < last) {
 		/* Skipped when given with others, refused when alone (decided
 		 * once every file is read). */
-		ferry_error_set(FERRY_EVERIFY, "rollback: channel '%s' is at sequence %llu; "
+		ferry_error_set(FERRY_EVERIFY, "channel '%s' is at sequence %llu; "
 				"this bundle has sequence %llu", m->channel,
 				(unsigned long long)last, (unsigned long long)m->sequence);
 		if (!(b->reason = strdup(ferry_error_last())))
@@ -1135,9 +1135,10 @@ static int read_files(import_ctx *c, const ferry_trust *trust, int64_t now,
 			b->m = res.manifest;
 			res.manifest = NULL;
 		}
-		if (error || (b && (b->already || b->superseded || b->refused) &&
-			      rerror == FERRY_EEXISTS)) {
-			/* failed, or nothing more to read of the bundle */
+		if (b && (b->already || b->superseded) && rerror == FERRY_EEXISTS)
+			rerror = 0;   /* nothing more to read of it */
+		if (error || (b && b->refused && rerror == FERRY_EEXISTS)) {
+			/* failed, or refused by an earlier file */
 		} else if (rerror == FERRY_ENOMEM)
 			error = rerror;
 		else if (rerror)
@@ -1255,7 +1256,12 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 		c.b[0].superseded = 0;
 		c.b[0].refused = 1;
 		c.b[0].error = FERRY_EVERIFY;
-		ferry_error_set(FERRY_EVERIFY, "%s", c.b[0].reason);
+		ferry_error_set(FERRY_EVERIFY, "rollback: %s", c.b[0].reason);
+		free(c.b[0].reason);
+		if (!(c.b[0].reason = strdup(ferry_error_last()))) {
+			error = ferry_error_oom();
+			goto done;
+		}
 		audit(&c, "reject", c.b[0].m, &c.b[0].sig, "rejected", c.b[0].reason);
 	}
 	qsort(c.b, c.nb, sizeof(*c.b), cmp_bundle);
