@@ -1264,7 +1264,8 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 		}
 		audit(&c, "reject", c.b[0].m, &c.b[0].sig, "rejected", c.b[0].reason);
 	}
-	qsort(c.b, c.nb, sizeof(*c.b), cmp_bundle);
+	if (c.nb)
+		qsort(c.b, c.nb, sizeof(*c.b), cmp_bundle);
 	{
 		size_t fresh = 0, rotating = 0;
 
