@@ -55,66 +55,96 @@ static const cli_command import_command = {
 		"Verify bundles completely, then publish them into the enclave store:\n"
 		"signatures against the store's trust root, the channel's sequence (replay\n"
 		"and rollback), expiry, every member's digest, every volume, every\n"
-		"prerequisite. Nothing is published unless all files given verify.",
+		"prerequisite. The files are grouped into bundles by their manifests and\n"
+		"each channel's bundles are taken in sequence order; every complete, valid\n"
+		"bundle is published on its own. A refused bundle (a bad or missing volume,\n"
+		"a failed check, a prerequisite that was refused) publishes nothing and\n"
+		"holds back only the bundles that build on it. A bundle already imported,\n"
+		"or older than its channel when given with others, is skipped.",
 	.epilog =
 		"After a successful import, every configured target is seeded (as by\n"
 		"ferry seed), before any notification; a seed that fails leaves the\n"
 		"import in place and exits 1.\n\n"
-		"Exit status: 0 imported (or already imported), 2 verification failed,\n"
-		"1 other error (or seeding failed), 64 usage.",
+		"Exit status: 0 every bundle imported or was skipped (already imported,\n"
+		"superseded), 2 a bundle was refused (the others still imported), 1 other\n"
+		"error (or seeding failed), 64 usage.",
 	.options = import_options,
 	.operands = "BUNDLE-OR-VOLUME...",
 };
 
-/* The summary; with --json one object, holding `seed` (stolen) if given. */
-static void print_result(const ferry_import_result *res, int json, json_t *seed)
+static const char *const outcome_name[] = { "", "imported", "already imported", "verified",
+					    "superseded", "refused" };
+
+/* One bundle of the result as JSON: `status` is the outcome, `error` the
+ * reason it was refused or skipped (null otherwise). */
+static json_t *bundle_json(const ferry_import_bundle *b)
 {
-	static const char *const outcome[] = { "", "imported", "already imported",
-					       "verified" };
-	json_t *arr = json_array();
+	json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}",
+			      "bundle", b->id, "channel", b->channel, "sequence",
+			      (json_int_t)b->sequence, "baseSequence",
+			      (json_int_t)b->base_sequence, "outcome", outcome_name[b->outcome],
+			      "status", outcome_name[b->outcome], "volumes",
+			      (json_int_t)b->nvolumes, "blobsNew", (json_int_t)b->blobs_new,
+			      "blobsPresent", (json_int_t)b->blobs_present, "blobsRepaired",
+			      (json_int_t)b->blobs_repaired, "bytes", (json_int_t)b->bytes,
+			      "images", (json_int_t)b->nimages, "repositories",
+			      (json_int_t)b->nrepos, "signers", b->signers);
+
+	if (o)
+		json_object_set_new(o, "error", b->reason ? json_string(b->reason) : json_null());
+	if (o && b->file)
+		json_object_set_new(o, "file", json_string(b->file));
+	return o;
+}
+
+/* One line per bundle: refused ones on stderr, the others on stdout. */
+static void print_bundle(const char *cmd, const ferry_import_bundle *b)
+{
+	if (b->outcome == FERRY_REFUSED) {
+		fprintf(stderr, "ferry %s: refused: %s\n", cmd, b->reason);
+		return;
+	}
+	printf("%s: channel %s sequence %llu (bundle %.16s)", outcome_name[b->outcome],
+	       b->channel, (unsigned long long)b->sequence, b->id);
+	if (b->outcome == FERRY_SUPERSEDED) {
+		printf(", skipped: %s\n", b->reason);
+		return;
+	}
+	if (b->outcome != FERRY_ALREADY)
+		printf(", %zu image(s), %zu repositor%s, %zu blob(s) new, %zu already held",
+		       b->nimages, b->nrepos, b->nrepos == 1 ? "y" : "ies", b->blobs_new,
+		       b->blobs_present);
+	if (b->blobs_repaired)
+		printf(" (%zu damaged, replaced)", b->blobs_repaired);
+	printf(", signed by %s\n", b->signers);
+}
+
+/* The summary; with --json one object, holding `seed` (stolen) if given;
+ * `error` the call's first refusal, NULL if none. */
+static void print_result(const char *cmd, const ferry_import_result *res, int json,
+			 json_t *seed, const char *error)
+{
+	json_t *arr, *o;
 	size_t i;
 
-	for (i = 0; i < res->nbundles; i++) {
-		const ferry_import_bundle *b = &res->bundles[i];
-
-		if (json) {
-			json_array_append_new(arr,
-				json_pack("{s:s,s:s,s:I,s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}",
-					  "bundle", b->id, "channel", b->channel, "sequence",
-					  (json_int_t)b->sequence, "baseSequence",
-					  (json_int_t)b->base_sequence, "outcome",
-					  outcome[b->outcome], "volumes",
-					  (json_int_t)b->nvolumes, "blobsNew",
-					  (json_int_t)b->blobs_new, "blobsPresent",
-					  (json_int_t)b->blobs_present, "blobsRepaired",
-					  (json_int_t)b->blobs_repaired, "bytes",
-					  (json_int_t)b->bytes, "images", (json_int_t)b->nimages,
-					  "repositories", (json_int_t)b->nrepos, "signers",
-					  b->signers));
-			continue;
-		}
-		printf("%s: channel %s sequence %llu (bundle %.16s)", outcome[b->outcome],
-		       b->channel, (unsigned long long)b->sequence, b->id);
-		if (b->outcome != FERRY_ALREADY)
-			printf(", %zu image(s), %zu repositor%s, %zu blob(s) new, %zu "
-			       "already held", b->nimages, b->nrepos,
-			       b->nrepos == 1 ? "y" : "ies", b->blobs_new, b->blobs_present);
-		if (b->blobs_repaired)
-			printf(" (%zu damaged, replaced)", b->blobs_repaired);
-		printf(", signed by %s\n", b->signers);
-	}
-	if (json) {
-		json_t *o = json_pack("{s:b,s:o}", "ok", 1, "bundles", arr);
-
-		if (o && seed)
-			json_object_set_new(o, "seed", seed);
-		else
-			json_decref(seed);
-		cli_print_json(o);
-	} else {
-		json_decref(arr);
+	if (!json) {
+		for (i = 0; i < res->nbundles; i++)
+			if (!cli_quiet || res->bundles[i].outcome == FERRY_REFUSED)
+				print_bundle(cmd, &res->bundles[i]);
 		json_decref(seed);
+		return;
 	}
+	arr = json_array();
+	for (i = 0; i < res->nbundles; i++)
+		json_array_append_new(arr, bundle_json(&res->bundles[i]));
+	o = json_pack("{s:b,s:o}", "ok", error == NULL, "bundles", arr);
+	if (o && error)
+		json_object_set_new(o, "error", json_string(error));
+	if (o && seed)
+		json_object_set_new(o, "seed", seed);
+	else
+		json_decref(seed);
+	cli_print_json(o);
 }
 
 /* Import (or verify) and report; the exit code. */
@@ -126,7 +156,8 @@ static int run(ferry_store *st, const char *cmd, char *const *paths, size_t npat
 	ferry_seed_result sres;
 	ferry_progress_bar bar;
 	json_t *seeded = NULL;
-	size_t i, k;
+	char *refusal = NULL;
+	size_t i, k, nimported = 0;
 	int error, rc = FERRY_EXIT_OK;
 
 	ferry_progress_bar_init(&bar, cmd, !cli_quiet && !json);
@@ -134,18 +165,29 @@ static int run(ferry_store *st, const char *cmd, char *const *paths, size_t npat
 	io->progress_payload = &bar;
 	error = ferry_import(&res, st, (const char *const *)paths, npaths, io);
 	ferry_progress_bar_finish(&bar);
-	if (error < 0) {
+	if (error < 0 && !res.nbundles) {
 		if (json)
 			cli_print_json(json_pack("{s:b,s:s}", "ok", 0, "error", ferry_error_last()));
 		fprintf(stderr, "ferry %s: %s\n", cmd, ferry_error_last());
 		return cli_exit_code(error);
 	}
+	/* Some bundles were refused: the others stand, the exit code says so. */
+	if (error < 0) {
+		rc = cli_exit_code(error);
+		if (!(refusal = strdup(ferry_error_last()))) {
+			ferry_import_result_dispose(&res);
+			return FERRY_EXIT_FAILURE;
+		}
+	}
+	for (i = 0; i < res.nbundles; i++)
+		nimported += res.bundles[i].outcome == FERRY_IMPORTED ||
+			     res.bundles[i].outcome == FERRY_ALREADY;
 	/* Seed the site's servers once the import is published (or was already),
 	 * before the reconciler hears of it. The text summary comes first; the
 	 * JSON one waits to hold the seed's result too. */
-	if (!json && !cli_quiet)
-		print_result(&res, 0, NULL);
-	if (seed) {
+	if (!json)
+		print_result(cmd, &res, 0, NULL, refusal);
+	if (seed && (error == 0 || nimported)) {
 		error = ferry_seed(&sres, st, NULL);
 		if (json && sres.ntargets &&
 		    (seeded = json_pack("{s:b,s:o}", "ok", error == 0, "targets",
@@ -156,12 +198,14 @@ static int run(ferry_store *st, const char *cmd, char *const *paths, size_t npat
 		if (error < 0) {
 			fprintf(stderr, "ferry %s: imported, but seeding failed: %s\n", cmd,
 				ferry_error_last());
-			rc = FERRY_EXIT_FAILURE;
+			if (rc == FERRY_EXIT_OK)
+				rc = FERRY_EXIT_FAILURE;
 		}
 		ferry_seed_result_dispose(&sres);
 	}
 	if (json)
-		print_result(&res, 1, seeded);
+		print_result(cmd, &res, 1, seeded, refusal);
+	free(refusal);
 	/* Tell the reconciler (after the summary: the import already stands). */
 	for (i = 0; i < res.nbundles; i++) {
 		if (res.bundles[i].outcome != FERRY_IMPORTED)

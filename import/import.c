@@ -1,12 +1,16 @@
 /*
  * Import (see import.h). Every file is read once by the verifying reader;
  * its entries stream into a staging directory on the store's filesystem
- * (blobs the store already holds are hashed but not written again). Only
- * when every file of every bundle has verified, every split member hashes
- * whole, every prerequisite is held and every sequence is acceptable, is
- * anything published: blobs by rename, then one database transaction for
- * tags, refs, blobs, the channel sequence, the import record and the audit
- * event, then the OCI layout view.
+ * (blobs the store already holds are hashed but not written again). The
+ * files group into bundles by their manifests, and each bundle stands on
+ * its own: a file that fails refuses its bundle (naming the volume to send
+ * again), the others read on. Then, per channel in sequence order, a
+ * bundle whose files all verified, whose split members hash whole, whose
+ * prerequisites are held (by the store or a bundle before it that was not
+ * refused) and whose sequence is acceptable is published: blobs by rename,
+ * then one database transaction of its own for tags, refs, blobs, the
+ * channel sequence, the import record and the audit event. The OCI layout
+ * view follows once.
  */
 #define _GNU_SOURCE   /* sync_file_range */
 #include <errno.h>
@@ -204,10 +208,22 @@ typedef struct {
 	ferry_git_staged **git;     /* per repository, once staged */
 	ferry_trust_root *rotation; /* a new trust root the bundle carries */
 	int already;                /* imported before: nothing to do */
-	int failed;
+	int superseded;             /* older than its channel: skipped */
+	int refused;                /* a check failed: nothing published */
+	int error;                  /* refused: the code */
+	char *reason;               /* refused or superseded: why */
+	char *file;                 /* one of its files that verified */
+	ferry_buf files;            /* its files, one a line */
 	uint64_t bytes;
 	ferry_envelope_info sig;
 } staged_bundle;
+
+/* A file that failed before any bundle could be named for it. */
+typedef struct {
+	char *path;
+	int error;
+	char *reason;
+} failed_file;
 
 typedef struct {
 	ferry_store *st;
@@ -223,6 +239,8 @@ typedef struct {
 	/* progress over all files */
 	uint64_t base, total;
 	writer w;
+	failed_file *ff;
+	size_t nff;
 	int alarm;                  /* the failure is an alarm, not a rejection */
 	int64_t now;                /* the local clock */
 } import_ctx;
@@ -339,12 +357,61 @@ static int check_sequence(import_ctx *c, staged_bundle *b, const ferry_manifest 
 				       m->channel, (unsigned long long)m->sequence,
 				       last_id, m->id);
 	}
-	if (m->sequence < last)
-		return ferry_error_set(FERRY_EVERIFY,
-				       "rollback: channel '%s' is at sequence %llu; this "
-				       "bundle has sequence %llu", m->channel,
-				       (unsigned long long)last,
-				       (unsigned long long)m->sequence);
+	if (m->sequence < last) {
+		/* Skipped when given with others, refused when alone (decided
+		 * once every file is read). */
+		ferry_error_set(FERRY_EVERIFY, "channel '%s' is at sequence %llu; "
+				"this bundle has sequence %llu", m->channel,
+				(unsigned long long)last, (unsigned long long)m->sequence);
+		if (!(b->reason = strdup(ferry_error_last())))
+			return ferry_error_oom();
+		ferry_error_clear();
+		b->superseded = 1;
+	}
+	return 0;
+}
+
+/* Neither skipped nor refused: to be checked and published. */
+static int live(const staged_bundle *b)
+{
+	return b->m && !b->already && !b->superseded && !b->refused;
+}
+
+/*
+ * Refuse bundle `b` (or, when NULL, the file `path`) with the last error,
+ * keeping the first reason, and record the audit event.
+ */
+static int refuse(import_ctx *c, staged_bundle *b, const char *path, int error,
+		  const ferry_manifest *m, const ferry_envelope_info *sig)
+{
+	char *reason = strdup(ferry_error_last());
+
+	if (!reason)
+		return ferry_error_oom();
+	audit(c, c->alarm ? "alarm" : "reject", m, sig, "rejected", reason);
+	if (b) {
+		if (b->refused) {
+			free(reason);
+			return 0;
+		}
+		b->refused = 1;
+		b->error = error;
+		free(b->reason);
+		b->reason = reason;
+		return 0;
+	}
+	{
+		failed_file *grown = realloc(c->ff, (c->nff + 1) * sizeof(*grown));
+
+		if (!grown || !(grown[c->nff].path = strdup(path))) {
+			c->ff = grown ? grown : c->ff;
+			free(reason);
+			return ferry_error_oom();
+		}
+		c->ff = grown;
+		grown[c->nff].error = error;
+		grown[c->nff++].reason = reason;
+	}
 	return 0;
 }
 
@@ -441,7 +508,7 @@ static int sink_begin(void *payload, const ferry_manifest *m, size_t volume,
 	c->fd = -1;
 	c->at = part->offset;
 	c->cur_path = mem->path;
-	if (b->already)
+	if (b->already || b->superseded || b->refused)
 		return FERRY_EEXISTS;  /* stop reading: nothing to do */
 	if (is_blob(mem) && b->staged[part->member] <= 0 &&
 	    ferry_store_has_blob(c->st, mem->sha256 /* = name */) &&
@@ -496,22 +563,52 @@ static void progress(uint64_t done, uint64_t total, void *payload)
 
 /* ---- checks after reading -------------------------------------------------- */
 
+/*
+ * Append what to resend: "volume 4 of 8 (file NAME) of bundle ID, channel
+ * C sequence N: send it again". NAME is `file`'s last component, or when
+ * `file` is NULL the name the writer gives volume `v` (from another file of
+ * the bundle named <basename>.volNNN.tar); without either, no file is named.
+ */
+static int resend(ferry_buf *out, const staged_bundle *b, size_t v, const char *file)
+{
+	static const char pattern[] = ".vol000" FERRY_BUNDLE_FILE_SUFFIX;
+	const size_t tail = sizeof(pattern) - 1;
+	ferry_buf name = FERRY_BUF_INIT;
+	const char *from = file ? file : b->file, *base;
+	size_t len;
+	int error = 0;
+
+	if (from) {
+		base = strrchr(from, '/') ? strrchr(from, '/') + 1 : from;
+		len = strlen(base);
+		if (file)
+			error = ferry_buf_printf(&name, " (file %s)", base);
+		else if (len > tail && !strncmp(base + len - tail, ".vol", 4) && v < 999)
+			error = ferry_buf_printf(&name, " (file %.*s" FERRY_BUNDLE_VOLUME_FORMAT
+						 FERRY_BUNDLE_FILE_SUFFIX ")", (int)(len - tail),
+						 base, v + 1);
+	}
+	if (!error)
+		error = ferry_buf_printf(out, "%svolume %zu of %zu%s of bundle %.16s, channel %s "
+					 "sequence %llu: send it again", out->size ? "; " : "",
+					 v + 1, b->m->nvolumes, name.ptr ? name.ptr : "", b->id,
+					 b->m->channel, (unsigned long long)b->m->sequence);
+	ferry_buf_dispose(&name);
+	return error;
+}
+
 static int check_volumes(const staged_bundle *b)
 {
 	ferry_buf missing = FERRY_BUF_INIT;
 	size_t v, n = 0;
 	int error = 0;
 
-	for (v = 0; v < b->m->nvolumes; v++)
+	for (v = 0; v < b->m->nvolumes && !error; v++)
 		if (!b->volume_ok[v] && n++ < 32)
-			ferry_buf_printf(&missing, "%s%zu", n > 1 ? ", " : "", v + 1);
-	if (n)
-		error = ferry_error_set(FERRY_EVERIFY,
-					"bundle %.16s (channel %s, sequence %llu): "
-					"volume%s %s of %zu %s missing",
-					b->id, b->m->channel,
-					(unsigned long long)b->m->sequence, n > 1 ? "s" : "",
-					missing.ptr, b->m->nvolumes, n > 1 ? "are" : "is");
+			error = resend(&missing, b, v, NULL);
+	if (!error && n)
+		error = ferry_error_set(FERRY_EVERIFY, "missing: %s%s", missing.ptr,
+					n > 32 ? "; ..." : "");
 	ferry_buf_dispose(&missing);
 	return error;
 }
@@ -554,7 +651,7 @@ static int carried(const import_ctx *c, size_t upto, const char *hex)
 	size_t i, k;
 
 	for (i = 0; i < upto && i < c->nb; i++)
-		for (k = 0; c->b[i].m && !c->b[i].already && k < c->b[i].m->nmembers; k++)
+		for (k = 0; live(&c->b[i]) && k < c->b[i].m->nmembers; k++)
 			if (is_blob(&c->b[i].m->members[k]) &&
 			    !strcmp(c->b[i].m->members[k].sha256, hex))
 				return 1;
@@ -573,13 +670,33 @@ static int held(const import_ctx *c, size_t index, const char *hex)
 	return ferry_store_has_blob(c->st, hex) || carried(c, index, hex);
 }
 
-static int check_prerequisites(const import_ctx *c, size_t index)
+static int check_prerequisites(import_ctx *c, size_t index)
 {
 	const staged_bundle *b = &c->b[index];
 	const ferry_manifest *m = b->m;
 	ferry_buf missing = FERRY_BUF_INIT;
+	char last_id[FERRY_SHA256_HEX_LEN + 1];
+	uint64_t last;
 	size_t i, n = 0;
 	int error = 0;
+
+	/* A bundle of this import the channel's store state does not yet
+	 * hold, at or below the base this one builds on, was refused. */
+	if ((error = channel_state(c, m->channel, &last, last_id)) < 0)
+		return error;
+	for (i = 0; i < index; i++) {
+		const staged_bundle *p = &c->b[i];
+
+		if (p->refused && p->m && !strcmp(p->m->channel, m->channel) &&
+		    p->m->sequence > last && p->m->sequence <= m->base_sequence)
+			return ferry_error_set(FERRY_EVERIFY,
+					       "bundle %.16s (channel %s, sequence %llu) builds "
+					       "on sequence %llu, and bundle %.16s (sequence "
+					       "%llu) it needs was refused in this import",
+					       b->id, m->channel, (unsigned long long)m->sequence,
+					       (unsigned long long)m->base_sequence, p->id,
+					       (unsigned long long)p->m->sequence);
+	}
 
 	/* Every image binding must resolve to content the store will hold
 	 * (digests parsed with the manifest). */
@@ -630,7 +747,8 @@ static int locate_staged(ferry_buf *path, const char *hex, void *payload)
 	for (j = 0; j <= l->index && j < l->c->nb; j++) {
 		const staged_bundle *b = &l->c->b[j];
 
-		if (b->already || !b->m || (k = ferry_manifest_find(b->m, member)) < 0 ||
+		if ((j < l->index && !live(b)) || !b->m ||
+		    (k = ferry_manifest_find(b->m, member)) < 0 ||
 		    b->staged[k] <= 0)  /* not staged, or held intact */
 			continue;
 		return staged_path(path, b, (size_t)k);
@@ -803,7 +921,7 @@ static int stage_git(import_ctx *c, size_t index)
 		if (!error && !(borrow = calloc(index + 1, sizeof(*borrow))))
 			error = ferry_error_oom();
 		for (j = 0; !error && j < index; j++)
-			for (k = 0; c->b[j].git && k < c->b[j].m->nrepos; k++)
+			for (k = 0; live(&c->b[j]) && c->b[j].git && k < c->b[j].m->nrepos; k++)
 				if (!strcmp(c->b[j].m->repos[k].name, r->name) &&
 				    ferry_git_staged_objects(c->b[j].git[k]))
 					borrow[nborrow++] = ferry_git_staged_objects(c->b[j].git[k]);
@@ -952,8 +1070,33 @@ static int cmp_bundle(const void *a, const void *b)
 	return x->m->sequence < y->m->sequence ? -1 : x->m->sequence > y->m->sequence;
 }
 
+/* A file of bundle `b` could not be used: refuse the bundle, naming the
+ * volume to send again when the file's content is at fault. */
+static int refuse_file(import_ctx *c, staged_bundle *b, const char *path, int error,
+		       const ferry_read_result *res)
+{
+	ferry_buf msg = FERRY_BUF_INIT;
+	int e;
+
+	if (b && b->m && res->volume_known && res->volume < b->m->nvolumes && !c->alarm &&
+	    (error == FERRY_ECORRUPT || error == FERRY_EINVALID || error == FERRY_ETOOBIG ||
+	     error == FERRY_EIO)) {
+		if ((e = resend(&msg, b, res->volume, path)) < 0 ||
+		    (e = ferry_buf_printf(&msg, " (%s)", ferry_error_last())) < 0) {
+			ferry_buf_dispose(&msg);
+			return e;
+		}
+		ferry_error_set(error, "%s", msg.ptr);
+		ferry_buf_dispose(&msg);
+	} else if (!strstr(ferry_error_last(), path)) {
+		ferry_error_wrap(error, "'%s'", path);
+	}
+	return refuse(c, b, path, error, res->manifest ? res->manifest : b ? b->m : NULL,
+		      &res->signatures);
+}
+
 static int read_files(import_ctx *c, const ferry_trust *trust, int64_t now,
-		      const char *const *paths, size_t npaths, ferry_buf *files)
+		      const char *const *paths, size_t npaths)
 {
 	ferry_bundle_sink sink = { sink_begin, sink_data, sink_end, NULL };
 	ferry_read_options ro = FERRY_READ_OPTIONS_INIT;
@@ -975,42 +1118,82 @@ static int read_files(import_ctx *c, const ferry_trust *trust, int64_t now,
 	for (i = 0; i < npaths && !error; i++) {
 		ferry_read_result res;
 		staged_bundle *b;
+		int rerror;
 
 		c->cur = NULL;
 		c->fd = -1;
-		error = ferry_bundle_read(&res, paths[i], &ro);
-		b = res.manifest ? find_bundle(c, res.manifest->id) : NULL;
-		if (res.manifest && !b && !error)
-			error = add_bundle(c, res.manifest, &b);  /* no entries: cannot happen */
-		if (b && b->already && error == FERRY_EEXISTS)
-			error = 0;
-		if (error) {
-			if (c->fd >= 0) {
-				writer_drain(&c->w, paths[i]);
-				close(c->fd);
-			}
+		c->alarm = 0;
+		rerror = ferry_bundle_read(&res, paths[i], &ro);
+		if (c->fd >= 0) {
+			writer_drain(&c->w, paths[i]);
+			close(c->fd);
 			c->fd = -1;
-			if (b)
-				b->failed = 1;
-			if (!strstr(ferry_error_last(), paths[i]))
-				error = ferry_error_wrap(error, "'%s'", paths[i]);
-			audit(c, c->alarm ? "alarm" : "reject", res.manifest, &res.signatures,
-			      "rejected", ferry_error_last());
-		} else if (b) {
+		}
+		b = res.manifest ? find_bundle(c, res.manifest->id) : NULL;
+		if (res.manifest && !b && !rerror)
+			error = add_bundle(c, res.manifest, &b);  /* no entries: cannot happen */
+		if (b && !b->m && res.manifest) {
+			b->m = res.manifest;
+			res.manifest = NULL;
+		}
+		if (b && (b->already || b->superseded) && rerror == FERRY_EEXISTS)
+			rerror = 0;   /* nothing more to read of it */
+		if (error || (b && b->refused && rerror == FERRY_EEXISTS)) {
+			/* failed, or refused by an earlier file */
+		} else if (rerror == FERRY_ENOMEM)
+			error = rerror;
+		else if (rerror)
+			error = refuse_file(c, b, paths[i], rerror, &res);
+		else if (b) {
 			if (res.volume_known)
 				b->volume_ok[res.volume] = 1;
 			b->bytes += res.bytes;
 			b->sig = res.signatures;
-			if (!b->m) {
-				b->m = res.manifest;
-				res.manifest = NULL;
-			}
-			ferry_buf_printf(files, "%s%s", files->size ? "\n" : "", paths[i]);
+			if (!b->file)
+				b->file = strdup(paths[i]);
+			error = ferry_buf_printf(&b->files, "%s%s", b->files.size ? "\n" : "",
+						 paths[i]);
+			if (!error && !b->file)
+				error = ferry_error_oom();
 		}
 		c->base += res.bytes;
 		ferry_read_result_dispose(&res);
 	}
 	return error;
+}
+
+/* The report's entry for bundle `b`. */
+static int report_bundle(ferry_import_bundle *r, const staged_bundle *b, int dry_run)
+{
+	size_t k;
+
+	memcpy(r->id, b->id, sizeof(r->id));
+	if (!(r->channel = strdup(b->m->channel)) ||
+	    (b->reason && !(r->reason = strdup(b->reason))))
+		return ferry_error_oom();
+	r->sequence = b->m->sequence;
+	r->base_sequence = b->m->base_sequence;
+	r->outcome = b->refused ? FERRY_REFUSED : b->superseded ? FERRY_SUPERSEDED
+		   : b->already ? FERRY_ALREADY : dry_run ? FERRY_VERIFIED : FERRY_IMPORTED;
+	r->error = b->refused ? b->error : 0;
+	r->nvolumes = b->m->nvolumes;
+	r->bytes = b->bytes;
+	r->nimages = b->m->nimages;
+	r->nrepos = b->m->nrepos;
+	for (k = 0; !b->refused && k < b->m->nmembers; k++) {
+		if (!is_blob(&b->m->members[k]))
+			continue;
+		if (b->staged[k] == STAGED_NEW)
+			r->blobs_new++;
+		else if (b->staged[k] == STAGED_REPAIR)
+			r->blobs_repaired++;
+		else
+			r->blobs_present++;
+	}
+	for (k = 0; k < b->sig.nsigners; k++)
+		snprintf(r->signers + strlen(r->signers), sizeof(r->signers) - strlen(r->signers),
+			 "%s%s", k ? "," : "", b->sig.signers[k]);
+	return 0;
 }
 
 int ferry_import(ferry_import_result *out, ferry_store *st,
@@ -1020,7 +1203,7 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 	import_ctx c;
 	ferry_trust_root *root = NULL;
 	ferry_trust trust;
-	ferry_buf staging = FERRY_BUF_INIT, files = FERRY_BUF_INIT;
+	ferry_buf staging = FERRY_BUF_INIT;
 	int64_t now, newest;
 	size_t i, k;
 	int error;
@@ -1058,7 +1241,7 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 
 	/* 1. Read and verify every file, staging what the store lacks. The
 	 *    reference time is never earlier than the newest accepted bundle. */
-	error = read_files(&c, &trust, now > newest ? now : newest, paths, npaths, &files);
+	error = read_files(&c, &trust, now > newest ? now : newest, paths, npaths);
 	writer_stop(&c.w);
 	if (error < 0)
 		goto done;
@@ -1069,13 +1252,27 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 			error = ferry_error_set(FERRY_ERROR, "bundle %.16s was not read", c.b[i].id);
 			goto done;
 		}
-	qsort(c.b, c.nb, sizeof(*c.b), cmp_bundle);
+	/* An older bundle is a rollback when it is all that was given. */
+	if (c.nb == 1 && c.b[0].superseded) {
+		c.b[0].superseded = 0;
+		c.b[0].refused = 1;
+		c.b[0].error = FERRY_EVERIFY;
+		ferry_error_set(FERRY_EVERIFY, "rollback: %s", c.b[0].reason);
+		free(c.b[0].reason);
+		if (!(c.b[0].reason = strdup(ferry_error_last()))) {
+			error = ferry_error_oom();
+			goto done;
+		}
+		audit(&c, "reject", c.b[0].m, &c.b[0].sig, "rejected", c.b[0].reason);
+	}
+	if (c.nb)
+		qsort(c.b, c.nb, sizeof(*c.b), cmp_bundle);
 	{
 		size_t fresh = 0, rotating = 0;
 
 		for (i = 0; i < c.nb; i++) {
-			fresh += !c.b[i].already;
-			rotating += !c.b[i].already &&
+			fresh += live(&c.b[i]);
+			rotating += live(&c.b[i]) &&
 				    ferry_manifest_find(c.b[i].m, FERRY_TRUST_ROOT_MEMBER) >= 0;
 		}
 		/* Every file is judged by the root current when the import began,
@@ -1090,86 +1287,89 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 	}
 	for (i = 0; i < c.nb; i++) {
 		staged_bundle *b = &c.b[i];
+		const staged_bundle *p = i > 0 ? &c.b[i - 1] : NULL;
 
-		if (b->already)
+		if (!live(b))
 			continue;
-		if (i > 0 && !c.b[i - 1].already && !strcmp(c.b[i - 1].m->channel, b->m->channel) &&
-		    c.b[i - 1].m->sequence == b->m->sequence) {
+		c.alarm = 0;
+		if (p && !p->already && !p->superseded && !strcmp(p->m->channel, b->m->channel) &&
+		    p->m->sequence == b->m->sequence) {
+			c.alarm = 1;
 			error = ferry_error_set(FERRY_EVERIFY,
 						"ALARM: two bundles with channel '%s' sequence "
 						"%llu and other content were given",
 						b->m->channel,
 						(unsigned long long)b->m->sequence);
-			audit(&c, "alarm", b->m, &b->sig, "rejected", ferry_error_last());
-			goto done;
+		} else if ((error = check_volumes(b)) == 0 && (error = check_split_members(b)) == 0 &&
+			   (error = check_prerequisites(&c, i)) == 0 &&
+			   (error = check_images(&c, i)) == 0 && (error = check_moves(&c, b)) == 0 &&
+			   (error = stage_git(&c, i)) == 0) {
+			error = check_rotation(&c, b);
 		}
-		if ((error = check_volumes(b)) < 0 || (error = check_split_members(b)) < 0 ||
-		    (error = check_prerequisites(&c, i)) < 0 || (error = check_images(&c, i)) < 0 ||
-		    (error = check_moves(&c, b)) < 0 ||
-		    (error = stage_git(&c, i)) < 0 || (error = check_rotation(&c, b)) < 0) {
-			audit(&c, "reject", b->m, &b->sig, "rejected", ferry_error_last());
+		if (error == FERRY_ENOMEM)
 			goto done;
-		}
+		if (error < 0 && (error = refuse(&c, b, NULL, error, b->m, &b->sig)) < 0)
+			goto done;
 	}
 
-	/* 3. Publish: blobs, then the records, bundle by bundle in order. */
+	/* 3. Publish bundle by bundle in order, each its own transaction:
+	 *    blobs, repositories, then the records. */
 	for (i = 0; i < c.nb && !opts->dry_run; i++) {
-		if (c.b[i].already) {
-			audit(&c, "noop", c.b[i].m, &c.b[i].sig, "already imported", NULL);
+		staged_bundle *b = &c.b[i];
+
+		if (b->already || b->superseded) {
+			audit(&c, "noop", b->m, &b->sig,
+			      b->already ? "already imported" : "superseded", b->reason);
 			continue;
 		}
-		if ((error = publish_blobs(&c, &c.b[i])) < 0)
+		if (b->refused)
+			continue;
+		if ((error = publish_blobs(&c, b)) < 0)
 			goto done;
-		for (k = 0; k < c.b[i].m->nrepos; k++)
-			if ((error = ferry_git_publish(c.b[i].git[k])) < 0)
+		for (k = 0; k < b->m->nrepos; k++)
+			if ((error = ferry_git_publish(b->git[k])) < 0)
 				goto done;
-		if ((error = record(&c, &c.b[i], files.ptr ? files.ptr : "")) < 0)
+		if ((error = record(&c, b, b->files.ptr ? b->files.ptr : "")) < 0)
 			goto done;
-		if (c.b[i].rotation) {
-			if ((error = ferry_trust_install(st, c.b[i].rotation)) < 0)
+		if (b->rotation) {
+			if ((error = ferry_trust_install(st, b->rotation)) < 0)
 				goto done;
-			audit(&c, "rotation", c.b[i].m, &c.b[i].sig, "trust root installed", NULL);
+			audit(&c, "rotation", b->m, &b->sig, "trust root installed", NULL);
 		}
 	}
 	if (!opts->dry_run && (error = ferry_store_write_layout_view(st)) < 0)
 		goto done;
 
-	/* 4. Report. */
-	if (!(out->bundles = calloc(c.nb ? c.nb : 1, sizeof(*out->bundles)))) {
+	/* 4. Report: the bundles in order, then the files no bundle was named
+	 *    for; the first refusal is the call's error. */
+	if (!(out->bundles = calloc(c.nb + c.nff + 1, sizeof(*out->bundles)))) {
 		error = ferry_error_oom();
 		goto done;
 	}
-	for (i = 0; i < c.nb; i++) {
+	for (i = 0; i < c.nb; i++)
+		if ((error = report_bundle(&out->bundles[out->nbundles++], &c.b[i],
+					   opts->dry_run)) < 0)
+			goto done;
+	for (i = 0; i < c.nff; i++) {
 		ferry_import_bundle *r = &out->bundles[out->nbundles++];
-		const staged_bundle *b = &c.b[i];
 
-		memcpy(r->id, b->id, sizeof(r->id));
-		r->channel = strdup(b->m->channel);
-		r->sequence = b->m->sequence;
-		r->base_sequence = b->m->base_sequence;
-		r->outcome = b->already ? FERRY_ALREADY
-					: opts->dry_run ? FERRY_VERIFIED : FERRY_IMPORTED;
-		r->nvolumes = b->m->nvolumes;
-		r->bytes = b->bytes;
-		r->nimages = b->m->nimages;
-		r->nrepos = b->m->nrepos;
-		for (k = 0; k < b->m->nmembers; k++) {
-			if (!is_blob(&b->m->members[k]))
-				continue;
-			if (b->staged[k] == STAGED_NEW)
-				r->blobs_new++;
-			else if (b->staged[k] == STAGED_REPAIR)
-				r->blobs_repaired++;
-			else
-				r->blobs_present++;
+		r->outcome = FERRY_REFUSED;
+		r->error = c.ff[i].error;
+		if (!(r->channel = strdup("")) || !(r->reason = strdup(c.ff[i].reason)) ||
+		    !(r->file = strdup(c.ff[i].path))) {
+			error = ferry_error_oom();
+			goto done;
 		}
-		for (k = 0; k < b->sig.nsigners; k++)
-			snprintf(r->signers + strlen(r->signers),
-				 sizeof(r->signers) - strlen(r->signers), "%s%s",
-				 k ? "," : "", b->sig.signers[k]);
 	}
+	for (i = 0; i < out->nbundles && !error; i++)
+		if (out->bundles[i].outcome == FERRY_REFUSED)
+			error = ferry_error_set(out->bundles[i].error, "%s", out->bundles[i].reason);
+	writer_stop(&c.w);
+	goto cleanup;
 done:
 	writer_stop(&c.w);
+	ferry_import_result_dispose(out);
+cleanup:
 	for (i = 0; i < c.nb; i++) {
 		for (k = 0; c.b[i].git && k < c.b[i].m->nrepos; k++)
 			ferry_git_staged_free(c.b[i].git[k]);
@@ -1179,15 +1379,20 @@ done:
 		free(c.b[i].dir);
 		free(c.b[i].volume_ok);
 		free(c.b[i].staged);
+		free(c.b[i].reason);
+		free(c.b[i].file);
+		ferry_buf_dispose(&c.b[i].files);
 	}
 	free(c.b);
+	for (i = 0; i < c.nff; i++) {
+		free(c.ff[i].path);
+		free(c.ff[i].reason);
+	}
+	free(c.ff);
 	if (staging.ptr)
 		ferry_fs_remove_tree(staging.ptr);
 	ferry_buf_dispose(&staging);
-	ferry_buf_dispose(&files);
 	ferry_trust_root_free(root);
-	if (error)
-		ferry_import_result_dispose(out);
 	return error;
 }
 
@@ -1195,8 +1400,11 @@ void ferry_import_result_dispose(ferry_import_result *r)
 {
 	size_t i;
 
-	for (i = 0; i < r->nbundles; i++)
+	for (i = 0; i < r->nbundles; i++) {
 		free(r->bundles[i].channel);
+		free(r->bundles[i].reason);
+		free(r->bundles[i].file);
+	}
 	free(r->bundles);
 	memset(r, 0, sizeof(*r));
 }

@@ -1,8 +1,10 @@
 /*
  * ferry import: verify bundles completely against the store's trust root
- * and channel history, then publish them into the store. Nothing is
- * published unless every file given verified; a crash at any point leaves
- * the old state or the new one, and running the import again converges.
+ * and channel history, then publish them into the store. Each bundle of a
+ * call is its own transaction: nothing of a bundle is published unless all
+ * of its files verified, and a refused bundle holds back only itself and
+ * the bundles that build on it. A crash at any point leaves the old state
+ * or the new one, and running the import again converges.
  */
 #ifndef FERRY_IMPORT_IMPORT_H
 #define FERRY_IMPORT_IMPORT_H
@@ -36,12 +38,15 @@ typedef struct {
 typedef enum {
 	FERRY_IMPORTED = 1,     /* published */
 	FERRY_ALREADY = 2,      /* this exact bundle was imported before: no-op */
-	FERRY_VERIFIED = 3      /* dry run: would be published */
+	FERRY_VERIFIED = 3,     /* dry run: would be published */
+	FERRY_SUPERSEDED = 4,   /* older than the channel's sequence, given with
+				   other bundles: skipped */
+	FERRY_REFUSED = 5       /* failed a check: nothing of it published */
 } ferry_import_outcome;
 
 typedef struct {
-	char id[65];
-	char *channel;
+	char id[65];            /* "" when no verified manifest named it */
+	char *channel;          /* "" likewise */
 	uint64_t sequence, base_sequence;
 	ferry_import_outcome outcome;
 	size_t nvolumes;
@@ -50,6 +55,10 @@ typedef struct {
 	uint64_t bytes;                     /* bundle bytes read */
 	size_t nimages, nrepos;
 	char signers[256];
+	int error;                          /* FERRY_REFUSED: the error code */
+	char *reason;                       /* FERRY_REFUSED, FERRY_SUPERSEDED: why */
+	char *file;                         /* refused file no bundle could be
+					       named for, else NULL */
 } ferry_import_bundle;
 
 typedef struct {
@@ -59,11 +68,21 @@ typedef struct {
 
 /**
  * Import (or with dry_run, verify) the bundle files `paths` (whole bundles
- * or volumes, any order) into `st`, which must be open for writing.
- * Returns FERRY_EVERIFY for trust, replay, rollback, expiry and missing
- * prerequisites, FERRY_ECORRUPT/FERRY_EINVALID for damaged or hostile
- * bundles, each with a message naming the problem; every rejection is an
- * audit event (unless dry_run).
+ * or volumes, any order) into `st`, which must be open for writing. The
+ * files are grouped into bundles by their manifests; each channel's
+ * bundles are taken in sequence order and each complete, valid bundle is
+ * published in its own transaction. A bundle older than its channel's
+ * sequence is skipped (FERRY_SUPERSEDED) when other bundles were given,
+ * and refused as a rollback when it is the only one.
+ *
+ * `out` (disposed by the caller with ferry_import_result_dispose) holds one
+ * entry per bundle, and per file that could not be placed in a bundle,
+ * whenever the return is 0 or a refusal: FERRY_EVERIFY for trust, replay,
+ * rollback, expiry and missing prerequisites, FERRY_ECORRUPT/FERRY_EINVALID
+ * for damaged or hostile bundles (the first refused bundle's code; its
+ * message is the last error). Any other failure (the trust root, the
+ * store, a bundle carrying a trust root given with others) leaves `out`
+ * empty. Every refusal is an audit event (unless dry_run).
  */
 int ferry_import(ferry_import_result *out, ferry_store *st,
 		 const char *const *paths, size_t npaths,
