@@ -156,3 +156,81 @@ int ferry_path_is_safe(const char *path)
 	}
 }
 
+
+/* Length of the valid UTF-8 sequence at S (at most N bytes), 0 if invalid. */
+static size_t utf8_length(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t need, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		need = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		need = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		need = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (n < need || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < need; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return need;
+}
+
+size_t ferry_escape_bytes(char *dst, size_t dstsize, const char *src, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)src;
+	size_t i = 0, out = 0, need = 0;
+	int stopped = !dst;
+
+	while (i < len) {
+		size_t n = utf8_length(s + i, len - i), k, j;
+		int escape = !n || s[i] < 0x20 || s[i] == 0x7f ||
+			     (s[i] == 0xc2 && s[i + 1] < 0xa0);
+
+		n = n ? n : 1;
+		k = escape ? 4 * n : n;
+		if (!stopped && out + k < dstsize) {
+			for (j = 0; j < n; j++) {
+				if (escape) {
+					dst[out++] = '\\';
+					dst[out++] = 'x';
+					dst[out++] = hex[s[i + j] >> 4];
+					dst[out++] = hex[s[i + j] & 15];
+				} else {
+					dst[out++] = (char)s[i + j];
+				}
+			}
+		} else {
+			stopped = 1;
+		}
+		need += k;
+		i += n;
+	}
+	if (dst && dstsize)
+		dst[out] = '\0';
+	return need;
+}
+
+char *ferry_escape_dup(const char *s)
+{
+	size_t len = strlen(s), need = ferry_escape_bytes(NULL, 0, s, len);
+	char *out = malloc(need + 1);
+
+	if (out)
+		ferry_escape_bytes(out, need + 1, s, len);
+	return out;
+}
