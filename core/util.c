@@ -234,3 +234,38 @@ char *ferry_escape_dup(const char *s)
 		ferry_escape_bytes(out, need + 1, s, len);
 	return out;
 }
+
+/* After "scheme://" of URL, or NULL when URL has no such scheme. */
+static const char *url_authority(const char *url)
+{
+	const char *p = url;
+
+	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+	       (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.')
+		p++;
+	if (p == url || strncmp(p, "://", 3) != 0)
+		return NULL;
+	return p + 3;
+}
+
+int ferry_url_credentials(const char *url)
+{
+	const char *rest = url_authority(url), *at;
+	size_t auth;
+
+	if (!rest)
+		return 0;
+	auth = strcspn(rest, "/?#");
+	/* The last '@' ends the userinfo: a password may hold an '@' too. */
+	for (at = rest + auth; at > rest && at[-1] != '@'; at--)
+		;
+	if (at == rest)
+		return 0;
+	return memchr(rest, ':', (size_t)(at - 1 - rest)) ? 2 : 1;
+}
+
+int ferry_url_is_ssh(const char *url)
+{
+	return !strncmp(url, "ssh://", 6) || !strncmp(url, "git+ssh://", 10) ||
+	       !strncmp(url, "ssh+git://", 10);
+}

@@ -48,6 +48,16 @@ int ferry_path_is_safe(const char *path);
 size_t ferry_escape_bytes(char *dst, size_t dstsize, const char *src, size_t len);
 
 /**
+ * The credentials a "scheme://userinfo@host/..." URL carries in its
+ * authority: 0 none (or not such a URL), 1 a user name only, 2 a password
+ * ("user:password@", or ":token@"). Reads URL only; no error is recorded.
+ */
+int ferry_url_credentials(const char *url);
+
+/** Nonzero when URL's scheme is ssh (ssh://, git+ssh://, ssh+git://). */
+int ferry_url_is_ssh(const char *url);
+
+/**
  * ferry_escape_bytes() of the NUL-terminated S into a new string the caller
  * frees; NULL when out of memory (no error is recorded).
  */
