@@ -10,18 +10,12 @@
 # with no ESC, CR, C1 or invalid byte in their output (the bytes appear as
 # \xNN), and the audit rows import writes hold no such byte either.
 need jq sqlite3 sha256sum python3 od
-FORGE=${FERRY_FORGE_BUNDLE:-$FERRY_BUILD_DIR/tests/forge-bundle}
-[ -x "$FORGE" ] || fail "forge-bundle not found at $FORGE"
+. "$SRC/tests/lib/forge.sh"
 
 "$FERRY" keygen -o "$T/k" >/dev/null
 S=$T/store
 expect_exit 0 "$FERRY" trust init --store "$S" --key "$T/k.pub"
 
-layout() {
-	mkdir -p "$1/blobs/sha256"
-	printf '{"imageLayoutVersion":"1.0.0"}' >"$1/oci-layout"
-	printf '{"schemaVersion":2,"manifests":[]}' >"$1/index.json"
-}
 # clean WHAT FILE...: no raw ESC, CR, LF inside a line, C1 or invalid UTF-8.
 clean() {
 	local what=$1 f
