@@ -139,15 +139,228 @@ static int check_entry_shape(struct archive_entry *e, const char *name)
 
 typedef struct {
 	struct archive *a;
+	int fd;
+	unsigned member;    /* 1-based number of the member read next */
+	uint64_t next;      /* offset of that member's first header */
 	const char *path;
 	const ferry_read_options *opts;
 	ferry_read_result *out;
 	uint64_t done;
 } read_ctx;
 
+/* ---- raw tar framing ----------------------------------------------------
+ *
+ * libarchive folds framing into the entry it returns: a pax global header
+ * ('g') is applied to every later entry, an 'x' header's keys (uid, uname,
+ * path, ...) are merged into the next entry, and typeflags it does not know
+ * (or knows as "regular": '7', 'S', ...) come out as plain files. GNU tar
+ * treats the same bytes differently (a global path= renames members, a
+ * volume header 'V' is skipped, 'N' and 'I' have their own meanings), so
+ * the entry fields alone cannot tell that what stock tar extracts is what
+ * the reader checked. The reader therefore reads each member's raw 512-byte
+ * headers itself, at the offset libarchive is about to parse, and accepts
+ * exactly what docs/bundle-format.md section 3 allows: ustar headers, an
+ * optional per-file 'x' header with only the listed keys, then one typeflag
+ * '0' header. Only headers are read here, never a later member's data, so
+ * the rule that nothing past the envelope is read before it verifies holds.
+ */
+
+#define TAR_BLOCK 512
+#define PAX_HEADER_MAX 8192
+
+/* What a typeflag is, for the message that refuses it. */
+static const char *typeflag_name(unsigned char t)
+{
+	switch (t) {
+	case '\0': return "an old-style regular file (typeflag NUL)";
+	case '7': return "a contiguous file (typeflag '7')";
+	case 'g': return "a pax global header (typeflag 'g')";
+	case 'x': return "a second pax extended header (typeflag 'x')";
+	case 'X': return "a Solaris extended header (typeflag 'X')";
+	case 'A': return "a Solaris ACL (typeflag 'A')";
+	case 'E': return "a Solaris extended attribute (typeflag 'E')";
+	case 'D': return "a GNU dump directory (typeflag 'D')";
+	case 'I': return "an inode-only entry (typeflag 'I')";
+	case 'K': return "a GNU long link name (typeflag 'K')";
+	case 'L': return "a GNU long name (typeflag 'L')";
+	case 'M': return "a GNU multi-volume continuation (typeflag 'M')";
+	case 'N': return "a GNU old long name (typeflag 'N')";
+	case 'S': return "a GNU sparse file (typeflag 'S')";
+	case 'V': return "a GNU volume header (typeflag 'V')";
+	default: return NULL;
+	}
+}
+
+/* The pax keys a per-file 'x' header may carry (docs/bundle-format.md 3). */
+static int pax_key_allowed(const char *key, size_t len)
+{
+	static const char *const keys[] = { "path", "size", "mtime", "atime",
+					    "ctime" };
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strlen(keys[i]) == len && !memcmp(keys[i], key, len))
+			return 1;
+	return 0;
+}
+
+static int parse_octal(const unsigned char *f, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+
+	while (i < n && f[i] == ' ')
+		i++;
+	if (i == n || f[i] < '0' || f[i] > '7')
+		return -1;
+	for (; i < n && f[i] >= '0' && f[i] <= '7'; i++)
+		v = v * 8 + (uint64_t)(f[i] - '0');
+	for (; i < n; i++)
+		if (f[i] != ' ' && f[i] != '\0')
+			return -1;
+	*out = v;
+	return 0;
+}
+
+/* Check an 'x' header's records: "LEN KEY=VALUE\n", keys from the list. */
+static int check_pax_records(read_ctx *r, const char *rec, size_t size)
+{
+	size_t off = 0;
+
+	while (off < size) {
+		size_t len = 0, i = off, eq;
+
+		while (i < size && rec[i] >= '0' && rec[i] <= '9' && len < size)
+			len = len * 10 + (size_t)(rec[i++] - '0');
+		if (i == off || i >= size || rec[i] != ' ' || len > size - off ||
+		    len < i - off + 3 || rec[off + len - 1] != '\n')
+			return ferry_error_set(FERRY_EINVALID,
+					       "member %u: malformed pax extended "
+					       "header", r->member);
+		for (eq = i + 1; eq < off + len - 1 && rec[eq] != '='; eq++)
+			;
+		if (eq >= off + len - 1 ||
+		    !pax_key_allowed(rec + i + 1, eq - i - 1)) {
+			char key[64];
+			size_t klen = eq - i - 1;
+
+			ferry_escape_bytes(key, sizeof(key), rec + i + 1,
+					   klen < 40 ? klen : 40);
+			return ferry_error_set(FERRY_EINVALID,
+					       "member %u: pax extended header key "
+					       "'%s' is not allowed in a bundle",
+					       r->member, key);
+		}
+		off += len;
+	}
+	return 0;
+}
+
+/*
+ * Check the raw headers of the member starting at byte OFFSET: an optional
+ * 'x' header and then a typeflag '0' header, all ustar. An all-zero block
+ * (the end-of-archive marker) and the types libarchive itself reports
+ * (links, directories, devices, FIFOs: check_entry_shape names them) are
+ * left to the entry checks.
+ */
+static int check_member_framing(read_ctx *r, uint64_t offset,
+				uint64_t *data_start)
+{
+	unsigned char h[TAR_BLOCK];
+	char *pax = NULL;
+	int error = 0, seen_x = 0;
+
+	for (;;) {
+		const char *what;
+		uint64_t size;
+		ssize_t n = pread(r->fd, h, sizeof(h), (off_t)offset);
+		size_t i;
+
+		if (n != (ssize_t)sizeof(h))
+			break;  /* truncation: libarchive reports it */
+		for (i = 0; i < sizeof(h) && !h[i]; i++)
+			;
+		if (i == sizeof(h))
+			break;
+		if (memcmp(h + 257, "ustar\0" "00", 8) != 0) {
+			error = ferry_error_set(FERRY_EINVALID,
+						"member %u: not a ustar/pax header "
+						"(GNU or v7 tar format) at offset %llu",
+						r->member, (unsigned long long)offset);
+			break;
+		}
+		if (h[156] == '0' || (h[156] >= '1' && h[156] <= '6')) {
+			*data_start = offset + TAR_BLOCK;
+			break;
+		}
+		what = typeflag_name(h[156]);
+		if (h[156] != 'x' || seen_x) {
+			char tf[8];
+
+			if (!what) {
+				ferry_escape_bytes(tf, sizeof(tf), (const char *)h + 156, 1);
+				error = ferry_error_set(FERRY_EINVALID,
+							"member %u: unknown typeflag '%s' "
+							"is not allowed in a bundle",
+							r->member, tf);
+			} else {
+				error = ferry_error_set(FERRY_EINVALID,
+							"member %u: %s is not allowed "
+							"in a bundle", r->member, what);
+			}
+			break;
+		}
+		seen_x = 1;
+		if (parse_octal(h + 124, 12, &size) < 0 || size > PAX_HEADER_MAX) {
+			error = ferry_error_set(FERRY_EINVALID,
+						"member %u: pax extended header has "
+						"a bad or oversized size", r->member);
+			break;
+		}
+		if (!(pax = malloc(size ? size : 1))) {
+			error = ferry_error_oom();
+			break;
+		}
+		if (pread(r->fd, pax, size, (off_t)(offset + TAR_BLOCK)) != (ssize_t)size)
+			break;  /* truncation: libarchive reports it */
+		if ((error = check_pax_records(r, pax, size)) < 0)
+			break;
+		free(pax);
+		pax = NULL;
+		offset += TAR_BLOCK + ((size + TAR_BLOCK - 1) & ~(uint64_t)(TAR_BLOCK - 1));
+	}
+	free(pax);
+	return error;
+}
+
+/*
+ * Check the next member's raw framing, then let libarchive parse it. The
+ * offset of the following member is computed here from the header chain
+ * and the entry's size (libarchive's own position lags: it consumes an
+ * entry's data and padding lazily).
+ */
+static int read_header(read_ctx *r, struct archive_entry **e, int *rc)
+{
+	uint64_t data_start = 0, size;
+	int error;
+
+	if ((error = check_member_framing(r, r->next, &data_start)) < 0)
+		return error;
+	r->member++;
+	*rc = archive_read_next_header(r->a, e);
+	if (*rc == ARCHIVE_OK && data_start) {
+		size = archive_entry_size(*e) > 0 ? (uint64_t)archive_entry_size(*e) : 0;
+		r->next = data_start + ((size + TAR_BLOCK - 1) & ~(uint64_t)(TAR_BLOCK - 1));
+	}
+	return 0;
+}
+
 static int next_header(read_ctx *r, struct archive_entry **e, const char *after)
 {
-	int rc = archive_read_next_header(r->a, e);
+	int rc, error;
+
+	if ((error = read_header(r, e, &rc)) < 0)
+		return error;
 
 	if (rc == ARCHIVE_EOF)
 		return 1;
@@ -164,9 +377,11 @@ static int read_manifest(read_ctx *r)
 	ferry_buf env = FERRY_BUF_INIT, payload = FERRY_BUF_INIT;
 	const char *name;
 	la_int64_t size;
-	int error;
+	int error, rc;
 
-	error = archive_read_next_header(r->a, &e);
+	if ((error = read_header(r, &e, &rc)) < 0)
+		goto done;
+	error = rc;
 	if (error == ARCHIVE_EOF) {
 		error = ferry_error_set(FERRY_EINVALID, "'%s' is an empty archive",
 					r->path);
@@ -397,6 +612,7 @@ int ferry_bundle_read(ferry_read_result *out, const char *path,
 	memset(&r, 0, sizeof(r));
 	r.path = path;
 	r.opts = opts;
+	r.member = 1;
 	r.out = out;
 	if (!opts || opts->version != FERRY_READ_OPTIONS_VERSION)
 		return ferry_error_set(FERRY_EINVALID, "bad read options");
@@ -410,6 +626,7 @@ int ferry_bundle_read(ferry_read_result *out, const char *path,
 				       path);
 	}
 	out->bytes = (uint64_t)st.st_size;
+	r.fd = fd;
 	if (!(r.a = archive_read_new()) || (error = ferry_sha256_new(&sha)) < 0) {
 		error = error ? error : ferry_error_oom();
 		goto done;

@@ -14,6 +14,7 @@
 #include "ferry/errors.h"
 #include "alloc.h"
 #include "cli.h"
+#include "util.h"
 #include "buf.h"
 #include "members.h"
 #include "strv.h"
@@ -34,6 +35,12 @@ int cli_exit_code(int error)
 	default:
 		return FERRY_EXIT_FAILURE;
 	}
+}
+
+const char *cli_escape(char *buf, size_t len, const char *s)
+{
+	ferry_escape_bytes(buf, len, s ? s : "", s ? strlen(s) : 0);
+	return buf;
 }
 
 int cli_fail(const char *cmd, int error)

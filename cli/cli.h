@@ -52,6 +52,13 @@ void cli_print_json(json_t *value);
 /** Human-readable byte count ("1.5 MiB") into buf. */
 const char *cli_human_size(char *buf, size_t len, uint64_t bytes);
 
+/**
+ * Outside text (from a bundle, a request, a remote) made safe for one output
+ * line: ferry_escape_bytes() of S into BUF (LEN bytes, truncated there);
+ * returns BUF.
+ */
+const char *cli_escape(char *buf, size_t len, const char *s);
+
 /** The store directory: `given`, else $FERRY_STORE, else /var/lib/ferry. */
 const char *cli_store_path(const char *given);
 /** ferry verify --store: every check of import, nothing published. */

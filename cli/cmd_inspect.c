@@ -164,7 +164,7 @@ static json_t *manifest_json(const ferry_read_result *r, int verified)
 static void print_text(const ferry_read_result *r, int verified)
 {
 	const ferry_manifest *m = r->manifest;
-	char created[32], expires[32], size[32];
+	char created[32], expires[32], size[32], e1[512], e2[512], e3[2048];
 	uint64_t total = 0;
 	size_t i, s;
 
@@ -193,14 +193,20 @@ static void print_text(const ferry_read_result *r, int verified)
 	printf("\n");
 	if (m->nsources) {
 		printf("\nsources (%zu):\n", m->nsources);
+		/* The manifest may come from a key nobody trusts yet: every
+		 * string in it is outside text. */
 		for (i = 0; i < m->nsources; i++)
-			printf("  %-11s %-28s %s\n", m->sources[i].kind,
-			       m->sources[i].name, m->sources[i].location);
+			printf("  %-11s %-28s %s\n",
+			       cli_escape(e1, sizeof(e1), m->sources[i].kind),
+			       cli_escape(e2, sizeof(e2), m->sources[i].name),
+			       cli_escape(e3, sizeof(e3), m->sources[i].location));
 	}
 	printf("\nimages (%zu):\n", m->nimages);
 	for (i = 0; i < m->nimages; i++)
-		printf("  %-40s %s\n  %-40s %s\n", m->images[i].reference,
-		       m->images[i].digest, "", m->images[i].media_type);
+		printf("  %-40s %s\n  %-40s %s\n",
+		       cli_escape(e1, sizeof(e1), m->images[i].reference),
+		       cli_escape(e2, sizeof(e2), m->images[i].digest), "",
+		       cli_escape(e3, sizeof(e3), m->images[i].media_type));
 	if (m->nprereq_blobs) {
 		printf("\nprerequisites (%zu blob(s) the receiver must already hold):\n",
 		       m->nprereq_blobs);
@@ -214,7 +220,7 @@ static void print_text(const ferry_read_result *r, int verified)
 	for (i = 0; i < m->nmembers; i++)
 		printf("  %10s  %s\n", cli_human_size(size, sizeof(size),
 						      m->members[i].size),
-		       m->members[i].path);
+		       cli_escape(e1, sizeof(e1), m->members[i].path));
 	if (m->nvolumes > 1) {
 		printf("\nvolume layout:\n");
 		for (i = 0; i < m->nvolumes; i++)

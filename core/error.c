@@ -2,6 +2,12 @@
  * Thread-local last-error slot. Every failing function records one line
  * describing the problem; callers higher up return the code unchanged so the
  * most specific message survives to the command that prints it.
+ *
+ * Messages embed outside text (member names, references, paths from a
+ * bundle or a request), so the slot is the one place they are made safe:
+ * every message is passed through ferry_escape_bytes() when it is recorded,
+ * and whatever prints, logs or audits it gets one line with no control
+ * bytes or invalid UTF-8.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -9,6 +15,7 @@
 #include <string.h>
 
 #include "ferry/errors.h"
+#include "util.h"
 
 static _Thread_local char last_message[1024];
 static _Thread_local int last_code;
@@ -16,11 +23,13 @@ static _Thread_local int last_code;
 static void vset(int code, int with_errno, int saved_errno, const char *fmt,
 		 va_list ap)
 {
-	int n = vsnprintf(last_message, sizeof(last_message), fmt, ap);
+	char raw[sizeof(last_message)];
+	int n = vsnprintf(raw, sizeof(raw), fmt, ap);
 
-	if (with_errno && n >= 0 && (size_t)n < sizeof(last_message))
-		snprintf(last_message + n, sizeof(last_message) - (size_t)n,
-			 ": %s", strerror(saved_errno));
+	if (with_errno && n >= 0 && (size_t)n < sizeof(raw))
+		snprintf(raw + n, sizeof(raw) - (size_t)n, ": %s",
+			 strerror(saved_errno));
+	ferry_escape_bytes(last_message, sizeof(last_message), raw, strlen(raw));
 	last_code = code;
 }
 
@@ -47,18 +56,20 @@ int ferry_error_set_errno(int code, const char *fmt, ...)
 
 int ferry_error_wrap(int code, const char *fmt, ...)
 {
-	char previous[sizeof(last_message)];
+	char previous[sizeof(last_message)], raw[sizeof(last_message)];
 	va_list ap;
 	int n;
 
 	memcpy(previous, last_message, sizeof(previous));
 	va_start(ap, fmt);
-	n = vsnprintf(last_message, sizeof(last_message), fmt, ap);
+	n = vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
 	/* The previous message is cut to what fits: the new context comes first. */
-	if (n >= 0 && (size_t)n < sizeof(last_message) && previous[0] &&
-	    snprintf(last_message + n, sizeof(last_message) - (size_t)n, ": %s", previous) < 0)
-		last_message[n] = '\0';
+	if (n >= 0 && (size_t)n < sizeof(raw) && previous[0] &&
+	    snprintf(raw + n, sizeof(raw) - (size_t)n, ": %s", previous) < 0)
+		raw[n] = '\0';
+	/* The previous message is already escaped; escaping is idempotent. */
+	ferry_escape_bytes(last_message, sizeof(last_message), raw, strlen(raw));
 	last_code = code;
 	return code;
 }

@@ -1,11 +1,15 @@
 /*
  * Process-wide log sink. Formatting happens only after the level check, so a
- * disabled debug message costs one comparison.
+ * disabled debug message costs one comparison. Messages embed outside text,
+ * so each is escaped (ferry_escape_bytes) before it reaches the sink: a sink
+ * always gets one line with no control bytes.
  */
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "log.h"
+#include "util.h"
+#include <string.h>
 #include "banned.h"
 
 static ferry_log_sink current_sink;
@@ -27,12 +31,13 @@ int ferry_log_enabled(ferry_log_level level)
 
 void ferry_log__write(ferry_log_level level, const char *fmt, ...)
 {
-	char msg[2048];
+	char raw[2048], msg[2048];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	ferry_escape_bytes(msg, sizeof(msg), raw, strlen(raw));
 	current_sink(level, msg, current_payload);
 }
 

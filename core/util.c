@@ -156,3 +156,116 @@ int ferry_path_is_safe(const char *path)
 	}
 }
 
+
+/* Length of the valid UTF-8 sequence at S (at most N bytes), 0 if invalid. */
+static size_t utf8_length(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t need, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		need = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		need = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		need = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (n < need || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < need; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return need;
+}
+
+size_t ferry_escape_bytes(char *dst, size_t dstsize, const char *src, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)src;
+	size_t i = 0, out = 0, need = 0;
+	int stopped = !dst;
+
+	while (i < len) {
+		size_t n = utf8_length(s + i, len - i), k, j;
+		int escape = !n || s[i] < 0x20 || s[i] == 0x7f ||
+			     (s[i] == 0xc2 && s[i + 1] < 0xa0);
+
+		n = n ? n : 1;
+		k = escape ? 4 * n : n;
+		if (!stopped && out + k < dstsize) {
+			for (j = 0; j < n; j++) {
+				if (escape) {
+					dst[out++] = '\\';
+					dst[out++] = 'x';
+					dst[out++] = hex[s[i + j] >> 4];
+					dst[out++] = hex[s[i + j] & 15];
+				} else {
+					dst[out++] = (char)s[i + j];
+				}
+			}
+		} else {
+			stopped = 1;
+		}
+		need += k;
+		i += n;
+	}
+	if (dst && dstsize)
+		dst[out] = '\0';
+	return need;
+}
+
+char *ferry_escape_dup(const char *s)
+{
+	size_t len = strlen(s), need = ferry_escape_bytes(NULL, 0, s, len);
+	char *out = malloc(need + 1);
+
+	if (out)
+		ferry_escape_bytes(out, need + 1, s, len);
+	return out;
+}
+
+/* After "scheme://" of URL, or NULL when URL has no such scheme. */
+static const char *url_authority(const char *url)
+{
+	const char *p = url;
+
+	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+	       (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.')
+		p++;
+	if (p == url || strncmp(p, "://", 3) != 0)
+		return NULL;
+	return p + 3;
+}
+
+int ferry_url_credentials(const char *url)
+{
+	const char *rest = url_authority(url), *at;
+	size_t auth;
+
+	if (!rest)
+		return 0;
+	auth = strcspn(rest, "/?#");
+	/* The last '@' ends the userinfo: a password may hold an '@' too. */
+	for (at = rest + auth; at > rest && at[-1] != '@'; at--)
+		;
+	if (at == rest)
+		return 0;
+	return memchr(rest, ':', (size_t)(at - 1 - rest)) ? 2 : 1;
+}
+
+int ferry_url_is_ssh(const char *url)
+{
+	return !strncmp(url, "ssh://", 6) || !strncmp(url, "git+ssh://", 10) ||
+	       !strncmp(url, "ssh+git://", 10);
+}

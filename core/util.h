@@ -35,5 +35,33 @@ int ferry_time_parse(int64_t *out, const char *text);
  */
 int ferry_path_is_safe(const char *path);
 
+/**
+ * Escape LEN bytes of outside text (member names, references, HTTP request
+ * lines, webhook fields) for one terminal or log line: every control byte
+ * (C0 including ESC, CR, LF and TAB, DEL, and the C1 range U+0080-U+009F),
+ * and every byte that is not part of valid UTF-8, becomes "\xNN"; valid
+ * UTF-8 is kept. Backslash is kept as is, so escaping twice changes nothing.
+ * Writes at most DSTSIZE bytes including the NUL (DSTSIZE may be 0 with DST
+ * NULL), never splitting an escape or a character; returns the length the
+ * whole escaped text needs, without the NUL, like snprintf.
+ */
+size_t ferry_escape_bytes(char *dst, size_t dstsize, const char *src, size_t len);
+
+/**
+ * The credentials a "scheme://userinfo@host/..." URL carries in its
+ * authority: 0 none (or not such a URL), 1 a user name only, 2 a password
+ * ("user:password@", or ":token@"). Reads URL only; no error is recorded.
+ */
+int ferry_url_credentials(const char *url);
+
+/** Nonzero when URL's scheme is ssh (ssh://, git+ssh://, ssh+git://). */
+int ferry_url_is_ssh(const char *url);
+
+/**
+ * ferry_escape_bytes() of the NUL-terminated S into a new string the caller
+ * frees; NULL when out of memory (no error is recorded).
+ */
+char *ferry_escape_dup(const char *s);
+
 
 #endif

@@ -349,22 +349,6 @@ static int resolve_spec_path(char **out, const ferry_export_spec *spec, const ch
 	return 0;
 }
 
-/* user:password@ in a URL would put a secret in the spec */
-static int url_has_password(const char *url)
-{
-	const char *rest, *at, *colon;
-	size_t auth;
-
-	if (!has_scheme(url, &rest))
-		return 0;
-	auth = strcspn(rest, "/");
-	at = memchr(rest, '@', auth);
-	if (!at)
-		return 0;
-	colon = memchr(rest, ':', (size_t)(at - rest));
-	return colon != NULL;
-}
-
 static int parse_credentials(creds *out, const ferry_export_spec *spec,
 			     const ferry_source *src)
 {
@@ -438,10 +422,6 @@ int ferry_git_content_add(ferry_git_content *c, const ferry_export_spec *spec,
 		return error;
 	if (refs && json_array_size(refs) == 0)
 		return ferry_source_error(spec, src, "'refs' must list at least one pattern");
-	if (url_has_password(src->location))
-		return ferry_source_error(spec, src,
-					  "the URL holds a password; give credentials by "
-					  "reference under 'credentials'");
 	if (src->location[0] == '-')
 		return ferry_source_error(spec, src, "'%s' is not a URL or path",
 					  src->location);

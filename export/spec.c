@@ -232,6 +232,19 @@ static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 		error = ferry_error_oom();
 	if (!error && !(src.written = strdup(loc)))
 		error = ferry_error_oom();
+	/* The location is written into the signed manifest's sources and shown
+	 * by inspect: a secret in it would cross the gap in the clear. A user
+	 * name is refused too unless the URL is ssh (an ssh login is not a
+	 * secret; "https://ghp_TOKEN@host" is). The URL is not quoted back. */
+	if (!error && ferry_url_credentials(loc) > 0 &&
+	    (ferry_url_credentials(loc) == 2 || !ferry_url_is_ssh(loc)))
+		error = ferry_error_set(FERRY_EINVALID,
+					"%s:%d: %s source: the URL holds %s; give "
+					"credentials by reference under 'credentials'",
+					c->path, ferry_yaml_line(n), src.kind_name,
+					ferry_url_credentials(loc) == 2
+						? "a password"
+						: "a user name (which may be a token)");
 	if (!error && !src.name && src.kind == FERRY_SOURCE_OCI_LAYOUT) {
 		/* Default repository name: the directory's name. */
 		char *copy = strdup(src.location);

@@ -349,19 +349,31 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 		ferry_time_format(when, sizeof(when), (int64_t)time(NULL));
 		pthread_mutex_lock(&m->log_lock);
-		fprintf(m->access_log,
-			"{\"time\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"path\":",
-			when, r->client, r->method);
+		/* One JSON object a line for any request: the method, path and
+		 * client come from outside, and jansson refuses invalid UTF-8,
+		 * so each is escaped (ferry_escape_bytes) before jansson encodes
+		 * it. */
 		{
-			json_t *p = json_string(r->path);
-			char *q = p ? json_dumps(p, JSON_ENCODE_ANY) : NULL;
+			char *method = ferry_escape_dup(r->method);
+			char *path = ferry_escape_dup(r->path);
+			char *client = ferry_escape_dup(r->client);
+			json_t *line = method && path && client
+				? json_pack("{s:s,s:s,s:s,s:s,s:i,s:I,s:f}", "time", when,
+					    "client", client, "method", method, "path", path,
+					    "status", (int)r->status, "bytes",
+					    (json_int_t)r->bytes, "ms", (double)us / 1000.0)
+				: NULL;
+			char *text = line ? json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER)
+					  : NULL;
 
-			fputs(q ? q : "\"\"", m->access_log);
-			free(q);
-			json_decref(p);
+			if (text)
+				fprintf(m->access_log, "%s\n", text);
+			free(text);
+			json_decref(line);
+			free(method);
+			free(path);
+			free(client);
 		}
-		fprintf(m->access_log, ",\"status\":%u,\"bytes\":%llu,\"ms\":%.3f}\n",
-			r->status, (unsigned long long)r->bytes, (double)us / 1000.0);
 		fflush(m->access_log);
 		pthread_mutex_unlock(&m->log_lock);
 	}

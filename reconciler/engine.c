@@ -1400,22 +1400,28 @@ typedef struct {
 static int history_row(const ferry_store_stack_event *ev, void *payload)
 {
 	history_ctx *h = payload;
-	char when[32];
+	char when[32], actor[128], text[1024];
 
 	ferry_time_format(when, sizeof(when), ev->time);
 	if (h->json)
 		return ferry_json_append(h->arr, ferry_audit__event_json(ev, "id",
 									 json_integer(ev->id)));
+	/* The actor (a webhook's pusher login), errors and drift details may
+	 * quote outside text, and rows may predate escaping at the source:
+	 * every line is escaped here too (escaping is idempotent). */
+	ferry_escape_bytes(actor, sizeof(actor), ev->actor, strlen(ev->actor));
 	ferry_buf_printf(h->out, "%-20s %-12s %-9s %-24.24s %-12.12s %-14s %-5s", when, ev->stack,
-			 ev->trigger, ev->actor, ev->revision ? ev->revision : "-", ev->outcome,
+			 ev->trigger, actor, ev->revision ? ev->revision : "-", ev->outcome,
 			 ev->drift ? "yes" : "no");
 	if (ev->channel)
 		ferry_buf_printf(h->out, " %s#%lld (%.12s)", ev->channel, (long long)ev->sequence,
 				 ev->bundle_id ? ev->bundle_id : "?");
 	if (ev->error)
-		ferry_buf_printf(h->out, " error: %s", ev->error);
+		ferry_buf_printf(h->out, " error: %s", ferry_escape_bytes(text, sizeof(text), ev->error,
+									   strlen(ev->error)) ? text : "");
 	else if (ev->detail && ev->drift)
-		ferry_buf_printf(h->out, " drift: %s", ev->detail);
+		ferry_buf_printf(h->out, " drift: %s", ferry_escape_bytes(text, sizeof(text), ev->detail,
+									   strlen(ev->detail)) ? text : "");
 	return ferry_buf_puts(h->out, "\n");
 }
 

@@ -21,6 +21,7 @@
 
 #include "ferry/errors.h"
 #include "json.h"
+#include "util.h"
 #include "log.h"
 #include "webhook.h"
 #include "banned.h"
@@ -275,7 +276,12 @@ static enum MHD_Result route(void *cls, struct MHD_Connection *conn, const char 
 			if (!who)
 				who = json_string_value(
 					json_object_get(json_object_get(doc, "sender"), "login"));
-			snprintf(actor, sizeof(actor), "webhook:%.100s", who ? who : "token");
+			char login[128];
+
+			/* Outside text: shown by 'reconcile history' and logged. */
+			ferry_escape_bytes(login, sizeof(login), who ? who : "token",
+					   who ? strlen(who) : 5);
+			snprintf(actor, sizeof(actor), "webhook:%s", login);
 			json_decref(doc);
 		}
 		w->trigger(w->cfg->stacks[i].name, actor, w->payload);

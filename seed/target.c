@@ -17,6 +17,7 @@
 #include "json.h"
 #include "target.h"
 #include "targets.h"
+#include "util.h"
 #include "banned.h"
 
 static const char *const kind_names[] = { "", "oci", "git", "gitea" };
@@ -156,7 +157,17 @@ static int check_options(ferry_target_kind kind, const json_t *options)
 static int check_url(ferry_target_kind kind, const char *url)
 {
 	int http = !strncmp(url, "http://", 7) || !strncmp(url, "https://", 8);
+	int cred = ferry_url_credentials(url);
 
+	/* The URL is stored in ferry.db and shown by 'target ls' and 'seed
+	 * -v': no secret may be in it, and it is not quoted back here. An
+	 * ssh login name is not a secret. */
+	if (cred == 2 || (cred == 1 && !ferry_url_is_ssh(url)))
+		return ferry_error_set(FERRY_EINVALID, "the URL holds %s; give "
+				       "credentials with --credentials FILE (or "
+				       "--ssh-key FILE)",
+				       cred == 2 ? "a password" : "a user name (which may "
+				       "be a token)");
 	if (strlen(url) > 2000 || strpbrk(url, " \t\r\n"))
 		return ferry_error_set(FERRY_EINVALID, "'%.200s' is not a usable URL", url);
 	if (kind != FERRY_TARGET_GIT && !http)

@@ -9,6 +9,7 @@
 #include "ferry/errors.h"
 #include "catalog.h"
 #include "private.h"
+#include "util.h"
 #include "banned.h"
 
 /* ---- channels and imports ------------------------------------------------- */
@@ -501,10 +502,17 @@ int ferry_store_audit_add(ferry_store *st, const ferry_store_audit_entry *e)
 		"INSERT INTO audit(time, event, bundle_id, channel, sequence, signers, outcome, "
 		"reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 	sqlite3_stmt *q = NULL;
+	char *reason = NULL;
 	int error;
 
-	if ((error = ferry_db_prepare(&q, &st->db, sql, "audit")) < 0)
+	/* The reason often quotes outside text (a member name, a reference):
+	 * the audit row stores it escaped like every other output line. */
+	if (e->reason && !(reason = ferry_escape_dup(e->reason)))
+		return ferry_error_oom();
+	if ((error = ferry_db_prepare(&q, &st->db, sql, "audit")) < 0) {
+		free(reason);
 		return error;
+	}
 	sqlite3_bind_int64(q, 1, e->time ? e->time : (int64_t)time(NULL));
 	sqlite3_bind_text(q, 2, e->event, -1, SQLITE_STATIC);
 	ferry_db_bind_text(q, 3, e->bundle_id);
@@ -513,9 +521,10 @@ int ferry_store_audit_add(ferry_store *st, const ferry_store_audit_entry *e)
 		sqlite3_bind_int64(q, 5, (sqlite3_int64)e->sequence);
 	ferry_db_bind_text(q, 6, e->signers);
 	sqlite3_bind_text(q, 7, e->outcome, -1, SQLITE_STATIC);
-	ferry_db_bind_text(q, 8, e->reason);
+	ferry_db_bind_text(q, 8, reason);
 	error = ferry_db_step_done(&st->db, q, "audit");
 	ferry_db_release(&st->db, q);
+	free(reason);
 	return error;
 }
 

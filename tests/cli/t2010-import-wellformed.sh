@@ -16,8 +16,7 @@
 # imports.
 . "$(dirname "$0")/../lib/test-lib.sh"
 need jq sqlite3 sha256sum git
-FORGE=${FERRY_FORGE_BUNDLE:-$FERRY_BUILD_DIR/tests/forge-bundle}
-[ -x "$FORGE" ] || fail "forge-bundle not found at $FORGE"
+. "$SRC/tests/lib/forge.sh"
 
 MT_INDEX=application/vnd.oci.image.index.v1+json
 MT_MANIFEST=application/vnd.oci.image.manifest.v1+json
@@ -28,12 +27,6 @@ MT_LAYER=application/vnd.oci.image.layer.v1.tar+gzip
 S=$T/store
 expect_exit 0 "$FERRY" trust init --store "$S" --key "$T/k.pub"
 
-# layout DIR: an empty OCI layout.
-layout() {
-	mkdir -p "$1/blobs/sha256"
-	printf '{"imageLayoutVersion":"1.0.0"}' >"$1/oci-layout"
-	printf '{"schemaVersion":2,"manifests":[]}' >"$1/index.json"
-}
 # blob DIR FILE: put FILE into layout DIR; prints "DIGEST SIZE".
 blob() {
 	local h
