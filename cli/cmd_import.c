@@ -97,17 +97,22 @@ static json_t *bundle_json(const ferry_import_bundle *b)
 	return o;
 }
 
-/* One line per bundle: refused ones on stderr, the others on stdout. */
+/* One line per bundle: refused ones on stderr, the others on stdout. The
+ * channel, reasons and signers come from the bundle: escaped. */
 static void print_bundle(const char *cmd, const ferry_import_bundle *b)
 {
+	char chan[256], why[1024], who[512];
+
+	cli_escape(why, sizeof(why), b->reason);
 	if (b->outcome == FERRY_REFUSED) {
-		fprintf(stderr, "ferry %s: refused: %s\n", cmd, b->reason);
+		fprintf(stderr, "ferry %s: refused: %s\n", cmd, why);
 		return;
 	}
 	printf("%s: channel %s sequence %llu (bundle %.16s)", outcome_name[b->outcome],
-	       b->channel, (unsigned long long)b->sequence, b->id);
+	       cli_escape(chan, sizeof(chan), b->channel), (unsigned long long)b->sequence,
+	       b->id);
 	if (b->outcome == FERRY_SUPERSEDED) {
-		printf(", skipped: %s\n", b->reason);
+		printf(", skipped: %s\n", why);
 		return;
 	}
 	if (b->outcome != FERRY_ALREADY)
@@ -116,7 +121,7 @@ static void print_bundle(const char *cmd, const ferry_import_bundle *b)
 		       b->blobs_present);
 	if (b->blobs_repaired)
 		printf(" (%zu damaged, replaced)", b->blobs_repaired);
-	printf(", signed by %s\n", b->signers);
+	printf(", signed by %s\n", cli_escape(who, sizeof(who), b->signers));
 }
 
 /* The summary; with --json one object, holding `seed` (stolen) if given;

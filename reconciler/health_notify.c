@@ -91,23 +91,17 @@ unsigned ferry_notify_transition(ferry_health *health, const char *outcome, int 
 }
 
 /* A JSON string for text that came from elsewhere (an error message may
- * quote a server): jansson takes only valid UTF-8, so a text that is not
- * is carried with each byte above 0x7f as '?'. */
+ * quote a server): escaped as for a log line, which also makes it valid
+ * UTF-8 for jansson. */
 static json_t *text_value(const char *s)
 {
 	json_t *v;
 	char *copy;
-	size_t i;
 
 	if (!s)
 		return json_null();
-	if ((v = json_string(s)))
-		return v;
-	if (!(copy = strdup(s)))
+	if (!(copy = ferry_escape_dup(s)))
 		return NULL;
-	for (i = 0; copy[i]; i++)
-		if ((unsigned char)copy[i] > 0x7f)
-			copy[i] = '?';
 	v = json_string(copy);
 	free(copy);
 	return v;

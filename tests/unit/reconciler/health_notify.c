@@ -57,7 +57,7 @@ static void test_reconciler_notify__syslog_line(void **state)
 	ev.message = "bad \xff utf-8";
 	assert_int_equal(ferry_notify_syslog_format(&b, &ev, "", 1), 0);
 	assert_non_null(strstr(b.ptr, "<29>1 1970-01-01T00:00:00Z - ferry-reconcile 1 recovered - "));
-	assert_non_null(strstr(b.ptr, "\"message\":\"bad ? utf-8\""));
+	assert_non_null(strstr(b.ptr, "\"message\":\"bad \\\\xff utf-8\""));
 	ferry_buf_dispose(&b);
 }
 
