@@ -501,8 +501,8 @@ static int parse_sink(cfg_ctx *c, ferry_notify_sink *s, yaml_node_t *map)
 				return error;
 		} else {
 			if (v->type != YAML_SEQUENCE_NODE)
-				return fail(c, v, "events is a list of failed, refused, drift and "
-					    "recovered", NULL);
+				return fail(c, v, "events is a list of failed, refused, drift, "
+					    "recovered, import-alarm and import-rejected", NULL);
 			s->events = 0;
 			for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
 			     it++) {
@@ -511,7 +511,8 @@ static int parse_sink(cfg_ctx *c, ferry_notify_sink *s, yaml_node_t *map)
 
 				if (!bit)
 					return fail(c, node(c, *it), "unknown event (failed, "
-						    "refused, drift, recovered):", e ? e : "");
+						    "refused, drift, recovered, import-alarm, "
+						    "import-rejected):", e ? e : "");
 				s->events |= bit;
 			}
 		}

@@ -40,6 +40,7 @@
 #include <jansson.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "digest.h"
 #include "fs.h"
 #include "json.h"
@@ -732,6 +733,142 @@ static void notify(ferry_reconciler *rc, const ferry_stack *stack, const ferry_c
 	pthread_mutex_unlock(&rc->lock);
 }
 
+/*
+ * A restarted daemon carries on from the health each stack's last cycle
+ * recorded, so it neither repeats a failure it already notified nor misses
+ * the recovery that follows.
+ */
+static void health_restore(ferry_reconciler *rc)
+{
+	size_t i;
+
+	for (i = 0; i < rc->cfg->nstacks; i++) {
+		const char *name = rc->cfg->stacks[i].name;
+		ferry_store_stack_state s;
+		stack_metrics *m;
+		int error;
+
+		pthread_mutex_lock(&rc->db);
+		error = ferry_store_stack_state_load(&s, rc->st, name);
+		pthread_mutex_unlock(&rc->db);
+		if (!error && s.outcome) {
+			pthread_mutex_lock(&rc->lock);
+			if ((m = metrics_of(rc, name)) && m->health == FERRY_HEALTH_UNKNOWN)
+				ferry_notify_transition(&m->health, s.outcome, s.drift != NULL);
+			pthread_mutex_unlock(&rc->lock);
+		}
+		ferry_store_stack_state_dispose(&s);
+		ferry_error_clear();
+	}
+}
+
+/* The meta key holding one more than the id of the last audit entry whose
+ * alarm or rejection went to the sinks (0: the daemon has not started yet). */
+#define IMPORT_CURSOR "notify.import-audit"
+/* How often the daemon looks for new ones, in milliseconds. */
+#define IMPORT_CHECK_MS 2000
+
+/* An alarm or rejection read from the trail, owned. */
+typedef struct {
+	int64_t id, time;
+	unsigned event;
+	uint64_t sequence;
+	char *channel, *bundle, *reason;
+} import_alarm;
+
+typedef struct {
+	import_alarm *v;
+	size_t n, alloc;
+} import_alarms;
+
+#define IMPORT_BATCH 64
+
+static int import_collect(int64_t id, const ferry_store_audit_entry *e, void *payload)
+{
+	import_alarms *list = payload;
+	import_alarm *a;
+
+	int error;
+
+	if ((error = FERRY_ALLOC_GROW(list->v, list->n + 1, list->alloc)) < 0)
+		return error;
+	a = &list->v[list->n++];
+	memset(a, 0, sizeof(*a));
+	a->id = id;
+	a->time = e->time;
+	a->event = !strcmp(e->event, "alarm") ? FERRY_EVENT_IMPORT_ALARM
+					       : FERRY_EVENT_IMPORT_REJECTED;
+	a->sequence = e->sequence;
+	if ((e->channel && !(a->channel = strdup(e->channel))) ||
+	    (e->bundle_id && !(a->bundle = strdup(e->bundle_id))) ||
+	    (e->reason && !(a->reason = strdup(e->reason))))
+		return ferry_error_oom();
+	return list->n == IMPORT_BATCH ? 1 : 0;
+}
+
+/*
+ * The importer's alarms and rejections (its audit trail in the store) go
+ * to the same sinks as the stacks' health, once each: the cursor is kept
+ * in the store, so a restart neither repeats nor drops one. The first
+ * start begins at the end of the trail. Runs on the daemon's main thread,
+ * the one that also reloads, so the sinks cannot change under it.
+ */
+static void import_events(ferry_reconciler *rc)
+{
+	import_alarms list = { 0 };
+	int64_t cursor = 0, last;
+	size_t i, failed, sent;
+	int error;
+
+	pthread_mutex_lock(&rc->db);
+	if ((error = ferry_store_meta_get(&cursor, rc->st, IMPORT_CURSOR)) < 0)
+		goto done;
+	if (!cursor) {
+		if ((error = ferry_store_audit_last(&last, rc->st)) < 0 ||
+		    (error = ferry_store_meta_set(rc->st, IMPORT_CURSOR, last + 1)) < 0)
+			goto done;
+		cursor = last + 1;
+	}
+	error = ferry_store_audit_foreach(rc->st, cursor - 1, "rejected", import_collect, &list);
+	pthread_mutex_unlock(&rc->db);
+	if (error < 0 || !list.n)
+		goto out;
+	/* Deliveries may take seconds: the store is not held for them. */
+	for (i = 0; i < list.n; i++) {
+		const import_alarm *a = &list.v[i];
+		ferry_notify_event ev;
+
+		memset(&ev, 0, sizeof(ev));
+		ev.event = a->event;
+		ev.outcome = "rejected";
+		ev.message = a->reason;
+		ev.time = (long long)a->time;
+		ev.channel = a->channel;
+		ev.sequence = a->sequence;
+		ev.bundle = a->bundle;
+		ev.revision = a->bundle;
+		failed = ferry_notify_send(&sent, rc->cfg->sinks, rc->cfg->nsinks, &ev);
+		pthread_mutex_lock(&rc->lock);
+		rc->notified[0] += sent;
+		rc->notified[1] += failed;
+		pthread_mutex_unlock(&rc->lock);
+	}
+	pthread_mutex_lock(&rc->db);
+	error = ferry_store_meta_set(rc->st, IMPORT_CURSOR, list.v[list.n - 1].id + 1);
+done:
+	pthread_mutex_unlock(&rc->db);
+out:
+	if (error < 0)
+		ferry_log(FERRY_LOG_WARN, "import notifications: %s", ferry_error_last());
+	ferry_error_clear();
+	for (i = 0; i < list.n; i++) {
+		free(list.v[i].channel);
+		free(list.v[i].bundle);
+		free(list.v[i].reason);
+	}
+	free(list.v);
+}
+
 static void *worker(void *arg)
 {
 	ferry_reconciler *rc = arg;
@@ -1202,7 +1339,7 @@ done:
 
 int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, unsigned workers)
 {
-	int64_t pruned_at;
+	int64_t pruned_at, import_at;
 	pthread_t th[16];
 	ferry_webhook *hook = NULL;
 	size_t i, started = 0;
@@ -1233,6 +1370,7 @@ int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, uns
 		if ((error = ferry_fs_write_output(rc->port_file, port, strlen(port), 0644)) < 0)
 			goto done;
 	}
+	health_restore(rc);
 	for (i = 0; i < workers; i++) {
 		if (pthread_create(&th[i], NULL, worker, rc) != 0) {
 			error = ferry_error_set(FERRY_ERROR, "cannot start a worker thread");
@@ -1242,6 +1380,9 @@ int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, uns
 	}
 	prune_history(rc);
 	pruned_at = (int64_t)time(NULL);
+	if (!once)
+		import_events(rc);
+	import_at = mono_ms();
 	if (!error) {
 		pthread_mutex_lock(&rc->lock);
 		while (!*stop && !(once && rc->ndone == rc->cfg->nstacks)) {
@@ -1254,6 +1395,12 @@ int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, uns
 				ferry_error_clear();
 				pthread_mutex_lock(&rc->lock);
 				continue;
+			}
+			if (!once && mono_ms() - import_at >= IMPORT_CHECK_MS) {
+				pthread_mutex_unlock(&rc->lock);
+				import_events(rc);
+				import_at = mono_ms();
+				pthread_mutex_lock(&rc->lock);
 			}
 			if ((int64_t)time(NULL) - pruned_at >= 3600) {
 				pthread_mutex_unlock(&rc->lock);

@@ -34,12 +34,14 @@
 static const struct {
 	unsigned bit;
 	const char *name;
-	int severity;   /* RFC 5424: 3 err, 4 warning, 5 notice */
+	int severity;   /* RFC 5424: 2 crit, 3 err, 4 warning, 5 notice */
 } events[] = {
 	{ FERRY_EVENT_FAILED, "failed", 3 },
 	{ FERRY_EVENT_REFUSED, "refused", 3 },
 	{ FERRY_EVENT_DRIFT, "drift", 4 },
 	{ FERRY_EVENT_RECOVERED, "recovered", 5 },
+	{ FERRY_EVENT_IMPORT_ALARM, "import-alarm", 2 },
+	{ FERRY_EVENT_IMPORT_REJECTED, "import-rejected", 3 },
 };
 #define NEVENTS (sizeof(events) / sizeof(events[0]))
 
@@ -120,6 +122,13 @@ int ferry_notify_json(ferry_buf *out, const ferry_notify_event *ev, const char *
 		      "stack", text_value(ev->stack), "outcome", text_value(ev->outcome),
 		      "revision", ev->revision ? ev->revision : "", "message",
 		      text_value(ev->message), "time", when, "host", text_value(host));
+	if (o && (ev->event & (FERRY_EVENT_IMPORT_ALARM | FERRY_EVENT_IMPORT_REJECTED)) &&
+	    (json_object_set_new(o, "channel", text_value(ev->channel)) < 0 ||
+	     json_object_set_new(o, "sequence", json_integer((json_int_t)ev->sequence)) < 0 ||
+	     json_object_set_new(o, "bundle", text_value(ev->bundle)) < 0)) {
+		json_decref(o);
+		o = NULL;
+	}
 	if (!o || !(text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)))
 		error = ferry_error_oom();
 	else
@@ -300,30 +309,33 @@ done:
 static int send_command(const ferry_notify_sink *s, const ferry_notify_event *ev,
 			const ferry_buf *body)
 {
-	ferry_buf env[5] = { FERRY_BUF_INIT, FERRY_BUF_INIT, FERRY_BUF_INIT, FERRY_BUF_INIT,
-			     FERRY_BUF_INIT };
-	const char *env_add[6];
+	ferry_buf env[7] = { FERRY_BUF_INIT, FERRY_BUF_INIT, FERRY_BUF_INIT, FERRY_BUF_INIT,
+			     FERRY_BUF_INIT, FERRY_BUF_INIT, FERRY_BUF_INIT };
+	const char *env_add[8];
 	int status = 0, error = 0;
 	size_t i;
 
 	if ((error = ferry_buf_printf(&env[0], "FERRY_EVENT=%s",
 				      ferry_notify_event_name(ev->event))) < 0 ||
-	    (error = ferry_buf_printf(&env[1], "FERRY_STACK=%s", ev->stack)) < 0 ||
+	    (error = ferry_buf_printf(&env[1], "FERRY_STACK=%s", ev->stack ? ev->stack : "")) < 0 ||
 	    (error = ferry_buf_printf(&env[2], "FERRY_OUTCOME=%s", ev->outcome)) < 0 ||
 	    (error = ferry_buf_printf(&env[3], "FERRY_REVISION=%s",
 				      ev->revision ? ev->revision : "")) < 0 ||
-	    (error = ferry_buf_printf(&env[4], "FERRY_EVENT_JSON=%s", body->ptr)) < 0)
+	    (error = ferry_buf_printf(&env[4], "FERRY_EVENT_JSON=%s", body->ptr)) < 0 ||
+	    (error = ferry_buf_printf(&env[5], "FERRY_CHANNEL=%s",
+				      ev->channel ? ev->channel : "")) < 0 ||
+	    (error = ferry_buf_printf(&env[6], "FERRY_SEQUENCE=%llu", ev->sequence)) < 0)
 		goto done;
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 7; i++)
 		env_add[i] = env[i].ptr;
-	env_add[5] = NULL;
+	env_add[7] = NULL;
 	if ((error = ferry_spawn(&status, NULL, NULL, (const char *const *)s->argv,
 				 env_add)) < 0)
 		goto done;
 	if (status)
 		error = ferry_error_set(FERRY_EIO, "exit status %d", status);
 done:
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 7; i++)
 		ferry_buf_dispose(&env[i]);
 	return error;
 }
@@ -354,13 +366,14 @@ size_t ferry_notify_send(size_t *sent, const ferry_notify_sink *sinks, size_t n,
 		default: error = send_command(s, ev, &body); break;
 		}
 		if (error < 0) {
-			ferry_log(FERRY_LOG_WARN, "notify (config line %d, %s %s): stack %s, "
+			ferry_log(FERRY_LOG_WARN, "notify (config line %d, %s %s): %s %s, "
 				  "event %s not delivered: %s", s->line,
 				  s->kind == FERRY_NOTIFY_WEBHOOK ? "webhook" :
 				  s->kind == FERRY_NOTIFY_SYSLOG ? "syslog" : "command",
 				  s->kind == FERRY_NOTIFY_COMMAND ? s->argv[0] : s->target,
-				  ev->stack, ferry_notify_event_name(ev->event),
-				  ferry_error_last());
+				  ev->stack ? "stack" : "channel",
+				  ev->stack ? ev->stack : ev->channel ? ev->channel : "-",
+				  ferry_notify_event_name(ev->event), ferry_error_last());
 			ferry_error_clear();
 			failed++;
 		} else {

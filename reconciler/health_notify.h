@@ -21,7 +21,9 @@ enum {
 	FERRY_EVENT_REFUSED = 1u << 1,    /* the workload policy refused it */
 	FERRY_EVENT_DRIFT = 1u << 2,      /* the running workload drifted */
 	FERRY_EVENT_RECOVERED = 1u << 3,  /* healthy again after one of those */
-	FERRY_EVENT_ALL = 0xf
+	FERRY_EVENT_IMPORT_ALARM = 1u << 4,     /* an import raised an alarm */
+	FERRY_EVENT_IMPORT_REJECTED = 1u << 5,  /* an import refused a bundle */
+	FERRY_EVENT_ALL = 0x3f
 };
 
 typedef enum {
@@ -73,11 +75,16 @@ typedef struct {
 	const char *revision;       /* may be empty */
 	const char *message;        /* may be NULL */
 	long long time;             /* seconds since the epoch */
+	const char *channel;        /* import events: the bundle's channel, or NULL */
+	unsigned long long sequence;  /* with channel */
+	const char *bundle;         /* import events: the bundle id, or NULL */
 } ferry_notify_event;
 
 /**
  * The event as the JSON document every sink carries (appended to `out`):
- * {"event","stack","outcome","revision","message","time","host"}, keys
+ * {"event","stack","outcome","revision","message","time","host"}, and for
+ * an import event "channel", "sequence" and "bundle" (stack null; channel
+ * and bundle null when the bundle could not be read), keys
  * sorted, one line. FERRY_ENOMEM.
  */
 int ferry_notify_json(ferry_buf *out, const ferry_notify_event *ev, const char *host);

@@ -538,3 +538,54 @@ int ferry_store_audit(ferry_store *st, const char *event, const char *outcome,
 	e.reason = reason;
 	return ferry_store_audit_add(st, &e);
 }
+
+int ferry_store_audit_foreach(ferry_store *st, int64_t after, const char *outcome,
+			      int (*cb)(int64_t id, const ferry_store_audit_entry *e,
+					void *payload),
+			      void *payload)
+{
+	static const char sql[] =
+		"SELECT id, time, event, bundle_id, channel, sequence, signers, outcome, reason "
+		"FROM audit WHERE id > ?1 AND (?2 IS NULL OR outcome = ?2) ORDER BY id";
+	ferry_store_audit_entry e;
+	sqlite3_stmt *q = NULL;
+	int error;
+
+	if ((error = ferry_db_prepare(&q, &st->db, sql, "read audit")) < 0)
+		return error;
+	sqlite3_bind_int64(q, 1, after);
+	ferry_db_bind_text(q, 2, outcome);
+	while ((error = ferry_db_step(&st->db, q, "read audit")) > 0) {
+		int64_t id = sqlite3_column_int64(q, 0);
+
+		e.time = sqlite3_column_int64(q, 1);
+		e.event = ferry_db_text(q, 2);
+		e.bundle_id = ferry_db_text(q, 3);
+		e.channel = ferry_db_text(q, 4);
+		e.sequence = (uint64_t)sqlite3_column_int64(q, 5);
+		e.signers = ferry_db_text(q, 6);
+		e.outcome = ferry_db_text(q, 7);
+		e.reason = ferry_db_text(q, 8);
+		if ((error = cb(id, &e, payload)) != 0)
+			break;
+	}
+	ferry_db_release(&st->db, q);
+	return error;
+}
+
+int ferry_store_audit_last(int64_t *id, ferry_store *st)
+{
+	static const char sql[] = "SELECT coalesce(max(id), 0) FROM audit";
+	sqlite3_stmt *q = NULL;
+	int error;
+
+	*id = 0;
+	if ((error = ferry_db_prepare(&q, &st->db, sql, "read audit")) < 0)
+		return error;
+	if ((error = ferry_db_step(&st->db, q, "read audit")) > 0) {
+		*id = sqlite3_column_int64(q, 0);
+		error = 0;
+	}
+	ferry_db_release(&st->db, q);
+	return error;
+}

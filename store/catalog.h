@@ -167,5 +167,16 @@ int ferry_store_audit_add(ferry_store *st, const ferry_store_audit_entry *e);
 /** Append an entry that concerns no bundle (a rotation by hand, say). */
 int ferry_store_audit(ferry_store *st, const char *event, const char *outcome,
 		      const char *reason);
+/**
+ * Call `cb` with each entry whose id is above `after`, oldest first, and
+ * whose outcome is `outcome` (NULL: any); strings are borrowed for the
+ * call. A nonzero return from `cb` stops the walk and is returned.
+ */
+int ferry_store_audit_foreach(ferry_store *st, int64_t after, const char *outcome,
+			      int (*cb)(int64_t id, const ferry_store_audit_entry *e,
+					void *payload),
+			      void *payload);
+/** The id of the newest entry into `*id`, 0 when the trail is empty. */
+int ferry_store_audit_last(int64_t *id, ferry_store *st);
 
 #endif

@@ -129,6 +129,71 @@ grep -qx 'ferry_reconcile_notifications_total{result="sent"} 6' <<<"$m" &&
 	fail "notification counters: $(grep notifications <<<"$m")"
 ok "the repair notifies 'recovered' once per sink; other subscriptions hear nothing; an unreachable sink is logged and counted"
 
+# ---- a restart carries the health on ------------------------------------------------
+hooks_reach() { # N
+	for _ in $(seq 1 150); do [ "$(lines "$T/hooks.jsonl")" -ge "$1" ] && break; sleep 0.1; done
+	[ "$(lines "$T/hooks.jsonl")" = "$1" ] || fail "webhook notifications, want $1: $(cat "$T/hooks.jsonl")"
+}
+stop_daemon() {
+	kill "$DAEMON"
+	wait "$DAEMON" 2>/dev/null || true
+	rm -f "$T/port"
+}
+restart() {
+	stop_daemon
+	deploy_daemon
+}
+# While the daemon is down, a new revision arrives that the policy refuses:
+# every poll of the next daemon fails, and a restart does not repeat it.
+stop_daemon
+sed -i 's/name: loose}/name: loose, labels: {v: "2"}}/' "$T/work/latest/pod.yaml"
+git -C "$T/work" commit -qam two && git -C "$T/work" push -q origin main 2>/dev/null
+"$FERRY" export -q --spec "$T/spec.yaml" --key "$T/key.key" --out "$T/bundles" \
+	--state "$T/state.db" --cache "$T/cache" >/dev/null
+"$FERRY" import -q --store "$T/store" "$T"/bundles/*.tar
+config true
+deploy_daemon
+hooks_reach 3
+tail -n 1 "$T/hooks.jsonl" | jq -e '.body.event == "failed"' >/dev/null ||
+	fail "failure: $(tail -n 1 "$T/hooks.jsonl")"
+restart
+for _ in $(seq 1 200); do [ "$(failed_cycles)" -ge 3 ] 2>/dev/null && break; sleep 0.1; done
+[ "$(failed_cycles)" -ge 3 ] || { cat "$T/daemon.log" >&2; fail "the restarted daemon did not poll"; }
+[ "$(lines "$T/hooks.jsonl")" = 3 ] || fail "a restart repeated the failure: $(tail -n 1 "$T/hooks.jsonl")"
+config false
+expect_exit 0 "${R[@]}" reload
+hooks_reach 4
+tail -n 1 "$T/hooks.jsonl" | jq -e '.body.event == "recovered"' >/dev/null ||
+	fail "after a restart: $(tail -n 1 "$T/hooks.jsonl")"
+ok "a restarted daemon does not repeat a failure it notified, and notifies the recovery"
+
+# ---- the importer's rejections and alarms reach the same sinks ------------------------
+printf 'not a bundle\n' >"$T/junk.tar"
+expect_exit 2 "$FERRY" import --store "$T/store" "$T/junk.tar"
+hooks_reach 5
+tail -n 1 "$T/hooks.jsonl" | jq -e '.verified and .header == "import-rejected" and
+	.body.event == "import-rejected" and .body.stack == null and .body.outcome == "rejected" and
+	.body.channel == null and
+	(.body.message | test("junk.tar"))' >/dev/null || fail "rejection: $(tail -n 1 "$T/hooks.jsonl")"
+# The same channel and sequence with other content: an alarm.
+mkdir -p "$T/other"
+for _ in 1 2; do
+	"$FERRY" export -q --spec "$T/spec.yaml" --key "$T/key.key" --out "$T/other" \
+		--state "$T/state2.db" --cache "$T/cache" >/dev/null
+done
+expect_exit 2 "$FERRY" import --store "$T/store" "$T"/other/*-000002.tar
+expect_err "ALARM"
+hooks_reach 6
+tail -n 1 "$T/hooks.jsonl" | jq -e '.verified and .body.event == "import-alarm" and
+	.body.channel == "c" and .body.sequence == 2 and (.body.bundle | length == 64) and
+	(.body.message | test("ALARM"))' >/dev/null || fail "alarm: $(tail -n 1 "$T/hooks.jsonl")"
+grep -q "^import-alarm  rejected$" "$T/command.txt" || fail "command: $(cat "$T/command.txt")"
+[ "$(lines "$T/syslog.txt")" = 4 ] || fail "syslog took an event it is not subscribed to: $(cat "$T/syslog.txt")"
+restart
+sleep 3
+[ "$(lines "$T/hooks.jsonl")" = 6 ] || fail "a restart repeated an import event: $(tail -n 1 "$T/hooks.jsonl")"
+ok "an import's rejection and alarm notify once each (channel, sequence, bundle), not again after a restart"
+
 # ---- the config refuses malformed sinks --------------------------------------------
 bad() { # TEXT WANT
 	printf 'stacks: []\nnotify:\n%s\n' "$1" >"$T/bad.yaml"
