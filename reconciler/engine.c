@@ -38,11 +38,13 @@
 
 #include <git2.h>
 #include <jansson.h>
+#include <sodium.h>
 
 #include "ferry/errors.h"
 #include "alloc.h"
 #include "digest.h"
 #include "fs.h"
+#include "hash.h"
 #include "json.h"
 #include "log.h"
 #include "reconcile.h"
@@ -1096,35 +1098,85 @@ static int str_differs(const char *a, const char *b)
 	return (a || b) && (!a || !b || strcmp(a, b));
 }
 
-static int host_paths_equal(const ferry_stack *a, const ferry_stack *b)
+/* One field of a fingerprint: a string with its length (or "-" for NULL),
+ * so that no two different definitions serialize alike. */
+static int put_field(ferry_buf *b, const char *s, size_t len)
 {
-	size_t i;
+	int error;
 
-	if (a->nhost_paths != b->nhost_paths)
-		return 0;
-	for (i = 0; i < a->nhost_paths; i++)
-		if (strcmp(a->host_paths[i], b->host_paths[i]))
-			return 0;
-	return 1;
+	if (!s)
+		return ferry_buf_puts(b, "-;");
+	if ((error = ferry_buf_printf(b, "%zu:", len)) < 0 || (error = ferry_buf_put(b, s, len)) < 0)
+		return error;
+	return ferry_buf_puts(b, ";");
+}
+
+/*
+ * The stack's definition as one number: a hash of everything that says
+ * what it deploys and how. Two stacks are the same when their fingerprints
+ * are; the daemon keeps each stack's in the store, so a definition edited
+ * while no daemon ran is noticed at the next start.
+ */
+static int stack_fingerprint(int64_t *out, const ferry_stack *s)
+{
+	const char *strs[] = { s->name, s->repo, s->ref, s->path, s->values, s->release,
+			       s->namespace_, s->freeze_file, s->workload_reason };
+	ferry_buf b = FERRY_BUF_INIT;
+	char hex[FERRY_SHA256_HEX_LEN + 1];
+	size_t i;
+	int error = 0;
+
+	*out = 0;
+	for (i = 0; !error && i < sizeof(strs) / sizeof(strs[0]); i++)
+		error = put_field(&b, strs[i], strs[i] ? strlen(strs[i]) : 0);
+	if (!error)
+		error = ferry_buf_printf(&b, "%d %d %d %d %d %d %d %d %lld %u %zu;", (int)s->source,
+					 (int)s->ref_kind, (int)s->format, (int)s->runtime,
+					 s->auto_sync, s->always_apply, s->prune,
+					 s->require_digests, (long long)s->interval,
+					 s->workload_allow, s->nhost_paths);
+	for (i = 0; !error && i < s->nhost_paths; i++)
+		error = put_field(&b, s->host_paths[i], strlen(s->host_paths[i]));
+	if (!error)
+		error = put_field(&b, (const char *)s->secret, s->secret_len);
+	if (!error && !(error = ferry_sha256_hex(hex, b.ptr, b.size))) {
+		hex[15] = '\0';  /* 60 bits: a positive int64 */
+		*out = strtoll(hex, NULL, 16);
+	}
+	/* the secret passed through it */
+	if (b.ptr)
+		sodium_memzero(b.ptr, b.size);
+	ferry_buf_dispose(&b);
+	return error;
 }
 
 /* Nonzero when `a` and `b` deploy the same thing the same way. */
 static int stack_equal(const ferry_stack *a, const ferry_stack *b)
 {
-	return !str_differs(a->name, b->name) && a->source == b->source &&
-	       !str_differs(a->repo, b->repo) && a->ref_kind == b->ref_kind &&
-	       !str_differs(a->ref, b->ref) && !str_differs(a->path, b->path) &&
-	       a->format == b->format && !str_differs(a->values, b->values) &&
-	       !str_differs(a->release, b->release) && a->runtime == b->runtime &&
-	       !str_differs(a->namespace_, b->namespace_) && a->auto_sync == b->auto_sync &&
-	       a->always_apply == b->always_apply && a->prune == b->prune &&
-	       a->require_digests == b->require_digests && a->interval == b->interval &&
-	       !str_differs(a->freeze_file, b->freeze_file) &&
-	       a->secret_len == b->secret_len &&
-	       (!a->secret_len || !memcmp(a->secret, b->secret, a->secret_len)) &&
-	       a->workload_allow == b->workload_allow &&
-	       !str_differs(a->workload_reason, b->workload_reason) &&
-	       host_paths_equal(a, b);
+	int64_t fa, fb;
+
+	return !stack_fingerprint(&fa, a) && !stack_fingerprint(&fb, b) && fa == fb;
+}
+
+/* The meta key holding the fingerprint of the stack's definition. */
+static int definition_key(ferry_buf *key, const ferry_stack *stack)
+{
+	ferry_buf_clear(key);
+	return ferry_buf_printf(key, "reconcile.definition.%s", stack->name);
+}
+
+/* Record the definition the daemon now runs for `stack`; rc->db held. */
+static int definition_save(ferry_reconciler *rc, const ferry_stack *stack)
+{
+	ferry_buf key = FERRY_BUF_INIT;
+	int64_t fp;
+	int error;
+
+	if ((error = stack_fingerprint(&fp, stack)) >= 0 &&
+	    (error = definition_key(&key, stack)) >= 0)
+		error = ferry_store_meta_set(rc->st, key.ptr, fp);
+	ferry_buf_dispose(&key);
+	return error;
 }
 
 /* What only a restart can change. */
@@ -1250,6 +1302,14 @@ int ferry_reconciler_reload(ferry_reconciler *rc, const char *actor)
 			reload_event(rc, &next->stacks[i], actor, "config-added", NULL);
 		else if (!stack_equal(os, &next->stacks[i]))
 			reload_event(rc, &next->stacks[i], actor, "config-changed", NULL);
+		else
+			continue;
+		pthread_mutex_lock(&rc->db);
+		if (definition_save(rc, &next->stacks[i]) < 0) {
+			ferry_log(FERRY_LOG_WARN, "reload: %s", ferry_error_last());
+			ferry_error_clear();
+		}
+		pthread_mutex_unlock(&rc->db);
 	}
 	for (i = 0; i < cur->nstacks; i++)
 		if (!ferry_reconcile_config_stack(next, cur->stacks[i].name)) {
@@ -1261,6 +1321,45 @@ int ferry_reconciler_reload(ferry_reconciler *rc, const char *actor)
 	free(old_rt);
 	ferry_reconcile_config_free(old_owned);
 	return 0;
+}
+
+/*
+ * A stack whose definition changed while no daemon ran (the config edited
+ * between two runs) is applied again on its first cycle, as a reload
+ * would have done, with a config-changed event. A stack seen for the
+ * first time is only recorded. Before the workers start.
+ */
+static void definitions_check(ferry_reconciler *rc)
+{
+	ferry_buf key = FERRY_BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < rc->cfg->nstacks; i++) {
+		const ferry_stack *stack = &rc->cfg->stacks[i];
+		int64_t was = 0, now;
+		int error;
+
+		pthread_mutex_lock(&rc->db);
+		if ((error = stack_fingerprint(&now, stack)) >= 0 &&
+		    (error = definition_key(&key, stack)) >= 0 &&
+		    (error = ferry_store_meta_get(&was, rc->st, key.ptr)) >= 0 && was != now)
+			error = ferry_store_meta_set(rc->st, key.ptr, now);
+		pthread_mutex_unlock(&rc->db);
+		if (error < 0) {
+			ferry_log(FERRY_LOG_WARN, "stack %s: %s", stack->name, ferry_error_last());
+			ferry_error_clear();
+			continue;
+		}
+		if (!was || was == now)
+			continue;
+		reload_event(rc, stack, "ferry-reconciler", "config-changed", NULL);
+		pthread_mutex_lock(&rc->lock);
+		rc->rt[i].pending = 1;
+		rc->rt[i].trigger = FERRY_TRIGGER_RELOAD;
+		snprintf(rc->rt[i].actor, sizeof(rc->rt[i].actor), "ferry-reconciler");
+		pthread_mutex_unlock(&rc->lock);
+	}
+	ferry_buf_dispose(&key);
 }
 
 /* Lock <state-dir>/daemon.pid and write our pid in it: one daemon per
@@ -1371,6 +1470,8 @@ int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, uns
 			goto done;
 	}
 	health_restore(rc);
+	if (!once)
+		definitions_check(rc);
 	for (i = 0; i < workers; i++) {
 		if (pthread_create(&th[i], NULL, worker, rc) != 0) {
 			error = ferry_error_set(FERRY_ERROR, "cannot start a worker thread");

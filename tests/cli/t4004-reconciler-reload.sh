@@ -112,3 +112,21 @@ expect_err "stack 'tune' is not suspended"
 wait_for '.trigger == "resume" and .stack == "tune" and .outcome == "resumed"'
 wait_for '.stack == "tune" and .trigger == "poll" and .outcome == "unchanged"'
 ok "resume lets the polls back in; resuming twice fails"
+
+# ---- a config edited while no daemon ran ----------------------------------------
+stop_daemon
+changed_before=$(events '.stack == "tune" and .outcome == "config-changed" and .actor == "ferry-reconciler"')
+keep_before=$(events '.stack == "keep" and .outcome == "config-changed"')
+config "$(stack keep 1s)" "$(stack tune 1s 'always-apply: false')" "$(stack fresh 1s)"
+start_daemon
+wait_for '.stack == "tune" and .outcome == "config-changed" and .actor == "ferry-reconciler"' $((changed_before + 1))
+wait_for '.stack == "tune" and .trigger == "reload" and .outcome == "applied" and .actor == "ferry-reconciler"'
+wait_for '.stack == "keep" and .trigger == "poll"' 6
+[ "$(events '.stack == "keep" and .outcome == "config-changed"')" = "$keep_before" ] ||
+	fail "an unchanged stack was taken for changed at the start"
+stop_daemon
+start_daemon
+wait_for '.stack == "keep" and .trigger == "poll"' 8
+[ "$(events '.stack == "tune" and .outcome == "config-changed" and .actor == "ferry-reconciler"')" = $((changed_before + 1)) ] ||
+	fail "a second start took the same definition for changed again"
+ok "a stack whose definition changed while no daemon ran is applied again at the next start, once"
