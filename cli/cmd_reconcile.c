@@ -251,6 +251,57 @@ static int sync_one(ferry_reconciler *rc, const ferry_stack *stack, ferry_trigge
 	return FERRY_EXIT_OK;
 }
 
+/*
+ * Have the running daemon do `op` (its control socket), so that a command
+ * never races the daemon's own cycles or runs another version of the
+ * config. Returns -1 when no daemon runs (the caller then does it in this
+ * process), otherwise the exit status, having printed what the daemon said.
+ */
+static int via_daemon(ferry_reconciler *rc, const char *op, const char *stack, const char *to,
+		      const char *reason, const char *config)
+{
+	json_t *req, *reply = NULL;
+	char who[128], e1[1024], e2[256];
+	const char *msg;
+	int error, exit_code = FERRY_EXIT_OK;
+
+	req = json_pack("{s:s,s:s,s:s?,s:s?,s:s?}", "op", op, "actor",
+			operator_name(who, sizeof(who)), "stack", stack, "to", to, "reason", reason);
+	if (!req)
+		return cli_fail("reconcile", ferry_error_oom());
+	error = ferry_reconciler_control(&reply, rc, req);
+	json_decref(req);
+	if (error == FERRY_ENOTFOUND) {
+		ferry_error_clear();
+		return -1;
+	}
+	if (error < 0)
+		return cli_fail("reconcile", error);
+	msg = json_string_value(json_object_get(reply, "message"));
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		json_int_t code = json_integer_value(json_object_get(reply, "code"));
+
+		fprintf(stderr, "ferry reconcile: %s\n",
+			cli_escape(e1, sizeof(e1), json_string_value(json_object_get(reply, "error"))));
+		exit_code = code == FERRY_EVERIFY ? FERRY_EXIT_VERIFY : FERRY_EXIT_FAILURE;
+	} else if (cli_quiet) {
+		;
+	} else if (!strcmp(op, "reload")) {
+		printf("asked the daemon (pid %lld) to reload '%s': reloaded\n",
+		       (long long)json_integer_value(json_object_get(reply, "pid")), config);
+	} else if (!strcmp(op, "suspend") || !strcmp(op, "resume")) {
+		printf("%s: %s\n", stack, !strcmp(op, "suspend") ? "suspended" : "resumed");
+	} else {
+		printf("%s: %s %.12s%s%s\n", stack,
+		       cli_escape(e2, sizeof(e2),
+				  json_string_value(json_object_get(reply, "outcome"))),
+		       json_string_value(json_object_get(reply, "revision")),
+		       msg && *msg ? "\n  " : "", msg ? cli_escape(e1, sizeof(e1), msg) : "");
+	}
+	json_decref(reply);
+	return exit_code;
+}
+
 /* Every subcommand: its options, then the run, sync, status, ... it names. */
 static int reconcile(int argc, char **argv, cli_args *parent)
 {
@@ -319,6 +370,32 @@ static int reconcile(int argc, char **argv, cli_args *parent)
 	if ((error = ferry_reconciler_new(&rc, cfg, &ro)) < 0) {
 		rc_exit = cli_fail("reconcile", error);
 		goto done;
+	}
+
+	if (!ra->dry_run &&
+	    (!strcmp(sub, "sync") || !strcmp(sub, "rollback") || !strcmp(sub, "down") ||
+	     !strcmp(sub, "suspend") || !strcmp(sub, "resume") || !strcmp(sub, "reload"))) {
+		int r = -1;
+
+		if (!strcmp(sub, "sync") && all) {
+			for (i = 0; i < cfg->nstacks; i++) {
+				int one = via_daemon(rc, sub, cfg->stacks[i].name, NULL, NULL, config);
+
+				if (one < 0)
+					break;
+				r = r < 0 || one != FERRY_EXIT_OK ? one : r;
+			}
+		} else {
+			r = via_daemon(rc, sub, name, to, !strcmp(sub, "suspend") ? ra->reason : NULL,
+				       config);
+		}
+		if (r >= 0) {
+			rc_exit = r;
+			if (r == FERRY_EXIT_OK && !strcmp(sub, "down") && !cli_quiet)
+				printf("  suspended: 'ferry reconcile resume %s' lets the daemon deploy "
+				       "it again\n", name);
+			goto done;
+		}
 	}
 
 	if (!strcmp(sub, "run")) {

@@ -50,6 +50,7 @@
 #include "reconcile.h"
 #include "util.h"
 #include "webhook.h"
+#include "control.h"
 #include "banned.h"
 
 typedef struct {
@@ -57,6 +58,7 @@ typedef struct {
 	int cycled;                   /* a cycle ended since the daemon started */
 	ferry_trigger trigger;
 	char actor[160];
+	char to[72];                  /* a rollback's target, or "" */
 	int64_t next_poll;
 } stack_rt;
 
@@ -79,6 +81,15 @@ typedef struct {
 	uint64_t buckets[NBUCKETS], count;
 	double sum;
 	ferry_health health;          /* what notifications last said (health_notify.h) */
+	/* Cycles asked for over the control socket: `ticket` counts the asks,
+	 * `served` is the ticket the last finished cycle answered, `last` its
+	 * result (error: its code, message the error's). */
+	uint64_t ticket, served;
+	struct {
+		int error;
+		char outcome[24], revision[72];
+		char *message;
+	} last;
 } stack_metrics;
 
 struct ferry_reconciler {
@@ -104,6 +115,12 @@ struct ferry_reconciler {
 	uint64_t reloads[2];          /* accepted, rejected */
 	uint64_t notified[2];         /* deliveries: sent, failed */
 	char *port_file;
+	ferry_control *control;
+	pthread_rwlock_t cfg_rw;      /* a reload (writer) against a control request using a stack */
+	int reload_asked;             /* by the control socket */
+	char reload_actor[128];       /* who asked */
+	uint64_t reload_gen;          /* reloads done (accepted or not) */
+	char *reload_error;           /* the last one's error, or NULL */
 };
 
 const char *ferry_trigger_name(ferry_trigger t)
@@ -147,6 +164,7 @@ int ferry_reconciler_new(ferry_reconciler **out, const ferry_reconcile_config *c
 	pthread_mutex_init(&rc->db, NULL);
 	pthread_mutex_init(&rc->lock, NULL);
 	pthread_cond_init(&rc->cond, NULL);
+	pthread_rwlock_init(&rc->cfg_rw, NULL);
 	git_libgit2_init();
 	if (!store)
 		store = FERRY_STORE_DEFAULT;
@@ -186,9 +204,13 @@ void ferry_reconciler_free(ferry_reconciler *rc)
 	free(rc->state_dir);
 	free(rc->port_file);
 	free(rc->config_path);
+	for (size_t i = 0; i < rc->nmetrics; i++)
+		free(rc->metrics[i].last.message);
 	free(rc->metrics);
+	free(rc->reload_error);
 	ferry_reconcile_config_free(rc->owned);
 	free(rc->rt);
+	pthread_rwlock_destroy(&rc->cfg_rw);
 	pthread_mutex_destroy(&rc->db);
 	pthread_mutex_destroy(&rc->lock);
 	pthread_cond_destroy(&rc->cond);
@@ -620,18 +642,32 @@ done:
 
 /* ---- the daemon ---------------------------------------------------------- */
 
-/* Queue a cycle of stack `index` (-1: every stack); rc->lock held. */
+/* An operator's cycle (sync, rollback, down) is not turned into a
+ * webhook's or a poll's by a trigger that arrives before it starts. */
+static int trigger_rank(ferry_trigger t)
+{
+	return t == FERRY_TRIGGER_MANUAL || t == FERRY_TRIGGER_ROLLBACK ||
+	       t == FERRY_TRIGGER_DOWN ? 2 : t == FERRY_TRIGGER_RELOAD ? 1 : 0;
+}
+
+/* Queue a cycle of stack `index` (-1: every stack); `to` a rollback's
+ * target or NULL; rc->lock held. */
 static void queue_cycle(ferry_reconciler *rc, long index, ferry_trigger trigger,
-			const char *actor)
+			const char *actor, const char *to)
 {
 	size_t i;
 
 	for (i = 0; i < rc->cfg->nstacks; i++) {
+		stack_rt *t = &rc->rt[i];
+
 		if (index >= 0 && (size_t)index != i)
 			continue;
-		rc->rt[i].pending = 1;
-		rc->rt[i].trigger = trigger;
-		snprintf(rc->rt[i].actor, sizeof(rc->rt[i].actor), "%s", actor ? actor : "webhook");
+		if (t->pending && trigger_rank(t->trigger) > trigger_rank(trigger))
+			continue;
+		t->pending = 1;
+		t->trigger = trigger;
+		snprintf(t->actor, sizeof(t->actor), "%s", actor ? actor : "webhook");
+		snprintf(t->to, sizeof(t->to), "%s", to ? to : "");
 	}
 	pthread_cond_broadcast(&rc->cond);
 }
@@ -640,7 +676,7 @@ int ferry_reconciler_trigger(ferry_reconciler *rc, long index, ferry_trigger tri
 			     const char *actor)
 {
 	pthread_mutex_lock(&rc->lock);
-	queue_cycle(rc, index, trigger, actor);
+	queue_cycle(rc, index, trigger, actor, NULL);
 	pthread_mutex_unlock(&rc->lock);
 	return 0;
 }
@@ -656,7 +692,7 @@ static void webhook_trigger(const char *stack, const char *actor, void *payload)
 		while (i < rc->cfg->nstacks && strcmp(rc->cfg->stacks[i].name, stack))
 			i++;
 	if (!stack || i < rc->cfg->nstacks)
-		queue_cycle(rc, stack ? (long)i : -1, FERRY_TRIGGER_WEBHOOK, actor);
+		queue_cycle(rc, stack ? (long)i : -1, FERRY_TRIGGER_WEBHOOK, actor, NULL);
 	pthread_mutex_unlock(&rc->lock);
 }
 
@@ -912,15 +948,20 @@ static void *worker(void *arg)
 			stack_rt *t = &rc->rt[pick];
 			const ferry_stack *stack = &rc->cfg->stacks[pick];
 			ferry_trigger trig = t->pending ? t->trigger : FERRY_TRIGGER_POLL;
-			char actor[160];
+			char actor[160], to[72];
 			ferry_cycle_result res;
+			stack_metrics *m = metrics_of(rc, stack->name);
+			uint64_t serving = m ? m->ticket : 0;
 			int64_t next;
+			int cerr;
 
 			snprintf(actor, sizeof(actor), "%s", t->pending ? t->actor : "ferry-reconciler");
+			snprintf(to, sizeof(to), "%s", t->pending ? t->to : "");
 			t->pending = 0;
 			t->running = 1;
 			pthread_mutex_unlock(&rc->lock);
-			if (ferry_reconcile_cycle(&res, rc, stack, trig, actor, NULL) < 0) {
+			if ((cerr = ferry_reconcile_cycle(&res, rc, stack, trig, actor,
+							  *to ? to : NULL)) < 0) {
 				ferry_log(FERRY_LOG_WARN, "stack %s: %s", stack->name,
 					  ferry_error_last());
 				if (!res.message || !*res.message) {
@@ -940,6 +981,16 @@ static void *worker(void *arg)
 			ferry_error_clear();
 			pthread_mutex_lock(&rc->lock);
 			metrics_count(rc, stack->name, &res);
+			if ((m = metrics_of(rc, stack->name))) {
+				m->served = serving;
+				m->last.error = cerr < 0 ? cerr : 0;
+				snprintf(m->last.outcome, sizeof(m->last.outcome), "%s",
+					 res.outcome ? res.outcome : "failed");
+				snprintf(m->last.revision, sizeof(m->last.revision), "%s",
+					 res.revision);
+				free(m->last.message);
+				m->last.message = res.message ? strdup(res.message) : NULL;
+			}
 			t->running = 0;
 			t->cycled = 1;
 			t->next_poll = mono_ms() + stack->interval * 1000;
@@ -1263,7 +1314,9 @@ int ferry_reconciler_reload(ferry_reconciler *rc, const char *actor)
 	}
 	pthread_mutex_unlock(&rc->lock);
 
-	/* The webhook's lock first, as a request takes it before rc->lock. */
+	/* Control requests that hold a stack first, then the webhook's lock, as
+	 * a request takes it before rc->lock. */
+	pthread_rwlock_wrlock(&rc->cfg_rw);
 	ferry_webhook_lock(rc->hook);
 	pthread_mutex_lock(&rc->lock);
 	for (i = 0; i < next->nstacks; i++) {
@@ -1320,6 +1373,7 @@ int ferry_reconciler_reload(ferry_reconciler *rc, const char *actor)
 		  rc->config_path, added, changed, removed);
 	free(old_rt);
 	ferry_reconcile_config_free(old_owned);
+	pthread_rwlock_unlock(&rc->cfg_rw);
 	return 0;
 }
 
@@ -1360,6 +1414,141 @@ static void definitions_check(ferry_reconciler *rc)
 		pthread_mutex_unlock(&rc->lock);
 	}
 	ferry_buf_dispose(&key);
+}
+
+/* ---- the control socket ------------------------------------------------ */
+
+/* The operator a control request names ("operator:NAME", as the CLI
+ * writes it), or one made from the peer's uid. */
+static void control_actor(char *buf, size_t len, json_t *req, unsigned uid)
+{
+	const char *who = json_string_value(json_object_get(req, "actor"));
+
+	if (who && !strncmp(who, "operator:", 9) && strlen(who) < 100)
+		snprintf(buf, len, "%s", who);
+	else
+		snprintf(buf, len, "operator:uid-%u", uid);
+}
+
+/* Run a cycle of `name` in the daemon and wait for it; rc->lock held. */
+static int control_cycle(json_t **reply, ferry_reconciler *rc, const char *name,
+			 ferry_trigger trigger, const char *actor, const char *to)
+{
+	stack_metrics *m;
+	uint64_t ticket;
+	size_t i;
+
+	for (i = 0; i < rc->cfg->nstacks && strcmp(rc->cfg->stacks[i].name, name); i++)
+		;
+	if (i == rc->cfg->nstacks)
+		return ferry_error_set(FERRY_ENOTFOUND, "the daemon runs no stack '%s'", name);
+	if (!(m = metrics_of(rc, name)))
+		return ferry_error_oom();
+	ticket = ++m->ticket;
+	queue_cycle(rc, (long)i, trigger, actor, to);
+	for (;;) {
+		if (!(m = metrics_of(rc, name)))
+			return ferry_error_oom();
+		if (m->served >= ticket)
+			break;
+		if (rc->quit || !ferry_reconcile_config_stack(rc->cfg, name))
+			return ferry_error_set(FERRY_ERROR, "stack '%s' was removed, or the daemon "
+					       "stopped, before the cycle ran", name);
+		pthread_cond_wait(&rc->cond, &rc->lock);
+	}
+	if (m->last.error < 0)
+		return ferry_error_set(m->last.error, "%s",
+				       m->last.message ? m->last.message : "the cycle failed");
+	*reply = json_pack("{s:b,s:s,s:s,s:s,s:s?}", "ok", 1, "stack", name, "outcome",
+			   m->last.outcome, "revision", m->last.revision, "message",
+			   m->last.message);
+	return *reply ? 0 : ferry_error_oom();
+}
+
+/* Ask the main thread to reload and wait for it; rc->lock held. */
+static int control_reload(json_t **reply, ferry_reconciler *rc, const char *actor)
+{
+	uint64_t gen = rc->reload_gen;
+
+	rc->reload_asked = 1;
+	snprintf(rc->reload_actor, sizeof(rc->reload_actor), "%s", actor);
+	pthread_cond_broadcast(&rc->cond);
+	while (rc->reload_gen == gen && !rc->quit)
+		pthread_cond_wait(&rc->cond, &rc->lock);
+	if (rc->reload_gen == gen)
+		return ferry_error_set(FERRY_ERROR, "the daemon stopped before reloading");
+	if (rc->reload_error)
+		return ferry_error_set(FERRY_EINVALID, "%s", rc->reload_error);
+	*reply = json_pack("{s:b,s:I}", "ok", 1, "pid", (json_int_t)getpid());
+	return *reply ? 0 : ferry_error_oom();
+}
+
+static int control_request(json_t **reply, json_t *req, unsigned uid, void *payload)
+{
+	ferry_reconciler *rc = payload;
+	const char *op = json_string_value(json_object_get(req, "op"));
+	const char *name = json_string_value(json_object_get(req, "stack"));
+	const char *to = json_string_value(json_object_get(req, "to"));
+	const char *reason = json_string_value(json_object_get(req, "reason"));
+	ferry_trigger trigger;
+	char actor[128];
+	int error;
+
+	control_actor(actor, sizeof(actor), req, uid);
+	if (!strcmp(op, "reload")) {
+		pthread_mutex_lock(&rc->lock);
+		error = control_reload(reply, rc, actor);
+		pthread_mutex_unlock(&rc->lock);
+		return error;
+	}
+	if (!name)
+		return ferry_error_set(FERRY_EINVALID, "control '%s' needs a stack", op);
+	if (!strcmp(op, "suspend") || !strcmp(op, "resume")) {
+		const ferry_stack *stack;
+
+		/* The stack is used outside rc->lock: no reload frees it meanwhile. */
+		pthread_rwlock_rdlock(&rc->cfg_rw);
+		if (!(stack = ferry_reconcile_config_stack(rc->cfg, name)))
+			error = ferry_error_set(FERRY_ENOTFOUND, "the daemon runs no stack '%s'",
+						name);
+		else
+			error = ferry_reconciler_suspend(rc, stack, !strcmp(op, "suspend"), actor,
+							 reason);
+		pthread_rwlock_unlock(&rc->cfg_rw);
+		if (error < 0)
+			return error;
+		*reply = json_pack("{s:b,s:s}", "ok", 1, "stack", name);
+		return *reply ? 0 : ferry_error_oom();
+	}
+	if (!strcmp(op, "sync"))
+		trigger = FERRY_TRIGGER_MANUAL;
+	else if (!strcmp(op, "rollback"))
+		trigger = FERRY_TRIGGER_ROLLBACK;
+	else if (!strcmp(op, "down"))
+		trigger = FERRY_TRIGGER_DOWN;
+	else
+		return ferry_error_set(FERRY_EINVALID, "unknown control request '%s'", op);
+	pthread_mutex_lock(&rc->lock);
+	error = control_cycle(reply, rc, name, trigger, actor, to);
+	pthread_mutex_unlock(&rc->lock);
+	return error;
+}
+
+static int control_path(ferry_buf *path, ferry_reconciler *rc)
+{
+	return ferry_buf_printf(path, "%s/" FERRY_CONTROL_SOCKET, rc->state_dir);
+}
+
+int ferry_reconciler_control(json_t **reply, ferry_reconciler *rc, json_t *request)
+{
+	ferry_buf path = FERRY_BUF_INIT;
+	int error;
+
+	*reply = NULL;
+	if ((error = control_path(&path, rc)) >= 0)
+		error = ferry_control_call(reply, path.ptr, request, 0);
+	ferry_buf_dispose(&path);
+	return error;
 }
 
 /* Lock <state-dir>/daemon.pid and write our pid in it: one daemon per
@@ -1462,6 +1651,15 @@ int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, uns
 		goto done;
 	rc->hook = hook;
 	ferry_webhook_set_status(hook, webhook_metrics, webhook_ready);
+	if (!once) {
+		ferry_buf cpath = FERRY_BUF_INIT;
+
+		if ((error = control_path(&cpath, rc)) >= 0)
+			error = ferry_control_start(&rc->control, cpath.ptr, control_request, rc);
+		ferry_buf_dispose(&cpath);
+		if (error < 0)
+			goto done;
+	}
 	if (hook && rc->port_file) {
 		char port[16];
 
@@ -1489,12 +1687,24 @@ int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, uns
 		while (!*stop && !(once && rc->ndone == rc->cfg->nstacks)) {
 			struct timespec ts;
 
-			if (!once && rc->reload && *rc->reload) {
-				*rc->reload = 0;
+			if (!once && ((rc->reload && *rc->reload) || rc->reload_asked)) {
+				char actor[128];
+				int rerr;
+
+				snprintf(actor, sizeof(actor), "%s",
+					 rc->reload_asked ? rc->reload_actor : "signal:SIGHUP");
+
+				if (rc->reload && *rc->reload)
+					*rc->reload = 0;
+				rc->reload_asked = 0;
 				pthread_mutex_unlock(&rc->lock);
-				ferry_reconciler_reload(rc, "signal:SIGHUP");
-				ferry_error_clear();
+				rerr = ferry_reconciler_reload(rc, actor);
 				pthread_mutex_lock(&rc->lock);
+				free(rc->reload_error);
+				rc->reload_error = rerr < 0 ? strdup(ferry_error_last()) : NULL;
+				rc->reload_gen++;
+				pthread_cond_broadcast(&rc->cond);
+				ferry_error_clear();
 				continue;
 			}
 			if (!once && mono_ms() - import_at >= IMPORT_CHECK_MS) {
@@ -1519,9 +1729,12 @@ int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, uns
 		}
 		pthread_mutex_unlock(&rc->lock);
 	}
-	/* stop taking webhooks, let running cycles finish */
+	/* stop taking webhooks and requests, let running cycles finish (the
+	 * requests waiting for one among them) */
 	ferry_webhook_stop(hook);
 	hook = rc->hook = NULL;
+	ferry_control_stop(rc->control);
+	rc->control = NULL;
 	pthread_mutex_lock(&rc->lock);
 	rc->quit = 1;
 	pthread_cond_broadcast(&rc->cond);
@@ -1531,6 +1744,8 @@ int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, uns
 done:
 	ferry_webhook_stop(hook);
 	rc->hook = NULL;
+	ferry_control_stop(rc->control);
+	rc->control = NULL;
 	if (pid_fd >= 0) {
 		if (ftruncate(pid_fd, 0) < 0)
 			ferry_log(FERRY_LOG_WARN, "cannot empty the pid file");

@@ -374,6 +374,15 @@ int ferry_reconciler_reload(ferry_reconciler *rc, const char *actor);
 int ferry_reconciler_signal_daemon(long *pid, ferry_reconciler *rc, int sig);
 
 /**
+ * Send `request` ({"op": sync | rollback | down | suspend | resume |
+ * reload, "stack", "to", "reason", "actor"}) to the daemon running on
+ * rc's state directory over its control socket (control.h) and wait for
+ * the answer (`*reply`, owned by the caller: {"ok": true, ...} or
+ * {"ok": false, "error", "code"}). FERRY_ENOTFOUND when no daemon listens.
+ */
+int ferry_reconciler_control(json_t **reply, ferry_reconciler *rc, json_t *request);
+
+/**
  * The daemon's metrics in the Prometheus text format (0.0.4), appended to
  * `out`: per stack the cycles by outcome (ferry_reconcile_sync_total), the
  * last success, drift and suspended gauges and the apply duration

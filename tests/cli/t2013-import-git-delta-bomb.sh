@@ -97,6 +97,12 @@ expect_exit 64 "$FERRY" import -q --store "$S" --git-max-object lots "$BUNDLE"
 ok "a bad size is a usage error"
 
 # ---- the limits raised: it imports --------------------------------------------------------
+# Indexing and checking 600 MB takes minutes under a sanitizer; the normal
+# build runs it.
+if sanitized; then
+	ok "# skip the 600 MB import under a sanitizer"
+	exit 0
+fi
 expect_exit 0 "$FERRY" import -q --store "$S" --git-max-object 0 --git-max-total 2G "$BUNDLE"
 [ "$(git --git-dir="$S/git/org/bomb.git" rev-parse refs/heads/main)" = "$C" ] ||
 	fail "refs/heads/main was not published"

@@ -1,0 +1,52 @@
+/*
+ * The daemon's control socket: how `ferry reconcile sync`, `rollback`,
+ * `down`, `suspend`, `resume` and `reload` reach a running daemon instead
+ * of racing it with a second process and, perhaps, another version of the
+ * config. A Unix socket in the state directory, mode 0600 (the daemon's
+ * user and root only); one JSON object per line each way; the peer's uid
+ * is read from the socket (SO_PEERCRED) and logged with the request.
+ */
+#ifndef FERRY_RECONCILER_CONTROL_H
+#define FERRY_RECONCILER_CONTROL_H
+
+#include <jansson.h>
+
+/** The socket's name in the state directory. */
+#define FERRY_CONTROL_SOCKET "control.sock"
+
+/** The longest request line taken, in bytes. */
+#define FERRY_CONTROL_MAX_REQUEST 4096
+
+typedef struct ferry_control ferry_control;
+
+/**
+ * Answer one request: set `*reply` to a new JSON object (owned by the
+ * caller) and return 0, or return a negative error code with the message
+ * recorded (the peer then gets {"ok": false, "error": MESSAGE}). `request`
+ * has been checked to be an object with a string "op". Runs on a thread of
+ * its own; several may run at once.
+ */
+typedef int (*ferry_control_fn)(json_t **reply, json_t *request, unsigned peer_uid,
+				void *payload);
+
+/**
+ * Listen on `path` (a stale socket there is replaced: the caller must hold
+ * the daemon's lock) and answer each connection on its own thread, at most
+ * eight at a time. FERRY_EIO when the socket cannot be made.
+ */
+int ferry_control_start(ferry_control **out, const char *path, ferry_control_fn fn,
+			void *payload);
+
+/** Stop listening, wait for the requests being answered, remove the
+ *  socket and free `c` (NULL is fine). */
+void ferry_control_stop(ferry_control *c);
+
+/**
+ * Send `request` to the daemon listening on `path` and wait for its answer
+ * (`*reply`, owned by the caller) for at most `timeout_s` seconds (0: no
+ * limit). FERRY_ENOTFOUND when nothing listens there (no daemon runs);
+ * FERRY_EIO on a broken exchange; FERRY_EINVALID on a malformed answer.
+ */
+int ferry_control_call(json_t **reply, const char *path, json_t *request, unsigned timeout_s);
+
+#endif
