@@ -570,6 +570,29 @@ static const char kube_prune_kinds[] =
 	"replicationcontroller,endpoints,deployment.apps,statefulset.apps,daemonset.apps,"
 	"replicaset.apps,job.batch,cronjob.batch,ingress.networking.k8s.io";
 
+#define PRUNE_BATCH 40
+
+/* `kubectl delete --ignore-not-found` of the `n` NUL-separated "kind/name"
+ * at `offs` in `names`. */
+static int kube_delete(const ferry_reconcile_config *cfg, const ferry_stack *stack,
+		       const ferry_runtime_options *o, ferry_buf *log, const ferry_buf *names,
+		       const size_t *offs, size_t n)
+{
+	size_t i;
+	cmd c;
+	int error;
+
+	kube_base(&c, cfg);
+	kube_ns(&c, stack);
+	push(&c, "delete");
+	push(&c, "--ignore-not-found");
+	for (i = 0; i < n; i++)
+		push(&c, names->ptr + offs[i]);
+	error = run(&c, o, log, NULL, -1, NULL);
+	cmd_dispose(&c);
+	return error;
+}
+
 /*
  * Prune: delete the live objects that carry the stack's label set, that
  * ferry applied (a managedFields entry of manager ferry, operation Apply),
@@ -584,10 +607,7 @@ static int kube_prune(const ferry_reconcile_config *cfg, const ferry_stack *stac
 {
 	json_t *applied = NULL, *live = NULL, *a = NULL, *l = NULL, *obj;
 	ferry_buf kinds = FERRY_BUF_INIT, names = FERRY_BUF_INIT;
-	size_t i, j, n = 0;
-	const char *del[ARGV_MAX];
-	size_t offs[ARGV_MAX];
-	cmd c;
+	size_t i, j, n = 0, offs[PRUNE_BATCH];
 	int error;
 
 	if ((error = kube_get(&applied, cfg, stack, o, log, "-f", file, NULL)) < 0 ||
@@ -615,7 +635,7 @@ static int kube_prune(const ferry_reconcile_config *cfg, const ferry_stack *stac
 			if (!keep && jstr(ao, "metadata", "uid") &&
 			    !strcmp(jstr(ao, "metadata", "uid"), uid))
 				keep = 1;
-		if (keep || n >= ARGV_MAX - 16)
+		if (keep)
 			continue;
 		offs[n++] = names.size;
 		if (kube_kind(&names, obj) < 0 ||
@@ -623,19 +643,16 @@ static int kube_prune(const ferry_reconcile_config *cfg, const ferry_stack *stac
 			error = ferry_error_oom();
 			goto done;
 		}
+		/* one kubectl delete per PRUNE_BATCH objects */
+		if (n == PRUNE_BATCH && (error = kube_delete(cfg, stack, o, log, &names, offs, n)) < 0)
+			goto done;
+		if (n == PRUNE_BATCH) {
+			n = 0;
+			ferry_buf_clear(&names);
+		}
 	}
-	if (!n)
-		goto done;
-	for (i = 0; i < n; i++)
-		del[i] = names.ptr + offs[i];
-	kube_base(&c, cfg);
-	kube_ns(&c, stack);
-	push(&c, "delete");
-	push(&c, "--ignore-not-found");
-	for (i = 0; i < n; i++)
-		push(&c, del[i]);
-	error = run(&c, o, log, NULL, -1, NULL);
-	cmd_dispose(&c);
+	if (n)
+		error = kube_delete(cfg, stack, o, log, &names, offs, n);
 done:
 	json_decref(applied);
 	json_decref(live);
