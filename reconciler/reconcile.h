@@ -88,7 +88,10 @@ typedef struct {
 	char *namespace_;         /* kubernetes namespace, or NULL */
 	int auto_sync, always_apply, prune, require_digests;
 	int64_t interval;         /* seconds between polls */
-	int64_t rollout_timeout;  /* kubernetes: seconds to wait for a rollout */
+	int64_t rollout_timeout;  /* kubernetes: seconds to wait for a rollout; how the
+				     result is reported, not what is deployed: left
+				     out of the stack's definition (a change of it
+				     re-applies nothing) */
 	char *freeze_file;        /* path in the source; NULL: none */
 	unsigned char *secret;    /* webhook secret (token or HMAC key), or NULL */
 	size_t secret_len;
