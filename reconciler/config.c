@@ -318,7 +318,8 @@ static int parse_workload(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 static int parse_policy(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 {
 	static const char *const keys[] = { "auto-sync", "interval", "always-apply", "prune",
-					    "require-digests", "freeze-file", "workload", NULL };
+					    "require-digests", "freeze-file", "workload",
+					    "rollout-timeout", NULL };
 	const char *k;
 	yaml_node_t *v;
 	int error = 0;
@@ -341,6 +342,15 @@ static int parse_policy(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 			    !ferry_path_is_safe(s->freeze_file))
 				error = fail(c, v, "freeze-file must be a relative path:",
 					     s->freeze_file);
+		} else if (!strcmp(k, "rollout-timeout")) {
+			const char *tv = ferry_yaml_scalar(v);
+
+			if (!tv || ferry_parse_duration(&s->rollout_timeout, tv) < 0 ||
+			    s->rollout_timeout > 3600) {
+				ferry_error_clear();
+				return fail(c, v, "rollout-timeout must be a duration of at most 1h "
+					    "such as 0s or 2m, not", tv ? tv : "");
+			}
 		} else if (!strcmp(k, "interval")) {
 			const char *iv = ferry_yaml_scalar(v);
 
@@ -369,6 +379,7 @@ static int parse_stack(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 	s->auto_sync = 1;
 	s->prune = 1;
 	s->interval = 60;
+	s->rollout_timeout = 60;
 	if ((error = check_map(c, map, "stack", keys)) < 0)
 		return error;
 	FOREACH_PAIR(c, map, k, v) {

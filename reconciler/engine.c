@@ -344,7 +344,9 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 	ferry_revision rev;
 	ferry_rendered r;
 	ferry_buf detail = FERRY_BUF_INIT, file = FERRY_BUF_INIT, log = FERRY_BUF_INIT,
-		  err = FERRY_BUF_INIT, source = FERRY_BUF_INIT, msg = FERRY_BUF_INIT;
+		  err = FERRY_BUF_INIT, source = FERRY_BUF_INIT, msg = FERRY_BUF_INIT,
+		  health = FERRY_BUF_INIT;
+	ferry_rollout rollout = FERRY_ROLLOUT_NONE;
 	ferry_runtime_options topts = { rc->dry_run, rc->out };
 	ferry_store_stack_event ev;
 	char *images = NULL, *expected = NULL;
@@ -500,6 +502,13 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 		}
 		expected = ferry_workloads_to_json(&r);
 		outcome = "applied";
+		/* Kubernetes: the rollout of what was applied, waited for up to
+		 * the stack's rollout-timeout; reported, never a failed apply. */
+		if (ferry_runtime_health(&rollout, &health, rc->cfg, stack, file.ptr,
+					 stack->rollout_timeout, &topts) < 0) {
+			ferry_buf_printf(&health, "rollout unknown: %s", ferry_error_last());
+			ferry_error_clear();
+		}
 		if (!changed && drift)
 			ferry_buf_printf(&detail, "%s", " (corrected)");
 		if (changed && s.applied) {
@@ -547,6 +556,9 @@ record:
 	ev.runtime = runtime_name(stack->runtime);
 	ev.outcome = outcome;
 	ev.drift = drift;
+	if (health.size)
+		ferry_buf_printf(detail.size ? &detail : &log, "%s%s",
+				 detail.size ? "; " : log.size ? "\n" : "", health.ptr);
 	ev.detail = detail.size ? detail.ptr : (log.size ? log.ptr : NULL);
 	ev.error = err.size ? err.ptr : NULL;
 	s.last_cycle = now;
@@ -579,6 +591,8 @@ unlock:
 	if (!strcmp(outcome, "frozen") || !strcmp(outcome, "drift-reported") ||
 	    !strcmp(outcome, "out-of-sync") || (!strcmp(outcome, "applied") && drift))
 		ferry_buf_printf(&msg, "%s", err.size ? err.ptr : detail.ptr ? detail.ptr : "");
+	else if (health.size && rollout != FERRY_ROLLOUT_READY)
+		ferry_buf_puts(&msg, health.ptr);
 	else if (trigger == FERRY_TRIGGER_ROLLBACK && !error)
 		ferry_buf_printf(&msg, stack->auto_sync
 				 ? "auto-sync is on: the stack is held at %.12s; polls and webhooks "
@@ -599,6 +613,7 @@ unlock:
 	ferry_buf_dispose(&err);
 	ferry_buf_dispose(&source);
 	ferry_buf_dispose(&msg);
+	ferry_buf_dispose(&health);
 	return error;
 }
 

@@ -88,6 +88,10 @@ typedef struct {
 	char *namespace_;         /* kubernetes namespace, or NULL */
 	int auto_sync, always_apply, prune, require_digests;
 	int64_t interval;         /* seconds between polls */
+	int64_t rollout_timeout;  /* kubernetes: seconds to wait for a rollout; how the
+				     result is reported, not what is deployed: left
+				     out of the stack's definition (a change of it
+				     re-applies nothing) */
 	char *freeze_file;        /* path in the source; NULL: none */
 	unsigned char *secret;    /* webhook secret (token or HMAC key), or NULL */
 	size_t secret_len;
@@ -267,6 +271,35 @@ int ferry_runtime_drift(int *drift, int *checked, ferry_buf *detail,
 /** Remove what the stack deployed from `file`. */
 int ferry_runtime_down(const ferry_reconcile_config *cfg, const ferry_stack *stack,
 		      const char *file, const ferry_runtime_options *opts, ferry_buf *log);
+/** How far the rollout of applied workloads is, worst last. */
+typedef enum {
+	FERRY_ROLLOUT_NONE = 0,         /* no Deployment, StatefulSet or DaemonSet */
+	FERRY_ROLLOUT_READY = 1,        /* every one rolled out and available */
+	FERRY_ROLLOUT_PROGRESSING = 2,  /* still rolling out (or never observed) */
+	FERRY_ROLLOUT_FAILED = 3        /* a Deployment exceeded its progress deadline */
+} ferry_rollout;
+
+/** "ready", "progressing", "failed" or "none". */
+const char *ferry_rollout_name(ferry_rollout st);
+/**
+ * The rollout of one live object (a Deployment, StatefulSet or DaemonSet
+ * as `kubectl get -o json` shows it), judged as `kubectl rollout status`
+ * does; what it waits for goes into `why`. FERRY_ROLLOUT_NONE for any
+ * other kind. Never fails.
+ */
+ferry_rollout ferry_runtime__rollout(ferry_buf *why, json_t *obj);
+/**
+ * The health of what the kubernetes runtime applied from `file`: reads the
+ * live objects with `kubectl get -f FILE -o json` and waits up to `timeout`
+ * seconds (0: one look) while any workload is still progressing. `*state`
+ * gets the worst; a line "rollout STATE ..." naming each workload that is
+ * not ready is appended to `detail`. Other runtimes and dry-run: NONE and
+ * nothing appended. An error (kubectl failed, unreadable output) is
+ * FERRY_ERROR or FERRY_EINVALID with the message set.
+ */
+int ferry_runtime_health(ferry_rollout *state, ferry_buf *detail,
+			 const ferry_reconcile_config *cfg, const ferry_stack *stack,
+			 const char *file, int64_t timeout, const ferry_runtime_options *opts);
 /** Forget the cached live-state snapshot (after an apply elsewhere). */
 void ferry_runtime_invalidate(void);
 

@@ -120,7 +120,8 @@ ok "an explicit 'stacks: []' loads and runs nothing; a config without stacks is 
 command -v kubectl >/dev/null || skip_all "needs kubectl for kustomize"
 expect_exit 0 "${R[@]}" --dry-run sync prod
 expect_out "kubectl --namespace shop apply --server-side --field-manager=ferry --force-conflicts -f"
-expect_out "--prune -l ferry.stack=prod"
+expect_out "kubectl --namespace shop get -f "
+expect_out "ingress.networking.k8s.io -l ferry.stack=prod "
 f=$(sed -n 's/.* rendered to \([^ ]*\) .*/\1/p' "$T/out")
 [ -f "$f" ] || fail "no rendered file"
 grep -q 'name: prod-app' "$f" && grep -q 'replicas: 3' "$f" || fail "kustomize overlay not applied: $(cat "$f")"
