@@ -89,6 +89,8 @@ expect_out "suspended: 'ferry reconcile resume fresh'"
 config "$(stack keep 1s)" "$(stack tune 1s 'always-apply: true')" "$(stack fresh 1s)"
 stop_daemon
 start_daemon
+# the new daemon notices the intervals edited while it was down first
+wait_for '.stack == "tune" and .outcome == "config-changed" and .actor == "ferry-reconciler"'
 wait_for '.stack == "keep" and .trigger == "poll"' 3
 before_tune=$(events '.stack == "tune" and (.trigger == "poll" or .trigger == "reload")')
 sleep 2.5
