@@ -104,7 +104,6 @@ typedef struct {
 	const ferry_git__bundle_spec *spec;
 	git_odb *odb;
 	obj_map map;
-	size_t nchecked;
 	ferry_buf path;      /* current tree path, for messages */
 	unsigned tree_depth;
 	int root_gitmodules; /* the root tree just walked has a .gitmodules file */
@@ -145,8 +144,6 @@ static int checked(pack_ctx *c, const git_oid *id)
 
 	if ((error = map_add(&slot, &c->map, id)) < 0)
 		return error;
-	if (!(slot->flags & F_CHECKED))
-		c->nchecked++;
 	slot->flags |= F_CHECKED;
 	return 0;
 }

@@ -707,7 +707,7 @@ static int git_fetch(const job *j, const char *git_dir)
 			       "-c", "protocol.allow=never", "-c", "protocol.git.allow=always", "-c", "protocol.http.allow=always",
 			       "-c", "protocol.https.allow=always", "-c", "fetch.fsckObjects=false",
 			       "-c", "transfer.fsckObjects=false", "-c", "gc.auto=0",
-			       "-c", "fetch.writeCommitGraph=false",
+			       "-c", "fetch.writeCommitGraph=false", "-c", "maintenance.auto=false",
 			       "fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head",
 			       "--no-recurse-submodules", "--", j->url,
 			       "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", NULL };
