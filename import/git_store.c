@@ -565,7 +565,11 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 	 * indexer hashed each new object to name it, and the store's were
 	 * hashed when they came: reading them does not hash them again. */
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+	/* each tree is read once: libgit2's object cache (256 MiB by
+	 * default) would only hold memory */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(16 << 20));
 	error = check_complete(q, r, store_repo);
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(256 << 20));
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
 	if (error < 0)
 		goto done;
