@@ -17,12 +17,7 @@ mkdir -p "$work"
 [ -z "$(ls -A "$work")" ] || { echo "$work is not empty" >&2; exit 1; }
 cleanup() { [ -n "${KEEP:-}" ] || rm -rf "$work"; }
 trap cleanup EXIT
-cp "$ferry_src" "$work/ferry"
-ferry=$work/ferry
-export HOME=$work/home GIT_CONFIG_NOSYSTEM=1 TMPDIR=$work/tmp
-mkdir -p "$HOME" "$TMPDIR"
-git config --global user.name bench
-git config --global user.email bench@example.com
+. "$top/bench/lib/git-bench.sh"
 
 now() { date +%s.%N; }
 # best of two runs (warm cache), in seconds

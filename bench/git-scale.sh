@@ -34,12 +34,7 @@ cleanup() {
 	[ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
-cp "$ferry_src" "$work/ferry"
-ferry=$work/ferry
-export HOME=$work/home GIT_CONFIG_NOSYSTEM=1 TMPDIR=$work/tmp
-mkdir -p "$HOME" "$TMPDIR"
-git config --global user.name bench
-git config --global user.email bench@example.com
+. "$top/bench/lib/git-bench.sh"
 
 # run CMD...: sets T (seconds) and M (peak RSS, MiB); output discarded
 run() {
