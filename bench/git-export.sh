@@ -12,9 +12,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 commits=${1:-${COMMITS:-10000}}
 work=${2:-$(mktemp -d /var/tmp/ferry-git-bench.XXXXXX)}
 ferry_src=${FERRY:-$top/build/cli/ferry}
-. "$top/bench/lib/workdir.sh"
-git config --global user.name bench
-git config --global user.email bench@example.com
+. "$top/bench/lib/git-bench.sh"
 
 now() { date +%s.%N; }
 # best of two runs (warm cache), in seconds

@@ -295,3 +295,12 @@ int ferry_fs_sync_close(int fd, const char *path)
 		error = ferry_error_set_errno(FERRY_EIO, "cannot close '%s'", path);
 	return error;
 }
+
+int ferry_fs_pipe_cloexec(int fds[2])
+{
+	if (pipe(fds) < 0)
+		return -1;
+	fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+	fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+	return 0;
+}

@@ -63,4 +63,8 @@ int ferry_fs_fix_modes(const char *path);
 /** Nonzero when `path` names an existing file or directory. */
 int ferry_fs_exists(const char *path);
 
+/** pipe(2) with both ends close-on-exec (for child processes that must not
+ *  inherit other children's pipes); -1 with errno on failure. */
+int ferry_fs_pipe_cloexec(int fds[2]);
+
 #endif

@@ -1,23 +1,21 @@
 /*
- * Git bundle files with a pack written here rather than by libgit2's
- * packbuilder: the packbuilder writes only self-contained packs, while an
- * incremental bundle needs a *thin* pack, whose deltas may use objects the
- * receiver already holds (those reachable from the prerequisites). Without
- * that, a one-line change in a large tree costs the whole tree.
+ * Git bundle files: the header (bundle-format/git_header.h), then a pack.
  *
- * Objects are chosen as git does for "git bundle create BASE..NEW": the
- * commits reachable from the tips and not from the prerequisites, and the
- * trees and blobs of those commits that the prerequisites' trees do not
- * hold. Each tree and blob is delta-encoded against the entry at the same
- * path in the commit's first parent (which is either earlier in this pack,
- * giving an OFS_DELTA, or held by the receiver, giving a REF_DELTA), the
- * pairing git's own delta search finds most often for repositories of
- * configuration files. Delta chains stop at 50, as in git.
+ * Every object new to the receiver passes the checks of git_check.h first:
+ * the commits reachable from the tips and not from the prerequisites (the
+ * commits of what the channel sent before), their trees, the .gitmodules
+ * and .gitattributes files those trees name, and the tags and other
+ * objects the refs point at. Trees and objects the prerequisites' trees
+ * hold were checked when they were sent and are skipped; other blobs are
+ * looked up (their type), not read.
  *
- * The pack body goes to a temporary file first (its object count must
- * precede it), then the bundle file is assembled (the header by
- * bundle-format/git_header.h) while SHA-256 (for the ferry manifest) and
- * SHA-1 (the pack trailer) are computed.
+ * The pack itself is written by `git pack-objects --revs` from the tips
+ * and ^prerequisites, as `git bundle create` writes it: it reuses the
+ * deltas and compressed data the cache's packs already hold instead of
+ * reading, diffing and compressing every object again, and it is thin
+ * (deltas against objects the receiver holds) for incremental bundles. Its
+ * output is streamed into the file after the header while the file's
+ * SHA-256 (for the ferry manifest) is computed.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -26,30 +24,23 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <zlib.h>
-
 #include "ferry/errors.h"
 #include "buf.h"
 #include "git_bundle.h"
 #include "git_check.h"
+#include "git_cmd.h"
 #include "git_error.h"
 #include "git_header.h"
 #include "banned.h"
 
-enum { OBJ_COMMIT = 1, OBJ_TREE = 2, OBJ_BLOB = 3, OBJ_TAG = 4, OBJ_OFS_DELTA = 6,
-       OBJ_REF_DELTA = 7 };
-
 #define F_KNOWN 1u    /* the receiver holds it */
-#define F_PACKED 2u   /* in this pack */
+#define F_CHECKED 2u  /* new to the receiver, checked */
 
 /* ---- object id map ---------------------------------------------------- */
 
 typedef struct {
 	git_oid id;
 	unsigned flags;
-	unsigned depth;
-	uint64_t offset;   /* of the entry in the pack, when F_PACKED */
 	int used;
 } obj_slot;
 
@@ -107,194 +98,15 @@ static int map_add(obj_slot **out, obj_map *m, const git_oid *id)
 	return 0;
 }
 
-/* ---- deltas (git's delta format) ---------------------------------------- */
-
-#define DELTA_BLOCK 16
-#define DELTA_MAX_CANDIDATES 16
-
-static uint32_t block_hash(const unsigned char *p)
-{
-	uint64_t a, b;
-
-	memcpy(&a, p, 8);
-	memcpy(&b, p + 8, 8);
-	a = (a ^ (b * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
-	return (uint32_t)(a >> 32);
-}
-
-typedef struct {
-	unsigned char *p;
-	size_t n, max;
-} delta_out;
-
-static int dput(delta_out *o, const void *data, size_t len)
-{
-	if (o->n + len > o->max)
-		return 1;
-	memcpy(o->p + o->n, data, len);
-	o->n += len;
-	return 0;
-}
-
-static int dput_varint(delta_out *o, size_t v)
-{
-	unsigned char b[10];
-	size_t n = 0;
-
-	do {
-		b[n] = v & 0x7f;
-		v >>= 7;
-		if (v)
-			b[n] |= 0x80;
-		n++;
-	} while (v);
-	return dput(o, b, n);
-}
-
-static int flush_insert(delta_out *o, const unsigned char *lit, size_t len)
-{
-	while (len) {
-		unsigned char n = len > 127 ? 127 : (unsigned char)len;
-
-		if (dput(o, &n, 1) || dput(o, lit, n))
-			return 1;
-		lit += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int put_copy(delta_out *o, size_t off, size_t len)
-{
-	while (len) {
-		size_t n = len > 0x10000 ? 0x10000 : len;
-		unsigned char b[8], op = 0x80;
-		size_t k = 1;
-		int i;
-
-		for (i = 0; i < 4; i++)
-			if ((off >> (8 * i)) & 0xff) {
-				b[k++] = (off >> (8 * i)) & 0xff;
-				op |= (unsigned char)(1u << i);
-			}
-		if (n != 0x10000)
-			for (i = 0; i < 3; i++)
-				if ((n >> (8 * i)) & 0xff) {
-					b[k++] = (n >> (8 * i)) & 0xff;
-					op |= (unsigned char)(0x10u << i);
-				}
-		b[0] = op;
-		if (dput(o, b, k))
-			return 1;
-		off += n;
-		len -= n;
-	}
-	return 0;
-}
-
-int ferry_git__delta(unsigned char **out, size_t *outlen, const unsigned char *base,
-		     size_t baselen, const unsigned char *target, size_t targetlen,
-		     size_t max)
-{
-	uint32_t *heads = NULL, *next = NULL, hsize = 1, mask;
-	delta_out o = { NULL, 0, max };
-	size_t i, lit = 0, nblocks;
-	int full = 1;
-
-	*out = NULL;
-	if (baselen < DELTA_BLOCK || baselen > 0xffffffffu || max < 16)
-		return 1;
-	nblocks = baselen / DELTA_BLOCK;
-	while (hsize < nblocks * 2 && hsize < (1u << 24))
-		hsize <<= 1;
-	mask = hsize - 1;
-	if (!(o.p = malloc(max)) || !(heads = malloc(hsize * sizeof(*heads))) ||
-	    !(next = malloc(nblocks * sizeof(*next)))) {
-		free(o.p);
-		free(heads);
-		free(next);
-		return ferry_error_oom();
-	}
-	memset(heads, 0xff, hsize * sizeof(*heads));
-	/* later blocks first in each chain: nearer matches are tried first */
-	for (i = 0; i < nblocks; i++) {
-		uint32_t h = block_hash(base + i * DELTA_BLOCK) & mask;
-
-		next[i] = heads[h];
-		heads[h] = (uint32_t)i;
-	}
-	if (dput_varint(&o, baselen) || dput_varint(&o, targetlen))
-		goto done;
-	i = 0;
-	while (i < targetlen) {
-		size_t best_len = 0, best_off = 0, back = 0;
-
-		if (i + DELTA_BLOCK <= targetlen) {
-			uint32_t b = heads[block_hash(target + i) & mask];
-			int tries = 0;
-
-			for (; b != 0xffffffffu && tries < DELTA_MAX_CANDIDATES;
-			     b = next[b], tries++) {
-				size_t off = (size_t)b * DELTA_BLOCK, n = 0, k = 0;
-
-				while (off + n < baselen && i + n < targetlen &&
-				       base[off + n] == target[i + n])
-					n++;
-				if (n < DELTA_BLOCK)
-					continue;
-				/* extend backwards into pending literals */
-				while (k < lit && k < off && base[off - k - 1] == target[i - k - 1])
-					k++;
-				if (n + k > best_len + back) {
-					best_len = n;
-					best_off = off;
-					back = k;
-				}
-			}
-		}
-		if (best_len >= DELTA_BLOCK) {
-			if (flush_insert(&o, target + i - lit, lit - back) ||
-			    put_copy(&o, best_off - back, best_len + back))
-				goto done;
-			lit = 0;
-			i += best_len;
-		} else {
-			lit++;
-			i++;
-		}
-		if (o.n + lit >= max)
-			goto done;
-	}
-	if (flush_insert(&o, target + targetlen - lit, lit))
-		goto done;
-	full = 0;
-done:
-	free(heads);
-	free(next);
-	if (full) {
-		free(o.p);
-		return 1;
-	}
-	*out = o.p;
-	*outlen = o.n;
-	return 0;
-}
-
-/* ---- the pack writer ---------------------------------------------------- */
+/* ---- the check walk ------------------------------------------------------ */
 
 typedef struct {
 	const ferry_git__bundle_spec *spec;
 	git_odb *odb;
 	obj_map map;
-	FILE *body;          /* entries, after the 12-byte pack header */
-	uint64_t offset;     /* next entry's offset in the pack */
-	size_t nobjects;
-	z_stream z;
-	int z_ready;
-	unsigned char *zbuf;
-	size_t zcap;
 	ferry_buf path;      /* current tree path, for messages */
 	unsigned tree_depth;
+	int root_gitmodules; /* the root tree just walked has a .gitmodules file */
 } pack_ctx;
 
 static int odb_read(git_odb_object **out, pack_ctx *c, const git_oid *id)
@@ -324,130 +136,23 @@ static int reject(pack_ctx *c, const char *kind, const git_oid *id, const char *
 			       c->path.size ? "')" : "", why);
 }
 
-static int body_write(pack_ctx *c, const void *data, size_t len)
+/* Record a checked object: the pack will carry it. */
+static int checked(pack_ctx *c, const git_oid *id)
 {
-	if (len && fwrite(data, 1, len, c->body) != len)
-		return ferry_error_set_errno(FERRY_EIO, "cannot write pack data");
-	c->offset += len;
-	return 0;
-}
-
-static int deflate_into(pack_ctx *c, const void *data, size_t len, size_t *outlen)
-{
-	uLong bound = deflateBound(&c->z, (uLong)len);
-
-	if (bound > c->zcap) {
-		unsigned char *grown = realloc(c->zbuf, bound);
-
-		if (!grown)
-			return ferry_error_oom();
-		c->zbuf = grown;
-		c->zcap = bound;
-	}
-	if (deflateReset(&c->z) != Z_OK)
-		return ferry_error_set(FERRY_ERROR, "zlib reset failed");
-	c->z.next_in = (Bytef *)(uintptr_t)data;
-	c->z.avail_in = (uInt)len;
-	c->z.next_out = c->zbuf;
-	c->z.avail_out = (uInt)c->zcap;
-	if (deflate(&c->z, Z_FINISH) != Z_STREAM_END)
-		return ferry_error_set(FERRY_ERROR, "zlib deflate failed");
-	*outlen = c->zcap - c->z.avail_out;
-	return 0;
-}
-
-static int write_entry(pack_ctx *c, int type, size_t size, const void *extra,
-		       size_t extralen, const void *data, size_t len)
-{
-	unsigned char hdr[16];
-	size_t n = 0, zlen = 0;
+	obj_slot *slot;
 	int error;
 
-	hdr[n] = (unsigned char)((type << 4) | (size & 15));
-	size >>= 4;
-	while (size) {
-		hdr[n++] |= 0x80;
-		hdr[n] = size & 0x7f;
-		size >>= 7;
-	}
-	n++;
-	if ((error = deflate_into(c, data, len, &zlen)) < 0 ||
-	    (error = body_write(c, hdr, n)) < 0 ||
-	    (error = body_write(c, extra, extralen)) < 0 ||
-	    (error = body_write(c, c->zbuf, zlen)) < 0)
+	if ((error = map_add(&slot, &c->map, id)) < 0)
 		return error;
-	c->nobjects++;
+	slot->flags |= F_CHECKED;
 	return 0;
-}
-
-/*
- * Add an object to the pack, as a delta against `base` when that is the
- * same type, within reach, and gives less than half the size.
- */
-static int emit(pack_ctx *c, const git_oid *id, int type, const void *data,
-		size_t len, const git_oid *base)
-{
-	git_odb_object *bobj = NULL;
-	obj_slot *slot, *bslot = NULL;
-	unsigned char *delta = NULL;
-	size_t dlen = 0;
-	uint64_t offset = c->offset;
-	unsigned depth = 0;
-	int error = 0, thin = c->spec->nprereqs > 0, packed = 0;
-
-	if (base && !git_oid_equal(base, id) && len >= 64 &&
-	    len <= FERRY_GIT_DELTA_MAX_OBJECT) {
-		bslot = map_get(&c->map, base);
-		packed = bslot && (bslot->flags & F_PACKED);
-		if (packed && bslot->depth >= FERRY_GIT_DELTA_MAX_DEPTH)
-			base = NULL;
-		else if (!packed && !thin)
-			base = NULL;   /* a full pack holds all its bases */
-		if (base && git_odb_read(&bobj, c->odb, base) == 0 &&
-		    git_odb_object_size(bobj) <= FERRY_GIT_DELTA_MAX_OBJECT &&
-		    (int)git_odb_object_type(bobj) == type) {
-			if ((error = ferry_git__delta(&delta, &dlen,
-						      git_odb_object_data(bobj),
-						      git_odb_object_size(bobj), data, len,
-						      len / 2)) < 0)
-				goto done;
-		}
-		git_error_clear();
-	}
-	if (delta && packed) {
-		unsigned char ofs[16];
-		uint64_t rel = offset - bslot->offset;
-		size_t pos = sizeof(ofs) - 1;
-
-		ofs[pos] = rel & 127;
-		while (rel >>= 7)
-			ofs[--pos] = (unsigned char)(128 | (--rel & 127));
-		depth = bslot->depth + 1;
-		error = write_entry(c, OBJ_OFS_DELTA, dlen, ofs + pos, sizeof(ofs) - pos,
-				    delta, dlen);
-	} else if (delta) {
-		depth = 1;
-		error = write_entry(c, OBJ_REF_DELTA, dlen, base->id, GIT_OID_RAWSZ, delta,
-				    dlen);
-	} else {
-		error = write_entry(c, type, len, NULL, 0, data, len);
-	}
-	if (error < 0 || (error = map_add(&slot, &c->map, id)) < 0)
-		goto done;
-	slot->flags |= F_PACKED;
-	slot->depth = depth;
-	slot->offset = offset;
-done:
-	free(delta);
-	git_odb_object_free(bobj);
-	return error;
 }
 
 static int is_done(pack_ctx *c, const git_oid *id)
 {
 	obj_slot *s = map_get(&c->map, id);
 
-	return s && (s->flags & (F_KNOWN | F_PACKED));
+	return s && (s->flags & (F_KNOWN | F_CHECKED));
 }
 
 /* ---- marking what the receiver holds -------------------------------------- */
@@ -485,42 +190,35 @@ static int mark_known_cb(const ferry_git_tree_entry *e, void *payload)
 {
 	known_walk *w = payload;
 	git_oid id;
-	obj_slot *s;
 
 	git_oid_fromraw(&id, e->id);
-	if (e->mode == FERRY_GIT_MODE_GITLINK)
+	/* blobs: only special files are checked, and again is cheap */
+	if (e->mode != FERRY_GIT_MODE_TREE)
 		return 0;
-	if (e->mode == FERRY_GIT_MODE_TREE)
-		return mark_known_tree(w->c, &id, w->depth + 1);
-	if (map_add(&s, &w->c->map, &id) < 0)
-		return -1;
-	s->flags |= F_KNOWN;
+	return mark_known_tree(w->c, &id, w->depth + 1);
+}
+
+/* The "tree" line of a raw commit. */
+static int parse_tree_line(git_oid *tree, pack_ctx *c, const git_oid *commit,
+			   const char *p, size_t len)
+{
+	if (len < 46 || memcmp(p, "tree ", 5) || git_oid_fromstrn(tree, p + 5, 40) < 0)
+		return reject(c, "commit", commit, "missing tree", NULL);
 	return 0;
 }
 
-/* The "tree" line of a commit (the commit is read, not checked). */
-static int commit_tree(git_oid *tree, git_oid *first_parent, int *has_parent,
-		       pack_ctx *c, const git_oid *commit)
+/* The tree of a commit (the commit is read, not checked). */
+static int commit_tree(git_oid *tree, pack_ctx *c, const git_oid *commit)
 {
 	git_odb_object *obj = NULL;
-	const char *p;
-	size_t len;
 	int error;
 
-	*has_parent = 0;
 	if ((error = odb_read(&obj, c, commit)) < 0)
 		return error;
-	p = git_odb_object_data(obj);
-	len = git_odb_object_size(obj);
-	if (len < 46 || memcmp(p, "tree ", 5) || git_oid_fromstrn(tree, p + 5, 40) < 0) {
-		git_odb_object_free(obj);
-		return reject(c, "commit", commit, "missing tree", NULL);
-	}
-	if (first_parent && len >= 46 + 48 && !memcmp(p + 46, "parent ", 7) &&
-	    git_oid_fromstrn(first_parent, p + 53, 40) == 0)
-		*has_parent = 1;
+	error = parse_tree_line(tree, c, commit, git_odb_object_data(obj),
+				git_odb_object_size(obj));
 	git_odb_object_free(obj);
-	return 0;
+	return error;
 }
 
 /* ---- walking new trees -------------------------------------------------- */
@@ -558,43 +256,46 @@ static int collect_cb(const ferry_git_tree_entry *e, void *payload)
 	return 0;
 }
 
-static int same_kind(unsigned a, unsigned b)
-{
-	return (a == FERRY_GIT_MODE_TREE) == (b == FERRY_GIT_MODE_TREE) &&
-	       (a == FERRY_GIT_MODE_GITLINK) == (b == FERRY_GIT_MODE_GITLINK);
-}
-
-/* The base entry named like `e`: both lists are in tree order, so a cursor
- * moving forward finds it; fall back to a scan when the base is unusual. */
-static const entry_copy *find_base(const entry_list *b, size_t *cursor,
-				   const entry_copy *e)
-{
-	size_t i;
-
-	for (i = *cursor; i < b->n; i++) {
-		int cmp;
-		size_t n = b->v[i].namelen < e->namelen ? b->v[i].namelen : e->namelen;
-
-		cmp = memcmp(b->v[i].name, e->name, n);
-		if (!cmp && b->v[i].namelen == e->namelen) {
-			*cursor = i + 1;
-			return same_kind(b->v[i].mode, e->mode) ? &b->v[i] : NULL;
-		}
-		if (cmp > 0 || (!cmp && b->v[i].namelen > e->namelen))
-			break;
-	}
-	return NULL;
-}
-
 static int check_blob(pack_ctx *c, const git_oid *id, const entry_copy *e,
-		      const void *data, size_t len);
-
-static int walk_tree(pack_ctx *c, const git_oid *tree, const git_oid *base_tree)
+		      const void *data, size_t len)
 {
-	git_odb_object *obj = NULL, *bobj = NULL, *blob = NULL;
-	entry_list list = { NULL, 0, 0 }, blist = { NULL, 0, 0 };
+	char buf[256];
+	const char *why = ferry_git_check_special_blob(e->name, e->mode, data, len, buf,
+						       sizeof(buf));
+
+	return why ? reject(c, "blob", id, why, NULL) : 0;
+}
+
+/*
+ * A .gitmodules or .gitattributes file (any spelling) named by a tree: read
+ * and checked. Other blobs are not read here: no check applies to their
+ * content, and git pack-objects reads them (and fails on a blob that is
+ * missing or not a blob).
+ */
+static int check_entry_blob(pack_ctx *c, const git_oid *tree, const entry_copy *e)
+{
+	git_odb_object *blob = NULL;
+	int error;
+
+	if (is_done(c, &e->id))
+		return 0;
+	if ((error = odb_read(&blob, c, &e->id)) < 0)
+		return error;
+	if (git_odb_object_type(blob) != GIT_OBJECT_BLOB)
+		error = reject(c, "tree", tree, "entry is not a blob", e->name);
+	else if ((error = check_blob(c, &e->id, e, git_odb_object_data(blob),
+				     git_odb_object_size(blob))) == 0)
+		error = checked(c, &e->id);
+	git_odb_object_free(blob);
+	return error;
+}
+
+static int walk_tree(pack_ctx *c, const git_oid *tree)
+{
+	git_odb_object *obj = NULL;
+	entry_list list = { NULL, 0, 0 };
 	const char *why = NULL, *entry = NULL;
-	size_t i, cursor = 0, pathlen = c->path.size;
+	size_t i, pathlen = c->path.size;
 	int error;
 
 	if (is_done(c, tree))
@@ -628,40 +329,30 @@ static int walk_tree(pack_ctx *c, const git_oid *tree, const git_oid *base_tree)
 		error = reject(c, "tree", tree, why, entry ? name : NULL);
 		goto done;
 	}
-	if (base_tree && git_odb_read(&bobj, c->odb, base_tree) == 0 &&
-	    git_odb_object_type(bobj) == GIT_OBJECT_TREE)
-		ferry_git_tree_parse(git_odb_object_data(bobj), git_odb_object_size(bobj),
-				     collect_cb, &blist);
-	git_error_clear();
-	if ((error = emit(c, tree, OBJ_TREE, git_odb_object_data(obj),
-			  git_odb_object_size(obj), bobj ? base_tree : NULL)) < 0)
+	if ((error = checked(c, tree)) < 0)
 		goto done;
 	for (i = 0; i < list.n && !error; i++) {
-		const entry_copy *e = &list.v[i], *be;
+		const entry_copy *e = &list.v[i];
 
-		if (e->mode == FERRY_GIT_MODE_GITLINK || is_done(c, &e->id))
-			continue;
-		be = find_base(&blist, &cursor, e);
 		c->path.size = pathlen;
 		if (c->path.ptr)
 			c->path.ptr[pathlen] = '\0';
-		if (e->mode == FERRY_GIT_MODE_TREE) {
-			if ((error = ferry_buf_put(&c->path, e->name, e->namelen)) < 0 ||
-			    (error = ferry_buf_puts(&c->path, "/")) < 0)
-				break;
-			error = walk_tree(c, &e->id, be ? &be->id : NULL);
+		if (e->mode == FERRY_GIT_MODE_GITLINK)
+			continue;
+		if (e->mode != FERRY_GIT_MODE_TREE) {
+			if (c->tree_depth == 1 && e->namelen == 11 &&
+			    !memcmp(e->name, ".gitmodules", 11) && e->mode != FERRY_GIT_MODE_LINK)
+				c->root_gitmodules = 1;
+			if (ferry_git_is_gitmodules(e->name) || ferry_git_is_gitattributes(e->name))
+				error = check_entry_blob(c, tree, e);
 			continue;
 		}
-		if ((error = odb_read(&blob, c, &e->id)) < 0)
+		if (is_done(c, &e->id))
+			continue;
+		if ((error = ferry_buf_put(&c->path, e->name, e->namelen)) < 0 ||
+		    (error = ferry_buf_puts(&c->path, "/")) < 0)
 			break;
-		if (git_odb_object_type(blob) != GIT_OBJECT_BLOB)
-			error = reject(c, "tree", tree, "entry is not a blob", e->name);
-		else if ((error = check_blob(c, &e->id, e, git_odb_object_data(blob),
-					     git_odb_object_size(blob))) == 0)
-			error = emit(c, &e->id, OBJ_BLOB, git_odb_object_data(blob),
-				     git_odb_object_size(blob), be ? &be->id : NULL);
-		git_odb_object_free(blob);
-		blob = NULL;
+		error = walk_tree(c, &e->id);
 	}
 	c->path.size = pathlen;
 	if (c->path.ptr)
@@ -669,20 +360,8 @@ static int walk_tree(pack_ctx *c, const git_oid *tree, const git_oid *base_tree)
 done:
 	c->tree_depth--;
 	free(list.v);
-	free(blist.v);
 	git_odb_object_free(obj);
-	git_odb_object_free(bobj);
 	return error;
-}
-
-static int check_blob(pack_ctx *c, const git_oid *id, const entry_copy *e,
-		      const void *data, size_t len)
-{
-	char buf[256];
-	const char *why = ferry_git_check_special_blob(e->name, e->mode, data, len, buf,
-						       sizeof(buf));
-
-	return why ? reject(c, "blob", id, why, NULL) : 0;
 }
 
 /* ---- commits, tags, tips ----------------------------------------------- */
@@ -690,9 +369,9 @@ static int check_blob(pack_ctx *c, const git_oid *id, const entry_copy *e,
 static int add_commit(pack_ctx *c, const git_oid *id)
 {
 	git_odb_object *obj = NULL;
-	git_oid tree, parent, ptree;
+	git_oid tree;
 	const char *why;
-	int error, has_parent = 0, dummy;
+	int error;
 
 	if (is_done(c, id))
 		return 0;
@@ -707,21 +386,17 @@ static int add_commit(pack_ctx *c, const git_oid *id)
 		error = reject(c, "commit", id, why, NULL);
 		goto done;
 	}
-	if ((error = commit_tree(&tree, &parent, &has_parent, c, id)) < 0 ||
-	    (error = emit(c, id, OBJ_COMMIT, git_odb_object_data(obj),
-			  git_odb_object_size(obj), NULL)) < 0)
+	if ((error = parse_tree_line(&tree, c, id, git_odb_object_data(obj),
+				     git_odb_object_size(obj))) < 0 ||
+	    (error = checked(c, id)) < 0)
 		goto done;
-	if (has_parent && (error = commit_tree(&ptree, NULL, &dummy, c, &parent)) < 0) {
-		/* a parent the repository lacks cannot be a delta base */
-		ferry_error_clear();
-		has_parent = 0;
-		error = 0;
-	}
 	ferry_buf_clear(&c->path);
-	if ((error = walk_tree(c, &tree, has_parent ? &ptree : NULL)) < 0)
+	c->root_gitmodules = 0;
+	if ((error = walk_tree(c, &tree)) < 0)
 		goto done;
-	/* after the checks: the callback reads .gitmodules */
-	if (c->spec->commit_cb)
+	/* after the checks: the callback reads .gitmodules; a root tree
+	 * walked before gives the same submodule commits again */
+	if (c->spec->commit_cb && c->root_gitmodules)
 		error = c->spec->commit_cb(id, c->spec->payload);
 done:
 	git_odb_object_free(obj);
@@ -749,12 +424,11 @@ static int add_other(pack_ctx *c, const git_oid *id, unsigned depth)
 		}
 		git_oid_fromstrn(&target, (const char *)git_odb_object_data(obj) + 7, 40);
 		if ((error = add_other(c, &target, depth + 1)) == 0)
-			error = emit(c, id, OBJ_TAG, git_odb_object_data(obj),
-				     git_odb_object_size(obj), NULL);
+			error = checked(c, id);
 		break;
 	case GIT_OBJECT_TREE:
 		ferry_buf_clear(&c->path);
-		error = walk_tree(c, id, NULL);
+		error = walk_tree(c, id);
 		break;
 	case GIT_OBJECT_BLOB: {
 		entry_copy e = { "", 0, FERRY_GIT_MODE_BLOB, { { 0 } } };
@@ -762,8 +436,7 @@ static int add_other(pack_ctx *c, const git_oid *id, unsigned depth)
 		error = check_blob(c, id, &e, git_odb_object_data(obj),
 				   git_odb_object_size(obj));
 		if (!error)
-			error = emit(c, id, OBJ_BLOB, git_odb_object_data(obj),
-				     git_odb_object_size(obj), NULL);
+			error = checked(c, id);
 		break;
 	}
 	default:
@@ -842,24 +515,7 @@ done:
 
 /* ---- assembling the file -------------------------------------------------- */
 
-typedef struct {
-	FILE *f;
-	ferry_sha256 *sha256;
-	EVP_MD_CTX *sha1;    /* over the pack only */
-	uint64_t size;
-} out_file;
-
-static int out_put(out_file *o, const void *data, size_t len, int pack)
-{
-	if (len && fwrite(data, 1, len, o->f) != len)
-		return ferry_error_set_errno(FERRY_EIO, "cannot write git bundle");
-	if (pack && EVP_DigestUpdate(o->sha1, data, len) != 1)
-		return ferry_error_set(FERRY_ERROR, "sha1 update failed");
-	o->size += len;
-	return ferry_sha256_update(o->sha256, data, len);
-}
-
-static int write_header(out_file *o, pack_ctx *c)
+static int write_header(FILE *f, pack_ctx *c)
 {
 	const ferry_git__bundle_spec *s = c->spec;
 	ferry_git_header h;
@@ -891,109 +547,98 @@ static int write_header(out_file *o, pack_ctx *c)
 		}
 	if (!error)
 		error = ferry_git_header_write(&out, &h);
-	if (!error)
-		error = out_put(o, out.ptr, out.size, 0);
+	if (!error && (fwrite(out.ptr, 1, out.size, f) != out.size || fflush(f) != 0))
+		error = ferry_error_set_errno(FERRY_EIO, "cannot write git bundle");
 	ferry_git_header_dispose(&h);
 	ferry_buf_dispose(&out);
 	return error;
 }
 
-static int assemble(pack_ctx *c, const char *path, ferry_git__bundle_result *res)
+/* The pack's header, at `offset` of the file git wrote it into. */
+static int read_pack_header(unsigned char hdr[12], const char *path, long offset)
 {
-	out_file o = { NULL, NULL, NULL, 0 };
-	unsigned char hdr[12] = { 'P', 'A', 'C', 'K', 0, 0, 0, 2 }, md[EVP_MAX_MD_SIZE];
-	unsigned char *buf = NULL;
-	unsigned int mdlen = 0;
-	size_t n;
-	int error;
+	FILE *f = fopen(path, "rb");
+	int ok;
 
-	hdr[8] = (unsigned char)(c->nobjects >> 24);
-	hdr[9] = (unsigned char)(c->nobjects >> 16);
-	hdr[10] = (unsigned char)(c->nobjects >> 8);
-	hdr[11] = (unsigned char)c->nobjects;
-	if (!(o.f = fopen(path, "wbx"))) {
-		error = ferry_error_set_errno(FERRY_EIO, "cannot create '%s'", path);
-		goto done;
-	}
-	if ((error = ferry_sha256_new(&o.sha256)) < 0)
-		goto done;
-	if (!(o.sha1 = EVP_MD_CTX_new()) || EVP_DigestInit_ex(o.sha1, EVP_sha1(), NULL) != 1 ||
-	    !(buf = malloc(1u << 20))) {
-		error = ferry_error_oom();
-		goto done;
-	}
-	if ((error = write_header(&o, c)) < 0 || (error = out_put(&o, hdr, 12, 1)) < 0)
-		goto done;
-	if (fflush(c->body) != 0 || fseek(c->body, 0, SEEK_SET) != 0) {
-		error = ferry_error_set_errno(FERRY_EIO, "cannot read pack data back");
-		goto done;
-	}
-	while ((n = fread(buf, 1, 1u << 20, c->body)) > 0)
-		if ((error = out_put(&o, buf, n, 1)) < 0)
-			goto done;
-	if (ferror(c->body)) {
-		error = ferry_error_set_errno(FERRY_EIO, "cannot read pack data back");
-		goto done;
-	}
-	if (EVP_DigestFinal_ex(o.sha1, md, &mdlen) != 1 ||
-	    (error = out_put(&o, md, mdlen, 0)) < 0) {
-		error = error ? error : ferry_error_set(FERRY_ERROR, "sha1 failed");
-		goto done;
-	}
-	if (fclose(o.f) != 0) {
-		o.f = NULL;
-		error = ferry_error_set_errno(FERRY_EIO, "cannot write '%s'", path);
-		goto done;
-	}
-	o.f = NULL;
-	res->size = o.size;
-	error = ferry_sha256_final_hex(o.sha256, res->sha256);
-done:
-	if (o.f)
-		fclose(o.f);
-	if (error < 0)
-		unlink(path);
-	ferry_sha256_free(o.sha256);
-	EVP_MD_CTX_free(o.sha1);
-	free(buf);
+	if (!f)
+		return ferry_error_set_errno(FERRY_EIO, "cannot open '%s'", path);
+	ok = fseek(f, offset, SEEK_SET) == 0 && fread(hdr, 1, 12, f) == 12;
+	fclose(f);
+	if (!ok || memcmp(hdr, "PACK", 4))
+		return ferry_error_set(FERRY_ERROR, "'%s': git pack-objects wrote no pack", path);
+	return 0;
+}
+
+/* The rev-list arguments pack-objects reads: the tips, then what the
+ * receiver holds. */
+static int pack_input(ferry_buf *out, const ferry_git__bundle_spec *s)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+	size_t i;
+	int error = 0;
+
+	for (i = 0; i < s->nrefs && !error; i++)
+		error = ferry_buf_printf(out, "%s\n",
+					 git_oid_tostr(hex, sizeof(hex), &s->ref_targets[i]));
+	for (i = 0; i < s->nprereqs && !error; i++)
+		error = ferry_buf_printf(out, "^%s\n",
+					 git_oid_tostr(hex, sizeof(hex), &s->prereqs[i]));
+	for (i = 0; i < s->nknown && !error; i++)
+		error = ferry_buf_printf(out, "^%s\n",
+					 git_oid_tostr(hex, sizeof(hex), &s->known[i]));
 	return error;
 }
 
+/*
+ * The bundle file: the header, then the pack git pack-objects writes for
+ * the tips less what the receiver holds, reusing the deltas and compressed
+ * data the cache's packs hold; thin when there are prerequisites, as
+ * `git bundle create` writes it. git writes the pack while the objects are
+ * checked here (the two run on two cores); a failed check ends git and
+ * removes the file.
+ */
 int ferry_git__bundle_write(ferry_git__bundle_result *out,
 			    const ferry_git__bundle_spec *spec)
 {
+	const char *argv[] = { "git", "--git-dir", git_repository_path(spec->repo),
+			       "pack-objects", "--stdout", "--revs", "--delta-base-offset", "-q",
+			       spec->nprereqs ? "--thin" : NULL, NULL };
+	ferry_git__child git = { -1, NULL, NULL };
+	ferry_buf input = FERRY_BUF_INIT;
+	unsigned char hdr[12];
 	pack_ctx c;
 	obj_slot *s;
+	FILE *f = NULL;
+	long start;
 	size_t i;
 	int error;
 
 	memset(out, 0, sizeof(*out));
 	memset(&c, 0, sizeof(c));
 	c.spec = spec;
-	c.offset = 12;
 	if (git_repository_odb(&c.odb, spec->repo) < 0)
 		return ferry_git_error(FERRY_ERROR, "repository '%s'", spec->repo_name);
-	if (deflateInit(&c.z, Z_DEFAULT_COMPRESSION) != Z_OK) {
-		error = ferry_error_set(FERRY_ENOMEM, "cannot start zlib");
+	if (!(f = fopen(spec->path, "wbx"))) {
+		error = ferry_error_set_errno(FERRY_EIO, "cannot create '%s'", spec->path);
 		goto done;
 	}
-	c.z_ready = 1;
-	if ((error = ferry_buf_printf(&c.path, "%s.body", spec->path)) < 0)
+	if ((error = write_header(f, &c)) < 0 || (error = pack_input(&input, spec)) < 0)
 		goto done;
-	if (!(c.body = fopen(c.path.ptr, "w+x"))) {
-		error = ferry_error_set_errno(FERRY_EIO, "cannot create '%s'", c.path.ptr);
+	if ((start = ftell(f)) < 0) {
+		error = ferry_error_set_errno(FERRY_EIO, "cannot write '%s'", spec->path);
 		goto done;
 	}
-	unlink(c.path.ptr);
-	ferry_buf_clear(&c.path);
+	if ((error = ferry_git__start(&git, argv, fileno(f), input.ptr, input.size)) < 0) {
+		error = ferry_error_wrap(error, "repository '%s'", spec->repo_name);
+		goto done;
+	}
 	for (i = 0; i < spec->nprereqs; i++) {
 		git_oid tree;
-		int dummy;
 
 		if ((error = map_add(&s, &c.map, &spec->prereqs[i])) < 0)
 			goto done;
 		s->flags |= F_KNOWN;
-		if ((error = commit_tree(&tree, NULL, &dummy, &c, &spec->prereqs[i])) < 0 ||
+		if ((error = commit_tree(&tree, &c, &spec->prereqs[i])) < 0 ||
 		    (error = mark_known_tree(&c, &tree, 0)) < 0)
 			goto done;
 	}
@@ -1007,17 +652,35 @@ int ferry_git__bundle_write(ferry_git__bundle_result *out,
 	for (i = 0; i < spec->nrefs; i++)
 		if ((error = add_other(&c, &spec->ref_targets[i], 0)) < 0)
 			goto done;
-	out->nobjects = c.nobjects;
-	if (c.nobjects)
-		error = assemble(&c, spec->path, out);
+	if ((error = ferry_git__finish(&git)) < 0) {
+		error = ferry_error_wrap(error, "repository '%s'", spec->repo_name);
+		goto done;
+	}
+	if (fclose(f) != 0) {
+		f = NULL;
+		error = ferry_error_set_errno(FERRY_EIO, "cannot write '%s'", spec->path);
+		goto done;
+	}
+	f = NULL;
+	if ((error = read_pack_header(hdr, spec->path, start)) < 0)
+		goto done;
+	out->nobjects = (size_t)hdr[8] << 24 | (size_t)hdr[9] << 16 | (size_t)hdr[10] << 8 |
+			hdr[11];
+	/* nothing new: no file */
+	if (out->nobjects)
+		error = ferry_sha256_file(out->sha256, &out->size, spec->path);
 done:
-	if (c.body)
-		fclose(c.body);
-	if (c.z_ready)
-		deflateEnd(&c.z);
-	free(c.zbuf);
+	ferry_git__abort(&git);
+	if (f)
+		fclose(f);
+	if (error < 0 || !out->nobjects) {
+		unlink(spec->path);
+		if (error < 0)
+			memset(out, 0, sizeof(*out));
+	}
 	free(c.map.slots);
 	ferry_buf_dispose(&c.path);
+	ferry_buf_dispose(&input);
 	git_odb_free(c.odb);
 	return error;
 }

@@ -3,7 +3,7 @@
  * bundle-format/git_header.h, then a pack) from a
  * repository, for the objects reachable from the given tips and not from
  * the prerequisites. Every object that goes into the pack passes the strict
- * checks of git_check.h first.
+ * checks of git_check.h first; git pack-objects writes the pack.
  *
  * Internal to the git source module (libgit2 types appear here).
  */
@@ -17,10 +17,7 @@
 
 #include "hash.h"
 
-/* Pack tuning, as git's pack-objects defaults. */
-#define FERRY_GIT_DELTA_MAX_DEPTH 50
-#define FERRY_GIT_DELTA_MAX_OBJECT (64u << 20)   /* larger objects stay whole */
-#define FERRY_GIT_MAX_TREE_DEPTH 2048
+#define FERRY_GIT_MAX_TREE_DEPTH 2048   /* trees nested deeper are refused */
 
 typedef struct {
 	const char *repo_name;        /* for messages */
@@ -34,7 +31,8 @@ typedef struct {
 	const git_oid *known;         /* other objects the receiver holds (tags) */
 	size_t nknown;
 	const char *path;             /* the file to write */
-	/* called for every commit that goes into the pack, parents first */
+	/* called, parents first, for each commit that goes into the pack
+	 * whose root tree is new to the pack and has a .gitmodules file */
 	int (*commit_cb)(const git_oid *commit, void *payload);
 	void *payload;
 } ferry_git__bundle_spec;
@@ -46,22 +44,14 @@ typedef struct {
 } ferry_git__bundle_result;
 
 /**
- * Write the bundle file. Deltas are taken against the same path in the
- * first parent, within the pack or, for a thin pack, against objects the
- * prerequisites hold. FERRY_EINVALID names the repository, the object and
- * the check it failed; FERRY_EIO on write errors. Nothing is left at
- * spec->path on failure.
+ * Check every object new to the receiver (see git_bundle.c), then write
+ * the bundle file with `git pack-objects` (thin when there are
+ * prerequisites). FERRY_EINVALID names the repository, the object and the
+ * check it failed; FERRY_ENOTFOUND when there is no git command;
+ * FERRY_ERROR when git fails; FERRY_EIO on write errors. Nothing is left
+ * at spec->path on failure or when nothing is new (out->nobjects 0).
  */
 int ferry_git__bundle_write(ferry_git__bundle_result *out,
 			    const ferry_git__bundle_spec *spec);
-
-/**
- * Encode `target` as a git delta against `base` into a new allocation
- * (*out, *outlen), if one shorter than `max` bytes exists; returns 1 when
- * none was found, 0 on success, negative on allocation failure.
- */
-int ferry_git__delta(unsigned char **out, size_t *outlen, const unsigned char *base,
-		     size_t baselen, const unsigned char *target, size_t targetlen,
-		     size_t max);
 
 #endif

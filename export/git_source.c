@@ -29,6 +29,7 @@
 #include "fs.h"
 #include "git_bundle.h"
 #include "git_check.h"
+#include "git_cmd.h"
 #include "git_error.h"
 #include "git_source.h"
 #include "log.h"
@@ -559,6 +560,145 @@ static int cache_path(ferry_buf *out, const char *cache_dir, const char *url)
 	return ferry_buf_printf(out, "%s/git/%s.git", cache_dir, hex);
 }
 
+/* Set the cache's ref `name` to `id` unless it is there already. */
+static int copy_ref(git_repository *cache, const char *name, const git_oid *id)
+{
+	git_reference *ref = NULL;
+	git_oid have;
+
+	if (git_reference_name_to_id(&have, cache, name) == 0 && git_oid_equal(&have, id))
+		return 0;
+	git_error_clear();
+	if (git_reference_create(&ref, cache, name, id, 1, NULL) < 0)
+		return -1;
+	git_reference_free(ref);
+	return 0;
+}
+
+static int is_exported_ref(const char *name)
+{
+	return !strncmp(name, "refs/heads/", 11) || !strncmp(name, "refs/tags/", 10);
+}
+
+/*
+ * A repository on a local path is read where it is: the cache borrows its
+ * objects (objects/info/alternates) and takes its branches and tags, so
+ * nothing is packed, copied or indexed again; the bundle's pack is written
+ * from the source's own packs. Branches and tags the source no longer has
+ * are deleted from the cache, as a pruning fetch does.
+ */
+static int link_local(job *j, git_repository *cache, const char *cache_dir)
+{
+	const char *p = !strncmp(j->url, "file://", 7) ? j->url + 7 : j->url;
+	git_repository *src = NULL;
+	git_reference_iterator *it = NULL;
+	git_reference *ref = NULL;
+	ferry_buf alt = FERRY_BUF_INIT, file = FERRY_BUF_INIT, have = FERRY_BUF_INIT;
+	const char *name;
+	int error = 0;
+
+	if (strchr(p, '\n'))
+		return ferry_error_set(FERRY_EINVALID, "cannot fetch '%s': the path has a "
+				       "line break", j->written);
+	if (git_repository_open_ext(&src, p, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+		return ferry_git_error(FERRY_ERROR, "cannot fetch '%s'", j->written);
+	if ((error = ferry_buf_printf(&alt, "%sobjects\n", git_repository_commondir(src))) < 0 ||
+	    (error = ferry_buf_printf(&file, "%s/objects/info/alternates", cache_dir)) < 0)
+		goto done;
+	if (ferry_fs_read_file(&have, file.ptr, 1u << 16) < 0 || have.size != alt.size ||
+	    memcmp(have.ptr, alt.ptr, alt.size)) {
+		ferry_error_clear();
+		if ((error = ferry_fs_write_atomic(file.ptr, alt.ptr, alt.size, 0644)) < 0)
+			goto done;
+	}
+	/* the source's branches and tags */
+	if (git_reference_iterator_new(&it, src) < 0)
+		goto fail;
+	while ((error = git_reference_next(&ref, it)) == 0) {
+		name = git_reference_name(ref);
+		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT && is_exported_ref(name) &&
+		    copy_ref(cache, name, git_reference_target(ref)) < 0) {
+			git_reference_free(ref);
+			goto fail;
+		}
+		git_reference_free(ref);
+	}
+	git_reference_iterator_free(it);
+	it = NULL;
+	if (error != GIT_ITEROVER)
+		goto fail;
+	error = 0;
+	/* prune what it no longer has */
+	if (git_reference_iterator_new(&it, cache) < 0)
+		goto fail;
+	while (git_reference_next(&ref, it) == 0) {
+		git_reference *theirs = NULL;
+
+		name = git_reference_name(ref);
+		if (is_exported_ref(name) && git_reference_lookup(&theirs, src, name) < 0 &&
+		    git_reference_delete(ref) < 0) {
+			git_reference_free(ref);
+			goto fail;
+		}
+		git_reference_free(theirs);
+		git_reference_free(ref);
+	}
+	git_error_clear();
+	if (git_reference_lookup(&ref, src, "HEAD") == 0) {
+		const char *target = git_reference_symbolic_target(ref);
+
+		if (target && !strncmp(target, "refs/heads/", 11) && !(j->head = strdup(target)))
+			error = ferry_error_oom();
+		git_reference_free(ref);
+	}
+	git_error_clear();
+	goto done;
+fail:
+	error = ferry_git_error(FERRY_ERROR, "cannot fetch '%s'", j->written);
+done:
+	git_reference_iterator_free(it);
+	git_repository_free(src);
+	ferry_buf_dispose(&alt);
+	ferry_buf_dispose(&file);
+	ferry_buf_dispose(&have);
+	return error;
+}
+
+/*
+ * git fetches what needs no credentials over the transports it and libgit2
+ * share: git://, http:// and https://. The server sends what its packs
+ * hold, and git indexes it with index-pack, several times faster than
+ * libgit2's indexer. Sources with credentials, and ssh, are fetched by libgit2,
+ * whose credential callback reads the secrets.
+ */
+static int fetch_by_git(const job *j)
+{
+	if (j->cred.token_file || j->cred.token_env || j->cred.ssh_key_file || j->cred.username)
+		return 0;
+	return !strncmp(j->url, "git://", 6) || !strncmp(j->url, "http://", 7) ||
+	       !strncmp(j->url, "https://", 8);
+}
+
+static int git_fetch(const job *j, const char *git_dir)
+{
+	/* the spec's URL is the one fetched: only these transports, objects
+	 * are checked by ferry (git_check.h), never by a fetch setting */
+	const char *argv[] = { "git", "--git-dir", git_dir,
+			       "-c", "protocol.allow=never", "-c", "protocol.git.allow=always", "-c", "protocol.http.allow=always",
+			       "-c", "protocol.https.allow=always", "-c", "fetch.fsckObjects=false",
+			       "-c", "transfer.fsckObjects=false", "-c", "gc.auto=0",
+			       "-c", "fetch.writeCommitGraph=false", "-c", "maintenance.auto=false",
+			       "fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head",
+			       "--no-recurse-submodules", "--", j->url,
+			       "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", NULL };
+	int error;
+
+	if ((error = ferry_git__run(argv, -1, NULL, 0)) < 0)
+		return ferry_error_wrap(error == FERRY_ENOTFOUND ? error : FERRY_ERROR,
+					"cannot fetch '%s'", j->written);
+	return 0;
+}
+
 static int fetch(job *j, const char *cache_dir)
 {
 	static char heads[] = "+refs/heads/*:refs/heads/*", tags[] = "+refs/tags/*:refs/tags/*";
@@ -590,6 +730,14 @@ static int fetch(job *j, const char *cache_dir)
 		}
 	}
 	ferry_log(FERRY_LOG_INFO, "fetching '%s' into '%s'", j->written, path.ptr);
+	if (is_local(j->url)) {
+		if ((error = link_local(j, j->repo, path.ptr)) == 0) {
+			if (j->head && git_repository_set_head(j->repo, j->head) < 0)
+				git_error_clear();
+			j->fetched = 1;
+		}
+		goto done;
+	}
 	cbs.credentials = cred_cb;
 	cbs.payload = &f;
 	fo.callbacks = cbs;
@@ -610,11 +758,25 @@ static int fetch(job *j, const char *cache_dir)
 		goto done;
 	}
 	git_error_clear();
-	if (git_remote_download(remote, &refspecs, &fo) < 0 ||
+	if (fetch_by_git(j)) {
+		git_remote_disconnect(remote);
+		git_remote_free(remote);
+		remote = NULL;
+		if ((error = git_fetch(j, path.ptr)) < 0)
+			goto done;
+		/* re-open: libgit2 sees the new packs and refs */
+		git_repository_free(j->repo);
+		if (git_repository_open_bare(&j->repo, path.ptr) < 0) {
+			j->repo = NULL;
+			error = ferry_git_error(FERRY_EIO, "cannot open cache '%s'", path.ptr);
+			goto done;
+		}
+	} else if (git_remote_download(remote, &refspecs, &fo) < 0 ||
 	    git_remote_update_tips(remote, &cbs, 0, GIT_REMOTE_DOWNLOAD_TAGS_NONE, NULL) < 0 ||
 	    git_remote_prune(remote, &cbs) < 0)
 		goto fail;
-	git_remote_disconnect(remote);
+	if (remote)
+		git_remote_disconnect(remote);
 	if (j->head && git_repository_set_head(j->repo, j->head) < 0)
 		git_error_clear();
 	j->fetched = 1;
@@ -1296,6 +1458,13 @@ int ferry_git_content_collect(ferry_git_content *c, const ferry_git_options *opt
 		if (git_libgit2_init() < 0)
 			return ferry_git_error(FERRY_ERROR, "cannot start libgit2");
 		c->jobs->libgit2_ready = 1;
+		/* The cache's objects were hashed when they were indexed (by git
+		 * index-pack or libgit2's indexer): reading them back does not
+		 * hash them again, which was half of an export's time. */
+		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+		/* each object is read once: a large object cache only costs
+		 * memory (256 MiB by default) */
+		git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(16 << 20));
 	}
 	cache_dir = opts->cache_dir ? strdup(opts->cache_dir) : ferry_git_cache_default_path();
 	if (!cache_dir)

@@ -267,6 +267,19 @@ static int check_entry(const char *root, const git_tree_entry *e, void *payload)
 		break;
 	}
 	case GIT_OBJECT_BLOB:
+		/* a file named again (in this tree or another) was found
+		 * already; .gitmodules and .gitattributes are checked by name */
+		if (!ferry_git_is_gitmodules(git_tree_entry_name(e)) &&
+		    !ferry_git_is_gitattributes(git_tree_entry_name(e))) {
+			int added = oid_set_add(t->seen, oid);
+
+			if (added < 0) {
+				t->error = ferry_error_oom();
+				return -1;
+			}
+			if (!added)
+				return 0;
+		}
 		break;
 	default:
 		return 0;   /* gitlinks name commits of other repositories */
@@ -578,8 +591,17 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 					(unsigned long long)base_sequence);
 		goto done;
 	}
-	/* Every ref must point at complete history, here or borrowed. */
-	if ((error = check_complete(q, r, store_repo)) < 0)
+	/* Every ref must point at complete history, here or borrowed. The
+	 * indexer hashed each new object to name it, and the store's were
+	 * hashed when they came: reading them does not hash them again. */
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+	/* each tree is read once: libgit2's object cache (256 MiB by
+	 * default) would only hold memory */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(16 << 20));
+	error = check_complete(q, r, store_repo);
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(256 << 20));
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
+	if (error < 0)
 		goto done;
 	if (bundle_file) {
 		ferry_buf objects = FERRY_BUF_INIT;

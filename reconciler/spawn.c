@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ferry/errors.h"
+#include "fs.h"
 #include "reconcile.h"
 #include "banned.h"
 
@@ -106,15 +107,6 @@ static int build_env(char ***out, const char *const *add)
 	return 0;
 }
 
-static int pipe_cloexec(int fds[2])
-{
-	if (pipe(fds) < 0)
-		return -1;
-	fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-	fcntl(fds[1], F_SETFD, FD_CLOEXEC);
-	return 0;
-}
-
 static int drain(int fd, ferry_buf *into, int *open_fd)
 {
 	char chunk[16384];
@@ -144,7 +136,7 @@ int ferry_spawn(int *status, ferry_buf *out, ferry_buf *err,
 	*status = -1;
 	if ((error = build_env(&env, env_add)) < 0)
 		return error;
-	if (pipe_cloexec(po) < 0 || pipe_cloexec(pe) < 0 ||
+	if (ferry_fs_pipe_cloexec(po) < 0 || ferry_fs_pipe_cloexec(pe) < 0 ||
 	    (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
 		error = ferry_error_set_errno(FERRY_EIO, "cannot run '%s'", argv[0]);
 		goto done;

@@ -12,7 +12,8 @@
  *   forge-bundle KEY OUT_DIR CHANNEL SEQUENCE LAYOUT [git:NAME=FILE]... [PREREQ_DIGEST...]
  *
  * git:NAME=FILE adds repository NAME carried by git bundle FILE (a file of
- * LAYOUT/blobs/sha256/, so a member), with the refs its header lists.
+ * LAYOUT/blobs/sha256/, so a member), with the refs and prerequisites its
+ * header lists.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -59,7 +60,16 @@ static int add_git(ferry_manifest *m, const char *arg)
 	while (fgets(line, sizeof(line), f) && line[0] != '\n') {
 		char *sp = strchr(line, ' ');
 
-		if (first || line[0] == '@' || line[0] == '-' || !sp) {
+		if (line[0] == '-' && !first) {
+			/* a prerequisite: "-<commit> [summary]" */
+			line[strcspn(line, " \n")] = '\0';
+			if (ferry_git_repo_add_prerequisite(r, line + 1) < 0) {
+				fclose(f);
+				return -1;
+			}
+			continue;
+		}
+		if (first || line[0] == '@' || !sp) {
 			first = 0;
 			continue;
 		}

@@ -275,31 +275,6 @@ static void test_export_git_source__relative_urls(void **state)
 	check_url("https://h/app.git", "../../up.git", NULL);
 }
 
-static void test_export_git_bundle__delta(void **state)
-{
-	unsigned char base[4096], target[4096], *d = NULL;
-	size_t i, dlen = 0;
-
-	(void)state;
-	for (i = 0; i < sizeof(base); i++)
-		base[i] = (unsigned char)((i * 7919u) >> 3);
-	memcpy(target, base, sizeof(target));
-	memcpy(target + 1000, "a small change", 14);
-	assert_int_equal(ferry_git__delta(&d, &dlen, base, sizeof(base), target,
-					  sizeof(target), sizeof(target) / 2), 0);
-	assert_true(dlen < 64);
-	/* header: both sizes as varints (4096 = 0x80 0x20) */
-	assert_int_equal(d[0], 0x80);
-	assert_int_equal(d[1], 0x20);
-	free(d);
-	/* unrelated content: no delta */
-	for (i = 0; i < sizeof(target); i++)
-		target[i] = (unsigned char)(i * 31u + 7u) ^ 0x5a;
-	assert_int_equal(ferry_git__delta(&d, &dlen, base, sizeof(base), target,
-					  sizeof(target), 200), 1);
-	assert_null(d);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,8 +285,7 @@ int main(void)
 		cmocka_unit_test(test_export_git_source__ref_patterns),
 		cmocka_unit_test(test_export_git_source__names),
 		cmocka_unit_test(test_export_git_source__relative_urls),
-		cmocka_unit_test(test_export_git_bundle__delta),
-	};
+			};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

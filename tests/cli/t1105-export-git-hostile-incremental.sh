@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+. "$(dirname "$0")/../lib/test-lib.sh"
+# The git safety checks run over the objects new to the channel only, and
+# still catch hostile content that arrives in an incremental bundle:
+#   export: after a clean first bundle, a commit on top whose tree holds a
+#   '.git' directory deep in a subtree, or a .gitmodules with an option as
+#   its url, or a history whose hostile commit sits under a clean tip, is
+#   refused naming the object and the rule; nothing is written; the channel
+#   goes on once the branch is clean again;
+#   import: the same commit in an incremental git bundle (thin pack on the
+#   first bundle's tip) written and signed by forge-bundle, without the
+#   exporter's checks, is refused with exit 2 and the store keeps its refs;
+#   a clean forged incremental bundle imports.
+need git python3 jq faketime
+FORGE=${FERRY_FORGE_BUNDLE:-$FERRY_BUILD_DIR/tests/forge-bundle}
+[ -x "$FORGE" ] || fail "forge-bundle not found at $FORGE"
+. "$SRC/tests/lib/git-server.sh"
+git_test_env
+"$FERRY" keygen -o "$T/key" >/dev/null
+mkdir -p "$T/bundles"
+
+R=$T/app.git
+W=$T/work
+git init -q "$W"
+mkdir -p "$W/deploy/base"
+for i in $(seq 1 20); do
+	printf 'replicas: %s\n' "$i" >"$W/deploy/base/values.yaml"
+	git -C "$W" add -A && git -C "$W" commit -qm "change $i"
+done
+git init -q --bare "$R"
+git -C "$W" push -q "$R" main
+printf 'channel: inc\nsources:\n  - git: %s\n    name: org/app\n' "$R" >"$T/spec.yaml"
+exp() {
+	"$FERRY" export -q --spec "$T/spec.yaml" --key "$T/key.key" --out "$T/bundles" \
+		--state "$T/state.db" --cache "$T/cache"
+}
+expect_exit 0 exp
+[ -f "$T/bundles/ferry-inc-000001.tar" ] || fail "no first bundle"
+S=$T/store
+expect_exit 0 "$FERRY" trust init --store "$S" --key "$T/key.pub"
+expect_exit 0 "$FERRY" import -q --store "$S" "$T/bundles/ferry-inc-000001.tar"
+base=$(git -C "$R" rev-parse main)
+ok "a clean first bundle exports and imports"
+
+tree() {   # tree "MODE NAME OID"...: a raw tree object, as given
+	python3 - "$@" <<'PY' | git -C "$R" hash-object -w --literally -t tree --stdin
+import sys
+out = b""
+for e in sys.argv[1:]:
+    mode, rest = e.split(" ", 1)
+    name, oid = rest.rsplit(" ", 1)
+    out += mode.encode() + b" " + name.encode() + b"\0" + bytes.fromhex(oid)
+sys.stdout.buffer.write(out)
+PY
+}
+# on_top ROOT-TREE [PARENT]: a commit of ROOT-TREE on PARENT (default: the base tip)
+on_top() {
+	printf 'tree %s\nparent %s\nauthor A <a@example.com> 1700000000 +0000\ncommitter A <a@example.com> 1700000000 +0000\n\nmore\n' \
+		"$1" "${2:-$base}" | git -C "$R" hash-object -w --literally -t commit --stdin
+}
+# the base tip's tree with ENTRY-LINE added to deploy/base
+with_entry() {
+	local root deploy basedir vals
+	root=$(git -C "$R" rev-parse "$base^{tree}")
+	vals=$(git -C "$R" rev-parse "$base:deploy/base/values.yaml")
+	basedir=$(tree "$1" "100644 values.yaml $vals")
+	deploy=$(tree "40000 base $basedir")
+	tree "40000 deploy $deploy"
+}
+B=$(printf 'x\n' | git -C "$R" hash-object -w --stdin)
+refused_export() {   # refused_export WHAT TEXT...
+	local what=$1
+	shift
+	expect_exit 1 exp
+	expect_err "repository 'org/app'"
+	for t in "$@"; do expect_err "$t"; done
+	[ ! -e "$T/bundles/ferry-inc-000002.tar" ] || fail "$what: a bundle was written"
+	ok "incremental export refuses $what: $(sed 's/^ferry export: //' "$T/err")"
+}
+
+# a .git directory two levels down, in the one new commit
+evil=$(on_top "$(with_entry "40000 .git $(tree "100644 config $B")")")
+git -C "$R" update-ref refs/heads/main "$evil"
+refused_export "a '.git' tree in a new commit" "$(git -C "$R" rev-parse "$evil:deploy/base")" "name is '.git'"
+
+# a .gitmodules whose url is an option
+gm=$(printf '[submodule "x"]\n\tpath = x\n\turl = -u./payload\n' | git -C "$R" hash-object -w --stdin)
+git -C "$R" update-ref refs/heads/main "$(on_top "$(tree "100644 .gitmodules $gm" \
+	"40000 deploy $(git -C "$R" rev-parse "$base:deploy")")")"
+refused_export "a hostile .gitmodules in a new commit" "submodule url starts with '-'"
+
+# the hostile commit under a clean tip
+clean_on_evil=$(on_top "$(git -C "$R" rev-parse "$base^{tree}")" "$evil")
+git -C "$R" update-ref refs/heads/main "$clean_on_evil"
+refused_export "a hostile commit under a clean tip" "name is '.git'"
+
+# clean again: the channel goes on
+git -C "$W" commit -q --allow-empty -m "clean" && git -C "$W" push -q -f "$R" main
+expect_exit 0 exp
+[ -f "$T/bundles/ferry-inc-000002.tar" ] || fail "no second bundle"
+expect_exit 0 "$FERRY" import -q --store "$S" "$T/bundles/ferry-inc-000002.tar"
+clean=$(git -C "$R" rev-parse main)
+[ "$(git -C "$S/git/org/app.git" rev-parse main)" = "$clean" ] || fail "the store lacks the clean tip"
+ok "once the branch is clean the next incremental bundle exports and imports"
+
+# ---- import: forged incremental bundles ------------------------------------
+L=$T/forged-layout
+forged() {   # forged SEQ TIP: a signed bundle with a thin git bundle of TIP on $clean
+	local g=$T/inc-$1.bundle h
+	git -C "$R" update-ref refs/heads/main "$2"
+	git -C "$R" bundle create -q "$g" main "^$clean" 2>/dev/null || fail "git bundle create"
+	grep -aq "^-$clean" "$g" || fail "the git bundle has no prerequisite"
+	rm -rf "$L"
+	mkdir -p "$L/blobs/sha256"
+	printf '{"imageLayoutVersion":"1.0.0"}' >"$L/oci-layout"
+	printf '{"schemaVersion":2,"manifests":[]}' >"$L/index.json"
+	h=$(sha256sum "$g" | cut -d' ' -f1)
+	cp "$g" "$L/blobs/sha256/$h"
+	mkdir -p "$T/forged"
+	# dated after the exporter's bundles (forge-bundle dates its bundles a
+	# minute back), or the import would see a rollback
+	faketime_run '+2m' "$FORGE" "$T/key.key" "$T/forged" inc "$1" "$L" \
+		"git:org/app=$L/blobs/sha256/$h" >/dev/null || fail "forge-bundle"
+	echo "$T/forged/ferry-inc-$(printf '%06d' "$1").tar"
+}
+evil2=$(on_top "$(with_entry "40000 .git $(tree "100644 config $B")")" "$clean")
+expect_exit 2 "$FERRY" import -q --store "$S" "$(forged 3 "$evil2")"
+expect_err "repository 'org/app'"
+expect_err "refused"
+expect_err "name is '.git'"
+[ "$(git -C "$S/git/org/app.git" rev-parse main)" = "$clean" ] || fail "the store's main moved"
+ok "import refuses a '.git' tree arriving in a forged incremental bundle; the store keeps its refs"
+
+fine=$(on_top "$(with_entry "100644 extra.yaml $B")" "$clean")
+expect_exit 0 "$FERRY" import -q --store "$S" "$(forged 4 "$fine")"
+[ "$(git -C "$S/git/org/app.git" rev-parse main)" = "$fine" ] || fail "the clean forged tip was not published"
+ok "a clean forged incremental bundle (thin pack) imports"
