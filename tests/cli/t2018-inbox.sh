@@ -12,26 +12,19 @@ need jq
 
 mkdir -p "$T/files" "$T/in" "$T/out-a" "$T/out-b" "$T/out-c"
 "$FERRY" keygen -o "$T/k" >/dev/null
-export_ch() { # CHANNEL OUTDIR [EXPORT OPTIONS...]
-	local ch=$1 out=$2; shift 2
-	printf 'channel: %s\nsources:\n  - file: files/%s\n    name: tools/%s\n    tag: v1\n' \
-		"$ch" "$ch" "$ch" >"$T/$ch.yaml"
-	"$FERRY" export -q --spec "$T/$ch.yaml" --key "$T/k.key" --out "$T/$out" \
-		--state "$T/$ch.db" --cache "$T/cache" "$@" >/dev/null || fail "export of $ch"
-}
 mkdir -p "$T/files/a" "$T/files/b" "$T/files/c"
 head -c 1000 /dev/urandom >"$T/files/a/one.bin"
-export_ch a out-a
+export_file_channel a out-a
 head -c 400000 /dev/urandom >"$T/files/a/two.bin"
-export_ch a out-a --max-volume-size 128K
+export_file_channel a out-a --max-volume-size 128K
 head -c 1000 /dev/urandom >"$T/files/a/three.bin"
-export_ch a out-a
+export_file_channel a out-a
 head -c 1000 /dev/urandom >"$T/files/b/one.bin"
-export_ch b out-b
+export_file_channel b out-b
 head -c 1000 /dev/urandom >"$T/files/b/two.bin"
-export_ch b out-b --full
+export_file_channel b out-b --full
 head -c 300000 /dev/urandom >"$T/files/c/one.bin"
-export_ch c out-c --max-volume-size 128K
+export_file_channel c out-c --max-volume-size 128K
 mapfile -t A2 < <(ls "$T"/out-a/ferry-a-000002.vol*.tar)
 mapfile -t C1 < <(ls "$T"/out-c/ferry-c-000001.vol*.tar)
 [ "${#A2[@]}" -ge 3 ] && [ "${#C1[@]}" -ge 3 ] || fail "expected volumes: $(ls "$T"/out-*)"
@@ -151,7 +144,7 @@ ok "a quiet pass does nothing; one inbox at a time"
 # bundle again goes to done/ as already imported; SIGTERM stops it.
 mkdir -p "$T/files/d" "$T/out-d" "$T/in2"
 head -c 1000 /dev/urandom >"$T/files/d/one.bin"
-export_ch d out-d
+export_file_channel d out-d
 "$FERRY" inbox run --no-seed --settle 1 --interval 30 --store "$S" --dir "$T/in2" 2>"$T/run.err" &
 pid=$!
 at_exit "kill $pid 2>/dev/null"

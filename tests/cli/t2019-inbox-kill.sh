@@ -20,13 +20,7 @@ FERRY=$T/ferry
 
 mkdir -p "$T/files" "$T/out" "$T/in0"
 "$FERRY" keygen -o "$T/k" >/dev/null
-export_ch() { # CHANNEL [EXPORT OPTIONS...]
-	local ch=$1; shift
-	printf 'channel: %s\nsources:\n  - file: files/%s\n    name: tools/%s\n    tag: v1\n' \
-		"$ch" "$ch" "$ch" >"$T/$ch.yaml"
-	"$FERRY" export -q --spec "$T/$ch.yaml" --key "$T/k.key" --out "$T/out" \
-		--state "$T/$ch.db" --cache "$T/cache" "$@" >/dev/null || fail "export of $ch"
-}
+export_ch() { export_file_channel "$1" out "${@:2}"; }
 mkdir -p "$T/files/a" "$T/files/b" "$T/files/c"
 head -c 1000 /dev/urandom >"$T/files/a/one.bin"; export_ch a
 head -c 300000 /dev/urandom >"$T/files/a/two.bin"; export_ch a --max-volume-size 128K
