@@ -16,7 +16,7 @@ endif()
 
 set(staged ${FERRY_APPLIANCE_STAGED})
 file(MAKE_DIRECTORY ${staged})
-foreach(unit ferry-mirror.service ferry-reconcile.service)
+foreach(unit ferry-mirror.service ferry-reconcile.service ferry-inbox.service)
   file(READ ${FERRY_APPLIANCE_DIR}/systemd/${unit} text)
   string(REPLACE "/usr/bin/ferry" "${CMAKE_INSTALL_PREFIX}/bin/ferry" text "${text}")
   string(REPLACE "/etc/ferry/" "${etc_dir}/ferry/" text "${text}")
@@ -26,7 +26,7 @@ foreach(unit ferry-mirror.service ferry-reconcile.service)
 endforeach()
 
 file(INSTALL ${FERRY_APPLIANCE_DIR}/etc/README ${FERRY_APPLIANCE_DIR}/etc/mirror.env
-  ${FERRY_APPLIANCE_DIR}/etc/reconcile.yaml DESTINATION ${etc_dir}/ferry
+  ${FERRY_APPLIANCE_DIR}/etc/reconcile.yaml ${FERRY_APPLIANCE_DIR}/etc/inbox.env DESTINATION ${etc_dir}/ferry
   PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 file(INSTALL ${FERRY_APPLIANCE_DIR}/etc/logrotate DESTINATION ${etc_dir}/logrotate.d
   RENAME ferry PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
