@@ -160,9 +160,10 @@ static int seconds_option(int64_t *out, cli_args *a, int64_t unit)
 	return 0;
 }
 
-/* Parse the options `run` and `once` share; 0, or the exit code. */
+/* Parse the options `run` and `once` share: 0 to go on, 1 to exit with
+ * *code (--help, a usage error). */
 static int parse(inbox_cfg *c, int argc, char **argv, cli_args *parent,
-		 const cli_command *cmd)
+		 const cli_command *cmd, int *code)
 {
 	cli_args a;
 	int id, rc;
@@ -185,13 +186,19 @@ static int parse(inbox_cfg *c, int argc, char **argv, cli_args *parent,
 		case OPT_NOTIFY: rc = cli_import_hooks_notify(&c->hooks, &a); break;
 		case OPT_NOTIFY_TOKEN_FILE: c->hooks.token_file = a.value; break;
 		}
-		if (rc)
-			return rc;
+		if (rc) {
+			*code = rc;
+			return 1;
+		}
 	}
-	if (id < 0)
-		return a.exit;
-	if (!c->dir)
-		return cli_args_error(&a, "needs --dir DIR");
+	if (id < 0) {
+		*code = a.exit;
+		return 1;
+	}
+	if (!c->dir) {
+		*code = cli_args_error(&a, "needs --dir DIR");
+		return 1;
+	}
 	c->json = a.common.json;
 	return 0;
 }
@@ -256,7 +263,7 @@ static int inbox_run(int argc, char **argv, cli_args *parent)
 	int rc, error;
 
 	cfg_init(&c);
-	if ((rc = parse(&c, argc, argv, parent, &run_command)) != 0)
+	if (parse(&c, argc, argv, parent, &run_command, &rc))
 		return rc;
 	if ((rc = prepare(&c)) != FERRY_EXIT_OK)
 		goto done;
@@ -283,7 +290,7 @@ static int inbox_once(int argc, char **argv, cli_args *parent)
 	int rc, error;
 
 	cfg_init(&c);
-	if ((rc = parse(&c, argc, argv, parent, &once_command)) != 0)
+	if (parse(&c, argc, argv, parent, &once_command, &rc))
 		return rc;
 	if ((rc = prepare(&c)) != FERRY_EXIT_OK)
 		goto done;
