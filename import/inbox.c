@@ -163,8 +163,9 @@ static int64_t clock_now(const ferry_inbox_options *o)
 	return o->now ? o->now : (int64_t)time(NULL);
 }
 
-/* Append one outcome to the history (durable; a line repeated after a
- * crash is harmless). */
+/* Append one outcome to the history (synced with the status at the end of
+ * the pass; a line lost or repeated after a crash is harmless: the files
+ * and the store are the record). */
 static void history_add(pass *p, const char *outcome, const char *file,
 			const ferry_inbox_bundle *b, const char *note)
 {
@@ -190,7 +191,7 @@ static void history_add(pass *p, const char *outcome, const char *file,
 	    (fd = open(path.ptr, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) >= 0) {
 		if (ferry_fs_write_all(fd, line.ptr, line.size) < 0)
 			ferry_log(FERRY_LOG_WARN, "inbox: cannot write '%s'", path.ptr);
-		ferry_fs_sync_close(fd, path.ptr);
+		close(fd);
 	}
 	json_decref(o);
 	ferry_buf_dispose(&path);
@@ -228,12 +229,15 @@ static int free_name(ferry_buf *out, const char *dest, const char *name)
 	return ferry_error_set(FERRY_EEXISTS, "no free name for '%s' in '%s'", name, dest);
 }
 
+/* Rename `from` to `to`. The directories are synced once at the end of
+ * the pass (sync_dirs): a rename lost to a power cut leaves the file where
+ * it was, which the next pass handles like any other. */
 static int move(const char *from, const char *to)
 {
 	if (rename(from, to) < 0)
 		return ferry_error_set(FERRY_EIO, "cannot move '%s' to '%s': %s", from, to,
 				       strerror(errno));
-	return ferry_fs_fsync_parent(to);
+	return 0;
 }
 
 /*
@@ -475,8 +479,6 @@ next:
 	if (rmdir(dir.ptr) < 0)
 		error = ferry_error_set(FERRY_EIO, "cannot remove '%s': %s", dir.ptr,
 					strerror(errno));
-	else
-		error = ferry_fs_fsync_parent(dir.ptr);
 done:
 	if (d)
 		closedir(d);
@@ -1140,6 +1142,29 @@ static void expire_done(pass *p)
 	ferry_buf_dispose(&path);
 }
 
+/* Make the pass's renames and the history durable: one fsync per
+ * directory instead of one per file. */
+static void sync_dirs(const pass *p)
+{
+	const char *subs[] = { ".", STAGING_DIR, FERRY_INBOX_DONE_DIR, FERRY_INBOX_REJECTED_DIR,
+			       HISTORY_FILE };
+	ferry_buf path = FERRY_BUF_INIT;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if (path_of(&path, p->dir, subs[i], NULL) < 0)
+			break;
+		if ((fd = open(path.ptr, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		if (fsync(fd) < 0)
+			ferry_log(FERRY_LOG_WARN, "inbox: cannot sync '%s': %s", path.ptr,
+				  strerror(errno));
+		close(fd);
+	}
+	ferry_buf_dispose(&path);
+}
+
 /* ---- lock and pass ---------------------------------------------------------------- */
 
 static int lock_dir(int *fd, const char *dir)
@@ -1263,6 +1288,7 @@ done:
 	counts.waiting = p.nb;
 	counts.settling = p.settling.n + p.nsettling;
 	counts.ignored = p.ignored.n + p.nignored;
+	sync_dirs(&p);
 	serror = write_status(&p, error < 0 ? ferry_error_last() : NULL);
 	if (!error)
 		error = serror;
