@@ -616,6 +616,28 @@ static int is_staged(pass *p, const char *id, size_t volume)
 	return have;
 }
 
+/* Are the sidecars of DIR/`name` that are there settled too? (A sidecar
+ * still being written would be judged half-written.) */
+static int sidecars_settled(const pass *p, const char *name)
+{
+	ferry_buf path = FERRY_BUF_INIT;
+	struct stat s;
+	size_t i;
+	int settled = 1;
+
+	for (i = 0; i < NSIDECARS && settled; i++) {
+		ferry_buf_clear(&path);
+		if (ferry_buf_printf(&path, "%s/%s%s", p->dir, name, sidecar_suffix[i]) < 0)
+			break;
+		if (lstat(path.ptr, &s) == 0 &&
+		    !ferry_inbox_settled((int64_t)s.st_mtime, (int64_t)s.st_ctime, p->now,
+					 p->opts->settle))
+			settled = 0;
+	}
+	ferry_buf_dispose(&path);
+	return settled;
+}
+
 /* Take the settled bundle file DIR/`name`: identify it, check it, then
  * stage it, reject it, or (a bundle already in) move it to done/. */
 static int take(pass *p, const char *name)
@@ -836,8 +858,11 @@ static int scan(pass *p, ferry_strv *take_list, ferry_strv *sidecars)
 			error = note_name(&p->settling, &p->nsettling, e->d_name);
 			continue;
 		}
-		error = ferry_strv_push(kind == FERRY_INBOX_BUNDLE ? take_list : sidecars,
-					e->d_name);
+		if (kind == FERRY_INBOX_BUNDLE && !sidecars_settled(p, e->d_name))
+			error = note_name(&p->settling, &p->nsettling, e->d_name);
+		else
+			error = ferry_strv_push(kind == FERRY_INBOX_BUNDLE ? take_list : sidecars,
+						e->d_name);
 	}
 	closedir(d);
 	return error;

@@ -53,8 +53,8 @@ send() { # FILE [NAME]: copy FILE and its signature into the inbox
 	cp "$1" "$IN/${2:-$(basename "$1")}"
 	cp "$1.minisig" "$IN/${2:-$(basename "$1")}.minisig"
 }
-once() { expect_exit 0 "$FERRY" inbox once --no-seed --settle 1 --store "$S" --dir "$IN" "$@"; }
-settle() { sleep 1.2; }
+once() { expect_exit 0 "$FERRY" inbox once --no-seed --settle 3 --store "$S" --dir "$IN" "$@"; }
+settle() { sleep 3.2; }
 status() { "$FERRY" inbox status --dir "$IN" --json >"$T/status.json" || fail "inbox status"; }
 
 # Round 1: volume 1 of a2, volume 2 of c1, volume 3 of a2 corrupt, volume 1
@@ -110,13 +110,20 @@ expect_out "complete, waits for sequence 2 of its channel"
 expect_out "notes.txt"
 ok "round 2: c1 imported from interleaved volumes, b1 superseded to done/, a3 waits for sequence 2, the file being written left alone"
 
-# Round 3: the rest of the volume arrives; a1 and volume 2 of a2 too.
+# Round 3: the rest of the volume arrives, its signature file only just
+# before the pass (so the volume waits for it to settle too); a1 and the
+# other volumes of a2 too.
 tail -c +$((half + 1)) "${A2[2]}" >>"$IN/$(basename "${A2[2]}")"
-cp "${A2[2]}.minisig" "$IN/"
 send "$A1"; for v in "${A2[1]}" "${A2[@]:3}"; do send "$v"; done
 settle
+cp "${A2[2]}.minisig" "$IN/"
 once
-expect_out "3 imported"
+expect_out "1 imported"   # a1
+expect_out "2 settling"   # the volume and its signature file
+[ -f "$IN/$(basename "${A2[2]}")" ] || fail "a volume was taken before its signature file settled"
+settle
+once
+expect_out "2 imported"   # a2, then a3
 status
 [ "$(jq -c '.waiting' "$T/status.json")" = "[]" ] || fail "still waiting: $(cat "$T/status.json")"
 seqs=$(jq -r 'select(.outcome == "imported") | "\(.channel)\(.sequence)"' "$IN/.ferry-inbox/history.jsonl" | tr '\n' ' ')
@@ -128,7 +135,7 @@ for f in "$A1" "${A2[@]}" "$A3" "$B1" "$B2" "${C1[@]}"; do
 done
 [ "$(ls "$IN" | sort | tr '\n' ' ')" = "done notes.txt rejected " ] || fail "left in the inbox: $(ls -a "$IN")"
 [ -z "$(ls "$IN/.ferry-inbox/staging")" ] || fail "staging not empty"
-ok "round 3: a1, a2 and a3 import in order; the store equals a clean import; every valid file in done/"
+ok "round 3: a1, a2 and a3 import in order (a volume waits for its signature file to settle); the store equals a clean import; every valid file in done/"
 
 # A pass with nothing new changes nothing; a second inbox on DIR is refused.
 once
