@@ -17,6 +17,9 @@ need jq sqlite3 strace
 strace -f -qq -o /dev/null -e trace=none true 2>/dev/null || skip_all "strace cannot trace here"
 cp "$FERRY" "$T/ferry"
 FERRY=$T/ferry
+# LeakSanitizer cannot run under ptrace: traced runs check no leaks (the
+# passes that follow them, untraced, do).
+traced() { ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace "$@"; }
 
 mkdir -p "$T/files" "$T/out" "$T/in0"
 "$FERRY" keygen -o "$T/k" >/dev/null
@@ -55,7 +58,7 @@ grep -q "ferry-c-000001.vol002.tar.reason" "$T/ref.state" || fail "no rejection 
 
 # How many of each step the uninterrupted pass makes.
 cp -a "$T/s0" "$T/probe"; cp -a "$T/in0" "$T/in-probe"
-strace -f -qq -o "$T/trace" -e trace=rename,fsync,unlink \
+traced -f -qq -o "$T/trace" -e trace=rename,fsync,unlink \
 	"$FERRY" inbox once -q --no-seed --settle 0 --store "$T/probe" --dir "$T/in-probe" ||
 	fail "the traced pass"
 # 20 points spread over each kind of step (more where there are more).
@@ -74,7 +77,7 @@ for p in "${points[@]}"; do
 	rm -rf "$T/s" "$T/in"
 	cp -a "$T/s0" "$T/s"; cp -a "$T/in0" "$T/in"
 	rc=0
-	{ strace -f -qq -o /dev/null -e trace="$call" -e inject="$call:signal=KILL:when=$n" \
+	{ traced -f -qq -o /dev/null -e trace="$call" -e inject="$call:signal=KILL:when=$n" \
 		"$FERRY" inbox once -q --no-seed --settle 0 --store "$T/s" --dir "$T/in"; } 2>/dev/null || rc=$?
 	[ "$rc" = 0 ] || killed=$((killed + 1))
 	once "$T/s" "$T/in" || fail "pass after a kill at $call #$n: $(tail -3 "$T/log")"
