@@ -65,7 +65,7 @@ traced -f -qq -o "$T/trace" -e trace=rename,fsync,unlink \
 points=()
 for spec in rename:11 fsync:5 unlink:4; do
 	call=${spec%:*} want=${spec#*:}
-	n=$(grep -c "^[0-9]* $call(" "$T/trace" || true)
+	n=$(grep -cE "^[0-9]+ +$call\(" "$T/trace" || true)
 	[ "$n" -ge "$want" ] || want=$n
 	for ((k = 0; k < want; k++)); do points+=("$call:$((1 + k * n / want))"); done
 done
