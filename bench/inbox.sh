@@ -118,9 +118,10 @@ done
 # rss N: peak RSS (KiB) of a first pass over N waiting files, then of a pass
 # with all of them staged
 rss() {
-	local n=$1 first again
+	local n=$1 first again files
 	rm -rf s in; cp -a s0 s; mkdir in
-	ls "$F"/*.tar | head -n "$n" | xargs -I{} cp {} in/
+	files=("$F"/*.tar)
+	cp "${files[@]:0:n}" in/
 	sleep 1.1
 	/usr/bin/time -f %M -o rss.first "$FERRY" inbox once -q --no-seed --settle 0 --store s --dir in ||
 		die "inbox once over $n files"
