@@ -48,7 +48,7 @@ DESTDIR=$root cmake --install "$build" --prefix /usr >"$work/install.log" ||
 strip --remove-section=.comment --remove-section=.note "$root/usr/bin/ferry"
 
 # Directories that postinst hands to the user ferry.
-install -d -m 0755 "$root/var/lib/ferry" "$root/var/log/ferry" "$root/var/spool/ferry"
+install -d -m 0755 "$root/var/lib/ferry" "$root/var/lib/ferry-inbox" "$root/var/log/ferry" "$root/var/spool/ferry"
 # Debian's documentation conventions: copyright, a compressed changelog,
 # large text compressed.
 install -m 0644 "$here/debian/copyright" "$doc/copyright"

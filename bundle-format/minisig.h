@@ -6,6 +6,8 @@
 #ifndef FERRY_BUNDLE_MINISIG_H
 #define FERRY_BUNDLE_MINISIG_H
 
+#include <stdint.h>
+
 #include "ferry/bundle.h"
 
 #define FERRY_MINISIG_HASH_BYTES 64
@@ -17,5 +19,26 @@
 int ferry_minisig_write(const char *sig_path, const ferry_key *key,
 			const unsigned char hash[FERRY_MINISIG_HASH_BYTES],
 			const char *trusted_comment);
+
+/**
+ * Hash the file at `path` in one read: its BLAKE2b-512 hash (what a
+ * minisign signature signs) into `hash`, and when `sha256_hex` is not NULL
+ * its SHA-256 in hex (what a checksum sidecar holds). FERRY_EIO when the
+ * file cannot be read.
+ */
+int ferry_minisig_hash_file(unsigned char hash[FERRY_MINISIG_HASH_BYTES],
+			    char *sha256_hex, const char *path);
+
+/**
+ * Check the detached signature `sig_path` (minisign's pre-hashed format)
+ * of a file whose BLAKE2b-512 hash is `hash`: made by one of `trust`'s
+ * keys, over this hash, with its trusted comment signed too.
+ * FERRY_EVERIFY when the signature is by no trusted key or does not
+ * match, FERRY_EINVALID when the file is not a minisign signature,
+ * FERRY_EIO/FERRY_ENOTFOUND when it cannot be read.
+ */
+int ferry_minisig_verify(const char *sig_path,
+			 const unsigned char hash[FERRY_MINISIG_HASH_BYTES],
+			 const ferry_trust *trust);
 
 #endif

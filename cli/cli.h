@@ -23,6 +23,7 @@ int cmd_export(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_inbox(int argc, char **argv);
 int cmd_trust(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_receipt(int argc, char **argv);

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cmd_import.h"
 #include "strv.h"
 #include "fs.h"
 #include "import.h"
@@ -28,19 +29,13 @@ static const cli_option import_options[] = {
 	  OPT_AUDIT_LOG },
 	{ "no-wait", 0, NULL, "fail instead of waiting when another process writes the "
 	  "store", OPT_NO_WAIT },
-	{ "no-seed", 0, NULL, "do not seed the configured targets afterwards (see ferry "
-	  "target, ferry seed)", OPT_NO_SEED },
 	{ "verify-held", 0, NULL, "rehash the blobs the bundles carry that the store "
 	  "already holds, and replace a damaged one with the bundle's copy", OPT_VERIFY_HELD },
 	{ "git-max-object", 0, "SIZE", "refuse a git object that inflates to more than SIZE "
 	  "(default 256MiB; 0: no limit)", OPT_GIT_MAX_OBJECT },
 	{ "git-max-total", 0, "SIZE", "refuse a repository's pack whose objects inflate to "
 	  "more than SIZE in all (default 64GiB; 0: no limit)", OPT_GIT_MAX_TOTAL },
-	{ "notify", 0, "URL", "after publishing, POST {channel, sequence, bundle} to URL "
-	  "(repeatable, at most 16; the reconciler's /hooks/import). A failed notification "
-	  "is a warning: the import stands", OPT_NOTIFY },
-	{ "notify-token-file", 0, "FILE", "send the token in FILE as Authorization: Bearer",
-	  OPT_NOTIFY_TOKEN_FILE },
+	CLI_IMPORT_HOOK_OPTIONS(OPT_NO_SEED, OPT_NOTIFY, OPT_NOTIFY_TOKEN_FILE),
 	CLI_OPTION_JSON("print the result as JSON"),
 	CLI_OPTION_QUIET("no progress bar, no summary"),
 	CLI_OPTIONS_END
@@ -152,17 +147,86 @@ static void print_result(const char *cmd, const ferry_import_result *res, int js
 	cli_print_json(o);
 }
 
+int cli_import_hooks_notify(cli_import_hooks *h, cli_args *a)
+{
+	if (h->nnotify == CLI_IMPORT_MAX_NOTIFY)
+		return cli_args_error(a, "at most 16 --notify URLs");
+	if (strncmp(a->value, "http://", 7) && strncmp(a->value, "https://", 8))
+		return cli_args_error(a, "--notify wants an http(s) URL, not '%s'", a->value);
+	h->notify[h->nnotify++] = a->value;
+	return 0;
+}
+
+int cli_import_hooks_load(cli_import_hooks *h, const char *cmd)
+{
+	int error;
+
+	if (!h->token_file)
+		return FERRY_EXIT_OK;
+	if ((error = ferry_fs_read_file(&h->token, h->token_file, 4096)) < 0)
+		return cli_fail(cmd, error);
+	while (h->token.size && (h->token.ptr[h->token.size - 1] == '\n' ||
+				 h->token.ptr[h->token.size - 1] == '\r'))
+		h->token.ptr[--h->token.size] = '\0';
+	return FERRY_EXIT_OK;
+}
+
+void cli_import_hooks_dispose(cli_import_hooks *h)
+{
+	if (h->token.ptr)
+		memset(h->token.ptr, 0, h->token.size);
+	ferry_buf_dispose(&h->token);
+}
+
+int cli_import_seed(json_t **seeded, ferry_store *st, const char *cmd, int json)
+{
+	ferry_seed_result sres;
+	int error, rc = FERRY_EXIT_OK;
+
+	*seeded = NULL;
+	error = ferry_seed(&sres, st, NULL);
+	if (json && sres.ntargets &&
+	    (*seeded = json_pack("{s:b,s:o}", "ok", error == 0, "targets",
+				 cli_seed_json(&sres))) && error < 0)
+		json_object_set_new(*seeded, "error", json_string(ferry_error_last()));
+	if (sres.ntargets && !json && !cli_quiet)
+		cli_print_seed(&sres, 0);
+	if (error < 0) {
+		fprintf(stderr, "ferry %s: imported, but seeding failed: %s\n", cmd,
+			ferry_error_last());
+		rc = FERRY_EXIT_FAILURE;
+	}
+	ferry_seed_result_dispose(&sres);
+	return rc;
+}
+
+void cli_import_notify(const cli_import_hooks *h, const ferry_import_result *res,
+		       const char *cmd, int json)
+{
+	const char *token = h->token.size ? h->token.ptr : NULL;
+	size_t i, k;
+
+	for (i = 0; i < res->nbundles; i++) {
+		if (res->bundles[i].outcome != FERRY_IMPORTED)
+			continue;
+		for (k = 0; k < h->nnotify; k++)
+			if (ferry_import_notify(h->notify[k], token, res->bundles[i].channel,
+						res->bundles[i].sequence, res->bundles[i].id) < 0)
+				fprintf(stderr, "ferry %s: warning: %s\n", cmd, ferry_error_last());
+			else if (!cli_quiet && !json)
+				fprintf(stderr, "notified %s\n", h->notify[k]);
+	}
+}
+
 /* Import (or verify) and report; the exit code. */
 static int run(ferry_store *st, const char *cmd, char *const *paths, size_t npaths,
-	       ferry_import_options *io, int json, const char *const *notify,
-	       size_t nnotify, const char *token, int seed)
+	       ferry_import_options *io, int json, const cli_import_hooks *hooks)
 {
 	ferry_import_result res;
-	ferry_seed_result sres;
 	ferry_progress_bar bar;
 	json_t *seeded = NULL;
 	char *refusal = NULL;
-	size_t i, k, nimported = 0;
+	size_t i, nimported = 0;
 	int error, rc = FERRY_EXIT_OK;
 
 	ferry_progress_bar_init(&bar, cmd, !cli_quiet && !json);
@@ -192,52 +256,28 @@ static int run(ferry_store *st, const char *cmd, char *const *paths, size_t npat
 	 * JSON one waits to hold the seed's result too. */
 	if (!json)
 		print_result(cmd, &res, 0, NULL, refusal);
-	if (seed && (error == 0 || nimported)) {
-		error = ferry_seed(&sres, st, NULL);
-		if (json && sres.ntargets &&
-		    (seeded = json_pack("{s:b,s:o}", "ok", error == 0, "targets",
-					cli_seed_json(&sres))) && error < 0)
-			json_object_set_new(seeded, "error", json_string(ferry_error_last()));
-		if (sres.ntargets && !json && !cli_quiet)
-			cli_print_seed(&sres, 0);
-		if (error < 0) {
-			fprintf(stderr, "ferry %s: imported, but seeding failed: %s\n", cmd,
-				ferry_error_last());
-			if (rc == FERRY_EXIT_OK)
-				rc = FERRY_EXIT_FAILURE;
-		}
-		ferry_seed_result_dispose(&sres);
-	}
+	if (hooks && hooks->seed && (error == 0 || nimported) &&
+	    cli_import_seed(&seeded, st, cmd, json) != FERRY_EXIT_OK && rc == FERRY_EXIT_OK)
+		rc = FERRY_EXIT_FAILURE;
 	if (json)
 		print_result(cmd, &res, 1, seeded, refusal);
 	free(refusal);
 	/* Tell the reconciler (after the summary: the import already stands). */
-	for (i = 0; i < res.nbundles; i++) {
-		if (res.bundles[i].outcome != FERRY_IMPORTED)
-			continue;
-		for (k = 0; k < nnotify; k++)
-			if (ferry_import_notify(notify[k], token, res.bundles[i].channel,
-						res.bundles[i].sequence, res.bundles[i].id) < 0)
-				fprintf(stderr, "ferry %s: warning: %s\n", cmd, ferry_error_last());
-			else if (!cli_quiet && !json)
-				fprintf(stderr, "notified %s\n", notify[k]);
-	}
+	if (hooks)
+		cli_import_notify(hooks, &res, cmd, json);
 	ferry_import_result_dispose(&res);
 	return rc;
 }
 
 int cmd_import(int argc, char **argv)
 {
-	const char *notify[16];
-	size_t nnotify = 0;
-	const char *token_file = NULL;
-	ferry_buf token = FERRY_BUF_INIT;
+	cli_import_hooks hooks = CLI_IMPORT_HOOKS_INIT;
 	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
 	ferry_store *st = NULL;
 	ferry_strv files = FERRY_STRV_INIT;
 	const char *store = NULL, *audit = NULL;
 	cli_args a;
-	int id, json, wait = 1, seed = 1, error, rc = FERRY_EXIT_OK;
+	int id, json, wait = 1, error, rc = FERRY_EXIT_OK;
 
 	cli_args_init(&a, &import_command, argc, argv, NULL);
 	while ((id = cli_args_next(&a)) > 0) {
@@ -245,7 +285,7 @@ int cmd_import(int argc, char **argv)
 		case OPT_STORE: store = a.value; break;
 		case OPT_AUDIT_LOG: audit = a.value; break;
 		case OPT_NO_WAIT: wait = 0; break;
-		case OPT_NO_SEED: seed = 0; break;
+		case OPT_NO_SEED: hooks.seed = 0; break;
 		case OPT_VERIFY_HELD: io.verify_held = 1; break;
 		case OPT_GIT_MAX_OBJECT:
 		case OPT_GIT_MAX_TOTAL: {
@@ -262,29 +302,21 @@ int cmd_import(int argc, char **argv)
 			break;
 		}
 		case OPT_NOTIFY:
-			if (nnotify == sizeof(notify) / sizeof(notify[0]))
-				return cli_args_error(&a, "at most 16 --notify URLs");
-			if (strncmp(a.value, "http://", 7) && strncmp(a.value, "https://", 8))
-				return cli_args_error(&a, "--notify wants an http(s) URL, not '%s'",
-						      a.value);
-			notify[nnotify++] = a.value;
+			if ((rc = cli_import_hooks_notify(&hooks, &a)) != 0)
+				return rc;
 			break;
-		case OPT_NOTIFY_TOKEN_FILE: token_file = a.value; break;
+		case OPT_NOTIFY_TOKEN_FILE: hooks.token_file = a.value; break;
 		}
 	}
 	if (id < 0)
 		return a.exit;
 	json = a.common.json;
-	if (token_file) {
-		if ((error = ferry_fs_read_file(&token, token_file, 4096)) < 0)
-			return cli_fail("import", error);
-		while (token.size && (token.ptr[token.size - 1] == '\n' ||
-				      token.ptr[token.size - 1] == '\r'))
-			token.ptr[--token.size] = '\0';
-	}
+	if ((rc = cli_import_hooks_load(&hooks, "import")) != FERRY_EXIT_OK)
+		return rc;
 	if (audit && !(io.audit_log = fopen(audit, "a"))) {
 		fprintf(stderr, "ferry import: cannot open '%s'\n", audit);
-		return FERRY_EXIT_FAILURE;
+		rc = FERRY_EXIT_FAILURE;
+		goto done;
 	}
 	if ((error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_WRITE,
 				      wait)) < 0) {
@@ -296,12 +328,9 @@ int cmd_import(int argc, char **argv)
 		rc = cli_fail("import", error);
 		goto done;
 	}
-	rc = run(st, "import", files.v, files.n, &io, json,
-		 (const char *const *)notify, nnotify, token.size ? token.ptr : NULL, seed);
+	rc = run(st, "import", files.v, files.n, &io, json, &hooks);
 done:
-	if (token.ptr)
-		memset(token.ptr, 0, token.size);
-	ferry_buf_dispose(&token);
+	cli_import_hooks_dispose(&hooks);
 	ferry_strv_dispose(&files);
 	ferry_store_close(st);
 	if (io.audit_log)
@@ -326,7 +355,7 @@ int cli_verify_store(const char *store, char *const *paths, size_t npaths, int j
 		ferry_strv_dispose(&files);
 		return cli_fail("verify", error);
 	}
-	rc = run(st, "verify", files.v, files.n, &io, json, NULL, 0, NULL, 0);
+	rc = run(st, "verify", files.v, files.n, &io, json, NULL);
 	ferry_store_close(st);
 	ferry_strv_dispose(&files);
 	return rc;

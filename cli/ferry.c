@@ -20,6 +20,7 @@ static const struct {
 	{ "verify", cmd_verify, "verify bundles or volumes against trusted keys" },
 	{ "inspect", cmd_inspect, "show what a bundle holds" },
 	{ "import", cmd_import, "verify bundles, then publish them into the store" },
+	{ "inbox", cmd_inbox, "import what lands in a directory, in order: run, once, status" },
 	{ "trust", cmd_trust, "install, show and rotate the store's trust root" },
 	{ "store", cmd_store, "list the store, collect garbage, check it" },
 	{ "receipt", cmd_receipt, "write a signed inventory of the store" },

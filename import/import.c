@@ -1253,7 +1253,7 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 			goto done;
 		}
 	/* An older bundle is a rollback when it is all that was given. */
-	if (c.nb == 1 && c.b[0].superseded) {
+	if (c.nb == 1 && c.b[0].superseded && !opts->skip_superseded) {
 		c.b[0].superseded = 0;
 		c.b[0].refused = 1;
 		c.b[0].error = FERRY_EVERIFY;

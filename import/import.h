@@ -29,11 +29,16 @@ typedef struct {
 				   bundle's copy */
 	ferry_git_pack_limits git_limits;   /* inflated sizes a git pack may
 					       reach (zeros: the defaults) */
+	int skip_superseded;    /* a bundle older than its channel is skipped
+				   (FERRY_SUPERSEDED) even when it is the only
+				   one given, instead of refused as a rollback:
+				   for callers that feed bundles one at a time
+				   and judge the order themselves (the inbox) */
 } ferry_import_options;
 
 #define FERRY_IMPORT_OPTIONS_VERSION 1
 #define FERRY_IMPORT_OPTIONS_INIT { FERRY_IMPORT_OPTIONS_VERSION, 0, 0, NULL, NULL, NULL, 0, \
-				    FERRY_GIT_PACK_LIMITS_INIT }
+				    FERRY_GIT_PACK_LIMITS_INIT, 0 }
 
 typedef enum {
 	FERRY_IMPORTED = 1,     /* published */
@@ -72,8 +77,9 @@ typedef struct {
  * files are grouped into bundles by their manifests; each channel's
  * bundles are taken in sequence order and each complete, valid bundle is
  * published in its own transaction. A bundle older than its channel's
- * sequence is skipped (FERRY_SUPERSEDED) when other bundles were given,
- * and refused as a rollback when it is the only one.
+ * sequence is skipped (FERRY_SUPERSEDED) when other bundles were given
+ * (or opts->skip_superseded is set), and refused as a rollback when it is
+ * the only one.
  *
  * `out` (disposed by the caller with ferry_import_result_dispose) holds one
  * entry per bundle, and per file that could not be placed in a bundle,

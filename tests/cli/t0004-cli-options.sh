@@ -13,11 +13,11 @@ leaves=(keygen verify inspect export import receipt seed
 	"trust init" "trust show" "trust create" "trust sign" "trust rotate"
 	"store ls" "store gc" "store get" "store fsck"
 	"target add" "target ls" "target show" "target rm" "target node-config"
-	"mirror serve"
+	"mirror serve" "inbox run" "inbox once" "inbox status"
 	"reconcile run" "reconcile sync" "reconcile status" "reconcile history"
 	"reconcile rollback" "reconcile down" "reconcile reload" "reconcile suspend"
 	"reconcile resume")
-parents=(trust store target mirror reconcile)
+parents=(trust store target mirror reconcile inbox)
 
 # check_help WORDS: `ferry WORDS --help` prints the usage of `ferry WORDS`
 # on stdout only, and exits 0; so does -h.

@@ -12,26 +12,19 @@ need jq
 
 mkdir -p "$T/files" "$T/batch" "$T/out-a" "$T/out-b" "$T/out-c"
 "$FERRY" keygen -o "$T/k" >/dev/null
-export_ch() { # CHANNEL OUTDIR [EXPORT OPTIONS...]
-	local ch=$1 out=$2; shift 2
-	printf 'channel: %s\nsources:\n  - file: files/%s\n    name: tools/%s\n    tag: v1\n' \
-		"$ch" "$ch" "$ch" >"$T/$ch.yaml"
-	"$FERRY" export -q --spec "$T/$ch.yaml" --key "$T/k.key" --out "$T/$out" \
-		--state "$T/$ch.db" --cache "$T/cache" "$@" >/dev/null || fail "export of $ch"
-}
 mkdir -p "$T/files/a" "$T/files/b" "$T/files/c"
 head -c 1000 /dev/urandom >"$T/files/a/one.bin"
-export_ch a out-a
+export_file_channel a out-a
 head -c 400000 /dev/urandom >"$T/files/a/two.bin"
-export_ch a out-a --max-volume-size 128K
+export_file_channel a out-a --max-volume-size 128K
 head -c 1000 /dev/urandom >"$T/files/a/three.bin"
-export_ch a out-a
+export_file_channel a out-a
 head -c 1000 /dev/urandom >"$T/files/b/one.bin"
-export_ch b out-b
+export_file_channel b out-b
 head -c 1000 /dev/urandom >"$T/files/b/two.bin"
-export_ch b out-b --full
+export_file_channel b out-b --full
 head -c 1000 /dev/urandom >"$T/files/c/one.bin"
-export_ch c out-c
+export_file_channel c out-c
 mapfile -t A2 < <(ls "$T"/out-a/ferry-a-000002.vol*.tar)
 [ "${#A2[@]}" -ge 3 ] || fail "expected a2 in volumes: $(ls "$T/out-a")"
 A3=$T/out-a/ferry-a-000003.tar

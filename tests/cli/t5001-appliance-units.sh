@@ -6,7 +6,8 @@
 # Kubernetes-only reconciler below 5 ("OK"); the rootful-podman reconciler
 # keeps out every restriction its containers would inherit. The installed
 # defaults work: the mirror's environment file starts a mirror that answers,
-# and the reconciler's config loads and runs with no stacks.
+# the reconciler's config loads and runs with no stacks, and the inbox
+# imports what is put into its directory.
 . "$(dirname "$0")/../lib/test-lib.sh"
 command -v systemd-analyze >/dev/null 2>&1 || skip_all "needs systemd-analyze (the systemd package)"
 need curl jq
@@ -17,7 +18,8 @@ mkdir -p "$U/ferry-reconcile.service.d"
 for unit in "$A"/systemd/*.service "$A"/systemd/*.timer; do
 	sed "s|/usr/bin/ferry|$FERRY|g" "$unit" >"$U/$(basename "$unit")"
 done
-[ -f "$U/ferry-mirror.service" ] && [ -f "$U/ferry-reconcile.service" ] || fail "units missing"
+[ -f "$U/ferry-mirror.service" ] && [ -f "$U/ferry-reconcile.service" ] && [ -f "$U/ferry-inbox.service" ] ||
+	fail "units missing"
 
 # verify prints problems it ignores (unknown keys, bad values) and still
 # exits 0: both must stay silent.
@@ -56,6 +58,14 @@ has ferry-mirror.service User=ferry Group=ferry ProtectSystem=strict ProtectHome
 	SystemCallArchitectures=native UMask=0027 Restart=on-failure \
 	"ReadWritePaths=-/var/log/ferry" "EnvironmentFile=-/etc/ferry/mirror.env" \
 	'ExecStart=/usr/bin/ferry mirror serve --listen ${FERRY_MIRROR_LISTEN} $FERRY_MIRROR_OPTIONS'
+has ferry-inbox.service User=ferry Group=ferry ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
+	PrivateDevices=yes NoNewPrivileges=yes ProtectKernelTunables=yes ProtectKernelModules=yes \
+	ProtectKernelLogs=yes ProtectControlGroups=yes RestrictNamespaces=yes LockPersonality=yes \
+	MemoryDenyWriteExecute=yes CapabilityBoundingSet= AmbientCapabilities= \
+	SystemCallFilter=@system-service SystemCallArchitectures=native Restart=on-failure \
+	"ReadWritePaths=/var/lib/ferry /var/lib/ferry-inbox -/var/log/ferry" \
+	"EnvironmentFile=-/etc/ferry/inbox.env" \
+	'ExecStart=/usr/bin/ferry inbox run --dir ${FERRY_INBOX_DIR} $FERRY_INBOX_OPTIONS'
 has ferry-reconcile.service User=root Restart=on-failure KillMode=mixed \
 	'ExecStart=/usr/bin/ferry reconcile --config /etc/ferry/reconcile.yaml --audit-log - run' \
 	'ExecReload=/bin/kill -HUP $MAINPID'
@@ -66,6 +76,7 @@ grep -qx 'OnCalendar=hourly' "$A/systemd/ferry-export@.timer" || fail "the expor
 # The mirror has no reload (SIGHUP would stop it); the reconciler reloads
 # its config on SIGHUP.
 lacks ferry-mirror.service ExecReload
+lacks ferry-inbox.service ExecReload
 # What rootful podman's containers would inherit (seccomp, no_new_privs) or
 # what would hide their mounts (a private mount namespace) stays out.
 lacks ferry-reconcile.service NoNewPrivileges SystemCallFilter SystemCallArchitectures \
@@ -84,17 +95,19 @@ exposure() {
 below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 m=$(exposure "$U/ferry-mirror.service")
 e=$(exposure "$U/ferry-export@site-a.service")
+i=$(exposure "$U/ferry-inbox.service")
 r=$(exposure "$U/ferry-reconcile.service")
 cp "$A/systemd/ferry-reconcile-kubernetes.conf" "$U/ferry-reconcile.service.d/kubernetes.conf"
 verify "$U/ferry-reconcile.service"
 k=$(exposure "$U/ferry-reconcile.service")
-echo "# exposure: ferry-mirror $m, ferry-reconcile $r, ferry-reconcile with kubernetes.conf $k"
-[ -n "$m" ] && [ -n "$r" ] && [ -n "$k" ] || fail "systemd-analyze security printed no exposure"
+echo "# exposure: ferry-mirror $m, ferry-inbox $i, ferry-reconcile $r, ferry-reconcile with kubernetes.conf $k"
+[ -n "$m" ] && [ -n "$i" ] && [ -n "$r" ] && [ -n "$k" ] || fail "systemd-analyze security printed no exposure"
 below "$m" 5 || fail "ferry-mirror.service exposure $m is not below 5"
 [ -n "$e" ] && below "$e" 5 || fail "ferry-export@.service exposure '$e' is not below 5"
+below "$i" 5 || fail "ferry-inbox.service exposure $i is not below 5"
 below "$k" 5 || fail "ferry-reconcile.service with kubernetes.conf exposure $k is not below 5"
 below "$r" 10 || fail "ferry-reconcile.service exposure $r"
-ok "systemd-analyze security: mirror $m, export job $e, reconciler with the Kubernetes drop-in $k (both OK), podman reconciler $r"
+ok "systemd-analyze security: mirror $m, export job $e, inbox $i, reconciler with the Kubernetes drop-in $k (both OK), podman reconciler $r"
 
 # The mirror as the unit starts it, from the installed environment file
 # (systemd's VAR=value lines), on a free port instead of 5000.
@@ -130,3 +143,35 @@ expect_out "STACK"
 expect_exit 0 "$FERRY" reconcile --config "$A/etc/reconcile.yaml" --store "$T/store" --audit-log - run --once
 grep -qx 'store: /var/lib/ferry' "$A/etc/reconcile.yaml" || fail "reconcile.yaml does not name /var/lib/ferry"
 ok "the installed reconcile.yaml loads cleanly and runs with no stacks"
+
+# The inbox as the unit starts it, from the installed environment file: a
+# bundle put into FERRY_INBOX_DIR is imported, SIGTERM stops it cleanly.
+unset FERRY_STORE
+while IFS= read -r line; do
+	case $line in '#'* | '') continue ;; esac
+	printf -v "${line%%=*}" '%s' "${line#*=}"
+done <"$A/etc/inbox.env"
+[ "$FERRY_STORE" = /var/lib/ferry ] && [ "$FERRY_INBOX_DIR" = /var/lib/ferry-inbox ] ||
+	fail "inbox.env: store '$FERRY_STORE', inbox '$FERRY_INBOX_DIR'"
+mkdir -p "$T/files/x" "$T/inbox" "$T/bundles"
+echo hello >"$T/files/x/hello.txt"
+printf 'channel: x\nsources:\n  - file: files/x\n    name: tools/x\n    tag: v1\n' >"$T/x.yaml"
+"$FERRY" export -q --spec "$T/x.yaml" --key "$T/k.key" --out "$T/bundles" --state "$T/x.db" \
+	--cache "$T/cache" >/dev/null || fail "export"
+# shellcheck disable=SC2086 # split as systemd splits $FERRY_INBOX_OPTIONS
+FERRY_STORE=$T/store "$FERRY" inbox run --dir "$T/inbox" --settle 1 $FERRY_INBOX_OPTIONS \
+	2>"$T/inbox.err" &
+pid=$!
+at_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+cp "$T/bundles/ferry-x-000001.tar" "$T/inbox/"
+for _ in $(seq 1 100); do
+	[ -f "$T/inbox/done/ferry-x-000001.tar" ] && break
+	kill -0 "$pid" 2>/dev/null || { cat "$T/inbox.err" >&2; fail "the inbox stopped"; }
+	sleep 0.1
+done
+[ -f "$T/inbox/done/ferry-x-000001.tar" ] || { cat "$T/inbox.err" >&2; fail "the inbox did not import"; }
+kill "$pid"
+wait "$pid" || fail "the inbox did not stop cleanly on SIGTERM"
+"$FERRY" store ls --store "$T/store" --json | jq -e '.channels[0].channel == "x"' >/dev/null ||
+	fail "not in the store"
+ok "inbox.env's defaults run an inbox that imports a bundle into FERRY_STORE and stops on SIGTERM"

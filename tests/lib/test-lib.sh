@@ -78,3 +78,14 @@ data_offset() {
 		fail "member $2 of $1 has no plain ustar header"
 	echo $(((blk + 1) * 512))
 }
+# export_file_channel CHANNEL OUTDIR [EXPORT OPTIONS...]: export the files
+# under $T/files/CHANNEL as the file artifact tools/CHANNEL:v1 on channel
+# CHANNEL into OUTDIR (relative to $T), signed by $T/k.key, with the
+# channel's state in $T/CHANNEL.db (so each call is the next sequence).
+export_file_channel() {
+	local ch=$1 out=$2; shift 2
+	printf 'channel: %s\nsources:\n  - file: files/%s\n    name: tools/%s\n    tag: v1\n' \
+		"$ch" "$ch" "$ch" >"$T/$ch.yaml"
+	"$FERRY" export -q --spec "$T/$ch.yaml" --key "$T/k.key" --out "$T/$out" \
+		--state "$T/$ch.db" --cache "$T/cache" "$@" >/dev/null || fail "export of $ch"
+}
