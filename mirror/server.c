@@ -36,7 +36,7 @@ struct rate_slot {
 	uint64_t last_us;
 };
 
-static uint64_t now_us(void)
+uint64_t ferry_mirror__now_us(void)
 {
 	struct timespec ts;
 
@@ -132,7 +132,7 @@ static int authorised(ferry_mirror *m, struct MHD_Connection *c)
 
 static int rate_ok(ferry_mirror *m, const char *client)
 {
-	uint64_t t = now_us();
+	uint64_t t = ferry_mirror__now_us();
 	struct rate_slot *s = NULL;
 	size_t i;
 	int ok;
@@ -267,7 +267,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (!r) {
 		if (!(r = calloc(1, sizeof(*r))))
 			return MHD_NO;
-		r->start_us = now_us();
+		r->start_us = ferry_mirror__now_us();
 		snprintf(r->method, sizeof(r->method), "%s", method);
 		snprintf(r->path, sizeof(r->path), "%s", url);
 		client_address(c, r->client, sizeof(r->client));
@@ -285,6 +285,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (r->job)   /* a pack request back from its builder */
+		return ferry_mirror__git_resumed(m, c, r);
 	if (r->status == 413)
 		return ferry_mirror__error(c, r, 413, "SIZE_INVALID", "request body too large");
 	if (!rate_ok(m, r->client))
@@ -331,7 +333,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (!r)
 		return;
-	us = now_us() - r->start_us;
+	us = ferry_mirror__now_us() - r->start_us;
 	if (r->status >= 100 && r->status < 600) {
 		atomic_fetch_add(&m->by_code[r->status], 1);
 		atomic_fetch_add(&m->requests[r->status / 100], 1);
@@ -378,6 +380,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		pthread_mutex_unlock(&m->log_lock);
 	}
 	ferry_buf_dispose(&r->body);
+	ferry_mirror__pack_job_free(r->job);
 	free(r);
 	*con_cls = NULL;
 }
@@ -408,7 +411,8 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 	struct sockaddr_in sa;
 	ferry_buf cert = FERRY_BUF_INIT, key = FERRY_BUF_INIT;
 	const union MHD_DaemonInfo *info;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_ALLOW_SUSPEND_RESUME;
 	int error;
 
 	if (!o || o->version != FERRY_MIRROR_OPTIONS_VERSION || !o->store || !o->listen)
@@ -440,6 +444,9 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 	m->access_log = o->access_log;
 	m->rate = o->rate;
 	if ((error = ferry_view_init(&m->view, o->store)) < 0 ||
+	    (error = ferry_mirror__pack_init(m, o->max_pack_builds ? o->max_pack_builds : 2,
+					     o->pack_queue_timeout ? o->pack_queue_timeout
+								   : 30)) < 0 ||
 	    (o->htpasswd && (error = load_htpasswd(m, o->htpasswd)) < 0))
 		goto fail;
 	if (o->tls_cert) {
@@ -495,6 +502,8 @@ void ferry_mirror_stop(ferry_mirror *m)
 
 	if (!m)
 		return;
+	/* queued pack requests are answered while the daemon still runs */
+	ferry_mirror__pack_shutdown(m);
 	if (m->daemon)
 		MHD_stop_daemon(m->daemon);
 	ferry_view_dispose(&m->view);

@@ -35,3 +35,16 @@ mirror_store() {
 	"$FERRY" trust init --store "$store" --key "$T/mkey.pub" >/dev/null
 	"$FERRY" import -q --store "$store" "$T"/mout/*.tar
 }
+
+# The git repository $T/src exported on channel "git" as platform/deploy:
+#   mirror_git_channel   key $T/k, spec $T/spec.yaml, bundles in $T/bundles
+#   mirror_git_export    one (incremental) export into $T/bundles
+mirror_git_channel() {
+	"$FERRY" keygen -o "$T/k" >/dev/null
+	printf 'channel: git\nsources:\n  - git: src\n    name: platform/deploy\n' >"$T/spec.yaml"
+	mkdir -p "$T/bundles"
+}
+mirror_git_export() {
+	"$FERRY" export -q --spec "$T/spec.yaml" --key "$T/k.key" --out "$T/bundles" \
+		--state "$T/state.db" --cache "$T/cache" >/dev/null || fail "export failed"
+}
