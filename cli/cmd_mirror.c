@@ -19,7 +19,7 @@ enum {
 	OPT_STORE = 1, OPT_LISTEN, OPT_PORT_FILE, OPT_TLS_CERT, OPT_TLS_KEY, OPT_HTPASSWD,
 	OPT_ACCESS_LOG, OPT_THREADS, OPT_MAX_CONNECTIONS, OPT_MAX_PER_CLIENT,
 	OPT_IDLE_TIMEOUT, OPT_MAX_HEADER_BYTES, OPT_RATE, OPT_MAX_PACK_BUILDS,
-	OPT_PACK_QUEUE_TIMEOUT,
+	OPT_PACK_QUEUE_TIMEOUT, OPT_HEADER_TIMEOUT, OPT_BODY_TIMEOUT,
 };
 
 static const cli_option serve_options[] = {
@@ -48,6 +48,10 @@ static const cli_option serve_options[] = {
 	  OPT_MAX_PACK_BUILDS },
 	{ "pack-queue-timeout", 0, "SECONDS", "how long a git fetch waits for a pack "
 	  "build before a 503 (default 30)", OPT_PACK_QUEUE_TIMEOUT },
+	{ "header-timeout", 0, "SECONDS", "time to send a request line and headers, "
+	  "however slowly (default 10)", OPT_HEADER_TIMEOUT },
+	{ "body-timeout", 0, "SECONDS", "time to send a request body (default 30)",
+	  OPT_BODY_TIMEOUT },
 	CLI_OPTIONS_END
 };
 
@@ -59,7 +63,8 @@ static const cli_command serve_command = {
 	.synopsis = "[--store DIR] --listen ADDR:PORT [--port-file FILE] "
 		    "[--tls-cert PEM --tls-key PEM] [--htpasswd FILE] [--access-log FILE|-] "
 		    "[--threads N] [--max-connections N] [--max-per-client N] "
-		    "[--idle-timeout SECONDS] [--max-header-bytes N] [--rate N] "
+		    "[--idle-timeout SECONDS] [--header-timeout SECONDS] "
+		    "[--body-timeout SECONDS] [--max-header-bytes N] [--rate N] "
 		    "[--max-pack-builds N] [--pack-queue-timeout SECONDS]",
 	.description =
 		"Serve the store read-only over HTTP: the OCI distribution pull API\n"
@@ -127,6 +132,8 @@ static int mirror_serve(int argc, char **argv, cli_args *parent)
 		case OPT_PACK_QUEUE_TIMEOUT:
 			bad |= number(&mo.pack_queue_timeout, a.value);
 			break;
+		case OPT_HEADER_TIMEOUT: bad |= number(&mo.header_timeout, a.value); break;
+		case OPT_BODY_TIMEOUT: bad |= number(&mo.body_timeout, a.value); break;
 		}
 		if (bad)
 			return cli_args_error(&a, "invalid number '%s'", a.value);

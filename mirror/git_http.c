@@ -36,7 +36,7 @@
 #include "store.h"
 #include "banned.h"
 
-#define REQUEST_MAX (8u << 20)    /* an upload-pack request, inflated */
+#define REQUEST_MAX FERRY_MIRROR_GIT_BODY_MAX    /* an upload-pack request, inflated */
 #define CAPS "side-band-64k ofs-delta agent=ferry/" FERRY_VERSION
 
 static int pkt(ferry_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -687,8 +687,8 @@ enum MHD_Result ferry_mirror__git(ferry_mirror *m, struct MHD_Connection *c,
 
 /* The packbuilder's bounds, as git config (libgit2 1.5 reads
  * pack.deltaCacheSize for both the delta cache and the size above which an
- * object is not delta-compressed). */
-#define PACK_CONFIG "[pack]\n\twindowMemory = 16m\n\tdeltaCacheSize = 8m\n" \
+ * object is not delta-compressed: objects above 1 MiB are sent whole). */
+#define PACK_CONFIG "[pack]\n\twindowMemory = 8m\n\tdeltaCacheSize = 1m\n" \
 		    "\tdeltaCacheLimit = 1000\n"
 
 int ferry_mirror__pack_init(ferry_mirror *m, unsigned builds, unsigned queue_timeout)
@@ -703,8 +703,8 @@ int ferry_mirror__pack_init(ferry_mirror *m, unsigned builds, unsigned queue_tim
 	m->pack_queue_timeout = queue_timeout;
 	/* libgit2's pack windows: a few small ones mapped at a time, and a
 	 * small object cache, for every repository of the process */
-	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)4 << 20);
-	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)32 << 20);
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)1 << 20);
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)8 << 20);
 	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)16 << 20);
 	if (ferry_buf_printf(&path, "%s/ferry-mirror-pack-XXXXXX",
 			     dir && *dir ? dir : "/tmp") < 0)

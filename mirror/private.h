@@ -11,10 +11,13 @@
 #include <stdatomic.h>
 
 #include "buf.h"
+#include "httpd_guard.h"
 #include "mirror.h"
 #include "view.h"
 
 #define FERRY_MIRROR_BUCKETS 10
+/* a git request body, as sent and inflated, at most: about 20000 haves */
+#define FERRY_MIRROR_GIT_BODY_MAX (1u << 20)
 /* pack requests waiting for a builder, at most */
 #define FERRY_MIRROR_PACK_QUEUE_MAX 64
 
@@ -22,6 +25,7 @@ typedef struct ferry_pack_job ferry_pack_job;
 
 struct ferry_mirror {
 	struct MHD_Daemon *daemon;
+	ferry_httpd_guard *guard;      /* request deadlines, room under the cap */
 	ferry_view view;
 	char *store;
 	uint16_t port;

@@ -1,7 +1,8 @@
 /*
  * The mirror's HTTP server on libmicrohttpd: a pool of threads, each with
  * its own epoll loop; limits on connections (total and per client), idle
- * time and header size; an optional per-client request rate; optional TLS
+ * time, header size and the time to read a request (httpd_guard.c, which
+ * also cuts the slowest reader when the cap is reached); an optional per-client request rate; optional TLS
  * and read credentials; a JSON access log; /healthz, /readyz and /metrics.
  */
 #include <arpa/inet.h>
@@ -264,6 +265,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
 	(void)version;
 	(void)upload_data;
+	ferry_httpd_guard_read(c, r == NULL, *upload_data_size);
 	if (!r) {
 		if (!(r = calloc(1, sizeof(*r))))
 			return MHD_NO;
@@ -278,7 +280,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		/* Only git's upload-pack requests carry a body worth reading. */
 		if (!strncmp(url, "/git/", 5) && !strcmp(method, "POST")) {
 			if (!r->body.limit)
-				r->body.limit = 8u << 20;
+				r->body.limit = FERRY_MIRROR_GIT_BODY_MAX;
 			if (ferry_buf_put(&r->body, upload_data, *upload_data_size) < 0)
 				r->status = 413;
 		}
@@ -329,8 +331,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	uint64_t us;
 	size_t i;
 
-	(void)c;
 	(void)toe;
+	ferry_httpd_guard_done(c);
 	if (!r)
 		return;
 	us = ferry_mirror__now_us() - r->start_us;
@@ -421,6 +423,10 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 		return ferry_error_set(FERRY_EINVALID, "TLS needs both a certificate and a key");
 	if ((error = parse_listen(&sa, o->listen)) < 0)
 		return error;
+	if ((o->max_per_client ? o->max_per_client : 64) >
+	    (o->max_connections ? o->max_connections : 512) / 2)
+		return ferry_error_set(FERRY_EINVALID, "--max-per-client must be at most half "
+				       "of --max-connections");
 	{
 		ferry_buf db = FERRY_BUF_INIT;
 		int exists = ferry_store_path(&db, o->store, FERRY_STORE_DB) == 0 &&
@@ -449,6 +455,15 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 								   : 30)) < 0 ||
 	    (o->htpasswd && (error = load_htpasswd(m, o->htpasswd)) < 0))
 		goto fail;
+	{
+		ferry_httpd_guard_options go = FERRY_HTTPD_GUARD_OPTIONS_INIT;
+
+		go.header_timeout = o->header_timeout ? o->header_timeout : 10;
+		go.body_timeout = o->body_timeout ? o->body_timeout : 30;
+		go.max_connections = o->max_connections ? o->max_connections : 512;
+		if ((error = ferry_httpd_guard_new(&m->guard, &go)) < 0)
+			goto fail;
+	}
 	if (o->tls_cert) {
 		if ((error = ferry_fs_read_file(&cert, o->tls_cert, 1u << 20)) < 0 ||
 		    (error = ferry_fs_read_file(&key, o->tls_key, 1u << 20)) < 0)
@@ -459,7 +474,9 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 		flags, 0, NULL, NULL, handle, m,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads ? o->threads : 4),
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_connections ? o->max_connections : 512),
+		MHD_OPTION_CONNECTION_LIMIT,
+		ferry_httpd_guard_hard_limit(m->guard, o->threads ? o->threads : 4),
+		MHD_OPTION_NOTIFY_CONNECTION, ferry_httpd_guard_notify, m->guard,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(unsigned)(o->max_per_client ? o->max_per_client : 64),
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->idle_timeout ? o->idle_timeout : 30),
@@ -506,6 +523,7 @@ void ferry_mirror_stop(ferry_mirror *m)
 	ferry_mirror__pack_shutdown(m);
 	if (m->daemon)
 		MHD_stop_daemon(m->daemon);
+	ferry_httpd_guard_free(m->guard);
 	ferry_view_dispose(&m->view);
 	for (i = 0; i < m->nusers; i++) {
 		free(m->users[i]);
