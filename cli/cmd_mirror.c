@@ -18,7 +18,8 @@
 enum {
 	OPT_STORE = 1, OPT_LISTEN, OPT_PORT_FILE, OPT_TLS_CERT, OPT_TLS_KEY, OPT_HTPASSWD,
 	OPT_ACCESS_LOG, OPT_THREADS, OPT_MAX_CONNECTIONS, OPT_MAX_PER_CLIENT,
-	OPT_IDLE_TIMEOUT, OPT_MAX_HEADER_BYTES, OPT_RATE,
+	OPT_IDLE_TIMEOUT, OPT_MAX_HEADER_BYTES, OPT_RATE, OPT_MAX_PACK_BUILDS,
+	OPT_PACK_QUEUE_TIMEOUT, OPT_HEADER_TIMEOUT, OPT_BODY_TIMEOUT,
 };
 
 static const cli_option serve_options[] = {
@@ -43,6 +44,14 @@ static const cli_option serve_options[] = {
 	{ "max-header-bytes", 0, "N", "request line and headers (default 16384)",
 	  OPT_MAX_HEADER_BYTES },
 	{ "rate", 0, "N", "requests per second per address (default: no limit)", OPT_RATE },
+	{ "max-pack-builds", 0, "N", "git packs built at once (default 2)",
+	  OPT_MAX_PACK_BUILDS },
+	{ "pack-queue-timeout", 0, "SECONDS", "how long a git fetch waits for a pack "
+	  "build before a 503 (default 30)", OPT_PACK_QUEUE_TIMEOUT },
+	{ "header-timeout", 0, "SECONDS", "time to send a request line and headers, "
+	  "however slowly (default 10)", OPT_HEADER_TIMEOUT },
+	{ "body-timeout", 0, "SECONDS", "time to send a request body (default 30)",
+	  OPT_BODY_TIMEOUT },
 	CLI_OPTIONS_END
 };
 
@@ -54,7 +63,9 @@ static const cli_command serve_command = {
 	.synopsis = "[--store DIR] --listen ADDR:PORT [--port-file FILE] "
 		    "[--tls-cert PEM --tls-key PEM] [--htpasswd FILE] [--access-log FILE|-] "
 		    "[--threads N] [--max-connections N] [--max-per-client N] "
-		    "[--idle-timeout SECONDS] [--max-header-bytes N] [--rate N]",
+		    "[--idle-timeout SECONDS] [--header-timeout SECONDS] "
+		    "[--body-timeout SECONDS] [--max-header-bytes N] [--rate N] "
+		    "[--max-pack-builds N] [--pack-queue-timeout SECONDS]",
 	.description =
 		"Serve the store read-only over HTTP: the OCI distribution pull API\n"
 		"(/v2/: manifests, blobs with Range, tags/list, _catalog, referrers),\n"
@@ -117,6 +128,12 @@ static int mirror_serve(int argc, char **argv, cli_args *parent)
 			mo.max_header_bytes = header;
 			break;
 		case OPT_RATE: bad |= number(&mo.rate, a.value); break;
+		case OPT_MAX_PACK_BUILDS: bad |= number(&mo.max_pack_builds, a.value); break;
+		case OPT_PACK_QUEUE_TIMEOUT:
+			bad |= number(&mo.pack_queue_timeout, a.value);
+			break;
+		case OPT_HEADER_TIMEOUT: bad |= number(&mo.header_timeout, a.value); break;
+		case OPT_BODY_TIMEOUT: bad |= number(&mo.body_timeout, a.value); break;
 		}
 		if (bad)
 			return cli_args_error(&a, "invalid number '%s'", a.value);

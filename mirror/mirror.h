@@ -27,11 +27,17 @@ typedef struct {
 	unsigned idle_timeout;       /* seconds a connection may idle (default 30) */
 	size_t max_header_bytes;     /* request line + headers (default 16 KiB) */
 	unsigned rate;               /* requests per second per address; 0: unlimited */
+	unsigned max_pack_builds;    /* git packs built at once (default 2) */
+	unsigned pack_queue_timeout; /* seconds a pack request waits for a build
+					(default 30), then 503 */
+	unsigned header_timeout;     /* seconds to read a request's line and headers,
+					however it trickles (default 10) */
+	unsigned body_timeout;       /* seconds to read a request body (default 30) */
 } ferry_mirror_options;
 
 #define FERRY_MIRROR_OPTIONS_VERSION 1
 #define FERRY_MIRROR_OPTIONS_INIT { FERRY_MIRROR_OPTIONS_VERSION, NULL, NULL, NULL, \
-				    NULL, NULL, NULL, 4, 512, 64, 30, 16384, 0 }
+				    NULL, NULL, NULL, 4, 512, 64, 30, 16384, 0, 2, 30, 10, 30 }
 
 /** Start serving; FERRY_EINVALID for bad options, FERRY_EIO when binding fails. */
 int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *opts);

@@ -40,9 +40,16 @@ enum MHD_Result ferry_mirror__error(struct MHD_Connection *c, ferry_request *r,
 	if (status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					"Basic realm=\"ferry\"");
-	if (status == 429)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	if (status == 429 || status == 503)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER,
+					status == 429 ? "1" : "5");
 	return ferry_mirror__send(c, r, status, resp, (uint64_t)n);
+}
+
+enum MHD_Result ferry_mirror__busy(struct MHD_Connection *c, ferry_request *r,
+				   const char *message)
+{
+	return ferry_mirror__error(c, r, 503, "UNAVAILABLE", message);
 }
 
 enum MHD_Result ferry_mirror__text(struct MHD_Connection *c, ferry_request *r,

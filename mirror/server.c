@@ -1,7 +1,8 @@
 /*
  * The mirror's HTTP server on libmicrohttpd: a pool of threads, each with
  * its own epoll loop; limits on connections (total and per client), idle
- * time and header size; an optional per-client request rate; optional TLS
+ * time, header size and the time to read a request (httpd_guard.c, which
+ * also cuts the slowest reader when the cap is reached); an optional per-client request rate; optional TLS
  * and read credentials; a JSON access log; /healthz, /readyz and /metrics.
  */
 #include <arpa/inet.h>
@@ -36,7 +37,7 @@ struct rate_slot {
 	uint64_t last_us;
 };
 
-static uint64_t now_us(void)
+uint64_t ferry_mirror__now_us(void)
 {
 	struct timespec ts;
 
@@ -132,7 +133,7 @@ static int authorised(ferry_mirror *m, struct MHD_Connection *c)
 
 static int rate_ok(ferry_mirror *m, const char *client)
 {
-	uint64_t t = now_us();
+	uint64_t t = ferry_mirror__now_us();
 	struct rate_slot *s = NULL;
 	size_t i;
 	int ok;
@@ -264,10 +265,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
 	(void)version;
 	(void)upload_data;
+	ferry_httpd_guard_read(c, r == NULL, *upload_data_size);
 	if (!r) {
 		if (!(r = calloc(1, sizeof(*r))))
 			return MHD_NO;
-		r->start_us = now_us();
+		r->start_us = ferry_mirror__now_us();
 		snprintf(r->method, sizeof(r->method), "%s", method);
 		snprintf(r->path, sizeof(r->path), "%s", url);
 		client_address(c, r->client, sizeof(r->client));
@@ -278,13 +280,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		/* Only git's upload-pack requests carry a body worth reading. */
 		if (!strncmp(url, "/git/", 5) && !strcmp(method, "POST")) {
 			if (!r->body.limit)
-				r->body.limit = 8u << 20;
+				r->body.limit = FERRY_MIRROR_GIT_BODY_MAX;
 			if (ferry_buf_put(&r->body, upload_data, *upload_data_size) < 0)
 				r->status = 413;
 		}
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (r->job)   /* a pack request back from its builder */
+		return ferry_mirror__git_resumed(m, c, r);
 	if (r->status == 413)
 		return ferry_mirror__error(c, r, 413, "SIZE_INVALID", "request body too large");
 	if (!rate_ok(m, r->client))
@@ -327,11 +331,11 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	uint64_t us;
 	size_t i;
 
-	(void)c;
 	(void)toe;
+	ferry_httpd_guard_done(c);
 	if (!r)
 		return;
-	us = now_us() - r->start_us;
+	us = ferry_mirror__now_us() - r->start_us;
 	if (r->status >= 100 && r->status < 600) {
 		atomic_fetch_add(&m->by_code[r->status], 1);
 		atomic_fetch_add(&m->requests[r->status / 100], 1);
@@ -378,6 +382,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		pthread_mutex_unlock(&m->log_lock);
 	}
 	ferry_buf_dispose(&r->body);
+	ferry_mirror__pack_job_free(r->job);
 	free(r);
 	*con_cls = NULL;
 }
@@ -408,7 +413,8 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 	struct sockaddr_in sa;
 	ferry_buf cert = FERRY_BUF_INIT, key = FERRY_BUF_INIT;
 	const union MHD_DaemonInfo *info;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_ALLOW_SUSPEND_RESUME;
 	int error;
 
 	if (!o || o->version != FERRY_MIRROR_OPTIONS_VERSION || !o->store || !o->listen)
@@ -417,6 +423,10 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 		return ferry_error_set(FERRY_EINVALID, "TLS needs both a certificate and a key");
 	if ((error = parse_listen(&sa, o->listen)) < 0)
 		return error;
+	if ((o->max_per_client ? o->max_per_client : 64) >
+	    (o->max_connections ? o->max_connections : 512) / 2)
+		return ferry_error_set(FERRY_EINVALID, "--max-per-client must be at most half "
+				       "of --max-connections");
 	{
 		ferry_buf db = FERRY_BUF_INIT;
 		int exists = ferry_store_path(&db, o->store, FERRY_STORE_DB) == 0 &&
@@ -440,8 +450,20 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 	m->access_log = o->access_log;
 	m->rate = o->rate;
 	if ((error = ferry_view_init(&m->view, o->store)) < 0 ||
+	    (error = ferry_mirror__pack_init(m, o->max_pack_builds ? o->max_pack_builds : 2,
+					     o->pack_queue_timeout ? o->pack_queue_timeout
+								   : 30)) < 0 ||
 	    (o->htpasswd && (error = load_htpasswd(m, o->htpasswd)) < 0))
 		goto fail;
+	{
+		ferry_httpd_guard_options go = FERRY_HTTPD_GUARD_OPTIONS_INIT;
+
+		go.header_timeout = o->header_timeout ? o->header_timeout : 10;
+		go.body_timeout = o->body_timeout ? o->body_timeout : 30;
+		go.max_connections = o->max_connections ? o->max_connections : 512;
+		if ((error = ferry_httpd_guard_new(&m->guard, &go)) < 0)
+			goto fail;
+	}
 	if (o->tls_cert) {
 		if ((error = ferry_fs_read_file(&cert, o->tls_cert, 1u << 20)) < 0 ||
 		    (error = ferry_fs_read_file(&key, o->tls_key, 1u << 20)) < 0)
@@ -452,7 +474,9 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 		flags, 0, NULL, NULL, handle, m,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads ? o->threads : 4),
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_connections ? o->max_connections : 512),
+		MHD_OPTION_CONNECTION_LIMIT,
+		ferry_httpd_guard_hard_limit(m->guard, o->threads ? o->threads : 4),
+		MHD_OPTION_NOTIFY_CONNECTION, ferry_httpd_guard_notify, m->guard,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(unsigned)(o->max_per_client ? o->max_per_client : 64),
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->idle_timeout ? o->idle_timeout : 30),
@@ -495,8 +519,11 @@ void ferry_mirror_stop(ferry_mirror *m)
 
 	if (!m)
 		return;
+	/* queued pack requests are answered while the daemon still runs */
+	ferry_mirror__pack_shutdown(m);
 	if (m->daemon)
 		MHD_stop_daemon(m->daemon);
+	ferry_httpd_guard_free(m->guard);
 	ferry_view_dispose(&m->view);
 	for (i = 0; i < m->nusers; i++) {
 		free(m->users[i]);

@@ -20,6 +20,7 @@
 #include <openssl/hmac.h>
 
 #include "ferry/errors.h"
+#include "httpd_guard.h"
 #include "json.h"
 #include "util.h"
 #include "log.h"
@@ -27,6 +28,12 @@
 #include "banned.h"
 
 #define WEBHOOK_BODY_MAX (1u << 20)
+/* Connections at once, from one address, and the seconds to send a
+ * request's headers and its body, however slowly. */
+#define WEBHOOK_CONNECTIONS 64u
+#define WEBHOOK_PER_ADDRESS 8u
+#define WEBHOOK_HEADER_SECONDS 10u
+#define WEBHOOK_BODY_SECONDS 10u
 
 /* The answers to /hooks/ requests, as /metrics names them. */
 static const struct {
@@ -44,6 +51,7 @@ static _Thread_local unsigned last_status;
 
 struct ferry_webhook {
 	struct MHD_Daemon *daemon;
+	ferry_httpd_guard *guard;
 	pthread_mutex_t lock;         /* cfg, while a request reads it */
 	const ferry_reconcile_config *cfg;
 	ferry_webhook_trigger_fn trigger;
@@ -298,6 +306,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	ferry_webhook *w = cls;
 	enum MHD_Result r;
 
+	ferry_httpd_guard_read(conn, *con_cls == NULL, *size);
 	pthread_mutex_lock(&w->lock);
 	last_status = 0;
 	r = route(cls, conn, url, method, version, data, size, con_cls);
@@ -318,8 +327,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	req_state *st = *con_cls;
 
 	(void)cls;
-	(void)conn;
 	(void)toe;
+	ferry_httpd_guard_done(conn);
 	if (st) {
 		ferry_buf_dispose(&st->body);
 		free(st);
@@ -355,13 +364,31 @@ int ferry_webhook_start(ferry_webhook **out, const ferry_reconcile_config *cfg,
 	w->cfg = cfg;
 	w->trigger = trigger;
 	w->payload = payload;
+	{
+		ferry_httpd_guard_options go = FERRY_HTTPD_GUARD_OPTIONS_INIT;
+		int error;
+
+		go.header_timeout = WEBHOOK_HEADER_SECONDS;
+		go.body_timeout = WEBHOOK_BODY_SECONDS;
+		go.max_connections = WEBHOOK_CONNECTIONS;
+		if ((error = ferry_httpd_guard_new(&w->guard, &go)) < 0) {
+			pthread_mutex_destroy(&w->lock);
+			free(w);
+			return error;
+		}
+	}
 	w->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, w,
 				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-				     MHD_OPTION_CONNECTION_LIMIT, 64u,
+				     MHD_OPTION_CONNECTION_LIMIT,
+				     ferry_httpd_guard_hard_limit(w->guard, 1),
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT, WEBHOOK_PER_ADDRESS,
 				     MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+				     MHD_OPTION_NOTIFY_CONNECTION, ferry_httpd_guard_notify,
+				     w->guard,
 				     MHD_OPTION_NOTIFY_COMPLETED, completed, w,
 				     MHD_OPTION_END);
 	if (!w->daemon) {
+		ferry_httpd_guard_free(w->guard);
 		pthread_mutex_destroy(&w->lock);
 		free(w);
 		return ferry_error_set(FERRY_EIO, "cannot listen on %s", cfg->listen);
@@ -411,6 +438,7 @@ void ferry_webhook_stop(ferry_webhook *w)
 	if (!w)
 		return;
 	MHD_stop_daemon(w->daemon);
+	ferry_httpd_guard_free(w->guard);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }

@@ -13,12 +13,8 @@ git -C "$T/src" config user.name t
 mkdir -p "$T/src/app"
 printf 'replicas: 2\n' >"$T/src/app/values.yaml"
 git -C "$T/src" add -A && git -C "$T/src" commit -qm one && git -C "$T/src" tag -a v1 -m v1
-"$FERRY" keygen -o "$T/k" >/dev/null
-printf 'channel: git\nsources:\n  - git: src\n    name: platform/deploy\n' >"$T/spec.yaml"
-mkdir "$T/bundles"
-ex() { "$FERRY" export -q --spec "$T/spec.yaml" --key "$T/k.key" --out "$T/bundles" \
-	--state "$T/state.db" --cache "$T/cache" >/dev/null || fail "export failed"; }
-ex
+mirror_git_channel
+mirror_git_export
 "$FERRY" trust init --store "$T/store" --key "$T/k.pub" >/dev/null
 expect_exit 0 "$FERRY" import --store "$T/store" "$T"/bundles/ferry-git-000001.tar
 
@@ -38,7 +34,7 @@ ok "git clone from the mirror: fsck --strict clean, branch, HEAD and annotated t
 
 printf 'replicas: 3\n' >"$T/src/app/values.yaml"
 git -C "$T/src" commit -qam two
-ex
+mirror_git_export
 expect_exit 0 "$FERRY" import --store "$T/store" "$T"/bundles/ferry-git-000002.tar
 git -C "$T/clone" fetch -q origin || fail "git fetch failed"
 [ "$(git -C "$T/clone" rev-parse origin/main)" = "$(git -C "$T/src" rev-parse main)" ] || fail "fetch did not bring the new commit"

@@ -35,3 +35,39 @@ mirror_store() {
 	"$FERRY" trust init --store "$store" --key "$T/mkey.pub" >/dev/null
 	"$FERRY" import -q --store "$store" "$T"/mout/*.tar
 }
+
+# The git repository $T/src exported on channel "git" as platform/deploy:
+#   mirror_git_channel   key $T/k, spec $T/spec.yaml, bundles in $T/bundles
+#   mirror_git_export    one (incremental) export into $T/bundles
+mirror_git_channel() {
+	"$FERRY" keygen -o "$T/k" >/dev/null
+	printf 'channel: git\nsources:\n  - git: src\n    name: platform/deploy\n' >"$T/spec.yaml"
+	mkdir -p "$T/bundles"
+}
+mirror_git_export() {
+	"$FERRY" export -q --spec "$T/spec.yaml" --key "$T/k.key" --out "$T/bundles" \
+		--state "$T/state.db" --cache "$T/cache" >/dev/null || fail "export failed"
+}
+
+# mirror_big_repo DIR MIB [BLOB_KIB]: a git repository of about MIB MiB of
+# random (incompressible) blobs of BLOB_KIB KiB (default 1024), in commits
+# of eight blobs each on branch main, written with git fast-import.
+mirror_big_repo() {
+	local dir=$1 mib=$2 kib=${3:-1024}
+	git init -q -b main "$dir"
+	python3 - "$mib" "$kib" <<'PY' | git -C "$dir" fast-import --quiet
+import os, sys
+mib, kib = int(sys.argv[1]), int(sys.argv[2])
+n = max(1, mib * 1024 // kib)
+out = sys.stdout.buffer
+for i in range(n):
+    data = os.urandom(kib * 1024)
+    out.write(b"blob\nmark :%d\ndata %d\n" % (i + 1, len(data)) + data + b"\n")
+for c in range(0, n, 8):
+    msg = b"blobs %d" % c
+    out.write(b"commit refs/heads/main\ncommitter t <t@example.com> %d +0000\n" % (1700000000 + c))
+    out.write(b"data %d\n%s\n" % (len(msg), msg))
+    for i in range(c, min(n, c + 8)):
+        out.write(b"M 100644 :%d data/%05d.bin\n" % (i + 1, i))
+PY
+}
