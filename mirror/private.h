@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "mirror.h"
+#include "request.h"
 #include "view.h"
 
 #define FERRY_MIRROR_BUCKETS 10

@@ -1,0 +1,34 @@
+/*
+ * Fuzz target: a .gitmodules blob, through git's config syntax parser and
+ * the checks a bundle's special blobs get.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "git_check.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int entry(const char *name, const char *key, const char *value, void *payload)
+{
+	size_t *n = payload;
+
+	if (!name || !key || !value)
+		__builtin_trap();
+	(*n)++;
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char why[256];
+	size_t n = 0;
+	int fn_error = 0;
+
+	(void)ferry_git_gitmodules_parse(data, size, entry, &n, &fn_error);
+	(void)ferry_git_check_special_blob(".gitmodules", 0100644, data, size, why,
+					   sizeof(why));
+	(void)ferry_git_check_special_blob(".gitattributes", 0100644, data, size, why,
+					   sizeof(why));
+	return 0;
+}
