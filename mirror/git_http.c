@@ -23,6 +23,7 @@
 #include "manifest.h"
 #include "private.h"
 #include "store.h"
+#include "util.h"
 #include "banned.h"
 
 #define REQUEST_MAX (8u << 20)    /* an upload-pack request, inflated */
@@ -207,17 +208,22 @@ int ferry_mirror__pkt_next(char **line, const ferry_buf *body, size_t *at)
 {
 	*line = NULL;
 	while (*at + 4 <= body->size) {
-		char lenhex[5];
-		unsigned long n;
+		size_t n = 0, i;
 
-		memcpy(lenhex, body->ptr + *at, 4);
-		lenhex[4] = '\0';
-		n = strtoul(lenhex, NULL, 16);
+		/* Exactly four hex digits: strtoul would also take a sign, spaces
+		 * or "0x", and "-004" would move *at backwards (for ever). */
+		for (i = 0; i < 4; i++) {
+			int d = ferry_hex_digit(body->ptr[*at + i]);
+
+			if (d < 0)
+				return -1;
+			n = n << 4 | (size_t)d;
+		}
 		if (n == 0) {   /* flush */
 			*at += 4;
 			continue;
 		}
-		if (n < 4 || *at + n > body->size)
+		if (n < 4 || n > body->size - *at)
 			return -1;
 		if (!(*line = strndup(body->ptr + *at + 4, n - 4)))
 			return -1;

@@ -59,12 +59,6 @@ typedef struct {
 	int too_big;
 } req_state;
 
-static int hexval(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 int ferry_webhook_authentic(const unsigned char *secret, size_t secret_len,
 			    const char *bearer, const char *signature,
 			    const void *body, size_t body_len)
@@ -87,7 +81,7 @@ int ferry_webhook_authentic(const unsigned char *secret, size_t secret_len,
 	if (strlen(signature) != 64)
 		return 0;
 	for (i = 0; i < 32; i++) {
-		int hi = hexval(signature[2 * i]), lo = hexval(signature[2 * i + 1]);
+		int hi = ferry_hex_digit(signature[2 * i]), lo = ferry_hex_digit(signature[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return 0;
