@@ -1,6 +1,7 @@
 /*
  * Fuzz target: a git upload-pack request body as the mirror reads it
- * (pkt-lines of want/have/done), inflated first when it is gzip.
+ * (pkt-lines of want/have/done), inflated first when it is gzip. libgit2 is
+ * initialised once, as the mirror does when it starts.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -12,11 +13,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static int initialised;
 	ferry_buf body = FERRY_BUF_INIT;
 	size_t at = 0, lines = 0;
 	char *line;
 	int rc;
 
+	if (!initialised)   /* as the mirror does when it starts: git's errors need it */
+		initialised = git_libgit2_init() > 0;
 	body.limit = 8u << 20;
 	if (ferry_buf_put(&body, data, size) < 0)
 		return 0;
