@@ -1,11 +1,16 @@
 /*
- * Fuzz target: a .gitmodules blob, through git's config syntax parser and
+ * Fuzz target: a .gitmodules blob, through git's config syntax parser (each
+ * url resolved against a few superproject URLs, as the exporter does) and
  * the checks a bundle's special blobs get.
  */
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "git_check.h"
+#include "git_source.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -16,6 +21,20 @@ static int entry(const char *name, const char *key, const char *value, void *pay
 	if (!name || !key || !value)
 		__builtin_trap();
 	(*n)++;
+	if (!strcmp(key, "url")) {   /* as the exporter follows a submodule */
+		static const char *const supers[] = {
+			"https://git.example.com/org/app.git", "/srv/git/app", "ssh://h/a/b/"
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(supers) / sizeof(supers[0]); i++) {
+			char *url = NULL;
+
+			if (ferry_git_resolve_url(&url, supers[i], value) == 0 && !url)
+				__builtin_trap();
+			free(url);
+		}
+	}
 	return 0;
 }
 
