@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "git_check.h"
+#include "util.h"
 #include "banned.h"
 
 /* ---- names ------------------------------------------------------------ */
@@ -464,17 +465,6 @@ static int name_escapes(const char *name)
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Control characters, raw or %-encoded, let a URL smuggle lines into the
  * credential protocol. */
 static int url_has_control(const char *url)
@@ -484,8 +474,8 @@ static int url_has_control(const char *url)
 	for (p = url; *p; p++) {
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return 1;
-		if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-			int v = hexval(p[1]) * 16 + hexval(p[2]);
+		if (*p == '%' && ferry_hex_digit(p[1]) >= 0 && ferry_hex_digit(p[2]) >= 0) {
+			int v = ferry_hex_digit(p[1]) * 16 + ferry_hex_digit(p[2]);
 
 			if (v < 0x20 || v == 0x7f)
 				return 1;

@@ -189,6 +189,12 @@ static size_t utf8_length(const unsigned char *s, size_t n)
 	return need;
 }
 
+int ferry_hex_digit(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 size_t ferry_escape_bytes(char *dst, size_t dstsize, const char *src, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";

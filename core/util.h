@@ -47,6 +47,9 @@ int ferry_path_is_safe(const char *path);
  */
 size_t ferry_escape_bytes(char *dst, size_t dstsize, const char *src, size_t len);
 
+/** The value of hex digit `c` (0-9, a-f, A-F), or -1 for any other byte. */
+int ferry_hex_digit(int c);
+
 /**
  * The credentials a "scheme://userinfo@host/..." URL carries in its
  * authority: 0 none (or not such a URL), 1 a user name only, 2 a password

@@ -342,9 +342,9 @@ static int parse_root(ferry_export_spec *spec, spec_ctx *c)
 	return 0;
 }
 
-int ferry_export_spec_load(ferry_export_spec **out, const char *path)
+int ferry_export_spec_parse(ferry_export_spec **out, const char *text, size_t len,
+			    const char *path)
 {
-	ferry_buf text = FERRY_BUF_INIT;
 	ferry_export_spec *spec = NULL;
 	spec_ctx c;
 	char *copy = NULL;
@@ -352,10 +352,11 @@ int ferry_export_spec_load(ferry_export_spec **out, const char *path)
 
 	memset(&c, 0, sizeof(c));
 	c.path = path;
-	if ((error = ferry_fs_read_file(&text, path, FERRY_SPEC_MAX_SIZE)) < 0)
-		return error;
-	if (text.size == 0)
+	if (len == 0)
 		return ferry_error_set(FERRY_EINVALID, "%s: the spec is empty", path);
+	if (len > FERRY_SPEC_MAX_SIZE)
+		return ferry_error_set(FERRY_ETOOBIG, "%s: the spec is larger than %u bytes",
+				       path, FERRY_SPEC_MAX_SIZE);
 	if (!(spec = calloc(1, sizeof(*spec))) || !(copy = strdup(path)) ||
 	    !(c.dir = strdup(dirname(copy)))) {
 		error = ferry_error_oom();
@@ -366,7 +367,7 @@ int ferry_export_spec_load(ferry_export_spec **out, const char *path)
 		error = ferry_error_oom();
 		goto done;
 	}
-	if ((error = ferry_yaml_load(&c.doc, text.ptr, text.size, path)) < 0)
+	if ((error = ferry_yaml_load(&c.doc, text, len, path)) < 0)
 		goto done;
 	have_doc = 1;
 	if ((error = parse_root(spec, &c)) < 0)
@@ -377,9 +378,19 @@ done:
 	if (have_doc)
 		yaml_document_delete(&c.doc);
 	ferry_export_spec_free(spec);
-	ferry_buf_dispose(&text);
 	free(copy);
 	free(c.dir);
+	return error;
+}
+
+int ferry_export_spec_load(ferry_export_spec **out, const char *path)
+{
+	ferry_buf text = FERRY_BUF_INIT;
+	int error;
+
+	if ((error = ferry_fs_read_file(&text, path, FERRY_SPEC_MAX_SIZE)) == 0)
+		error = ferry_export_spec_parse(out, text.ptr, text.size, path);
+	ferry_buf_dispose(&text);
 	return error;
 }
 

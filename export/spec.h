@@ -56,6 +56,14 @@ typedef struct {
  * problem (unknown key, wrong type, missing field, bad value).
  */
 int ferry_export_spec_load(ferry_export_spec **out, const char *path);
+/**
+ * Parse `len` bytes of spec text as if read from the file at `path` (which
+ * names it in messages and whose directory relative paths are resolved
+ * against; nothing is read from disk). Errors as ferry_export_spec_load,
+ * FERRY_ETOOBIG over FERRY_SPEC_MAX_SIZE.
+ */
+int ferry_export_spec_parse(ferry_export_spec **out, const char *text, size_t len,
+			    const char *path);
 void ferry_export_spec_free(ferry_export_spec *spec);
 
 /*

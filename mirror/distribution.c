@@ -88,6 +88,28 @@ static char *manifest_type(int fd, uint64_t size)
 	return type;
 }
 
+int ferry_mirror__range(uint64_t *first, uint64_t *last, const char *range, uint64_t size)
+{
+	unsigned long long a = 0, b = 0;
+	char tail;
+	int ok = 0;
+
+	if (sscanf(range, "bytes=%llu-%llu%c", &a, &b, &tail) == 2)
+		ok = a <= b && a < size;
+	else if (sscanf(range, "bytes=%llu-%c", &a, &tail) == 1 &&
+		 range[strlen(range) - 1] == '-')
+		ok = a < size, b = size - 1;
+	else if (sscanf(range, "bytes=-%llu%c", &b, &tail) == 1 && b > 0)
+		ok = size > 0, a = b >= size ? 0 : size - b, b = size - 1;
+	if (!ok)
+		return -1;
+	if (b >= size)
+		b = size - 1;
+	*first = a;
+	*last = b;
+	return 0;
+}
+
 static enum MHD_Result send_file(ferry_mirror *m, struct MHD_Connection *c,
 				 ferry_request *r, int fd, uint64_t size,
 				 const char *type, const char *digest, int ranges)
@@ -101,28 +123,13 @@ static enum MHD_Result send_file(ferry_mirror *m, struct MHD_Connection *c,
 
 	(void)m;
 	if (range) {
-		unsigned long long a = 0, b = 0;
-		char tail;
-		int ok = 0;
-
-		if (sscanf(range, "bytes=%llu-%llu%c", &a, &b, &tail) == 2)
-			ok = a <= b && a < size;
-		else if (sscanf(range, "bytes=%llu-%c", &a, &tail) == 1 &&
-			 range[strlen(range) - 1] == '-')
-			ok = a < size, b = size - 1;
-		else if (sscanf(range, "bytes=-%llu%c", &b, &tail) == 1 && b > 0)
-			ok = size > 0, a = b >= size ? 0 : size - b, b = size - 1;
-		if (!ok) {
+		if (ferry_mirror__range(&first, &last, range, size) < 0) {
 			close(fd);
 			resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 			snprintf(buf, sizeof(buf), "bytes */%" PRIu64, size);
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, buf);
 			return ferry_mirror__send(c, r, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp, 0);
 		}
-		if (b >= size)
-			b = size - 1;
-		first = a;
-		last = b;
 		status = MHD_HTTP_PARTIAL_CONTENT;
 	}
 	resp = MHD_create_response_from_fd_at_offset64(size ? last - first + 1 : 0, fd,
@@ -239,14 +246,11 @@ static enum MHD_Result send_json(struct MHD_Connection *c, ferry_request *r,
 	return ferry_mirror__send(c, r, 200, resp, len);
 }
 
-/* n and last: pagination as the distribution spec describes it. */
-static int page_args(struct MHD_Connection *c, unsigned long *n, const char **last)
+int ferry_mirror__page_size(unsigned long *n, const char *ns)
 {
-	const char *ns = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n");
 	char *end;
 
 	*n = 0;
-	*last = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last");
 	if (ns) {
 		errno = 0;
 		*n = strtoul(ns, &end, 10);
@@ -254,6 +258,14 @@ static int page_args(struct MHD_Connection *c, unsigned long *n, const char **la
 			return -1;
 	}
 	return 0;
+}
+
+/* n and last: pagination as the distribution spec describes it. */
+static int page_args(struct MHD_Connection *c, unsigned long *n, const char **last)
+{
+	*last = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last");
+	return ferry_mirror__page_size(n, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+								      "n"));
 }
 
 static enum MHD_Result tags_list(ferry_mirror *m, struct MHD_Connection *c,
@@ -398,15 +410,43 @@ static enum MHD_Result referrers(ferry_mirror *m, struct MHD_Connection *c,
 	return send_json(c, r, index, FERRY_OCI_MT_INDEX, NULL);
 }
 
-enum MHD_Result ferry_mirror__oci(ferry_mirror *m, struct MHD_Connection *c,
-				  ferry_request *r, const char *url, const char *method)
+int ferry_mirror__oci_route(char *name, size_t size, const char **rest, const char *path)
 {
 	static const char *const kinds[] = { "/manifests/", "/blobs/", "/referrers/",
 					     "/tags/list" };
+	const char *at = NULL;
+	size_t nlen;
+	int k;
+
+	for (k = 0; k < 4; k++) {
+		/* the last occurrence: names may contain these words */
+		const char *p = path, *hit;
+
+		while ((hit = strstr(p, kinds[k]))) {
+			at = hit;
+			p = hit + 1;
+		}
+		if (at)
+			break;
+	}
+	if (!at)
+		return FERRY_MIRROR_ROUTE_NONE;
+	nlen = (size_t)(at - path);
+	if (!ferry_reference_name_valid(path, nlen) || nlen >= size)
+		return FERRY_MIRROR_ROUTE_BAD_NAME;
+	memcpy(name, path, nlen);
+	name[nlen] = '\0';
+	*rest = at + strlen(kinds[k]);
+	return k;
+}
+
+enum MHD_Result ferry_mirror__oci(ferry_mirror *m, struct MHD_Connection *c,
+				  ferry_request *r, const char *url, const char *method)
+{
 	const char *path = url + 4;   /* after "/v2/" */
 	const char *at = NULL;
 	char name[256];
-	size_t k, nlen;
+	int k;
 
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return ferry_mirror__error(c, r, 405, "UNSUPPORTED",
@@ -420,29 +460,15 @@ enum MHD_Result ferry_mirror__oci(ferry_mirror *m, struct MHD_Connection *c,
 	}
 	if (!strcmp(path, "_catalog"))
 		return catalog(m, c, r);
-	for (k = 0; k < 4; k++) {
-		/* the last occurrence: names may contain these words */
-		const char *p = path, *hit;
-
-		while ((hit = strstr(p, kinds[k]))) {
-			at = hit;
-			p = hit + 1;
-		}
-		if (at)
-			break;
-	}
-	if (!at)
+	k = ferry_mirror__oci_route(name, sizeof(name), &at, path);
+	if (k == FERRY_MIRROR_ROUTE_NONE)
 		return ferry_mirror__error(c, r, 404, "NOT_FOUND", "no such endpoint");
-	nlen = (size_t)(at - path);
-	if (!ferry_reference_name_valid(path, nlen) || nlen >= sizeof(name))
+	if (k == FERRY_MIRROR_ROUTE_BAD_NAME)
 		return ferry_mirror__error(c, r, 400, "NAME_INVALID", "invalid repository name");
-	memcpy(name, path, nlen);
-	name[nlen] = '\0';
-	at += strlen(kinds[k]);
 	switch (k) {
-	case 0: return manifests(m, c, r, name, at);
-	case 1: return blobs(m, c, r, name, at);
-	case 2: return referrers(m, c, r, name, at);
+	case FERRY_MIRROR_ROUTE_MANIFESTS: return manifests(m, c, r, name, at);
+	case FERRY_MIRROR_ROUTE_BLOBS: return blobs(m, c, r, name, at);
+	case FERRY_MIRROR_ROUTE_REFERRERS: return referrers(m, c, r, name, at);
 	default:
 		if (*at)
 			return ferry_mirror__error(c, r, 404, "NOT_FOUND", "no such endpoint");

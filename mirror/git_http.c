@@ -34,6 +34,7 @@
 #include "manifest.h"
 #include "private.h"
 #include "store.h"
+#include "util.h"
 #include "banned.h"
 
 #define REQUEST_MAX FERRY_MIRROR_GIT_BODY_MAX    /* an upload-pack request, inflated */
@@ -58,8 +59,7 @@ static int pkt(ferry_buf *out, const char *fmt, ...)
 	return ferry_buf_put(out, line, (size_t)n);
 }
 
-/* Parse "/git/<name>.git/<rest>"; `name` gets the repository name. */
-static int split_url(const char *url, char *name, size_t len, const char **rest)
+int ferry_mirror__git_split_url(const char *url, char *name, size_t len, const char **rest)
 {
 	const char *p = url + 5, *end = strstr(p, ".git/");
 
@@ -220,7 +220,7 @@ static int oid_listed(const oid_set *s, const git_oid *id)
 }
 
 /* Inflate a gzip request body in place (git compresses large requests). */
-static int gunzip(ferry_buf *body)
+int ferry_mirror__gunzip(ferry_buf *body)
 {
 	ferry_buf out = FERRY_BUF_INIT;
 	z_stream z;
@@ -544,6 +544,52 @@ static int oids_add(git_oid **ids, size_t *n, const git_oid *id)
 	return 0;
 }
 
+int ferry_mirror__pkt_next(char **line, const ferry_buf *body, size_t *at)
+{
+	*line = NULL;
+	while (*at + 4 <= body->size) {
+		size_t n = 0, i;
+
+		/* Exactly four hex digits: strtoul would also take a sign, spaces
+		 * or "0x", and "-004" would move *at backwards (for ever). */
+		for (i = 0; i < 4; i++) {
+			int d = ferry_hex_digit(body->ptr[*at + i]);
+
+			if (d < 0)
+				return -1;
+			n = n << 4 | (size_t)d;
+		}
+		if (n == 0) {   /* flush */
+			*at += 4;
+			continue;
+		}
+		if (n < 4 || n > body->size - *at)
+			return -1;
+		if (!(*line = strndup(body->ptr + *at + 4, n - 4)))
+			return -1;
+		*at += n;
+		(*line)[strcspn(*line, "\n")] = '\0';
+		return 1;
+	}
+	return 0;
+}
+
+int ferry_mirror__upload_line(git_oid *oid, int *sideband, const char *line)
+{
+	*sideband = 0;
+	if (!strncmp(line, "want ", 5) && git_oid_fromstrn(oid, line + 5, GIT_OID_HEXSZ) == 0) {
+		*sideband = strstr(line + 5, " side-band-64k") != NULL;
+		return FERRY_UPLOAD_WANT;
+	}
+	if (!strncmp(line, "have ", 5) && git_oid_fromstrn(oid, line + 5, GIT_OID_HEXSZ) == 0)
+		return FERRY_UPLOAD_HAVE;
+	if (!strcmp(line, "done"))
+		return FERRY_UPLOAD_DONE;
+	if (strncmp(line, "shallow ", 8) && strncmp(line, "deepen", 6))
+		return FERRY_UPLOAD_IGNORED;   /* as upload-pack ignores what it does not ask for */
+	return FERRY_UPLOAD_REFUSED;
+}
+
 static enum MHD_Result upload_pack(ferry_mirror *m, struct MHD_Connection *c,
 				   ferry_request *r, const char *name, ferry_buf *body)
 {
@@ -558,7 +604,7 @@ static enum MHD_Result upload_pack(ferry_mirror *m, struct MHD_Connection *c,
 	int done = 0, have_common = 0, bad = 0;
 	enum MHD_Result ret;
 
-	if (enc && !strcmp(enc, "gzip") && gunzip(body) < 0)
+	if (enc && !strcmp(enc, "gzip") && ferry_mirror__gunzip(body) < 0)
 		return ferry_mirror__error(c, r, 400, "BAD_REQUEST", "bad gzip request body");
 	if (open_repo(&repo, m, name) < 0)
 		return ferry_mirror__error(c, r, 404, "NAME_UNKNOWN", "no such repository");
@@ -570,30 +616,18 @@ static enum MHD_Result upload_pack(ferry_mirror *m, struct MHD_Connection *c,
 	job->conn = c;
 	snprintf(job->name, sizeof(job->name), "%s", name);
 	/* pkt-lines: want*, flush, have*, (flush | done) */
-	while (!bad && !*refused && at + 4 <= body->size) {
-		char lenhex[5], *line;
-		unsigned long n;
+	while (!bad && !*refused) {
+		char *line = NULL;
+		int caps = 0, kind = ferry_mirror__pkt_next(&line, body, &at);
 
-		memcpy(lenhex, body->ptr + at, 4);
-		lenhex[4] = '\0';
-		n = strtoul(lenhex, NULL, 16);
-		if (n == 0) {   /* flush */
-			at += 4;
-			continue;
-		}
-		if (n < 4 || at + n > body->size) {
-			bad = 1;
+		if (kind <= 0) {
+			bad = kind < 0;
 			break;
 		}
-		line = strndup(body->ptr + at + 4, n - 4);
-		at += n;
-		if (!line) {
-			bad = 1;
-			break;
-		}
-		line[strcspn(line, "\n")] = '\0';
-		if (!strncmp(line, "want ", 5) && git_oid_fromstrn(&oid, line + 5, GIT_OID_HEXSZ) == 0) {
-			if (job->nwants == 0 && strstr(line + 5, " side-band-64k"))
+		kind = ferry_mirror__upload_line(&oid, &caps, line);
+		free(line);
+		if (kind == FERRY_UPLOAD_WANT) {
+			if (job->nwants == 0 && caps)
 				job->sideband = 1;
 			if (!oid_listed(&tips, &oid))
 				/* Only what the advertisement names may be wanted:
@@ -603,8 +637,7 @@ static enum MHD_Result upload_pack(ferry_mirror *m, struct MHD_Connection *c,
 				git_oid_tostr(refused, sizeof(refused), &oid);
 			else if (oids_add(&job->wants, &job->nwants, &oid) < 0)
 				bad = 1;
-		} else if (!strncmp(line, "have ", 5) &&
-			   git_oid_fromstrn(&oid, line + 5, GIT_OID_HEXSZ) == 0) {
+		} else if (kind == FERRY_UPLOAD_HAVE) {
 			git_commit *commit = NULL;
 
 			if (git_commit_lookup(&commit, repo, &oid) == 0) {
@@ -616,14 +649,11 @@ static enum MHD_Result upload_pack(ferry_mirror *m, struct MHD_Connection *c,
 				}
 			}
 			git_commit_free(commit);
-		} else if (!strcmp(line, "done")) {
+		} else if (kind == FERRY_UPLOAD_DONE) {
 			done = 1;
-		} else if (strncmp(line, "shallow ", 8) && strncmp(line, "deepen", 6)) {
-			/* unknown line: ignore, as upload-pack ignores what it does not ask for */
-		} else {
+		} else if (kind == FERRY_UPLOAD_REFUSED) {
 			bad = 1;   /* shallow clones are not offered */
 		}
-		free(line);
 	}
 respond:
 	free(tips.ids);
@@ -674,7 +704,7 @@ enum MHD_Result ferry_mirror__git(ferry_mirror *m, struct MHD_Connection *c,
 	char name[256];
 	const char *rest;
 
-	if (split_url(url, name, sizeof(name), &rest) < 0)
+	if (ferry_mirror__git_split_url(url, name, sizeof(name), &rest) < 0)
 		return ferry_mirror__error(c, r, 404, "NAME_INVALID", "no such repository");
 	if (!strcmp(method, "GET") && !strcmp(rest, "info/refs"))
 		return advertise(m, c, r, name);

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "httpd_guard.h"
 #include "mirror.h"
+#include "request.h"
 #include "view.h"
 
 #define FERRY_MIRROR_BUCKETS 10

@@ -696,11 +696,10 @@ static int parse_root(cfg_ctx *c)
 	return 0;
 }
 
-int ferry_reconcile_config_load(ferry_reconcile_config **out, const char *path)
+int ferry_reconcile_config_parse(ferry_reconcile_config **out, const char *text,
+				 size_t len, const char *path, const char *dir)
 {
-	ferry_buf text = FERRY_BUF_INIT;
 	cfg_ctx c;
-	char *copy = NULL;
 	int error = 0, have_doc = 0;
 
 	*out = NULL;
@@ -708,16 +707,15 @@ int ferry_reconcile_config_load(ferry_reconcile_config **out, const char *path)
 	c.path = path;
 	if (sodium_init() < 0)
 		return ferry_error_set(FERRY_ERROR, "cannot initialise libsodium");
-	if ((error = ferry_fs_read_file(&text, path, CONFIG_MAX_SIZE)) < 0)
-		return error;
-	/* absolute: the tools we run may change their working directory */
-	if (!(c.cfg = calloc(1, sizeof(*c.cfg))) || !(copy = strdup(path)) ||
-	    !(c.dir = realpath(dirname(copy), NULL))) {
+	if (len > CONFIG_MAX_SIZE)
+		return ferry_error_set(FERRY_ETOOBIG, "'%s' is larger than %u bytes", path,
+				       CONFIG_MAX_SIZE);
+	if (!(c.cfg = calloc(1, sizeof(*c.cfg))) || !(c.dir = strdup(dir))) {
 		error = ferry_error_oom();
 		goto done;
 	}
 	c.cfg->history_keep = FERRY_HISTORY_KEEP_DEFAULT;
-	if ((error = ferry_yaml_load(&c.doc, text.ptr, text.size, path)) < 0)
+	if ((error = ferry_yaml_load(&c.doc, text, len, path)) < 0)
 		goto done;
 	have_doc = 1;
 	if ((error = parse_root(&c)) < 0)
@@ -728,9 +726,29 @@ done:
 	if (have_doc)
 		yaml_document_delete(&c.doc);
 	ferry_reconcile_config_free(c.cfg);
+	free(c.dir);
+	return error;
+}
+
+int ferry_reconcile_config_load(ferry_reconcile_config **out, const char *path)
+{
+	ferry_buf text = FERRY_BUF_INIT;
+	char *copy = NULL, *dir = NULL;
+	int error = 0;
+
+	*out = NULL;
+	if (sodium_init() < 0)
+		return ferry_error_set(FERRY_ERROR, "cannot initialise libsodium");
+	if ((error = ferry_fs_read_file(&text, path, CONFIG_MAX_SIZE)) < 0)
+		return error;
+	/* absolute: the tools we run may change their working directory */
+	if (!(copy = strdup(path)) || !(dir = realpath(dirname(copy), NULL)))
+		error = ferry_error_oom();
+	else
+		error = ferry_reconcile_config_parse(out, text.ptr, text.size, path, dir);
 	ferry_buf_dispose(&text);
 	free(copy);
-	free(c.dir);
+	free(dir);
 	return error;
 }
 

@@ -138,6 +138,15 @@ typedef struct {
  * here. Free with ferry_reconcile_config_free().
  */
 int ferry_reconcile_config_load(ferry_reconcile_config **out, const char *path);
+/**
+ * Parse `len` bytes of config text as if read from `path` (named in
+ * messages); relative paths are resolved against `dir` (absolute). Secret
+ * files the config names are read here, as by ferry_reconcile_config_load;
+ * nothing else touches the disk. Errors as ferry_reconcile_config_load,
+ * FERRY_ETOOBIG over the config's size limit.
+ */
+int ferry_reconcile_config_parse(ferry_reconcile_config **out, const char *text,
+				 size_t len, const char *path, const char *dir);
 void ferry_reconcile_config_free(ferry_reconcile_config *cfg);
 /** The stack named `name`, or NULL (borrowed). */
 ferry_stack *ferry_reconcile_config_stack(const ferry_reconcile_config *cfg,

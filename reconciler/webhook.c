@@ -67,12 +67,6 @@ typedef struct {
 	int too_big;
 } req_state;
 
-static int hexval(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 int ferry_webhook_authentic(const unsigned char *secret, size_t secret_len,
 			    const char *bearer, const char *signature,
 			    const void *body, size_t body_len)
@@ -95,7 +89,7 @@ int ferry_webhook_authentic(const unsigned char *secret, size_t secret_len,
 	if (strlen(signature) != 64)
 		return 0;
 	for (i = 0; i < 32; i++) {
-		int hi = hexval(signature[2 * i]), lo = hexval(signature[2 * i + 1]);
+		int hi = ferry_hex_digit(signature[2 * i]), lo = ferry_hex_digit(signature[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return 0;
@@ -185,17 +179,45 @@ static const char *bearer_of(struct MHD_Connection *conn)
  * a warning when it is not valid JSON or repeats a key (ferry_json_parse),
  * so a forged duplicate cannot choose the name that is recorded.
  */
-static json_t *body_json(const ferry_buf *body, const char *url)
+static json_t *body_json(const char *body, size_t len, const char *url)
 {
 	json_t *doc = NULL;
 
-	if (!body->size)
+	if (!len)
 		return NULL;
-	if (ferry_json_parse(&doc, body->ptr, body->size, "the request body") < 0) {
+	if (ferry_json_parse(&doc, body, len, "the request body") < 0) {
 		ferry_log(FERRY_LOG_WARN, "webhook %.100s: %s", url, ferry_error_last());
 		return NULL;
 	}
 	return doc;
+}
+
+void ferry_webhook_import_actor(char *actor, size_t size, const char *body, size_t len,
+				const char *url)
+{
+	json_t *doc = body_json(body, len, url);
+	const char *channel = json_string_value(json_object_get(doc, "channel"));
+	json_int_t seq = json_integer_value(json_object_get(doc, "sequence"));
+
+	snprintf(actor, size, "importer:%.64s#%lld", channel ? channel : "?", (long long)seq);
+	json_decref(doc);
+}
+
+void ferry_webhook_push_actor(char *actor, size_t size, const char *body, size_t len,
+			      const char *url)
+{
+	/* A Gitea/GitHub push payload names who pushed. */
+	json_t *doc = body_json(body, len, url);
+	const char *who = json_string_value(
+		json_object_get(json_object_get(doc, "pusher"), "login"));
+	char login[128];
+
+	if (!who)
+		who = json_string_value(json_object_get(json_object_get(doc, "sender"), "login"));
+	/* Outside text: shown by 'reconcile history' and logged. */
+	ferry_escape_bytes(login, sizeof(login), who ? who : "token", who ? strlen(who) : 5);
+	snprintf(actor, size, "webhook:%s", login);
+	json_decref(doc);
 }
 
 static enum MHD_Result route(void *cls, struct MHD_Connection *conn, const char *url,
@@ -242,19 +264,10 @@ static enum MHD_Result route(void *cls, struct MHD_Connection *conn, const char 
 	if (!sig)
 		sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Gitea-Signature");
 	if (!strcmp(url, "/hooks/import")) {
-		json_t *doc;
-		const char *channel = NULL;
-		json_int_t seq = 0;
-
 		if (!ferry_webhook_authentic(w->cfg->token, w->cfg->token_len, bearer, sig,
 					     st->body.ptr ? st->body.ptr : "", st->body.size))
 			return fail(conn, MHD_HTTP_UNAUTHORIZED, "bad or missing token");
-		doc = body_json(&st->body, url);
-		channel = json_string_value(json_object_get(doc, "channel"));
-		seq = json_integer_value(json_object_get(doc, "sequence"));
-		snprintf(actor, sizeof(actor), "importer:%.64s#%lld", channel ? channel : "?",
-			 (long long)seq);
-		json_decref(doc);
+		ferry_webhook_import_actor(actor, sizeof(actor), st->body.ptr, st->body.size, url);
 		w->trigger(NULL, actor, w->payload);
 		ferry_log(FERRY_LOG_INFO, "webhook: import notification %s", actor);
 		return reply(conn, MHD_HTTP_ACCEPTED,
@@ -275,23 +288,7 @@ static enum MHD_Result route(void *cls, struct MHD_Connection *conn, const char 
 					     bearer, sig, st->body.ptr ? st->body.ptr : "",
 					     st->body.size))
 			return fail(conn, MHD_HTTP_UNAUTHORIZED, "bad or missing token or signature");
-		{
-			/* A Gitea/GitHub push payload names who pushed. */
-			json_t *doc = body_json(&st->body, url);
-			const char *who = json_string_value(
-				json_object_get(json_object_get(doc, "pusher"), "login"));
-
-			if (!who)
-				who = json_string_value(
-					json_object_get(json_object_get(doc, "sender"), "login"));
-			char login[128];
-
-			/* Outside text: shown by 'reconcile history' and logged. */
-			ferry_escape_bytes(login, sizeof(login), who ? who : "token",
-					   who ? strlen(who) : 5);
-			snprintf(actor, sizeof(actor), "webhook:%s", login);
-			json_decref(doc);
-		}
+		ferry_webhook_push_actor(actor, sizeof(actor), st->body.ptr, st->body.size, url);
 		w->trigger(w->cfg->stacks[i].name, actor, w->payload);
 		return reply(conn, MHD_HTTP_ACCEPTED, json_pack("{s:b,s:s}", "ok", 1, "stack", name));
 	}

@@ -12,6 +12,7 @@
 #ifndef FERRY_RECONCILER_WEBHOOK_H
 #define FERRY_RECONCILER_WEBHOOK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "reconcile.h"
@@ -61,5 +62,18 @@ uint16_t ferry_webhook_port(const ferry_webhook *w);
 int ferry_webhook_authentic(const unsigned char *secret, size_t secret_len,
 			    const char *bearer, const char *signature,
 			    const void *body, size_t body_len);
+
+/**
+ * Who asked, for the audit trail, from an authenticated request's body
+ * (`len` bytes of `body`, which may be NULL when `len` is 0): an import
+ * notification's "importer:CHANNEL#SEQUENCE", a Gitea or GitHub push
+ * payload's "webhook:LOGIN" (pusher.login, else sender.login, escaped;
+ * "webhook:token" without one). A body that is not JSON, or repeats a key,
+ * names nobody (logged with `url`). Writes at most `size` bytes with the NUL.
+ */
+void ferry_webhook_import_actor(char *actor, size_t size, const char *body, size_t len,
+				const char *url);
+void ferry_webhook_push_actor(char *actor, size_t size, const char *body, size_t len,
+			      const char *url);
 
 #endif

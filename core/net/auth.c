@@ -130,6 +130,18 @@ done:
 
 /* ---- auth.json ---------------------------------------------------------- */
 
+/*
+ * Guarded memory for a secret. libsodium must be initialised before its
+ * allocator is used (it aborts otherwise), and callers of this file may
+ * not have used libsodium yet: sodium_init() is idempotent and thread-safe.
+ */
+static void *secret_alloc(size_t size)
+{
+	if (sodium_init() < 0)
+		return NULL;
+	return sodium_malloc(size);
+}
+
 void ferry_secret_free(char *secret)
 {
 	if (secret)
@@ -156,7 +168,7 @@ static int key_matches(const char *key, const char *registry)
 
 static char *secret_dup2(const char *a, size_t alen, const char *b, size_t blen)
 {
-	char *s = sodium_malloc(alen + blen + 2);
+	char *s = secret_alloc(alen + blen + 2);
 
 	if (!s)
 		return NULL;
@@ -197,7 +209,7 @@ int ferry_auth_text_lookup(char **out, const char *text, size_t len, const char 
 			const char *colon;
 
 			b64len = strlen(auth);
-			if (!(raw = sodium_malloc(b64len + 1))) {
+			if (!(raw = secret_alloc(b64len + 1))) {
 				error = ferry_error_oom();
 				goto done;
 			}
@@ -250,7 +262,7 @@ int ferry_auth_file_lookup(char **out, const char *path, const char *registry)
 char *ferry_secret_dup(const char *s)
 {
 	size_t n = strlen(s);
-	char *out = sodium_malloc(n + 1);
+	char *out = secret_alloc(n + 1);
 
 	if (out)
 		memcpy(out, s, n + 1);
@@ -259,6 +271,40 @@ char *ferry_secret_dup(const char *s)
 
 /* ---- token exchange ----------------------------------------------------- */
 
+int ferry_auth_token_parse(char **out, const char *body, size_t len, const char *host,
+			   const char *what)
+{
+	json_t *j = NULL;
+	const char *tok;
+	int error;
+
+	*out = NULL;
+	if ((error = ferry_json_parse(&j, body ? body : "", len, "the token response")) < 0) {
+		error = ferry_error_wrap(error, "%s", what);
+		goto done;
+	}
+	if ((error = ferry_json_get_string_opt(&tok, j, "token", "the token response")) < 0 ||
+	    ((!tok || !*tok) &&
+	     (error = ferry_json_get_string_opt(&tok, j, "access_token",
+						"the token response")) < 0)) {
+		error = ferry_error_wrap(error, "%s", what);
+		goto done;
+	}
+	if (!tok || !*tok || strlen(tok) > 16384 || strpbrk(tok, "\r\n")) {
+		error = ferry_error_set(FERRY_EINVALID, "%s: the token service of '%s' "
+					"sent no usable token", what, host);
+		goto done;
+	}
+	if (!(*out = secret_alloc(strlen(tok) + 32))) {
+		error = ferry_error_oom();
+		goto done;
+	}
+	snprintf(*out, strlen(tok) + 32, "Authorization: Bearer %s", tok);
+done:
+	json_decref(j);
+	return error;
+}
+
 int ferry_auth_fetch_token(char **out, ferry_http *http, const ferry_auth_challenge *ch,
 			   const char *scope, const char *userpwd, const char *host,
 			   const char *what)
@@ -266,8 +312,6 @@ int ferry_auth_fetch_token(char **out, ferry_http *http, const ferry_auth_challe
 	ferry_buf url = FERRY_BUF_INIT;
 	ferry_http_response resp;
 	ferry_http_request req = { 0 };
-	json_t *j = NULL;
-	const char *tok;
 	char sep = strchr(ch->realm, '?') ? '&' : '?';
 	int error;
 
@@ -305,33 +349,11 @@ int ferry_auth_fetch_token(char **out, ferry_http *http, const ferry_auth_challe
 					"HTTP %ld", what, host, resp.status);
 		goto done;
 	}
-	if ((error = ferry_json_parse(&j, resp.body.ptr, resp.body.size,
-				      "the token response")) < 0) {
-		error = ferry_error_wrap(error, "%s", what);
-		goto done;
-	}
-	if ((error = ferry_json_get_string_opt(&tok, j, "token", "the token response")) < 0 ||
-	    ((!tok || !*tok) &&
-	     (error = ferry_json_get_string_opt(&tok, j, "access_token",
-						"the token response")) < 0)) {
-		error = ferry_error_wrap(error, "%s", what);
-		goto done;
-	}
-	if (!tok || !*tok || strlen(tok) > 16384 || strpbrk(tok, "\r\n")) {
-		error = ferry_error_set(FERRY_EINVALID, "%s: the token service of '%s' "
-					"sent no usable token", what, host);
-		goto done;
-	}
-	if (!(*out = sodium_malloc(strlen(tok) + 32))) {
-		error = ferry_error_oom();
-		goto done;
-	}
-	snprintf(*out, strlen(tok) + 32, "Authorization: Bearer %s", tok);
+	error = ferry_auth_token_parse(out, resp.body.ptr, resp.body.size, host, what);
 done:
 	if (resp.body.ptr)
 		sodium_memzero(resp.body.ptr, resp.body.size);
 	ferry_http_response_dispose(&resp);
-	json_decref(j);
 	ferry_buf_dispose(&url);
 	return error;
 }

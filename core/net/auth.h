@@ -67,4 +67,12 @@ int ferry_auth_fetch_token(char **out, ferry_http *http, const ferry_auth_challe
 			   const char *scope, const char *userpwd, const char *host,
 			   const char *what);
 
+/**
+ * Read the token from a token service's answer of `len` bytes of `body`
+ * (JSON with "token" or "access_token"). *out as ferry_auth_fetch_token.
+ * FERRY_EINVALID for an unusable answer; `host` and `what` as there.
+ */
+int ferry_auth_token_parse(char **out, const char *body, size_t len, const char *host,
+			   const char *what);
+
 #endif

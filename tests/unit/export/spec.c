@@ -81,11 +81,31 @@ static void test_export_spec__names_mistakes(void **state)
 	test_rmdir(dir);
 }
 
+static void test_export_spec__parses_bytes(void **state)
+{
+	static const char text[] = "channel: c\nsources: [{oci-layout: x}]\n";
+	ferry_export_spec *s = NULL;
+
+	(void)state;
+	assert_int_equal(ferry_export_spec_parse(&s, text, sizeof(text) - 1,
+						 "/nowhere/spec.yaml"), 0);
+	assert_string_equal(s->sources[0].location, "/nowhere/x");
+	assert_string_equal(s->path, "/nowhere/spec.yaml");
+	ferry_export_spec_free(s);
+	s = NULL;
+	assert_error(ferry_export_spec_parse(&s, text, 0, "/nowhere/spec.yaml"), FERRY_EINVALID,
+		     "the spec is empty");
+	assert_error(ferry_export_spec_parse(&s, "channel: [", 10, "/nowhere/spec.yaml"),
+		     FERRY_EINVALID, "/nowhere/spec.yaml:");
+	assert_null(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_export_spec__parses_sources),
 		cmocka_unit_test(test_export_spec__names_mistakes),
+		cmocka_unit_test(test_export_spec__parses_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

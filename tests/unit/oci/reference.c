@@ -297,6 +297,29 @@ static void test_oci_reference__checks_store_references(void **state)
 	}
 }
 
+static void test_oci_reference__reads_token_answers(void **state)
+{
+	char *h = NULL;
+
+	(void)state;
+	assert_int_equal(ferry_auth_token_parse(&h, "{\"token\":\"abc\",\"expires_in\":60}", 31,
+						"reg", "pull"), 0);
+	assert_string_equal(h, "Authorization: Bearer abc");
+	ferry_secret_free(h);
+	assert_int_equal(ferry_auth_token_parse(&h, "{\"token\":\"\",\"access_token\":\"x\"}",
+						31, "reg", "pull"), 0);
+	assert_string_equal(h, "Authorization: Bearer x");
+	ferry_secret_free(h);
+	assert_error(ferry_auth_token_parse(&h, "{\"token\":\"a\\r\\nX: y\"}", 21, "reg",
+					    "pull"), FERRY_EINVALID, "no usable token");
+	assert_null(h);
+	assert_error(ferry_auth_token_parse(&h, "{}", 2, "reg", "pull"), FERRY_EINVALID,
+		     "no usable token");
+	assert_error(ferry_auth_token_parse(&h, "[", 1, "reg", "pull"), FERRY_EINVALID,
+		     "pull");
+	assert_error(ferry_auth_token_parse(&h, NULL, 0, "reg", "pull"), FERRY_EINVALID, "pull");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_oci_reference__checks_repository_names),
 		cmocka_unit_test(test_oci_reference__splits_store_references),
 		cmocka_unit_test(test_oci_reference__checks_store_references),
+		cmocka_unit_test(test_oci_reference__reads_token_answers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,67 @@
+/*
+ * The mirror's own reading of what clients send, apart from the server so
+ * that it can be tested and fuzzed without one: routes of the OCI API and
+ * of git smart HTTP, Range headers, page sizes, and upload-pack request
+ * bodies (gzip, pkt-lines). libmicrohttpd splits requests into method,
+ * URL and headers; everything after that is here. Internal to mirror/.
+ */
+#ifndef FERRY_MIRROR_REQUEST_H
+#define FERRY_MIRROR_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <git2.h>
+
+#include "buf.h"
+
+/**
+ * The byte range a Range header value asks of a `size`-byte blob ("bytes=A-B",
+ * "bytes=A-", "bytes=-N"), clamped to the blob: 0 and *first, *last, or -1
+ * when it is malformed or not satisfiable (416).
+ */
+int ferry_mirror__range(uint64_t *first, uint64_t *last, const char *range, uint64_t size);
+/** A tags/list page size `ns` (NULL: none, *n = 0): 0, or -1 when malformed
+ *  or above 100000. */
+int ferry_mirror__page_size(unsigned long *n, const char *ns);
+
+enum {
+	FERRY_MIRROR_ROUTE_MANIFESTS = 0,  /* NAME/manifests/REST */
+	FERRY_MIRROR_ROUTE_BLOBS = 1,      /* NAME/blobs/REST */
+	FERRY_MIRROR_ROUTE_REFERRERS = 2,  /* NAME/referrers/REST */
+	FERRY_MIRROR_ROUTE_TAGS = 3,       /* NAME/tags/listREST */
+	FERRY_MIRROR_ROUTE_NONE = -1,      /* no such endpoint */
+	FERRY_MIRROR_ROUTE_BAD_NAME = -2   /* an invalid repository name */
+};
+/**
+ * Route `path` (a URL after "/v2/", neither empty nor "_catalog"): the
+ * endpoint (FERRY_MIRROR_ROUTE_*), `name` (of `size` bytes) the repository
+ * and *rest what follows the endpoint's word (borrowed from `path`).
+ */
+int ferry_mirror__oci_route(char *name, size_t size, const char **rest, const char *path);
+
+/** Split "/git/<name>.git/<rest>": 0 with `name` (`len` bytes) and *rest
+ *  (borrowed from `url`), or -1 when it is not that or the name is invalid. */
+int ferry_mirror__git_split_url(const char *url, char *name, size_t len, const char **rest);
+/** Inflate a gzip request body in place (git compresses large requests);
+ *  -1 when it is not gzip or inflates past the request limit. */
+int ferry_mirror__gunzip(ferry_buf *body);
+/**
+ * The next pkt-line of `body` from *at on (flush packets skipped): 1 with
+ * *line (caller frees, cut at its first newline), 0 at the end, -1 when a
+ * length is malformed or runs past the body (or on OOM).
+ */
+int ferry_mirror__pkt_next(char **line, const ferry_buf *body, size_t *at);
+
+enum {
+	FERRY_UPLOAD_IGNORED = 0,  /* a line upload-pack does not ask for */
+	FERRY_UPLOAD_WANT,         /* "want OID [capabilities]" */
+	FERRY_UPLOAD_HAVE,         /* "have OID" */
+	FERRY_UPLOAD_DONE,         /* "done" */
+	FERRY_UPLOAD_REFUSED       /* shallow/deepen: not offered */
+};
+/** What an upload-pack request line asks (FERRY_UPLOAD_*): *oid for want
+ *  and have, *sideband nonzero when a want line asks for side-band-64k. */
+int ferry_mirror__upload_line(git_oid *oid, int *sideband, const char *line);
+
+#endif

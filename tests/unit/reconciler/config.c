@@ -1,0 +1,44 @@
+/*
+ * The reconciler config parsed from bytes (ferry_reconcile_config_parse):
+ * relative paths against the directory given, mistakes named with the
+ * config's name and line.
+ */
+#include <string.h>
+
+#include "reconcile.h"
+#include "testlib.h"
+
+static void test_reconciler_config__parses_bytes(void **state)
+{
+	static const char text[] = "store: s\nstacks:\n  - name: web\n"
+				   "    source: {git: deploy, branch: main, path: web}\n";
+	ferry_reconcile_config *cfg = NULL;
+
+	(void)state;
+	assert_int_equal(ferry_reconcile_config_parse(&cfg, text, strlen(text), "/etc/r.yaml",
+						      "/srv"), 0);
+	assert_string_equal(cfg->store, "/srv/s");
+	assert_int_equal(cfg->nstacks, 1);
+	assert_string_equal(cfg->stacks[0].name, "web");
+	assert_non_null(ferry_reconcile_config_stack(cfg, "web"));
+	ferry_reconcile_config_free(cfg);
+
+	assert_error(ferry_reconcile_config_parse(&cfg, "store: s\n", 9, "/etc/r.yaml", "/srv"),
+		     FERRY_EINVALID, "/etc/r.yaml: the config has no stacks");
+	assert_null(cfg);
+	assert_error(ferry_reconcile_config_parse(&cfg, "stacks: []\nstacks: []\n", 22,
+						  "/etc/r.yaml", "/srv"),
+		     FERRY_EINVALID, "/etc/r.yaml:2");
+	assert_error(ferry_reconcile_config_parse(&cfg, "webhook: {token-file: t}\nstacks: []\n",
+						  36, "/etc/r.yaml", "/nonexistent-ferry"),
+		     FERRY_ENOTFOUND, "/etc/r.yaml:1");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reconciler_config__parses_bytes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
