@@ -1,9 +1,13 @@
 /*
  * minisign-compatible detached signatures (see minisig.h). The file hash is
  * computed by the caller while it writes the file, so signing never reads
- * a bundle a second time.
+ * a bundle a second time; ferry_minisig_sign_file() reads a file written by
+ * others once.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -59,4 +63,32 @@ done:
 	ferry_buf_dispose(&text);
 	ferry_buf_dispose(&signed_part);
 	return error;
+}
+
+int ferry_minisig_sign_file(const char *sig_path, const ferry_key *key, const char *path,
+			    const char *trusted_comment)
+{
+	unsigned char hash[FERRY_MINISIG_HASH_BYTES], buf[65536];
+	crypto_generichash_state st;
+	ssize_t n;
+	int fd, error = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return ferry_error_set_errno(errno == ENOENT ? FERRY_ENOTFOUND : FERRY_EIO,
+					     "cannot open '%s'", path);
+	crypto_generichash_init(&st, NULL, 0, FERRY_MINISIG_HASH_BYTES);
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error = ferry_error_set_errno(FERRY_EIO, "cannot read '%s'", path);
+			break;
+		}
+		crypto_generichash_update(&st, buf, (size_t)n);
+	}
+	close(fd);
+	if (error < 0)
+		return error;
+	crypto_generichash_final(&st, hash, sizeof(hash));
+	return ferry_minisig_write(sig_path, key, hash, trusted_comment);
 }

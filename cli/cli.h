@@ -31,6 +31,7 @@ int cmd_target(int argc, char **argv);
 int cmd_seed(int argc, char **argv);
 int cmd_reconcile(int argc, char **argv);
 int cmd_site(int argc, char **argv);
+int cmd_kit(int argc, char **argv);
 
 /**
  * A trust root's expiry from --expires: a duration from now ("365d") or a

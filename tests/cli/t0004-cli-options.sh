@@ -17,8 +17,8 @@ leaves=(keygen verify inspect export import receipt seed
 	"reconcile run" "reconcile sync" "reconcile status" "reconcile history"
 	"reconcile rollback" "reconcile down" "reconcile reload" "reconcile suspend"
 	"reconcile resume"
-	"site init")
-parents=(trust store target mirror reconcile site)
+	"site init" "kit build")
+parents=(trust store target mirror reconcile site kit)
 
 # check_help WORDS: `ferry WORDS --help` prints the usage of `ferry WORDS`
 # on stdout only, and exits 0; so does -h.
