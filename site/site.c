@@ -82,6 +82,7 @@ typedef struct {
 	ferry_site_report *r;
 	const char *root;     /* "" for "/" */
 	const char *store;
+	char *listen;         /* the mirror's ADDR:PORT */
 	uid_t uid;            /* the service user, when running as root and it exists */
 	gid_t gid;
 	int chown_ok;
@@ -581,7 +582,7 @@ static int mirror_settings(site *s)
 		"FERRY_STORE=%s\nFERRY_MIRROR_LISTEN=%s\n"
 		"FERRY_MIRROR_OPTIONS=--access-log - --tls-cert " MIRROR_CERT " --tls-key "
 		MIRROR_KEY " --htpasswd " HTPASSWD "\n",
-		s->store, s->o->listen ? s->o->listen : "0.0.0.0:5000")) < 0 ||
+		s->store, s->listen)) < 0 ||
 	    (error = put_reported(s, MIRROR_ENV, "the mirror's settings (TLS, credentials)",
 				  env.ptr, 0644, 0, MANAGED)) < 0 ||
 	    (error = put_reported(s, DROP_IN, "ferry-mirror.service reads them",
@@ -754,9 +755,34 @@ done:
 
 /* ---- the whole ---------------------------------------------------------------- */
 
+/*
+ * What an earlier run chose, for options not given again: the mirror's
+ * address from mirror-site.env, its name from its certificate. Without
+ * them a second run would move the mirror to the defaults.
+ */
+static int earlier_choices(site *s, ferry_buf *name)
+{
+	ferry_buf text = FERRY_BUF_INIT;
+	const char *at, *key = "\nFERRY_MIRROR_LISTEN=";
+	int error = 0;
+
+	if (!s->o->listen && read_under(&text, s, MIRROR_ENV) >= 0 &&
+	    !strncmp(text.ptr, MARK, strlen(MARK)) && (at = strstr(text.ptr, key))) {
+		at += strlen(key);
+		if (!(s->listen = strndup(at, strcspn(at, "\n"))))
+			error = ferry_error_oom();
+	}
+	ferry_buf_clear(&text);
+	if (!error && !s->o->nnames && read_under(&text, s, MIRROR_CERT) >= 0)
+		error = ferry_site_tls_first_name(name, text.ptr);
+	ferry_buf_dispose(&text);
+	ferry_error_clear();
+	return error == FERRY_ENOTFOUND ? 0 : error;
+}
+
 static int mirror_address(site *s, const char *first_name)
 {
-	const char *listen = s->o->listen ? s->o->listen : "0.0.0.0:5000";
+	const char *listen = s->listen;
 	const char *colon = strrchr(listen, ':');
 	ferry_buf b = FERRY_BUF_INIT;
 	int error;
@@ -780,6 +806,7 @@ int ferry_site_init(ferry_site_report *out, const ferry_site_options *opts)
 	site s;
 	char host[256];
 	const char *fallback[2];
+	ferry_buf earlier = FERRY_BUF_INIT;
 	const char *const *names = opts->names;
 	size_t nnames = opts->nnames, i;
 	int error;
@@ -792,9 +819,22 @@ int ferry_site_init(ferry_site_report *out, const ferry_site_options *opts)
 	if (s.store[0] != '/')
 		return ferry_error_set(FERRY_EINVALID, "the store '%s' is not an absolute path",
 				       s.store);
-	if (!nnames) {
-		if (gethostname(host, sizeof(host)) < 0)
-			return ferry_error_set_errno(FERRY_EIO, "cannot read the host name");
+	if ((error = earlier_choices(&s, &earlier)) < 0)
+		goto done;
+	if (!s.listen && !(s.listen = strdup(opts->listen ? opts->listen : "0.0.0.0:5000"))) {
+		error = ferry_error_oom();
+		goto done;
+	}
+	if (!nnames && earlier.size) {
+		/* The certificate exists and keeps its names. */
+		fallback[0] = earlier.ptr;
+		names = fallback;
+		nnames = 1;
+	} else if (!nnames) {
+		if (gethostname(host, sizeof(host)) < 0) {
+			error = ferry_error_set_errno(FERRY_EIO, "cannot read the host name");
+			goto done;
+		}
 		host[sizeof(host) - 1] = '\0';
 		fallback[0] = host;
 		fallback[1] = "127.0.0.1";
@@ -831,6 +871,8 @@ int ferry_site_init(ferry_site_report *out, const ferry_site_options *opts)
 				  "them, and " AUTH_JSON " where they pull", s.mirror);
 done:
 	ferry_strv_dispose(&s.registries);
+	ferry_buf_dispose(&earlier);
 	free(s.mirror);
+	free(s.listen);
 	return error;
 }

@@ -222,6 +222,43 @@ done:
 	return error;
 }
 
+int ferry_site_tls_first_name(ferry_buf *out, const char *cert)
+{
+	BIO *cb = BIO_new_mem_buf(cert, -1);
+	X509 *x = NULL;
+	GENERAL_NAMES *gens = NULL;
+	const GENERAL_NAME *g;
+	char ip[64];
+	int error;
+
+	if (!cb || !(x = PEM_read_bio_X509(cb, NULL, NULL, NULL))) {
+		error = ferry_error_set(FERRY_EINVALID, "cannot read a certificate");
+		goto done;
+	}
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	if (!gens || !sk_GENERAL_NAME_num(gens)) {
+		error = ferry_error_set(FERRY_ENOTFOUND, "the certificate has no names");
+		goto done;
+	}
+	g = sk_GENERAL_NAME_value(gens, 0);
+	if (g->type == GEN_DNS) {
+		error = ferry_buf_put(out, ASN1_STRING_get0_data(g->d.dNSName),
+				      (size_t)ASN1_STRING_length(g->d.dNSName));
+	} else if (g->type == GEN_IPADD &&
+		   inet_ntop(ASN1_STRING_length(g->d.iPAddress) == 4 ? AF_INET : AF_INET6,
+			     ASN1_STRING_get0_data(g->d.iPAddress), ip, sizeof(ip))) {
+		error = ferry_buf_puts(out, ip);
+	} else {
+		error = ferry_error_set(FERRY_EINVALID, "the certificate's first name is "
+					"neither a host name nor an address");
+	}
+done:
+	GENERAL_NAMES_free(gens);
+	X509_free(x);
+	BIO_free(cb);
+	return error;
+}
+
 void ferry_site_tls_wipe(ferry_buf *b)
 {
 	if (b->ptr)

@@ -36,6 +36,11 @@ int ferry_site_tls_make_server(ferry_buf *cert, ferry_buf *key, const char *ca_c
  *  "DNS:a, IP Address:1.2.3.4" into `out`. FERRY_EINVALID. */
 int ferry_site_tls_names(ferry_buf *out, const char *cert);
 
+/** The first subject alternative name of a PEM certificate (a host name or
+ *  an address, without its "DNS:" or "IP:") into `out`; FERRY_ENOTFOUND
+ *  when it has none, FERRY_EINVALID. */
+int ferry_site_tls_first_name(ferry_buf *out, const char *cert);
+
 /** Zero a buffer that held a secret, then dispose of it. */
 void ferry_site_tls_wipe(ferry_buf *b);
 

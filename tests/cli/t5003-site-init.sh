@@ -100,9 +100,13 @@ expect_out "nothing changed"
 ! grep -q '^wrote' "$T/out" || fail "a second run wrote: $(grep '^wrote' "$T/out")"
 init --registry quay.io --json >"$T/json"
 [ "$(jq -r .changed "$T/json")" = false ] && [ "$(jq -r '.steps | length' "$T/json")" -gt 10 ] || fail "json: $(cat "$T/json")"
+# Without --name and --listen, the mirror keeps the name and address the
+# first run gave it.
+expect_exit 0 "$FERRY" site init --root "$R" --registry quay.io
+expect_out "nothing changed; the mirror is https://127.0.0.1:$port"
 snapshot >"$T/after"
 cmp -s "$T/before" "$T/after" || { diff "$T/before" "$T/after" >&2; fail "a second run changed files"; }
-ok "second run: nothing changed (said, and no file touched)"
+ok "second run: nothing changed (said, and no file touched), also without --name and --listen"
 
 # Start the mirror as its unit would: ExecStart with mirror.env's and
 # mirror-site.env's settings, the paths under the root.

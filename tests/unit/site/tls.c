@@ -23,9 +23,18 @@ static void test_site_tls__ca_signs_server_with_names(void **state)
 	assert_string_equal(names.ptr, "DNS:mirror.test, IP Address:10.0.0.5, "
 			    "IP Address:0:0:0:0:0:0:0:1");
 	ferry_buf_clear(&names);
+	assert_int_equal(ferry_site_tls_first_name(&names, cert.ptr), 0);
+	assert_string_equal(names.ptr, "mirror.test");
+	ferry_buf_clear(&names);
 	/* The CA itself carries no names. */
 	assert_int_equal(ferry_site_tls_names(&names, ca.ptr), 0);
 	assert_int_equal(names.size, 0);
+	assert_int_equal(ferry_site_tls_first_name(&names, ca.ptr), FERRY_ENOTFOUND);
+	ferry_buf_clear(&cert);
+	ferry_site_tls_wipe(&key);
+	assert_int_equal(ferry_site_tls_make_server(&cert, &key, ca.ptr, cakey.ptr, n + 1, 2), 0);
+	assert_int_equal(ferry_site_tls_first_name(&names, cert.ptr), 0);
+	assert_string_equal(names.ptr, "10.0.0.5");
 	ferry_buf_dispose(&ca);
 	ferry_site_tls_wipe(&cakey);
 	ferry_buf_dispose(&cert);
