@@ -235,7 +235,8 @@ static int put_file(ferry_site_state *state, site *s, const char *path, const ch
 	    (error = give(s, full.ptr, 0, group)) < 0)
 		goto done;
 done:
-	sodium_memzero(old.ptr ? old.ptr : (char *)"", old.ptr ? old.size : 0);
+	if (old.ptr)   /* it may have been a key */
+		sodium_memzero(old.ptr, old.size);
 	ferry_buf_dispose(&old);
 	ferry_buf_dispose(&full);
 	return error;
