@@ -143,15 +143,19 @@ static int san_text(ferry_buf *out, const char *const *names, size_t n)
 int ferry_site_tls_make_server(ferry_buf *cert, ferry_buf *key, const char *ca_cert,
 			       const char *ca_key, const char *const *names, size_t nnames)
 {
-	BIO *cb = BIO_new_mem_buf(ca_cert, -1), *kb = BIO_new_mem_buf(ca_key, -1);
-	X509 *ca = NULL, *x = X509_new();
-	EVP_PKEY *cak = NULL, *pk = new_key();
+	BIO *cb = NULL, *kb = NULL;
+	X509 *ca = NULL, *x = NULL;
+	EVP_PKEY *cak = NULL, *pk = NULL;
 	ferry_buf san = FERRY_BUF_INIT;
 	X509V3_CTX ctx;
 	int error;
 
 	if (!nnames)
 		return ferry_error_set(FERRY_EINVALID, "a server certificate needs a name");
+	cb = BIO_new_mem_buf(ca_cert, -1);
+	kb = BIO_new_mem_buf(ca_key, -1);
+	x = X509_new();
+	pk = new_key();
 	if (!cb || !kb || !x || !pk) {
 		error = ssl_error("make a key");
 		goto done;
