@@ -3,6 +3,7 @@
  * computed by the caller while it writes the file, so signing never reads
  * a bundle a second time; checking a signature that arrived beside a file
  * (the inbox) hashes the file once, with its SHA-256 in the same read.
+ * ferry_minisig_sign_file() signs a file written by others, read once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -176,4 +177,15 @@ done:
 	ferry_buf_dispose(&text);
 	ferry_buf_dispose(&signed_part);
 	return error;
+}
+
+int ferry_minisig_sign_file(const char *sig_path, const ferry_key *key, const char *path,
+			    const char *trusted_comment)
+{
+	unsigned char hash[FERRY_MINISIG_HASH_BYTES];
+	int error;
+
+	if ((error = ferry_minisig_hash_file(hash, NULL, path)) < 0)
+		return error;
+	return ferry_minisig_write(sig_path, key, hash, trusted_comment);
 }

@@ -41,4 +41,12 @@ int ferry_minisig_verify(const char *sig_path,
 			 const unsigned char hash[FERRY_MINISIG_HASH_BYTES],
 			 const ferry_trust *trust);
 
+/**
+ * Sign the file at `path` (its BLAKE2b-512 hash, read in one pass) into
+ * `sig_path` as ferry_minisig_write() does: for files written by others,
+ * such as a kit's SHA256SUMS. FERRY_ENOTFOUND, FERRY_EIO, FERRY_EINVALID.
+ */
+int ferry_minisig_sign_file(const char *sig_path, const ferry_key *key, const char *path,
+			    const char *trusted_comment);
+
 #endif

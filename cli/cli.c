@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -92,6 +93,20 @@ const char *cli_human_size(char *buf, size_t len, uint64_t bytes)
 	else
 		snprintf(buf, len, "%.1f %s", v, units[u]);
 	return buf;
+}
+
+int cli_parse_expires(int64_t *out, const char *text)
+{
+	int64_t d;
+
+	if (!text)
+		text = "365d";
+	if (strchr(text, 'T'))
+		return ferry_time_parse(out, text);
+	if (ferry_parse_duration(&d, text) < 0)
+		return FERRY_EINVALID;
+	*out = (int64_t)time(NULL) + d;
+	return 0;
 }
 
 const char *cli_store_path(const char *given)

@@ -31,6 +31,14 @@ int cmd_mirror(int argc, char **argv);
 int cmd_target(int argc, char **argv);
 int cmd_seed(int argc, char **argv);
 int cmd_reconcile(int argc, char **argv);
+int cmd_site(int argc, char **argv);
+int cmd_kit(int argc, char **argv);
+
+/**
+ * A trust root's expiry from --expires: a duration from now ("365d") or a
+ * time ("2027-01-01T00:00:00Z"); NULL means 365d. FERRY_EINVALID.
+ */
+int cli_parse_expires(int64_t *out, const char *text);
 
 /** Print "ferry <cmd>: <message>" for the last error; return its exit code. */
 int cli_fail(const char *cmd, int error);

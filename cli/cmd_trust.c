@@ -138,20 +138,6 @@ typedef struct {
 	ferry_buf buf, file;
 } trust_args;
 
-static int parse_expires(int64_t *out, const char *text)
-{
-	int64_t d;
-
-	if (!text)
-		text = "365d";
-	if (strchr(text, 'T'))
-		return ferry_time_parse(out, text);
-	if (ferry_parse_duration(&d, text) < 0)
-		return FERRY_EINVALID;
-	*out = (int64_t)time(NULL) + d;
-	return 0;
-}
-
 /* Read a subcommand's command line into t: -1 to go on, else the exit code
  * to return (help was printed, or an error reported). */
 static int parse(trust_args *t, const cli_command *cmd, int argc, char **argv,
@@ -213,7 +199,7 @@ static int make_root(ferry_trust_root **out, trust_args *a, uint64_t version)
 	int64_t expires;
 	int error;
 
-	if (parse_expires(&expires, a->expires) < 0)
+	if (cli_parse_expires(&expires, a->expires) < 0)
 		return cli_args_error(&a->a, "invalid --expires '%s'", a->expires);
 	if (expires <= (int64_t)time(NULL))
 		return cli_args_error(&a->a, "--expires '%s' is not in the future", a->expires);

@@ -28,6 +28,8 @@ static const struct {
 	{ "target", cmd_target, "configure the servers the store is seeded to" },
 	{ "seed", cmd_seed, "push the store to its registries and git servers" },
 	{ "reconcile", cmd_reconcile, "deploy stacks from the store (GitOps): run, sync, status" },
+	{ "kit", cmd_kit, "write the bootstrap kit for a new enclave host" },
+	{ "site", cmd_site, "set up an enclave host: store, TLS, node config, services" },
 };
 
 static void usage(FILE *out)

@@ -16,8 +16,9 @@ leaves=(keygen verify inspect export import receipt seed
 	"mirror serve" "inbox run" "inbox once" "inbox status"
 	"reconcile run" "reconcile sync" "reconcile status" "reconcile history"
 	"reconcile rollback" "reconcile down" "reconcile reload" "reconcile suspend"
-	"reconcile resume")
-parents=(trust store target mirror reconcile inbox)
+	"reconcile resume"
+	"site init" "kit build")
+parents=(trust store target mirror reconcile inbox site kit)
 
 # check_help WORDS: `ferry WORDS --help` prints the usage of `ferry WORDS`
 # on stdout only, and exits 0; so does -h.
