@@ -13,6 +13,7 @@ PACKAGES=(
 	docker-registry skopeo umoci busybox-static minisign git lighttpd apache2-utils
 	# test and benchmark tools
 	curl jq openssl faketime time ca-certificates python3 bc wrk sqlite3 argon2 inotify-tools
+	strace
 	# manual pages, the Debian package and its checks (systemd-analyze)
 	pandoc dpkg-dev lintian systemd
 	# the reconciler's real target: rootful podman (kube play)
