@@ -58,18 +58,18 @@ extern char **environ;
 #define REGISTRIES_CONF "/etc/containers/registries.conf.d/50-ferry-site.conf"
 #define PULL_USER "pull"
 
-/* The default configuration files of the services, written where missing.
- * The inbox's configuration takes its place here when the inbox exists. */
+/* The default configuration files of the services, written where missing. */
 static const struct {
 	const char *path, *what;
 	const char *text;
 } defaults[] = {
 	{ ETC "/reconcile.yaml", "the reconciler's configuration", default_reconcile_yaml },
+	{ ETC "/inbox.env", "the inbox's settings", default_inbox_env },
 };
 
-/* The services site init enables. ferry-inbox.service joins them with the
- * inbox. */
-static const char *const units[] = { "ferry-mirror.service", "ferry-reconcile.service" };
+/* The services site init enables. */
+static const char *const units[] = { "ferry-mirror.service", "ferry-reconcile.service",
+				     "ferry-inbox.service" };
 
 /* How a file already there is treated. */
 typedef enum {
