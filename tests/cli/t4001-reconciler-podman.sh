@@ -198,6 +198,9 @@ ok "bundle 2 applied through the webhook $(echo "$t1 - $t0" | bc | cut -c1-4) s 
 stop_daemon
 write_config 1s
 start_daemon
+# The interval edited while the daemon was down is a changed definition:
+# the daemon applies the stack again once at the start; let it finish.
+wait_for 30 has_event web applied '.trigger == "reload"' || { cat "$T/daemon.log" >&2; fail "the edited stack was not applied at the start"; }
 
 # ---- 3: drift --------------------------------------------------------------
 "${PODMAN[@]}" rm -f -t 0 "$("${PODMAN[@]}" ps -q --filter label=ferry.stack=web --filter label=ferry.workload=web)" >/dev/null
