@@ -198,8 +198,12 @@ void ferry_webhook_import_actor(char *actor, size_t size, const char *body, size
 	json_t *doc = body_json(body, len, url);
 	const char *channel = json_string_value(json_object_get(doc, "channel"));
 	json_int_t seq = json_integer_value(json_object_get(doc, "sequence"));
+	char name[80];
 
-	snprintf(actor, size, "importer:%.64s#%lld", channel ? channel : "?", (long long)seq);
+	/* The channel is outside text, as the pusher's login is. */
+	ferry_escape_bytes(name, sizeof(name), channel ? channel : "?",
+			   channel ? strnlen(channel, 64) : 1);
+	snprintf(actor, size, "importer:%s#%lld", name, (long long)seq);
 	json_decref(doc);
 }
 

@@ -48,6 +48,12 @@ static void test_reconciler_webhook__actors(void **state)
 	assert_string_equal(actor, "importer:site-a#42");
 	ferry_webhook_import_actor(actor, sizeof(actor), NULL, 0, "/hooks/import");
 	assert_string_equal(actor, "importer:?#0");
+	{
+		const char *evil = "{\"channel\":\"c\\u001b[2K\\nok\",\"sequence\":3}";
+
+		ferry_webhook_import_actor(actor, sizeof(actor), evil, strlen(evil), "/hooks/import");
+		assert_string_equal(actor, "importer:c\\x1b[2K\\x0aok#3");
+	}
 	ferry_webhook_push_actor(actor, sizeof(actor), gitea, strlen(gitea), "/hooks/stacks/a");
 	assert_string_equal(actor, "webhook:alice");
 	ferry_webhook_push_actor(actor, sizeof(actor), github, strlen(github), "/hooks/stacks/a");
