@@ -10,21 +10,8 @@
 . "$(dirname "$0")/../lib/test-lib.sh"
 need jq
 
-mkdir -p "$T/files" "$T/batch" "$T/out-a" "$T/out-b" "$T/out-c"
-"$FERRY" keygen -o "$T/k" >/dev/null
-mkdir -p "$T/files/a" "$T/files/b" "$T/files/c"
-head -c 1000 /dev/urandom >"$T/files/a/one.bin"
-export_file_channel a out-a
-head -c 400000 /dev/urandom >"$T/files/a/two.bin"
-export_file_channel a out-a --max-volume-size 128K
-head -c 1000 /dev/urandom >"$T/files/a/three.bin"
-export_file_channel a out-a
-head -c 1000 /dev/urandom >"$T/files/b/one.bin"
-export_file_channel b out-b
-head -c 1000 /dev/urandom >"$T/files/b/two.bin"
-export_file_channel b out-b --full
-head -c 1000 /dev/urandom >"$T/files/c/one.bin"
-export_file_channel c out-c
+mkdir -p "$T/batch"
+file_channels_abc 1000
 mapfile -t A2 < <(ls "$T"/out-a/ferry-a-000002.vol*.tar)
 [ "${#A2[@]}" -ge 3 ] || fail "expected a2 in volumes: $(ls "$T/out-a")"
 A3=$T/out-a/ferry-a-000003.tar

@@ -89,3 +89,24 @@ export_file_channel() {
 	"$FERRY" export -q --spec "$T/$ch.yaml" --key "$T/k.key" --out "$T/$out" \
 		--state "$T/$ch.db" --cache "$T/cache" "$@" >/dev/null || fail "export of $ch"
 }
+# file_channels_abc C_SIZE [EXPORT OPTIONS FOR c...]: three channels of
+# file bundles in $T/out-a, out-b, out-c (signed by a new $T/k): a with
+# three sequences, the second split into 128 KiB volumes; b with an
+# incremental then a full bundle; c with one bundle of C_SIZE random bytes.
+file_channels_abc() {
+	local csize=$1; shift
+	mkdir -p "$T/files/a" "$T/files/b" "$T/files/c" "$T/out-a" "$T/out-b" "$T/out-c"
+	"$FERRY" keygen -o "$T/k" >/dev/null
+	head -c 1000 /dev/urandom >"$T/files/a/one.bin"
+	export_file_channel a out-a
+	head -c 400000 /dev/urandom >"$T/files/a/two.bin"
+	export_file_channel a out-a --max-volume-size 128K
+	head -c 1000 /dev/urandom >"$T/files/a/three.bin"
+	export_file_channel a out-a
+	head -c 1000 /dev/urandom >"$T/files/b/one.bin"
+	export_file_channel b out-b
+	head -c 1000 /dev/urandom >"$T/files/b/two.bin"
+	export_file_channel b out-b --full
+	head -c "$csize" /dev/urandom >"$T/files/c/one.bin"
+	export_file_channel c out-c "$@"
+}
