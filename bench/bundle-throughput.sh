@@ -40,17 +40,8 @@ shopt -s inherit_errexit
 VERIFY_RATIO_GOAL=0.70
 VERIFY_RSS_GOAL_MIB=64
 
-die() {
-	echo "bundle-throughput: $*" >&2
-	exit 1
-}
-
-case ${1:-} in
--h | --help)
-	sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
-	exit 0
-	;;
-esac
+# shellcheck source=lib/usage.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh" bundle-throughput "$@"
 [ $# -le 2 ] || die "usage: $0 [SIZE_MIB] [WORKDIR]"
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

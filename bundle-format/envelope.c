@@ -258,7 +258,21 @@ int ferry_envelope_open_type(ferry_buf *payload, ferry_envelope_info *info,
 			error = threshold_not_met(trust, info);
 		goto done;
 	}
-	error = ferry_buf_put(payload, body.ptr, body.size);
+	ferry_buf_dispose(&msg);
+	json_decref(env);
+	env = NULL;
+	if (!payload->size && (!payload->limit || body.size <= payload->limit)) {
+		/* hand the decoded bytes over: no copy of a large payload */
+		ferry_buf empty = FERRY_BUF_INIT;
+		size_t limit = payload->limit;
+
+		ferry_buf_dispose(payload);
+		*payload = body;
+		payload->limit = limit;
+		body = empty;
+	} else {
+		error = ferry_buf_put(payload, body.ptr, body.size);
+	}
 done:
 	json_decref(env);
 	ferry_buf_dispose(&body);

@@ -89,6 +89,7 @@ void ferry_manifest_free(ferry_manifest *m)
 	for (i = 0; i < m->nmembers; i++)
 		free(m->members[i].path);
 	free(m->members);
+	free(m->by_path);
 	ferry_manifest_clear_volumes(m);
 	for (i = 0; i < m->nimages; i++) {
 		free(m->images[i].reference);
@@ -290,8 +291,22 @@ int ferry_git_repo_add_prerequisite(ferry_git_repo *r, const char *commit)
 
 long ferry_manifest_find(const ferry_manifest *m, const char *path)
 {
-	size_t i;
+	size_t i, lo = 0, hi = m->nby_path;
 
+	if (m->by_path && m->nby_path == m->nmembers) {
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			int c = strcmp(m->members[m->by_path[mid]].path, path);
+
+			if (!c)
+				return (long)m->by_path[mid];
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return -1;
+	}
 	for (i = 0; i < m->nmembers; i++)
 		if (!strcmp(m->members[i].path, path))
 			return (long)i;
@@ -564,26 +579,50 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Member paths must be unique; sort a copy of the pointers to check. */
-static int check_unique_members(const ferry_manifest *m)
+typedef struct {
+	const char *path;
+	size_t index;
+} path_index;
+
+static int cmp_path_index(const void *a, const void *b)
 {
-	char **paths = malloc(m->nmembers * sizeof(*paths));
-	size_t i;
+	return strcmp(((const path_index *)a)->path, ((const path_index *)b)->path);
+}
+
+/* Member paths must be unique: sort them to check, and keep their order
+ * as the manifest's index for ferry_manifest_find. */
+static int check_unique_members(ferry_manifest *m)
+{
+	size_t n = m->nmembers ? m->nmembers : 1, i;
+	path_index *sorted = malloc(n * sizeof(*sorted));
+	size_t *order = malloc(n * sizeof(*order));
 	int error = 0;
 
-	if (!paths)
-		return ferry_error_oom();
+	if (!sorted || !order) {
+		error = ferry_error_oom();
+		goto done;
+	}
+	for (i = 0; i < m->nmembers; i++) {
+		sorted[i].path = m->members[i].path;
+		sorted[i].index = i;
+	}
+	qsort(sorted, m->nmembers, sizeof(*sorted), cmp_path_index);
 	for (i = 0; i < m->nmembers; i++)
-		paths[i] = m->members[i].path;
-	qsort(paths, m->nmembers, sizeof(*paths), cmp_str);
+		order[i] = sorted[i].index;
 	for (i = 1; i < m->nmembers; i++)
-		if (!strcmp(paths[i - 1], paths[i])) {
+		if (!strcmp(sorted[i - 1].path, sorted[i].path)) {
 			error = ferry_error_set(FERRY_EINVALID,
 						W ": member '%s' is listed twice",
-						paths[i]);
-			break;
+						sorted[i].path);
+			goto done;
 		}
-	free(paths);
+	free(m->by_path);
+	m->by_path = order;
+	m->nby_path = m->nmembers;
+	order = NULL;
+done:
+	free(sorted);
+	free(order);
 	return error;
 }
 

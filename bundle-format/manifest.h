@@ -102,6 +102,10 @@ typedef struct {
 	size_t nrepos;
 	/* sha256 of the signed payload: the bundle's identity */
 	char id[FERRY_SHA256_HEX_LEN + 1];
+	/* Member indexes in path order, for ferry_manifest_find; set by the
+	 * parser, and valid while nby_path == nmembers. */
+	size_t *by_path;
+	size_t nby_path;
 } ferry_manifest;
 
 int ferry_manifest_new(ferry_manifest **out, const char *channel);
@@ -128,7 +132,8 @@ int ferry_git_oid_valid(const char *hex);
 /** Nonzero for a repository name: safe relative path of [A-Za-z0-9._-/]. */
 int ferry_git_repo_name_valid(const char *name);
 
-/** Index of the member named `path`, or -1. Linear; for tests and tools. */
+/** Index of the member named `path`, or -1: a binary search in a parsed
+ *  manifest, a linear one in a manifest members were added to since. */
 long ferry_manifest_find(const ferry_manifest *m, const char *path);
 
 /** Lay the members out as one volume of whole entries. */

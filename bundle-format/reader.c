@@ -434,8 +434,10 @@ static int read_manifest(read_ctx *r)
 		goto done;
 	}
 	if ((error = ferry_envelope_open(&payload, &r->out->signatures, env.ptr,
-					 env.size, r->opts->trust)) < 0 ||
-	    (error = ferry_manifest_parse(&r->out->manifest, payload.ptr,
+					 env.size, r->opts->trust)) < 0)
+		goto done;
+	ferry_buf_dispose(&env);   /* not held while the manifest is parsed */
+	if ((error = ferry_manifest_parse(&r->out->manifest, payload.ptr,
 					  payload.size)) < 0)
 		goto done;
 done:

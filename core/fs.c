@@ -2,6 +2,7 @@
  * Bounded file reads and crash-safe writes (lock file, fsync, rename, fsync
  * of the directory).
  */
+#define _GNU_SOURCE   /* syncfs */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -283,6 +284,18 @@ int ferry_fs_remove_tree(const char *path)
 	if (nftw(path, remove_one, 32, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
 		return ferry_error_set_errno(FERRY_EIO, "cannot remove '%s'", path);
 	return 0;
+}
+
+int ferry_fs_sync_filesystem(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), error = 0;
+
+	if (fd < 0 || syncfs(fd) < 0)
+		error = ferry_error_set_errno(FERRY_EIO, "cannot sync the filesystem of '%s'",
+					      path);
+	if (fd >= 0)
+		close(fd);
+	return error;
 }
 
 int ferry_fs_sync_close(int fd, const char *path)

@@ -51,6 +51,13 @@ int ferry_fs_mkdir_p(const char *path, mode_t mode);
 int ferry_fs_fsync_parent(const char *path);
 /** rm -rf `path` without following symbolic links. */
 int ferry_fs_remove_tree(const char *path);
+/**
+ * Make durable everything written to the filesystem that holds directory
+ * `path` (syncfs(2)): one flush for many files written without an fsync
+ * each. A write-back failure on that filesystem since the last sync is
+ * reported; FERRY_EIO.
+ */
+int ferry_fs_sync_filesystem(const char *path);
 /** fsync an open file descriptor's file and close it. */
 int ferry_fs_sync_close(int fd, const char *path);
 /**

@@ -48,6 +48,9 @@
 #define FUTURE_TOLERANCE (24 * 3600)
 #define RING_SLOTS 4
 #define SLOT_SIZE (1u << 20)
+/* Entries up to this size are written on the reading thread: for them the
+ * hand-over to the writer costs more than the copy it would overlap. */
+#define DIRECT_MAX (64u << 10)
 
 /*
  * Staging writes run on a second thread, so that hashing the next block
@@ -70,13 +73,30 @@ typedef struct {
 	uint64_t flushed;           /* ... up to here */
 } writer;
 
+/* Write all `len` bytes at `at`; 0, or the errno of the failure. */
+static int pwrite_all(int fd, const void *buf, size_t len, uint64_t at)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(fd, (const char *)buf + done, len - done, (off_t)(at + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno ? errno : EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
 static void *writer_main(void *arg)
 {
 	writer *w = arg;
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		size_t i, len, done = 0;
+		size_t i, len;
 		uint64_t at;
 		int fd;
 
@@ -89,19 +109,10 @@ static void *writer_main(void *arg)
 		at = w->at[i];
 		fd = w->fd[i];
 		pthread_mutex_unlock(&w->lock);
-		while (done < len && !w->error) {
-			ssize_t n = pwrite(fd, w->slot[i] + done, len - done, (off_t)(at + done));
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				w->error = errno;
-				break;
-			}
-			done += (size_t)n;
-		}
-		/* Start writeback as data arrives, so the fsync at the end of the
-		 * entry does not wait for all of it. */
+		if (!w->error)
+			w->error = pwrite_all(fd, w->slot[i], len, at);
+		/* Start writeback as data arrives, so the sync before publishing
+		 * (sync_staged) does not wait for all of it. */
 		if (fd != w->flush_fd) {
 			w->flush_fd = fd;
 			w->flushed = at;
@@ -236,6 +247,8 @@ typedef struct {
 	int fd;
 	uint64_t at;
 	const char *cur_path;
+	int direct;                 /* small: written here, not by the writer */
+	int direct_error;           /* errno of a failed direct write */
 	/* progress over all files */
 	uint64_t base, total;
 	writer w;
@@ -508,6 +521,8 @@ static int sink_begin(void *payload, const ferry_manifest *m, size_t volume,
 	c->fd = -1;
 	c->at = part->offset;
 	c->cur_path = mem->path;
+	c->direct = part->size <= DIRECT_MAX;
+	c->direct_error = 0;
 	if (b->already || b->superseded || b->refused)
 		return FERRY_EEXISTS;  /* stop reading: nothing to do */
 	if (is_blob(mem) && b->staged[part->member] <= 0 &&
@@ -531,7 +546,10 @@ static int sink_data(void *payload, const void *buf, size_t len)
 
 	if (c->fd < 0)
 		return 0;
-	writer_put(&c->w, c->fd, c->at, buf, len);
+	if (!c->direct)
+		writer_put(&c->w, c->fd, c->at, buf, len);
+	else if (!c->direct_error)
+		c->direct_error = pwrite_all(c->fd, buf, len, c->at);
 	c->at += len;
 	return 0;
 }
@@ -544,12 +562,21 @@ static int sink_end(void *payload, int error)
 	c->fd = -1;
 	if (fd < 0)
 		return 0;
-	werror = writer_drain(&c->w, c->cur_path);
+	if (!c->direct)
+		werror = writer_drain(&c->w, c->cur_path);
+	else if ((errno = c->direct_error) != 0)
+		werror = ferry_error_set_errno(FERRY_EIO, "cannot stage '%s'", c->cur_path);
+	else
+		werror = 0;
 	if (error || werror) {
 		close(fd);
 		return error ? 0 : werror;
 	}
-	return ferry_fs_sync_close(fd, c->cur_path);
+	/* Not synced here: the staging filesystem is synced once before
+	 * anything is published (sync_staged). */
+	if (close(fd) < 0)
+		return ferry_error_set_errno(FERRY_EIO, "cannot stage '%s'", c->cur_path);
+	return 0;
 }
 
 static void progress(uint64_t done, uint64_t total, void *payload)
@@ -644,30 +671,33 @@ static int check_split_members(const staged_bundle *b)
 	return error;
 }
 
+/* Does bundle `b` carry blob `hex`? (member names are checked to be the
+ * digests of their content when the manifest is parsed) */
+static int carries(const staged_bundle *b, const char *hex)
+{
+	char member[FERRY_BLOB_MEMBER_SIZE];
+
+	ferry_bundle_blob_member(member, hex);
+	return ferry_manifest_find(b->m, member) >= 0;
+}
+
 /* Does a bundle published earlier in this import (before index `upto`,
  * in publish order) carry blob `hex`? */
 static int carried(const import_ctx *c, size_t upto, const char *hex)
 {
-	size_t i, k;
+	size_t i;
 
 	for (i = 0; i < upto && i < c->nb; i++)
-		for (k = 0; live(&c->b[i]) && k < c->b[i].m->nmembers; k++)
-			if (is_blob(&c->b[i].m->members[k]) &&
-			    !strcmp(c->b[i].m->members[k].sha256, hex))
-				return 1;
+		if (live(&c->b[i]) && carries(&c->b[i], hex))
+			return 1;
 	return 0;
 }
 
 /* Held by the store, by this bundle, or by one published before it. */
 static int held(const import_ctx *c, size_t index, const char *hex)
 {
-	const ferry_manifest *m = c->b[index].m;
-	size_t k;
-
-	for (k = 0; k < m->nmembers; k++)
-		if (is_blob(&m->members[k]) && !strcmp(m->members[k].sha256, hex))
-			return 1;
-	return ferry_store_has_blob(c->st, hex) || carried(c, index, hex);
+	return carries(&c->b[index], hex) || ferry_store_has_blob(c->st, hex) ||
+	       carried(c, index, hex);
 }
 
 static int check_prerequisites(import_ctx *c, size_t index)
@@ -936,6 +966,28 @@ static int stage_git(import_ctx *c, size_t index)
 }
 
 /* ---- publishing ------------------------------------------------------------ */
+
+/*
+ * Staged files are written without an fsync each; before the first rename
+ * out of staging, one syncfs of the store's filesystem makes all of them
+ * durable (an fsync per file costs a journal commit per file). Nothing to
+ * do when no bundle is to be published or nothing was staged.
+ */
+static int sync_staged(import_ctx *c)
+{
+	size_t i, k;
+
+	for (i = 0; i < c->nb; i++) {
+		const staged_bundle *b = &c->b[i];
+
+		if (b->refused || b->already || b->superseded)
+			continue;
+		for (k = 0; k < b->m->nmembers; k++)
+			if (b->staged[k] > 0)
+				return ferry_fs_sync_filesystem(c->staging);
+	}
+	return 0;
+}
 
 static int publish_blobs(import_ctx *c, staged_bundle *b)
 {
@@ -1313,7 +1365,11 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 	}
 
 	/* 3. Publish bundle by bundle in order, each its own transaction:
-	 *    blobs, repositories, then the records. */
+	 *    blobs, repositories, then the records. What was staged is made
+	 *    durable first, in one flush of the store's filesystem, so that
+	 *    nothing is published before it is durable. */
+	if (!opts->dry_run && (error = sync_staged(&c)) < 0)
+		goto done;
 	for (i = 0; i < c.nb && !opts->dry_run; i++) {
 		staged_bundle *b = &c.b[i];
 

@@ -17,38 +17,49 @@
 #include "walk.h"
 #include "banned.h"
 
-/* Where `hex` is in the sorted set, or where it would go; *found says. */
-static size_t find(int *found, const ferry_store_closure *cl, const char *hex)
+/* The slot of `hex` in a table of `cap` (a power of two) slots: where it
+ * is, or the empty slot where it would go. A digest's first 16 hex digits
+ * are as uniform as any hash of them. */
+static size_t slot_of(char (*table)[FERRY_SHA256_HEX_LEN + 1], size_t cap, const char *hex)
 {
-	size_t lo = 0, hi = cl->n;
+	uint64_t h = 0;
+	size_t i;
 
-	*found = 0;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(cl->hex[mid], hex);
+	for (i = 0; i < 16 && hex[i]; i++)
+		h = h << 4 | (uint64_t)(hex[i] <= '9' ? hex[i] - '0' : (hex[i] | 0x20) - 'a' + 10);
+	for (i = (size_t)h & (cap - 1); table[i][0] && strcmp(table[i], hex);
+	     i = (i + 1) & (cap - 1))
+		;
+	return i;
+}
 
-		if (!c) {
-			*found = 1;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+static int grow(ferry_store_closure *cl)
+{
+	size_t cap = cl->cap ? cl->cap * 2 : 256, i;
+	char (*table)[FERRY_SHA256_HEX_LEN + 1] = calloc(cap, sizeof(*table));
+
+	if (!table)
+		return ferry_error_oom();
+	for (i = 0; i < cl->cap; i++)
+		if (cl->hex[i][0])
+			memcpy(table[slot_of(table, cap, cl->hex[i])], cl->hex[i],
+			       sizeof(*table));
+	free(cl->hex);
+	cl->hex = table;
+	cl->cap = cap;
+	return 0;
 }
 
 int ferry_store_closure_insert(ferry_store_closure *cl, const char *hex)
 {
-	int found, error;
-	size_t at = find(&found, cl, hex);
+	size_t at;
+	int error;
 
-	if (found)
-		return 0;
-	if ((error = FERRY_ALLOC_GROW(cl->hex, cl->n + 1, cl->cap)) < 0)
+	if ((cl->n + 1) * 2 > cl->cap && (error = grow(cl)) < 0)
 		return error;
-	memmove(cl->hex[at + 1], cl->hex[at], (cl->n - at) * sizeof(*cl->hex));
+	at = slot_of(cl->hex, cl->cap, hex);
+	if (cl->hex[at][0])
+		return 0;
 	memcpy(cl->hex[at], hex, FERRY_SHA256_HEX_LEN);
 	cl->hex[at][FERRY_SHA256_HEX_LEN] = '\0';
 	cl->n++;
@@ -57,10 +68,7 @@ int ferry_store_closure_insert(ferry_store_closure *cl, const char *hex)
 
 int ferry_store_closure_has(const ferry_store_closure *cl, const char *hex)
 {
-	int found;
-
-	find(&found, cl, hex);
-	return found;
+	return cl->cap && hex[0] && cl->hex[slot_of(cl->hex, cl->cap, hex)][0];
 }
 
 void ferry_store_closure_dispose(ferry_store_closure *cl)

@@ -21,7 +21,8 @@
 #include "digest.h"
 #include "store.h"
 
-/** A set of blobs (sha256 hex), kept sorted. */
+/** A set of blobs (sha256 hex): a hash table of `cap` slots (a power of
+ *  two, at most half full), an empty string in a free slot; `n` held. */
 typedef struct {
 	char (*hex)[FERRY_SHA256_HEX_LEN + 1];
 	size_t n, cap;

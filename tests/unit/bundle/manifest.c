@@ -264,6 +264,40 @@ static void test_bundle_manifest__rejects_bad_repositories(void **state)
 	ferry_manifest_free(m);
 }
 
+/* A parsed manifest finds its members by path through its index (and a
+ * member added afterwards through the linear fallback). */
+static void test_bundle_manifest__finds_members_by_path(void **state)
+{
+	ferry_manifest *m = forge_manifest(A, B), *back = NULL;
+	ferry_buf json = FERRY_BUF_INIT;
+	char hex[65], path[80];
+	size_t i;
+
+	(void)state;
+	ferry_manifest_clear_volumes(m);
+	for (i = 0; i < 500; i++) {
+		snprintf(path, sizeof(path), "blob %zu", i);
+		assert_int_equal(ferry_sha256_hex(hex, path, strlen(path)), 0);
+		snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
+		assert_int_equal(ferry_manifest_add_member(m, path, strlen(path), hex), 0);
+	}
+	assert_int_equal(ferry_manifest_single_volume(m), 0);
+	assert_int_equal(ferry_manifest_to_json(&json, m), 0);
+	assert_int_equal(ferry_manifest_parse(&back, json.ptr, json.size), 0);
+	assert_non_null(back->by_path);
+	for (i = 0; i < back->nmembers; i++)
+		assert_int_equal(ferry_manifest_find(back, back->members[i].path), (long)i);
+	assert_int_equal(ferry_manifest_find(back, "blobs/sha256/0"), -1);
+	assert_int_equal(ferry_manifest_find(back, ""), -1);
+	assert_int_equal(ferry_manifest_find(back, "zzz"), -1);
+	assert_int_equal(ferry_manifest_add_member(back, "extra", 0, hex), 0);
+	assert_int_equal(ferry_manifest_find(back, "extra"), (long)back->nmembers - 1);
+	assert_int_equal(ferry_manifest_find(back, back->members[3].path), 3);
+	ferry_manifest_free(back);
+	ferry_manifest_free(m);
+	ferry_buf_dispose(&json);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_bundle_manifest__rejects_bad_volume_layouts),
 		cmocka_unit_test(test_bundle_manifest__round_trips_repositories),
 		cmocka_unit_test(test_bundle_manifest__rejects_bad_repositories),
+		cmocka_unit_test(test_bundle_manifest__finds_members_by_path),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# Bundle scale benchmark: what does each image cost when a bundle carries
+# many small ones, compared with unpacking and hashing the same bundle?
+#
+# usage: bench/bundle-scale.sh [N ...]        (default: 200 2000 20000)
+#
+# For each N it builds an OCI layout of N tiny images (each its own config,
+# one 1-file tar layer and a manifest, tagged i0 .. iN-1; written directly
+# by a short python script, no registry tools), then measures
+#   ferry export    the layout into one bundle (export state kept per run)
+#   ferry verify    the bundle
+#   ferry import    the bundle into a fresh store (trust root set up untimed)
+#   ferry store ls  the store it filled
+#   floor           `tar x` of the bundle + `sha256sum` of every file it holds
+# Each measured command runs three times; the median wall time is reported,
+# with the time per image, the ratio to the floor, and the peak RSS of the
+# median run (/usr/bin/time -f %M).
+#
+# Goals (GOAL MET / GOAL MISSED; the exit status is non-zero only when a
+# step fails): import <= 3 x the floor at every N; import's time per image at
+# the largest N within 2 x that at the smallest; import peak RSS < 64 MiB.
+#
+# Environment:
+#   FERRY=PATH   the ferry binary (default <tree>/build/cli/ferry); copied
+#                into the work directory first
+#   WORKDIR=DIR  scratch directory (default: mktemp -d under /var/tmp),
+#                removed at the end unless KEEP=1
+#   RUNS=3       runs per measured command
+set -euo pipefail
+shopt -s inherit_errexit
+
+IMPORT_FLOOR_GOAL=3
+IMPORT_SCALE_GOAL=2
+RSS_GOAL_MIB=64
+
+# shellcheck source=lib/usage.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh" bundle-scale "$@"
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FERRY_BIN=${FERRY:-$SRC/build/cli/ferry}
+RUNS=${RUNS:-3}
+SIZES=("$@")
+[ ${#SIZES[@]} -gt 0 ] || SIZES=(200 2000 20000)
+for n in "${SIZES[@]}"; do
+	case $n in
+	'' | *[!0-9]* | 0) die "N must be a positive integer: '$n'" ;;
+	esac
+done
+[ -x "$FERRY_BIN" ] || die "no ferry binary at $FERRY_BIN (set FERRY=)"
+for tool in python3 tar sha256sum awk /usr/bin/time; do
+	command -v "$tool" >/dev/null 2>&1 || die "missing tool: $tool"
+done
+
+mkdir -p /var/tmp
+W=${WORKDIR:-$(mktemp -d /var/tmp/ferry-scale.XXXXXX)}
+mkdir -p "$W"
+[ -z "$(ls -A "$W")" ] || die "$W is not empty"
+W=$(cd "$W" && pwd)
+cleanup() {
+	local rc=$?
+	if [ "${KEEP:-0}" = 1 ]; then
+		echo "KEEP=1: work files left in $W" >&2
+	else
+		rm -rf "$W"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cp "$FERRY_BIN" "$W/ferry"
+FERRY=$W/ferry
+export HOME=$W/home TMPDIR=$W/tmp
+mkdir -p "$HOME" "$TMPDIR" "$W/m"
+
+now() { echo "$EPOCHREALTIME"; }
+
+# measure NAME RUN CMD...: wall seconds and peak RSS (KiB) in $W/m/NAME.RUN
+measure() {
+	local name=$1 run=$2 t0 t1 rc=0
+	shift 2
+	t0=$(now)
+	/usr/bin/time -f %M -o "$W/m/$name.$run.rss" "$@" >"$W/m/$name.$run.out" \
+		2>"$W/m/$name.$run.err" || rc=$?
+	t1=$(now)
+	if [ "$rc" -ne 0 ]; then
+		echo "bundle-scale: '$*' failed with exit status $rc:" >&2
+		cat "$W/m/$name.$run.out" "$W/m/$name.$run.err" >&2
+		exit 1
+	fi
+	echo "$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.6f", a - b }')" \
+		"$(tail -n 1 "$W/m/$name.$run.rss")" >"$W/m/$name.$run.result"
+}
+
+# median NAME: "seconds rss_kib" of the run with the median wall time
+median() {
+	local r
+	for ((r = 1; r <= RUNS; r++)); do cat "$W/m/$1.$r.result"; done |
+		sort -n | awk -v n="$RUNS" 'NR == int((n + 1) / 2) { print }'
+}
+
+# The layout: N images, each a distinct config, one tiny tar layer and a
+# manifest, all tagged in index.json.
+make_layout() {
+	python3 - "$1" "$2" <<'EOF'
+import hashlib, io, json, os, sys, tarfile
+out, n = sys.argv[1], int(sys.argv[2])
+blobs = os.path.join(out, "blobs", "sha256")
+os.makedirs(blobs)
+def put(data):
+    h = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(blobs, h), "wb") as f:
+        f.write(data)
+    return {"digest": "sha256:" + h, "size": len(data)}
+manifests = []
+for i in range(n):
+    body = ("image %d\n" % i).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        info = tarfile.TarInfo("data/id")
+        info.size, info.mtime = len(body), 0
+        t.addfile(info, io.BytesIO(body))
+    layer = buf.getvalue()[:2048]   # header, data, end blocks; no record padding
+    ldesc = put(layer)
+    ldesc["mediaType"] = "application/vnd.oci.image.layer.v1.tar"
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": [ldesc["digest"]]},
+                         "config": {"Cmd": ["/bin/true"]}}).encode()
+    cdesc = put(config)
+    cdesc["mediaType"] = "application/vnd.oci.image.config.v1+json"
+    man = json.dumps({"schemaVersion": 2,
+                      "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                      "config": cdesc, "layers": [ldesc]}).encode()
+    mdesc = put(man)
+    mdesc["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
+    mdesc["annotations"] = {"org.opencontainers.image.ref.name": "i%d" % i}
+    manifests.append(mdesc)
+with open(os.path.join(out, "oci-layout"), "w") as f:
+    json.dump({"imageLayoutVersion": "1.0.0"}, f)
+with open(os.path.join(out, "index.json"), "w") as f:
+    json.dump({"schemaVersion": 2, "manifests": manifests}, f)
+EOF
+}
+
+echo "== ferry bundle scale benchmark"
+echo "ferry:   $FERRY_BIN (built $(date -r "$FERRY_BIN" '+%F %T'))"
+echo "host:    $(nproc) CPUs, $(uname -sr); workdir $W ($(df -PT "$W" | awk 'NR == 2 { print $2 }'))"
+echo "figures: median of $RUNS runs; per image = wall time / N; x floor = wall / floor wall"
+echo
+
+"$FERRY" keygen -o "$W/key" >/dev/null || die "ferry keygen failed"
+declare -A PER
+for n in "${SIZES[@]}"; do
+	L=$W/layout-$n
+	t0=$(now)
+	make_layout "$L" "$n" || die "building the layout of $n images failed"
+	t1=$(now)
+	printf 'N=%s: layout built in %.1f s (setup, not a result)\n' "$n" \
+		"$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }')"
+	cat >"$W/spec.yaml" <<EOF
+channel: scale
+sources:
+  - oci-layout: $L
+    name: bench/scale
+EOF
+	skip=0
+	for ((r = 1; r <= RUNS; r++)); do
+		rm -rf "$W/out" "$W/state.db"
+		mkdir -p "$W/out"
+		# A bundle's signed manifest has a size limit (bundle-format.md,
+		# section 12): an N whose manifest exceeds it is reported, not run.
+		if ! (measure export "$r" "$FERRY" export --spec "$W/spec.yaml" \
+			--key "$W/key.key" --out "$W/out" --state "$W/state.db" -q) 2>"$W/m/export.fail"; then
+			echo "N=$n: SKIPPED, export failed: $(tail -n 1 "$W/m/export.fail")"
+			skip=1
+			break
+		fi
+	done
+	if [ "$skip" = 1 ]; then
+		rm -rf "$L" "$W/out" "$W/state.db"
+		echo
+		continue
+	fi
+	bundles=("$W"/out/ferry-*.tar)
+	[ "${#bundles[@]}" -eq 1 ] && [ -f "${bundles[0]}" ] ||
+		die "expected one bundle in $W/out, found: ${bundles[*]}"
+	B=${bundles[0]}
+	for ((r = 1; r <= RUNS; r++)); do
+		measure verify "$r" "$FERRY" verify --trust-key "$W/key.pub" -q "$B"
+	done
+	for ((r = 1; r <= RUNS; r++)); do
+		rm -rf "$W/store"
+		"$FERRY" trust init --store "$W/store" --key "$W/key.pub" >/dev/null ||
+			die "trust init failed"
+		measure import "$r" "$FERRY" import --store "$W/store" -q "$B"
+	done
+	for ((r = 1; r <= RUNS; r++)); do
+		measure ls "$r" "$FERRY" store ls --store "$W/store"
+	done
+	grep -q "i$((n - 1))" "$W/m/ls.1.out" || die "store ls does not list image i$((n - 1))"
+	for ((r = 1; r <= RUNS; r++)); do
+		rm -rf "$W/x"
+		mkdir -p "$W/x"
+		measure floor "$r" sh -c 'cd "$1" && tar xf "$2" && find . -type f -print0 |
+			xargs -0 sha256sum >/dev/null' floor "$W/x" "$B"
+	done
+	rm -rf "$W/x" "$W/store" "$L" "$W/out" "$W/state.db"
+
+	read -r floor_s _ <<<"$(median floor)"
+	printf '%-16s %9s %12s %9s %10s\n' "N=$n" "wall s" "per image" "x floor" "peak RSS"
+	for step in export verify import ls floor; do
+		read -r s rss <<<"$(median "$step")"
+		printf '%-16s %9.3f %9.1f us %9.2f %6.1f MiB\n' "$step" "$s" \
+			"$(awk -v s="$s" -v n="$n" 'BEGIN { print s / n * 1e6 }')" \
+			"$(awk -v s="$s" -v f="$floor_s" 'BEGIN { print (f > 0 ? s / f : 0) }')" \
+			"$(awk -v k="$rss" 'BEGIN { print k / 1024 }')"
+		PER[$step.$n]="$s $rss"
+	done
+	PER[floor.$n]="$floor_s"
+	echo
+done
+
+goal() { if awk "BEGIN { exit !($1) }"; then echo "GOAL MET"; else echo "GOAL MISSED"; fi; }
+ran=()
+for n in "${SIZES[@]}"; do
+	[ -z "${PER[import.$n]:-}" ] || ran+=("$n")
+done
+[ ${#ran[@]} -gt 0 ] || die "no N could be measured"
+first=${ran[0]}
+last=${ran[${#ran[@]}-1]}
+echo "goals:"
+for n in "${ran[@]}"; do
+	read -r s rss <<<"${PER[import.$n]}"
+	f=${PER[floor.$n]}
+	printf '  N=%-7s import / floor %6.2fx (goal <= %s): %s; peak RSS %.1f MiB (goal < %s): %s\n' \
+		"$n" "$(awk -v s="$s" -v f="$f" 'BEGIN { print s / f }')" "$IMPORT_FLOOR_GOAL" \
+		"$(goal "$s / $f <= $IMPORT_FLOOR_GOAL")" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" \
+		"$RSS_GOAL_MIB" "$(goal "$rss / 1024 < $RSS_GOAL_MIB")"
+done
+read -r s1 _ <<<"${PER[import.$first]}"
+read -r s2 _ <<<"${PER[import.$last]}"
+printf '  import per image at N=%s / at N=%s: %.2fx (goal <= %s): %s\n' "$last" "$first" \
+	"$(awk -v a="$s2" -v b="$s1" -v n="$last" -v m="$first" 'BEGIN { print (a / n) / (b / m) }')" \
+	"$IMPORT_SCALE_GOAL" "$(goal "($s2 / $last) / ($s1 / $first) <= $IMPORT_SCALE_GOAL")"
