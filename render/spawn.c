@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "ferry/errors.h"
-#include "reconcile.h"
+#include "render.h"
 #include "banned.h"
 
 extern char **environ;
