@@ -42,6 +42,8 @@ void ferry_closure_dispose(ferry_closure *cl)
 			free(d->images[k].where);
 		}
 		free(d->images);
+		free(d->name);
+		free(d->repo);
 	}
 	free(cl->deployments);
 	memset(cl, 0, sizeof(*cl));
@@ -154,8 +156,10 @@ static int close_deployment(ferry_closure_deployment *out, ferry_registry *reg,
 	int error;
 
 	memset(&r, 0, sizeof(r));
-	out->name = dep->name;
-	out->repo = dep->repo;
+	if (!(out->name = strdup(dep->name)) || !(out->repo = strdup(dep->repo))) {
+		error = ferry_error_oom();
+		goto done;
+	}
 	if ((error = deployment_commit(out->commit, git, spec, dep)) < 0 ||
 	    (error = ferry_buf_printf(&owner, "deployment '%s'", dep->name)) < 0 ||
 	    (error = ferry_git_content_checkout(git, dep->repo, out->commit, dep->path, dir,

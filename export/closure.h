@@ -40,8 +40,8 @@ typedef struct {
 } ferry_closure_image;
 
 typedef struct {
-	const char *name;          /* borrowed from the spec */
-	const char *repo;
+	char *name;                /* the deployment's name */
+	char *repo;                /* its git source's repository */
 	char commit[41];           /* the revision rendered */
 	ferry_closure_image *images;
 	size_t nimages, allocimages;
