@@ -49,6 +49,48 @@ void ferry_closure_dispose(ferry_closure *cl)
 	memset(cl, 0, sizeof(*cl));
 }
 
+/* Each deployment's source.git names a git source: by URL (as written or
+ * resolved) or by repository name. */
+int ferry_closure_match(ferry_export_spec *spec)
+{
+	size_t i, k;
+	int error = 0;
+
+	for (i = 0; i < spec->ndeployments && !error; i++) {
+		ferry_deployment *dep = &spec->deployments[i];
+
+		for (k = 0; k < spec->nsources && !dep->repo && !error; k++) {
+			const ferry_source *src = &spec->sources[k];
+			char *name = NULL;
+
+			if (src->kind != FERRY_SOURCE_GIT)
+				continue;
+			if (src->name)
+				name = strdup(src->name);
+			else if (ferry_git_name_from_url(&name, src->location) < 0)
+				ferry_error_clear();
+			if (!name && src->name) {
+				error = ferry_error_oom();
+				break;
+			}
+			if (!strcmp(dep->git, src->written) || !strcmp(dep->git, src->location) ||
+			    (name && !strcmp(dep->git, name)))
+				dep->repo = name;
+			else
+				free(name);
+			if (!strcmp(dep->git, src->written) && !dep->repo)
+				error = ferry_error_set(FERRY_EINVALID, "%s:%d: deployment '%s': "
+							"cannot name the repository of '%s'",
+							spec->path, dep->line, dep->name, dep->git);
+		}
+		if (!error && !dep->repo)
+			error = ferry_error_set(FERRY_EINVALID, "%s:%d: deployment '%s': no git "
+						"source of this spec is '%s' (give its URL or its "
+						"name)", spec->path, dep->line, dep->name, dep->git);
+	}
+	return error;
+}
+
 /* The exported object the deployment's ref names in its repository. */
 static int deployment_commit(char commit[41], const ferry_git_content *git,
 			     const ferry_export_spec *spec, const ferry_deployment *dep)

@@ -56,6 +56,14 @@ typedef struct {
 const char *ferry_closure_status_name(ferry_closure_status s);
 
 /**
+ * Tie each deployment of `spec` to its git source (`repo`): source.git
+ * names a `git` source by its URL or path as written or resolved, or by
+ * its repository name. Call after ferry_export_spec_load. FERRY_EINVALID
+ * naming the spec line when no git source matches.
+ */
+int ferry_closure_match(ferry_export_spec *spec);
+
+/**
  * Compute the closure of `spec`'s deployments into `out` (caller disposes,
  * also on failure) and add missing images to `c` through `reg`. `git` is
  * collected; `state`, `channel` and `upto` say what the channel was sent

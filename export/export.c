@@ -378,7 +378,8 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	if (!opts->out_dir == !opts->outbox)
 		return ferry_error_set(FERRY_EINVALID, "give the export either an output "
 				       "directory or an outbox");
-	if ((error = ferry_export_spec_load(&spec, opts->spec_path)) < 0)
+	if ((error = ferry_export_spec_load(&spec, opts->spec_path)) < 0 ||
+	    (error = ferry_closure_match(spec)) < 0)
 		goto done;
 	state_path = opts->state_path ? strdup(opts->state_path)
 				      : ferry_export_state_default_path();

@@ -13,7 +13,6 @@
 #include "alloc.h"
 #include "buf.h"
 #include "fs.h"
-#include "git_source.h"
 #include "json.h"
 #include "manifest.h"
 #include "spec.h"
@@ -387,48 +386,6 @@ static int parse_deployment(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n
 	return error;
 }
 
-/* Each deployment's source.git names a git source: by URL (as written or
- * resolved) or by repository name. */
-static int match_deployments(ferry_export_spec *spec)
-{
-	size_t i, k;
-	int error = 0;
-
-	for (i = 0; i < spec->ndeployments && !error; i++) {
-		ferry_deployment *dep = &spec->deployments[i];
-
-		for (k = 0; k < spec->nsources && !dep->repo && !error; k++) {
-			const ferry_source *src = &spec->sources[k];
-			char *name = NULL;
-
-			if (src->kind != FERRY_SOURCE_GIT)
-				continue;
-			if (src->name)
-				name = strdup(src->name);
-			else if (ferry_git_name_from_url(&name, src->location) < 0)
-				ferry_error_clear();
-			if (!name && src->name) {
-				error = ferry_error_oom();
-				break;
-			}
-			if (!strcmp(dep->git, src->written) || !strcmp(dep->git, src->location) ||
-			    (name && !strcmp(dep->git, name)))
-				dep->repo = name;
-			else
-				free(name);
-			if (!strcmp(dep->git, src->written) && !dep->repo)
-				error = ferry_error_set(FERRY_EINVALID, "%s:%d: deployment '%s': "
-							"cannot name the repository of '%s'",
-							spec->path, dep->line, dep->name, dep->git);
-		}
-		if (!error && !dep->repo)
-			error = ferry_error_set(FERRY_EINVALID, "%s:%d: deployment '%s': no git "
-						"source of this spec is '%s' (give its URL or its "
-						"name)", spec->path, dep->line, dep->name, dep->git);
-	}
-	return error;
-}
-
 static int parse_registries(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *v)
 {
 	static const char *const allowed[] = { "auth-file", "insecure", "ca-file",
@@ -551,7 +508,7 @@ static int parse_root(ferry_export_spec *spec, spec_ctx *c)
 			    spec->channel);
 	if (!have_sources || spec->nsources == 0)
 		return fail(c, root, "missing or empty 'sources'", NULL);
-	return match_deployments(spec);
+	return 0;
 }
 
 int ferry_export_spec_load(ferry_export_spec **out, const char *path)

@@ -1,5 +1,6 @@
 /*
- * Rendering a stack's sources into the documents a target applies: plain
+ * Rendering deployment sources (a reconciler stack's, or a deployment an
+ * export spec names) into the documents a target applies: plain
  * manifests are read as they are, Kustomize overlays go through `kubectl
  * kustomize`, Helm charts through `helm template`, compose files pass
  * through. The output is then parsed with libyaml's document API, which
@@ -7,14 +8,15 @@
  *   - label every object ferry.stack=<stack> (and every pod template
  *     ferry.workload=<name>), so pruning and drift find the stack's objects
  *     by label on every target;
- *   - collect every image reference, for the audit trail and the
- *     require-digests policy;
+ *   - collect every image reference with where it is first used, for the
+ *     audit trail, the require-digests policy and export's image closure;
  *   - list the workloads and their containers, which is what drift on the
  *     podman target compares with the live containers;
- *   - on the podman and compose runtimes, which have no admission control
- *     of their own (rootful `podman kube play` runs what it is given), check
- *     every workload against the workload policy: no privileged containers,
- *     host namespaces, host paths outside the stack's allow-list, added
+ *   - when the caller asks (the reconciler does on the podman and compose
+ *     runtimes, which have no admission control of their own: rootful
+ *     `podman kube play` runs what it is given), check every workload
+ *     against the workload policy: no privileged containers, host
+ *     namespaces, host paths outside the stack's allow-list, added
  *     capabilities or root users, unless the stack allows the rule with a
  *     reason. A Kubernetes cluster enforces this at admission instead.
  */

@@ -3,6 +3,7 @@
  * with its line.
  */
 #include "fs.h"
+#include "closure.h"
 #include "spec.h"
 #include "testlib.h"
 
@@ -99,6 +100,7 @@ static void test_export_spec__deployments(void **state)
 
 	(void)state;
 	assert_int_equal(load(dir, good, &s), 0);
+	assert_int_equal(ferry_closure_match(s), 0);
 	assert_int_equal(s->closure_check, 1);
 	assert_int_equal(s->ndeployments, 2);
 	assert_string_equal(s->deployments[0].repo, "platform/deploy");
@@ -110,9 +112,12 @@ static void test_export_spec__deployments(void **state)
 	assert_non_null(json_object_get(s->registries, "127.0.0.1:5000"));
 	ferry_export_spec_free(s);
 
-	assert_error(load(dir, "channel: c\nsources: [{git: /r}]\ndeployments:\n"
-				"  - {name: a, source: {git: /elsewhere, branch: m}, format: compose}\n", &s),
-		     FERRY_EINVALID, "deployment 'a': no git source of this spec is '/elsewhere'");
+	assert_int_equal(load(dir, "channel: c\nsources: [{git: /r}]\ndeployments:\n"
+				"  - {name: a, source: {git: /elsewhere, branch: m}, format: compose}\n",
+			      &s), 0);
+	assert_error(ferry_closure_match(s), FERRY_EINVALID,
+		     ":4: deployment 'a': no git source of this spec is '/elsewhere'");
+	ferry_export_spec_free(s);
 	assert_error(load(dir, "channel: c\nsources: [{git: /r}]\ndeployments:\n"
 				"  - {name: a, source: {git: /r, branch: m, tag: t}, format: compose}\n", &s),
 		     FERRY_EINVALID, "found a second: 'tag'");
