@@ -16,7 +16,7 @@
 
 #include "ferry/errors.h"
 #include "buf.h"
-#include "closure.h"
+#include "image_closure.h"
 #include "baseline.h"
 #include "digest.h"
 #include "fs.h"

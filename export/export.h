@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "ferry/bundle.h"
-#include "closure.h"
+#include "image_closure.h"
 #include "manifest.h"
 #include "progress.h"
 #include "writer.h"

@@ -3,7 +3,7 @@
  * with its line.
  */
 #include "fs.h"
-#include "closure.h"
+#include "image_closure.h"
 #include "spec.h"
 #include "testlib.h"
 

@@ -6,8 +6,8 @@
  * `closure: check`, reported. docs/export-spec.md, "Deployments and the
  * image closure", documents the behaviour.
  */
-#ifndef FERRY_EXPORT_CLOSURE_H
-#define FERRY_EXPORT_CLOSURE_H
+#ifndef FERRY_EXPORT_IMAGE_CLOSURE_H
+#define FERRY_EXPORT_IMAGE_CLOSURE_H
 
 #include <stddef.h>
 #include <stdint.h>

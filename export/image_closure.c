@@ -1,5 +1,5 @@
 /*
- * The image closure of an export (closure.h). Each deployment is checked
+ * The image closure of an export (image_closure.h). Each deployment is checked
  * out from the export's git cache at the commit its branch or tag has in
  * this export, rendered by the render part exactly as the reconciler will
  * render it, and every image it uses is resolved to a digest with the
@@ -17,7 +17,7 @@
 #include "ferry/errors.h"
 #include "alloc.h"
 #include "buf.h"
-#include "closure.h"
+#include "image_closure.h"
 #include "fs.h"
 #include "reference.h"
 #include "render.h"
