@@ -83,6 +83,28 @@ static const cli_command export_command = {
 	.options = export_options,
 };
 
+/* deployment -> images -> digests, and why each is (not) in the bundle. */
+static json_t *closure_json(const ferry_closure *cl)
+{
+	json_t *a = json_array();
+	size_t i, k;
+
+	for (i = 0; a && i < cl->ndeployments; i++) {
+		const ferry_closure_deployment *d = &cl->deployments[i];
+		json_t *images = json_array();
+
+		for (k = 0; images && k < d->nimages; k++)
+			json_array_append_new(images, json_pack(
+				"{s:s,s:s,s:s,s:s}", "image", d->images[k].image, "digest",
+				d->images[k].digest, "where", d->images[k].where, "status",
+				ferry_closure_status_name(d->images[k].status)));
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:o*}", "deployment", d->name,
+						   "repository", d->repo, "commit", d->commit,
+						   "images", images));
+	}
+	return a;
+}
+
 static int print_json(const ferry_export_result *r)
 {
 	json_t *o = json_pack("{s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:[],s:[]}", "id",
@@ -104,6 +126,7 @@ static int print_json(const ferry_export_result *r)
 		json_array_append_new(files, json_string(r->files.paths[i]));
 	for (i = 0; i < r->nskipped; i++)
 		json_array_append_new(skipped, json_string(r->skipped[i]));
+	json_object_set_new(o, "closure", closure_json(&r->closure));
 	cli_print_json(o);
 	return 0;
 }

@@ -110,6 +110,33 @@ static void print_repos(const ferry_manifest *m)
 	}
 }
 
+/* The image closure the manifest records (sources of kind "closure"):
+ * deployment -> [{image, digest}]. */
+static json_t *closure_json(const ferry_manifest *m)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; o && i < m->nsources; i++) {
+		const char *loc = m->sources[i].location, *at = strrchr(loc, '@');
+		json_t *list;
+		char *image;
+
+		if (strcmp(m->sources[i].kind, "closure") || !at)
+			continue;
+		if (!(list = json_object_get(o, m->sources[i].name))) {
+			list = json_array();
+			json_object_set_new(o, m->sources[i].name, list);
+		}
+		if ((image = strndup(loc, (size_t)(at - loc)))) {
+			json_array_append_new(list, json_pack("{s:s,s:s}", "image", image,
+							      "digest", at + 1));
+			free(image);
+		}
+	}
+	return o;
+}
+
 static json_t *manifest_json(const ferry_read_result *r, int verified)
 {
 	const ferry_manifest *m = r->manifest;
@@ -158,6 +185,7 @@ static json_t *manifest_json(const ferry_read_result *r, int verified)
 		      "images", images, "members", members, "signatures", sigs,
 		      "sources", sources, "prerequisites", prereqs);
 	json_object_set_new(o, "repositories", repos_json(m));
+	json_object_set_new(o, "closure", closure_json(m));
 	return o;
 }
 

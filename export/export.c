@@ -16,6 +16,7 @@
 
 #include "ferry/errors.h"
 #include "buf.h"
+#include "image_closure.h"
 #include "baseline.h"
 #include "digest.h"
 #include "fs.h"
@@ -162,6 +163,28 @@ done:
 	}
 	*sources_out = src;
 	return 0;
+}
+
+/* The closure travels in the manifest's sources, one entry per image:
+ * kind "closure", the deployment's name, "IMAGE@DIGEST". */
+static int add_closure(ferry_manifest *m, const ferry_closure *cl)
+{
+	ferry_buf loc = FERRY_BUF_INIT;
+	size_t i, k;
+	int error = 0;
+
+	for (i = 0; i < cl->ndeployments && !error; i++)
+		for (k = 0; k < cl->deployments[i].nimages && !error; k++) {
+			const ferry_closure_image *img = &cl->deployments[i].images[k];
+
+			ferry_buf_clear(&loc);
+			if ((error = ferry_buf_printf(&loc, "%s@%s", img->image, img->digest)) == 0)
+				error = ferry_manifest_add_source(m, FERRY_CLOSURE_SOURCE_KIND,
+								  cl->deployments[i].name,
+								  loc.ptr);
+		}
+	ferry_buf_dispose(&loc);
+	return error;
 }
 
 /* Gather what one source contributes; each kind checks its own options. */
@@ -355,7 +378,8 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	if (!opts->out_dir == !opts->outbox)
 		return ferry_error_set(FERRY_EINVALID, "give the export either an output "
 				       "directory or an outbox");
-	if ((error = ferry_export_spec_load(&spec, opts->spec_path)) < 0)
+	if ((error = ferry_export_spec_load(&spec, opts->spec_path)) < 0 ||
+	    (error = ferry_closure_match(spec)) < 0)
 		goto done;
 	state_path = opts->state_path ? strdup(opts->state_path)
 				      : ferry_export_state_default_path();
@@ -398,17 +422,22 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 		if ((error = collect_source(&content, reg, &git, cache_dir, spec,
 					    &spec->sources[i])) < 0)
 			goto done;
+	/* Git first: the deployments of the image closure render the commits
+	 * this bundle exports. */
+	gopts.cache_dir = cache_dir;
+	gopts.state = state;
+	gopts.channel = spec->channel;
+	gopts.upto = opts->full ? 0 : upto;
+	if ((error = ferry_git_content_collect(&git, &gopts)) < 0 ||
+	    (error = ferry_closure_collect(&out->closure, reg, &content, &git, spec, state,
+					   spec->channel, opts->full || last == 0 ? 0 : upto,
+					   cache_dir)) < 0)
+		goto done;
 	if ((error = ferry_oci_content_finish(&content)) < 0 ||
 	    (error = mark_prerequisites(&content, state, spec->channel,
 					opts->full || last == 0 ? 0 : upto)) < 0 ||
 	    (error = ferry_registry_download(reg, &content)) < 0 ||
 	    (error = ferry_oci_content_index(&index, &content)) < 0)
-		goto done;
-	gopts.cache_dir = cache_dir;
-	gopts.state = state;
-	gopts.channel = spec->channel;
-	gopts.upto = opts->full ? 0 : upto;
-	if ((error = ferry_git_content_collect(&git, &gopts)) < 0)
 		goto done;
 
 	if ((error = ferry_manifest_new(&m, spec->channel)) < 0)
@@ -451,6 +480,8 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 						       spec->sources[i].name ? spec->sources[i].name : "",
 						       spec->sources[i].written)) < 0)
 			goto done;
+	if ((error = add_closure(m, &out->closure)) < 0)
+		goto done;
 
 	if ((error = ferry_buf_printf(&basename, FERRY_BUNDLE_BASENAME_FORMAT, m->channel,
 				      (unsigned long long)m->sequence)) < 0)
@@ -498,6 +529,8 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	git.skipped = NULL;
 	git.nskipped = 0;
 done:
+	if (error < 0)
+		ferry_closure_dispose(&out->closure);
 	ferry_manifest_free(m);
 	free(sources);
 	free(state_path);
@@ -526,4 +559,5 @@ void ferry_export_result_dispose(ferry_export_result *r)
 	r->nskipped = 0;
 	ferry_manifest_free(r->manifest);
 	ferry_write_result_dispose(&r->files);
+	ferry_closure_dispose(&r->closure);
 }

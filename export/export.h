@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "ferry/bundle.h"
+#include "image_closure.h"
 #include "manifest.h"
 #include "progress.h"
 #include "writer.h"
@@ -62,6 +63,7 @@ typedef struct {
 	size_t nskipped;
 	int unchanged;              /* if_changed: nothing written; manifest NULL */
 	uint64_t last_sequence;     /* the channel's last bundle (when unchanged) */
+	ferry_closure closure;      /* the deployments' images (the spec's deployments) */
 } ferry_export_result;
 
 /** Run an export. Nothing is written and no sequence is used on failure. */

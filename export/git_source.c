@@ -32,6 +32,7 @@
 #include "git_cmd.h"
 #include "git_error.h"
 #include "git_source.h"
+#include "tree_write.h"
 #include "log.h"
 #include "manifest.h"
 #include "banned.h"
@@ -1536,4 +1537,59 @@ void ferry_git_content_dispose(ferry_git_content *c)
 		rmdir(c->workdir);
 	free(c->workdir);
 	memset(c, 0, sizeof(*c));
+}
+
+/* ---- checkout for the image closure --------------------------------------- */
+
+int ferry_git_content_checkout(const ferry_git_content *c, const char *name,
+			       const char *object, const char *path, const char *dir,
+			       const char *owner)
+{
+	git_repository *repo = NULL;
+	git_oid id, commit_id;
+	git_commit *commit = NULL;
+	git_tree *root = NULL, *sub = NULL;
+	git_tree_entry *entry = NULL;
+	uint64_t total = 0;
+	size_t i;
+	int error = 0;
+
+	for (i = 0; c->jobs && i < c->jobs->n && !repo; i++)
+		if (c->jobs->v[i]->repo && !strcmp(c->jobs->v[i]->name, name))
+			repo = c->jobs->v[i]->repo;
+	if (!repo)
+		return ferry_error_set(FERRY_ENOTFOUND, "%s: git repository '%s' is not "
+				       "exported", owner, name);
+	if (git_oid_fromstr(&id, object) < 0 || peel_commit(&commit_id, repo, &id) < 0)
+		return ferry_error_set(FERRY_ENOTFOUND, "%s: commit %s is not in '%s'", owner,
+				       object, name);
+	if (git_commit_lookup(&commit, repo, &commit_id) < 0 ||
+	    git_commit_tree(&root, commit) < 0) {
+		error = ferry_git_error(FERRY_EIO, "%s: cannot read commit %s", owner, object);
+		goto done;
+	}
+	if (path && *path && strcmp(path, ".")) {
+		if (git_tree_entry_bypath(&entry, root, path) < 0 ||
+		    git_tree_entry_type(entry) != GIT_OBJECT_TREE) {
+			git_error_clear();
+			error = ferry_error_set(FERRY_ENOTFOUND, "%s: '%s' is not a directory "
+						"of '%s' at %.12s", owner, path, name, object);
+			goto done;
+		}
+		if (git_tree_lookup(&sub, repo, git_tree_entry_id(entry)) < 0) {
+			error = ferry_git_error(FERRY_EIO, "%s: cannot read '%s'", owner, path);
+			goto done;
+		}
+	}
+	if (mkdir(dir, 0700) < 0) {
+		error = ferry_error_set_errno(FERRY_EIO, "cannot create '%s'", dir);
+		goto done;
+	}
+	error = ferry_git_tree_write(repo, sub ? sub : root, dir, owner, &total);
+done:
+	git_tree_entry_free(entry);
+	git_tree_free(sub);
+	git_tree_free(root);
+	git_commit_free(commit);
+	return error;
 }

@@ -89,6 +89,19 @@ int ferry_git_content_add(ferry_git_content *c, const ferry_export_spec *spec,
  */
 int ferry_git_content_collect(ferry_git_content *c, const ferry_git_options *opts);
 
+/**
+ * Write the tree of `object` (a commit, or an object that peels to one
+ * such as an annotated tag; hex) of collected repository `name`, at `path`
+ * inside it (NULL or "": the root), into the new directory `dir`, from the
+ * cache (after ferry_git_content_collect). `owner` names what needs it in
+ * messages. FERRY_ENOTFOUND when the repository was not collected or the
+ * commit or the directory does not exist; FERRY_ETOOBIG and FERRY_EIO as
+ * ferry_git_tree_write.
+ */
+int ferry_git_content_checkout(const ferry_git_content *c, const char *name,
+			       const char *object, const char *path, const char *dir,
+			       const char *owner);
+
 /** Free everything and remove the bundle files. */
 void ferry_git_content_dispose(ferry_git_content *c);
 

@@ -967,6 +967,40 @@ int ferry_registry_collect(ferry_registry *r, ferry_oci_content *c,
 	return error;
 }
 
+int ferry_registry_resolve(char digest[FERRY_OCI_DIGEST_SIZE], ferry_registry *r,
+			   const ferry_export_spec *spec, const ferry_source *src)
+{
+	ferry_reference ref;
+	ferry_buf base = FERRY_BUF_INIT, what = FERRY_BUF_INIT;
+	ferry_oci_client *cl;
+	ferry_oci_document d;
+	src_opts o;
+	int error;
+
+	memset(&d, 0, sizeof(d));
+	if ((error = parse_opts(&o, spec, src, image_options)) < 0)
+		return error;
+	if ((error = ferry_reference_parse(&ref, src->location)) < 0) {
+		src_opts_dispose(&o);
+		return ferry_source_error(spec, src, "%s", ferry_error_last());
+	}
+	if ((error = ferry_buf_printf(&what, "image '%s'", src->location)) < 0 ||
+	    (error = ferry_buf_printf(&base, "%s://%s", o.insecure ? "http" : "https",
+				      ref.api_host)) < 0 ||
+	    (error = get_client(&cl, r, base.ptr, ref.registry, &o)) < 0 ||
+	    (error = fetch_manifest(&d, cl, ref.repository, ref.digest ? ref.digest : ref.tag,
+				    what.ptr)) < 0)
+		goto done;
+	ferry_oci_digest_format(digest, d.hex);
+done:
+	ferry_oci_document_dispose(&d);
+	ferry_reference_dispose(&ref);
+	ferry_buf_dispose(&base);
+	ferry_buf_dispose(&what);
+	src_opts_dispose(&o);
+	return error;
+}
+
 /* ---- downloads ---------------------------------------------------------- */
 
 static const ferry_oci_blob *find_blob(const ferry_oci_content *c, const char *hex)

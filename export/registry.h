@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "digest.h"
 #include "oci_layout.h"
 #include "progress.h"
 #include "spec.h"
@@ -63,6 +64,14 @@ void ferry_registry_free(ferry_registry *r);
 int ferry_registry_collect(ferry_registry *r, ferry_oci_content *c,
 			   const ferry_export_spec *spec, const ferry_source *src);
 
+/**
+ * The digest of the manifest or index that `image` source `src` names
+ * (its location is the reference), into `digest` ("sha256:<hex>"), with
+ * the source's registry settings; the document is fetched and verified
+ * (and cached), nothing is queued. Errors as ferry_registry_collect.
+ */
+int ferry_registry_resolve(char digest[FERRY_OCI_DIGEST_SIZE], ferry_registry *r,
+			   const ferry_export_spec *spec, const ferry_source *src);
 /**
  * Download the queued blobs that `c` carries (not those marked as
  * prerequisites) and are not in the cache yet. Errors as above.

@@ -264,6 +264,154 @@ static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 	return error;
 }
 
+/* ---- deployments and the image closure ---------------------------------- */
+
+static void deployment_dispose(ferry_deployment *d)
+{
+	free(d->name);
+	free(d->git);
+	free(d->repo);
+	free(d->ref);
+	free(d->path);
+	free(d->values);
+}
+
+static int parse_deploy_source(ferry_deployment *dep, spec_ctx *c, yaml_node_t *n)
+{
+	static const char *const refs[] = { "branch", "tag", "commit" };
+	yaml_node_pair_t *pair;
+	int error = 0, have_ref = 0;
+	size_t i;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(c, n, "a deployment's 'source' must be a mapping", NULL);
+	if ((error = check_unique_keys(c, n)) < 0)
+		return error;
+	for (pair = n->data.mapping.pairs.start;
+	     pair < n->data.mapping.pairs.top && !error; pair++) {
+		yaml_node_t *k = yaml_document_get_node(&c->doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(&c->doc, pair->value);
+		const char *key = ferry_yaml_scalar(k);
+
+		for (i = 0; key && i < 3; i++)
+			if (!strcmp(key, refs[i]))
+				break;
+		if (!key) {
+			error = fail(c, k, "keys must be plain words", NULL);
+		} else if (!strcmp(key, "git")) {
+			error = dup_scalar(&dep->git, c, v, key);
+		} else if (!strcmp(key, "path")) {
+			if ((error = dup_scalar(&dep->path, c, v, key)) == 0 &&
+			    !ferry_path_is_safe(dep->path))
+				error = fail(c, v, "'path' must be a relative path:", dep->path);
+		} else if (i < 3) {
+			if (have_ref++)
+				error = fail(c, k, "a deployment's source names one of branch, tag "
+					     "and commit; found a second:", key);
+			else if ((error = dup_scalar(&dep->ref, c, v, key)) == 0)
+				dep->ref_kind = (ferry_deploy_ref)i;
+		} else {
+			error = fail(c, k, "unknown key in a deployment's source", key);
+		}
+	}
+	if (!error && !dep->git)
+		error = fail(c, n, "a deployment's source needs 'git'", NULL);
+	if (!error && !have_ref)
+		error = fail(c, n, "a deployment's source needs a branch, a tag or a commit", NULL);
+	if (!error && dep->ref_kind == FERRY_DEPLOY_COMMIT &&
+	    (strlen(dep->ref) != 40 || strspn(dep->ref, "0123456789abcdef") != 40))
+		error = fail(c, n, "'commit' must be 40 lowercase hex digits:", dep->ref);
+	return error;
+}
+
+static int parse_deployment(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
+{
+	ferry_deployment dep;
+	yaml_node_pair_t *pair;
+	yaml_node_t *source = NULL;
+	int error = 0, have_format = 0;
+	size_t i;
+
+	memset(&dep, 0, sizeof(dep));
+	dep.line = ferry_yaml_line(n);
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(c, n, "each deployment must be a mapping", NULL);
+	if ((error = check_unique_keys(c, n)) < 0)
+		return error;
+	for (pair = n->data.mapping.pairs.start;
+	     pair < n->data.mapping.pairs.top && !error; pair++) {
+		yaml_node_t *k = yaml_document_get_node(&c->doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(&c->doc, pair->value);
+		const char *key = ferry_yaml_scalar(k);
+
+		if (!key) {
+			error = fail(c, k, "keys must be plain words", NULL);
+		} else if (!strcmp(key, "name")) {
+			error = dup_scalar(&dep.name, c, v, key);
+		} else if (!strcmp(key, "source")) {
+			source = v;
+			error = parse_deploy_source(&dep, c, v);
+		} else if (!strcmp(key, "format")) {
+			have_format = 1;
+			if (ferry_render_format_parse(&dep.format, ferry_yaml_scalar(v)) < 0)
+				error = fail(c, v, "format must be manifests, kustomize, helm or "
+					     "compose, not", ferry_yaml_scalar(v) ? ferry_yaml_scalar(v)
+									   : "");
+		} else if (!strcmp(key, "values")) {
+			if ((error = dup_scalar(&dep.values, c, v, key)) == 0 &&
+			    !ferry_path_is_safe(dep.values))
+				error = fail(c, v, "'values' must be a relative path:", dep.values);
+		} else {
+			error = fail(c, k, "unknown key in a deployment", key);
+		}
+	}
+	if (!error && !dep.name)
+		error = fail(c, n, "a deployment needs a 'name'", NULL);
+	if (!error && !source)
+		error = fail(c, n, "a deployment needs a 'source'", NULL);
+	if (!error && !have_format)
+		error = fail(c, n, "a deployment needs a 'format'", NULL);
+	if (!error && dep.values && dep.format != FERRY_FMT_HELM)
+		error = fail(c, n, "'values' applies to format helm only", NULL);
+	for (i = 0; !error && i < spec->ndeployments; i++)
+		if (!strcmp(spec->deployments[i].name, dep.name))
+			error = fail(c, n, "deployment names must be unique:", dep.name);
+	if (!error &&
+	    !(error = FERRY_ALLOC_GROW(spec->deployments, spec->ndeployments + 1,
+				       spec->allocdeployments))) {
+		spec->deployments[spec->ndeployments++] = dep;
+		return 0;
+	}
+	deployment_dispose(&dep);
+	return error;
+}
+
+static int parse_registries(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *v)
+{
+	static const char *const allowed[] = { "auth-file", "insecure", "ca-file",
+					       "redirect-hosts", NULL };
+	const char *host, *key;
+	json_t *opts, *val;
+	size_t i;
+	int error;
+
+	if (v->type != YAML_MAPPING_NODE)
+		return fail(c, v, "'registries' must map registry hosts to settings", NULL);
+	if ((error = to_json(&spec->registries, c, v, 0)) < 0)
+		return error;
+	json_object_foreach(spec->registries, host, opts) {
+		if (!json_is_object(opts))
+			return fail(c, v, "the settings of a registry must be a mapping:", host);
+		json_object_foreach(opts, key, val) {
+			for (i = 0; allowed[i] && strcmp(allowed[i], key); i++)
+				;
+			if (!allowed[i])
+				return fail(c, v, "unknown registry setting", key);
+		}
+	}
+	return 0;
+}
+
 static int parse_expires(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *v)
 {
 	const char *s = ferry_yaml_scalar(v);
@@ -315,6 +463,27 @@ static int parse_root(ferry_export_spec *spec, spec_ctx *c)
 				error = fail(c, v, "expected a path for", key);
 			else
 				error = resolve_path(&spec->trust_root, c, p);
+		} else if (!strcmp(key, "deployments")) {
+			if (v->type != YAML_SEQUENCE_NODE) {
+				error = fail(c, v, "'deployments' must be a list", NULL);
+				break;
+			}
+			for (it = v->data.sequence.items.start;
+			     it < v->data.sequence.items.top && !error; it++)
+				error = parse_deployment(spec, c,
+							 yaml_document_get_node(&c->doc, *it));
+		} else if (!strcmp(key, "closure")) {
+			const char *mode = ferry_yaml_scalar(v);
+
+			if (mode && !strcmp(mode, "add"))
+				spec->closure_check = 0;
+			else if (mode && !strcmp(mode, "check"))
+				spec->closure_check = 1;
+			else
+				error = fail(c, v, "'closure' must be add or check, not",
+					     mode ? mode : "");
+		} else if (!strcmp(key, "registries")) {
+			error = parse_registries(spec, c, v);
 		} else if (!strcmp(key, "sources")) {
 			if (v->type != YAML_SEQUENCE_NODE) {
 				error = fail(c, v, "'sources' must be a list", NULL);
@@ -403,6 +572,10 @@ void ferry_export_spec_free(ferry_export_spec *spec)
 	for (i = 0; i < spec->nsources; i++)
 		source_dispose(&spec->sources[i]);
 	free(spec->sources);
+	for (i = 0; i < spec->ndeployments; i++)
+		deployment_dispose(&spec->deployments[i]);
+	free(spec->deployments);
+	json_decref(spec->registries);
 	free(spec->channel);
 	free(spec->path);
 	free(spec->dir);

@@ -16,6 +16,8 @@
 
 #include <jansson.h>
 
+#include "render.h"
+
 /* Source kinds: the key that names the kind in a source's mapping. */
 typedef enum {
 	FERRY_SOURCE_OCI_LAYOUT = 1,  /* oci-layout: PATH */
@@ -36,6 +38,30 @@ typedef struct {
 	int line;        /* where it was declared, for messages */
 } ferry_source;
 
+/* What a deployment's source names in its git repository. */
+typedef enum {
+	FERRY_DEPLOY_BRANCH = 0,
+	FERRY_DEPLOY_TAG = 1,
+	FERRY_DEPLOY_COMMIT = 2
+} ferry_deploy_ref;
+
+/*
+ * A deployment: what will be deployed from an exported git source, in the
+ * shape of a reconciler stack. Export renders it to find the images it
+ * needs (the image closure).
+ */
+typedef struct {
+	char *name;
+	int line;
+	char *git;            /* source.git as written: a git source's URL or name */
+	char *repo;           /* that source's repository name in the bundle */
+	ferry_deploy_ref ref_kind;
+	char *ref;            /* branch, tag or commit (hex) */
+	char *path;           /* directory inside the repository; NULL: the root */
+	ferry_format format;
+	char *values;         /* helm: values file inside `path` */
+} ferry_deployment;
+
 typedef struct {
 	char *path;           /* the spec file, for messages */
 	char *dir;            /* its directory, for relative paths */
@@ -45,6 +71,10 @@ typedef struct {
 	ferry_source *sources;
 	size_t nsources, allocsources;
 	char *trust_root;     /* a new trust root file to carry, or NULL */
+	ferry_deployment *deployments;
+	size_t ndeployments, allocdeployments;
+	int closure_check;    /* closure: check (fail on missing images) */
+	json_t *registries;   /* host -> options for discovered images, or NULL */
 } ferry_export_spec;
 
 #define FERRY_SPEC_MAX_SIZE (1u << 20)

@@ -392,15 +392,7 @@ static int parse_stack(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 			error = parse_source(c, s, v);
 		} else if (!strcmp(k, "format")) {
 			val = ferry_yaml_scalar(v) ? ferry_yaml_scalar(v) : "";
-			if (!strcmp(val, "manifests"))
-				s->format = FERRY_FMT_MANIFESTS;
-			else if (!strcmp(val, "kustomize"))
-				s->format = FERRY_FMT_KUSTOMIZE;
-			else if (!strcmp(val, "helm"))
-				s->format = FERRY_FMT_HELM;
-			else if (!strcmp(val, "compose"))
-				s->format = FERRY_FMT_COMPOSE;
-			else
+			if (ferry_render_format_parse(&s->format, val) < 0)
 				error = fail(c, v, "format must be manifests, kustomize, helm or "
 					     "compose, not", val);
 		} else if (!strcmp(k, "values")) {

@@ -315,7 +315,7 @@ static int deploy(ferry_reconciler *rc, const ferry_stack *stack, const char *re
 	pthread_mutex_lock(&rc->db);
 	error = ferry_source_checkout(&sub, rc->st, stack, rev, work.ptr);
 	pthread_mutex_unlock(&rc->db);
-	if (error < 0 || (error = ferry_render(r, rc->cfg, stack, sub)) < 0)
+	if (error < 0 || (error = ferry_stack_render(r, rc->cfg, stack, sub)) < 0)
 		goto done;
 	if ((error = ferry_buf_printf(file, "%s/%s-%.12s.%s", rc->state_dir, stack->name,
 				      ferry_oci_digest_hex(rev) ? ferry_oci_digest_hex(rev) : rev,

@@ -11,9 +11,9 @@
  * the policy says so. Every cycle is an audit event in ferry.db (table
  * reconcile_events) and, when asked, a JSON line for a SIEM.
  *
- * Module layout: config.c (the YAML config), spawn.c (child processes with
- * argument vectors), source.c (libgit2 and OCI artifacts), render.c
- * (rendering and the manifest checks), runtime.c (podman, kubectl, compose),
+ * Module layout: config.c (the YAML config), render_stack.c (a stack's
+ * rendering through the render part, render.h), source.c (libgit2 and OCI
+ * artifacts), runtime.c (podman, kubectl, compose),
  * audit.c (events and per-stack state), engine.c (cycles and the daemon),
  * webhook.c (the HTTP endpoint).
  */
@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "health_notify.h"
+#include "render.h"
 #include "buf.h"
 #include "stacks.h"
 #include "store.h"
@@ -39,39 +40,12 @@ typedef enum {
 	FERRY_REF_OCI = 3      /* an OCI reference "name:tag" or "name@sha256:..." */
 } ferry_ref_kind;
 typedef enum {
-	FERRY_FMT_MANIFESTS = 0,
-	FERRY_FMT_KUSTOMIZE = 1,
-	FERRY_FMT_HELM = 2,
-	FERRY_FMT_COMPOSE = 3
-} ferry_format;
-typedef enum {
 	FERRY_RUNTIME_PODMAN = 0,
 	FERRY_RUNTIME_KUBERNETES = 1,
 	FERRY_RUNTIME_COMPOSE = 2
 } ferry_runtime_kind;
 
 #define FERRY_STACK_NAME_MAX 63
-
-/*
- * The workload policy's rules (bits of ferry_stack.workload_allow). On the
- * podman and compose runtimes every rendered workload is checked against
- * them before anything is applied; a stack allows a rule only with a
- * reason, which is then audited with each use.
- */
-typedef enum {
-	FERRY_RULE_PRIVILEGED = 1 << 0,    /* privileged containers */
-	FERRY_RULE_HOST_NETWORK = 1 << 1,  /* hostNetwork, network_mode: host */
-	FERRY_RULE_HOST_PID = 1 << 2,      /* hostPID, pid: host */
-	FERRY_RULE_HOST_IPC = 1 << 3,      /* hostIPC, ipc: host */
-	FERRY_RULE_HOST_PATH = 1 << 4,     /* hostPath volumes, bind mounts (outside host-paths) */
-	FERRY_RULE_CAPABILITIES = 1 << 5,  /* capabilities.add, cap_add */
-	FERRY_RULE_RUN_AS_ROOT = 1 << 6    /* runAsUser: 0, user: root */
-} ferry_workload_rule;
-
-/** The rule's name in the config and in events ("host-network"), or NULL. */
-const char *ferry_workload_rule_name(ferry_workload_rule rule);
-/** The rule named `name`, or 0. */
-unsigned ferry_workload_rule_parse(const char *name);
 
 typedef struct {
 	char *name;               /* [a-z0-9]([-a-z0-9]*[a-z0-9])?, a label value */
@@ -152,68 +126,24 @@ void ferry_reconcile_config_free(ferry_reconcile_config *cfg);
 ferry_stack *ferry_reconcile_config_stack(const ferry_reconcile_config *cfg,
 					  const char *name);
 
-/* ---- child processes (spawn.c) ------------------------------------------ */
+/* ---- rendering (the render part, render.h) ---------------------------- */
 
-/**
- * Run argv[0] (looked up in PATH) with `argv`, the environment plus
- * `env_add` ("NAME=value", NULL-terminated, may be NULL), no shell. The
- * child's stdout and stderr are collected into `out` and `err` (either may
- * be NULL to discard; 64 MiB cap each). `*status` gets the exit status, or
- * 128 + signal. FERRY_ENOTFOUND when the program does not exist, FERRY_EIO
- * when it cannot be started.
- */
-int ferry_spawn(int *status, ferry_buf *out, ferry_buf *err,
-		const char *const *argv, const char *const *env_add);
-/** Nonzero when `prog` is an executable found through PATH. */
-int ferry_spawn_available(const char *prog);
-/** Append argv as a shell-quoted command line (for --dry-run output). */
-int ferry_spawn_format(ferry_buf *out, const char *const *argv);
-
-/* ---- rendering (render.c) ----------------------------------------------- */
-
-typedef struct {
-	char *kind, *name;        /* e.g. "Deployment", "web" */
-	size_t ncontainers, alloc_containers, alloc_images;
-	char **containers;        /* container names */
-	char **images;            /* their image references */
-} ferry_workload;
-
-typedef struct {
-	ferry_buf yaml;           /* the documents to apply, labels added */
-	char **images;            /* every image reference, unique, in order */
-	size_t nimages, allocimages;
-	ferry_workload *workloads;
-	size_t nworkloads, allocworkloads;
-	ferry_buf exceptions;     /* uses of the workload policy's exceptions */
-	ferry_buf refusals;       /* what the workload policy refused */
-	int refused;              /* nonzero when it refused anything */
-} ferry_rendered;
-
-void ferry_rendered_dispose(ferry_rendered *r);
+/** The render parameters of `stack` under `cfg` (borrowed pointers). */
+void ferry_stack_render_params(ferry_render_params *out, const ferry_reconcile_config *cfg,
+			       const ferry_stack *stack);
 
 /**
  * Render the stack's sources checked out in `dir` (the stack's `path`
- * already applied) into `out`: plain manifests (every *.yaml / *.yml file
- * of `dir`, sorted by name), `kubectl kustomize dir`, `helm template`
- * (FERRY_EUNSUPPORTED naming helm when it is not installed) or a compose
- * file. Every object gets the label ferry.stack=<name>; pod templates also
- * ferry.workload=<name>. With require-digests, an image without a digest
- * is FERRY_EVERIFY naming the image and its object. On the podman and
- * compose runtimes the workload policy runs on the rendered objects: what
- * it refuses is FERRY_EVERIFY with `out->refused` set, naming each object
- * and rule; what the stack's exceptions allowed is listed in
- * `out->exceptions`.
+ * already applied) with ferry_render_dir (render.h). With require-digests,
+ * an image without a digest is FERRY_EVERIFY naming the image and its
+ * object. On the podman and compose runtimes the workload policy runs on
+ * the rendered objects: what it refuses is FERRY_EVERIFY with
+ * `out->refused` set, naming each object and rule; what the stack's
+ * exceptions allowed is listed in `out->exceptions`. On failure `out` is
+ * disposed except for `refused`.
  */
-int ferry_render(ferry_rendered *out, const ferry_reconcile_config *cfg,
-		 const ferry_stack *stack, const char *dir);
-
-/**
- * Post-process multi-document YAML text (as ferry_render does after the
- * renderer ran): labels, images, workloads, the digest check. `what` names
- * the input in messages.
- */
-int ferry_render_process(ferry_rendered *out, const ferry_stack *stack,
-			 const char *text, size_t len, const char *what);
+int ferry_stack_render(ferry_rendered *out, const ferry_reconcile_config *cfg,
+		       const ferry_stack *stack, const char *dir);
 
 /* ---- sources (source.c) ------------------------------------------------- */
 
@@ -312,8 +242,6 @@ int ferry_runtime_health(ferry_rollout *state, ferry_buf *detail,
 /** Forget the cached live-state snapshot (after an apply elsewhere). */
 void ferry_runtime_invalidate(void);
 
-/** Workloads as compact JSON (for the state table); caller frees. */
-char *ferry_workloads_to_json(const ferry_rendered *r);
 
 /* ---- the engine (engine.c, audit.c) ------------------------------------- */
 

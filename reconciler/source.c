@@ -7,6 +7,7 @@
  * directory, with no git working tree and no hooks involved.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "git_error.h"
 #include "hash.h"
 #include "reconcile.h"
+#include "tree_write.h"
 #include "reference.h"
 #include "util.h"
 #include "walk.h"
@@ -31,24 +33,15 @@
 /* What one checkout may write, git or artifact: a stack's sources are
  * configuration, and a source in the store is trusted no further than
  * these (a small pack or layer can expand to far more). */
-#define SOURCE_FILE_MAX ((uint64_t)64 << 20)
-#define SOURCE_TOTAL_MAX ((uint64_t)1 << 30)
 
 /* Account for a file of `size` bytes at `name` about to be written. */
 static int admit_file(uint64_t *total, const ferry_stack *stack, const char *name,
 		      uint64_t size)
 {
-	if (size > SOURCE_FILE_MAX)
-		return ferry_error_set(FERRY_ETOOBIG, "stack '%s': '%s' is too large (%llu bytes, "
-				       "above the limit of %llu bytes for one file)", stack->name,
-				       name, (unsigned long long)size,
-				       (unsigned long long)SOURCE_FILE_MAX);
-	if (size > SOURCE_TOTAL_MAX - *total)
-		return ferry_error_set(FERRY_ETOOBIG, "stack '%s': the checkout is too large "
-				       "(more than %llu bytes in all at '%s')", stack->name,
-				       (unsigned long long)SOURCE_TOTAL_MAX, name);
-	*total += size;
-	return 0;
+	char owner[FERRY_STACK_NAME_MAX + 16];
+
+	snprintf(owner, sizeof(owner), "stack '%s'", stack->name);
+	return ferry_checkout_admit(total, owner, name, size);
 }
 
 void ferry_revision_dispose(ferry_revision *rev)
@@ -226,91 +219,6 @@ done:
 
 /* ---- checkout ------------------------------------------------------------- */
 
-/* The blob's size is read from its header (for a delta, from the delta's
- * first bytes) before the blob itself is loaded. */
-static int write_blob(git_repository *repo, const git_tree_entry *e, const char *path,
-		      const ferry_stack *stack, uint64_t *total, const char *name)
-{
-	git_blob *blob = NULL;
-	git_odb *odb = NULL;
-	git_object_t type;
-	size_t size;
-	int fd, error = 0;
-	mode_t mode = git_tree_entry_filemode(e) == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644;
-
-	if (git_repository_odb(&odb, repo) < 0 ||
-	    git_odb_read_header(&size, &type, odb, git_tree_entry_id(e)) < 0) {
-		git_odb_free(odb);
-		return ferry_git_error(FERRY_EIO, "stack '%s': cannot read a blob", stack->name);
-	}
-	git_odb_free(odb);
-	if ((error = admit_file(total, stack, name, (uint64_t)size)) < 0)
-		return error;
-	if (git_blob_lookup(&blob, repo, git_tree_entry_id(e)) < 0)
-		return ferry_git_error(FERRY_EIO, "stack '%s': cannot read a blob",
-				       stack->name);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0) {
-		error = ferry_error_set_errno(FERRY_EIO, "cannot create '%s'", path);
-	} else {
-		error = ferry_fs_write_all(fd, git_blob_rawcontent(blob),
-					   (size_t)git_blob_rawsize(blob));
-		close(fd);
-	}
-	git_blob_free(blob);
-	return error;
-}
-
-static int write_tree(git_repository *repo, const git_tree *tree, const char *dir,
-		      const ferry_stack *stack, int depth, uint64_t *total, size_t root)
-{
-	ferry_buf path = FERRY_BUF_INIT;
-	size_t i, n = git_tree_entrycount(tree);
-	int error = 0;
-
-	if (depth > 64)
-		return ferry_error_set(FERRY_EINVALID, "stack '%s': tree nested too deep",
-				       stack->name);
-	for (i = 0; i < n && !error; i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
-		const char *name = git_tree_entry_name(e);
-
-		if (!strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/') ||
-		    !strcmp(name, ".git"))
-			continue;
-		ferry_buf_clear(&path);
-		if ((error = ferry_buf_printf(&path, "%s/%s", dir, name)) < 0)
-			break;
-		switch (git_tree_entry_type(e)) {
-		case GIT_OBJECT_BLOB:
-			/* symbolic links are not followed nor written */
-			if (git_tree_entry_filemode(e) != GIT_FILEMODE_LINK)
-				error = write_blob(repo, e, path.ptr, stack, total,
-						   path.ptr + root);
-			break;
-		case GIT_OBJECT_TREE: {
-			git_tree *sub = NULL;
-
-			if (mkdir(path.ptr, 0755) < 0) {
-				error = ferry_error_set_errno(FERRY_EIO, "cannot create '%s'", path.ptr);
-				break;
-			}
-			if (git_tree_lookup(&sub, repo, git_tree_entry_id(e)) < 0) {
-				error = ferry_git_error(FERRY_EIO, "stack '%s': cannot read a tree",
-							stack->name);
-				break;
-			}
-			error = write_tree(repo, sub, path.ptr, stack, depth + 1, total, root);
-			git_tree_free(sub);
-			break;
-		}
-		default:
-			break;   /* submodules are not part of a stack's sources */
-		}
-	}
-	ferry_buf_dispose(&path);
-	return error;
-}
-
 static int checkout_git(ferry_store *st, const ferry_stack *stack, const char *id,
 			const char *dir)
 {
@@ -329,7 +237,12 @@ static int checkout_git(ferry_store *st, const ferry_stack *stack, const char *i
 					stack->name);
 		goto done;
 	}
-	error = write_tree(repo, tree, dir, stack, 0, &total, strlen(dir) + 1);
+	{
+		char owner[FERRY_STACK_NAME_MAX + 16];
+
+		snprintf(owner, sizeof(owner), "stack '%s'", stack->name);
+		error = ferry_git_tree_write(repo, tree, dir, owner, &total);
+	}
 done:
 	git_tree_free(tree);
 	git_commit_free(commit);

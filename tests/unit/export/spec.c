@@ -3,6 +3,7 @@
  * with its line.
  */
 #include "fs.h"
+#include "image_closure.h"
 #include "spec.h"
 #include "testlib.h"
 
@@ -100,12 +101,65 @@ static void test_export_spec__parses_bytes(void **state)
 	assert_null(s);
 }
 
+static void test_export_spec__deployments(void **state)
+{
+	char *dir = test_mkdtemp();
+	ferry_export_spec *s;
+	static const char good[] =
+		"channel: c\nclosure: check\n"
+		"sources:\n  - git: https://git.example/platform/deploy.git\n"
+		"  - git: https://git.example/other.git\n    name: team/other\n"
+		"deployments:\n"
+		"  - name: web\n"
+		"    source: {git: https://git.example/platform/deploy.git, branch: main, path: apps/web}\n"
+		"    format: kustomize\n"
+		"  - name: chart\n    source: {git: team/other, tag: v1}\n"
+		"    format: helm\n    values: values-prod.yaml\n"
+		"registries:\n  \"127.0.0.1:5000\": {insecure: true}\n";
+
+	(void)state;
+	assert_int_equal(load(dir, good, &s), 0);
+	assert_int_equal(ferry_closure_match(s), 0);
+	assert_int_equal(s->closure_check, 1);
+	assert_int_equal(s->ndeployments, 2);
+	assert_string_equal(s->deployments[0].repo, "platform/deploy");
+	assert_int_equal(s->deployments[0].format, FERRY_FMT_KUSTOMIZE);
+	assert_string_equal(s->deployments[0].path, "apps/web");
+	assert_string_equal(s->deployments[1].repo, "team/other");
+	assert_int_equal(s->deployments[1].ref_kind, FERRY_DEPLOY_TAG);
+	assert_string_equal(s->deployments[1].values, "values-prod.yaml");
+	assert_non_null(json_object_get(s->registries, "127.0.0.1:5000"));
+	ferry_export_spec_free(s);
+
+	assert_int_equal(load(dir, "channel: c\nsources: [{git: /r}]\ndeployments:\n"
+				"  - {name: a, source: {git: /elsewhere, branch: m}, format: compose}\n",
+			      &s), 0);
+	assert_error(ferry_closure_match(s), FERRY_EINVALID,
+		     ":4: deployment 'a': no git source of this spec is '/elsewhere'");
+	ferry_export_spec_free(s);
+	assert_error(load(dir, "channel: c\nsources: [{git: /r}]\ndeployments:\n"
+				"  - {name: a, source: {git: /r, branch: m, tag: t}, format: compose}\n", &s),
+		     FERRY_EINVALID, "found a second: 'tag'");
+	assert_error(load(dir, "channel: c\nsources: [{git: /r}]\ndeployments:\n"
+				"  - {name: a, source: {git: /r, branch: m}, format: jsonnet}\n", &s),
+		     FERRY_EINVALID, "format must be");
+	assert_error(load(dir, "channel: c\nsources: [{git: /r}]\ndeployments:\n"
+				"  - {name: a, source: {git: /r, branch: m, path: ../x}, format: compose}\n", &s),
+		     FERRY_EINVALID, "'path' must be a relative path");
+	assert_error(load(dir, "channel: c\nsources: [{git: /r}]\nclosure: maybe\n", &s),
+		     FERRY_EINVALID, "'closure' must be add or check");
+	assert_error(load(dir, "channel: c\nsources: [{git: /r}]\nregistries: {h: {proxy: x}}\n",
+			  &s), FERRY_EINVALID, "unknown registry setting 'proxy'");
+	test_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_export_spec__parses_sources),
 		cmocka_unit_test(test_export_spec__names_mistakes),
 		cmocka_unit_test(test_export_spec__parses_bytes),
+		cmocka_unit_test(test_export_spec__deployments),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /*
- * Rendering a stack's sources into the documents a target applies: plain
+ * Rendering deployment sources (a reconciler stack's, or a deployment an
+ * export spec names) into the documents a target applies: plain
  * manifests are read as they are, Kustomize overlays go through `kubectl
  * kustomize`, Helm charts through `helm template`, compose files pass
  * through. The output is then parsed with libyaml's document API, which
@@ -7,14 +8,15 @@
  *   - label every object ferry.stack=<stack> (and every pod template
  *     ferry.workload=<name>), so pruning and drift find the stack's objects
  *     by label on every target;
- *   - collect every image reference, for the audit trail and the
- *     require-digests policy;
+ *   - collect every image reference with where it is first used, for the
+ *     audit trail, the require-digests policy and export's image closure;
  *   - list the workloads and their containers, which is what drift on the
  *     podman target compares with the live containers;
- *   - on the podman and compose runtimes, which have no admission control
- *     of their own (rootful `podman kube play` runs what it is given), check
- *     every workload against the workload policy: no privileged containers,
- *     host namespaces, host paths outside the stack's allow-list, added
+ *   - when the caller asks (the reconciler does on the podman and compose
+ *     runtimes, which have no admission control of their own: rootful
+ *     `podman kube play` runs what it is given), check every workload
+ *     against the workload policy: no privileged containers, host
+ *     namespaces, host paths outside the stack's allow-list, added
  *     capabilities or root users, unless the stack allows the rule with a
  *     reason. A Kubernetes cluster enforces this at admission instead.
  */
@@ -28,11 +30,35 @@
 #include "alloc.h"
 #include "digest.h"
 #include "fs.h"
-#include "reconcile.h"
+#include "render.h"
 #include "yaml_doc.h"
 #include "banned.h"
 
 #define MANIFEST_MAX_SIZE (16u << 20)
+
+/* The word messages use for what is rendered ("stack", "deployment"). */
+#define KW(p) ((p)->kind_word ? (p)->kind_word : "stack")
+
+static const char *const format_names[] = { "manifests", "kustomize", "helm", "compose" };
+
+int ferry_render_format_parse(ferry_format *out, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++)
+		if (name && !strcmp(name, format_names[i])) {
+			*out = (ferry_format)i;
+			return 0;
+		}
+	return ferry_error_set(FERRY_EINVALID, "format must be manifests, kustomize, helm or "
+			       "compose, not '%s'", name ? name : "");
+}
+
+const char *ferry_render_format_name(ferry_format f)
+{
+	return (unsigned)f < sizeof(format_names) / sizeof(format_names[0]) ? format_names[f]
+									       : "?";
+}
 
 void ferry_rendered_dispose(ferry_rendered *r)
 {
@@ -41,9 +67,12 @@ void ferry_rendered_dispose(ferry_rendered *r)
 	ferry_buf_dispose(&r->yaml);
 	ferry_buf_dispose(&r->exceptions);
 	ferry_buf_dispose(&r->refusals);
-	for (i = 0; i < r->nimages; i++)
+	for (i = 0; i < r->nimages; i++) {
 		free(r->images[i]);
+		free(r->image_where[i]);
+	}
 	free(r->images);
+	free(r->image_where);
 	for (i = 0; i < r->nworkloads; i++) {
 		ferry_workload *w = &r->workloads[i];
 
@@ -168,37 +197,48 @@ static int has_digest(const char *image)
 	return at && ferry_oci_digest_valid(at + 1);
 }
 
-static int add_image(ferry_rendered *r, const ferry_stack *stack, const char *image,
-		     const char *where)
+/* Add `image`, used by `where` in input `file`, unless it is listed. */
+static int add_image(ferry_rendered *r, const ferry_render_params *p, const char *image,
+		     const char *file, const char *where)
 {
+	ferry_buf at = FERRY_BUF_INIT;
 	size_t i;
 	int error;
 
-	if (stack->require_digests && !has_digest(image))
+	if (p->require_digests && !has_digest(image))
 		return ferry_error_set(FERRY_EVERIFY,
-				       "stack '%s': image '%s' in %s has no digest "
+				       "%s '%s': image '%s' in %s has no digest "
 				       "(require-digests: use NAME@sha256:DIGEST)",
-				       stack->name, image, where);
+				       KW(p), p->name, image, where);
 	for (i = 0; i < r->nimages; i++)
 		if (!strcmp(r->images[i], image))
 			return 0;
-	if ((error = FERRY_ALLOC_GROW(r->images, r->nimages + 1, r->allocimages)) < 0)
+	if ((error = FERRY_ALLOC_GROW(r->images, r->nimages + 1, r->allocimages)) < 0 ||
+	    (error = FERRY_ALLOC_GROW(r->image_where, r->nimages + 1, r->allocwhere)) < 0 ||
+	    (error = ferry_buf_printf(&at, "%s: %s", file, where)) < 0)
 		return error;
-	if (!(r->images[r->nimages] = strdup(image)))
+	r->images[r->nimages] = strdup(image);
+	r->image_where[r->nimages] = ferry_buf_detach(&at);
+	if (!r->images[r->nimages] || !r->image_where[r->nimages]) {
+		free(r->images[r->nimages]);
+		free(r->image_where[r->nimages]);
 		return ferry_error_oom();
+	}
 	r->nimages++;
 	return 0;
 }
 
-/* Walk containers and initContainers of a pod spec. */
-static int pod_spec(ferry_rendered *r, ferry_workload *w, const ferry_stack *stack,
-		    yaml_document_t *d, int spec, const char *where)
+/* Walk the initContainers, containers and ephemeralContainers of a pod
+ * spec; the workload lists its containers. */
+static int pod_spec(ferry_rendered *r, ferry_workload *w, const ferry_render_params *p,
+		    yaml_document_t *d, int spec, const char *file, const char *where)
 {
-	static const char *const lists[] = { "initContainers", "containers" };
+	static const char *const lists[] = { "initContainers", "containers",
+					     "ephemeralContainers" };
 	size_t l;
 	int error;
 
-	for (l = 0; l < 2; l++) {
+	for (l = 0; l < 3; l++) {
 		yaml_node_t *seq = get(d, map_get(d, spec, lists[l]));
 		yaml_node_item_t *it;
 
@@ -214,7 +254,7 @@ static int pod_spec(ferry_rendered *r, ferry_workload *w, const ferry_stack *sta
 			if (!image || !*image)
 				return ferry_error_set(FERRY_EINVALID, "%s: a container has no image",
 						       where);
-			if ((error = add_image(r, stack, image, where)) < 0)
+			if ((error = add_image(r, p, image, file, where)) < 0)
 				return error;
 			if (l == 1 && w) {
 				if ((error = FERRY_ALLOC_GROW(w->containers, w->ncontainers + 1,
@@ -280,33 +320,33 @@ static int truthy(const char *v)
 }
 
 /* Is host path `path` under a directory of the stack's host-paths? */
-static int host_path_allowed(const ferry_stack *stack, const char *path)
+static int host_path_allowed(const ferry_render_params *p, const char *path)
 {
 	size_t i, n = strlen(path);
 
 	if (path[0] != '/' || strstr(path, "/../") || strstr(path, "/./") ||
 	    (n >= 3 && !strcmp(path + n - 3, "/..")))
 		return 0;
-	for (i = 0; i < stack->nhost_paths; i++) {
-		n = strlen(stack->host_paths[i]);
-		while (n > 1 && stack->host_paths[i][n - 1] == '/')
+	for (i = 0; i < p->nhost_paths; i++) {
+		n = strlen(p->host_paths[i]);
+		while (n > 1 && p->host_paths[i][n - 1] == '/')
 			n--;
-		if (!strncmp(path, stack->host_paths[i], n) && (path[n] == '\0' || path[n] == '/'))
+		if (!strncmp(path, p->host_paths[i], n) && (path[n] == '\0' || path[n] == '/'))
 			return 1;
 	}
 	return 0;
 }
 
 /* Judge one use of `rule` by `where` (what: the detail, or NULL): an
- * exception of the stack, or a refusal. Only for podman and compose. */
-static int judge(ferry_rendered *r, const ferry_stack *stack, ferry_workload_rule rule,
+ * exception of the p, or a refusal. Only for podman and compose. */
+static int judge(ferry_rendered *r, const ferry_render_params *p, ferry_workload_rule rule,
 		 const char *where, const char *what, const char *path)
 {
-	int allowed = (stack->workload_allow & (unsigned)rule) ||
-		      (rule == FERRY_RULE_HOST_PATH && path && host_path_allowed(stack, path));
+	int allowed = (p->workload_allow & (unsigned)rule) ||
+		      (rule == FERRY_RULE_HOST_PATH && path && host_path_allowed(p, path));
 	ferry_buf *b = allowed ? &r->exceptions : &r->refusals;
 
-	if (stack->runtime == FERRY_RUNTIME_KUBERNETES)
+	if (!p->policy)
 		return 0;
 	if (!allowed)
 		r->refused = 1;
@@ -316,7 +356,7 @@ static int judge(ferry_rendered *r, const ferry_stack *stack, ferry_workload_rul
 }
 
 /* A securityContext (of a pod or a container `who`). */
-static int judge_security(ferry_rendered *r, const ferry_stack *stack, yaml_document_t *d,
+static int judge_security(ferry_rendered *r, const ferry_render_params *p, yaml_document_t *d,
 			  int ctx, const char *where, const char *who)
 {
 	yaml_node_t *add = get(d, map_get(d, map_get(d, ctx, "capabilities"), "add"));
@@ -326,7 +366,7 @@ static int judge_security(ferry_rendered *r, const ferry_stack *stack, yaml_docu
 	if (!ctx)
 		return 0;
 	if (truthy(str_of(d, map_get(d, ctx, "privileged"))))
-		error = judge(r, stack, FERRY_RULE_PRIVILEGED, where, who, NULL);
+		error = judge(r, p, FERRY_RULE_PRIVILEGED, where, who, NULL);
 	if (!error && add && (add->type != YAML_SEQUENCE_NODE ||
 			      add->data.sequence.items.top > add->data.sequence.items.start)) {
 		ferry_buf caps = FERRY_BUF_INIT;
@@ -338,16 +378,16 @@ static int judge_security(ferry_rendered *r, const ferry_stack *stack, yaml_docu
 				ferry_buf_printf(&caps, "%s%s", caps.size ? " " : "",
 						 str_of(d, *it) ? str_of(d, *it) : "?");
 		ferry_buf_printf(&caps, "%s%s", caps.size ? " in " : "", who);
-		error = judge(r, stack, FERRY_RULE_CAPABILITIES, where, caps.ptr, NULL);
+		error = judge(r, p, FERRY_RULE_CAPABILITIES, where, caps.ptr, NULL);
 		ferry_buf_dispose(&caps);
 	}
 	if (!error && user && !strcmp(user, "0"))
-		error = judge(r, stack, FERRY_RULE_RUN_AS_ROOT, where, who, NULL);
+		error = judge(r, p, FERRY_RULE_RUN_AS_ROOT, where, who, NULL);
 	return error;
 }
 
 /* A pod spec: host namespaces, hostPath volumes, security contexts. */
-static int judge_pod(ferry_rendered *r, const ferry_stack *stack, yaml_document_t *d, int spec,
+static int judge_pod(ferry_rendered *r, const ferry_render_params *p, yaml_document_t *d, int spec,
 		     const char *where)
 {
 	static const struct {
@@ -364,9 +404,9 @@ static int judge_pod(ferry_rendered *r, const ferry_stack *stack, yaml_document_
 
 	for (i = 0; i < 3 && !error; i++)
 		if (truthy(str_of(d, map_get(d, spec, ns[i].key))))
-			error = judge(r, stack, ns[i].rule, where, NULL, NULL);
+			error = judge(r, p, ns[i].rule, where, NULL, NULL);
 	if (!error)
-		error = judge_security(r, stack, d, map_get(d, spec, "securityContext"), where,
+		error = judge_security(r, p, d, map_get(d, spec, "securityContext"), where,
 				       "the pod");
 	if (!error && (seq = get(d, map_get(d, spec, "volumes"))) &&
 	    seq->type == YAML_SEQUENCE_NODE) {
@@ -381,7 +421,7 @@ static int judge_pod(ferry_rendered *r, const ferry_stack *stack, yaml_document_
 				continue;
 			ferry_buf_printf(&what, "'%s' in volume %s", path ? path : "?",
 					 name ? name : "?");
-			error = judge(r, stack, FERRY_RULE_HOST_PATH, where, what.ptr,
+			error = judge(r, p, FERRY_RULE_HOST_PATH, where, what.ptr,
 				      path ? path : "");
 			ferry_buf_dispose(&what);
 		}
@@ -395,7 +435,7 @@ static int judge_pod(ferry_rendered *r, const ferry_stack *stack, yaml_document_
 			const char *name = str_of(d, map_get(d, *it, "name"));
 
 			ferry_buf_printf(&who, "container %s", name ? name : "?");
-			error = judge_security(r, stack, d, map_get(d, *it, "securityContext"), where,
+			error = judge_security(r, p, d, map_get(d, *it, "securityContext"), where,
 					       who.ptr);
 			ferry_buf_dispose(&who);
 		}
@@ -422,7 +462,7 @@ static const char *compose_bind(char *buf, size_t len, yaml_document_t *d, int v
 }
 
 /* A compose service: privileged, host namespaces, cap_add, user, binds. */
-static int judge_service(ferry_rendered *r, const ferry_stack *stack, yaml_document_t *d,
+static int judge_service(ferry_rendered *r, const ferry_render_params *p, yaml_document_t *d,
 			 int svc, const char *where)
 {
 	static const struct {
@@ -437,19 +477,19 @@ static int judge_service(ferry_rendered *r, const ferry_stack *stack, yaml_docum
 	int error = 0;
 
 	if (truthy(str_of(d, map_get(d, svc, "privileged"))))
-		error = judge(r, stack, FERRY_RULE_PRIVILEGED, where, NULL, NULL);
+		error = judge(r, p, FERRY_RULE_PRIVILEGED, where, NULL, NULL);
 	for (i = 0; i < 3 && !error; i++) {
 		const char *v = str_of(d, map_get(d, svc, ns[i].key));
 
 		if (v && !strcmp(v, "host"))
-			error = judge(r, stack, ns[i].rule, where, NULL, NULL);
+			error = judge(r, p, ns[i].rule, where, NULL, NULL);
 	}
 	if (!error && seq && (seq->type != YAML_SEQUENCE_NODE ||
 			      seq->data.sequence.items.top > seq->data.sequence.items.start))
-		error = judge(r, stack, FERRY_RULE_CAPABILITIES, where, "cap_add", NULL);
+		error = judge(r, p, FERRY_RULE_CAPABILITIES, where, "cap_add", NULL);
 	if (!error && user && (!strcmp(user, "root") || !strcmp(user, "0") ||
 			       !strncmp(user, "root:", 5) || !strncmp(user, "0:", 2)))
-		error = judge(r, stack, FERRY_RULE_RUN_AS_ROOT, where, user, NULL);
+		error = judge(r, p, FERRY_RULE_RUN_AS_ROOT, where, user, NULL);
 	seq = get(d, map_get(d, svc, "volumes"));
 	if (!error && seq && seq->type == YAML_SEQUENCE_NODE) {
 		for (it = seq->data.sequence.items.start;
@@ -461,7 +501,7 @@ static int judge_service(ferry_rendered *r, const ferry_stack *stack, yaml_docum
 			if (!path)
 				continue;
 			ferry_buf_printf(&what, "bind mount '%s'", path);
-			error = judge(r, stack, FERRY_RULE_HOST_PATH, where, what.ptr, path);
+			error = judge(r, p, FERRY_RULE_HOST_PATH, where, what.ptr, path);
 			ferry_buf_dispose(&what);
 		}
 	}
@@ -474,7 +514,7 @@ static int is_controller(const char *kind)
 	       !strcmp(kind, "DaemonSet") || !strcmp(kind, "ReplicaSet") || !strcmp(kind, "Job");
 }
 
-static int process_doc(ferry_rendered *r, const ferry_stack *stack, yaml_document_t *d,
+static int process_doc(ferry_rendered *r, const ferry_render_params *p, yaml_document_t *d,
 		       const char *what, int index)
 {
 	yaml_node_t *root = yaml_document_get_root_node(d);
@@ -524,13 +564,13 @@ static int process_doc(ferry_rendered *r, const ferry_stack *stack, yaml_documen
 	/* kind and name point into nodes: take copies before adding nodes */
 	if ((error = map_child(&meta, d, rootid, "metadata", where.ptr)) < 0 ||
 	    (error = map_child(&labels, d, meta, "labels", where.ptr)) < 0 ||
-	    (error = map_set(d, labels, "ferry.stack", stack->name)) < 0)
+	    (error = map_set(d, labels, "ferry.stack", p->name)) < 0)
 		goto done;
 	if (w && !strcmp(w->kind, "Pod")) {
 		if ((error = map_set(d, labels, "ferry.workload", w->name)) < 0)
 			goto done;
-		if ((error = pod_spec(r, w, stack, d, map_get(d, rootid, "spec"), where.ptr)) == 0)
-			error = judge_pod(r, stack, d, map_get(d, rootid, "spec"), where.ptr);
+		if ((error = pod_spec(r, w, p, d, map_get(d, rootid, "spec"), what, where.ptr)) == 0)
+			error = judge_pod(r, p, d, map_get(d, rootid, "spec"), where.ptr);
 	} else if (w) {
 		int spec = map_get(d, rootid, "spec"), tmpl, tmeta, tlabels;
 
@@ -543,11 +583,11 @@ static int process_doc(ferry_rendered *r, const ferry_stack *stack, yaml_documen
 		}
 		if ((error = map_child(&tmeta, d, tmpl, "metadata", where.ptr)) < 0 ||
 		    (error = map_child(&tlabels, d, tmeta, "labels", where.ptr)) < 0 ||
-		    (error = map_set(d, tlabels, "ferry.stack", stack->name)) < 0 ||
+		    (error = map_set(d, tlabels, "ferry.stack", p->name)) < 0 ||
 		    (error = map_set(d, tlabels, "ferry.workload", w->name)) < 0)
 			goto done;
-		if ((error = pod_spec(r, w, stack, d, map_get(d, tmpl, "spec"), where.ptr)) == 0)
-			error = judge_pod(r, stack, d, map_get(d, tmpl, "spec"), where.ptr);
+		if ((error = pod_spec(r, w, p, d, map_get(d, tmpl, "spec"), what, where.ptr)) == 0)
+			error = judge_pod(r, p, d, map_get(d, tmpl, "spec"), where.ptr);
 	}
 done:
 	ferry_buf_dispose(&where);
@@ -560,26 +600,26 @@ static int write_handler(void *data, unsigned char *buffer, size_t size)
 }
 
 /* Compose files: images from services.*.image; the text passes through. */
-static int process_compose(ferry_rendered *out, const ferry_stack *stack, yaml_document_t *d,
+static int process_compose(ferry_rendered *out, const ferry_render_params *p, yaml_document_t *d,
 			   const char *what)
 {
 	yaml_node_t *services = get(d, map_get(d, 1, "services"));
-	yaml_node_pair_t *p;
+	yaml_node_pair_t *pr;
 	int error;
 
 	if (!services || services->type != YAML_MAPPING_NODE)
 		return ferry_error_set(FERRY_EINVALID, "%s: no services", what);
-	for (p = services->data.mapping.pairs.start; p < services->data.mapping.pairs.top; p++) {
-		const char *image = str_of(d, map_get(d, p->value, "image"));
-		const char *svc = str_of(d, p->key);
+	for (pr = services->data.mapping.pairs.start; pr < services->data.mapping.pairs.top; pr++) {
+		const char *image = str_of(d, map_get(d, pr->value, "image"));
+		const char *svc = str_of(d, pr->key);
 		ferry_buf where = FERRY_BUF_INIT;
 
 		if (!image)
 			continue;
 		ferry_buf_printf(&where, "service %s", svc ? svc : "?");
-		error = add_image(out, stack, image, where.ptr ? where.ptr : "a service");
+		error = add_image(out, p, image, what, where.ptr ? where.ptr : "a service");
 		if (!error)
-			error = judge_service(out, stack, d, p->value,
+			error = judge_service(out, p, d, pr->value,
 					      where.ptr ? where.ptr : "a service");
 		ferry_buf_dispose(&where);
 		if (error < 0)
@@ -588,7 +628,7 @@ static int process_compose(ferry_rendered *out, const ferry_stack *stack, yaml_d
 	return 0;
 }
 
-int ferry_render_process(ferry_rendered *out, const ferry_stack *stack, const char *text,
+int ferry_render_text(ferry_rendered *out, const ferry_render_params *p, const char *text,
 			 size_t len, const char *what)
 {
 	yaml_parser_t parser;
@@ -599,7 +639,7 @@ int ferry_render_process(ferry_rendered *out, const ferry_stack *stack, const ch
 	if (!yaml_parser_initialize(&parser))
 		return ferry_error_set(FERRY_ENOMEM, "cannot start YAML parser");
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (stack->format != FERRY_FMT_COMPOSE) {
+	if (p->format != FERRY_FMT_COMPOSE) {
 		if (!yaml_emitter_initialize(&emitter)) {
 			yaml_parser_delete(&parser);
 			return ferry_error_set(FERRY_ENOMEM, "cannot start YAML emitter");
@@ -625,14 +665,14 @@ int ferry_render_process(ferry_rendered *out, const ferry_stack *stack, const ch
 			break;
 		}
 		index++;
-		if (stack->format == FERRY_FMT_COMPOSE) {
-			error = process_compose(out, stack, &doc, what);
+		if (p->format == FERRY_FMT_COMPOSE) {
+			error = process_compose(out, p, &doc, what);
 			yaml_document_delete(&doc);
 			if (!error)
 				error = ferry_buf_put(&out->yaml, text, len);
 			goto done;
 		}
-		if ((error = process_doc(out, stack, &doc, what, index)) < 0) {
+		if ((error = process_doc(out, p, &doc, what, index)) < 0) {
 			yaml_document_delete(&doc);
 			goto done;
 		}
@@ -660,8 +700,8 @@ int ferry_render_process(ferry_rendered *out, const ferry_stack *stack, const ch
 		yaml_emitter_flush(&emitter);
 done:
 	if (!error && out->refused)
-		error = ferry_error_set(FERRY_EVERIFY, "stack '%s': the workload policy refuses %s",
-					stack->name, out->refusals.ptr);
+		error = ferry_error_set(FERRY_EVERIFY, "%s '%s': the workload policy refuses %s",
+					KW(p), p->name, out->refusals.ptr);
 	if (have_emitter)
 		yaml_emitter_delete(&emitter);
 	yaml_parser_delete(&parser);
@@ -681,7 +721,7 @@ static int ends_with(const char *s, const char *suffix)
 }
 
 /* Plain manifests: every *.yaml / *.yml of `dir`, by name. */
-static int render_plain(ferry_rendered *out, const ferry_stack *stack, const char *dir)
+static int render_plain(ferry_rendered *out, const ferry_render_params *p, const char *dir)
 {
 	ferry_buf path = FERRY_BUF_INIT, text = FERRY_BUF_INIT;
 	char **names = NULL;
@@ -691,8 +731,8 @@ static int render_plain(ferry_rendered *out, const ferry_stack *stack, const cha
 	int error = 0;
 
 	if (!(d = opendir(dir)))
-		return ferry_error_set_errno(FERRY_ENOTFOUND, "stack '%s': cannot read '%s'",
-					     stack->name, dir);
+		return ferry_error_set_errno(FERRY_ENOTFOUND, "%s '%s': cannot read '%s'",
+					     KW(p), p->name, dir);
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.' || !(ends_with(e->d_name, ".yaml") ||
 					     ends_with(e->d_name, ".yml")))
@@ -709,8 +749,8 @@ static int render_plain(ferry_rendered *out, const ferry_stack *stack, const cha
 	}
 	closedir(d);
 	if (!error && !n)
-		error = ferry_error_set(FERRY_ENOTFOUND, "stack '%s': no *.yaml manifests in '%s'",
-					stack->name, dir);
+		error = ferry_error_set(FERRY_ENOTFOUND, "%s '%s': no *.yaml manifests in '%s'",
+					KW(p), p->name, dir);
 	if (!error)
 		qsort(names, n, sizeof(*names), name_cmp);
 	for (i = 0; i < n && !error; i++) {
@@ -719,7 +759,7 @@ static int render_plain(ferry_rendered *out, const ferry_stack *stack, const cha
 		if ((error = ferry_buf_printf(&path, "%s/%s", dir, names[i])) < 0 ||
 		    (error = ferry_fs_read_file(&text, path.ptr, MANIFEST_MAX_SIZE)) < 0)
 			break;
-		error = ferry_render_process(out, stack, text.ptr ? text.ptr : "", text.size,
+		error = ferry_render_text(out, p, text.ptr ? text.ptr : "", text.size,
 					     names[i]);
 	}
 	for (i = 0; i < n; i++)
@@ -731,7 +771,7 @@ static int render_plain(ferry_rendered *out, const ferry_stack *stack, const cha
 }
 
 /* Run a renderer; its stdout is the manifests. */
-static int render_tool(ferry_rendered *out, const ferry_stack *stack, const char *const *argv,
+static int render_tool(ferry_rendered *out, const ferry_render_params *p, const char *const *argv,
 		       const char *what)
 {
 	ferry_buf text = FERRY_BUF_INIT, err = FERRY_BUF_INIT;
@@ -739,26 +779,26 @@ static int render_tool(ferry_rendered *out, const ferry_stack *stack, const char
 
 	if ((error = ferry_spawn(&status, &text, &err, argv, NULL)) < 0) {
 		error = ferry_error_wrap(error == FERRY_ENOTFOUND ? FERRY_EUNSUPPORTED : error,
-					 "stack '%s': the %s format needs '%s'", stack->name, what,
+					 "%s '%s': the %s format needs '%s'", KW(p), p->name, what,
 					 argv[0]);
 		goto done;
 	}
 	if (status != 0) {
 		while (err.size && (err.ptr[err.size - 1] == '\n'))
 			err.ptr[--err.size] = '\0';
-		error = ferry_error_set(FERRY_EINVALID, "stack '%s': %s %s failed (exit %d): %s",
-					stack->name, argv[0], argv[1], status,
+		error = ferry_error_set(FERRY_EINVALID, "%s '%s': %s %s failed (exit %d): %s",
+					KW(p), p->name, argv[0], argv[1], status,
 					err.ptr ? err.ptr : "");
 		goto done;
 	}
-	error = ferry_render_process(out, stack, text.ptr ? text.ptr : "", text.size, what);
+	error = ferry_render_text(out, p, text.ptr ? text.ptr : "", text.size, what);
 done:
 	ferry_buf_dispose(&text);
 	ferry_buf_dispose(&err);
 	return error;
 }
 
-static int render_compose(ferry_rendered *out, const ferry_stack *stack, const char *dir)
+static int render_compose(ferry_rendered *out, const ferry_render_params *p, const char *dir)
 {
 	static const char *const names[] = { "compose.yaml", "compose.yml", "docker-compose.yaml",
 					     "docker-compose.yml" };
@@ -772,61 +812,60 @@ static int render_compose(ferry_rendered *out, const ferry_stack *stack, const c
 			break;
 		if (ferry_fs_exists(path.ptr)) {
 			if ((error = ferry_fs_read_file(&text, path.ptr, MANIFEST_MAX_SIZE)) == 0)
-				error = ferry_render_process(out, stack, text.ptr ? text.ptr : "",
+				error = ferry_render_text(out, p, text.ptr ? text.ptr : "",
 							     text.size, names[i]);
 			break;
 		}
 	}
 	if (error == FERRY_ENOTFOUND)
-		error = ferry_error_set(FERRY_ENOTFOUND, "stack '%s': no compose.yaml in '%s'",
-					stack->name, dir);
+		error = ferry_error_set(FERRY_ENOTFOUND, "%s '%s': no compose.yaml in '%s'",
+					KW(p), p->name, dir);
 	ferry_buf_dispose(&path);
 	ferry_buf_dispose(&text);
 	return error;
 }
 
-int ferry_render(ferry_rendered *out, const ferry_reconcile_config *cfg,
-		 const ferry_stack *stack, const char *dir)
+int ferry_render_dir(ferry_rendered *out, const ferry_render_params *p, const char *dir)
 {
 	ferry_buf values = FERRY_BUF_INIT;
 	int error = 0;
 
 	memset(out, 0, sizeof(*out));
-	switch (stack->format) {
+	switch (p->format) {
 	case FERRY_FMT_MANIFESTS:
-		error = render_plain(out, stack, dir);
+		error = render_plain(out, p, dir);
 		break;
 	case FERRY_FMT_KUSTOMIZE: {
-		const char *argv[] = { cfg->kubectl ? cfg->kubectl : "kubectl", "kustomize", dir,
+		const char *argv[] = { p->kubectl ? p->kubectl : "kubectl", "kustomize", dir,
 				       NULL };
 
-		error = render_tool(out, stack, argv, "kustomize");
+		error = render_tool(out, p, argv, "kustomize");
 		break;
 	}
 	case FERRY_FMT_HELM: {
 		const char *argv[12];
 		size_t n = 0;
 
-		argv[n++] = cfg->helm ? cfg->helm : "helm";
+		argv[n++] = p->helm ? p->helm : "helm";
 		argv[n++] = "template";
-		argv[n++] = stack->release ? stack->release : stack->name;
+		argv[n++] = p->release ? p->release : p->name;
 		argv[n++] = dir;
-		if (stack->values) {
-			if ((error = ferry_buf_printf(&values, "%s/%s", dir, stack->values)) < 0)
+		if (p->values) {
+			if ((error = ferry_buf_printf(&values, "%s/%s", dir, p->values)) < 0)
 				break;
 			argv[n++] = "--values";
 			argv[n++] = values.ptr;
 		}
-		if (stack->namespace_) {
+		if (p->namespace_) {
 			argv[n++] = "--namespace";
-			argv[n++] = stack->namespace_;
+			argv[n++] = p->namespace_;
 		}
 		argv[n] = NULL;
-		error = render_tool(out, stack, argv, "helm");
+		error = render_tool(out, p, argv, "helm");
 		break;
 	}
 	case FERRY_FMT_COMPOSE:
-		error = render_compose(out, stack, dir);
+		error = render_compose(out, p, dir);
 		break;
 	}
 	if (error < 0) {

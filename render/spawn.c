@@ -18,7 +18,7 @@
 
 #include "ferry/errors.h"
 #include "fs.h"
-#include "reconcile.h"
+#include "render.h"
 #include "banned.h"
 
 extern char **environ;
