@@ -345,7 +345,16 @@ static void print_status(const json_t *o)
 	printf("inbox status of %s\n", cli_escape(b1, sizeof(b1), str(o, "updated")));
 	if (json_is_string(json_object_get(o, "error")))
 		printf("last pass failed: %s\n", cli_escape(b2, sizeof(b2), str(o, "error")));
-	printf("\nwaiting: %zu bundle(s)\n", json_array_size(json_object_get(o, "waiting")));
+	{
+		json_t *total = json_object_get(o, "waitingTotal");
+		size_t listed = json_array_size(json_object_get(o, "waiting"));
+
+		printf("\nwaiting: %zu bundle(s)", json_is_integer(total)
+			? (size_t)json_integer_value(total) : listed);
+		if (json_is_integer(total) && (size_t)json_integer_value(total) > listed)
+			printf(", the first %zu by channel and sequence", listed);
+		printf("\n");
+	}
 	json_array_foreach(json_object_get(o, "waiting"), i, e) {
 		printf("  channel %s sequence %lld (bundle %.16s): ",
 		       cli_escape(b1, sizeof(b1), str(e, "channel")),

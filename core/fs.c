@@ -88,13 +88,13 @@ int ferry_lockfile_open(ferry_lockfile *lf, const char *path, mode_t mode)
 	return 0;
 }
 
-int ferry_lockfile_commit(ferry_lockfile *lf)
+static int lockfile_finish(ferry_lockfile *lf, int durable)
 {
 	int error = 0;
 
 	if (lf->fd < 0)
 		return ferry_error_set(FERRY_ERROR, "lock file not held");
-	if (fsync(lf->fd) < 0)
+	if (durable && fsync(lf->fd) < 0)
 		error = ferry_error_set_errno(FERRY_EIO, "cannot sync '%s'",
 					      lf->lock_path);
 	if (close(lf->fd) < 0 && !error)
@@ -105,7 +105,7 @@ int ferry_lockfile_commit(ferry_lockfile *lf)
 		error = ferry_error_set_errno(FERRY_EIO,
 					      "cannot rename '%s' to '%s'",
 					      lf->lock_path, lf->path);
-	if (!error)
+	if (!error && durable)
 		error = ferry_fs_fsync_parent(lf->path);
 	if (error)
 		unlink(lf->lock_path);
@@ -113,6 +113,11 @@ int ferry_lockfile_commit(ferry_lockfile *lf)
 	free(lf->lock_path);
 	lf->path = lf->lock_path = NULL;
 	return error;
+}
+
+int ferry_lockfile_commit(ferry_lockfile *lf)
+{
+	return lockfile_finish(lf, 1);
 }
 
 void ferry_lockfile_rollback(ferry_lockfile *lf)
@@ -128,8 +133,8 @@ void ferry_lockfile_rollback(ferry_lockfile *lf)
 	lf->path = lf->lock_path = NULL;
 }
 
-int ferry_fs_write_atomic(const char *path, const void *data, size_t len,
-			  mode_t mode)
+static int write_whole(const char *path, const void *data, size_t len, mode_t mode,
+		       int durable)
 {
 	ferry_lockfile lf = FERRY_LOCKFILE_INIT;
 	int error;
@@ -140,7 +145,18 @@ int ferry_fs_write_atomic(const char *path, const void *data, size_t len,
 		ferry_lockfile_rollback(&lf);
 		return error;
 	}
-	return ferry_lockfile_commit(&lf);
+	return lockfile_finish(&lf, durable);
+}
+
+int ferry_fs_write_atomic(const char *path, const void *data, size_t len,
+			  mode_t mode)
+{
+	return write_whole(path, data, len, mode, 1);
+}
+
+int ferry_fs_write_replace(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_whole(path, data, len, mode, 0);
 }
 
 int ferry_fs_write_output(const char *path, const void *data, size_t len, mode_t mode)

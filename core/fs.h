@@ -32,6 +32,13 @@ void ferry_lockfile_rollback(ferry_lockfile *lf);
 int ferry_fs_write_atomic(const char *path, const void *data, size_t len,
 			  mode_t mode);
 /**
+ * Write `len` bytes to `path` atomically (a reader sees the old file or the
+ * new one whole) but not yet durably: no fsync. For callers that write many
+ * small files and then make them durable at once with
+ * ferry_fs_sync_filesystem before relying on them.
+ */
+int ferry_fs_write_replace(const char *path, const void *data, size_t len, mode_t mode);
+/**
  * Write an output file a user named (a port file, a receipt, a key): as
  * ferry_fs_write_atomic, after refusing to replace anything at `path` that
  * is not a regular file (a device, a directory, a symbolic link, a FIFO):

@@ -198,9 +198,10 @@ static void history_add(pass *p, const char *outcome, const char *file,
 	ferry_buf_dispose(&line);
 }
 
-/* Write `path` atomically. Only the inbox lock's holder writes here, so a
- * "<path>.lock" left by a killed pass is stale and goes first. */
-static int write_file(const char *path, const char *text)
+/* Write `path` atomically, and durably unless `later` (the caller syncs
+ * its directory before relying on it). Only the inbox lock's holder writes
+ * here, so a "<path>.lock" left by a killed pass is stale and goes first. */
+static int write_file_as(const char *path, const char *text, int later)
 {
 	ferry_buf stale = FERRY_BUF_INIT;
 
@@ -208,7 +209,13 @@ static int write_file(const char *path, const char *text)
 		return ferry_error_oom();
 	unlink(stale.ptr);
 	ferry_buf_dispose(&stale);
-	return ferry_fs_write_atomic(path, text, strlen(text), 0644);
+	return later ? ferry_fs_write_replace(path, text, strlen(text), 0644)
+		     : ferry_fs_write_atomic(path, text, strlen(text), 0644);
+}
+
+static int write_file(const char *path, const char *text)
+{
+	return write_file_as(path, text, 0);
 }
 
 /* ---- moving files ------------------------------------------------------------- */
@@ -415,6 +422,8 @@ done:
  * Finish bundle directory `id` whose outcome is decided: move each staged
  * file to done/ or rejected/ under its own name, then remove the directory.
  * Repeatable: a pass killed half-way leaves the rest for the next one.
+ * 1 when the outcome record is not whole (removed: the bundle is
+ * undecided), 0 when finished, or an error.
  */
 static int finish(pass *p, const char *id)
 {
@@ -429,6 +438,15 @@ static int finish(pass *p, const char *id)
 	    (error = path_of(&path, dir.ptr, OUTCOME_FILE, NULL)) < 0 ||
 	    (error = ferry_fs_read_file(&text, path.ptr, 65536)) < 0)
 		goto done;
+	if (!text.size || (strncmp(text.ptr, "done\n", 5) && strncmp(text.ptr, "rejected\n", 9))) {
+		/* recorded but not yet synced when the power went: undecided,
+		 * the bundle is judged again (the store says if it is in) */
+		ferry_log(FERRY_LOG_WARN, "inbox: staged bundle %.16s had an unfinished outcome "
+			  "record; judging it again", id);
+		error = unlink(path.ptr) < 0 ? ferry_error_set_errno(FERRY_EIO, "cannot remove "
+								     "'%s'", path.ptr) : 1;
+		goto done;
+	}
 	if (!strncmp(text.ptr, "rejected\n", 9)) {
 		sub = FERRY_INBOX_REJECTED_DIR;
 		reason = text.ptr + 9;
@@ -488,8 +506,12 @@ done:
 	return error;
 }
 
-/* Record bundle `b`'s outcome (durably), then move its files out. */
-static int decide(pass *p, const ferry_inbox_bundle *b, int rejected, const char *note)
+/*
+ * Record bundle `b`'s outcome in its staging directory, not yet durably:
+ * the caller syncs the directory (sync_outcomes) before moving any file
+ * out by it (finish), so that many outcomes cost one journal commit.
+ */
+static int record(pass *p, const ferry_inbox_bundle *b, int rejected, const char *note)
 {
 	ferry_buf dir = FERRY_BUF_INIT, path = FERRY_BUF_INIT, text = FERRY_BUF_INIT;
 	int error;
@@ -497,14 +519,42 @@ static int decide(pass *p, const ferry_inbox_bundle *b, int rejected, const char
 	if ((error = staging_dir(&dir, p, b->id)) < 0 ||
 	    (error = path_of(&path, dir.ptr, OUTCOME_FILE, NULL)) < 0 ||
 	    (error = ferry_buf_printf(&text, "%s\n%s\n", rejected ? "rejected" : "done",
-				      note ? note : "")) < 0 ||
-	    (error = write_file(path.ptr, text.ptr)) < 0)
+				      note ? note : "")) < 0)
 		goto done;
-	error = finish(p, b->id);
+	error = write_file_as(path.ptr, text.ptr, 1);
 done:
 	ferry_buf_dispose(&dir);
 	ferry_buf_dispose(&path);
 	ferry_buf_dispose(&text);
+	return error;
+}
+
+/* Make the recorded outcomes of bundles `ids` durable: their files and
+ * directories, the first fsync committing what the others then find done. */
+static int sync_outcomes(pass *p, const ferry_strv *ids)
+{
+	ferry_buf dir = FERRY_BUF_INIT, path = FERRY_BUF_INIT;
+	size_t i;
+	int fd, error = 0;
+
+	for (i = 0; i < ids->n && !error; i++) {
+		const char *names[] = { OUTCOME_FILE, "." };
+		size_t k;
+
+		if ((error = staging_dir(&dir, p, ids->v[i])) < 0)
+			break;
+		for (k = 0; k < 2 && !error; k++) {
+			if ((error = path_of(&path, dir.ptr, names[k], NULL)) < 0)
+				break;
+			if ((fd = open(path.ptr, O_RDONLY | O_CLOEXEC)) < 0 || fsync(fd) < 0)
+				error = ferry_error_set_errno(FERRY_EIO, "cannot sync '%s'",
+							      path.ptr);
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	ferry_buf_dispose(&dir);
+	ferry_buf_dispose(&path);
 	return error;
 }
 
@@ -891,10 +941,9 @@ static int load_staging(pass *p)
 		if ((error = staging_dir(&dir, p, e->d_name)) < 0 ||
 		    (error = path_of(&path, dir.ptr, OUTCOME_FILE, NULL)) < 0)
 			break;
-		if (ferry_fs_exists(path.ptr)) {
-			error = finish(p, e->d_name);
+		if (ferry_fs_exists(path.ptr) && (error = finish(p, e->d_name)) != 1)
 			continue;
-		}
+		error = 0;
 		if (!(grown = realloc(p->b, (p->nb + 1) * sizeof(*grown)))) {
 			error = ferry_error_oom();
 			break;
@@ -941,21 +990,16 @@ static int channel_sequence(uint64_t *out, const char *channel, void *payload)
 	return 0;
 }
 
-/* Import staged bundle `b` and move its files by the outcome. */
-static int import_one(pass *p, ferry_inbox_bundle *b)
+/* Append the staged volumes of bundle `b` to `files`. */
+static int staged_files(pass *p, const ferry_inbox_bundle *b, ferry_strv *files)
 {
-	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
-	ferry_import_result res;
-	ferry_strv files = FERRY_STRV_INIT;
 	ferry_buf dir = FERRY_BUF_INIT, path = FERRY_BUF_INIT;
-	const ferry_import_bundle *r = NULL;
 	struct dirent *e;
 	DIR *d = NULL;
-	size_t v, i;
 	const char *name;
+	size_t v;
 	int error;
 
-	memset(&res, 0, sizeof(res));
 	if ((error = staging_dir(&dir, p, b->id)) < 0)
 		goto done;
 	if (!(d = opendir(dir.ptr))) {
@@ -965,64 +1009,137 @@ static int import_one(pass *p, ferry_inbox_bundle *b)
 	while ((e = readdir(d)))
 		if (staged_volume(e->d_name, &v, &name) &&
 		    ((error = path_of(&path, dir.ptr, e->d_name, NULL)) < 0 ||
-		     (error = ferry_strv_push(&files, path.ptr)) < 0))
+		     (error = ferry_strv_push(files, path.ptr)) < 0))
 			goto done;
-	io.audit_log = p->opts->audit_log;
-	io.now = p->opts->now;
-	io.skip_superseded = 1;
-	error = ferry_import(&res, p->st, (const char *const *)files.v, files.n, &io);
-	for (i = 0; i < res.nbundles && !r; i++)
-		if (!strcmp(res.bundles[i].id, b->id))
-			r = &res.bundles[i];
-	if (!r) {
-		/* the store or the trust root failed, not the bundle: the next
-		 * pass tries again */
-		if (error == 0)
-			error = ferry_error_set(FERRY_ERROR, "import of bundle %.16s reported "
-						"nothing", b->id);
-		goto done;
-	}
-	error = 0;
+done:
+	if (d)
+		closedir(d);
+	ferry_buf_dispose(&dir);
+	ferry_buf_dispose(&path);
+	return error;
+}
+
+/* Record the outcome of bundle `b` by the import's outcome `r` for it. */
+static int settle(pass *p, ferry_inbox_bundle *b, const ferry_import_bundle *r)
+{
+	ferry_buf why = FERRY_BUF_INIT;
+	int error = 0;
+
 	switch (r->outcome) {
 	case FERRY_IMPORTED:
 		p->counts->imported++;
 		history_add(p, "imported", NULL, b, NULL);
 		ferry_log(FERRY_LOG_INFO, "inbox: imported channel %s sequence %llu", b->channel,
 			  (unsigned long long)b->sequence);
-		if (p->opts->imported)
-			p->opts->imported(p->st, &res, p->opts->payload);
-		error = decide(p, b, 0, "imported");
+		error = record(p, b, 0, "imported");
 		break;
 	case FERRY_ALREADY:
 	case FERRY_SUPERSEDED:
 		p->counts->skipped++;
 		history_add(p, r->outcome == FERRY_ALREADY ? "already" : "superseded", NULL, b,
 			    r->outcome == FERRY_ALREADY ? "already imported" : r->reason);
-		error = decide(p, b, 0, r->reason);
+		error = record(p, b, 0, r->reason);
 		break;
-	default: {
-		ferry_buf why = FERRY_BUF_INIT;
-
-		p->counts->rejected += files.n;
+	default:
+		p->counts->rejected += b->nvolumes;
 		if ((error = ferry_buf_printf(&why, "bundle %.16s, channel %s sequence %llu was "
 					      "refused: %s", b->id, b->channel,
 					      (unsigned long long)b->sequence,
 					      r->reason ? r->reason : "refused")) == 0) {
 			history_add(p, "rejected", NULL, b, why.ptr);
 			ferry_log(FERRY_LOG_WARN, "inbox: %s", why.ptr);
-			error = decide(p, b, 1, why.ptr);
+			error = record(p, b, 1, why.ptr);
 		}
-		ferry_buf_dispose(&why);
 		break;
 	}
+	ferry_buf_dispose(&why);
+	return error;
+}
+
+static const ferry_import_bundle *outcome_of(const ferry_import_result *res, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < res->nbundles; i++)
+		if (!strcmp(res->bundles[i].id, id))
+			return &res->bundles[i];
+	return NULL;
+}
+
+/*
+ * Import the ready bundles among `b[0..n)` in one ferry_import call (one
+ * store sync, one seed and notification for all) and settle each by its
+ * outcome. A ready bundle the import could not judge on its own merits
+ * stays ready for the next step: one it did not report (the call failed
+ * as a whole, say for a bundle carrying a trust root given with others),
+ * and one refused whose channel, after the call, is not at the sequence it
+ * builds on (an earlier bundle of its channel was refused: it waits; the
+ * import's audit event says it was refused for that reason, which is what
+ * happened in this call).
+ */
+static int import_ready(pass *p, ferry_inbox_bundle *b, size_t n, int batch)
+{
+	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
+	ferry_import_result res;
+	ferry_strv files = FERRY_STRV_INIT, decided = FERRY_STRV_INIT;
+	const ferry_import_bundle *r;
+	size_t i;
+	uint64_t cur;
+	int error = 0, ierror, any = 0;
+
+	memset(&res, 0, sizeof(res));
+	for (i = 0; i < n; i++) {
+		if (b[i].state != FERRY_INBOX_READY)
+			continue;
+		if ((error = staged_files(p, &b[i], &files)) < 0)
+			goto done;
+		if (!batch)
+			break;
 	}
+	if (!files.n)
+		goto done;
+	io.audit_log = p->opts->audit_log;
+	io.now = p->opts->now;
+	io.skip_superseded = 1;
+	ierror = ferry_import(&res, p->st, (const char *const *)files.v, files.n, &io);
+	if (!batch && !outcome_of(&res, b->id)) {
+		/* the store or the trust root failed, not the bundle: the next
+		 * pass tries again */
+		error = ierror < 0 ? ierror : ferry_error_set(FERRY_ERROR, "import of bundle "
+							       "%.16s reported nothing", b->id);
+		goto done;
+	}
+	ferry_error_clear();
+	for (i = 0; i < n; i++) {
+		if (b[i].state != FERRY_INBOX_READY || !(r = outcome_of(&res, b[i].id)))
+			continue;
+		if (r->outcome == FERRY_REFUSED && batch) {
+			if ((error = channel_sequence(&cur, b[i].channel, p)) < 0)
+				goto done;
+			if (!ferry_inbox_in_order(&b[i], cur))
+				continue;   /* judged again on its own */
+		}
+		any |= r->outcome == FERRY_IMPORTED;
+		if ((error = settle(p, &b[i], r)) < 0 ||
+		    (error = ferry_strv_push(&decided, b[i].id)) < 0)
+			goto done;
+		b[i].state = 0;   /* decided: not waiting */
+	}
+	if ((error = sync_outcomes(p, &decided)) < 0)
+		goto done;
+	for (i = 0; i < decided.n; i++)
+		if ((error = finish(p, decided.v[i])) != 0) {
+			if (error > 0)
+				error = ferry_error_set(FERRY_ERROR, "the outcome of bundle %.16s "
+							"was not recorded whole", decided.v[i]);
+			goto done;
+		}
+	if (any && p->opts->imported)
+		p->opts->imported(p->st, &res, p->opts->payload);
 done:
-	if (d)
-		closedir(d);
 	ferry_import_result_dispose(&res);
 	ferry_strv_dispose(&files);
-	ferry_buf_dispose(&dir);
-	ferry_buf_dispose(&path);
+	ferry_strv_dispose(&decided);
 	return error;
 }
 
@@ -1082,7 +1199,10 @@ static int write_status(pass *p, const char *error_text)
 		goto done;
 	}
 	ferry_time_format(when, sizeof(when), p->now);
-	for (i = 0; i < p->nb && i < STATUS_LIST_MAX * 10; i++) {
+	/* The first STATUS_LIST_MAX in channel and sequence order (what is
+	 * needed next), and how many in all: the file, and the memory of
+	 * writing it, do not grow with a backlog. */
+	for (i = 0; i < p->nb && i < STATUS_LIST_MAX; i++) {
 		const ferry_inbox_bundle *b = &p->b[i];
 		json_t *w = json_pack("{s:s,s:s,s:I,s:I,s:I}", "bundle", b->id, "channel",
 				      b->channel, "sequence", (json_int_t)b->sequence,
@@ -1117,6 +1237,7 @@ static int write_status(pass *p, const char *error_text)
 	json_object_set_new(o, "updated", json_string(when));
 	json_object_set_new(o, "updatedUnix", json_integer((json_int_t)p->now));
 	json_object_set_new(o, "waiting", waiting);
+	json_object_set_new(o, "waitingTotal", json_integer((json_int_t)p->nb));
 	json_object_set_new(o, "settling", names_json(&p->settling, p->nsettling));
 	json_object_set_new(o, "ignored", names_json(&p->ignored, p->nignored));
 	json_object_set_new(o, "sidecarsWithoutFile", names_json(&p->orphans, p->norphans));
@@ -1278,13 +1399,17 @@ static int run_pass(ferry_inbox_counts *out, const char *dir, const char *store,
 	}
 	if (p.st && (error = ferry_inbox_plan(p.b, p.nb, channel_sequence, &p)) < 0)
 		goto done;
+	/* All that is ready in one import; then, one at a time, what that
+	 * left undecided: a bundle whose channel was not where it builds on
+	 * waits, any other is imported alone and settled by its outcome. */
+	if (p.st && (error = import_ready(&p, p.b, p.nb, 1)) < 0)
+		goto done;
 	for (i = 0; p.st && i < p.nb; i++) {
 		ferry_inbox_bundle *b = &p.b[i];
 		uint64_t cur;
 
 		if (b->state != FERRY_INBOX_READY)
 			continue;
-		/* an earlier bundle of the channel may have been refused */
 		if ((error = channel_sequence(&cur, b->channel, &p)) < 0)
 			goto done;
 		if (!ferry_inbox_in_order(b, cur)) {
@@ -1292,9 +1417,8 @@ static int run_pass(ferry_inbox_counts *out, const char *dir, const char *store,
 			b->waits_for = b->base_sequence;
 			continue;
 		}
-		if ((error = import_one(&p, b)) < 0)
+		if ((error = import_ready(&p, b, 1, 0)) < 0)
 			goto done;
-		b->state = 0;   /* decided: not waiting */
 	}
 	/* What is left waits. */
 	{
