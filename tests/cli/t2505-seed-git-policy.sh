@@ -10,23 +10,13 @@
 need git jq
 git_test_env
 
+git init -q -b main "$T/src"
 W=$T/src
-git init -q -b main "$W"
 printf 'one\n' >"$W/f"
 git -C "$W" add -A && git -C "$W" commit -qm one
 git -C "$W" tag v1.0
-"$FERRY" keygen -o "$T/k" >/dev/null
-printf 'channel: git\nsources:\n  - git: %s\n    name: platform/deploy\n' "$W" >"$T/spec.yaml"
-mkdir "$T/bundles"
-"$FERRY" trust init --store "$T/store" --key "$T/k.pub" >/dev/null
-n=0
-ship() {
-	n=$((n + 1))
-	"$FERRY" export -q --spec "$T/spec.yaml" --key "$T/k.key" --out "$T/bundles" \
-		--state "$T/state.db" --cache "$T/cache" >/dev/null || fail "export $n failed"
-	"$FERRY" import --store "$T/store" --no-seed "$T"/bundles/ferry-git-00000$n.tar >/dev/null ||
-		fail "import $n failed"
-}
+git_seed_store "$W"
+ship() { git_seed_ship --no-seed >/dev/null || fail "import failed"; }
 ship
 
 mkdir -p "$T/http/platform"
