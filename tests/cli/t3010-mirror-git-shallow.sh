@@ -85,3 +85,30 @@ git -C "$T/nodotgit" commit -q --allow-empty -m mine
 if git -C "$T/nodotgit" push -q origin HEAD:main 2>"$T/err"; then fail "push was accepted"; fi
 expect_err "remote error: this mirror is read-only"
 ok "a push is refused with an ERR pkt-line git prints"
+
+# A merge of a branch that forked low in the history: depths count along
+# every parent, and the boundary may hold several commits.
+git clone -q "$URL" "$T/full" || fail "full clone"
+git -C "$T/src" checkout -q -b side main~5
+for i in 1 2; do
+	printf 'side %s\n' "$i" >"$T/src/side$i"
+	git -C "$T/src" add -A && git -C "$T/src" commit -qm "s$i"
+done
+git -C "$T/src" checkout -q main
+git -C "$T/src" merge -q --no-edit side
+mirror_git_export
+expect_exit 0 "$FERRY" import --store "$T/store" "$T"/bundles/ferry-git-000003.tar
+git clone -q --depth 2 "$URL" "$T/merge" 2>"$T/err" || { cat "$T/err" >&2; fail "clone --depth 2 of a merge"; }
+clean "$T/merge"
+[ "$(sort "$T/merge/.git/shallow")" = "$(git -C "$T/src" rev-parse main^1 main^2 | sort)" ] ||
+	fail "the boundary is not both parents of the merge"
+git -C "$T/merge" fetch -q --deepen=2 2>"$T/err" || { cat "$T/err" >&2; fail "deepen a merge"; }
+clean "$T/merge"
+[ "$(count "$T/merge")" = 7 ] || fail "after deepening the merge: $(count "$T/merge") commits"
+git -C "$T/merge" fetch -q --unshallow 2>"$T/err" || { cat "$T/err" >&2; fail "unshallow the merge"; }
+git -C "$T/merge" fsck --strict --no-progress || fail "fsck --strict after unshallowing the merge"
+[ "$(count "$T/merge")" = "$(git -C "$T/src" rev-list --count main)" ] || fail "unshallowed merge count"
+git -C "$T/full" fetch -q --depth=1 origin 2>"$T/err" || { cat "$T/err" >&2; fail "fetch --depth=1 into a full clone"; }
+clean "$T/full"
+[ "$(git -C "$T/full" rev-parse origin/main)" = "$(git -C "$T/src" rev-parse main)" ] || fail "fetch --depth=1"
+ok "a merge: clone --depth 2, --deepen, --unshallow, and fetch --depth=1 into a full clone, fsck clean"
