@@ -319,6 +319,8 @@ typedef struct {
 #define BOUNDARY 2     /* in the region, some parent left out: shallow */
 #define CLIENT_SHALLOW 4
 #define CLIENT_HAS 8
+#define EDGE 16        /* the client has it, next to commits it gets */
+#define EDGES_MAX 64   /* edge trees walked to leave out what the client has */
 
 static size_t slot_of(const oid_table *t, const git_oid *id)
 {
@@ -482,17 +484,17 @@ done:
  * and the commits to send into *out (caller frees; the commits the client
  * has are left out). 0, or -1 on OOM or a broken repository.
  */
-static int depth_plan(ferry_buf *section, git_oid **out, size_t *nout,
-		      git_repository *repo, const depth_request *r)
+static int depth_plan(ferry_buf *section, git_oid **out, size_t *nout, git_oid **edges,
+		      size_t *nedges, git_repository *repo, const depth_request *r)
 {
 	oid_table t = { NULL, NULL, 0, 0 };
-	git_oid *order = NULL, *starts = NULL, *commits = NULL;
-	size_t norder = 0, nstarts = 0, ncommits = 0, i, k;
+	git_oid *order = NULL, *starts = NULL, *commits = NULL, *known = NULL;
+	size_t norder = 0, nstarts = 0, ncommits = 0, nknown = 0, i, k;
 	char hex[GIT_OID_HEXSZ + 1];
 	int error = -1;
 
-	*out = NULL;
-	*nout = 0;
+	*out = *edges = NULL;
+	*nout = *nedges = 0;
 	for (i = 0; i < r->nshallows; i++)
 		if (table_set(&t, &r->shallows[i], CLIENT_SHALLOW) < 0)
 			goto done;
@@ -579,12 +581,41 @@ static int depth_plan(ferry_buf *section, git_oid **out, size_t *nout,
 		if (!(table_get(&t, &order[i]) & CLIENT_HAS) &&
 		    oids_add(&commits, &ncommits, &order[i]) < 0)
 			goto done;
+	/* the edges: commits the client has next to those it gets (a
+	 * parent, or its own boundary that gets its parents); what their
+	 * trees hold is not sent again */
+	for (i = 0; i < norder && nknown < EDGES_MAX; i++) {
+		int f = table_get(&t, &order[i]);
+		git_commit *c = NULL;
+		unsigned np;
+
+		if ((f & CLIENT_HAS) && (f & CLIENT_SHALLOW) && !(f & (BOUNDARY | EDGE))) {
+			if (table_set(&t, &order[i], EDGE) < 0 || oids_add(&known, &nknown, &order[i]) < 0)
+				goto done;
+			continue;
+		}
+		if ((f & CLIENT_HAS) || git_commit_lookup(&c, repo, &order[i]) < 0)
+			continue;
+		for (np = 0; np < git_commit_parentcount(c) && nknown < EDGES_MAX; np++) {
+			const git_oid *pid = git_commit_parent_id(c, np);
+
+			if ((table_get(&t, pid) & (CLIENT_HAS | EDGE)) == CLIENT_HAS &&
+			    (table_set(&t, pid, EDGE) < 0 || oids_add(&known, &nknown, pid) < 0)) {
+				git_commit_free(c);
+				goto done;
+			}
+		}
+		git_commit_free(c);
+	}
 	*out = commits;
 	*nout = ncommits;
-	commits = NULL;
+	*edges = known;
+	*nedges = nknown;
+	commits = known = NULL;
 	error = 0;
 done:
 	free(commits);
+	free(known);
 	free(starts);
 	free(order);
 	table_dispose(&t);
@@ -611,6 +642,8 @@ struct ferry_pack_job {
 	size_t nhaves;
 	git_oid *commits;       /* a shallow request: the commits to send, or NULL */
 	size_t ncommits;
+	git_oid *edges;         /* commits the client has whose trees are not sent */
+	size_t nedges;
 	int depth;              /* a shallow request (commits names what to send) */
 	char *head;             /* shallow-info, then "ACK <id>" or "NAK", as pkt-lines */
 	int sideband;
@@ -629,6 +662,7 @@ void ferry_mirror__pack_job_free(ferry_pack_job *job)
 	free(job->wants);
 	free(job->haves);
 	free(job->commits);
+	free(job->edges);
 	free(job->head);
 	free(job);
 }
@@ -689,6 +723,82 @@ static FILE *spool_open(void)
 	return f;
 }
 
+/* Put in `seen` the ids of the tree `id`, its subtrees and blobs (not
+ * submodule commits) that are not in it yet; with `pb`, insert each of
+ * them in the pack too. Subtrees seen before are not walked again. */
+static int tree_objects(oid_table *seen, git_packbuilder *pb, git_repository *repo,
+			const git_oid *id)
+{
+	git_oid *stack = NULL;
+	size_t n = 0;
+	int error = -1;
+
+	if (table_get(seen, id))
+		return 0;
+	if (table_set(seen, id, IN_REGION) < 0 || oids_add(&stack, &n, id) < 0 ||
+	    (pb && git_packbuilder_insert(pb, id, NULL) < 0))
+		goto done;
+	while (n) {
+		git_oid cur = stack[--n];
+		git_tree *tree = NULL;
+		size_t i, count;
+
+		if (git_tree_lookup(&tree, repo, &cur) < 0)
+			goto done;
+		count = git_tree_entrycount(tree);
+		for (i = 0; i < count; i++) {
+			const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+			const git_oid *eid = git_tree_entry_id(e);
+			git_object_t type = git_tree_entry_type(e);
+
+			if ((type != GIT_OBJECT_TREE && type != GIT_OBJECT_BLOB) ||
+			    table_get(seen, eid))
+				continue;
+			if (table_set(seen, eid, IN_REGION) < 0 ||
+			    (pb && git_packbuilder_insert(pb, eid, git_tree_entry_name(e)) < 0) ||
+			    (type == GIT_OBJECT_TREE && oids_add(&stack, &n, eid) < 0)) {
+				git_tree_free(tree);
+				goto done;
+			}
+		}
+		git_tree_free(tree);
+	}
+	error = 0;
+done:
+	free(stack);
+	return error;
+}
+
+/* Insert the commits of a shallow job's plan and the objects of their
+ * trees the client lacks (not in its edges' trees); 0 or -1. */
+static int shallow_objects(git_packbuilder *pb, git_repository *repo, const ferry_pack_job *job)
+{
+	oid_table seen = { NULL, NULL, 0, 0 };
+	size_t i;
+	int error = -1;
+
+	for (i = 0; i < job->nedges + job->ncommits; i++) {
+		int edge = i < job->nedges;
+		const git_oid *id = edge ? &job->edges[i] : &job->commits[i - job->nedges];
+		git_commit *c = NULL;
+
+		int rc;
+
+		if (git_commit_lookup(&c, repo, id) < 0)
+			goto done;
+		rc = edge ? 0 : git_packbuilder_insert(pb, id, NULL);
+		if (rc == 0)
+			rc = tree_objects(&seen, edge ? NULL : pb, repo, git_commit_tree_id(c));
+		git_commit_free(c);
+		if (rc < 0)
+			goto done;
+	}
+	error = 0;
+done:
+	table_dispose(&seen);
+	return error;
+}
+
 /* Build the reply of `job` into job->fd; 0 or -1. On the builder's thread. */
 static int build_pack(ferry_mirror *m, ferry_pack_job *job)
 {
@@ -733,12 +843,12 @@ static int build_pack(ferry_mirror *m, ferry_pack_job *job)
 	for (i = 0; i < job->nhaves; i++)
 		if (git_revwalk_hide(walk, &job->haves[i]) < 0)
 			goto done;
-	/* Each commit of a shallow request's region with its whole tree:
-	 * libgit2 1.5's walk cannot stop at a depth, nor treat the client's
-	 * boundary as parentless when it hides the haves. */
-	for (i = 0; i < job->ncommits; i++)
-		if (git_packbuilder_insert_commit(pb, &job->commits[i]) < 0)
-			goto done;
+	/* A shallow request's commits from its plan, with what their trees
+	 * hold that the edges' trees do not: libgit2 1.5's walk cannot stop at
+	 * a depth, nor treat the client's boundary as parentless when it
+	 * hides the haves. */
+	if (job->depth && shallow_objects(pb, repo, job) < 0)
+		goto done;
 	if (fputs(job->head, sink.out) < 0 ||
 	    (!job->depth && git_packbuilder_insert_walk(pb, walk) < 0) ||
 	    git_packbuilder_foreach(pb, pack_chunk, &sink) < 0 ||
@@ -1082,7 +1192,8 @@ static enum MHD_Result upload_pack(ferry_mirror *m, struct MHD_Connection *c,
 		dr.nwants = job->nwants;
 		dr.haves = job->haves;
 		dr.nhaves = job->nhaves;
-		if (depth_plan(&out, &job->commits, &job->ncommits, repo, &dr) < 0 ||
+		if (depth_plan(&out, &job->commits, &job->ncommits, &job->edges,
+			       &job->nedges, repo, &dr) < 0 ||
 		    ferry_buf_puts(&out, "0000") < 0)
 			bad = 1;
 		job->depth = 1;
