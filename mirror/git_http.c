@@ -2,13 +2,17 @@
  * git over HTTP (the smart protocol, version 0/1, stateless) for every
  * repository in the store: clients clone and fetch with stock git.
  *
- *   GET  /git/<name>.git/info/refs?service=git-upload-pack   ref advertisement
- *   POST /git/<name>.git/git-upload-pack                       negotiation + pack
+ *   GET  /git/<name>[.git]/info/refs?service=git-upload-pack   ref advertisement
+ *   POST /git/<name>[.git]/git-upload-pack                       negotiation + pack
  *
  * Clients asking for protocol v2 fall back to this. Negotiation follows
  * upload-pack without multi_ack: the first common "have" is ACKed, a batch
  * with none is NAKed, and after "done" the pack holds what the wants reach
- * minus what the common haves reach, sent over side-band-64k.
+ * minus what the common haves reach, sent over side-band-64k. Shallow
+ * clones and fetches (deepen, deepen-relative, deepen-since) answer with
+ * the shallow-info section first; partial clones (filter) and deepen-not
+ * are refused with an ERR pkt-line, as is any push (the mirror is
+ * read-only), so that git prints the reason.
  *
  * Only the objects the advertisement names (HEAD, each ref's tip, and the
  * commit an annotated tag peels to) may be wanted, as stock upload-pack
@@ -17,6 +21,7 @@
  * before any pack is built. So history rewritten away, which stays in the
  * store's object database until gc, is never served by its id.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +34,7 @@
 #include <zlib.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
 #include "buf.h"
 #include "fs.h"
 #include "manifest.h"
@@ -38,7 +44,11 @@
 #include "banned.h"
 
 #define REQUEST_MAX FERRY_MIRROR_GIT_BODY_MAX    /* an upload-pack request, inflated */
-#define CAPS "side-band-64k ofs-delta agent=ferry/" FERRY_VERSION
+/* What the negotiation below implements; "filter" is named so that a
+ * partial clone's request reaches the mirror and is refused with a
+ * sentence (unadvertised, git ignores --filter and clones everything). */
+#define CAPS "side-band-64k ofs-delta shallow deepen-since deepen-relative filter " \
+	     "agent=ferry/" FERRY_VERSION
 
 static int pkt(ferry_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -59,15 +69,33 @@ static int pkt(ferry_buf *out, const char *fmt, ...)
 	return ferry_buf_put(out, line, (size_t)n);
 }
 
+/* The smart protocol's endpoints, found after a repository name that
+ * lacks ".git" (as git http-backend serves "/repo/info/refs" too). */
+static const char *const endpoints[] = { "/info/refs", "/git-upload-pack", "/git-receive-pack" };
+
 int ferry_mirror__git_split_url(const char *url, char *name, size_t len, const char **rest)
 {
 	const char *p = url + 5, *end = strstr(p, ".git/");
+	size_t i, n;
 
-	if (!end || (size_t)(end - p) >= len)
+	if (end) {
+		*rest = end + 5;
+	} else {
+		for (i = 0; i < sizeof(endpoints) / sizeof(*endpoints) && !end; i++) {
+			size_t e = strlen(endpoints[i]);
+
+			n = strlen(p);
+			if (n > e && !strcmp(p + n - e, endpoints[i]))
+				end = p + n - e;
+		}
+		if (!end)
+			return -1;
+		*rest = end + 1;
+	}
+	if ((size_t)(end - p) >= len)
 		return -1;
 	memcpy(name, p, (size_t)(end - p));
 	name[end - p] = '\0';
-	*rest = end + 5;
 	return ferry_git_repo_name_valid(name) ? 0 : -1;
 }
 
@@ -254,6 +282,347 @@ int ferry_mirror__gunzip(ferry_buf *body)
 }
 
 /*
+ * Shallow clones (the "shallow", "deepen", "deepen-relative" and
+ * "deepen-since" capabilities). The request names the client's shallow
+ * commits and how deep it wants history; the answer starts with the
+ * shallow-info section ("shallow <id>" for each new boundary commit,
+ * "unshallow <id>" for each of the client's boundaries that now gets its
+ * parents, then a flush), and the pack holds every commit of the region so
+ * chosen that the client does not already have, each with its whole tree.
+ *
+ * The region is walked from the wants only (each already checked against
+ * the advertisement): the client's shallow and have lines are compared with
+ * it, never walked from on their own, so they cannot reach history that no
+ * advertised tip reaches.
+ */
+static int oids_add(git_oid **ids, size_t *n, const git_oid *id)
+{
+	git_oid *grown;
+
+	if (!(*n & (*n - 1)) || *n == 0) {   /* grow at powers of two */
+		grown = realloc(*ids, (*n ? *n * 2 : 4) * sizeof(*grown));
+		if (!grown)
+			return -1;
+		*ids = grown;
+	}
+	git_oid_cpy(&(*ids)[(*n)++], id);
+	return 0;
+}
+
+typedef struct {
+	git_oid *ids;         /* open addressing; a zero id is an empty slot */
+	unsigned char *flags;
+	size_t n, cap;
+} oid_table;
+
+#define IN_REGION 1    /* chosen for the client's history */
+#define BOUNDARY 2     /* in the region, some parent left out: shallow */
+#define CLIENT_SHALLOW 4
+#define CLIENT_HAS 8
+#define EDGE 16        /* the client has it, next to commits it gets */
+#define EDGES_MAX 64   /* edge trees walked to leave out what the client has */
+
+static size_t slot_of(const oid_table *t, const git_oid *id)
+{
+	size_t h, i;
+
+	memcpy(&h, id->id, sizeof(h));
+	for (i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1))
+		if (git_oid_is_zero(&t->ids[i]) || git_oid_equal(&t->ids[i], id))
+			return i;
+}
+
+/* The flags of `id` (0 when absent). */
+static int table_get(const oid_table *t, const git_oid *id)
+{
+	size_t i;
+
+	if (!t->cap)
+		return 0;
+	i = slot_of(t, id);
+	return git_oid_is_zero(&t->ids[i]) ? 0 : t->flags[i];
+}
+
+/* Set `flags` on `id`, adding it; -1 on OOM. */
+static int table_set(oid_table *t, const git_oid *id, int flags)
+{
+	size_t i;
+
+	if (git_oid_is_zero(id))
+		return 0;
+	if ((t->n + 1) * 2 > t->cap) {
+		oid_table grown = { NULL, NULL, 0, t->cap ? t->cap * 2 : 64 };
+
+		if (!(grown.ids = calloc(grown.cap, sizeof(*grown.ids))) ||
+		    !(grown.flags = calloc(grown.cap, 1))) {
+			free(grown.ids);
+			return -1;
+		}
+		for (i = 0; i < t->cap; i++)
+			if (!git_oid_is_zero(&t->ids[i])) {
+				size_t j = slot_of(&grown, &t->ids[i]);
+
+				git_oid_cpy(&grown.ids[j], &t->ids[i]);
+				grown.flags[j] = t->flags[i];
+				grown.n++;
+			}
+		free(t->ids);
+		free(t->flags);
+		*t = grown;
+	}
+	i = slot_of(t, id);
+	if (git_oid_is_zero(&t->ids[i])) {
+		git_oid_cpy(&t->ids[i], id);
+		t->n++;
+	}
+	t->flags[i] |= (unsigned char)flags;
+	return 0;
+}
+
+static void table_dispose(oid_table *t)
+{
+	free(t->ids);
+	free(t->flags);
+	memset(t, 0, sizeof(*t));
+}
+
+/* What a request asks of history (from its want, shallow and deepen lines). */
+typedef struct {
+	git_oid *wants;
+	size_t nwants;
+	git_oid *shallows;      /* the client's shallow commits */
+	size_t nshallows;
+	git_oid *haves;
+	size_t nhaves;
+	long long depth;        /* "deepen N", 0 when absent */
+	long long since;        /* "deepen-since T", 0 when absent */
+	int relative;           /* deepen-relative: N more below the client's boundary */
+} depth_request;
+
+typedef struct {
+	git_oid id;
+	long long level;
+} queued;
+
+/* Breadth first from `start` (each at level 1) through the parents into the
+ * region: a commit at level `limit` (0: none), or with a parent older than
+ * r->since, is a boundary; `stop` flags end the walk at a commit (kept). The
+ * commits added are appended to *order. */
+static int walk_region(oid_table *t, git_oid **order, size_t *norder, git_repository *repo,
+		       const git_oid *start, size_t nstart, long long limit,
+		       const depth_request *r, int stop)
+{
+	queued *q = NULL;
+	size_t head = 0, n = 0, cap = 0, i;
+	int error = -1;
+
+	for (i = 0; i < nstart; i++) {
+		if (FERRY_ALLOC_GROW(q, n + 1, cap) < 0)
+			goto done;
+		q[n].id = start[i];
+		q[n++].level = 1;
+	}
+	while (head < n) {
+		queued cur = q[head++];
+		git_commit *c = NULL;
+		unsigned k, np;
+		int flags = table_get(t, &cur.id);
+
+		if (head > nstart && (flags & IN_REGION))
+			continue;   /* reached before, at a level no deeper */
+		if (git_commit_lookup(&c, repo, &cur.id) < 0)
+			continue;   /* not a commit: nothing below it */
+		if (!(flags & IN_REGION) &&
+		    (table_set(t, &cur.id, IN_REGION) < 0 ||
+		     oids_add(order, norder, &cur.id) < 0)) {
+			git_commit_free(c);
+			goto done;
+		}
+		np = git_commit_parentcount(c);
+		if (np && ((limit && cur.level >= limit) || (flags & stop))) {
+			if (!(flags & stop) && table_set(t, &cur.id, BOUNDARY) < 0) {
+				git_commit_free(c);
+				goto done;
+			}
+			git_commit_free(c);
+			continue;
+		}
+		for (k = 0; k < np; k++) {
+			const git_oid *pid = git_commit_parent_id(c, k);
+
+			if (r->since) {
+				git_commit *pc = NULL;
+				int old = git_commit_lookup(&pc, repo, pid) == 0 &&
+					  git_commit_time(pc) < r->since;
+
+				git_commit_free(pc);
+				if (old) {
+					if (table_set(t, &cur.id, BOUNDARY) < 0)
+						break;
+					continue;
+				}
+			}
+			if (table_get(t, pid) & IN_REGION)
+				continue;
+			if (FERRY_ALLOC_GROW(q, n + 1, cap) < 0)
+				break;
+			q[n].id = *pid;
+			q[n++].level = cur.level + 1;
+		}
+		git_commit_free(c);
+		if (k < np)
+			goto done;
+	}
+	error = 0;
+done:
+	free(q);
+	return error;
+}
+
+/*
+ * Choose the region `r` asks for: the shallow-info section into `section`
+ * and the commits to send into *out (caller frees; the commits the client
+ * has are left out). 0, or -1 on OOM or a broken repository.
+ */
+static int depth_plan(ferry_buf *section, git_oid **out, size_t *nout, git_oid **edges,
+		      size_t *nedges, git_repository *repo, const depth_request *r)
+{
+	oid_table t = { NULL, NULL, 0, 0 };
+	git_oid *order = NULL, *starts = NULL, *commits = NULL, *known = NULL;
+	size_t norder = 0, nstarts = 0, ncommits = 0, nknown = 0, i, k;
+	char hex[GIT_OID_HEXSZ + 1];
+	int error = -1;
+
+	*out = *edges = NULL;
+	*nout = *nedges = 0;
+	for (i = 0; i < r->nshallows; i++)
+		if (table_set(&t, &r->shallows[i], CLIENT_SHALLOW) < 0)
+			goto done;
+	/* the commits the wants name (annotated tags peeled) */
+	for (i = 0; i < r->nwants; i++) {
+		git_object *obj = NULL, *commit = NULL;
+
+		if (git_object_lookup(&obj, repo, &r->wants[i], GIT_OBJECT_ANY) == 0 &&
+		    git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) == 0 &&
+		    oids_add(&starts, &nstarts, git_object_id(commit)) < 0) {
+			git_object_free(commit);
+			git_object_free(obj);
+			goto done;
+		}
+		git_object_free(commit);
+		git_object_free(obj);
+	}
+	if (r->relative) {
+		/* all the way down to the client's boundary, then N more */
+		size_t first;
+
+		if (walk_region(&t, &order, &norder, repo, starts, nstarts, 0, r,
+				CLIENT_SHALLOW) < 0)
+			goto done;
+		free(starts);
+		starts = NULL;
+		nstarts = 0;
+		for (first = 0; first < norder; first++)
+			if ((table_get(&t, &order[first]) & CLIENT_SHALLOW) &&
+			    oids_add(&starts, &nstarts, &order[first]) < 0)
+				goto done;
+		if (walk_region(&t, &order, &norder, repo, starts, nstarts, r->depth + 1, r, 0) < 0)
+			goto done;
+	} else if (walk_region(&t, &order, &norder, repo, starts, nstarts,
+			       r->depth, r, 0) < 0) {
+		goto done;
+	}
+	/* what the client has: its haves and their parents in the region,
+	 * down to its own boundary */
+	free(starts);
+	starts = NULL;
+	nstarts = 0;
+	for (i = 0; i < r->nhaves + r->nshallows; i++) {
+		const git_oid *id = i < r->nhaves ? &r->haves[i] : &r->shallows[i - r->nhaves];
+
+		if ((table_get(&t, id) & (IN_REGION | CLIENT_HAS)) == IN_REGION &&
+		    (table_set(&t, id, CLIENT_HAS) < 0 || oids_add(&starts, &nstarts, id) < 0))
+			goto done;
+	}
+	for (i = 0; i < nstarts; i++) {
+		git_commit *c = NULL;
+		unsigned np;
+
+		if (table_get(&t, &starts[i]) & CLIENT_SHALLOW ||
+		    git_commit_lookup(&c, repo, &starts[i]) < 0)
+			continue;
+		for (np = 0; np < git_commit_parentcount(c); np++) {
+			const git_oid *pid = git_commit_parent_id(c, np);
+
+			if ((table_get(&t, pid) & (IN_REGION | CLIENT_HAS)) == IN_REGION &&
+			    (table_set(&t, pid, CLIENT_HAS) < 0 ||
+			     oids_add(&starts, &nstarts, pid) < 0)) {
+				git_commit_free(c);
+				goto done;
+			}
+		}
+		git_commit_free(c);
+	}
+	/* the shallow-info section: new boundaries, then the client's
+	 * boundaries that get their parents now */
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < norder; i++) {
+			int f = table_get(&t, &order[i]);
+
+			git_oid_tostr(hex, sizeof(hex), &order[i]);
+			if (k == 0 && (f & BOUNDARY) && !(f & CLIENT_SHALLOW) &&
+			    pkt(section, "shallow %s\n", hex) < 0)
+				goto done;
+			if (k == 1 && (f & CLIENT_SHALLOW) && !(f & BOUNDARY) &&
+			    pkt(section, "unshallow %s\n", hex) < 0)
+				goto done;
+		}
+	for (i = 0; i < norder; i++)
+		if (!(table_get(&t, &order[i]) & CLIENT_HAS) &&
+		    oids_add(&commits, &ncommits, &order[i]) < 0)
+			goto done;
+	/* the edges: commits the client has next to those it gets (a
+	 * parent, or its own boundary that gets its parents); what their
+	 * trees hold is not sent again */
+	for (i = 0; i < norder && nknown < EDGES_MAX; i++) {
+		int f = table_get(&t, &order[i]);
+		git_commit *c = NULL;
+		unsigned np;
+
+		if ((f & CLIENT_HAS) && (f & CLIENT_SHALLOW) && !(f & (BOUNDARY | EDGE))) {
+			if (table_set(&t, &order[i], EDGE) < 0 || oids_add(&known, &nknown, &order[i]) < 0)
+				goto done;
+			continue;
+		}
+		if ((f & CLIENT_HAS) || git_commit_lookup(&c, repo, &order[i]) < 0)
+			continue;
+		for (np = 0; np < git_commit_parentcount(c) && nknown < EDGES_MAX; np++) {
+			const git_oid *pid = git_commit_parent_id(c, np);
+
+			if ((table_get(&t, pid) & (CLIENT_HAS | EDGE)) == CLIENT_HAS &&
+			    (table_set(&t, pid, EDGE) < 0 || oids_add(&known, &nknown, pid) < 0)) {
+				git_commit_free(c);
+				goto done;
+			}
+		}
+		git_commit_free(c);
+	}
+	*out = commits;
+	*nout = ncommits;
+	*edges = known;
+	*nedges = nknown;
+	commits = known = NULL;
+	error = 0;
+done:
+	free(commits);
+	free(known);
+	free(starts);
+	free(order);
+	table_dispose(&t);
+	return error;
+}
+
+/*
  * A pack request after its "done": the wants and haves it named, queued for
  * one of the builder threads (pack_builder) while its connection is
  * suspended. The builder writes the reply (ACK/NAK, then the pack over
@@ -271,7 +640,12 @@ struct ferry_pack_job {
 	size_t nwants;
 	git_oid *haves;
 	size_t nhaves;
-	char head[64];          /* "ACK <id>\n" or "NAK\n", as a pkt-line */
+	git_oid *commits;       /* a shallow request: the commits to send, or NULL */
+	size_t ncommits;
+	git_oid *edges;         /* commits the client has whose trees are not sent */
+	size_t nedges;
+	int depth;              /* a shallow request (commits names what to send) */
+	char *head;             /* shallow-info, then "ACK <id>" or "NAK", as pkt-lines */
 	int sideband;
 	int state;
 	uint64_t deadline_us;   /* queued until */
@@ -287,6 +661,9 @@ void ferry_mirror__pack_job_free(ferry_pack_job *job)
 		close(job->fd);
 	free(job->wants);
 	free(job->haves);
+	free(job->commits);
+	free(job->edges);
+	free(job->head);
 	free(job);
 }
 
@@ -346,6 +723,82 @@ static FILE *spool_open(void)
 	return f;
 }
 
+/* Put in `seen` the ids of the tree `id`, its subtrees and blobs (not
+ * submodule commits) that are not in it yet; with `pb`, insert each of
+ * them in the pack too. Subtrees seen before are not walked again. */
+static int tree_objects(oid_table *seen, git_packbuilder *pb, git_repository *repo,
+			const git_oid *id)
+{
+	git_oid *stack = NULL;
+	size_t n = 0;
+	int error = -1;
+
+	if (table_get(seen, id))
+		return 0;
+	if (table_set(seen, id, IN_REGION) < 0 || oids_add(&stack, &n, id) < 0 ||
+	    (pb && git_packbuilder_insert(pb, id, NULL) < 0))
+		goto done;
+	while (n) {
+		git_oid cur = stack[--n];
+		git_tree *tree = NULL;
+		size_t i, count;
+
+		if (git_tree_lookup(&tree, repo, &cur) < 0)
+			goto done;
+		count = git_tree_entrycount(tree);
+		for (i = 0; i < count; i++) {
+			const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+			const git_oid *eid = git_tree_entry_id(e);
+			git_object_t type = git_tree_entry_type(e);
+
+			if ((type != GIT_OBJECT_TREE && type != GIT_OBJECT_BLOB) ||
+			    table_get(seen, eid))
+				continue;
+			if (table_set(seen, eid, IN_REGION) < 0 ||
+			    (pb && git_packbuilder_insert(pb, eid, git_tree_entry_name(e)) < 0) ||
+			    (type == GIT_OBJECT_TREE && oids_add(&stack, &n, eid) < 0)) {
+				git_tree_free(tree);
+				goto done;
+			}
+		}
+		git_tree_free(tree);
+	}
+	error = 0;
+done:
+	free(stack);
+	return error;
+}
+
+/* Insert the commits of a shallow job's plan and the objects of their
+ * trees the client lacks (not in its edges' trees); 0 or -1. */
+static int shallow_objects(git_packbuilder *pb, git_repository *repo, const ferry_pack_job *job)
+{
+	oid_table seen = { NULL, NULL, 0, 0 };
+	size_t i;
+	int error = -1;
+
+	for (i = 0; i < job->nedges + job->ncommits; i++) {
+		int edge = i < job->nedges;
+		const git_oid *id = edge ? &job->edges[i] : &job->commits[i - job->nedges];
+		git_commit *c = NULL;
+
+		int rc;
+
+		if (git_commit_lookup(&c, repo, id) < 0)
+			goto done;
+		rc = edge ? 0 : git_packbuilder_insert(pb, id, NULL);
+		if (rc == 0)
+			rc = tree_objects(&seen, edge ? NULL : pb, repo, git_commit_tree_id(c));
+		git_commit_free(c);
+		if (rc < 0)
+			goto done;
+	}
+	error = 0;
+done:
+	table_dispose(&seen);
+	return error;
+}
+
 /* Build the reply of `job` into job->fd; 0 or -1. On the builder's thread. */
 static int build_pack(ferry_mirror *m, ferry_pack_job *job)
 {
@@ -377,7 +830,8 @@ static int build_pack(ferry_mirror *m, ferry_pack_job *job)
 			rc = git_packbuilder_insert(pb, &job->wants[i], NULL);
 		if (!rc) {
 			if (git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) == 0)
-				rc = git_revwalk_push(walk, git_object_id(commit));
+				/* a shallow request's commits come from its plan */
+				rc = job->depth ? 0 : git_revwalk_push(walk, git_object_id(commit));
 			else
 				rc = git_packbuilder_insert_recur(pb, &job->wants[i], NULL);
 		}
@@ -389,7 +843,14 @@ static int build_pack(ferry_mirror *m, ferry_pack_job *job)
 	for (i = 0; i < job->nhaves; i++)
 		if (git_revwalk_hide(walk, &job->haves[i]) < 0)
 			goto done;
-	if (fputs(job->head, sink.out) < 0 || git_packbuilder_insert_walk(pb, walk) < 0 ||
+	/* A shallow request's commits from its plan, with what their trees
+	 * hold that the edges' trees do not: libgit2 1.5's walk cannot stop at
+	 * a depth, nor treat the client's boundary as parentless when it
+	 * hides the haves. */
+	if (job->depth && shallow_objects(pb, repo, job) < 0)
+		goto done;
+	if (fputs(job->head, sink.out) < 0 ||
+	    (!job->depth && git_packbuilder_insert_walk(pb, walk) < 0) ||
 	    git_packbuilder_foreach(pb, pack_chunk, &sink) < 0 ||
 	    (job->sideband && fputs("0000", sink.out) < 0) || fflush(sink.out) != 0)
 		goto done;
@@ -530,20 +991,6 @@ enum MHD_Result ferry_mirror__git_resumed(ferry_mirror *m, struct MHD_Connection
 	return ferry_mirror__send(c, r, 200, resp, job->size);
 }
 
-static int oids_add(git_oid **ids, size_t *n, const git_oid *id)
-{
-	git_oid *grown;
-
-	if (!(*n & (*n - 1)) || *n == 0) {   /* grow at powers of two */
-		grown = realloc(*ids, (*n ? *n * 2 : 4) * sizeof(*grown));
-		if (!grown)
-			return -1;
-		*ids = grown;
-	}
-	git_oid_cpy(&(*ids)[(*n)++], id);
-	return 0;
-}
-
 int ferry_mirror__pkt_next(char **line, const ferry_buf *body, size_t *at)
 {
 	*line = NULL;
@@ -574,21 +1021,82 @@ int ferry_mirror__pkt_next(char **line, const ferry_buf *body, size_t *at)
 	return 0;
 }
 
-int ferry_mirror__upload_line(git_oid *oid, int *sideband, const char *line)
+/* The FERRY_UPLOAD_CAP_* bits of the capabilities after a want's id. */
+static int want_caps(const char *caps)
 {
-	*sideband = 0;
+	int bits = 0;
+
+	while (*caps) {
+		size_t n;
+
+		caps += strspn(caps, " ");
+		n = strcspn(caps, " ");
+		if (n == 13 && !strncmp(caps, "side-band-64k", n))
+			bits |= FERRY_UPLOAD_CAP_SIDEBAND;
+		else if (n == 15 && !strncmp(caps, "deepen-relative", n))
+			bits |= FERRY_UPLOAD_CAP_DEEPEN_RELATIVE;
+		caps += n;
+	}
+	return bits;
+}
+
+int ferry_mirror__upload_line(git_oid *oid, int *caps, const char *line)
+{
+	*caps = 0;
 	if (!strncmp(line, "want ", 5) && git_oid_fromstrn(oid, line + 5, GIT_OID_HEXSZ) == 0) {
-		*sideband = strstr(line + 5, " side-band-64k") != NULL;
+		if (strlen(line + 5) > GIT_OID_HEXSZ)
+			*caps = want_caps(line + 5 + GIT_OID_HEXSZ);
 		return FERRY_UPLOAD_WANT;
 	}
 	if (!strncmp(line, "have ", 5) && git_oid_fromstrn(oid, line + 5, GIT_OID_HEXSZ) == 0)
 		return FERRY_UPLOAD_HAVE;
 	if (!strcmp(line, "done"))
 		return FERRY_UPLOAD_DONE;
-	if (strncmp(line, "shallow ", 8) && strncmp(line, "deepen", 6))
-		return FERRY_UPLOAD_IGNORED;   /* as upload-pack ignores what it does not ask for */
-	return FERRY_UPLOAD_REFUSED;
+	if (!strncmp(line, "shallow ", 8))
+		return git_oid_fromstrn(oid, line + 8, GIT_OID_HEXSZ) == 0 &&
+		       strlen(line + 8) == GIT_OID_HEXSZ ? FERRY_UPLOAD_SHALLOW
+							 : FERRY_UPLOAD_REFUSED;
+	if (!strncmp(line, "deepen ", 7))
+		return FERRY_UPLOAD_DEEPEN;
+	if (!strncmp(line, "deepen-since ", 13))
+		return FERRY_UPLOAD_DEEPEN_SINCE;
+	if (!strncmp(line, "filter ", 7))
+		return FERRY_UPLOAD_FILTER;
+	if (!strncmp(line, "deepen", 6))
+		return FERRY_UPLOAD_REFUSED;   /* deepen-not: not advertised */
+	return FERRY_UPLOAD_IGNORED;   /* as upload-pack ignores what it does not ask for */
 }
+
+int ferry_mirror__upload_number(long long *out, const char *line)
+{
+	const char *p = strchr(line, ' ');
+	long long v = 0;
+
+	if (!p || !p[1])
+		return -1;
+	for (p++; *p; p++) {
+		if (*p < '0' || *p > '9' || v > (LLONG_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* An ERR pkt-line with a sentence: what git prints as "remote error". */
+static enum MHD_Result send_err(struct MHD_Connection *c, ferry_request *r,
+				const char *type, const char *sentence)
+{
+	ferry_buf out = FERRY_BUF_INIT;
+	enum MHD_Result ret;
+
+	pkt(&out, "ERR %s\n", sentence);
+	ret = send_buf(c, r, &out, type);
+	ferry_buf_dispose(&out);
+	return ret;
+}
+
+#define RESULT_TYPE "application/x-git-upload-pack-result"
 
 static enum MHD_Result upload_pack(ferry_mirror *m, struct MHD_Connection *c,
 				   ferry_request *r, const char *name, ferry_buf *body)
@@ -597,13 +1105,15 @@ static enum MHD_Result upload_pack(ferry_mirror *m, struct MHD_Connection *c,
 	git_repository *repo = NULL;
 	ferry_pack_job *job = NULL;
 	ferry_buf out = FERRY_BUF_INIT;
+	depth_request dr;
 	git_oid oid, common;
 	oid_set tips = { NULL, 0, 0 };
-	char refused[GIT_OID_HEXSZ + 1] = "";
+	char refused[300] = "";
 	size_t at = 0;
-	int done = 0, have_common = 0, bad = 0;
+	int done = 0, have_common = 0, bad = 0, negotiating = 0;
 	enum MHD_Result ret;
 
+	memset(&dr, 0, sizeof(dr));
 	if (enc && !strcmp(enc, "gzip") && ferry_mirror__gunzip(body) < 0)
 		return ferry_mirror__error(c, r, 400, "BAD_REQUEST", "bad gzip request body");
 	if (open_repo(&repo, m, name) < 0)
@@ -615,31 +1125,55 @@ static enum MHD_Result upload_pack(ferry_mirror *m, struct MHD_Connection *c,
 	job->fd = -1;
 	job->conn = c;
 	snprintf(job->name, sizeof(job->name), "%s", name);
-	/* pkt-lines: want*, flush, have*, (flush | done) */
+	/* pkt-lines: want*, shallow*, [deepen*], flush, have*, (flush | done) */
 	while (!bad && !*refused) {
 		char *line = NULL;
 		int caps = 0, kind = ferry_mirror__pkt_next(&line, body, &at);
+		long long number = 0;
 
 		if (kind <= 0) {
 			bad = kind < 0;
 			break;
 		}
 		kind = ferry_mirror__upload_line(&oid, &caps, line);
+		if ((kind == FERRY_UPLOAD_DEEPEN || kind == FERRY_UPLOAD_DEEPEN_SINCE) &&
+		    (ferry_mirror__upload_number(&number, line) < 0 || number <= 0))
+			bad = 1;
+		if (kind == FERRY_UPLOAD_FILTER)
+			snprintf(refused, sizeof(refused), "this mirror does not serve partial "
+				 "clones (%.60s): clone or fetch without --filter", line);
+		else if (kind == FERRY_UPLOAD_REFUSED)
+			snprintf(refused, sizeof(refused), "this mirror does not offer "
+				 "'%.60s'", line);
 		free(line);
 		if (kind == FERRY_UPLOAD_WANT) {
-			if (job->nwants == 0 && caps)
-				job->sideband = 1;
-			if (!oid_listed(&tips, &oid))
+			if (job->nwants == 0) {
+				job->sideband = !!(caps & FERRY_UPLOAD_CAP_SIDEBAND);
+				dr.relative = !!(caps & FERRY_UPLOAD_CAP_DEEPEN_RELATIVE);
+			}
+			if (!oid_listed(&tips, &oid)) {
 				/* Only what the advertisement names may be wanted:
 				 * history rewritten away stays in the store's
 				 * object database until gc, and must not be
 				 * served by its id. */
-				git_oid_tostr(refused, sizeof(refused), &oid);
-			else if (oids_add(&job->wants, &job->nwants, &oid) < 0)
+				char hex[GIT_OID_HEXSZ + 1];
+
+				git_oid_tostr(hex, sizeof(hex), &oid);
+				snprintf(refused, sizeof(refused), "upload-pack: not our ref %s", hex);
+			} else if (oids_add(&job->wants, &job->nwants, &oid) < 0) {
 				bad = 1;
+			}
+		} else if (kind == FERRY_UPLOAD_SHALLOW) {
+			if (oids_add(&dr.shallows, &dr.nshallows, &oid) < 0)
+				bad = 1;
+		} else if (kind == FERRY_UPLOAD_DEEPEN) {
+			dr.depth = number;
+		} else if (kind == FERRY_UPLOAD_DEEPEN_SINCE) {
+			dr.since = number;
 		} else if (kind == FERRY_UPLOAD_HAVE) {
 			git_commit *commit = NULL;
 
+			negotiating = 1;
 			if (git_commit_lookup(&commit, repo, &oid) == 0) {
 				if (oids_add(&job->haves, &job->nhaves, &oid) < 0)
 					bad = 1;
@@ -650,26 +1184,42 @@ static enum MHD_Result upload_pack(ferry_mirror *m, struct MHD_Connection *c,
 			}
 			git_commit_free(commit);
 		} else if (kind == FERRY_UPLOAD_DONE) {
-			done = 1;
-		} else if (kind == FERRY_UPLOAD_REFUSED) {
-			bad = 1;   /* shallow clones are not offered */
+			done = negotiating = 1;
 		}
 	}
+	if (!bad && !*refused && job->nwants && (dr.depth || dr.since)) {
+		dr.wants = job->wants;
+		dr.nwants = job->nwants;
+		dr.haves = job->haves;
+		dr.nhaves = job->nhaves;
+		if (depth_plan(&out, &job->commits, &job->ncommits, &job->edges,
+			       &job->nedges, repo, &dr) < 0 ||
+		    ferry_buf_puts(&out, "0000") < 0)
+			bad = 1;
+		job->depth = 1;
+	}
 respond:
+	free(dr.shallows);
 	free(tips.ids);
 	git_repository_free(repo);
 	if (*refused) {
 		/* as upload-pack answers: an ERR pkt-line, no pack */
 		ferry_mirror__pack_job_free(job);
-		pkt(&out, "ERR upload-pack: not our ref %s\n", refused);
-		ret = send_buf(c, r, &out, "application/x-git-upload-pack-result");
 		ferry_buf_dispose(&out);
-		return ret;
+		return send_err(c, r, RESULT_TYPE, refused);
 	}
 	if (bad || !job || job->nwants == 0) {
 		ferry_mirror__pack_job_free(job);
+		ferry_buf_dispose(&out);
 		return ferry_mirror__error(c, r, 400, "BAD_REQUEST",
 					   "malformed upload-pack request, or unknown object wanted");
+	}
+	if (job->depth && !negotiating) {
+		/* the first request of a shallow fetch: its shallow-info only */
+		ferry_mirror__pack_job_free(job);
+		ret = send_buf(c, r, &out, RESULT_TYPE);
+		ferry_buf_dispose(&out);
+		return ret;
 	}
 	if (have_common) {
 		char hex[GIT_OID_HEXSZ + 1];
@@ -681,12 +1231,14 @@ respond:
 	}
 	if (!done) {   /* negotiation continues: no pack yet */
 		ferry_mirror__pack_job_free(job);
-		ret = send_buf(c, r, &out, "application/x-git-upload-pack-result");
+		ret = send_buf(c, r, &out, RESULT_TYPE);
 		ferry_buf_dispose(&out);
 		return ret;
 	}
-	snprintf(job->head, sizeof(job->head), "%s", out.ptr ? out.ptr : "");
-	ferry_buf_dispose(&out);
+	if (!(job->head = ferry_buf_detach(&out))) {
+		ferry_mirror__pack_job_free(job);
+		return ferry_mirror__error(c, r, 500, "UNKNOWN", "out of memory");
+	}
 	ferry_buf_dispose(body);   /* read; not needed while the job waits */
 	r->job = job;
 	if (pack_submit(m, job) < 0) {
@@ -695,6 +1247,25 @@ respond:
 		return ferry_mirror__busy(c, r, "too many pack requests at once, try again");
 	}
 	return MHD_YES;
+}
+
+/* A push: refused with a sentence git prints ("remote error: ..."), after
+ * the service line a smart client looks for first. */
+static enum MHD_Result refuse_push(struct MHD_Connection *c, ferry_request *r, int advert)
+{
+	ferry_buf out = FERRY_BUF_INIT;
+	enum MHD_Result ret;
+
+	if (advert) {
+		pkt(&out, "# service=git-receive-pack\n");
+		ferry_buf_puts(&out, "0000");
+	}
+	pkt(&out, "ERR this mirror is read-only: push to the site's git server, "
+	    "which the mirror's store is seeded from\n");
+	ret = send_buf(c, r, &out, advert ? "application/x-git-receive-pack-advertisement"
+					 : "application/x-git-receive-pack-result");
+	ferry_buf_dispose(&out);
+	return ret;
 }
 
 enum MHD_Result ferry_mirror__git(ferry_mirror *m, struct MHD_Connection *c,
@@ -706,8 +1277,16 @@ enum MHD_Result ferry_mirror__git(ferry_mirror *m, struct MHD_Connection *c,
 
 	if (ferry_mirror__git_split_url(url, name, sizeof(name), &rest) < 0)
 		return ferry_mirror__error(c, r, 404, "NAME_INVALID", "no such repository");
-	if (!strcmp(method, "GET") && !strcmp(rest, "info/refs"))
+	if (!strcmp(method, "GET") && !strcmp(rest, "info/refs")) {
+		const char *service = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+								  "service");
+
+		if (service && !strcmp(service, "git-receive-pack"))
+			return refuse_push(c, r, 1);
 		return advertise(m, c, r, name);
+	}
+	if (!strcmp(method, "POST") && !strcmp(rest, "git-receive-pack"))
+		return refuse_push(c, r, 0);
 	if (!strcmp(method, "POST") && !strcmp(rest, "git-upload-pack"))
 		return upload_pack(m, c, r, name, body);
 	if (!strcmp(rest, "git-receive-pack") || !strcmp(method, "POST"))

@@ -40,8 +40,10 @@ enum {
  */
 int ferry_mirror__oci_route(char *name, size_t size, const char **rest, const char *path);
 
-/** Split "/git/<name>.git/<rest>": 0 with `name` (`len` bytes) and *rest
- *  (borrowed from `url`), or -1 when it is not that or the name is invalid. */
+/** Split "/git/<name>.git/<rest>", or "/git/<name>/<rest>" when <rest> is
+ *  one of the smart protocol's endpoints (info/refs, git-upload-pack,
+ *  git-receive-pack): 0 with `name` (`len` bytes) and *rest (borrowed from
+ *  `url`), or -1 when it is not that or the name is invalid. */
 int ferry_mirror__git_split_url(const char *url, char *name, size_t len, const char **rest);
 /** Inflate a gzip request body in place (git compresses large requests);
  *  -1 when it is not gzip or inflates past the request limit. */
@@ -58,10 +60,24 @@ enum {
 	FERRY_UPLOAD_WANT,         /* "want OID [capabilities]" */
 	FERRY_UPLOAD_HAVE,         /* "have OID" */
 	FERRY_UPLOAD_DONE,         /* "done" */
-	FERRY_UPLOAD_REFUSED       /* shallow/deepen: not offered */
+	FERRY_UPLOAD_REFUSED,      /* a request the mirror does not offer (deepen-not) */
+	FERRY_UPLOAD_SHALLOW,      /* "shallow OID": a client's shallow boundary */
+	FERRY_UPLOAD_DEEPEN,       /* "deepen N" */
+	FERRY_UPLOAD_DEEPEN_SINCE, /* "deepen-since TIME" */
+	FERRY_UPLOAD_FILTER        /* "filter SPEC": refused (no partial clones) */
 };
-/** What an upload-pack request line asks (FERRY_UPLOAD_*): *oid for want
- *  and have, *sideband nonzero when a want line asks for side-band-64k. */
-int ferry_mirror__upload_line(git_oid *oid, int *sideband, const char *line);
+/* The capabilities of a want line the mirror acts on (a bit set). */
+#define FERRY_UPLOAD_CAP_SIDEBAND 1          /* side-band-64k */
+#define FERRY_UPLOAD_CAP_DEEPEN_RELATIVE 2   /* deepen-relative */
+/**
+ * What an upload-pack request line asks (FERRY_UPLOAD_*): *oid for want,
+ * have and shallow; *caps the FERRY_UPLOAD_CAP_* bits a want line names.
+ * The number of deepen and deepen-since is read with
+ * ferry_mirror__upload_number().
+ */
+int ferry_mirror__upload_line(git_oid *oid, int *caps, const char *line);
+/** The positive decimal number after the first space of a deepen or
+ *  deepen-since line into *out; -1 when there is none or it is too large. */
+int ferry_mirror__upload_number(long long *out, const char *line);
 
 #endif

@@ -257,7 +257,13 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 	if (git_remote_create_with_opts(&remote, p->url, &copts) < 0 ||
 	    git_remote_connect(remote, GIT_DIRECTION_PUSH, &cb, NULL, NULL) < 0 ||
 	    git_remote_ls(&heads, &nheads, remote) < 0) {
-		error = ferry_git_error(FERRY_EIO, "%s", what.ptr);
+		if (ferry_git_error_no_repository())
+			error = ferry_git_error(FERRY_ENOTFOUND, "%s does not exist on the target: "
+						"create it on the git server first (ferry "
+						"creates repositories only on gitea targets)",
+						what.ptr);
+		else
+			error = ferry_git_error(FERRY_EIO, "%s", what.ptr);
 		goto done;
 	}
 	if ((error = ferry_buf_printf(&prefix, "ref %s ", path)) < 0 ||
@@ -285,7 +291,10 @@ int ferry_seed__git_repo(ferry_seed_target_result *r, ferry_store *st,
 		}
 		if (h && !git_oid_is_zero(&h->oid)) {
 			int known = git_odb_exists(odb, &h->oid);
-			int ff = known && git_graph_descendant_of(gr, &refs[i].oid, &h->oid) == 1;
+			/* a tag that moves at all has moved, forward or not:
+			 * git itself refuses that without force */
+			int ff = !is_tag && known &&
+				 git_graph_descendant_of(gr, &refs[i].oid, &h->oid) == 1;
 
 			if (!ff) {
 				int allowed;

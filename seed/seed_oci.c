@@ -10,7 +10,10 @@
  * the indexes that list them. Tags are moved only after everything else,
  * and only after the manifest they name is confirmed present (HEAD).
  * Manifests with a `subject` are also listed under the referrers tag
- * schema (`sha256-<hex>`) when the registry has no referrers API.
+ * schema (`sha256-<hex>`) when the registry has no referrers API. Before
+ * anything is pushed, references whose target tag another reference has
+ * too (after rewriting) are refused, each reported: one would silently
+ * overwrite the other.
  *
  * Requests go through the registry client of oci/client.h, which answers
  * the registry's 401 challenge: Basic with the target's credentials, or a
@@ -799,6 +802,7 @@ typedef struct {
 	char *tag;         /* NULL for name@digest */
 	char hex[FERRY_SHA256_HEX_LEN + 1];
 	char *media_type;
+	int collides;      /* another reference has the same target tag: refused */
 } seed_tag;
 
 static void tags_free(seed_tag *tags, size_t n)
@@ -884,6 +888,60 @@ static int load_tags(seed_tag **out, size_t *n, oci_ctx *c)
 	return 0;
 }
 
+static int target_order(const void *a, const void *b)
+{
+	const seed_tag *x = *(const seed_tag *const *)a, *y = *(const seed_tag *const *)b;
+	int d = strcmp(x->repo, y->repo);
+
+	return d ? d : strcmp(x->tag, y->tag);
+}
+
+/*
+ * Refuse every tagged reference whose target reference (repository and
+ * tag, after rewriting) another reference has too, before anything is
+ * pushed: one of them would silently overwrite the other on the registry
+ * ("docker.io/library/x:v1" and "library/x:v1" without a rewrite rule).
+ * Each is recorded in `r`, naming one reference it collides with.
+ */
+static int refuse_collisions(ferry_seed_target_result *r, seed_tag *tags, size_t n)
+{
+	seed_tag **by = NULL;
+	ferry_buf why = FERRY_BUF_INIT, as = FERRY_BUF_INIT;
+	size_t nby = 0, i, j, k;
+	int error = 0;
+
+	if (n && !(by = calloc(n, sizeof(*by))))
+		return ferry_error_oom();
+	for (i = 0; i < n; i++)
+		if (tags[i].tag)
+			by[nby++] = &tags[i];
+	if (nby)
+		qsort(by, nby, sizeof(*by), target_order);
+	for (i = 0; i < nby && !error; i = j) {
+		for (j = i + 1; j < nby && !target_order(&by[i], &by[j]); j++)
+			;
+		for (k = i; j - i > 1 && k < j && !error; k++) {
+			const seed_tag *other = by[k == i ? i + 1 : i];
+
+			by[k]->collides = 1;
+			ferry_buf_clear(&why);
+			ferry_buf_clear(&as);
+			if ((error = ferry_buf_printf(&as, "(as %s:%s)", by[k]->repo,
+						      by[k]->tag)) < 0 ||
+			    (error = ferry_buf_printf(&why, "'%s' maps to the same target "
+						      "reference; neither is pushed (add a "
+						      "rewrite rule that keeps them apart)",
+						      other->reference)) < 0)
+				break;
+			error = ferry_seed__refuse(r, by[k]->reference, as.ptr, why.ptr);
+		}
+	}
+	free(by);
+	ferry_buf_dispose(&why);
+	ferry_buf_dispose(&as);
+	return error;
+}
+
 static int ctx_init(oci_ctx *c, ferry_store *st, const ferry_target *t,
 		    ferry_seed_target_result *r, const ferry_seed_options *opts)
 {
@@ -944,7 +1002,8 @@ int ferry_seed__oci(ferry_seed_target_result *r, ferry_store *st, const ferry_ta
 	int error;
 
 	if ((error = ctx_init(&c, st, t, r, opts)) < 0 ||
-	    (error = load_tags(&tags, &ntags, &c)) < 0)
+	    (error = load_tags(&tags, &ntags, &c)) < 0 ||
+	    (error = refuse_collisions(r, tags, ntags)) < 0)
 		goto done;
 	if (ntags && !(pending = calloc(ntags, sizeof(*pending)))) {
 		error = ferry_error_oom();
@@ -954,6 +1013,8 @@ int ferry_seed__oci(ferry_seed_target_result *r, ferry_store *st, const ferry_ta
 	for (i = 0; i < ntags; i++) {
 		seed_tag *g = &tags[i];
 
+		if (g->collides)
+			continue;
 		ferry_oci_digest_format(digest, g->hex);
 		ferry_buf_clear(&item);
 		ferry_buf_clear(&what);

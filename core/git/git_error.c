@@ -5,6 +5,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <git2.h>
 
@@ -23,4 +24,14 @@ int ferry_git_error(int code, const char *fmt, ...)
 	va_end(ap);
 	return ferry_error_set(code, "%s: %s", what,
 			       e && e->message ? e->message : "unknown libgit2 error");
+}
+
+int ferry_git_error_no_repository(void)
+{
+	const git_error *e = git_error_last();
+
+	return e && e->message &&
+	       (strstr(e->message, "status code: 404") ||
+		strstr(e->message, "repository not exported") ||
+		strstr(e->message, "does not appear to be a git repository"));
 }

@@ -15,4 +15,11 @@
 int ferry_git_error(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/**
+ * Nonzero when libgit2's last error says the remote has no such
+ * repository (HTTP 404, or git daemon's "not exported" / "does not appear
+ * to be a git repository"); 0 otherwise, and when there is no error.
+ */
+int ferry_git_error_no_repository(void);
+
 #endif

@@ -21,17 +21,8 @@ git -C "$W" checkout -qb feature && git -C "$W" commit -q --allow-empty -m featu
 printf 'replicas: 3\n' >"$W/app/values.yaml"
 git -C "$W" commit -qam two
 
-"$FERRY" keygen -o "$T/k" >/dev/null
-printf 'channel: git\nsources:\n  - git: %s\n    name: platform/deploy\n' "$W" >"$T/spec.yaml"
-mkdir "$T/bundles"
-"$FERRY" trust init --store "$T/store" --key "$T/k.pub" >/dev/null
-n=0
-ship() {   # export the next bundle and import it (import seeds the targets)
-	n=$((n + 1))
-	"$FERRY" export -q --spec "$T/spec.yaml" --key "$T/k.key" --out "$T/bundles" \
-		--state "$T/state.db" --cache "$T/cache" >/dev/null || fail "export $n failed"
-	"$FERRY" import --store "$T/store" "$T"/bundles/ferry-git-00000$n.tar "$@"
-}
+git_seed_store "$W"
+ship() { git_seed_ship "$@"; }
 ship --no-seed >/dev/null || fail "import 1 failed"
 
 mkdir -p "$T/http/platform" "$T/daemon/platform"

@@ -3,7 +3,8 @@
 # secret was committed, exported and then amended away (a forced, incremental
 # export), the old commit and the secret blob stay in the store's object
 # database, but a raw request wanting either by id is refused with an ERR
-# pkt-line naming it and no pack, while git clones the advertised refs.
+# pkt-line naming it and no pack, while git clones the advertised refs; a
+# shallow request naming the old commit as its boundary reaches nothing.
 . "$(dirname "$0")/../lib/test-lib.sh"
 need git curl
 . "$SRC/tests/lib/mirror.sh"
@@ -76,3 +77,32 @@ git -C "$T/clone" cat-file -e "$OLD" 2>/dev/null && fail "the clone holds the re
 git -C "$T/clone" fetch -q origin "$OLD" 2>"$T/fetch.err" && fail "git fetch of the old commit by id succeeded"
 grep -Eq "not our ref|unadvertised object" "$T/fetch.err" || { cat "$T/fetch.err" >&2; fail "git fetch by id was not refused as unadvertised"; }
 ok "git clones the advertised refs (without the rewritten history), and cannot fetch the old commit by id"
+
+# Shallow lines never lead the walk: a client naming the rewritten-away
+# commit as its boundary, deepen-relative or not, gets only what the
+# advertised tip reaches (no "unshallow", neither the old commit nor the
+# secret in the pack).
+unpack() {   # the pack of a side-band reply into the repository $1, listed
+	python3 - "$T/reply" >"$T/reply.pack" <<'PY'
+import sys
+d = open(sys.argv[1], 'rb').read(); i = 0; out = sys.stdout.buffer
+while i + 4 <= len(d):
+    n = int(d[i:i + 4], 16)
+    if n == 0: i += 4; continue
+    p = d[i + 4:i + n]; i += n
+    if p[:1] == b'\x01': out.write(p[1:])
+PY
+	rm -rf "$1" && git init -q --bare "$1" && git --git-dir "$1" index-pack --stdin <"$T/reply.pack" >/dev/null &&
+		git --git-dir "$1" cat-file --batch-all-objects --batch-check='%(objectname)'
+}
+for relative in " deepen-relative" ""; do
+	{ printf '%04x%s\n' $((50 + 14 + ${#relative})) "want $NEW side-band-64k$relative"
+	  printf '%04x%s\n' 53 "shallow $OLD"; printf '%04x%s\n' 13 "deepen 5"
+	  printf '00000009done\n'; } >"$T/req"
+	[ "$(post "$T/req")" = 200 ] || fail "shallow request failed"
+	grep -aq "unshallow" "$T/reply" && fail "the unreachable boundary was unshallowed"
+	unpack "$T/unpacked" >"$T/objects" || { od -c "$T/reply" | head -20 >&2; fail "cannot read the reply's pack"; }
+	grep -q "$NEW" "$T/objects" || fail "the tip is not in the pack"
+	grep -q -e "$OLD" -e "$BLOB" "$T/objects" && fail "the pack holds rewritten history"
+done
+ok "a shallow line naming the rewritten-away commit reaches nothing (deepen-relative or not)"

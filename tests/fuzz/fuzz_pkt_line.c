@@ -32,10 +32,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while ((rc = ferry_mirror__pkt_next(&line, &body, &at)) > 0) {
 		git_oid oid;
 		int sideband;
+		long long number;
 
 		if (at > body.size || ++lines > body.size)
 			__builtin_trap();   /* always forward, never past the body */
 		(void)ferry_mirror__upload_line(&oid, &sideband, line);
+		(void)ferry_mirror__upload_number(&number, line);
 		free(line);
 	}
 	ferry_buf_dispose(&body);

@@ -108,3 +108,21 @@ git_test_env() {
 	git config --global init.defaultBranch main
 	git config --global protocol.file.allow always
 }
+
+# git_seed_store SRC: a signing key, a store trusting it and an export spec
+# of the repository SRC as platform/deploy, for git_seed_ship.
+git_seed_store() {
+	"$FERRY" keygen -o "$T/k" >/dev/null
+	printf 'channel: git\nsources:\n  - git: %s\n    name: platform/deploy\n' "$1" >"$T/spec.yaml"
+	mkdir -p "$T/bundles"
+	"$FERRY" trust init --store "$T/store" --key "$T/k.pub" >/dev/null
+	_git_ship_n=0
+}
+# git_seed_ship [IMPORT OPTIONS...]: export the next bundle of the spec and
+# import it into the store (import seeds the targets unless --no-seed).
+git_seed_ship() {
+	_git_ship_n=$((_git_ship_n + 1))
+	"$FERRY" export -q --spec "$T/spec.yaml" --key "$T/k.key" --out "$T/bundles" \
+		--state "$T/state.db" --cache "$T/cache" >/dev/null || fail "export $_git_ship_n failed"
+	"$FERRY" import --store "$T/store" "$T"/bundles/ferry-git-00000$_git_ship_n.tar "$@"
+}

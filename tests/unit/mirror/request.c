@@ -48,6 +48,20 @@ static void test_mirror_request__page_size(void **state)
 	assert_int_equal(ferry_mirror__page_size(&n, "99999999999999999999999"), -1);
 }
 
+/* A git URL splits into `name` and `rest`, or (both NULL) is refused. */
+static void split_is(const char *url, const char *name, const char *rest)
+{
+	char got[64];
+	const char *after = NULL;
+
+	assert_int_equal(ferry_mirror__git_split_url(url, got, sizeof(got), &after),
+			 name ? 0 : -1);
+	if (name) {
+		assert_string_equal(got, name);
+		assert_string_equal(after, rest);
+	}
+}
+
 static void test_mirror_request__routes(void **state)
 {
 	char name[256];
@@ -77,14 +91,14 @@ static void test_mirror_request__routes(void **state)
 	assert_int_equal(ferry_mirror__oci_route(name, 4, &rest, "abcd/manifests/x"),
 			 FERRY_MIRROR_ROUTE_BAD_NAME);
 
-	assert_int_equal(ferry_mirror__git_split_url("/git/org/app.git/info/refs", name,
-						     sizeof(name), &rest), 0);
-	assert_string_equal(name, "org/app");
-	assert_string_equal(rest, "info/refs");
-	assert_int_equal(ferry_mirror__git_split_url("/git/../x.git/info/refs", name,
-						     sizeof(name), &rest), -1);
-	assert_int_equal(ferry_mirror__git_split_url("/git/app/info/refs", name,
-						     sizeof(name), &rest), -1);
+	split_is("/git/org/app.git/info/refs", "org/app", "info/refs");
+	split_is("/git/../x.git/info/refs", NULL, NULL);
+	/* without ".git", as git http-backend finds it too */
+	split_is("/git/org/app/info/refs", "org/app", "info/refs");
+	split_is("/git/app/git-upload-pack", "app", "git-upload-pack");
+	split_is("/git/app/objects/info/packs", NULL, NULL);
+	split_is("/git/info/refs", NULL, NULL);
+	split_is("/git/../x/info/refs", NULL, NULL);
 }
 
 static void body_of(ferry_buf *b, const char *text, size_t len)
@@ -123,7 +137,29 @@ static void test_mirror_request__pkt_lines(void **state)
 	assert_null(line);
 
 	assert_int_equal(ferry_mirror__upload_line(&o, &caps, "shallow x"), FERRY_UPLOAD_REFUSED);
-	assert_int_equal(ferry_mirror__upload_line(&o, &caps, "deepen 1"), FERRY_UPLOAD_REFUSED);
+	snprintf(text, sizeof(text), "shallow %s", oid);
+	assert_int_equal(ferry_mirror__upload_line(&o, &caps, text), FERRY_UPLOAD_SHALLOW);
+	assert_int_equal(ferry_mirror__upload_line(&o, &caps, "deepen 1"), FERRY_UPLOAD_DEEPEN);
+	assert_int_equal(ferry_mirror__upload_line(&o, &caps, "deepen-since 1700000000"),
+			 FERRY_UPLOAD_DEEPEN_SINCE);
+	assert_int_equal(ferry_mirror__upload_line(&o, &caps, "deepen-not refs/heads/x"),
+			 FERRY_UPLOAD_REFUSED);
+	assert_int_equal(ferry_mirror__upload_line(&o, &caps, "filter blob:none"),
+			 FERRY_UPLOAD_FILTER);
+	snprintf(text, sizeof(text), "want %s deepen-relative side-band-64k-x", oid);
+	assert_int_equal(ferry_mirror__upload_line(&o, &caps, text), FERRY_UPLOAD_WANT);
+	assert_int_equal(caps, FERRY_UPLOAD_CAP_DEEPEN_RELATIVE);
+	{
+		long long n = 0;
+
+		assert_int_equal(ferry_mirror__upload_number(&n, "deepen 2147483647"), 0);
+		assert_true(n == 2147483647LL);
+		assert_int_equal(ferry_mirror__upload_number(&n, "deepen -1"), -1);
+		assert_int_equal(ferry_mirror__upload_number(&n, "deepen "), -1);
+		assert_int_equal(ferry_mirror__upload_number(&n, "deepen 1x"), -1);
+		assert_int_equal(ferry_mirror__upload_number(&n, "deepen 99999999999999999999"),
+				 -1);
+	}
 	assert_int_equal(ferry_mirror__upload_line(&o, &caps, "want zz"), FERRY_UPLOAD_IGNORED);
 
 	/* a length with a sign once moved the parse backwards, for ever */
