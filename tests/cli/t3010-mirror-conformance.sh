@@ -57,14 +57,7 @@ jq --arg d "$sig" --argjson s "${s#* }" --arg n "$ref_name" \
 	'.manifests += [{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $d, size: $s,
 	  annotations: {($n): "v1-sig"}}]' "$T/app/index.json" >"$T/i.tmp" && mv "$T/i.tmp" "$T/app/index.json"
 
-"$FERRY" keygen -o "$T/key" >/dev/null
-printf 'channel: demo\nsources:\n  - oci-layout: %s\n    name: library/app\n  - oci-layout: %s\n    name: team/other\n' \
-	"$T/app" "$T/other" >"$T/spec.yaml"
-mkdir -p "$T/out"
-"$FERRY" export -q --spec "$T/spec.yaml" --key "$T/key.key" --out "$T/out" --state "$T/state.db" >/dev/null ||
-	fail "export"
-"$FERRY" trust init --store "$T/store" --key "$T/key.pub" >/dev/null
-"$FERRY" import -q --store "$T/store" "$T"/out/*.tar || fail "import"
+mirror_store_names "$T/store" "$T/app" library/app "$T/other" team/other || fail "export and import"
 
 mirror_start "$T/store" || fail "mirror did not start"
 at_exit mirror_stop

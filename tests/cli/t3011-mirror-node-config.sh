@@ -14,14 +14,7 @@ need skopeo jq curl umoci
 
 OCI_FIXTURE_CHART=0 make_oci_layout "$T/layout" 32 >/dev/null 2>"$T/fixture.log" ||
 	{ cat "$T/fixture.log" >&2; fail fixture; }
-"$FERRY" keygen -o "$T/key" >/dev/null
-printf 'channel: demo\nsources:\n  - oci-layout: %s\n    name: library/app\n  - oci-layout: %s\n    name: quay.io/org/app\n' \
-	"$T/layout" "$T/layout" >"$T/spec.yaml"
-mkdir -p "$T/bundles"
-"$FERRY" export -q --spec "$T/spec.yaml" --key "$T/key.key" --out "$T/bundles" --state "$T/state.db" >/dev/null ||
-	fail "export"
-"$FERRY" trust init --store "$T/store" --key "$T/key.pub" >/dev/null
-"$FERRY" import -q --store "$T/store" "$T"/bundles/*.tar || fail "import"
+mirror_store_names "$T/store" "$T/layout" library/app "$T/layout" quay.io/org/app || fail "export and import"
 
 mirror_start "$T/store" || fail "mirror did not start"
 at_exit mirror_stop
