@@ -1,10 +1,12 @@
 /*
  * The OCI distribution pull API over the store: /v2/, manifests and blobs
  * (GET and HEAD, with the stored media type, Docker-Content-Digest and
- * Content-Length; blobs with Range and sent by the kernel from the file),
- * tags/list with n/last pagination, _catalog, and referrers. Everything else
- * under /v2/ is refused: the mirror is read-only. Names, tags, digests,
- * media types and referrer entries are oci/'s.
+ * Content-Length; blobs with Range as RFC 9110 has it and sent by the
+ * kernel from the file), tags/list with n/last pagination, _catalog, and
+ * referrers (with the artifactType filter). A repository serves only what
+ * its tags reach (the view knows, see view.h), as a registry does.
+ * Everything else under /v2/ is refused: the mirror is read-only. Names,
+ * tags, digests, media types and referrer entries are oci/'s.
  */
 #include <errno.h>
 #include <fcntl.h>

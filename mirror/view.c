@@ -95,7 +95,7 @@ static int add_blob(const ferry_oci_descriptor *desc, ferry_oci_role role, int d
 	b->repo = role == FERRY_OCI_SUBJECT ? FERRY_VIEW_NO_REPO : w->tag->repo;
 	if (role == FERRY_OCI_SUBJECT) {
 		if (depth == 1)   /* the tagged manifest's own subject */
-			memcpy(w->tag->subject, desc->digest, strlen(desc->digest) + 1);
+			ferry_oci_digest_format(w->tag->subject, desc->hex);
 		return 0;
 	}
 	/* A document met before under this repository (from another tag) is
