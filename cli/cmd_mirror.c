@@ -1,6 +1,8 @@
 /*
  * ferry mirror serve: serve the enclave store to container runtimes and
- * clients until SIGINT or SIGTERM.
+ * clients until SIGINT or SIGTERM. ferry mirror node-config: print (or
+ * write) the registries.conf and containerd hosts.toml that make nodes
+ * pull from the mirror.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -10,8 +12,11 @@
 
 #include "cli.h"
 #include "fs.h"
+#include "http.h"
 #include "mirror.h"
+#include "node_config.h"
 #include "store.h"
+#include "strv.h"
 #include "util.h"
 #include "banned.h"
 
@@ -74,7 +79,38 @@ static const cli_command serve_command = {
 	.options = serve_options,
 	.run = mirror_serve,
 };
-static const cli_command *const mirror_subcommands[] = { &serve_command, NULL };
+enum { OPT_NC_STORE = 1, OPT_NC_URL, OPT_NC_REGISTRY, OPT_NC_CA, OPT_NC_OUT };
+
+static const cli_option node_config_options[] = {
+	CLI_OPTION_STORE(OPT_NC_STORE),
+	{ "url", 0, "URL", "where nodes reach the mirror: http://HOST:PORT or "
+	  "https://HOST:PORT", OPT_NC_URL },
+	{ "registry", 0, "NAME", "an upstream registry host to pull through the mirror "
+	  "besides those the store's names keep (repeatable)", OPT_NC_REGISTRY },
+	{ "ca", 0, "FILE", "the CA file containerd checks the mirror's certificate with "
+	  "(a path on the node)", OPT_NC_CA },
+	{ "out", 0, "DIR", "write DIR/registries.conf and DIR/certs.d/HOST/hosts.toml "
+	  "instead of printing", OPT_NC_OUT },
+	CLI_OPTIONS_END
+};
+
+static int mirror_node_config(int argc, char **argv, cli_args *parent);
+
+static const cli_command node_config_command = {
+	.name = "mirror node-config",
+	.summary = "print the configuration that makes container runtimes pull from the mirror",
+	.synopsis = "--url URL [--store DIR] [--registry NAME]... [--ca FILE] [--out DIR]",
+	.description =
+		"Print a containers-registries.conf(5) drop-in (podman, CRI-O, skopeo)\n"
+		"and one containerd hosts.toml for the mirror and for each upstream\n"
+		"registry host the store's names keep (\"quay.io/org/app\" is served as\n"
+		"/v2/quay.io/org/app): containerd's points at the mirror's /v2/HOST\n"
+		"with override_path = true. No seed target is needed.",
+	.options = node_config_options,
+	.run = mirror_node_config,
+};
+static const cli_command *const mirror_subcommands[] = { &serve_command,
+							  &node_config_command, NULL };
 static const cli_command mirror_command = {
 	.name = "mirror",
 	.description = "Serve the enclave store to container runtimes and clients.",
@@ -178,5 +214,107 @@ done:
 	ferry_mirror_stop(m);
 	if (mo.access_log && mo.access_log != stdout)
 		fclose(mo.access_log);
+	return rc;
+}
+
+/* Print `text` under a line naming where it goes, or write it to DIR/`rel`. */
+static int emit(const char *out_dir, const char *rel, const char *node_path,
+		const ferry_buf *text)
+{
+	ferry_buf path = FERRY_BUF_INIT, dir = FERRY_BUF_INIT;
+	int error = 0;
+
+	if (!out_dir) {
+		printf("# ==> %s <==\n%s\n", node_path, text->ptr);
+		return 0;
+	}
+	if ((error = ferry_buf_printf(&path, "%s/%s", out_dir, rel)) < 0 ||
+	    (error = ferry_buf_put(&dir, path.ptr, (size_t)(strrchr(path.ptr, '/') -
+								path.ptr))) < 0 ||
+	    (error = ferry_fs_mkdir_p(dir.ptr, 0755)) < 0 ||
+	    (error = ferry_fs_write_output(path.ptr, text->ptr, text->size, 0644)) < 0)
+		goto done;
+	printf("wrote %s (%s)\n", path.ptr, node_path);
+done:
+	ferry_buf_dispose(&path);
+	ferry_buf_dispose(&dir);
+	return error;
+}
+
+static int mirror_node_config(int argc, char **argv, cli_args *parent)
+{
+	ferry_mirror_node_options o = FERRY_MIRROR_NODE_OPTIONS_INIT;
+	ferry_strv registries = FERRY_STRV_INIT;
+	ferry_buf host = FERRY_BUF_INIT, text = FERRY_BUF_INIT, rel = FERRY_BUF_INIT;
+	ferry_buf node = FERRY_BUF_INIT;
+	ferry_store *st = NULL;
+	const char *store = NULL, *url = NULL, *out_dir = NULL;
+	cli_args a;
+	size_t i;
+	int id, error = 0, rc = FERRY_EXIT_OK;
+
+	cli_args_init(&a, &node_config_command, argc, argv, parent);
+	while ((id = cli_args_next(&a)) > 0) {
+		switch (id) {
+		case OPT_NC_STORE: store = a.value; break;
+		case OPT_NC_URL: url = a.value; break;
+		case OPT_NC_CA: o.ca = a.value; break;
+		case OPT_NC_OUT: out_dir = a.value; break;
+		case OPT_NC_REGISTRY:
+			error = ferry_mirror_node_registry_add(&registries, a.value,
+							       strlen(a.value));
+			break;
+		}
+		if (error < 0) {
+			rc = cli_fail("mirror", error);
+			goto done;
+		}
+	}
+	if (id < 0) {
+		rc = a.exit;
+		goto done;
+	}
+	if (!url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))) {
+		rc = cli_args_error(&a, "needs --url http://HOST:PORT or https://HOST:PORT");
+		goto done;
+	}
+	o.plain_http = !strncmp(url, "http://", 7);
+	if ((error = ferry_http_url_host(&host, url)) < 0 ||
+	    (error = ferry_store_open(&st, cli_store_path(store), FERRY_STORE_READ, 0)) < 0 ||
+	    (error = ferry_mirror_node_registries(&registries, st)) < 0) {
+		rc = cli_fail("mirror", error);
+		goto done;
+	}
+	ferry_mirror_node_registries_sort(&registries);
+	o.mirror = host.ptr;
+	o.registries = &registries;
+	if ((error = ferry_mirror_node_registries_conf(&text, &o)) < 0 ||
+	    (error = emit(out_dir, "registries.conf",
+			  "/etc/containers/registries.conf.d/50-ferry-mirror.conf", &text)) < 0) {
+		rc = cli_fail("mirror", error);
+		goto done;
+	}
+	for (i = 0; i <= registries.n; i++) {
+		const char *name = i ? registries.v[i - 1] : NULL;
+
+		ferry_buf_clear(&text);
+		ferry_buf_clear(&rel);
+		ferry_buf_clear(&node);
+		if ((error = ferry_mirror_node_hosts_toml(&text, &o, name)) < 0 ||
+		    (error = ferry_buf_printf(&rel, "certs.d/%s/hosts.toml",
+					      name ? name : host.ptr)) < 0 ||
+		    (error = ferry_buf_printf(&node, "/etc/containerd/%s", rel.ptr)) < 0 ||
+		    (error = emit(out_dir, rel.ptr, node.ptr, &text)) < 0) {
+			rc = cli_fail("mirror", error);
+			goto done;
+		}
+	}
+done:
+	ferry_store_close(st);
+	ferry_strv_dispose(&registries);
+	ferry_buf_dispose(&host);
+	ferry_buf_dispose(&text);
+	ferry_buf_dispose(&rel);
+	ferry_buf_dispose(&node);
 	return rc;
 }

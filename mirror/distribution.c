@@ -1,10 +1,12 @@
 /*
  * The OCI distribution pull API over the store: /v2/, manifests and blobs
  * (GET and HEAD, with the stored media type, Docker-Content-Digest and
- * Content-Length; blobs with Range and sent by the kernel from the file),
- * tags/list with n/last pagination, _catalog, and referrers. Everything else
- * under /v2/ is refused: the mirror is read-only. Names, tags, digests,
- * media types and referrer entries are oci/'s.
+ * Content-Length; blobs with Range as RFC 9110 has it and sent by the
+ * kernel from the file), tags/list with n/last pagination, _catalog, and
+ * referrers (with the artifactType filter). A repository serves only what
+ * its tags reach (the view knows, see view.h), as a registry does.
+ * Everything else under /v2/ is refused: the mirror is read-only. Names,
+ * tags, digests, media types and referrer entries are oci/'s.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,11 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "ferry/errors.h"
 #include "buf.h"
 #include "descriptor.h"
 #include "digest.h"
@@ -94,12 +98,16 @@ int ferry_mirror__range(uint64_t *first, uint64_t *last, const char *range, uint
 	char tail;
 	int ok = 0;
 
-	if (sscanf(range, "bytes=%llu-%llu%c", &a, &b, &tail) == 2)
+	/* RFC 9110 14.2: a range unit the server does not know is ignored; a
+	 * server may ignore a Range of several ranges too (it answers one). */
+	if (strncasecmp(range, "bytes=", 6) || strchr(range, ','))
+		return 1;
+	if (sscanf(range + 6, "%llu-%llu%c", &a, &b, &tail) == 2)
 		ok = a <= b && a < size;
-	else if (sscanf(range, "bytes=%llu-%c", &a, &tail) == 1 &&
+	else if (sscanf(range + 6, "%llu-%c", &a, &tail) == 1 &&
 		 range[strlen(range) - 1] == '-')
 		ok = a < size, b = size - 1;
-	else if (sscanf(range, "bytes=-%llu%c", &b, &tail) == 1 && b > 0)
+	else if (sscanf(range + 6, "-%llu%c", &b, &tail) == 1 && b > 0)
 		ok = size > 0, a = b >= size ? 0 : size - b, b = size - 1;
 	if (!ok)
 		return -1;
@@ -119,11 +127,12 @@ static enum MHD_Result send_file(ferry_mirror *m, struct MHD_Connection *c,
 	uint64_t first = 0, last = size ? size - 1 : 0;
 	unsigned status = MHD_HTTP_OK;
 	struct MHD_Response *resp;
-	char buf[96];
+	char buf[96], etag[FERRY_OCI_DIGEST_SIZE + 2];
+	int whole = range ? ferry_mirror__range(&first, &last, range, size) : 1;
 
 	(void)m;
-	if (range) {
-		if (ferry_mirror__range(&first, &last, range, size) < 0) {
+	if (whole != 1) {
+		if (whole < 0) {
 			close(fd);
 			resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 			snprintf(buf, sizeof(buf), "bytes */%" PRIu64, size);
@@ -140,7 +149,8 @@ static enum MHD_Result send_file(ferry_mirror *m, struct MHD_Connection *c,
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(resp, "Docker-Content-Digest", digest);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, digest);
+	snprintf(etag, sizeof(etag), "\"%s\"", digest);   /* an entity tag is quoted */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 	if (ranges)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
 	if (status == MHD_HTTP_PARTIAL_CONTENT) {
@@ -174,6 +184,11 @@ static enum MHD_Result manifests(ferry_mirror *m, struct MHD_Connection *c,
 			ferry_view_release(&m->view, s);
 			return ferry_mirror__error(c, r, 400, "DIGEST_INVALID",
 						   "provided digest did not match uploaded content");
+		}
+		if (!ferry_view_reaches(s, name, hex)) {
+			ferry_view_release(&m->view, s);
+			return ferry_mirror__error(c, r, 404, "MANIFEST_UNKNOWN",
+						   "manifest unknown to repository");
 		}
 	} else if (!ferry_reference_tag_valid(ref)) {
 		ferry_view_release(&m->view, s);
@@ -210,10 +225,12 @@ static enum MHD_Result blobs(ferry_mirror *m, struct MHD_Connection *c, ferry_re
 	ferry_view_snapshot *s = ferry_view_get(&m->view);
 	char hex[FERRY_SHA256_HEX_LEN + 1];
 	uint64_t size = 0;
-	int known, fd;
+	int known, fd = -1;
 
+	/* Only what the repository's tags reach is its content. */
 	known = s && ferry_view_first(s, name) >= 0;
-	fd = known && ferry_oci_digest_parse(hex, ref) == 0 ? blob_fd(m, s, hex, &size) : -1;
+	if (known && ferry_oci_digest_parse(hex, ref) == 0 && ferry_view_reaches(s, name, hex))
+		fd = blob_fd(m, s, hex, &size);
 	ferry_view_release(&m->view, s);
 	if (!known)
 		return ferry_mirror__error(c, r, 404, "NAME_UNKNOWN",
@@ -228,8 +245,10 @@ static enum MHD_Result blobs(ferry_mirror *m, struct MHD_Connection *c, ferry_re
 	return send_file(m, c, r, fd, size, "application/octet-stream", ref, 1);
 }
 
+/* Send `o` (consumed) as `type`, with header `header`: `value` when set. */
 static enum MHD_Result send_json(struct MHD_Connection *c, ferry_request *r,
-				 json_t *o, const char *type, const char *link)
+				 json_t *o, const char *type, const char *header,
+				 const char *value)
 {
 	char *text = json_dumps(o, JSON_COMPACT);
 	struct MHD_Response *resp;
@@ -241,8 +260,8 @@ static enum MHD_Result send_json(struct MHD_Connection *c, ferry_request *r,
 	len = strlen(text);
 	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	if (link)
-		MHD_add_response_header(resp, "Link", link);
+	if (value)
+		MHD_add_response_header(resp, header, value);
 	return ferry_mirror__send(c, r, 200, resp, len);
 }
 
@@ -260,12 +279,16 @@ int ferry_mirror__page_size(unsigned long *n, const char *ns)
 	return 0;
 }
 
-/* n and last: pagination as the distribution spec describes it. */
-static int page_args(struct MHD_Connection *c, unsigned long *n, const char **last)
+/* n and last: pagination as the distribution spec describes it. *limited
+ * is set when n is given: n=0 asks for an empty page (and no Link). */
+static int page_args(struct MHD_Connection *c, unsigned long *n, int *limited,
+		     const char **last)
 {
+	const char *ns = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n");
+
 	*last = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "last");
-	return ferry_mirror__page_size(n, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
-								      "n"));
+	*limited = ns != NULL;
+	return ferry_mirror__page_size(n, ns);
 }
 
 static enum MHD_Result tags_list(ferry_mirror *m, struct MHD_Connection *c,
@@ -278,9 +301,9 @@ static enum MHD_Result tags_list(ferry_mirror *m, struct MHD_Connection *c,
 	char link[600];
 	long i;
 	size_t count = 0;
-	int more = 0;
+	int more = 0, limited;
 
-	if (!s || page_args(c, &n, &last) < 0) {
+	if (!s || page_args(c, &n, &limited, &last) < 0) {
 		ferry_view_release(&m->view, s);
 		json_decref(tags);
 		return ferry_mirror__error(c, r, 400, "PAGINATION_NUMBER_INVALID",
@@ -297,8 +320,8 @@ static enum MHD_Result tags_list(ferry_mirror *m, struct MHD_Connection *c,
 			continue;   /* a reference by digest */
 		if (last && strcmp(s->tags[i].tag, last) <= 0)
 			continue;
-		if (n && count == n) {
-			more = 1;
+		if (limited && count == n) {
+			more = n > 0;   /* n=0: an empty list, no Link */
 			break;
 		}
 		json_array_append_new(tags, json_string(s->tags[i].tag));
@@ -309,7 +332,7 @@ static enum MHD_Result tags_list(ferry_mirror *m, struct MHD_Connection *c,
 			 name, n, json_string_value(json_array_get(tags, count - 1)));
 	ferry_view_release(&m->view, s);
 	return send_json(c, r, json_pack("{s:s,s:o}", "name", name, "tags", tags),
-			 "application/json", more ? link : NULL);
+			 "application/json", "Link", more ? link : NULL);
 }
 
 static enum MHD_Result catalog(ferry_mirror *m, struct MHD_Connection *c, ferry_request *r)
@@ -320,9 +343,9 @@ static enum MHD_Result catalog(ferry_mirror *m, struct MHD_Connection *c, ferry_
 	const char *last, *prev = NULL;
 	char link[600];
 	size_t i, count = 0;
-	int more = 0;
+	int more = 0, limited;
 
-	if (!s || page_args(c, &n, &last) < 0) {
+	if (!s || page_args(c, &n, &limited, &last) < 0) {
 		ferry_view_release(&m->view, s);
 		json_decref(repos);
 		return ferry_mirror__error(c, r, 400, "PAGINATION_NUMBER_INVALID",
@@ -334,8 +357,8 @@ static enum MHD_Result catalog(ferry_mirror *m, struct MHD_Connection *c, ferry_
 		prev = s->tags[i].name;
 		if (last && strcmp(prev, last) <= 0)
 			continue;
-		if (n && count == n) {
-			more = 1;
+		if (limited && count == n) {
+			more = n > 0;
 			break;
 		}
 		json_array_append_new(repos, json_string(prev));
@@ -346,7 +369,7 @@ static enum MHD_Result catalog(ferry_mirror *m, struct MHD_Connection *c, ferry_
 			 json_string_value(json_array_get(repos, count - 1)));
 	ferry_view_release(&m->view, s);
 	return send_json(c, r, json_pack("{s:o}", "repositories", repos),
-			 "application/json", more ? link : NULL);
+			 "application/json", "Link", more ? link : NULL);
 }
 
 /* Nonzero when `list` has an entry for `digest` already. */
@@ -361,53 +384,77 @@ static int listed(const json_t *list, const char *digest)
 	return 0;
 }
 
+/* The referrers entry of tag `t` (its manifest is read from the store),
+ * appended to `list` unless `want` is set and is not its artifact type. */
+static int add_referrer(json_t *list, ferry_mirror *m, const ferry_view_snapshot *s,
+			const ferry_view_tag *t, const char *want)
+{
+	const char *thex = ferry_oci_digest_hex(t->digest);
+	uint64_t size = 0;
+	int fd = blob_fd(m, s, thex, &size), error = 0;
+	char *body = NULL;
+	json_t *doc = NULL, *desc;
+	const char *at;
+
+	if (fd < 0)
+		return 0;
+	if (size > FERRY_OCI_MANIFEST_MAX_SIZE || !(body = malloc(size ? size : 1)) ||
+	    pread(fd, body, size, 0) != (ssize_t)size ||
+	    ferry_json_parse(&doc, body, size, "a stored manifest") < 0)
+		goto done;
+	at = ferry_oci_artifact_type(doc);
+	if (want && (!at || strcmp(at, want)))
+		goto done;
+	if (!(desc = ferry_oci_referrer_descriptor(doc, t->media_type, thex, size)) ||
+	    json_array_append_new(list, desc) < 0)
+		error = -1;
+done:
+	ferry_error_clear();
+	json_decref(doc);
+	free(body);
+	close(fd);
+	return error;
+}
+
 /* Referrers: every manifest among the repository's references whose
  * subject is `digest` (signatures, SBOMs, attestations carried with the
- * image), each listed once. */
+ * image), each listed once, with its artifactType and annotations; with
+ * ?artifactType=, only those of that type (and OCI-Filters-Applied says
+ * so). The view knows each tag's subject: only referrers are read. */
 static enum MHD_Result referrers(ferry_mirror *m, struct MHD_Connection *c,
 				 ferry_request *r, const char *name, const char *digest)
 {
 	ferry_view_snapshot *s = ferry_view_get(&m->view);
+	const char *want = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+						       "artifactType");
 	char hex[FERRY_SHA256_HEX_LEN + 1];
 	json_t *list = json_array(), *index;
 	long i;
+	int error = list ? 0 : -1;
 
+	if (want && !*want)
+		want = NULL;
 	if (ferry_oci_digest_parse(hex, digest) < 0) {
 		ferry_view_release(&m->view, s);
 		json_decref(list);
+		ferry_error_clear();
 		return ferry_mirror__error(c, r, 400, "DIGEST_INVALID", "invalid digest");
 	}
-	for (i = s ? ferry_view_first(s, name) : -1;
-	     i >= 0 && (size_t)i < s->ntags && !strcmp(s->tags[i].name, name); i++) {
-		const char *thex = ferry_oci_digest_hex(s->tags[i].digest);
-		uint64_t size = 0;
-		int fd = blob_fd(m, s, thex, &size);
-		char *body;
-		json_t *doc;
-
-		if (fd < 0)
-			continue;
-		if (size <= FERRY_OCI_MANIFEST_MAX_SIZE && (body = malloc(size ? size : 1))) {
-			if (pread(fd, body, size, 0) == (ssize_t)size &&
-			    ferry_json_parse(&doc, body, size, "a stored manifest") == 0) {
-				const char *subj = json_string_value(json_object_get(
-					json_object_get(doc, "subject"), "digest"));
-
-				if (subj && !strcmp(subj, digest) && !listed(list, s->tags[i].digest))
-					json_array_append_new(list, ferry_oci_referrer_descriptor(
-						doc, s->tags[i].media_type, thex, size));
-				json_decref(doc);
-			}
-			free(body);
-		}
-		close(fd);
-	}
+	for (i = s ? ferry_view_first(s, name) : -1; error == 0 && i >= 0 &&
+	     (size_t)i < s->ntags && !strcmp(s->tags[i].name, name); i++)
+		if (!strcmp(s->tags[i].subject, digest) && !listed(list, s->tags[i].digest))
+			error = add_referrer(list, m, s, &s->tags[i], want);
 	ferry_view_release(&m->view, s);
-	if (!(index = ferry_oci_index_new()) || json_object_set_new(index, "manifests", list) < 0) {
+	if (error < 0 || !(index = ferry_oci_index_new())) {
+		json_decref(list);
+		return MHD_NO;
+	}
+	if (json_object_set_new(index, "manifests", list) < 0) {
 		json_decref(index);
 		return MHD_NO;
 	}
-	return send_json(c, r, index, FERRY_OCI_MT_INDEX, NULL);
+	return send_json(c, r, index, FERRY_OCI_MT_INDEX, "OCI-Filters-Applied",
+			 want ? "artifactType" : NULL);
 }
 
 int ferry_mirror__oci_route(char *name, size_t size, const char **rest, const char *path)

@@ -17,8 +17,10 @@
 
 /**
  * The byte range a Range header value asks of a `size`-byte blob ("bytes=A-B",
- * "bytes=A-", "bytes=-N"), clamped to the blob: 0 and *first, *last, or -1
- * when it is malformed or not satisfiable (416).
+ * "bytes=A-", "bytes=-N"), clamped to the blob: 0 and *first, *last; 1 when
+ * the header is to be ignored and the whole body sent with 200 (a unit
+ * other than bytes, or several ranges: RFC 9110 section 14.2); -1 when a
+ * single byte range is malformed or not satisfiable (416).
  */
 int ferry_mirror__range(uint64_t *first, uint64_t *last, const char *range, uint64_t size);
 /** A tags/list page size `ns` (NULL: none, *n = 0): 0, or -1 when malformed

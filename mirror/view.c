@@ -3,8 +3,13 @@
  * are split with ferry_reference_split, so a reference by digest
  * ("library/app@sha256:...") belongs to its repository and names no tag.
  * Each load also walks every tag's manifests and indexes in the store and
- * keeps the size each descriptor gives its blob, so the mirror never sends
- * a file of another size under a digest (a truncated or grown blob).
+ * keeps, per repository, the blobs they reach with the size each descriptor
+ * gives them: the mirror serves a blob only under a repository that
+ * reaches it and never sends a file of another size under a digest (a
+ * truncated or grown blob). The walk is the one OCI walk, with the store's
+ * closure set (store/closure.h) of the documents met so each is read once
+ * per repository; it runs when the store's index changes, never per
+ * request.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +17,7 @@
 
 #include "ferry/errors.h"
 #include "alloc.h"
+#include "closure.h"
 #include "fs.h"
 #include "log.h"
 #include "json.h"
@@ -37,7 +43,7 @@ static void snapshot_free(ferry_view_snapshot *s)
 		free(s->tags[i].media_type);
 	}
 	free(s->tags);
-	free(s->sizes);
+	free(s->blobs);
 	free(s);
 }
 
@@ -53,58 +59,82 @@ static int cmp_tag(const void *a, const void *b)
 	return strcmp(x->tag, y->tag);
 }
 
-static int cmp_size(const void *a, const void *b)
+static int cmp_blob(const void *a, const void *b)
 {
-	const ferry_view_size *x = a, *y = b;
+	const ferry_view_blob *x = a, *y = b;
 	int c = strcmp(x->hex, y->hex);
 
-	return c ? c : (x->size > y->size) - (x->size < y->size);
+	if (c)
+		return c;
+	if (x->repo != y->repo)
+		return (x->repo > y->repo) - (x->repo < y->repo);
+	return (x->size > y->size) - (x->size < y->size);
 }
 
 typedef struct {
 	ferry_view_snapshot *s;
 	size_t cap;
 	const char *root;
-} size_walk;
+	ferry_view_tag *tag;         /* the tag walked */
+	ferry_store_closure seen;    /* documents met under the tag's repository */
+} blob_walk;
 
-static int add_size(const ferry_oci_descriptor *desc, ferry_oci_role role, int depth,
+static int add_blob(const ferry_oci_descriptor *desc, ferry_oci_role role, int depth,
 		    void *payload)
 {
-	size_walk *w = payload;
+	blob_walk *w = payload;
 	ferry_view_snapshot *s = w->s;
+	ferry_view_blob *b;
+	int added;
 
-	(void)role;
-	(void)depth;
-	if (FERRY_ALLOC_GROW(s->sizes, s->nsizes + 1, w->cap) < 0)
+	if (FERRY_ALLOC_GROW(s->blobs, s->nblobs + 1, w->cap) < 0)
 		return FERRY_ENOMEM;
-	memcpy(s->sizes[s->nsizes].hex, desc->hex, sizeof(s->sizes[0].hex));
-	s->sizes[s->nsizes++].size = desc->size;
-	return 0;
+	b = &s->blobs[s->nblobs++];
+	memcpy(b->hex, desc->hex, sizeof(b->hex));
+	b->size = desc->size;
+	b->repo = role == FERRY_OCI_SUBJECT ? FERRY_VIEW_NO_REPO : w->tag->repo;
+	if (role == FERRY_OCI_SUBJECT) {
+		if (depth == 1)   /* the tagged manifest's own subject */
+			ferry_oci_digest_format(w->tag->subject, desc->hex);
+		return 0;
+	}
+	/* A document met before under this repository (from another tag) is
+	 * not read again: the same bytes reach the same blobs. */
+	if ((added = ferry_store_closure_insert(&w->seen, desc->hex)) < 0)
+		return added;
+	return added || depth == 0 ? 0 : 1;
 }
 
 static int load_document(ferry_buf *body, const ferry_oci_descriptor *desc, void *payload)
 {
-	size_walk *w = payload;
+	blob_walk *w = payload;
 
 	return ferry_store_read_document(body, w->root, desc->hex);
 }
 
-/* The sizes every tag's descriptors give. A tag whose documents cannot be
- * read whole keeps the sizes met before the fault (its own among them). */
-static int load_sizes(ferry_view_snapshot *s, const char *root)
+/* What every repository's tags reach, and the sizes their descriptors give.
+ * Each tag is walked (a tag whose documents cannot be read whole keeps
+ * what was met before the fault, its own blob among them); a document
+ * shared by tags of one repository is read once. */
+static int load_blobs(ferry_view_snapshot *s, const char *root)
 {
 	ferry_oci_walk_options o = FERRY_OCI_WALK_OPTIONS_INIT;
-	size_walk w = { s, 0, root };
+	blob_walk w;
 	size_t i, n;
 	int error = 0;
 
+	memset(&w, 0, sizeof(w));
+	w.s = s;
+	w.root = root;
 	o.load = load_document;
-	o.visit = add_size;
+	o.visit = add_blob;
 	o.flags = FERRY_OCI_SUBJECTS;
 	o.payload = &w;
 	for (i = 0; i < s->ntags && error != FERRY_ENOMEM; i++) {
 		ferry_oci_descriptor d;
 
+		if (i > 0 && s->tags[i].repo != s->tags[i - 1].repo)
+			ferry_store_closure_dispose(&w.seen);
 		memset(&d, 0, sizeof(d));
 		if (ferry_oci_digest_parse(d.hex, s->tags[i].digest) < 0)
 			continue;
@@ -112,18 +142,20 @@ static int load_sizes(ferry_view_snapshot *s, const char *root)
 		d.media_type = s->tags[i].media_type;
 		d.size = s->tags[i].size;
 		o.what = s->tags[i].digest;
+		w.tag = &s->tags[i];
 		if ((error = ferry_oci_walk(&o, &d)) < 0 && error != FERRY_ENOMEM)
 			ferry_log(FERRY_LOG_WARN, "tag %s:%s: %s", s->tags[i].name,
 				  s->tags[i].tag ? s->tags[i].tag : s->tags[i].digest,
 				  ferry_error_last());
 	}
+	ferry_store_closure_dispose(&w.seen);
 	if (error == FERRY_ENOMEM)
 		return error;
-	qsort(s->sizes, s->nsizes, sizeof(*s->sizes), cmp_size);
-	for (i = n = 0; i < s->nsizes; i++)
-		if (!n || cmp_size(&s->sizes[n - 1], &s->sizes[i]))
-			s->sizes[n++] = s->sizes[i];
-	s->nsizes = n;
+	qsort(s->blobs, s->nblobs, sizeof(*s->blobs), cmp_blob);
+	for (i = n = 0; i < s->nblobs; i++)
+		if (!n || cmp_blob(&s->blobs[n - 1], &s->blobs[i]))
+			s->blobs[n++] = s->blobs[i];
+	s->nblobs = n;
 	return 0;
 }
 
@@ -145,9 +177,9 @@ static size_t lower_bound(const ferry_view_snapshot *s, size_t n, const char *ke
 	return lo;
 }
 
-static const char *size_hex(const ferry_view_snapshot *s, size_t i)
+static const char *blob_hex(const ferry_view_snapshot *s, size_t i)
 {
-	return s->sizes[i].hex;
+	return s->blobs[i].hex;
 }
 
 static const char *tag_name(const ferry_view_snapshot *s, size_t i)
@@ -157,12 +189,27 @@ static const char *tag_name(const ferry_view_snapshot *s, size_t i)
 
 int ferry_view_size_ok(const ferry_view_snapshot *s, const char *hex, uint64_t size)
 {
-	size_t lo = lower_bound(s, s->nsizes, hex, size_hex);
+	size_t lo = lower_bound(s, s->nblobs, hex, blob_hex);
 
-	for (; lo < s->nsizes && !strcmp(s->sizes[lo].hex, hex); lo++)
-		if (s->sizes[lo].size != size)
+	for (; lo < s->nblobs && !strcmp(s->blobs[lo].hex, hex); lo++)
+		if (s->blobs[lo].size != size)
 			return 0;
 	return 1;
+}
+
+int ferry_view_reaches(const ferry_view_snapshot *s, const char *name, const char *hex)
+{
+	long t = ferry_view_first(s, name);
+	size_t lo;
+
+	if (t < 0)
+		return 0;
+	/* The entries of `hex` are few (one per repository and size). */
+	for (lo = lower_bound(s, s->nblobs, hex, blob_hex);
+	     lo < s->nblobs && !strcmp(s->blobs[lo].hex, hex); lo++)
+		if (s->blobs[lo].repo == s->tags[t].repo)
+			return 1;
+	return 0;
 }
 
 static int load(ferry_view_snapshot **out, const char *root, const char *path)
@@ -211,7 +258,10 @@ static int load(ferry_view_snapshot **out, const char *root, const char *path)
 		s->ntags++;
 	}
 	qsort(s->tags, s->ntags, sizeof(*s->tags), cmp_tag);
-	if ((error = load_sizes(s, root)) < 0)
+	for (i = 0; i < s->ntags; i++)
+		s->tags[i].repo = i == 0 ? 0 : s->tags[i - 1].repo +
+			(strcmp(s->tags[i - 1].name, s->tags[i].name) != 0);
+	if ((error = load_blobs(s, root)) < 0)
 		goto done;
 	*out = s;
 	s = NULL;

@@ -30,7 +30,7 @@
 #include "buf.h"
 #include "catalog.h"
 #include "fs.h"
-#include "reference.h"
+#include "node_config.h"
 #include "site.h"
 #include "site_defaults.h"
 #include "store.h"
@@ -322,31 +322,6 @@ static int chown_tree(const site *s, const char *dir)
 
 /* ---- the store -------------------------------------------------------------- */
 
-static int add_registry(site *s, const char *name, size_t len)
-{
-	char *dup;
-	size_t i;
-
-	if (!len || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			   "0123456789.-:") < len)
-		return ferry_error_set(FERRY_EINVALID, "invalid registry name '%.*s'",
-				       (int)len, name);
-
-	for (i = 0; i < s->registries.n; i++)
-		if (strlen(s->registries.v[i]) == len && !strncmp(s->registries.v[i], name, len))
-			return 0;
-	if (!(dup = strndup(name, len)))
-		return ferry_error_oom();
-	return ferry_strv_push_owned(&s->registries, dup);
-}
-
-static int tag_registry(const ferry_store_tag *t, void *payload)
-{
-	size_t hl = ferry_reference_host_len(t->reference);
-
-	return hl ? add_registry(payload, t->reference, hl) : 0;
-}
-
 static int make_store(site *s)
 {
 	ferry_buf full = FERRY_BUF_INIT, db = FERRY_BUF_INIT;
@@ -400,7 +375,7 @@ static int make_store(site *s)
 				   (unsigned long long)root->version)) < 0) {
 		goto done;
 	}
-	if ((error = ferry_store_tag_foreach(st, tag_registry, s)) < 0)
+	if ((error = ferry_mirror_node_registries(&s->registries, st)) < 0)
 		goto done;
 	ferry_store_close(st);
 	st = NULL;
@@ -597,29 +572,24 @@ done:
 
 /* ---- node configuration ------------------------------------------------------- */
 
-/* The upstream server containerd would ask for registry `name`. */
-static const char *upstream(const char *name)
-{
-	return !strcmp(name, "docker.io") ? "registry-1.docker.io" : name;
-}
-
 static int node_config(site *s)
 {
+	ferry_mirror_node_options o = FERRY_MIRROR_NODE_OPTIONS_INIT;
 	ferry_buf text = FERRY_BUF_INIT, path = FERRY_BUF_INIT, ca = FERRY_BUF_INIT;
+	ferry_buf note = FERRY_BUF_INIT;
 	size_t i;
 	int error;
 
-	if ((error = ferry_buf_printf(&text, MARK ": pull through the site's mirror\n"
-		"# (containers-registries.conf(5); its CA: /etc/containers/certs.d/%s/ca.crt,\n"
-		"# its credentials: --authfile " AUTH_JSON ").\n"
-		"[[registry]]\nlocation = \"%s\"\n", s->mirror, s->mirror)) < 0)
+	o.mirror = s->mirror;
+	o.ca = CA_CERT;
+	o.registries = &s->registries;
+	if ((error = ferry_buf_printf(&note, MARK ": pull through the site's mirror\n"
+				      "# (its CA: /etc/containers/certs.d/%s/ca.crt, " CA_CERT
+				      ";\n# its credentials: --authfile " AUTH_JSON ").",
+				      s->mirror)) < 0)
 		goto done;
-	for (i = 0; i < s->registries.n && !error; i++)
-		error = ferry_buf_printf(&text, "\n[[registry]]\nprefix = \"%s\"\n"
-					 "location = \"%s\"\n\n[[registry.mirror]]\n"
-					 "location = \"%s/%s\"\n", s->registries.v[i],
-					 s->registries.v[i], s->mirror, s->registries.v[i]);
-	if (error < 0 ||
+	o.comment = note.ptr;
+	if ((error = ferry_mirror_node_registries_conf(&text, &o)) < 0 ||
 	    (error = put_reported(s, REGISTRIES_CONF, "podman and CRI-O pull from the mirror",
 				  text.ptr, 0644, 0, MANAGED)) < 0)
 		goto done;
@@ -634,38 +604,24 @@ static int node_config(site *s)
 
 	/* containerd: one hosts.toml for the mirror itself, one per registry
 	 * name, each sending pulls to the mirror's path for that name. */
-	ferry_buf_clear(&text);
-	ferry_buf_clear(&path);
-	if ((error = ferry_buf_printf(&path, "/etc/containerd/certs.d/%s/hosts.toml",
-				      s->mirror)) < 0 ||
-	    (error = ferry_buf_printf(&text, MARK ": the site's mirror (containerd)\n"
-				      "server = \"https://%s\"\n\n[host.\"https://%s\"]\n"
-				      "  capabilities = [\"pull\", \"resolve\"]\n"
-				      "  ca = \"" CA_CERT "\"\n", s->mirror, s->mirror)) < 0 ||
-	    (error = put_reported(s, path.ptr, "containerd pulls from the mirror", text.ptr,
-				  0644, 0, MANAGED)) < 0)
-		goto done;
-	for (i = 0; i < s->registries.n; i++) {
-		const char *name = s->registries.v[i];
+	for (i = 0; i <= s->registries.n; i++) {
+		const char *name = i ? s->registries.v[i - 1] : NULL;
 
 		ferry_buf_clear(&text);
 		ferry_buf_clear(&path);
 		if ((error = ferry_buf_printf(&path, "/etc/containerd/certs.d/%s/hosts.toml",
-					      name)) < 0 ||
-		    (error = ferry_buf_printf(&text, MARK ": %s through the site's mirror "
-					      "(containerd)\nserver = \"https://%s\"\n\n"
-					      "[host.\"https://%s/v2/%s\"]\n"
-					      "  capabilities = [\"pull\", \"resolve\"]\n"
-					      "  ca = \"" CA_CERT "\"\n  override_path = true\n",
-					      name, upstream(name), s->mirror, name)) < 0 ||
-		    (error = put_reported(s, path.ptr, "containerd pulls it from the mirror",
-					  text.ptr, 0644, 0, MANAGED)) < 0)
+					      name ? name : s->mirror)) < 0 ||
+		    (error = ferry_mirror_node_hosts_toml(&text, &o, name)) < 0 ||
+		    (error = put_reported(s, path.ptr, name ? "containerd pulls it from the mirror"
+					  : "containerd pulls from the mirror", text.ptr,
+					  0644, 0, MANAGED)) < 0)
 			goto done;
 	}
 done:
 	ferry_buf_dispose(&text);
 	ferry_buf_dispose(&path);
 	ferry_buf_dispose(&ca);
+	ferry_buf_dispose(&note);
 	return error;
 }
 
@@ -797,11 +753,6 @@ static int mirror_address(site *s, const char *first_name)
 	return (s->r->mirror = strdup(s->mirror)) ? 0 : ferry_error_oom();
 }
 
-static int sort_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int ferry_site_init(ferry_site_report *out, const ferry_site_options *opts)
 {
 	site s;
@@ -843,15 +794,14 @@ int ferry_site_init(ferry_site_report *out, const ferry_site_options *opts)
 		nnames = 2;
 	}
 	for (i = 0; i < opts->nregistries; i++)
-		if ((error = add_registry(&s, opts->registries[i],
-					  strlen(opts->registries[i]))) < 0)
+		if ((error = ferry_mirror_node_registry_add(&s.registries, opts->registries[i],
+							    strlen(opts->registries[i]))) < 0)
 			goto done;
 	if ((error = mirror_address(&s, names[0])) < 0 ||
 	    (error = find_user(&s)) < 0 ||
 	    (error = make_store(&s)) < 0)
 		goto done;
-	if (s.registries.n)
-		qsort(s.registries.v, s.registries.n, sizeof(char *), sort_cmp);
+	ferry_mirror_node_registries_sort(&s.registries);
 	if ((error = make_tls(&s, names, nnames)) < 0 ||
 	    (error = make_credentials(&s)) < 0 ||
 	    (error = mirror_settings(&s)) < 0 ||

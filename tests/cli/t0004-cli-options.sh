@@ -13,7 +13,7 @@ leaves=(keygen verify inspect export import receipt seed
 	"trust init" "trust show" "trust create" "trust sign" "trust rotate"
 	"store ls" "store gc" "store get" "store fsck"
 	"target add" "target ls" "target show" "target rm" "target node-config"
-	"mirror serve" "inbox run" "inbox once" "inbox status"
+	"mirror serve" "mirror node-config" "inbox run" "inbox once" "inbox status"
 	"reconcile run" "reconcile sync" "reconcile status" "reconcile history"
 	"reconcile rollback" "reconcile down" "reconcile reload" "reconcile suspend"
 	"reconcile resume"

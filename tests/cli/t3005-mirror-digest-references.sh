@@ -29,14 +29,7 @@ mkdir -p "$T/only"
 cp -a "$T/layout/blobs" "$T/layout/oci-layout" "$T/only/"
 jq --arg d "$ref" '.manifests |= map(select(.digest == $d))' "$T/layout/index.json" >"$T/only/index.json"
 
-"$FERRY" keygen -o "$T/key" >/dev/null
-printf 'channel: demo\nsources:\n  - oci-layout: %s\n    name: library/app\n  - oci-layout: %s\n    name: team/only\n' \
-	"$T/layout" "$T/only" >"$T/spec.yaml"
-mkdir -p "$T/out"
-"$FERRY" export -q --spec "$T/spec.yaml" --key "$T/key.key" --out "$T/out" --state "$T/state.db" >/dev/null ||
-	fail "export"
-"$FERRY" trust init --store "$T/store" --key "$T/key.pub" >/dev/null
-"$FERRY" import -q --store "$T/store" "$T"/out/*.tar || fail "import"
+mirror_store_names "$T/store" "$T/layout" library/app "$T/only" team/only || fail "export and import"
 "$FERRY" store ls --store "$T/store" --json >"$T/ls.json"
 jq -e --arg r "library/app@$ref" '[.. | strings | select(. == $r)] | length > 0' "$T/ls.json" >/dev/null ||
 	fail "the store does not name the referrer by digest: $(cat "$T/ls.json")"

@@ -1,6 +1,8 @@
 # Start and stop `ferry mirror serve` for tests (sourced).
 #   mirror_start STORE [ARGS...]   sets MIRROR_PORT, MIRROR_PID, MIRROR_URL
 #   mirror_stop
+#   mirror_store STORE LAYOUT      LAYOUT as library/app
+#   mirror_store_names STORE LAYOUT NAME [LAYOUT NAME]...
 mirror_start() {
 	local store=$1 i
 	shift
@@ -27,9 +29,22 @@ mirror_stop() {
 
 # A store in $1 holding the fixture layout $2 (imported on channel "demo").
 mirror_store() {
-	local store=$1 layout=$2
+	mirror_store_names "$1" "$2" library/app
+}
+
+# mirror_store_names STORE LAYOUT NAME [LAYOUT NAME]...: a store holding each
+# layout under its name, from one bundle on channel "demo" (key $T/mkey).
+mirror_store_names() {
+	local store=$1
+	shift
 	"$FERRY" keygen -o "$T/mkey" >/dev/null
-	printf 'channel: demo\nsources:\n  - oci-layout: %s\n    name: library/app\n' "$layout" >"$T/mspec.yaml"
+	{
+		printf 'channel: demo\nsources:\n'
+		while [ $# -ge 2 ]; do
+			printf '  - oci-layout: %s\n    name: %s\n' "$1" "$2"
+			shift 2
+		done
+	} >"$T/mspec.yaml"
 	mkdir -p "$T/mout"
 	"$FERRY" export -q --spec "$T/mspec.yaml" --key "$T/mkey.key" --out "$T/mout" --state "$T/mstate.db" >/dev/null
 	"$FERRY" trust init --store "$store" --key "$T/mkey.pub" >/dev/null

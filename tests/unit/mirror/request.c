@@ -29,8 +29,12 @@ static void test_mirror_request__range(void **state)
 	assert_int_equal(ferry_mirror__range(&a, &b, "bytes=5-4", 1000), -1);
 	assert_int_equal(ferry_mirror__range(&a, &b, "bytes=-0", 1000), -1);
 	assert_int_equal(ferry_mirror__range(&a, &b, "bytes=0-0", 0), -1);
-	assert_int_equal(ferry_mirror__range(&a, &b, "bytes=0-1,3-4", 1000), -1);
-	assert_int_equal(ferry_mirror__range(&a, &b, "items=0-1", 1000), -1);
+	/* RFC 9110 14.2: several ranges and unknown units are ignored (200) */
+	assert_int_equal(ferry_mirror__range(&a, &b, "bytes=0-1,3-4", 1000), 1);
+	assert_int_equal(ferry_mirror__range(&a, &b, "bytes=0-1, 5000-6000", 1000), 1);
+	assert_int_equal(ferry_mirror__range(&a, &b, "items=0-1", 1000), 1);
+	assert_int_equal(ferry_mirror__range(&a, &b, "BYTES=0-1", 1000), 0);
+	assert_true(a == 0 && b == 1);
 }
 
 static void test_mirror_request__page_size(void **state)
