@@ -305,9 +305,9 @@ int ferry_preflight_message(ferry_buf *out, const ferry_preflight *p, const char
 					 img->where, img->why ? img->why : img->place);
 	}
 	if (!error && n && rev && rev->channel)
-		error = ferry_buf_printf(out, "; revision %.12s of stack '%s' came with bundle %s "
-					 "(channel '%s', sequence %lld), which did not carry %s",
-					 rev->id, stack, rev->bundle_id ? rev->bundle_id : "?",
+		error = ferry_buf_printf(out, "; revision %.12s came with bundle %s (channel '%s', "
+					 "sequence %lld), which did not carry %s",
+					 rev->id, rev->bundle_id ? rev->bundle_id : "?",
 					 rev->channel, (long long)rev->sequence,
 					 n > 1 ? "them" : "it");
 	else if (!error && n)
