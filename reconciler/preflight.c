@@ -249,7 +249,7 @@ static int check_one(ferry_preflight_image *img, const ferry_reconcile_config *c
 	img->status = found ? FERRY_PREFLIGHT_PRESENT : FERRY_PREFLIGHT_MISSING;
 done:
 	if (!error) {
-		img->place = ferry_buf_detach(&place);
+		img->place = place.size ? ferry_buf_detach(&place) : NULL;
 		img->why = why.size && img->status != FERRY_PREFLIGHT_PRESENT
 			   ? ferry_buf_detach(&why) : NULL;
 	}
