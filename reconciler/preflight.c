@@ -142,12 +142,8 @@ static int in_registry(ferry_buf *why, const ferry_preflight_registry *reg,
 	    (error = ferry_buf_printf(&what, "registry '%s'", reg->host)) < 0)
 		goto done;
 	if (reg->auth_file && (error = ferry_auth_file_lookup(&userpwd, reg->auth_file,
-							      reg->host)) < 0) {
-		if (error != FERRY_ENOTFOUND)
-			goto failed;
-		ferry_error_clear();
-		error = 0;
-	}
+							      reg->host)) < 0)
+		goto failed;
 	co.url = base.ptr;
 	co.host = reg->host;
 	co.ca_file = reg->ca_file;

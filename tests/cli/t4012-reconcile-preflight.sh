@@ -23,18 +23,7 @@ digest_of() { jq -r '.manifests[] | select(.annotations["org.opencontainers.imag
 APP=mirror.local/library/app@$(digest_of "$T/app-layout")
 WEB=mirror.local/library/web@$(digest_of "$T/web-layout")
 
-deployment() {   # deployment IMAGE: app/deployment.yaml using IMAGE
-	cat >"$T/work/app/deployment.yaml" <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: app}
-spec:
-  selector: {matchLabels: {app: app}}
-  template:
-    metadata: {labels: {app: app}}
-    spec: {containers: [{name: app, image: "$1"}]}
-YAML
-}
+deployment() { deploy_manifest "$T/work/app/deployment.yaml" "$1"; }
 deploy_git_init
 mkdir -p "$T/work/app"
 deployment "$APP"
