@@ -283,8 +283,10 @@ static int gm_collect(const git_config_entry *e, void *payload)
 	size_t len = strlen(e->name);
 	char *name;
 
-	/* submodule.<name>.path */
-	if (len <= strlen("submodule..path"))
+	/* submodule.<name>.path (matched here: libgit2's regex matching leaks
+	 * pcre2's match frames) */
+	if (len <= strlen("submodule..path") || strncmp(e->name, "submodule.", 10) ||
+	    strcmp(e->name + len - 5, ".path"))
 		return 0;
 	if (FERRY_ALLOC_GROW(g->names, g->n + 1, g->alloc) < 0 ||
 	    !(name = strndup(e->name + 10, len - 10 - 5)))
@@ -408,7 +410,7 @@ static int write_tree_with_submodules(ferry_store *st, const ferry_stack *stack,
 	    !ferry_fs_exists(file.ptr))
 		goto done;
 	if (git_config_open_ondisk(&gm, file.ptr) < 0 ||
-	    git_config_foreach_match(gm, "^submodule\\..*\\.path$", gm_collect, &names) < 0) {
+	    git_config_foreach(gm, gm_collect, &names) < 0) {
 		error = ferry_git_error(FERRY_EINVALID, "stack '%s': cannot read .gitmodules of "
 					"repository '%s'", stack->name, repo_name);
 		goto done;
