@@ -8,7 +8,8 @@
 # check` says the same by hand (text and --json, exit 2), with a daemon
 # running and without one; once a bundle brings the image, the next poll
 # applies. Images on hosts the preflight config does not name are listed as
-# not checked and never block.
+# not checked and never block; images on a seeded registry are asked for
+# there (the real docker-registry), before and after `ferry seed`.
 . "$(dirname "$0")/../lib/test-lib.sh"
 need git jq python3 umoci
 KUBECTL=${FERRY_TEST_KUBECTL:-kubectl}
@@ -130,3 +131,36 @@ expect_out "unchecked registry.example/library/web:v9"
 expect_out "'registry.example' is neither a mirror nor a registry of the preflight config"
 expect_out "web: 1 image(s): 0 missing, 1 not checked"
 ok "an image on a host the preflight config does not name is listed as not checked"
+
+# 6. a seeded registry the runtime pulls from: asked with a HEAD of the
+# manifest (the real docker-registry), before and after `ferry seed`
+command -v docker-registry >/dev/null || { echo "# no docker-registry: the seeded registry is not tried"; exit 0; }
+. "$SRC/tests/lib/registry.sh"
+registry_start "$T/reg" || fail "cannot start the registry"
+at_exit registry_stop
+ADDR=$REGISTRY_ADDR
+SITE=$ADDR/library/web@$(digest_of "$T/web-layout")
+deploy_manifest "$T/work/site/deployment.yaml" "$SITE"
+git -C "$T/work" add -A && git -C "$T/work" commit -qm site && git -C "$T/work" push -q origin main 2>/dev/null
+publish
+cat >"$T/site.yaml" <<CFG
+store: $T/store
+kubernetes: {dry-run: true}
+preflight:
+  registries: {"$ADDR": {url: "http://$ADDR"}}
+stacks:
+  - {name: site, source: {git: deploy, branch: main, path: site}, runtime: kubernetes}
+CFG
+S=("$FERRY" reconcile --config "$T/site.yaml")
+expect_exit 2 "${S[@]}" check site
+expect_out "missing   $SITE  deployment.yaml: Deployment/app"
+expect_out "registry '$ADDR' has no manifest library/web:$(digest_of "$T/web-layout") (HTTP 404)"
+expect_exit 2 "${S[@]}" sync site
+expect_err "image '$SITE' used by deployment.yaml: Deployment/app is missing (registry '$ADDR' has no manifest"
+"$FERRY" target add site --store "$T/store" --kind oci --url "http://$ADDR" >/dev/null || fail "target add"
+"$FERRY" seed --store "$T/store" >/dev/null 2>"$T/seed.err" || { cat "$T/seed.err" >&2; fail "seed"; }
+expect_exit 0 "${S[@]}" check site
+expect_out "present   $SITE  deployment.yaml: Deployment/app  (in the registry $ADDR)"
+expect_exit 0 "${S[@]}" sync site
+expect_out "site: applied"
+ok "an image on a seeded registry is checked by a HEAD of its manifest there: missing before the seed, present after"
