@@ -29,7 +29,7 @@ enum {
 	  FERRY_STORE_DEFAULT ")", OPT_STORE }, \
 	{ "dry-run", 0, NULL, "render and print the target's commands; change nothing", \
 	  OPT_DRY_RUN }, \
-	CLI_OPTION_JSON("status and history as JSON"), \
+	CLI_OPTION_JSON("status, history and check as JSON"), \
 	{ "audit-log", 0, "FILE", "also write events as JSON lines to FILE ('-': stdout)", \
 	  OPT_AUDIT_LOG }, \
 	CLI_OPTION_VERBOSE("log each cycle to stderr"), \
