@@ -136,7 +136,7 @@ static int in_registry(ferry_buf *why, const ferry_preflight_registry *reg,
 
 	memset(&req, 0, sizeof(req));
 	if ((error = reg->url ? ferry_buf_puts(&base, reg->url)
-			      : ferry_buf_printf(&base, "https://%s", reg->host)) < 0 ||
+			      : ferry_buf_printf(&base, "https://%s", ref->api_host)) < 0 ||
 	    (error = ferry_buf_printf(&path, "manifests/%s", ref->digest ? ref->digest
 									 : ref->tag)) < 0 ||
 	    (error = ferry_buf_printf(&what, "registry '%s'", reg->host)) < 0)

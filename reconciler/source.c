@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -233,6 +234,7 @@ done:
  * it: rendering without it would deploy something else.
  */
 #define SUBMODULE_DEPTH_MAX 8
+#define GITMODULES_MAX_SIZE (1u << 20)
 
 typedef struct {
 	const char *ref;          /* refs/ferry/pinned/<commit> */
@@ -399,7 +401,7 @@ static int write_tree_with_submodules(ferry_store *st, const ferry_stack *stack,
 {
 	git_config *gm = NULL;
 	gm_names names = { NULL, 0, 0 };
-	ferry_buf file = FERRY_BUF_INIT;
+	ferry_buf file = FERRY_BUF_INIT, text = FERRY_BUF_INIT;
 	char owner[FERRY_STACK_NAME_MAX + 16];
 	size_t i;
 	int error;
@@ -409,6 +411,17 @@ static int write_tree_with_submodules(ferry_store *st, const ferry_stack *stack,
 	    (error = ferry_buf_printf(&file, "%s/.gitmodules", dir)) < 0 ||
 	    !ferry_fs_exists(file.ptr))
 		goto done;
+	/* git reads .gitmodules without following include sections; libgit2
+	 * would follow them to any file of this host: refuse them */
+	if ((error = ferry_fs_read_file(&text, file.ptr, GITMODULES_MAX_SIZE)) < 0)
+		goto done;
+	for (i = 0; i + 8 <= text.size; i++)
+		if (text.ptr[i] == '[' && !strncasecmp(text.ptr + i + 1, "include", 7)) {
+			error = ferry_error_set(FERRY_EINVALID, "stack '%s': .gitmodules of repository "
+						"'%s' has an include section, which is not followed",
+						stack->name, repo_name);
+			goto done;
+		}
 	if (git_config_open_ondisk(&gm, file.ptr) < 0 ||
 	    git_config_foreach(gm, gm_collect, &names) < 0) {
 		error = ferry_git_error(FERRY_EINVALID, "stack '%s': cannot read .gitmodules of "
@@ -424,6 +437,7 @@ done:
 	free(names.names);
 	git_config_free(gm);
 	ferry_buf_dispose(&file);
+	ferry_buf_dispose(&text);
 	return error;
 }
 

@@ -3,7 +3,8 @@
 # deploys from the store's repository that export made of the submodule
 # (refs/ferry/pinned/<commit>), at the commit the superproject pins; a
 # submodule the store does not hold (left out with skip-submodules) fails
-# the render naming it, and is never silently omitted.
+# the render naming it, and is never silently omitted; an include section
+# in .gitmodules is refused, as git does not follow it there.
 . "$(dirname "$0")/../lib/test-lib.sh"
 need git jq
 . "$SRC/tests/lib/deploy-fixture.sh"
@@ -74,3 +75,12 @@ expect_err "stack 'whole': submodule 'vendor/gone' (url '../gone.git') of reposi
 jq -e 'last | .outcome == "failed" and (.error | contains("vendor/gone"))' <("${R[@]}" history whole --json) >/dev/null ||
 	fail "the failure is not in the history"
 ok "a submodule the store does not hold fails the render, naming it"
+
+# git reads .gitmodules without following include sections: neither does
+# the checkout (libgit2 would read any file of the host as config)
+git -C "$T/work" config -f .gitmodules include.path /etc/passwd
+git -C "$T/work" commit -qam include && git -C "$T/work" push -q origin main 2>/dev/null
+publish
+expect_exit 1 "${R[@]}" sync vendored
+expect_err "stack 'vendored': .gitmodules of repository 'deploy' has an include section, which is not followed"
+ok "an include section in .gitmodules is refused"
