@@ -29,7 +29,7 @@ enum {
 	  FERRY_STORE_DEFAULT ")", OPT_STORE }, \
 	{ "dry-run", 0, NULL, "render and print the target's commands; change nothing", \
 	  OPT_DRY_RUN }, \
-	CLI_OPTION_JSON("status and history as JSON"), \
+	CLI_OPTION_JSON("status, history and check as JSON"), \
 	{ "audit-log", 0, "FILE", "also write events as JSON lines to FILE ('-': stdout)", \
 	  OPT_AUDIT_LOG }, \
 	CLI_OPTION_VERBOSE("log each cycle to stderr"), \
@@ -142,9 +142,20 @@ static const cli_command resume_command = {
 	.operands = "STACK",
 	.run = reconcile,
 };
+static const cli_command check_command = {
+	.name = "reconcile check",
+	.summary = "the pre-flight by hand: render the revision the next cycle would apply "
+		   "and check that every image is where the runtime pulls it (exit 2 when "
+		   "one is missing); changes nothing, beside a daemon or without one",
+	.synopsis = "--config FILE STACK [--json]",
+	.options = stack_options,
+	.operands = "STACK",
+	.run = reconcile,
+};
 static const cli_command *const reconcile_subcommands[] = {
-	&run_command, &reload_command, &sync_command, &status_command, &history_command,
-	&rollback_command, &down_command, &suspend_command, &resume_command, NULL
+	&run_command, &reload_command, &sync_command, &check_command, &status_command,
+	&history_command, &rollback_command, &down_command, &suspend_command, &resume_command,
+	NULL
 };
 static const cli_command reconcile_command = {
 	.name = "reconcile",
@@ -156,7 +167,8 @@ static const cli_command reconcile_command = {
 		"every cycle is an audit event in ferry.db (and JSON lines). The options\n"
 		"below may also follow the subcommand.",
 	.epilog = "Exit status: 0 ok, 1 failure, 2 blocked by policy (freeze file,\n"
-		  "require-digests, workload policy), 64 usage.",
+		  "require-digests, workload policy, an image the pre-flight found\n"
+		  "missing), 64 usage.",
 	.options = reconcile_options,
 	.subcommands = reconcile_subcommands,
 };
@@ -302,6 +314,65 @@ static int via_daemon(ferry_reconciler *rc, const char *op, const char *stack, c
 	return exit_code;
 }
 
+/* `check`: the pre-flight of `stack`, printed; 2 when an image is missing. */
+static int check_one(ferry_reconciler *rc, const ferry_stack *stack, int json)
+{
+	ferry_preflight pf;
+	ferry_revision rev;
+	ferry_buf msg = FERRY_BUF_INIT;
+	char e1[1024], e2[1024];
+	size_t i;
+	int error, exit_code;
+
+	if ((error = ferry_reconciler_check(&pf, &rev, rc, stack)) < 0) {
+		exit_code = cli_fail("reconcile", error);
+		goto done;
+	}
+	exit_code = pf.missing ? FERRY_EXIT_VERIFY : FERRY_EXIT_OK;
+	if (json) {
+		json_t *o = ferry_preflight_json(&pf, stack->name, &rev);
+		char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+
+		json_decref(o);
+		if (!text) {
+			exit_code = cli_fail("reconcile", ferry_error_oom());
+			goto done;
+		}
+		printf("%s\n", text);
+		free(text);
+		goto done;
+	}
+	if (!cli_quiet) {
+		printf("%s: revision %.12s", stack->name, rev.id);
+		if (rev.channel)
+			printf(" (bundle %s, channel %s, sequence %lld)",
+			       rev.bundle_id ? rev.bundle_id : "?", rev.channel,
+			       (long long)rev.sequence);
+		printf("\n");
+		for (i = 0; i < pf.nimages; i++) {
+			const ferry_preflight_image *img = &pf.images[i];
+
+			printf("  %-9s %s  %s", ferry_preflight_status_name(img->status),
+			       cli_escape(e1, sizeof(e1), img->image),
+			       cli_escape(e2, sizeof(e2), img->where));
+			if (img->status == FERRY_PREFLIGHT_PRESENT)
+				printf("  (in the %s)\n", img->place);
+			else
+				printf("\n    %s\n", cli_escape(e1, sizeof(e1), img->why ? img->why : ""));
+		}
+		printf("%s: %zu image(s): %zu missing, %zu not checked\n", stack->name, pf.nimages,
+		       pf.missing, pf.unchecked);
+	}
+	if (pf.missing && ferry_preflight_message(&msg, &pf, stack->name, &rev) == 0)
+		fprintf(stderr, "ferry reconcile: stack '%s': %s\n", stack->name,
+			cli_escape(e1, sizeof(e1), msg.ptr));
+done:
+	ferry_buf_dispose(&msg);
+	ferry_preflight_dispose(&pf);
+	ferry_revision_dispose(&rev);
+	return exit_code;
+}
+
 /* Every subcommand: its options, then the run, sync, status, ... it names. */
 static int reconcile(int argc, char **argv, cli_args *parent)
 {
@@ -342,6 +413,8 @@ static int reconcile(int argc, char **argv, cli_args *parent)
 		return cli_args_error(&a, "needs --config FILE");
 	if (!strcmp(sub, "sync") && !all && !name)
 		return cli_args_error(&a, "needs a STACK or --all");
+	if (!strcmp(sub, "check") && !name)
+		return cli_args_error(&a, "needs a STACK");
 	if (verbose)
 		ferry_log_set_sink(ferry_log_stderr_sink, FERRY_LOG_INFO, NULL);
 
@@ -448,6 +521,8 @@ static int reconcile(int argc, char **argv, cli_args *parent)
 		else if (!cli_quiet)
 			printf("asked the daemon (pid %ld) to reload '%s'; its outcome is in "
 			       "'ferry reconcile history'\n", pid, config);
+	} else if (!strcmp(sub, "check")) {
+		rc_exit = check_one(rc, ferry_reconcile_config_stack(cfg, name), json);
 	} else if (!strcmp(sub, "status")) {
 		if ((error = ferry_reconciler_status(&out, rc, json)) < 0)
 			rc_exit = cli_fail("reconcile", error);

@@ -527,11 +527,77 @@ static int parse_sink(cfg_ctx *c, ferry_notify_sink *s, yaml_node_t *map)
 	return 0;
 }
 
+/* preflight: {mirror: [HOST, ...], registries: {HOST: {url, ca-file, auth-file}}} */
+static int parse_preflight(cfg_ctx *c, yaml_node_t *map)
+{
+	static const char *const keys[] = { "mirror", "registries", NULL };
+	static const char *const reg_keys[] = { "url", "ca-file", "auth-file", NULL };
+	ferry_reconcile_config *cfg = c->cfg;
+	yaml_node_t *v, *rv, *sv;
+	const char *k, *host, *sk;
+	int error;
+
+	if ((error = check_map(c, map, "preflight", keys)) < 0)
+		return error;
+	FOREACH_PAIR(c, map, k, v) {
+		if (!strcmp(k, "mirror")) {
+			yaml_node_item_t *it;
+			size_t n;
+
+			if (v->type != YAML_SEQUENCE_NODE)
+				return fail(c, v, "preflight mirror must be a list of hosts such as "
+					    "[mirror.site]", NULL);
+			n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+			if (!(cfg->preflight.mirror = calloc(n ? n : 1, sizeof(char *))))
+				return ferry_error_oom();
+			for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++)
+				if ((error = dup_str(&cfg->preflight.mirror[cfg->preflight.nmirror++],
+						     c, node(c, *it), "mirror")) < 0)
+					return error;
+			continue;
+		}
+		if (v->type != YAML_MAPPING_NODE)
+			return fail(c, v, "preflight registries must map hosts to {url, ca-file, "
+				    "auth-file}", NULL);
+		if (!(cfg->preflight.registries = calloc((size_t)(v->data.mapping.pairs.top -
+								  v->data.mapping.pairs.start) + 1,
+							 sizeof(*cfg->preflight.registries))))
+			return ferry_error_oom();
+		FOREACH_PAIR(c, v, host, rv) {
+			ferry_preflight_registry *reg =
+				&cfg->preflight.registries[cfg->preflight.nregistries++];
+
+			if (!host || !(reg->host = strdup(host)))
+				return ferry_error_oom();
+			if (rv->type == YAML_SCALAR_NODE && ferry_yaml_scalar(rv) &&
+			    (!*ferry_yaml_scalar(rv) || !strcmp(ferry_yaml_scalar(rv), "null")))
+				continue;   /* `HOST: {}` or `HOST:`: https://HOST */
+			if ((error = check_map(c, rv, "a preflight registry", reg_keys)) < 0)
+				return error;
+			FOREACH_PAIR(c, rv, sk, sv) {
+				if (!strcmp(sk, "url")) {
+					if ((error = dup_str(&reg->url, c, sv, sk)) < 0)
+						return error;
+					if (strncmp(reg->url, "https://", 8) &&
+					    strncmp(reg->url, "http://", 7))
+						return fail(c, sv, "a registry url must start with "
+							    "https:// or http://, not", reg->url);
+				} else if ((error = get_path(!strcmp(sk, "ca-file") ? &reg->ca_file
+										 : &reg->auth_file,
+							     c, sv, sk)) < 0) {
+					return error;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
 static int parse_root(cfg_ctx *c)
 {
 	static const char *const keys[] = { "store", "state-dir", "audit-log", "history-keep", "webhook",
 					    "podman", "kubernetes", "compose", "kustomize",
-					    "helm", "notify", "stacks", NULL };
+					    "helm", "notify", "preflight", "stacks", NULL };
 	static const char *const hook_keys[] = { "listen", "token-file", NULL };
 	static const char *const podman_keys[] = { "command", "root", "runroot",
 						   "storage-driver", "containers-conf",
@@ -655,6 +721,8 @@ static int parse_root(cfg_ctx *c)
 				if ((error = parse_sink(c, &cfg->sinks[cfg->nsinks++],
 							node(c, *it))) < 0)
 					return error;
+		} else if (!strcmp(k, "preflight")) {
+			error = parse_preflight(c, v);
 		} else if (!strcmp(k, "stacks")) {
 			yaml_node_item_t *it;
 			size_t n, i, j;
@@ -797,6 +865,16 @@ void ferry_reconcile_config_free(ferry_reconcile_config *cfg)
 	for (i = 0; i < cfg->nsinks; i++)
 		ferry_notify_sink_dispose(&cfg->sinks[i]);
 	free(cfg->sinks);
+	for (i = 0; i < cfg->preflight.nmirror; i++)
+		free(cfg->preflight.mirror[i]);
+	free(cfg->preflight.mirror);
+	for (i = 0; i < cfg->preflight.nregistries; i++) {
+		free(cfg->preflight.registries[i].host);
+		free(cfg->preflight.registries[i].url);
+		free(cfg->preflight.registries[i].ca_file);
+		free(cfg->preflight.registries[i].auth_file);
+	}
+	free(cfg->preflight.registries);
 	free(cfg);
 }
 

@@ -66,7 +66,7 @@ typedef struct {
  * buckets of the apply duration histogram, in seconds. */
 static const char *const metric_outcomes[] = {
 	"applied", "unchanged", "out-of-sync", "drift-reported", "frozen", "held",
-	"failed", "refused", "removed", "suspended", "dry-run"
+	"failed", "refused", "blocked", "removed", "suspended", "dry-run"
 };
 #define NOUTCOMES (sizeof(metric_outcomes) / sizeof(metric_outcomes[0]))
 static const double metric_buckets[] = { 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300 };
@@ -299,24 +299,58 @@ static int recorded_revision(ferry_reconciler *rc, const ferry_stack *stack, con
 	return error < 0 ? error : 1;
 }
 
-/* Check out, render, check and apply `rev`; fills `r` and `file`. */
-static int deploy(ferry_reconciler *rc, const ferry_stack *stack, const char *rev,
-		  ferry_rendered *r, ferry_buf *file, ferry_buf *log)
+/* Check out `rev` into the new directory <state-dir>/<stack>.<suffix> and
+ * render it into `r`; the directory is removed again. */
+static int render_revision(ferry_reconciler *rc, const ferry_stack *stack, const char *rev,
+			   const char *suffix, ferry_rendered *r)
 {
 	ferry_buf work = FERRY_BUF_INIT;
-	ferry_runtime_options topts = { rc->dry_run, rc->out };
 	char *sub = NULL;
 	int error;
 
-	if ((error = ferry_buf_printf(&work, "%s/%s.work", rc->state_dir, stack->name)) < 0)
+	memset(r, 0, sizeof(*r));
+	if ((error = ferry_buf_printf(&work, "%s/%s.%s", rc->state_dir, stack->name, suffix)) < 0)
 		goto done;
 	if (ferry_fs_exists(work.ptr) && (error = ferry_fs_remove_tree(work.ptr)) < 0)
 		goto done;
 	pthread_mutex_lock(&rc->db);
 	error = ferry_source_checkout(&sub, rc->st, stack, rev, work.ptr);
 	pthread_mutex_unlock(&rc->db);
-	if (error < 0 || (error = ferry_stack_render(r, rc->cfg, stack, sub)) < 0)
+	if (error == 0)
+		error = ferry_stack_render(r, rc->cfg, stack, sub);
+done:
+	if (work.ptr && ferry_fs_exists(work.ptr))
+		ferry_fs_remove_tree(work.ptr);
+	free(sub);
+	ferry_buf_dispose(&work);
+	return error;
+}
+
+/* Check out, render, check (the pre-flight: `*blocked` nonzero when an
+ * image is missing) and apply `rev`; fills `r` and `file`. */
+static int deploy(ferry_reconciler *rc, const ferry_stack *stack, const ferry_revision *revision,
+		  ferry_rendered *r, ferry_buf *file, ferry_buf *log, int *blocked)
+{
+	ferry_runtime_options topts = { rc->dry_run, rc->out };
+	ferry_preflight pf;
+	ferry_buf why = FERRY_BUF_INIT;
+	const char *rev = revision->id;
+	int error;
+
+	*blocked = 0;
+	memset(&pf, 0, sizeof(pf));
+	if ((error = render_revision(rc, stack, rev, "work", r)) < 0)
 		goto done;
+	/* Nothing reaches the target before every image is where it pulls. */
+	if ((error = ferry_preflight_check(&pf, rc->cfg, rc->st, r, &rc->db)) < 0)
+		goto done;
+	if (pf.missing) {
+		*blocked = 1;
+		if ((error = ferry_preflight_message(&why, &pf, stack->name, revision)) == 0)
+			error = ferry_error_set(FERRY_EVERIFY, "stack '%s': %s", stack->name,
+						why.ptr);
+		goto done;
+	}
 	if ((error = ferry_buf_printf(file, "%s/%s-%.12s.%s", rc->state_dir, stack->name,
 				      ferry_oci_digest_hex(rev) ? ferry_oci_digest_hex(rev) : rev,
 				      stack->format == FERRY_FMT_COMPOSE ? "compose.yaml"
@@ -329,10 +363,8 @@ static int deploy(ferry_reconciler *rc, const ferry_stack *stack, const char *re
 			stack->name, rev, file->ptr, r->nimages);
 	error = ferry_runtime_apply(rc->cfg, stack, r, file->ptr, &topts, log);
 done:
-	if (work.ptr && ferry_fs_exists(work.ptr))
-		ferry_fs_remove_tree(work.ptr);
-	free(sub);
-	ferry_buf_dispose(&work);
+	ferry_preflight_dispose(&pf);
+	ferry_buf_dispose(&why);
 	return error;
 }
 
@@ -481,13 +513,17 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 	}
 	if (apply) {
 		int64_t t0 = mono_us();
+		int blocked = 0;
 
-		error = deploy(rc, stack, rev.id, &r, &file, &log);
+		error = deploy(rc, stack, &rev, &r, &file, &log, &blocked);
 		out->apply_seconds = (double)(mono_us() - t0) / 1e6;
 		out->applied = 1;
 		if (error < 0) {
-			/* the workload policy's refusal names each object and rule */
-			outcome = r.refused ? "refused" : "failed";
+			/* the workload policy's refusal names each object and rule;
+			 * the pre-flight's block each missing image */
+			outcome = blocked ? "blocked" : r.refused ? "refused" : "failed";
+			if (blocked)
+				out->applied = 0;
 			images = images_json(&r);
 			goto record;
 		}
@@ -1777,6 +1813,41 @@ static void fmt_time(char *buf, size_t len, int64_t t)
 		snprintf(buf, len, "-");
 	else
 		ferry_time_format(buf, len, t);
+}
+
+int ferry_reconciler_check(ferry_preflight *out, ferry_revision *rev, ferry_reconciler *rc,
+			   const ferry_stack *stack)
+{
+	ferry_store_stack_state s;
+	ferry_rendered r;
+	char suffix[48];
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	memset(rev, 0, sizeof(*rev));
+	memset(&r, 0, sizeof(r));
+	pthread_mutex_lock(&rc->db);
+	if ((error = ferry_store_stack_state_load(&s, rc->st, stack->name)) == 0) {
+		/* what the next poll would apply: a rollback's hold, or the source */
+		if (s.hold)
+			snprintf(rev->id, sizeof(rev->id), "%s", s.hold);
+		else
+			error = ferry_source_resolve(rev, rc->st, stack);
+		if (!error) {
+			ferry_source_provenance(rev, rc->st, stack);
+			ferry_error_clear();
+		}
+		ferry_store_stack_state_dispose(&s);
+	}
+	pthread_mutex_unlock(&rc->db);
+	if (error < 0)
+		return error;
+	/* a directory of its own: a daemon's cycle may be checking out too */
+	snprintf(suffix, sizeof(suffix), "check-%ld", (long)getpid());
+	if ((error = render_revision(rc, stack, rev->id, suffix, &r)) == 0)
+		error = ferry_preflight_check(out, rc->cfg, rc->st, &r, &rc->db);
+	ferry_rendered_dispose(&r);
+	return error;
 }
 
 int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json)

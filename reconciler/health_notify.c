@@ -71,8 +71,8 @@ unsigned ferry_notify_transition(ferry_health *health, const char *outcome, int 
 
 	if (!outcome)
 		outcome = "failed";
-	if (!strcmp(outcome, "failed"))
-		now = FERRY_HEALTH_FAILED;
+	if (!strcmp(outcome, "failed") || !strcmp(outcome, "blocked"))
+		now = FERRY_HEALTH_FAILED;   /* blocked: the pre-flight found an image missing */
 	else if (!strcmp(outcome, "refused"))
 		now = FERRY_HEALTH_REFUSED;
 	else if (!strcmp(outcome, "applied") || !strcmp(outcome, "unchanged") ||

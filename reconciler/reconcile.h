@@ -13,7 +13,8 @@
  *
  * Module layout: config.c (the YAML config), render_stack.c (a stack's
  * rendering through the render part, render.h), source.c (libgit2 and OCI
- * artifacts), runtime.c (podman, kubectl, compose),
+ * artifacts, submodules from the store), preflight.c (are the rendered
+ * images where the runtime pulls them?), runtime.c (podman, kubectl, compose),
  * audit.c (events and per-stack state), engine.c (cycles and the daemon),
  * webhook.c (the HTTP endpoint).
  */
@@ -22,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -75,6 +77,16 @@ typedef struct {
 	char *workload_reason;    /* why (required with either of the two above) */
 } ferry_stack;
 
+/* A registry the runtimes pull from that seeding fills (config
+ * `preflight.registries`): images on `host` are checked by a HEAD of their
+ * manifest at `url`. */
+typedef struct {
+	char *host;               /* host[:port] as images name it */
+	char *url;                /* "https://host[:port]" (default) or http:// */
+	char *ca_file;            /* PEM bundle, or NULL: the system's */
+	char *auth_file;          /* a docker/podman auth.json, or NULL: anonymous */
+} ferry_preflight_registry;
+
 typedef struct {
 	char *store;              /* NULL: the caller's default */
 	char *state_dir;          /* NULL: <store>/reconcile */
@@ -99,6 +111,12 @@ typedef struct {
 	char *helm;
 	ferry_notify_sink *sinks; /* where health changes are told (health_notify.h) */
 	size_t nsinks;
+	struct {
+		char **mirror;    /* hosts that are `ferry mirror serve` over this store */
+		size_t nmirror;
+		ferry_preflight_registry *registries;
+		size_t nregistries;
+	} preflight;
 	ferry_stack *stacks;
 	size_t nstacks;
 } ferry_reconcile_config;
@@ -180,6 +198,66 @@ int ferry_source_checkout(char **sub, ferry_store *st,
  */
 int ferry_source_frozen(int *frozen, ferry_buf *reason, ferry_store *st,
 			const ferry_stack *stack, const char *id);
+
+/* ---- pre-flight (preflight.c): are the images where the runtime pulls? -- */
+
+/*
+ * Before every apply the rendered images are looked for where the runtime
+ * will pull them, as the config's `preflight` section says: an image whose
+ * registry host is one of `mirror` must be in this store (the mirror serves
+ * the store: a tag, or a manifest by digest, of that repository); one whose
+ * host is one of `registries` must answer a HEAD of its manifest there. An
+ * image on any other host is not checked (listed as such). A missing image
+ * blocks the apply; the running workload is left alone.
+ */
+typedef enum {
+	FERRY_PREFLIGHT_PRESENT = 0,
+	FERRY_PREFLIGHT_MISSING = 1,
+	FERRY_PREFLIGHT_UNCHECKED = 2
+} ferry_preflight_status;
+
+typedef struct {
+	char *image;              /* as the rendered documents write it */
+	char *where;              /* "FILE: Kind/name" of its first use */
+	char *place;              /* "store" or "registry HOST"; NULL when unchecked */
+	char *why;                /* missing: what was not found; unchecked: why not */
+	ferry_preflight_status status;
+} ferry_preflight_image;
+
+typedef struct {
+	ferry_preflight_image *images;
+	size_t nimages, alloc;
+	size_t missing, unchecked;
+} ferry_preflight;
+
+/** "present", "missing" or "unchecked". */
+const char *ferry_preflight_status_name(ferry_preflight_status s);
+void ferry_preflight_dispose(ferry_preflight *p);
+
+/**
+ * Check every image of `r` (see above) into `out` (initialised here, the
+ * caller disposes it also on failure). `db`, when not NULL, is held
+ * around each use of `st` (not around network requests). A registry that
+ * cannot be asked counts the image missing, with the error as `why`.
+ * Errors: FERRY_ENOMEM only; what is missing is in `out->missing`.
+ */
+int ferry_preflight_check(ferry_preflight *out, const ferry_reconcile_config *cfg,
+			  ferry_store *st, const ferry_rendered *r, pthread_mutex_t *db);
+
+/**
+ * One line for the audit event and the operator, appended to `out`: each
+ * missing image with the workload that uses it and where it should have
+ * come from, and the bundle that brought the revision (`rev`: its bundle,
+ * channel and sequence, when known), which did not carry it.
+ */
+int ferry_preflight_message(ferry_buf *out, const ferry_preflight *p, const char *stack,
+			    const ferry_revision *rev);
+
+/** The result as a JSON object {"stack", "revision", "bundle", "channel",
+ *  "sequence", "missing", "unchecked", "images": [{"image", "where",
+ *  "status", "place", "why"}]}; NULL when out of memory. */
+json_t *ferry_preflight_json(const ferry_preflight *p, const char *stack,
+			     const ferry_revision *rev);
 
 /* ---- runtimes (runtime.c): where stacks are deployed ------------------ */
 
@@ -286,7 +364,9 @@ void ferry_reconciler_free(ferry_reconciler *rc);
 /** The outcome of one cycle. */
 typedef struct {
 	const char *outcome;      /* applied, unchanged, out-of-sync, drift-reported,
-				     frozen, failed, dry-run, held, removed,
+				     frozen, failed, refused, blocked (the
+				     pre-flight found an image missing), dry-run,
+				     held, removed,
 				     suspended (a poll or webhook of a suspended
 				     stack: nothing ran, nothing was recorded) */
 	int drift;
@@ -382,6 +462,17 @@ int ferry_reconciler_trigger(ferry_reconciler *rc, long index, ferry_trigger tri
  */
 int ferry_reconciler_suspend(ferry_reconciler *rc, const ferry_stack *stack, int suspend,
 			     const char *actor, const char *reason);
+
+/**
+ * `ferry reconcile check`: render the revision the next cycle of `stack`
+ * would apply (a rollback hold, or the source's current revision) in a
+ * work directory of its own and run the pre-flight on it, touching
+ * neither the target nor the stack's state, so it runs beside a daemon.
+ * `rev` gets the revision (dispose it), `out` the result (dispose it).
+ * Errors: those of resolving, checking out and rendering.
+ */
+int ferry_reconciler_check(ferry_preflight *out, ferry_revision *rev, ferry_reconciler *rc,
+			   const ferry_stack *stack);
 
 /** The status table, one row per stack (text or JSON array). */
 int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json);

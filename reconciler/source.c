@@ -4,13 +4,15 @@
  * OCI layout). Resolving is cheap (one ref lookup or one row), which is
  * what makes a polling round over many stacks affordable; checking out
  * writes the commit's tree (or the artifact's layers) into a fresh work
- * directory, with no git working tree and no hooks involved.
+ * directory, with no git working tree and no hooks involved; a commit's
+ * submodules come from the store's repositories that export made of them.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +21,9 @@
 #include <git2.h>
 
 #include "ferry/errors.h"
+#include "alloc.h"
+#include "catalog.h"
+#include "log.h"
 #include "digest.h"
 #include "fs.h"
 #include "git_error.h"
@@ -217,6 +222,225 @@ done:
 	return error;
 }
 
+/* ---- submodules ------------------------------------------------------------ */
+
+/*
+ * Export carries a submodule as a repository of its own, named after its
+ * URL, with one ref refs/ferry/pinned/<commit> per commit a superproject
+ * pins (docs/bundle-format.md, section 6.6). The checkout finds the
+ * repository by that ref, preferring the one whose name ends the URL of
+ * .gitmodules (two forks may pin one commit), and writes its tree where
+ * the gitlink is. A submodule the store lacks fails the checkout naming
+ * it: rendering without it would deploy something else.
+ */
+#define SUBMODULE_DEPTH_MAX 8
+#define GITMODULES_MAX_SIZE (1u << 20)
+
+typedef struct {
+	const char *ref;          /* refs/ferry/pinned/<commit> */
+	const char *url;          /* from .gitmodules, or NULL */
+	char *repo;               /* the best repository so far */
+	int error;
+} pin_probe;
+
+/* Does the repository `name` end `url` ("../lib.git", "https://h/org/lib")? */
+static int url_names(const char *url, const char *name)
+{
+	size_t u = strlen(url), n = strlen(name);
+
+	while (u && url[u - 1] == '/')
+		u--;
+	if (u > 4 && !strncmp(url + u - 4, ".git", 4))
+		u -= 4;
+	return u >= n && !strncmp(url + u - n, name, n) &&
+	       (u == n || url[u - n - 1] == '/' || url[u - n - 1] == ':');
+}
+
+static int pin_find(const ferry_store_ref *r, void *payload)
+{
+	pin_probe *p = payload;
+	int exact;
+
+	if (strcmp(r->name, p->ref))
+		return 0;
+	exact = p->url && url_names(p->url, r->repo);
+	if (!p->repo || exact) {
+		free(p->repo);
+		if (!(p->repo = strdup(r->repo))) {
+			p->error = ferry_error_oom();
+			return 1;
+		}
+	}
+	return exact;   /* stop at the repository the URL names */
+}
+
+typedef struct {
+	char **names;             /* submodule names of .gitmodules with a path */
+	size_t n, alloc;
+} gm_names;
+
+static int gm_collect(const git_config_entry *e, void *payload)
+{
+	gm_names *g = payload;
+	size_t len = strlen(e->name);
+	char *name;
+
+	/* submodule.<name>.path (matched here: libgit2's regex matching leaks
+	 * pcre2's match frames) */
+	if (len <= strlen("submodule..path") || strncmp(e->name, "submodule.", 10) ||
+	    strcmp(e->name + len - 5, ".path"))
+		return 0;
+	if (FERRY_ALLOC_GROW(g->names, g->n + 1, g->alloc) < 0 ||
+	    !(name = strndup(e->name + 10, len - 10 - 5)))
+		return -1;
+	g->names[g->n++] = name;
+	return 0;
+}
+
+static int write_tree_with_submodules(ferry_store *st, const ferry_stack *stack,
+				      git_repository *repo, const char *repo_name,
+				      git_tree *tree, const char *dir, uint64_t *total,
+				      int depth);
+
+/* The submodule `name` of .gitmodules (read as `gm`) in `tree`, written
+ * under `dir`. */
+static int write_submodule(ferry_store *st, const ferry_stack *stack, git_config *gm,
+			   const char *name, const char *super, git_tree *tree,
+			   const char *dir, uint64_t *total, int depth)
+{
+	git_tree_entry *link = NULL;
+	git_repository *sub = NULL;
+	git_commit *commit = NULL;
+	git_tree *subtree = NULL;
+	git_buf path = GIT_BUF_INIT, url = GIT_BUF_INIT;
+	ferry_buf key = FERRY_BUF_INIT, ref = FERRY_BUF_INIT, dest = FERRY_BUF_INIT,
+		  repo_path = FERRY_BUF_INIT;
+	pin_probe probe = { NULL, NULL, NULL, 0 };
+	char hex[GIT_OID_HEXSZ + 1];
+	int error = 0;
+
+	if ((error = ferry_buf_printf(&key, "submodule.%s.path", name)) < 0)
+		goto done;
+	if (git_config_get_string_buf(&path, gm, key.ptr) < 0) {
+		git_error_clear();
+		goto done;
+	}
+	ferry_buf_clear(&key);
+	if ((error = ferry_buf_printf(&key, "submodule.%s.url", name)) < 0)
+		goto done;
+	if (git_config_get_string_buf(&url, gm, key.ptr) < 0)
+		git_error_clear();
+	/* like git: a path without a gitlink in the tree is no submodule */
+	if (!ferry_path_is_safe(path.ptr) || git_tree_entry_bypath(&link, tree, path.ptr) < 0 ||
+	    git_tree_entry_type(link) != GIT_OBJECT_COMMIT) {
+		git_error_clear();
+		goto done;
+	}
+	git_oid_tostr(hex, sizeof(hex), git_tree_entry_id(link));
+	if ((error = ferry_buf_printf(&ref, "refs/ferry/pinned/%s", hex)) < 0)
+		goto done;
+	probe.ref = ref.ptr;
+	probe.url = url.ptr;
+	if ((error = ferry_store_ref_foreach(st, NULL, pin_find, &probe)) < 0)
+		goto done;
+	if ((error = probe.error) < 0)
+		goto done;
+	if (!probe.repo) {
+		error = ferry_error_set(FERRY_ENOTFOUND,
+					"stack '%s': submodule '%s' (url '%s') of repository '%s' "
+					"pins commit %s, which no repository of the store holds "
+					"(no ref %s): export the superproject with its submodules",
+					stack->name, path.ptr, url.ptr ? url.ptr : "", super, hex,
+					ref.ptr);
+		goto done;
+	}
+	if (depth + 1 > SUBMODULE_DEPTH_MAX) {
+		error = ferry_error_set(FERRY_EINVALID, "stack '%s': submodule '%s' of '%s' nests "
+					"deeper than %d levels", stack->name, path.ptr, super,
+					SUBMODULE_DEPTH_MAX);
+		goto done;
+	}
+	if ((error = ferry_store_repo_path(&repo_path, st, probe.repo)) < 0)
+		goto done;
+	if (git_repository_open_bare(&sub, repo_path.ptr) < 0 ||
+	    git_commit_lookup(&commit, sub, git_tree_entry_id(link)) < 0 ||
+	    git_commit_tree(&subtree, commit) < 0) {
+		error = ferry_git_error(FERRY_ENOTFOUND, "stack '%s': submodule '%s' of '%s': "
+					"cannot read commit %s of the store's repository '%s'",
+					stack->name, path.ptr, super, hex, probe.repo);
+		goto done;
+	}
+	if ((error = ferry_buf_printf(&dest, "%s/%s", dir, path.ptr)) < 0 ||
+	    (error = ferry_fs_mkdir_p(dest.ptr, 0755)) < 0)
+		goto done;
+	ferry_log(FERRY_LOG_INFO, "stack '%s': submodule '%s' of '%s' from the store's "
+		  "repository '%s' at %.12s", stack->name, path.ptr, super, probe.repo, hex);
+	error = write_tree_with_submodules(st, stack, sub, probe.repo, subtree, dest.ptr, total,
+					   depth + 1);
+done:
+	git_tree_free(subtree);
+	git_commit_free(commit);
+	git_repository_free(sub);
+	git_tree_entry_free(link);
+	git_buf_dispose(&path);
+	git_buf_dispose(&url);
+	free(probe.repo);
+	ferry_buf_dispose(&key);
+	ferry_buf_dispose(&ref);
+	ferry_buf_dispose(&dest);
+	ferry_buf_dispose(&repo_path);
+	return error;
+}
+
+/* Write `tree` into the empty directory `dir`, then each submodule its
+ * .gitmodules lists at a gitlink of the tree, from the store. */
+static int write_tree_with_submodules(ferry_store *st, const ferry_stack *stack,
+				      git_repository *repo, const char *repo_name,
+				      git_tree *tree, const char *dir, uint64_t *total,
+				      int depth)
+{
+	git_config *gm = NULL;
+	gm_names names = { NULL, 0, 0 };
+	ferry_buf file = FERRY_BUF_INIT, text = FERRY_BUF_INIT;
+	char owner[FERRY_STACK_NAME_MAX + 16];
+	size_t i;
+	int error;
+
+	snprintf(owner, sizeof(owner), "stack '%s'", stack->name);
+	if ((error = ferry_git_tree_write(repo, tree, dir, owner, total)) < 0 ||
+	    (error = ferry_buf_printf(&file, "%s/.gitmodules", dir)) < 0 ||
+	    !ferry_fs_exists(file.ptr))
+		goto done;
+	/* git reads .gitmodules without following include sections; libgit2
+	 * would follow them to any file of this host: refuse them */
+	if ((error = ferry_fs_read_file(&text, file.ptr, GITMODULES_MAX_SIZE)) < 0)
+		goto done;
+	for (i = 0; i + 8 <= text.size; i++)
+		if (text.ptr[i] == '[' && !strncasecmp(text.ptr + i + 1, "include", 7)) {
+			error = ferry_error_set(FERRY_EINVALID, "stack '%s': .gitmodules of repository "
+						"'%s' has an include section, which is not followed",
+						stack->name, repo_name);
+			goto done;
+		}
+	if (git_config_open_ondisk(&gm, file.ptr) < 0 ||
+	    git_config_foreach(gm, gm_collect, &names) < 0) {
+		error = ferry_git_error(FERRY_EINVALID, "stack '%s': cannot read .gitmodules of "
+					"repository '%s'", stack->name, repo_name);
+		goto done;
+	}
+	for (i = 0; i < names.n && !error; i++)
+		error = write_submodule(st, stack, gm, names.names[i], repo_name, tree, dir, total,
+					depth);
+done:
+	for (i = 0; i < names.n; i++)
+		free(names.names[i]);
+	free(names.names);
+	git_config_free(gm);
+	ferry_buf_dispose(&file);
+	ferry_buf_dispose(&text);
+	return error;
+}
+
 /* ---- checkout ------------------------------------------------------------- */
 
 static int checkout_git(ferry_store *st, const ferry_stack *stack, const char *id,
@@ -237,12 +461,7 @@ static int checkout_git(ferry_store *st, const ferry_stack *stack, const char *i
 					stack->name);
 		goto done;
 	}
-	{
-		char owner[FERRY_STACK_NAME_MAX + 16];
-
-		snprintf(owner, sizeof(owner), "stack '%s'", stack->name);
-		error = ferry_git_tree_write(repo, tree, dir, owner, &total);
-	}
+	error = write_tree_with_submodules(st, stack, repo, stack->repo, tree, dir, &total, 0);
 done:
 	git_tree_free(tree);
 	git_commit_free(commit);

@@ -16,7 +16,7 @@ leaves=(keygen verify inspect export import receipt seed
 	"mirror serve" "mirror node-config" "inbox run" "inbox once" "inbox status"
 	"reconcile run" "reconcile sync" "reconcile status" "reconcile history"
 	"reconcile rollback" "reconcile down" "reconcile reload" "reconcile suspend"
-	"reconcile resume"
+	"reconcile resume" "reconcile check"
 	"site init" "kit build")
 parents=(trust store target mirror reconcile inbox site kit)
 

@@ -2,8 +2,8 @@
 # test-lib.sh. Provides:
 #   deploy_git_init: a git identity in $HOME=$T/home, the bare repository
 #     $T/deploy.git and its clone $T/work
-#   deploy_manifest FILE: a Deployment "app" whose image is pinned by a
-#     digest (so require-digests passes), written to FILE
+#   deploy_manifest FILE [IMAGE]: a Deployment "app" whose image is pinned
+#     by a digest (so require-digests passes), or IMAGE, written to FILE
 #   deploy_store: push $T/work, export it signed as channel c and import it
 #     into the new store $T/store (trusting $T/key)
 #   deploy_daemon: start "${R[@]}" run (R: the reconcile command line) with
@@ -29,7 +29,7 @@ spec:
   selector: {matchLabels: {app: app}}
   template:
     metadata: {labels: {app: app}}
-    spec: {containers: [{name: app, image: "mirror.local/library/app@sha256:$(printf '%064d' 1)"}]}
+    spec: {containers: [{name: app, image: "${2:-mirror.local/library/app@sha256:$(printf '%064d' 1)}"}]}
 YAML
 }
 

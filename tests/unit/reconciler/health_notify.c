@@ -29,6 +29,11 @@ static void test_reconciler_notify__once_per_change(void **state)
 	assert_int_equal(ferry_notify_transition(&h, NULL, 0), FERRY_EVENT_FAILED);
 	h = FERRY_HEALTH_UNKNOWN;
 	assert_int_equal(ferry_notify_transition(&h, "failed", 0), FERRY_EVENT_FAILED);
+	/* a revision the pre-flight blocked is a failed stack, told once */
+	h = FERRY_HEALTH_OK;
+	assert_int_equal(ferry_notify_transition(&h, "blocked", 0), FERRY_EVENT_FAILED);
+	assert_int_equal(ferry_notify_transition(&h, "blocked", 0), 0);
+	assert_int_equal(ferry_notify_transition(&h, "applied", 0), FERRY_EVENT_RECOVERED);
 }
 
 static void test_reconciler_notify__names(void **state)
