@@ -317,6 +317,9 @@ static int deploy(ferry_reconciler *rc, const ferry_stack *stack, const char *re
 	pthread_mutex_unlock(&rc->db);
 	if (error < 0 || (error = ferry_stack_render(r, rc->cfg, stack, sub)) < 0)
 		goto done;
+	/* the audit event says which renderer rendered (helm's version) */
+	if (r->renderer && (error = ferry_buf_printf(log, "rendered with %s\n", r->renderer)) < 0)
+		goto done;
 	if ((error = ferry_buf_printf(file, "%s/%s-%.12s.%s", rc->state_dir, stack->name,
 				      ferry_oci_digest_hex(rev) ? ferry_oci_digest_hex(rev) : rev,
 				      stack->format == FERRY_FMT_COMPOSE ? "compose.yaml"
@@ -325,8 +328,9 @@ static int deploy(ferry_reconciler *rc, const ferry_stack *stack, const char *re
 					   0600)) < 0)
 		goto done;
 	if (rc->dry_run)
-		fprintf(rc->out, "# stack %s: revision %s rendered to %s (%zu image(s))\n",
-			stack->name, rev, file->ptr, r->nimages);
+		fprintf(rc->out, "# stack %s: revision %s rendered to %s (%zu image(s)%s%s)\n",
+			stack->name, rev, file->ptr, r->nimages, r->renderer ? ", " : "",
+			r->renderer ? r->renderer : "");
 	error = ferry_runtime_apply(rc->cfg, stack, r, file->ptr, &topts, log);
 done:
 	if (work.ptr && ferry_fs_exists(work.ptr))
