@@ -881,7 +881,8 @@ static int render_helm(ferry_rendered *out, const ferry_render_params *p, const 
 	int error;
 
 	if ((error = helm_version(out, p, helm)) < 0 ||
-	    (error = helm_chart_dir(&chart, p, dir)) < 0)
+	    (error = p->chart ? ferry_buf_puts(&chart, p->chart)
+			      : helm_chart_dir(&chart, p, dir)) < 0)
 		goto done;
 	argv[n++] = helm;
 	argv[n++] = "template";

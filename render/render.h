@@ -56,6 +56,8 @@ typedef struct {
 	const char *name;         /* label value ferry.stack=<name>, and in messages */
 	ferry_format format;
 	const char *values;       /* helm: values file inside the directory */
+	const char *chart;        /* helm: the chart (a directory or a .tgz) when
+				     it is not the directory rendered */
 	const char *release;      /* helm: release name (NULL: name) */
 	const char *namespace_;   /* helm: --namespace, or NULL */
 	const char *kubectl;      /* NULL: "kubectl" */
@@ -96,9 +98,9 @@ void ferry_rendered_dispose(ferry_rendered *r);
  * *.yml file of `dir`, sorted by name, kustomization files left out),
  * `kubectl kustomize dir`, `helm template` or a compose file. Helm renders
  * offline: `helm template RELEASE CHART --skip-tests --include-crds
- * [--values DIR/VALUES] [--namespace NS]`, where CHART is `dir` when it
- * holds a Chart.yaml, else its one subdirectory that does (an OCI chart's
- * layer unpacks as NAME/Chart.yaml); dependencies must be vendored under
+ * [--values DIR/VALUES] [--namespace NS]`, where CHART is `p->chart` when
+ * given, else `dir` when it holds a Chart.yaml, else its one subdirectory
+ * that does (an OCI chart's layer unpacks as NAME/Chart.yaml); dependencies must be vendored under
  * the chart's charts/ (helm's own message says which is missing), and
  * `out->renderer` names the helm version (`helm version --short`). Every object
  * gets the label ferry.stack=<name>; pod templates also
