@@ -1190,7 +1190,7 @@ static int put_field(ferry_buf *b, const char *s, size_t len)
 static int stack_fingerprint(int64_t *out, const ferry_stack *s)
 {
 	const char *strs[] = { s->name, s->repo, s->ref, s->path, s->values, s->release,
-			       s->namespace_, s->freeze_file, s->workload_reason };
+			       s->namespace_, s->freeze_file, s->workload_reason, s->chart };
 	ferry_buf b = FERRY_BUF_INIT;
 	char hex[FERRY_SHA256_HEX_LEN + 1];
 	size_t i;

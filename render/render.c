@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -829,6 +830,13 @@ done:
 	return error;
 }
 
+static int is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* The chart directory: `dir` when it holds Chart.yaml, else its single
  * subdirectory that does (an OCI chart's layer holds NAME/Chart.yaml). */
 static int helm_chart_dir(ferry_buf *out, const ferry_render_params *p, const char *dir)
@@ -881,8 +889,9 @@ static int render_helm(ferry_rendered *out, const ferry_render_params *p, const 
 	int error;
 
 	if ((error = helm_version(out, p, helm)) < 0 ||
-	    (error = p->chart ? ferry_buf_puts(&chart, p->chart)
-			      : helm_chart_dir(&chart, p, dir)) < 0)
+	    (error = p->chart && !is_dir(p->chart) ? ferry_buf_puts(&chart, p->chart)
+						    : helm_chart_dir(&chart, p, p->chart ? p->chart
+											 : dir)) < 0)
 		goto done;
 	argv[n++] = helm;
 	argv[n++] = "template";
