@@ -92,12 +92,7 @@ for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$MPORT/v2/" && 
 cat >"$T/reconcile.yaml" <<CFG
 store: $T/store
 audit-log: $T/audit.jsonl
-podman:
-  root: $PODMAN_ROOT
-  runroot: $PODMAN_RUNROOT
-  storage-driver: vfs
-  containers-conf: containers.conf
-  registries-conf: registries.conf
+$(podman_reconcile_config)
 stacks:
   - name: shop
     source: {git: deploy, branch: main, path: sites/prod}
