@@ -155,8 +155,8 @@ expect_err "deployment 'chart': the helm format needs 'helm'"
 ok "format helm without helm is a clear error"
 
 if command -v helm >/dev/null; then
-	# helm keeps its caches and registry config under these
-	export HELM_CACHE_HOME=$T/helm/cache HELM_CONFIG_HOME=$T/helm/config HELM_DATA_HOME=$T/helm/data
+	. "$SRC/tests/lib/helm.sh"
+	helm_setup
 	for img in helmgit sub testhook ocichart ocivals; do
 		make_sig_layout "$T/l-$img" "sha256:$(printf '%s' "$img" | sha256sum | cut -d' ' -f1)"
 		push_layout "$T/l-$img" sig "$R/team/$img:1.0"
@@ -192,10 +192,8 @@ YAML
 	printf 'image: %s/team/ocichart:1.0\n' "$R" >"$T/oc/web/values.yaml"
 	printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: {{ .Release.Name }}}\nspec: {containers: [{name: web, image: {{ .Values.image | quote }}}]}\n' \
 		>"$T/oc/web/templates/pod.yaml"
-	helm package -d "$T/oc" "$T/oc/web" >/dev/null || fail "helm package"
-	helm push "$T/oc/web-0.2.0.tgz" "oci://$R/charts" --plain-http >"$T/push.log" 2>&1 ||
-		{ cat "$T/push.log" >&2; fail "helm push"; }
-	D[chart]=$(sed -n 's/^Digest: //p' "$T/push.log")
+	helm_push_chart "$T/oc/web" "oci://$R/charts"
+	D[chart]=$HELM_CHART_DIGEST
 	cat >"$T/helm-all.yaml" <<YAML
 channel: h
 sources:

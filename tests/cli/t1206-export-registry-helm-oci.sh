@@ -9,9 +9,8 @@ need helm docker-registry skopeo jq curl sha256sum tar
 . "$SRC/tests/lib/registry.sh"
 . "$SRC/tests/lib/registry-export.sh"
 . "$SRC/tests/lib/mirror.sh"
-
-# helm keeps its caches, registry config and credentials under these
-export HELM_CACHE_HOME=$T/helm/cache HELM_CONFIG_HOME=$T/helm/config HELM_DATA_HOME=$T/helm/data
+. "$SRC/tests/lib/helm.sh"
+helm_setup
 
 registry_start "$T/reg" || fail "could not start the registry"
 at_exit "registry_stop '$T/reg'"
@@ -28,10 +27,9 @@ metadata: {name: {{ .Release.Name }}-web}
 spec:
   containers: [{name: web, image: {{ .Values.image | quote }}}]
 YAML
-helm package -d "$T" "$T/c/web" >/dev/null || fail "helm package"
-TGZ=$T/web-0.1.0+build.7.tgz
-helm push "$TGZ" "oci://$R/charts" --plain-http >"$T/push.log" 2>&1 || { cat "$T/push.log" >&2; fail "helm push"; }
-PUSHED=$(sed -n 's/^Digest: //p' "$T/push.log")
+helm_push_chart "$T/c/web" "oci://$R/charts"
+TGZ=$HELM_CHART_TGZ PUSHED=$HELM_CHART_DIGEST
+[ "$TGZ" = "$T/web-0.1.0+build.7.tgz" ] || fail "helm package wrote $TGZ"
 [ "$(reg_digest "$R/charts/web:0.1.0_build.7")" = "$PUSHED" ] || fail "helm push digest"
 skopeo inspect --raw --tls-verify=false "docker://$R/charts/web:0.1.0_build.7" >"$T/pushed.json"
 [ "$(jq -r .config.mediaType "$T/pushed.json")" = application/vnd.cncf.helm.config.v1+json ] &&

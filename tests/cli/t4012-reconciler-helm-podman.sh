@@ -13,11 +13,12 @@ need helm docker-registry skopeo jq curl umoci git python3
 . "$SRC/tests/lib/mirror.sh"
 . "$SRC/tests/lib/git-server.sh"
 . "$SRC/tests/lib/podman.sh"
+. "$SRC/tests/lib/helm.sh"
 
 MPORT=$(git_free_port)
 WEB=$(git_free_port)
 podman_setup "127.0.0.1:$MPORT"
-export HELM_CACHE_HOME=$T/helm/cache HELM_CONFIG_HOME=$T/helm/config HELM_DATA_HOME=$T/helm/data
+helm_setup
 
 # ---- connected side: an image, a chart in a registry, values in git --------
 make_oci_layout "$T/l1" 16 >/dev/null 2>"$T/fixture.log" || { cat "$T/fixture.log" >&2; fail fixture; }
@@ -55,9 +56,8 @@ spec:
       - name: content
         configMap: {name: {{ .Release.Name }}-content}
 YAML
-helm package -d "$T" "$T/c/web" >/dev/null || fail "helm package"
-helm push "$T/web-0.1.0.tgz" "oci://$R/charts" --plain-http >"$T/push.log" 2>&1 || { cat "$T/push.log" >&2; fail "helm push"; }
-CHART=$(sed -n 's/^Digest: //p' "$T/push.log")
+helm_push_chart "$T/c/web" "oci://$R/charts"
+CHART=$HELM_CHART_DIGEST
 
 export HOME=$T/home GIT_CONFIG_NOSYSTEM=1
 mkdir -p "$HOME"
@@ -122,6 +122,6 @@ ok "the Helm stack (chart from the store, values from git) runs on podman; the e
 mkdir "$T/pulled"
 helm pull "oci://127.0.0.1:$MPORT/charts/web" --version 0.1.0 --plain-http -d "$T/pulled" >"$T/pull.log" 2>&1 ||
 	{ cat "$T/pull.log" >&2; fail "helm pull"; }
-grep -q "Digest: $CHART" "$T/pull.log" && cmp "$T/web-0.1.0.tgz" "$T/pulled/web-0.1.0.tgz" ||
+grep -q "Digest: $CHART" "$T/pull.log" && cmp "$HELM_CHART_TGZ" "$T/pulled/web-0.1.0.tgz" ||
 	fail "the chart from the mirror differs: $(cat "$T/pull.log")"
 ok "helm pull oci:// from the mirror returns the identical chart"

@@ -12,7 +12,8 @@ need helm docker-registry skopeo jq git
 . "$SRC/tests/lib/registry-export.sh"
 . "$SRC/tests/lib/git-server.sh"
 . "$SRC/tests/lib/deploy-fixture.sh"
-export HELM_CACHE_HOME=$T/helm/cache HELM_CONFIG_HOME=$T/helm/config HELM_DATA_HOME=$T/helm/data
+. "$SRC/tests/lib/helm.sh"
+helm_setup
 
 registry_start "$T/reg" || fail "could not start the registry"
 at_exit "registry_stop '$T/reg'"
@@ -35,22 +36,14 @@ printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: smoke, annotations: {"helm.s
 	"$Z" >"$T/c/web/templates/test.yaml"
 printf 'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\n' \
 	>"$T/c/web/crds/widgets.yaml"
-helm package -d "$T" "$T/c/web" >/dev/null || fail "helm package"
-helm push "$T/web-0.1.0.tgz" "oci://$R/charts" --plain-http >"$T/push.log" 2>&1 || { cat "$T/push.log" >&2; fail "helm push"; }
+helm_push_chart "$T/c/web" "oci://$R/charts"
 
 deploy_git_init
 mkdir -p "$T/work/sites/prod" "$T/work/clash/.ferry-chart"
 printf 'image: mirror.local/team/prod@%s\n' "$Z" >"$T/work/sites/prod/values.yaml"
 printf 'x\n' >"$T/work/clash/.ferry-chart/x"
-git -C "$T/work" add -A && git -C "$T/work" commit -qm values && git -C "$T/work" push -q origin main 2>/dev/null
-"$FERRY" keygen -o "$T/key" >/dev/null
-printf 'channel: c\nsources:\n  - git: %s\n  - chart: oci://%s/charts/web:0.1.0\n    insecure: true\n' \
-	"$T/deploy.git" "$R" >"$T/spec.yaml"
-mkdir "$T/bundles"
-"$FERRY" export -q --spec "$T/spec.yaml" --key "$T/key.key" --out "$T/bundles" --state "$T/state.db" \
-	--cache "$T/cache" >/dev/null || fail "export"
-"$FERRY" trust init --store "$T/store" --key "$T/key.pub" >/dev/null
-"$FERRY" import -q --store "$T/store" "$T"/bundles/*.tar || fail "import"
+deploy_store "$(printf '  - chart: oci://%s/charts/web:0.1.0\n    insecure: true\n' "$R")" ||
+	fail "export or import"
 
 cat >"$T/r.yaml" <<CFG
 store: $T/store
