@@ -98,8 +98,9 @@ static json_t *closure_json(const ferry_closure *cl)
 				"{s:s,s:s,s:s,s:s}", "image", d->images[k].image, "digest",
 				d->images[k].digest, "where", d->images[k].where, "status",
 				ferry_closure_status_name(d->images[k].status)));
-		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:o*}", "deployment", d->name,
-						   "repository", d->repo, "commit", d->commit,
+		json_array_append_new(a, json_pack("{s:s,s:s?,s:s?,s:o*}", "deployment", d->name,
+						   "repository", d->repo,
+						   "commit", d->commit[0] ? d->commit : NULL,
 						   "images", images));
 	}
 	return a;

@@ -7,8 +7,11 @@
  * bundle already binds its digest or an earlier bundle of the channel
  * carried its manifest (the export state records every blob sent); the
  * others are collected as `image` sources with the spec's settings for
- * their registry, or reported under `closure: check`. Nothing here knows a
- * YAML shape: the render part reads the documents.
+ * their registry, or reported under `closure: check`. A deployment whose
+ * Helm chart comes from a registry (`chart:` or `source: {oci: ...}`) has
+ * the chart itself as the first entry of its closure, fetched by digest
+ * and rendered from that archive. Nothing here knows a YAML shape: the
+ * render part reads the documents.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +62,8 @@ int ferry_closure_match(ferry_export_spec *spec)
 	for (i = 0; i < spec->ndeployments && !error; i++) {
 		ferry_deployment *dep = &spec->deployments[i];
 
+		if (!dep->git)    /* a chart from a registry, nothing from git */
+			continue;
 		for (k = 0; k < spec->nsources && !dep->repo && !error; k++) {
 			const ferry_source *src = &spec->sources[k];
 			char *name = NULL;
@@ -135,10 +140,12 @@ static int listed(const ferry_oci_content *c, const char *digest)
 	return 0;
 }
 
-/* One image of a deployment: resolve, judge, add. */
-static int close_image(ferry_closure_image *img, ferry_registry *reg, ferry_oci_content *c,
-		       const ferry_export_spec *spec, const ferry_deployment *dep,
-		       ferry_export_state *state, const char *channel, uint64_t upto)
+/* One image of a deployment: resolve, judge, add. With `chart`, the image
+ * is the deployment's Helm chart, whose archive is fetched into it. */
+static int close_image(ferry_closure_image *img, ferry_buf *chart, ferry_registry *reg,
+		       ferry_oci_content *c, const ferry_export_spec *spec,
+		       const ferry_deployment *dep, ferry_export_state *state,
+		       const char *channel, uint64_t upto)
 {
 	ferry_reference ref;
 	ferry_source src;
@@ -161,7 +168,8 @@ static int close_image(ferry_closure_image *img, ferry_registry *reg, ferry_oci_
 	ferry_reference_dispose(&ref);
 	if (!src.options)
 		return ferry_error_oom();
-	if ((error = ferry_registry_resolve(img->digest, reg, spec, &src)) < 0) {
+	if ((error = chart ? ferry_registry_fetch_chart(chart, img->digest, reg, spec, &src)
+			   : ferry_registry_resolve(img->digest, reg, spec, &src)) < 0) {
 		error = ferry_error_wrap(error, "deployment '%s' (%s)", dep->name, img->where);
 		goto done;
 	}
@@ -193,28 +201,59 @@ static int close_deployment(ferry_closure_deployment *out, ferry_registry *reg,
 {
 	ferry_render_params p;
 	ferry_rendered r;
-	ferry_buf owner = FERRY_BUF_INIT, where = FERRY_BUF_INIT;
+	ferry_buf owner = FERRY_BUF_INIT, where = FERRY_BUF_INIT, chart = FERRY_BUF_INIT;
+	ferry_buf chart_path = FERRY_BUF_INIT;
 	size_t i;
 	int error;
 
 	memset(&r, 0, sizeof(r));
-	if (!(out->name = strdup(dep->name)) || !(out->repo = strdup(dep->repo))) {
+	memset(&p, 0, sizeof(p));
+	if (!(out->name = strdup(dep->name)) || (dep->repo && !(out->repo = strdup(dep->repo)))) {
 		error = ferry_error_oom();
 		goto done;
 	}
-	if ((error = deployment_commit(out->commit, git, spec, dep)) < 0 ||
-	    (error = ferry_buf_printf(&owner, "deployment '%s'", dep->name)) < 0 ||
-	    (error = ferry_git_content_checkout(git, dep->repo, out->commit, dep->path, dir,
-						owner.ptr)) < 0)
+	if (dep->repo) {
+		if ((error = deployment_commit(out->commit, git, spec, dep)) < 0 ||
+		    (error = ferry_buf_printf(&owner, "deployment '%s'", dep->name)) < 0 ||
+		    (error = ferry_git_content_checkout(git, dep->repo, out->commit, dep->path,
+							dir, owner.ptr)) < 0)
+			goto done;
+	} else if ((error = ferry_fs_mkdir_p(dir, 0700)) < 0) {
 		goto done;
-	memset(&p, 0, sizeof(p));
+	}
+	/* A chart from a registry is part of the closure: the first entry,
+	 * judged like an image, and rendered from its archive. */
+	if (dep->chart) {
+		ferry_closure_image *img;
+
+		if ((error = FERRY_ALLOC_GROW(out->images, 1, out->allocimages)) < 0)
+			goto done;
+		img = &out->images[out->nimages];
+		memset(img, 0, sizeof(*img));
+		if (!(img->image = strdup(dep->chart)) || !(img->where = strdup("chart"))) {
+			free(img->image);
+			error = ferry_error_oom();
+			goto done;
+		}
+		out->nimages++;
+		if ((error = close_image(img, &chart, reg, c, spec, dep, state, channel,
+					 upto)) < 0 ||
+		    (error = ferry_buf_printf(&chart_path, "%s.chart.tgz", dir)) < 0 ||
+		    (error = ferry_fs_write_atomic(chart_path.ptr, chart.ptr ? chart.ptr : "",
+						   chart.size, 0600)) < 0)
+			goto done;
+		p.chart = chart_path.ptr;
+	}
 	p.kind_word = "deployment";
 	p.name = dep->name;
 	p.format = dep->format;
 	p.values = dep->values;
+	p.release = dep->release;
+	p.namespace_ = dep->namespace_;
 	if ((error = ferry_render_dir(&r, &p, dir)) < 0)
 		goto done;
-	if ((error = FERRY_ALLOC_GROW(out->images, r.nimages, out->allocimages)) < 0)
+	if ((error = FERRY_ALLOC_GROW(out->images, out->nimages + r.nimages,
+				      out->allocimages)) < 0)
 		goto done;
 	for (i = 0; i < r.nimages; i++) {
 		ferry_closure_image *img = &out->images[out->nimages];
@@ -230,13 +269,15 @@ static int close_deployment(ferry_closure_deployment *out, ferry_registry *reg,
 			goto done;
 		}
 		out->nimages++;
-		if ((error = close_image(img, reg, c, spec, dep, state, channel, upto)) < 0)
+		if ((error = close_image(img, NULL, reg, c, spec, dep, state, channel, upto)) < 0)
 			goto done;
 	}
 done:
 	ferry_rendered_dispose(&r);
 	ferry_buf_dispose(&owner);
 	ferry_buf_dispose(&where);
+	ferry_buf_dispose(&chart);
+	ferry_buf_dispose(&chart_path);
 	return error;
 }
 

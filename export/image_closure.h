@@ -41,7 +41,8 @@ typedef struct {
 
 typedef struct {
 	char *name;                /* the deployment's name */
-	char *repo;                /* its git source's repository */
+	char *repo;                /* its git source's repository; NULL for a
+				      chart from a registry alone */
 	char commit[41];           /* the revision rendered */
 	ferry_closure_image *images;
 	size_t nimages, allocimages;

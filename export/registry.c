@@ -967,8 +967,67 @@ int ferry_registry_collect(ferry_registry *r, ferry_oci_content *c,
 	return error;
 }
 
-int ferry_registry_resolve(char digest[FERRY_OCI_DIGEST_SIZE], ferry_registry *r,
-			   const ferry_export_spec *spec, const ferry_source *src)
+/* The Helm chart archive that manifest `d` names (its one layer of Helm's
+ * chart media type), fetched and checked against its digest. */
+static int fetch_chart(ferry_buf *tgz, ferry_oci_client *cl, const char *repository,
+		       const ferry_oci_document *d, const char *what)
+{
+	const json_t *layers = json_object_get(d->json, "layers"), *l, *found = NULL;
+	const char *digest;
+	ferry_http_response resp;
+	ferry_buf path = FERRY_BUF_INIT;
+	char want[FERRY_SHA256_HEX_LEN + 1], got[FERRY_SHA256_HEX_LEN + 1];
+	size_t i;
+	int error;
+
+	memset(&resp, 0, sizeof(resp));
+	json_array_foreach(layers, i, l) {
+		const char *mt = json_string_value(json_object_get(l, "mediaType"));
+
+		if (mt && !strcmp(mt, FERRY_OCI_MT_HELM_CHART)) {
+			if (found)
+				return ferry_error_set(FERRY_EINVALID, "%s has more than one chart "
+						       "layer", what);
+			found = l;
+		}
+	}
+	if (!found)
+		return ferry_error_set(FERRY_EUNSUPPORTED, "%s is not a Helm chart (no layer "
+				       "of type %s)", what, FERRY_OCI_MT_HELM_CHART);
+	digest = json_string_value(json_object_get(found, "digest"));
+	if (!digest || ferry_oci_digest_parse(want, digest) < 0)
+		return ferry_error_set(FERRY_EINVALID, "%s: the chart layer has no sha256 digest",
+				       what);
+	if ((error = ferry_buf_printf(&path, "blobs/%s", digest)) < 0 ||
+	    (error = repo_get(&resp, cl, repository, path.ptr, "*/*", FERRY_HELM_CHART_MAX_SIZE,
+			      what)) < 0)
+		goto done;
+	if (resp.status != 200) {
+		error = ferry_error_set(resp.status == 404 ? FERRY_ENOTFOUND : FERRY_EIO,
+					"%s: chart layer %s: registry answered HTTP %ld", what,
+					digest, resp.status);
+		goto done;
+	}
+	if ((error = ferry_sha256_hex(got, resp.body.ptr ? resp.body.ptr : "",
+				      resp.body.size)) < 0)
+		goto done;
+	if (strcmp(got, want)) {
+		error = ferry_error_set(FERRY_ECORRUPT, "%s: chart layer %s came back with "
+					"digest sha256:%s (wrong digest)", what, digest, got);
+		goto done;
+	}
+	*tgz = resp.body;
+	memset(&resp.body, 0, sizeof(resp.body));
+done:
+	ferry_http_response_dispose(&resp);
+	ferry_buf_dispose(&path);
+	return error;
+}
+
+/* Resolve `src` to its manifest's digest; with `tgz`, also fetch the Helm
+ * chart archive the manifest carries. */
+static int resolve(char digest[FERRY_OCI_DIGEST_SIZE], ferry_buf *tgz, ferry_registry *r,
+		   const ferry_export_spec *spec, const ferry_source *src)
 {
 	ferry_reference ref;
 	ferry_buf base = FERRY_BUF_INIT, what = FERRY_BUF_INIT;
@@ -984,7 +1043,8 @@ int ferry_registry_resolve(char digest[FERRY_OCI_DIGEST_SIZE], ferry_registry *r
 		src_opts_dispose(&o);
 		return ferry_source_error(spec, src, "%s", ferry_error_last());
 	}
-	if ((error = ferry_buf_printf(&what, "image '%s'", src->location)) < 0 ||
+	if ((error = ferry_buf_printf(&what, "%s '%s'", tgz ? "chart" : "image",
+				      src->location)) < 0 ||
 	    (error = ferry_buf_printf(&base, "%s://%s", o.insecure ? "http" : "https",
 				      ref.api_host)) < 0 ||
 	    (error = get_client(&cl, r, base.ptr, ref.registry, &o)) < 0 ||
@@ -992,6 +1052,11 @@ int ferry_registry_resolve(char digest[FERRY_OCI_DIGEST_SIZE], ferry_registry *r
 				    what.ptr)) < 0)
 		goto done;
 	ferry_oci_digest_format(digest, d.hex);
+	if (tgz && !ferry_oci_is_manifest(d.media_type))
+		error = ferry_error_set(FERRY_EUNSUPPORTED, "%s is an index, not a Helm chart",
+					what.ptr);
+	else if (tgz)
+		error = fetch_chart(tgz, cl, ref.repository, &d, what.ptr);
 done:
 	ferry_oci_document_dispose(&d);
 	ferry_reference_dispose(&ref);
@@ -999,6 +1064,19 @@ done:
 	ferry_buf_dispose(&what);
 	src_opts_dispose(&o);
 	return error;
+}
+
+int ferry_registry_resolve(char digest[FERRY_OCI_DIGEST_SIZE], ferry_registry *r,
+			   const ferry_export_spec *spec, const ferry_source *src)
+{
+	return resolve(digest, NULL, r, spec, src);
+}
+
+int ferry_registry_fetch_chart(ferry_buf *tgz, char digest[FERRY_OCI_DIGEST_SIZE],
+			       ferry_registry *r, const ferry_export_spec *spec,
+			       const ferry_source *src)
+{
+	return resolve(digest, tgz, r, spec, src);
 }
 
 /* ---- downloads ---------------------------------------------------------- */

@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "buf.h"
 #include "digest.h"
 #include "oci_layout.h"
 #include "progress.h"
@@ -72,6 +73,16 @@ int ferry_registry_collect(ferry_registry *r, ferry_oci_content *c,
  */
 int ferry_registry_resolve(char digest[FERRY_OCI_DIGEST_SIZE], ferry_registry *r,
 			   const ferry_export_spec *spec, const ferry_source *src);
+/**
+ * Like ferry_registry_resolve, and also fetch the Helm chart archive (the
+ * .tgz as `helm push` stored it, at most FERRY_HELM_CHART_MAX_SIZE) that
+ * the manifest carries into `tgz` (caller disposes), checked against the
+ * layer's digest; nothing is queued. FERRY_EUNSUPPORTED when the manifest
+ * has no layer of Helm's chart media type; other errors as above.
+ */
+int ferry_registry_fetch_chart(ferry_buf *tgz, char digest[FERRY_OCI_DIGEST_SIZE],
+			       ferry_registry *r, const ferry_export_spec *spec,
+			       const ferry_source *src);
 /**
  * Download the queued blobs that `c` carries (not those marked as
  * prerequisites) and are not in the cache yet. Errors as above.

@@ -274,13 +274,34 @@ static void deployment_dispose(ferry_deployment *d)
 	free(d->ref);
 	free(d->path);
 	free(d->values);
+	free(d->release);
+	free(d->namespace_);
+	free(d->chart);
+}
+
+/* A Helm chart's OCI reference ("oci://" is taken off). */
+static int parse_chart_ref(ferry_deployment *dep, spec_ctx *c, yaml_node_t *v)
+{
+	const char *ref = ferry_yaml_scalar(v);
+
+	if (dep->chart)
+		return fail(c, v, "a deployment names one chart; found a second:", ref ? ref : "");
+	if (ref && !strncmp(ref, "oci://", 6))
+		ref += 6;
+	if (!ref || !*ref || strstr(ref, "://"))
+		return fail(c, v, "a chart must be an OCI reference such as "
+			    "oci://registry.example/charts/app:1.2.3, not",
+			    ferry_yaml_scalar(v) ? ferry_yaml_scalar(v) : "");
+	if (!(dep->chart = strdup(ref)))
+		return ferry_error_oom();
+	return 0;
 }
 
 static int parse_deploy_source(ferry_deployment *dep, spec_ctx *c, yaml_node_t *n)
 {
 	static const char *const refs[] = { "branch", "tag", "commit" };
 	yaml_node_pair_t *pair;
-	int error = 0, have_ref = 0;
+	int error = 0, have_ref = 0, have_oci = 0;
 	size_t i;
 
 	if (n->type != YAML_MAPPING_NODE)
@@ -300,6 +321,9 @@ static int parse_deploy_source(ferry_deployment *dep, spec_ctx *c, yaml_node_t *
 			error = fail(c, k, "keys must be plain words", NULL);
 		} else if (!strcmp(key, "git")) {
 			error = dup_scalar(&dep->git, c, v, key);
+		} else if (!strcmp(key, "oci")) {
+			have_oci = 1;
+			error = parse_chart_ref(dep, c, v);
 		} else if (!strcmp(key, "path")) {
 			if ((error = dup_scalar(&dep->path, c, v, key)) == 0 &&
 			    !ferry_path_is_safe(dep->path))
@@ -314,8 +338,14 @@ static int parse_deploy_source(ferry_deployment *dep, spec_ctx *c, yaml_node_t *
 			error = fail(c, k, "unknown key in a deployment's source", key);
 		}
 	}
+	if (!error && dep->git && have_oci)
+		error = fail(c, n, "a deployment's source is either git or oci, not both", NULL);
+	if (!error && have_oci && (have_ref || dep->path))
+		error = fail(c, n, "an oci source takes no branch, tag, commit or path", NULL);
+	if (!error && have_oci)
+		return 0;
 	if (!error && !dep->git)
-		error = fail(c, n, "a deployment's source needs 'git'", NULL);
+		error = fail(c, n, "a deployment's source needs 'git' or 'oci'", NULL);
 	if (!error && !have_ref)
 		error = fail(c, n, "a deployment's source needs a branch, a tag or a commit", NULL);
 	if (!error && dep->ref_kind == FERRY_DEPLOY_COMMIT &&
@@ -361,6 +391,12 @@ static int parse_deployment(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n
 			if ((error = dup_scalar(&dep.values, c, v, key)) == 0 &&
 			    !ferry_path_is_safe(dep.values))
 				error = fail(c, v, "'values' must be a relative path:", dep.values);
+		} else if (!strcmp(key, "chart")) {
+			error = parse_chart_ref(&dep, c, v);
+		} else if (!strcmp(key, "release")) {
+			error = dup_scalar(&dep.release, c, v, key);
+		} else if (!strcmp(key, "namespace")) {
+			error = dup_scalar(&dep.namespace_, c, v, key);
 		} else {
 			error = fail(c, k, "unknown key in a deployment", key);
 		}
@@ -373,6 +409,9 @@ static int parse_deployment(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n
 		error = fail(c, n, "a deployment needs a 'format'", NULL);
 	if (!error && dep.values && dep.format != FERRY_FMT_HELM)
 		error = fail(c, n, "'values' applies to format helm only", NULL);
+	if (!error && (dep.chart || dep.release) && dep.format != FERRY_FMT_HELM)
+		error = fail(c, n, dep.chart ? "'chart' applies to format helm only"
+					     : "'release' applies to format helm only", NULL);
 	for (i = 0; !error && i < spec->ndeployments; i++)
 		if (!strcmp(spec->deployments[i].name, dep.name))
 			error = fail(c, n, "deployment names must be unique:", dep.name);

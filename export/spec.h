@@ -60,6 +60,11 @@ typedef struct {
 	char *path;           /* directory inside the repository; NULL: the root */
 	ferry_format format;
 	char *values;         /* helm: values file inside `path` */
+	char *release;        /* helm: release name; NULL: the deployment's name */
+	char *namespace_;     /* helm: --namespace, or NULL */
+	char *chart;          /* helm: the chart as an OCI reference (HOST/NAME:TAG
+				 or @DIGEST, "oci://" taken off) instead of the
+				 chart at `path`; NULL: the chart is at `path` */
 } ferry_deployment;
 
 typedef struct {

@@ -369,7 +369,7 @@ static int parse_policy(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 static int parse_stack(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 {
 	static const char *const keys[] = { "name", "source", "format", "values", "release",
-					    "runtime", "target", "namespace", "policy", "webhook", NULL };
+					    "chart", "runtime", "target", "namespace", "policy", "webhook", NULL };
 	static const char *const hook_keys[] = { "secret-file", NULL };
 	const char *k, *val;
 	yaml_node_t *v, *source = NULL;
@@ -401,6 +401,15 @@ static int parse_stack(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 				error = fail(c, v, "values must be a relative path:", s->values);
 		} else if (!strcmp(k, "release")) {
 			error = dup_str(&s->release, c, v, k);
+		} else if (!strcmp(k, "chart")) {
+			ferry_reference_parts parts;
+
+			if ((error = dup_str(&s->chart, c, v, k)) == 0 &&
+			    ferry_reference_split(&parts, s->chart) < 0) {
+				ferry_error_clear();
+				error = fail(c, v, "a chart is an OCI artifact of the store, NAME:TAG "
+					     "or NAME@sha256:DIGEST, not", s->chart);
+			}
 		} else if (!strcmp(k, "runtime") || !strcmp(k, "target")) {
 			/* "target" is the key's earlier name, still accepted */
 			val = ferry_yaml_scalar(v) ? ferry_yaml_scalar(v) : "";
@@ -442,6 +451,9 @@ static int parse_stack(cfg_ctx *c, ferry_stack *s, yaml_node_t *map)
 			    "with it; stack", s->name);
 	if (s->values && s->format != FERRY_FMT_HELM)
 		return fail(c, map, "values is for the helm format; stack", s->name);
+	if (s->chart && (s->format != FERRY_FMT_HELM || s->source != FERRY_SRC_GIT))
+		return fail(c, map, "chart is for the helm format with a git source (an oci "
+			    "source is the chart itself); stack", s->name);
 	return 0;
 }
 
@@ -832,6 +844,7 @@ void ferry_reconcile_config_free(ferry_reconcile_config *cfg)
 		free(s->ref);
 		free(s->path);
 		free(s->values);
+		free(s->chart);
 		free(s->release);
 		free(s->namespace_);
 		free(s->freeze_file);

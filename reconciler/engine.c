@@ -341,6 +341,9 @@ static int deploy(ferry_reconciler *rc, const ferry_stack *stack, const ferry_re
 	memset(&pf, 0, sizeof(pf));
 	if ((error = render_revision(rc, stack, rev, "work", r)) < 0)
 		goto done;
+	/* the audit event says which renderer rendered (helm's version) */
+	if (r->renderer && (error = ferry_buf_printf(log, "rendered with %s\n", r->renderer)) < 0)
+		goto done;
 	/* Nothing reaches the target before every image is where it pulls. */
 	if ((error = ferry_preflight_check(&pf, rc->cfg, rc->st, r, &rc->db)) < 0)
 		goto done;
@@ -359,8 +362,9 @@ static int deploy(ferry_reconciler *rc, const ferry_stack *stack, const ferry_re
 					   0600)) < 0)
 		goto done;
 	if (rc->dry_run)
-		fprintf(rc->out, "# stack %s: revision %s rendered to %s (%zu image(s))\n",
-			stack->name, rev, file->ptr, r->nimages);
+		fprintf(rc->out, "# stack %s: revision %s rendered to %s (%zu image(s)%s%s)\n",
+			stack->name, rev, file->ptr, r->nimages, r->renderer ? ", " : "",
+			r->renderer ? r->renderer : "");
 	error = ferry_runtime_apply(rc->cfg, stack, r, file->ptr, &topts, log);
 done:
 	ferry_preflight_dispose(&pf);
@@ -1222,7 +1226,7 @@ static int put_field(ferry_buf *b, const char *s, size_t len)
 static int stack_fingerprint(int64_t *out, const ferry_stack *s)
 {
 	const char *strs[] = { s->name, s->repo, s->ref, s->path, s->values, s->release,
-			       s->namespace_, s->freeze_file, s->workload_reason };
+			       s->namespace_, s->freeze_file, s->workload_reason, s->chart };
 	ferry_buf b = FERRY_BUF_INIT;
 	char hex[FERRY_SHA256_HEX_LEN + 1];
 	size_t i;

@@ -60,6 +60,9 @@ typedef struct {
 	ferry_format format;
 	char *values;             /* helm: values file inside the source */
 	char *release;            /* helm: release name (default: stack name) */
+	char *chart;              /* helm: an OCI chart of the store (NAME:TAG or
+				     NAME@sha256:DIGEST) rendered with the values
+				     of the git source; NULL: the chart is the source */
 	ferry_runtime_kind runtime;  /* where it is deployed */
 	char *namespace_;         /* kubernetes namespace, or NULL */
 	int auto_sync, always_apply, prune, require_digests;
@@ -185,10 +188,17 @@ int ferry_source_resolve(ferry_revision *out, ferry_store *st,
 /** Fill in the bundle, channel and sequence that brought `rev->id`. */
 int ferry_source_provenance(ferry_revision *rev, ferry_store *st,
 			    const ferry_stack *stack);
+/* The directory, inside the one rendered, that a stack's `chart` is
+ * written to. */
+#define FERRY_STACK_CHART_DIR ".ferry-chart"
+
 /**
  * Write the stack's source at revision `id` into the new directory `dir`
  * (a tree walk for git, the artifact's layers for OCI). `*sub` gets the
- * directory to render (`dir` plus the stack's path; caller frees).
+ * directory to render (`dir` plus the stack's path; caller frees). A
+ * stack's `chart` (resolved in the store now) is written under
+ * `*sub`/FERRY_STACK_CHART_DIR; a source path that holds that name is
+ * FERRY_EINVALID.
  */
 int ferry_source_checkout(char **sub, ferry_store *st,
 			  const ferry_stack *stack, const char *id, const char *dir);

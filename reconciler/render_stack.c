@@ -33,7 +33,19 @@ int ferry_stack_render(ferry_rendered *out, const ferry_reconcile_config *cfg,
 		       const ferry_stack *stack, const char *dir)
 {
 	ferry_render_params p;
+	ferry_buf chart = FERRY_BUF_INIT;
+	int error;
 
 	ferry_stack_render_params(&p, cfg, stack);
-	return ferry_render_dir(out, &p, dir);
+	/* a chart from the store: ferry_source_checkout wrote it here */
+	if (stack->chart) {
+		if ((error = ferry_buf_printf(&chart, "%s/%s", dir, FERRY_STACK_CHART_DIR)) < 0) {
+			memset(out, 0, sizeof(*out));
+			return error;
+		}
+		p.chart = chart.ptr;
+	}
+	error = ferry_render_dir(out, &p, dir);
+	ferry_buf_dispose(&chart);
+	return error;
 }

@@ -126,29 +126,30 @@ done:
 	return error;
 }
 
-/* "name@sha256:hex" or "name:tag" -> the digest the store holds. */
-static int resolve_oci(ferry_revision *out, ferry_store *st, const ferry_stack *stack)
+/* "name@sha256:hex" or "name:tag" (`ref`) -> the digest the store holds. */
+static int resolve_ref(char id[FERRY_OCI_DIGEST_SIZE], ferry_store *st,
+		       const ferry_stack *stack, const char *ref)
 {
 	ferry_reference_parts parts;
 	ferry_store_tag tag;
 	int error;
 
-	if (ferry_reference_split(&parts, stack->ref) < 0 ||
+	if (ferry_reference_split(&parts, ref) < 0 ||
 	    (parts.digest && !ferry_store_has_blob(st, parts.hex))) {
 		ferry_error_clear();
 		return ferry_error_set(FERRY_ENOTFOUND, "stack '%s': the store has no artifact '%s'",
-				       stack->name, stack->ref);
+				       stack->name, ref);
 	}
 	if (parts.digest) {
-		ferry_oci_digest_format(out->id, parts.hex);
+		ferry_oci_digest_format(id, parts.hex);
 		return 0;
 	}
-	if ((error = ferry_store_tag_get(&tag, st, stack->ref)) == FERRY_ENOTFOUND)
+	if ((error = ferry_store_tag_get(&tag, st, ref)) == FERRY_ENOTFOUND)
 		return ferry_error_set(FERRY_ENOTFOUND, "stack '%s': the store has no artifact '%s'",
-				       stack->name, stack->ref);
+				       stack->name, ref);
 	if (error < 0)
 		return error;
-	snprintf(out->id, sizeof(out->id), "%s", tag.digest);
+	snprintf(id, FERRY_OCI_DIGEST_SIZE, "%s", tag.digest);
 	ferry_store_tag_dispose(&tag);
 	return 0;
 }
@@ -160,7 +161,7 @@ int ferry_source_resolve(ferry_revision *out, ferry_store *st, const ferry_stack
 
 	memset(out, 0, sizeof(*out));
 	if (stack->source == FERRY_SRC_OCI)
-		return resolve_oci(out, st, stack);
+		return resolve_ref(out->id, st, stack, stack->ref);
 	git_libgit2_init();
 	if ((error = open_repo(&repo, st, stack)) == 0)
 		error = resolve_git(out, stack, repo);
@@ -597,6 +598,31 @@ done:
 	return error;
 }
 
+/* The stack's chart (an OCI artifact of the store) into `sub`/.ferry-chart,
+ * where the render finds it (ferry_stack_render). */
+static int checkout_chart(ferry_store *st, const ferry_stack *stack, const char *sub)
+{
+	char id[FERRY_OCI_DIGEST_SIZE];
+	ferry_buf dir = FERRY_BUF_INIT;
+	int error;
+
+	if ((error = ferry_buf_printf(&dir, "%s/%s", sub, FERRY_STACK_CHART_DIR)) < 0)
+		goto done;
+	if (ferry_fs_exists(dir.ptr)) {
+		error = ferry_error_set(FERRY_EINVALID, "stack '%s': the source's path holds '%s', "
+					"the name the chart is written under", stack->name,
+					FERRY_STACK_CHART_DIR);
+		goto done;
+	}
+	if ((error = resolve_ref(id, st, stack, stack->chart)) < 0 ||
+	    (error = ferry_fs_mkdir_p(dir.ptr, 0700)) < 0)
+		goto done;
+	error = checkout_oci(st, stack, id, dir.ptr);
+done:
+	ferry_buf_dispose(&dir);
+	return error;
+}
+
 int ferry_source_checkout(char **sub, ferry_store *st, const ferry_stack *stack,
 			  const char *id, const char *dir)
 {
@@ -619,6 +645,10 @@ int ferry_source_checkout(char **sub, ferry_store *st, const ferry_stack *stack,
 	if (!ferry_fs_exists(b.ptr)) {
 		error = ferry_error_set(FERRY_ENOTFOUND, "stack '%s': path '%s' does not exist at %.12s",
 					stack->name, stack->path, id);
+		ferry_buf_dispose(&b);
+		return error;
+	}
+	if (stack->chart && (error = checkout_chart(st, stack, b.ptr)) < 0) {
 		ferry_buf_dispose(&b);
 		return error;
 	}

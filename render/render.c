@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -86,6 +87,7 @@ void ferry_rendered_dispose(ferry_rendered *r)
 		free(w->name);
 	}
 	free(r->workloads);
+	free(r->renderer);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -798,6 +800,130 @@ done:
 	return error;
 }
 
+/* The helm binary's version ("v3.17.1+g980d8ac") into `out->renderer`, as
+ * "helm VERSION"; a missing binary is the format's clear error. */
+static int helm_version(ferry_rendered *out, const ferry_render_params *p, const char *helm)
+{
+	const char *argv[] = { helm, "version", "--short", NULL };
+	ferry_buf text = FERRY_BUF_INIT, name = FERRY_BUF_INIT;
+	int status, error;
+
+	if ((error = ferry_spawn(&status, &text, NULL, argv, NULL)) < 0) {
+		error = ferry_error_wrap(error == FERRY_ENOTFOUND ? FERRY_EUNSUPPORTED : error,
+					 "%s '%s': the helm format needs '%s'", KW(p), p->name,
+					 helm);
+		goto done;
+	}
+	while (text.size && (text.ptr[text.size - 1] == '\n' || text.ptr[text.size - 1] == '\r' ||
+			     text.ptr[text.size - 1] == ' '))
+		text.ptr[--text.size] = '\0';
+	if (status != 0 || !text.size || text.size > 128 || strchr(text.ptr, '\n')) {
+		error = ferry_error_set(FERRY_EINVALID, "%s '%s': '%s version --short' failed "
+					"(exit %d)", KW(p), p->name, helm, status);
+		goto done;
+	}
+	if ((error = ferry_buf_printf(&name, "helm %s", text.ptr)) == 0)
+		out->renderer = ferry_buf_detach(&name);
+done:
+	ferry_buf_dispose(&text);
+	ferry_buf_dispose(&name);
+	return error;
+}
+
+static int is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The chart directory: `dir` when it holds Chart.yaml, else its single
+ * subdirectory that does (an OCI chart's layer holds NAME/Chart.yaml). */
+static int helm_chart_dir(ferry_buf *out, const ferry_render_params *p, const char *dir)
+{
+	ferry_buf probe = FERRY_BUF_INIT;
+	struct dirent *e;
+	DIR *d;
+	int error = 0, found = 0;
+
+	if ((error = ferry_buf_printf(&probe, "%s/Chart.yaml", dir)) < 0)
+		goto done;
+	if (ferry_fs_exists(probe.ptr)) {
+		error = ferry_buf_puts(out, dir);
+		goto done;
+	}
+	if (!(d = opendir(dir))) {
+		error = ferry_error_set_errno(FERRY_ENOTFOUND, "%s '%s': cannot read '%s'",
+					      KW(p), p->name, dir);
+		goto done;
+	}
+	while (!error && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		ferry_buf_clear(&probe);
+		if ((error = ferry_buf_printf(&probe, "%s/%s/Chart.yaml", dir, e->d_name)) < 0 ||
+		    !ferry_fs_exists(probe.ptr))
+			continue;
+		if (found++)
+			error = ferry_error_set(FERRY_EINVALID, "%s '%s': '%s' holds more than one "
+						"chart; name one with the source's path", KW(p),
+						p->name, dir);
+		else
+			error = ferry_buf_printf(out, "%s/%s", dir, e->d_name);
+	}
+	closedir(d);
+	if (!error && !found)
+		error = ferry_error_set(FERRY_ENOTFOUND, "%s '%s': no Chart.yaml in '%s'", KW(p),
+					p->name, dir);
+done:
+	ferry_buf_dispose(&probe);
+	return error;
+}
+
+static int render_helm(ferry_rendered *out, const ferry_render_params *p, const char *dir)
+{
+	const char *helm = p->helm ? p->helm : "helm";
+	ferry_buf chart = FERRY_BUF_INIT, values = FERRY_BUF_INIT;
+	const char *argv[12];
+	size_t n = 0;
+	int error;
+
+	if ((error = helm_version(out, p, helm)) < 0 ||
+	    (error = p->chart && !is_dir(p->chart) ? ferry_buf_puts(&chart, p->chart)
+						    : helm_chart_dir(&chart, p, p->chart ? p->chart
+											 : dir)) < 0)
+		goto done;
+	argv[n++] = helm;
+	argv[n++] = "template";
+	argv[n++] = p->release ? p->release : p->name;
+	argv[n++] = chart.ptr;
+	/* test hooks are for `helm test`, not for the target; CRDs in crds/
+	 * are installed by `helm install` and must be applied here too */
+	argv[n++] = "--skip-tests";
+	argv[n++] = "--include-crds";
+	if (p->values) {
+		if ((error = ferry_buf_printf(&values, "%s/%s", dir, p->values)) < 0)
+			goto done;
+		if (!ferry_fs_exists(values.ptr)) {
+			error = ferry_error_set(FERRY_ENOTFOUND, "%s '%s': values file '%s' is not "
+						"in the source", KW(p), p->name, p->values);
+			goto done;
+		}
+		argv[n++] = "--values";
+		argv[n++] = values.ptr;
+	}
+	if (p->namespace_) {
+		argv[n++] = "--namespace";
+		argv[n++] = p->namespace_;
+	}
+	argv[n] = NULL;
+	error = render_tool(out, p, argv, "helm");
+done:
+	ferry_buf_dispose(&chart);
+	ferry_buf_dispose(&values);
+	return error;
+}
+
 static int render_compose(ferry_rendered *out, const ferry_render_params *p, const char *dir)
 {
 	static const char *const names[] = { "compose.yaml", "compose.yml", "docker-compose.yaml",
@@ -827,7 +953,6 @@ static int render_compose(ferry_rendered *out, const ferry_render_params *p, con
 
 int ferry_render_dir(ferry_rendered *out, const ferry_render_params *p, const char *dir)
 {
-	ferry_buf values = FERRY_BUF_INIT;
 	int error = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -842,28 +967,9 @@ int ferry_render_dir(ferry_rendered *out, const ferry_render_params *p, const ch
 		error = render_tool(out, p, argv, "kustomize");
 		break;
 	}
-	case FERRY_FMT_HELM: {
-		const char *argv[12];
-		size_t n = 0;
-
-		argv[n++] = p->helm ? p->helm : "helm";
-		argv[n++] = "template";
-		argv[n++] = p->release ? p->release : p->name;
-		argv[n++] = dir;
-		if (p->values) {
-			if ((error = ferry_buf_printf(&values, "%s/%s", dir, p->values)) < 0)
-				break;
-			argv[n++] = "--values";
-			argv[n++] = values.ptr;
-		}
-		if (p->namespace_) {
-			argv[n++] = "--namespace";
-			argv[n++] = p->namespace_;
-		}
-		argv[n] = NULL;
-		error = render_tool(out, p, argv, "helm");
+	case FERRY_FMT_HELM:
+		error = render_helm(out, p, dir);
 		break;
-	}
 	case FERRY_FMT_COMPOSE:
 		error = render_compose(out, p, dir);
 		break;
@@ -874,7 +980,6 @@ int ferry_render_dir(ferry_rendered *out, const ferry_render_params *p, const ch
 		ferry_rendered_dispose(out);
 		out->refused = refused;
 	}
-	ferry_buf_dispose(&values);
 	return error;
 }
 

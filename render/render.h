@@ -56,6 +56,8 @@ typedef struct {
 	const char *name;         /* label value ferry.stack=<name>, and in messages */
 	ferry_format format;
 	const char *values;       /* helm: values file inside the directory */
+	const char *chart;        /* helm: the chart (a directory or a .tgz) when
+				     it is not the directory rendered */
 	const char *release;      /* helm: release name (NULL: name) */
 	const char *namespace_;   /* helm: --namespace, or NULL */
 	const char *kubectl;      /* NULL: "kubectl" */
@@ -84,6 +86,8 @@ typedef struct {
 	ferry_buf exceptions;     /* uses of the workload policy's exceptions */
 	ferry_buf refusals;       /* what the workload policy refused */
 	int refused;              /* nonzero when it refused anything */
+	char *renderer;           /* helm: "helm v3.17.1+g980d8ac", the version
+				     that rendered; NULL for the other formats */
 } ferry_rendered;
 
 void ferry_rendered_dispose(ferry_rendered *r);
@@ -92,7 +96,13 @@ void ferry_rendered_dispose(ferry_rendered *r);
  * Render the sources in directory `dir` into `out` (initialised here; the
  * caller disposes it, also on failure): plain manifests (every *.yaml /
  * *.yml file of `dir`, sorted by name, kustomization files left out),
- * `kubectl kustomize dir`, `helm template` or a compose file. Every object
+ * `kubectl kustomize dir`, `helm template` or a compose file. Helm renders
+ * offline: `helm template RELEASE CHART --skip-tests --include-crds
+ * [--values DIR/VALUES] [--namespace NS]`, where CHART is `p->chart` when
+ * given, else `dir` when it holds a Chart.yaml, else its one subdirectory
+ * that does (an OCI chart's layer unpacks as NAME/Chart.yaml); dependencies must be vendored under
+ * the chart's charts/ (helm's own message says which is missing), and
+ * `out->renderer` names the helm version (`helm version --short`). Every object
  * gets the label ferry.stack=<name>; pod templates also
  * ferry.workload=<name>. Images are collected from the containers,
  * initContainers and ephemeralContainers of Pods, of the pod templates of

@@ -147,11 +147,89 @@ deployments:
     source: {git: $G, branch: main, path: apps/web}
     format: helm
 YAML
-if ! command -v helm >/dev/null; then
-	expect_exit 1 "$FERRY" export -q --spec "$T/helm.yaml" --key "$T/key.key" --out "$T/bundles" \
-		--cache "$T/cache" --state "$T/state.db"
-	expect_err "deployment 'chart': the helm format needs 'helm'"
-	ok "format helm without helm is a clear error"
+# helm absent (a PATH holding only git): a clear error naming the missing helm
+mkdir "$T/nohelm" && ln -s "$(command -v git)" "$T/nohelm/git"
+expect_exit 1 env PATH="$T/nohelm" "$FERRY" export -q --spec "$T/helm.yaml" --key "$T/key.key" \
+	--out "$T/bundles" --cache "$T/cache" --state "$T/state.db"
+expect_err "deployment 'chart': the helm format needs 'helm'"
+ok "format helm without helm is a clear error"
+
+if command -v helm >/dev/null; then
+	. "$SRC/tests/lib/helm.sh"
+	helm_setup
+	for img in helmgit sub testhook ocichart ocivals; do
+		make_sig_layout "$T/l-$img" "sha256:$(printf '%s' "$img" | sha256sum | cut -d' ' -f1)"
+		push_layout "$T/l-$img" sig "$R/team/$img:1.0"
+		D[$img]=$(reg_digest "$R/team/$img:1.0")
+	done
+	# a chart in git: values-prod.yaml picks the image, a vendored subchart
+	# brings its own, a test hook's image is for `helm test` only
+	C=$G/apps/chart
+	mkdir -p "$C/templates" "$C/charts/sub/templates" "$G/apps/values"
+	printf 'apiVersion: v2\nname: shop\nversion: 1.0.0\ndependencies:\n  - {name: sub, version: 0.1.0, repository: "https://charts.example.invalid"}\n' \
+		>"$C/Chart.yaml"
+	printf 'image: %s/team/unused:1.0\n' "$R" >"$C/values.yaml"
+	printf 'image: %s/team/helmgit:1.0\n' "$R" >"$C/values-prod.yaml"
+	cat >"$C/templates/deployment.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: {{ .Release.Name }}-shop, namespace: {{ .Release.Namespace }}}
+spec:
+  template:
+    spec:
+      containers: [{name: shop, image: {{ .Values.image | quote }}}]
+YAML
+	printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: t, annotations: {"helm.sh/hook": test}}\nspec: {containers: [{name: t, image: "%s/team/testhook:1.0"}]}\n' \
+		"$R" >"$C/templates/test.yaml"
+	printf 'apiVersion: v2\nname: sub\nversion: 0.1.0\n' >"$C/charts/sub/Chart.yaml"
+	printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: sub}\nspec: {containers: [{name: sub, image: "%s/team/sub:1.0"}]}\n' \
+		"$R" >"$C/charts/sub/templates/pod.yaml"
+	printf 'image: %s/team/ocivals:1.0\n' "$R" >"$G/apps/values/prod.yaml"
+	git -C "$G" add . && git -C "$G" -c user.name=t -c user.email=t@e commit -qm chart || fail "git"
+	# an OCI chart pushed with helm push
+	mkdir -p "$T/oc/web/templates"
+	printf 'apiVersion: v2\nname: web\nversion: 0.2.0\n' >"$T/oc/web/Chart.yaml"
+	printf 'image: %s/team/ocichart:1.0\n' "$R" >"$T/oc/web/values.yaml"
+	printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: {{ .Release.Name }}}\nspec: {containers: [{name: web, image: {{ .Values.image | quote }}}]}\n' \
+		>"$T/oc/web/templates/pod.yaml"
+	helm_push_chart "$T/oc/web" "oci://$R/charts"
+	D[chart]=$HELM_CHART_DIGEST
+	cat >"$T/helm-all.yaml" <<YAML
+channel: h
+sources:
+  - git: $G
+deployments:
+  - name: chart
+    source: {git: $G, branch: main, path: apps/chart}
+    format: helm
+    values: values-prod.yaml
+    namespace: shop
+  - name: oci
+    source: {oci: oci://$R/charts/web:0.2.0}
+    format: helm
+  - name: oci-values
+    source: {git: $G, branch: main, path: apps/values}
+    chart: oci://$R/charts/web:0.2.0
+    format: helm
+    values: prod.yaml
+registries:
+  "$R": {insecure: true}
+YAML
+	expect_exit 0 "$FERRY" export -q --json --spec "$T/helm-all.yaml" --key "$T/key.key" \
+		--out "$T/bundles" --cache "$T/cache" --state "$T/state.db"
+	cp "$T/out" "$T/helm.json"
+	BH=$T/bundles/ferry-h-000001.tar
+	printf '%s\n' "${D[helmgit]}" "${D[sub]}" "${D[ocichart]}" "${D[ocivals]}" "${D[chart]}" |
+		sort >"$T/want"
+	"$FERRY" inspect --json "$BH" | jq -r '.images[].digest' | sort >"$T/got"
+	diff -u "$T/want" "$T/got" || fail "the helm bundle's images are not the closure"
+	jq -e --arg d "${D[chart]}" '.closure[] | select(.deployment == "oci") |
+		.repository == null and .images[0].where == "chart" and .images[0].digest == $d' \
+		"$T/helm.json" >/dev/null || fail "the oci chart in the closure: $(jq -c .closure "$T/helm.json")"
+	jq -e '[.closure[] | select(.deployment == "chart") | .images[].where] |
+		any(contains("apps/chart/") and contains("Deployment/chart-shop"))' "$T/helm.json" >/dev/null ||
+		fail "where the git chart's image is used: $(jq -c .closure "$T/helm.json")"
+	ok "real helm renders the chart in git (values file, vendored subchart, no test hooks) and the pushed OCI chart (with values from git); the bundle carries exactly their images and the chart, by digest"
 fi
 sed 's/branch: main, path: apps\/web/branch: nope/' "$T/helm.yaml" | sed 's/format: helm/format: manifests/' >"$T/nobranch.yaml"
 expect_exit 1 "$FERRY" export -q --spec "$T/nobranch.yaml" --key "$T/key.key" --out "$T/bundles" \

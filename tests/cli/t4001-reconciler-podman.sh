@@ -103,12 +103,7 @@ write_config() {
 store: $T/store
 audit-log: $T/audit.jsonl
 webhook: {listen: "127.0.0.1:0", token-file: import.token}
-podman:
-  root: $PODMAN_ROOT
-  runroot: $PODMAN_RUNROOT
-  storage-driver: vfs
-  containers-conf: containers.conf
-  registries-conf: registries.conf
+$(podman_reconcile_config)
 stacks:
   - name: web
     source: {git: deploy, branch: main, path: apps/web}

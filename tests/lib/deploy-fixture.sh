@@ -4,8 +4,9 @@
 #     $T/deploy.git and its clone $T/work
 #   deploy_manifest FILE [IMAGE]: a Deployment "app" whose image is pinned
 #     by a digest (so require-digests passes), or IMAGE, written to FILE
-#   deploy_store: push $T/work, export it signed as channel c and import it
-#     into the new store $T/store (trusting $T/key)
+#   deploy_store [SOURCES]: push $T/work, export it signed as channel c
+#     (with SOURCES, more lines of the spec's sources) and import it into
+#     the new store $T/store (trusting $T/key)
 #   deploy_daemon: start "${R[@]}" run (R: the reconcile command line) with
 #     its listener on a free port; sets DAEMON (stopped at exit) and URL,
 #     logs to $T/daemon.log
@@ -36,7 +37,7 @@ YAML
 deploy_store() {
 	git -C "$T/work" add -A && git -C "$T/work" commit -qm one && git -C "$T/work" push -q origin main 2>/dev/null
 	"$FERRY" keygen -o "$T/key" >/dev/null
-	printf 'channel: c\nsources:\n  - git: %s\n' "$T/deploy.git" >"$T/spec.yaml"
+	printf 'channel: c\nsources:\n  - git: %s\n%s' "$T/deploy.git" "${1:-}" >"$T/spec.yaml"
 	mkdir -p "$T/bundles"
 	"$FERRY" export -q --spec "$T/spec.yaml" --key "$T/key.key" --out "$T/bundles" \
 		--state "$T/state.db" --cache "$T/cache" >/dev/null

@@ -7,6 +7,8 @@
 #                              PODMAN_ROOT and PODMAN_RUNROOT
 #                              and exports CONTAINERS_CONF/_REGISTRIES_CONF;
 #                              skips the test (77) when podman cannot run here
+#   podman_reconcile_config    prints the reconciler config's podman: section
+#                              for this podman (root, runroot, vfs, the confs)
 #   podman_cleanup             removes every pod and container of $T's podman,
 #                              the kube network and the runroot; register it with
 #                              at_exit after whatever may still deploy (cleanups
@@ -35,6 +37,17 @@ CONF
 	PODMAN=(podman --root "$PODMAN_ROOT" --runroot "$PODMAN_RUNROOT" --storage-driver vfs)
 	"${PODMAN[@]}" info >"$T/podman-info.log" 2>&1 ||
 		{ rm -rf "$PODMAN_RUNROOT"; skip_all "podman cannot run here: $(tail -n 1 "$T/podman-info.log")"; }
+}
+
+podman_reconcile_config() {
+	cat <<CFG
+podman:
+  root: $PODMAN_ROOT
+  runroot: $PODMAN_RUNROOT
+  storage-driver: vfs
+  containers-conf: containers.conf
+  registries-conf: registries.conf
+CFG
 }
 
 podman_cleanup() {

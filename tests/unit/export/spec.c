@@ -146,6 +146,35 @@ static void test_export_spec__deployments(void **state)
 	assert_error(load(dir, "channel: c\nsources: [{git: /r}]\ndeployments:\n"
 				"  - {name: a, source: {git: /r, branch: m, path: ../x}, format: compose}\n", &s),
 		     FERRY_EINVALID, "'path' must be a relative path");
+	/* charts from a registry: alone, or with the values of a git source */
+	assert_int_equal(load(dir, "channel: c\nsources: [{git: /r}]\ndeployments:\n"
+				"  - {name: a, source: {oci: \"oci://r.example/charts/a:1\"}, format: helm}\n"
+				"  - {name: b, source: {git: /r, branch: m}, chart: r.example/c@sha256:"
+				"0000000000000000000000000000000000000000000000000000000000000000,\n"
+				"     format: helm, values: v.yaml, release: rel, namespace: ns}\n", &s), 0);
+	assert_int_equal(ferry_closure_match(s), 0);
+	assert_string_equal(s->deployments[0].chart, "r.example/charts/a:1");
+	assert_null(s->deployments[0].git);
+	assert_null(s->deployments[0].repo);
+	assert_string_equal(s->deployments[1].repo, "r");
+	assert_string_equal(s->deployments[1].release, "rel");
+	assert_string_equal(s->deployments[1].namespace_, "ns");
+	ferry_export_spec_free(s);
+	assert_error(load(dir, "channel: c\nsources: [{git: /r}]\ndeployments:\n"
+				"  - {name: a, source: {oci: r.example/a:1, branch: m}, format: helm}\n", &s),
+		     FERRY_EINVALID, "an oci source takes no branch, tag, commit or path");
+	assert_error(load(dir, "channel: c\nsources: [{git: /r}]\ndeployments:\n"
+				"  - {name: a, source: {oci: r.example/a:1, git: /r}, format: helm}\n", &s),
+		     FERRY_EINVALID, "either git or oci");
+	assert_error(load(dir, "channel: c\nsources: [{git: /r}]\ndeployments:\n"
+				"  - {name: a, source: {oci: r.example/a:1}, chart: r.example/b:1, format: helm}\n", &s),
+		     FERRY_EINVALID, "names one chart; found a second");
+	assert_error(load(dir, "channel: c\nsources: [{git: /r}]\ndeployments:\n"
+				"  - {name: a, source: {git: /r, branch: m}, chart: \"https://r/a\", format: helm}\n", &s),
+		     FERRY_EINVALID, "a chart must be an OCI reference");
+	assert_error(load(dir, "channel: c\nsources: [{git: /r}]\ndeployments:\n"
+				"  - {name: a, source: {git: /r, branch: m}, chart: r.example/b:1, format: manifests}\n", &s),
+		     FERRY_EINVALID, "'chart' applies to format helm only");
 	assert_error(load(dir, "channel: c\nsources: [{git: /r}]\nclosure: maybe\n", &s),
 		     FERRY_EINVALID, "'closure' must be add or check");
 	assert_error(load(dir, "channel: c\nsources: [{git: /r}]\nregistries: {h: {proxy: x}}\n",

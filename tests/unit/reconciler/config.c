@@ -23,6 +23,30 @@ static void test_reconciler_config__parses_bytes(void **state)
 	assert_non_null(ferry_reconcile_config_stack(cfg, "web"));
 	ferry_reconcile_config_free(cfg);
 
+	/* a helm stack's chart from the store, its values from git */
+	{
+		static const char chart[] = "store: s\nstacks:\n  - name: web\n"
+					    "    source: {git: deploy, branch: main, path: web}\n"
+					    "    chart: charts/web:1.0\n    format: helm\n"
+					    "    values: v.yaml\n";
+		static const char not_helm[] = "store: s\nstacks:\n  - name: web\n"
+					       "    source: {oci: charts/web:1.0}\n"
+					       "    chart: charts/web:1.0\n    format: helm\n";
+		static const char bad_ref[] = "store: s\nstacks:\n  - name: web\n"
+					      "    source: {git: deploy, branch: main}\n"
+					      "    chart: \"oci://x/y\"\n    format: helm\n";
+
+		assert_int_equal(ferry_reconcile_config_parse(&cfg, chart, strlen(chart),
+							      "/etc/r.yaml", "/srv"), 0);
+		assert_string_equal(cfg->stacks[0].chart, "charts/web:1.0");
+		ferry_reconcile_config_free(cfg);
+		assert_error(ferry_reconcile_config_parse(&cfg, not_helm, strlen(not_helm),
+							  "/etc/r.yaml", "/srv"),
+			     FERRY_EINVALID, "chart is for the helm format with a git source");
+		assert_error(ferry_reconcile_config_parse(&cfg, bad_ref, strlen(bad_ref),
+							  "/etc/r.yaml", "/srv"),
+			     FERRY_EINVALID, "a chart is an OCI artifact of the store");
+	}
 	assert_error(ferry_reconcile_config_parse(&cfg, "store: s\n", 9, "/etc/r.yaml", "/srv"),
 		     FERRY_EINVALID, "/etc/r.yaml: the config has no stacks");
 	assert_null(cfg);
