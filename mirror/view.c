@@ -200,16 +200,20 @@ int ferry_view_size_ok(const ferry_view_snapshot *s, const char *hex, uint64_t s
 int ferry_view_reaches(const ferry_view_snapshot *s, const char *name, const char *hex)
 {
 	long t = ferry_view_first(s, name);
-	size_t lo;
+	size_t lo, first;
 
 	if (t < 0)
 		return 0;
 	/* The entries of `hex` are few (one per repository and size). */
-	for (lo = lower_bound(s, s->nblobs, hex, blob_hex);
+	for (first = lo = lower_bound(s, s->nblobs, hex, blob_hex);
 	     lo < s->nblobs && !strcmp(s->blobs[lo].hex, hex); lo++)
 		if (s->blobs[lo].repo == s->tags[t].repo)
 			return 1;
-	return 0;
+	/* Held but reached by no tag at all (what a tag pointed at before it
+	 * moved, kept until gc): any repository may serve it, as a registry
+	 * serves a manifest pulled by digest after its tag moved, so a
+	 * rollback to an earlier digest still pulls. */
+	return lo == first;
 }
 
 static int load(ferry_view_snapshot **out, const char *root, const char *path)

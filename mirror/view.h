@@ -79,8 +79,10 @@ const ferry_view_tag *ferry_view_find(const ferry_view_snapshot *s, const char *
 int ferry_view_size_ok(const ferry_view_snapshot *s, const char *hex, uint64_t size);
 /**
  * Nonzero when a tag of repository `name` reaches blob `hex` (the tag's
- * manifest or index, or one below it, or a config or layer of those):
- * what the mirror may serve under `name`.
+ * manifest or index, or one below it, or a config or layer of those), or
+ * when `name` is a repository and no tag of any repository reaches `hex`
+ * (content a moved tag left behind, held until gc): what the mirror may
+ * serve under `name`.
  */
 int ferry_view_reaches(const ferry_view_snapshot *s, const char *name, const char *hex);
 /** Index of the first tag of `name`, or -1. */
