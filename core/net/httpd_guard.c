@@ -5,7 +5,10 @@
  * whether it is reading headers, a body, or being answered. A watchdog
  * thread cuts, four times a second, every connection past its phase's
  * deadline; a connection arriving over the cap cuts the one that has been
- * reading the longest (or itself when every other is being answered).
+ * reading its request the longest from the address with the most
+ * connections (so one well-behaved client is never the one that goes while
+ * another address holds many), or itself when every other is being
+ * answered.
  * Cutting is shutdown(2) of the socket: libmicrohttpd sees the end of the
  * stream on its own thread and closes the connection as usual. The list's
  * lock is held while a socket is shut down, and libmicrohttpd closes a
@@ -17,6 +20,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <string.h>
 #include <time.h>
 
 #include "ferry/errors.h"
@@ -29,6 +34,7 @@ typedef struct guard_conn {
 	struct guard_conn *prev, *next;
 	ferry_httpd_guard *guard;
 	int fd;
+	struct sockaddr_storage peer;   /* family 0: unknown */
 	int phase;
 	int cut;
 	uint64_t since_us;
@@ -63,6 +69,53 @@ static void cut(ferry_httpd_guard *g, guard_conn *gc)
 	g->count--;   /* going: it makes room now */
 	shutdown(gc->fd, SHUT_RDWR);
 	atomic_fetch_add(&g->cut, 1);
+}
+
+static int same_peer(const guard_conn *a, const guard_conn *b)
+{
+	if (!a->peer.ss_family || a->peer.ss_family != b->peer.ss_family)
+		return 0;
+	if (a->peer.ss_family == AF_INET)
+		return !memcmp(&((const struct sockaddr_in *)&a->peer)->sin_addr,
+			       &((const struct sockaddr_in *)&b->peer)->sin_addr,
+			       sizeof(struct in_addr));
+	if (a->peer.ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)&a->peer)->sin6_addr,
+			       &((const struct sockaddr_in6 *)&b->peer)->sin6_addr,
+			       sizeof(struct in6_addr));
+	return 0;
+}
+
+/* Live connections from `gc`'s address (with itself). */
+static unsigned peer_count(const ferry_httpd_guard *g, const guard_conn *gc)
+{
+	const guard_conn *p;
+	unsigned n = 0;
+
+	for (p = g->head; p; p = p->next)
+		n += !p->cut && (p == gc || same_peer(p, gc));
+	return n;
+}
+
+/* The connection to cut for newcomer `gc` over the cap: of those reading
+ * a request, one from the address holding the most connections, the one
+ * reading the longest among them; NULL when all are being answered. The
+ * list is at most the cap long and this runs only over it. */
+static guard_conn *victim_for(const ferry_httpd_guard *g, const guard_conn *gc)
+{
+	guard_conn *victim = NULL, *p;
+	unsigned most = 0, n;
+
+	for (p = gc->next; p; p = p->next) {
+		if (p->cut || p->phase == PHASE_ANSWER)
+			continue;
+		n = peer_count(g, p);
+		if (!victim || n > most || (n == most && p->since_us < victim->since_us)) {
+			victim = p;
+			most = n;
+		}
+	}
+	return victim;
 }
 
 static void *watchdog(void *payload)
@@ -158,12 +211,18 @@ void ferry_httpd_guard_notify(void *cls, struct MHD_Connection *c, void **socket
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *ci =
 			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-		guard_conn *victim = NULL, *p;
+		const union MHD_ConnectionInfo *ai =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		guard_conn *victim;
 
 		if (!(gc = calloc(1, sizeof(*gc))))
 			return;   /* unguarded; libmicrohttpd's own limits still hold */
 		gc->guard = g;
 		gc->fd = ci ? ci->connect_fd : -1;
+		if (ai && ai->client_addr && (ai->client_addr->sa_family == AF_INET ||
+					      ai->client_addr->sa_family == AF_INET6))
+			memcpy(&gc->peer, ai->client_addr, ai->client_addr->sa_family == AF_INET
+				? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
 		gc->since_us = mono_us();
 		pthread_mutex_lock(&g->lock);
 		gc->next = g->head;
@@ -171,11 +230,7 @@ void ferry_httpd_guard_notify(void *cls, struct MHD_Connection *c, void **socket
 			g->head->prev = gc;
 		g->head = gc;
 		if (++g->count > g->max_connections) {
-			/* over the cap: the one reading its request the longest */
-			for (p = gc->next; p; p = p->next)
-				if (!p->cut && p->phase != PHASE_ANSWER &&
-				    (!victim || p->since_us < victim->since_us))
-					victim = p;
+			victim = victim_for(g, gc);
 			cut(g, victim ? victim : gc);
 		}
 		pthread_mutex_unlock(&g->lock);
