@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ferry/errors.h"
+#include "json.h"
 #include "cli.h"
 #include "log.h"
 #include "reconcile.h"
@@ -331,7 +332,7 @@ static int check_one(ferry_reconciler *rc, const ferry_stack *stack, int json)
 	exit_code = pf.missing ? FERRY_EXIT_VERIFY : FERRY_EXIT_OK;
 	if (json) {
 		json_t *o = ferry_preflight_json(&pf, stack->name, &rev);
-		char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+		char *text = o ? ferry_json_dumps(o, JSON_INDENT(2)) : NULL;
 
 		json_decref(o);
 		if (!text) {

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "json.h"
 #include "cli.h"
 #include "seed.h"
 #include "util.h"
@@ -138,7 +139,7 @@ static void print_target(const ferry_target *t, int json, json_t *arr)
 
 static void show_target(const ferry_target *t)
 {
-	char *opts = json_dumps(t->options, JSON_SORT_KEYS | JSON_COMPACT);
+	char *opts = ferry_json_dumps(t->options, JSON_SORT_KEYS | JSON_COMPACT);
 	size_t i;
 
 	printf("name:        %s\nkind:        %s\nurl:         %s\n", t->name,

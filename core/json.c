@@ -130,17 +130,52 @@ int ferry_json_get_int_opt(int64_t *out, const json_t *obj, const char *key,
 	return error;
 }
 
+/*
+ * Serialising keeps failing once one piece could not be kept: jansson
+ * (2.14) ignores the result of writing an object's key, so a key lost to a
+ * failed allocation would otherwise leave valid-looking JSON without it.
+ * json_dumps() has the same flaw and is not used; ferry_json_dumps() is.
+ */
+typedef struct {
+	ferry_buf *out;
+	int failed;
+} dump_ctx;
+
 static int dump_cb(const char *buffer, size_t size, void *data)
 {
-	return ferry_buf_put(data, buffer, size) < 0 ? -1 : 0;
+	dump_ctx *d = data;
+
+	if (d->failed || ferry_buf_put(d->out, buffer, size) < 0)
+		d->failed = 1;
+	return d->failed ? -1 : 0;
+}
+
+int ferry_json_dump_flags(ferry_buf *out, const json_t *value, size_t flags)
+{
+	dump_ctx d = { out, 0 };
+
+	if (json_dump_callback(value, dump_cb, &d, flags) < 0 || d.failed)
+		return ferry_error_set(FERRY_ENOMEM, "cannot serialise JSON");
+	return 0;
 }
 
 int ferry_json_dump(ferry_buf *out, const json_t *value)
 {
-	if (json_dump_callback(value, dump_cb, out,
-			       JSON_COMPACT | JSON_SORT_KEYS) < 0)
-		return ferry_error_set(FERRY_ENOMEM, "cannot serialise JSON");
-	return 0;
+	return ferry_json_dump_flags(out, value, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+char *ferry_json_dumps(const json_t *value, size_t flags)
+{
+	ferry_buf text = FERRY_BUF_INIT;
+	char *str;
+
+	if (ferry_json_dump_flags(&text, value, flags) < 0) {
+		ferry_buf_dispose(&text);
+		return NULL;
+	}
+	if (!(str = ferry_buf_detach(&text)))
+		ferry_error_oom();
+	return str;
 }
 
 int ferry_json_set(json_t *obj, const char *key, json_t *value)

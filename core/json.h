@@ -55,8 +55,17 @@ int ferry_json_get_bool_opt(int *out, const json_t *obj, const char *key, int df
 int ferry_json_get_int_opt(int64_t *out, const json_t *obj, const char *key,
 			   int64_t dflt, const char *what);
 
-/** Append the compact, key-sorted serialisation of `value` to `out`. */
+/** Append the compact, key-sorted serialisation of `value` to `out`.
+ *  FERRY_ENOMEM (then `out` holds a partial text). */
 int ferry_json_dump(ferry_buf *out, const json_t *value);
+/** The same with jansson's JSON_* `flags`. */
+int ferry_json_dump_flags(ferry_buf *out, const json_t *value, size_t flags);
+/**
+ * The serialisation of `value` with jansson's JSON_* `flags`, as a string
+ * the caller frees, or NULL (out of memory, error set). Use it instead of
+ * json_dumps(), which can drop a key and still return text.
+ */
+char *ferry_json_dumps(const json_t *value, size_t flags);
 
 /** json_object_set_new that reports allocation failure as FERRY_ENOMEM. */
 int ferry_json_set(json_t *obj, const char *key, json_t *value);

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "ferry/errors.h"
+#include "json.h"
 #include "http.h"
 #include "notify.h"
 #include "banned.h"
@@ -25,7 +26,7 @@ int ferry_import_notify(const char *url, const char *token, const char *channel,
 	const char *headers[3] = { "Content-Type: application/json", NULL, NULL };
 	json_t *body = json_pack("{s:s,s:I,s:s}", "channel", channel, "sequence",
 				 (json_int_t)sequence, "bundle", bundle_id);
-	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char *text = body ? ferry_json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	int error;
 
 	memset(&res, 0, sizeof(res));

@@ -250,7 +250,7 @@ static enum MHD_Result send_json(struct MHD_Connection *c, ferry_request *r,
 				 json_t *o, const char *type, const char *header,
 				 const char *value)
 {
-	char *text = json_dumps(o, JSON_COMPACT);
+	char *text = ferry_json_dumps(o, JSON_COMPACT);
 	struct MHD_Response *resp;
 	size_t len;
 

@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "ferry/errors.h"
+#include "json.h"
 #include "fs.h"
 #include "private.h"
 #include "store.h"
@@ -367,7 +368,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 					    "status", (int)r->status, "bytes",
 					    (json_int_t)r->bytes, "ms", (double)us / 1000.0)
 				: NULL;
-			char *text = line ? json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER)
+			char *text = line ? ferry_json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER)
 					  : NULL;
 
 			if (text)

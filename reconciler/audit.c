@@ -49,7 +49,7 @@ int ferry_audit_record(ferry_store *st, FILE *stream, const ferry_store_stack_ev
 		json_t *o = ferry_audit__event_json(ev, "event", json_string("reconcile"));
 		char *line;
 
-		if (o && (line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS))) {
+		if (o && (line = ferry_json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS))) {
 			fprintf(stream, "%s\n", line);
 			fflush(stream);
 			free(line);

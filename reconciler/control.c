@@ -87,7 +87,7 @@ static int address_of(struct sockaddr_un *sa, int *dirfd, const char *path)
 
 static int write_line(int fd, json_t *doc)
 {
-	char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+	char *text = ferry_json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
 	size_t len, off = 0;
 	int error = 0;
 

@@ -268,7 +268,7 @@ static char *images_json(const ferry_rendered *r)
 
 	for (i = 0; i < r->nimages; i++)
 		json_array_append_new(a, json_string(r->images[i]));
-	text = json_dumps(a, JSON_COMPACT);
+	text = ferry_json_dumps(a, JSON_COMPACT);
 	json_decref(a);
 	return text;
 }
@@ -1935,7 +1935,7 @@ int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json)
 		ferry_revision_dispose(&rev);
 	}
 	if (json && !error) {
-		char *text = json_dumps(arr, JSON_INDENT(2));
+		char *text = ferry_json_dumps(arr, JSON_INDENT(2));
 
 		error = ferry_buf_printf(out, "%s\n", text ? text : "[]");
 		free(text);
@@ -1993,7 +1993,7 @@ int ferry_reconciler_history(ferry_buf *out, ferry_reconciler *rc, const char *s
 	error = ferry_store_stack_event_foreach(rc->st, stack, limit, history_row, &h);
 	pthread_mutex_unlock(&rc->db);
 	if (json && !error) {
-		char *text = json_dumps(h.arr, JSON_INDENT(2));
+		char *text = ferry_json_dumps(h.arr, JSON_INDENT(2));
 
 		error = ferry_buf_printf(out, "%s\n", text ? text : "[]");
 		free(text);

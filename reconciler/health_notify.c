@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "ferry/errors.h"
+#include "json.h"
 #include "http.h"
 #include "log.h"
 #include "health_notify.h"
@@ -129,7 +130,7 @@ int ferry_notify_json(ferry_buf *out, const ferry_notify_event *ev, const char *
 		json_decref(o);
 		o = NULL;
 	}
-	if (!o || !(text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)))
+	if (!o || !(text = ferry_json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)))
 		error = ferry_error_oom();
 	else
 		error = ferry_buf_puts(out, text);

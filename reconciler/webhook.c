@@ -103,7 +103,7 @@ int ferry_webhook_authentic(const unsigned char *secret, size_t secret_len,
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, json_t *o)
 {
-	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	char *text = ferry_json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 

@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "ferry/errors.h"
+#include "json.h"
 #include "alloc.h"
 #include "digest.h"
 #include "fs.h"
@@ -1001,7 +1002,7 @@ char *ferry_workloads_to_json(const ferry_rendered *r)
 		json_array_append_new(arr, json_pack("{s:s,s:s,s:o}", "kind", r->workloads[i].kind,
 						     "name", r->workloads[i].name, "containers", c));
 	}
-	text = json_dumps(arr, JSON_COMPACT);
+	text = ferry_json_dumps(arr, JSON_COMPACT);
 	json_decref(arr);
 	return text;
 }
