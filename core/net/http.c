@@ -235,6 +235,7 @@ typedef struct {
 	size_t header_bytes;
 	int too_big;
 	int header_too_big;
+	int oom;            /* a header or the body could not be kept */
 } req_ctx;
 
 static char *trim_dup(const char *s, size_t len)
@@ -266,12 +267,14 @@ static const char *header_value(const char *line, size_t len, const char *name,
 	return line + n + 1;
 }
 
-static void set_header_field(char **slot, const char *v, size_t vlen, int keep_first)
+static void set_header_field(req_ctx *c, char **slot, const char *v, size_t vlen,
+			     int keep_first)
 {
 	if (keep_first && *slot)
 		return;
 	free(*slot);
-	*slot = trim_dup(v, vlen);
+	if (!(*slot = trim_dup(v, vlen)))
+		c->oom = 1;
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *payload)
@@ -292,11 +295,11 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *payload)
 		return len;
 	}
 	if ((v = header_value(data, len, "location", &vlen)))
-		set_header_field(&c->location, v, vlen, 0);
+		set_header_field(c, &c->location, v, vlen, 0);
 	else if ((v = header_value(data, len, "content-type", &vlen))) {
 		char *p;
 
-		set_header_field(&c->r->content_type, v, vlen, 0);
+		set_header_field(c, &c->r->content_type, v, vlen, 0);
 		if (c->r->content_type) {
 			if ((p = strchr(c->r->content_type, ';')))
 				*p = '\0';
@@ -306,14 +309,14 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *payload)
 				*--p = '\0';
 		}
 	} else if ((v = header_value(data, len, "docker-content-digest", &vlen)))
-		set_header_field(&c->r->docker_content_digest, v, vlen, 0);
+		set_header_field(c, &c->r->docker_content_digest, v, vlen, 0);
 	else if ((v = header_value(data, len, "www-authenticate", &vlen)))
-		set_header_field(&c->r->www_authenticate, v, vlen, 1);
+		set_header_field(c, &c->r->www_authenticate, v, vlen, 1);
 	else if ((v = header_value(data, len, "range", &vlen)))
-		set_header_field(&c->r->range, v, vlen, 0);
+		set_header_field(c, &c->r->range, v, vlen, 0);
 	else if ((v = header_value(data, len, "oci-subject", &vlen)))
-		set_header_field(&c->r->oci_subject, v, vlen, 0);
-	return len;
+		set_header_field(c, &c->r->oci_subject, v, vlen, 0);
+	return c->oom ? 0 : len;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *payload)
@@ -321,8 +324,13 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *payload)
 	req_ctx *c = payload;
 	size_t len = size * nmemb;
 
-	if (ferry_buf_put(&c->r->body, data, len) < 0) {
-		c->too_big = 1;
+	int error = ferry_buf_put(&c->r->body, data, len);
+
+	if (error < 0) {
+		if (error == FERRY_ENOMEM)
+			c->oom = 1;
+		else
+			c->too_big = 1;
 		return 0;
 	}
 	return len;
@@ -401,7 +409,7 @@ int ferry_http_get(ferry_http_response *out, ferry_http *h,
 		out->range = out->oci_subject = NULL;
 		free(c.location);
 		c.location = NULL;
-		c.too_big = c.header_too_big = 0;
+		c.too_big = c.header_too_big = c.oom = 0;
 		c.header_bytes = 0;
 		curl_slist_free_all(hdrs);
 		hdrs = NULL;
@@ -433,6 +441,10 @@ int ferry_http_get(ferry_http_response *out, ferry_http *h,
 		rc = curl_easy_perform(h->easy);
 		out->status = 0;
 		curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &out->status);
+		if (c.oom) {
+			error = ferry_error_oom();
+			goto done;
+		}
 		if (c.too_big) {
 			error = ferry_error_set(FERRY_ETOOBIG,
 						"the response from '%.300s' is larger than "
@@ -629,6 +641,10 @@ int ferry_http_send(ferry_http_response *out, ferry_http *h,
 						      "'%.300s'", req->url);
 			goto done;
 		}
+		if (c.oom) {
+			error = ferry_error_oom();
+			goto done;
+		}
 		if (c.too_big || c.header_too_big) {
 			error = ferry_error_set(FERRY_ETOOBIG, "the response from '%.300s' is "
 						"too large", req->url);
@@ -650,7 +666,8 @@ int ferry_http_send(ferry_http_response *out, ferry_http *h,
 		}
 		break;
 	}
-	out->url = strdup(req->url);
+	if (!(out->url = strdup(req->url)))
+		error = ferry_error_oom();
 done:
 	if (error < 0)
 		ferry_http_response_dispose(out);
@@ -735,7 +752,9 @@ static size_t on_xfer_header(char *data, size_t size, size_t nmemb, void *payloa
 		free(x->location);
 		x->location = NULL;
 	} else if ((v = header_value(data, len, "location", &vlen))) {
-		set_header_field(&x->location, v, vlen, 0);
+		free(x->location);
+		if (!(x->location = trim_dup(v, vlen)))
+			return 0;   /* the transfer fails rather than lose a redirect */
 	}
 	return len;
 }
