@@ -276,6 +276,12 @@ static int check_member_framing(read_ctx *r, uint64_t offset,
 		ssize_t n = pread(r->fd, h, sizeof(h), (off_t)offset);
 		size_t i;
 
+		if (n < 0) {   /* never a reason to skip the check */
+			error = ferry_error_set_errno(FERRY_EIO, "member %u: cannot read "
+						      "its header at offset %llu", r->member,
+						      (unsigned long long)offset);
+			break;
+		}
 		if (n != (ssize_t)sizeof(h))
 			break;  /* truncation: libarchive reports it */
 		for (i = 0; i < sizeof(h) && !h[i]; i++)
