@@ -49,6 +49,7 @@ int cli_fail(const char *cmd, int error)
 	const char *msg = ferry_error_last();
 
 	fprintf(stderr, "ferry %s: %s\n", cmd, *msg ? msg : ferry_error_name(error));
+	ferry_error_clear();
 	return error == FERRY_EVERIFY ? FERRY_EXIT_VERIFY : FERRY_EXIT_FAILURE;
 }
 

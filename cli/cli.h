@@ -40,7 +40,8 @@ int cmd_kit(int argc, char **argv);
  */
 int cli_parse_expires(int64_t *out, const char *text);
 
-/** Print "ferry <cmd>: <message>" for the last error; return its exit code. */
+/** Print "ferry <cmd>: <message>" for the last error, clear it, and
+ *  return its exit code. */
 int cli_fail(const char *cmd, int error);
 /** The exit code for a library error code. */
 int cli_exit_code(int error);

@@ -6,15 +6,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ferry/errors.h"
 #include "cli.h"
 #include "log.h"
 #include "banned.h"
 
-static const struct {
+typedef struct {
 	const char *name;
 	ferry_cmd_fn fn;
 	const char *summary;
-} commands[] = {
+} ferry_command;
+
+static const ferry_command commands[] = {
 	{ "keygen", cmd_keygen, "create a signing key pair (minisign format)" },
 	{ "export", cmd_export, "write a signed bundle from an export spec" },
 	{ "verify", cmd_verify, "verify bundles or volumes against trusted keys" },
@@ -45,6 +48,21 @@ static void usage(FILE *out)
 	      "1 failure,\n2 verification failed, 64 usage error.\n", out);
 }
 
+/*
+ * Run one command. Exhausted memory can fail a command on a path that has
+ * no message of its own to add; cli_fail() reports and clears the error,
+ * so one still set here when the command failed was never reported.
+ */
+static int run(const ferry_command *cmd, int argc, char **argv)
+{
+	int rc = cmd->fn(argc, argv);
+
+	if ((rc == FERRY_EXIT_FAILURE || rc == FERRY_EXIT_VERIFY) &&
+	    ferry_error_last_code() == FERRY_ENOMEM)
+		fprintf(stderr, "ferry %s: %s\n", cmd->name, ferry_error_last());
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	size_t i;
@@ -69,7 +87,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
+			return run(&commands[i], argc - 1, argv + 1);
 	fprintf(stderr, "ferry: '%s' is not a ferry command\n\n", argv[1]);
 	usage(stderr);
 	return FERRY_EXIT_USAGE;
