@@ -16,6 +16,7 @@
 
 #include "ferry/errors.h"
 #include "catalog.h"
+#include "strv.h"
 #include "git_error.h"
 #include "fs.h"
 #include "git_check.h"
@@ -435,8 +436,14 @@ static int check_ref_names(git_repository *store_repo, const ferry_git_repo *r)
 		}
 		names[n++] = r->refs[i].name;
 	}
-	if (store_repo && git_reference_iterator_new(&it, store_repo) == 0) {
-		while (git_reference_next(&ref, it) == 0) {
+	if (store_repo && git_reference_iterator_new(&it, store_repo) < 0) {
+		error = git_fail("cannot list the refs of", r->name);
+		goto done;
+	}
+	if (store_repo) {
+		int got;
+
+		while ((got = git_reference_next(&ref, it)) == 0) {
 			const char *name = git_reference_name(ref);
 			int keep = 1;
 
@@ -458,6 +465,10 @@ static int check_ref_names(git_repository *store_repo, const ferry_git_repo *r)
 				n++;
 			}
 			git_reference_free(ref);
+		}
+		if (got != GIT_ITEROVER) {
+			error = git_fail("cannot list the refs of", r->name);
+			goto done;
 		}
 	}
 	qsort(names, n, sizeof(*names), cmp_cstr);
@@ -741,51 +752,6 @@ done:
 	return error;
 }
 
-int ferry_git_publish(ferry_git_staged *s)
-{
-	const ferry_git_repo *r = s->repo;
-	git_repository *repo = NULL;
-	git_oid oid;
-	size_t k;
-	int error = 0;
-
-	git_libgit2_init();
-	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
-	if ((error = publish_objects(&repo, s)) < 0)
-		goto done;
-	/* Refs last, deletions first (so "x" can make way for "x/y"); each
-	 * ref now points at complete content. */
-	for (k = 0; k < r->ndeleted; k++) {
-		git_reference *ref = NULL;
-
-		if (git_reference_lookup(&ref, repo, r->deleted[k]) == 0) {
-			if (git_reference_delete(ref) < 0) {
-				git_reference_free(ref);
-				error = git_fail("cannot delete ref", r->name);
-				goto done;
-			}
-			git_reference_free(ref);
-		}
-	}
-	for (k = 0; k < r->nrefs; k++) {
-		git_reference *ref = NULL;
-
-		if (git_oid_fromstr(&oid, r->refs[k].commit) < 0 ||
-		    git_reference_create(&ref, repo, r->refs[k].name, &oid, 1,
-					 "ferry import") < 0) {
-			error = git_fail("cannot set ref", r->name);
-			goto done;
-		}
-		git_reference_free(ref);
-	}
-	set_head(repo);
-	error = ferry_fs_fix_modes(s->target);
-done:
-	git_repository_free(repo);
-	git_libgit2_shutdown();
-	return error;
-}
-
 int ferry_git_publish_objects(ferry_git_staged *s)
 {
 	git_repository *repo = NULL;
@@ -793,7 +759,8 @@ int ferry_git_publish_objects(ferry_git_staged *s)
 
 	git_libgit2_init();
 	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
-	error = publish_objects(&repo, s);
+	if ((error = publish_objects(&repo, s)) == 0)
+		error = ferry_fs_fix_modes(s->target);
 	git_repository_free(repo);
 	git_libgit2_shutdown();
 	return error;
@@ -1121,20 +1088,21 @@ typedef struct {
 	size_t *reset;
 } reset_ctx;
 
-/* Point a ref back at its recorded commit, when that commit is held. */
+/* Point a ref at its recorded commit, when that commit is held. */
 static int reset_ref(const ferry_store_ref *ref, void *payload)
 {
 	reset_ctx *rc = payload;
 	git_reference *out = NULL;
-	git_commit *commit = NULL;
+	git_object *target = NULL;
 	git_oid want, have;
 
+	/* a branch names a commit, an annotated tag a tag object */
 	if (git_oid_fromstr(&want, ref->commit) < 0 ||
 	    (git_reference_name_to_id(&have, rc->git, ref->name) == 0 &&
 	     !git_oid_cmp(&want, &have)) ||
-	    git_commit_lookup(&commit, rc->git, &want) < 0)
+	    git_object_lookup(&target, rc->git, &want, GIT_OBJECT_ANY) < 0)
 		return 0;
-	git_commit_free(commit);
+	git_object_free(target);
 	if (git_reference_create(&out, rc->git, ref->name, &want, 1, "ferry store fsck") < 0)
 		return git_fail("cannot set ref", ref->repo);
 	git_reference_free(out);
@@ -1142,7 +1110,47 @@ static int reset_ref(const ferry_store_ref *ref, void *payload)
 	return 0;
 }
 
-int ferry_git_reset_refs(size_t *reset, ferry_store *st, const char *repo)
+/* Delete the refs of the repository that ferry.db does not record. */
+static int prune_refs(reset_ctx *rc, ferry_store *st, const char *repo)
+{
+	git_reference_iterator *it = NULL;
+	git_reference *ref;
+	ferry_strv gone = FERRY_STRV_INIT;
+	ferry_store_ref rec;
+	size_t k;
+	int error = 0, got;
+
+	if (git_reference_iterator_new(&it, rc->git) < 0)
+		return git_fail("cannot list the refs of", repo);
+	while (!error && (got = git_reference_next(&ref, it)) == 0) {
+		const char *name = git_reference_name(ref);
+
+		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT) {
+			int found = ferry_store_ref_get(&rec, st, repo, name);
+
+			if (found == FERRY_ENOTFOUND)
+				error = ferry_strv_push(&gone, name);
+			else if (found < 0)
+				error = found;
+			else
+				ferry_store_ref_dispose(&rec);
+		}
+		git_reference_free(ref);
+	}
+	git_reference_iterator_free(it);
+	if (!error && got != GIT_ITEROVER)
+		error = git_fail("cannot list the refs of", repo);
+	for (k = 0; !error && k < gone.n; k++) {
+		if (git_reference_remove(rc->git, gone.v[k]) < 0)
+			error = git_fail("cannot delete ref", repo);
+		else
+			(*rc->reset)++;
+	}
+	ferry_strv_dispose(&gone);
+	return error;
+}
+
+int ferry_git_reset_refs(size_t *reset, ferry_store *st, const char *repo, int prune)
 {
 	ferry_buf path = FERRY_BUF_INIT;
 	reset_ctx rc;
@@ -1159,7 +1167,9 @@ int ferry_git_reset_refs(size_t *reset, ferry_store *st, const char *repo)
 		error = git_fail("cannot open the store's repository", repo);
 		goto done;
 	}
-	if ((error = ferry_store_ref_foreach(st, repo, reset_ref, &rc)) == 0 && *reset)
+	/* deletions first, so that a deleted "x" makes way for "x/y" */
+	if ((!prune || (error = prune_refs(&rc, st, repo)) == 0) &&
+	    (error = ferry_store_ref_foreach(st, repo, reset_ref, &rc)) == 0 && *reset)
 		set_head(rc.git);
 done:
 	git_repository_free(rc.git);

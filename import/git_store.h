@@ -37,13 +37,12 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
  *  import), or NULL when this stage carries no objects. */
 const char *ferry_git_staged_objects(const ferry_git_staged *s);
 
-/** Move the quarantined objects into the store, then set and delete refs. */
-int ferry_git_publish(ferry_git_staged *s);
-
 /**
  * Move the quarantined objects into the store's repository (creating it
- * when missing) and leave every ref as it is: repair brings back content
- * an older bundle carried without moving refs backwards. FERRY_EIO.
+ * when missing) and leave every ref as it is. An import moves the refs
+ * after recording them (ferry_git_reset_refs with `prune`), so ferry.db is
+ * the one place where the import is decided; repair brings back content an
+ * older bundle carried without moving refs backwards. FERRY_EIO.
  */
 int ferry_git_publish_objects(ferry_git_staged *s);
 
@@ -75,11 +74,15 @@ void ferry_git_staged_free(ferry_git_staged *s);
 int ferry_git_fsck(ferry_fsck_report *r, ferry_store *st, const char *repo, void *payload);
 
 /**
- * Point every ref of `repo` that ferry.db records back at its recorded
- * commit, where the repository holds that commit; `*reset` counts the refs
- * moved. The caller holds the write lock. FERRY_EIO.
+ * Point every ref of `repo` that ferry.db records at its recorded commit
+ * (or tag object), where the repository holds it; with `prune`, first
+ * delete the refs ferry.db does not record, so that the repository's refs
+ * are the record's: an import moves refs so after its commit, and the next
+ * import so finishes one that failed or was killed before moving them.
+ * `*reset` counts the refs moved or deleted. The caller holds the write
+ * lock. FERRY_EIO, FERRY_ENOMEM.
  */
-int ferry_git_reset_refs(size_t *reset, ferry_store *st, const char *repo);
+int ferry_git_reset_refs(size_t *reset, ferry_store *st, const char *repo, int prune);
 
 /** The commit the store's repository `repo` has for `ref` (hex), if any. */
 int ferry_git_store_ref(char out[65], ferry_store *st, const char *repo, const char *ref);

@@ -216,6 +216,7 @@ typedef struct {
 	char *dir;                  /* staging directory of this bundle */
 	int *volume_ok;
 	int *staged;                /* per member: STAGED_* or HELD_INTACT */
+	unsigned char *published;   /* per member: moved into the store as new */
 	ferry_git_staged **git;     /* per repository, once staged */
 	ferry_trust_root *rotation; /* a new trust root the bundle carries */
 	int already;                /* imported before: nothing to do */
@@ -996,6 +997,8 @@ static int publish_blobs(import_ctx *c, staged_bundle *b)
 	size_t k;
 	int error = 0;
 
+	if (!(b->published = calloc(m->nmembers ? m->nmembers : 1, 1)))
+		return ferry_error_oom();
 	for (k = 0; k < m->nmembers && !error; k++) {
 		if (!is_blob(&m->members[k]) || b->staged[k] <= 0)
 			continue;
@@ -1010,6 +1013,8 @@ static int publish_blobs(import_ctx *c, staged_bundle *b)
 		}
 		if (rename(from.ptr, to.ptr) < 0)
 			error = ferry_error_set_errno(FERRY_EIO, "cannot publish '%s'", to.ptr);
+		else
+			b->published[k] = b->staged[k] == STAGED_NEW;
 	}
 	if (!error) {
 		ferry_buf_clear(&to);
@@ -1019,6 +1024,27 @@ static int publish_blobs(import_ctx *c, staged_bundle *b)
 	ferry_buf_dispose(&from);
 	ferry_buf_dispose(&to);
 	return error;
+}
+
+/*
+ * Publishing bundle `b` failed before its records were committed: take the
+ * blobs it moved into the store as new out again, so that the store holds
+ * no file its database does not record (best effort: what stays is
+ * garbage that gc and fsck name). Git objects stay, unreferenced.
+ */
+static void unpublish_blobs(import_ctx *c, staged_bundle *b)
+{
+	ferry_buf path = FERRY_BUF_INIT;
+	size_t k;
+
+	for (k = 0; b->published && k < b->m->nmembers; k++) {
+		if (!b->published[k])
+			continue;
+		ferry_buf_clear(&path);
+		if (ferry_store_blob_path(&path, c->st, b->m->members[k].sha256) == 0)
+			unlink(path.ptr);
+	}
+	ferry_buf_dispose(&path);
 }
 
 /* The size of a tagged document: from the bundle, or from the store. */
@@ -1108,6 +1134,49 @@ done:
 out:
 	ferry_buf_dispose(&signers);
 	return error;
+}
+
+/*
+ * Bundle `b` is recorded: move its repositories' refs to the record (ref
+ * files are what git clients of the store and the mirror read). A failure
+ * here leaves the import done and the refs behind; the next import moves
+ * them (roll_forward_refs).
+ */
+static int move_refs(import_ctx *c, staged_bundle *b)
+{
+	size_t k, moved;
+	int error;
+
+	for (k = 0; k < b->m->nrepos; k++)
+		if ((error = ferry_git_reset_refs(&moved, c->st, b->m->repos[k].name, 1)) < 0)
+			return ferry_error_wrap(error, "channel '%s' sequence %llu is imported, "
+						"but the refs of '%s' are not moved yet (the next "
+						"import moves them)", b->m->channel,
+						(unsigned long long)b->m->sequence,
+						b->m->repos[k].name);
+	return 0;
+}
+
+static int roll_forward_repo(const char *repo, void *payload)
+{
+	ferry_store *st = payload;
+	ferry_buf path = FERRY_BUF_INIT;
+	size_t moved = 0;
+	int error;
+
+	if ((error = ferry_store_repo_path(&path, st, repo)) == 0 && ferry_fs_exists(path.ptr) &&
+	    (error = ferry_git_reset_refs(&moved, st, repo, 1)) == 0 && moved)
+		ferry_log(FERRY_LOG_WARN, "import: moved %zu ref(s) of '%s' to the record "
+			  "(an earlier import stopped before moving them)", moved, repo);
+	ferry_buf_dispose(&path);
+	return error;
+}
+
+/* Refs an earlier import recorded but did not move (it failed or was
+ * killed between its commit and moving them) are moved now. */
+static int roll_forward_refs(ferry_store *st)
+{
+	return ferry_store_repo_foreach(st, roll_forward_repo, st);
 }
 
 /* ---- the import ------------------------------------------------------------ */
@@ -1368,7 +1437,8 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 	 *    blobs, repositories, then the records. What was staged is made
 	 *    durable first, in one flush of the store's filesystem, so that
 	 *    nothing is published before it is durable. */
-	if (!opts->dry_run && (error = sync_staged(&c)) < 0)
+	if (!opts->dry_run &&
+	    ((error = roll_forward_refs(st)) < 0 || (error = sync_staged(&c)) < 0))
 		goto done;
 	for (i = 0; i < c.nb && !opts->dry_run; i++) {
 		staged_bundle *b = &c.b[i];
@@ -1380,12 +1450,16 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 		}
 		if (b->refused)
 			continue;
-		if ((error = publish_blobs(&c, b)) < 0)
+		error = publish_blobs(&c, b);
+		for (k = 0; k < b->m->nrepos && !error; k++)
+			error = ferry_git_publish_objects(b->git[k]);
+		if (!error)
+			error = record(&c, b, b->files.ptr ? b->files.ptr : "");
+		if (error < 0) {
+			unpublish_blobs(&c, b);
 			goto done;
-		for (k = 0; k < b->m->nrepos; k++)
-			if ((error = ferry_git_publish(b->git[k])) < 0)
-				goto done;
-		if ((error = record(&c, b, b->files.ptr ? b->files.ptr : "")) < 0)
+		}
+		if ((error = move_refs(&c, b)) < 0)
 			goto done;
 		if (b->rotation) {
 			if ((error = ferry_trust_install(st, b->rotation)) < 0)
@@ -1393,8 +1467,12 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 			audit(&c, "rotation", b->m, &b->sig, "trust root installed", NULL);
 		}
 	}
-	if (!opts->dry_run && (error = ferry_store_write_layout_view(st)) < 0)
+	if (!opts->dry_run && (error = ferry_store_write_layout_view(st)) < 0) {
+		error = ferry_error_wrap(error, "the bundles are imported, but the store's "
+					 "layout view is not rewritten yet (the next import "
+					 "rewrites it)");
 		goto done;
+	}
 
 	/* 4. Report: the bundles in order, then the files no bundle was named
 	 *    for; the first refusal is the call's error. */
@@ -1435,6 +1513,7 @@ cleanup:
 		free(c.b[i].dir);
 		free(c.b[i].volume_ok);
 		free(c.b[i].staged);
+		free(c.b[i].published);
 		free(c.b[i].reason);
 		free(c.b[i].file);
 		ferry_buf_dispose(&c.b[i].files);

@@ -234,7 +234,7 @@ static int reset_repo(const char *repo, void *payload)
 	if (!needs_repo(rc->report, repo, 0))
 		return 0;
 	if ((error = ferry_store_repo_path(&path, rc->st, repo)) == 0 &&
-	    ferry_fs_exists(path.ptr) && (error = ferry_git_reset_refs(&n, rc->st, repo)) == 0)
+	    ferry_fs_exists(path.ptr) && (error = ferry_git_reset_refs(&n, rc->st, repo, 0)) == 0)
 		rc->out->refs += n;
 	ferry_buf_dispose(&path);
 	return error;
