@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 . "$(dirname "$0")/../lib/test-lib.sh"
+. "$SRC/tests/lib/store-state.sh"
 # ferry import survives SIGKILL at any point. A store holds sequence 1 of
 # channel crash (tags v1, multi); sequence 2 (~40 MiB: an image of 80 random
 # 512 KiB layers tagged v2, and a new multi index over it) is imported
@@ -81,18 +82,7 @@ paths_of() {
 	(cd "$1" && find . \( -path ./staging -o -path ./ferry.db -o -path ./ferry.db-wal \
 		-o -path ./ferry.db-shm -o -path ./lock \) -prune -o -printf '%y %p\n' | LC_ALL=C sort)
 }
-db_state() {
-	sqlite3 "$1/ferry.db" \
-		"SELECT '== channels'" "SELECT name, sequence, bundle_id, created FROM channels ORDER BY name" \
-		"SELECT '== tags'" "SELECT * FROM tags ORDER BY reference" \
-		"SELECT '== refs'" "SELECT * FROM refs ORDER BY repo, ref" \
-		"SELECT '== blobs'" "SELECT * FROM blobs ORDER BY digest" \
-		"SELECT '== meta'" "SELECT * FROM meta ORDER BY key" \
-		"SELECT '== trust_roots'" "SELECT version, body, installed FROM trust_roots ORDER BY version" \
-		"SELECT '== imports'" "SELECT bundle_id, channel, sequence, base_sequence, created, expires,
-			signers FROM imports ORDER BY channel, sequence, bundle_id" ||
-		fail "cannot read $1/ferry.db"
-}
+db_state() { store_db_state "$1"; }
 # same_content A B: A and B hold the same content (else print how they differ
 # and return 1). Files are compared byte for byte (diff -r; the names in
 # EXCLUDE are matched as basenames, and this store has no other files so
