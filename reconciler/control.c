@@ -9,6 +9,7 @@
  * directory's /proc/self/fd entry.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -137,6 +138,42 @@ static int read_line(ferry_buf *line, int fd, size_t max)
 	}
 }
 
+int ferry_control_request_parse(json_t **out, const char *line, size_t len)
+{
+	json_t *req = NULL;
+	int error;
+
+	*out = NULL;
+	if ((error = ferry_json_parse(&req, line, len, "control request")) < 0)
+		return error;
+	if (!json_is_object(req) || !json_is_string(json_object_get(req, "op"))) {
+		json_decref(req);
+		return ferry_error_set(FERRY_EINVALID, "a control request is an object with an op");
+	}
+	*out = req;
+	return 0;
+}
+
+void ferry_control_actor(char *buf, size_t len, const json_t *request, unsigned peer_uid)
+{
+	const char *who = json_string_value(json_object_get(request, "actor"));
+	size_t n = 0;
+
+	if (who && !strncmp(who, "operator:", 9)) {
+		const char *name = who + 9;
+
+		while (n <= 64 && name[n] &&
+		       (isalnum((unsigned char)name[n]) || strchr("._@-", name[n])))
+			n++;
+		if (n == 0 || n > 64 || name[n])
+			n = 0;
+	}
+	if (n)
+		snprintf(buf, len, "%s", who);
+	else
+		snprintf(buf, len, "operator:uid-%u", peer_uid);
+}
+
 static void *answer(void *arg)
 {
 	connection *conn = arg;
@@ -154,13 +191,9 @@ static void *answer(void *arg)
 		goto done;
 	}
 	if ((error = read_line(&line, conn->fd, FERRY_CONTROL_MAX_REQUEST)) < 0 ||
-	    (error = ferry_json_parse(&req, line.ptr ? line.ptr : "", line.size,
-				      "control request")) < 0)
+	    (error = ferry_control_request_parse(&req, line.ptr ? line.ptr : "",
+						 line.size)) < 0)
 		goto done;
-	if (!json_is_object(req) || !json_is_string(json_object_get(req, "op"))) {
-		error = ferry_error_set(FERRY_EINVALID, "a control request is an object with an op");
-		goto done;
-	}
 	ferry_log(FERRY_LOG_INFO, "control: %s from uid %u",
 		  json_string_value(json_object_get(req, "op")), (unsigned)cred.uid);
 	error = c->fn(&reply, req, (unsigned)cred.uid, c->payload);

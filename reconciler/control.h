@@ -30,6 +30,21 @@ typedef int (*ferry_control_fn)(json_t **reply, json_t *request, unsigned peer_u
 				void *payload);
 
 /**
+ * Read one request line (`len` bytes, no newline) into `*out` (owned by the
+ * caller): a JSON object with a string "op". FERRY_EINVALID otherwise.
+ */
+int ferry_control_request_parse(json_t **out, const char *line, size_t len);
+
+/**
+ * The actor a request acts as, into `buf`: its "actor" when that is
+ * "operator:NAME" with NAME of 1 to 64 letters, digits and . _ @ - (what
+ * `ferry reconcile` sends for the user who ran it), else
+ * "operator:uid-UID" from the socket's peer. Never holds anything a
+ * terminal or a log line would read as control. `len` >= 80.
+ */
+void ferry_control_actor(char *buf, size_t len, const json_t *request, unsigned peer_uid);
+
+/**
  * Listen on `path` (a stale socket there is replaced: the caller must hold
  * the daemon's lock) and answer each connection on its own thread, at most
  * eight at a time. FERRY_EIO when the socket cannot be made.

@@ -1473,18 +1473,6 @@ static void definitions_check(ferry_reconciler *rc)
 
 /* ---- the control socket ------------------------------------------------ */
 
-/* The operator a control request names ("operator:NAME", as the CLI
- * writes it), or one made from the peer's uid. */
-static void control_actor(char *buf, size_t len, json_t *req, unsigned uid)
-{
-	const char *who = json_string_value(json_object_get(req, "actor"));
-
-	if (who && !strncmp(who, "operator:", 9) && strlen(who) < 100)
-		snprintf(buf, len, "%s", who);
-	else
-		snprintf(buf, len, "operator:uid-%u", uid);
-}
-
 /* Run a cycle of `name` in the daemon and wait for it; rc->lock held. */
 static int control_cycle(json_t **reply, ferry_reconciler *rc, const char *name,
 			 ferry_trigger trigger, const char *actor, const char *to)
@@ -1549,7 +1537,7 @@ static int control_request(json_t **reply, json_t *req, unsigned uid, void *payl
 	char actor[128];
 	int error;
 
-	control_actor(actor, sizeof(actor), req, uid);
+	ferry_control_actor(actor, sizeof(actor), req, uid);
 	if (!strcmp(op, "reload")) {
 		pthread_mutex_lock(&rc->lock);
 		error = control_reload(reply, rc, actor);

@@ -1,7 +1,8 @@
 /*
  * The control socket: a request and its answer, a handler's error carried
  * back, an oversized or malformed request refused, the peer's uid, a path
- * longer than sun_path, and "no daemon" when nothing listens.
+ * longer than sun_path, "no daemon" when nothing listens, and the actor a
+ * request is recorded under.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -145,11 +146,51 @@ static void test_reconciler_control__long_path(void **state)
 	free(dir);
 }
 
+/* The actor: "operator:NAME" as the CLI sends it, else one from the uid;
+ * never a control byte, a space or anything past 64 characters. */
+static void test_reconciler_control__actor(void **state)
+{
+	static const struct {
+		const char *line;
+		const char *actor;
+	} cases[] = {
+		{ "{\"op\":\"sync\",\"actor\":\"operator:alice\"}", "operator:alice" },
+		{ "{\"op\":\"sync\",\"actor\":\"operator:bob.smith@site-1\"}",
+		  "operator:bob.smith@site-1" },
+		{ "{\"op\":\"sync\"}", "operator:uid-1000" },
+		{ "{\"op\":\"sync\",\"actor\":\"operator:x\\n2026 sync ok\"}", "operator:uid-1000" },
+		{ "{\"op\":\"sync\",\"actor\":\"operator:\\u001b[2K\"}", "operator:uid-1000" },
+		{ "{\"op\":\"sync\",\"actor\":\"operator:\"}", "operator:uid-1000" },
+		{ "{\"op\":\"sync\",\"actor\":\"admin\"}", "operator:uid-1000" },
+		{ "{\"op\":\"sync\",\"actor\":\"operator:a b\"}", "operator:uid-1000" },
+		{ "{\"op\":\"sync\",\"actor\":\"operator:"
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+		  "operator:uid-1000" },
+	};
+	char actor[128];
+	json_t *req;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(ferry_control_request_parse(&req, cases[i].line,
+							     strlen(cases[i].line)), 0);
+		ferry_control_actor(actor, sizeof(actor), req, 1000);
+		assert_string_equal(actor, cases[i].actor);
+		json_decref(req);
+	}
+	assert_int_equal(ferry_control_request_parse(&req, "[1]", 3), FERRY_EINVALID);
+	assert_null(req);
+	assert_int_equal(ferry_control_request_parse(&req, "{\"op\":5}", 8), FERRY_EINVALID);
+	assert_int_equal(ferry_control_request_parse(&req, "{\"op\"", 5), FERRY_EINVALID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reconciler_control__round_trip),
 		cmocka_unit_test(test_reconciler_control__long_path),
+		cmocka_unit_test(test_reconciler_control__actor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
