@@ -460,6 +460,11 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	if ((error = fingerprint(content_hex, &index, &git, &trust_root, spec)) < 0 ||
 	    (error = ferry_export_state_last(&prev, state, spec->channel)) < 0)
 		goto done;
+	/* First settle what an earlier export left in the outbox's staging:
+	 * a recorded bundle is handed over even when nothing changed since. */
+	if (opts->outbox &&
+	    (error = ferry_outbox_prepare(&staging, opts->outbox, spec->channel, last)) < 0)
+		goto done;
 	if (opts->if_changed && prev.sequence && prev.sequence == last &&
 	    !strcmp(prev.fingerprint, content_hex) &&
 	    !(opts->heartbeat > 0 && m->created - prev.created >= opts->heartbeat)) {
@@ -468,9 +473,6 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 		out->last_sequence = last;
 		goto done;
 	}
-	if (opts->outbox &&
-	    (error = ferry_outbox_prepare(&staging, opts->outbox, spec->channel, last)) < 0)
-		goto done;
 	if ((error = build_manifest(m, &sources, &content, &index, &git, &trust_root)) < 0)
 		goto done;
 	if (m->nprereq_blobs)

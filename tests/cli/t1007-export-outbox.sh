@@ -83,6 +83,15 @@ expect_exit 0 export_to_outbox
 [ -f "$O/.ferry-partial/ferry-d-000001.tar" ] || fail "another channel's staged file was touched"
 ok "the next run hands over what a crash left recorded in staging and drops what was never recorded"
 
+# The same when nothing changed since: --if-changed writes nothing new but
+# still hands over the recorded bundle (else that sequence never leaves).
+mv "$O/ferry-c-000005.tar" "$O/ferry-c-000005.tar.minisig" "$O/.ferry-partial/"
+expect_exit 3 export_to_outbox --if-changed
+[ -f "$O/ferry-c-000005.tar" ] && [ -f "$O/ferry-c-000005.tar.minisig" ] ||
+	fail "--if-changed left the recorded bundle 5 in staging: $(ls -a "$O" "$O/.ferry-partial")"
+[ ! -e "$O/ferry-c-000006.tar" ] || fail "--if-changed wrote bundle 6 though nothing changed"
+ok "--if-changed with nothing changed still hands over a recorded bundle left in staging"
+
 # ---- usage -----------------------------------------------------------------------------
 expect_exit 64 "$FERRY" export --spec "$T/spec.yaml" --key "$T/k.key" --out "$T/x" --outbox "$O"
 expect_err "--out and --outbox exclude each other"
