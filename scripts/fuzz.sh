@@ -6,6 +6,8 @@
 # SECONDS-PER-TARGET defaults to 60; TARGET defaults to every
 # tests/fuzz/fuzz_<target>.c. Environment:
 #   FUZZ_RUNS=N          run N inputs per target instead of a time limit
+#                        (with SECONDS-PER-TARGET given too: whichever
+#                        comes first)
 #   FERRY_FUZZ_BUILD=DIR the fuzzing build (default: build-fuzz/)
 #   FERRY_FUZZ_OUT=DIR   where corpora, logs and crashes go (default: fuzz-out/)
 # Per target it prints executions, exec/s, coverage (libFuzzer's cov: and
@@ -16,6 +18,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
+time_given=${1:-}
 [ $# -gt 0 ] && shift
 build=${FERRY_FUZZ_BUILD:-$top/build-fuzz}
 out=${FERRY_FUZZ_OUT:-$top/fuzz-out}
@@ -63,7 +66,9 @@ for t in "${targets[@]}"; do
 	log=$out/logs/$t.log
 	mkdir -p "$corpus" "$crashes" "$out/logs"
 	cp -n "$top/tests/fuzz/corpus/$t"/* "$corpus"/ 2>/dev/null || true
-	if [ -n "${FUZZ_RUNS:-}" ]; then
+	if [ -n "${FUZZ_RUNS:-}" ] && [ -n "$time_given" ]; then
+		limit=(-runs="$FUZZ_RUNS" -max_total_time="$seconds")
+	elif [ -n "${FUZZ_RUNS:-}" ]; then
 		limit=(-runs="$FUZZ_RUNS")
 	else
 		limit=(-max_total_time="$seconds")
