@@ -11,6 +11,8 @@
  * appear in messages.
  */
 #include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -582,6 +584,67 @@ static int is_exported_ref(const char *name)
 }
 
 /*
+ * Take again, by name, each loose branch and tag file under `dir`/`sub`
+ * (recursively): libgit2's ref iterator skips a loose ref it cannot read,
+ * which would export the branch as it was before; a lookup by name fails
+ * instead, and so does the export. Names being written (".lock") are left.
+ */
+static int retake_loose_refs(git_repository *src, git_repository *cache, const char *dir,
+			     const char *sub)
+{
+	ferry_buf path = FERRY_BUF_INIT, name = FERRY_BUF_INIT;
+	struct dirent *e;
+	DIR *d;
+	int error = 0;
+
+	if ((error = ferry_buf_printf(&path, "%s/%s", dir, sub)) < 0)
+		return error;
+	if (!(d = opendir(path.ptr))) {
+		error = errno == ENOENT ? 0 : ferry_error_set_errno(FERRY_EIO, "cannot read '%s'",
+								   path.ptr);
+		ferry_buf_dispose(&path);
+		return error;
+	}
+	while (!error && (errno = 0, e = readdir(d))) {
+		struct stat st;
+		git_reference *ref = NULL;
+		size_t n = strlen(e->d_name);
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    (n > 5 && !strcmp(e->d_name + n - 5, ".lock")))
+			continue;
+		ferry_buf_clear(&name);
+		ferry_buf_clear(&path);
+		if ((error = ferry_buf_printf(&name, "%s/%s", sub, e->d_name)) < 0 ||
+		    (error = ferry_buf_printf(&path, "%s/%s", dir, name.ptr)) < 0)
+			break;
+		if (lstat(path.ptr, &st) < 0)
+			continue;   /* gone meanwhile: the iterator's answer stands */
+		if (S_ISDIR(st.st_mode)) {
+			error = retake_loose_refs(src, cache, dir, name.ptr);
+			continue;
+		}
+		if (git_reference_lookup(&ref, src, name.ptr) < 0) {
+			if (lstat(path.ptr, &st) == 0)
+				error = ferry_git_error(FERRY_EIO, "cannot read ref '%s'", name.ptr);
+			else
+				git_error_clear();
+			continue;
+		}
+		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
+		    copy_ref(cache, name.ptr, git_reference_target(ref)) < 0)
+			error = ferry_git_error(FERRY_EIO, "cannot set ref '%s'", name.ptr);
+		git_reference_free(ref);
+	}
+	if (!error && errno)
+		error = ferry_error_set_errno(FERRY_EIO, "cannot read '%s/%s'", dir, sub);
+	closedir(d);
+	ferry_buf_dispose(&path);
+	ferry_buf_dispose(&name);
+	return error;
+}
+
+/*
  * A repository on a local path is read where it is: the cache borrows its
  * objects (objects/info/alternates) and takes its branches and tags, so
  * nothing is packed, copied or indexed again; the bundle's pack is written
@@ -628,6 +691,13 @@ static int link_local(job *j, git_repository *cache, const char *cache_dir)
 	it = NULL;
 	if (error != GIT_ITEROVER)
 		goto fail;
+	if ((error = retake_loose_refs(src, cache, git_repository_commondir(src),
+				       "refs/heads")) < 0 ||
+	    (error = retake_loose_refs(src, cache, git_repository_commondir(src),
+				       "refs/tags")) < 0) {
+		error = ferry_error_wrap(error, "cannot fetch '%s'", j->written);
+		goto done;
+	}
 	error = 0;
 	/* prune what it no longer has */
 	if (git_reference_iterator_new(&it, cache) < 0)
