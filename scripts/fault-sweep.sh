@@ -4,7 +4,9 @@
 # import, fsck --repair-from and seed, on a normal (non-sanitizer) build.
 # CI runs the same test with 12 calls per class and command.
 #   scripts/fault-sweep.sh [BUILD_DIR]      (default: build)
-# FERRY_FAULT_ONLY=import (or import:alloc, ...) narrows it.
+# FERRY_FAULT_ONLY=import (or import:alloc, ...) narrows it. A run that
+# fails its check is listed and the sweep goes on (FERRY_FAULT_KEEP_GOING=
+# to stop at the first).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
@@ -14,4 +16,5 @@ build=${1:-$top/build}
 mkdir -p "$build/tests/tmp"
 FERRY=$build/cli/ferry FERRY_FAULTSHIM=$build/tests/faultshim.so FERRY_SOURCE_DIR=$top \
 	FERRY_TEST_TMP=$build/tests/tmp FERRY_FAULT_RUNS=${FERRY_FAULT_RUNS:-0} \
+	FERRY_FAULT_KEEP_GOING=${FERRY_FAULT_KEEP_GOING:-1} \
 	exec bash "$top/tests/cli/t0007-fault-injection.sh"

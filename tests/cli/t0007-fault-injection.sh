@@ -32,6 +32,7 @@ SHIM=${FERRY_FAULTSHIM:-}
 RUNS=${FERRY_FAULT_RUNS:-12}         # per command and fault kind; 0 = every call
 SEED=${FERRY_FAULT_SEED:-0}          # moves the sampled calls
 ONLY=${FERRY_FAULT_ONLY:-}           # e.g. "import" or "import:alloc"
+KEEP_GOING=${FERRY_FAULT_KEEP_GOING:-} # 1: note failures, go on, fail at the end
 # Hundreds of runs: one copy of the binary, named ferry (the shim acts in
 # programs of that name only).
 mkdir -p "$T/bin"
@@ -180,7 +181,6 @@ sweep() {
 		for n in $(points "$c"); do
 			"$prepare" "$T/x"
 			faulty "$cls:$n:$mode" "$run" "$T/x"
-			check_exit "$name $cls:$n:$mode"
 			if ! fired; then
 				nu=$((nu + 1))
 			elif [ "$RC" = 0 ] || [ "$RC" = 3 ]; then
@@ -189,13 +189,21 @@ sweep() {
 			else
 				nf=$((nf + 1))
 			fi
-			[ "$mode" != short ] || [ "$RC" = 0 ] || [ "$RC" = 3 ] || ! fired || {
-				cat "$T/ferr" >&2
-				fail "$name $cls:$n:short: a short write made the command fail"
-			}
 			grep '^fault ' "$T/report" 2>/dev/null | awk -v w="$name" '{print w, $3, $4, $5}' \
 				>>"$T/sites.all" || true
-			"$check" "$T/x" "$name $cls:$n:$mode"
+			# judged in a subshell, so that a full sweep can go on
+			if ! (
+				check_exit "$name $cls:$n:$mode"
+				[ "$mode" != short ] || [ "$RC" = 0 ] || [ "$RC" = 3 ] || ! fired || {
+					cat "$T/ferr" >&2
+					fail "$name $cls:$n:short: a short write made the command fail"
+				}
+				"$check" "$T/x" "$name $cls:$n:$mode"
+			); then
+				[ -n "$KEEP_GOING" ] || exit 1
+				echo "$name $cls:$n:$mode $(grep '^fault ' "$T/report" | cut -d' ' -f4-)" \
+					>>"$T/failures"
+			fi
 		done
 		printf '%-7s %-13s calls %6s  sites %4s  runs %4s  failed-cleanly %4s  succeeded %4s  not-reached %3s\n' \
 			"$name" "$kind" "$c" "$s" $((nf + ns + nu)) "$nf" "$ns" "$nu" | tee -a "$SUMMARY"
@@ -245,7 +253,7 @@ import_check() {
 		[ "$RC" != 0 ] || fail "$what: exit 0 with refs or view behind ferry.db"
 		grep -q "is imported, but\|layout view" "$T/ferr" ||
 			{ cat "$T/ferr" >&2; fail "$what: refs or view behind ferry.db, and the message does not say so"; }
-		LAGGED=$((LAGGED + 1))
+		echo "$what" >>"$T/lagged"
 	else
 		diff "$T/pre.state" "$T/now.state" >&2 || true
 		fail "$what: the store is neither the old one nor the new one"
@@ -255,9 +263,8 @@ import_check() {
 		{ cat "$T/ferr" >&2; fail "$what: importing again failed"; }
 	store_state "$d" | cmp -s - "$T/ref.state" || fail "$what: importing again did not give the new store"
 }
-LAGGED=0
 sweep import import_prepare import_cmd import_check
-echo "import: $LAGGED run(s) failed after the commit, with refs or view behind ferry.db; the next import finished them"
+echo "import: $(cat "$T/lagged" 2>/dev/null | wc -l) run(s) failed after the commit, with refs or view behind ferry.db; the next import finished them"
 ok "import: every fault leaves the old store or the new one, fsck-clean, and importing again completes it"
 
 # ---- fsck --repair-from --------------------------------------------------------------------
@@ -319,3 +326,8 @@ cat "$SUMMARY"
 echo "distinct call sites failed: $(cut -d' ' -f1,4 "$T/sites.all" | sort -u | wc -l)"
 echo "faults a run survived with exit 0 (each checked to give the whole result):"
 sort -u "$T/succeeded" 2>/dev/null | sed 's/^/  /' || true
+if [ -s "$T/failures" ]; then
+	echo "runs that failed their check: $(wc -l <"$T/failures")"
+	sed 's/^/  /' "$T/failures"
+	fail "$(wc -l <"$T/failures") run(s) failed their check"
+fi
