@@ -273,7 +273,13 @@ static void audit(import_ctx *c, const char *event, const ferry_manifest *m,
 	if (c->opts->dry_run)
 		return;
 	for (i = 0; sig && i < sig->nsigners; i++)
-		ferry_buf_printf(&signers, "%s%s", i ? "," : "", sig->signers[i]);
+		if (ferry_buf_printf(&signers, "%s%s", i ? "," : "", sig->signers[i]) < 0) {
+			/* a row without its signers would say something false */
+			ferry_log(FERRY_LOG_WARN, "import: audit event '%s' not written: %s",
+				  event, ferry_error_last());
+			ferry_buf_dispose(&signers);
+			return;
+		}
 	e.time = now;
 	e.event = event;
 	if (m) {
@@ -1077,7 +1083,9 @@ static int record(import_ctx *c, staged_bundle *b, const char *files)
 	int error;
 
 	for (k = 0; k < b->sig.nsigners; k++)
-		ferry_buf_printf(&signers, "%s%s", k ? "," : "", b->sig.signers[k]);
+		if ((error = ferry_buf_printf(&signers, "%s%s", k ? "," : "",
+					      b->sig.signers[k])) < 0)
+			goto out;
 	if ((error = ferry_store_begin(st, 1)) < 0)
 		goto out;
 	for (k = 0; k < m->nmembers && !error; k++) {
