@@ -31,6 +31,15 @@ int ferry_buf_puts(ferry_buf *b, const char *s);
 int ferry_buf_printf(ferry_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int ferry_buf_vprintf(ferry_buf *b, const char *fmt, va_list ap);
+/**
+ * Append formatted text to a message meant only for a person (an error's
+ * detail, a log line) where a shorter text is acceptable: when the append
+ * fails the buffer is left as it was and the thread's last error is kept,
+ * so a failure being described is not replaced by "out of memory". Never
+ * for text that is stored, signed, sent, executed, compared or parsed.
+ */
+void ferry_buf_printf_best_effort(ferry_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /** Empty the buffer, keeping its allocation. */
 void ferry_buf_clear(ferry_buf *b);
 /** Free the allocation and reset to FERRY_BUF_INIT (the limit is kept). */
