@@ -141,9 +141,9 @@ static int threshold_not_met(const ferry_trust *trust, const ferry_envelope_info
 	int error;
 
 	for (i = 0; i < info->nsignatures; i++)
-		ferry_buf_printf(&signed_by, "%s%s", i ? ", " : "", info->listed[i]);
+		ferry_buf_printf_best_effort(&signed_by, "%s%s", i ? ", " : "", info->listed[i]);
 	for (i = 0; i < trust->nkeys; i++)
-		ferry_buf_printf(&trusted, "%s%s", i ? ", " : "", trust->keys[i]->id);
+		ferry_buf_printf_best_effort(&trusted, "%s%s", i ? ", " : "", trust->keys[i]->id);
 	error = ferry_error_set(FERRY_EVERIFY, "signature threshold %u not met: %zu of %zu "
 				"signature(s) are from trusted keys (signed by %s; trusted: %s)",
 				trust->threshold, info->nsigners, info->nsignatures,

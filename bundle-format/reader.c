@@ -845,8 +845,8 @@ int ferry_bundle_verify(ferry_verify_report *out, const char *const *paths,
 				continue;
 			b->complete = 0;
 			if (b->volume_file[v] < 0 && nmissing++ < 32)
-				ferry_buf_printf(&missing, "%s%zu", nmissing > 1 ? ", " : "",
-						 v + 1);
+				ferry_buf_printf_best_effort(&missing, "%s%zu",
+							     nmissing > 1 ? ", " : "", v + 1);
 		}
 		if (nmissing && !first_error) {
 			first_error = FERRY_EVERIFY;

@@ -82,6 +82,23 @@ int ferry_buf_printf(ferry_buf *b, const char *fmt, ...)
 	return error;
 }
 
+void ferry_buf_printf_best_effort(ferry_buf *b, const char *fmt, ...)
+{
+	char saved[1024];   /* the size of the last-error slot */
+	int code = ferry_error_last_code();
+	va_list ap;
+	int error;
+
+	snprintf(saved, sizeof(saved), "%s", ferry_error_last());
+	va_start(ap, fmt);
+	error = ferry_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	if (error < 0 && code)
+		ferry_error_set(code, "%s", saved);
+	else if (error < 0)
+		ferry_error_clear();
+}
+
 void ferry_buf_clear(ferry_buf *b)
 {
 	b->size = 0;

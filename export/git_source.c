@@ -1303,7 +1303,7 @@ static int sub_failure(ferry_git_content *c, job *j, const char *why)
 
 	/* `why` may be the last error's message, which the next one replaces */
 	snprintf(reason, sizeof(reason), "%s", why);
-	describe_sub(&msg, j);
+	error = describe_sub(&msg, j);
 	if (j->src && j->skip) {
 		job *super = NULL;
 		size_t i;
@@ -1312,7 +1312,11 @@ static int sub_failure(ferry_git_content *c, job *j, const char *why)
 			if (!strcmp(c->jobs->v[i]->name, j->super_name))
 				super = c->jobs->v[i];
 		if (super && skip_listed(super, j->sub_path, j->sub_url_written, j->url)) {
-			ferry_buf_printf(&msg, ": %s", reason);
+			/* the export's result lists it: the text must be whole */
+			if (error < 0 || (error = ferry_buf_printf(&msg, ": %s", reason)) < 0) {
+				ferry_buf_dispose(&msg);
+				return error;
+			}
 			ferry_log(FERRY_LOG_WARN, "skipping %s (listed in skip-submodules)",
 				  msg.ptr);
 			error = out_add_string(&c->skipped, &c->nskipped, msg.ptr);

@@ -80,11 +80,16 @@ char *ferry_registry_default_cache(void)
 {
 	const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
 	ferry_buf b = FERRY_BUF_INIT;
+	int error;
 
 	if (x && *x)
-		ferry_buf_printf(&b, "%s/ferry", x);
+		error = ferry_buf_printf(&b, "%s/ferry", x);
 	else
-		ferry_buf_printf(&b, "%s/.cache/ferry", home && *home ? home : ".");
+		error = ferry_buf_printf(&b, "%s/.cache/ferry", home && *home ? home : ".");
+	if (error < 0) {
+		ferry_buf_dispose(&b);
+		return NULL;
+	}
 	return ferry_buf_detach(&b);
 }
 
@@ -590,7 +595,8 @@ static int filter_platforms(ferry_oci_document *d, const json_t *platforms, cons
 		const char *arch = json_string_value(json_object_get(plat, "architecture"));
 
 		if (os && arch)
-			ferry_buf_printf(&have, "%s%s/%s", have.size ? ", " : "", os, arch);
+			ferry_buf_printf_best_effort(&have, "%s%s/%s", have.size ? ", " : "", os,
+						     arch);
 		json_array_foreach(platforms, k, p)
 			if (ferry_platform_matches(json_string_value(p), plat)) {
 				json_array_append(kept, e);
@@ -601,7 +607,8 @@ static int filter_platforms(ferry_oci_document *d, const json_t *platforms, cons
 		ferry_buf want = FERRY_BUF_INIT;
 
 		json_array_foreach(platforms, k, p)
-			ferry_buf_printf(&want, "%s%s", k ? ", " : "", json_string_value(p));
+			ferry_buf_printf_best_effort(&want, "%s%s", k ? ", " : "",
+						     json_string_value(p));
 		error = ferry_error_set(FERRY_ENOTFOUND, "%s: the index has no manifest for "
 					"%s (it has %s)", what, want.ptr ? want.ptr : "",
 					have.ptr ? have.ptr : "none");
@@ -646,10 +653,14 @@ static int add_root(ferry_oci_content *c, const char *reference, const ferry_oci
 		json_t *p;
 		size_t i;
 
+		error = 0;
 		json_array_foreach(platforms, i, p)
-			ferry_buf_printf(&b, "%s%s", i ? "," : "", json_string_value(p));
-		error = ferry_json_set(ann, FERRY_ANNOTATION_PLATFORMS,
-				       json_string(b.ptr ? b.ptr : ""));
+			if ((error = ferry_buf_printf(&b, "%s%s", i ? "," : "",
+						      json_string_value(p))) < 0)
+				break;
+		if (!error)
+			error = ferry_json_set(ann, FERRY_ANNOTATION_PLATFORMS,
+					       json_string(b.ptr ? b.ptr : ""));
 		ferry_buf_dispose(&b);
 		if (error < 0)
 			goto done;

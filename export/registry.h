@@ -89,7 +89,10 @@ int ferry_registry_fetch_chart(ferry_buf *tgz, char digest[FERRY_OCI_DIGEST_SIZE
  */
 int ferry_registry_download(ferry_registry *r, const ferry_oci_content *c);
 
-/** The default cache: $XDG_CACHE_HOME/ferry or ~/.cache/ferry. Caller frees. */
+/**
+ * The default cache: $XDG_CACHE_HOME/ferry or ~/.cache/ferry. Caller frees;
+ * NULL when out of memory.
+ */
 char *ferry_registry_default_cache(void);
 
 #endif

@@ -211,7 +211,7 @@ static int parse_source(ferry_export_spec *spec, spec_ctx *c, yaml_node_t *n)
 		ferry_buf known = FERRY_BUF_INIT;
 
 		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-			ferry_buf_printf(&known, "%s'%s'", i ? ", " : "", kinds[i].key);
+			ferry_buf_printf_best_effort(&known, "%s'%s'", i ? ", " : "", kinds[i].key);
 		void *it = json_object_iter(src.options);
 
 		if (it)

@@ -749,8 +749,8 @@ static int check_prerequisites(import_ctx *c, size_t index)
 		if (held(c, index, hex))
 			continue;
 		if (n++ < 8)
-			ferry_buf_printf(&missing, "%s%s", n > 1 ? ", " : "",
-					 m->prereq_blobs[i]);
+			ferry_buf_printf_best_effort(&missing, "%s%s", n > 1 ? ", " : "",
+						     m->prereq_blobs[i]);
 	}
 	if (n)
 		error = ferry_error_set(FERRY_EVERIFY,
@@ -760,7 +760,7 @@ static int check_prerequisites(import_ctx *c, size_t index)
 					"sequence %llu first", b->id, m->channel,
 					(unsigned long long)m->sequence,
 					(unsigned long long)m->base_sequence, n,
-					missing.ptr, n > 8 ? ", ..." : "",
+					missing.ptr ? missing.ptr : "", n > 8 ? ", ..." : "",
 					(unsigned long long)m->base_sequence);
 	ferry_buf_dispose(&missing);
 	return error;

@@ -133,7 +133,7 @@ static enum MHD_Result advertise(ferry_mirror *m, struct MHD_Connection *c,
 	ferry_buf out = FERRY_BUF_INIT;
 	char hex[GIT_OID_HEXSZ + 1], symref[300] = "";
 	git_oid oid;
-	int first = 1;
+	int first = 1, bad;
 	enum MHD_Result ret;
 
 	if (!service || strcmp(service, "git-upload-pack"))
@@ -141,46 +141,54 @@ static enum MHD_Result advertise(ferry_mirror *m, struct MHD_Connection *c,
 					   "only the smart protocol's git-upload-pack is served");
 	if (open_repo(&repo, m, name) < 0)
 		return ferry_mirror__error(c, r, 404, "NAME_UNKNOWN", "no such repository");
-	pkt(&out, "# service=git-upload-pack\n");
-	ferry_buf_puts(&out, "0000");
+	/* a line left out would tell the client a ref does not exist */
+	bad = pkt(&out, "# service=git-upload-pack\n") < 0 || ferry_buf_puts(&out, "0000") < 0;
 	if (git_reference_lookup(&head, repo, "HEAD") == 0 &&
 	    git_reference_type(head) == GIT_REFERENCE_SYMBOLIC)
 		snprintf(symref, sizeof(symref), " symref=HEAD:%s", git_reference_symbolic_target(head));
 	if (git_reference_name_to_id(&oid, repo, "HEAD") == 0) {
 		git_oid_tostr(hex, sizeof(hex), &oid);
-		pkt(&out, "%s HEAD%c%s%s\n", hex, '\0', CAPS, symref);
+		if (pkt(&out, "%s HEAD%c%s%s\n", hex, '\0', CAPS, symref) < 0)
+			bad = 1;
 		first = 0;
 	}
 	if (git_reference_iterator_new(&it, repo) == 0) {
-		while (git_reference_next(&ref, it) == 0) {
+		while (!bad && git_reference_next(&ref, it) == 0) {
 			git_object *peeled = NULL;
 
 			if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
 			    !strncmp(git_reference_name(ref), "refs/", 5)) {
 				git_oid_tostr(hex, sizeof(hex), git_reference_target(ref));
-				if (first)
-					pkt(&out, "%s %s%c%s\n", hex, git_reference_name(ref), '\0', CAPS);
-				else
-					pkt(&out, "%s %s\n", hex, git_reference_name(ref));
+				if ((first ? pkt(&out, "%s %s%c%s\n", hex, git_reference_name(ref),
+						 '\0', CAPS)
+					   : pkt(&out, "%s %s\n", hex, git_reference_name(ref))) < 0)
+					bad = 1;
 				first = 0;
 				/* annotated tags: also advertise what they point at */
 				if (git_reference_peel(&peeled, ref, GIT_OBJECT_COMMIT) == 0 &&
 				    git_oid_cmp(git_object_id(peeled), git_reference_target(ref))) {
 					git_oid_tostr(hex, sizeof(hex), git_object_id(peeled));
-					pkt(&out, "%s %s^{}\n", hex, git_reference_name(ref));
+					if (pkt(&out, "%s %s^{}\n", hex, git_reference_name(ref)) < 0)
+						bad = 1;
 				}
 				git_object_free(peeled);
 			}
 			git_reference_free(ref);
 		}
 	}
-	if (first)   /* an empty repository still names its capabilities */
-		pkt(&out, "%s capabilities^{}%c%s\n",
-		    "0000000000000000000000000000000000000000", '\0', CAPS);
-	ferry_buf_puts(&out, "0000");
+	if (first && !bad &&   /* an empty repository still names its capabilities */
+	    pkt(&out, "%s capabilities^{}%c%s\n",
+		"0000000000000000000000000000000000000000", '\0', CAPS) < 0)
+		bad = 1;
+	if (!bad && ferry_buf_puts(&out, "0000") < 0)
+		bad = 1;
 	git_reference_iterator_free(it);
 	git_reference_free(head);
 	git_repository_free(repo);
+	if (bad) {
+		ferry_buf_dispose(&out);
+		return ferry_mirror__error(c, r, 500, "UNKNOWN", "out of memory");
+	}
 	ret = send_buf(c, r, &out, "application/x-git-upload-pack-advertisement");
 	ferry_buf_dispose(&out);
 	return ret;
@@ -1090,7 +1098,10 @@ static enum MHD_Result send_err(struct MHD_Connection *c, ferry_request *r,
 	ferry_buf out = FERRY_BUF_INIT;
 	enum MHD_Result ret;
 
-	pkt(&out, "ERR %s\n", sentence);
+	if (pkt(&out, "ERR %s\n", sentence) < 0) {
+		ferry_buf_dispose(&out);
+		return ferry_mirror__error(c, r, 500, "UNKNOWN", "out of memory");
+	}
 	ret = send_buf(c, r, &out, type);
 	ferry_buf_dispose(&out);
 	return ret;
@@ -1225,9 +1236,14 @@ respond:
 		char hex[GIT_OID_HEXSZ + 1];
 
 		git_oid_tostr(hex, sizeof(hex), &common);
-		pkt(&out, "ACK %s\n", hex);
+		bad = pkt(&out, "ACK %s\n", hex) < 0;
 	} else {
-		pkt(&out, "NAK\n");
+		bad = pkt(&out, "NAK\n") < 0;
+	}
+	if (bad) {
+		ferry_mirror__pack_job_free(job);
+		ferry_buf_dispose(&out);
+		return ferry_mirror__error(c, r, 500, "UNKNOWN", "out of memory");
 	}
 	if (!done) {   /* negotiation continues: no pack yet */
 		ferry_mirror__pack_job_free(job);
@@ -1256,12 +1272,13 @@ static enum MHD_Result refuse_push(struct MHD_Connection *c, ferry_request *r, i
 	ferry_buf out = FERRY_BUF_INIT;
 	enum MHD_Result ret;
 
-	if (advert) {
-		pkt(&out, "# service=git-receive-pack\n");
-		ferry_buf_puts(&out, "0000");
+	if ((advert && (pkt(&out, "# service=git-receive-pack\n") < 0 ||
+			ferry_buf_puts(&out, "0000") < 0)) ||
+	    pkt(&out, "ERR this mirror is read-only: push to the site's git server, "
+		"which the mirror's store is seeded from\n") < 0) {
+		ferry_buf_dispose(&out);
+		return ferry_mirror__error(c, r, 500, "UNKNOWN", "out of memory");
 	}
-	pkt(&out, "ERR this mirror is read-only: push to the site's git server, "
-	    "which the mirror's store is seeded from\n");
 	ret = send_buf(c, r, &out, advert ? "application/x-git-receive-pack-advertisement"
 					 : "application/x-git-receive-pack-result");
 	ferry_buf_dispose(&out);

@@ -195,39 +195,58 @@ static enum MHD_Result metrics(ferry_mirror *m, struct MHD_Connection *c, ferry_
 	unsigned long long cum = 0;
 	struct MHD_Response *resp;
 	size_t i;
+	int error;
 
-	ferry_buf_puts(&b, "# HELP ferry_mirror_requests_total Requests answered, by status code.\n"
-			   "# TYPE ferry_mirror_requests_total counter\n");
-	for (i = 100; i < 600; i++)
+	/* a sample left out would read as a reset counter */
+	error = ferry_buf_puts(&b, "# HELP ferry_mirror_requests_total Requests answered, by "
+				   "status code.\n"
+				   "# TYPE ferry_mirror_requests_total counter\n");
+	for (i = 100; i < 600 && !error; i++)
 		if (atomic_load(&m->by_code[i]))
-			ferry_buf_printf(&b, "ferry_mirror_requests_total{code=\"%zu\"} %llu\n", i,
-					 (unsigned long long)atomic_load(&m->by_code[i]));
-	ferry_buf_puts(&b, "# HELP ferry_mirror_errors_total Requests answered with 4xx or 5xx.\n"
-			   "# TYPE ferry_mirror_errors_total counter\n");
-	ferry_buf_printf(&b, "ferry_mirror_errors_total{class=\"4xx\"} %llu\n"
-			     "ferry_mirror_errors_total{class=\"5xx\"} %llu\n",
-			 (unsigned long long)atomic_load(&m->requests[4]),
-			 (unsigned long long)atomic_load(&m->requests[5]));
-	ferry_buf_printf(&b, "# HELP ferry_mirror_response_bytes_total Response body bytes.\n"
-			     "# TYPE ferry_mirror_response_bytes_total counter\n"
-			     "ferry_mirror_response_bytes_total %llu\n",
-			 (unsigned long long)atomic_load(&m->bytes));
-	ferry_buf_puts(&b, "# HELP ferry_mirror_request_duration_seconds Time to answer.\n"
-			   "# TYPE ferry_mirror_request_duration_seconds histogram\n");
-	for (i = 0; i < FERRY_MIRROR_BUCKETS; i++) {
+			error = ferry_buf_printf(&b, "ferry_mirror_requests_total{code=\"%zu\"} %llu\n",
+						 i, (unsigned long long)atomic_load(&m->by_code[i]));
+	if (!error)
+		error = ferry_buf_puts(&b, "# HELP ferry_mirror_errors_total Requests answered "
+					   "with 4xx or 5xx.\n"
+					   "# TYPE ferry_mirror_errors_total counter\n");
+	if (!error)
+		error = ferry_buf_printf(&b, "ferry_mirror_errors_total{class=\"4xx\"} %llu\n"
+					     "ferry_mirror_errors_total{class=\"5xx\"} %llu\n",
+					 (unsigned long long)atomic_load(&m->requests[4]),
+					 (unsigned long long)atomic_load(&m->requests[5]));
+	if (!error)
+		error = ferry_buf_printf(&b, "# HELP ferry_mirror_response_bytes_total Response "
+					     "body bytes.\n"
+					     "# TYPE ferry_mirror_response_bytes_total counter\n"
+					     "ferry_mirror_response_bytes_total %llu\n",
+					 (unsigned long long)atomic_load(&m->bytes));
+	if (!error)
+		error = ferry_buf_puts(&b, "# HELP ferry_mirror_request_duration_seconds Time to "
+					   "answer.\n"
+					   "# TYPE ferry_mirror_request_duration_seconds histogram\n");
+	for (i = 0; i < FERRY_MIRROR_BUCKETS && !error; i++) {
 		cum += atomic_load(&m->latency_bucket[i]);
-		ferry_buf_printf(&b, "ferry_mirror_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-				 bucket_le[i], cum);
+		error = ferry_buf_printf(&b, "ferry_mirror_request_duration_seconds_bucket"
+					 "{le=\"%g\"} %llu\n", bucket_le[i], cum);
 	}
-	ferry_buf_printf(&b, "ferry_mirror_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-			     "ferry_mirror_request_duration_seconds_sum %.6f\n"
-			     "ferry_mirror_request_duration_seconds_count %llu\n",
-			 (unsigned long long)atomic_load(&m->latency_count),
-			 (double)atomic_load(&m->latency_sum_us) / 1e6,
-			 (unsigned long long)atomic_load(&m->latency_count));
-	ferry_buf_printf(&b, "# HELP ferry_store_tagged_bytes Bytes of the manifests and indexes the store tags.\n"
-			     "# TYPE ferry_store_tagged_bytes gauge\nferry_store_tagged_bytes %llu\n",
-			 (unsigned long long)store_bytes(m));
+	if (!error)
+		error = ferry_buf_printf(&b, "ferry_mirror_request_duration_seconds_bucket"
+					     "{le=\"+Inf\"} %llu\n"
+					     "ferry_mirror_request_duration_seconds_sum %.6f\n"
+					     "ferry_mirror_request_duration_seconds_count %llu\n",
+					 (unsigned long long)atomic_load(&m->latency_count),
+					 (double)atomic_load(&m->latency_sum_us) / 1e6,
+					 (unsigned long long)atomic_load(&m->latency_count));
+	if (!error)
+		error = ferry_buf_printf(&b, "# HELP ferry_store_tagged_bytes Bytes of the manifests "
+					     "and indexes the store tags.\n"
+					     "# TYPE ferry_store_tagged_bytes gauge\n"
+					     "ferry_store_tagged_bytes %llu\n",
+					 (unsigned long long)store_bytes(m));
+	if (error < 0) {
+		ferry_buf_dispose(&b);
+		return ferry_mirror__error(c, r, 500, "UNKNOWN", "out of memory");
+	}
 	{
 		size_t len = b.size;   /* before detaching resets it */
 

@@ -135,7 +135,7 @@ static int check_map(cfg_ctx *c, yaml_node_t *map, const char *what,
 			ferry_buf m = FERRY_BUF_INIT;
 			int error;
 
-			ferry_buf_printf(&m, "unknown key in %s:", what);
+			ferry_buf_printf_best_effort(&m, "unknown key in %s:", what);
 			error = fail(c, node(c, a->key), m.ptr ? m.ptr : "unknown key", k);
 			ferry_buf_dispose(&m);
 			return error;

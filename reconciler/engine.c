@@ -416,7 +416,9 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 			goto unlock;
 		}
 	}
-	stack_source(&source, stack);
+	/* the event's source is what a revision's provenance is looked up by */
+	if ((error = stack_source(&source, stack)) < 0)
+		goto unlock;
 
 	/* What should run. */
 	if (trigger == FERRY_TRIGGER_DOWN) {
@@ -477,8 +479,8 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 		rerr = ferry_runtime_drift(&drift, &checked, &detail, rc->cfg, stack, s.expected,
 					  s.file, &topts);
 		if (rerr < 0) {
-			ferry_buf_printf(&detail, "%sdrift check failed: %s", detail.size ? "; " : "",
-					 ferry_error_last());
+			ferry_buf_printf_best_effort(&detail, "%sdrift check failed: %s",
+						     detail.size ? "; " : "", ferry_error_last());
 			ferry_error_clear();
 		}
 	}
@@ -507,11 +509,14 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 		if (rerr == 0 && frozen) {
 			apply = 0;
 			outcome = "frozen";
-			ferry_buf_printf(&err, "sync blocked by the freeze file %s at %.12s: %s",
-					 stack->freeze_file, rev.id, why.ptr ? why.ptr : "");
+			ferry_buf_printf_best_effort(&err,
+						     "sync blocked by the freeze file %s at %.12s: %s",
+						     stack->freeze_file, rev.id,
+						     why.ptr ? why.ptr : "");
 			if (trigger == FERRY_TRIGGER_MANUAL)
 				error = ferry_error_set(FERRY_EVERIFY, "stack '%s': %s", stack->name,
-							err.ptr);
+							err.ptr ? err.ptr
+							: "sync blocked by the freeze file");
 		}
 		ferry_buf_dispose(&why);
 	}
@@ -533,9 +538,10 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 		}
 		images = images_json(&r);
 		if (r.exceptions.size)
-			ferry_buf_printf(&detail, "%sworkload policy exceptions (%s): %s",
-					 detail.size ? "; " : "", stack->workload_reason,
-					 r.exceptions.ptr);
+			ferry_buf_printf_best_effort(&detail,
+						     "%sworkload policy exceptions (%s): %s",
+						     detail.size ? "; " : "",
+						     stack->workload_reason, r.exceptions.ptr);
 		if (rc->dry_run) {
 			outcome = "dry-run";
 			goto unlock;
@@ -546,11 +552,12 @@ int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 		 * the stack's rollout-timeout; reported, never a failed apply. */
 		if (ferry_runtime_health(&rollout, &health, rc->cfg, stack, file.ptr,
 					 stack->rollout_timeout, &topts) < 0) {
-			ferry_buf_printf(&health, "rollout unknown: %s", ferry_error_last());
+			ferry_buf_printf_best_effort(&health, "rollout unknown: %s",
+						     ferry_error_last());
 			ferry_error_clear();
 		}
 		if (!changed && drift)
-			ferry_buf_printf(&detail, "%s", " (corrected)");
+			ferry_buf_printf_best_effort(&detail, "%s", " (corrected)");
 		if (changed && s.applied) {
 			free(s.previous);
 			s.previous = s.applied;
@@ -581,7 +588,7 @@ record:
 		goto unlock;
 	}
 	if (error < 0 && !err.size)
-		ferry_buf_puts(&err, ferry_error_last());
+		ferry_buf_printf_best_effort(&err, "%s", ferry_error_last());
 	ev.time = now;
 	ev.stack = stack->name;
 	ev.trigger = ferry_trigger_name(trigger);
@@ -597,15 +604,18 @@ record:
 	ev.outcome = outcome;
 	ev.drift = drift;
 	if (health.size)
-		ferry_buf_printf(detail.size ? &detail : &log, "%s%s",
-				 detail.size ? "; " : log.size ? "\n" : "", health.ptr);
+		ferry_buf_printf_best_effort(detail.size ? &detail : &log, "%s%s",
+					     detail.size ? "; " : log.size ? "\n" : "", health.ptr);
 	ev.detail = detail.size ? detail.ptr : (log.size ? log.ptr : NULL);
 	ev.error = err.size ? err.ptr : NULL;
 	s.last_cycle = now;
 	free(s.outcome);
 	s.outcome = strdup(outcome);
 	free(s.drift);
-	s.drift = drift && strcmp(outcome, "applied") && detail.size ? strdup(detail.ptr) : NULL;
+	/* the state's drift is its text: a detail that could not be written
+	 * still records that there is drift */
+	s.drift = drift && strcmp(outcome, "applied")
+		  ? strdup(detail.size ? detail.ptr : "drift (its detail could not be kept)") : NULL;
 	if (trigger == FERRY_TRIGGER_DOWN && !error) {
 		free(s.applied);
 		free(s.expected);
@@ -630,15 +640,17 @@ unlock:
 	snprintf(out->revision, sizeof(out->revision), "%s", rev.id);
 	if (!strcmp(outcome, "frozen") || !strcmp(outcome, "drift-reported") ||
 	    !strcmp(outcome, "out-of-sync") || (!strcmp(outcome, "applied") && drift))
-		ferry_buf_printf(&msg, "%s", err.size ? err.ptr : detail.ptr ? detail.ptr : "");
+		ferry_buf_printf_best_effort(&msg, "%s",
+					     err.size ? err.ptr : detail.ptr ? detail.ptr : "");
 	else if (health.size && rollout != FERRY_ROLLOUT_READY)
-		ferry_buf_puts(&msg, health.ptr);
+		ferry_buf_printf_best_effort(&msg, "%s", health.ptr);
 	else if (trigger == FERRY_TRIGGER_ROLLBACK && !error)
-		ferry_buf_printf(&msg, stack->auto_sync
-				 ? "auto-sync is on: the stack is held at %.12s; polls and webhooks "
-				   "will not move it until 'ferry reconcile sync %s'"
-				 : "auto-sync is off: %.12s stays until the next 'ferry reconcile "
-				   "sync %s'", rev.id, stack->name);
+		ferry_buf_printf_best_effort(&msg, stack->auto_sync
+					     ? "auto-sync is on: the stack is held at %.12s; polls "
+					       "and webhooks will not move it until 'ferry "
+					       "reconcile sync %s'"
+					     : "auto-sync is off: %.12s stays until the next "
+					       "'ferry reconcile sync %s'", rev.id, stack->name);
 	out->message = ferry_buf_detach(&msg);
 	if (fd >= 0)
 		close(fd);
@@ -1077,15 +1089,17 @@ int ferry_reconciler_ready(size_t *pending, ferry_reconciler *rc)
 }
 
 /* One gauge per stack of `cfg`: its HELP and TYPE lines, then `v[i]`. */
-static void metrics_gauge(ferry_buf *out, const char *name, const char *help,
-			  const ferry_reconcile_config *cfg, const int64_t *v)
+static int metrics_gauge(ferry_buf *out, const char *name, const char *help,
+			 const ferry_reconcile_config *cfg, const int64_t *v)
 {
 	size_t i;
+	int error;
 
-	ferry_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
-	for (i = 0; i < cfg->nstacks; i++)
-		ferry_buf_printf(out, "%s{stack=\"%s\"} %lld\n", name, cfg->stacks[i].name,
-				 (long long)v[i]);
+	error = ferry_buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+	for (i = 0; i < cfg->nstacks && !error; i++)
+		error = ferry_buf_printf(out, "%s{stack=\"%s\"} %lld\n", name, cfg->stacks[i].name,
+					 (long long)v[i]);
+	return error;
 }
 
 int ferry_reconciler_metrics(ferry_buf *out, ferry_reconciler *rc)
@@ -1110,8 +1124,9 @@ int ferry_reconciler_metrics(ferry_buf *out, ferry_reconciler *rc)
 	if (error < 0)
 		goto done;
 
+	/* a sample left out would read as a reset counter */
 	pthread_mutex_lock(&rc->lock);
-	ferry_buf_printf(out,
+	error = ferry_buf_printf(out,
 		"# HELP ferry_reconcile_stacks Stacks in the running config.\n"
 		"# TYPE ferry_reconcile_stacks gauge\n"
 		"ferry_reconcile_stacks %zu\n"
@@ -1122,48 +1137,61 @@ int ferry_reconciler_metrics(ferry_buf *out, ferry_reconciler *rc)
 		"# HELP ferry_reconcile_sync_total Cycles the daemon ran, by stack and outcome.\n"
 		"# TYPE ferry_reconcile_sync_total counter\n",
 		n, (unsigned long long)rc->reloads[0], (unsigned long long)rc->reloads[1]);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !error; i++) {
 		stack_metrics *m = metrics_of(rc, cfg->stacks[i].name);
 
-		for (j = 0; m && j < NOUTCOMES; j++)
-			ferry_buf_printf(out, "ferry_reconcile_sync_total{stack=\"%s\",outcome=\"%s\"} "
-					 "%llu\n", m->name, metric_outcomes[j],
-					 (unsigned long long)m->outcomes[j]);
+		for (j = 0; m && j < NOUTCOMES && !error; j++)
+			error = ferry_buf_printf(out, "ferry_reconcile_sync_total"
+						 "{stack=\"%s\",outcome=\"%s\"} %llu\n", m->name,
+						 metric_outcomes[j],
+						 (unsigned long long)m->outcomes[j]);
 		v[n + i] = m ? m->last_success : 0;
 		v[2 * n + i] = m ? m->drift != 0 : 0;
 	}
-	metrics_gauge(out, "ferry_reconcile_last_success_timestamp_seconds", "When a cycle last "
-		      "applied or found the stack in sync (0: never).", cfg, v + n);
-	metrics_gauge(out, "ferry_reconcile_drift", "1 when the last cycle found the live state "
-		      "differing from what was applied.", cfg, v + 2 * n);
-	metrics_gauge(out, "ferry_reconcile_suspended", "1 when the stack is suspended.", cfg, v);
-	ferry_buf_puts(out, "# HELP ferry_reconcile_apply_duration_seconds Checkout, render and "
-		       "apply of a stack.\n"
-		       "# TYPE ferry_reconcile_apply_duration_seconds histogram\n");
-	for (i = 0; i < n; i++) {
+	if (!error)
+		error = metrics_gauge(out, "ferry_reconcile_last_success_timestamp_seconds",
+				      "When a cycle last applied or found the stack in sync "
+				      "(0: never).", cfg, v + n);
+	if (!error)
+		error = metrics_gauge(out, "ferry_reconcile_drift", "1 when the last cycle found "
+				      "the live state differing from what was applied.", cfg,
+				      v + 2 * n);
+	if (!error)
+		error = metrics_gauge(out, "ferry_reconcile_suspended",
+				      "1 when the stack is suspended.", cfg, v);
+	if (!error)
+		error = ferry_buf_puts(out, "# HELP ferry_reconcile_apply_duration_seconds "
+				       "Checkout, render and apply of a stack.\n"
+				       "# TYPE ferry_reconcile_apply_duration_seconds histogram\n");
+	for (i = 0; i < n && !error; i++) {
 		stack_metrics *m = metrics_of(rc, cfg->stacks[i].name);
 
 		if (!m)
 			continue;
-		for (j = 0; j < NBUCKETS; j++)
-			ferry_buf_printf(out, "ferry_reconcile_apply_duration_seconds_bucket"
-					 "{stack=\"%s\",le=\"%g\"} %llu\n", m->name,
-					 metric_buckets[j], (unsigned long long)m->buckets[j]);
-		ferry_buf_printf(out, "ferry_reconcile_apply_duration_seconds_bucket"
-				 "{stack=\"%s\",le=\"+Inf\"} %llu\n"
-				 "ferry_reconcile_apply_duration_seconds_sum{stack=\"%s\"} %.6f\n"
-				 "ferry_reconcile_apply_duration_seconds_count{stack=\"%s\"} %llu\n",
-				 m->name, (unsigned long long)m->count, m->name, m->sum, m->name,
-				 (unsigned long long)m->count);
+		for (j = 0; j < NBUCKETS && !error; j++)
+			error = ferry_buf_printf(out, "ferry_reconcile_apply_duration_seconds_bucket"
+						 "{stack=\"%s\",le=\"%g\"} %llu\n", m->name,
+						 metric_buckets[j],
+						 (unsigned long long)m->buckets[j]);
+		if (!error)
+			error = ferry_buf_printf(out, "ferry_reconcile_apply_duration_seconds_bucket"
+						 "{stack=\"%s\",le=\"+Inf\"} %llu\n"
+						 "ferry_reconcile_apply_duration_seconds_sum"
+						 "{stack=\"%s\"} %.6f\n"
+						 "ferry_reconcile_apply_duration_seconds_count"
+						 "{stack=\"%s\"} %llu\n",
+						 m->name, (unsigned long long)m->count, m->name,
+						 m->sum, m->name, (unsigned long long)m->count);
 	}
-	ferry_buf_printf(out, "# HELP ferry_reconcile_notifications_total Notifications of "
-			 "health changes, by delivery result.\n"
-			 "# TYPE ferry_reconcile_notifications_total counter\n"
-			 "ferry_reconcile_notifications_total{result=\"sent\"} %llu\n"
-			 "ferry_reconcile_notifications_total{result=\"failed\"} %llu\n",
-			 (unsigned long long)rc->notified[0], (unsigned long long)rc->notified[1]);
+	if (!error)
+		error = ferry_buf_printf(out, "# HELP ferry_reconcile_notifications_total "
+					 "Notifications of health changes, by delivery result.\n"
+					 "# TYPE ferry_reconcile_notifications_total counter\n"
+					 "ferry_reconcile_notifications_total{result=\"sent\"} %llu\n"
+					 "ferry_reconcile_notifications_total{result=\"failed\"} %llu\n",
+					 (unsigned long long)rc->notified[0],
+					 (unsigned long long)rc->notified[1]);
 	pthread_mutex_unlock(&rc->lock);
-	error = out->ptr ? 0 : ferry_error_oom();
 done:
 	free(v);
 	return error;
@@ -1309,15 +1337,20 @@ static void reload_event(ferry_reconciler *rc, const ferry_stack *stack, const c
 	ferry_buf source = FERRY_BUF_INIT;
 
 	memset(&ev, 0, sizeof(ev));
-	if (stack)
-		stack_source(&source, stack);
-	else
-		ferry_buf_printf(&source, "config:%s", rc->config_path);
+	/* an event with a wrong source would say something false: not written */
+	if ((stack ? stack_source(&source, stack)
+		   : ferry_buf_printf(&source, "config:%s", rc->config_path)) < 0) {
+		ferry_log(FERRY_LOG_WARN, "reload: event '%s' not written: %s", outcome,
+			  ferry_error_last());
+		ferry_error_clear();
+		ferry_buf_dispose(&source);
+		return;
+	}
 	ev.time = (int64_t)time(NULL);
 	ev.stack = stack ? stack->name : "*";
 	ev.trigger = ferry_trigger_name(FERRY_TRIGGER_RELOAD);
 	ev.actor = actor ? actor : "ferry";
-	ev.source = source.ptr ? source.ptr : "config";
+	ev.source = source.ptr;
 	ev.ref = stack ? stack->ref : NULL;
 	ev.runtime = stack ? runtime_name(stack->runtime) : "-";
 	ev.outcome = outcome;
@@ -1849,8 +1882,9 @@ int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json)
 	int error = 0;
 
 	if (!json)
-		ferry_buf_printf(out, "%-16s %-22s %-12s %-12s %-6s %-20s %-20s %s\n", "STACK", "REF",
-				 "DESIRED", "APPLIED", "DRIFT", "LAST SYNC", "NEXT POLL", "LAST OUTCOME");
+		error = ferry_buf_printf(out, "%-16s %-22s %-12s %-12s %-6s %-20s %-20s %s\n",
+					 "STACK", "REF", "DESIRED", "APPLIED", "DRIFT", "LAST SYNC",
+					 "NEXT POLL", "LAST OUTCOME");
 	for (i = 0; i < rc->cfg->nstacks && !error; i++) {
 		const ferry_stack *stack = &rc->cfg->stacks[i];
 		ferry_store_stack_state s;
@@ -1877,19 +1911,19 @@ int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json)
 		ferry_error_clear();
 		desired = s.hold ? s.hold : rev.id;
 		if (stack->source == FERRY_SRC_GIT)
-			ferry_buf_printf(&ref, "%s@%s%s", stack->repo,
-					 stack->ref_kind == FERRY_REF_BRANCH ? ""
-					 : stack->ref_kind == FERRY_REF_TAG ? "tag:" : "commit:",
-					 stack->ref);
+			error = ferry_buf_printf(&ref, "%s@%s%s", stack->repo,
+						 stack->ref_kind == FERRY_REF_BRANCH ? ""
+						 : stack->ref_kind == FERRY_REF_TAG ? "tag:"
+						 : "commit:", stack->ref);
 		else
-			ferry_buf_puts(&ref, stack->ref);
+			error = ferry_buf_puts(&ref, stack->ref);
 		fmt_time(last, sizeof(last), s.applied_time);
 		if (!stack->auto_sync && !s.next_poll)
 			snprintf(next, sizeof(next), "manual");
 		else
 			fmt_time(next, sizeof(next), s.next_poll);
 		fmt_time(since, sizeof(since), sus.time);
-		if (json) {
+		if (!error && json) {
 			json_array_append_new(arr, json_pack(
 				"{s:s,s:s,s:s,s:o,s:o,s:b,s:o,s:o,s:o,s:o,s:b,s:b,s:o}",
 				"stack", stack->name,
@@ -1907,15 +1941,18 @@ int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json)
 					    "reason", sus.reason ? json_string(sus.reason) : json_null(),
 					    "since", since)
 				: json_null()));
-		} else {
-			ferry_buf_printf(out, "%-16s %-22s %-12.12s %-12.12s %-6s %-20s %-20s %s%s",
-					 stack->name, ref.ptr, desired, s.applied ? s.applied : "-",
-					 s.drift ? "yes" : "no", last, next,
-					 s.outcome ? s.outcome : "-", s.hold ? " (held)" : "");
-			if (suspended)
-				ferry_buf_printf(out, " (suspended by %s%s%s)", sus.actor,
-						 sus.reason ? ": " : "", sus.reason ? sus.reason : "");
-			ferry_buf_puts(out, "\n");
+		} else if (!error) {
+			error = ferry_buf_printf(out, "%-16s %-22s %-12.12s %-12.12s %-6s %-20s %-20s "
+						 "%s%s", stack->name, ref.ptr, desired,
+						 s.applied ? s.applied : "-", s.drift ? "yes" : "no",
+						 last, next, s.outcome ? s.outcome : "-",
+						 s.hold ? " (held)" : "");
+			if (!error && suspended)
+				error = ferry_buf_printf(out, " (suspended by %s%s%s)", sus.actor,
+							 sus.reason ? ": " : "",
+							 sus.reason ? sus.reason : "");
+			if (!error)
+				error = ferry_buf_puts(out, "\n");
 		}
 		ferry_store_stack_suspension_dispose(&sus);
 		ferry_buf_dispose(&ref);
@@ -1942,6 +1979,7 @@ static int history_row(const ferry_store_stack_event *ev, void *payload)
 {
 	history_ctx *h = payload;
 	char when[32], actor[128], text[1024];
+	int error = 0;
 
 	ferry_time_format(when, sizeof(when), ev->time);
 	if (h->json)
@@ -1951,19 +1989,24 @@ static int history_row(const ferry_store_stack_event *ev, void *payload)
 	 * quote outside text, and rows may predate escaping at the source:
 	 * every line is escaped here too (escaping is idempotent). */
 	ferry_escape_bytes(actor, sizeof(actor), ev->actor, strlen(ev->actor));
-	ferry_buf_printf(h->out, "%-20s %-12s %-9s %-24.24s %-12.12s %-14s %-5s", when, ev->stack,
-			 ev->trigger, actor, ev->revision ? ev->revision : "-", ev->outcome,
-			 ev->drift ? "yes" : "no");
-	if (ev->channel)
-		ferry_buf_printf(h->out, " %s#%lld (%.12s)", ev->channel, (long long)ev->sequence,
-				 ev->bundle_id ? ev->bundle_id : "?");
+	if ((error = ferry_buf_printf(h->out, "%-20s %-12s %-9s %-24.24s %-12.12s %-14s %-5s",
+				      when, ev->stack, ev->trigger, actor,
+				      ev->revision ? ev->revision : "-", ev->outcome,
+				      ev->drift ? "yes" : "no")) < 0 ||
+	    (ev->channel &&
+	     (error = ferry_buf_printf(h->out, " %s#%lld (%.12s)", ev->channel,
+				       (long long)ev->sequence,
+				       ev->bundle_id ? ev->bundle_id : "?")) < 0))
+		return error;
 	if (ev->error)
-		ferry_buf_printf(h->out, " error: %s", ferry_escape_bytes(text, sizeof(text), ev->error,
-									   strlen(ev->error)) ? text : "");
+		error = ferry_buf_printf(h->out, " error: %s",
+					 ferry_escape_bytes(text, sizeof(text), ev->error,
+							    strlen(ev->error)) ? text : "");
 	else if (ev->detail && ev->drift)
-		ferry_buf_printf(h->out, " drift: %s", ferry_escape_bytes(text, sizeof(text), ev->detail,
-									   strlen(ev->detail)) ? text : "");
-	return ferry_buf_puts(h->out, "\n");
+		error = ferry_buf_printf(h->out, " drift: %s",
+					 ferry_escape_bytes(text, sizeof(text), ev->detail,
+							    strlen(ev->detail)) ? text : "");
+	return error < 0 ? error : ferry_buf_puts(h->out, "\n");
 }
 
 int ferry_reconciler_history(ferry_buf *out, ferry_reconciler *rc, const char *stack,
@@ -1974,9 +2017,12 @@ int ferry_reconciler_history(ferry_buf *out, ferry_reconciler *rc, const char *s
 
 	if (!h.arr)
 		return ferry_error_oom();
-	if (!json)
-		ferry_buf_printf(out, "%-20s %-12s %-9s %-24s %-12s %-14s %-5s %s\n", "TIME", "STACK",
-				 "TRIGGER", "ACTOR", "REVISION", "OUTCOME", "DRIFT", "BUNDLE / DETAIL");
+	if (!json && (error = ferry_buf_printf(out, "%-20s %-12s %-9s %-24s %-12s %-14s %-5s %s\n",
+					       "TIME", "STACK", "TRIGGER", "ACTOR", "REVISION",
+					       "OUTCOME", "DRIFT", "BUNDLE / DETAIL")) < 0) {
+		json_decref(h.arr);
+		return error;
+	}
 	pthread_mutex_lock(&rc->db);
 	error = ferry_store_stack_event_foreach(rc->st, stack, limit, history_row, &h);
 	pthread_mutex_unlock(&rc->db);

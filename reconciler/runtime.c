@@ -41,6 +41,7 @@ typedef struct {
 	size_t n;
 	ferry_buf env1, env2;
 	const char *env[3];
+	int error;   /* building the command failed: run() reports it */
 } cmd;
 
 static void push(cmd *c, const char *arg)
@@ -71,10 +72,14 @@ static int run(const cmd *c, const ferry_runtime_options *opts, ferry_buf *log, 
 	ferry_buf line = FERRY_BUF_INIT, err = FERRY_BUF_INIT;
 	int status = 0, error;
 
+	/* without its environment podman would run with another configuration */
+	if (c->error < 0)
+		return ferry_error_set(c->error, "cannot run '%s': %s", c->v[0],
+				       ferry_error_name(c->error));
 	if ((error = ferry_spawn_format(&line, c->v)) < 0)
 		goto done;
 	if (log)
-		ferry_buf_printf(log, "%s%s", log->size ? "\n" : "", line.ptr);
+		ferry_buf_printf_best_effort(log, "%s%s", log->size ? "\n" : "", line.ptr);
 	if (opts && opts->dry_run) {
 		if (opts->out)
 			fprintf(opts->out, "%s\n", line.ptr);
@@ -118,11 +123,12 @@ static void podman_base(cmd *c, const ferry_reconcile_config *cfg)
 		push(c, cfg->podman.storage_driver);
 	}
 	if (cfg->podman.containers_conf &&
-	    ferry_buf_printf(&c->env1, "CONTAINERS_CONF=%s", cfg->podman.containers_conf) == 0)
+	    (c->error = ferry_buf_printf(&c->env1, "CONTAINERS_CONF=%s",
+					 cfg->podman.containers_conf)) == 0)
 		c->env[e++] = c->env1.ptr;
-	if (cfg->podman.registries_conf &&
-	    ferry_buf_printf(&c->env2, "CONTAINERS_REGISTRIES_CONF=%s",
-			     cfg->podman.registries_conf) == 0)
+	if (cfg->podman.registries_conf && !c->error &&
+	    (c->error = ferry_buf_printf(&c->env2, "CONTAINERS_REGISTRIES_CONF=%s",
+					 cfg->podman.registries_conf)) == 0)
 		c->env[e++] = c->env2.ptr;
 	c->env[e] = NULL;
 }
@@ -308,22 +314,28 @@ static int podman_drift_in(int *drift, ferry_buf *detail, const ferry_reconcile_
 			}
 			if (!found) {
 				*drift = 1;
-				ferry_buf_printf(detail, "%s%s/%s container %s is missing",
-						 detail->size ? "; " : "", kind, wname, cname);
+				ferry_buf_printf_best_effort(detail,
+							     "%s%s/%s container %s is missing",
+							     detail->size ? "; " : "", kind, wname,
+							     cname);
 			} else {
 				const char *state = json_string_value(json_object_get(found, "State"));
 				const char *img = json_string_value(json_object_get(found, "Image"));
 
 				if (!state || strcmp(state, "running")) {
 					*drift = 1;
-					ferry_buf_printf(detail, "%s%s/%s container %s is %s",
-							 detail->size ? "; " : "", kind, wname, cname,
-							 state ? state : "not running");
+					ferry_buf_printf_best_effort(detail,
+								     "%s%s/%s container %s is %s",
+								     detail->size ? "; " : "", kind,
+								     wname, cname,
+								     state ? state : "not running");
 				} else if (!img || strcmp(img, image)) {
 					*drift = 1;
-					ferry_buf_printf(detail, "%s%s/%s container %s runs %s, not %s",
-							 detail->size ? "; " : "", kind, wname, cname,
-							 img ? img : "?", image);
+					ferry_buf_printf_best_effort(detail,
+								     "%s%s/%s container %s runs %s, not %s",
+								     detail->size ? "; " : "", kind,
+								     wname, cname, img ? img : "?",
+								     image);
 				}
 			}
 		}
@@ -341,8 +353,8 @@ static int podman_drift_in(int *drift, ferry_buf *detail, const ferry_reconcile_
 				known = 1;
 		if (!known && !strstr(detail->ptr ? detail->ptr : "", lw)) {
 			*drift = 1;
-			ferry_buf_printf(detail, "%sunexpected workload %s", detail->size ? "; " : "",
-					 lw);
+			ferry_buf_printf_best_effort(detail, "%sunexpected workload %s",
+						     detail->size ? "; " : "", lw);
 		}
 	}
 done:
@@ -516,24 +528,24 @@ static json_t *kube_items(json_t *doc)
 	return one;
 }
 
-/* "deployment.apps" for apiVersion apps/v1, "configmap" for v1. */
+/* "deployment.apps" for apiVersion apps/v1, "configmap" for v1; 1 when
+ * `obj` names no kind. */
 static int kube_kind(ferry_buf *out, json_t *obj)
 {
 	const char *kind = jstr(obj, "kind", NULL), *av = jstr(obj, "apiVersion", NULL);
 	const char *slash = av ? strchr(av, '/') : NULL;
 	size_t i;
+	int error;
 
 	if (!kind)
-		return -1;
+		return 1;
 	for (i = 0; kind[i]; i++) {
 		char ch = kind[i] >= 'A' && kind[i] <= 'Z' ? (char)(kind[i] + 32) : kind[i];
 
-		if (ferry_buf_put(out, &ch, 1) < 0)
-			return -1;
+		if ((error = ferry_buf_put(out, &ch, 1)) < 0)
+			return error;
 	}
-	if (slash)
-		ferry_buf_printf(out, ".%.*s", (int)(slash - av), av);
-	return 0;
+	return slash ? ferry_buf_printf(out, ".%.*s", (int)(slash - av), av) : 0;
 }
 
 static int applied_by_ferry(json_t *obj)
@@ -614,12 +626,15 @@ static int kube_prune(const ferry_reconcile_config *cfg, const ferry_stack *stac
 	    (error = ferry_buf_puts(&kinds, kube_prune_kinds)) < 0)
 		goto done;
 	a = kube_items(applied);
+	/* a kind left out would leave its objects unpruned */
 	json_array_foreach(a, i, obj) {
 		ferry_buf k = FERRY_BUF_INIT;
 
-		if (kube_kind(&k, obj) == 0 && k.ptr && !in_list(kinds.ptr, k.ptr))
-			ferry_buf_printf(&kinds, ",%s", k.ptr);
+		if ((error = kube_kind(&k, obj)) == 0 && k.ptr && !in_list(kinds.ptr, k.ptr))
+			error = ferry_buf_printf(&kinds, ",%s", k.ptr);
 		ferry_buf_dispose(&k);
+		if (error < 0)
+			goto done;
 	}
 	if ((error = kube_get(&live, cfg, stack, o, log, kinds.ptr, "-l", selector)) < 0 ||
 	    o->dry_run)
@@ -638,7 +653,7 @@ static int kube_prune(const ferry_reconcile_config *cfg, const ferry_stack *stac
 		if (keep)
 			continue;
 		offs[n++] = names.size;
-		if (kube_kind(&names, obj) < 0 ||
+		if (kube_kind(&names, obj) != 0 ||
 		    ferry_buf_printf(&names, "/%s", name) < 0 || ferry_buf_put(&names, "", 1) < 0) {
 			error = ferry_error_oom();
 			goto done;
@@ -724,22 +739,24 @@ ferry_rollout ferry_runtime__rollout(ferry_buf *why, json_t *obj)
 			reason = jstr(c, "reason", NULL);
 			if (!strcmp(jstr(c, "type", NULL) ? jstr(c, "type", NULL) : "", "Progressing") &&
 			    reason && !strcmp(reason, "ProgressDeadlineExceeded")) {
-				ferry_buf_puts(why, "exceeded its progress deadline");
+				ferry_buf_printf_best_effort(why, "%s",
+							     "exceeded its progress deadline");
 				return FERRY_ROLLOUT_FAILED;
 			}
 		}
 		want = spec_replicas(obj);
 		if (jint(status, "updatedReplicas", NULL) < want)
-			ferry_buf_printf(why, "%lld of %lld new replicas updated",
-					 (long long)jint(status, "updatedReplicas", NULL), (long long)want);
+			ferry_buf_printf_best_effort(why, "%lld of %lld new replicas updated",
+						     (long long)jint(status, "updatedReplicas", NULL),
+						     (long long)want);
 		else if (jint(status, "replicas", NULL) > jint(status, "updatedReplicas", NULL))
-			ferry_buf_printf(why, "%lld old replicas pending termination",
-					 (long long)(jint(status, "replicas", NULL) -
-						     jint(status, "updatedReplicas", NULL)));
+			ferry_buf_printf_best_effort(why, "%lld old replicas pending termination",
+						     (long long)(jint(status, "replicas", NULL) -
+								 jint(status, "updatedReplicas", NULL)));
 		else if (jint(status, "availableReplicas", NULL) < jint(status, "updatedReplicas", NULL))
-			ferry_buf_printf(why, "%lld of %lld updated replicas available",
-					 (long long)jint(status, "availableReplicas", NULL),
-					 (long long)jint(status, "updatedReplicas", NULL));
+			ferry_buf_printf_best_effort(why, "%lld of %lld updated replicas available",
+						     (long long)jint(status, "availableReplicas", NULL),
+						     (long long)jint(status, "updatedReplicas", NULL));
 		else
 			return FERRY_ROLLOUT_READY;
 		return FERRY_ROLLOUT_PROGRESSING;
@@ -751,14 +768,16 @@ ferry_rollout ferry_runtime__rollout(ferry_buf *why, json_t *obj)
 			goto unobserved;
 		want = spec_replicas(obj);
 		if (jint(status, "readyReplicas", NULL) < want)
-			ferry_buf_printf(why, "%lld of %lld pods ready",
-					 (long long)jint(status, "readyReplicas", NULL), (long long)want);
+			ferry_buf_printf_best_effort(why, "%lld of %lld pods ready",
+						     (long long)jint(status, "readyReplicas", NULL),
+						     (long long)want);
 		else if (jstr(status, "updateRevision", NULL) &&
 			 strcmp(jstr(status, "updateRevision", NULL),
 				jstr(status, "currentRevision", NULL)
 				? jstr(status, "currentRevision", NULL) : ""))
-			ferry_buf_printf(why, "%lld of %lld pods at the new revision",
-					 (long long)jint(status, "updatedReplicas", NULL), (long long)want);
+			ferry_buf_printf_best_effort(why, "%lld of %lld pods at the new revision",
+						     (long long)jint(status, "updatedReplicas", NULL),
+						     (long long)want);
 		else
 			return FERRY_ROLLOUT_READY;
 		return FERRY_ROLLOUT_PROGRESSING;
@@ -770,19 +789,21 @@ ferry_rollout ferry_runtime__rollout(ferry_buf *why, json_t *obj)
 			goto unobserved;
 		want = jint(status, "desiredNumberScheduled", NULL);
 		if (jint(status, "updatedNumberScheduled", NULL) < want)
-			ferry_buf_printf(why, "%lld of %lld new pods updated",
-					 (long long)jint(status, "updatedNumberScheduled", NULL),
-					 (long long)want);
+			ferry_buf_printf_best_effort(why, "%lld of %lld new pods updated",
+						     (long long)jint(status, "updatedNumberScheduled", NULL),
+						     (long long)want);
 		else if (jint(status, "numberAvailable", NULL) < want)
-			ferry_buf_printf(why, "%lld of %lld updated pods available",
-					 (long long)jint(status, "numberAvailable", NULL), (long long)want);
+			ferry_buf_printf_best_effort(why, "%lld of %lld updated pods available",
+						     (long long)jint(status, "numberAvailable", NULL),
+						     (long long)want);
 		else
 			return FERRY_ROLLOUT_READY;
 		return FERRY_ROLLOUT_PROGRESSING;
 	}
 	return FERRY_ROLLOUT_NONE;
 unobserved:
-	ferry_buf_printf(why, "generation %lld not yet observed by its controller", (long long)gen);
+	ferry_buf_printf_best_effort(why, "generation %lld not yet observed by its controller",
+				     (long long)gen);
 	return FERRY_ROLLOUT_PROGRESSING;
 }
 
@@ -811,9 +832,11 @@ static ferry_rollout rollout_look(ferry_buf *why, size_t *nworkloads, json_t *do
 		if (st > worst)
 			worst = st;
 		if (st != FERRY_ROLLOUT_READY)
-			ferry_buf_printf(why, "%s%s/%s %s", why->size ? ", " : "",
-					 jstr(obj, "kind", NULL), jstr(obj, "metadata", "name")
-					 ? jstr(obj, "metadata", "name") : "?", w.ptr ? w.ptr : "");
+			ferry_buf_printf_best_effort(why, "%s%s/%s %s", why->size ? ", " : "",
+						     jstr(obj, "kind", NULL),
+						     jstr(obj, "metadata", "name")
+						     ? jstr(obj, "metadata", "name") : "?",
+						     w.ptr ? w.ptr : "");
 	}
 	ferry_buf_dispose(&w);
 	json_decref(one);
@@ -870,12 +893,14 @@ int ferry_runtime_health(ferry_rollout *state, ferry_buf *detail,
 	}
 	if (*state == FERRY_ROLLOUT_NONE)
 		goto done;
-	ferry_buf_printf(detail, "%srollout %s", detail->size ? "; " : "", ferry_rollout_name(*state));
+	ferry_buf_printf_best_effort(detail, "%srollout %s", detail->size ? "; " : "",
+				     ferry_rollout_name(*state));
 	if (*state == FERRY_ROLLOUT_READY)
-		ferry_buf_printf(detail, " (%zu workload%s)", nworkloads, nworkloads == 1 ? "" : "s");
+		ferry_buf_printf_best_effort(detail, " (%zu workload%s)", nworkloads,
+					     nworkloads == 1 ? "" : "s");
 	else
-		ferry_buf_printf(detail, " after %llds: %.1000s", (now_ms() - start) / 1000,
-				 why.ptr ? why.ptr : "");
+		ferry_buf_printf_best_effort(detail, " after %llds: %.1000s",
+					     (now_ms() - start) / 1000, why.ptr ? why.ptr : "");
 done:
 	json_decref(doc);
 	ferry_buf_dispose(&out);
@@ -956,10 +981,11 @@ static void diff_changes(ferry_buf *detail, const char *text, size_t cap)
 		if (len > 5 && !strncmp(line, "diff ", 5)) {
 			for (slash = end; slash > line && slash[-1] != '/' && slash[-1] != ' '; slash--)
 				;
-			ferry_buf_printf(detail, "\n%.*s:", (int)(end - slash), slash);
+			ferry_buf_printf_best_effort(detail, "\n%.*s:", (int)(end - slash), slash);
 		} else if ((line[0] == '-' || line[0] == '+') &&
 			   strncmp(line, "--- ", 4) && strncmp(line, "+++ ", 4)) {
-			ferry_buf_printf(detail, "\n%.*s", (int)(len < 300 ? len : 300), line);
+			ferry_buf_printf_best_effort(detail, "\n%.*s", (int)(len < 300 ? len : 300),
+						     line);
 		}
 	}
 }
@@ -1001,7 +1027,7 @@ int ferry_runtime_drift(int *drift, int *checked, ferry_buf *detail,
 			*checked = 1;
 			if (status == 1) {
 				*drift = 1;
-				ferry_buf_puts(detail, "kubectl diff:");
+				ferry_buf_printf_best_effort(detail, "%s", "kubectl diff:");
 				diff_changes(detail, out.ptr ? out.ptr : "", 2000);
 			}
 		}

@@ -134,19 +134,23 @@ static enum MHD_Result serve_metrics(ferry_webhook *w, struct MHD_Connection *co
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	size_t i;
+	int error;
 
 	if (!w->metrics)
 		return fail(conn, MHD_HTTP_NOT_FOUND, "no metrics");
-	if (w->metrics(&text, w->payload) < 0) {
+	error = w->metrics(&text, w->payload);
+	if (!error)
+		error = ferry_buf_puts(&text, "# HELP ferry_reconcile_webhook_requests_total "
+				       "Requests to /hooks/ by result.\n"
+				       "# TYPE ferry_reconcile_webhook_requests_total counter\n");
+	for (i = 0; i < NRESULTS && !error; i++)
+		error = ferry_buf_printf(&text, "ferry_reconcile_webhook_requests_total"
+					 "{result=\"%s\"} %llu\n", results[i].result,
+					 (unsigned long long)w->results[i]);
+	if (error < 0) {
 		ferry_buf_dispose(&text);
 		return fail(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, ferry_error_last());
 	}
-	ferry_buf_puts(&text, "# HELP ferry_reconcile_webhook_requests_total Requests to "
-		       "/hooks/ by result.\n"
-		       "# TYPE ferry_reconcile_webhook_requests_total counter\n");
-	for (i = 0; i < NRESULTS; i++)
-		ferry_buf_printf(&text, "ferry_reconcile_webhook_requests_total{result=\"%s\"} "
-				 "%llu\n", results[i].result, (unsigned long long)w->results[i]);
 	if (!text.ptr) {
 		ferry_buf_dispose(&text);
 		return MHD_NO;

@@ -375,13 +375,16 @@ static int judge_security(ferry_rendered *r, const ferry_render_params *p, yaml_
 		ferry_buf caps = FERRY_BUF_INIT;
 		yaml_node_item_t *it;
 
+		/* the text records what the policy refused or let through */
 		if (add->type == YAML_SEQUENCE_NODE)
-			for (it = add->data.sequence.items.start; it < add->data.sequence.items.top;
-			     it++)
-				ferry_buf_printf(&caps, "%s%s", caps.size ? " " : "",
-						 str_of(d, *it) ? str_of(d, *it) : "?");
-		ferry_buf_printf(&caps, "%s%s", caps.size ? " in " : "", who);
-		error = judge(r, p, FERRY_RULE_CAPABILITIES, where, caps.ptr, NULL);
+			for (it = add->data.sequence.items.start;
+			     it < add->data.sequence.items.top && !error; it++)
+				error = ferry_buf_printf(&caps, "%s%s", caps.size ? " " : "",
+							 str_of(d, *it) ? str_of(d, *it) : "?");
+		if (!error)
+			error = ferry_buf_printf(&caps, "%s%s", caps.size ? " in " : "", who);
+		if (!error)
+			error = judge(r, p, FERRY_RULE_CAPABILITIES, where, caps.ptr, NULL);
 		ferry_buf_dispose(&caps);
 	}
 	if (!error && user && !strcmp(user, "0"))
@@ -422,10 +425,10 @@ static int judge_pod(ferry_rendered *r, const ferry_render_params *p, yaml_docum
 
 			if (!hp)
 				continue;
-			ferry_buf_printf(&what, "'%s' in volume %s", path ? path : "?",
-					 name ? name : "?");
-			error = judge(r, p, FERRY_RULE_HOST_PATH, where, what.ptr,
-				      path ? path : "");
+			if ((error = ferry_buf_printf(&what, "'%s' in volume %s", path ? path : "?",
+						      name ? name : "?")) == 0)
+				error = judge(r, p, FERRY_RULE_HOST_PATH, where, what.ptr,
+					      path ? path : "");
 			ferry_buf_dispose(&what);
 		}
 	}
@@ -437,9 +440,9 @@ static int judge_pod(ferry_rendered *r, const ferry_render_params *p, yaml_docum
 			ferry_buf who = FERRY_BUF_INIT;
 			const char *name = str_of(d, map_get(d, *it, "name"));
 
-			ferry_buf_printf(&who, "container %s", name ? name : "?");
-			error = judge_security(r, p, d, map_get(d, *it, "securityContext"), where,
-					       who.ptr);
+			if ((error = ferry_buf_printf(&who, "container %s", name ? name : "?")) == 0)
+				error = judge_security(r, p, d, map_get(d, *it, "securityContext"),
+						       where, who.ptr);
 			ferry_buf_dispose(&who);
 		}
 	}
@@ -503,8 +506,8 @@ static int judge_service(ferry_rendered *r, const ferry_render_params *p, yaml_d
 
 			if (!path)
 				continue;
-			ferry_buf_printf(&what, "bind mount '%s'", path);
-			error = judge(r, p, FERRY_RULE_HOST_PATH, where, what.ptr, path);
+			if ((error = ferry_buf_printf(&what, "bind mount '%s'", path)) == 0)
+				error = judge(r, p, FERRY_RULE_HOST_PATH, where, what.ptr, path);
 			ferry_buf_dispose(&what);
 		}
 	}
@@ -619,11 +622,10 @@ static int process_compose(ferry_rendered *out, const ferry_render_params *p, ya
 
 		if (!image)
 			continue;
-		ferry_buf_printf(&where, "service %s", svc ? svc : "?");
-		error = add_image(out, p, image, what, where.ptr ? where.ptr : "a service");
+		if ((error = ferry_buf_printf(&where, "service %s", svc ? svc : "?")) == 0)
+			error = add_image(out, p, image, what, where.ptr);
 		if (!error)
-			error = judge_service(out, p, d, pr->value,
-					      where.ptr ? where.ptr : "a service");
+			error = judge_service(out, p, d, pr->value, where.ptr);
 		ferry_buf_dispose(&where);
 		if (error < 0)
 			return error;

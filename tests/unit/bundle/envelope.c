@@ -103,7 +103,7 @@ static void check_malformed(fixture *f, const char *text, int code, const char *
 	ferry_buf env = FERRY_BUF_INIT;
 	ferry_envelope_info info;
 
-	ferry_buf_puts(&env, text);
+	assert_int_equal(ferry_buf_puts(&env, text), 0);
 	assert_error(open_with(&env, f, 1, 1, &info), code, msg);
 	ferry_buf_dispose(&env);
 }
@@ -185,7 +185,7 @@ static void damage_key(const char *from, const char *to, size_t at,
 	assert_true(at < len);
 	raw[at] = value;
 	sodium_bin2base64(b64, sizeof(b64), raw, len, sodium_base64_VARIANT_ORIGINAL);
-	ferry_buf_printf(&out, "untrusted comment: damaged\n%s\n", b64);
+	assert_int_equal(ferry_buf_printf(&out, "untrusted comment: damaged\n%s\n", b64), 0);
 	remove(to);
 	assert_int_equal(ferry_fs_write_atomic(to, out.ptr, out.size, 0600), 0);
 	ferry_buf_dispose(&text);

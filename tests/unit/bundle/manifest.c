@@ -41,9 +41,9 @@ static int parse_edited(const ferry_manifest *m, const char *from, const char *t
 	at = strstr(json.ptr, from);
 	if (!at)
 		fail_msg("'%s' not in %s", from, json.ptr);
-	ferry_buf_put(&edited, json.ptr, (size_t)(at - json.ptr));
-	ferry_buf_puts(&edited, to);
-	ferry_buf_puts(&edited, at + strlen(from));
+	assert_int_equal(ferry_buf_put(&edited, json.ptr, (size_t)(at - json.ptr)), 0);
+	assert_int_equal(ferry_buf_puts(&edited, to), 0);
+	assert_int_equal(ferry_buf_puts(&edited, at + strlen(from)), 0);
 	error = ferry_manifest_parse(&out, edited.ptr, edited.size);
 	ferry_manifest_free(out);
 	ferry_buf_dispose(&json);

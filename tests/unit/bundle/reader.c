@@ -283,7 +283,7 @@ static void duplicate_signature(ferry_buf *env)
 	json_array_append(sigs, json_array_get(sigs, 0));
 	text = json_dumps(o, JSON_COMPACT);
 	ferry_buf_clear(env);
-	ferry_buf_puts(env, text);
+	assert_int_equal(ferry_buf_puts(env, text), 0);
 	free(text);
 	json_decref(o);
 }
@@ -339,7 +339,7 @@ static void test_bundle_reader__rejects_unknown_envelope_version(void **state)
 	json_object_set_new(o, "payloadType",
 			    json_string("application/vnd.ferry.manifest.v9+json"));
 	text = json_dumps(o, JSON_COMPACT);
-	ferry_buf_puts(&env, text);
+	assert_int_equal(ferry_buf_puts(&env, text), 0);
 	e[0].data = env.ptr;
 	e[0].len = env.size;
 	assert_error(read_forged(f, e, 3), FERRY_EUNSUPPORTED,
@@ -381,7 +381,7 @@ static void test_bundle_reader__rejects_tampered_payload(void **state)
 	forge_entry e[] = { { "ferry-manifest.dsse.json", NULL, 0, 0, NULL, NULL },
 			    FILE_A, FILE_B };
 
-	ferry_buf_put(&env, f->env.ptr, f->env.size);
+	assert_int_equal(ferry_buf_put(&env, f->env.ptr, f->env.size), 0);
 	p = strstr(env.ptr, "\"payload\":\"") + 20;
 	*p = *p == 'A' ? 'B' : 'A';
 	e[0].data = env.ptr;

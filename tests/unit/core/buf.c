@@ -1,5 +1,6 @@
 /*
- * ferry_buf: growth, formatting, the size cap and its error.
+ * ferry_buf: growth, formatting, the size cap and its error, and the
+ * best-effort append for messages.
  */
 #include <string.h>
 
@@ -43,11 +44,33 @@ static void test_core_buf__detach_hands_over(void **state)
 	s = ferry_buf_detach(&b);
 	assert_string_equal(s, "");
 	free(s);
-	ferry_buf_puts(&b, "abc");
+	assert_int_equal(ferry_buf_puts(&b, "abc"), 0);
 	s = ferry_buf_detach(&b);
 	assert_string_equal(s, "abc");
 	assert_null(b.ptr);
 	free(s);
+}
+
+static void test_core_buf__best_effort_keeps_the_last_error(void **state)
+{
+	ferry_buf b = FERRY_BUF_INIT;
+
+	(void)state;
+	b.limit = 8;
+	ferry_buf_printf_best_effort(&b, "%s", "12345");
+	assert_string_equal(b.ptr, "12345");
+	/* a failed append leaves the text and the error being described */
+	ferry_error_set(FERRY_EVERIFY, "signature threshold not met");
+	ferry_buf_printf_best_effort(&b, "; %s", ferry_error_last());
+	assert_string_equal(b.ptr, "12345");
+	assert_int_equal(ferry_error_last_code(), FERRY_EVERIFY);
+	assert_string_equal(ferry_error_last(), "signature threshold not met");
+	ferry_error_clear();
+	ferry_buf_printf_best_effort(&b, "%s", "6789");
+	assert_string_equal(b.ptr, "12345");
+	assert_int_equal(ferry_error_last_code(), FERRY_OK);
+	assert_string_equal(ferry_error_last(), "");
+	ferry_buf_dispose(&b);
 }
 
 int main(void)
@@ -56,6 +79,7 @@ int main(void)
 		cmocka_unit_test(test_core_buf__appends_and_terminates),
 		cmocka_unit_test(test_core_buf__limit_rejects_growth_and_keeps_content),
 		cmocka_unit_test(test_core_buf__detach_hands_over),
+		cmocka_unit_test(test_core_buf__best_effort_keeps_the_last_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -109,21 +109,22 @@ static const char *const role_names[] = { "root", "manifests", "config", "layer"
 static int visit(const ferry_oci_descriptor *desc, ferry_oci_role role, int depth, void *payload)
 {
 	(void)payload;
-	ferry_buf_printf(&S.log, "visit %s %.8s %d\n", role_names[role], desc->hex, depth);
+	assert_int_equal(ferry_buf_printf(&S.log, "visit %s %.8s %d\n", role_names[role], desc->hex,
+					  depth), 0);
 	return S.skip && !strcmp(S.skip, desc->digest) ? 1 : 0;
 }
 
 static int enter(const ferry_oci_document *doc, int depth, void *payload)
 {
 	(void)payload;
-	ferry_buf_printf(&S.log, "enter %.8s %d\n", doc->hex, depth);
+	assert_int_equal(ferry_buf_printf(&S.log, "enter %.8s %d\n", doc->hex, depth), 0);
 	return 0;
 }
 
 static int leave(const ferry_oci_document *doc, int depth, void *payload)
 {
 	(void)payload;
-	ferry_buf_printf(&S.log, "leave %.8s %d\n", doc->hex, depth);
+	assert_int_equal(ferry_buf_printf(&S.log, "leave %.8s %d\n", doc->hex, depth), 0);
 	return 0;
 }
 
@@ -158,14 +159,20 @@ static void test_oci_walk__visits_in_order_and_opens_only_documents(void **state
 	odd = put("application/x-odd", "{\"not\":\"opened\"}");
 	idx = index_of(json_pack("[O,O,O]", m1, odd, m2));
 	assert_int_equal(walk(idx, 0), 0);
-	ferry_buf_printf(&want, "visit root %s 0\nenter %s 0\n", h(idx), h(idx));
-	ferry_buf_printf(&want, "visit manifests %s 1\nenter %s 1\n", h(m1), h(m1));
-	ferry_buf_printf(&want, "visit config %s 2\nvisit layer %s 2\n", h(c1), h(l1));
-	ferry_buf_printf(&want, "leave %s 1\n", h(m1));
-	ferry_buf_printf(&want, "visit manifests %s 1\n", h(odd));
-	ferry_buf_printf(&want, "visit manifests %s 1\nenter %s 1\n", h(m2), h(m2));
-	ferry_buf_printf(&want, "visit config %s 2\nvisit layer %s 2\n", h(c2), h(l2));
-	ferry_buf_printf(&want, "leave %s 1\nleave %s 0\n", h(m2), h(idx));
+	assert_int_equal(ferry_buf_printf(&want, "visit root %s 0\nenter %s 0\n",
+					  h(idx), h(idx)), 0);
+	assert_int_equal(ferry_buf_printf(&want, "visit manifests %s 1\nenter %s 1\n",
+					  h(m1), h(m1)), 0);
+	assert_int_equal(ferry_buf_printf(&want, "visit config %s 2\nvisit layer %s 2\n",
+					  h(c1), h(l1)), 0);
+	assert_int_equal(ferry_buf_printf(&want, "leave %s 1\n", h(m1)), 0);
+	assert_int_equal(ferry_buf_printf(&want, "visit manifests %s 1\n", h(odd)), 0);
+	assert_int_equal(ferry_buf_printf(&want, "visit manifests %s 1\nenter %s 1\n",
+					  h(m2), h(m2)), 0);
+	assert_int_equal(ferry_buf_printf(&want, "visit config %s 2\nvisit layer %s 2\n",
+					  h(c2), h(l2)), 0);
+	assert_int_equal(ferry_buf_printf(&want, "leave %s 1\nleave %s 0\n",
+					  h(m2), h(idx)), 0);
 	assert_string_equal(S.log.ptr, want.ptr);
 	/* Three documents read; configs, layers and the odd entry never. */
 	assert_int_equal(S.loads, 3);

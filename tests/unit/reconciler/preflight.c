@@ -64,10 +64,11 @@ static void render_images(ferry_rendered *r, const char *const *images)
 
 	memset(&p, 0, sizeof(p));
 	p.name = "web";
-	ferry_buf_puts(&text, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\n"
-			      "spec:\n  template:\n    spec:\n      containers:\n");
+	assert_int_equal(ferry_buf_puts(&text, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\n"
+					       "spec:\n  template:\n    spec:\n      containers:\n"), 0);
 	for (i = 0; images[i]; i++)
-		ferry_buf_printf(&text, "        - {name: c%zu, image: \"%s\"}\n", i, images[i]);
+		assert_int_equal(ferry_buf_printf(&text, "        - {name: c%zu, image: \"%s\"}\n", i,
+						  images[i]), 0);
 	memset(r, 0, sizeof(*r));
 	assert_int_equal(ferry_render_text(r, &p, text.ptr, text.size, "app.yaml"), 0);
 	ferry_buf_dispose(&text);

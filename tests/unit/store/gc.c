@@ -99,16 +99,16 @@ static int manifest(model *m, ferry_store *st, int config, const int *layers, si
 	size_t i;
 	int id;
 
-	ferry_buf_printf(&b, "{\"schemaVersion\":2,\"mediaType\":\"" MT_MANIFEST "\","
-			 "\"annotations\":{\"salt\":\"%u\"},\"config\":", salt);
+	assert_int_equal(ferry_buf_printf(&b, "{\"schemaVersion\":2,\"mediaType\":\"" MT_MANIFEST "\","
+					  "\"annotations\":{\"salt\":\"%u\"},\"config\":", salt), 0);
 	desc(&b, &m->n[config], "application/vnd.oci.image.config.v1+json");
-	ferry_buf_puts(&b, ",\"layers\":[");
+	assert_int_equal(ferry_buf_puts(&b, ",\"layers\":["), 0);
 	for (i = 0; i < nl; i++) {
 		if (i)
-			ferry_buf_puts(&b, ",");
+			assert_int_equal(ferry_buf_puts(&b, ","), 0);
 		desc(&b, &m->n[layers[i]], "application/vnd.oci.image.layer.v1.tar");
 	}
-	ferry_buf_puts(&b, "]}");
+	assert_int_equal(ferry_buf_puts(&b, "]}"), 0);
 	id = put(m, st, b.ptr, 1, MT_MANIFEST);
 	m->n[id].kids[m->n[id].nkids++] = config;
 	for (i = 0; i < nl; i++)
@@ -123,14 +123,14 @@ static int index_of(model *m, ferry_store *st, const int *docs, size_t nd, unsig
 	size_t i;
 	int id;
 
-	ferry_buf_printf(&b, "{\"schemaVersion\":2,\"mediaType\":\"" MT_INDEX "\","
-			 "\"annotations\":{\"salt\":\"%u\"},\"manifests\":[", salt);
+	assert_int_equal(ferry_buf_printf(&b, "{\"schemaVersion\":2,\"mediaType\":\"" MT_INDEX "\","
+					  "\"annotations\":{\"salt\":\"%u\"},\"manifests\":[", salt), 0);
 	for (i = 0; i < nd; i++) {
 		if (i)
-			ferry_buf_puts(&b, ",");
+			assert_int_equal(ferry_buf_puts(&b, ","), 0);
 		desc(&b, &m->n[docs[i]], m->n[docs[i]].mt);
 	}
-	ferry_buf_puts(&b, "]}");
+	assert_int_equal(ferry_buf_puts(&b, "]}"), 0);
 	id = put(m, st, b.ptr, 1, MT_INDEX);
 	for (i = 0; i < nd; i++)
 		m->n[id].kids[m->n[id].nkids++] = docs[i];
