@@ -152,29 +152,35 @@ static enum MHD_Result advertise(ferry_mirror *m, struct MHD_Connection *c,
 			bad = 1;
 		first = 0;
 	}
-	if (git_reference_iterator_new(&it, repo) == 0) {
-		while (!bad && git_reference_next(&ref, it) == 0) {
-			git_object *peeled = NULL;
+	if (!bad && git_reference_iterator_new(&it, repo) < 0)
+		bad = 1;
+	while (!bad) {
+		git_object *peeled = NULL;
+		int got = git_reference_next(&ref, it);
 
-			if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
-			    !strncmp(git_reference_name(ref), "refs/", 5)) {
-				git_oid_tostr(hex, sizeof(hex), git_reference_target(ref));
-				if ((first ? pkt(&out, "%s %s%c%s\n", hex, git_reference_name(ref),
-						 '\0', CAPS)
-					   : pkt(&out, "%s %s\n", hex, git_reference_name(ref))) < 0)
-					bad = 1;
-				first = 0;
-				/* annotated tags: also advertise what they point at */
-				if (git_reference_peel(&peeled, ref, GIT_OBJECT_COMMIT) == 0 &&
-				    git_oid_cmp(git_object_id(peeled), git_reference_target(ref))) {
-					git_oid_tostr(hex, sizeof(hex), git_object_id(peeled));
-					if (pkt(&out, "%s %s^{}\n", hex, git_reference_name(ref)) < 0)
-						bad = 1;
-				}
-				git_object_free(peeled);
-			}
-			git_reference_free(ref);
+		if (got != 0) {
+			/* a read error is not the end of the list */
+			bad = got != GIT_ITEROVER;
+			break;
 		}
+		if (git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
+		    !strncmp(git_reference_name(ref), "refs/", 5)) {
+			git_oid_tostr(hex, sizeof(hex), git_reference_target(ref));
+			if ((first ? pkt(&out, "%s %s%c%s\n", hex, git_reference_name(ref), '\0',
+					 CAPS)
+				   : pkt(&out, "%s %s\n", hex, git_reference_name(ref))) < 0)
+				bad = 1;
+			first = 0;
+			/* annotated tags: also advertise what they point at */
+			if (git_reference_peel(&peeled, ref, GIT_OBJECT_COMMIT) == 0 &&
+			    git_oid_cmp(git_object_id(peeled), git_reference_target(ref))) {
+				git_oid_tostr(hex, sizeof(hex), git_object_id(peeled));
+				if (pkt(&out, "%s %s^{}\n", hex, git_reference_name(ref)) < 0)
+					bad = 1;
+			}
+			git_object_free(peeled);
+		}
+		git_reference_free(ref);
 	}
 	if (first && !bad &&   /* an empty repository still names its capabilities */
 	    pkt(&out, "%s capabilities^{}%c%s\n",
@@ -187,7 +193,8 @@ static enum MHD_Result advertise(ferry_mirror *m, struct MHD_Connection *c,
 	git_repository_free(repo);
 	if (bad) {
 		ferry_buf_dispose(&out);
-		return ferry_mirror__error(c, r, 500, "UNKNOWN", "out of memory");
+		return ferry_mirror__error(c, r, 500, "UNKNOWN",
+					   "cannot list the repository's refs");
 	}
 	ret = send_buf(c, r, &out, "application/x-git-upload-pack-advertisement");
 	ferry_buf_dispose(&out);
