@@ -21,6 +21,7 @@
 #include "fs.h"
 #include "hash.h"
 #include "minisig.h"
+#include "pipe.h"
 #include "util.h"
 #include "writer.h"
 #include "banned.h"
@@ -246,12 +247,30 @@ done:
 
 /* ---- output ------------------------------------------------------------ */
 
+/*
+ * The volume's bytes go to a second thread (core/pipe.h) that writes them
+ * and feeds the minisign hash (BLAKE2b), while this one reads the sources,
+ * hashes them (SHA-256) and frames the tar: the two hashes run on two cores.
+ */
 typedef struct {
 	int fd;
 	uint64_t bytes;
 	crypto_generichash_state *blake;
-	int error;
+	uint64_t flushed;   /* writeback started up to here (the pipe's thread) */
+	ferry_pipe *pipe;
 } out_file;
+
+static int out_consume(void *payload, const void *buf, size_t len, int fd, uint64_t at)
+{
+	out_file *o = payload;
+
+	if (ferry_fs_write_all(fd, buf, len) < 0)
+		return errno ? errno : EIO;
+	/* the fsync before the rename then waits for little */
+	ferry_fs_start_writeback(fd, &o->flushed, at + len);
+	crypto_generichash_update(o->blake, buf, len);
+	return 0;
+}
 
 static la_ssize_t out_write(struct archive *a, void *arg, const void *buf,
 			    size_t len)
@@ -259,11 +278,7 @@ static la_ssize_t out_write(struct archive *a, void *arg, const void *buf,
 	out_file *o = arg;
 
 	(void)a;
-	if (ferry_fs_write_all(o->fd, buf, len) < 0) {
-		o->error = FERRY_EIO;
-		return -1;
-	}
-	crypto_generichash_update(o->blake, buf, len);
+	ferry_pipe_put(o->pipe, o->fd, o->bytes, buf, len);
 	o->bytes += len;
 	return (la_ssize_t)len;
 }
@@ -327,7 +342,7 @@ static int write_volume(write_ctx *w, size_t v, const ferry_buf *envelope,
 	struct archive *a = archive_write_new();
 	crypto_generichash_state *blake = NULL;
 	ferry_sha256 *sha = NULL;
-	out_file o;
+	out_file o = { -1, 0, NULL, 0, NULL };
 	size_t k;
 	int error = 0;
 
@@ -340,7 +355,8 @@ static int write_volume(write_ctx *w, size_t v, const ferry_buf *envelope,
 	o.fd = lf->fd;
 	o.bytes = 0;
 	o.blake = blake;
-	o.error = 0;
+	if ((error = ferry_pipe_start(&o.pipe, out_consume, &o)) < 0)
+		goto done;
 	/* Large blocks: one write(2) per MiB instead of per 10 KiB. The last
 	 * block is not padded, so the archive ends at its end marker. */
 	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
@@ -379,15 +395,20 @@ static int write_volume(write_ctx *w, size_t v, const ferry_buf *envelope,
 			goto done;
 		}
 	}
-	if (archive_write_close(a) != ARCHIVE_OK || o.error) {
+	if (archive_write_close(a) != ARCHIVE_OK) {
 		error = ferry_error_set(FERRY_EIO, "cannot finish tar: %s",
 					archive_error_string(a));
+		goto done;
+	}
+	if ((errno = ferry_pipe_drain(o.pipe)) != 0) {
+		error = ferry_error_set_errno(FERRY_EIO, "cannot write '%s'", lf->path);
 		goto done;
 	}
 	crypto_generichash_final(blake, hash, FERRY_MINISIG_HASH_BYTES);
 	*bytes = o.bytes;
 done:
-	archive_write_free(a);
+	archive_write_free(a);     /* may still write: before the pipe stops */
+	ferry_pipe_stop(o.pipe);   /* before `blake` goes */
 	ferry_sha256_free(sha);
 	free(blake);
 	return error;

@@ -2,7 +2,7 @@
  * Bounded file reads and crash-safe writes (lock file, fsync, rename, fsync
  * of the directory).
  */
-#define _GNU_SOURCE   /* syncfs */
+#define _GNU_SOURCE   /* syncfs, sync_file_range */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -33,6 +33,15 @@ int ferry_fs_write_all(int fd, const void *data, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+void ferry_fs_start_writeback(int fd, uint64_t *flushed, uint64_t end)
+{
+	if (end > *flushed && end - *flushed >= FERRY_FS_WRITEBACK_STEP) {
+		(void)sync_file_range(fd, (off_t)*flushed, (off_t)(end - *flushed),
+				      SYNC_FILE_RANGE_WRITE);
+		*flushed = end;
+	}
 }
 
 int ferry_fs_fsync_parent(const char *path)

@@ -8,6 +8,7 @@
 #define FERRY_CORE_FS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "buf.h"
@@ -47,6 +48,17 @@ int ferry_fs_write_replace(const char *path, const void *data, size_t len, mode_
 int ferry_fs_write_output(const char *path, const void *data, size_t len, mode_t mode);
 /** Write all of `data` to `fd`, retrying short writes. */
 int ferry_fs_write_all(int fd, const void *data, size_t len);
+
+/** Writeback is started in steps of this many bytes. */
+#define FERRY_FS_WRITEBACK_STEP (8u << 20)
+
+/**
+ * Start writeback (sync_file_range, no wait) of what was written to `fd`
+ * from `*flushed` up to `end` once that is a step or more, and move
+ * `*flushed`: a file written in order this way leaves its final fsync
+ * little to wait for. Nothing is reported: the fsync is what checks.
+ */
+void ferry_fs_start_writeback(int fd, uint64_t *flushed, uint64_t end);
 /**
  * Read the whole of `path` into `out` (appended). Files larger than `limit`
  * fail with FERRY_ETOOBIG naming `path`; FERRY_ENOTFOUND when missing.

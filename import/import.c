@@ -12,7 +12,6 @@
  * channel sequence, the import record and the audit event. The OCI layout
  * view follows once.
  */
-#define _GNU_SOURCE   /* sync_file_range */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -37,40 +36,28 @@
 #include "json.h"
 #include "log.h"
 #include "members.h"
+#include "pipe.h"
 #include "reader.h"
 #include "reference.h"
 #include "trust.h"
 #include "util.h"
 #include "banned.h"
 
-#define WRITEBACK_STEP (8u << 20)
 /* How far ahead of the local clock a bundle's creation time may be. */
 #define FUTURE_TOLERANCE (24 * 3600)
-#define RING_SLOTS 4
-#define SLOT_SIZE (1u << 20)
 /* Entries up to this size are written on the reading thread: for them the
  * hand-over to the writer costs more than the copy it would overlap. */
 #define DIRECT_MAX (64u << 10)
 
 /*
- * Staging writes run on a second thread, so that hashing the next block
- * (on the reading thread) overlaps copying the previous one into the page
- * cache. A ring of a few 1 MiB buffers bounds the memory.
+ * Staging writes run on a second thread (core/pipe.h), so that hashing the
+ * next block (on the reading thread) overlaps copying the previous one into
+ * the page cache. A ring of a few 1 MiB buffers bounds the memory.
  */
 typedef struct {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t changed;
-	unsigned char *slot[RING_SLOTS];
-	size_t len[RING_SLOTS];
-	uint64_t at[RING_SLOTS];
-	int fd[RING_SLOTS];
-	size_t head, tail, count;   /* filled slots: [tail, tail + count) */
-	int stop;
-	int error;                  /* first write failure, errno */
-	int running;
+	ferry_pipe *pipe;
 	int flush_fd;               /* writeback started on this file ... */
-	uint64_t flushed;           /* ... up to here */
+	uint64_t flushed;           /* ... up to here (the pipe's thread only) */
 } writer;
 
 /* Write all `len` bytes at `at`; 0, or the errno of the failure. */
@@ -90,96 +77,42 @@ static int pwrite_all(int fd, const void *buf, size_t len, uint64_t at)
 	return 0;
 }
 
-static void *writer_main(void *arg)
+static int writer_write(void *payload, const void *buf, size_t len, int fd, uint64_t at)
 {
-	writer *w = arg;
+	writer *w = payload;
+	int error = pwrite_all(fd, buf, len, at);
 
-	pthread_mutex_lock(&w->lock);
-	for (;;) {
-		size_t i, len;
-		uint64_t at;
-		int fd;
-
-		while (!w->count && !w->stop)
-			pthread_cond_wait(&w->changed, &w->lock);
-		if (!w->count && w->stop)
-			break;
-		i = w->tail;
-		len = w->len[i];
-		at = w->at[i];
-		fd = w->fd[i];
-		pthread_mutex_unlock(&w->lock);
-		if (!w->error)
-			w->error = pwrite_all(fd, w->slot[i], len, at);
-		/* Start writeback as data arrives, so the sync before publishing
-		 * (sync_staged) does not wait for all of it. */
-		if (fd != w->flush_fd) {
-			w->flush_fd = fd;
-			w->flushed = at;
-		}
-		if (at + len - w->flushed >= WRITEBACK_STEP) {
-			sync_file_range(fd, (off_t)w->flushed, (off_t)(at + len - w->flushed),
-					SYNC_FILE_RANGE_WRITE);
-			w->flushed = at + len;
-		}
-		pthread_mutex_lock(&w->lock);
-		w->tail = (w->tail + 1) % RING_SLOTS;
-		w->count--;
-		pthread_cond_broadcast(&w->changed);
+	/* Start writeback as data arrives, so the sync before publishing
+	 * (sync_staged) does not wait for all of it. */
+	if (fd != w->flush_fd) {
+		w->flush_fd = fd;
+		w->flushed = at;
 	}
-	pthread_mutex_unlock(&w->lock);
-	return NULL;
+	if (!error)
+		ferry_fs_start_writeback(fd, &w->flushed, at + len);
+	return error;
 }
 
 static int writer_start(writer *w)
 {
-	size_t i;
-
 	memset(w, 0, sizeof(*w));
 	w->flush_fd = -1;
-	for (i = 0; i < RING_SLOTS; i++)
-		if (!(w->slot[i] = malloc(SLOT_SIZE)))
-			return ferry_error_oom();
-	if (pthread_mutex_init(&w->lock, NULL) || pthread_cond_init(&w->changed, NULL) ||
-	    pthread_create(&w->thread, NULL, writer_main, w))
-		return ferry_error_set(FERRY_ERROR, "cannot start the staging writer");
-	w->running = 1;
-	return 0;
+	return ferry_pipe_start(&w->pipe, writer_write, w);
 }
 
 /* Queue `len` bytes for `fd` at `at`; blocks while the ring is full. */
 static void writer_put(writer *w, int fd, uint64_t at, const void *buf, size_t len)
 {
-	while (len > 0) {
-		size_t n = len < SLOT_SIZE ? len : SLOT_SIZE;
-
-		pthread_mutex_lock(&w->lock);
-		while (w->count == RING_SLOTS)
-			pthread_cond_wait(&w->changed, &w->lock);
-		memcpy(w->slot[w->head], buf, n);
-		w->len[w->head] = n;
-		w->at[w->head] = at;
-		w->fd[w->head] = fd;
-		w->head = (w->head + 1) % RING_SLOTS;
-		w->count++;
-		pthread_cond_broadcast(&w->changed);
-		pthread_mutex_unlock(&w->lock);
-		buf = (const char *)buf + n;
-		at += n;
-		len -= n;
-	}
+	ferry_pipe_put(w->pipe, fd, at, buf, len);
 }
 
 /* Wait until everything queued is written; the first write error, if any. */
 static int writer_drain(writer *w, const char *what)
 {
-	pthread_mutex_lock(&w->lock);
-	while (w->count)
-		pthread_cond_wait(&w->changed, &w->lock);
-	pthread_mutex_unlock(&w->lock);
-	if (w->error) {
-		errno = w->error;
-		w->error = 0;
+	int error = ferry_pipe_drain(w->pipe);
+
+	if (error) {
+		errno = error;
 		return ferry_error_set_errno(FERRY_EIO, "cannot stage '%s'", what);
 	}
 	return 0;
@@ -187,22 +120,8 @@ static int writer_drain(writer *w, const char *what)
 
 static void writer_stop(writer *w)
 {
-	size_t i;
-
-	if (w->running) {
-		pthread_mutex_lock(&w->lock);
-		w->stop = 1;
-		pthread_cond_broadcast(&w->changed);
-		pthread_mutex_unlock(&w->lock);
-		pthread_join(w->thread, NULL);
-		pthread_mutex_destroy(&w->lock);
-		pthread_cond_destroy(&w->changed);
-	}
-	for (i = 0; i < RING_SLOTS; i++) {
-		free(w->slot[i]);
-		w->slot[i] = NULL;
-	}
-	w->running = 0;
+	ferry_pipe_stop(w->pipe);
+	w->pipe = NULL;
 }
 
 /* staged_bundle.staged[member]: 0 neither staged nor checked */
