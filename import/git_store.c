@@ -97,6 +97,21 @@ static void set_pack_bounds(void)
 	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)256 << 20);
 }
 
+/* The indexer failed: the pack is bad (FERRY_ECORRUPT), unless the
+ * system failed it (a write, a sync, memory: FERRY_EIO, FERRY_ENOMEM). */
+static int indexer_fail(const char *repo)
+{
+	const git_error *e = git_error_last();
+	int klass = e ? e->klass : GIT_ERROR_NONE;
+
+	if (klass == GIT_ERROR_NOMEMORY)
+		return ferry_git_error(FERRY_ENOMEM, "repository '%s': cannot index the pack",
+				       repo);
+	if (klass == GIT_ERROR_OS)
+		return ferry_git_error(FERRY_EIO, "repository '%s': cannot index the pack", repo);
+	return ferry_git_error(FERRY_ECORRUPT, "repository '%s': bad pack", repo);
+}
+
 /*
  * Index the pack that starts at `offset` of `bundle_file` into `pack_dir`.
  * Each chunk is first checked by the size scanner (git_pack.h), so an
@@ -135,7 +150,7 @@ static int index_pack(git_odb *odb, const char *pack_dir, const char *bundle_fil
 			goto done;
 		}
 		if (git_indexer_append(idx, buf, (size_t)n, &stats) < 0) {
-			error = git_fail("bad pack", repo);
+			error = indexer_fail(repo);
 			goto done;
 		}
 		offset += (uint64_t)n;
@@ -149,10 +164,8 @@ static int index_pack(git_odb *odb, const char *pack_dir, const char *bundle_fil
 		goto done;
 	}
 	if (git_indexer_commit(idx, &stats) < 0)
-		error = git_fail("bad pack", repo);
+		error = indexer_fail(repo);
 done:
-	if (error == FERRY_EIO && strstr(ferry_error_last(), "bad pack"))
-		error = FERRY_ECORRUPT;
 	ferry_git_pack_scan_free(scan);
 	git_indexer_free(idx);
 	if (fd >= 0)

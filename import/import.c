@@ -169,6 +169,8 @@ typedef struct {
 	const char *cur_path;
 	int direct;                 /* small: written here, not by the writer */
 	int direct_error;           /* errno of a failed direct write */
+	int stage_failed;           /* staging a member failed: the store's
+				     * disk, not the bundle, is at fault */
 	/* progress over all files */
 	uint64_t base, total;
 	writer w;
@@ -458,8 +460,10 @@ static int sink_begin(void *payload, const ferry_manifest *m, size_t volume,
 	if ((error = staged_path(&path, b, part->member)) < 0)
 		return error;
 	c->fd = open(path.ptr, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (c->fd < 0)
+	if (c->fd < 0) {
 		error = ferry_error_set_errno(FERRY_EIO, "cannot stage '%s'", path.ptr);
+		c->stage_failed = 1;
+	}
 	else if (!b->staged[part->member])
 		b->staged[part->member] = STAGED_NEW;
 	ferry_buf_dispose(&path);
@@ -496,12 +500,16 @@ static int sink_end(void *payload, int error)
 		werror = 0;
 	if (error || werror) {
 		close(fd);
+		if (!error)
+			c->stage_failed = 1;
 		return error ? 0 : werror;
 	}
 	/* Not synced here: the staging filesystem is synced once before
 	 * anything is published (sync_staged). */
-	if (close(fd) < 0)
+	if (close(fd) < 0) {
+		c->stage_failed = 1;
 		return ferry_error_set_errno(FERRY_EIO, "cannot stage '%s'", c->cur_path);
+	}
 	return 0;
 }
 
@@ -754,8 +762,9 @@ static int check_images(const import_ctx *c, size_t index)
 		error = ferry_store_closure_add(&cl, c->st, &o, img->digest, img->media_type);
 	}
 	if (error)
-		error = ferry_error_wrap(FERRY_EVERIFY, "bundle %.16s (channel %s, sequence %llu) "
-					 "refused", b->id, m->channel,
+		error = ferry_error_wrap(error == FERRY_ENOMEM || error == FERRY_EIO ? error
+					 : FERRY_EVERIFY, "bundle %.16s (channel %s, sequence "
+					 "%llu) refused", b->id, m->channel,
 					 (unsigned long long)m->sequence);
 	ferry_store_closure_dispose(&cl);
 	ferry_buf_dispose(&what);
@@ -1188,8 +1197,8 @@ static int read_files(import_ctx *c, const ferry_trust *trust, int64_t now,
 			rerror = 0;   /* nothing more to read of it */
 		if (error || (b && b->refused && rerror == FERRY_EEXISTS)) {
 			/* failed, or refused by an earlier file */
-		} else if (rerror == FERRY_ENOMEM)
-			error = rerror;
+		} else if (rerror == FERRY_ENOMEM || (rerror && c->stage_failed))
+			error = rerror;   /* the store's fault: the call fails, no bundle is refused */
 		else if (rerror)
 			error = refuse_file(c, b, paths[i], rerror, &res);
 		else if (b) {
@@ -1354,7 +1363,8 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 			   (error = stage_git(&c, i)) == 0) {
 			error = check_rotation(&c, b);
 		}
-		if (error == FERRY_ENOMEM)
+		/* memory or the store's disk failing is not the bundle's fault */
+		if (error == FERRY_ENOMEM || error == FERRY_EIO)
 			goto done;
 		if (error < 0 && (error = refuse(&c, b, NULL, error, b->m, &b->sig)) < 0)
 			goto done;

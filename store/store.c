@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,14 +54,15 @@ int ferry_store_repo_path(ferry_buf *out, const ferry_store *st, const char *nam
 
 int ferry_store_has_blob(const ferry_store *st, const char *hex)
 {
-	ferry_buf path = FERRY_BUF_INIT;
+	/* No allocation: a failed one must not read as "not held" (an import
+	 * would refuse a bundle for a prerequisite the store has). */
+	char member[FERRY_OCI_BLOB_MEMBER_SIZE], path[PATH_MAX];
 	struct stat s;
-	int has = 0;
+	int n;
 
-	if (ferry_store_blob_path(&path, st, hex) == 0)
-		has = stat(path.ptr, &s) == 0 && S_ISREG(s.st_mode);
-	ferry_buf_dispose(&path);
-	return has;
+	ferry_oci_blob_member(member, hex);
+	n = snprintf(path, sizeof(path), "%s/%s", st->root, member);
+	return n > 0 && (size_t)n < sizeof(path) && stat(path, &s) == 0 && S_ISREG(s.st_mode);
 }
 
 int ferry_store_read_document(ferry_buf *body, const char *root, const char *hex)
