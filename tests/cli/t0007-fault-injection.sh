@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fault injection into the writers: export (to an outbox), import, seed (to
-# a real docker-registry) and fsck --repair-from run under
+# Fault injection into the writers: export (to an outbox), import, fsck
+# --repair-from, inbox once and seed (to a real docker-registry) run under
 # tests/tools/faultshim.c, which fails the Nth call of a class: allocation
 # from ferry's code (ENOMEM), writes to files (ENOSPC, from then on), syncs
 # (EIO), creating/renaming/removing files (ENOSPC, from then on), reads of
@@ -12,13 +12,16 @@
 #     stderr;
 #   - export: the outbox holds nothing new or bundle 2 whole (it verifies);
 #     the next clean run (--if-changed) leaves exactly bundle 2 there;
-#   - import: the store is the old one or the new one (every file outside
-#     staging/, and the rows that make its state) and fsck finds it clean;
-#     importing again gives the new one;
+#   - import: the store is the old one or the new one (ferry.db's rows, the
+#     layout view, the repositories' refs) and fsck finds it clean, or,
+#     failed after its commit, ferry.db is the new one and the message says
+#     what lags; importing again gives the new one;
 #   - seed: every tag on the registry names a complete tree; seeding again
 #     succeeds and leaves every tag there;
 #   - fsck --repair-from: the store is as damaged as before or repaired
-#     (fsck clean); repairing again gives the reference store.
+#     (fsck clean); repairing again gives the reference store;
+#   - inbox once: the bundle's files are never rejected or lost, the store
+#     is the old one or the new one, and the next clean pass imports it.
 # A short write must give the same outcome as no fault at all.
 # The figures (calls, distinct call sites, runs, outcomes) are printed.
 . "$(dirname "$0")/../lib/test-lib.sh"
@@ -294,6 +297,60 @@ repair_check() {
 }
 sweep fsck repair_prepare repair_cmd repair_check
 ok "fsck --repair-from: every fault leaves the damage as it was or repairs it"
+
+# ---- inbox ------------------------------------------------------------------------------
+# `ferry inbox once` over bundle 2 and its signature landed in an inbox. A
+# disk that fails must never cost a valid bundle: after each run the
+# bundle's files are still in the inbox, in its staging or in done/ (never
+# gone, and in rejected/ only when a read of the file failed, with a reason
+# asking for it again), the store is the old one or the new one, and the
+# next clean pass imports it.
+inbox_prepare() {
+	rm -rf "$1"
+	mkdir -p "$1"
+	cp -a "$PRE" "$1/store"
+	mkdir "$1/in"
+	cp "$B2" "$B2.minisig" "$1/in/"
+	touch -d '-1 hour' "$1/in"/*
+}
+inbox_cmd() {
+	"${RUN[@]}" "$FERRY" inbox once -q --no-seed --settle 0 --store "$1/store" --dir "$1/in"
+}
+inbox_check() {
+	local d=$1 what=$2 f n
+	if [ -e "$d/in/rejected/ferry-f-000002.tar" ]; then
+		# A file that cannot be read is set aside to be sent again, as a
+		# damaged one is: allowed for read errors only, and said so.
+		case $what in *" read:"*) ;; *)
+			fail "$what: a failing disk rejected bundle 2 ($(cat "$d/in/rejected/ferry-f-000002.tar.reason"))" ;;
+		esac
+		grep -q "send it again.*Input/output error" "$d/in/rejected/ferry-f-000002.tar.reason" ||
+			fail "$what: rejected with: $(cat "$d/in/rejected/ferry-f-000002.tar.reason")"
+		store_state "$d/store" | cmp -s - "$T/pre.state" ||
+			fail "$what: rejected, but the store is not the old one"
+		return 0
+	fi
+	for f in ferry-f-000002.tar ferry-f-000002.tar.minisig; do
+		[ ! -e "$d/in/rejected/$f" ] ||
+			fail "$what: a failing disk rejected $f ($(cat "$d/in/rejected/$f.reason" 2>/dev/null))"
+		n=$(find "$d/in" -name "*$f" -type f | wc -l)
+		[ "$n" -ge 1 ] || fail "$what: $f is gone from the inbox: $(find "$d/in" | tr '\n' ' ')"
+	done
+	store_state "$d/store" >"$T/now.state"
+	if ! cmp -s "$T/now.state" "$T/pre.state" && ! cmp -s "$T/now.state" "$T/ref.state" &&
+		! { store_db_state "$d/store" | cmp -s - "$T/ref.db"; }; then
+		diff "$T/pre.state" "$T/now.state" >&2 || true
+		fail "$what: the store is neither the old one nor the new one"
+	fi
+	"$FERRY" inbox once -q --no-seed --settle 0 --store "$d/store" --dir "$d/in" \
+		>"$T/fout" 2>"$T/ferr" || { cat "$T/ferr" >&2; fail "$what: the next clean pass failed"; }
+	[ -f "$d/in/done/ferry-f-000002.tar" ] ||
+		fail "$what: after the next clean pass bundle 2 is not in done/: $(find "$d/in" | tr '\n' ' ')"
+	store_state "$d/store" | cmp -s - "$T/ref.state" ||
+		fail "$what: after the next clean pass the store is not the new one"
+}
+sweep inbox inbox_prepare inbox_cmd inbox_check
+ok "inbox: no fault costs a valid bundle, and the next clean pass imports it"
 
 # ---- seed -----------------------------------------------------------------------------
 REGN=0
