@@ -627,6 +627,13 @@ static int carried(const import_ctx *c, size_t upto, const char *hex)
 	return 0;
 }
 
+/* An error of the system the import runs on (memory, the store's disk),
+ * not of the bundle: it fails the call and refuses no bundle. */
+static int system_fault(int error)
+{
+	return error == FERRY_ENOMEM || error == FERRY_EIO;
+}
+
 /* Held by the store, by this bundle, or by one published before it. */
 static int held(const import_ctx *c, size_t index, const char *hex)
 {
@@ -762,10 +769,9 @@ static int check_images(const import_ctx *c, size_t index)
 		error = ferry_store_closure_add(&cl, c->st, &o, img->digest, img->media_type);
 	}
 	if (error)
-		error = ferry_error_wrap(error == FERRY_ENOMEM || error == FERRY_EIO ? error
-					 : FERRY_EVERIFY, "bundle %.16s (channel %s, sequence "
-					 "%llu) refused", b->id, m->channel,
-					 (unsigned long long)m->sequence);
+		error = ferry_error_wrap(system_fault(error) ? error : FERRY_EVERIFY,
+					 "bundle %.16s (channel %s, sequence %llu) refused",
+					 b->id, m->channel, (unsigned long long)m->sequence);
 	ferry_store_closure_dispose(&cl);
 	ferry_buf_dispose(&what);
 	return error;
@@ -1363,8 +1369,7 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 			   (error = stage_git(&c, i)) == 0) {
 			error = check_rotation(&c, b);
 		}
-		/* memory or the store's disk failing is not the bundle's fault */
-		if (error == FERRY_ENOMEM || error == FERRY_EIO)
+		if (system_fault(error))
 			goto done;
 		if (error < 0 && (error = refuse(&c, b, NULL, error, b->m, &b->sig)) < 0)
 			goto done;
