@@ -28,6 +28,7 @@ int cmd_trust(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_receipt(int argc, char **argv);
 int cmd_mirror(int argc, char **argv);
+int cmd_console(int argc, char **argv);
 int cmd_target(int argc, char **argv);
 int cmd_seed(int argc, char **argv);
 int cmd_reconcile(int argc, char **argv);

@@ -45,8 +45,11 @@ static const cli_option run_options[] = {
 	  OPT_PORT_FILE },
 	RECONCILE_OPTIONS, CLI_OPTIONS_END
 };
+#define REASON_OPTION(what) \
+	{ "reason", 0, "TEXT", "why (" what ")", OPT_REASON }
 static const cli_option sync_options[] = {
 	{ "all", 0, NULL, "every stack of the config", OPT_ALL },
+	REASON_OPTION("recorded in the audit event: a change record, say"),
 	RECONCILE_OPTIONS, CLI_OPTIONS_END
 };
 static const cli_option history_options[] = {
@@ -56,12 +59,12 @@ static const cli_option history_options[] = {
 static const cli_option rollback_options[] = {
 	{ "to", 0, "REVISION", "an earlier recorded revision (default: the one applied "
 	  "before the current one)", OPT_TO },
+	REASON_OPTION("recorded in the audit event"),
 	RECONCILE_OPTIONS, CLI_OPTIONS_END
 };
 static const cli_option stack_options[] = { RECONCILE_OPTIONS, CLI_OPTIONS_END };
 static const cli_option suspend_options[] = {
-	{ "reason", 0, "TEXT", "why (recorded in the audit event and shown by status)",
-	  OPT_REASON },
+	REASON_OPTION("recorded in the audit event and shown by status"),
 	RECONCILE_OPTIONS, CLI_OPTIONS_END
 };
 
@@ -88,7 +91,7 @@ static const cli_command sync_command = {
 	.name = "reconcile sync",
 	.summary = "apply the stack's current revision now (the only way when auto-sync is "
 		   "off; clears a rollback hold)",
-	.synopsis = "--config FILE STACK\n--config FILE --all",
+	.synopsis = "--config FILE STACK [--reason TEXT]\n--config FILE --all [--reason TEXT]",
 	.options = sync_options,
 	.operands = "[STACK]",
 	.run = reconcile,
@@ -112,7 +115,7 @@ static const cli_command rollback_command = {
 	.name = "reconcile rollback",
 	.summary = "apply the revision applied before the current one, or an earlier "
 		   "recorded revision",
-	.synopsis = "--config FILE STACK [--to REVISION]",
+	.synopsis = "--config FILE STACK [--to REVISION] [--reason TEXT]",
 	.options = rollback_options,
 	.operands = "STACK",
 	.run = reconcile,
@@ -121,8 +124,8 @@ static const cli_command down_command = {
 	.name = "reconcile down",
 	.summary = "remove what the stack deployed, and suspend it so the daemon does "
 		   "not deploy it again",
-	.synopsis = "--config FILE STACK",
-	.options = stack_options,
+	.synopsis = "--config FILE STACK [--reason TEXT]",
+	.options = suspend_options,
 	.operands = "STACK",
 	.run = reconcile,
 };
@@ -245,13 +248,14 @@ static const char *operator_name(char *buf, size_t len)
 }
 
 static int sync_one(ferry_reconciler *rc, const ferry_stack *stack, ferry_trigger trig,
-		    const char *to)
+		    const char *to, const char *reason)
 {
 	ferry_cycle_result res;
 	char who[128];
 	int error;
 
-	error = ferry_reconcile_cycle(&res, rc, stack, trig, operator_name(who, sizeof(who)), to);
+	error = ferry_reconcile_cycle(&res, rc, stack, trig, operator_name(who, sizeof(who)), to,
+				      reason);
 	if (error < 0) {
 		fprintf(stderr, "ferry reconcile: %s\n", ferry_error_last());
 		ferry_cycle_result_dispose(&res);
@@ -416,6 +420,8 @@ static int reconcile(int argc, char **argv, cli_args *parent)
 		return cli_args_error(&a, "needs a STACK or --all");
 	if (!strcmp(sub, "check") && !name)
 		return cli_args_error(&a, "needs a STACK");
+	if (ra->reason && ferry_reason_check(ra->reason) < 0)
+		return cli_args_error(&a, "--reason: %s", ferry_error_last());
 	if (verbose)
 		ferry_log_set_sink(ferry_log_stderr_sink, FERRY_LOG_INFO, NULL);
 
@@ -453,14 +459,15 @@ static int reconcile(int argc, char **argv, cli_args *parent)
 
 		if (!strcmp(sub, "sync") && all) {
 			for (i = 0; i < cfg->nstacks; i++) {
-				int one = via_daemon(rc, sub, cfg->stacks[i].name, NULL, NULL, config);
+				int one = via_daemon(rc, sub, cfg->stacks[i].name, NULL, ra->reason,
+						     config);
 
 				if (one < 0)
 					break;
 				r = r < 0 || one != FERRY_EXIT_OK ? one : r;
 			}
 		} else {
-			r = via_daemon(rc, sub, name, to, !strcmp(sub, "suspend") ? ra->reason : NULL,
+			r = via_daemon(rc, sub, name, to, !strcmp(sub, "resume") ? NULL : ra->reason,
 				       config);
 		}
 		if (r >= 0) {
@@ -491,16 +498,16 @@ static int reconcile(int argc, char **argv, cli_args *parent)
 
 			if (!all && strcmp(cfg->stacks[i].name, name))
 				continue;
-			r = sync_one(rc, &cfg->stacks[i], FERRY_TRIGGER_MANUAL, NULL);
+			r = sync_one(rc, &cfg->stacks[i], FERRY_TRIGGER_MANUAL, NULL, ra->reason);
 			if (r != FERRY_EXIT_OK)
 				rc_exit = r;   /* one broken stack does not stop the others */
 		}
 	} else if (!strcmp(sub, "rollback")) {
 		rc_exit = sync_one(rc, ferry_reconcile_config_stack(cfg, name),
-				   FERRY_TRIGGER_ROLLBACK, to);
+				   FERRY_TRIGGER_ROLLBACK, to, ra->reason);
 	} else if (!strcmp(sub, "down")) {
 		rc_exit = sync_one(rc, ferry_reconcile_config_stack(cfg, name), FERRY_TRIGGER_DOWN,
-				   NULL);
+				   NULL, ra->reason);
 		if (rc_exit == FERRY_EXIT_OK && !ra->dry_run && !cli_quiet)
 			printf("  suspended: 'ferry reconcile resume %s' lets the daemon deploy it "
 			       "again\n", name);

@@ -28,6 +28,7 @@ static const ferry_command commands[] = {
 	{ "store", cmd_store, "list the store, collect garbage, check it" },
 	{ "receipt", cmd_receipt, "write a signed inventory of the store" },
 	{ "mirror", cmd_mirror, "serve the store over HTTP (OCI pull API)" },
+	{ "console", cmd_console, "serve the enclave's web console: state, stacks, audit" },
 	{ "target", cmd_target, "configure the servers the store is seeded to" },
 	{ "seed", cmd_seed, "push the store to its registries and git servers" },
 	{ "reconcile", cmd_reconcile, "deploy stacks from the store (GitOps): run, sync, status" },

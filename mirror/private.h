@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "httpd_guard.h"
 #include "mirror.h"
+#include "passwd.h"
 #include "request.h"
 #include "view.h"
 
@@ -32,9 +33,7 @@ struct ferry_mirror {
 	uint16_t port;
 	FILE *access_log;
 	pthread_mutex_t log_lock;
-	char **users;          /* htpasswd: "user" */
-	char **hashes;         /* its hash */
-	size_t nusers;
+	ferry_passwd *passwd;  /* --htpasswd, or NULL: no auth */
 	unsigned rate;
 	pthread_mutex_t rate_lock;
 	struct rate_slot *rates;

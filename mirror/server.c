@@ -6,7 +6,6 @@
  * and read credentials; a JSON access log; /healthz, /readyz and /metrics.
  */
 #include <arpa/inet.h>
-#include <crypt.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 #include "ferry/errors.h"
 #include "json.h"
 #include "fs.h"
+#include "passwd.h"
 #include "private.h"
 #include "store.h"
 #include "util.h"
@@ -48,79 +48,15 @@ uint64_t ferry_mirror__now_us(void)
 
 /* ---- read credentials ------------------------------------------------- */
 
-static int load_htpasswd(ferry_mirror *m, const char *path)
-{
-	ferry_buf text = FERRY_BUF_INIT;
-	char *line, *save = NULL, *colon;
-	int error;
-
-	if ((error = ferry_fs_read_file(&text, path, 1u << 20)) < 0)
-		return error;
-	for (line = text.ptr ? strtok_r(text.ptr, "\n", &save) : NULL; line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char **u, **h;
-
-		line[strcspn(line, "\r")] = '\0';
-		if (!*line || *line == '#')
-			continue;
-		if (!(colon = strchr(line, ':')) || colon == line ||
-		    (strncmp(colon + 1, "$2", 2) && strncmp(colon + 1, "$argon2", 7))) {
-			error = ferry_error_set(FERRY_EINVALID,
-						"'%s': each line must be user:hash with a "
-						"bcrypt ($2y$) or argon2 ($argon2id$) hash",
-						path);
-			break;
-		}
-		*colon = '\0';
-		u = realloc(m->users, (m->nusers + 1) * sizeof(*u));
-		if (u)
-			m->users = u;
-		h = realloc(m->hashes, (m->nusers + 1) * sizeof(*h));
-		if (h)
-			m->hashes = h;
-		if (!u || !h || !(m->users[m->nusers] = strdup(line)) ||
-		    !(m->hashes[m->nusers] = strdup(colon + 1))) {
-			error = ferry_error_oom();
-			break;
-		}
-		m->nusers++;
-	}
-	if (!error && !m->nusers)
-		error = ferry_error_set(FERRY_EINVALID, "'%s' lists no users", path);
-	sodium_memzero(text.ptr, text.size);
-	ferry_buf_dispose(&text);
-	return error;
-}
-
-static int password_ok(const char *hash, const char *password)
-{
-	if (!strncmp(hash, "$argon2", 7))
-		return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
-	{
-		struct crypt_data data;
-		const char *out;
-
-		memset(&data, 0, sizeof(data));
-		out = crypt_r(password, hash, &data);
-		return out && out[0] != '*' && strlen(out) == strlen(hash) &&
-		       sodium_memcmp(out, hash, strlen(hash)) == 0;
-	}
-}
-
 static int authorised(ferry_mirror *m, struct MHD_Connection *c)
 {
 	char *pass = NULL, *user;
-	size_t i;
-	int ok = 0;
+	int ok;
 
-	if (!m->nusers)
+	if (!m->passwd)
 		return 1;
 	user = MHD_basic_auth_get_username_password(c, &pass);
-	for (i = 0; user && pass && i < m->nusers; i++)
-		if (!strcmp(user, m->users[i])) {
-			ok = password_ok(m->hashes[i], pass);
-			break;
-		}
+	ok = user && pass && ferry_passwd_check(m->passwd, user, pass);
 	if (pass) {
 		sodium_memzero(pass, strlen(pass));
 		MHD_free(pass);
@@ -473,7 +409,7 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 	    (error = ferry_mirror__pack_init(m, o->max_pack_builds ? o->max_pack_builds : 2,
 					     o->pack_queue_timeout ? o->pack_queue_timeout
 								   : 30)) < 0 ||
-	    (o->htpasswd && (error = load_htpasswd(m, o->htpasswd)) < 0))
+	    (o->htpasswd && (error = ferry_passwd_load(&m->passwd, o->htpasswd)) < 0))
 		goto fail;
 	{
 		ferry_httpd_guard_options go = FERRY_HTTPD_GUARD_OPTIONS_INIT;
@@ -535,8 +471,6 @@ uint16_t ferry_mirror_port(const ferry_mirror *m)
 
 void ferry_mirror_stop(ferry_mirror *m)
 {
-	size_t i;
-
 	if (!m)
 		return;
 	/* queued pack requests are answered while the daemon still runs */
@@ -545,13 +479,7 @@ void ferry_mirror_stop(ferry_mirror *m)
 		MHD_stop_daemon(m->daemon);
 	ferry_httpd_guard_free(m->guard);
 	ferry_view_dispose(&m->view);
-	for (i = 0; i < m->nusers; i++) {
-		free(m->users[i]);
-		sodium_memzero(m->hashes[i], strlen(m->hashes[i]));
-		free(m->hashes[i]);
-	}
-	free(m->users);
-	free(m->hashes);
+	ferry_passwd_free(m->passwd);
 	free(m->rates);
 	pthread_mutex_destroy(&m->log_lock);
 	pthread_mutex_destroy(&m->rate_lock);

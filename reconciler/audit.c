@@ -30,7 +30,7 @@ json_t *ferry_audit__event_json(const ferry_store_stack_event *ev, const char *l
 	if (ev->images && ferry_json_parse(&images, ev->images, strlen(ev->images),
 					   "an event's image list") < 0)
 		images = NULL;
-	return json_pack("{s:o,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:s,s:b,s:o,s:o}",
+	return json_pack("{s:o,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:s,s:b,s:o,s:o,s:o}",
 			 lead, lead_value, "time", when, "stack", ev->stack,
 			 "trigger", ev->trigger, "actor", ev->actor, "source", ev->source,
 			 "ref", opt_str(ev->ref), "revision", opt_str(ev->revision),
@@ -38,7 +38,24 @@ json_t *ferry_audit__event_json(const ferry_store_stack_event *ev, const char *l
 			 "bundle", opt_str(ev->bundle_id), "channel", opt_str(ev->channel),
 			 "sequence", ev->sequence > 0 ? json_integer(ev->sequence) : json_null(),
 			 "target", ev->runtime, "outcome", ev->outcome, "drift", ev->drift,
-			 "detail", opt_str(ev->detail), "error", opt_str(ev->error));
+			 "detail", opt_str(ev->detail), "error", opt_str(ev->error),
+			 "reason", opt_str(ev->reason));
+}
+
+int ferry_reason_check(const char *reason)
+{
+	size_t len = reason ? strlen(reason) : 0;
+
+	if (!len)
+		return ferry_error_set(FERRY_EINVALID, "a reason is empty");
+	if (len > FERRY_REASON_MAX)
+		return ferry_error_set(FERRY_EINVALID, "a reason is longer than %d bytes",
+				       FERRY_REASON_MAX);
+	/* escaping lengthens text only for control bytes and invalid UTF-8 */
+	if (ferry_escape_bytes(NULL, 0, reason, len) != len)
+		return ferry_error_set(FERRY_EINVALID, "a reason holds control characters or "
+				       "invalid UTF-8");
+	return 0;
 }
 
 int ferry_audit_record(ferry_store *st, FILE *stream, const ferry_store_stack_event *ev)

@@ -154,21 +154,21 @@ int ferry_control_request_parse(json_t **out, const char *line, size_t len)
 	return 0;
 }
 
+int ferry_control_operator_name_ok(const char *name)
+{
+	size_t n = 0;
+
+	while (n <= FERRY_CONTROL_OPERATOR_MAX && name[n] &&
+	       (isalnum((unsigned char)name[n]) || strchr("._@-", name[n])))
+		n++;
+	return n > 0 && n <= FERRY_CONTROL_OPERATOR_MAX && !name[n];
+}
+
 void ferry_control_actor(char *buf, size_t len, const json_t *request, unsigned peer_uid)
 {
 	const char *who = json_string_value(json_object_get(request, "actor"));
-	size_t n = 0;
 
-	if (who && !strncmp(who, "operator:", 9)) {
-		const char *name = who + 9;
-
-		while (n <= 64 && name[n] &&
-		       (isalnum((unsigned char)name[n]) || strchr("._@-", name[n])))
-			n++;
-		if (n == 0 || n > 64 || name[n])
-			n = 0;
-	}
-	if (n)
+	if (who && !strncmp(who, "operator:", 9) && ferry_control_operator_name_ok(who + 9))
 		snprintf(buf, len, "%s", who);
 	else
 		snprintf(buf, len, "operator:uid-%u", peer_uid);

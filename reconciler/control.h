@@ -35,6 +35,13 @@ typedef int (*ferry_control_fn)(json_t **reply, json_t *request, unsigned peer_u
  */
 int ferry_control_request_parse(json_t **out, const char *line, size_t len);
 
+/** The longest operator name an actor carries. */
+#define FERRY_CONTROL_OPERATOR_MAX 64
+
+/** 1 when `name` may follow "operator:" in an actor: 1 to
+ *  FERRY_CONTROL_OPERATOR_MAX letters, digits and . _ @ -; else 0. */
+int ferry_control_operator_name_ok(const char *name);
+
 /**
  * The actor a request acts as, into `buf`: its "actor" when that is
  * "operator:NAME" with NAME of 1 to 64 letters, digits and . _ @ - (what

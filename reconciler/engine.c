@@ -59,6 +59,7 @@ typedef struct {
 	ferry_trigger trigger;
 	char actor[160];
 	char to[72];                  /* a rollback's target, or "" */
+	char reason[FERRY_REASON_MAX + 1];   /* the operator's reason, or "" */
 	int64_t next_poll;
 } stack_rt;
 
@@ -374,7 +375,7 @@ done:
 
 int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 			  const ferry_stack *stack, ferry_trigger trigger, const char *actor,
-			  const char *to)
+			  const char *to, const char *reason)
 {
 	ferry_store_stack_state s;
 	ferry_revision rev;
@@ -593,6 +594,7 @@ record:
 	ev.stack = stack->name;
 	ev.trigger = ferry_trigger_name(trigger);
 	ev.actor = actor ? actor : "ferry";
+	ev.reason = reason;
 	ev.source = source.ptr;
 	ev.ref = stack->ref;
 	ev.revision = rev.id[0] ? rev.id : NULL;
@@ -628,7 +630,8 @@ record:
 		rerr = ferry_store_stack_state_save(rc->st, stack->name, &s);
 	/* Down stays down: the daemon leaves the stack alone until resumed. */
 	if (!rerr && trigger == FERRY_TRIGGER_DOWN && !error)
-		rerr = ferry_store_stack_suspend(rc->st, stack->name, ev.actor, "down", now);
+		rerr = ferry_store_stack_suspend(rc->st, stack->name, ev.actor,
+						 reason && *reason ? reason : "down", now);
 	pthread_mutex_unlock(&rc->db);
 	if (rerr < 0 && !error)
 		error = rerr;
@@ -695,6 +698,7 @@ int ferry_reconciler_suspend(ferry_reconciler *rc, const ferry_stack *stack, int
 	ev.runtime = runtime_name(stack->runtime);
 	ev.outcome = suspend ? "suspended" : "resumed";
 	ev.detail = reason;
+	ev.reason = reason;
 	pthread_mutex_lock(&rc->db);
 	error = suspend ? ferry_store_stack_suspend(rc->st, stack->name, ev.actor, reason, ev.time)
 			: ferry_store_stack_resume(rc->st, stack->name);
@@ -718,9 +722,9 @@ static int trigger_rank(ferry_trigger t)
 }
 
 /* Queue a cycle of stack `index` (-1: every stack); `to` a rollback's
- * target or NULL; rc->lock held. */
+ * target or NULL, `reason` the operator's or NULL; rc->lock held. */
 static void queue_cycle(ferry_reconciler *rc, long index, ferry_trigger trigger,
-			const char *actor, const char *to)
+			const char *actor, const char *to, const char *reason)
 {
 	size_t i;
 
@@ -735,6 +739,7 @@ static void queue_cycle(ferry_reconciler *rc, long index, ferry_trigger trigger,
 		t->trigger = trigger;
 		snprintf(t->actor, sizeof(t->actor), "%s", actor ? actor : "webhook");
 		snprintf(t->to, sizeof(t->to), "%s", to ? to : "");
+		snprintf(t->reason, sizeof(t->reason), "%s", reason ? reason : "");
 	}
 	pthread_cond_broadcast(&rc->cond);
 }
@@ -743,7 +748,7 @@ int ferry_reconciler_trigger(ferry_reconciler *rc, long index, ferry_trigger tri
 			     const char *actor)
 {
 	pthread_mutex_lock(&rc->lock);
-	queue_cycle(rc, index, trigger, actor, NULL);
+	queue_cycle(rc, index, trigger, actor, NULL, NULL);
 	pthread_mutex_unlock(&rc->lock);
 	return 0;
 }
@@ -759,7 +764,7 @@ static void webhook_trigger(const char *stack, const char *actor, void *payload)
 		while (i < rc->cfg->nstacks && strcmp(rc->cfg->stacks[i].name, stack))
 			i++;
 	if (!stack || i < rc->cfg->nstacks)
-		queue_cycle(rc, stack ? (long)i : -1, FERRY_TRIGGER_WEBHOOK, actor, NULL);
+		queue_cycle(rc, stack ? (long)i : -1, FERRY_TRIGGER_WEBHOOK, actor, NULL, NULL);
 	pthread_mutex_unlock(&rc->lock);
 }
 
@@ -1015,7 +1020,7 @@ static void *worker(void *arg)
 			stack_rt *t = &rc->rt[pick];
 			const ferry_stack *stack = &rc->cfg->stacks[pick];
 			ferry_trigger trig = t->pending ? t->trigger : FERRY_TRIGGER_POLL;
-			char actor[160], to[72];
+			char actor[160], to[72], reason[FERRY_REASON_MAX + 1];
 			ferry_cycle_result res;
 			stack_metrics *m = metrics_of(rc, stack->name);
 			uint64_t serving = m ? m->ticket : 0;
@@ -1024,11 +1029,13 @@ static void *worker(void *arg)
 
 			snprintf(actor, sizeof(actor), "%s", t->pending ? t->actor : "ferry-reconciler");
 			snprintf(to, sizeof(to), "%s", t->pending ? t->to : "");
+			snprintf(reason, sizeof(reason), "%s", t->pending ? t->reason : "");
 			t->pending = 0;
 			t->running = 1;
 			pthread_mutex_unlock(&rc->lock);
 			if ((cerr = ferry_reconcile_cycle(&res, rc, stack, trig, actor,
-							  *to ? to : NULL)) < 0) {
+							  *to ? to : NULL,
+							  *reason ? reason : NULL)) < 0) {
 				ferry_log(FERRY_LOG_WARN, "stack %s: %s", stack->name,
 					  ferry_error_last());
 				if (!res.message || !*res.message) {
@@ -1508,7 +1515,8 @@ static void definitions_check(ferry_reconciler *rc)
 
 /* Run a cycle of `name` in the daemon and wait for it; rc->lock held. */
 static int control_cycle(json_t **reply, ferry_reconciler *rc, const char *name,
-			 ferry_trigger trigger, const char *actor, const char *to)
+			 ferry_trigger trigger, const char *actor, const char *to,
+			 const char *reason)
 {
 	stack_metrics *m;
 	uint64_t ticket;
@@ -1521,7 +1529,7 @@ static int control_cycle(json_t **reply, ferry_reconciler *rc, const char *name,
 	if (!(m = metrics_of(rc, name)))
 		return ferry_error_oom();
 	ticket = ++m->ticket;
-	queue_cycle(rc, (long)i, trigger, actor, to);
+	queue_cycle(rc, (long)i, trigger, actor, to, reason);
 	for (;;) {
 		if (!(m = metrics_of(rc, name)))
 			return ferry_error_oom();
@@ -1571,6 +1579,8 @@ static int control_request(json_t **reply, json_t *req, unsigned uid, void *payl
 	int error;
 
 	ferry_control_actor(actor, sizeof(actor), req, uid);
+	if (reason && (error = ferry_reason_check(reason)) < 0)
+		return error;
 	if (!strcmp(op, "reload")) {
 		pthread_mutex_lock(&rc->lock);
 		error = control_reload(reply, rc, actor);
@@ -1605,7 +1615,7 @@ static int control_request(json_t **reply, json_t *req, unsigned uid, void *payl
 	else
 		return ferry_error_set(FERRY_EINVALID, "unknown control request '%s'", op);
 	pthread_mutex_lock(&rc->lock);
-	error = control_cycle(reply, rc, name, trigger, actor, to);
+	error = control_cycle(reply, rc, name, trigger, actor, to, reason);
 	pthread_mutex_unlock(&rc->lock);
 	return error;
 }
@@ -1840,8 +1850,10 @@ static void fmt_time(char *buf, size_t len, int64_t t)
 		ferry_time_format(buf, len, t);
 }
 
-int ferry_reconciler_check(ferry_preflight *out, ferry_revision *rev, ferry_reconciler *rc,
-			   const ferry_stack *stack)
+/* The check of ferry_reconciler_check; the rendered documents into `yaml`
+ * when it is not NULL. */
+static int check_render(ferry_preflight *out, ferry_revision *rev, ferry_buf *yaml,
+			ferry_reconciler *rc, const ferry_stack *stack)
 {
 	ferry_store_stack_state s;
 	ferry_rendered r;
@@ -1867,11 +1879,60 @@ int ferry_reconciler_check(ferry_preflight *out, ferry_revision *rev, ferry_reco
 	pthread_mutex_unlock(&rc->db);
 	if (error < 0)
 		return error;
-	/* a directory of its own: a daemon's cycle may be checking out too */
-	snprintf(suffix, sizeof(suffix), "check-%ld", (long)getpid());
+	/* a directory of its own: a daemon's cycle, or another check, may be
+	 * checking out too */
+	snprintf(suffix, sizeof(suffix), "check-%ld-%lx", (long)getpid(),
+		 (unsigned long)pthread_self());
 	if ((error = render_revision(rc, stack, rev->id, suffix, &r)) == 0)
 		error = ferry_preflight_check(out, rc->cfg, rc->st, &r, &rc->db);
+	if (!error && yaml && r.yaml.size)
+		error = ferry_buf_put(yaml, r.yaml.ptr, r.yaml.size);
 	ferry_rendered_dispose(&r);
+	return error;
+}
+
+int ferry_reconciler_check(ferry_preflight *out, ferry_revision *rev, ferry_reconciler *rc,
+			   const ferry_stack *stack)
+{
+	return check_render(out, rev, NULL, rc, stack);
+}
+
+int ferry_reconciler_plan(ferry_buf *diff, ferry_preflight *out, ferry_revision *rev,
+			  ferry_reconciler *rc, const ferry_stack *stack)
+{
+	ferry_store_stack_state s;
+	ferry_buf yaml = FERRY_BUF_INIT, tmp = FERRY_BUF_INIT, err = FERRY_BUF_INIT;
+	const char *argv[] = { "diff", "-u", "--label", "applied", "--label", "desired",
+			       NULL, NULL, NULL };
+	int error, status = 0;
+
+	memset(&s, 0, sizeof(s));
+	if ((error = check_render(out, rev, &yaml, rc, stack)) < 0)
+		goto done;
+	pthread_mutex_lock(&rc->db);
+	error = ferry_store_stack_state_load(&s, rc->st, stack->name);
+	pthread_mutex_unlock(&rc->db);
+	if (error < 0 ||
+	    (error = ferry_buf_printf(&tmp, "%s/%s.plan-%ld-%lx.yaml", rc->state_dir, stack->name,
+				      (long)getpid(), (unsigned long)pthread_self())) < 0 ||
+	    (error = ferry_fs_write_atomic(tmp.ptr, yaml.ptr ? yaml.ptr : "", yaml.size,
+					   0600)) < 0)
+		goto done;
+	/* the applied file is gone after a down, or was never written */
+	argv[6] = s.file && ferry_fs_exists(s.file) ? s.file : "/dev/null";
+	argv[7] = tmp.ptr;
+	if ((error = ferry_spawn(&status, diff, &err, argv, NULL)) < 0)
+		goto done;
+	if (status > 1)
+		error = ferry_error_set(FERRY_ERROR, "diff failed (exit %d): %s", status,
+					err.ptr ? err.ptr : "");
+done:
+	if (tmp.ptr)
+		unlink(tmp.ptr);
+	ferry_store_stack_state_dispose(&s);
+	ferry_buf_dispose(&yaml);
+	ferry_buf_dispose(&tmp);
+	ferry_buf_dispose(&err);
 	return error;
 }
 
@@ -2006,6 +2067,10 @@ static int history_row(const ferry_store_stack_event *ev, void *payload)
 		error = ferry_buf_printf(h->out, " drift: %s",
 					 ferry_escape_bytes(text, sizeof(text), ev->detail,
 							    strlen(ev->detail)) ? text : "");
+	if (!error && ev->reason)
+		error = ferry_buf_printf(h->out, " reason: %s",
+					 ferry_escape_bytes(text, sizeof(text), ev->reason,
+							    strlen(ev->reason)) ? text : "");
 	return error < 0 ? error : ferry_buf_puts(h->out, "\n");
 }
 

@@ -397,11 +397,12 @@ void ferry_cycle_result_dispose(ferry_cycle_result *r);
  * A poll, webhook or reload cycle of a suspended stack does nothing (outcome
  * "suspended", no event); an operator's sync, rollback or down still runs.
  * A successful down suspends the stack, so the daemon does not bring it
- * back (`ferry reconcile resume` does).
+ * back (`ferry reconcile resume` does). `reason` (NULL: none) is the
+ * operator's, recorded with the event; see ferry_reason_check().
  */
 int ferry_reconcile_cycle(ferry_cycle_result *out, ferry_reconciler *rc,
 			  const ferry_stack *stack, ferry_trigger trigger,
-			  const char *actor, const char *to);
+			  const char *actor, const char *to, const char *reason);
 
 /**
  * The daemon: poll each stack at its interval, serve the webhook when the
@@ -484,6 +485,17 @@ int ferry_reconciler_suspend(ferry_reconciler *rc, const ferry_stack *stack, int
 int ferry_reconciler_check(ferry_preflight *out, ferry_revision *rev, ferry_reconciler *rc,
 			   const ferry_stack *stack);
 
+/**
+ * What the next sync of `stack` would change: the check of
+ * ferry_reconciler_check (`out`, `rev`), and into `diff` the unified diff
+ * (diff -u) from the manifests last applied (none: an empty file) to the
+ * ones rendered now; empty when they are the same. Runs beside a daemon and
+ * changes nothing. Errors: those of ferry_reconciler_check, FERRY_ENOTFOUND
+ * when diff(1) is not installed.
+ */
+int ferry_reconciler_plan(ferry_buf *diff, ferry_preflight *out, ferry_revision *rev,
+			  ferry_reconciler *rc, const ferry_stack *stack);
+
 /** The status table, one row per stack (text or JSON array). */
 int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json);
 /** The audit events of `stack` (all stacks: NULL), newest last. */
@@ -500,12 +512,22 @@ int ferry_reconciler_history(ferry_buf *out, ferry_reconciler *rc, const char *s
  * The JSON object of `ev`: `lead` first (taking ownership of `lead_value`:
  * "event" for the audit line, "id" for history), then the event's fields
  * time, stack, trigger, actor, source, ref, revision, images, bundle,
- * channel, sequence, target, outcome, drift, detail and error (absent
- * values as null). A new reference, or NULL when out of memory.
+ * channel, sequence, target, outcome, drift, detail, error and reason
+ * (absent values as null). A new reference, or NULL when out of memory.
  */
 json_t *ferry_audit__event_json(const ferry_store_stack_event *ev, const char *lead,
 				json_t *lead_value);
 /** Record `ev` in the store and write it as a JSON line to `stream` (or NULL). */
 int ferry_audit_record(ferry_store *st, FILE *stream, const ferry_store_stack_event *ev);
+
+/** The longest reason an operator may give, in bytes. */
+#define FERRY_REASON_MAX 256
+/**
+ * 0 when `reason` may be recorded as an operator's reason (a sync,
+ * rollback, down or suspension): 1 to FERRY_REASON_MAX bytes of valid
+ * UTF-8 without control characters, so that it reads the same in a
+ * terminal, a log line and the audit table. FERRY_EINVALID otherwise.
+ */
+int ferry_reason_check(const char *reason);
 
 #endif

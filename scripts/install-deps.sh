@@ -18,6 +18,8 @@ PACKAGES=(
 	pandoc dpkg-dev lintian systemd
 	# the reconciler's real target: rootful podman (kube play)
 	podman runc crun catatonit containernetworking-plugins iptables
+	# the console's browser tests: headless Chromium through WebDriver
+	chromium chromium-driver
 )
 
 missing=()

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -15,8 +16,10 @@
 #include "ferry/errors.h"
 #include "buf.h"
 #include "fs.h"
+#include "json.h"
 #include "log.h"
 #include "pusher.h"
+#include "targets.h"
 #include "banned.h"
 
 /* Hold STORE/targets/<name>.lock for the seed of one target. */
@@ -44,6 +47,74 @@ done:
 	ferry_buf_dispose(&path);
 	ferry_buf_dispose(&dir);
 	return error;
+}
+
+/* Keep what the seed of `t` did as its last result (ferry_seed_last_result). */
+static void record_result(ferry_store *st, const ferry_target *t,
+			  const ferry_seed_target_result *r)
+{
+	ferry_buf detail = FERRY_BUF_INIT;
+	json_t *o;
+	char *text = NULL;
+
+	if (r->failed)
+		ferry_buf_printf_best_effort(&detail, "%s", r->error ? r->error : "failed");
+	else if (t->kind == FERRY_TARGET_OCI)
+		ferry_buf_printf_best_effort(&detail, "%zu manifests pushed, %zu present; %zu blobs "
+					     "pushed, %zu present; %zu tags set",
+					     r->manifests_pushed, r->manifests_present,
+					     r->blobs_pushed, r->blobs_present + r->blobs_mounted,
+					     r->tags_set);
+	else
+		ferry_buf_printf_best_effort(&detail, "%zu repositories; %zu refs pushed, %zu "
+					     "unchanged, %zu refused", r->repos, r->refs_pushed,
+					     r->refs_unchanged, r->refs_refused);
+	o = json_pack("{s:I,s:s,s:s}", "time", (json_int_t)time(NULL), "outcome",
+		      r->failed ? "failed" : r->nrefused ? "refused" : "seeded", "detail",
+		      detail.ptr ? detail.ptr : "");
+	/* a result that cannot be kept costs only the console's line about it */
+	if (o && (text = ferry_json_dumps(o, JSON_COMPACT)))
+		(void)ferry_store_progress_set(st, t->name, FERRY_SEED_RESULT_ITEM, text);
+	free(text);
+	json_decref(o);
+	ferry_buf_dispose(&detail);
+	ferry_error_clear();
+}
+
+int ferry_seed_last_result(ferry_seed_last *out, ferry_store *st, const char *target)
+{
+	char *state = NULL;
+	json_t *o = NULL;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	if ((error = ferry_store_progress_get(&state, st, target, FERRY_SEED_RESULT_ITEM)) < 0)
+		return error;
+	if (!state)
+		return FERRY_ENOTFOUND;
+	if ((error = ferry_json_parse(&o, state, strlen(state), "a seed result")) < 0 ||
+	    !json_is_string(json_object_get(o, "outcome")) ||
+	    !json_is_string(json_object_get(o, "detail"))) {
+		error = error < 0 ? error : ferry_error_set(FERRY_ECORRUPT, "a malformed seed result");
+		goto done;
+	}
+	out->time = (int64_t)json_integer_value(json_object_get(o, "time"));
+	if (!(out->outcome = strdup(json_string_value(json_object_get(o, "outcome")))) ||
+	    !(out->detail = strdup(json_string_value(json_object_get(o, "detail"))))) {
+		ferry_seed_last_dispose(out);
+		error = ferry_error_oom();
+	}
+done:
+	json_decref(o);
+	free(state);
+	return error;
+}
+
+void ferry_seed_last_dispose(ferry_seed_last *r)
+{
+	free(r->outcome);
+	free(r->detail);
+	memset(r, 0, sizeof(*r));
 }
 
 int ferry_seed(ferry_seed_result *out, ferry_store *st, const ferry_seed_options *opts)
@@ -101,9 +172,13 @@ int ferry_seed(ferry_seed_result *out, ferry_store *st, const ferry_seed_options
 		if (e < 0) {
 			r->failed = 1;
 			r->error = strdup(ferry_error_last());
+		}
+		if (e != FERRY_EEXISTS)
+			record_result(st, t, r);
+		if (e < 0) {
 			if (!first[0])
 				snprintf(first, sizeof(first), "target '%s': %s", t->name,
-					 ferry_error_last());
+					 r->error ? r->error : "out of memory");
 			bad = 1;
 		} else if (r->nrefused) {
 			if (!first[0])

@@ -65,4 +65,22 @@ typedef struct {
 int ferry_seed(ferry_seed_result *out, ferry_store *st, const ferry_seed_options *opts);
 void ferry_seed_result_dispose(ferry_seed_result *r);
 
+/* The progress item under which each target's last result is kept. */
+#define FERRY_SEED_RESULT_ITEM "@last-result"
+
+/** How the last seed of a target ended. */
+typedef struct {
+	int64_t time;            /* when (Unix seconds) */
+	char *outcome;           /* "seeded", "refused" or "failed" */
+	char *detail;            /* counts, or the error */
+} ferry_seed_last;
+
+/**
+ * The last result of `target` into `out` (ferry_seed_last_dispose):
+ * FERRY_ENOTFOUND when it was never seeded, FERRY_ECORRUPT when the
+ * record is unreadable.
+ */
+int ferry_seed_last_result(ferry_seed_last *out, ferry_store *st, const char *target);
+void ferry_seed_last_dispose(ferry_seed_last *r);
+
 #endif

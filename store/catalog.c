@@ -27,12 +27,15 @@ static void channel_row(ferry_store_channel *c, sqlite3_stmt *q)
 	c->sequence = (uint64_t)sqlite3_column_int64(q, 1);
 	c->bundle_id = (char *)ferry_db_text(q, 2);
 	c->created = sqlite3_column_int64(q, 3);
+	c->imported = sqlite3_column_int64(q, 4);
 }
 
 int ferry_store_channel_get(ferry_store_channel *out, ferry_store *st, const char *name)
 {
 	static const char sql[] =
-		"SELECT name, sequence, bundle_id, created FROM channels WHERE name = ?";
+		"SELECT name, sequence, bundle_id, created, (SELECT MAX(imported) FROM imports "
+		"WHERE channel = channels.name AND sequence = channels.sequence) FROM channels "
+		"WHERE name = ?";
 	ferry_store_channel row;
 	sqlite3_stmt *q = NULL;
 	int error;
@@ -48,6 +51,7 @@ int ferry_store_channel_get(ferry_store_channel *out, ferry_store *st, const cha
 		channel_row(&row, q);
 		out->sequence = row.sequence;
 		out->created = row.created;
+		out->imported = row.imported;
 		if (!(out->name = strdup(row.name)) || !(out->bundle_id = strdup(row.bundle_id)))
 			error = ferry_error_oom();
 		else
@@ -75,7 +79,9 @@ int ferry_store_channel_foreach(ferry_store *st,
 				void *payload)
 {
 	static const char sql[] =
-		"SELECT name, sequence, bundle_id, created FROM channels ORDER BY name";
+		"SELECT name, sequence, bundle_id, created, (SELECT MAX(imported) FROM imports "
+		"WHERE channel = channels.name AND sequence = channels.sequence) FROM channels "
+		"ORDER BY name";
 	ferry_store_channel row;
 	sqlite3_stmt *q = NULL;
 	int error;

@@ -27,6 +27,7 @@ typedef struct {
 	uint64_t sequence;      /* the last sequence accepted */
 	char *bundle_id;        /* the bundle of that sequence */
 	int64_t created;        /* its creation time */
+	int64_t imported;       /* when it was imported (0: unknown) */
 } ferry_store_channel;
 
 void ferry_store_channel_dispose(ferry_store_channel *c);

@@ -78,10 +78,19 @@ static const char v3[] =
 	"  stack TEXT PRIMARY KEY, actor TEXT NOT NULL, reason TEXT,"
 	"  time INTEGER NOT NULL);";
 
+/* Version 4: the reason an operator gave for a sync, rollback, down or
+ * suspension (the console asks for one), kept beside the event it
+ * explains. A table of its own rather than a column, so that the step is
+ * safe to run twice like steps 2 and 3. */
+static const char v4[] =
+	"CREATE TABLE IF NOT EXISTS reconcile_event_reasons ("
+	"  event INTEGER PRIMARY KEY, reason TEXT NOT NULL);";
+
 const ferry_db_migration ferry_store__schema[] = {
 	{ 1, v1 },
 	{ 2, v2 },
 	{ 3, v3 },
+	{ 4, v4 },
 };
 const size_t ferry_store__schema_steps =
 	sizeof(ferry_store__schema) / sizeof(ferry_store__schema[0]);

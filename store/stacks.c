@@ -39,16 +39,29 @@ int ferry_store_stack_event_add(ferry_store *st, const ferry_store_stack_event *
 	sqlite3_bind_int(q, 14, ev->drift);
 	ferry_db_bind_text(q, 15, ev->detail);
 	ferry_db_bind_text(q, 16, ev->error);
+	if ((error = ferry_db_exec(&st->db, "SAVEPOINT event", "record a reconcile event")) < 0) {
+		ferry_db_release(&st->db, q);
+		return error;
+	}
 	error = ferry_db_step_done(&st->db, q, "record a reconcile event");
 	ferry_db_release(&st->db, q);
-	return error;
+	if (!error && ev->reason && *ev->reason)
+		error = ferry_db_run(&st->db, "INSERT INTO reconcile_event_reasons(event, reason) "
+				     "VALUES (last_insert_rowid(), ?)", "record a reconcile event",
+				     "s", ev->reason);
+	if (error < 0) {
+		ferry_db_exec(&st->db, "ROLLBACK TO event", "record a reconcile event");
+		ferry_db_exec(&st->db, "RELEASE event", "record a reconcile event");
+		return error;
+	}
+	return ferry_db_exec(&st->db, "RELEASE event", "record a reconcile event");
 }
 
 int ferry_store_stack_event_prune(ferry_store *st, int64_t before, int64_t *removed)
 {
 	static const char sql[] =
 		"DELETE FROM reconcile_events WHERE outcome = 'unchanged' AND drift = 0 AND "
-		"time < ?";
+		"time < ? AND id NOT IN (SELECT event FROM reconcile_event_reasons)";
 	sqlite3_stmt *q = NULL;
 	int error;
 
@@ -69,7 +82,8 @@ int ferry_store_stack_event_foreach(ferry_store *st, const char *stack, size_t l
 	static const char sql[] =
 		"SELECT * FROM (SELECT id, time, stack, trigger, actor, source, ref, "
 		"revision, images, bundle_id, channel, sequence, target, outcome, drift, "
-		"detail, error FROM reconcile_events WHERE ?1 IS NULL OR stack = ?1 "
+		"detail, error, (SELECT reason FROM reconcile_event_reasons WHERE event = id) "
+		"FROM reconcile_events WHERE ?1 IS NULL OR stack = ?1 "
 		"ORDER BY id DESC LIMIT ?2) ORDER BY id";
 	ferry_store_stack_event ev;
 	sqlite3_stmt *q = NULL;
@@ -97,6 +111,7 @@ int ferry_store_stack_event_foreach(ferry_store *st, const char *stack, size_t l
 		ev.drift = sqlite3_column_int(q, 14);
 		ev.detail = ferry_db_text(q, 15);
 		ev.error = ferry_db_text(q, 16);
+		ev.reason = ferry_db_text(q, 17);
 		if ((error = cb(&ev, payload)) != 0)
 			break;
 	}

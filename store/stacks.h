@@ -25,13 +25,15 @@ typedef struct {
 	const char *outcome;
 	int drift;
 	const char *detail, *error;
+	const char *reason;       /* the operator's reason, or NULL */
 } ferry_store_stack_event;
 
-/** Append an event. */
+/** Append an event (and its reason, in the same savepoint). */
 int ferry_store_stack_event_add(ferry_store *st, const ferry_store_stack_event *ev);
 /**
- * Delete the events of quiet cycles (outcome "unchanged", no drift) older
- * than `before` (Unix seconds); every other event is kept. Sets `*removed`.
+ * Delete the events of quiet cycles (outcome "unchanged", no drift, no
+ * operator's reason) older than `before` (Unix seconds); every other event
+ * is kept. Sets `*removed`.
  */
 int ferry_store_stack_event_prune(ferry_store *st, int64_t before, int64_t *removed);
 /** The last `limit` events (0: all) of `stack` (NULL: every stack), oldest

@@ -30,14 +30,16 @@ chmod -R u+w "$T/ro"
 # ---- open, upgrade, read back -------------------------------------------------
 expect_exit 0 "$FERRY" store ls --json --store "$S"
 cp "$T/out" "$T/ls.json"
-[ "$(version)" = 3 ] || fail "opening did not upgrade the store: user_version $(version)"
+[ "$(version)" = 4 ] || fail "opening did not upgrade the store: user_version $(version)"
 sqlite3 "$S/ferry.db" "SELECT name FROM sqlite_master WHERE type = 'index'" >"$T/indexes"
 for i in imports_bundle imports_channel refs_commit; do
 	grep -qx "$i" "$T/indexes" || fail "upgrade did not create index $i: $(cat "$T/indexes")"
 done
-sqlite3 "$S/ferry.db" "SELECT name FROM sqlite_master WHERE type = 'table'" | grep -qx reconcile_suspended ||
-	fail "upgrade did not create table reconcile_suspended"
-ok "opening a version 1 store upgrades it to the latest version, 3 (user_version, new indexes and table)"
+sqlite3 "$S/ferry.db" "SELECT name FROM sqlite_master WHERE type = 'table'" >"$T/tables"
+for t in reconcile_suspended reconcile_event_reasons; do
+	grep -qx "$t" "$T/tables" || fail "upgrade did not create table $t: $(cat "$T/tables")"
+done
+ok "opening a version 1 store upgrades it to the latest version, 4 (user_version, new indexes and tables)"
 
 jq -e '.channels[] | select(.channel == "fixture" and .sequence == 1)' "$T/ls.json" >/dev/null ||
 	fail "channel fixture/1 lost: $(cat "$T/ls.json")"
