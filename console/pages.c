@@ -168,8 +168,9 @@ void ferry_console__login_page(ferry_html *h, const char *message)
 
 /* ---- stacks' status ------------------------------------------------------------ */
 
-/* The reconciler's status (one home for what a stack's state is), as JSON. */
-static int stack_status(json_t **out, ferry_console *c)
+/* The reconciler's status (one home for what a stack's state is), as JSON:
+ * of stack `only`, or of every stack (NULL). */
+static int stack_status(json_t **out, ferry_console *c, const char *only)
 {
 	ferry_buf text = FERRY_BUF_INIT;
 	int error;
@@ -179,7 +180,7 @@ static int stack_status(json_t **out, ferry_console *c)
 		*out = json_array();
 		return *out ? 0 : ferry_error_oom();
 	}
-	if ((error = ferry_reconciler_status(&text, c->rc, 1)) == 0)
+	if ((error = ferry_reconciler_status_of(&text, c->rc, 1, only)) == 0)
 		error = ferry_json_parse(out, text.ptr, text.size, "the stacks' status");
 	ferry_buf_dispose(&text);
 	return error;
@@ -279,20 +280,22 @@ static int recent_row(int64_t id, const ferry_store_audit_entry *e, void *payloa
 
 static int problems(ferry_html *h, ferry_console *c)
 {
+	ferry_store_event_filter alarms = { NULL, NULL, "alarm", 0 };
+	ferry_store_event_filter rejected = { NULL, NULL, "rejected", 0 };
 	recent_ctx x;
 	size_t i;
 	int error;
 
 	memset(&x, 0, sizeof(x));
 	pthread_mutex_lock(&c->lock);
-	error = ferry_store_audit_foreach(c->st, 0, "alarm", recent_row, &x);
+	error = ferry_store_audit_query(c->st, &alarms, RECENT, recent_row, &x);
 	pthread_mutex_unlock(&c->lock);
 	if (!error) {
 		recent_ctx y;
 
 		memset(&y, 0, sizeof(y));
 		pthread_mutex_lock(&c->lock);
-		error = ferry_store_audit_foreach(c->st, 0, "rejected", recent_row, &y);
+		error = ferry_store_audit_query(c->st, &rejected, RECENT, recent_row, &y);
 		pthread_mutex_unlock(&c->lock);
 		ferry_html_raw(h, "<h2 id=\"rejections\">Alarms and rejected bundles</h2>");
 		if (!x.n && !y.n) {
@@ -484,7 +487,7 @@ int ferry_console__overview(ferry_html *h, ferry_console *c, const ferry_console
 	if (!tx.n)
 		ferry_html_raw(h, "<p class=\"muted\">No seed target is configured.</p>");
 
-	if ((error = stack_status(&stacks, c)) < 0)
+	if ((error = stack_status(&stacks, c, NULL)) < 0)
 		return error;
 	for (i = 0; i < json_array_size(stacks); i++) {
 		const char *cls, *s = stack_state(json_array_get(stacks, i), &cls);
@@ -659,7 +662,7 @@ int ferry_console__stacks(ferry_html *h, ferry_console *c, const ferry_console_v
 	size_t i;
 	int error;
 
-	if ((error = stack_status(&stacks, c)) < 0)
+	if ((error = stack_status(&stacks, c, NULL)) < 0)
 		return error;
 	ferry_console__page_open(h, v, "Stacks", "Stacks");
 	if (!c->rc)
@@ -823,7 +826,7 @@ int ferry_console__stack(ferry_html *h, ferry_console *c, const ferry_console_vi
 	size_t i;
 	int error, suspended;
 
-	if ((error = stack_status(&stacks, c)) < 0)
+	if ((error = stack_status(&stacks, c, name)) < 0)
 		return error;
 	for (i = 0; i < json_array_size(stacks) && !st; i++)
 		if (!strcmp(str(json_array_get(stacks, i), "stack"), name))
@@ -1024,16 +1027,15 @@ void ferry_console__action_page(ferry_html *h, const ferry_console_view *v, cons
 /* ---- audit -------------------------------------------------------------------- */
 
 typedef struct {
-	const char *kind, *channel, *stack, *outcome;
-	int64_t since;
+	const char *kind;
+	ferry_store_event_filter f;
 	int jsonl;
 	struct arow {
 		int64_t time;
 		size_t seq;
 		char *text;
 	} *rows;
-	size_t n, alloc, matched;
-	int error;
+	size_t n, alloc;
 } audit_ctx;
 
 static int audit_push(audit_ctx *x, int64_t t, ferry_buf *text)
@@ -1051,7 +1053,6 @@ static int audit_push(audit_ctx *x, int64_t t, ferry_buf *text)
 	x->rows[x->n].seq = x->n;
 	x->rows[x->n].text = ferry_buf_detach(text);
 	x->n++;
-	x->matched++;
 	return 0;
 }
 
@@ -1066,9 +1067,6 @@ static int import_row(int64_t id, const ferry_store_audit_entry *e, void *payloa
 	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)e->sequence);
 	if (!e->channel)
 		snprintf(seq, sizeof(seq), "-");
-	if ((x->channel && (!e->channel || strcmp(x->channel, e->channel))) ||
-	    (x->outcome && strcmp(x->outcome, e->outcome)) || e->time < x->since)
-		return 0;
 	if (x->jsonl) {
 		json_t *o = json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:s?,s:s,s:s?}", "time",
 				      when(t, e->time), "event", e->event, "bundle", e->bundle_id,
@@ -1111,9 +1109,6 @@ static int reconcile_row(const ferry_store_stack_event *ev, void *payload)
 	ferry_html row = FERRY_HTML_INIT;
 	int error;
 
-	if ((x->channel && (!ev->channel || strcmp(x->channel, ev->channel))) ||
-	    (x->outcome && strcmp(x->outcome, ev->outcome)) || ev->time < x->since)
-		return 0;
 	if (x->jsonl) {
 		json_t *o = ferry_audit__event_json(ev, "event", json_string("reconcile"));
 
@@ -1209,21 +1204,25 @@ int ferry_console__audit(ferry_html *h, ferry_console *c, const ferry_console_vi
 
 	memset(&x, 0, sizeof(x));
 	x.kind = query(v, "kind");
-	x.channel = query(v, "channel");
-	x.stack = query(v, "stack");
-	x.outcome = query(v, "outcome");
+	x.f.channel = query(v, "channel");
+	x.f.stack = query(v, "stack");
+	x.f.outcome = query(v, "outcome");
 	x.jsonl = jsonl;
-	if ((error = parse_since(&x.since, since, (int64_t)time(NULL))) < 0) {
+	if ((error = parse_since(&x.f.since, since, (int64_t)time(NULL))) < 0) {
 		if (jsonl)
 			return error;
 		ferry_error_clear();
-		x.since = 0;
+		x.f.since = 0;
 	}
+	/* A page shows the newest rows of the two lists merged: the newest of
+	 * each are enough. The export has them all. */
 	pthread_mutex_lock(&c->lock);
-	if ((!x.kind || !strcmp(x.kind, "import")) && !x.stack)
-		error = ferry_store_audit_foreach(c->st, 0, x.outcome, import_row, &x);
+	if ((!x.kind || !strcmp(x.kind, "import")) && !x.f.stack)
+		error = ferry_store_audit_query(c->st, &x.f, jsonl ? 0 : FERRY_CONSOLE_ROWS,
+						import_row, &x);
 	if (!error && (!x.kind || !strcmp(x.kind, "reconcile")))
-		error = ferry_store_stack_event_foreach(c->st, x.stack, 0, reconcile_row, &x);
+		error = ferry_store_stack_event_query(c->st, &x.f, jsonl ? 0 : FERRY_CONSOLE_ROWS,
+						      reconcile_row, &x);
 	pthread_mutex_unlock(&c->lock);
 	if (error < 0)
 		goto done;
@@ -1242,21 +1241,23 @@ int ferry_console__audit(ferry_html *h, ferry_console *c, const ferry_console_vi
 			  !x.kind ? " selected" : "",
 			  x.kind && !strcmp(x.kind, "import") ? " selected" : "",
 			  x.kind && !strcmp(x.kind, "reconcile") ? " selected" : "");
-	filter_field(h, "channel", "Channel", x.channel, "any");
-	filter_field(h, "stack", "Stack", x.stack, "any");
-	filter_field(h, "outcome", "Outcome", x.outcome, "any");
+	filter_field(h, "channel", "Channel", x.f.channel, "any");
+	filter_field(h, "stack", "Stack", x.f.stack, "any");
+	filter_field(h, "outcome", "Outcome", x.f.outcome, "any");
 	filter_field(h, "since", "Since", since, "24h, 7d or 2026-01-31");
 	ferry_html_raw(h, "<button type=\"submit\">Filter</button></fieldset></form>");
 	ferry_html_raw(h, "<p><a id=\"export\" href=\"/audit.jsonl");
 	query_arg(h, &first, "kind", x.kind);
-	query_arg(h, &first, "channel", x.channel);
-	query_arg(h, &first, "stack", x.stack);
-	query_arg(h, &first, "outcome", x.outcome);
+	query_arg(h, &first, "channel", x.f.channel);
+	query_arg(h, &first, "stack", x.f.stack);
+	query_arg(h, &first, "outcome", x.f.outcome);
 	query_arg(h, &first, "since", since);
-	ferry_html_printf(h, "\">Export these %zu events as JSON lines</a></p>", x.n);
+	ferry_html_raw(h, "\">Export these events as JSON lines</a></p>");
 	if (x.n > FERRY_CONSOLE_ROWS)
 		ferry_html_printf(h, "<p class=\"muted\">The newest %d are shown; the export has "
 				  "them all.</p>", FERRY_CONSOLE_ROWS);
+	else
+		ferry_html_printf(h, "<p class=\"muted\">%zu events.</p>", x.n);
 	ferry_html_raw(h, "<table><thead><tr><th>Time</th><th>Kind</th><th>Event</th>"
 			  "<th>Channel or stack</th><th>Sequence or actor</th><th>Bundle or revision</th>"
 			  "<th>Outcome</th><th>Reason and detail</th></tr></thead><tbody>");

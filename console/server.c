@@ -102,6 +102,15 @@ static enum MHD_Result respond(struct MHD_Connection *conn, ferry_console_reques
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, x->location);
 	if (x && x->cookie)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, x->cookie);
+	{
+		/* the time this request took here, for the benchmark and a browser's
+		 * developer tools */
+		char timing[48];
+
+		snprintf(timing, sizeof(timing), "app;dur=%.2f",
+			 (double)(now_us() - r->start_us) / 1000.0);
+		MHD_add_response_header(resp, "Server-Timing", timing);
+	}
 	if (x && x->retry_after > 0) {
 		char s[24];
 

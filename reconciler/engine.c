@@ -1936,11 +1936,54 @@ done:
 	return error;
 }
 
+/* Resolutions already made by one status call: stacks that share a source
+ * (a repository and ref, or an artifact tag) resolve it once. */
+typedef struct {
+	const ferry_stack *stack;   /* the first stack with this source */
+	char id[72];                /* its revision, or "?" */
+} resolved;
+
+static const char *resolve_once(resolved *seen, size_t *nseen, ferry_reconciler *rc,
+				const ferry_stack *stack)
+{
+	ferry_revision rev;
+	size_t i;
+
+	for (i = 0; i < *nseen; i++) {
+		const ferry_stack *o = seen[i].stack;
+
+		if (o->source == stack->source && o->ref_kind == stack->ref_kind &&
+		    !strcmp(o->ref, stack->ref) &&
+		    (stack->source != FERRY_SRC_GIT || !strcmp(o->repo, stack->repo)))
+			return seen[i].id;
+	}
+	seen[*nseen].stack = stack;
+	if (ferry_source_resolve(&rev, rc->st, stack) < 0)
+		snprintf(seen[*nseen].id, sizeof(seen[*nseen].id), "?");
+	else
+		snprintf(seen[*nseen].id, sizeof(seen[*nseen].id), "%s", rev.id);
+	ferry_revision_dispose(&rev);
+	return seen[(*nseen)++].id;
+}
+
 int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json)
 {
+	return ferry_reconciler_status_of(out, rc, json, NULL);
+}
+
+int ferry_reconciler_status_of(ferry_buf *out, ferry_reconciler *rc, int json,
+			       const char *only)
+{
 	json_t *arr = json_array();
-	size_t i;
+	resolved *seen = calloc(rc->cfg->nstacks ? rc->cfg->nstacks : 1, sizeof(*seen));
+	size_t i, nseen = 0;
 	int error = 0;
+
+	if (!arr || !seen) {
+		json_decref(arr);
+		free(seen);
+		return ferry_error_oom();
+	}
 
 	if (!json)
 		error = ferry_buf_printf(out, "%-16s %-22s %-12s %-12s %-6s %-20s %-20s %s\n",
@@ -1950,27 +1993,26 @@ int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json)
 		const ferry_stack *stack = &rc->cfg->stacks[i];
 		ferry_store_stack_state s;
 		ferry_store_stack_suspension sus;
-		ferry_revision rev;
 		ferry_buf ref = FERRY_BUF_INIT;
 		char last[32], next[32], since[32];
-		const char *desired;
+		const char *desired, *current = "?";
 		int suspended = 0;
 
+		if (only && strcmp(stack->name, only))
+			continue;
 		memset(&sus, 0, sizeof(sus));
 		pthread_mutex_lock(&rc->db);
 		error = ferry_store_stack_state_load(&s, rc->st, stack->name);
-		if (!error && ferry_source_resolve(&rev, rc->st, stack) < 0)
-			snprintf(rev.id, sizeof(rev.id), "?");
+		if (!error)
+			current = resolve_once(seen, &nseen, rc, stack);
 		if (!error && (error = ferry_store_stack_suspension_load(&suspended, &sus, rc->st,
-									stack->name)) < 0) {
+									stack->name)) < 0)
 			ferry_store_stack_state_dispose(&s);
-			ferry_revision_dispose(&rev);
-		}
 		pthread_mutex_unlock(&rc->db);
 		if (error)
 			break;
 		ferry_error_clear();
-		desired = s.hold ? s.hold : rev.id;
+		desired = s.hold ? s.hold : current;
 		if (stack->source == FERRY_SRC_GIT)
 			error = ferry_buf_printf(&ref, "%s@%s%s", stack->repo,
 						 stack->ref_kind == FERRY_REF_BRANCH ? ""
@@ -2018,8 +2060,8 @@ int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json)
 		ferry_store_stack_suspension_dispose(&sus);
 		ferry_buf_dispose(&ref);
 		ferry_store_stack_state_dispose(&s);
-		ferry_revision_dispose(&rev);
 	}
+	free(seen);
 	if (json && !error) {
 		char *text = ferry_json_dumps(arr, JSON_INDENT(2));
 

@@ -498,6 +498,10 @@ int ferry_reconciler_plan(ferry_buf *diff, ferry_preflight *out, ferry_revision 
 
 /** The status table, one row per stack (text or JSON array). */
 int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json);
+/** The same for stack `only` (NULL: every stack); an empty table or array
+ *  when there is no such stack. */
+int ferry_reconciler_status_of(ferry_buf *out, ferry_reconciler *rc, int json,
+			       const char *only);
 /** The audit events of `stack` (all stacks: NULL), newest last. */
 int ferry_reconciler_history(ferry_buf *out, ferry_reconciler *rc, const char *stack,
 			     size_t limit, int json);

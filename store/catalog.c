@@ -545,22 +545,13 @@ int ferry_store_audit(ferry_store *st, const char *event, const char *outcome,
 	return ferry_store_audit_add(st, &e);
 }
 
-int ferry_store_audit_foreach(ferry_store *st, int64_t after, const char *outcome,
-			      int (*cb)(int64_t id, const ferry_store_audit_entry *e,
-					void *payload),
-			      void *payload)
+static int audit_rows(ferry_store *st, sqlite3_stmt *q,
+		      int (*cb)(int64_t id, const ferry_store_audit_entry *e, void *payload),
+		      void *payload)
 {
-	static const char sql[] =
-		"SELECT id, time, event, bundle_id, channel, sequence, signers, outcome, reason "
-		"FROM audit WHERE id > ?1 AND (?2 IS NULL OR outcome = ?2) ORDER BY id";
 	ferry_store_audit_entry e;
-	sqlite3_stmt *q = NULL;
 	int error;
 
-	if ((error = ferry_db_prepare(&q, &st->db, sql, "read audit")) < 0)
-		return error;
-	sqlite3_bind_int64(q, 1, after);
-	ferry_db_bind_text(q, 2, outcome);
 	while ((error = ferry_db_step(&st->db, q, "read audit")) > 0) {
 		int64_t id = sqlite3_column_int64(q, 0);
 
@@ -577,6 +568,46 @@ int ferry_store_audit_foreach(ferry_store *st, int64_t after, const char *outcom
 	}
 	ferry_db_release(&st->db, q);
 	return error;
+}
+
+int ferry_store_audit_foreach(ferry_store *st, int64_t after, const char *outcome,
+			      int (*cb)(int64_t id, const ferry_store_audit_entry *e,
+					void *payload),
+			      void *payload)
+{
+	static const char sql[] =
+		"SELECT id, time, event, bundle_id, channel, sequence, signers, outcome, reason "
+		"FROM audit WHERE id > ?1 AND (?2 IS NULL OR outcome = ?2) ORDER BY id";
+	sqlite3_stmt *q = NULL;
+	int error;
+
+	if ((error = ferry_db_prepare(&q, &st->db, sql, "read audit")) < 0)
+		return error;
+	sqlite3_bind_int64(q, 1, after);
+	ferry_db_bind_text(q, 2, outcome);
+	return audit_rows(st, q, cb, payload);
+}
+
+int ferry_store_audit_query(ferry_store *st, const ferry_store_event_filter *f, size_t limit,
+			    int (*cb)(int64_t id, const ferry_store_audit_entry *e,
+				      void *payload),
+			    void *payload)
+{
+	static const char sql[] =
+		"SELECT * FROM (SELECT id, time, event, bundle_id, channel, sequence, signers, "
+		"outcome, reason FROM audit WHERE (?1 IS NULL OR channel = ?1) AND "
+		"(?2 IS NULL OR outcome = ?2) AND time >= ?3 ORDER BY id DESC LIMIT ?4) "
+		"ORDER BY id";
+	sqlite3_stmt *q = NULL;
+	int error;
+
+	if ((error = ferry_db_prepare(&q, &st->db, sql, "read audit")) < 0)
+		return error;
+	ferry_db_bind_text(q, 1, f ? f->channel : NULL);
+	ferry_db_bind_text(q, 2, f ? f->outcome : NULL);
+	sqlite3_bind_int64(q, 3, f ? f->since : 0);
+	sqlite3_bind_int64(q, 4, limit ? (sqlite3_int64)limit : -1);
+	return audit_rows(st, q, cb, payload);
 }
 
 int ferry_store_audit_last(int64_t *id, ferry_store *st)

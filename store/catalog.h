@@ -177,6 +177,24 @@ int ferry_store_audit_foreach(ferry_store *st, int64_t after, const char *outcom
 			      int (*cb)(int64_t id, const ferry_store_audit_entry *e,
 					void *payload),
 			      void *payload);
+/** What an audit query keeps (each NULL or 0: any). */
+typedef struct {
+	const char *stack;      /* reconcile events only */
+	const char *channel;
+	const char *outcome;
+	int64_t since;          /* Unix seconds: at or after */
+} ferry_store_event_filter;
+
+/**
+ * Call `cb` with the newest `limit` entries (0: all) that `filter` keeps
+ * (NULL: every one; its stack is not looked at), oldest first. A nonzero
+ * return from `cb` stops the walk and is returned.
+ */
+int ferry_store_audit_query(ferry_store *st, const ferry_store_event_filter *filter,
+			    size_t limit,
+			    int (*cb)(int64_t id, const ferry_store_audit_entry *e,
+				      void *payload),
+			    void *payload);
 /** The id of the newest entry into `*id`, 0 when the trail is empty. */
 int ferry_store_audit_last(int64_t *id, ferry_store *st);
 

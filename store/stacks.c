@@ -79,11 +79,22 @@ int ferry_store_stack_event_foreach(ferry_store *st, const char *stack, size_t l
 				    int (*cb)(const ferry_store_stack_event *ev, void *payload),
 				    void *payload)
 {
+	ferry_store_event_filter f = { stack, NULL, NULL, 0 };
+
+	return ferry_store_stack_event_query(st, &f, limit, cb, payload);
+}
+
+int ferry_store_stack_event_query(ferry_store *st, const ferry_store_event_filter *f,
+				  size_t limit,
+				  int (*cb)(const ferry_store_stack_event *ev, void *payload),
+				  void *payload)
+{
 	static const char sql[] =
 		"SELECT * FROM (SELECT id, time, stack, trigger, actor, source, ref, "
 		"revision, images, bundle_id, channel, sequence, target, outcome, drift, "
 		"detail, error, (SELECT reason FROM reconcile_event_reasons WHERE event = id) "
-		"FROM reconcile_events WHERE ?1 IS NULL OR stack = ?1 "
+		"FROM reconcile_events WHERE (?1 IS NULL OR stack = ?1) AND "
+		"(?3 IS NULL OR channel = ?3) AND (?4 IS NULL OR outcome = ?4) AND time >= ?5 "
 		"ORDER BY id DESC LIMIT ?2) ORDER BY id";
 	ferry_store_stack_event ev;
 	sqlite3_stmt *q = NULL;
@@ -91,8 +102,11 @@ int ferry_store_stack_event_foreach(ferry_store *st, const char *stack, size_t l
 
 	if ((error = ferry_db_prepare(&q, &st->db, sql, "read events")) < 0)
 		return error;
-	ferry_db_bind_text(q, 1, stack);
+	ferry_db_bind_text(q, 1, f ? f->stack : NULL);
 	sqlite3_bind_int64(q, 2, limit ? (sqlite3_int64)limit : -1);
+	ferry_db_bind_text(q, 3, f ? f->channel : NULL);
+	ferry_db_bind_text(q, 4, f ? f->outcome : NULL);
+	sqlite3_bind_int64(q, 5, f ? f->since : 0);
 	while ((error = ferry_db_step(&st->db, q, "read events")) > 0) {
 		ev.id = sqlite3_column_int64(q, 0);
 		ev.time = sqlite3_column_int64(q, 1);

@@ -41,6 +41,12 @@ int ferry_store_stack_event_prune(ferry_store *st, int64_t before, int64_t *remo
 int ferry_store_stack_event_foreach(ferry_store *st, const char *stack, size_t limit,
 				    int (*cb)(const ferry_store_stack_event *ev, void *payload),
 				    void *payload);
+/** The newest `limit` events (0: all) that `filter` keeps (NULL: every
+ *  one), oldest first; strings are borrowed for the call. */
+int ferry_store_stack_event_query(ferry_store *st, const ferry_store_event_filter *filter,
+				  size_t limit,
+				  int (*cb)(const ferry_store_stack_event *ev, void *payload),
+				  void *payload);
 /** The full revision of the newest event in which `stack` applied a revision
  *  starting with `prefix`, into `full`; FERRY_ENOTFOUND when none. */
 int ferry_store_stack_applied_revision(char full[72], ferry_store *st, const char *stack,

@@ -53,6 +53,8 @@ done
 body_has '<td>c</td>'; body_has '<td>files</td>'
 body_has 'signature threshold 1 not met'
 body_has 'waiting for volumes'
+body_has '&lt;img src=x onerror=alert(1)&gt;.tar'
+grep -q '<img' "$T/body" && fail "a file name from the inbox reached the page as markup"
 grep -q '<b>1</b>in sync' "$T/body" && grep -q '<b>1</b>out of sync' "$T/body" &&
 	grep -q '<b>1</b>failed' "$T/body" || fail "stack counts: $(grep -o '<b>[0-9]*</b>[a-z ]*' "$T/body")"
 [ "$(code -b "$T/v" "$U/store")" = 200 ]

@@ -4,7 +4,7 @@
 #     artifact), both signed by $T/key; one bundle from an unknown key
 #     rejected (an audit event with its reason)
 #   - inbox/: volume 1 of a split bundle of channel files, waiting for the
-#     others
+#     others; a file named with markup, rejected
 #   - r.yaml: three stacks on kubernetes (dry-run): web (auto-sync, applied:
 #     in sync), prod (auto-sync off, never synced: out of sync) and broken
 #     (its path does not exist: failed); the audit log is $T/audit.jsonl
@@ -31,6 +31,8 @@ console_site() {
 	local first
 	first=$(ls "$T"/fsplit/*.tar | sort | head -1)
 	cp "$first" "$T/inbox/"
+	# a file with markup in its name, which the inbox rejects (not a bundle)
+	printf 'not a bundle' >"$T/inbox/<img src=x onerror=alert(1)>.tar"
 	touch -d '-1 min' "$T/inbox/"*
 	"$FERRY" inbox once --no-seed --settle 0 --store "$T/store" --dir "$T/inbox" >/dev/null ||
 		fail "inbox pass"
