@@ -4,6 +4,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "ferry/errors.h"
 #include "alloc.h"
 #include "cli.h"
+#include "fs.h"
 #include "util.h"
 #include "buf.h"
 #include "members.h"
@@ -216,4 +219,48 @@ int cli_bundle_files(ferry_strv *out, const char *cmd, char *const *args, size_t
 		error = ferry_error_set(FERRY_ENOTFOUND, "no bundle files among the %zu "
 					"operand(s)", nargs);
 	return error;
+}
+
+void cli_serve_block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int cli_serve_wait(const char *cmd, sigset_t *set, const char *port_file, unsigned port,
+		   const char *store, const char *listen, int tls)
+{
+	const char *colon = strrchr(listen, ':');
+	int sig, error;
+
+	if (port_file) {
+		char text[16];
+		int n = snprintf(text, sizeof(text), "%u\n", port);
+
+		if ((error = ferry_fs_write_output(port_file, text, (size_t)n, 0644)) < 0)
+			return cli_fail(cmd, error);
+	}
+	fprintf(stderr, "ferry %s: serving '%s' on %s://%.*s:%u\n", cmd, store,
+		tls ? "https" : "http", colon ? (int)(colon - listen) : 0, listen, port);
+	sigwait(set, &sig);
+	fprintf(stderr, "ferry %s: stopping\n", cmd);
+	return FERRY_EXIT_OK;
+}
+
+FILE *cli_open_log(const char *cmd, const char *path)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "a") : stdout;
+
+	if (!f)
+		fprintf(stderr, "ferry %s: cannot open '%s'\n", cmd, path);
+	return f;
+}
+
+void cli_close_log(FILE *f)
+{
+	if (f && f != stdout)
+		fclose(f);
 }

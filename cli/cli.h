@@ -6,8 +6,10 @@
 #ifndef FERRY_CLI_H
 #define FERRY_CLI_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -69,6 +71,25 @@ const char *cli_human_size(char *buf, size_t len, uint64_t bytes);
  * returns BUF.
  */
 const char *cli_escape(char *buf, size_t len, const char *s);
+
+/* ---- servers (mirror serve, console) ------------------------------------- */
+
+/** Block SIGINT and SIGTERM (into `set`, for cli_serve_wait) and ignore
+ *  SIGPIPE; call before the server starts its threads. */
+void cli_serve_block_signals(sigset_t *set);
+/**
+ * The server `cmd` listens on `port`: write the port to `port_file` (NULL:
+ * none), say on standard error that it serves `store` on `listen`'s address,
+ * and wait for a signal of `set`. The exit status: a failure when the port
+ * file cannot be written.
+ */
+int cli_serve_wait(const char *cmd, sigset_t *set, const char *port_file, unsigned port,
+		   const char *store, const char *listen, int tls);
+/** Open the log file `path` for appending ("-": standard output); NULL,
+ *  with a message, when it cannot be opened. */
+FILE *cli_open_log(const char *cmd, const char *path);
+/** Close a log from cli_open_log (standard output and NULL are left). */
+void cli_close_log(FILE *f);
 
 /** The store directory: `given`, else $FERRY_STORE, else /var/lib/ferry. */
 const char *cli_store_path(const char *given);

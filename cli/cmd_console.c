@@ -1,7 +1,6 @@
 /*
  * ferry console: serve the enclave's web console until SIGINT or SIGTERM.
  */
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +8,6 @@
 
 #include "cli.h"
 #include "console.h"
-#include "fs.h"
 #include "store.h"
 #include "strv.h"
 #include "util.h"
@@ -69,7 +67,7 @@ int cmd_console(int argc, char **argv)
 	uint64_t threads;
 	sigset_t set;
 	cli_args a;
-	int id, sig, error = 0, rc = FERRY_EXIT_OK;
+	int id, error = 0, rc = FERRY_EXIT_OK;
 
 	cli_args_init(&a, &console_command, argc, argv, NULL);
 	while ((id = cli_args_next(&a)) > 0) {
@@ -120,41 +118,20 @@ int cmd_console(int argc, char **argv)
 	o.store = cli_store_path(store);
 	o.inboxes = (const char *const *)inboxes.v;
 	o.ninboxes = inboxes.n;
-	if (log) {
-		o.log = strcmp(log, "-") ? fopen(log, "a") : stdout;
-		if (!o.log) {
-			fprintf(stderr, "ferry console: cannot open '%s'\n", log);
-			rc = FERRY_EXIT_FAILURE;
-			goto done;
-		}
+	if (log && !(o.log = cli_open_log("console", log))) {
+		rc = FERRY_EXIT_FAILURE;
+		goto done;
 	}
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cli_serve_block_signals(&set);
 	if ((error = ferry_console_start(&c, &o)) < 0) {
 		rc = cli_fail("console", error);
 		goto done;
 	}
-	if (port_file) {
-		char text[16];
-		int n = snprintf(text, sizeof(text), "%u\n", ferry_console_port(c));
-
-		if ((error = ferry_fs_write_output(port_file, text, (size_t)n, 0644)) < 0) {
-			rc = cli_fail("console", error);
-			goto done;
-		}
-	}
-	fprintf(stderr, "ferry console: serving '%s' on %s://%.*s:%u\n", o.store,
-		o.tls_cert ? "https" : "http", (int)(strrchr(o.listen, ':') - o.listen), o.listen,
-		ferry_console_port(c));
-	sigwait(&set, &sig);
-	fprintf(stderr, "ferry console: stopping\n");
+	rc = cli_serve_wait("console", &set, port_file, ferry_console_port(c), o.store, o.listen,
+			    o.tls_cert != NULL);
 done:
 	ferry_console_stop(c);
-	if (o.log && o.log != stdout)
-		fclose(o.log);
+	cli_close_log(o.log);
 	ferry_strv_dispose(&inboxes);
 	return rc;
 }

@@ -4,7 +4,6 @@
  * write) the registries.conf and containerd hosts.toml that make nodes
  * pull from the mirror.
  */
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,7 +142,7 @@ static int mirror_serve(int argc, char **argv, cli_args *parent)
 	unsigned header = 0;
 	sigset_t set;
 	cli_args a;
-	int id, sig, error, rc = FERRY_EXIT_OK, bad = 0;
+	int id, error, rc = FERRY_EXIT_OK, bad = 0;
 
 	cli_args_init(&a, &serve_command, argc, argv, parent);
 	while ((id = cli_args_next(&a)) > 0) {
@@ -179,41 +178,19 @@ static int mirror_serve(int argc, char **argv, cli_args *parent)
 	if (!mo.listen)
 		return cli_args_error(&a, "needs --listen ADDR:PORT");
 	mo.store = cli_store_path(store);
-	if (log) {
-		mo.access_log = strcmp(log, "-") ? fopen(log, "a") : stdout;
-		if (!mo.access_log) {
-			fprintf(stderr, "ferry mirror: cannot open '%s'\n", log);
-			return FERRY_EXIT_FAILURE;
-		}
-	}
+	if (log && !(mo.access_log = cli_open_log("mirror", log)))
+		return FERRY_EXIT_FAILURE;
 	/* Block the stop signals before threads start, then wait for one. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cli_serve_block_signals(&set);
 	if ((error = ferry_mirror_start(&m, &mo)) < 0) {
 		rc = cli_fail("mirror", error);
 		goto done;
 	}
-	if (port_file) {
-		char text[16];
-		int n = snprintf(text, sizeof(text), "%u\n", ferry_mirror_port(m));
-
-		if ((error = ferry_fs_write_output(port_file, text, (size_t)n, 0644)) < 0) {
-			rc = cli_fail("mirror", error);
-			goto done;
-		}
-	}
-	fprintf(stderr, "ferry mirror: serving '%s' on %s://%.*s:%u\n", mo.store,
-		mo.tls_cert ? "https" : "http",
-		(int)(strrchr(mo.listen, ':') - mo.listen), mo.listen, ferry_mirror_port(m));
-	sigwait(&set, &sig);
-	fprintf(stderr, "ferry mirror: stopping\n");
+	rc = cli_serve_wait("mirror", &set, port_file, ferry_mirror_port(m), mo.store, mo.listen,
+			    mo.tls_cert != NULL);
 done:
 	ferry_mirror_stop(m);
-	if (mo.access_log && mo.access_log != stdout)
-		fclose(mo.access_log);
+	cli_close_log(mo.access_log);
 	return rc;
 }
 

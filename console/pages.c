@@ -1056,6 +1056,18 @@ static int audit_push(audit_ctx *x, int64_t t, ferry_buf *text)
 	return 0;
 }
 
+/* `o` (taken) as one JSON line into `row`; on failure `row` is disposed. */
+static int json_line(ferry_html *row, json_t *o)
+{
+	int error = o ? ferry_json_dump_flags(&row->b, o, JSON_COMPACT | JSON_SORT_KEYS)
+		      : ferry_error_oom();
+
+	json_decref(o);
+	if (error < 0 || (error = ferry_buf_puts(&row->b, "\n")) < 0)
+		ferry_html_dispose(row);
+	return error;
+}
+
 static int import_row(int64_t id, const ferry_store_audit_entry *e, void *payload)
 {
 	audit_ctx *x = payload;
@@ -1068,21 +1080,8 @@ static int import_row(int64_t id, const ferry_store_audit_entry *e, void *payloa
 	if (!e->channel)
 		snprintf(seq, sizeof(seq), "-");
 	if (x->jsonl) {
-		json_t *o = json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:s?,s:s,s:s?}", "time",
-				      when(t, e->time), "event", e->event, "bundle", e->bundle_id,
-				      "channel", e->channel,
-				      "sequence", e->channel ? json_integer((json_int_t)e->sequence)
-							     : json_null(),
-				      "signers", e->signers, "outcome", e->outcome, "reason",
-				      e->reason);
-
-		error = o ? ferry_json_dump_flags(&row.b, o, JSON_COMPACT | JSON_PRESERVE_ORDER)
-			  : ferry_error_oom();
-		json_decref(o);
-		if (error < 0 || (error = ferry_buf_puts(&row.b, "\n")) < 0) {
-			ferry_html_dispose(&row);
+		if ((error = json_line(&row, ferry_store_audit_json(e))) < 0)
 			return error;
-		}
 	} else {
 		ferry_html_printf(&row, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td>"
 				  "<td class=\"num\">%s</td><td class=\"mono\">%.16s</td>"
@@ -1110,15 +1109,9 @@ static int reconcile_row(const ferry_store_stack_event *ev, void *payload)
 	int error;
 
 	if (x->jsonl) {
-		json_t *o = ferry_audit__event_json(ev, "event", json_string("reconcile"));
-
-		error = o ? ferry_json_dump_flags(&row.b, o, JSON_COMPACT | JSON_SORT_KEYS)
-			  : ferry_error_oom();
-		json_decref(o);
-		if (error < 0 || (error = ferry_buf_puts(&row.b, "\n")) < 0) {
-			ferry_html_dispose(&row);
+		if ((error = json_line(&row, ferry_audit__event_json(ev, "event",
+								     json_string("reconcile")))) < 0)
 			return error;
-		}
 	} else {
 		char t[32];
 

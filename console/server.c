@@ -19,6 +19,7 @@
 #include "ferry/errors.h"
 #include "control.h"
 #include "fs.h"
+#include "httpd_conf.h"
 #include "json.h"
 #include "private.h"
 #include "util.h"
@@ -158,21 +159,6 @@ static enum MHD_Result send_page(struct MHD_Connection *conn, ferry_console_requ
 }
 
 /* ---- who asks ------------------------------------------------------------------- */
-
-static void client_address(struct MHD_Connection *conn, char *out, size_t len)
-{
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-
-	snprintf(out, len, "unknown");
-	if (sa && sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
-			  (socklen_t)len);
-	else if (sa && sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
-			  (socklen_t)len);
-}
 
 static void session_token(char token[FERRY_SESSION_TOKEN_LEN + 1], struct MHD_Connection *conn)
 {
@@ -545,7 +531,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			return MHD_NO;
 		r->start_us = now_us();
 		snprintf(r->method, sizeof(r->method), "%s", method);
-		client_address(conn, r->client, sizeof(r->client));
+		ferry_httpd_client_address(conn, r->client, sizeof(r->client));
 		r->body.limit = FERRY_CONSOLE_BODY_MAX;
 		*con_cls = r;
 		return MHD_YES;
@@ -577,26 +563,6 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 /* ---- start and stop --------------------------------------------------------------- */
-
-static int parse_listen(struct sockaddr_in *sa, const char *listen)
-{
-	const char *colon = strrchr(listen, ':');
-	char host[64];
-	uint64_t port;
-
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	if (!colon || (size_t)(colon - listen) >= sizeof(host) ||
-	    ferry_parse_u64(&port, colon + 1) < 0 || port > 65535)
-		return ferry_error_set(FERRY_EINVALID, "--listen wants ADDR:PORT, not '%s'",
-				       listen);
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = '\0';
-	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return ferry_error_set(FERRY_EINVALID, "'%s' is not an IPv4 address", host);
-	sa->sin_port = htons((uint16_t)port);
-	return 0;
-}
 
 /* Every user of a credential file must be a name the audit trail carries
  * as the actor ("operator:NAME"). */
@@ -641,7 +607,7 @@ int ferry_console_start(ferry_console **out, const ferry_console_options *o)
 	if (!o->viewers && !o->operators)
 		return ferry_error_set(FERRY_EINVALID, "the console needs --viewers or --operators "
 				       "(credential files): it has no anonymous access");
-	if ((error = parse_listen(&sa, o->listen)) < 0)
+	if ((error = ferry_httpd_parse_listen(&sa, o->listen, "--listen")) < 0)
 		return error;
 	if (sodium_init() < 0)
 		return ferry_error_set(FERRY_ERROR, "cannot initialise libsodium");
@@ -674,8 +640,7 @@ int ferry_console_start(ferry_console **out, const ferry_console_options *o)
 	if ((error = ferry_httpd_guard_new(&c->guard, &go)) < 0)
 		goto fail;
 	if (o->tls_cert) {
-		if ((error = ferry_fs_read_file(&cert, o->tls_cert, 1u << 20)) < 0 ||
-		    (error = ferry_fs_read_file(&key, o->tls_key, 1u << 20)) < 0)
+		if ((error = ferry_httpd_tls_load(&cert, &key, o->tls_cert, o->tls_key)) < 0)
 			goto fail;
 		flags |= MHD_USE_TLS;
 	}
@@ -700,17 +665,11 @@ int ferry_console_start(ferry_console **out, const ferry_console_options *o)
 	}
 	info = MHD_get_daemon_info(c->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	c->port = info ? info->port : ntohs(sa.sin_port);
-	ferry_buf_dispose(&cert);
-	if (key.ptr)
-		sodium_memzero(key.ptr, key.size);
-	ferry_buf_dispose(&key);
+	ferry_httpd_tls_dispose(&cert, &key);
 	*out = c;
 	return 0;
 fail:
-	if (key.ptr)
-		sodium_memzero(key.ptr, key.size);
-	ferry_buf_dispose(&cert);
-	ferry_buf_dispose(&key);
+	ferry_httpd_tls_dispose(&cert, &key);
 	ferry_console_stop(c);
 	return error;
 }

@@ -216,19 +216,8 @@ static void audit(import_ctx *c, const char *event, const ferry_manifest *m,
 	if (ferry_store_audit_add(c->st, &e) < 0)
 		ferry_log(FERRY_LOG_WARN, "%s", ferry_error_last());
 	if (c->opts->audit_log) {
-		char when[32];
-		json_t *o;
+		json_t *o = ferry_store_audit_json(&e);
 
-		ferry_time_format(when, sizeof(when), now);
-		o = json_pack("{s:s,s:s,s:s,s:s}", "time", when, "event", event,
-			      "outcome", outcome, "signers", signers.ptr ? signers.ptr : "");
-		if (o && m) {
-			json_object_set_new(o, "bundle", json_string(m->id));
-			json_object_set_new(o, "channel", json_string(m->channel));
-			json_object_set_new(o, "sequence", json_integer((json_int_t)m->sequence));
-		}
-		if (o && reason)
-			json_object_set_new(o, "reason", json_string(reason));
 		if (o) {
 			json_dumpf(o, c->opts->audit_log, JSON_COMPACT | JSON_SORT_KEYS);
 			fputc('\n', c->opts->audit_log);

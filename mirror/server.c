@@ -22,6 +22,7 @@
 #include "ferry/errors.h"
 #include "json.h"
 #include "fs.h"
+#include "httpd_conf.h"
 #include "passwd.h"
 #include "private.h"
 #include "store.h"
@@ -196,21 +197,6 @@ static enum MHD_Result metrics(ferry_mirror *m, struct MHD_Connection *c, ferry_
 
 /* ---- dispatch ---------------------------------------------------------- */
 
-static void client_address(struct MHD_Connection *c, char *out, size_t len)
-{
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-
-	snprintf(out, len, "unknown");
-	if (sa && sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
-			  (socklen_t)len);
-	else if (sa && sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
-			  (socklen_t)len);
-}
-
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version,
 			      const char *upload_data, size_t *upload_data_size,
@@ -228,7 +214,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		r->start_us = ferry_mirror__now_us();
 		snprintf(r->method, sizeof(r->method), "%s", method);
 		snprintf(r->path, sizeof(r->path), "%s", url);
-		client_address(c, r->client, sizeof(r->client));
+		ferry_httpd_client_address(c, r->client, sizeof(r->client));
 		*con_cls = r;
 		return MHD_YES;
 	}
@@ -343,26 +329,6 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
-static int parse_listen(struct sockaddr_in *sa, const char *listen)
-{
-	const char *colon = strrchr(listen, ':');
-	char host[64];
-	uint64_t port;
-
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	if (!colon || (size_t)(colon - listen) >= sizeof(host) ||
-	    ferry_parse_u64(&port, colon + 1) < 0 || port > 65535)
-		return ferry_error_set(FERRY_EINVALID, "--listen wants ADDR:PORT, not '%s'",
-				       listen);
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = '\0';
-	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return ferry_error_set(FERRY_EINVALID, "'%s' is not an IPv4 address", host);
-	sa->sin_port = htons((uint16_t)port);
-	return 0;
-}
-
 int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 {
 	ferry_mirror *m;
@@ -377,7 +343,7 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 		return ferry_error_set(FERRY_EINVALID, "bad mirror options");
 	if (!!o->tls_cert != !!o->tls_key)
 		return ferry_error_set(FERRY_EINVALID, "TLS needs both a certificate and a key");
-	if ((error = parse_listen(&sa, o->listen)) < 0)
+	if ((error = ferry_httpd_parse_listen(&sa, o->listen, "--listen")) < 0)
 		return error;
 	if ((o->max_per_client ? o->max_per_client : 64) >
 	    (o->max_connections ? o->max_connections : 512) / 2)
@@ -421,8 +387,7 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 			goto fail;
 	}
 	if (o->tls_cert) {
-		if ((error = ferry_fs_read_file(&cert, o->tls_cert, 1u << 20)) < 0 ||
-		    (error = ferry_fs_read_file(&key, o->tls_key, 1u << 20)) < 0)
+		if ((error = ferry_httpd_tls_load(&cert, &key, o->tls_cert, o->tls_key)) < 0)
 			goto fail;
 		flags |= MHD_USE_TLS;
 	}
@@ -449,17 +414,11 @@ int ferry_mirror_start(ferry_mirror **out, const ferry_mirror_options *o)
 	}
 	info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	m->port = info ? info->port : ntohs(sa.sin_port);
-	ferry_buf_dispose(&cert);
-	if (key.ptr)
-		sodium_memzero(key.ptr, key.size);
-	ferry_buf_dispose(&key);
+	ferry_httpd_tls_dispose(&cert, &key);
 	*out = m;
 	return 0;
 fail:
-	if (key.ptr)
-		sodium_memzero(key.ptr, key.size);
-	ferry_buf_dispose(&cert);
-	ferry_buf_dispose(&key);
+	ferry_httpd_tls_dispose(&cert, &key);
 	ferry_mirror_stop(m);
 	return error;
 }

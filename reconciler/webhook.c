@@ -20,6 +20,7 @@
 #include <openssl/hmac.h>
 
 #include "ferry/errors.h"
+#include "httpd_conf.h"
 #include "httpd_guard.h"
 #include "json.h"
 #include "util.h"
@@ -346,23 +347,11 @@ int ferry_webhook_start(ferry_webhook **out, const ferry_reconcile_config *cfg,
 {
 	struct sockaddr_in sa;
 	const union MHD_DaemonInfo *info;
-	const char *colon = strrchr(cfg->listen, ':');
-	char host[64];
-	unsigned long port;
-	char *end;
 	ferry_webhook *w;
+	int error;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	if (!colon || (size_t)(colon - cfg->listen) >= sizeof(host) ||
-	    (port = strtoul(colon + 1, &end, 10), *end) || port > 65535)
-		return ferry_error_set(FERRY_EINVALID, "webhook listen wants ADDR:PORT, not '%s'",
-				       cfg->listen);
-	memcpy(host, cfg->listen, (size_t)(colon - cfg->listen));
-	host[colon - cfg->listen] = '\0';
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-		return ferry_error_set(FERRY_EINVALID, "'%s' is not an IPv4 address", host);
-	sa.sin_port = htons((uint16_t)port);
+	if ((error = ferry_httpd_parse_listen(&sa, cfg->listen, "webhook listen")) < 0)
+		return error;
 	if (!(w = calloc(1, sizeof(*w))))
 		return ferry_error_oom();
 	pthread_mutex_init(&w->lock, NULL);
@@ -371,7 +360,6 @@ int ferry_webhook_start(ferry_webhook **out, const ferry_reconcile_config *cfg,
 	w->payload = payload;
 	{
 		ferry_httpd_guard_options go = FERRY_HTTPD_GUARD_OPTIONS_INIT;
-		int error;
 
 		go.header_timeout = WEBHOOK_HEADER_SECONDS;
 		go.body_timeout = WEBHOOK_BODY_SECONDS;
@@ -399,7 +387,7 @@ int ferry_webhook_start(ferry_webhook **out, const ferry_reconcile_config *cfg,
 		return ferry_error_set(FERRY_EIO, "cannot listen on %s", cfg->listen);
 	}
 	info = MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	w->port = info ? info->port : (uint16_t)port;
+	w->port = info ? info->port : ntohs(sa.sin_port);
 	*out = w;
 	return 0;
 }

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "ferry/errors.h"
 #include "catalog.h"
 #include "private.h"
@@ -586,6 +588,29 @@ int ferry_store_audit_foreach(ferry_store *st, int64_t after, const char *outcom
 	sqlite3_bind_int64(q, 1, after);
 	ferry_db_bind_text(q, 2, outcome);
 	return audit_rows(st, q, cb, payload);
+}
+
+json_t *ferry_store_audit_json(const ferry_store_audit_entry *e)
+{
+	char when[32];
+	json_t *o;
+
+	ferry_time_format(when, sizeof(when), e->time);
+	o = json_pack("{s:s,s:s,s:s,s:s}", "time", when, "event", e->event, "outcome", e->outcome,
+		      "signers", e->signers ? e->signers : "");
+	if (o && e->channel) {
+		if (e->bundle_id && json_object_set_new(o, "bundle", json_string(e->bundle_id)) < 0)
+			goto oom;
+		if (json_object_set_new(o, "channel", json_string(e->channel)) < 0 ||
+		    json_object_set_new(o, "sequence", json_integer((json_int_t)e->sequence)) < 0)
+			goto oom;
+	}
+	if (o && e->reason && json_object_set_new(o, "reason", json_string(e->reason)) < 0)
+		goto oom;
+	return o;
+oom:
+	json_decref(o);
+	return NULL;
 }
 
 int ferry_store_audit_query(ferry_store *st, const ferry_store_event_filter *f, size_t limit,

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "buf.h"
 #include "store.h"
 #include "strv.h"
@@ -177,6 +179,14 @@ int ferry_store_audit_foreach(ferry_store *st, int64_t after, const char *outcom
 			      int (*cb)(int64_t id, const ferry_store_audit_entry *e,
 					void *payload),
 			      void *payload);
+/**
+ * The JSON line of an entry, as `--audit-log` writes it: time (UTC text),
+ * event, outcome, signers, then bundle, channel and sequence when the entry
+ * has a channel, and reason when it has one. A new reference; NULL when
+ * out of memory.
+ */
+json_t *ferry_store_audit_json(const ferry_store_audit_entry *e);
+
 /** What an audit query keeps (each NULL or 0: any). */
 typedef struct {
 	const char *stack;      /* reconcile events only */

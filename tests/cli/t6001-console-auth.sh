@@ -154,3 +154,23 @@ grep -qi '^retry-after: [1-9]' "$T/headers" || fail "no Retry-After: $(cat "$T/h
 	fail "another user from another address is locked out"
 [ "$(grep -c '"outcome":"throttled"' "$T/console.log")" -ge 3 ] || fail "throttling is not logged"
 ok "brute force: five failures lock the address and the name out (429, Retry-After), others still log in"
+
+# ---- TLS ------------------------------------------------------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$T/tls.key" -out "$T/tls.pem" 2>/dev/null ||
+	fail "openssl req"
+"$FERRY" console --store "$T/store" --config "$T/r.yaml" --listen 127.0.0.1:0 \
+	--port-file "$T/tls.port" --operators "$T/operators" --tls-cert "$T/tls.pem" \
+	--tls-key "$T/tls.key" 2>"$T/tls.err" &
+TLS_CONSOLE=$!
+at_exit 'kill $TLS_CONSOLE 2>/dev/null; wait $TLS_CONSOLE 2>/dev/null'
+for _ in $(seq 1 100); do [ -s "$T/tls.port" ] && break; sleep 0.05; done
+[ -s "$T/tls.port" ] || { cat "$T/tls.err" >&2; fail "the TLS console did not start"; }
+TU=https://127.0.0.1:$(cat "$T/tls.port")
+[ "$(code --cacert "$T/tls.pem" -d 'user=otto&password=act' "$TU/login")" = 303 ] || fail "login over TLS"
+grep -qi '^set-cookie: ferry_console=[0-9a-f]\{64\}; Path=/; HttpOnly; SameSite=Strict; Secure' "$T/headers" ||
+	fail "the cookie over TLS is not Secure: $(grep -i set-cookie "$T/headers")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(cat "$T/tls.port")/login")" != 200 ] ||
+	fail "the TLS console answered plain HTTP"
+grep -q "serving '$T/store' on https://127.0.0.1:" "$T/tls.err" || fail "$(cat "$T/tls.err")"
+ok "with TLS: the session cookie is Secure, plain HTTP gets no page"
