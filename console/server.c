@@ -483,8 +483,12 @@ static enum MHD_Result route(ferry_console *c, struct MHD_Connection *conn,
 		extra x = { "application/x-ndjson; charset=utf-8", NULL, NULL, 0, 0 };
 
 		if ((error = ferry_console__audit(&h, c, &v, 1)) < 0) {
+			enum MHD_Result ret = text(conn, r, error == FERRY_EINVALID ? 400 : 500,
+						   ferry_error_last());
+
 			ferry_html_dispose(&h);
-			return text(conn, r, 500, ferry_error_last());
+			ferry_error_clear();
+			return ret;
 		}
 		return send_page(conn, r, 200, &h, &x);
 	} else if (!strncmp(url, "/stacks/", 8)) {

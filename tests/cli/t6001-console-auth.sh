@@ -136,6 +136,39 @@ jq -e -s 'map(select(.actor == "operator:otto" and .reason == "CHG-1234 approved
 grep -q '"user":"otto","outcome":"ok","detail":"sync"' "$T/console.log" || fail "the action is not logged"
 ok "an operator's sync and suspend run through the daemon, recorded with actor operator:otto and the reason; the audit page and export show them"
 
+# a second revision of the deploy repository arrives; prod is synced to it,
+# then rolled back to the first through the console
+FIRST=$(git -C "$T/work" rev-parse HEAD)
+sed -i 's/name: app}/name: app, annotations: {rev: "2"}}/' "$T/work/app/deployment.yaml"
+git -C "$T/work" commit -qam two && git -C "$T/work" push -q origin main 2>/dev/null
+mkdir -p "$T/bundles2"
+"$FERRY" export -q --spec "$T/spec.yaml" --key "$T/key.key" --out "$T/bundles2" --state "$T/state.db" \
+	--cache "$T/cache" >/dev/null || fail "export of the second revision"
+"$FERRY" import -q --store "$T/store" "$T"/bundles2/*.tar || fail "import of the second revision"
+SECOND=$(git -C "$T/work" rev-parse HEAD)
+[ "$(code -b "$T/o" "$U/stacks/prod/plan")" = 200 ] || fail "the plan of prod"
+body_has 'rev: &quot;2&quot;'
+[ "$(act prod sync -d "csrf=$OTOKEN" --data-urlencode 'reason=CHG-2' -d confirm=yes)" = 200 ] ||
+	{ cat "$T/body" >&2; fail "the sync to the second revision"; }
+[ "$(act prod rollback -d "csrf=$OTOKEN" --data-urlencode 'to=zz' --data-urlencode 'reason=INC-7' \
+	-d confirm=yes)" = 400 ] || fail "a malformed rollback revision was taken"
+[ "$(act prod rollback -d "csrf=$OTOKEN" --data-urlencode "to=${FIRST:0:12}" \
+	--data-urlencode 'reason=INC-7 bad release' -d confirm=yes)" = 200 ] ||
+	{ cat "$T/body" >&2; fail "the rollback of prod"; }
+jq -s -e --arg first "$FIRST" 'map(select(.stack == "prod" and .trigger == "rollback" and
+	.actor == "operator:otto" and .reason == "INC-7 bad release" and .revision == $first)) | length == 1' \
+	"$AUDIT" >/dev/null || fail "the rollback's event: $(jq -c 'select(.stack == "prod")' "$AUDIT")"
+"${R[@]}" status --json >"$T/status.json"
+# (auto-sync is off on prod: nothing moves it on, so no hold is needed)
+jq -e --arg first "$FIRST" '.[] | select(.stack == "prod") | .applied == $first' \
+	"$T/status.json" >/dev/null || fail "prod is not at the first revision: $(cat "$T/status.json")"
+[ "$(code -b "$T/o" "$U/audit?channel=c&kind=import")" = 200 ]
+[ "$(grep -o '<td>import</td><td>import</td><td>c</td>' "$T/body" | wc -l)" = 2 ] && ! grep -q '<td>files</td>' "$T/body" || fail "the channel filter: $(grep -o '<td>import</td><td>[a-z]*</td><td>[a-z]*' "$T/body")"
+[ "$(code -b "$T/o" "$U/audit.jsonl?since=2099-01-01")" = 200 ] && [ ! -s "$T/body" ] ||
+	fail "a filter in the future exported events"
+[ "$(code -b "$T/o" "$U/audit.jsonl?since=yesterday")" = 400 ] || fail "a malformed since was taken"
+ok "a rollback to an earlier revision through the console, recorded with the reason; the audit filters by channel and time"
+
 # ---- logout -----------------------------------------------------------------
 [ "$(code -b "$T/o" -c "$T/o" -d "csrf=$OTOKEN" "$U/logout")" = 303 ] || fail "logout"
 [ "$(code -b "ferry_console=$NEW" "$U/")" = 303 ] || fail "the session outlived the logout"
