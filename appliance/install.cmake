@@ -17,7 +17,7 @@ endif()
 set(staged ${FERRY_APPLIANCE_STAGED})
 file(MAKE_DIRECTORY ${staged})
 foreach(unit ferry-mirror.service ferry-reconcile.service ferry-inbox.service
-    ferry-export@.service ferry-export@.timer)
+    ferry-console.service ferry-export@.service ferry-export@.timer)
   file(READ ${FERRY_APPLIANCE_DIR}/systemd/${unit} text)
   string(REPLACE "/usr/bin/ferry" "${CMAKE_INSTALL_PREFIX}/bin/ferry" text "${text}")
   string(REPLACE "/etc/ferry/" "${etc_dir}/ferry/" text "${text}")
@@ -27,6 +27,7 @@ foreach(unit ferry-mirror.service ferry-reconcile.service ferry-inbox.service
 endforeach()
 
 file(INSTALL ${FERRY_APPLIANCE_DIR}/etc/README ${FERRY_APPLIANCE_DIR}/etc/mirror.env
+  ${FERRY_APPLIANCE_DIR}/etc/console.env
   ${FERRY_APPLIANCE_DIR}/etc/reconcile.yaml ${FERRY_APPLIANCE_DIR}/etc/inbox.env DESTINATION ${etc_dir}/ferry
   PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 # Export jobs (ferry export --job NAME): one file each, none by default.

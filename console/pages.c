@@ -12,6 +12,7 @@
 
 #include "ferry/errors.h"
 #include "catalog.h"
+#include "control.h"
 #include "fs.h"
 #include "inbox.h"
 #include "json.h"
@@ -929,74 +930,135 @@ done:
 
 #define PLAN_DIFF_SHOWN (1u << 20)
 
+/* A plan's pre-flight (ferry_preflight_json) and diff lines, as a page. */
+static void plan_body(ferry_html *h, const json_t *pre, const json_t *lines, int truncated)
+{
+	const json_t *images = json_object_get(pre, "images");
+	size_t i, nimages = json_array_size(images);
+	json_int_t missing = json_integer_value(json_object_get(pre, "missing"));
+
+	ferry_html_printf(h, "<p>Desired revision <code>%s</code>",
+			  str(pre, "revision") ? str(pre, "revision") : "?");
+	if (str(pre, "channel"))
+		ferry_html_printf(h, ", brought by channel %s #%lld", str(pre, "channel"),
+				  (long long)json_integer_value(json_object_get(pre, "sequence")));
+	ferry_html_printf(h, ". %zu image(s), <span class=\"badge %s\">%lld missing</span>, %lld "
+			  "not checked.</p>", nimages, missing ? "bad" : "ok", (long long)missing,
+			  (long long)json_integer_value(json_object_get(pre, "unchecked")));
+	ferry_html_raw(h, "<h2 id=\"images\">Images</h2><table><thead><tr><th>Image</th>"
+			  "<th>Used by</th><th>Status</th><th>Where</th><th>Why</th></tr></thead>"
+			  "<tbody>");
+	for (i = 0; i < nimages; i++) {
+		const json_t *im = json_array_get(images, i);
+		const char *status = str(im, "status") ? str(im, "status") : "?";
+
+		ferry_html_printf(h, "<tr><td class=\"mono\">%s</td><td>%s</td><td><span "
+				  "class=\"badge %s\">%s</span></td><td>%s</td><td>%s</td></tr>",
+				  str(im, "image"), str(im, "where") ? str(im, "where") : "",
+				  !strcmp(status, "present") ? "ok" : !strcmp(status, "missing") ? "bad"
+				  : "warn", status, str(im, "place") ? str(im, "place") : "",
+				  str(im, "why") ? str(im, "why") : "");
+	}
+	ferry_html_raw(h, "</tbody></table><h2 id=\"diff\">Diff of the rendered manifests</h2>");
+	if (!json_array_size(lines)) {
+		ferry_html_raw(h, "<p class=\"muted\">No change: the desired revision renders what "
+				  "is applied.</p>");
+		return;
+	}
+	if (truncated)
+		ferry_html_raw(h, "<p class=\"muted\">The diff is cut: it is longer than a page "
+				  "shows.</p>");
+	ferry_html_raw(h, "<pre class=\"diff\">");
+	for (i = 0; i < json_array_size(lines); i++) {
+		ferry_html_text(h, json_string_value(json_array_get(lines, i)));
+		ferry_html_raw(h, "\n");
+	}
+	ferry_html_raw(h, "</pre>");
+}
+
+/* The plan computed here, when no daemon runs: the same JSON as its answer. */
+static int local_plan(json_t **pre, json_t **lines, int *truncated, ferry_console *c,
+		      const ferry_stack *stack)
+{
+	ferry_buf diff = FERRY_BUF_INIT;
+	ferry_preflight pf;
+	ferry_revision rev;
+	size_t at = 0;
+	int error;
+
+	memset(&pf, 0, sizeof(pf));
+	memset(&rev, 0, sizeof(rev));
+	*truncated = 0;
+	if ((error = ferry_reconciler_plan(&diff, &pf, &rev, c->rc, stack)) < 0)
+		goto done;
+	if (!(*pre = ferry_preflight_json(&pf, stack->name, &rev)) || !(*lines = json_array())) {
+		error = ferry_error_oom();
+		goto done;
+	}
+	while (at < diff.size && !error) {
+		const char *nl = memchr(diff.ptr + at, '\n', diff.size - at);
+		size_t len = nl ? (size_t)(nl - (diff.ptr + at)) : diff.size - at;
+		char *line;
+
+		if (at + len > PLAN_DIFF_SHOWN) {
+			*truncated = 1;
+			break;
+		}
+		line = strndup(diff.ptr + at, len);
+		error = line ? ferry_json_append(*lines, json_stringn_nocheck(line, len))
+			     : ferry_error_oom();
+		free(line);
+		at += len + 1;
+	}
+done:
+	ferry_buf_dispose(&diff);
+	ferry_preflight_dispose(&pf);
+	ferry_revision_dispose(&rev);
+	return error;
+}
+
 int ferry_console__plan(ferry_html *h, ferry_console *c, const ferry_console_view *v,
 			const char *name)
 {
 	const ferry_stack *stack = c->cfg ? ferry_reconcile_config_stack(c->cfg, name) : NULL;
-	ferry_buf diff = FERRY_BUF_INIT;
-	ferry_preflight pf;
-	ferry_revision rev;
-	char title[300];
-	size_t i;
-	int error;
+	json_t *req = NULL, *reply = NULL, *pre = NULL, *lines = NULL;
+	char title[300], actor[FERRY_CONTROL_OPERATOR_MAX + 16];
+	int error, truncated = 0;
 
 	if (!stack)
 		return FERRY_ENOTFOUND;
-	memset(&pf, 0, sizeof(pf));
-	memset(&rev, 0, sizeof(rev));
 	snprintf(title, sizeof(title), "Plan of %s", name);
+	snprintf(actor, sizeof(actor), "operator:%s", v->s.user);
 	ferry_console__page_open(h, v, title, "Stacks");
-	if ((error = ferry_reconciler_plan(&diff, &pf, &rev, c->rc, stack)) < 0) {
-		ferry_html_printf(h, "<p class=\"message bad\" role=\"alert\">The desired revision "
-				  "cannot be rendered: %s</p>", ferry_error_last());
+	/* The daemon plans when it runs: it reads the applied manifests. */
+	if (!(req = json_pack("{s:s,s:s,s:s}", "op", "plan", "actor", actor, "stack", name))) {
+		error = ferry_error_oom();
+	} else if ((error = ferry_reconciler_control(&reply, c->rc, req)) == FERRY_ENOTFOUND) {
 		ferry_error_clear();
-		error = 0;
-		goto close;
+		error = local_plan(&pre, &lines, &truncated, c, stack);
+	} else if (!error && !json_is_true(json_object_get(reply, "ok"))) {
+		error = ferry_error_set(FERRY_ERROR, "%s",
+					str(reply, "error") ? str(reply, "error") : "the daemon failed");
+	} else if (!error) {
+		pre = json_incref(json_object_get(reply, "preflight"));
+		lines = json_incref(json_object_get(reply, "diff"));
+		truncated = json_is_true(json_object_get(reply, "truncated"));
 	}
-	ferry_html_printf(h, "<p>Desired revision <code>%s</code>", rev.id);
-	if (rev.channel)
-		ferry_html_printf(h, ", brought by channel %s #%llu", rev.channel,
-				  (unsigned long long)rev.sequence);
-	ferry_html_printf(h, ". %zu image(s), <span class=\"badge %s\">%zu missing</span>, %zu "
-			  "not checked.</p>", pf.nimages, pf.missing ? "bad" : "ok", pf.missing,
-			  pf.unchecked);
-	ferry_html_raw(h, "<h2 id=\"images\">Images</h2><table><thead><tr><th>Image</th>"
-			  "<th>Used by</th><th>Status</th><th>Where</th><th>Why</th></tr></thead>"
-			  "<tbody>");
-	for (i = 0; i < pf.nimages; i++) {
-		const ferry_preflight_image *im = &pf.images[i];
-
-		ferry_html_printf(h, "<tr><td class=\"mono\">%s</td><td>%s</td><td><span "
-				  "class=\"badge %s\">%s</span></td><td>%s</td><td>%s</td></tr>",
-				  im->image, im->where ? im->where : "",
-				  im->status == FERRY_PREFLIGHT_PRESENT ? "ok"
-				  : im->status == FERRY_PREFLIGHT_MISSING ? "bad" : "warn",
-				  ferry_preflight_status_name(im->status), im->place ? im->place : "",
-				  im->why ? im->why : "");
-	}
-	ferry_html_raw(h, "</tbody></table><h2 id=\"diff\">Diff of the rendered manifests</h2>");
-	if (!diff.size) {
-		ferry_html_raw(h, "<p class=\"muted\">No change: the desired revision renders what "
-				  "is applied.</p>");
-	} else {
-		if (diff.size > PLAN_DIFF_SHOWN) {
-			diff.ptr[PLAN_DIFF_SHOWN] = '\0';
-			ferry_html_printf(h, "<p class=\"muted\">The first %u bytes of %zu.</p>",
-					  PLAN_DIFF_SHOWN, diff.size);
-		}
-		ferry_html_raw(h, "<pre class=\"diff\">");
-		ferry_html_lines(h, diff.ptr);
-		ferry_html_raw(h, "</pre>");
-	}
-close:
+	if (error < 0)
+		ferry_html_printf(h, "<p class=\"message bad\" role=\"alert\">The desired revision "
+				  "cannot be planned: %s</p>", ferry_error_last());
+	else
+		plan_body(h, pre, lines, truncated);
+	ferry_error_clear();
 	ferry_html_raw(h, "<p><a href=\"/stacks/");
 	ferry_html_url(h, name);
 	ferry_html_raw(h, "\">Back to the stack</a></p>");
 	ferry_console__page_close(h);
-	ferry_preflight_dispose(&pf);
-	ferry_revision_dispose(&rev);
-	ferry_buf_dispose(&diff);
-	return error;
+	json_decref(req);
+	json_decref(reply);
+	json_decref(pre);
+	json_decref(lines);
+	return 0;
 }
 
 void ferry_console__action_page(ferry_html *h, const ferry_console_view *v, const char *stack,

@@ -607,8 +607,8 @@ static int parse_preflight(cfg_ctx *c, yaml_node_t *map)
 
 static int parse_root(cfg_ctx *c)
 {
-	static const char *const keys[] = { "store", "state-dir", "audit-log", "history-keep", "webhook",
-					    "podman", "kubernetes", "compose", "kustomize",
+	static const char *const keys[] = { "store", "state-dir", "control-group", "audit-log",
+					    "history-keep", "webhook", "podman", "kubernetes", "compose", "kustomize",
 					    "helm", "notify", "preflight", "stacks", NULL };
 	static const char *const hook_keys[] = { "listen", "token-file", NULL };
 	static const char *const podman_keys[] = { "command", "root", "runroot",
@@ -630,6 +630,8 @@ static int parse_root(cfg_ctx *c)
 	FOREACH_PAIR(c, root, k, v) {
 		if (!strcmp(k, "store") || !strcmp(k, "state-dir")) {
 			error = get_path(!strcmp(k, "store") ? &cfg->store : &cfg->state_dir, c, v, k);
+		} else if (!strcmp(k, "control-group")) {
+			error = dup_str(&cfg->control_group, c, v, k);
 		} else if (!strcmp(k, "history-keep")) {
 			const char *hk = ferry_yaml_scalar(v);
 
@@ -857,6 +859,7 @@ void ferry_reconcile_config_free(ferry_reconcile_config *cfg)
 	free(cfg->stacks);
 	free(cfg->store);
 	free(cfg->state_dir);
+	free(cfg->control_group);
 	free(cfg->audit_log);
 	free(cfg->listen);
 	free_secret(cfg->token);

@@ -267,7 +267,7 @@ static void *listener(void *arg)
 	return NULL;
 }
 
-int ferry_control_start(ferry_control **out, const char *path, ferry_control_fn fn,
+int ferry_control_start(ferry_control **out, const char *path, long group, ferry_control_fn fn,
 			void *payload)
 {
 	ferry_control *c = calloc(1, sizeof(*c));
@@ -295,8 +295,9 @@ int ferry_control_start(ferry_control **out, const char *path, ferry_control_fn 
 	 * daemon's lock). Nobody can connect before listen(), so the mode is
 	 * set in between. */
 	if ((unlink(path) < 0 && errno != ENOENT) ||
-	    bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
-	    listen(c->fd, 16) < 0) {
+	    bind(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    (group >= 0 && chown(path, (uid_t)-1, (gid_t)group) < 0) ||
+	    chmod(path, group >= 0 ? 0660 : 0600) < 0 || listen(c->fd, 16) < 0) {
 		error = ferry_error_set_errno(FERRY_EIO, "cannot listen on '%s'", path);
 		goto fail;
 	}

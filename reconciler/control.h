@@ -54,9 +54,11 @@ void ferry_control_actor(char *buf, size_t len, const json_t *request, unsigned 
 /**
  * Listen on `path` (a stale socket there is replaced: the caller must hold
  * the daemon's lock) and answer each connection on its own thread, at most
- * eight at a time. FERRY_EIO when the socket cannot be made.
+ * eight at a time. The socket is mode 0600, or 0660 owned by group `group`
+ * when it is not -1 (the console's group). FERRY_EIO when the socket cannot
+ * be made.
  */
-int ferry_control_start(ferry_control **out, const char *path, ferry_control_fn fn,
+int ferry_control_start(ferry_control **out, const char *path, long group, ferry_control_fn fn,
 			void *payload);
 
 /** Stop listening, wait for the requests being answered, remove the

@@ -28,11 +28,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1567,6 +1569,8 @@ static int control_reload(json_t **reply, ferry_reconciler *rc, const char *acto
 	return *reply ? 0 : ferry_error_oom();
 }
 
+static int control_plan(json_t **reply, ferry_reconciler *rc, const char *name);
+
 static int control_request(json_t **reply, json_t *req, unsigned uid, void *payload)
 {
 	ferry_reconciler *rc = payload;
@@ -1589,6 +1593,8 @@ static int control_request(json_t **reply, json_t *req, unsigned uid, void *payl
 	}
 	if (!name)
 		return ferry_error_set(FERRY_EINVALID, "control '%s' needs a stack", op);
+	if (!strcmp(op, "plan"))
+		return control_plan(reply, rc, name);
 	if (!strcmp(op, "suspend") || !strcmp(op, "resume")) {
 		const ferry_stack *stack;
 
@@ -1617,6 +1623,87 @@ static int control_request(json_t **reply, json_t *req, unsigned uid, void *payl
 	pthread_mutex_lock(&rc->lock);
 	error = control_cycle(reply, rc, name, trigger, actor, to, reason);
 	pthread_mutex_unlock(&rc->lock);
+	return error;
+}
+
+/* The config's control-group as a gid (-1: none), and the state directory
+ * opened to it: the group may reach the socket (0710), nothing more. */
+static int control_group(long *out, ferry_reconciler *rc)
+{
+	struct group g, *found = NULL;
+	char buf[4096];
+
+	*out = -1;
+	if (!rc->cfg->control_group)
+		return 0;
+	if (getgrnam_r(rc->cfg->control_group, &g, buf, sizeof(buf), &found) != 0 || !found)
+		return ferry_error_set(FERRY_EINVALID, "control-group '%s' is not a group of this "
+				       "system", rc->cfg->control_group);
+	if (chown(rc->state_dir, (uid_t)-1, found->gr_gid) < 0 || chmod(rc->state_dir, 0710) < 0)
+		return ferry_error_set_errno(FERRY_EIO, "cannot open '%s' to group '%s'",
+					     rc->state_dir, rc->cfg->control_group);
+	*out = (long)found->gr_gid;
+	return 0;
+}
+
+/* The largest diff a plan's answer carries (the control socket's answers
+ * are at most 1 MiB): past it the lines stop and "truncated" is set. */
+#define PLAN_REPLY_DIFF_MAX (768u << 10)
+
+/* `plan`: what the next sync of `stack` would apply (ferry_reconciler_plan),
+ * computed here because the daemon reads the applied manifests the console
+ * may not. The diff goes as an array of lines, each escaped (the answer is
+ * JSON: valid UTF-8 only). */
+static int control_plan(json_t **reply, ferry_reconciler *rc, const char *name)
+{
+	const ferry_stack *stack;
+	ferry_buf diff = FERRY_BUF_INIT;
+	ferry_preflight pf;
+	ferry_revision rev;
+	json_t *lines = NULL, *pre = NULL;
+	size_t at = 0, sent = 0;
+	int error, truncated = 0;
+
+	memset(&pf, 0, sizeof(pf));
+	memset(&rev, 0, sizeof(rev));
+	pthread_rwlock_rdlock(&rc->cfg_rw);
+	if (!(stack = ferry_reconcile_config_stack(rc->cfg, name)))
+		error = ferry_error_set(FERRY_ENOTFOUND, "the daemon runs no stack '%s'", name);
+	else
+		error = ferry_reconciler_plan(&diff, &pf, &rev, rc, stack);
+	pthread_rwlock_unlock(&rc->cfg_rw);
+	if (error < 0)
+		goto done;
+	if (!(lines = json_array()) || !(pre = ferry_preflight_json(&pf, name, &rev))) {
+		error = ferry_error_oom();
+		goto done;
+	}
+	while (at < diff.size && !error) {
+		const char *nl = memchr(diff.ptr + at, '\n', diff.size - at);
+		size_t len = nl ? (size_t)(nl - (diff.ptr + at)) : diff.size - at;
+		char *line = strndup(diff.ptr + at, len), *esc;
+
+		if (sent + len > PLAN_REPLY_DIFF_MAX) {
+			free(line);
+			truncated = 1;
+			break;
+		}
+		esc = line ? ferry_escape_dup(line) : NULL;
+		error = esc ? ferry_json_append(lines, json_string(esc)) : ferry_error_oom();
+		free(esc);
+		free(line);
+		sent += len;
+		at += len + 1;
+	}
+	if (!error && !(*reply = json_pack("{s:b,s:O,s:O,s:b}", "ok", 1, "preflight", pre,
+					   "diff", lines, "truncated", truncated)))
+		error = ferry_error_oom();
+done:
+	json_decref(lines);
+	json_decref(pre);
+	ferry_buf_dispose(&diff);
+	ferry_preflight_dispose(&pf);
+	ferry_revision_dispose(&rev);
 	return error;
 }
 
@@ -1739,9 +1826,12 @@ int ferry_reconciler_run(ferry_reconciler *rc, volatile int *stop, int once, uns
 	ferry_webhook_set_status(hook, webhook_metrics, webhook_ready);
 	if (!once) {
 		ferry_buf cpath = FERRY_BUF_INIT;
+		long group = -1;
 
-		if ((error = control_path(&cpath, rc)) >= 0)
-			error = ferry_control_start(&rc->control, cpath.ptr, control_request, rc);
+		if ((error = control_group(&group, rc)) >= 0 &&
+		    (error = control_path(&cpath, rc)) >= 0)
+			error = ferry_control_start(&rc->control, cpath.ptr, group, control_request,
+						    rc);
 		ferry_buf_dispose(&cpath);
 		if (error < 0)
 			goto done;

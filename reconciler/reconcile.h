@@ -93,6 +93,8 @@ typedef struct {
 typedef struct {
 	char *store;              /* NULL: the caller's default */
 	char *state_dir;          /* NULL: <store>/reconcile */
+	char *control_group;      /* group that may use the control socket (the
+				     console's); NULL: the daemon's user only */
 	char *audit_log;          /* JSON lines: a file, "-" for stdout, or NULL */
 	char *listen;             /* webhook "127.0.0.1:PORT", or NULL: no server */
 	int64_t history_keep;     /* seconds "unchanged" events are kept; 0: forever */

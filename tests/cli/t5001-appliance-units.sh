@@ -85,6 +85,12 @@ lacks ferry-reconcile.service NoNewPrivileges SystemCallFilter SystemCallArchite
 	ProtectKernelTunables ProtectKernelModules ProtectControlGroups ProtectHostname ProtectClock
 grep -q '^CapabilityBoundingSet=~CAP_SYS_MODULE ' "$A/systemd/ferry-reconcile.service" ||
 	fail "the reconciler keeps CAP_SYS_MODULE"
+has ferry-console.service User=ferry Group=ferry ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
+	PrivateDevices=yes NoNewPrivileges=yes CapabilityBoundingSet= AmbientCapabilities= \
+	"RestrictAddressFamilies=AF_INET AF_UNIX" SystemCallFilter=@system-service UMask=0027 \
+	"ReadWritePaths=/var/lib/ferry" "EnvironmentFile=-/etc/ferry/console.env" \
+	'ExecStart=/usr/bin/ferry console --listen ${FERRY_CONSOLE_LISTEN} $FERRY_CONSOLE_OPTIONS'
+lacks ferry-console.service ExecReload
 ok "hardening: the mirror and export jobs confined and without capabilities; the podman reconciler without what containers inherit; reload only where SIGHUP reloads"
 
 # exposure UNIT: the overall exposure systemd-analyze security computes.
@@ -96,6 +102,7 @@ below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
 m=$(exposure "$U/ferry-mirror.service")
 e=$(exposure "$U/ferry-export@site-a.service")
 i=$(exposure "$U/ferry-inbox.service")
+co=$(exposure "$U/ferry-console.service")
 r=$(exposure "$U/ferry-reconcile.service")
 cp "$A/systemd/ferry-reconcile-kubernetes.conf" "$U/ferry-reconcile.service.d/kubernetes.conf"
 verify "$U/ferry-reconcile.service"
@@ -105,9 +112,10 @@ echo "# exposure: ferry-mirror $m, ferry-inbox $i, ferry-reconcile $r, ferry-rec
 below "$m" 5 || fail "ferry-mirror.service exposure $m is not below 5"
 [ -n "$e" ] && below "$e" 5 || fail "ferry-export@.service exposure '$e' is not below 5"
 below "$i" 5 || fail "ferry-inbox.service exposure $i is not below 5"
+[ -n "$co" ] && below "$co" 5 || fail "ferry-console.service exposure '$co' is not below 5"
 below "$k" 5 || fail "ferry-reconcile.service with kubernetes.conf exposure $k is not below 5"
 below "$r" 10 || fail "ferry-reconcile.service exposure $r"
-ok "systemd-analyze security: mirror $m, export job $e, inbox $i, reconciler with the Kubernetes drop-in $k (both OK), podman reconciler $r"
+ok "systemd-analyze security: mirror $m, console $co, export job $e, inbox $i, reconciler with the Kubernetes drop-in $k (both OK), podman reconciler $r"
 
 # The mirror as the unit starts it, from the installed environment file
 # (systemd's VAR=value lines), on a free port instead of 5000.

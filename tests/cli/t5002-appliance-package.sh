@@ -42,6 +42,7 @@ ok "Depends from dpkg-shlibdeps: $depends"
 dpkg-deb --contents "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$T/contents"
 for f in /usr/bin/ferry /lib/systemd/system/ferry-mirror.service /lib/systemd/system/ferry-reconcile.service \
 	/lib/systemd/system/ferry-inbox.service /etc/ferry/inbox.env \
+	/lib/systemd/system/ferry-console.service /etc/ferry/console.env \
 	/etc/ferry/README /etc/ferry/mirror.env /etc/ferry/reconcile.yaml /etc/logrotate.d/ferry \
 	/usr/share/doc/ferry/copyright /usr/share/doc/ferry/changelog.gz \
 	/usr/share/doc/ferry/guide/installing.md.gz /usr/share/doc/ferry/examples/ferry-reconcile-kubernetes.conf \
@@ -55,13 +56,14 @@ for page in "$SRC"/docs/man/*.md; do
 		fail "no manual page for $(basename "$page")"
 done
 dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles >"$T/conffiles"
-printf '%s\n' /etc/ferry/README /etc/ferry/inbox.env /etc/ferry/mirror.env /etc/ferry/reconcile.yaml /etc/logrotate.d/ferry |
+printf '%s\n' /etc/ferry/README /etc/ferry/console.env /etc/ferry/inbox.env /etc/ferry/mirror.env \
+	/etc/ferry/reconcile.yaml /etc/logrotate.d/ferry |
 	cmp -s - "$T/conffiles" || fail "conffiles: $(cat "$T/conffiles")"
 dpkg-deb -x "$deb" "$T/x"
-for unit in ferry-mirror.service ferry-reconcile.service ferry-inbox.service; do
+for unit in ferry-mirror.service ferry-reconcile.service ferry-inbox.service ferry-console.service; do
 	cmp -s "$SRC/appliance/systemd/$unit" "$T/x/lib/systemd/system/$unit" || fail "$unit differs from appliance/systemd"
 done
-for f in README inbox.env mirror.env reconcile.yaml; do
+for f in README console.env inbox.env mirror.env reconcile.yaml; do
 	cmp -s "$SRC/appliance/etc/$f" "$T/x/etc/ferry/$f" || fail "/etc/ferry/$f differs from appliance/etc"
 done
 file "$T/x/usr/bin/ferry" | grep -q ', stripped' || fail "the binary is not stripped"
@@ -109,7 +111,7 @@ grep -q '^adduser --system --quiet --ingroup ferry .*--home /nonexistent --shell
 	fail "/var/lib/ferry-inbox is $(stat -c '%u:%g %a' "$R/var/lib/ferry-inbox")"
 [ "$(stat -c '%u:%g %a' "$R/var/log/ferry")" = "998:4 2750" ] || fail "/var/log/ferry is $(stat -c '%u:%g %a' "$R/var/log/ferry")"
 [ "$(stat -c '%u:%g %a' "$R/var/spool/ferry")" = "998:998 750" ] || fail "/var/spool/ferry is $(stat -c '%u:%g %a' "$R/var/spool/ferry")"
-for unit in ferry-mirror.service ferry-reconcile.service ferry-inbox.service; do
+for unit in ferry-mirror.service ferry-reconcile.service ferry-inbox.service ferry-console.service; do
 	grep -qx "deb-systemd-helper update-state $unit" "$R/tmp/calls" || fail "$unit not recorded"
 done
 ! grep -q '^deb-systemd-helper enable\|^deb-systemd-invoke\|^systemctl' "$R/tmp/calls" ||
@@ -124,7 +126,7 @@ ok "dpkg installs it: user and group ferry, /var/lib/ferry and /var/spool/ferry 
 echo 'FERRY_MIRROR_LISTEN=10.0.0.5:5000' >>"$R/etc/ferry/mirror.env"
 dpkgr --force-confold -i "$deb" >"$T/dpkg.out" 2>&1 || { cat "$T/dpkg.out" >&2; fail "reinstall"; }
 grep -q '^FERRY_MIRROR_LISTEN=10.0.0.5:5000$' "$R/etc/ferry/mirror.env" || fail "the edited mirror.env was replaced"
-grep -qx 'deb-systemd-invoke try-restart ferry-mirror.service ferry-reconcile.service ferry-inbox.service' "$R/tmp/calls" &&
+grep -qx 'deb-systemd-invoke try-restart ferry-mirror.service ferry-reconcile.service ferry-inbox.service ferry-console.service' "$R/tmp/calls" &&
 	fail "try-restart without systemd running"
 ok "an upgrade keeps the administrator's mirror.env"
 
@@ -133,7 +135,7 @@ dpkgr --purge ferry >"$T/dpkg.out" 2>&1 || { cat "$T/dpkg.out" >&2; fail "purge"
 [ -f "$R/var/lib/ferry/ferry.db" ] || fail "purge removed a store that holds something"
 grep -q 'keeping the store in /var/lib/ferry' "$T/dpkg.out" || fail "purge did not say it kept the store"
 [ ! -e "$R/var/log/ferry" ] && [ ! -e "$R/var/spool/ferry" ] && [ ! -e "$R/etc/ferry" ] && [ ! -e "$R/usr/bin/ferry" ] || fail "purge left files"
-grep -qx 'deb-systemd-helper purge ferry-mirror.service ferry-reconcile.service ferry-inbox.service' "$R/tmp/calls" || fail "units not purged"
+grep -qx 'deb-systemd-helper purge ferry-mirror.service ferry-reconcile.service ferry-inbox.service ferry-console.service' "$R/tmp/calls" || fail "units not purged"
 rm "$R/var/lib/ferry/ferry.db"
 dpkgr -i "$deb" >/dev/null 2>&1 && dpkgr --purge ferry >"$T/dpkg.out" 2>&1 || fail "second install and purge"
 [ ! -e "$R/var/lib/ferry" ] || fail "purge left an empty /var/lib/ferry"

@@ -64,6 +64,9 @@ body_has "path &#39;nowhere&#39; does not exist"
 body_has 'Acting on a stack needs the operator role'
 grep -q 'action="/stacks/' "$T/body" && fail "a viewer is shown action forms"
 [ "$(code -b "$T/v" "$U/stacks/nope")" = 404 ] || fail "an unknown stack is not 404"
+# no daemon runs yet: the console plans by itself
+[ "$(code -b "$T/v" "$U/stacks/prod/plan")" = 200 ] || fail "the plan of prod"
+body_has '+kind: Deployment'; body_has 'unchecked'
 ok "a viewer reads every page: channels, the rejection, the inbox's wait, stack states, the store; no action form"
 
 VTOKEN=$(csrf "$T/v" /stacks/prod)
@@ -114,6 +117,9 @@ DAEMON=$!
 at_exit 'kill $DAEMON 2>/dev/null; wait $DAEMON 2>/dev/null'
 for _ in $(seq 1 100); do [ -S "$T/store/reconcile/control.sock" ] && break; sleep 0.1; done
 [ -S "$T/store/reconcile/control.sock" ] || { cat "$T/daemon.log" >&2; fail "the daemon did not start"; }
+[ "$(stat -c '%a %G' "$T/store/reconcile/control.sock")" = "660 $(id -gn)" ] &&
+	[ "$(stat -c '%a %G' "$T/store/reconcile")" = "710 $(id -gn)" ] ||
+	fail "control-group: $(stat -c '%n %a %G' "$T/store/reconcile" "$T/store/reconcile/control.sock")"
 [ "$(act prod sync -H "Origin: $U" -d "csrf=$OTOKEN" --data-urlencode 'reason=CHG-1234 approved by CAB' \
 	-d confirm=yes)" = 200 ] || { cat "$T/body" >&2; fail "otto's sync of prod"; }
 body_has 'prod: applied'

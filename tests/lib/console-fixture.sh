@@ -7,7 +7,8 @@
 #     others; a file named with markup, rejected
 #   - r.yaml: three stacks on kubernetes (dry-run): web (auto-sync, applied:
 #     in sync), prod (auto-sync off, never synced: out of sync) and broken
-#     (its path does not exist: failed); the audit log is $T/audit.jsonl
+#     (its path does not exist: failed); the audit log is $T/audit.jsonl;
+#     the control socket is open to the test's group
 #   - viewers (vera:look) and operators (otto:act), bcrypt
 # console_start [OPTIONS]: `ferry console` on a free port; sets CONSOLE and
 #   CURL_URL; its log is $T/console.log, stopped at exit.
@@ -49,6 +50,7 @@ console_site() {
 	cat >"$T/r.yaml" <<YAML
 store: $T/store
 audit-log: $AUDIT
+control-group: $(id -gn)
 kubernetes: {dry-run: true}
 stacks:
   - {name: web, source: {git: deploy, branch: main, path: app}, target: kubernetes, policy: {interval: 1h}}

@@ -79,7 +79,7 @@ static void test_reconciler_control__round_trip(void **state)
 	assert_int_equal(ferry_control_call(&reply, path, req, 5), FERRY_ENOTFOUND);
 	assert_null(reply);
 
-	assert_int_equal(ferry_control_start(&c, path, echo, &calls), 0);
+	assert_int_equal(ferry_control_start(&c, path, -1, echo, &calls), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(ferry_control_call(&reply, path, req, 5), 0);
@@ -116,6 +116,13 @@ static void test_reconciler_control__round_trip(void **state)
 
 	ferry_control_stop(c);
 	assert_int_equal(access(path, F_OK), -1);
+
+	/* with a group: 0660, owned by it */
+	assert_int_equal(ferry_control_start(&c, path, (long)getgid(), echo, &calls), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+	assert_int_equal(st.st_gid, getgid());
+	ferry_control_stop(c);
 	rmdir(dir);
 	free(dir);
 }
@@ -133,7 +140,7 @@ static void test_reconciler_control__long_path(void **state)
 	assert_int_equal(mkdir(deep, 0700), 0);
 	snprintf(path, sizeof(path), "%s/%s", deep, FERRY_CONTROL_SOCKET);
 	assert_true(strlen(path) > 108);
-	assert_int_equal(ferry_control_start(&c, path, echo, &calls), 0);
+	assert_int_equal(ferry_control_start(&c, path, -1, echo, &calls), 0);
 	req = json_pack("{s:s}", "op", "reload");
 	assert_int_equal(ferry_control_call(&reply, path, req, 5), 0);
 	assert_true(json_is_true(json_object_get(reply, "ok")));
