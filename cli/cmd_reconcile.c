@@ -286,7 +286,7 @@ static int via_daemon(ferry_reconciler *rc, const char *op, const char *stack, c
 			operator_name(who, sizeof(who)), "stack", stack, "to", to, "reason", reason);
 	if (!req)
 		return cli_fail("reconcile", ferry_error_oom());
-	error = ferry_reconciler_control(&reply, rc, req);
+	error = ferry_reconciler_control(&reply, rc, req, 0);
 	json_decref(req);
 	if (error == FERRY_ENOTFOUND) {
 		ferry_error_clear();

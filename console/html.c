@@ -193,6 +193,10 @@ static int decode(char **out, const char *s, size_t len)
 
 	if (!d)
 		return ferry_error_oom();
+	if (memchr(s, '\0', len)) {
+		free(d);
+		return ferry_error_set(FERRY_EINVALID, "a form field holds a NUL byte");
+	}
 	for (i = 0; i < len; i++) {
 		if (s[i] == '+') {
 			d[n++] = ' ';

@@ -76,9 +76,8 @@ const char ferry_console__css[] =
 
 static const char *when(char buf[32], int64_t t)
 {
-	if (t <= 0)
+	if (t <= 0 || ferry_time_format(buf, 32, t) < 0)
 		return "-";
-	ferry_time_format(buf, 32, t);
 	return buf;
 }
 
@@ -1033,16 +1032,23 @@ int ferry_console__plan(ferry_html *h, ferry_console *c, const ferry_console_vie
 	/* The daemon plans when it runs: it reads the applied manifests. */
 	if (!(req = json_pack("{s:s,s:s,s:s}", "op", "plan", "actor", actor, "stack", name))) {
 		error = ferry_error_oom();
-	} else if ((error = ferry_reconciler_control(&reply, c->rc, req)) == FERRY_ENOTFOUND) {
-		ferry_error_clear();
-		error = local_plan(&pre, &lines, &truncated, c, stack);
-	} else if (!error && !json_is_true(json_object_get(reply, "ok"))) {
-		error = ferry_error_set(FERRY_ERROR, "%s",
-					str(reply, "error") ? str(reply, "error") : "the daemon failed");
-	} else if (!error) {
-		pre = json_incref(json_object_get(reply, "preflight"));
-		lines = json_incref(json_object_get(reply, "diff"));
-		truncated = json_is_true(json_object_get(reply, "truncated"));
+	} else if (!ferry_console__control_enter(c)) {
+		error = ferry_error_set(FERRY_ERROR, "busy: other requests to the reconciler are "
+					"running; reload the page in a moment");
+	} else {
+		error = ferry_reconciler_control(&reply, c->rc, req, FERRY_CONSOLE_PLAN_TIMEOUT);
+		if (error == FERRY_ENOTFOUND) {
+			ferry_error_clear();
+			error = local_plan(&pre, &lines, &truncated, c, stack);
+		} else if (!error && !json_is_true(json_object_get(reply, "ok"))) {
+			error = ferry_error_set(FERRY_ERROR, "%s", str(reply, "error")
+						? str(reply, "error") : "the daemon failed");
+		} else if (!error) {
+			pre = json_incref(json_object_get(reply, "preflight"));
+			lines = json_incref(json_object_get(reply, "diff"));
+			truncated = json_is_true(json_object_get(reply, "truncated"));
+		}
+		ferry_console__control_leave(c);
 	}
 	if (error < 0)
 		ferry_html_printf(h, "<p class=\"message bad\" role=\"alert\">The desired revision "
@@ -1255,7 +1261,7 @@ int ferry_console__audit(ferry_html *h, ferry_console *c, const ferry_console_vi
 	audit_ctx x;
 	const char *since = query(v, "since");
 	size_t i;
-	int error, first = 1;
+	int error, first = 1, bad_since = 0;
 
 	memset(&x, 0, sizeof(x));
 	x.kind = query(v, "kind");
@@ -1266,17 +1272,20 @@ int ferry_console__audit(ferry_html *h, ferry_console *c, const ferry_console_vi
 	if ((error = parse_since(&x.f.since, since, (int64_t)time(NULL))) < 0) {
 		if (jsonl)
 			return error;
+		bad_since = 1;
 		ferry_error_clear();
-		x.f.since = 0;
+		error = 0;
+		x.f.since = (int64_t)1 << 62;   /* nothing, rather than everything */
 	}
 	/* A page shows the newest rows of the two lists merged: the newest of
 	 * each are enough. The export has them all. */
 	pthread_mutex_lock(&c->lock);
 	if ((!x.kind || !strcmp(x.kind, "import")) && !x.f.stack)
-		error = ferry_store_audit_query(c->st, &x.f, jsonl ? 0 : FERRY_CONSOLE_ROWS,
-						import_row, &x);
+		error = ferry_store_audit_query(c->st, &x.f, jsonl ? FERRY_CONSOLE_EXPORT_MAX
+								  : FERRY_CONSOLE_ROWS, import_row, &x);
 	if (!error && (!x.kind || !strcmp(x.kind, "reconcile")))
-		error = ferry_store_stack_event_query(c->st, &x.f, jsonl ? 0 : FERRY_CONSOLE_ROWS,
+		error = ferry_store_stack_event_query(c->st, &x.f, jsonl ? FERRY_CONSOLE_EXPORT_MAX
+									: FERRY_CONSOLE_ROWS,
 						      reconcile_row, &x);
 	pthread_mutex_unlock(&c->lock);
 	if (error < 0)
@@ -1289,6 +1298,9 @@ int ferry_console__audit(ferry_html *h, ferry_console *c, const ferry_console_vi
 		goto done;
 	}
 	ferry_console__page_open(h, v, "Audit", "Audit");
+	if (bad_since)
+		ferry_html_raw(h, "<p class=\"message bad\" role=\"alert\">Since is a duration "
+				  "(24h, 7d) or a date (YYYY-MM-DD): nothing is shown.</p>");
 	ferry_html_raw(h, "<form method=\"get\" action=\"/audit\" class=\"filters\"><fieldset>"
 			  "<legend>Filter</legend><label class=\"inline\">Kind <select name=\"kind\">");
 	ferry_html_printf(h, "<option value=\"\"%s>all</option><option value=\"import\"%s>import"

@@ -8,6 +8,7 @@
 #define FERRY_CONSOLE_PRIVATE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <microhttpd.h>
@@ -26,6 +27,13 @@
 #define FERRY_CONSOLE_BODY_MAX 16384
 /* rows a page lists at most (the rest: a count and a filter) */
 #define FERRY_CONSOLE_ROWS 500
+/* events of each kind an export holds at most (its memory is bounded) */
+#define FERRY_CONSOLE_EXPORT_MAX 50000
+/* requests to the reconciler daemon at once (the rest: 503), and how long
+ * an action and a plan may take there, in seconds */
+#define FERRY_CONSOLE_CONTROL_MAX 2
+#define FERRY_CONSOLE_ACTION_TIMEOUT 600
+#define FERRY_CONSOLE_PLAN_TIMEOUT 120
 
 struct ferry_console {
 	struct MHD_Daemon *daemon;
@@ -43,7 +51,13 @@ struct ferry_console {
 	FILE *log;
 	pthread_mutex_t log_lock;
 	uint16_t port;
+	atomic_int control_busy;       /* requests to the daemon in flight */
 };
+
+/** A slot for a request to the daemon: 1, or 0 when FERRY_CONSOLE_CONTROL_MAX
+ *  are in flight (answer 503). Give it back with ferry_console__control_leave. */
+int ferry_console__control_enter(ferry_console *c);
+void ferry_console__control_leave(ferry_console *c);
 
 /** Per request. */
 typedef struct {

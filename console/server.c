@@ -84,9 +84,14 @@ static enum MHD_Result respond(struct MHD_Connection *conn, ferry_console_reques
 	size_t len = body ? body->size : 0;
 	enum MHD_Result ret;
 
-	resp = body && body->ptr
-		? MHD_create_response_from_buffer(len, ferry_buf_detach(body), MHD_RESPMEM_MUST_FREE)
-		: MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (body && body->ptr) {
+		char *data = ferry_buf_detach(body);
+
+		if (!(resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE)))
+			free(data);
+	} else {
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	}
 	if (!resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -235,7 +240,7 @@ static enum MHD_Result login(ferry_console *c, struct MHD_Connection *conn,
 		ret = send_page(conn, r, 400, &h, NULL);
 		goto done;
 	}
-	if (!ferry_sessions_login_allowed(&wait, c->sessions, r->client, user, now)) {
+	if (!ferry_sessions_login_attempt(&wait, c->sessions, r->client, user, now)) {
 		log_line(c, r, "login", user, "throttled", "too many failed logins");
 		ferry_console__login_page(&h, "Too many failed logins: wait, then try again.");
 		x.retry_after = (long)wait;
@@ -252,7 +257,8 @@ static enum MHD_Result login(ferry_console *c, struct MHD_Connection *conn,
 		/* the same work as for a listed name */
 		(void)ferry_passwd_check(c->operators ? c->operators : c->viewers, user, password);
 	}
-	ferry_sessions_login_result(c->sessions, r->client, user, role != FERRY_ROLE_NONE, now);
+	if (role != FERRY_ROLE_NONE)
+		ferry_sessions_login_succeeded(c->sessions, r->client, user, now);
 	if (role == FERRY_ROLE_NONE) {
 		log_line(c, r, "login", user, "refused", "wrong user name or password");
 		ferry_console__login_page(&h, "Wrong user name or password.");
@@ -343,8 +349,20 @@ static enum MHD_Result act(ferry_console *c, struct MHD_Connection *conn,
 		ret = text(conn, r, 500, "out of memory");
 		goto done;
 	}
+	if (!ferry_console__control_enter(c)) {
+		extra x = { "text/plain; charset=utf-8", NULL, NULL, 5, 0 };
+		ferry_buf b = FERRY_BUF_INIT;
+
+		log_line(c, r, "action", v->s.user, "busy", action);
+		if (ferry_buf_puts(&b, "busy: other requests to the reconciler are running; try "
+				       "again\n") < 0)
+			ferry_buf_dispose(&b);
+		ret = respond(conn, r, 503, &b, &x);
+		goto done;
+	}
 	log_line(c, r, "action", v->s.user, "asked", action);
-	error = ferry_reconciler_control(&reply, c->rc, req);
+	error = ferry_reconciler_control(&reply, c->rc, req, FERRY_CONSOLE_ACTION_TIMEOUT);
+	ferry_console__control_leave(c);
 	if (error == FERRY_ENOTFOUND) {
 		log_line(c, r, "action", v->s.user, "failed", "no reconciler daemon runs");
 		ferry_console__action_page(&h, v, name, action, 0, NULL,
@@ -379,6 +397,23 @@ done:
 	free(confirm);
 	free(to);
 	return ret;
+}
+
+/* ---- requests to the reconciler daemon ------------------------------------- */
+
+int ferry_console__control_enter(ferry_console *c)
+{
+	int n = atomic_fetch_add(&c->control_busy, 1);
+
+	if (n < FERRY_CONSOLE_CONTROL_MAX)
+		return 1;
+	atomic_fetch_sub(&c->control_busy, 1);
+	return 0;
+}
+
+void ferry_console__control_leave(ferry_console *c)
+{
+	atomic_fetch_sub(&c->control_busy, 1);
 }
 
 /* ---- dispatch --------------------------------------------------------------------- */
@@ -634,6 +669,7 @@ int ferry_console_start(ferry_console **out, const ferry_console_options *o)
 		goto fail;
 	if (o->config) {
 		ro.store = o->store;
+		ro.no_audit_log = 1;   /* the daemon writes the audit log, not the console */
 		if ((error = ferry_reconcile_config_load(&c->cfg, o->config)) < 0 ||
 		    (error = ferry_reconciler_new(&c->rc, c->cfg, &ro)) < 0)
 			goto fail;

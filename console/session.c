@@ -184,11 +184,21 @@ void ferry_sessions_drop(ferry_sessions *s, const char *token)
 
 /* ---- the login throttle -------------------------------------------------- */
 
+static void evict_oldest(ferry_sessions *s)
+{
+	size_t i, oldest = 0;
+
+	for (i = 1; i < s->nstrikes; i++)
+		if (s->strikes[i].first < s->strikes[oldest].first)
+			oldest = i;
+	s->strikes[oldest] = s->strikes[--s->nstrikes];
+}
+
 static strike *strike_of(ferry_sessions *s, char kind, const char *name, int64_t now,
 			 int create)
 {
 	char key[sizeof(((strike *)0)->key)];
-	size_t i, oldest = 0;
+	size_t i;
 
 	snprintf(key, sizeof(key), "%c:%s", kind, name ? name : "");
 	for (i = 0; i < s->nstrikes; i++)
@@ -201,12 +211,8 @@ static strike *strike_of(ferry_sessions *s, char kind, const char *name, int64_t
 		}
 	if (!create)
 		return NULL;
-	if (s->nstrikes == STRIKES_MAX) {
-		for (i = 1; i < s->nstrikes; i++)
-			if (s->strikes[i].first < s->strikes[oldest].first)
-				oldest = i;
-		s->strikes[oldest] = s->strikes[--s->nstrikes];
-	}
+	if (s->nstrikes == STRIKES_MAX)
+		evict_oldest(s);
 	i = s->nstrikes++;
 	memset(&s->strikes[i], 0, sizeof(s->strikes[i]));
 	memcpy(s->strikes[i].key, key, sizeof(key));
@@ -214,7 +220,7 @@ static strike *strike_of(ferry_sessions *s, char kind, const char *name, int64_t
 	return &s->strikes[i];
 }
 
-int ferry_sessions_login_allowed(int64_t *retry_after, ferry_sessions *s, const char *client,
+int ferry_sessions_login_attempt(int64_t *retry_after, ferry_sessions *s, const char *client,
 				 const char *user, int64_t now)
 {
 	strike *k[2];
@@ -222,31 +228,32 @@ int ferry_sessions_login_allowed(int64_t *retry_after, ferry_sessions *s, const 
 	int i;
 
 	pthread_mutex_lock(&s->lock);
-	k[0] = strike_of(s, 'a', client, now, 0);
-	k[1] = strike_of(s, 'u', user, now, 0);
+	/* room for both first, so that making one never evicts the other */
+	while (s->nstrikes > STRIKES_MAX - 2)
+		evict_oldest(s);
+	k[0] = strike_of(s, 'a', client, now, 1);
+	k[1] = strike_of(s, 'u', user, now, 1);
 	for (i = 0; i < 2; i++)
-		if (k[i] && k[i]->failures >= s->o.max_failures &&
-		    k[i]->first + s->o.window - now > wait)
+		if (k[i]->failures >= s->o.max_failures && k[i]->first + s->o.window - now > wait)
 			wait = k[i]->first + s->o.window - now;
+	if (!wait) {
+		k[0]->failures++;
+		k[1]->failures++;
+	}
 	pthread_mutex_unlock(&s->lock);
 	*retry_after = wait;
 	return wait == 0;
 }
 
-void ferry_sessions_login_result(ferry_sessions *s, const char *client, const char *user,
-				 int ok, int64_t now)
+void ferry_sessions_login_succeeded(ferry_sessions *s, const char *client, const char *user,
+				    int64_t now)
 {
 	strike *k;
 
 	pthread_mutex_lock(&s->lock);
-	if (ok) {
-		if ((k = strike_of(s, 'u', user, now, 0)))
-			k->failures = 0;
-	} else {
-		if ((k = strike_of(s, 'a', client, now, 1)))
-			k->failures++;
-		if ((k = strike_of(s, 'u', user, now, 1)))
-			k->failures++;
-	}
+	if ((k = strike_of(s, 'a', client, now, 0)) && k->failures)
+		k->failures--;
+	if ((k = strike_of(s, 'u', user, now, 0)))
+		k->failures = 0;
 	pthread_mutex_unlock(&s->lock);
 }

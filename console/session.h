@@ -75,15 +75,17 @@ void ferry_sessions_drop(ferry_sessions *s, const char *token);
 int ferry_sessions_token_equal(const char *a, const char *b);
 
 /**
- * Whether a login from `client` for `user` may be tried at `now`: 1 when
- * it may, 0 when either has used up its failures in the window, with
- * `*retry_after` the seconds until it may again.
+ * Start a login from `client` for `user` at `now`: 1 when it may be tried,
+ * and then it is counted as a failure until ferry_sessions_login_succeeded
+ * says otherwise (so parallel attempts cannot all pass the check before
+ * the first is judged); 0 when either has used up its failures in the
+ * window, with `*retry_after` the seconds until it may again.
  */
-int ferry_sessions_login_allowed(int64_t *retry_after, ferry_sessions *s, const char *client,
+int ferry_sessions_login_attempt(int64_t *retry_after, ferry_sessions *s, const char *client,
 				 const char *user, int64_t now);
-/** Count a login's outcome: a failure counts against both `client` and
- *  `user`; a success clears the user's count. */
-void ferry_sessions_login_result(ferry_sessions *s, const char *client, const char *user,
-				 int ok, int64_t now);
+/** The attempt succeeded: the address's count is given back and the
+ *  user's cleared. */
+void ferry_sessions_login_succeeded(ferry_sessions *s, const char *client, const char *user,
+				    int64_t now);
 
 #endif

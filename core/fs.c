@@ -342,3 +342,21 @@ int ferry_fs_pipe_cloexec(int fds[2])
 	fcntl(fds[1], F_SETFD, FD_CLOEXEC);
 	return 0;
 }
+
+int ferry_fs_rename_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno == EINVAL || errno == ENOSYS) {
+		/* a filesystem without RENAME_NOREPLACE: link refuses an
+		 * existing name the same way */
+		if (link(from, to) == 0) {
+			if (unlink(from) < 0)
+				return ferry_error_set_errno(FERRY_EIO, "cannot remove '%s'", from);
+			return 0;
+		}
+	}
+	if (errno == EEXIST)
+		return FERRY_EEXISTS;
+	return ferry_error_set_errno(FERRY_EIO, "cannot rename '%s' to '%s'", from, to);
+}

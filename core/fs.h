@@ -88,6 +88,13 @@ int ferry_fs_sync_close(int fd, const char *path);
 int ferry_fs_fix_modes(const char *path);
 /** Nonzero when `path` names an existing file or directory. */
 int ferry_fs_exists(const char *path);
+/**
+ * Rename `from` to `to` unless `to` exists: 0 when moved; FERRY_EEXISTS
+ * when `to` exists (`from` is left); FERRY_EIO otherwise. One call where
+ * a check then a rename would be two (renameat2 RENAME_NOREPLACE; link and
+ * unlink where the filesystem lacks it).
+ */
+int ferry_fs_rename_noreplace(const char *from, const char *to);
 
 /** pipe(2) with both ends close-on-exec (for child processes that must not
  *  inherit other children's pipes); -1 with errno on failure. */

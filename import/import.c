@@ -936,14 +936,17 @@ static int publish_blobs(import_ctx *c, staged_bundle *b)
 		if ((error = staged_path(&from, b, k)) < 0 ||
 		    (error = ferry_store_blob_path(&to, c->st, m->members[k].sha256)) < 0)
 			break;
-		if (b->staged[k] == STAGED_NEW && ferry_store_has_blob(c->st, m->members[k].sha256)) {
-			unlink(from.ptr);   /* another bundle of this import brought it */
+		if (b->staged[k] != STAGED_NEW) {
+			if (rename(from.ptr, to.ptr) < 0)
+				error = ferry_error_set_errno(FERRY_EIO, "cannot publish '%s'", to.ptr);
 			continue;
 		}
-		if (rename(from.ptr, to.ptr) < 0)
-			error = ferry_error_set_errno(FERRY_EIO, "cannot publish '%s'", to.ptr);
-		else
-			b->published[k] = b->staged[k] == STAGED_NEW;
+		if ((error = ferry_fs_rename_noreplace(from.ptr, to.ptr)) == FERRY_EEXISTS) {
+			error = 0;
+			unlink(from.ptr);   /* another bundle of this import brought it */
+		} else if (!error) {
+			b->published[k] = 1;
+		}
 	}
 	if (!error) {
 		ferry_buf_clear(&to);

@@ -180,6 +180,8 @@ int ferry_reconciler_new(ferry_reconciler **out, const ferry_reconcile_config *c
 	rc->state_dir = ferry_buf_detach(&dir);
 	if (opts && opts->audit_stream) {
 		rc->audit = opts->audit_stream;
+	} else if (opts && opts->no_audit_log) {
+		;
 	} else if (cfg->audit_log && !strcmp(cfg->audit_log, "-")) {
 		rc->audit = stdout;
 	} else if (cfg->audit_log) {
@@ -1712,14 +1714,15 @@ static int control_path(ferry_buf *path, ferry_reconciler *rc)
 	return ferry_buf_printf(path, "%s/" FERRY_CONTROL_SOCKET, rc->state_dir);
 }
 
-int ferry_reconciler_control(json_t **reply, ferry_reconciler *rc, json_t *request)
+int ferry_reconciler_control(json_t **reply, ferry_reconciler *rc, json_t *request,
+			     unsigned timeout_s)
 {
 	ferry_buf path = FERRY_BUF_INIT;
 	int error;
 
 	*reply = NULL;
 	if ((error = control_path(&path, rc)) >= 0)
-		error = ferry_control_call(reply, path.ptr, request, 0);
+		error = ferry_control_call(reply, path.ptr, request, timeout_s);
 	ferry_buf_dispose(&path);
 	return error;
 }

@@ -359,11 +359,12 @@ typedef struct {
 	const char *port_file;    /* run: write the webhook's port here */
 	const char *config_path;  /* the config file a reload reads, or NULL */
 	volatile int *reload;     /* run: a reload is due when nonzero (SIGHUP) */
+	int no_audit_log;         /* open no audit log (a reader: the console) */
 } ferry_reconciler_options;
 
 #define FERRY_RECONCILER_OPTIONS_VERSION 1
 #define FERRY_RECONCILER_OPTIONS_INIT \
-	{ FERRY_RECONCILER_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL, NULL, NULL }
+	{ FERRY_RECONCILER_OPTIONS_VERSION, NULL, 0, NULL, NULL, NULL, NULL, NULL, 0 }
 
 /** In the state directory: the running daemon's pid, locked while it runs. */
 #define FERRY_RECONCILER_PID_FILE "daemon.pid"
@@ -438,12 +439,15 @@ int ferry_reconciler_signal_daemon(long *pid, ferry_reconciler *rc, int sig);
 
 /**
  * Send `request` ({"op": sync | rollback | down | suspend | resume |
- * reload, "stack", "to", "reason", "actor"}) to the daemon running on
- * rc's state directory over its control socket (control.h) and wait for
+ * reload | plan, "stack", "to", "reason", "actor"}) to the daemon running
+ * on rc's state directory over its control socket (control.h) and wait for
  * the answer (`*reply`, owned by the caller: {"ok": true, ...} or
- * {"ok": false, "error", "code"}). FERRY_ENOTFOUND when no daemon listens.
+ * {"ok": false, "error", "code"}) at most `timeout_s` seconds (0: no
+ * limit). FERRY_ENOTFOUND when no daemon listens; FERRY_EIO when it does
+ * not answer in time.
  */
-int ferry_reconciler_control(json_t **reply, ferry_reconciler *rc, json_t *request);
+int ferry_reconciler_control(json_t **reply, ferry_reconciler *rc, json_t *request,
+			     unsigned timeout_s);
 
 /**
  * The daemon's metrics in the Prometheus text format (0.0.4), appended to

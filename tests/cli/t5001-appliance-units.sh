@@ -85,7 +85,7 @@ lacks ferry-reconcile.service NoNewPrivileges SystemCallFilter SystemCallArchite
 	ProtectKernelTunables ProtectKernelModules ProtectControlGroups ProtectHostname ProtectClock
 grep -q '^CapabilityBoundingSet=~CAP_SYS_MODULE ' "$A/systemd/ferry-reconcile.service" ||
 	fail "the reconciler keeps CAP_SYS_MODULE"
-has ferry-console.service User=ferry Group=ferry ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
+has ferry-console.service User=ferry Group=ferry SupplementaryGroups=ferry-console ProtectSystem=strict ProtectHome=yes PrivateTmp=yes \
 	PrivateDevices=yes NoNewPrivileges=yes CapabilityBoundingSet= AmbientCapabilities= \
 	"RestrictAddressFamilies=AF_INET AF_UNIX" SystemCallFilter=@system-service UMask=0027 \
 	"ReadWritePaths=/var/lib/ferry" "EnvironmentFile=-/etc/ferry/console.env" \

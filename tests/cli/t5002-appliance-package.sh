@@ -92,7 +92,7 @@ printf 'root:x:0:\nadm:x:4:\n' >"$R/etc/group"
 # stand NAME BODY: a program in the root that records its arguments.
 stand() { printf '#!/bin/sh\necho "%s $*" >>/tmp/calls\n%s\n' "$1" "$2" >"$R/usr/sbin/$1"; chmod 755 "$R/usr/sbin/$1"; }
 stand getent 'grep -q "^$2:" "/etc/$1"'
-stand addgroup 'echo "ferry:x:998:" >>/etc/group'
+stand addgroup 'for g; do :; done; echo "$g:x:$((990 + $(grep -c . /etc/group))):" >>/etc/group'
 stand adduser 'echo "ferry:x:998:998:ferry:/nonexistent:/usr/sbin/nologin" >>/etc/passwd'
 stand dpkg-statoverride 'exit 1'
 # On a first install deb-systemd-helper knows no state of the units.
@@ -104,6 +104,8 @@ dpkgr -i "$deb" >"$T/dpkg.out" 2>&1 || { cat "$T/dpkg.out" >&2; fail "dpkg -i in
 [ "$(dpkg-query --admindir="$R/var/lib/dpkg" -W -f='${Status} ${Version}' ferry)" = "install ok installed $version" ] ||
 	fail "not installed"
 grep -qx 'addgroup --system --quiet ferry' "$R/tmp/calls" || fail "no system group: $(cat "$R/tmp/calls")"
+grep -qx 'addgroup --system --quiet ferry-console' "$R/tmp/calls" ||
+	fail "no group for the console's control socket: $(cat "$R/tmp/calls")"
 grep -q '^adduser --system --quiet --ingroup ferry .*--home /nonexistent --shell /usr/sbin/nologin .* ferry$' "$R/tmp/calls" ||
 	fail "no system user: $(cat "$R/tmp/calls")"
 [ "$(stat -c '%u:%g %a' "$R/var/lib/ferry")" = "998:998 750" ] || fail "/var/lib/ferry is $(stat -c '%u:%g %a' "$R/var/lib/ferry")"

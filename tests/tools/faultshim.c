@@ -15,7 +15,7 @@
  *              standard input, output and error)
  *       sync   fsync, fdatasync, syncfs
  *       meta   open/openat/fopen for writing or creating, mkstemp, mkdtemp,
- *              mkdir, rename, renameat, link, linkat, unlink, unlinkat
+ *              mkdir, rename, renameat, renameat2, link, linkat, unlink, unlinkat
  *              (these two not with ENOSPC: removing needs no space),
  *              ftruncate, fallocate
  *       read   read, pread on regular files
@@ -96,6 +96,7 @@ static char *(*real_mkdtemp)(char *);
 static int (*real_mkdir)(const char *, mode_t);
 static int (*real_rename)(const char *, const char *);
 static int (*real_renameat)(int, const char *, int, const char *);
+static int (*real_renameat2)(int, const char *, int, const char *, unsigned);
 static int (*real_link)(const char *, const char *);
 static int (*real_linkat)(int, const char *, int, const char *, int);
 static int (*real_unlink)(const char *);
@@ -251,7 +252,7 @@ __attribute__((constructor)) static void faultshim_init(void)
 	RESOLVE(pread); RESOLVE(fwrite); RESOLVE(fflush); RESOLVE(fclose);
 	RESOLVE(fopen); RESOLVE(fsync); RESOLVE(fdatasync); RESOLVE(syncfs);
 	RESOLVE(open); RESOLVE(openat); RESOLVE(mkstemp); RESOLVE(mkdtemp);
-	RESOLVE(mkdir); RESOLVE(rename); RESOLVE(renameat); RESOLVE(link);
+	RESOLVE(mkdir); RESOLVE(rename); RESOLVE(renameat); RESOLVE(renameat2); RESOLVE(link);
 	RESOLVE(linkat); RESOLVE(unlink); RESOLVE(unlinkat); RESOLVE(ftruncate);
 	RESOLVE(fallocate);
 
@@ -554,6 +555,12 @@ int renameat(int fd1, const char *from, int fd2, const char *to)
 {
 	FAIL(C_META, "renameat", -1);
 	return real_renameat(fd1, from, fd2, to);
+}
+
+int renameat2(int fd1, const char *from, int fd2, const char *to, unsigned flags)
+{
+	FAIL(C_META, "renameat2", -1);
+	return real_renameat2(fd1, from, fd2, to, flags);
 }
 
 int link(const char *from, const char *to)

@@ -96,6 +96,7 @@ static void test_console_html__form(void **state)
 	assert_int_equal(ferry_form_value(&v, "a=%zz", 5, "a"), FERRY_EINVALID);
 	assert_int_equal(ferry_form_value(&v, "a=%4", 4, "a"), FERRY_EINVALID);
 	assert_int_equal(ferry_form_value(&v, "a=x%00y", 7, "a"), FERRY_EINVALID);
+	assert_int_equal(ferry_form_value(&v, "a=x\0y", 5, "a"), FERRY_EINVALID);
 	assert_int_equal(ferry_form_value(&v, NULL, 0, "a"), FERRY_ENOTFOUND);
 }
 

@@ -4,6 +4,7 @@
  * session dropped at the cap, and password guessing refused per address
  * and per user until the window passes.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "testlib.h"
@@ -97,24 +98,52 @@ static void test_console_session__throttle(void **state)
 	int i;
 
 	(void)state;
-	for (i = 0; i < 3; i++) {
-		assert_true(ferry_sessions_login_allowed(&wait, s, "10.0.0.1", "otto", 100 + i));
-		ferry_sessions_login_result(s, "10.0.0.1", "otto", 0, 100 + i);
-	}
+	/* each attempt counts before its password is judged */
+	for (i = 0; i < 3; i++)
+		assert_true(ferry_sessions_login_attempt(&wait, s, "10.0.0.1", "otto", 100 + i));
 	/* the address is spent, for any name; the name is spent, from any address */
-	assert_false(ferry_sessions_login_allowed(&wait, s, "10.0.0.1", "vera", 110));
+	assert_false(ferry_sessions_login_attempt(&wait, s, "10.0.0.1", "vera", 110));
 	assert_int_equal(wait, 50);
-	assert_false(ferry_sessions_login_allowed(&wait, s, "10.0.0.2", "otto", 110));
-	assert_true(ferry_sessions_login_allowed(&wait, s, "10.0.0.2", "vera", 110));
+	assert_false(ferry_sessions_login_attempt(&wait, s, "10.0.0.2", "otto", 110));
+	assert_true(ferry_sessions_login_attempt(&wait, s, "10.0.0.2", "vera", 110));
 	assert_int_equal(wait, 0);
+	ferry_sessions_login_succeeded(s, "10.0.0.2", "vera", 110);
 	/* the window passes */
-	assert_true(ferry_sessions_login_allowed(&wait, s, "10.0.0.1", "otto", 160));
+	assert_true(ferry_sessions_login_attempt(&wait, s, "10.0.0.1", "otto", 160));
+	ferry_sessions_login_succeeded(s, "10.0.0.1", "otto", 160);
+	/* successes give the address's count back: logins from one address
+	 * (a site behind NAT) never lock it */
+	for (i = 0; i < 10; i++) {
+		assert_true(ferry_sessions_login_attempt(&wait, s, "10.0.0.9", "vera", 170));
+		ferry_sessions_login_succeeded(s, "10.0.0.9", "vera", 170);
+	}
 	/* a success clears the name's count */
-	ferry_sessions_login_result(s, "10.0.0.3", "vera", 0, 200);
-	ferry_sessions_login_result(s, "10.0.0.3", "vera", 0, 200);
-	ferry_sessions_login_result(s, "10.0.0.4", "vera", 1, 201);
-	ferry_sessions_login_result(s, "10.0.0.5", "vera", 0, 202);
-	assert_true(ferry_sessions_login_allowed(&wait, s, "10.0.0.6", "vera", 203));
+	assert_true(ferry_sessions_login_attempt(&wait, s, "10.0.0.3", "vera", 200));
+	assert_true(ferry_sessions_login_attempt(&wait, s, "10.0.0.3", "vera", 200));
+	assert_true(ferry_sessions_login_attempt(&wait, s, "10.0.0.4", "vera", 201));
+	ferry_sessions_login_succeeded(s, "10.0.0.4", "vera", 201);
+	assert_true(ferry_sessions_login_attempt(&wait, s, "10.0.0.5", "vera", 202));
+	assert_true(ferry_sessions_login_attempt(&wait, s, "10.0.0.6", "vera", 203));
+	ferry_sessions_free(s);
+}
+
+static void test_console_session__throttle_table_is_bounded(void **state)
+{
+	ferry_sessions *s = table(8);
+	char addr[32];
+	int64_t wait = 0;
+	int i;
+
+	(void)state;
+	/* a flood of addresses and names: the table evicts, never grows or
+	 * loses the entry being counted */
+	for (i = 0; i < 20000; i++) {
+		snprintf(addr, sizeof(addr), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
+		assert_true(ferry_sessions_login_attempt(&wait, s, addr, addr, 1000));
+	}
+	for (i = 0; i < 3; i++)
+		ferry_sessions_login_attempt(&wait, s, "10.9.9.9", "otto", 1001);
+	assert_false(ferry_sessions_login_attempt(&wait, s, "10.9.9.9", "otto", 1002));
 	ferry_sessions_free(s);
 }
 
@@ -140,6 +169,7 @@ int main(void)
 		cmocka_unit_test(test_console_session__expiry),
 		cmocka_unit_test(test_console_session__cap_drops_the_oldest),
 		cmocka_unit_test(test_console_session__throttle),
+		cmocka_unit_test(test_console_session__throttle_table_is_bounded),
 		cmocka_unit_test(test_console_session__token_equal),
 	};
 
