@@ -92,7 +92,7 @@ printf 'root:x:0:\nadm:x:4:\n' >"$R/etc/group"
 # stand NAME BODY: a program in the root that records its arguments.
 stand() { printf '#!/bin/sh\necho "%s $*" >>/tmp/calls\n%s\n' "$1" "$2" >"$R/usr/sbin/$1"; chmod 755 "$R/usr/sbin/$1"; }
 stand getent 'grep -q "^$2:" "/etc/$1"'
-stand addgroup 'for g; do :; done; echo "$g:x:$((990 + $(grep -c . /etc/group))):" >>/etc/group'
+stand addgroup 'for g; do :; done; if [ "$g" = ferry ]; then id=998; else id=997; fi; echo "$g:x:$id:" >>/etc/group'
 stand adduser 'echo "ferry:x:998:998:ferry:/nonexistent:/usr/sbin/nologin" >>/etc/passwd'
 stand dpkg-statoverride 'exit 1'
 # On a first install deb-systemd-helper knows no state of the units.
