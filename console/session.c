@@ -110,7 +110,7 @@ int ferry_sessions_create(char token[FERRY_SESSION_TOKEN_LEN + 1], ferry_session
 			  ferry_sessions *s, const char *user, ferry_role role, int64_t now)
 {
 	slot *sl;
-	size_t i, oldest = 0;
+	size_t i, oldest = 0, oldest_mine = 0, mine;
 
 	if (strlen(user) > FERRY_PASSWD_USER_MAX)
 		return ferry_error_set(FERRY_EINVALID, "user name too long");
@@ -118,7 +118,15 @@ int ferry_sessions_create(char token[FERRY_SESSION_TOKEN_LEN + 1], ferry_session
 	for (i = s->n; i-- > 0;)
 		if (expired(s, &s->slots[i], now))
 			remove_slot(s, i);
-	if (s->n == s->o.max_sessions) {
+	/* one user logging in again and again ends their own oldest session,
+	 * not another user's */
+	for (i = 0, mine = 0; i < s->n; i++)
+		if (!strcmp(s->slots[i].s.user, user) &&
+		    (!mine++ || s->slots[i].last < s->slots[oldest_mine].last))
+			oldest_mine = i;
+	if (mine >= FERRY_SESSIONS_PER_USER) {
+		remove_slot(s, oldest_mine);
+	} else if (s->n == s->o.max_sessions) {
 		for (i = 1; i < s->n; i++)
 			if (s->slots[i].last < s->slots[oldest].last)
 				oldest = i;

@@ -25,6 +25,9 @@ typedef enum {
 /** The role's name ("viewer", "operator"). */
 const char *ferry_role_name(ferry_role role);
 
+/* sessions one user holds at most: a new login ends their oldest */
+#define FERRY_SESSIONS_PER_USER 16
+
 /* tokens are 32 random bytes, in hex */
 #define FERRY_SESSION_TOKEN_LEN 64
 

@@ -91,6 +91,26 @@ static void test_console_session__cap_drops_the_oldest(void **state)
 	ferry_sessions_free(s);
 }
 
+static void test_console_session__per_user_cap(void **state)
+{
+	ferry_sessions *s = table(64);
+	char other[FERRY_SESSION_TOKEN_LEN + 1], t[FERRY_SESSION_TOKEN_LEN + 1];
+	char first[FERRY_SESSION_TOKEN_LEN + 1];
+	ferry_session a, got;
+	int i;
+
+	(void)state;
+	assert_int_equal(ferry_sessions_create(other, &a, s, "otto", FERRY_ROLE_OPERATOR, 1), 0);
+	assert_int_equal(ferry_sessions_create(first, &a, s, "vera", FERRY_ROLE_VIEWER, 2), 0);
+	/* vera logs in again and again: her oldest session goes, otto's stays */
+	for (i = 0; i < 3 * FERRY_SESSIONS_PER_USER; i++)
+		assert_int_equal(ferry_sessions_create(t, &a, s, "vera", FERRY_ROLE_VIEWER, 3 + i), 0);
+	assert_int_equal(ferry_sessions_get(&got, s, other, 60), 0);
+	assert_int_equal(ferry_sessions_get(&got, s, first, 60), FERRY_ENOTFOUND);
+	assert_int_equal(ferry_sessions_get(&got, s, t, 60), 0);
+	ferry_sessions_free(s);
+}
+
 static void test_console_session__throttle(void **state)
 {
 	ferry_sessions *s = table(8);
@@ -168,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_console_session__create_get_drop),
 		cmocka_unit_test(test_console_session__expiry),
 		cmocka_unit_test(test_console_session__cap_drops_the_oldest),
+		cmocka_unit_test(test_console_session__per_user_cap),
 		cmocka_unit_test(test_console_session__throttle),
 		cmocka_unit_test(test_console_session__throttle_table_is_bounded),
 		cmocka_unit_test(test_console_session__token_equal),
