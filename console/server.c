@@ -670,7 +670,7 @@ int ferry_console_start(ferry_console **out, const ferry_console_options *o)
 	if (o->config) {
 		ro.store = o->store;
 		ro.no_audit_log = 1;   /* the daemon writes the audit log, not the console */
-		if ((error = ferry_reconcile_config_load(&c->cfg, o->config)) < 0 ||
+		if ((error = ferry_reconcile_config_load_public(&c->cfg, o->config)) < 0 ||
 		    (error = ferry_reconciler_new(&c->rc, c->cfg, &ro)) < 0)
 			goto fail;
 	}

@@ -29,6 +29,7 @@ typedef struct {
 	const char *path;
 	char *dir;
 	ferry_reconcile_config *cfg;
+	int no_secrets;           /* leave secret files unread */
 } cfg_ctx;
 
 static int fail(const cfg_ctx *c, const yaml_node_t *n, const char *msg, const char *arg)
@@ -89,6 +90,8 @@ static int read_secret(unsigned char **out, size_t *len, cfg_ctx *c, const yaml_
 
 	if ((error = get_path(&path, c, v, key)) < 0)
 		return error;
+	if (c->no_secrets)
+		goto done;
 	if ((error = ferry_fs_read_file(&b, path, SECRET_MAX_SIZE)) < 0) {
 		error = ferry_error_wrap(error, "%s:%d: %s", c->path, ferry_yaml_line(v), key);
 		goto done;
@@ -770,8 +773,8 @@ static int parse_root(cfg_ctx *c)
 	return 0;
 }
 
-int ferry_reconcile_config_parse(ferry_reconcile_config **out, const char *text,
-				 size_t len, const char *path, const char *dir)
+static int parse(ferry_reconcile_config **out, const char *text, size_t len, const char *path,
+		 const char *dir, int no_secrets)
 {
 	cfg_ctx c;
 	int error = 0, have_doc = 0;
@@ -779,6 +782,7 @@ int ferry_reconcile_config_parse(ferry_reconcile_config **out, const char *text,
 	*out = NULL;
 	memset(&c, 0, sizeof(c));
 	c.path = path;
+	c.no_secrets = no_secrets;
 	if (sodium_init() < 0)
 		return ferry_error_set(FERRY_ERROR, "cannot initialise libsodium");
 	if (len > CONFIG_MAX_SIZE)
@@ -804,7 +808,13 @@ done:
 	return error;
 }
 
-int ferry_reconcile_config_load(ferry_reconcile_config **out, const char *path)
+int ferry_reconcile_config_parse(ferry_reconcile_config **out, const char *text,
+				 size_t len, const char *path, const char *dir)
+{
+	return parse(out, text, len, path, dir, 0);
+}
+
+static int load(ferry_reconcile_config **out, const char *path, int no_secrets)
 {
 	ferry_buf text = FERRY_BUF_INIT;
 	char *copy = NULL, *dir = NULL;
@@ -819,11 +829,21 @@ int ferry_reconcile_config_load(ferry_reconcile_config **out, const char *path)
 	if (!(copy = strdup(path)) || !(dir = realpath(dirname(copy), NULL)))
 		error = ferry_error_oom();
 	else
-		error = ferry_reconcile_config_parse(out, text.ptr, text.size, path, dir);
+		error = parse(out, text.ptr, text.size, path, dir, no_secrets);
 	ferry_buf_dispose(&text);
 	free(copy);
 	free(dir);
 	return error;
+}
+
+int ferry_reconcile_config_load(ferry_reconcile_config **out, const char *path)
+{
+	return load(out, path, 0);
+}
+
+int ferry_reconcile_config_load_public(ferry_reconcile_config **out, const char *path)
+{
+	return load(out, path, 1);
 }
 
 static void free_secret(unsigned char *s)

@@ -136,6 +136,12 @@ typedef struct {
  */
 int ferry_reconcile_config_load(ferry_reconcile_config **out, const char *path);
 /**
+ * The same, but secret files (the webhook's token, the notify sinks'
+ * secrets) are not read: their fields stay NULL. For readers that never
+ * use them (the console), so that they need no access to the secrets.
+ */
+int ferry_reconcile_config_load_public(ferry_reconcile_config **out, const char *path);
+/**
  * Parse `len` bytes of config text as if read from `path` (named in
  * messages); relative paths are resolved against `dir` (absolute). Secret
  * files the config names are read here, as by ferry_reconcile_config_load;

@@ -3,7 +3,10 @@
  * relative paths against the directory given, mistakes named with the
  * config's name and line.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "reconcile.h"
 #include "testlib.h"
@@ -58,10 +61,35 @@ static void test_reconciler_config__parses_bytes(void **state)
 		     FERRY_ENOTFOUND, "/etc/r.yaml:1");
 }
 
+/* The console's reading: secret files are named but not read. */
+static void test_reconciler_config__public_leaves_secrets(void **state)
+{
+	static const char text[] = "webhook: {listen: \"127.0.0.1:0\", token-file: no-such-token}\n"
+				   "stacks: []\n";
+	char dir[] = "/tmp/ferry-config-XXXXXX", path[64];
+	ferry_reconcile_config *cfg = NULL;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/r.yaml", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+	assert_error(ferry_reconcile_config_load(&cfg, path), FERRY_ENOTFOUND, "r.yaml:1");
+	assert_int_equal(ferry_reconcile_config_load_public(&cfg, path), 0);
+	assert_null(cfg->token);
+	assert_string_equal(cfg->listen, "127.0.0.1:0");
+	ferry_reconcile_config_free(cfg);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reconciler_config__parses_bytes),
+		cmocka_unit_test(test_reconciler_config__public_leaves_secrets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
