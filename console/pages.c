@@ -1291,7 +1291,8 @@ int ferry_console__audit(ferry_html *h, ferry_console *c, const ferry_console_vi
 	if (error < 0)
 		goto done;
 	/* both lists are in time order; merged, still in time order */
-	qsort(x.rows, x.n, sizeof(*x.rows), arow_cmp);
+	if (x.n)
+		qsort(x.rows, x.n, sizeof(*x.rows), arow_cmp);
 	if (jsonl) {
 		for (i = 0; i < x.n; i++)
 			ferry_html_raw(h, x.rows[i].text);
