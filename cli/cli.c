@@ -82,23 +82,6 @@ void cli_pubkeys_dispose(cli_pubkeys *list)
 	list->n = list->alloc = 0;
 }
 
-const char *cli_human_size(char *buf, size_t len, uint64_t bytes)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)bytes;
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%llu B", (unsigned long long)bytes);
-	else
-		snprintf(buf, len, "%.1f %s", v, units[u]);
-	return buf;
-}
-
 int cli_parse_expires(int64_t *out, const char *text)
 {
 	int64_t d;

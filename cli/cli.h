@@ -62,8 +62,6 @@ void cli_pubkeys_dispose(cli_pubkeys *list);
  *  takes the reference. */
 void cli_print_json(json_t *value);
 
-/** Human-readable byte count ("1.5 MiB") into buf. */
-const char *cli_human_size(char *buf, size_t len, uint64_t bytes);
 
 /**
  * Outside text (from a bundle, a request, a remote) made safe for one output

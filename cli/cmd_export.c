@@ -315,7 +315,7 @@ int cmd_export(int argc, char **argv)
 		       "%zu file(s)\n", res.manifest->channel,
 		       (unsigned long long)res.manifest->sequence,
 		       res.manifest->nmembers, res.manifest->nimages, repos,
-		       cli_human_size(size, sizeof(size), res.files.bytes),
+		       ferry_size_text(size, sizeof(size), res.files.bytes),
 		       res.files.npaths);
 		if (res.manifest->nprereq_blobs)
 			printf("incremental on sequence %llu: %zu blob(s) not carried "

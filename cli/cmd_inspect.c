@@ -96,7 +96,7 @@ static void print_repos(const ferry_manifest *m)
 		printf("  %s\n", r->name);
 		if (r->bundle)
 			printf("    bundle  %s (%s)\n", r->bundle,
-			       sz >= 0 ? cli_human_size(size, sizeof(size), (uint64_t)sz)
+			       sz >= 0 ? ferry_size_text(size, sizeof(size), (uint64_t)sz)
 				       : "not in this file");
 		else
 			printf("    bundle  none (no new objects)\n");
@@ -244,9 +244,9 @@ static void print_text(const ferry_read_result *r, int verified)
 	if (m->nrepos)
 		print_repos(m);
 	printf("\nmembers (%zu, %s):\n", m->nmembers,
-	       cli_human_size(size, sizeof(size), total));
+	       ferry_size_text(size, sizeof(size), total));
 	for (i = 0; i < m->nmembers; i++)
-		printf("  %10s  %s\n", cli_human_size(size, sizeof(size),
+		printf("  %10s  %s\n", ferry_size_text(size, sizeof(size),
 						      m->members[i].size),
 		       cli_escape(e1, sizeof(e1), m->members[i].path));
 	if (m->nvolumes > 1) {

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "util.h"
 #include "kit.h"
 #include "strv.h"
 #include "banned.h"
@@ -136,7 +137,7 @@ static int kit_build(int argc, char **argv, cli_args *parent)
 		char size[32];
 
 		printf("wrote kit %s: %zu files in SHA256SUMS, %s, %zu dependency package(s)\n", o.out,
-		       r.files.n, cli_human_size(size, sizeof(size), r.bytes), r.ndeps);
+		       r.files.n, ferry_size_text(size, sizeof(size), r.bytes), r.ndeps);
 		printf("SHA256SUMS signed by key %s; check it with:\n"
 		       "  minisign -Vm %s/SHA256SUMS -p %s\n",
 		       ferry_pubkey_id(ferry_key_public(key)), o.out, trust.v[0]);

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "util.h"
 #include "catalog.h"
 #include "file_artifact.h"
 #include "fsck.h"
@@ -179,7 +180,7 @@ static int ls(ferry_store *st, int json)
 	json_array_foreach(json_object_get(o, "images"), i, e)
 		printf("  %-40s %s  %s\n", json_string_value(json_object_get(e, "reference")),
 		       json_string_value(json_object_get(e, "digest")),
-		       cli_human_size(size, sizeof(size), (uint64_t)json_integer_value(
+		       ferry_size_text(size, sizeof(size), (uint64_t)json_integer_value(
 					      json_object_get(e, "size"))));
 	printf("\ngit repositories:\n");
 	json_array_foreach(json_object_get(o, "repositories"), i, e)
@@ -189,7 +190,7 @@ static int ls(ferry_store *st, int json)
 		       json_string_value(json_object_get(e, "commit")));
 	e = json_object_get(o, "blobs");
 	printf("\nblobs: %lld, %s\n", (long long)json_integer_value(json_object_get(e, "count")),
-	       cli_human_size(size, sizeof(size),
+	       ferry_size_text(size, sizeof(size),
 			      (uint64_t)json_integer_value(json_object_get(e, "bytes"))));
 	json_decref(o);
 	return FERRY_EXIT_OK;
@@ -265,7 +266,7 @@ static int store_gc(int argc, char **argv, cli_args *parent)
 		o = NULL;
 	} else {
 		printf("%s %zu blob(s), %s; kept %zu\n", dry ? "would remove" : "removed",
-		       res.removed.n, cli_human_size(size, sizeof(size), res.removed_bytes),
+		       res.removed.n, ferry_size_text(size, sizeof(size), res.removed_bytes),
 		       res.kept);
 	}
 done:

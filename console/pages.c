@@ -96,19 +96,6 @@ static const char *age(char buf[32], int64_t seconds)
 	return buf;
 }
 
-static const char *size_text(char buf[32], uint64_t n)
-{
-	if (n < 10240)
-		snprintf(buf, 32, "%llu B", (unsigned long long)n);
-	else if (n < 10u << 20)
-		snprintf(buf, 32, "%.1f KiB", (double)n / 1024);
-	else if (n < 10ull << 30)
-		snprintf(buf, 32, "%.1f MiB", (double)n / 1048576);
-	else
-		snprintf(buf, 32, "%.1f GiB", (double)n / 1073741824);
-	return buf;
-}
-
 static const char *query(const ferry_console_view *v, const char *key)
 {
 	const char *s = MHD_lookup_connection_value(v->conn, MHD_GET_ARGUMENT_KIND, key);
@@ -555,7 +542,7 @@ static int tag_row(const ferry_store_tag *t, void *payload)
 	ferry_html_printf(x->h, "<tr><td class=\"mono\">%s</td><td class=\"mono\">%.19s</td>"
 			  "<td>%s</td><td class=\"num\">%s</td><td>%s #%llu</td><td>%s</td></tr>",
 			  t->reference, t->digest, media_type_name(t->media_type),
-			  size_text(s, t->size), t->channel, (unsigned long long)t->sequence,
+			  ferry_size_text(s, sizeof(s), t->size), t->channel, (unsigned long long)t->sequence,
 			  when(w, t->created));
 	return 0;
 }
@@ -620,7 +607,7 @@ int ferry_console__store(ferry_html *h, ferry_console *c, const ferry_console_vi
 	error = ferry_store_blob_totals(&blobs, &bytes, c->st);
 	if (!error) {
 		ferry_html_printf(h, "<p class=\"mono\">%s</p><p>%llu blobs, %s.</p>", c->store,
-				  (unsigned long long)blobs, size_text(s, bytes));
+				  (unsigned long long)blobs, ferry_size_text(s, sizeof(s), bytes));
 		ferry_html_raw(h, "<h2 id=\"images\">Images, charts and files</h2><table><thead>"
 				  "<tr><th>Reference</th><th>Digest</th><th>Type</th><th>Size</th>"
 				  "<th>Brought by</th><th>Bundle created</th></tr></thead><tbody>");

@@ -275,3 +275,20 @@ int ferry_url_is_ssh(const char *url)
 	return !strncmp(url, "ssh://", 6) || !strncmp(url, "git+ssh://", 10) ||
 	       !strncmp(url, "ssh+git://", 10);
 }
+
+const char *ferry_size_text(char *buf, size_t len, uint64_t bytes)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(buf, len, "%.1f %s", v, units[u]);
+	return buf;
+}

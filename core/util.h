@@ -19,6 +19,9 @@ int ferry_parse_size(uint64_t *out, const char *text);
 /** Parse a duration: digits followed by s, m, h, d or w, into seconds. */
 int ferry_parse_duration(int64_t *out, const char *text);
 
+/** `bytes` for people ("512 B", "1.5 MiB") into `buf`; returns `buf`. */
+const char *ferry_size_text(char *buf, size_t len, uint64_t bytes);
+
 /** Parse a whole decimal number with no sign, spaces or suffix. */
 int ferry_parse_u64(uint64_t *out, const char *text);
 
