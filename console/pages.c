@@ -962,47 +962,6 @@ static void plan_body(ferry_html *h, const json_t *pre, const json_t *lines, int
 	ferry_html_raw(h, "</pre>");
 }
 
-/* The plan computed here, when no daemon runs: the same JSON as its answer. */
-static int local_plan(json_t **pre, json_t **lines, int *truncated, ferry_console *c,
-		      const ferry_stack *stack)
-{
-	ferry_buf diff = FERRY_BUF_INIT;
-	ferry_preflight pf;
-	ferry_revision rev;
-	size_t at = 0;
-	int error;
-
-	memset(&pf, 0, sizeof(pf));
-	memset(&rev, 0, sizeof(rev));
-	*truncated = 0;
-	if ((error = ferry_reconciler_plan(&diff, &pf, &rev, c->rc, stack)) < 0)
-		goto done;
-	if (!(*pre = ferry_preflight_json(&pf, stack->name, &rev)) || !(*lines = json_array())) {
-		error = ferry_error_oom();
-		goto done;
-	}
-	while (at < diff.size && !error) {
-		const char *nl = memchr(diff.ptr + at, '\n', diff.size - at);
-		size_t len = nl ? (size_t)(nl - (diff.ptr + at)) : diff.size - at;
-		char *line;
-
-		if (at + len > PLAN_DIFF_SHOWN) {
-			*truncated = 1;
-			break;
-		}
-		line = strndup(diff.ptr + at, len);
-		error = line ? ferry_json_append(*lines, json_stringn_nocheck(line, len))
-			     : ferry_error_oom();
-		free(line);
-		at += len + 1;
-	}
-done:
-	ferry_buf_dispose(&diff);
-	ferry_preflight_dispose(&pf);
-	ferry_revision_dispose(&rev);
-	return error;
-}
-
 int ferry_console__plan(ferry_html *h, ferry_console *c, const ferry_console_view *v,
 			const char *name)
 {
@@ -1025,9 +984,14 @@ int ferry_console__plan(ferry_html *h, ferry_console *c, const ferry_console_vie
 	} else {
 		error = ferry_reconciler_control(&reply, c->rc, req, FERRY_CONSOLE_PLAN_TIMEOUT);
 		if (error == FERRY_ENOTFOUND) {
+			/* no daemon: the same plan, computed here */
 			ferry_error_clear();
-			error = local_plan(&pre, &lines, &truncated, c, stack);
-		} else if (!error && !json_is_true(json_object_get(reply, "ok"))) {
+			if ((error = ferry_reconciler_plan_json(&reply, c->rc, stack,
+								PLAN_DIFF_SHOWN)) == 0 &&
+			    json_object_set_new(reply, "ok", json_true()) < 0)
+				error = ferry_error_oom();
+		}
+		if (!error && !json_is_true(json_object_get(reply, "ok"))) {
 			error = ferry_error_set(FERRY_ERROR, "%s", str(reply, "error")
 						? str(reply, "error") : "the daemon failed");
 		} else if (!error) {

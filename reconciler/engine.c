@@ -1649,56 +1649,46 @@ static int control_group(long *out, ferry_reconciler *rc)
 }
 
 /* The largest diff a plan's answer carries (the control socket's answers
- * are at most 1 MiB): past it the lines stop and "truncated" is set. */
+ * are at most 1 MiB). */
 #define PLAN_REPLY_DIFF_MAX (768u << 10)
 
-/* `plan`: what the next sync of `stack` would apply (ferry_reconciler_plan),
- * computed here because the daemon reads the applied manifests the console
- * may not. The diff goes as an array of lines, each escaped (the answer is
- * JSON: valid UTF-8 only). */
-static int control_plan(json_t **reply, ferry_reconciler *rc, const char *name)
+int ferry_reconciler_plan_json(json_t **out, ferry_reconciler *rc, const ferry_stack *stack,
+			       size_t max_diff)
 {
-	const ferry_stack *stack;
 	ferry_buf diff = FERRY_BUF_INIT;
 	ferry_preflight pf;
 	ferry_revision rev;
 	json_t *lines = NULL, *pre = NULL;
-	size_t at = 0, sent = 0;
+	size_t at = 0;
 	int error, truncated = 0;
 
+	*out = NULL;
 	memset(&pf, 0, sizeof(pf));
 	memset(&rev, 0, sizeof(rev));
-	pthread_rwlock_rdlock(&rc->cfg_rw);
-	if (!(stack = ferry_reconcile_config_stack(rc->cfg, name)))
-		error = ferry_error_set(FERRY_ENOTFOUND, "the daemon runs no stack '%s'", name);
-	else
-		error = ferry_reconciler_plan(&diff, &pf, &rev, rc, stack);
-	pthread_rwlock_unlock(&rc->cfg_rw);
-	if (error < 0)
+	if ((error = ferry_reconciler_plan(&diff, &pf, &rev, rc, stack)) < 0)
 		goto done;
-	if (!(lines = json_array()) || !(pre = ferry_preflight_json(&pf, name, &rev))) {
+	if (!(lines = json_array()) || !(pre = ferry_preflight_json(&pf, stack->name, &rev))) {
 		error = ferry_error_oom();
 		goto done;
 	}
 	while (at < diff.size && !error) {
 		const char *nl = memchr(diff.ptr + at, '\n', diff.size - at);
 		size_t len = nl ? (size_t)(nl - (diff.ptr + at)) : diff.size - at;
-		char *line = strndup(diff.ptr + at, len), *esc;
+		char *line, *esc = NULL;
 
-		if (sent + len > PLAN_REPLY_DIFF_MAX) {
-			free(line);
+		if (at + len > max_diff) {
 			truncated = 1;
 			break;
 		}
+		line = strndup(diff.ptr + at, len);
 		esc = line ? ferry_escape_dup(line) : NULL;
 		error = esc ? ferry_json_append(lines, json_string(esc)) : ferry_error_oom();
 		free(esc);
 		free(line);
-		sent += len;
 		at += len + 1;
 	}
-	if (!error && !(*reply = json_pack("{s:b,s:O,s:O,s:b}", "ok", 1, "preflight", pre,
-					   "diff", lines, "truncated", truncated)))
+	if (!error && !(*out = json_pack("{s:O,s:O,s:b}", "preflight", pre, "diff", lines,
+					 "truncated", truncated)))
 		error = ferry_error_oom();
 done:
 	json_decref(lines);
@@ -1706,6 +1696,24 @@ done:
 	ferry_buf_dispose(&diff);
 	ferry_preflight_dispose(&pf);
 	ferry_revision_dispose(&rev);
+	return error;
+}
+
+/* `plan`: computed here because the daemon reads the applied manifests
+ * the console may not. */
+static int control_plan(json_t **reply, ferry_reconciler *rc, const char *name)
+{
+	const ferry_stack *stack;
+	int error;
+
+	pthread_rwlock_rdlock(&rc->cfg_rw);
+	if (!(stack = ferry_reconcile_config_stack(rc->cfg, name)))
+		error = ferry_error_set(FERRY_ENOTFOUND, "the daemon runs no stack '%s'", name);
+	else
+		error = ferry_reconciler_plan_json(reply, rc, stack, PLAN_REPLY_DIFF_MAX);
+	pthread_rwlock_unlock(&rc->cfg_rw);
+	if (!error && json_object_set_new(*reply, "ok", json_true()) < 0)
+		error = ferry_error_oom();
 	return error;
 }
 

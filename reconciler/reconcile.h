@@ -507,6 +507,14 @@ int ferry_reconciler_check(ferry_preflight *out, ferry_revision *rev, ferry_reco
  */
 int ferry_reconciler_plan(ferry_buf *diff, ferry_preflight *out, ferry_revision *rev,
 			  ferry_reconciler *rc, const ferry_stack *stack);
+/**
+ * The plan as JSON, as the daemon's `plan` answer carries it and the
+ * console shows it: {"preflight": ferry_preflight_json, "diff": [lines,
+ * each escaped as for a terminal], "truncated": true when the diff was cut
+ * after `max_diff` bytes}. Errors as ferry_reconciler_plan.
+ */
+int ferry_reconciler_plan_json(json_t **out, ferry_reconciler *rc, const ferry_stack *stack,
+			       size_t max_diff);
 
 /** The status table, one row per stack (text or JSON array). */
 int ferry_reconciler_status(ferry_buf *out, ferry_reconciler *rc, int json);
