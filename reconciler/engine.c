@@ -1954,7 +1954,7 @@ static void fmt_time(char *buf, size_t len, int64_t t)
 /* The check of ferry_reconciler_check; the rendered documents into `yaml`
  * when it is not NULL. */
 static int check_render(ferry_preflight *out, ferry_revision *rev, ferry_buf *yaml,
-			ferry_reconciler *rc, const ferry_stack *stack)
+			char **applied_file, ferry_reconciler *rc, const ferry_stack *stack)
 {
 	ferry_store_stack_state s;
 	ferry_rendered r;
@@ -1974,6 +1974,10 @@ static int check_render(ferry_preflight *out, ferry_revision *rev, ferry_buf *ya
 		if (!error) {
 			ferry_source_provenance(rev, rc->st, stack);
 			ferry_error_clear();
+		}
+		if (applied_file) {
+			*applied_file = s.file;   /* the state is read once */
+			s.file = NULL;
 		}
 		ferry_store_stack_state_dispose(&s);
 	}
@@ -1995,32 +1999,26 @@ static int check_render(ferry_preflight *out, ferry_revision *rev, ferry_buf *ya
 int ferry_reconciler_check(ferry_preflight *out, ferry_revision *rev, ferry_reconciler *rc,
 			   const ferry_stack *stack)
 {
-	return check_render(out, rev, NULL, rc, stack);
+	return check_render(out, rev, NULL, NULL, rc, stack);
 }
 
 int ferry_reconciler_plan(ferry_buf *diff, ferry_preflight *out, ferry_revision *rev,
 			  ferry_reconciler *rc, const ferry_stack *stack)
 {
-	ferry_store_stack_state s;
 	ferry_buf yaml = FERRY_BUF_INIT, tmp = FERRY_BUF_INIT, err = FERRY_BUF_INIT;
 	const char *argv[] = { "diff", "-u", "--label", "applied", "--label", "desired",
 			       NULL, NULL, NULL };
+	char *applied = NULL;
 	int error, status = 0;
 
-	memset(&s, 0, sizeof(s));
-	if ((error = check_render(out, rev, &yaml, rc, stack)) < 0)
-		goto done;
-	pthread_mutex_lock(&rc->db);
-	error = ferry_store_stack_state_load(&s, rc->st, stack->name);
-	pthread_mutex_unlock(&rc->db);
-	if (error < 0 ||
+	if ((error = check_render(out, rev, &yaml, &applied, rc, stack)) < 0 ||
 	    (error = ferry_buf_printf(&tmp, "%s/%s.plan-%ld-%lx.yaml", rc->state_dir, stack->name,
 				      (long)getpid(), (unsigned long)pthread_self())) < 0 ||
 	    (error = ferry_fs_write_atomic(tmp.ptr, yaml.ptr ? yaml.ptr : "", yaml.size,
 					   0600)) < 0)
 		goto done;
 	/* the applied file is gone after a down, or was never written */
-	argv[6] = s.file && ferry_fs_exists(s.file) ? s.file : "/dev/null";
+	argv[6] = applied && ferry_fs_exists(applied) ? applied : "/dev/null";
 	argv[7] = tmp.ptr;
 	if ((error = ferry_spawn(&status, diff, &err, argv, NULL)) < 0)
 		goto done;
@@ -2030,7 +2028,7 @@ int ferry_reconciler_plan(ferry_buf *diff, ferry_preflight *out, ferry_revision 
 done:
 	if (tmp.ptr)
 		unlink(tmp.ptr);
-	ferry_store_stack_state_dispose(&s);
+	free(applied);
 	ferry_buf_dispose(&yaml);
 	ferry_buf_dispose(&tmp);
 	ferry_buf_dispose(&err);
