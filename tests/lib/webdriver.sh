@@ -25,10 +25,18 @@ wd() {
 wd_start() {
 	need chromium chromedriver curl jq
 	local _
-	mkdir -p "$WD_ARTIFACTS" "$T/chrome"
+	mkdir -p "$WD_ARTIFACTS"
+	# The browser's profile and temporary files in a short directory of
+	# their own: its singleton socket lives under TMPDIR, and a socket path
+	# longer than 107 bytes makes it exit at start (a deep build directory
+	# is enough for that)
+	WD_DIR=$(mktemp -d /tmp/ferry-wd.XXXXXX)
+	WD_PID= WD_S=
+	at_exit 'wd_stop'
 	for _ in $(seq 1 20); do
 		WD_PORT=$((20000 + RANDOM % 30000))
-		chromedriver --port="$WD_PORT" --allowed-ips=127.0.0.1 >"$T/chromedriver.log" 2>&1 &
+		TMPDIR=$WD_DIR chromedriver --port="$WD_PORT" --allowed-ips=127.0.0.1 --verbose \
+			--log-path="$T/chromedriver.log" >"$T/chromedriver.out" 2>&1 &
 		WD_PID=$!
 		for _ in $(seq 1 50); do
 			curl -s "http://127.0.0.1:$WD_PORT/status" 2>/dev/null | jq -e .value.ready >/dev/null 2>&1 &&
@@ -40,20 +48,45 @@ wd_start() {
 		WD_PID=
 	done
 	[ -n "$WD_PID" ] || { cat "$T/chromedriver.log" >&2; fail "chromedriver did not start"; }
-	at_exit 'wd_stop'
-	local caps
-	caps=$(jq -n --arg dir "$T/chrome" '{capabilities: {alwaysMatch: {browserName: "chrome",
-		"goog:chromeOptions": {binary: "/usr/bin/chromium", args: ["--headless=new",
-		"--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1366,768",
-		"--no-first-run", "--disable-background-networking", "--disable-component-update",
-		"--disable-sync", "--disable-default-apps", "--user-data-dir=" + $dir]}}}}')
-	WD_S=$(wd POST /session "$caps" | jq -r .value.sessionId)
-	[ -n "$WD_S" ] && [ "$WD_S" != null ] || fail "no browser session"
+	# The browser itself, not Debian's launcher script (which probes
+	# /dev/shm and the CPU with shell arithmetic that some hosts trip on)
+	WD_CHROME=${FERRY_TEST_CHROME:-/usr/lib/chromium/chromium}
+	[ -x "$WD_CHROME" ] || WD_CHROME=$(command -v chromium)
+	local try caps out
+	for try in 1 2; do
+		rm -rf "$WD_DIR/profile"; mkdir -p "$WD_DIR/profile"
+		caps=$(printf '%s\n' "${WD_CHROME_ARGS[@]}" "--user-data-dir=$WD_DIR/profile" |
+			jq -R . | jq -s --arg bin "$WD_CHROME" '{capabilities: {alwaysMatch:
+			{browserName: "chrome", "goog:chromeOptions": {binary: $bin, args: .}}}}')
+		out=$(curl -s -X POST -H 'Content-Type: application/json' -d "$caps" \
+			"http://127.0.0.1:$WD_PORT/session") || out=
+		WD_S=$(jq -r '.value.sessionId // empty' <<<"$out" 2>/dev/null) || WD_S=
+		[ -n "$WD_S" ] && return 0
+		echo "# webdriver: no session (try $try): $(jq -r '.value.message // .' <<<"$out" 2>/dev/null | head -3)" >&2
+		sleep 1
+	done
+	# Say why: the browser run by hand with the same flags, and the driver's log
+	echo "# chromium run directly:" >&2
+	local rc=0
+	TMPDIR=$WD_DIR timeout 30 "$WD_CHROME" "${WD_CHROME_ARGS[@]}" --user-data-dir="$WD_DIR/direct" \
+		--dump-dom about:blank >"$T/chrome-direct.out" 2>&1 || rc=$?
+	tail -20 "$T/chrome-direct.out" >&2
+	echo "# (exit status $rc)" >&2
+	echo "# chromedriver log:" >&2
+	grep -E 'SEVERE|WARNING|ERROR|Launching|exited|DevTools' "$T/chromedriver.log" |
+		cut -c1-400 | tail -20 >&2
+	fail "no browser session"
 }
+
+WD_CHROME_ARGS=(--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage
+	--window-size=1366,768 --no-first-run --disable-background-networking
+	--disable-component-update --disable-sync --disable-default-apps --disable-quic
+	--disable-crash-reporter --disable-breakpad --no-default-browser-check)
 
 wd_stop() {
 	[ -n "${WD_S:-}" ] && curl -s -X DELETE "http://127.0.0.1:$WD_PORT/session/$WD_S" >/dev/null 2>&1
 	[ -n "${WD_PID:-}" ] && { kill "$WD_PID" 2>/dev/null; wait "$WD_PID" 2>/dev/null; }
+	[ -n "${WD_DIR:-}" ] && rm -rf "$WD_DIR"
 	return 0
 }
 
