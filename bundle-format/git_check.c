@@ -125,15 +125,28 @@ static int is_ntfs_dotgit(const char *name)
 	return 0;
 }
 
+/*
+ * Every name the checks above match starts with '.', with 'g' (NTFS short
+ * names) or with a byte of a multi-byte character (an ignorable code point
+ * before the dot, on HFS+): most names of a tree are passed over here.
+ */
+static int may_be_dot_name(const char *name)
+{
+	unsigned char c = (unsigned char)name[0];
+
+	return c == '.' || c == 'g' || c == 'G' || c >= 0x80;
+}
+
 int ferry_git_is_gitmodules(const char *name)
 {
-	return is_hfs_dot(name, "gitmodules") || is_ntfs_dot(name, "gitmodules", "gi7eba");
+	return may_be_dot_name(name) &&
+	       (is_hfs_dot(name, "gitmodules") || is_ntfs_dot(name, "gitmodules", "gi7eba"));
 }
 
 int ferry_git_is_gitattributes(const char *name)
 {
-	return is_hfs_dot(name, "gitattributes") ||
-	       is_ntfs_dot(name, "gitattributes", "gi7d29");
+	return may_be_dot_name(name) && (is_hfs_dot(name, "gitattributes") ||
+					 is_ntfs_dot(name, "gitattributes", "gi7d29"));
 }
 
 const char *ferry_git_check_entry_name(const char *name, size_t len, unsigned mode)
@@ -146,6 +159,8 @@ const char *ferry_git_check_entry_name(const char *name, size_t len, unsigned mo
 		return "name is '.'";
 	if (!strcmp(name, ".."))
 		return "name is '..'";
+	if (!may_be_dot_name(name))
+		return NULL;
 	if (!strcasecmp(name, ".git"))
 		return "name is '.git'";
 	if (is_ntfs_dotgit(name))

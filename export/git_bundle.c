@@ -603,7 +603,7 @@ int ferry_git__bundle_write(ferry_git__bundle_result *out,
 	const char *argv[] = { "git", "--git-dir", git_repository_path(spec->repo),
 			       "pack-objects", "--stdout", "--revs", "--delta-base-offset", "-q",
 			       spec->nprereqs ? "--thin" : NULL, NULL };
-	ferry_git__child git = { -1, NULL, NULL };
+	ferry_git_child git = { -1, NULL, NULL, -1 };
 	ferry_buf input = FERRY_BUF_INIT;
 	unsigned char hdr[12];
 	pack_ctx c;
@@ -628,7 +628,7 @@ int ferry_git__bundle_write(ferry_git__bundle_result *out,
 		error = ferry_error_set_errno(FERRY_EIO, "cannot write '%s'", spec->path);
 		goto done;
 	}
-	if ((error = ferry_git__start(&git, argv, fileno(f), input.ptr, input.size)) < 0) {
+	if ((error = ferry_git_start(&git, argv, fileno(f), input.ptr, input.size)) < 0) {
 		error = ferry_error_wrap(error, "repository '%s'", spec->repo_name);
 		goto done;
 	}
@@ -652,7 +652,7 @@ int ferry_git__bundle_write(ferry_git__bundle_result *out,
 	for (i = 0; i < spec->nrefs; i++)
 		if ((error = add_other(&c, &spec->ref_targets[i], 0)) < 0)
 			goto done;
-	if ((error = ferry_git__finish(&git)) < 0) {
+	if ((error = ferry_git_finish(&git)) < 0) {
 		error = ferry_error_wrap(error, "repository '%s'", spec->repo_name);
 		goto done;
 	}
@@ -670,7 +670,7 @@ int ferry_git__bundle_write(ferry_git__bundle_result *out,
 	if (out->nobjects)
 		error = ferry_sha256_file(out->sha256, &out->size, spec->path);
 done:
-	ferry_git__abort(&git);
+	ferry_git_abort(&git);
 	if (f)
 		fclose(f);
 	if (error < 0 || !out->nobjects) {

@@ -764,7 +764,7 @@ static int git_fetch(const job *j, const char *git_dir)
 			       "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", NULL };
 	int error;
 
-	if ((error = ferry_git__run(argv, -1, NULL, 0)) < 0)
+	if ((error = ferry_git_run(argv, -1, NULL, 0)) < 0)
 		return ferry_error_wrap(error == FERRY_ENOTFOUND ? error : FERRY_ERROR,
 					"cannot fetch '%s'", j->written);
 	return 0;

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "git_error.h"
 #include "fs.h"
 #include "git_check.h"
+#include "git_cmd.h"
 #include "git_header.h"
 #include "git_pack.h"
 #include "git_store.h"
@@ -113,13 +115,14 @@ static int indexer_fail(const char *repo)
 }
 
 /*
- * Index the pack that starts at `offset` of `bundle_file` into `pack_dir`.
- * Each chunk is first checked by the size scanner (git_pack.h), so an
- * object above the limits is refused before the indexer has seen it, and
- * nothing the indexer builds can exceed them.
+ * Index the pack that starts at `offset` of `bundle_file` into `pack_dir`
+ * with libgit2's indexer. Each chunk is first checked by the size scanner
+ * (git_pack.h), so an object above the limits is refused before the
+ * indexer has seen it, and nothing the indexer builds can exceed them.
  */
-static int index_pack(git_odb *odb, const char *pack_dir, const char *bundle_file,
-		      uint64_t offset, const char *repo, const ferry_git_pack_limits *limits)
+static int index_pack_libgit2(git_odb *odb, const char *pack_dir, const char *bundle_file,
+			      uint64_t offset, const char *repo,
+			      const ferry_git_pack_limits *limits)
 {
 	git_indexer_options opts;
 	git_indexer_progress stats;
@@ -174,173 +177,404 @@ done:
 	return error;
 }
 
-/* A set of object ids (open addressing), for trees already checked. */
+/* Call `fn` with the path of every file of `dir` (not those whose name
+ * starts with a dot); stops at its first error. A missing `dir` is empty. */
+static int each_file(const char *dir, int (*fn)(const char *path))
+{
+	ferry_buf path = FERRY_BUF_INIT;
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int error = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : ferry_error_set_errno(FERRY_EIO, "cannot read '%s'", dir);
+	while (!error && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		ferry_buf_clear(&path);
+		if ((error = ferry_buf_printf(&path, "%s/%s", dir, e->d_name)) < 0)
+			break;
+		error = fn(path.ptr);
+	}
+	closedir(d);
+	ferry_buf_dispose(&path);
+	return error;
+}
+
+static int sync_one(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return ferry_error_set_errno(FERRY_EIO, "cannot open '%s'", path);
+	return ferry_fs_sync_close(fd, path);
+}
+
+static int remove_one(const char *path)
+{
+	if (unlink(path) < 0 && errno != ENOENT)
+		return ferry_error_set_errno(FERRY_EIO, "cannot remove '%s'", path);
+	return 0;
+}
+
+/* fsync every file of `dir` (what `git index-pack` wrote), then `dir`. */
+static int sync_files(const char *dir)
+{
+	int error = each_file(dir, sync_one), fd;
+
+	if (!error && (fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+		error = ferry_fs_sync_close(fd, dir);
+	return error;
+}
+
+/*
+ * Index the pack with `git index-pack --stdin --fix-thin` in the
+ * quarantine repository `qpath`: git's indexer resolves deltas on every
+ * core, where libgit2's uses one. The bytes pass the size scanner before
+ * git reads them, as with libgit2. Returns 0 when git indexed the pack;
+ * FERRY_ENOTFOUND when git is not installed; FERRY_ERROR when git refused
+ * the pack or failed (the caller asks libgit2, whose verdict tells a bad
+ * pack from a failing system); another error from the scanner or the
+ * bundle file.
+ */
+static int index_pack_git(const char *qpath, const char *pack_dir, const char *bundle_file,
+			  uint64_t offset, const char *repo, const ferry_git_pack_limits *limits)
+{
+	const char *const argv[] = { "git", "--git-dir", qpath, "index-pack", "--stdin",
+				     "--fix-thin", NULL };
+	ferry_git_pack_scan *scan = NULL;
+	ferry_git_child git;
+	unsigned char *buf = malloc(1 << 20);
+	int fd = -1, error = 0, started = 0;
+	ssize_t n;
+
+	if (!buf)
+		return ferry_error_oom();
+	if ((error = ferry_git_pack_scan_new(&scan, limits)) < 0)
+		goto done;
+	if ((fd = open(bundle_file, O_RDONLY | O_CLOEXEC)) < 0) {
+		error = ferry_error_set_errno(FERRY_EIO, "cannot open '%s'", bundle_file);
+		goto done;
+	}
+	if ((error = ferry_git_start_fed(&git, argv, -1, FERRY_GIT_NO_CONFIG)) < 0)
+		goto done;
+	started = 1;
+	while ((n = pread(fd, buf, 1 << 20, (off_t)offset)) > 0) {
+		if ((error = ferry_git_pack_scan_feed(scan, buf, (size_t)n)) < 0) {
+			error = ferry_error_wrap(error, "repository '%s'", repo);
+			goto done;
+		}
+		if (ferry_git_write(&git, buf, (size_t)n) < 0)
+			break;   /* git stopped: its exit status says why */
+		offset += (uint64_t)n;
+	}
+	if (n < 0) {
+		error = ferry_error_set_errno(FERRY_EIO, "cannot read '%s'", bundle_file);
+		goto done;
+	}
+	if (n == 0 && (error = ferry_git_pack_scan_finish(scan)) < 0) {
+		error = ferry_error_wrap(error, "repository '%s'", repo);
+		goto done;
+	}
+	started = 0;
+	if ((error = ferry_git_finish(&git)) < 0)
+		goto done;
+	error = sync_files(pack_dir);
+done:
+	if (started)
+		ferry_git_abort(&git);
+	ferry_git_pack_scan_free(scan);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return error;
+}
+
+/*
+ * Index the pack: with git where it is installed; with libgit2 where it is
+ * not, and where git failed (libgit2 then tells a bad pack, FERRY_ECORRUPT,
+ * from a system that fails, FERRY_EIO: git's exit status does not).
+ */
+static int index_pack(git_odb *odb, const char *qpath, const char *pack_dir,
+		      const char *bundle_file, uint64_t offset, const char *repo,
+		      const ferry_git_pack_limits *limits)
+{
+	char why[512] = "";
+	int error = index_pack_git(qpath, pack_dir, bundle_file, offset, repo, limits);
+
+	if (error != FERRY_ENOTFOUND && error != FERRY_ERROR)
+		return error;
+	if (error == FERRY_ERROR)
+		snprintf(why, sizeof(why), "%s", ferry_error_last());
+	ferry_error_clear();
+	/* what git left */
+	if ((error = each_file(pack_dir, remove_one)) < 0)
+		return error;
+	error = index_pack_libgit2(odb, pack_dir, bundle_file, offset, repo, limits);
+	if (error == FERRY_ECORRUPT && why[0]) {
+		char lib[512];
+
+		snprintf(lib, sizeof(lib), "%s", ferry_error_last());
+		error = ferry_error_set(error, "%s (%s)", lib, why);
+	}
+	return error;
+}
+
+/*
+ * A set of object ids, for objects already checked: open addressing with
+ * linear probing over one array, the null id marking a free slot (the null
+ * id is never stored: it names no object, and reading it fails).
+ */
 typedef struct {
 	git_oid *slot;
-	unsigned char *used;
-	size_t cap, n;
+	size_t cap, n;        /* cap: 0 or a power of two */
 } oid_set;
+
+static int oid_null(const git_oid *oid)
+{
+	uint64_t a, b;
+	uint32_t c;
+
+	memcpy(&a, oid->id, 8);
+	memcpy(&b, oid->id + 8, 8);
+	memcpy(&c, oid->id + 16, 4);
+	return !(a | b | c);
+}
+
+static size_t oid_slot(const oid_set *s, const git_oid *oid)
+{
+	uint64_t h;
+
+	memcpy(&h, oid->id, sizeof(h));   /* object ids are uniform */
+	return (size_t)h & (s->cap - 1);
+}
 
 static int oid_set_add(oid_set *s, const git_oid *oid)   /* 1 added, 0 present */
 {
 	size_t i;
 
-	if ((s->n + 1) * 2 > s->cap) {
-		oid_set bigger = { NULL, NULL, s->cap ? s->cap * 2 : 1024, 0 };
+	if (oid_null(oid))
+		return 1;
+	if ((s->n + 1) * 4 > s->cap * 3) {
+		oid_set bigger = { NULL, s->cap ? s->cap * 2 : 1024, 0 };
 
-		if (!(bigger.slot = calloc(bigger.cap, sizeof(git_oid))) ||
-		    !(bigger.used = calloc(bigger.cap, 1))) {
-			free(bigger.slot);
+		if (!(bigger.slot = calloc(bigger.cap, sizeof(git_oid))))
 			return -1;
-		}
 		for (i = 0; i < s->cap; i++)
-			if (s->used[i])
+			if (!oid_null(&s->slot[i]))
 				oid_set_add(&bigger, &s->slot[i]);
 		free(s->slot);
-		free(s->used);
 		*s = bigger;
 	}
-	for (i = (size_t)(oid->id[0] | oid->id[1] << 8 | oid->id[2] << 16) % s->cap;
-	     s->used[i]; i = (i + 1) % s->cap)
-		if (!git_oid_cmp(&s->slot[i], oid))
+	for (i = oid_slot(s, oid); !oid_null(&s->slot[i]); i = (i + 1) & (s->cap - 1))
+		if (!memcmp(s->slot[i].id, oid->id, GIT_OID_RAWSZ))
 			return 0;
 	s->slot[i] = *oid;
-	s->used[i] = 1;
 	s->n++;
 	return 1;
 }
 
 typedef struct {
-	git_odb *odb;
-	oid_set *seen;
+	git_oid *v;
+	size_t n, cap;
+} oid_stack;
+
+static int oid_push(oid_stack *s, const git_oid *oid)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		git_oid *grown = realloc(s->v, cap * sizeof(*grown));
+
+		if (!grown)
+			return ferry_error_oom();
+		s->v = grown;
+		s->cap = cap;
+	}
+	s->v[s->n++] = *oid;
+	return 0;
+}
+
+typedef struct {
+	git_odb *odb;         /* the quarantine's: new objects and the store's */
+	git_odb *held;        /* the store's, or NULL */
+	oid_set *seen;        /* trees, files and commits found */
 	const char *repo;
+	oid_stack trees;      /* trees found and not yet checked */
+	oid_stack commits;    /* commits found and not yet checked */
 	int error;
 } tree_check;
+
+static const char *const kind_name[] = { [GIT_OBJECT_COMMIT] = "commit",
+					 [GIT_OBJECT_TREE] = "tree",
+					 [GIT_OBJECT_BLOB] = "file",
+					 [GIT_OBJECT_TAG] = "tag" };
+
+static int missing(tree_check *t, const git_oid *oid, git_object_t type)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+
+	git_oid_tostr(hex, sizeof(hex), oid);
+	return ferry_error_set(FERRY_EVERIFY, "repository '%s': content is incomplete: "
+			       "%s '%s' is missing", t->repo, kind_name[type], hex);
+}
+
+/* Trees go on the list (each once), files are looked up (each once). */
+static int check_entry(const ferry_git_tree_entry *e, void *payload);
+
+/* The parents of a commit that passed ferry_git_check_commit (so its
+ * header lines are well formed) go on the list, each once. */
+static int push_parents(tree_check *t, const char *data, size_t len)
+{
+	const char *p = data, *end = data + len, *nl;
+	git_oid parent;
+	int added, error;
+
+	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) && nl > p) {
+		if ((size_t)(nl - p) == 7 + GIT_OID_HEXSZ && !memcmp(p, "parent ", 7)) {
+			if (git_oid_fromstrn(&parent, p + 7, GIT_OID_HEXSZ) < 0)
+				return ferry_error_set(FERRY_EVERIFY, "repository '%s': a commit "
+						       "names a malformed parent", t->repo);
+			if ((added = oid_set_add(t->seen, &parent)) < 0)
+				return ferry_error_oom();
+			if (added && (error = oid_push(&t->commits, &parent)) < 0)
+				return error;
+		} else if (nl - p < 5 || memcmp(p, "tree ", 5)) {
+			break;   /* the parents follow the tree line */
+		}
+		p = nl + 1;
+	}
+	return 0;
+}
 
 /*
  * The checks the exporter applies (git_check.h), applied again to each new
  * commit, tag and tree and to each .gitmodules and .gitattributes file:
  * the receiver does not rely on the sender's. `name` and `mode` are the
- * tree entry's for blobs.
+ * tree entry's for blobs. A tree's entries go through check_entry. On
+ * success a commit's tree id is put in *tree when not NULL.
  */
 static int check_object(tree_check *t, const git_oid *oid, git_object_t type,
-			const char *name, unsigned mode)
+			const char *name, unsigned mode, git_oid *tree)
 {
-	static const char *const kind[] = { [GIT_OBJECT_COMMIT] = "commit",
-					    [GIT_OBJECT_TREE] = "tree",
-					    [GIT_OBJECT_BLOB] = "file",
-					    [GIT_OBJECT_TAG] = "tag" };
-	char hex[GIT_OID_HEXSZ + 1], buf[256];
+	char hex[GIT_OID_HEXSZ + 1], buf[256], tree_hex[GIT_OID_HEXSZ + 1];
 	git_odb_object *obj = NULL;
 	const char *why = NULL, *entry = NULL;
 	const void *data;
 	size_t len;
-	int error = 0;
+	int error = 0, rc;
 
-	git_oid_tostr(hex, sizeof(hex), oid);
 	if (git_odb_read(&obj, t->odb, oid) < 0)
-		return ferry_error_set(FERRY_EVERIFY, "repository '%s': content is incomplete: "
-				       "%s '%s' is missing", t->repo, kind[type], hex);
+		return missing(t, oid, type);
 	data = git_odb_object_data(obj);
 	len = git_odb_object_size(obj);
-	if (git_odb_object_type(obj) != type)
+	if (git_odb_object_type(obj) != type) {
 		why = "it is not of the type that names it";
-	else if (type == GIT_OBJECT_COMMIT)
-		why = ferry_git_check_commit(data, len, NULL);
-	else if (type == GIT_OBJECT_TAG)
+	} else if (type == GIT_OBJECT_COMMIT) {
+		if (!(why = ferry_git_check_commit(data, len, tree_hex)) && tree &&
+		    git_oid_fromstr(tree, tree_hex) < 0)
+			why = "its tree id is malformed";
+		if (!why)
+			error = push_parents(t, data, len);
+	} else if (type == GIT_OBJECT_TAG) {
 		why = ferry_git_check_tag(data, len);
-	else if (type == GIT_OBJECT_TREE)
-		ferry_git_tree_walk(data, len, &why, &entry, NULL, NULL);
-	else
+	} else if (type == GIT_OBJECT_TREE) {
+		rc = ferry_git_tree_walk(data, len, &why, &entry, check_entry, t);
+		if (rc && !why)
+			error = t->error;
+	} else {
 		why = ferry_git_check_special_blob(name, mode, data, len, buf, sizeof(buf));
-	if (why)
+	}
+	if (why) {
+		git_oid_tostr(hex, sizeof(hex), oid);
 		error = ferry_error_set(FERRY_EVERIFY, "repository '%s': %s %s refused: %s%s%s%s",
-					t->repo, kind[type], hex, why, entry ? " ('" : "",
+					t->repo, kind_name[type], hex, why, entry ? " ('" : "",
 					entry ? entry : "", entry ? "')" : "");
+	}
 	git_odb_object_free(obj);
 	return error;
 }
 
-static int check_entry(const char *root, const git_tree_entry *e, void *payload)
+static int check_entry(const ferry_git_tree_entry *e, void *payload)
 {
 	tree_check *t = payload;
-	const git_oid *oid = git_tree_entry_id(e);
-	char hex[GIT_OID_HEXSZ + 1];
+	git_oid oid;
+	int added, special;
 
-	(void)root;
-	switch (git_tree_entry_type(e)) {
-	case GIT_OBJECT_TREE: {
-		int added = oid_set_add(t->seen, oid);
-
-		if (added < 0) {
-			t->error = ferry_error_oom();
-			return -1;
-		}
-		if (!added)
-			return 1;   /* checked already: skip the subtree */
-		break;
-	}
-	case GIT_OBJECT_BLOB:
-		/* a file named again (in this tree or another) was found
-		 * already; .gitmodules and .gitattributes are checked by name */
-		if (!ferry_git_is_gitmodules(git_tree_entry_name(e)) &&
-		    !ferry_git_is_gitattributes(git_tree_entry_name(e))) {
-			int added = oid_set_add(t->seen, oid);
-
-			if (added < 0) {
-				t->error = ferry_error_oom();
-				return -1;
-			}
-			if (!added)
-				return 0;
-		}
-		break;
-	default:
+	if (e->mode == FERRY_GIT_MODE_GITLINK)
 		return 0;   /* gitlinks name commits of other repositories */
+	git_oid_fromraw(&oid, e->id);
+	if (e->mode == FERRY_GIT_MODE_TREE) {
+		if ((added = oid_set_add(t->seen, &oid)) < 0)
+			return t->error = ferry_error_oom();
+		if (!added)
+			return 0;   /* checked already, or on the list */
+		if (t->held && git_odb_exists(t->held, &oid))
+			return 0;   /* the store's: checked when it came */
+		return t->error = oid_push(&t->trees, &oid);
 	}
-	if (!git_odb_exists(t->odb, oid)) {
-		git_oid_tostr(hex, sizeof(hex), oid);
-		t->error = ferry_error_set(FERRY_EVERIFY,
-					   "repository '%s': content is incomplete: %s "
-					   "'%s' is missing", t->repo,
-					   git_tree_entry_type(e) == GIT_OBJECT_TREE ? "tree"
-										  : "file",
-					   hex);
-		return -1;
+	/* .gitmodules and .gitattributes are checked by name, every time;
+	 * another file named again (here or in another tree) was found already */
+	special = ferry_git_is_gitmodules(e->name) || ferry_git_is_gitattributes(e->name);
+	if (!special) {
+		if ((added = oid_set_add(t->seen, &oid)) < 0)
+			return t->error = ferry_error_oom();
+		if (!added)
+			return 0;
+		if (!git_odb_exists(t->odb, &oid))
+			return t->error = missing(t, &oid, GIT_OBJECT_BLOB);
+		return 0;
 	}
-	if ((git_tree_entry_type(e) == GIT_OBJECT_TREE ||
-	     ferry_git_is_gitmodules(git_tree_entry_name(e)) ||
-	     ferry_git_is_gitattributes(git_tree_entry_name(e))) &&
-	    (t->error = check_object(t, oid, git_tree_entry_type(e), git_tree_entry_name(e),
-				     (unsigned)git_tree_entry_filemode_raw(e))) < 0)
-		return -1;
-	return 0;
+	return t->error = check_object(t, &oid, GIT_OBJECT_BLOB, e->name, e->mode, NULL);
+}
+
+/* Check the tree `oid` and every new tree and file under it; each tree is
+ * read once. */
+static int check_tree(tree_check *t, const git_oid *oid)
+{
+	git_oid id;
+	int error, added;
+
+	if ((added = oid_set_add(t->seen, oid)) <= 0)
+		return added < 0 ? ferry_error_oom() : 0;
+	if (t->held && git_odb_exists(t->held, oid))
+		return 0;
+	t->trees.n = 0;
+	id = *oid;
+	for (;;) {
+		if ((error = check_object(t, &id, GIT_OBJECT_TREE, "", 0, NULL)) < 0)
+			return error;
+		if (!t->trees.n)
+			return 0;
+		id = t->trees.v[--t->trees.n];
+	}
 }
 
 /*
  * Every ref target, the history behind it and every tree and file of that
- * history must be present. What the store's refs already reach was checked
- * when it came, so only the new commits are walked.
+ * history must be present and pass the checks. What the store holds was
+ * checked when it came (with its history: the store only ever takes
+ * complete history), so the walk stops at the store's commits and trees.
  */
 static int check_complete(git_repository *repo, const ferry_git_repo *r,
 			  git_repository *store_repo)
 {
-	git_revwalk *walk = NULL;
-	git_odb *odb = NULL;
-	oid_set seen = { NULL, NULL, 0, 0 };
+	git_odb *odb = NULL, *held = NULL;
+	oid_set seen = { NULL, 0, 0 };
 	tree_check tc;
-	git_oid oid;
+	git_oid oid, tree;
 	size_t k;
-	int error = 0, rc = 0;
+	int error = 0, added;
 
-	if (git_revwalk_new(&walk, repo) < 0 || git_repository_odb(&odb, repo) < 0) {
+	memset(&tc, 0, sizeof(tc));
+	if (git_repository_odb(&odb, repo) < 0 ||
+	    (store_repo && git_repository_odb(&held, store_repo) < 0)) {
 		error = git_fail("cannot walk history", r->name);
 		goto done;
 	}
 	tc.odb = odb;
+	tc.held = held;
 	tc.seen = &seen;
 	tc.repo = r->name;
-	tc.error = 0;
 	for (k = 0; k < r->nrefs && !error; k++) {
 		git_object *obj = NULL, *commit = NULL;
 
@@ -354,69 +588,33 @@ static int check_complete(git_repository *repo, const ferry_git_repo *r,
 			break;
 		}
 		if (git_object_type(obj) == GIT_OBJECT_TAG &&
-		    (error = check_object(&tc, &oid, GIT_OBJECT_TAG, "", 0)) < 0) {
+		    (error = check_object(&tc, &oid, GIT_OBJECT_TAG, "", 0, NULL)) < 0) {
 			git_object_free(obj);
 			break;
 		}
-		if (git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) == 0)
-			git_revwalk_push(walk, git_object_id(commit));
+		if (git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) == 0) {
+			if ((added = oid_set_add(&seen, git_object_id(commit))) < 0)
+				error = ferry_error_oom();
+			else if (added)
+				error = oid_push(&tc.commits, git_object_id(commit));
+		}
 		git_object_free(commit);
 		git_object_free(obj);
 	}
-	if (!error && store_repo) {
-		git_reference_iterator *it = NULL;
-		git_reference *ref;
-
-		if (git_reference_iterator_new(&it, store_repo) == 0) {
-			while (git_reference_next(&ref, it) == 0) {
-				git_object *commit = NULL;
-
-				if (git_reference_peel(&commit, ref, GIT_OBJECT_COMMIT) == 0)
-					git_revwalk_hide(walk, git_object_id(commit));
-				git_object_free(commit);
-				git_reference_free(ref);
-			}
-			git_reference_iterator_free(it);
-		}
-	}
-	while (!error && (rc = git_revwalk_next(&oid, walk)) == 0) {
-		git_commit *c = NULL;
-		git_tree *t = NULL;
-
-		if ((error = check_object(&tc, &oid, GIT_OBJECT_COMMIT, "", 0)) < 0)
+	while (!error && tc.commits.n) {
+		oid = tc.commits.v[--tc.commits.n];
+		if (held && git_odb_exists(held, &oid))
+			continue;
+		if ((error = check_object(&tc, &oid, GIT_OBJECT_COMMIT, "", 0, &tree)) < 0)
 			break;
-		if (git_commit_lookup(&c, repo, &oid) < 0 || git_commit_tree(&t, c) < 0) {
-			char hex[GIT_OID_HEXSZ + 1];
-
-			git_oid_tostr(hex, sizeof(hex), &oid);
-			error = ferry_error_set(FERRY_EVERIFY,
-						"repository '%s': history is incomplete at "
-						"commit %s", r->name, hex);
-		} else if (oid_set_add(&seen, git_tree_id(t)) > 0 &&
-			   ((error = check_object(&tc, git_tree_id(t), GIT_OBJECT_TREE, "",
-						  0)) < 0 ||
-			    git_tree_walk(t, GIT_TREEWALK_PRE, check_entry, &tc) < 0)) {
-			if (!error)
-				error = tc.error ? tc.error
-						 : ferry_error_set(FERRY_EVERIFY,
-								   "repository '%s': content is "
-								   "incomplete: %s", r->name,
-								   git_error_last()
-								   ? git_error_last()->message
-								   : "a tree is missing");
-		}
-		git_tree_free(t);
-		git_commit_free(c);
+		error = check_tree(&tc, &tree);
 	}
-	if (!error && rc != GIT_ITEROVER)
-		error = ferry_error_set(FERRY_EVERIFY,
-					"repository '%s': history is incomplete: %s", r->name,
-					git_error_last() ? git_error_last()->message : "");
 done:
 	free(seen.slot);
-	free(seen.used);
+	free(tc.trees.v);
+	free(tc.commits.v);
+	git_odb_free(held);
 	git_odb_free(odb);
-	git_revwalk_free(walk);
 	return error;
 }
 
@@ -520,7 +718,7 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 	ferry_buf target = FERRY_BUF_INIT, qpath = FERRY_BUF_INIT, alt = FERRY_BUF_INIT;
 	ferry_buf pack_dir = FERRY_BUF_INIT, line = FERRY_BUF_INIT;
 	git_oid oid;
-	size_t k;
+	size_t k, window = 0, mapped = 0;
 	int error = 0;
 
 	ferry_git_header_init(&h);
@@ -596,8 +794,8 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 				goto done;
 			}
 		if ((error = ferry_buf_printf(&pack_dir, "%s/objects/pack", qpath.ptr)) < 0 ||
-		    (error = index_pack(odb, pack_dir.ptr, bundle_file, h.pack_offset,
-					r->name, limits)) < 0)
+		    (error = index_pack(odb, qpath.ptr, pack_dir.ptr, bundle_file,
+					h.pack_offset, r->name, limits)) < 0)
 			goto done;
 		git_odb_free(odb);
 		odb = NULL;
@@ -619,11 +817,19 @@ int ferry_git_stage(ferry_git_staged **out, ferry_store *st, const char *staging
 	 * indexer hashed each new object to name it, and the store's were
 	 * hashed when they came: reading them does not hash them again. */
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
-	/* each tree is read once: libgit2's object cache (256 MiB by
-	 * default) would only hold memory */
-	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(16 << 20));
+	/* each object is read once or twice (commits): libgit2's object
+	 * cache would only hold memory */
+	git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 0);
+	/* and the packs are mapped a few small windows at a time (by
+	 * default, whole: a large pack would count in full in memory) */
+	git_libgit2_opts(GIT_OPT_GET_MWINDOW_SIZE, &window);
+	git_libgit2_opts(GIT_OPT_GET_MWINDOW_MAPPED_LIMIT, &mapped);
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)8 << 20);
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)24 << 20);
 	error = check_complete(q, r, store_repo);
-	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(256 << 20));
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, window);
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, mapped);
+	git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 1);
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 1);
 	if (error < 0)
 		goto done;
@@ -811,8 +1017,8 @@ int ferry_git_restore_objects(ferry_store *st, const char *staging_dir,
 		error = git_fail("cannot create quarantine", r->name);
 		goto done;
 	}
-	if ((error = index_pack(odb, pack_dir.ptr, bundle_file, h.pack_offset, r->name,
-				 limits)) < 0)
+	if ((error = index_pack(odb, qpath.ptr, pack_dir.ptr, bundle_file, h.pack_offset,
+				r->name, limits)) < 0)
 		goto done;
 	git_odb_free(odb);
 	odb = NULL;
@@ -1087,7 +1293,6 @@ int ferry_git_fsck(ferry_fsck_report *r, ferry_store *st, const char *repo, void
 	error = fsck_history(&g);
 done:
 	free(g.seen.slot);
-	free(g.seen.used);
 	git_revwalk_free(g.walk);
 	git_odb_free(g.odb);
 	git_repository_free(g.git);
@@ -1163,6 +1368,46 @@ static int prune_refs(reset_ctx *rc, ferry_store *st, const char *repo)
 	return error;
 }
 
+static int remove_lock_file(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	size_t n = strlen(path);
+
+	(void)sb;
+	(void)ftw;
+	if (type == FTW_F && n > 5 && !strcmp(path + n - 5, ".lock") && unlink(path) < 0 &&
+	    errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+/*
+ * Remove the lock files a writer killed while moving refs left in the
+ * repository at `path` (refs/...lock, packed-refs.lock, HEAD.lock): git
+ * would refuse to move those refs again. Only a holder of the store's
+ * write lock writes refs, so under that lock every such file is stale.
+ */
+static int remove_stale_ref_locks(const char *path)
+{
+	static const char *const top[] = { "packed-refs.lock", "HEAD.lock" };
+	ferry_buf p = FERRY_BUF_INIT;
+	size_t i;
+	int error = 0;
+
+	for (i = 0; i < 2 && !error; i++) {
+		ferry_buf_clear(&p);
+		if ((error = ferry_buf_printf(&p, "%s/%s", path, top[i])) == 0 && unlink(p.ptr) < 0 &&
+		    errno != ENOENT)
+			error = ferry_error_set_errno(FERRY_EIO, "cannot remove '%s'", p.ptr);
+	}
+	ferry_buf_clear(&p);
+	if (!error && (error = ferry_buf_printf(&p, "%s/refs", path)) == 0 &&
+	    nftw(p.ptr, remove_lock_file, 16, FTW_PHYS) < 0 && errno != ENOENT)
+		error = ferry_error_set_errno(FERRY_EIO, "cannot clear the lock files of '%s'",
+					      p.ptr);
+	ferry_buf_dispose(&p);
+	return error;
+}
+
 int ferry_git_reset_refs(size_t *reset, ferry_store *st, const char *repo, int prune)
 {
 	ferry_buf path = FERRY_BUF_INIT;
@@ -1174,7 +1419,8 @@ int ferry_git_reset_refs(size_t *reset, ferry_store *st, const char *repo, int p
 	rc.reset = reset;
 	git_libgit2_init();
 	git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
-	if ((error = ferry_store_repo_path(&path, st, repo)) < 0)
+	if ((error = ferry_store_repo_path(&path, st, repo)) < 0 ||
+	    (error = remove_stale_ref_locks(path.ptr)) < 0)
 		goto done;
 	if (git_repository_open_bare(&rc.git, path.ptr) < 0) {
 		error = git_fail("cannot open the store's repository", repo);

@@ -2,8 +2,10 @@
 . "$(dirname "$0")/../lib/test-lib.sh"
 . "$SRC/tests/lib/store-state.sh"
 # ferry import survives SIGKILL at any point. A store holds sequence 1 of
-# channel crash (tags v1, multi); sequence 2 (~40 MiB: an image of 80 random
-# 512 KiB layers tagged v2, and a new multi index over it) is imported
+# channel crash (tags v1, multi; git repository org/app at tag v1);
+# sequence 2 (~40 MiB: an image of 80 random 512 KiB layers tagged v2, a new
+# multi index over it, and 20 new commits of org/app in a thin pack that
+# `git index-pack --fix-thin` completes) is imported
 # uninterrupted on copies of that store to measure its duration T0, the
 # time TP from the first blob appearing in blobs/sha256 to the end, and the
 # reference content. Then the import of sequence 2 into a fresh copy of the
@@ -16,6 +18,10 @@
 #     blobs/sha256 and hashes to its name;
 #   - the channel is at sequence 1 with exactly the old tags and no import
 #     record of sequence 2, or at sequence 2 with exactly the new tags;
+#   - the git repository's refs are the old ones or, at sequence 2, each
+#     at its old or its new commit (refs move last, one by one: they may
+#     lag the commit until the next import), and `git fsck
+#     --connectivity-only` finds what they name complete;
 #   - importing the same bundle again exits 0 ("imported" when the kill came
 #     before the commit, "already imported" after it), leaves staging/
 #     empty, and gives exactly the reference content: every file but
@@ -23,7 +29,7 @@
 #     channels, tags, refs, blobs, meta, trust_roots and imports (without
 #     the import time), audit excluded.
 # Timing only decides where a kill lands; the distribution is printed.
-need jq sqlite3 sha256sum
+need jq sqlite3 sha256sum git
 # Hundreds of runs: all of them use one copy of the binary, even if it is
 # rebuilt while the test runs.
 cp "$FERRY" "$T/ferry"
@@ -157,8 +163,21 @@ make_layout "$T/s1/layout" 3 64 v1
 make_layout "$T/s2/layout" 80 512 v2
 "$FERRY" keygen -o "$T/k" >/dev/null
 mkdir "$T/bundles"
+git init -q -b main "$T/repo"
+# commit N FIRST LAST: commits FIRST..LAST, each adding a 16 KiB file
+commits() {
+	local c
+	for c in $(seq "$1" "$2"); do
+		head -c 16384 /dev/urandom | base64 >"$T/repo/f$c.txt"
+		git -C "$T/repo" add "f$c.txt"
+		git -C "$T/repo" -c user.name=t -c user.email=t@t commit -q -m "commit $c"
+	done
+}
 for i in 1 2; do
-	printf 'channel: crash\nsources:\n  - oci-layout: layout\n    name: library/app\n' >"$T/s$i/spec.yaml"
+	if [ "$i" = 1 ]; then commits 1 3; else commits 4 23; fi
+	git -C "$T/repo" tag "v$i"
+	printf 'channel: crash\nsources:\n  - oci-layout: layout\n    name: library/app\n  - git: %s\n    name: org/app\n' \
+		"$T/repo" >"$T/s$i/spec.yaml"
 	expect_exit 0 "$FERRY" export -q --spec "$T/s$i/spec.yaml" --key "$T/k.key" \
 		--out "$T/bundles" --state "$T/state.db"
 done
@@ -178,6 +197,10 @@ tags_of "$PRE" >"$T/tags.old"
 [ "$(cut -d'|' -f1 "$T/tags.old" | tr '\n' ' ')" = "library/app:multi library/app:v1 " ] ||
 	fail "old tags: $(cat "$T/tags.old")"
 PRE_BLOBS=$(ls "$PRE/blobs/sha256" | wc -l)
+REPO=org/app.git
+refs_of() { git -C "$1/git/$REPO" for-each-ref --format='%(refname) %(objectname)'; }
+refs_of "$PRE" >"$T/refs.old"
+[ "$(wc -l <"$T/refs.old")" = 2 ] || fail "old refs: $(cat "$T/refs.old")"
 ok "fixture: a store at sequence 1 (tags v1, multi; $PRE_BLOBS blobs) and bundle 2 ($(($(stat -c %s "$B2") / 1048576)) MiB, 80 layers)"
 
 # ---- reference: the uninterrupted import ----------------------------------------------
@@ -217,6 +240,9 @@ tags_of "$S" >"$T/tags.new"
 ! cmp -s "$T/tags.old" "$T/tags.new" || fail "sequence 2 did not change the tags"
 ! same_content "$PRE" "$REF" 2>/dev/null || fail "same_content does not see the import"
 cp "$S/index.json" "$T/index.new"
+refs_of "$S" >"$T/refs.new"
+[ "$(wc -l <"$T/refs.new")" = 3 ] && ! cmp -s "$T/refs.old" "$T/refs.new" ||
+	fail "new refs: $(cat "$T/refs.new")"
 [ "$T0" -ge 50 ] || echo "# note: the import takes only $T0 ms, so few kills land inside it"
 ok "reference: uninterrupted import of sequence 2 takes T0 = $T0 ms (TP = $((TP / 1000)) ms after the first blob is published), same content every time"
 
@@ -248,10 +274,13 @@ crash() { # DELAY_MS | DELAY_US published: kill DELAY_MS after the start, or DEL
 	[ "$(sqlite3 "$S/ferry.db" 'PRAGMA integrity_check')" = ok ] ||
 		fail "kill after $delay: integrity_check says $(sqlite3 "$S/ferry.db" 'PRAGMA integrity_check' | head -n3)"
 	check_tags "$S"
+	git -C "$S/git/$REPO" fsck --no-progress --connectivity-only --no-dangling >&2 ||
+		fail "kill after $delay: the git repository's refs name incomplete history"
 	seq=$(sequence_of "$S")
 	case $seq in
 	1)
 		tags_of "$S" | cmp -s - "$T/tags.old" || fail "kill after $delay: at sequence 1 but the tags changed"
+		refs_of "$S" | cmp -s - "$T/refs.old" || fail "kill after $delay: at sequence 1 but the git refs moved"
 		[ "$(sqlite3 "$S/ferry.db" "SELECT count(*) FROM imports WHERE sequence = 2")" = 0 ] ||
 			fail "kill after $delay: at sequence 1 with an import record of sequence 2"
 		[ "$st" = 137 ] || fail "import exited 0 but the store is at sequence 1"
@@ -263,6 +292,11 @@ crash() { # DELAY_MS | DELAY_US published: kill DELAY_MS after the start, or DEL
 		;;
 	2)
 		tags_of "$S" | cmp -s - "$T/tags.new" || fail "kill after $delay: at sequence 2 but the tags are not the new ones"
+		# each ref at its old or its new commit (they move one by one)
+		refs_of "$S" | grep -vxF -f "$T/refs.new" | grep -vxF -f "$T/refs.old" >&2 &&
+			fail "kill after $delay: at sequence 2 a git ref is at neither its old nor its new commit"
+		cut -d' ' -f1 "$T/refs.old" | grep -vxF -f <(refs_of "$S" | cut -d' ' -f1) >&2 &&
+			fail "kill after $delay: at sequence 2 a git ref of sequence 1 is gone"
 		[ "$(sqlite3 "$S/ferry.db" "SELECT count(*) FROM imports WHERE sequence = 2")" = 1 ] ||
 			fail "kill after $delay: at sequence 2 without its import record"
 		if [ "$st" = 0 ]; then

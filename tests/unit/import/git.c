@@ -2,8 +2,10 @@
  * Git repositories through import: git bundle files made by stock git are
  * published into the store's bare repositories (refs last), incremental
  * thin packs resolve against what the store holds, a missing prerequisite
- * is named, and a bundle file that disagrees with the signed manifest is
- * rejected. Stock git checks the result (clone + fsck --strict).
+ * is named, a bundle file that disagrees with the signed manifest is
+ * rejected, and so is a damaged pack. Stock git checks the result (clone +
+ * fsck --strict). Every test runs twice: with git on PATH (the pack is
+ * indexed by `git index-pack`) and without (libgit2's indexer).
  */
 #include <time.h>
 
@@ -114,16 +116,28 @@ static const char *wrap(fixture *f, const char *name, uint64_t seq, const char *
 	return test_write_bundle(m, src, f->dir, name, f->key);
 }
 
+/* 0: the imports below run with no git command on PATH */
+static int with_git = 1;
+
 static int import_one(fixture *f, const char *path)
 {
 	ferry_import_options io = FERRY_IMPORT_OPTIONS_INIT;
 	ferry_import_result res;
 	const char *paths[1] = { path };
+	char *saved = NULL;
 	int error;
 
+	if (!with_git) {
+		assert_non_null(saved = strdup(getenv("PATH")));
+		assert_int_equal(setenv("PATH", test_path(f->dir, "no-such-dir"), 1), 0);
+	}
 	ferry_error_clear();
 	error = ferry_import(&res, f->st, paths, 1, &io);
 	ferry_import_result_dispose(&res);
+	if (saved) {
+		assert_int_equal(setenv("PATH", saved, 1), 0);
+		free(saved);
+	}
 	return error;
 }
 
@@ -236,6 +250,32 @@ static void test_import_git__incomplete_pack_is_refused(void **state)
 	assert_false(ferry_fs_exists(test_path(f->dir, "store/git/org/app.git")));
 }
 
+/* A pack whose checksum (its last 20 bytes) is wrong: the indexer refuses
+ * it, as damage in the bundle, and the store is not touched. */
+static void test_import_git__damaged_pack_is_refused(void **state)
+{
+	fixture *f = *state;
+	char one[64], two[64], bundle[4096], src[4200];
+
+	snprintf(src, sizeof(src), "%s/src", f->dir);
+	sh_out(one, sizeof(one), src, "git rev-parse v1");
+	sh_out(two, sizeof(two), src, "git rev-parse main");
+	sh(src, "git bundle create ../bad.gb main v1 && perl -e 'open F, \"+<\", $ARGV[0] "
+		"or die; seek F, -1, 2; read F, $c, 1; seek F, -1, 2; print F chr(ord($c) ^ 1)' "
+		"../bad.gb");
+	snprintf(bundle, sizeof(bundle), "%s",
+		 wrap(f, "bad", 1, test_path(f->dir, "bad.gb"), two, one, NULL));
+	assert_error(import_one(f, bundle), FERRY_ECORRUPT, "bad pack");
+	if (with_git)   /* and git's reason */
+		assert_non_null(strstr(ferry_error_last(), "git index-pack"));
+	assert_false(ferry_fs_exists(test_path(f->dir, "store/git/org/app.git")));
+	/* the same pack, whole, goes in */
+	sh(src, "git bundle create ../good.gb main v1");
+	snprintf(bundle, sizeof(bundle), "%s",
+		 wrap(f, "good", 2, test_path(f->dir, "good.gb"), two, one, NULL));
+	assert_int_equal(import_one(f, bundle), 0);
+}
+
 /* Wrap `gb` with the refs "name=commit" given, and deletions. */
 static const char *wrap_refs(fixture *f, const char *name, uint64_t seq, const char *gb,
 			     const char *const *refs, size_t nrefs,
@@ -335,8 +375,11 @@ int main(void)
 		T(test_import_git__incomplete_pack_is_refused),
 		T(test_import_git__pack_missing_a_file_is_refused),
 		T(test_import_git__branch_becomes_directory),
+		T(test_import_git__damaged_pack_is_refused),
 #undef T
 	};
+	int failed = cmocka_run_group_tests_name("with git index-pack", tests, NULL, NULL);
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	with_git = 0;
+	return failed + cmocka_run_group_tests_name("with libgit2's indexer", tests, NULL, NULL);
 }

@@ -41,22 +41,36 @@ static const char *subcommand(const char *const *argv)
 	return "";
 }
 
-/* The environment git runs with: ours, and no prompts. */
-static int child_env(char ***out)
+static int starts(const char *s, const char *prefix)
+{
+	return !strncmp(s, prefix, strlen(prefix));
+}
+
+/* The environment git runs with: ours, no prompts and, with
+ * FERRY_GIT_NO_CONFIG, no configuration but the repository's. */
+static int child_env(char ***out, unsigned flags)
 {
 	size_t n = 0, i, k = 0;
 	char **env;
 
 	while (environ[n])
 		n++;
-	if (!(env = calloc(n + 3, sizeof(*env))))
+	if (!(env = calloc(n + 5, sizeof(*env))))
 		return ferry_error_oom();
 	for (i = 0; i < n; i++)
-		if (strncmp(environ[i], "GIT_TERMINAL_PROMPT=", 20) &&
-		    strncmp(environ[i], "GIT_ASKPASS=", 12))
+		if (!starts(environ[i], "GIT_TERMINAL_PROMPT=") &&
+		    !starts(environ[i], "GIT_ASKPASS=") &&
+		    !((flags & FERRY_GIT_NO_CONFIG) &&
+		      (starts(environ[i], "GIT_CONFIG") || starts(environ[i], "GIT_DIR=") ||
+		       starts(environ[i], "GIT_OBJECT_DIRECTORY=") ||
+		       starts(environ[i], "GIT_ALTERNATE_OBJECT_DIRECTORIES="))))
 			env[k++] = environ[i];
 	env[k++] = (char *)"GIT_TERMINAL_PROMPT=0";
 	env[k++] = (char *)"GIT_ASKPASS=true";
+	if (flags & FERRY_GIT_NO_CONFIG) {
+		env[k++] = (char *)"GIT_CONFIG_NOSYSTEM=1";
+		env[k++] = (char *)"GIT_CONFIG_GLOBAL=/dev/null";
+	}
 	env[k] = NULL;
 	*out = env;
 	return 0;
@@ -92,8 +106,9 @@ static int write_input(int fd, const void *data, size_t len)
 	return rc;
 }
 
-int ferry_git__start(ferry_git__child *out, const char *const *argv, int out_fd,
-		     const void *input, size_t inputlen)
+/* Start the child; *in gets the write end of its standard input. */
+static int spawn(ferry_git_child *out, const char *const *argv, int out_fd, unsigned flags,
+		 int *in)
 {
 	posix_spawn_file_actions_t fa;
 	int pin[2] = { -1, -1 }, devnull = -1, fa_ready = 0, error = 0, rc;
@@ -101,8 +116,10 @@ int ferry_git__start(ferry_git__child *out, const char *const *argv, int out_fd,
 
 	memset(out, 0, sizeof(*out));
 	out->pid = -1;
+	out->in = -1;
+	*in = -1;
 	out->sub = subcommand(argv);
-	if ((error = child_env(&env)) < 0)
+	if ((error = child_env(&env, flags)) < 0)
 		goto done;
 	if (!(out->err = tmpfile()) || ferry_fs_pipe_cloexec(pin) < 0 ||
 	    (out_fd < 0 && (devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)) {
@@ -117,19 +134,16 @@ int ferry_git__start(ferry_git__child *out, const char *const *argv, int out_fd,
 	if ((rc = posix_spawnp(&out->pid, argv[0], &fa, NULL, (char *const *)argv, env))) {
 		out->pid = -1;
 		if (rc == ENOENT)
-			error = ferry_error_set(FERRY_ENOTFOUND,
-						"exporting git repositories needs git on the "
-						"connected side: no '%s' command on PATH", argv[0]);
+			error = ferry_error_set(FERRY_ENOTFOUND, "no '%s' command on PATH "
+						"(exporting git repositories needs git on the "
+						"connected side)", argv[0]);
 		else
 			error = ferry_error_set(FERRY_EIO, "cannot run %s: %s", argv[0],
 						strerror(rc));
 		goto done;
 	}
-	close(pin[0]);
-	pin[0] = -1;
-	/* EPIPE: git stopped reading; its exit status says why */
-	if (inputlen)
-		write_input(pin[1], input, inputlen);
+	*in = pin[1];
+	pin[1] = -1;
 done:
 	if (pin[0] >= 0)
 		close(pin[0]);
@@ -145,6 +159,33 @@ done:
 		out->err = NULL;
 	}
 	return error;
+}
+
+int ferry_git_start(ferry_git_child *out, const char *const *argv, int out_fd,
+		    const void *input, size_t inputlen)
+{
+	int in, error;
+
+	if ((error = spawn(out, argv, out_fd, 0, &in)) < 0)
+		return error;
+	/* EPIPE: git stopped reading; its exit status says why */
+	if (inputlen)
+		write_input(in, input, inputlen);
+	close(in);
+	return 0;
+}
+
+int ferry_git_start_fed(ferry_git_child *out, const char *const *argv, int out_fd,
+			unsigned flags)
+{
+	return spawn(out, argv, out_fd, flags, &out->in);
+}
+
+int ferry_git_write(ferry_git_child *c, const void *data, size_t len)
+{
+	if (c->in < 0 || write_input(c->in, data, len) < 0)
+		return ferry_error_set_errno(FERRY_EIO, "git %s stopped reading", c->sub);
+	return 0;
 }
 
 /* The last non-empty line of what git wrote on standard error. */
@@ -171,11 +212,15 @@ static void last_line(char *buf, size_t size, FILE *f)
 		memmove(buf, p + 1, strlen(p + 1) + 1);
 }
 
-int ferry_git__finish(ferry_git__child *c)
+int ferry_git_finish(ferry_git_child *c)
 {
 	char line[ERR_TAIL];
 	int status = 0, error = 0;
 
+	if (c->in >= 0) {
+		close(c->in);
+		c->in = -1;
+	}
 	if (c->pid > 0) {
 		while (waitpid(c->pid, &status, 0) < 0)
 			if (errno != EINTR) {
@@ -194,10 +239,14 @@ int ferry_git__finish(ferry_git__child *c)
 	return error;
 }
 
-void ferry_git__abort(ferry_git__child *c)
+void ferry_git_abort(ferry_git_child *c)
 {
 	int status;
 
+	if (c->in >= 0) {
+		close(c->in);
+		c->in = -1;
+	}
 	if (c->pid > 0) {
 		kill(c->pid, SIGTERM);
 		while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
@@ -209,12 +258,12 @@ void ferry_git__abort(ferry_git__child *c)
 	c->err = NULL;
 }
 
-int ferry_git__run(const char *const *argv, int out_fd, const void *input, size_t inputlen)
+int ferry_git_run(const char *const *argv, int out_fd, const void *input, size_t inputlen)
 {
-	ferry_git__child c;
+	ferry_git_child c;
 	int error;
 
-	if ((error = ferry_git__start(&c, argv, out_fd, input, inputlen)) < 0)
+	if ((error = ferry_git_start(&c, argv, out_fd, input, inputlen)) < 0)
 		return error;
-	return ferry_git__finish(&c);
+	return ferry_git_finish(&c);
 }
