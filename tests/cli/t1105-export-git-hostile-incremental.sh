@@ -7,9 +7,9 @@
 #   its url, or a history whose hostile commit sits under a clean tip, is
 #   refused naming the object and the rule; nothing is written; the channel
 #   goes on once the branch is clean again;
-#   import: the same commit in an incremental git bundle (thin pack on the
+#   import: the same three in an incremental git bundle (thin pack on the
 #   first bundle's tip) written and signed by forge-bundle, without the
-#   exporter's checks, is refused with exit 2 and the store keeps its refs;
+#   exporter's checks, are refused with exit 2 and the store keeps its refs;
 #   a clean forged incremental bundle imports.
 need git python3 jq faketime
 FORGE=${FERRY_FORGE_BUNDLE:-$FERRY_BUILD_DIR/tests/forge-bundle}
@@ -117,6 +117,7 @@ forged() {   # forged SEQ TIP: a signed bundle with a thin git bundle of TIP on 
 	h=$(sha256sum "$g" | cut -d' ' -f1)
 	cp "$g" "$L/blobs/sha256/$h"
 	mkdir -p "$T/forged"
+	rm -f "$T/forged/ferry-inc-$(printf '%06d' "$1").tar"*   # a refused one of this number
 	# dated after the exporter's bundles (forge-bundle dates its bundles a
 	# minute back), or the import would see a rollback
 	faketime_run '+2m' "$FORGE" "$T/key.key" "$T/forged" inc "$1" "$L" \
@@ -130,6 +131,20 @@ expect_err "refused"
 expect_err "name is '.git'"
 [ "$(git -C "$S/git/org/app.git" rev-parse main)" = "$clean" ] || fail "the store's main moved"
 ok "import refuses a '.git' tree arriving in a forged incremental bundle; the store keeps its refs"
+
+gm2=$(on_top "$(tree "100644 .gitmodules $gm" "40000 deploy $(git -C "$R" rev-parse "$clean:deploy")")" "$clean")
+expect_exit 2 "$FERRY" import -q --store "$S" "$(forged 3 "$gm2")"
+expect_err "submodule url starts with '-'"
+[ "$(git -C "$S/git/org/app.git" rev-parse main)" = "$clean" ] || fail "the store's main moved"
+ok "import refuses a hostile .gitmodules arriving in a forged incremental bundle"
+
+evil3=$(on_top "$(with_entry "40000 .GIT $(tree "100644 config $B")")" "$clean")
+hidden=$(on_top "$(git -C "$R" rev-parse "$clean^{tree}")" "$evil3")
+expect_exit 2 "$FERRY" import -q --store "$S" "$(forged 3 "$hidden")"
+expect_err "name is '.git'"
+expect_err "$(git -C "$R" rev-parse "$evil3:deploy/base")"
+[ "$(git -C "$S/git/org/app.git" rev-parse main)" = "$clean" ] || fail "the store's main moved"
+ok "import refuses a hostile commit under a clean tip in a forged incremental bundle (the tip's tree is the store's)"
 
 fine=$(on_top "$(with_entry "100644 extra.yaml $B")" "$clean")
 expect_exit 0 "$FERRY" import -q --store "$S" "$(forged 4 "$fine")"
