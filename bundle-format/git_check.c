@@ -126,15 +126,16 @@ static int is_ntfs_dotgit(const char *name)
 }
 
 /*
- * Every name the checks above match starts with '.', with 'g' (NTFS short
- * names) or with a byte of a multi-byte character (an ignorable code point
- * before the dot, on HFS+): most names of a tree are passed over here.
+ * Every name the checks above match starts with '.', with 'g' or '~' (NTFS
+ * short names: "gitmod~1", "~1234567") or with a byte of a multi-byte
+ * character (an ignorable code point before the dot, on HFS+): most names
+ * of a tree are passed over here.
  */
 static int may_be_dot_name(const char *name)
 {
 	unsigned char c = (unsigned char)name[0];
 
-	return c == '.' || c == 'g' || c == 'G' || c >= 0x80;
+	return c == '.' || c == 'g' || c == 'G' || c == '~' || c >= 0x80;
 }
 
 int ferry_git_is_gitmodules(const char *name)

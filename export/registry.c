@@ -61,6 +61,8 @@ struct ferry_registry {
 	size_t nendpoints, allocendpoints;
 	queued_blob *queue;
 	size_t nqueue, allocqueue;
+	size_t *queued;     /* open addressing over queue: index + 1, 0 free */
+	size_t queuedcap;   /* 0 or a power of two */
 };
 
 /* Per-source settings. */
@@ -150,6 +152,7 @@ void ferry_registry_free(ferry_registry *r)
 		free(r->queue[i].what);
 	}
 	free(r->queue);
+	free(r->queued);
 	free(r->cache_dir);
 	free(r->blob_dir);
 	free(r);
@@ -350,21 +353,72 @@ done:
 	return error;
 }
 
+/* ---- the download queue ------------------------------------------------ */
+
+/* Digests are uniform: their first hex digits make the hash. */
+static size_t queued_slot(const ferry_registry *r, const char *hex)
+{
+	size_t h = 0, i;
+
+	for (i = 0; i < 16; i++)
+		h = h << 4 | (size_t)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
+	return h & (r->queuedcap - 1);
+}
+
+/* Is blob `hex` queued already? (Each blob is downloaded once, whichever
+ * images name it.) */
+static int queue_has(const ferry_registry *r, const char *hex)
+{
+	size_t i;
+
+	if (!r->queuedcap)
+		return 0;
+	for (i = queued_slot(r, hex); r->queued[i]; i = (i + 1) & (r->queuedcap - 1))
+		if (!strcmp(r->queue[r->queued[i] - 1].hex, hex))
+			return 1;
+	return 0;
+}
+
+/* Index queue entry `k` (the last one added). */
+static int queue_index(ferry_registry *r, size_t k)
+{
+	size_t i;
+
+	if ((r->nqueue + 1) * 2 > r->queuedcap) {
+		size_t cap = r->queuedcap ? r->queuedcap * 2 : 256, *old = r->queued, n;
+
+		if (!(r->queued = calloc(cap, sizeof(*r->queued)))) {
+			r->queued = old;
+			return ferry_error_oom();
+		}
+		r->queuedcap = cap;
+		for (n = 0; n < k; n++) {
+			for (i = queued_slot(r, r->queue[n].hex); r->queued[i];
+			     i = (i + 1) & (cap - 1))
+				;
+			r->queued[i] = n + 1;
+		}
+		free(old);
+	}
+	for (i = queued_slot(r, r->queue[k].hex); r->queued[i]; i = (i + 1) & (r->queuedcap - 1))
+		;
+	r->queued[i] = k + 1;
+	return 0;
+}
+
 static int queue_blob(ferry_registry *r, ferry_oci_content *c, ferry_oci_client *cl,
 		      const char *repository, const ferry_oci_descriptor *desc, const char *what)
 {
 	ferry_buf path = FERRY_BUF_INIT, url = FERRY_BUF_INIT, w = FERRY_BUF_INIT;
 	ferry_buf sub = FERRY_BUF_INIT;
 	queued_blob *grown;
-	size_t i;
 	int error;
 
 	if ((error = cache_path(&path, r, desc->hex)) < 0 ||
 	    (error = ferry_oci_content_add_blob(c, desc->hex, desc->size, path.ptr, 0)) < 0)
 		goto done;
-	for (i = 0; i < r->nqueue; i++)
-		if (!strcmp(r->queue[i].hex, desc->hex))
-			goto done;
+	if (queue_has(r, desc->hex))
+		goto done;
 	if ((error = ferry_buf_printf(&sub, "blobs/%s", desc->digest)) < 0 ||
 	    (error = ferry_oci_client_url(&url, cl, repository, sub.ptr)) < 0 ||
 	    (error = ferry_buf_printf(&w, "%s: blob %s", what, desc->digest)) < 0)
@@ -383,6 +437,13 @@ static int queue_blob(ferry_registry *r, ferry_oci_content *c, ferry_oci_client 
 	grown[r->nqueue].url = ferry_buf_detach(&url);
 	grown[r->nqueue].path = ferry_buf_detach(&path);
 	grown[r->nqueue].what = ferry_buf_detach(&w);
+	if ((error = queue_index(r, r->nqueue)) < 0) {
+		free(grown[r->nqueue].repository);
+		free(grown[r->nqueue].url);
+		free(grown[r->nqueue].path);
+		free(grown[r->nqueue].what);
+		goto done;
+	}
 	r->nqueue++;
 done:
 	ferry_buf_dispose(&path);

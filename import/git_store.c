@@ -394,13 +394,16 @@ static int oid_push(oid_stack *s, const git_oid *oid)
 	return 0;
 }
 
+/*
+ * The state of the check walk. Trees and files have sets of their own: an
+ * id named once as a file and once as a tree is checked as a tree.
+ */
 typedef struct {
 	git_odb *odb;         /* the quarantine's: new objects and the store's */
-	git_odb *held;        /* the store's, or NULL */
-	oid_set *seen;        /* trees, files and commits found */
+	oid_set trees_seen;   /* trees checked or on the list */
+	oid_set files_seen;   /* files found present */
 	const char *repo;
 	oid_stack trees;      /* trees found and not yet checked */
-	oid_stack commits;    /* commits found and not yet checked */
 	int error;
 } tree_check;
 
@@ -421,29 +424,32 @@ static int missing(tree_check *t, const git_oid *oid, git_object_t type)
 /* Trees go on the list (each once), files are looked up (each once). */
 static int check_entry(const ferry_git_tree_entry *e, void *payload);
 
-/* The parents of a commit that passed ferry_git_check_commit (so its
- * header lines are well formed) go on the list, each once. */
-static int push_parents(tree_check *t, const char *data, size_t len)
+/* The object and type lines of a tag that passed ferry_git_check_tag. NULL,
+ * or why the target cannot be taken. */
+static const char *tag_target(git_oid *oid, git_object_t *type, const void *data, size_t len)
 {
-	const char *p = data, *end = data + len, *nl;
-	git_oid parent;
-	int added, error;
+	static const struct {
+		const char *name;
+		git_object_t type;
+	} types[] = { { "commit", GIT_OBJECT_COMMIT }, { "tree", GIT_OBJECT_TREE },
+		      { "blob", GIT_OBJECT_BLOB }, { "tag", GIT_OBJECT_TAG } };
+	const char *p = data, *end = p + len, *nl;
+	size_t i;
 
-	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) && nl > p) {
-		if ((size_t)(nl - p) == 7 + GIT_OID_HEXSZ && !memcmp(p, "parent ", 7)) {
-			if (git_oid_fromstrn(&parent, p + 7, GIT_OID_HEXSZ) < 0)
-				return ferry_error_set(FERRY_EVERIFY, "repository '%s': a commit "
-						       "names a malformed parent", t->repo);
-			if ((added = oid_set_add(t->seen, &parent)) < 0)
-				return ferry_error_oom();
-			if (added && (error = oid_push(&t->commits, &parent)) < 0)
-				return error;
-		} else if (nl - p < 5 || memcmp(p, "tree ", 5)) {
-			break;   /* the parents follow the tree line */
+	if (len < 7 + GIT_OID_HEXSZ + 1 || memcmp(p, "object ", 7) ||
+	    git_oid_fromstrn(oid, p + 7, GIT_OID_HEXSZ) < 0 || p[7 + GIT_OID_HEXSZ] != '\n')
+		return "its object line is malformed";
+	p += 7 + GIT_OID_HEXSZ + 1;
+	if (end - p < 5 || memcmp(p, "type ", 5) || !(nl = memchr(p, '\n', (size_t)(end - p))))
+		return "its type line is malformed";
+	p += 5;
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if ((size_t)(nl - p) == strlen(types[i].name) &&
+		    !memcmp(p, types[i].name, (size_t)(nl - p))) {
+			*type = types[i].type;
+			return NULL;
 		}
-		p = nl + 1;
-	}
-	return 0;
+	return "its type is not one git knows";
 }
 
 /*
@@ -451,10 +457,12 @@ static int push_parents(tree_check *t, const char *data, size_t len)
  * commit, tag and tree and to each .gitmodules and .gitattributes file:
  * the receiver does not rely on the sender's. `name` and `mode` are the
  * tree entry's for blobs. A tree's entries go through check_entry. On
- * success a commit's tree id is put in *tree when not NULL.
+ * success a commit's tree id is put in *target, and a tag's target in
+ * *target and *target_type, when `target` is not NULL.
  */
 static int check_object(tree_check *t, const git_oid *oid, git_object_t type,
-			const char *name, unsigned mode, git_oid *tree)
+			const char *name, unsigned mode, git_oid *target,
+			git_object_t *target_type)
 {
 	char hex[GIT_OID_HEXSZ + 1], buf[256], tree_hex[GIT_OID_HEXSZ + 1];
 	git_odb_object *obj = NULL;
@@ -470,13 +478,12 @@ static int check_object(tree_check *t, const git_oid *oid, git_object_t type,
 	if (git_odb_object_type(obj) != type) {
 		why = "it is not of the type that names it";
 	} else if (type == GIT_OBJECT_COMMIT) {
-		if (!(why = ferry_git_check_commit(data, len, tree_hex)) && tree &&
-		    git_oid_fromstr(tree, tree_hex) < 0)
+		if (!(why = ferry_git_check_commit(data, len, tree_hex)) && target &&
+		    git_oid_fromstr(target, tree_hex) < 0)
 			why = "its tree id is malformed";
-		if (!why)
-			error = push_parents(t, data, len);
 	} else if (type == GIT_OBJECT_TAG) {
-		why = ferry_git_check_tag(data, len);
+		if (!(why = ferry_git_check_tag(data, len)) && target)
+			why = tag_target(target, target_type, data, len);
 	} else if (type == GIT_OBJECT_TREE) {
 		rc = ferry_git_tree_walk(data, len, &why, &entry, check_entry, t);
 		if (rc && !why)
@@ -504,19 +511,17 @@ static int check_entry(const ferry_git_tree_entry *e, void *payload)
 		return 0;   /* gitlinks name commits of other repositories */
 	git_oid_fromraw(&oid, e->id);
 	if (e->mode == FERRY_GIT_MODE_TREE) {
-		if ((added = oid_set_add(t->seen, &oid)) < 0)
+		if ((added = oid_set_add(&t->trees_seen, &oid)) < 0)
 			return t->error = ferry_error_oom();
 		if (!added)
 			return 0;   /* checked already, or on the list */
-		if (t->held && git_odb_exists(t->held, &oid))
-			return 0;   /* the store's: checked when it came */
 		return t->error = oid_push(&t->trees, &oid);
 	}
 	/* .gitmodules and .gitattributes are checked by name, every time;
 	 * another file named again (here or in another tree) was found already */
 	special = ferry_git_is_gitmodules(e->name) || ferry_git_is_gitattributes(e->name);
 	if (!special) {
-		if ((added = oid_set_add(t->seen, &oid)) < 0)
+		if ((added = oid_set_add(&t->files_seen, &oid)) < 0)
 			return t->error = ferry_error_oom();
 		if (!added)
 			return 0;
@@ -524,24 +529,22 @@ static int check_entry(const ferry_git_tree_entry *e, void *payload)
 			return t->error = missing(t, &oid, GIT_OBJECT_BLOB);
 		return 0;
 	}
-	return t->error = check_object(t, &oid, GIT_OBJECT_BLOB, e->name, e->mode, NULL);
+	return t->error = check_object(t, &oid, GIT_OBJECT_BLOB, e->name, e->mode, NULL, NULL);
 }
 
-/* Check the tree `oid` and every new tree and file under it; each tree is
- * read once. */
+/* Check the tree `oid` and every tree and file under it not checked yet;
+ * each tree is read once. */
 static int check_tree(tree_check *t, const git_oid *oid)
 {
 	git_oid id;
 	int error, added;
 
-	if ((added = oid_set_add(t->seen, oid)) <= 0)
+	if ((added = oid_set_add(&t->trees_seen, oid)) <= 0)
 		return added < 0 ? ferry_error_oom() : 0;
-	if (t->held && git_odb_exists(t->held, oid))
-		return 0;
 	t->trees.n = 0;
 	id = *oid;
 	for (;;) {
-		if ((error = check_object(t, &id, GIT_OBJECT_TREE, "", 0, NULL)) < 0)
+		if ((error = check_object(t, &id, GIT_OBJECT_TREE, "", 0, NULL, NULL)) < 0)
 			return error;
 		if (!t->trees.n)
 			return 0;
@@ -550,71 +553,107 @@ static int check_tree(tree_check *t, const git_oid *oid)
 }
 
 /*
+ * What ref `k` points at: through any chain of annotated tags (each one
+ * checked) to a commit, which goes on the walk, or a tree or file, checked
+ * here. A target neither the bundle nor the store holds is refused.
+ */
+static int check_ref_target(tree_check *t, git_revwalk *walk, const ferry_git_repo *r,
+			    size_t k)
+{
+	git_object_t type;
+	git_oid oid;
+	size_t len, depth;
+	int error;
+
+	if (git_oid_fromstr(&oid, r->refs[k].commit) < 0 ||
+	    git_odb_read_header(&len, &type, t->odb, &oid) < 0)
+		return ferry_error_set(FERRY_EVERIFY, "repository '%s': ref '%s' points at "
+				       "commit %s, which neither the bundle nor the store "
+				       "holds", r->name, r->refs[k].name, r->refs[k].commit);
+	for (depth = 0; type == GIT_OBJECT_TAG; depth++) {
+		git_oid next;
+
+		if (depth == 64)
+			return ferry_error_set(FERRY_EVERIFY, "repository '%s': ref '%s': more "
+					       "than 64 tags in a chain", r->name,
+					       r->refs[k].name);
+		if ((error = check_object(t, &oid, GIT_OBJECT_TAG, "", 0, &next, &type)) < 0)
+			return error;
+		oid = next;
+	}
+	switch (type) {
+	case GIT_OBJECT_COMMIT:
+		if (git_revwalk_push(walk, &oid) < 0)
+			return missing(t, &oid, GIT_OBJECT_COMMIT);
+		return 0;
+	case GIT_OBJECT_TREE:
+		return check_tree(t, &oid);
+	case GIT_OBJECT_BLOB:
+		return git_odb_exists(t->odb, &oid) ? 0 : missing(t, &oid, GIT_OBJECT_BLOB);
+	default:
+		return ferry_error_set(FERRY_EVERIFY, "repository '%s': ref '%s' points at an "
+				       "object of no known type", r->name, r->refs[k].name);
+	}
+}
+
+/*
  * Every ref target, the history behind it and every tree and file of that
- * history must be present and pass the checks. What the store holds was
- * checked when it came (with its history: the store only ever takes
- * complete history), so the walk stops at the store's commits and trees.
+ * history must be present and pass the checks. What the store's refs
+ * already reach was checked when it came, so only the new commits are
+ * walked (libgit2's revision walk, with the store's ref tips hidden); each
+ * new commit's tree is walked down to what was checked already in this
+ * walk.
  */
 static int check_complete(git_repository *repo, const ferry_git_repo *r,
 			  git_repository *store_repo)
 {
-	git_odb *odb = NULL, *held = NULL;
-	oid_set seen = { NULL, 0, 0 };
+	git_revwalk *walk = NULL;
+	git_odb *odb = NULL;
 	tree_check tc;
 	git_oid oid, tree;
 	size_t k;
-	int error = 0, added;
+	int error = 0, rc = 0;
 
 	memset(&tc, 0, sizeof(tc));
-	if (git_repository_odb(&odb, repo) < 0 ||
-	    (store_repo && git_repository_odb(&held, store_repo) < 0)) {
+	if (git_revwalk_new(&walk, repo) < 0 || git_repository_odb(&odb, repo) < 0) {
 		error = git_fail("cannot walk history", r->name);
 		goto done;
 	}
 	tc.odb = odb;
-	tc.held = held;
-	tc.seen = &seen;
 	tc.repo = r->name;
-	for (k = 0; k < r->nrefs && !error; k++) {
-		git_object *obj = NULL, *commit = NULL;
+	for (k = 0; k < r->nrefs && !error; k++)
+		error = check_ref_target(&tc, walk, r, k);
+	if (!error && store_repo) {
+		git_reference_iterator *it = NULL;
+		git_reference *ref;
 
-		if (git_oid_fromstr(&oid, r->refs[k].commit) < 0 ||
-		    git_object_lookup(&obj, repo, &oid, GIT_OBJECT_ANY) < 0) {
-			error = ferry_error_set(FERRY_EVERIFY,
-						"repository '%s': ref '%s' points at commit "
-						"%s, which neither the bundle nor the store "
-						"holds", r->name, r->refs[k].name,
-						r->refs[k].commit);
-			break;
+		if (git_reference_iterator_new(&it, store_repo) == 0) {
+			while (git_reference_next(&ref, it) == 0) {
+				git_object *commit = NULL;
+
+				if (git_reference_peel(&commit, ref, GIT_OBJECT_COMMIT) == 0)
+					git_revwalk_hide(walk, git_object_id(commit));
+				git_object_free(commit);
+				git_reference_free(ref);
+			}
+			git_reference_iterator_free(it);
 		}
-		if (git_object_type(obj) == GIT_OBJECT_TAG &&
-		    (error = check_object(&tc, &oid, GIT_OBJECT_TAG, "", 0, NULL)) < 0) {
-			git_object_free(obj);
-			break;
-		}
-		if (git_object_peel(&commit, obj, GIT_OBJECT_COMMIT) == 0) {
-			if ((added = oid_set_add(&seen, git_object_id(commit))) < 0)
-				error = ferry_error_oom();
-			else if (added)
-				error = oid_push(&tc.commits, git_object_id(commit));
-		}
-		git_object_free(commit);
-		git_object_free(obj);
 	}
-	while (!error && tc.commits.n) {
-		oid = tc.commits.v[--tc.commits.n];
-		if (held && git_odb_exists(held, &oid))
-			continue;
-		if ((error = check_object(&tc, &oid, GIT_OBJECT_COMMIT, "", 0, &tree)) < 0)
+	while (!error && (rc = git_revwalk_next(&oid, walk)) == 0) {
+		if ((error = check_object(&tc, &oid, GIT_OBJECT_COMMIT, "", 0, &tree, NULL)) < 0)
 			break;
 		error = check_tree(&tc, &tree);
 	}
+	if (!error && rc != GIT_ITEROVER)
+		error = ferry_error_set(FERRY_EVERIFY,
+					"repository '%s': history is incomplete: %s", r->name,
+					git_error_last() ? git_error_last()->message : "");
 done:
-	free(seen.slot);
+	free(tc.trees_seen.slot);
+	free(tc.files_seen.slot);
 	free(tc.trees.v);
-	free(tc.commits.v);
-	git_odb_free(held);
 	git_odb_free(odb);
+	git_revwalk_free(walk);
 	return error;
 }
 

@@ -47,7 +47,9 @@ static int starts(const char *s, const char *prefix)
 }
 
 /* The environment git runs with: ours, no prompts and, with
- * FERRY_GIT_NO_CONFIG, no configuration but the repository's. */
+ * FERRY_GIT_NO_CONFIG, no configuration but the repository's and none of
+ * git's variables (no GIT_COMMON_DIR or GIT_OBJECT_DIRECTORY to lead it
+ * elsewhere, no GIT_TRACE to write files). */
 static int child_env(char ***out, unsigned flags)
 {
 	size_t n = 0, i, k = 0;
@@ -60,10 +62,7 @@ static int child_env(char ***out, unsigned flags)
 	for (i = 0; i < n; i++)
 		if (!starts(environ[i], "GIT_TERMINAL_PROMPT=") &&
 		    !starts(environ[i], "GIT_ASKPASS=") &&
-		    !((flags & FERRY_GIT_NO_CONFIG) &&
-		      (starts(environ[i], "GIT_CONFIG") || starts(environ[i], "GIT_DIR=") ||
-		       starts(environ[i], "GIT_OBJECT_DIRECTORY=") ||
-		       starts(environ[i], "GIT_ALTERNATE_OBJECT_DIRECTORIES="))))
+		    !((flags & FERRY_GIT_NO_CONFIG) && starts(environ[i], "GIT_")))
 			env[k++] = environ[i];
 	env[k++] = (char *)"GIT_TERMINAL_PROMPT=0";
 	env[k++] = (char *)"GIT_ASKPASS=true";
@@ -121,7 +120,8 @@ static int spawn(ferry_git_child *out, const char *const *argv, int out_fd, unsi
 	out->sub = subcommand(argv);
 	if ((error = child_env(&env, flags)) < 0)
 		goto done;
-	if (!(out->err = tmpfile()) || ferry_fs_pipe_cloexec(pin) < 0 ||
+	if (!(out->err = tmpfile()) || fcntl(fileno(out->err), F_SETFD, FD_CLOEXEC) < 0 ||
+	    ferry_fs_pipe_cloexec(pin) < 0 ||
 	    (out_fd < 0 && (devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)) {
 		error = ferry_error_set_errno(FERRY_EIO, "cannot start git %s", out->sub);
 		goto done;

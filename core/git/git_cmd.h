@@ -22,7 +22,7 @@ typedef struct {
 } ferry_git_child;
 
 /* How ferry_git_start_fed runs git. */
-#define FERRY_GIT_NO_CONFIG 1u   /* no system or user configuration */
+#define FERRY_GIT_NO_CONFIG 1u   /* no configuration, no GIT_* variables */
 
 /**
  * Start `git` with `argv` (argv[0] is "git", NULL-terminated; no shell),
@@ -43,8 +43,9 @@ int ferry_git_start(ferry_git_child *out, const char *const *argv, int out_fd,
  * input left open: the caller writes it through `out->in` (with SIGPIPE
  * blocked, see ferry_git_write) and closes it, then calls
  * ferry_git_finish() (which closes it when the caller has not). `flags`:
- * FERRY_GIT_NO_CONFIG runs git with no system or global configuration, for
- * commands whose behaviour must not depend on the host's settings.
+ * FERRY_GIT_NO_CONFIG runs git with no system or global configuration and
+ * none of the caller's GIT_* variables, for commands whose behaviour must
+ * not depend on the host's settings.
  */
 int ferry_git_start_fed(ferry_git_child *out, const char *const *argv, int out_fd,
 			unsigned flags);

@@ -105,11 +105,15 @@ ok "once the branch is clean the next incremental bundle exports and imports"
 
 # ---- import: forged incremental bundles ------------------------------------
 L=$T/forged-layout
-forged() {   # forged SEQ TIP: a signed bundle with a thin git bundle of TIP on $clean
-	local g=$T/inc-$1.bundle h
+# forged SEQ TIP [GITBUNDLE]: a signed bundle with a thin git bundle of TIP
+# on $clean, or with GITBUNDLE (made by hand)
+forged() {
+	local g=${3:-$T/inc-$1.bundle} h
 	git -C "$R" update-ref refs/heads/main "$2"
-	git -C "$R" bundle create -q "$g" main "^$clean" 2>/dev/null || fail "git bundle create"
-	grep -aq "^-$clean" "$g" || fail "the git bundle has no prerequisite"
+	if [ -z "${3:-}" ]; then
+		git -C "$R" bundle create -q "$g" main "^$clean" 2>/dev/null || fail "git bundle create"
+		grep -aq "^-$clean" "$g" || fail "the git bundle has no prerequisite"
+	fi
 	rm -rf "$L"
 	mkdir -p "$L/blobs/sha256"
 	printf '{"imageLayoutVersion":"1.0.0"}' >"$L/oci-layout"
@@ -146,7 +150,49 @@ expect_err "$(git -C "$R" rev-parse "$evil3:deploy/base")"
 [ "$(git -C "$S/git/org/app.git" rev-parse main)" = "$clean" ] || fail "the store's main moved"
 ok "import refuses a hostile commit under a clean tip in a forged incremental bundle (the tip's tree is the store's)"
 
+# a tree whose id is named once as a file and once as a tree: it is
+# checked as a tree
+# (git's own rev-list refuses such a tree: the pack is made by hand)
+inner=$(tree "100644 config $B")
+X=$(tree "40000 .git $inner")
+root=$(tree "100644 a $X" "40000 b $X" "40000 deploy $(git -C "$R" rev-parse "$clean:deploy")")
+twice=$(on_top "$root" "$clean")
+g3=$T/twice.bundle
+{
+	printf '# v2 git bundle\n-%s x\n%s refs/heads/main\n\n' "$clean" "$twice"
+	printf '%s\n' "$twice" "$root" "$X" "$inner" "$B" | git -C "$R" pack-objects -q --stdout
+} >"$g3"
+expect_exit 2 "$FERRY" import -q --store "$S" "$(forged 3 "$twice" "$g3")"
+expect_err "tree $X refused: name is '.git'"
+ok "import refuses a hostile tree that a file entry names first"
+
 fine=$(on_top "$(with_entry "100644 extra.yaml $B")" "$clean")
 expect_exit 0 "$FERRY" import -q --store "$S" "$(forged 4 "$fine")"
 [ "$(git -C "$S/git/org/app.git" rev-parse main)" = "$fine" ] || fail "the clean forged tip was not published"
 ok "a clean forged incremental bundle (thin pack) imports"
+
+# An object the store holds was not necessarily checked: a pack may carry a
+# commit nothing points at. Bundle 5 carries hostile commit E unreferenced
+# (the walk does not reach it, and it lands in the store); bundle 6 points
+# main at a clean commit on E, in a pack holding only that commit and its
+# tree. E is walked then, and refused.
+E=$(on_top "$(with_entry "40000 .Git $(tree "100644 config $B")")" "$fine")
+fine2=$(on_top "$(with_entry "100644 more.yaml $B")" "$fine")
+g5=$T/carry.bundle
+{
+	printf '# v2 git bundle\n-%s x\n%s refs/heads/main\n\n' "$fine" "$fine2"
+	{ git -C "$R" rev-list --objects "$fine2" "^$fine"; git -C "$R" rev-list --objects "$E" "^$fine"; } |
+		git -C "$R" pack-objects -q --stdout
+} >"$g5"
+expect_exit 0 "$FERRY" import -q --store "$S" "$(forged 5 "$fine2" "$g5")"
+git -C "$S/git/org/app.git" cat-file -e "$E" || fail "the store does not hold the unreferenced commit"
+on_e=$(on_top "$(git -C "$R" rev-parse "$fine2^{tree}")" "$E")
+g6=$T/on-e.bundle
+{
+	printf '# v2 git bundle\n-%s x\n%s refs/heads/main\n\n' "$fine2" "$on_e"
+	printf '%s\n%s\n' "$on_e" "$(git -C "$R" rev-parse "$on_e^{tree}")" | git -C "$R" pack-objects -q --stdout
+} >"$g6"
+expect_exit 2 "$FERRY" import -q --store "$S" "$(forged 6 "$on_e" "$g6")"
+expect_err "name is '.git'"
+[ "$(git -C "$S/git/org/app.git" rev-parse main)" = "$fine2" ] || fail "the store's main moved"
+ok "import refuses history the store holds but never checked (a commit a pack carried unreferenced)"

@@ -34,6 +34,14 @@ static void test_bundle_git_check__entry_names(void **state)
 	assert_non_null(ferry_git_check_entry_name("gitmod~1", 8, FERRY_GIT_MODE_LINK));
 	assert_non_null(ferry_git_check_entry_name("GI7EBA~9", 8, FERRY_GIT_MODE_LINK));
 	assert_null(ferry_git_check_entry_name(".gitmodulesx", 12, FERRY_GIT_MODE_LINK));
+	/* NTFS short names may start with '~' (git's is_ntfs_dot_generic) */
+	assert_true(ferry_git_is_gitmodules("~1234567"));
+	assert_true(ferry_git_is_gitattributes("~1234567"));
+	assert_non_null(ferry_git_check_entry_name("~1234567", 8, FERRY_GIT_MODE_LINK));
+	assert_null(ferry_git_check_entry_name("~1234567", 8, FERRY_GIT_MODE_BLOB));
+	/* and names that cannot be one are passed over */
+	assert_false(ferry_git_is_gitmodules("Makefile"));
+	assert_false(ferry_git_is_gitattributes("src"));
 	assert_true(ferry_git_is_gitattributes(".gitattributes"));
 	assert_true(ferry_git_is_gitattributes("gitatt~1"));
 	assert_false(ferry_git_is_gitattributes(".gitattribute"));
