@@ -62,7 +62,8 @@ median() {
 	M=$(printf '%s\n' "${ms[@]}" | sort -n | sed -n "$(((REPEAT + 1) / 2))p")
 }
 size() { stat -c %s "$1"; }
-ratio() { echo "scale=2; $1 / $2" | bc -l; }
+# ratio A B: A/B to 3 decimals (rounded); aims compare that figure
+ratio() { printf '%.3f' "$(echo "scale=6; $1 / $2" | bc -l)"; }
 aim() { if [ "$(echo "$1 <= $2" | bc -l)" = 1 ]; then echo "met"; else echo "MISSED"; fi; }
 
 # ---- the source repository ------------------------------------------------

@@ -351,6 +351,7 @@ static size_t oid_slot(const oid_set *s, const git_oid *oid)
 
 static int oid_set_add(oid_set *s, const git_oid *oid)   /* 1 added, 0 present */
 {
+	uint64_t key;
 	size_t i;
 
 	if (oid_null(oid))
@@ -366,9 +367,16 @@ static int oid_set_add(oid_set *s, const git_oid *oid)   /* 1 added, 0 present *
 		free(s->slot);
 		*s = bigger;
 	}
-	for (i = oid_slot(s, oid); !oid_null(&s->slot[i]); i = (i + 1) & (s->cap - 1))
-		if (!memcmp(s->slot[i].id, oid->id, GIT_OID_RAWSZ))
+	memcpy(&key, oid->id, sizeof(key));
+	for (i = oid_slot(s, oid);; i = (i + 1) & (s->cap - 1)) {
+		uint64_t head;
+
+		memcpy(&head, s->slot[i].id, sizeof(head));
+		if (head == key && !memcmp(s->slot[i].id + 8, oid->id + 8, GIT_OID_RAWSZ - 8))
 			return 0;
+		if (!head && oid_null(&s->slot[i]))
+			break;
+	}
 	s->slot[i] = *oid;
 	s->n++;
 	return 1;

@@ -5,6 +5,7 @@
  * stall either side while the caller works in parallel. git is told never
  * to prompt.
  */
+#define _GNU_SOURCE   /* F_SETPIPE_SZ */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -178,7 +179,12 @@ int ferry_git_start(ferry_git_child *out, const char *const *argv, int out_fd,
 int ferry_git_start_fed(ferry_git_child *out, const char *const *argv, int out_fd,
 			unsigned flags)
 {
-	return spawn(out, argv, out_fd, flags, &out->in);
+	int error = spawn(out, argv, out_fd, flags, &out->in);
+
+	/* a larger pipe: the feeder and git block on each other less */
+	if (!error)
+		(void)fcntl(out->in, F_SETPIPE_SZ, 1 << 20);
+	return error;
 }
 
 int ferry_git_write(ferry_git_child *c, const void *data, size_t len)
