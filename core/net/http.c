@@ -693,6 +693,7 @@ typedef struct {
 	ferry_sha256 *sha;
 	int fd;
 	uint64_t have;        /* bytes in the partial file (and the hash) */
+	uint64_t flushed;     /* writeback started up to here */
 	unsigned attempts;
 	unsigned hops;
 	int other_host;
@@ -739,6 +740,7 @@ static int xfer_truncate(xfer *x)
 					     x->partial.ptr);
 	ferry_sha256_final_hex(x->sha, dummy);   /* restarts the hash */
 	x->have = 0;
+	x->flushed = 0;
 	return 0;
 }
 
@@ -784,6 +786,9 @@ static size_t on_xfer_body(char *data, size_t size, size_t nmemb, void *payload)
 		return 0;
 	}
 	x->have += len;
+	/* writeback as the data comes: the fdatasync at the end waits for
+	 * the last few megabytes, not for the whole blob */
+	ferry_fs_start_writeback(x->fd, &x->flushed, x->have);
 	report(x->ctx, 0);
 	return len;
 }
