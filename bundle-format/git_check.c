@@ -429,7 +429,13 @@ const char *ferry_git_check_commit(const void *data, size_t len, char *tree_hex)
 
 const char *ferry_git_check_tag(const void *data, size_t len)
 {
-	const char *p = data, *end = p + len, *nl, *why;
+	return ferry_git_check_tag_target(data, len, NULL, NULL);
+}
+
+const char *ferry_git_check_tag_target(const void *data, size_t len, char *target_hex,
+				       char *target_type)
+{
+	const char *p = data, *end = p + len, *nl, *why, *object, *type;
 
 	if ((why = check_header(p, len)))
 		return why;
@@ -438,6 +444,7 @@ const char *ferry_git_check_tag(const void *data, size_t len)
 	p += 7;
 	if (!hex_id(p, end, '\n'))
 		return "bad object id";
+	object = p;
 	p += FERRY_GIT_HEXSZ + 1;
 	if (!starts(p, end, "type "))
 		return "missing type";
@@ -447,6 +454,7 @@ const char *ferry_git_check_tag(const void *data, size_t len)
 	if (!((nl - p == 6 && !memcmp(p, "commit", 6)) || (nl - p == 4 && !memcmp(p, "tree", 4)) ||
 	      (nl - p == 4 && !memcmp(p, "blob", 4)) || (nl - p == 3 && !memcmp(p, "tag", 3))))
 		return "bad type";
+	type = p;
 	p = nl + 1;
 	if (!starts(p, end, "tag "))
 		return "missing tag name";
@@ -458,6 +466,16 @@ const char *ferry_git_check_tag(const void *data, size_t len)
 		p += 7;
 		if ((why = check_ident(&p, end)))
 			return why;
+	}
+	if (target_hex) {
+		memcpy(target_hex, object, FERRY_GIT_HEXSZ);
+		target_hex[FERRY_GIT_HEXSZ] = '\0';
+	}
+	if (target_type) {
+		size_t n = (size_t)((const char *)memchr(type, '\n', 7) - type);
+
+		memcpy(target_type, type, n);
+		target_type[n] = '\0';
 	}
 	return NULL;
 }

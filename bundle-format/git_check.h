@@ -75,6 +75,13 @@ int ferry_git_is_gitattributes(const char *name);
 const char *ferry_git_check_commit(const void *data, size_t len, char *tree_hex);
 /** Check a raw annotated tag: object, type, tag lines, optional tagger. */
 const char *ferry_git_check_tag(const void *data, size_t len);
+/**
+ * ferry_git_check_tag(), and on success the tag's target: its id (hex, 40
+ * digits + NUL) in `target_hex` and its type ("commit", "tree", "blob" or
+ * "tag" + NUL, 7 bytes at most) in `target_type`, each when not NULL.
+ */
+const char *ferry_git_check_tag_target(const void *data, size_t len, char *target_hex,
+				       char *target_type);
 
 /** Check one .gitmodules value: submodule `name` and, for key "url",
  *  "path" or "update", its value. */

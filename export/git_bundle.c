@@ -31,79 +31,18 @@
 #include "git_cmd.h"
 #include "git_error.h"
 #include "git_header.h"
+#include "oidmap.h"
 #include "banned.h"
 
 #define F_KNOWN 1u    /* the receiver holds it */
 #define F_CHECKED 2u  /* new to the receiver, checked */
-
-/* ---- object id map ---------------------------------------------------- */
-
-typedef struct {
-	git_oid id;
-	unsigned flags;
-	int used;
-} obj_slot;
-
-typedef struct {
-	obj_slot *slots;
-	size_t cap, n;
-} obj_map;
-
-static size_t slot_of(const obj_map *m, const git_oid *id)
-{
-	uint64_t h;
-	size_t i;
-
-	memcpy(&h, id->id, sizeof(h));
-	for (i = (size_t)h & (m->cap - 1);; i = (i + 1) & (m->cap - 1))
-		if (!m->slots[i].used || git_oid_equal(&m->slots[i].id, id))
-			return i;
-}
-
-static obj_slot *map_get(const obj_map *m, const git_oid *id)
-{
-	size_t i;
-
-	if (!m->cap)
-		return NULL;
-	i = slot_of(m, id);
-	return m->slots[i].used ? &m->slots[i] : NULL;
-}
-
-static int map_add(obj_slot **out, obj_map *m, const git_oid *id)
-{
-	size_t i;
-
-	if ((m->n + 1) * 2 > m->cap) {
-		obj_map grown = { NULL, m->cap ? m->cap * 2 : 4096, 0 };
-
-		if (!(grown.slots = calloc(grown.cap, sizeof(*grown.slots))))
-			return ferry_error_oom();
-		for (i = 0; i < m->cap; i++)
-			if (m->slots[i].used) {
-				grown.slots[slot_of(&grown, &m->slots[i].id)] = m->slots[i];
-				grown.n++;
-			}
-		free(m->slots);
-		*m = grown;
-	}
-	i = slot_of(m, id);
-	if (!m->slots[i].used) {
-		memset(&m->slots[i], 0, sizeof(m->slots[i]));
-		git_oid_cpy(&m->slots[i].id, id);
-		m->slots[i].used = 1;
-		m->n++;
-	}
-	*out = &m->slots[i];
-	return 0;
-}
 
 /* ---- the check walk ------------------------------------------------------ */
 
 typedef struct {
 	const ferry_git__bundle_spec *spec;
 	git_odb *odb;
-	obj_map map;
+	ferry_oidmap map;
 	ferry_buf path;      /* current tree path, for messages */
 	unsigned tree_depth;
 	int root_gitmodules; /* the root tree just walked has a .gitmodules file */
@@ -139,10 +78,10 @@ static int reject(pack_ctx *c, const char *kind, const git_oid *id, const char *
 /* Record a checked object: the pack will carry it. */
 static int checked(pack_ctx *c, const git_oid *id)
 {
-	obj_slot *slot;
+	ferry_oidmap_slot *slot;
 	int error;
 
-	if ((error = map_add(&slot, &c->map, id)) < 0)
+	if ((error = ferry_oidmap_add(&slot, &c->map, id)) < 0)
 		return error;
 	slot->flags |= F_CHECKED;
 	return 0;
@@ -150,7 +89,7 @@ static int checked(pack_ctx *c, const git_oid *id)
 
 static int is_done(pack_ctx *c, const git_oid *id)
 {
-	obj_slot *s = map_get(&c->map, id);
+	ferry_oidmap_slot *s = ferry_oidmap_get(&c->map, id);
 
 	return s && (s->flags & (F_KNOWN | F_CHECKED));
 }
@@ -167,13 +106,13 @@ typedef struct {
 static int mark_known_tree(pack_ctx *c, const git_oid *tree, unsigned depth)
 {
 	git_odb_object *obj = NULL;
-	obj_slot *s;
+	ferry_oidmap_slot *s;
 	known_walk w = { c, depth };
 	int error;
 
 	if (is_done(c, tree))
 		return 0;
-	if ((error = map_add(&s, &c->map, tree)) < 0)
+	if ((error = ferry_oidmap_add(&s, &c->map, tree)) < 0)
 		return error;
 	s->flags |= F_KNOWN;
 	if (depth > FERRY_GIT_MAX_TREE_DEPTH || git_odb_read(&obj, c->odb, tree) < 0) {
@@ -607,7 +546,7 @@ int ferry_git__bundle_write(ferry_git__bundle_result *out,
 	ferry_buf input = FERRY_BUF_INIT;
 	unsigned char hdr[12];
 	pack_ctx c;
-	obj_slot *s;
+	ferry_oidmap_slot *s;
 	FILE *f = NULL;
 	long start;
 	size_t i;
@@ -635,7 +574,7 @@ int ferry_git__bundle_write(ferry_git__bundle_result *out,
 	for (i = 0; i < spec->nprereqs; i++) {
 		git_oid tree;
 
-		if ((error = map_add(&s, &c.map, &spec->prereqs[i])) < 0)
+		if ((error = ferry_oidmap_add(&s, &c.map, &spec->prereqs[i])) < 0)
 			goto done;
 		s->flags |= F_KNOWN;
 		if ((error = commit_tree(&tree, &c, &spec->prereqs[i])) < 0 ||
@@ -643,7 +582,7 @@ int ferry_git__bundle_write(ferry_git__bundle_result *out,
 			goto done;
 	}
 	for (i = 0; i < spec->nknown; i++) {
-		if ((error = map_add(&s, &c.map, &spec->known[i])) < 0)
+		if ((error = ferry_oidmap_add(&s, &c.map, &spec->known[i])) < 0)
 			goto done;
 		s->flags |= F_KNOWN;
 	}
@@ -678,7 +617,7 @@ done:
 		if (error < 0)
 			memset(out, 0, sizeof(*out));
 	}
-	free(c.map.slots);
+	ferry_oidmap_dispose(&c.map);
 	ferry_buf_dispose(&c.path);
 	ferry_buf_dispose(&input);
 	git_odb_free(c.odb);

@@ -24,6 +24,7 @@
 #include "git_cmd.h"
 #include "git_header.h"
 #include "git_pack.h"
+#include "oidmap.h"
 #include "git_store.h"
 #include "banned.h"
 
@@ -115,65 +116,82 @@ static int indexer_fail(const char *repo)
 }
 
 /*
- * Index the pack that starts at `offset` of `bundle_file` into `pack_dir`
- * with libgit2's indexer. Each chunk is first checked by the size scanner
- * (git_pack.h), so an object above the limits is refused before the
- * indexer has seen it, and nothing the indexer builds can exceed them.
+ * Read the pack that starts at `offset` of `bundle_file` in 1 MiB chunks,
+ * each checked by the size scanner (git_pack.h) before `put` sees it, so an
+ * object above the limits is refused before an indexer has seen it, and
+ * nothing an indexer builds can exceed them. `put` returns 0 to go on, a
+ * negative error to stop with it, or 1 to stop reading (its consumer
+ * ended; the caller learns why from it).
  */
-static int index_pack_libgit2(git_odb *odb, const char *pack_dir, const char *bundle_file,
-			      uint64_t offset, const char *repo,
-			      const ferry_git_pack_limits *limits)
+static int stream_pack(const char *bundle_file, uint64_t offset, const char *repo,
+		       const ferry_git_pack_limits *limits,
+		       int (*put)(void *arg, const void *buf, size_t len), void *arg)
 {
-	git_indexer_options opts;
-	git_indexer_progress stats;
-	git_indexer *idx = NULL;
 	ferry_git_pack_scan *scan = NULL;
 	unsigned char *buf = malloc(1 << 20);
 	int fd = -1, error = 0;
-	ssize_t n;
+	ssize_t n = 0;
 
 	if (!buf)
 		return ferry_error_oom();
-	git_indexer_options_init(&opts, GIT_INDEXER_OPTIONS_VERSION);
-	set_pack_bounds();
-	/* (libgit2's own "verify" leaks in 1.5; check_complete walks instead) */
 	if ((error = ferry_git_pack_scan_new(&scan, limits)) < 0)
 		goto done;
 	if ((fd = open(bundle_file, O_RDONLY | O_CLOEXEC)) < 0) {
 		error = ferry_error_set_errno(FERRY_EIO, "cannot open '%s'", bundle_file);
 		goto done;
 	}
-	if (git_indexer_new(&idx, pack_dir, 0, odb, &opts) < 0) {
-		error = git_fail("cannot start the pack indexer", repo);
-		goto done;
-	}
-	while ((n = pread(fd, buf, 1 << 20, (off_t)offset)) > 0) {
-		if ((error = ferry_git_pack_scan_feed(scan, buf, (size_t)n)) < 0) {
+	while (!error && (n = pread(fd, buf, 1 << 20, (off_t)offset)) > 0) {
+		if ((error = ferry_git_pack_scan_feed(scan, buf, (size_t)n)) < 0)
 			error = ferry_error_wrap(error, "repository '%s'", repo);
-			goto done;
-		}
-		if (git_indexer_append(idx, buf, (size_t)n, &stats) < 0) {
-			error = indexer_fail(repo);
-			goto done;
-		}
+		else
+			error = put(arg, buf, (size_t)n);
 		offset += (uint64_t)n;
 	}
-	if (n < 0) {
+	if (error > 0)
+		error = 0;
+	else if (!error && n < 0)
 		error = ferry_error_set_errno(FERRY_EIO, "cannot read '%s'", bundle_file);
-		goto done;
-	}
-	if ((error = ferry_git_pack_scan_finish(scan)) < 0) {
+	else if (!error && (error = ferry_git_pack_scan_finish(scan)) < 0)
 		error = ferry_error_wrap(error, "repository '%s'", repo);
-		goto done;
-	}
-	if (git_indexer_commit(idx, &stats) < 0)
-		error = indexer_fail(repo);
 done:
 	ferry_git_pack_scan_free(scan);
-	git_indexer_free(idx);
 	if (fd >= 0)
 		close(fd);
 	free(buf);
+	return error;
+}
+
+typedef struct {
+	git_indexer *idx;
+	git_indexer_progress stats;
+	const char *repo;
+} libgit2_sink;
+
+static int put_libgit2(void *arg, const void *buf, size_t len)
+{
+	libgit2_sink *k = arg;
+
+	return git_indexer_append(k->idx, buf, len, &k->stats) < 0 ? indexer_fail(k->repo) : 0;
+}
+
+/* Index the pack into `pack_dir` with libgit2's indexer. */
+static int index_pack_libgit2(git_odb *odb, const char *pack_dir, const char *bundle_file,
+			      uint64_t offset, const char *repo,
+			      const ferry_git_pack_limits *limits)
+{
+	git_indexer_options opts;
+	libgit2_sink k = { NULL, { 0 }, repo };
+	int error;
+
+	git_indexer_options_init(&opts, GIT_INDEXER_OPTIONS_VERSION);
+	set_pack_bounds();
+	/* (libgit2's own "verify" leaks in 1.5; check_complete walks instead) */
+	if (git_indexer_new(&k.idx, pack_dir, 0, odb, &opts) < 0)
+		return git_fail("cannot start the pack indexer", repo);
+	if ((error = stream_pack(bundle_file, offset, repo, limits, put_libgit2, &k)) == 0 &&
+	    git_indexer_commit(k.idx, &k.stats) < 0)
+		error = indexer_fail(repo);
+	git_indexer_free(k.idx);
 	return error;
 }
 
@@ -237,57 +255,29 @@ static int sync_files(const char *dir)
  * pack from a failing system); another error from the scanner or the
  * bundle file.
  */
+static int put_git(void *arg, const void *buf, size_t len)
+{
+	/* git stopped reading: its exit status says why */
+	return ferry_git_write(arg, buf, len) < 0 ? 1 : 0;
+}
+
 static int index_pack_git(const char *qpath, const char *pack_dir, const char *bundle_file,
 			  uint64_t offset, const char *repo, const ferry_git_pack_limits *limits)
 {
 	const char *const argv[] = { "git", "--git-dir", qpath, "index-pack", "--stdin",
 				     "--fix-thin", NULL };
-	ferry_git_pack_scan *scan = NULL;
 	ferry_git_child git;
-	unsigned char *buf = malloc(1 << 20);
-	int fd = -1, error = 0, started = 0;
-	ssize_t n;
+	int error;
 
-	if (!buf)
-		return ferry_error_oom();
-	if ((error = ferry_git_pack_scan_new(&scan, limits)) < 0)
-		goto done;
-	if ((fd = open(bundle_file, O_RDONLY | O_CLOEXEC)) < 0) {
-		error = ferry_error_set_errno(FERRY_EIO, "cannot open '%s'", bundle_file);
-		goto done;
-	}
 	if ((error = ferry_git_start_fed(&git, argv, -1, FERRY_GIT_NO_CONFIG)) < 0)
-		goto done;
-	started = 1;
-	while ((n = pread(fd, buf, 1 << 20, (off_t)offset)) > 0) {
-		if ((error = ferry_git_pack_scan_feed(scan, buf, (size_t)n)) < 0) {
-			error = ferry_error_wrap(error, "repository '%s'", repo);
-			goto done;
-		}
-		if (ferry_git_write(&git, buf, (size_t)n) < 0)
-			break;   /* git stopped: its exit status says why */
-		offset += (uint64_t)n;
-	}
-	if (n < 0) {
-		error = ferry_error_set_errno(FERRY_EIO, "cannot read '%s'", bundle_file);
-		goto done;
-	}
-	if (n == 0 && (error = ferry_git_pack_scan_finish(scan)) < 0) {
-		error = ferry_error_wrap(error, "repository '%s'", repo);
-		goto done;
-	}
-	started = 0;
-	if ((error = ferry_git_finish(&git)) < 0)
-		goto done;
-	error = sync_files(pack_dir);
-done:
-	if (started)
+		return error;
+	if ((error = stream_pack(bundle_file, offset, repo, limits, put_git, &git)) < 0) {
 		ferry_git_abort(&git);
-	ferry_git_pack_scan_free(scan);
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return error;
+		return error;
+	}
+	if ((error = ferry_git_finish(&git)) < 0)
+		return error;
+	return sync_files(pack_dir);
 }
 
 /*
@@ -320,68 +310,6 @@ static int index_pack(git_odb *odb, const char *qpath, const char *pack_dir,
 	return error;
 }
 
-/*
- * A set of object ids, for objects already checked: open addressing with
- * linear probing over one array, the null id marking a free slot (the null
- * id is never stored: it names no object, and reading it fails).
- */
-typedef struct {
-	git_oid *slot;
-	size_t cap, n;        /* cap: 0 or a power of two */
-} oid_set;
-
-static int oid_null(const git_oid *oid)
-{
-	uint64_t a, b;
-	uint32_t c;
-
-	memcpy(&a, oid->id, 8);
-	memcpy(&b, oid->id + 8, 8);
-	memcpy(&c, oid->id + 16, 4);
-	return !(a | b | c);
-}
-
-static size_t oid_slot(const oid_set *s, const git_oid *oid)
-{
-	uint64_t h;
-
-	memcpy(&h, oid->id, sizeof(h));   /* object ids are uniform */
-	return (size_t)h & (s->cap - 1);
-}
-
-static int oid_set_add(oid_set *s, const git_oid *oid)   /* 1 added, 0 present */
-{
-	uint64_t key;
-	size_t i;
-
-	if (oid_null(oid))
-		return 1;
-	if ((s->n + 1) * 4 > s->cap * 3) {
-		oid_set bigger = { NULL, s->cap ? s->cap * 2 : 1024, 0 };
-
-		if (!(bigger.slot = calloc(bigger.cap, sizeof(git_oid))))
-			return -1;
-		for (i = 0; i < s->cap; i++)
-			if (!oid_null(&s->slot[i]))
-				oid_set_add(&bigger, &s->slot[i]);
-		free(s->slot);
-		*s = bigger;
-	}
-	memcpy(&key, oid->id, sizeof(key));
-	for (i = oid_slot(s, oid);; i = (i + 1) & (s->cap - 1)) {
-		uint64_t head;
-
-		memcpy(&head, s->slot[i].id, sizeof(head));
-		if (head == key && !memcmp(s->slot[i].id + 8, oid->id + 8, GIT_OID_RAWSZ - 8))
-			return 0;
-		if (!head && oid_null(&s->slot[i]))
-			break;
-	}
-	s->slot[i] = *oid;
-	s->n++;
-	return 1;
-}
-
 typedef struct {
 	git_oid *v;
 	size_t n, cap;
@@ -408,8 +336,8 @@ static int oid_push(oid_stack *s, const git_oid *oid)
  */
 typedef struct {
 	git_odb *odb;         /* the quarantine's: new objects and the store's */
-	oid_set trees_seen;   /* trees checked or on the list */
-	oid_set files_seen;   /* files found present */
+	ferry_oidmap trees_seen;   /* trees checked or on the list */
+	ferry_oidmap files_seen;   /* files found present */
 	const char *repo;
 	oid_stack trees;      /* trees found and not yet checked */
 	int error;
@@ -432,34 +360,6 @@ static int missing(tree_check *t, const git_oid *oid, git_object_t type)
 /* Trees go on the list (each once), files are looked up (each once). */
 static int check_entry(const ferry_git_tree_entry *e, void *payload);
 
-/* The object and type lines of a tag that passed ferry_git_check_tag. NULL,
- * or why the target cannot be taken. */
-static const char *tag_target(git_oid *oid, git_object_t *type, const void *data, size_t len)
-{
-	static const struct {
-		const char *name;
-		git_object_t type;
-	} types[] = { { "commit", GIT_OBJECT_COMMIT }, { "tree", GIT_OBJECT_TREE },
-		      { "blob", GIT_OBJECT_BLOB }, { "tag", GIT_OBJECT_TAG } };
-	const char *p = data, *end = p + len, *nl;
-	size_t i;
-
-	if (len < 7 + GIT_OID_HEXSZ + 1 || memcmp(p, "object ", 7) ||
-	    git_oid_fromstrn(oid, p + 7, GIT_OID_HEXSZ) < 0 || p[7 + GIT_OID_HEXSZ] != '\n')
-		return "its object line is malformed";
-	p += 7 + GIT_OID_HEXSZ + 1;
-	if (end - p < 5 || memcmp(p, "type ", 5) || !(nl = memchr(p, '\n', (size_t)(end - p))))
-		return "its type line is malformed";
-	p += 5;
-	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if ((size_t)(nl - p) == strlen(types[i].name) &&
-		    !memcmp(p, types[i].name, (size_t)(nl - p))) {
-			*type = types[i].type;
-			return NULL;
-		}
-	return "its type is not one git knows";
-}
-
 /*
  * The checks the exporter applies (git_check.h), applied again to each new
  * commit, tag and tree and to each .gitmodules and .gitattributes file:
@@ -472,7 +372,7 @@ static int check_object(tree_check *t, const git_oid *oid, git_object_t type,
 			const char *name, unsigned mode, git_oid *target,
 			git_object_t *target_type)
 {
-	char hex[GIT_OID_HEXSZ + 1], buf[256], tree_hex[GIT_OID_HEXSZ + 1];
+	char hex[GIT_OID_HEXSZ + 1], buf[256], id_hex[GIT_OID_HEXSZ + 1], type_name[8];
 	git_odb_object *obj = NULL;
 	const char *why = NULL, *entry = NULL;
 	const void *data;
@@ -486,12 +386,14 @@ static int check_object(tree_check *t, const git_oid *oid, git_object_t type,
 	if (git_odb_object_type(obj) != type) {
 		why = "it is not of the type that names it";
 	} else if (type == GIT_OBJECT_COMMIT) {
-		if (!(why = ferry_git_check_commit(data, len, tree_hex)) && target &&
-		    git_oid_fromstr(target, tree_hex) < 0)
+		if (!(why = ferry_git_check_commit(data, len, id_hex)) && target &&
+		    git_oid_fromstr(target, id_hex) < 0)
 			why = "its tree id is malformed";
 	} else if (type == GIT_OBJECT_TAG) {
-		if (!(why = ferry_git_check_tag(data, len)) && target)
-			why = tag_target(target, target_type, data, len);
+		if (!(why = ferry_git_check_tag_target(data, len, id_hex, type_name)) && target &&
+		    (git_oid_fromstr(target, id_hex) < 0 ||
+		     (*target_type = git_object_string2type(type_name)) == GIT_OBJECT_INVALID))
+			why = "its target is malformed";
 	} else if (type == GIT_OBJECT_TREE) {
 		rc = ferry_git_tree_walk(data, len, &why, &entry, check_entry, t);
 		if (rc && !why)
@@ -519,8 +421,8 @@ static int check_entry(const ferry_git_tree_entry *e, void *payload)
 		return 0;   /* gitlinks name commits of other repositories */
 	git_oid_fromraw(&oid, e->id);
 	if (e->mode == FERRY_GIT_MODE_TREE) {
-		if ((added = oid_set_add(&t->trees_seen, &oid)) < 0)
-			return t->error = ferry_error_oom();
+		if ((added = ferry_oidmap_add(NULL, &t->trees_seen, &oid)) < 0)
+			return t->error = added;
 		if (!added)
 			return 0;   /* checked already, or on the list */
 		return t->error = oid_push(&t->trees, &oid);
@@ -529,8 +431,8 @@ static int check_entry(const ferry_git_tree_entry *e, void *payload)
 	 * another file named again (here or in another tree) was found already */
 	special = ferry_git_is_gitmodules(e->name) || ferry_git_is_gitattributes(e->name);
 	if (!special) {
-		if ((added = oid_set_add(&t->files_seen, &oid)) < 0)
-			return t->error = ferry_error_oom();
+		if ((added = ferry_oidmap_add(NULL, &t->files_seen, &oid)) < 0)
+			return t->error = added;
 		if (!added)
 			return 0;
 		if (!git_odb_exists(t->odb, &oid))
@@ -547,8 +449,8 @@ static int check_tree(tree_check *t, const git_oid *oid)
 	git_oid id;
 	int error, added;
 
-	if ((added = oid_set_add(&t->trees_seen, oid)) <= 0)
-		return added < 0 ? ferry_error_oom() : 0;
+	if ((added = ferry_oidmap_add(NULL, &t->trees_seen, oid)) <= 0)
+		return added;
 	t->trees.n = 0;
 	id = *oid;
 	for (;;) {
@@ -657,8 +559,8 @@ static int check_complete(git_repository *repo, const ferry_git_repo *r,
 					"repository '%s': history is incomplete: %s", r->name,
 					git_error_last() ? git_error_last()->message : "");
 done:
-	free(tc.trees_seen.slot);
-	free(tc.files_seen.slot);
+	ferry_oidmap_dispose(&tc.trees_seen);
+	ferry_oidmap_dispose(&tc.files_seen);
 	free(tc.trees.v);
 	git_odb_free(odb);
 	git_revwalk_free(walk);
@@ -1128,7 +1030,7 @@ typedef struct {
 	git_repository *git;
 	git_odb *odb;
 	git_revwalk *walk;
-	oid_set seen;
+	ferry_oidmap seen;
 	const char *referrer;  /* what the object being checked is reached from */
 	int error;             /* a failure of the check itself */
 } git_fsck;
@@ -1180,7 +1082,7 @@ static int fsck_entry(const char *root, const git_tree_entry *e, void *payload)
 	(void)root;
 	switch (git_tree_entry_type(e)) {
 	case GIT_OBJECT_TREE: {
-		int added = oid_set_add(&g->seen, oid);
+		int added = ferry_oidmap_add(NULL, &g->seen, oid);
 
 		if (added < 0) {
 			g->error = ferry_error_oom();
@@ -1284,7 +1186,7 @@ static int fsck_history(git_fsck *g)
 			git_oid_tostr(hex, sizeof(hex), git_commit_tree_id(c));
 			error = git_fault(g, FERRY_FSCK_MISSING, FERRY_FSCK_GIT_OBJECT, hex,
 					  "a tree is missing", who);
-		} else if (oid_set_add(&g->seen, git_tree_id(t)) > 0) {
+		} else if (ferry_oidmap_add(NULL, &g->seen, git_tree_id(t)) > 0) {
 			g->referrer = who;
 			if (git_tree_walk(t, GIT_TREEWALK_PRE, fsck_entry, g) < 0 && !g->error)
 				error = git_fault(g, FERRY_FSCK_INVALID, FERRY_FSCK_REPOSITORY,
@@ -1339,7 +1241,7 @@ int ferry_git_fsck(ferry_fsck_report *r, ferry_store *st, const char *repo, void
 		goto done;
 	error = fsck_history(&g);
 done:
-	free(g.seen.slot);
+	ferry_oidmap_dispose(&g.seen);
 	git_revwalk_free(g.walk);
 	git_odb_free(g.odb);
 	git_repository_free(g.git);

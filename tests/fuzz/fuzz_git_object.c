@@ -28,14 +28,16 @@ static int entry(const ferry_git_tree_entry *e, void *payload)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char tree_hex[FERRY_GIT_HEXSZ + 1];
+	char tree_hex[FERRY_GIT_HEXSZ + 1], type[8];
 	const char *why = NULL, *name = NULL;
 	size_t n = 0;
 	char *s;
 
 	if (!ferry_git_check_commit(data, size, tree_hex) && strlen(tree_hex) != FERRY_GIT_HEXSZ)
 		__builtin_trap();
-	(void)ferry_git_check_tag(data, size);
+	if (!ferry_git_check_tag_target(data, size, tree_hex, type) &&
+	    (strlen(tree_hex) != FERRY_GIT_HEXSZ || strlen(type) < 3 || strlen(type) > 6))
+		__builtin_trap();
 	if (ferry_git_tree_walk(data, size, &why, &name, entry, &n) == 1 && !why)
 		__builtin_trap();
 	(void)ferry_git_tree_parse(data, size, entry, &n);

@@ -150,6 +150,15 @@ static void test_bundle_git_check__commits_and_tags(void **state)
 						"type bogus\ntag v1\n\n", 69),
 			    "bad type");
 	assert_string_equal(ferry_git_check_tag("type commit\n\n", 13), "missing object");
+	{
+		const char tag[] = "object 0123456789012345678901234567890123456789\n"
+				   "type tree\ntag v1\n\nmsg\n";
+		char hex[FERRY_GIT_HEXSZ + 1], type[8];
+
+		assert_null(ferry_git_check_tag_target(tag, sizeof(tag) - 1, hex, type));
+		assert_string_equal(hex, "0123456789012345678901234567890123456789");
+		assert_string_equal(type, "tree");
+	}
 }
 
 typedef struct {
