@@ -434,16 +434,9 @@ static int reconcile(int argc, char **argv, cli_args *parent)
 		rc_exit = FERRY_EXIT_FAILURE;
 		goto done;
 	}
-	if (audit) {
-		if (!strcmp(audit, "-")) {
-			ro.audit_stream = stdout;
-		} else if (!(audit_file = fopen(audit, "a"))) {
-			fprintf(stderr, "ferry reconcile: cannot open '%s'\n", audit);
-			rc_exit = FERRY_EXIT_FAILURE;
-			goto done;
-		} else {
-			ro.audit_stream = audit_file;
-		}
+	if (audit && !(ro.audit_stream = audit_file = cli_open_log("reconcile", audit))) {
+		rc_exit = FERRY_EXIT_FAILURE;
+		goto done;
 	}
 	ro.store = store ? store : cfg->store ? cfg->store : cli_store_path(NULL);
 	ro.out = stdout;
@@ -546,7 +539,6 @@ done:
 	ferry_buf_dispose(&out);
 	ferry_reconciler_free(rc);
 	ferry_reconcile_config_free(cfg);
-	if (audit_file)
-		fclose(audit_file);
+	cli_close_log(audit_file);
 	return rc_exit;
 }
