@@ -117,8 +117,8 @@ DAEMON=$!
 at_exit 'kill $DAEMON 2>/dev/null; wait $DAEMON 2>/dev/null'
 for _ in $(seq 1 100); do [ -S "$T/store/reconcile/control.sock" ] && break; sleep 0.1; done
 [ -S "$T/store/reconcile/control.sock" ] || { cat "$T/daemon.log" >&2; fail "the daemon did not start"; }
-[ "$(stat -c '%a %G' "$T/store/reconcile/control.sock")" = "660 $(id -gn)" ] &&
-	[ "$(stat -c '%a %G' "$T/store/reconcile")" = "710 $(id -gn)" ] ||
+[ "$(stat -c '%a %G' "$T/store/reconcile/control.sock")" = "660 $CONTROL_GROUP" ] &&
+	[ "$(stat -c '%a %G' "$T/store/reconcile")" = "710 $CONTROL_GROUP" ] ||
 	fail "control-group: $(stat -c '%n %a %G' "$T/store/reconcile" "$T/store/reconcile/control.sock")"
 [ "$(act prod sync -H "Origin: $U" -d "csrf=$OTOKEN" --data-urlencode 'reason=CHG-1234 approved by CAB' \
 	-d confirm=yes)" = 200 ] || { cat "$T/body" >&2; fail "otto's sync of prod"; }

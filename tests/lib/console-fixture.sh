@@ -47,10 +47,19 @@ console_site() {
 	# the stacks
 	AUDIT=$T/audit.jsonl
 	: >"$AUDIT"
+	# the control socket's group: one other than our own where we may give
+	# it (root: any; others: a supplementary group), so that its owner
+	# shows the config at work
+	CONTROL_GROUP=$(id -gn)
+	if [ "$(id -u)" = 0 ] && getent group nogroup >/dev/null; then
+		CONTROL_GROUP=nogroup
+	else
+		for g in $(id -Gn); do [ "$g" = "$CONTROL_GROUP" ] || { CONTROL_GROUP=$g; break; }; done
+	fi
 	cat >"$T/r.yaml" <<YAML
 store: $T/store
 audit-log: $AUDIT
-control-group: $(id -gn)
+control-group: $CONTROL_GROUP
 kubernetes: {dry-run: true}
 stacks:
   - {name: web, source: {git: deploy, branch: main, path: app}, target: kubernetes, policy: {interval: 1h}}

@@ -164,6 +164,8 @@ static void test_console_session__throttle_table_is_bounded(void **state)
 	for (i = 0; i < 3; i++)
 		ferry_sessions_login_attempt(&wait, s, "10.9.9.9", "otto", 1001);
 	assert_false(ferry_sessions_login_attempt(&wait, s, "10.9.9.9", "otto", 1002));
+	/* the address was counted too: another name from it waits as well */
+	assert_false(ferry_sessions_login_attempt(&wait, s, "10.9.9.9", "vera", 1002));
 	ferry_sessions_free(s);
 }
 
