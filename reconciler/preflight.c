@@ -28,6 +28,7 @@
 #include "oci.h"
 #include "reconcile.h"
 #include "reference.h"
+#include "util.h"
 #include "banned.h"
 
 const char *ferry_preflight_status_name(ferry_preflight_status s)
@@ -312,6 +313,23 @@ int ferry_preflight_message(ferry_buf *out, const ferry_preflight *p, const char
 	return error;
 }
 
+/* A string that came from outside (the rendered manifests) as JSON text:
+ * escaped, so that control bytes or invalid UTF-8 cannot fail the document;
+ * null for NULL, NULL when out of memory. */
+static json_t *outside_text(const char *s)
+{
+	char *e;
+	json_t *j;
+
+	if (!s)
+		return json_null();
+	if (!(e = ferry_escape_dup(s)))
+		return NULL;
+	j = json_string(e);
+	free(e);
+	return j;
+}
+
 json_t *ferry_preflight_json(const ferry_preflight *p, const char *stack,
 			     const ferry_revision *rev)
 {
@@ -324,9 +342,10 @@ json_t *ferry_preflight_json(const ferry_preflight *p, const char *stack,
 		const ferry_preflight_image *img = &p->images[i];
 
 		if (json_array_append_new(images, json_pack(
-				"{s:s,s:s,s:s,s:s?,s:s?}", "image", img->image, "where", img->where,
-				"status", ferry_preflight_status_name(img->status), "place",
-				img->place, "why", img->why)) < 0) {
+				"{s:o,s:o,s:s,s:o,s:o}", "image", outside_text(img->image),
+				"where", outside_text(img->where),
+				"status", ferry_preflight_status_name(img->status),
+				"place", outside_text(img->place), "why", outside_text(img->why))) < 0) {
 			json_decref(images);
 			return NULL;
 		}

@@ -165,6 +165,14 @@ static void test_reconciler_preflight__store_and_hosts(void **state)
 	assert_string_equal(json_string_value(json_object_get(
 		json_array_get(json_object_get(o, "images"), 6), "status")), "unchecked");
 	json_decref(o);
+	/* a workload named with bytes that are not UTF-8 (from a manifest):
+	 * escaped, the document still made */
+	free(pf.images[0].where);
+	pf.images[0].where = strdup("app.yaml: Deployment/\xff\x1b[2K");
+	assert_non_null(o = ferry_preflight_json(&pf, "web", &rev));
+	assert_null(strchr(json_string_value(json_object_get(
+		json_array_get(json_object_get(o, "images"), 0), "where")), '\x1b'));
+	json_decref(o);
 
 	ferry_revision_dispose(&rev);
 	ferry_buf_dispose(&msg);
