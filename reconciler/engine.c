@@ -1652,6 +1652,16 @@ static int control_group(long *out, ferry_reconciler *rc)
  * are at most 1 MiB). */
 #define PLAN_REPLY_DIFF_MAX (768u << 10)
 
+/*
+ * What the next sync of `stack` would change: the check of
+ * ferry_reconciler_check (`out`, `rev`), and into `diff` the unified diff
+ * (diff -u) from the manifests last applied (none: an empty file) to the
+ * ones rendered now; empty when they are the same. Errors: those of
+ * ferry_reconciler_check, FERRY_ENOTFOUND when diff(1) is not installed.
+ */
+static int plan_diff(ferry_buf *diff, ferry_preflight *out, ferry_revision *rev,
+		     ferry_reconciler *rc, const ferry_stack *stack);
+
 int ferry_reconciler_plan_json(json_t **out, ferry_reconciler *rc, const ferry_stack *stack,
 			       size_t max_diff)
 {
@@ -1659,32 +1669,37 @@ int ferry_reconciler_plan_json(json_t **out, ferry_reconciler *rc, const ferry_s
 	ferry_preflight pf;
 	ferry_revision rev;
 	json_t *lines = NULL, *pre = NULL;
-	size_t at = 0;
+	size_t at = 0, sent = 0;
 	int error, truncated = 0;
 
 	*out = NULL;
 	memset(&pf, 0, sizeof(pf));
 	memset(&rev, 0, sizeof(rev));
-	if ((error = ferry_reconciler_plan(&diff, &pf, &rev, rc, stack)) < 0)
+	if ((error = plan_diff(&diff, &pf, &rev, rc, stack)) < 0)
 		goto done;
 	if (!(lines = json_array()) || !(pre = ferry_preflight_json(&pf, stack->name, &rev))) {
 		error = ferry_error_oom();
 		goto done;
 	}
+	/* `max_diff` counts the escaped text, which is what the answer carries */
 	while (at < diff.size && !error) {
 		const char *nl = memchr(diff.ptr + at, '\n', diff.size - at);
 		size_t len = nl ? (size_t)(nl - (diff.ptr + at)) : diff.size - at;
-		char *line, *esc = NULL;
+		size_t need = ferry_escape_bytes(NULL, 0, diff.ptr + at, len);
+		char *esc;
 
-		if (at + len > max_diff) {
+		if (sent + need > max_diff) {
 			truncated = 1;
 			break;
 		}
-		line = strndup(diff.ptr + at, len);
-		esc = line ? ferry_escape_dup(line) : NULL;
-		error = esc ? ferry_json_append(lines, json_string(esc)) : ferry_error_oom();
+		if (!(esc = malloc(need + 1))) {
+			error = ferry_error_oom();
+			break;
+		}
+		ferry_escape_bytes(esc, need + 1, diff.ptr + at, len);
+		error = ferry_json_append(lines, json_string(esc));
 		free(esc);
-		free(line);
+		sent += need + 1;
 		at += len + 1;
 	}
 	if (!error && !(*out = json_pack("{s:O,s:O,s:b}", "preflight", pre, "diff", lines,
@@ -2002,8 +2017,8 @@ int ferry_reconciler_check(ferry_preflight *out, ferry_revision *rev, ferry_reco
 	return check_render(out, rev, NULL, NULL, rc, stack);
 }
 
-int ferry_reconciler_plan(ferry_buf *diff, ferry_preflight *out, ferry_revision *rev,
-			  ferry_reconciler *rc, const ferry_stack *stack)
+static int plan_diff(ferry_buf *diff, ferry_preflight *out, ferry_revision *rev,
+		     ferry_reconciler *rc, const ferry_stack *stack)
 {
 	ferry_buf yaml = FERRY_BUF_INIT, tmp = FERRY_BUF_INIT, err = FERRY_BUF_INIT;
 	const char *argv[] = { "diff", "-u", "--label", "applied", "--label", "desired",

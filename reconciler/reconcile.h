@@ -498,20 +498,14 @@ int ferry_reconciler_check(ferry_preflight *out, ferry_revision *rev, ferry_reco
 			   const ferry_stack *stack);
 
 /**
- * What the next sync of `stack` would change: the check of
- * ferry_reconciler_check (`out`, `rev`), and into `diff` the unified diff
- * (diff -u) from the manifests last applied (none: an empty file) to the
- * ones rendered now; empty when they are the same. Runs beside a daemon and
- * changes nothing. Errors: those of ferry_reconciler_check, FERRY_ENOTFOUND
- * when diff(1) is not installed.
- */
-int ferry_reconciler_plan(ferry_buf *diff, ferry_preflight *out, ferry_revision *rev,
-			  ferry_reconciler *rc, const ferry_stack *stack);
-/**
- * The plan as JSON, as the daemon's `plan` answer carries it and the
- * console shows it: {"preflight": ferry_preflight_json, "diff": [lines,
- * each escaped as for a terminal], "truncated": true when the diff was cut
- * after `max_diff` bytes}. Errors as ferry_reconciler_plan.
+ * What the next sync of `stack` would change, as JSON, as the daemon's
+ * `plan` answer carries it and the console shows it: {"preflight":
+ * ferry_preflight_json of ferry_reconciler_check, "diff": [the lines of the
+ * unified diff (diff -u) from the manifests last applied (none: an empty
+ * file) to the ones rendered now, each escaped as for a terminal],
+ * "truncated": true when the escaped lines would pass `max_diff` bytes}.
+ * Runs beside a daemon and changes nothing. Errors: those of
+ * ferry_reconciler_check, FERRY_ENOTFOUND when diff(1) is not installed.
  */
 int ferry_reconciler_plan_json(json_t **out, ferry_reconciler *rc, const ferry_stack *stack,
 			       size_t max_diff);
