@@ -2,10 +2,12 @@
  * jansson wrappers. Every getter names the document and the field in its
  * message so a rejected manifest says exactly what was wrong with it.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "ferry/errors.h"
 #include "json.h"
+#include "util.h"
 #include "banned.h"
 
 int ferry_json_parse(json_t **out, const void *data, size_t len,
@@ -190,4 +192,18 @@ int ferry_json_append(json_t *arr, json_t *value)
 	if (!value || json_array_append_new(arr, value) < 0)
 		return ferry_error_oom();
 	return 0;
+}
+
+json_t *ferry_json_text(const char *s)
+{
+	json_t *v;
+	char *copy;
+
+	if (!s)
+		return json_null();
+	if (!(copy = ferry_escape_dup(s)))
+		return NULL;
+	v = json_string(copy);
+	free(copy);
+	return v;
 }

@@ -13,6 +13,14 @@
 #include "buf.h"
 
 /**
+ * A JSON string for text that came from outside (a manifest, a server's
+ * message): escaped as for a log line (ferry_escape_bytes), which also
+ * makes it valid UTF-8 for jansson. json null for NULL; NULL when out of
+ * memory (no error is recorded).
+ */
+json_t *ferry_json_text(const char *s);
+
+/**
  * Parse `len` bytes as one JSON value. `what` names the document in error
  * messages ("manifest of 'x'"). Duplicate object keys, trailing bytes and
  * NUL bytes are rejected (FERRY_EINVALID).

@@ -93,23 +93,6 @@ unsigned ferry_notify_transition(ferry_health *health, const char *outcome, int 
 	}
 }
 
-/* A JSON string for text that came from elsewhere (an error message may
- * quote a server): escaped as for a log line, which also makes it valid
- * UTF-8 for jansson. */
-static json_t *text_value(const char *s)
-{
-	json_t *v;
-	char *copy;
-
-	if (!s)
-		return json_null();
-	if (!(copy = ferry_escape_dup(s)))
-		return NULL;
-	v = json_string(copy);
-	free(copy);
-	return v;
-}
-
 int ferry_notify_json(ferry_buf *out, const ferry_notify_event *ev, const char *host)
 {
 	char when[32];
@@ -120,13 +103,13 @@ int ferry_notify_json(ferry_buf *out, const ferry_notify_event *ev, const char *
 
 	ferry_time_format(when, sizeof(when), (int64_t)ev->time);
 	o = json_pack("{s:s,s:o,s:o,s:s,s:o,s:s,s:o}", "event", name ? name : "unknown",
-		      "stack", text_value(ev->stack), "outcome", text_value(ev->outcome),
+		      "stack", ferry_json_text(ev->stack), "outcome", ferry_json_text(ev->outcome),
 		      "revision", ev->revision ? ev->revision : "", "message",
-		      text_value(ev->message), "time", when, "host", text_value(host));
+		      ferry_json_text(ev->message), "time", when, "host", ferry_json_text(host));
 	if (o && (ev->event & (FERRY_EVENT_IMPORT_ALARM | FERRY_EVENT_IMPORT_REJECTED)) &&
-	    (json_object_set_new(o, "channel", text_value(ev->channel)) < 0 ||
+	    (json_object_set_new(o, "channel", ferry_json_text(ev->channel)) < 0 ||
 	     json_object_set_new(o, "sequence", json_integer((json_int_t)ev->sequence)) < 0 ||
-	     json_object_set_new(o, "bundle", text_value(ev->bundle)) < 0)) {
+	     json_object_set_new(o, "bundle", ferry_json_text(ev->bundle)) < 0)) {
 		json_decref(o);
 		o = NULL;
 	}

@@ -26,9 +26,9 @@
 #include "client.h"
 #include "digest.h"
 #include "oci.h"
+#include "json.h"
 #include "reconcile.h"
 #include "reference.h"
-#include "util.h"
 #include "banned.h"
 
 const char *ferry_preflight_status_name(ferry_preflight_status s)
@@ -313,23 +313,6 @@ int ferry_preflight_message(ferry_buf *out, const ferry_preflight *p, const char
 	return error;
 }
 
-/* A string that came from outside (the rendered manifests) as JSON text:
- * escaped, so that control bytes or invalid UTF-8 cannot fail the document;
- * null for NULL, NULL when out of memory. */
-static json_t *outside_text(const char *s)
-{
-	char *e;
-	json_t *j;
-
-	if (!s)
-		return json_null();
-	if (!(e = ferry_escape_dup(s)))
-		return NULL;
-	j = json_string(e);
-	free(e);
-	return j;
-}
-
 json_t *ferry_preflight_json(const ferry_preflight *p, const char *stack,
 			     const ferry_revision *rev)
 {
@@ -342,10 +325,11 @@ json_t *ferry_preflight_json(const ferry_preflight *p, const char *stack,
 		const ferry_preflight_image *img = &p->images[i];
 
 		if (json_array_append_new(images, json_pack(
-				"{s:o,s:o,s:s,s:o,s:o}", "image", outside_text(img->image),
-				"where", outside_text(img->where),
+				"{s:o,s:o,s:s,s:o,s:o}", "image", ferry_json_text(img->image),
+				"where", ferry_json_text(img->where),
 				"status", ferry_preflight_status_name(img->status),
-				"place", outside_text(img->place), "why", outside_text(img->why))) < 0) {
+				"place", ferry_json_text(img->place),
+				"why", ferry_json_text(img->why))) < 0) {
 			json_decref(images);
 			return NULL;
 		}
