@@ -12,13 +12,16 @@
 #   ferry import    the bundle into a fresh store (trust root set up untimed)
 #   ferry store ls  the store it filled
 #   floor           `tar x` of the bundle + `sha256sum` of every file it holds
+#   incremental     one image changed: the export on top of the full bundle
+#                   (its size) and its import into the store the full one filled
 # Each measured command runs three times; the median wall time is reported,
 # with the time per image, the ratio to the floor, and the peak RSS of the
 # median run (/usr/bin/time -f %M).
 #
 # Goals (GOAL MET / GOAL MISSED; the exit status is non-zero only when a
 # step fails): import <= 3 x the floor at every N; import's time per image at
-# the largest N within 2 x that at the smallest; import peak RSS < 64 MiB.
+# the largest N within 2 x that at the smallest; import peak RSS < 64 MiB;
+# the incremental bundle that changes one image under 1 MB at every N.
 #
 # Environment:
 #   FERRY=PATH   the ferry binary (default <tree>/build/cli/ferry); copied
@@ -32,6 +35,7 @@ shopt -s inherit_errexit
 IMPORT_FLOOR_GOAL=3
 IMPORT_SCALE_GOAL=2
 RSS_GOAL_MIB=64
+INCR_GOAL_BYTES=1000000
 
 # shellcheck source=lib/usage.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/usage.sh" bundle-scale "$@"
@@ -100,46 +104,10 @@ median() {
 }
 
 # The layout: N images, each a distinct config, one tiny tar layer and a
-# manifest, all tagged in index.json.
+# manifest, all tagged in index.json; images named after make_layout's
+# N get other content.
 make_layout() {
-	python3 - "$1" "$2" <<'EOF'
-import hashlib, io, json, os, sys, tarfile
-out, n = sys.argv[1], int(sys.argv[2])
-blobs = os.path.join(out, "blobs", "sha256")
-os.makedirs(blobs)
-def put(data):
-    h = hashlib.sha256(data).hexdigest()
-    with open(os.path.join(blobs, h), "wb") as f:
-        f.write(data)
-    return {"digest": "sha256:" + h, "size": len(data)}
-manifests = []
-for i in range(n):
-    body = ("image %d\n" % i).encode()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
-        info = tarfile.TarInfo("data/id")
-        info.size, info.mtime = len(body), 0
-        t.addfile(info, io.BytesIO(body))
-    layer = buf.getvalue()[:2048]   # header, data, end blocks; no record padding
-    ldesc = put(layer)
-    ldesc["mediaType"] = "application/vnd.oci.image.layer.v1.tar"
-    config = json.dumps({"architecture": "amd64", "os": "linux",
-                         "rootfs": {"type": "layers", "diff_ids": [ldesc["digest"]]},
-                         "config": {"Cmd": ["/bin/true"]}}).encode()
-    cdesc = put(config)
-    cdesc["mediaType"] = "application/vnd.oci.image.config.v1+json"
-    man = json.dumps({"schemaVersion": 2,
-                      "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                      "config": cdesc, "layers": [ldesc]}).encode()
-    mdesc = put(man)
-    mdesc["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
-    mdesc["annotations"] = {"org.opencontainers.image.ref.name": "i%d" % i}
-    manifests.append(mdesc)
-with open(os.path.join(out, "oci-layout"), "w") as f:
-    json.dump({"imageLayoutVersion": "1.0.0"}, f)
-with open(os.path.join(out, "index.json"), "w") as f:
-    json.dump({"schemaVersion": 2, "manifests": manifests}, f)
-EOF
+	python3 "$SRC/tests/lib/many-images.py" "$@"
 }
 
 echo "== ferry bundle scale benchmark"
@@ -167,8 +135,8 @@ EOF
 	for ((r = 1; r <= RUNS; r++)); do
 		rm -rf "$W/out" "$W/state.db"
 		mkdir -p "$W/out"
-		# A bundle's signed manifest has a size limit (bundle-format.md,
-		# section 12): an N whose manifest exceeds it is reported, not run.
+		# A bundle has limits (bundle-format.md, section 12): an N that
+		# exceeds one is reported, not run.
 		if ! (measure export "$r" "$FERRY" export --spec "$W/spec.yaml" \
 			--key "$W/key.key" --out "$W/out" --state "$W/state.db" -q) 2>"$W/m/export.fail"; then
 			echo "N=$n: SKIPPED, export failed: $(tail -n 1 "$W/m/export.fail")"
@@ -204,7 +172,27 @@ EOF
 		measure floor "$r" sh -c 'cd "$1" && tar xf "$2" && find . -type f -print0 |
 			xargs -0 sha256sum >/dev/null' floor "$W/x" "$B"
 	done
-	rm -rf "$W/x" "$W/store" "$L" "$W/out" "$W/state.db"
+	# One image changed: the incremental bundle on top of the full one, and
+	# its import into the store the full one filled (each run from copies
+	# of the export state and the store).
+	rm -rf "$L"
+	make_layout "$L" "$n" 0 || die "building the changed layout failed"
+	for ((r = 1; r <= RUNS; r++)); do
+		rm -rf "$W/out-i" "$W/state-i.db"
+		mkdir -p "$W/out-i"
+		cp "$W/state.db" "$W/state-i.db"
+		measure incr "$r" "$FERRY" export --spec "$W/spec.yaml" --key "$W/key.key" \
+			--out "$W/out-i" --state "$W/state-i.db" -q
+	done
+	I=$W/out-i/ferry-scale-000002.tar
+	[ -f "$I" ] || die "no incremental bundle: $(ls "$W/out-i")"
+	for ((r = 1; r <= RUNS; r++)); do
+		rm -rf "$W/store-i"
+		cp -a "$W/store" "$W/store-i"
+		measure incr_import "$r" "$FERRY" import --store "$W/store-i" -q "$I"
+	done
+	PER[incr_size.$n]=$(stat -c %s "$I")
+	rm -rf "$W/x" "$W/store" "$W/store-i" "$L" "$W/out" "$W/out-i" "$W/state.db" "$W/state-i.db"
 
 	read -r floor_s _ <<<"$(median floor)"
 	printf '%-16s %9s %12s %9s %10s\n' "N=$n" "wall s" "per image" "x floor" "peak RSS"
@@ -217,6 +205,11 @@ EOF
 		PER[$step.$n]="$s $rss"
 	done
 	PER[floor.$n]="$floor_s"
+	read -r s rss <<<"$(median incr)"
+	read -r si rssi <<<"$(median incr_import)"
+	printf 'incremental, 1 of %s images changed: bundle %s bytes; export %.3f s %.1f MiB, import %.3f s %.1f MiB\n' \
+		"$n" "${PER[incr_size.$n]}" "$s" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" \
+		"$si" "$(awk -v k="$rssi" 'BEGIN { print k / 1024 }')"
 	echo
 done
 
@@ -236,6 +229,10 @@ for n in "${ran[@]}"; do
 		"$n" "$(awk -v s="$s" -v f="$f" 'BEGIN { print s / f }')" "$IMPORT_FLOOR_GOAL" \
 		"$(goal "$s / $f <= $IMPORT_FLOOR_GOAL")" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" \
 		"$RSS_GOAL_MIB" "$(goal "$rss / 1024 < $RSS_GOAL_MIB")"
+done
+for n in "${ran[@]}"; do
+	printf '  N=%-7s incremental bundle changing 1 image: %s bytes (goal < %s): %s\n' "$n" \
+		"${PER[incr_size.$n]}" "$INCR_GOAL_BYTES" "$(goal "${PER[incr_size.$n]} < $INCR_GOAL_BYTES")"
 done
 read -r s1 _ <<<"${PER[import.$first]}"
 read -r s2 _ <<<"${PER[import.$last]}"

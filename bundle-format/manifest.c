@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ferry/errors.h"
+#include "contents.h"
 #include "digest.h"
 #include "json.h"
 #include "manifest.h"
@@ -39,6 +40,11 @@ static void *grow_array(void *arr, size_t n, size_t elem)
 		(arr)[(n)++] = *(elem_ptr);                                      \
 	} while (0)
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 int ferry_manifest_channel_valid(const char *s)
 {
 	size_t n = strlen(s), i;
@@ -62,6 +68,7 @@ int ferry_manifest_new(ferry_manifest **out, const char *channel)
 		return ferry_error_oom();
 	}
 	m->version = FERRY_BUNDLE_FORMAT_VERSION;
+	m->bindings_all = 1;
 	*out = m;
 	return 0;
 }
@@ -97,6 +104,10 @@ void ferry_manifest_free(ferry_manifest *m)
 		free(m->images[i].media_type);
 	}
 	free(m->images);
+	for (i = 0; i < m->nremoved; i++)
+		free(m->removed[i]);
+	free(m->removed);
+	json_decref(m->pending_volumes);
 	for (i = 0; i < m->nprereq_blobs; i++)
 		free(m->prereq_blobs[i]);
 	free(m->prereq_blobs);
@@ -161,6 +172,25 @@ int ferry_manifest_add_image(ferry_manifest *m, const char *reference,
 	}
 	PUSH(m->images, m->nimages, &ref);
 	return 0;
+}
+
+/* Append a copy of `s` to an array of strings grown as PUSH grows. */
+static int push_string(char ***arr, size_t *n, const char *s)
+{
+	char **grown = grow_array(*arr, *n, sizeof(**arr)), *copy;
+
+	if (!grown)
+		return ferry_error_oom();
+	*arr = grown;
+	if (!(copy = strdup(s)))
+		return ferry_error_oom();
+	grown[(*n)++] = copy;
+	return 0;
+}
+
+int ferry_manifest_add_removed(ferry_manifest *m, const char *reference)
+{
+	return push_string(&m->removed, &m->nremoved, reference);
 }
 
 int ferry_manifest_add_source(ferry_manifest *m, const char *kind,
@@ -269,16 +299,6 @@ int ferry_git_repo_add_ref(ferry_git_repo *r, const char *name,
 	return 0;
 }
 
-static int push_string(char ***arr, size_t *n, const char *s)
-{
-	char *copy = strdup(s);
-
-	if (!copy)
-		return ferry_error_oom();
-	PUSH(*arr, *n, &copy);
-	return 0;
-}
-
 int ferry_git_repo_add_deleted(ferry_git_repo *r, const char *name)
 {
 	return push_string(&r->deleted, &r->ndeleted, name);
@@ -352,6 +372,101 @@ int ferry_manifest_single_volume(ferry_manifest *m)
 	return 0;
 }
 
+/* ---- the channel's binding state -------------------------------------- */
+
+int ferry_binding_state_init(ferry_binding_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	return ferry_sha256_new(&s->sha);
+}
+
+int ferry_binding_state_add(ferry_binding_state *s, const char *reference,
+			    const char *digest)
+{
+	int error;
+
+	if (s->last && strcmp(s->last, reference) >= 0)
+		return ferry_error_set(FERRY_EINVALID,
+				       "image reference '%.200s' is bound twice", reference);
+	free(s->last);
+	if (!(s->last = strdup(reference)))
+		return ferry_error_oom();
+	if ((error = ferry_sha256_update(s->sha, reference, strlen(reference))) < 0 ||
+	    (error = ferry_sha256_update(s->sha, " ", 1)) < 0 ||
+	    (error = ferry_sha256_update(s->sha, digest, strlen(digest))) < 0 ||
+	    (error = ferry_sha256_update(s->sha, "\n", 1)) < 0)
+		return error;
+	s->count++;
+	return 0;
+}
+
+int ferry_binding_state_final(ferry_binding_state *s, char hex[FERRY_SHA256_HEX_LEN + 1])
+{
+	return ferry_sha256_final_hex(s->sha, hex);
+}
+
+void ferry_binding_state_dispose(ferry_binding_state *s)
+{
+	ferry_sha256_free(s->sha);
+	free(s->last);
+	memset(s, 0, sizeof(*s));
+}
+
+static int cmp_image_ref(const void *a, const void *b)
+{
+	return strcmp((*(ferry_image_ref *const *)a)->reference,
+		      (*(ferry_image_ref *const *)b)->reference);
+}
+
+int ferry_manifest_images_state(char hex[FERRY_SHA256_HEX_LEN + 1],
+				const ferry_manifest *m)
+{
+	const ferry_image_ref **sorted = malloc((m->nimages ? m->nimages : 1) * sizeof(*sorted));
+	ferry_binding_state s;
+	size_t i;
+	int error;
+
+	if (!sorted)
+		return ferry_error_oom();
+	if ((error = ferry_binding_state_init(&s)) < 0) {
+		free(sorted);
+		return error;
+	}
+	for (i = 0; i < m->nimages; i++)
+		sorted[i] = &m->images[i];
+	if (m->nimages)
+		qsort(sorted, m->nimages, sizeof(*sorted), cmp_image_ref);
+	for (i = 0; i < m->nimages && !error; i++)
+		error = ferry_binding_state_add(&s, sorted[i]->reference, sorted[i]->digest);
+	if (!error)
+		error = ferry_binding_state_final(&s, hex);
+	ferry_binding_state_dispose(&s);
+	free(sorted);
+	return error;
+}
+
+int ferry_manifest_check_changes(const ferry_manifest *m)
+{
+	size_t n = m->nimages + m->nremoved, i, k = 0;
+	const char **refs = malloc((n ? n : 1) * sizeof(*refs));
+	int error = 0;
+
+	if (!refs)
+		return ferry_error_oom();
+	for (i = 0; i < m->nimages; i++)
+		refs[k++] = m->images[i].reference;
+	for (i = 0; i < m->nremoved; i++)
+		refs[k++] = m->removed[i];
+	if (n)
+		qsort(refs, n, sizeof(*refs), cmp_str);
+	for (i = 1; i < n && !error; i++)
+		if (!strcmp(refs[i - 1], refs[i]))
+			error = ferry_error_set(FERRY_EINVALID, W ": image reference '%.200s' "
+						"is bound or removed twice", refs[i]);
+	free(refs);
+	return error;
+}
+
 /* ---- serialisation ---------------------------------------------------- */
 
 /* The in-toto digest set {"sha256": hex} of an image digest (parsed). */
@@ -362,7 +477,9 @@ static json_t *digest_set(const char *digest)
 	return json_pack("{s:s}", "sha256", hex ? hex : digest);
 }
 
-static int build_subjects(json_t **out, const ferry_manifest *m)
+/* Format 1: the images, then the git refs. Format 2 leaves the images out
+ * (their own list is the contents entry, which the first subject names). */
+static int build_subjects(json_t **out, const ferry_manifest *m, int images)
 {
 	json_t *subjects = json_array();
 	size_t i;
@@ -370,7 +487,7 @@ static int build_subjects(json_t **out, const ferry_manifest *m)
 
 	if (!subjects)
 		return ferry_error_oom();
-	for (i = 0; i < m->nimages && !error; i++)
+	for (i = 0; images && i < m->nimages && !error; i++)
 		error = ferry_json_append(subjects,
 					  json_pack("{s:s,s:o}", "name",
 						    m->images[i].reference, "digest",
@@ -439,42 +556,90 @@ static json_t *repo_json(const ferry_git_repo *r)
 	return o;
 }
 
+/* Format 2: the contents entry, then the git refs, as in-toto subjects. */
+static int build_subjects_v2(json_t **out, const ferry_manifest *m, const char *contents_hex)
+{
+	json_t *subjects = NULL;
+	int error;
+
+	if ((error = build_subjects(&subjects, m, 0)) < 0)
+		return error;
+	if (json_array_insert_new(subjects, 0,
+				  json_pack("{s:s,s:{s:s}}", "name", FERRY_CONTENTS_MEMBER,
+					    "digest", "sha256", contents_hex)) < 0) {
+		json_decref(subjects);
+		return ferry_error_oom();
+	}
+	*out = subjects;
+	return 0;
+}
+
 int ferry_manifest_to_json(ferry_buf *out, const ferry_manifest *m)
 {
-	json_t *st = NULL, *pred, *members, *images, *subjects = NULL, *vols;
-	char created[32], expires[32];
+	json_t *st = NULL, *pred, *members = NULL, *images = NULL, *subjects = NULL, *vols;
+	char created[32], expires[32], contents_hex[FERRY_SHA256_HEX_LEN + 1];
+	char state_hex[FERRY_SHA256_HEX_LEN + 1];
+	uint64_t contents_size = 0;
+	int v2 = m->version != FERRY_BUNDLE_FORMAT_V1;
 	size_t i, v;
 	int error;
 
 	if ((error = ferry_time_format(created, sizeof(created), m->created)) < 0 ||
-	    (error = ferry_time_format(expires, sizeof(expires), m->expires)) < 0 ||
-	    (error = build_subjects(&subjects, m)) < 0)
+	    (error = ferry_time_format(expires, sizeof(expires), m->expires)) < 0)
 		return error;
-	members = json_array();
-	images = json_array();
-	pred = json_pack("{s:i,s:s,s:I,s:I,s:s,s:s,s:o,s:o}", "formatVersion",
-			 (int)m->version, "channel", m->channel, "sequence",
-			 (json_int_t)m->sequence, "baseSequence",
-			 (json_int_t)m->base_sequence, "created", created, "expires",
-			 expires, "members", members, "images", images);
+	if (v2 && m->contents_sha256[0]) {
+		/* Computed by the writer, or read and checked. */
+		contents_size = m->contents_size;
+		memcpy(contents_hex, m->contents_sha256, sizeof(contents_hex));
+	}
+	if (v2) {
+		if ((!m->contents_sha256[0] &&
+		     (error = ferry_contents_digest(&contents_size, contents_hex, m)) < 0) ||
+		    (m->bindings_all && (error = ferry_manifest_images_state(state_hex, m)) < 0) ||
+		    (error = build_subjects_v2(&subjects, m, contents_hex)) < 0)
+			return error;
+		if (!m->bindings_all)
+			memcpy(state_hex, m->state_sha256, sizeof(state_hex));
+		pred = json_pack("{s:i,s:s,s:I,s:I,s:s,s:s,s:{s:I,s:s},s:s,s:{s:I,s:s}}",
+				 "formatVersion", (int)FERRY_BUNDLE_FORMAT_VERSION,
+				 "channel", m->channel, "sequence", (json_int_t)m->sequence,
+				 "baseSequence", (json_int_t)m->base_sequence,
+				 "created", created, "expires", expires,
+				 "contents", "size", (json_int_t)contents_size,
+				 "sha256", contents_hex,
+				 "bindings", m->bindings_all ? "all" : "changes",
+				 "state", "images",
+				 (json_int_t)(m->bindings_all ? m->nimages : m->state_images),
+				 "sha256", state_hex);
+	} else {
+		if ((error = build_subjects(&subjects, m, 1)) < 0)
+			return error;
+		members = json_array();
+		images = json_array();
+		pred = json_pack("{s:i,s:s,s:I,s:I,s:s,s:s,s:o,s:o}", "formatVersion",
+				 (int)FERRY_BUNDLE_FORMAT_V1, "channel", m->channel, "sequence",
+				 (json_int_t)m->sequence, "baseSequence",
+				 (json_int_t)m->base_sequence, "created", created, "expires",
+				 expires, "members", members, "images", images);
+	}
 	st = json_pack("{s:s,s:o,s:s,s:o}", "_type", FERRY_STATEMENT_TYPE,
-		       "subject", subjects, "predicateType", FERRY_PREDICATE_TYPE,
-		       "predicate", pred);
+		       "subject", subjects, "predicateType",
+		       v2 ? FERRY_PREDICATE_TYPE : FERRY_PREDICATE_TYPE_V1, "predicate", pred);
 	if (!st)
 		return ferry_error_oom();
-	for (i = 0; i < m->nmembers && !error; i++)
+	for (i = 0; !v2 && i < m->nmembers && !error; i++)
 		error = ferry_json_append(members,
 					  json_pack("{s:s,s:I,s:s}", "path",
 						    m->members[i].path, "size",
 						    (json_int_t)m->members[i].size,
 						    "sha256", m->members[i].sha256));
-	for (i = 0; i < m->nimages && !error; i++)
+	for (i = 0; !v2 && i < m->nimages && !error; i++)
 		error = ferry_json_append(images,
 					  json_pack("{s:s,s:s,s:s}", "reference",
 						    m->images[i].reference, "digest",
 						    m->images[i].digest, "mediaType",
 						    m->images[i].media_type));
-	if (!error && m->nprereq_blobs) {
+	if (!error && !v2 && m->nprereq_blobs) {
 		json_t *blobs = json_array();
 
 		error = ferry_json_set(pred, "prerequisites",
@@ -545,38 +710,41 @@ static int parse_members(ferry_manifest *m, json_t *arr)
 				       W ": between 1 and %d members are allowed",
 				       FERRY_MANIFEST_MAX_MEMBERS);
 	json_array_foreach(arr, i, e) {
-		const char *path, *sha, *hex;
+		const char *path, *sha;
 		uint64_t size;
 
 		if ((error = ferry_json_get_string(&path, e, "path", W " member")) < 0 ||
 		    (error = ferry_json_get_u64(&size, e, "size", W " member")) < 0 ||
-		    (error = ferry_json_get_string(&sha, e, "sha256", W " member")) < 0)
-			return error;
-		if (strlen(path) > FERRY_PATH_MAX || !ferry_path_is_safe(path))
-			return ferry_error_set(FERRY_EINVALID,
-					       W ": unsafe member path '%.300s'", path);
-		if (!strcmp(path, FERRY_MANIFEST_MEMBER) ||
-		    !strncmp(path, FERRY_PARTS_DIR, strlen(FERRY_PARTS_DIR)))
-			return ferry_error_set(FERRY_EINVALID,
-					       W ": reserved member path '%s'", path);
-		if (!ferry_sha256_hex_valid(sha))
-			return ferry_error_set(FERRY_EINVALID,
-					       W ": member '%s' has a malformed sha256",
-					       path);
-		/* Content addressing: a blob's name is its digest. */
-		if ((hex = ferry_bundle_blob_member_hex(path)) && strcmp(hex, sha))
-			return ferry_error_set(FERRY_EINVALID,
-					       W ": member '%s' lists sha256 %s",
-					       path, sha);
-		if ((error = ferry_manifest_add_member(m, path, size, sha)) < 0)
+		    (error = ferry_json_get_string(&sha, e, "sha256", W " member")) < 0 ||
+		    (error = ferry_manifest__member(m, path, size, sha)) < 0)
 			return error;
 	}
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+int ferry_manifest__member(ferry_manifest *m, const char *path, uint64_t size,
+			   const char *sha)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	const char *hex;
+
+	if (m->nmembers >= FERRY_MANIFEST_MAX_MEMBERS)
+		return ferry_error_set(FERRY_EINVALID, W ": more than %d members",
+				       FERRY_MANIFEST_MAX_MEMBERS);
+	if (strlen(path) > FERRY_PATH_MAX || !ferry_path_is_safe(path))
+		return ferry_error_set(FERRY_EINVALID,
+				       W ": unsafe member path '%.300s'", path);
+	if (!strcmp(path, FERRY_MANIFEST_MEMBER) || !strcmp(path, FERRY_CONTENTS_MEMBER) ||
+	    !strncmp(path, FERRY_PARTS_DIR, strlen(FERRY_PARTS_DIR)))
+		return ferry_error_set(FERRY_EINVALID,
+				       W ": reserved member path '%s'", path);
+	if (!ferry_sha256_hex_valid(sha))
+		return ferry_error_set(FERRY_EINVALID,
+				       W ": member '%s' has a malformed sha256", path);
+	/* Content addressing: a blob's name is its digest. */
+	if ((hex = ferry_bundle_blob_member_hex(path)) && strcmp(hex, sha))
+		return ferry_error_set(FERRY_EINVALID,
+				       W ": member '%s' lists sha256 %s", path, sha);
+	return ferry_manifest_add_member(m, path, size, sha);
 }
 
 typedef struct {
@@ -733,9 +901,9 @@ static int check_unique_parts(const ferry_manifest *m)
 	return error;
 }
 
-static int parse_volumes(ferry_manifest *m, json_t *pred)
+static int parse_volumes(ferry_manifest *m, json_t *vols)
 {
-	json_t *vols = json_object_get(pred, "volumes"), *parts, *e;
+	json_t *parts, *e;
 	size_t v, i;
 	int error;
 
@@ -788,22 +956,44 @@ static int parse_images(ferry_manifest *m, json_t *pred)
 		return error;
 	json_array_foreach(arr, i, e) {
 		const char *ref, *digest, *mt;
-		char hex[FERRY_SHA256_HEX_LEN + 1];
 
 		if ((error = ferry_json_get_string(&ref, e, "reference", W " image")) < 0 ||
 		    (error = ferry_json_get_string(&digest, e, "digest", W " image")) < 0 ||
-		    (error = ferry_json_get_string(&mt, e, "mediaType", W " image")) < 0)
-			return error;
-		if (!ferry_manifest_reference_valid(ref))
-			return ferry_error_set(FERRY_EINVALID,
-					       W ": malformed image reference '%.200s'",
-					       ref);
-		if ((error = ferry_oci_digest_parse(hex, digest)) < 0)
-			return error;
-		if ((error = ferry_manifest_add_image(m, ref, digest, mt)) < 0)
+		    (error = ferry_json_get_string(&mt, e, "mediaType", W " image")) < 0 ||
+		    (error = ferry_manifest__image(m, ref, digest, mt)) < 0)
 			return error;
 	}
 	return 0;
+}
+
+int ferry_manifest__image(ferry_manifest *m, const char *ref, const char *digest,
+			  const char *media_type)
+{
+	char hex[FERRY_SHA256_HEX_LEN + 1];
+	int error;
+
+	if (m->nimages >= FERRY_MANIFEST_MAX_IMAGES)
+		return ferry_error_set(FERRY_EINVALID, W ": more than %d image bindings",
+				       FERRY_MANIFEST_MAX_IMAGES);
+	if (!ferry_manifest_reference_valid(ref))
+		return ferry_error_set(FERRY_EINVALID,
+				       W ": malformed image reference '%.200s'", ref);
+	if ((error = ferry_oci_digest_parse(hex, digest)) < 0)
+		return error;
+	return ferry_manifest_add_image(m, ref, digest, media_type);
+}
+
+int ferry_manifest__prerequisite(ferry_manifest *m, const char *digest)
+{
+	char hex[FERRY_SHA256_HEX_LEN + 1];
+	int error;
+
+	if (m->nprereq_blobs >= FERRY_MANIFEST_MAX_MEMBERS)
+		return ferry_error_set(FERRY_EINVALID, W ": more than %d prerequisites",
+				       FERRY_MANIFEST_MAX_MEMBERS);
+	if ((error = ferry_oci_digest_parse(hex, digest)) < 0)
+		return error;
+	return push_string(&m->prereq_blobs, &m->nprereq_blobs, digest);
 }
 
 static int parse_prereqs(ferry_manifest *m, json_t *pred)
@@ -817,16 +1007,11 @@ static int parse_prereqs(ferry_manifest *m, json_t *pred)
 	if ((error = ferry_json_get_array(&blobs, pre, "blobs", W " prerequisites")) < 0)
 		return error;
 	json_array_foreach(blobs, i, e) {
-		char hex[FERRY_SHA256_HEX_LEN + 1], *copy;
-
 		if (!json_is_string(e))
 			return ferry_error_set(FERRY_EINVALID,
 					       W ": prerequisite blobs must be digests");
-		if ((error = ferry_oci_digest_parse(hex, json_string_value(e))) < 0)
+		if ((error = ferry_manifest__prerequisite(m, json_string_value(e))) < 0)
 			return error;
-		if (!(copy = strdup(json_string_value(e))))
-			return ferry_error_oom();
-		PUSH(m->prereq_blobs, m->nprereq_blobs, &copy);
 	}
 	return 0;
 }
@@ -883,17 +1068,8 @@ static int parse_repos(ferry_manifest *m, json_t *pred)
 			if (!strcmp(m->repos[k].name, name))
 				return ferry_error_set(FERRY_EINVALID,
 						       W ": repository '%s' is listed twice", name);
-		if (bundle) {
-			char path[FERRY_BLOB_MEMBER_SIZE];
-
-			if ((error = ferry_oci_digest_parse(hex, bundle)) < 0)
-				return error;
-			ferry_bundle_blob_member(path, hex);
-			if (ferry_manifest_find(m, path) < 0)
-				return ferry_error_set(FERRY_EINVALID,
-						       W ": repository '%s': its bundle %.80s "
-						       "is not a member", name, bundle);
-		}
+		if (bundle && (error = ferry_oci_digest_parse(hex, bundle)) < 0)
+			return error;
 		if ((error = ferry_manifest_add_repo(&r, m, name, bundle)) < 0)
 			return error;
 		json_array_foreach(refs, k, ref) {
@@ -929,6 +1105,25 @@ static int parse_repos(ferry_manifest *m, json_t *pred)
 							       W ": repository '%s': ref '%s' "
 							       "is both kept and deleted",
 							       name, r->deleted[k]);
+	}
+	return 0;
+}
+
+/* Each repository's git bundle is a member. */
+static int check_repo_bundles(const ferry_manifest *m)
+{
+	char path[FERRY_BLOB_MEMBER_SIZE];
+	size_t i;
+
+	for (i = 0; i < m->nrepos; i++) {
+		if (!m->repos[i].bundle)
+			continue;
+		ferry_bundle_blob_member(path, ferry_oci_digest_hex(m->repos[i].bundle));
+		if (ferry_manifest_find(m, path) < 0)
+			return ferry_error_set(FERRY_EINVALID,
+					       W ": repository '%s': its bundle %.80s "
+					       "is not a member", m->repos[i].name,
+					       m->repos[i].bundle);
 	}
 	return 0;
 }
@@ -973,12 +1168,14 @@ static int parse_header(ferry_manifest *m, json_t *st, json_t **pred_out)
 	if (strcmp(type, FERRY_STATEMENT_TYPE) != 0)
 		return ferry_error_set(FERRY_EUNSUPPORTED,
 				       W ": unsupported statement type '%.100s'", type);
-	if (strcmp(ptype, FERRY_PREDICATE_TYPE) != 0) {
+	if (strcmp(ptype, FERRY_PREDICATE_TYPE) != 0 &&
+	    strcmp(ptype, FERRY_PREDICATE_TYPE_V1) != 0) {
 		if (!strncmp(ptype, FERRY_PREDICATE_PREFIX, strlen(FERRY_PREDICATE_PREFIX)))
 			return ferry_error_set(FERRY_EUNSUPPORTED,
 					       "unsupported bundle format version "
-					       "'%.100s' (this build reads '%s')",
-					       ptype, FERRY_PREDICATE_TYPE);
+					       "'%.100s' (this build reads '%s' and '%s')",
+					       ptype, FERRY_PREDICATE_TYPE_V1,
+					       FERRY_PREDICATE_TYPE);
 		return ferry_error_set(FERRY_EINVALID,
 				       W ": predicate type '%.100s' is not a ferry "
 				       "bundle", ptype);
@@ -987,10 +1184,12 @@ static int parse_header(ferry_manifest *m, json_t *st, json_t **pred_out)
 	    (error = ferry_json_get_object(&pred, st, "predicate", W)) < 0 ||
 	    (error = ferry_json_get_u64(&version, pred, "formatVersion", W)) < 0)
 		return error;
-	if (version != FERRY_BUNDLE_FORMAT_VERSION)
+	if (version != (strcmp(ptype, FERRY_PREDICATE_TYPE) ? FERRY_BUNDLE_FORMAT_V1
+							       : FERRY_BUNDLE_FORMAT_VERSION))
 		return ferry_error_set(FERRY_EUNSUPPORTED,
-				       "unsupported bundle format version %llu",
-				       (unsigned long long)version);
+				       "unsupported bundle format version %llu for "
+				       "predicate type '%s'", (unsigned long long)version,
+				       ptype);
 	m->version = (unsigned)version;
 	if ((error = ferry_json_get_string(&channel, pred, "channel", W)) < 0 ||
 	    (error = ferry_json_get_u64(&m->sequence, pred, "sequence", W)) < 0 ||
@@ -1018,6 +1217,68 @@ static int parse_header(ferry_manifest *m, json_t *st, json_t **pred_out)
 	return 0;
 }
 
+/* Format 2's own predicate fields: the contents entry, the bindings' kind
+ * and the state they leave. */
+static int parse_v2(ferry_manifest *m, json_t *pred)
+{
+	json_t *contents, *state, *vols;
+	const char *sha, *bindings;
+	uint64_t count;
+	int error;
+
+	if ((error = ferry_json_get_object(&contents, pred, "contents", W)) < 0 ||
+	    (error = ferry_json_get_u64(&m->contents_size, contents, "size", W " contents")) < 0 ||
+	    (error = ferry_json_get_string(&sha, contents, "sha256", W " contents")) < 0)
+		return error;
+	if (!ferry_sha256_hex_valid(sha))
+		return ferry_error_set(FERRY_EINVALID, W ": contents has a malformed sha256");
+	if (m->contents_size > FERRY_CONTENTS_MAX_SIZE)
+		return ferry_error_set(FERRY_ETOOBIG, W ": contents of %llu bytes, over the "
+				       "%u byte limit", (unsigned long long)m->contents_size,
+				       FERRY_CONTENTS_MAX_SIZE);
+	memcpy(m->contents_sha256, sha, sizeof(m->contents_sha256));
+	if ((error = ferry_json_get_string(&bindings, pred, "bindings", W)) < 0 ||
+	    (error = ferry_json_get_object(&state, pred, "state", W)) < 0 ||
+	    (error = ferry_json_get_u64(&count, state, "images", W " state")) < 0 ||
+	    (error = ferry_json_get_string(&sha, state, "sha256", W " state")) < 0)
+		return error;
+	if (!strcmp(bindings, "all"))
+		m->bindings_all = 1;
+	else if (!strcmp(bindings, "changes"))
+		m->bindings_all = 0;
+	else
+		return ferry_error_set(FERRY_EINVALID, W ": 'bindings' is '%.40s', not "
+				       "'all' or 'changes'", bindings);
+	if (!m->bindings_all && m->base_sequence == 0)
+		return ferry_error_set(FERRY_EINVALID, W ": a full bundle must carry all "
+				       "its bindings");
+	if (!ferry_sha256_hex_valid(sha) || count > FERRY_MANIFEST_MAX_IMAGES)
+		return ferry_error_set(FERRY_EINVALID, W ": malformed state");
+	memcpy(m->state_sha256, sha, sizeof(m->state_sha256));
+	m->state_images = (size_t)count;
+	if ((vols = json_object_get(pred, "volumes")))
+		m->pending_volumes = json_incref(vols);
+	m->contents_pending = 1;
+	return 0;
+}
+
+int ferry_manifest__complete(ferry_manifest *m)
+{
+	json_t *vols = m->pending_volumes;
+	int error;
+
+	m->pending_volumes = NULL;
+	if (m->nmembers == 0)
+		error = ferry_error_set(FERRY_EINVALID, W ": the contents lists no member");
+	else if ((error = check_unique_members(m)) == 0 &&
+		 (error = parse_volumes(m, vols)) == 0)
+		error = check_repo_bundles(m);
+	json_decref(vols);
+	if (!error)
+		m->contents_pending = 0;
+	return error;
+}
+
 int ferry_manifest_parse(ferry_manifest **out, const void *data, size_t len)
 {
 	ferry_manifest *m = NULL;
@@ -1030,18 +1291,26 @@ int ferry_manifest_parse(ferry_manifest **out, const void *data, size_t len)
 				       FERRY_MANIFEST_MAX_SIZE);
 	if ((error = ferry_manifest_new(&m, "")) < 0 ||
 	    (error = ferry_json_parse(&st, data, len, W)) < 0 ||
-	    (error = parse_header(m, st, &pred)) < 0 ||
-	    (error = parse_members(m, json_object_get(pred, "members"))) < 0 ||
-	    (error = check_unique_members(m)) < 0 ||
-	    (error = parse_volumes(m, pred)) < 0 ||
-	    (error = parse_images(m, pred)) < 0 ||
-	    (error = parse_prereqs(m, pred)) < 0 ||
-	    (error = parse_repos(m, pred)) < 0 ||
-	    (error = parse_sources(m, pred)) < 0)
+	    (error = parse_header(m, st, &pred)) < 0)
 		goto done;
+	if (m->version == FERRY_BUNDLE_FORMAT_V1) {
+		if ((error = parse_members(m, json_object_get(pred, "members"))) < 0 ||
+		    (error = check_unique_members(m)) < 0 ||
+		    (error = parse_volumes(m, json_object_get(pred, "volumes"))) < 0 ||
+		    (error = parse_images(m, pred)) < 0 ||
+		    (error = parse_prereqs(m, pred)) < 0 ||
+		    (error = parse_repos(m, pred)) < 0 ||
+		    (error = check_repo_bundles(m)) < 0 ||
+		    (error = parse_sources(m, pred)) < 0 ||
+		    (error = build_subjects(&want, m, 1)) < 0)
+			goto done;
+	} else if ((error = parse_v2(m, pred)) < 0 ||
+		   (error = parse_repos(m, pred)) < 0 ||
+		   (error = parse_sources(m, pred)) < 0 ||
+		   (error = build_subjects_v2(&want, m, m->contents_sha256)) < 0) {
+		goto done;
+	}
 	/* The subjects restate the bindings for in-toto tools; they must agree. */
-	if ((error = build_subjects(&want, m)) < 0)
-		goto done;
 	if (!json_equal(want, json_object_get(st, "subject"))) {
 		error = ferry_error_set(FERRY_EINVALID,
 					W ": subjects do not match the image and git bindings");

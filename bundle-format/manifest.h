@@ -14,14 +14,22 @@
 #include "hash.h"
 #include "members.h"
 
-#define FERRY_BUNDLE_FORMAT_VERSION 1
+/* Format 2 moves the member list, the image bindings and the prerequisites
+ * out of the envelope into the contents entry (contents.h); format 1 keeps
+ * them in the envelope. Both are read; ferry writes format 2. */
+#define FERRY_BUNDLE_FORMAT_VERSION 2
+#define FERRY_BUNDLE_FORMAT_V1 1
 #define FERRY_STATEMENT_TYPE "https://in-toto.io/Statement/v1"
 #define FERRY_PREDICATE_PREFIX "urn:ferry:bundle:"
-#define FERRY_PREDICATE_TYPE "urn:ferry:bundle:v1"
+#define FERRY_PREDICATE_TYPE "urn:ferry:bundle:v2"
+#define FERRY_PREDICATE_TYPE_V1 "urn:ferry:bundle:v1"
 
 /* Limits on untrusted manifests. */
 #define FERRY_MANIFEST_MAX_SIZE (16u << 20)
+#define FERRY_CONTENTS_MAX_SIZE (256u << 20)
+#define FERRY_CONTENTS_LINE_MAX 4096
 #define FERRY_MANIFEST_MAX_MEMBERS 200000
+#define FERRY_MANIFEST_MAX_IMAGES 200000
 #define FERRY_MANIFEST_MAX_VOLUMES 10000
 #define FERRY_PATH_MAX 255
 #define FERRY_CHANNEL_MAX 64
@@ -100,6 +108,24 @@ typedef struct {
 	size_t nsources;
 	ferry_git_repo *repos;
 	size_t nrepos;
+	/* Format 2. The images are the channel's whole binding state
+	 * (bindings_all, always so in a full bundle) or the bindings added or
+	 * moved since the base, with `removed` the references the base bound
+	 * and this bundle no longer does. state_* name the channel's bindings
+	 * after this bundle (ferry_binding_state); a writer leaves them unset
+	 * when bindings_all, and they are computed from `images`. */
+	int bindings_all;
+	char **removed;
+	size_t nremoved;
+	size_t state_images;
+	char state_sha256[FERRY_SHA256_HEX_LEN + 1];
+	/* Format 2: the contents entry's size and digest, as the envelope
+	 * states them; contents_pending while a reader has not yet read it. */
+	uint64_t contents_size;
+	char contents_sha256[FERRY_SHA256_HEX_LEN + 1];
+	int contents_pending;
+	void *pending_volumes;   /* format 2: the envelope's `volumes` (a
+				    json_t) until the members are known */
 	/* sha256 of the signed payload: the bundle's identity */
 	char id[FERRY_SHA256_HEX_LEN + 1];
 	/* Member indexes in path order, for ferry_manifest_find; set by the
@@ -115,6 +141,8 @@ int ferry_manifest_add_member(ferry_manifest *m, const char *path,
 			      uint64_t size, const char *sha256_hex);
 int ferry_manifest_add_image(ferry_manifest *m, const char *reference,
 			     const char *digest, const char *media_type);
+/** Add a reference the base bound and this incremental bundle drops. */
+int ferry_manifest_add_removed(ferry_manifest *m, const char *reference);
 int ferry_manifest_add_source(ferry_manifest *m, const char *kind,
 			      const char *name, const char *location);
 /** Add a repository; *out points into m->repos until the next add. */
@@ -151,7 +179,34 @@ int ferry_manifest_channel_valid(const char *s);
  *  printable ASCII characters, no spaces. */
 int ferry_manifest_reference_valid(const char *s);
 
-/** Serialise as an in-toto Statement (compact JSON) appended to `out`. */
+/**
+ * The digest of a channel's binding state: SHA-256 over one line
+ * "<reference> <digest>\n" per binding, in strcmp order of the references.
+ * Feed the bindings in that order; ferry_binding_state_add refuses one
+ * out of order or repeated (FERRY_EINVALID).
+ */
+typedef struct {
+	ferry_sha256 *sha;
+	char *last;
+	size_t count;
+} ferry_binding_state;
+
+int ferry_binding_state_init(ferry_binding_state *s);
+int ferry_binding_state_add(ferry_binding_state *s, const char *reference,
+			    const char *digest);
+int ferry_binding_state_final(ferry_binding_state *s,
+			      char hex[FERRY_SHA256_HEX_LEN + 1]);
+void ferry_binding_state_dispose(ferry_binding_state *s);
+
+/** The binding state of `images` taken as a whole (any order; references
+ *  must be unique). */
+int ferry_manifest_images_state(char hex[FERRY_SHA256_HEX_LEN + 1],
+				const ferry_manifest *m);
+
+/** Serialise as an in-toto Statement (compact JSON) appended to `out`: in
+ *  the format m->version names. Format 2 states m->contents_size and
+ *  m->contents_sha256 when set (the writer sets them just before), and
+ *  computes them otherwise. */
 int ferry_manifest_to_json(ferry_buf *out, const ferry_manifest *m);
 
 /**
@@ -159,7 +214,29 @@ int ferry_manifest_to_json(ferry_buf *out, const ferry_manifest *m);
  * paths, digests, that blob paths match their digests, that volume parts
  * cover each member exactly once, that the subjects match the bindings.
  * FERRY_EINVALID or FERRY_EUNSUPPORTED with a message naming the problem.
+ * A format 2 manifest comes back with contents_pending set: its members,
+ * bindings, prerequisites and volume layout are complete only once the
+ * contents entry has been read into it (contents.h).
  */
 int ferry_manifest_parse(ferry_manifest **out, const void *data, size_t len);
+
+/** An incremental bundle's changes: each reference bound once, removed
+ *  once, and not both (FERRY_EINVALID naming it). */
+int ferry_manifest_check_changes(const ferry_manifest *m);
+
+/* ---- for contents.c ---- */
+
+/** Check a member as a manifest lists it (safe path, not reserved, digest,
+ *  a blob named by its digest) and add it. */
+int ferry_manifest__member(ferry_manifest *m, const char *path, uint64_t size,
+			   const char *sha256_hex);
+/** Check an image binding (reference grammar, digest) and add it. */
+int ferry_manifest__image(ferry_manifest *m, const char *reference,
+			  const char *digest, const char *media_type);
+/** Check a prerequisite blob digest and add it. */
+int ferry_manifest__prerequisite(ferry_manifest *m, const char *digest);
+/** What the members make checkable: unique paths, the volume layout,
+ *  the repositories' bundle members. */
+int ferry_manifest__complete(ferry_manifest *m);
 
 #endif

@@ -13,6 +13,9 @@
 
 /** Name of the first member of every bundle file: the signed manifest. */
 #define FERRY_MANIFEST_MEMBER "ferry-manifest.dsse.json"
+/** Format 2: the entry after the envelope in every bundle file: the
+ *  members, the image bindings and the prerequisites, as JSON lines. */
+#define FERRY_CONTENTS_MEMBER "ferry-contents.jsonl"
 /** Directory that holds pieces of members split across volumes. */
 #define FERRY_PARTS_DIR "ferry-parts/"
 /** The member that carries a new trust root (a trust-root envelope). */

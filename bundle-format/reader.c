@@ -1,8 +1,10 @@
 /*
  * Bundle reader (see reader.h). The order of checks is fixed: the first
  * member must be the envelope, the envelope must verify against the trust
- * keys before its payload is parsed, the manifest must be valid and
- * unexpired, and only then is the next byte of the tar read. Each entry
+ * keys before its payload is parsed, the manifest must be valid, and only
+ * then is the next byte of the tar read: in format 2 the contents list,
+ * whose size and digest the envelope states, and no line of which is used
+ * before the digest matched; then, once the volume is known, the expiry. Each entry
  * must be exactly the next one the signed layout lists for this volume;
  * anything else (unlisted, duplicate, out of order, oversized, missing,
  * non-regular, unsafe path, trailing bytes) is rejected by name.
@@ -20,6 +22,7 @@
 #include <archive_entry.h>
 
 #include "ferry/errors.h"
+#include "contents.h"
 #include "fs.h"
 #include "hash.h"
 #include "reader.h"
@@ -452,6 +455,60 @@ done:
 	return error;
 }
 
+/* Format 2: the contents entry comes next, and completes the manifest. */
+static int read_contents(read_ctx *r)
+{
+	ferry_manifest *m = r->out->manifest;
+	ferry_contents_reader *cr = NULL;
+	struct archive_entry *e;
+	const char *name;
+	uint64_t got = 0;
+	int error;
+
+	if ((error = next_header(r, &e, FERRY_MANIFEST_MEMBER)) != 0) {
+		if (error == 1)
+			error = ferry_error_set(FERRY_EINVALID, "missing member '%s'",
+						FERRY_CONTENTS_MEMBER);
+		return error;
+	}
+	name = archive_entry_pathname(e);
+	if (!name || strcmp(name, FERRY_CONTENTS_MEMBER) != 0)
+		return ferry_error_set(FERRY_EINVALID, "member after the signed manifest is "
+				       "'%.200s', not the contents list '%s'",
+				       name ? name : "", FERRY_CONTENTS_MEMBER);
+	if ((error = check_entry_shape(e, name)) < 0)
+		return error;
+	if ((uint64_t)archive_entry_size(e) != m->contents_size)
+		return ferry_error_set(FERRY_ECORRUPT, "%smember '%s' is %lld bytes, the "
+				       "manifest lists %llu",
+				       (uint64_t)archive_entry_size(e) > m->contents_size
+				       ? "oversized " : "", name,
+				       (long long)archive_entry_size(e),
+				       (unsigned long long)m->contents_size);
+	if ((error = ferry_contents_reader_new(&cr, m)) < 0)
+		return error;
+	while (got < m->contents_size) {
+		const void *buf;
+		size_t n;
+		la_int64_t offset;
+		int rc = archive_read_data_block(r->a, &buf, &n, &offset);
+
+		if (rc != ARCHIVE_OK || (uint64_t)offset != got || n > m->contents_size - got) {
+			error = ferry_error_set(FERRY_ECORRUPT, "bundle is truncated in "
+						"member '%s'", FERRY_CONTENTS_MEMBER);
+			goto done;
+		}
+		if ((error = ferry_contents_reader_data(cr, buf, n)) < 0)
+			goto done;
+		got += n;
+		r->done += n;
+	}
+	error = ferry_contents_reader_end(cr);
+done:
+	ferry_contents_reader_free(cr);
+	return error;
+}
+
 static int check_expiry(read_ctx *r)
 {
 	int64_t now = r->opts->now ? r->opts->now : (int64_t)time(NULL);
@@ -471,7 +528,8 @@ static int wrong_entry(const ferry_manifest *m, const part_ref *refs,
 	const ferry_volume *vol = &m->volumes[volume];
 	const part_ref *ref = lookup(refs, nrefs, name);
 
-	if (!strcmp(name, FERRY_MANIFEST_MEMBER))
+	if (!strcmp(name, FERRY_MANIFEST_MEMBER) ||
+	    (m->version != FERRY_BUNDLE_FORMAT_V1 && !strcmp(name, FERRY_CONTENTS_MEMBER)))
 		return ferry_error_set(FERRY_EINVALID,
 				       "duplicate member '%s'", name);
 	if (!ref)
@@ -652,11 +710,25 @@ int ferry_bundle_read(ferry_read_result *out, const char *path,
 	}
 	if ((error = read_manifest(&r)) < 0)
 		goto done;
+	prev = FERRY_MANIFEST_MEMBER;
+	if (out->manifest->contents_pending) {
+		if ((error = read_contents(&r)) < 0) {
+			/* Not a manifest anyone may use: which volume this file
+			 * is cannot be told without its list, but the message
+			 * names the bundle the envelope signed. */
+			error = ferry_error_wrap(error, "bundle %.16s (channel %s, sequence %llu)",
+						 out->manifest->id, out->manifest->channel,
+						 (unsigned long long)out->manifest->sequence);
+			ferry_manifest_free(out->manifest);
+			out->manifest = NULL;
+			goto done;
+		}
+		prev = FERRY_CONTENTS_MEMBER;
+	}
 	if ((error = build_index(&refs, &nrefs, out->manifest)) < 0)
 		goto done;
 
-	/* The first entry says which volume this file is. */
-	prev = FERRY_MANIFEST_MEMBER;
+	/* The first entry after them says which volume this file is. */
 	eof = next_header(&r, &e, prev);
 	if (eof < 0) {
 		error = eof;

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "ferry/errors.h"
+#include "contents.h"
 #include "envelope.h"
 #include "fs.h"
 #include "hash.h"
@@ -131,7 +132,9 @@ static int add_piece(ferry_manifest *m, size_t v, size_t i, uint64_t offset,
 
 static int plan_volumes(ferry_manifest *m, uint64_t max, uint64_t envelope_size)
 {
-	uint64_t fixed = ENTRY_OVERHEAD + padded(envelope_size) + END_OF_ARCHIVE;
+	uint64_t fixed = ENTRY_OVERHEAD + padded(envelope_size) + END_OF_ARCHIVE +
+			 (m->version != FERRY_BUNDLE_FORMAT_V1
+				  ? ENTRY_OVERHEAD + padded(m->contents_size) : 0);
 	uint64_t capacity, used = 0, min_piece;
 	size_t v = 0, i;
 	int error;
@@ -146,7 +149,8 @@ static int plan_volumes(ferry_manifest *m, uint64_t max, uint64_t envelope_size)
 	if (max <= fixed + ENTRY_OVERHEAD + 512)
 		return ferry_error_set(FERRY_EINVALID,
 				       "volume size %llu is too small: the signed "
-				       "manifest alone needs %llu bytes per volume",
+				       "manifest and the contents list alone need %llu "
+				       "bytes per volume",
 				       (unsigned long long)max,
 				       (unsigned long long)fixed);
 	ferry_manifest_clear_volumes(m);
@@ -334,6 +338,16 @@ static int write_entry_header(struct archive *a, const char *path,
 	return 0;
 }
 
+static int contents_cb(void *arg, const void *buf, size_t len)
+{
+	struct archive *a = arg;
+
+	if (archive_write_data(a, buf, len) != (la_ssize_t)len)
+		return ferry_error_set(FERRY_EIO, "cannot write the contents list: %s",
+				       archive_error_string(a));
+	return 0;
+}
+
 static int write_volume(write_ctx *w, size_t v, const ferry_buf *envelope,
 			ferry_lockfile *lf, unsigned char hash[64],
 			uint64_t *bytes)
@@ -376,6 +390,11 @@ static int write_volume(write_ctx *w, size_t v, const ferry_buf *envelope,
 					archive_error_string(a));
 		goto done;
 	}
+	if (w->m->version != FERRY_BUNDLE_FORMAT_V1 &&
+	    ((error = write_entry_header(a, FERRY_CONTENTS_MEMBER, w->m->contents_size,
+					 w->m->created)) < 0 ||
+	     (error = ferry_contents_write(w->m, contents_cb, a)) < 0))
+		goto done;
 	for (k = 0; k < vol->nparts; k++) {
 		const ferry_part *p = &vol->parts[k];
 		data_sink d = { a, sha, w };
@@ -479,6 +498,9 @@ int ferry_bundle_write(ferry_write_result *out, ferry_manifest *m,
 	if (!(w.chunk = malloc(IO_CHUNK)))
 		return ferry_error_oom();
 
+	if (m->version != FERRY_BUNDLE_FORMAT_V1 &&
+	    (error = ferry_contents_digest(&m->contents_size, m->contents_sha256, m)) < 0)
+		goto done;
 	/* The layout depends on the envelope's size and the envelope lists the
 	 * layout: plan with an assumed size until the real one fits. */
 	for (attempt = 0;; attempt++) {

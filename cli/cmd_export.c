@@ -128,6 +128,9 @@ static int print_json(const ferry_export_result *r)
 	for (i = 0; i < r->nskipped; i++)
 		json_array_append_new(skipped, json_string(r->skipped[i]));
 	json_object_set_new(o, "closure", closure_json(&r->closure));
+	json_object_set_new(o, "bindings", json_string(r->manifest->bindings_all ? "all" : "changes"));
+	json_object_set_new(o, "images", json_integer((json_int_t)r->manifest->nimages));
+	json_object_set_new(o, "removed", json_integer((json_int_t)r->manifest->nremoved));
 	cli_print_json(o);
 	return 0;
 }
@@ -317,6 +320,12 @@ int cmd_export(int argc, char **argv)
 		       res.manifest->nmembers, res.manifest->nimages, repos,
 		       ferry_size_text(size, sizeof(size), res.files.bytes),
 		       res.files.npaths);
+		if (!res.manifest->bindings_all)
+			printf("incremental on sequence %llu: %zu image binding(s) added or "
+			       "moved, %zu removed; the channel binds %zu\n",
+			       (unsigned long long)res.manifest->base_sequence,
+			       res.manifest->nimages, res.manifest->nremoved,
+			       res.manifest->state_images);
 		if (res.manifest->nprereq_blobs)
 			printf("incremental on sequence %llu: %zu blob(s) not carried "
 			       "(prerequisites)\n",

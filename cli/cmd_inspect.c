@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "digest.h"
+#include "json.h"
 #include "reader.h"
 #include "util.h"
 #include "banned.h"
@@ -186,6 +187,17 @@ static json_t *manifest_json(const ferry_read_result *r, int verified)
 		      "sources", sources, "prerequisites", prereqs);
 	json_object_set_new(o, "repositories", repos_json(m));
 	json_object_set_new(o, "closure", closure_json(m));
+	json_object_set_new(o, "bindings", json_string(m->bindings_all ? "all" : "changes"));
+	if (m->version != FERRY_BUNDLE_FORMAT_V1) {
+		json_t *removed = json_array();
+
+		for (i = 0; i < m->nremoved; i++)
+			json_array_append_new(removed, ferry_json_text(m->removed[i]));
+		json_object_set_new(o, "removed", removed);
+		json_object_set_new(o, "state", json_pack("{s:I,s:s}", "images",
+							  (json_int_t)m->state_images,
+							  "sha256", m->state_sha256));
+	}
 	return o;
 }
 
@@ -229,12 +241,23 @@ static void print_text(const ferry_read_result *r, int verified)
 			       cli_escape(e2, sizeof(e2), m->sources[i].name),
 			       cli_escape(e3, sizeof(e3), m->sources[i].location));
 	}
-	printf("\nimages (%zu):\n", m->nimages);
+	if (m->bindings_all)
+		printf("\nimages (%zu, every binding of the channel):\n", m->nimages);
+	else
+		printf("\nimages (%zu added or moved since %llu; the channel then binds "
+		       "%zu):\n", m->nimages, (unsigned long long)m->base_sequence,
+		       m->state_images);
 	for (i = 0; i < m->nimages; i++)
 		printf("  %-40s %s\n  %-40s %s\n",
 		       cli_escape(e1, sizeof(e1), m->images[i].reference),
 		       cli_escape(e2, sizeof(e2), m->images[i].digest), "",
 		       cli_escape(e3, sizeof(e3), m->images[i].media_type));
+	if (m->nremoved) {
+		printf("\nremoved (%zu reference(s) the channel no longer binds):\n",
+		       m->nremoved);
+		for (i = 0; i < m->nremoved; i++)
+			printf("  %s\n", cli_escape(e1, sizeof(e1), m->removed[i]));
+	}
 	if (m->nprereq_blobs) {
 		printf("\nprerequisites (%zu blob(s) the receiver must already hold):\n",
 		       m->nprereq_blobs);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ferry/errors.h"
+#include "bindings.h"
 #include "buf.h"
 #include "image_closure.h"
 #include "baseline.h"
@@ -124,6 +125,8 @@ static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
 				    trust_root->size)) < 0)
 		goto done;
 	for (i = 0; i < c->nblobs; i++) {
+		if (c->blobs[i].skip)
+			continue;   /* only bindings the receiver holds reach it */
 		if (c->blobs[i].prereq) {
 			char digest[FERRY_OCI_DIGEST_SIZE];
 			char *copy, **grown;
@@ -149,6 +152,8 @@ static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
 	for (i = 0; i < c->nroots; i++) {
 		const json_t *d = c->roots[i].descriptor;
 
+		if (c->roots[i].unchanged)
+			continue;
 		if ((error = ferry_manifest_add_image(
 			     m, c->roots[i].reference,
 			     json_string_value(json_object_get(d, "digest")),
@@ -226,7 +231,7 @@ static int mark_prerequisites(ferry_oci_content *c, ferry_export_state *st,
 	if (upto == 0)
 		return 0;
 	for (i = 0; i < c->nblobs; i++) {
-		if (c->blobs[i].manifest)
+		if (c->blobs[i].manifest || c->blobs[i].skip)
 			continue;
 		if ((error = ferry_export_state_blob_sent(&sent, st, channel, upto,
 							  c->blobs[i].hex)) < 0)
@@ -236,6 +241,64 @@ static int mark_prerequisites(ferry_oci_content *c, ferry_export_state *st,
 	return 0;
 }
 
+static int add_sent(const char *reference, const char *digest, void *payload)
+{
+	return ferry_bindings_add(payload, reference, digest);
+}
+
+/*
+ * An incremental bundle carries only the image bindings that changed since
+ * its base `base` (0: a full bundle, which carries them all), and of the
+ * content only what those reach: the bindings the receiver holds
+ * unchanged are marked so, the references it holds and the channel no
+ * longer binds go in the manifest's `removed`, and the manifest states
+ * the channel's whole state after the bundle. A base the export state has
+ * no bindings for (written before it recorded them) gets them all.
+ */
+static int plan_bindings(ferry_manifest *m, ferry_oci_content *c, ferry_export_state *st,
+			 uint64_t base)
+{
+	ferry_bindings held = { NULL, 0, 0 }, now = { NULL, 0, 0 };
+	size_t i;
+	int known = 0, error;
+
+	m->bindings_all = 1;
+	if (base == 0)
+		return 0;
+	if ((error = ferry_export_state_images(&known, st, m->channel, base, add_sent,
+					       &held)) < 0 || !known)
+		goto done;
+	for (i = 0; i < c->nroots && !error; i++) {
+		const char *digest = json_string_value(json_object_get(c->roots[i].descriptor,
+									"digest"));
+		long k = ferry_bindings_find(&held, c->roots[i].reference);
+		int sent = 0;
+
+		/* Unchanged, and its document still held: a receipt that re-based
+		 * the channel forgets what the enclave collected as garbage, and
+		 * then the image travels again. */
+		if (k >= 0 && !strcmp(held.items[k].digest, digest) &&
+		    (error = ferry_export_state_blob_sent(&sent, st, m->channel, base,
+							  ferry_oci_digest_hex(digest))) < 0)
+			break;
+		c->roots[i].unchanged = sent;
+		error = ferry_bindings_add(&now, c->roots[i].reference, digest);
+	}
+	for (i = 0; i < held.n && !error; i++)
+		if (ferry_bindings_find(&now, held.items[i].reference) < 0)
+			error = ferry_manifest_add_removed(m, held.items[i].reference);
+	if (error || (error = ferry_bindings_digest(m->state_sha256, &now)) < 0 ||
+	    (error = ferry_oci_content_prune(c)) < 0)
+		goto done;
+	m->state_images = now.n;
+	m->bindings_all = 0;
+	m->base_sequence = base;
+done:
+	ferry_bindings_dispose(&held);
+	ferry_bindings_dispose(&now);
+	return error;
+}
+
 /* Record the bundle with every blob it carries, in one transaction. */
 static int record_export(ferry_export_state *state, const ferry_manifest *m,
 			 const char *files, const char *fingerprint,
@@ -243,18 +306,27 @@ static int record_export(ferry_export_state *state, const ferry_manifest *m,
 {
 	ferry_export_record rec;
 	const char **blobs = calloc(oci->nblobs + git->nrepos + 1, sizeof(*blobs));
+	ferry_sent_image *images = calloc(oci->nroots + 1, sizeof(*images));
 	ferry_sent_ref *refs = NULL;
 	size_t i, k, nblobs = 0, nrefs = 0;
 	int error;
 
 	for (i = 0; i < git->nrepos; i++)
 		nrefs += git->repos[i].nrefs;
-	if (!blobs || !(refs = calloc(nrefs + 1, sizeof(*refs)))) {
+	if (!blobs || !images || !(refs = calloc(nrefs + 1, sizeof(*refs)))) {
 		free(blobs);
+		free(images);
 		return ferry_error_oom();
 	}
+	/* Every binding of the channel after this bundle, carried or not (the
+	 * roots are in reference order since ferry_oci_content_finish). */
+	for (i = 0; i < oci->nroots; i++) {
+		images[i].reference = oci->roots[i].reference;
+		images[i].digest = json_string_value(json_object_get(oci->roots[i].descriptor,
+								     "digest"));
+	}
 	for (i = 0; i < oci->nblobs; i++)
-		if (!oci->blobs[i].prereq)   /* carried, not merely relied on */
+		if (!oci->blobs[i].prereq && !oci->blobs[i].skip)   /* carried */
 			blobs[nblobs++] = oci->blobs[i].hex;
 	for (i = nrefs = 0; i < git->nrepos; i++) {
 		if (git->repos[i].bundle_file)
@@ -276,7 +348,10 @@ static int record_export(ferry_export_state *state, const ferry_manifest *m,
 	rec.refs = refs;
 	rec.nrefs = nrefs;
 	rec.fingerprint = fingerprint;
+	rec.images = images;
+	rec.nimages = oci->nroots;
 	error = ferry_export_state_record(state, &rec);
+	free(images);
 	free(blobs);
 	free(refs);
 	return error;
@@ -353,7 +428,8 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	ferry_git_options gopts;
 	ferry_member_source *sources = NULL;
 	ferry_manifest *m = NULL;
-	ferry_buf index = FERRY_BUF_INIT, basename = FERRY_BUF_INIT, files = FERRY_BUF_INIT;
+	ferry_buf index = FERRY_BUF_INIT, carried = FERRY_BUF_INIT, basename = FERRY_BUF_INIT;
+	ferry_buf files = FERRY_BUF_INIT;
 	ferry_buf trust_root = FERRY_BUF_INIT;
 	ferry_write_options wopts = FERRY_WRITE_OPTIONS_INIT;
 	ferry_registry_options ropts = FERRY_REGISTRY_OPTIONS_INIT;
@@ -433,17 +509,20 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 					   spec->channel, opts->full || last == 0 ? 0 : upto,
 					   cache_dir)) < 0)
 		goto done;
+	/* The index of every binding makes the fingerprint; an incremental
+	 * bundle's own index.json lists those it carries. */
 	if ((error = ferry_oci_content_finish(&content)) < 0 ||
+	    (error = ferry_oci_content_index(&index, &content, 0)) < 0 ||
+	    (error = ferry_manifest_new(&m, spec->channel)) < 0 ||
+	    (error = plan_bindings(m, &content, state, opts->full || last == 0 ? 0 : upto)) < 0 ||
+	    (!m->bindings_all &&
+	     (error = ferry_oci_content_index(&carried, &content, 1)) < 0) ||
 	    (error = mark_prerequisites(&content, state, spec->channel,
 					opts->full || last == 0 ? 0 : upto)) < 0 ||
-	    (error = ferry_registry_download(reg, &content)) < 0 ||
-	    (error = ferry_oci_content_index(&index, &content)) < 0)
+	    (error = ferry_registry_download(reg, &content)) < 0)
 		goto done;
 
-	if ((error = ferry_manifest_new(&m, spec->channel)) < 0)
-		goto done;
 	m->sequence = last + 1;
-	m->base_sequence = 0;
 	for (i = 0; i < git.nrepos; i++)
 		if (git.repos[i].has_base)
 			m->base_sequence = gopts.upto;
@@ -473,7 +552,8 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 		out->last_sequence = last;
 		goto done;
 	}
-	if ((error = build_manifest(m, &sources, &content, &index, &git, &trust_root)) < 0)
+	if ((error = build_manifest(m, &sources, &content, m->bindings_all ? &index : &carried,
+				    &git, &trust_root)) < 0)
 		goto done;
 	if (m->nprereq_blobs)
 		m->base_sequence = upto;
@@ -543,6 +623,7 @@ done:
 	ferry_oci_content_dispose(&content);
 	ferry_git_content_dispose(&git);
 	ferry_buf_dispose(&index);
+	ferry_buf_dispose(&carried);
 	ferry_buf_dispose(&basename);
 	ferry_buf_dispose(&files);
 	ferry_buf_dispose(&staging);

@@ -39,6 +39,7 @@ int ferry_oci_content_add_blob(ferry_oci_content *c, const char *hex,
 	grown[c->nblobs].size = size;
 	grown[c->nblobs].manifest = manifest;
 	grown[c->nblobs].prereq = 0;
+	grown[c->nblobs].skip = 0;
 	if (!(grown[c->nblobs].file = strdup(file)))
 		return ferry_error_oom();
 	c->nblobs++;
@@ -122,6 +123,7 @@ int ferry_oci_content_add_root(ferry_oci_content *c, const char *reference,
 	grown = c->roots;
 	grown[c->nroots].reference = ref;
 	grown[c->nroots].descriptor = copy;
+	grown[c->nroots].unchanged = 0;
 	c->nroots++;
 	return 0;
 }
@@ -252,7 +254,89 @@ int ferry_oci_content_finish(ferry_oci_content *c)
 	return 0;
 }
 
-int ferry_oci_content_index(ferry_buf *out, const ferry_oci_content *c)
+ferry_oci_blob *ferry_oci_content_find(const ferry_oci_content *c, const char *hex)
+{
+	size_t lo = 0, hi = c->nblobs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int cmp = strcmp(c->blobs[mid].hex, hex);
+
+		if (cmp == 0)
+			return &c->blobs[mid];
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+typedef struct {
+	ferry_oci_content *c;
+	unsigned char *opened;   /* per blob: walked below already */
+} prune_ctx;
+
+/* The prune's walk: blobs met are kept (skip cleared); documents are read
+ * from the files collected for them, each once, whatever role the same
+ * bytes were met in before. */
+static int prune_visit(const ferry_oci_descriptor *desc, ferry_oci_role role, int depth,
+		       void *payload)
+{
+	prune_ctx *p = payload;
+	ferry_oci_blob *b = ferry_oci_content_find(p->c, desc->hex);
+	int opens = (role == FERRY_OCI_ROOT || role == FERRY_OCI_MANIFESTS) &&
+		    ferry_oci_is_document(desc->media_type);
+
+	(void)depth;
+	if (!b)
+		return 1;   /* not collected (a foreign layer): nothing to keep */
+	b->skip = 0;
+	if (!opens || p->opened[b - p->c->blobs])
+		return 1;
+	p->opened[b - p->c->blobs] = 1;
+	return 0;
+}
+
+static int prune_load(ferry_buf *body, const ferry_oci_descriptor *desc, void *payload)
+{
+	const ferry_oci_blob *b = ferry_oci_content_find(((prune_ctx *)payload)->c, desc->hex);
+
+	if (!b)
+		return ferry_error_set(FERRY_ENOTFOUND, "blob %.80s was not collected",
+				       desc->digest);
+	return ferry_fs_read_file(body, b->file, FERRY_OCI_MANIFEST_MAX_SIZE);
+}
+
+int ferry_oci_content_prune(ferry_oci_content *c)
+{
+	ferry_oci_walk_options wo = FERRY_OCI_WALK_OPTIONS_INIT;
+	prune_ctx p = { c, calloc(c->nblobs ? c->nblobs : 1, 1) };
+	size_t i;
+	int error = 0;
+
+	if (!p.opened)
+		return ferry_error_oom();
+	for (i = 0; i < c->nblobs; i++)
+		c->blobs[i].skip = 1;
+	wo.load = prune_load;
+	wo.visit = prune_visit;
+	wo.what = "export";
+	wo.payload = &p;
+	for (i = 0; i < c->nroots && !error; i++) {
+		ferry_oci_descriptor d;
+
+		if (c->roots[i].unchanged)
+			continue;
+		if ((error = ferry_oci_descriptor_parse(&d, c->roots[i].descriptor,
+							c->roots[i].reference)) == 0)
+			error = ferry_oci_walk(&wo, &d);
+	}
+	free(p.opened);
+	return error;
+}
+
+int ferry_oci_content_index(ferry_buf *out, const ferry_oci_content *c, int carried)
 {
 	json_t *index = ferry_oci_index_new();
 	json_t *list = json_object_get(index, "manifests");
@@ -262,7 +346,8 @@ int ferry_oci_content_index(ferry_buf *out, const ferry_oci_content *c)
 	if (!index)
 		return ferry_error_oom();
 	for (i = 0; i < c->nroots && !error; i++)
-		error = ferry_json_append(list, json_incref(c->roots[i].descriptor));
+		if (!carried || !c->roots[i].unchanged)
+			error = ferry_json_append(list, json_incref(c->roots[i].descriptor));
 	if (!error)
 		error = ferry_json_dump(out, index);
 	json_decref(index);

@@ -21,11 +21,14 @@ typedef struct {
 	int manifest;   /* a manifest or index (always carried) */
 	int prereq;     /* sent on the channel before: not carried, listed as a
 			   prerequisite (set by export) */
+	int skip;       /* only roots the receiver holds unchanged reach it: not
+			   carried, not listed (ferry_oci_content_prune) */
 } ferry_oci_blob;
 
 typedef struct {
 	char *reference;   /* "name:tag" or "name@sha256:..." */
 	json_t *descriptor;/* the descriptor for the bundle's index.json */
+	int unchanged;     /* the receiver holds this binding: not carried */
 } ferry_oci_root;
 
 typedef struct {
@@ -58,8 +61,16 @@ int ferry_oci_content_add_root(ferry_oci_content *c, const char *reference,
 			       const json_t *desc);
 /** Sort and de-duplicate the blobs; reject references listed twice. */
 int ferry_oci_content_finish(ferry_oci_content *c);
-/** The bundle's index.json for all collected roots. */
-int ferry_oci_content_index(ferry_buf *out, const ferry_oci_content *c);
+/** The blob `hex` after ferry_oci_content_finish, or NULL. */
+ferry_oci_blob *ferry_oci_content_find(const ferry_oci_content *c, const char *hex);
+/**
+ * Keep only what the roots not marked unchanged reach: every other blob is
+ * marked skip. Reads the documents below those roots from their files.
+ */
+int ferry_oci_content_prune(ferry_oci_content *c);
+/** The bundle's index.json: every root, or (`carried`) those not marked
+ *  unchanged. */
+int ferry_oci_content_index(ferry_buf *out, const ferry_oci_content *c, int carried);
 void ferry_oci_content_dispose(ferry_oci_content *c);
 
 #endif

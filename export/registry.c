@@ -1153,24 +1153,6 @@ int ferry_registry_fetch_chart(ferry_buf *tgz, char digest[FERRY_OCI_DIGEST_SIZE
 
 /* ---- downloads ---------------------------------------------------------- */
 
-static const ferry_oci_blob *find_blob(const ferry_oci_content *c, const char *hex)
-{
-	size_t lo = 0, hi = c->nblobs;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int cmp = strcmp(c->blobs[mid].hex, hex);
-
-		if (cmp == 0)
-			return &c->blobs[mid];
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
 int ferry_registry_download(ferry_registry *r, const ferry_oci_content *c)
 {
 	ferry_http_download *dl = NULL;
@@ -1189,10 +1171,10 @@ int ferry_registry_download(ferry_registry *r, const ferry_oci_content *c)
 	}
 	for (i = 0; i < r->nqueue; i++) {
 		const queued_blob *q = &r->queue[i];
-		const ferry_oci_blob *b = find_blob(c, q->hex);
+		const ferry_oci_blob *b = ferry_oci_content_find(c, q->hex);
 		struct stat st;
 
-		if (!b || b->prereq)
+		if (!b || b->prereq || b->skip)
 			continue;   /* the receiver has it already */
 		if (stat(q->path, &st) == 0 && S_ISREG(st.st_mode) &&
 		    (uint64_t)st.st_size == q->size)

@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "ferry/errors.h"
+#include "bindings.h"
 #include "catalog.h"
 #include "closure.h"
 #include "digest.h"
@@ -689,6 +690,68 @@ static int check_prerequisites(import_ctx *c, size_t index)
 	return error;
 }
 
+/*
+ * An incremental bundle of format 2 carries only the bindings that changed
+ * and states the channel's whole state after it. Move the channel's
+ * bindings as the store holds them through the bundles of this import
+ * before this one, then this one, and compare: a different state means the
+ * store is not at the base the sender assumed.
+ */
+static int load_binding(const char *reference, const char *digest, void *payload)
+{
+	return ferry_bindings_add(payload, reference, digest);
+}
+
+static int check_state(import_ctx *c, size_t index)
+{
+	const staged_bundle *b = &c->b[index];
+	const ferry_manifest *m = b->m;
+	ferry_bindings have = { NULL, 0, 0 };
+	char hex[FERRY_SHA256_HEX_LEN + 1];
+	uint64_t at;
+	size_t i;
+	int error;
+
+	if (m->version == FERRY_BUNDLE_FORMAT_V1 || m->bindings_all)
+		return 0;
+	/* The base must be here, or come earlier in this import. */
+	if ((error = channel_state(c, m->channel, &at, hex)) < 0)
+		return error;
+	for (i = 0; i < index; i++)
+		if (live(&c->b[i]) && !strcmp(c->b[i].m->channel, m->channel) &&
+		    c->b[i].m->sequence > at)
+			at = c->b[i].m->sequence;
+	if (at < m->base_sequence)
+		return ferry_error_set(FERRY_EVERIFY,
+				       "bundle %.16s (channel %s, sequence %llu) builds on "
+				       "sequence %llu and this store holds the channel at "
+				       "sequence %llu; import the channel's bundles up to "
+				       "sequence %llu first", b->id, m->channel,
+				       (unsigned long long)m->sequence,
+				       (unsigned long long)m->base_sequence,
+				       (unsigned long long)at,
+				       (unsigned long long)m->base_sequence);
+	error = ferry_store_channel_images_foreach(c->st, m->channel, load_binding, &have);
+	for (i = 0; i < index && !error; i++)
+		if (live(&c->b[i]) && !strcmp(c->b[i].m->channel, m->channel))
+			error = ferry_bindings_apply(&have, c->b[i].m);
+	if (!error && (error = ferry_bindings_apply(&have, m)) == 0 &&
+	    (error = ferry_bindings_digest(hex, &have)) == 0 &&
+	    (have.n != m->state_images || strcmp(hex, m->state_sha256)))
+		error = ferry_error_set(FERRY_EVERIFY,
+					"bundle %.16s (channel %s, sequence %llu) changes the "
+					"image bindings of sequence %llu, but the channel's "
+					"bindings here would then be %zu (sha256:%.12s...), not "
+					"the %zu (sha256:%.12s...) it states: this store does not "
+					"hold the bindings that bundle left; import the "
+					"channel's missing bundles, or a full bundle",
+					b->id, m->channel, (unsigned long long)m->sequence,
+					(unsigned long long)m->base_sequence, have.n, hex,
+					m->state_images, m->state_sha256);
+	ferry_bindings_dispose(&have);
+	return error;
+}
+
 /* Where blob `hex` is before anything is published: staged by this bundle
  * or one before it in this import, or held by the store. */
 typedef struct {
@@ -1030,6 +1093,15 @@ static int record(import_ctx *c, staged_bundle *b, const char *files)
 					    m->images[k].media_type,
 					    tagged_size(c, m, m->images[k].digest), m->channel,
 					    m->sequence);
+	/* The channel's state: what its next incremental bundle builds on.
+	 * Tags stay as they are: a removed binding deletes no tag. */
+	if (!error && (m->version == FERRY_BUNDLE_FORMAT_V1 || m->bindings_all))
+		error = ferry_store_channel_images_clear(st, m->channel);
+	for (k = 0; k < m->nremoved && !error; k++)
+		error = ferry_store_channel_image_remove(st, m->channel, m->removed[k]);
+	for (k = 0; k < m->nimages && !error; k++)
+		error = ferry_store_channel_image_set(st, m->channel, m->images[k].reference,
+						      m->images[k].digest);
 	for (k = 0; k < m->nrepos && !error; k++) {
 		const ferry_git_repo *r = &m->repos[k];
 		size_t j;
@@ -1357,6 +1429,7 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 						(unsigned long long)b->m->sequence);
 		} else if ((error = check_volumes(b)) == 0 && (error = check_split_members(b)) == 0 &&
 			   (error = check_prerequisites(&c, i)) == 0 &&
+			   (error = check_state(&c, i)) == 0 &&
 			   (error = check_images(&c, i)) == 0 && (error = check_moves(&c, b)) == 0 &&
 			   (error = stage_git(&c, i)) == 0) {
 			error = check_rotation(&c, b);

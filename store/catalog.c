@@ -261,6 +261,49 @@ int ferry_store_tag_set(ferry_store *st, const char *reference, const char *dige
 			    media_type, (int64_t)size, channel, (int64_t)sequence);
 }
 
+int ferry_store_channel_images_clear(ferry_store *st, const char *channel)
+{
+	return ferry_db_run(&st->db, "DELETE FROM channel_images WHERE channel = ?",
+			    "forget the channel's bindings", "s", channel);
+}
+
+int ferry_store_channel_image_set(ferry_store *st, const char *channel,
+				  const char *reference, const char *digest)
+{
+	return ferry_db_run(&st->db, "INSERT INTO channel_images(channel, reference, digest) "
+			    "VALUES (?, ?, ?) ON CONFLICT(channel, reference) DO UPDATE SET "
+			    "digest = excluded.digest", "record the channel's binding", "sss",
+			    channel, reference, digest);
+}
+
+int ferry_store_channel_image_remove(ferry_store *st, const char *channel,
+				     const char *reference)
+{
+	return ferry_db_run(&st->db, "DELETE FROM channel_images WHERE channel = ? AND "
+			    "reference = ?", "drop the channel's binding", "ss", channel,
+			    reference);
+}
+
+int ferry_store_channel_images_foreach(ferry_store *st, const char *channel,
+				       int (*cb)(const char *reference, const char *digest,
+						 void *payload),
+				       void *payload)
+{
+	static const char sql[] = "SELECT reference, digest FROM channel_images WHERE "
+				  "channel = ? ORDER BY reference";
+	sqlite3_stmt *q = NULL;
+	int error;
+
+	if ((error = ferry_db_prepare(&q, &st->db, sql, "read the channel's bindings")) < 0)
+		return error;
+	sqlite3_bind_text(q, 1, channel, -1, SQLITE_STATIC);
+	while ((error = ferry_db_step(&st->db, q, "read the channel's bindings")) > 0)
+		if ((error = cb(ferry_db_text(q, 0), ferry_db_text(q, 1), payload)) != 0)
+			break;
+	ferry_db_release(&st->db, q);
+	return error;
+}
+
 int ferry_store_tag_foreach(ferry_store *st,
 			    int (*cb)(const ferry_store_tag *t, void *payload),
 			    void *payload)

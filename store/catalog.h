@@ -95,6 +95,26 @@ int ferry_store_tag_get(ferry_store_tag *out, ferry_store *st, const char *refer
 int ferry_store_tag_set(ferry_store *st, const char *reference, const char *digest,
 			const char *media_type, uint64_t size, const char *channel,
 			uint64_t sequence);
+/*
+ * A channel's image bindings as its bundles left them (its state,
+ * docs/bundle-format.md section 6.3): what the channel's sender assumes
+ * the store holds, whatever tags other channels moved since.
+ */
+/** Forget every binding of `channel`. */
+int ferry_store_channel_images_clear(ferry_store *st, const char *channel);
+/** Bind `reference` to `digest` in the state of `channel`. */
+int ferry_store_channel_image_set(ferry_store *st, const char *channel,
+				  const char *reference, const char *digest);
+/** Drop `reference` from the state of `channel`. */
+int ferry_store_channel_image_remove(ferry_store *st, const char *channel,
+				     const char *reference);
+/** Each binding of `channel`, in strcmp order of the references; a
+ *  non-zero return of `cb` stops and is returned. */
+int ferry_store_channel_images_foreach(ferry_store *st, const char *channel,
+				       int (*cb)(const char *reference, const char *digest,
+						 void *payload),
+				       void *payload);
+
 /** Every tag, by reference. */
 int ferry_store_tag_foreach(ferry_store *st,
 			    int (*cb)(const ferry_store_tag *t, void *payload),

@@ -51,9 +51,27 @@ static const char v2[] =
 	"  fingerprint TEXT NOT NULL,"
 	"  PRIMARY KEY (channel, sequence));";
 
+/* Version 3: the image bindings each bundle left the channel with, as a log
+ * of changes (digest '' where a reference was dropped), so that an
+ * incremental bundle carries only the bindings that changed since its
+ * base. image_states lists the sequences whose bindings the log knows:
+ * bundles written before this version are not among them. */
+static const char v3[] =
+	"CREATE TABLE IF NOT EXISTS sent_images ("
+	"  channel TEXT NOT NULL,"
+	"  reference TEXT NOT NULL,"
+	"  sequence INTEGER NOT NULL,"
+	"  digest TEXT NOT NULL,"
+	"  PRIMARY KEY (channel, reference, sequence));"
+	"CREATE TABLE IF NOT EXISTS image_states ("
+	"  channel TEXT NOT NULL,"
+	"  sequence INTEGER NOT NULL,"
+	"  PRIMARY KEY (channel, sequence));";
+
 static const ferry_db_migration schema[] = {
 	{ 1, v1 },
 	{ 2, v2 },
+	{ 3, v3 },
 };
 
 int ferry_export_state_open(ferry_export_state **out, const char *path)
@@ -186,6 +204,87 @@ static int record_export(ferry_export_state *st, const ferry_export_record *rec)
 	return error;
 }
 
+/* The channel's bindings at `upto`: for each reference its newest log row
+ * at or before it, unless that row drops it. */
+static const char images_sql[] =
+	"SELECT reference, digest FROM sent_images s WHERE channel = ?1 AND "
+	"sequence = (SELECT MAX(sequence) FROM sent_images WHERE channel = ?1 AND "
+	"reference = s.reference AND sequence <= ?2) AND digest <> '' ORDER BY reference";
+
+int ferry_export_state_images(int *known, ferry_export_state *st, const char *channel,
+			      uint64_t upto,
+			      int (*fn)(const char *reference, const char *digest,
+					void *payload),
+			      void *payload)
+{
+	sqlite3_stmt *q = NULL;
+	int error;
+
+	*known = 0;
+	if ((error = ferry_db_prepare(&q, &st->db, "SELECT 1 FROM image_states WHERE "
+				      "channel = ? AND sequence = ?", "query")) < 0)
+		return error;
+	sqlite3_bind_text(q, 1, channel, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, upto > INT64_MAX ? INT64_MAX : (sqlite3_int64)upto);
+	error = ferry_db_step(&st->db, q, "query");
+	ferry_db_release(&st->db, q);
+	if (error <= 0)
+		return error;
+	*known = 1;
+	if ((error = ferry_db_prepare(&q, &st->db, images_sql, "query")) < 0)
+		return error;
+	sqlite3_bind_text(q, 1, channel, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, upto > INT64_MAX ? INT64_MAX : (sqlite3_int64)upto);
+	while ((error = ferry_db_step(&st->db, q, "query")) > 0)
+		if ((error = fn(ferry_db_text(q, 0), ferry_db_text(q, 1), payload)) != 0)
+			break;
+	ferry_db_release(&st->db, q);
+	return error;
+}
+
+/* Log how `rec`'s bindings differ from those of the sequence before it:
+ * one merge of two lists in reference order. */
+static int record_images(ferry_export_state *st, const ferry_export_record *rec)
+{
+	static const char ins[] = "INSERT OR REPLACE INTO sent_images(channel, reference, "
+				  "sequence, digest) VALUES (?, ?, ?, ?)";
+	sqlite3_stmt *q = NULL;
+	size_t i = 0;
+	int error, row;
+
+	if ((error = ferry_db_prepare(&q, &st->db, images_sql, "record bindings")) < 0)
+		return error;
+	sqlite3_bind_text(q, 1, rec->channel, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)rec->sequence - 1);
+	row = ferry_db_step(&st->db, q, "record bindings");
+	while (row >= 0 && (row > 0 || i < rec->nimages)) {
+		const char *ref = row > 0 ? ferry_db_text(q, 0) : NULL;
+		int c = !ref ? 1 : i == rec->nimages ? -1 : strcmp(ref, rec->images[i].reference);
+
+		if (c < 0)          /* dropped */
+			error = ferry_db_run(&st->db, ins, "record bindings", "ssis", rec->channel,
+					     ref, (int64_t)rec->sequence, "");
+		else if (c > 0 || strcmp(ferry_db_text(q, 1), rec->images[i].digest))
+			error = ferry_db_run(&st->db, ins, "record bindings", "ssis", rec->channel,
+					     rec->images[i].reference, (int64_t)rec->sequence,
+					     rec->images[i].digest);
+		if (error < 0)
+			break;
+		if (c <= 0)
+			row = ferry_db_step(&st->db, q, "record bindings");
+		if (c >= 0)
+			i++;
+	}
+	if (!error && row < 0)
+		error = row;
+	ferry_db_release(&st->db, q);
+	if (!error)
+		error = ferry_db_run(&st->db, "INSERT INTO image_states(channel, sequence) "
+				     "VALUES (?, ?)", "record bindings", "si", rec->channel,
+				     (int64_t)rec->sequence);
+	return error;
+}
+
 int ferry_export_state_record(ferry_export_state *st, const ferry_export_record *rec)
 {
 	size_t i;
@@ -194,6 +293,8 @@ int ferry_export_state_record(ferry_export_state *st, const ferry_export_record 
 	if ((error = ferry_db_begin(&st->db, 1)) < 0)
 		return error;
 	error = record_export(st, rec);
+	if (!error && rec->images)
+		error = record_images(st, rec);
 	if (!error && rec->fingerprint)
 		error = ferry_db_run(&st->db, "INSERT INTO export_content(channel, sequence, "
 				     "fingerprint) VALUES (?, ?, ?)", "record content", "sis",

@@ -27,6 +27,12 @@ typedef struct {
 	const char *commit;  /* hex object id */
 } ferry_sent_ref;
 
+/** An image binding as a channel holds it. */
+typedef struct {
+	const char *reference;
+	const char *digest;   /* "sha256:<hex>" */
+} ferry_sent_image;
+
 /** What one written bundle carried, recorded in one transaction. */
 typedef struct {
 	const char *channel;
@@ -40,6 +46,10 @@ typedef struct {
 					 the receiver holds them after this bundle */
 	size_t nrefs;
 	const char *fingerprint;      /* the content's fingerprint (hex), or NULL */
+	const ferry_sent_image *images; /* every binding of the channel after this
+					   bundle, in strcmp order of the
+					   references; NULL: not recorded */
+	size_t nimages;
 } ferry_export_record;
 
 /** The newest bundle written on a channel. */
@@ -83,6 +93,17 @@ int ferry_export_state_refs(ferry_export_state *st, const char *channel,
 int ferry_export_state_rebase(ferry_export_state *st, const char *channel,
 			      uint64_t sequence, const char *const *blobs, size_t nblobs,
 			      const ferry_sent_ref *refs, size_t nrefs);
+
+/**
+ * The image bindings of `channel` after bundle `upto`, in strcmp order of
+ * the references, each to `fn`. *known is 0 (and nothing is called) when
+ * the state does not record them: the bundle was written before it did.
+ */
+int ferry_export_state_images(int *known, ferry_export_state *st, const char *channel,
+			      uint64_t upto,
+			      int (*fn)(const char *reference, const char *digest,
+					void *payload),
+			      void *payload);
 
 /** The default path: $FERRY_STATE_DIR, $XDG_STATE_HOME/ferry or
  *  ~/.local/state/ferry, + "/export.db". Caller frees. */

@@ -86,11 +86,26 @@ static const char v4[] =
 	"CREATE TABLE IF NOT EXISTS reconcile_event_reasons ("
 	"  event INTEGER PRIMARY KEY, reason TEXT NOT NULL);";
 
+/* Version 5: each channel's image bindings as its bundles left them, which
+ * an incremental bundle of format 2 changes and checks (bundle-format.md,
+ * section 6.3). A store of format 1 bundles starts from its tags: every
+ * such bundle bound every image of its channel. Only a store with no
+ * bindings yet is filled, so the step is safe to run twice like the steps
+ * before it (a second run must not bring back what bundles removed). */
+static const char v5[] =
+	"CREATE TABLE IF NOT EXISTS channel_images ("
+	"  channel TEXT NOT NULL, reference TEXT NOT NULL, digest TEXT NOT NULL,"
+	"  PRIMARY KEY (channel, reference));"
+	"INSERT OR IGNORE INTO channel_images(channel, reference, digest)"
+	"  SELECT channel, reference, digest FROM tags"
+	"  WHERE NOT EXISTS (SELECT 1 FROM channel_images);";
+
 const ferry_db_migration ferry_store__schema[] = {
 	{ 1, v1 },
 	{ 2, v2 },
 	{ 3, v3 },
 	{ 4, v4 },
+	{ 5, v5 },
 };
 const size_t ferry_store__schema_steps =
 	sizeof(ferry_store__schema) / sizeof(ferry_store__schema[0]);

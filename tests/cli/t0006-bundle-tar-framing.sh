@@ -151,11 +151,12 @@ refuse gnu "member 3: not a ustar/pax header"
 expect_exit 0 "$FERRY" inspect --json --trust-key "$T/k.pub" "$B"
 jq -r '.members[] | "\(.path) \(.size) 644"' "$T/out" | sort >"$T/want"
 [ -s "$T/want" ] || fail "inspect lists no members"
-# listing DIR: "PATH SIZE MODE" of every file under DIR but the envelope; no
+# listing DIR: "PATH SIZE MODE" of every file under DIR but the envelope and
+# the contents list; no
 # other kind of entry may appear.
 listing() {
 	(cd "$1" && [ -z "$(find . ! -type f ! -type d)" ] || fail "$1: not only files"
-	 find . -type f ! -name ferry-manifest.dsse.json -printf '%P %s %m\n' | sort)
+	 find . -type f ! -name ferry-manifest.dsse.json ! -name ferry-contents.jsonl -printf '%P %s %m\n' | sort)
 }
 extract_with() { # NAME COMMAND...
 	local name=$1 dir=$T/x-$1

@@ -158,7 +158,8 @@ ok "export refuses to overwrite an existing bundle (exit 1), leaves it untouched
 expect_exit 0 "$FERRY" export -q --spec "$T/src/spec.yaml" --key "$T/key.key" \
 	--out "$T/bundles" --state "$T/state.db"
 expect_out "channel demo sequence 3: "
-expect_out "3 image(s)"
+expect_out "0 image(s)"
+expect_out "incremental on sequence 2: 0 image binding(s) added or moved, 0 removed; the channel binds 3"
 expect_out "  $T/bundles/ferry-demo-000003.tar"
 expect_out "bundle id $("$FERRY" inspect --json "$T/bundles/ferry-demo-000003.tar" | jq -r .id)"
-ok "export's text output names sequence, images, the file and the bundle id"
+ok "export's text output names sequence, images (none changed: the channel still binds 3), the file and the bundle id"

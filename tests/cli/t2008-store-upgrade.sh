@@ -30,16 +30,22 @@ chmod -R u+w "$T/ro"
 # ---- open, upgrade, read back -------------------------------------------------
 expect_exit 0 "$FERRY" store ls --json --store "$S"
 cp "$T/out" "$T/ls.json"
-[ "$(version)" = 4 ] || fail "opening did not upgrade the store: user_version $(version)"
+[ "$(version)" = 5 ] || fail "opening did not upgrade the store: user_version $(version)"
 sqlite3 "$S/ferry.db" "SELECT name FROM sqlite_master WHERE type = 'index'" >"$T/indexes"
 for i in imports_bundle imports_channel refs_commit; do
 	grep -qx "$i" "$T/indexes" || fail "upgrade did not create index $i: $(cat "$T/indexes")"
 done
 sqlite3 "$S/ferry.db" "SELECT name FROM sqlite_master WHERE type = 'table'" >"$T/tables"
-for t in reconcile_suspended reconcile_event_reasons; do
+for t in reconcile_suspended reconcile_event_reasons channel_images; do
 	grep -qx "$t" "$T/tables" || fail "upgrade did not create table $t: $(cat "$T/tables")"
 done
-ok "opening a version 1 store upgrades it to the latest version, 4 (user_version, new indexes and tables)"
+# The channel's state starts from its tags: every bundle of format 1 bound
+# every image of its channel.
+[ "$(sqlite3 "$S/ferry.db" "SELECT channel, reference, digest FROM channel_images ORDER BY 2")" = \
+  "$(sqlite3 "$S/ferry.db" "SELECT channel, reference, digest FROM tags ORDER BY 2")" ] ||
+	fail "the channel's bindings do not start from its tags"
+[ -n "$(sqlite3 "$S/ferry.db" "SELECT 1 FROM channel_images LIMIT 1")" ] || fail "no channel bindings"
+ok "opening a version 1 store upgrades it to the latest version, 5 (user_version, new indexes and tables; the channel's bindings from its tags)"
 
 jq -e '.channels[] | select(.channel == "fixture" and .sequence == 1)' "$T/ls.json" >/dev/null ||
 	fail "channel fixture/1 lost: $(cat "$T/ls.json")"

@@ -136,6 +136,10 @@ ferry_manifest *forge_manifest(const char *a, const char *b)
 	char hex[65];
 
 	assert_int_equal(ferry_manifest_new(&m, "test"), 0);
+	/* Format 1, everything in the envelope: the tests that forge tar files
+	 * entry by entry write no contents entry (tests/unit/bundle/contents.c
+	 * covers format 2's). */
+	m->version = FERRY_BUNDLE_FORMAT_V1;
 	m->sequence = 1;
 	m->created = (int64_t)time(NULL) - 60;
 	m->expires = m->created + 86400;

@@ -362,13 +362,13 @@ static void test_bundle_reader__rejects_unknown_format_version(void **state)
 	assert_int_equal(ferry_manifest_to_json(&payload, f->m), 0);
 	at = strstr(payload.ptr, "urn:ferry:bundle:v1");
 	assert_non_null(at);
-	at[strlen("urn:ferry:bundle:v")] = '2';
+	at[strlen("urn:ferry:bundle:v")] = '3';
 	assert_int_equal(ferry_envelope_sign(&env, payload.ptr, payload.size,
 					     &f->key, 1), 0);
 	e[0].data = env.ptr;
 	e[0].len = env.size;
 	assert_error(read_forged(f, e, 3), FERRY_EUNSUPPORTED,
-		     "unsupported bundle format version 'urn:ferry:bundle:v2'");
+		     "unsupported bundle format version 'urn:ferry:bundle:v3'");
 	ferry_buf_dispose(&payload);
 	ferry_buf_dispose(&env);
 }
