@@ -79,7 +79,8 @@ void ferry_manifest_clear_volumes(ferry_manifest *m)
 
 	for (v = 0; v < m->nvolumes; v++) {
 		for (p = 0; p < m->volumes[v].nparts; p++)
-			free(m->volumes[v].parts[p].path);
+			if (!m->volumes[v].parts[p].whole)
+				free(m->volumes[v].parts[p].path);
 		free(m->volumes[v].parts);
 	}
 	free(m->volumes);
@@ -335,14 +336,21 @@ long ferry_manifest_find(const ferry_manifest *m, const char *path)
 
 int ferry_manifest_add_part(ferry_manifest *m, size_t v, const ferry_part *p)
 {
-	ferry_part copy = *p;
-	ferry_volume empty = { NULL, 0 };
+	ferry_part copy = *p, *grown;
+	ferry_volume empty = { NULL, 0 }, *vol;
 
 	while (m->nvolumes <= v)
 		PUSH(m->volumes, m->nvolumes, &empty);
-	if (!(copy.path = strdup(p->path)))
+	vol = &m->volumes[v];
+	if (!(grown = grow_array(vol->parts, vol->nparts, sizeof(*grown))))
 		return ferry_error_oom();
-	PUSH(m->volumes[v].parts, m->volumes[v].nparts, &copy);
+	vol->parts = grown;
+	/* A whole member's entry goes by the member's own path. */
+	if (p->whole)
+		copy.path = m->members[p->member].path;
+	else if (!(copy.path = strdup(p->path)))
+		return ferry_error_oom();
+	grown[vol->nparts++] = copy;
 	return 0;
 }
 

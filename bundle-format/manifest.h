@@ -42,7 +42,8 @@ typedef struct {
 
 /** One tar entry of one volume: a whole member or a piece of one. */
 typedef struct {
-	char *path;     /* entry name in the tar */
+	char *path;     /* entry name in the tar: the member's own (borrowed)
+			   when whole */
 	size_t member;  /* index into members */
 	uint64_t offset;
 	uint64_t size;

@@ -1474,7 +1474,7 @@ int ferry_import(ferry_import_result *out, ferry_store *st,
 			audit(&c, "rotation", b->m, &b->sig, "trust root installed", NULL);
 		}
 	}
-	if (!opts->dry_run && (error = ferry_store_write_layout_view(st)) < 0) {
+	if (!opts->dry_run && (error = ferry_store_refresh_layout_view(st)) < 0) {
 		error = ferry_error_wrap(error, "the bundles are imported, but the store's "
 					 "layout view is not rewritten yet (the next import "
 					 "rewrites it)");

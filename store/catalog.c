@@ -257,8 +257,11 @@ int ferry_store_tag_set(ferry_store *st, const char *reference, const char *dige
 		"VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(reference) DO UPDATE SET "
 		"digest = excluded.digest, media_type = excluded.media_type, "
 		"size = excluded.size, channel = excluded.channel, sequence = excluded.sequence";
-	return ferry_db_run(&st->db, sql, "record tag", "sssisi", reference, digest,
-			    media_type, (int64_t)size, channel, (int64_t)sequence);
+	int error = ferry_db_run(&st->db, sql, "record tag", "sssisi", reference, digest,
+				 media_type, (int64_t)size, channel, (int64_t)sequence);
+
+	/* The layout view is behind until it is written again. */
+	return error ? error : ferry_store_meta_set(st, FERRY_STORE_VIEW_STALE, 1);
 }
 
 int ferry_store_channel_images_clear(ferry_store *st, const char *channel)

@@ -17,4 +17,8 @@ struct ferry_store {
 extern const ferry_db_migration ferry_store__schema[];
 extern const size_t ferry_store__schema_steps;
 
+/* The meta key ferry_store_tag_set raises and writing the layout view
+ * clears. */
+#define FERRY_STORE_VIEW_STALE "layout_view_stale"
+
 #endif

@@ -237,7 +237,7 @@ int ferry_store_open(ferry_store **out, const char *root, ferry_store_mode mode,
 	 * left the view behind the database: whoever writes next repairs it. */
 	if (mode != FERRY_STORE_READ &&
 	    ((error = create_layout(st)) < 0 || (error = clean_staging(st)) < 0 ||
-	     (error = ferry_store_write_layout_view(st)) < 0))
+	     (error = ferry_store_refresh_layout_view(st)) < 0))
 		goto fail;
 	ferry_buf_dispose(&db);
 	ferry_buf_dispose(&name);
@@ -306,40 +306,97 @@ int ferry_store_meta_set(ferry_store *st, const char *key, int64_t value)
 
 /* ---- the layout view --------------------------------------------------------- */
 
+/* The view is written as it is made, a descriptor at a time: a store of
+ * 20,000 tags would otherwise hold its whole document and its text. */
+typedef struct {
+	ferry_buf text;
+	int fd;
+	size_t n;
+} view_out;
+
+static int view_flush(view_out *o)
+{
+	int error = ferry_fs_write_all(o->fd, o->text.ptr, o->text.size);
+
+	ferry_buf_clear(&o->text);
+	return error;
+}
+
 static int add_view_entry(const ferry_store_tag *t, void *payload)
 {
+	view_out *o = payload;
 	json_t *d = ferry_oci_descriptor_new(t->media_type, ferry_oci_digest_hex(t->digest),
 					     t->size);
+	int error;
 
-	if (d && json_object_set_new(d, "annotations",
-				     json_pack("{s:s}", FERRY_OCI_REF_NAME, t->reference)) < 0) {
+	if (!d || json_object_set_new(d, "annotations",
+				      json_pack("{s:s}", FERRY_OCI_REF_NAME, t->reference)) < 0) {
 		json_decref(d);
-		d = NULL;
+		return ferry_error_oom();
 	}
-	return ferry_json_append(payload, d);
+	if ((error = ferry_buf_puts(&o->text, o->n++ ? "," : "")) == 0)
+		error = ferry_json_dump(&o->text, d);
+	json_decref(d);
+	if (!error && o->text.size >= 65536)
+		error = view_flush(o);
+	return error;
+}
+
+int ferry_store_refresh_layout_view(ferry_store *st)
+{
+	ferry_buf path = FERRY_BUF_INIT;
+	int64_t stale = 1;
+	int error;
+
+	if ((error = ferry_store_meta_get(&stale, st, FERRY_STORE_VIEW_STALE)) < 0 ||
+	    (error = ferry_store_path(&path, st->root, FERRY_STORE_INDEX)) < 0)
+		goto done;
+	if (stale || !ferry_fs_exists(path.ptr))
+		error = ferry_store_write_layout_view(st);
+done:
+	ferry_buf_dispose(&path);
+	return error;
 }
 
 int ferry_store_write_layout_view(ferry_store *st)
 {
 	json_t *index = ferry_oci_index_new();
-	ferry_buf text = FERRY_BUF_INIT, path = FERRY_BUF_INIT, lock = FERRY_BUF_INIT;
+	ferry_buf frame = FERRY_BUF_INIT, path = FERRY_BUF_INIT, lock = FERRY_BUF_INIT;
+	ferry_lockfile lf = FERRY_LOCKFILE_INIT;
+	view_out o = { FERRY_BUF_INIT, -1, 0 };
+	char *hole;
 	int error;
 
+	/* The index without its descriptors, cut where they go: the same
+	 * bytes as the whole document serialised at once. */
 	if (!index)
 		return ferry_error_oom();
-	if ((error = ferry_store_tag_foreach(st, add_view_entry,
-					     json_object_get(index, "manifests"))) < 0 ||
-	    (error = ferry_json_dump(&text, index)) < 0 ||
+	if ((error = ferry_json_dump(&frame, index)) < 0 ||
 	    (error = ferry_store_path(&path, st->root, FERRY_STORE_INDEX)) < 0 ||
 	    (error = ferry_buf_printf(&lock, "%s.lock", path.ptr)) < 0)
 		goto done;
+	if (!(hole = strstr(frame.ptr, "\"manifests\":[]"))) {
+		error = ferry_error_set(FERRY_ERROR, "the index has no list of manifests");
+		goto done;
+	}
+	hole += strlen("\"manifests\":[");
 	/* The view is derived: replace it whole, whatever a crash left. */
 	unlink(lock.ptr);
-	error = ferry_fs_write_atomic(path.ptr, text.ptr, text.size, 0644);
+	if ((error = ferry_lockfile_open(&lf, path.ptr, 0644)) < 0)
+		goto done;
+	o.fd = lf.fd;
+	if ((error = ferry_buf_put(&o.text, frame.ptr, (size_t)(hole - frame.ptr))) < 0 ||
+	    (error = ferry_store_tag_foreach(st, add_view_entry, &o)) < 0 ||
+	    (error = ferry_buf_puts(&o.text, hole)) < 0 || (error = view_flush(&o)) < 0 ||
+	    (error = ferry_lockfile_commit(&lf)) < 0)
+		goto done;
+	error = ferry_store_meta_set(st, FERRY_STORE_VIEW_STALE, 0);
 done:
+	ferry_lockfile_rollback(&lf);
 	json_decref(index);
-	ferry_buf_dispose(&text);
+	ferry_buf_dispose(&frame);
 	ferry_buf_dispose(&path);
 	ferry_buf_dispose(&lock);
+	ferry_buf_dispose(&o.text);
 	return error;
 }

@@ -110,6 +110,12 @@ int ferry_store_meta_set(ferry_store *st, const char *key, int64_t value);
  * an OCI layout naming every stored image and chart by reference.
  */
 int ferry_store_write_layout_view(ferry_store *st);
+/**
+ * Rewrite the view only when it is behind the tags: a tag was set since it
+ * was last written (ferry_store_tag_set marks it in the same transaction,
+ * so an import killed after its commit is caught), or it is missing.
+ */
+int ferry_store_refresh_layout_view(ferry_store *st);
 
 /* ---- garbage collection --------------------------------------------------- */
 
