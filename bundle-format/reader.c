@@ -25,11 +25,15 @@
 #include "contents.h"
 #include "fs.h"
 #include "hash.h"
+#include "pipe.h"
 #include "reader.h"
 #include "util.h"
 #include "banned.h"
 
 #define READ_BLOCK (1u << 20)
+/* Entries at least this large are hashed on a thread of their own while
+ * the next block is read; smaller ones where they are read. */
+#define HASH_THREAD_MIN (1u << 20)
 
 typedef struct {
 	const char *path;
@@ -149,7 +153,16 @@ typedef struct {
 	const ferry_read_options *opts;
 	ferry_read_result *out;
 	uint64_t done;
+	ferry_pipe *hasher;   /* hashes large entries; started at the first */
+	ferry_sha256 *sha;    /* the hasher's, used here only once it drained */
 } read_ctx;
+
+static int hash_chunk(void *payload, const void *buf, size_t len, int fd, uint64_t at)
+{
+	(void)fd;
+	(void)at;
+	return ferry_sha256_update(payload, buf, len) < 0 ? EIO : 0;
+}
 
 /* ---- raw tar framing ----------------------------------------------------
  *
@@ -554,7 +567,7 @@ static int read_part(read_ctx *r, struct archive_entry *e, size_t volume,
 	const ferry_bundle_sink *sink = r->opts->sink;
 	char hex[FERRY_SHA256_HEX_LEN + 1];
 	uint64_t got = 0, hsize = (uint64_t)archive_entry_size(e);
-	int error = 0;
+	int error = 0, threaded = 0;
 
 	if (hsize > p->size)
 		return ferry_error_set(FERRY_ECORRUPT,
@@ -571,6 +584,11 @@ static int read_part(read_ctx *r, struct archive_entry *e, size_t volume,
 	if (sink && (error = sink->begin(sink->payload, r->out->manifest, volume,
 					 p)) < 0)
 		return error;
+	if (p->size >= HASH_THREAD_MIN) {
+		if (!r->hasher && ferry_pipe_start(&r->hasher, hash_chunk, sha) < 0)
+			ferry_error_clear();   /* no thread: hashed here, like small entries */
+		threaded = r->hasher != NULL;
+	}
 	/* Zero-copy: libarchive hands out its own buffer for tar data. */
 	while (got < p->size) {
 		const void *buf;
@@ -588,8 +606,11 @@ static int read_part(read_ctx *r, struct archive_entry *e, size_t volume,
 							? archive_error_string(r->a) : "");
 			break;
 		}
-		if ((error = ferry_sha256_update(sha, buf, n)) < 0 ||
-		    (sink && (error = sink->data(sink->payload, buf, n)) < 0))
+		if (threaded)
+			ferry_pipe_put(r->hasher, -1, got, buf, n);
+		else if ((error = ferry_sha256_update(sha, buf, n)) < 0)
+			break;
+		if (sink && (error = sink->data(sink->payload, buf, n)) < 0)
 			break;
 		got += n;
 		r->done += n;
@@ -615,6 +636,9 @@ static int read_part(read_ctx *r, struct archive_entry *e, size_t volume,
 						"member '%s' has more data than its "
 						"header says", p->path);
 	}
+	/* The hasher has had every chunk before the digest is read. */
+	if (threaded && (errno = ferry_pipe_drain(r->hasher)) != 0 && !error)
+		error = ferry_error_set_errno(FERRY_ERROR, "cannot hash member '%s'", p->path);
 	if (!error && (error = ferry_sha256_final_hex(sha, hex)) == 0 &&
 	    strcmp(hex, p->sha256) != 0)
 		error = ferry_error_set(FERRY_ECORRUPT,
@@ -794,6 +818,7 @@ int ferry_bundle_read(ferry_read_result *out, const char *path,
 		error = check_trailer(&r, fd, data_end);
 done:
 	free(refs);
+	ferry_pipe_stop(r.hasher);   /* before `sha` goes */
 	ferry_sha256_free(sha);
 	if (r.a)
 		archive_read_free(r.a);
