@@ -18,6 +18,7 @@
 
 #include "ferry/errors.h"
 #include "contents.h"
+#include "direct.h"
 #include "envelope.h"
 #include "fs.h"
 #include "hash.h"
@@ -252,26 +253,42 @@ done:
 /* ---- output ------------------------------------------------------------ */
 
 /*
- * The volume's bytes go to a second thread (core/pipe.h) that writes them
- * and feeds the minisign hash (BLAKE2b), while this one reads the sources,
- * hashes them (SHA-256) and frames the tar: the two hashes run on two cores.
+ * The volume's bytes go to two threads (core/pipe.h): one writes them past
+ * the page cache where the file system allows (core/direct.h), waiting on
+ * the disk; one feeds the minisign hash (BLAKE2b). This one reads the
+ * sources, hashes them (SHA-256) and frames the tar.
  */
 typedef struct {
 	int fd;
 	uint64_t bytes;
-	crypto_generichash_state *blake;
+	crypto_generichash_state *blake;   /* the hashing pipe's until drained */
 	uint64_t flushed;   /* writeback started up to here (the pipe's thread) */
+	ferry_direct dio;   /* the writing pipe's thread's until it drained */
 	ferry_pipe *pipe;
+	ferry_pipe *hash;
 } out_file;
 
 static int out_consume(void *payload, const void *buf, size_t len, int fd, uint64_t at)
 {
 	out_file *o = payload;
+	int error;
 
-	if (ferry_fs_write_all(fd, buf, len) < 0)
-		return errno ? errno : EIO;
+	if (o->dio.fd != fd)
+		ferry_direct_begin(&o->dio, fd, at);
+	if ((error = ferry_direct_write(&o->dio, buf, len)) != 0)
+		return error;
 	/* the fsync before the rename then waits for little */
-	ferry_fs_start_writeback(fd, &o->flushed, at + len);
+	if (!o->dio.direct)
+		ferry_fs_start_writeback(fd, &o->flushed, at + len);
+	return 0;
+}
+
+static int out_hash(void *payload, const void *buf, size_t len, int fd, uint64_t at)
+{
+	out_file *o = payload;
+
+	(void)fd;
+	(void)at;
 	crypto_generichash_update(o->blake, buf, len);
 	return 0;
 }
@@ -283,6 +300,7 @@ static la_ssize_t out_write(struct archive *a, void *arg, const void *buf,
 
 	(void)a;
 	ferry_pipe_put(o->pipe, o->fd, o->bytes, buf, len);
+	ferry_pipe_put(o->hash, o->fd, o->bytes, buf, len);
 	o->bytes += len;
 	return (la_ssize_t)len;
 }
@@ -356,12 +374,14 @@ static int write_volume(write_ctx *w, size_t v, const ferry_buf *envelope,
 	struct archive *a = archive_write_new();
 	crypto_generichash_state *blake = NULL;
 	ferry_sha256 *sha = NULL;
-	out_file o = { -1, 0, NULL, 0, NULL };
+	out_file o;
 	size_t k;
 	int error = 0;
 
+	memset(&o, 0, sizeof(o));
 	blake = aligned_alloc(64, (sizeof(*blake) + 63) & ~(size_t)63);
-	if (!a || !blake || (error = ferry_sha256_new(&sha)) < 0) {
+	if (!a || !blake || (error = ferry_sha256_new(&sha)) < 0 ||
+	    (error = ferry_direct_init(&o.dio)) < 0) {
 		error = error ? error : ferry_error_oom();
 		goto done;
 	}
@@ -369,7 +389,8 @@ static int write_volume(write_ctx *w, size_t v, const ferry_buf *envelope,
 	o.fd = lf->fd;
 	o.bytes = 0;
 	o.blake = blake;
-	if ((error = ferry_pipe_start(&o.pipe, out_consume, &o)) < 0)
+	if ((error = ferry_pipe_start(&o.pipe, out_consume, &o)) < 0 ||
+	    (error = ferry_pipe_start(&o.hash, out_hash, &o)) < 0)
 		goto done;
 	/* Large blocks: one write(2) per MiB instead of per 10 KiB. The last
 	 * block is not padded, so the archive ends at its end marker. */
@@ -419,7 +440,9 @@ static int write_volume(write_ctx *w, size_t v, const ferry_buf *envelope,
 					archive_error_string(a));
 		goto done;
 	}
-	if ((errno = ferry_pipe_drain(o.pipe)) != 0) {
+	if ((errno = ferry_pipe_drain(o.pipe)) != 0 ||
+	    (errno = ferry_direct_finish(&o.dio)) != 0 ||
+	    (errno = ferry_pipe_drain(o.hash)) != 0) {
 		error = ferry_error_set_errno(FERRY_EIO, "cannot write '%s'", lf->path);
 		goto done;
 	}
@@ -427,7 +450,10 @@ static int write_volume(write_ctx *w, size_t v, const ferry_buf *envelope,
 	*bytes = o.bytes;
 done:
 	archive_write_free(a);     /* may still write: before the pipe stops */
-	ferry_pipe_stop(o.pipe);   /* before `blake` goes */
+	ferry_pipe_stop(o.pipe);   /* before `blake` and `dio` go */
+	ferry_pipe_stop(o.hash);
+	(void)ferry_direct_finish(&o.dio);   /* O_DIRECT off the file, on failure */
+	ferry_direct_dispose(&o.dio);
 	ferry_sha256_free(sha);
 	free(blake);
 	return error;

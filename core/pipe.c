@@ -66,7 +66,8 @@ int ferry_pipe_start(ferry_pipe **out, ferry_pipe_fn fn, void *payload)
 	p->fn = fn;
 	p->payload = payload;
 	for (i = 0; i < FERRY_PIPE_SLOTS; i++)
-		if (!(p->slot[i] = malloc(FERRY_PIPE_SLOT)))
+		/* aligned: a consumer may write a slot past the page cache */
+		if (!(p->slot[i] = aligned_alloc(4096, FERRY_PIPE_SLOT)))
 			goto oom;
 	if (pthread_mutex_init(&p->lock, NULL))
 		goto oom;

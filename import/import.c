@@ -26,6 +26,7 @@
 
 #include "ferry/errors.h"
 #include "bindings.h"
+#include "direct.h"
 #include "catalog.h"
 #include "closure.h"
 #include "digest.h"
@@ -57,8 +58,9 @@
  */
 typedef struct {
 	ferry_pipe *pipe;
-	int flush_fd;               /* writeback started on this file ... */
-	uint64_t flushed;           /* ... up to here (the pipe's thread only) */
+	ferry_direct dio;           /* the file being written (the pipe's thread
+				       while it runs, the caller's once drained) */
+	uint64_t flushed;           /* writeback started up to here */
 } writer;
 
 /* Write all `len` bytes at `at`; 0, or the errno of the failure. */
@@ -78,27 +80,33 @@ static int pwrite_all(int fd, const void *buf, size_t len, uint64_t at)
 	return 0;
 }
 
+/* Large members go past the page cache (core/direct.h); where the file
+ * system does not take that, writeback starts as data arrives, so that the
+ * sync before publishing (sync_staged) does not wait for all of it. */
 static int writer_write(void *payload, const void *buf, size_t len, int fd, uint64_t at)
 {
 	writer *w = payload;
-	int error = pwrite_all(fd, buf, len, at);
+	int error;
 
-	/* Start writeback as data arrives, so the sync before publishing
-	 * (sync_staged) does not wait for all of it. */
-	if (fd != w->flush_fd) {
-		w->flush_fd = fd;
+	if (fd != w->dio.fd) {
+		ferry_direct_begin(&w->dio, fd, at);
 		w->flushed = at;
 	}
-	if (!error)
+	if ((error = ferry_direct_write(&w->dio, buf, len)) == 0 && !w->dio.direct)
 		ferry_fs_start_writeback(fd, &w->flushed, at + len);
 	return error;
 }
 
 static int writer_start(writer *w)
 {
+	int error;
+
 	memset(w, 0, sizeof(*w));
-	w->flush_fd = -1;
-	return ferry_pipe_start(&w->pipe, writer_write, w);
+	if ((error = ferry_direct_init(&w->dio)) < 0)
+		return error;
+	if ((error = ferry_pipe_start(&w->pipe, writer_write, w)) < 0)
+		ferry_direct_dispose(&w->dio);
+	return error;
 }
 
 /* Queue `len` bytes for `fd` at `at`; blocks while the ring is full. */
@@ -107,11 +115,14 @@ static void writer_put(writer *w, int fd, uint64_t at, const void *buf, size_t l
 	ferry_pipe_put(w->pipe, fd, at, buf, len);
 }
 
-/* Wait until everything queued is written; the first write error, if any. */
+/* Wait until everything queued is written, then the file's last bytes;
+ * the first write error, if any. */
 static int writer_drain(writer *w, const char *what)
 {
-	int error = ferry_pipe_drain(w->pipe);
+	int error = ferry_pipe_drain(w->pipe), last = ferry_direct_finish(&w->dio);
 
+	if (!error)
+		error = last;
 	if (error) {
 		errno = error;
 		return ferry_error_set_errno(FERRY_EIO, "cannot stage '%s'", what);
@@ -123,6 +134,7 @@ static void writer_stop(writer *w)
 {
 	ferry_pipe_stop(w->pipe);
 	w->pipe = NULL;
+	ferry_direct_dispose(&w->dio);
 }
 
 /* staged_bundle.staged[member]: 0 neither staged nor checked */
