@@ -33,8 +33,23 @@ int ferry_minisig_write(const char *sig_path, const ferry_key *key,
 			const unsigned char hash[FERRY_MINISIG_HASH_BYTES],
 			const char *trusted_comment)
 {
+	ferry_buf text = FERRY_BUF_INIT;
+	int error;
+
+	if ((error = ferry_minisig_text(&text, key, hash, trusted_comment)) == 0) {
+		remove(sig_path);
+		error = ferry_fs_write_atomic(sig_path, text.ptr, text.size, 0644);
+	}
+	ferry_buf_dispose(&text);
+	return error;
+}
+
+int ferry_minisig_text(ferry_buf *text, const ferry_key *key,
+		       const unsigned char hash[FERRY_MINISIG_HASH_BYTES],
+		       const char *trusted_comment)
+{
 	unsigned char sig_raw[2 + FERRY_KEYNUM_BYTES + 64], global[64];
-	ferry_buf text = FERRY_BUF_INIT, signed_part = FERRY_BUF_INIT;
+	ferry_buf signed_part = FERRY_BUF_INIT;
 	unsigned char *sig = sig_raw + 2 + FERRY_KEYNUM_BYTES;
 	int error;
 
@@ -51,18 +66,15 @@ int ferry_minisig_write(const char *sig_path, const ferry_key *key,
 	    (error = ferry_key__sign(global, key, signed_part.ptr,
 				     signed_part.size)) < 0)
 		goto done;
-	if ((error = ferry_buf_printf(&text,
+	if ((error = ferry_buf_printf(text,
 				      "untrusted comment: signature from ferry key %s\n",
 				      key->pub.id)) < 0 ||
-	    (error = put_base64(&text, sig_raw, sizeof(sig_raw))) < 0 ||
-	    (error = ferry_buf_printf(&text, "trusted comment: %s\n",
-				      trusted_comment)) < 0 ||
-	    (error = put_base64(&text, global, sizeof(global))) < 0)
+	    (error = put_base64(text, sig_raw, sizeof(sig_raw))) < 0 ||
+	    (error = ferry_buf_printf(text, "trusted comment: %s\n",
+				      trusted_comment)) < 0)
 		goto done;
-	remove(sig_path);
-	error = ferry_fs_write_atomic(sig_path, text.ptr, text.size, 0644);
+	error = put_base64(text, global, sizeof(global));
 done:
-	ferry_buf_dispose(&text);
 	ferry_buf_dispose(&signed_part);
 	return error;
 }

@@ -19,6 +19,10 @@
 int ferry_minisig_write(const char *sig_path, const ferry_key *key,
 			const unsigned char hash[FERRY_MINISIG_HASH_BYTES],
 			const char *trusted_comment);
+/** The text ferry_minisig_write writes, appended to `text`. */
+int ferry_minisig_text(ferry_buf *text, const ferry_key *key,
+		       const unsigned char hash[FERRY_MINISIG_HASH_BYTES],
+		       const char *trusted_comment);
 
 /**
  * Hash the file at `path` in one read: its BLAKE2b-512 hash (what a

@@ -506,10 +506,12 @@ int ferry_bundle_write(ferry_write_result *out, ferry_manifest *m,
 		       const ferry_write_options *opts)
 {
 	ferry_buf envelope = FERRY_BUF_INIT, path = FERRY_BUF_INIT;
-	ferry_lockfile *locks = NULL;
+	ferry_lockfile *locks = NULL, *sig_locks = NULL;
+	ferry_buf sig = FERRY_BUF_INIT;
 	write_ctx w;
 	uint64_t assumed = 0;
 	size_t v, i, committed = 0;
+	int naming = 0;
 	int attempt, error = 0;
 	unsigned char hash[FERRY_MINISIG_HASH_BYTES];
 	char comment[256];
@@ -554,12 +556,13 @@ int ferry_bundle_write(ferry_write_result *out, ferry_manifest *m,
 	}
 
 	if (!(locks = calloc(m->nvolumes, sizeof(*locks))) ||
+	    !(sig_locks = calloc(m->nvolumes, sizeof(*sig_locks))) ||
 	    !(out->paths = calloc(m->nvolumes, sizeof(*out->paths)))) {
 		error = ferry_error_oom();
 		goto done;
 	}
 	for (v = 0; v < m->nvolumes; v++)
-		locks[v].fd = -1;
+		locks[v].fd = sig_locks[v].fd = -1;
 	snprintf(comment, sizeof(comment), "ferry bundle channel=%s sequence=%llu id=%.16s",
 		 m->channel, (unsigned long long)m->sequence, m->id);
 	for (v = 0; v < m->nvolumes; v++) {
@@ -573,7 +576,7 @@ int ferry_bundle_write(ferry_write_result *out, ferry_manifest *m,
 						path.ptr);
 			goto done;
 		}
-		if ((error = ferry_lockfile_open(&locks[v], path.ptr, 0644)) < 0 ||
+		if ((error = ferry_lockfile_open_new(&locks[v], path.ptr, 0644)) < 0 ||
 		    (error = write_volume(&w, v, &envelope, &locks[v], hash,
 					  &bytes)) < 0)
 			goto done;
@@ -589,30 +592,56 @@ int ferry_bundle_write(ferry_write_result *out, ferry_manifest *m,
 			goto done;
 		}
 		out->npaths = v + 1;
+		/* The signature, like the volume, is named only at the end. */
 		ferry_buf_clear(&path);
+		ferry_buf_clear(&sig);
 		if ((error = ferry_buf_printf(&path, "%s" FERRY_BUNDLE_SIGNATURE_SUFFIX, out->paths[v])) < 0 ||
-		    (error = ferry_minisig_write(path.ptr, opts->keys[0], hash,
-						 comment)) < 0)
+		    (error = ferry_minisig_text(&sig, opts->keys[0], hash, comment)) < 0 ||
+		    (error = ferry_lockfile_open_new(&sig_locks[v], path.ptr, 0644)) < 0)
 			goto done;
+		if (ferry_fs_write_all(sig_locks[v].fd, sig.ptr, sig.size) < 0) {
+			error = ferry_error_set_errno(FERRY_EIO, "cannot write '%s'", path.ptr);
+			goto done;
+		}
 	}
-	for (v = 0; v < m->nvolumes; v++, committed++)
-		if ((error = ferry_lockfile_commit(&locks[v])) < 0)
+	/* Only now does anything appear under its name: a writer killed
+	 * before this leaves nothing behind where O_TMPFILE is available.
+	 * Everything is made durable first, so that naming is a few quick
+	 * links, then the directory is synced once. */
+	for (v = 0; v < m->nvolumes; v++)
+		if ((error = ferry_lockfile_sync(&locks[v])) < 0 ||
+		    (error = ferry_lockfile_sync(&sig_locks[v])) < 0)
 			goto done;
+	naming = 1;
+	for (v = 0; v < m->nvolumes; v++, committed++)
+		if ((error = ferry_lockfile_name(&locks[v])) < 0 ||
+		    (error = ferry_lockfile_name(&sig_locks[v])) < 0)
+			goto done;
+	if ((error = ferry_fs_fsync_parent(out->paths[0])) < 0)
+		goto done;
 done:
 	if (error < 0) {
 		for (v = 0; v < out->npaths; v++) {
 			ferry_buf_clear(&path);
-			if (ferry_buf_printf(&path, "%s" FERRY_BUNDLE_SIGNATURE_SUFFIX, out->paths[v]) == 0)
+			/* what this writer named: all before `committed`, and
+			 * maybe that one */
+			if (v > committed || (v == committed && !naming))
+				continue;
+			if (ferry_buf_printf(&path, "%s" FERRY_BUNDLE_SIGNATURE_SUFFIX,
+					     out->paths[v]) == 0)
 				unlink(path.ptr);
-			if (v < committed)
-				unlink(out->paths[v]);
+			unlink(out->paths[v]);
 		}
 		ferry_write_result_dispose(out);
 	}
 	if (locks)
-		for (v = 0; v < m->nvolumes; v++)
+		for (v = 0; v < m->nvolumes; v++) {
 			ferry_lockfile_rollback(&locks[v]);
+			ferry_lockfile_rollback(&sig_locks[v]);
+		}
 	free(locks);
+	free(sig_locks);
+	ferry_buf_dispose(&sig);
 	free(w.chunk);
 	ferry_buf_dispose(&envelope);
 	ferry_buf_dispose(&path);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,6 +63,31 @@ int ferry_fs_fsync_parent(const char *path)
 	return error;
 }
 
+/*
+ * A lock file whose writer died (killed, or the machine stopped) is held
+ * by nobody: remove it. 0 when it was removed (or is gone), -1 when a live
+ * writer holds it or it cannot be judged. The file is removed only while
+ * this process holds its lock and the name still names it, so a writer
+ * that created a new one meanwhile keeps it.
+ */
+static int remove_stale(const char *lock_path)
+{
+	struct stat held, named;
+	int fd = open(lock_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), gone = -1;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &held) == 0) {
+		if (stat(lock_path, &named) < 0)
+			gone = errno == ENOENT ? 0 : -1;
+		else if (held.st_dev == named.st_dev && held.st_ino == named.st_ino &&
+			 S_ISREG(held.st_mode))
+			gone = unlink(lock_path) == 0 || errno == ENOENT ? 0 : -1;
+	}
+	close(fd);
+	return gone;
+}
+
 int ferry_lockfile_open(ferry_lockfile *lf, const char *path, mode_t mode)
 {
 	size_t len = strlen(path);
@@ -77,6 +103,20 @@ int ferry_lockfile_open(ferry_lockfile *lf, const char *path, mode_t mode)
 	memcpy(lf->lock_path + len, ".lock", sizeof(".lock"));
 	lf->fd = open(lf->lock_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		      mode);
+	if (lf->fd < 0 && errno == EEXIST) {
+		if (remove_stale(lf->lock_path) == 0)
+			lf->fd = open(lf->lock_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+				      mode);
+		else
+			errno = EEXIST;   /* a live writer holds it */
+	}
+	/* Held while the file is written and until it is renamed: a lock
+	 * file nobody holds was left by a writer that died. */
+	if (lf->fd >= 0 && flock(lf->fd, LOCK_EX | LOCK_NB) < 0) {
+		ferry_error_set_errno(FERRY_EIO, "cannot lock '%s'", lf->lock_path);
+		ferry_lockfile_rollback(lf);
+		return FERRY_EIO;
+	}
 	/* The mode asked for, whatever the umask: a restrictive one would hide
 	 * store files from the mirror, a permissive one would open them. */
 	if (lf->fd >= 0 && fchmod(lf->fd, mode) < 0) {
@@ -97,27 +137,77 @@ int ferry_lockfile_open(ferry_lockfile *lf, const char *path, mode_t mode)
 	return 0;
 }
 
+int ferry_lockfile_open_new(ferry_lockfile *lf, const char *path, mode_t mode)
+{
+	char *copy = strdup(path);
+	int fd = -1;
+
+	if (!copy)
+		return ferry_error_oom();
+	fd = open(dirname(copy), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+	free(copy);
+	if (fd < 0)   /* no O_TMPFILE here (EOPNOTSUPP, EISDIR on old kernels) */
+		return ferry_lockfile_open(lf, path, mode);
+	if (fchmod(fd, mode) < 0 || !(lf->path = strdup(path))) {
+		close(fd);
+		return ferry_error_set_errno(FERRY_EIO, "cannot create '%s'", path);
+	}
+	lf->lock_path = NULL;
+	lf->fd = fd;
+	return 0;
+}
+
+/* Name the unnamed file: through /proc (any user), or by its descriptor
+ * (which needs CAP_DAC_READ_SEARCH). Never over an existing name. */
+static int name_new(ferry_lockfile *lf)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", lf->fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, lf->path, AT_SYMLINK_FOLLOW) == 0 ||
+	    (errno != EEXIST && linkat(lf->fd, "", AT_FDCWD, lf->path, AT_EMPTY_PATH) == 0))
+		return 0;
+	if (errno == EEXIST)
+		return ferry_error_set(FERRY_EEXISTS, "'%s' already exists", lf->path);
+	return ferry_error_set_errno(FERRY_EIO, "cannot name '%s'", lf->path);
+}
+
 static int lockfile_finish(ferry_lockfile *lf, int durable)
 {
 	int error = 0;
 
 	if (lf->fd < 0)
 		return ferry_error_set(FERRY_ERROR, "lock file not held");
+	if (!lf->lock_path) {
+		if (durable && fsync(lf->fd) < 0)
+			error = ferry_error_set_errno(FERRY_EIO, "cannot sync '%s'", lf->path);
+		if (!error)
+			error = name_new(lf);
+		if (close(lf->fd) < 0 && !error)
+			error = ferry_error_set_errno(FERRY_EIO, "cannot close '%s'", lf->path);
+		lf->fd = -1;
+		if (!error && durable)
+			error = ferry_fs_fsync_parent(lf->path);
+		free(lf->path);
+		lf->path = NULL;
+		return error;
+	}
 	if (durable && fsync(lf->fd) < 0)
 		error = ferry_error_set_errno(FERRY_EIO, "cannot sync '%s'",
 					      lf->lock_path);
-	if (close(lf->fd) < 0 && !error)
-		error = ferry_error_set_errno(FERRY_EIO, "cannot close '%s'",
-					      lf->lock_path);
-	lf->fd = -1;
+	/* Renamed while still held (closing lets go of the lock), so that no
+	 * one takes it for a dead writer's in between. */
 	if (!error && rename(lf->lock_path, lf->path) < 0)
 		error = ferry_error_set_errno(FERRY_EIO,
 					      "cannot rename '%s' to '%s'",
 					      lf->lock_path, lf->path);
-	if (!error && durable)
-		error = ferry_fs_fsync_parent(lf->path);
 	if (error)
 		unlink(lf->lock_path);
+	if (close(lf->fd) < 0 && !error)
+		error = ferry_error_set_errno(FERRY_EIO, "cannot close '%s'", lf->path);
+	lf->fd = -1;
+	if (!error && durable)
+		error = ferry_fs_fsync_parent(lf->path);
 	free(lf->path);
 	free(lf->lock_path);
 	lf->path = lf->lock_path = NULL;
@@ -127,6 +217,19 @@ static int lockfile_finish(ferry_lockfile *lf, int durable)
 int ferry_lockfile_commit(ferry_lockfile *lf)
 {
 	return lockfile_finish(lf, 1);
+}
+
+int ferry_lockfile_sync(ferry_lockfile *lf)
+{
+	if (lf->fd >= 0 && fsync(lf->fd) < 0)
+		return ferry_error_set_errno(FERRY_EIO, "cannot sync '%s'",
+					     lf->lock_path ? lf->lock_path : lf->path);
+	return 0;
+}
+
+int ferry_lockfile_name(ferry_lockfile *lf)
+{
+	return lockfile_finish(lf, 0);
 }
 
 void ferry_lockfile_rollback(ferry_lockfile *lf)

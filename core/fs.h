@@ -15,16 +15,31 @@
 
 typedef struct {
 	char *path;      /* final name */
-	char *lock_path; /* "<path>.lock" */
+	char *lock_path; /* "<path>.lock"; NULL for an unnamed new file */
 	int fd;          /* -1 when not held */
 } ferry_lockfile;
 
 #define FERRY_LOCKFILE_INIT { NULL, NULL, -1 }
 
-/** Create "<path>.lock" exclusively; FERRY_EEXISTS when another holds it. */
+/** Create "<path>.lock" exclusively and hold a lock on it (flock) until
+ *  commit or rollback; one that no process holds, left by a writer that
+ *  died, is removed first. FERRY_EEXISTS when a live writer holds it. */
 int ferry_lockfile_open(ferry_lockfile *lf, const char *path, mode_t mode);
-/** fsync, rename over the final name, fsync the directory. */
+/**
+ * A new file `path` that must not exist yet: written unnamed (O_TMPFILE)
+ * where the file system allows, so that a writer that dies leaves nothing
+ * behind, and named only by ferry_lockfile_commit, which then fails with
+ * FERRY_EEXISTS if `path` appeared meanwhile. Elsewhere, as
+ * ferry_lockfile_open.
+ */
+int ferry_lockfile_open_new(ferry_lockfile *lf, const char *path, mode_t mode);
+/** fsync, rename over the final name (or name the new file), fsync the
+ *  directory. */
 int ferry_lockfile_commit(ferry_lockfile *lf);
+/** For a set of files named together: fsync one now ... */
+int ferry_lockfile_sync(ferry_lockfile *lf);
+/** ... then name each (no fsync), then fsync their directory once. */
+int ferry_lockfile_name(ferry_lockfile *lf);
 /** Drop the lock file without touching the final name (safe to repeat). */
 void ferry_lockfile_rollback(ferry_lockfile *lf);
 

@@ -8,6 +8,8 @@
  * The sequence number is recorded only after the bundle is
  * completely on disk; if recording fails the files are removed again.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,6 +378,46 @@ static int join_files(ferry_buf *out, const ferry_write_result *w, const char *o
 	return error;
 }
 
+/*
+ * Remove the files of bundle BASENAME in `dir` that an export killed after
+ * naming them and before recording them left (the caller knows them to be
+ * such): ferry's own names of that one bundle, BASENAME.tar or
+ * BASENAME.volNNN.tar, and each one's .minisig and .sha256.
+ */
+static int remove_unrecorded(const char *dir, const char *basename)
+{
+	size_t blen = strlen(basename);
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int error = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : ferry_error_set_errno(FERRY_EIO,
+								   "cannot read '%s'", dir);
+	while (!error && (e = readdir(d))) {
+		const char *rest = e->d_name + blen;
+		ferry_buf path = FERRY_BUF_INIT;
+
+		if (strncmp(e->d_name, basename, blen))
+			continue;
+		if (!strncmp(rest, ".vol", 4) && strspn(rest + 4, "0123456789") == 3)
+			rest += 7;
+		if (strncmp(rest, FERRY_BUNDLE_FILE_SUFFIX, strlen(FERRY_BUNDLE_FILE_SUFFIX)))
+			continue;
+		rest += strlen(FERRY_BUNDLE_FILE_SUFFIX);
+		if (*rest && strcmp(rest, FERRY_BUNDLE_SIGNATURE_SUFFIX) &&
+		    strcmp(rest, FERRY_BUNDLE_CHECKSUM_SUFFIX))
+			continue;
+		if ((error = ferry_buf_printf(&path, "%s/%s", dir, e->d_name)) == 0 &&
+		    unlink(path.ptr) < 0 && errno != ENOENT)
+			error = ferry_error_set_errno(FERRY_EIO, "cannot remove '%s', left by an "
+						      "export that did not finish", path.ptr);
+		ferry_buf_dispose(&path);
+	}
+	closedir(d);
+	return error;
+}
+
 static int hash_line(ferry_sha256 *h, const char *a, const char *b, const char *c)
 {
 	int error;
@@ -570,6 +612,19 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 		goto done;
 	wopts.out_dir = opts->outbox ? staging.ptr : opts->out_dir;
 	wopts.basename = basename.ptr;
+	/* Files of this sequence left by an export of this state into this
+	 * directory, killed after naming them: not recorded, so not used. A
+	 * bundle another state wrote stays (the writer refuses to replace it). */
+	{
+		int left = 0;
+
+		if ((error = ferry_export_state_pending(&left, state, m->channel, m->sequence,
+							wopts.out_dir)) < 0 ||
+		    (left && (error = remove_unrecorded(wopts.out_dir, basename.ptr)) < 0) ||
+		    (error = ferry_export_state_pending_set(state, m->channel, m->sequence,
+							    wopts.out_dir)) < 0)
+			goto done;
+	}
 	wopts.max_volume_size = opts->max_volume_size;
 	wopts.keys = opts->keys;
 	wopts.nkeys = opts->nkeys;

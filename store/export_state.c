@@ -68,11 +68,50 @@ static const char v3[] =
 	"  sequence INTEGER NOT NULL,"
 	"  PRIMARY KEY (channel, sequence));";
 
+/* Version 4: the bundle an export is writing, and where, until it is
+ * recorded: files of it found later are left by an export that was killed
+ * after naming them. */
+static const char v4[] =
+	"CREATE TABLE IF NOT EXISTS pending ("
+	"  channel TEXT PRIMARY KEY,"
+	"  sequence INTEGER NOT NULL,"
+	"  dir TEXT NOT NULL);";
+
 static const ferry_db_migration schema[] = {
 	{ 1, v1 },
 	{ 2, v2 },
 	{ 3, v3 },
+	{ 4, v4 },
 };
+
+int ferry_export_state_pending_set(ferry_export_state *st, const char *channel,
+				   uint64_t sequence, const char *dir)
+{
+	return ferry_db_run(&st->db, "INSERT OR REPLACE INTO pending(channel, sequence, dir) "
+			    "VALUES (?, ?, ?)", "record the bundle being written", "sis",
+			    channel, (int64_t)sequence, dir);
+}
+
+int ferry_export_state_pending(int *out, ferry_export_state *st, const char *channel,
+			       uint64_t sequence, const char *dir)
+{
+	sqlite3_stmt *q = NULL;
+	int error;
+
+	*out = 0;
+	if ((error = ferry_db_prepare(&q, &st->db, "SELECT 1 FROM pending WHERE channel = ? "
+				      "AND sequence = ? AND dir = ?", "query")) < 0)
+		return error;
+	sqlite3_bind_text(q, 1, channel, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)sequence);
+	sqlite3_bind_text(q, 3, dir, -1, SQLITE_STATIC);
+	if ((error = ferry_db_step(&st->db, q, "query")) > 0) {
+		*out = 1;
+		error = 0;
+	}
+	ferry_db_release(&st->db, q);
+	return error;
+}
 
 int ferry_export_state_open(ferry_export_state **out, const char *path)
 {
@@ -293,6 +332,9 @@ int ferry_export_state_record(ferry_export_state *st, const ferry_export_record 
 	if ((error = ferry_db_begin(&st->db, 1)) < 0)
 		return error;
 	error = record_export(st, rec);
+	if (!error)
+		error = ferry_db_run(&st->db, "DELETE FROM pending WHERE channel = ?",
+				     "record export", "s", rec->channel);
 	if (!error && rec->images)
 		error = record_images(st, rec);
 	if (!error && rec->fingerprint)

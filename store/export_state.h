@@ -105,6 +105,18 @@ int ferry_export_state_images(int *known, ferry_export_state *st, const char *ch
 					void *payload),
 			      void *payload);
 
+/**
+ * The bundle `sequence` of `channel` is being written into `dir`: files of
+ * it found there by a later export, while the sequence is still not
+ * recorded (ferry_export_state_record clears this), were left by an export
+ * killed after it named them.
+ */
+int ferry_export_state_pending_set(ferry_export_state *st, const char *channel,
+				   uint64_t sequence, const char *dir);
+/** *out 1 when that is what was last set for `channel`. */
+int ferry_export_state_pending(int *out, ferry_export_state *st, const char *channel,
+			       uint64_t sequence, const char *dir);
+
 /** The default path: $FERRY_STATE_DIR, $XDG_STATE_HOME/ferry or
  *  ~/.local/state/ferry, + "/export.db". Caller frees. */
 char *ferry_export_state_default_path(void);

@@ -45,6 +45,52 @@ static void test_core_fs__lock_file_excludes_second_writer(void **state)
 	test_rmdir(dir);
 }
 
+/* A lock file nobody holds was left by a writer that died: it goes. */
+static void test_core_fs__lock_file_of_a_dead_writer_is_removed(void **state)
+{
+	char *dir = test_mkdtemp();
+	const char *p = test_path(dir, "f");
+	ferry_buf b = FERRY_BUF_INIT;
+	int fd = open(test_path(dir, "f.lock"), O_WRONLY | O_CREAT | O_EXCL, 0644);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "half", 4), 4);
+	close(fd);
+	assert_int_equal(ferry_fs_write_atomic(p, "whole", 5, 0644), 0);
+	assert_int_equal(ferry_fs_read_file(&b, p, 100), 0);
+	assert_memory_equal(b.ptr, "whole", 5);
+	assert_int_equal(access(test_path(dir, "f.lock"), F_OK), -1);
+	ferry_buf_dispose(&b);
+	test_rmdir(dir);
+}
+
+/* A new file is invisible until it is complete, and never replaces one. */
+static void test_core_fs__new_file_is_named_at_commit(void **state)
+{
+	char *dir = test_mkdtemp();
+	const char *p = test_path(dir, "n");
+	ferry_lockfile a = FERRY_LOCKFILE_INIT, b = FERRY_LOCKFILE_INIT;
+	ferry_buf got = FERRY_BUF_INIT;
+
+	(void)state;
+	assert_int_equal(ferry_lockfile_open_new(&a, p, 0640), 0);
+	assert_int_equal(write(a.fd, "data", 4), 4);
+	assert_int_equal(access(p, F_OK), -1);
+	assert_int_equal(ferry_lockfile_commit(&a), 0);
+	assert_int_equal(ferry_fs_read_file(&got, p, 100), 0);
+	assert_memory_equal(got.ptr, "data", 4);
+	/* A second one of the same name is refused when it is named. */
+	assert_int_equal(ferry_lockfile_open_new(&b, p, 0640), 0);
+	assert_int_equal(write(b.fd, "other", 5), 5);
+	assert_int_equal(ferry_lockfile_commit(&b), FERRY_EEXISTS);
+	ferry_buf_clear(&got);
+	assert_int_equal(ferry_fs_read_file(&got, p, 100), 0);
+	assert_memory_equal(got.ptr, "data", 4);
+	ferry_buf_dispose(&got);
+	test_rmdir(dir);
+}
+
 static void test_core_fs__read_file_enforces_limit(void **state)
 {
 	char *dir = test_mkdtemp();
@@ -158,6 +204,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_core_fs__atomic_write_replaces_whole_file),
 		cmocka_unit_test(test_core_fs__lock_file_excludes_second_writer),
+		cmocka_unit_test(test_core_fs__lock_file_of_a_dead_writer_is_removed),
+		cmocka_unit_test(test_core_fs__new_file_is_named_at_commit),
 		cmocka_unit_test(test_core_fs__read_file_enforces_limit),
 		cmocka_unit_test(test_core_fs__sha256_matches_known_vector),
 		cmocka_unit_test(test_core_fs__modes_do_not_follow_the_umask),
