@@ -576,6 +576,15 @@ int ferry_bundle_write(ferry_write_result *out, ferry_manifest *m,
 						path.ptr);
 			goto done;
 		}
+		if ((error = ferry_buf_puts(&path, FERRY_BUNDLE_SIGNATURE_SUFFIX)) < 0)
+			goto done;
+		if (ferry_fs_exists(path.ptr)) {
+			error = ferry_error_set(FERRY_EEXISTS, "'%s' already exists",
+						path.ptr);
+			goto done;
+		}
+		path.size -= strlen(FERRY_BUNDLE_SIGNATURE_SUFFIX);
+		path.ptr[path.size] = '\0';
 		if ((error = ferry_lockfile_open_new(&locks[v], path.ptr, 0644)) < 0 ||
 		    (error = write_volume(&w, v, &envelope, &locks[v], hash,
 					  &bytes)) < 0)
@@ -612,22 +621,29 @@ int ferry_bundle_write(ferry_write_result *out, ferry_manifest *m,
 		if ((error = ferry_lockfile_sync(&locks[v])) < 0 ||
 		    (error = ferry_lockfile_sync(&sig_locks[v])) < 0)
 			goto done;
-	naming = 1;
-	for (v = 0; v < m->nvolumes; v++, committed++)
-		if ((error = ferry_lockfile_name(&locks[v])) < 0 ||
-		    (error = ferry_lockfile_name(&sig_locks[v])) < 0)
+	if (opts->naming && (error = opts->naming(opts->naming_payload, m)) < 0)
+		goto done;
+	for (v = 0; v < m->nvolumes; v++, committed++) {
+		naming = 0;
+		if ((error = ferry_lockfile_name(&locks[v])) < 0)
 			goto done;
+		naming = 1;   /* the volume has its name: the signature may not */
+		if ((error = ferry_lockfile_name(&sig_locks[v])) < 0)
+			goto done;
+		naming = 2;
+	}
 	if ((error = ferry_fs_fsync_parent(out->paths[0])) < 0)
 		goto done;
 done:
 	if (error < 0) {
 		for (v = 0; v < out->npaths; v++) {
 			ferry_buf_clear(&path);
-			/* what this writer named: all before `committed`, and
-			 * maybe that one */
+			/* only what this writer named: every file before
+			 * `committed`, and that one's volume once named */
 			if (v > committed || (v == committed && !naming))
 				continue;
-			if (ferry_buf_printf(&path, "%s" FERRY_BUNDLE_SIGNATURE_SUFFIX,
+			if ((v < committed || naming == 2) &&
+			    ferry_buf_printf(&path, "%s" FERRY_BUNDLE_SIGNATURE_SUFFIX,
 					     out->paths[v]) == 0)
 				unlink(path.ptr);
 			unlink(out->paths[v]);

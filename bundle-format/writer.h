@@ -31,11 +31,16 @@ typedef struct {
 	size_t nkeys;
 	ferry_progress_cb progress;
 	void *progress_payload;
+	/* Optional: called once every file is written and on disk, just before
+	 * the first is named (m->id is set); < 0 stops the write, leaving
+	 * nothing named. */
+	int (*naming)(void *payload, const ferry_manifest *m);
+	void *naming_payload;
 } ferry_write_options;
 
 #define FERRY_WRITE_OPTIONS_VERSION 1
 #define FERRY_WRITE_OPTIONS_INIT { FERRY_WRITE_OPTIONS_VERSION, NULL, NULL, 0, \
-				   NULL, 0, NULL, NULL }
+				   NULL, 0, NULL, NULL, NULL, NULL }
 
 typedef struct {
 	char **paths;   /* the bundle files written, in volume order */

@@ -88,11 +88,21 @@ static int remove_stale(const char *lock_path)
 	return gone;
 }
 
+/* Does the lock file's name still name the file we hold? */
+static int names_fd(const ferry_lockfile *lf)
+{
+	struct stat held, named;
+
+	return fstat(lf->fd, &held) == 0 && stat(lf->lock_path, &named) == 0 &&
+	       held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
 int ferry_lockfile_open(ferry_lockfile *lf, const char *path, mode_t mode)
 {
 	size_t len = strlen(path);
 
 	lf->fd = -1;
+	lf->noreplace = 0;
 	lf->path = strdup(path);
 	lf->lock_path = malloc(len + sizeof(".lock"));
 	if (!lf->path || !lf->lock_path) {
@@ -111,11 +121,13 @@ int ferry_lockfile_open(ferry_lockfile *lf, const char *path, mode_t mode)
 			errno = EEXIST;   /* a live writer holds it */
 	}
 	/* Held while the file is written and until it is renamed: a lock
-	 * file nobody holds was left by a writer that died. */
-	if (lf->fd >= 0 && flock(lf->fd, LOCK_EX | LOCK_NB) < 0) {
-		ferry_error_set_errno(FERRY_EIO, "cannot lock '%s'", lf->lock_path);
-		ferry_lockfile_rollback(lf);
-		return FERRY_EIO;
+	 * file nobody holds was left by a writer that died. Between creating
+	 * and locking it another writer may have taken it for such and
+	 * replaced it: then the name is not ours, and is left alone. */
+	if (lf->fd >= 0 && (flock(lf->fd, LOCK_EX | LOCK_NB) < 0 || !names_fd(lf))) {
+		close(lf->fd);
+		lf->fd = -1;
+		errno = EEXIST;
 	}
 	/* The mode asked for, whatever the umask: a restrictive one would hide
 	 * store files from the mirror, a permissive one would open them. */
@@ -144,17 +156,40 @@ int ferry_lockfile_open_new(ferry_lockfile *lf, const char *path, mode_t mode)
 
 	if (!copy)
 		return ferry_error_oom();
-	fd = open(dirname(copy), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+	/* Naming it later goes through /proc: without it, a named lock file. */
+	if (access("/proc/self/fd", X_OK) == 0)
+		fd = open(dirname(copy), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
 	free(copy);
-	if (fd < 0)   /* no O_TMPFILE here (EOPNOTSUPP, EISDIR on old kernels) */
-		return ferry_lockfile_open(lf, path, mode);
+	if (fd < 0) {  /* no O_TMPFILE here (EOPNOTSUPP, EISDIR on old kernels) */
+		int error = ferry_lockfile_open(lf, path, mode);
+
+		lf->noreplace = 1;
+		return error;
+	}
 	if (fchmod(fd, mode) < 0 || !(lf->path = strdup(path))) {
 		close(fd);
 		return ferry_error_set_errno(FERRY_EIO, "cannot create '%s'", path);
 	}
 	lf->lock_path = NULL;
 	lf->fd = fd;
+	lf->noreplace = 1;
 	return 0;
+}
+
+/* rename, but never over an existing file (FERRY_EEXISTS). */
+static int rename_new(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno == EINVAL || errno == ENOSYS) {   /* no RENAME_NOREPLACE here */
+		if (link(from, to) == 0) {
+			unlink(from);
+			return 0;
+		}
+	}
+	if (errno == EEXIST)
+		return ferry_error_set(FERRY_EEXISTS, "'%s' already exists", to);
+	return ferry_error_set_errno(FERRY_EIO, "cannot rename '%s' to '%s'", from, to);
 }
 
 /* Name the unnamed file: through /proc (any user), or by its descriptor
@@ -197,7 +232,9 @@ static int lockfile_finish(ferry_lockfile *lf, int durable)
 					      lf->lock_path);
 	/* Renamed while still held (closing lets go of the lock), so that no
 	 * one takes it for a dead writer's in between. */
-	if (!error && rename(lf->lock_path, lf->path) < 0)
+	if (!error && lf->noreplace)
+		error = rename_new(lf->lock_path, lf->path);
+	else if (!error && rename(lf->lock_path, lf->path) < 0)
 		error = ferry_error_set_errno(FERRY_EIO,
 					      "cannot rename '%s' to '%s'",
 					      lf->lock_path, lf->path);
@@ -235,10 +272,11 @@ int ferry_lockfile_name(ferry_lockfile *lf)
 void ferry_lockfile_rollback(ferry_lockfile *lf)
 {
 	if (lf->fd >= 0) {
-		close(lf->fd);
-		lf->fd = -1;
+		/* Removed while still held, so no one else's file goes. */
 		if (lf->lock_path)
 			unlink(lf->lock_path);
+		close(lf->fd);
+		lf->fd = -1;
 	}
 	free(lf->path);
 	free(lf->lock_path);

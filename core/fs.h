@@ -17,9 +17,10 @@ typedef struct {
 	char *path;      /* final name */
 	char *lock_path; /* "<path>.lock"; NULL for an unnamed new file */
 	int fd;          /* -1 when not held */
+	int noreplace;   /* a new file: never named over an existing one */
 } ferry_lockfile;
 
-#define FERRY_LOCKFILE_INIT { NULL, NULL, -1 }
+#define FERRY_LOCKFILE_INIT { NULL, NULL, -1, 0 }
 
 /** Create "<path>.lock" exclusively and hold a lock on it (flock) until
  *  commit or rollback; one that no process holds, left by a writer that

@@ -29,6 +29,7 @@
 #include "git_source.h"
 #include "hash.h"
 #include "members.h"
+#include "reader.h"
 #include "oci_layout.h"
 #include "registry.h"
 #include "spec.h"
@@ -378,15 +379,50 @@ static int join_files(ferry_buf *out, const ferry_write_result *w, const char *o
 	return error;
 }
 
-/*
- * Remove the files of bundle BASENAME in `dir` that an export killed after
- * naming them and before recording them left (the caller knows them to be
- * such): ferry's own names of that one bundle, BASENAME.tar or
- * BASENAME.volNNN.tar, and each one's .minisig and .sha256.
- */
-static int remove_unrecorded(const char *dir, const char *basename)
+typedef struct {
+	ferry_export_state *state;
+	const char *dir;
+} naming_ctx;
+
+/* The writer is about to name the bundle's files: until the export is
+ * recorded, they are this state's pending bundle. */
+static int record_naming(void *payload, const ferry_manifest *m)
 {
-	size_t blen = strlen(basename);
+	naming_ctx *n = payload;
+
+	return ferry_export_state_pending_set(n->state, m->channel, m->sequence, n->dir,
+					      m->id);
+}
+
+/* Is `path` a file of bundle `id`? (Its signed manifest names it; nothing
+ * is trusted or kept from it.) */
+static int is_bundle(const char *path, const char *id)
+{
+	ferry_read_options ro = FERRY_READ_OPTIONS_INIT;
+	ferry_read_result r;
+	int same;
+
+	ro.manifest_only = 1;
+	ro.ignore_expiry = 1;
+	(void)ferry_bundle_read(&r, path, &ro);
+	same = r.manifest && !strcmp(r.manifest->id, id);
+	ferry_read_result_dispose(&r);
+	ferry_error_clear();
+	return same;
+}
+
+/*
+ * Remove the files of bundle `id`, BASENAME in `dir`, that an export killed
+ * after naming them and before recording them left: BASENAME.tar or
+ * BASENAME.volNNN.tar that hold that bundle, and each one's .minisig and
+ * .sha256.
+ */
+static int remove_unrecorded(const char *dir, const char *basename, const char *id)
+{
+	static const char *const sides[] = { "", FERRY_BUNDLE_SIGNATURE_SUFFIX,
+					     FERRY_BUNDLE_CHECKSUM_SUFFIX };
+	size_t blen = strlen(basename), k;
+	ferry_buf path = FERRY_BUF_INIT;
 	struct dirent *e;
 	DIR *d = opendir(dir);
 	int error = 0;
@@ -396,25 +432,29 @@ static int remove_unrecorded(const char *dir, const char *basename)
 								   "cannot read '%s'", dir);
 	while (!error && (e = readdir(d))) {
 		const char *rest = e->d_name + blen;
-		ferry_buf path = FERRY_BUF_INIT;
 
 		if (strncmp(e->d_name, basename, blen))
 			continue;
 		if (!strncmp(rest, ".vol", 4) && strspn(rest + 4, "0123456789") == 3)
 			rest += 7;
-		if (strncmp(rest, FERRY_BUNDLE_FILE_SUFFIX, strlen(FERRY_BUNDLE_FILE_SUFFIX)))
+		if (strcmp(rest, FERRY_BUNDLE_FILE_SUFFIX))
 			continue;
-		rest += strlen(FERRY_BUNDLE_FILE_SUFFIX);
-		if (*rest && strcmp(rest, FERRY_BUNDLE_SIGNATURE_SUFFIX) &&
-		    strcmp(rest, FERRY_BUNDLE_CHECKSUM_SUFFIX))
+		ferry_buf_clear(&path);
+		if ((error = ferry_buf_printf(&path, "%s/%s", dir, e->d_name)) < 0 ||
+		    !is_bundle(path.ptr, id))
 			continue;
-		if ((error = ferry_buf_printf(&path, "%s/%s", dir, e->d_name)) == 0 &&
-		    unlink(path.ptr) < 0 && errno != ENOENT)
-			error = ferry_error_set_errno(FERRY_EIO, "cannot remove '%s', left by an "
-						      "export that did not finish", path.ptr);
-		ferry_buf_dispose(&path);
+		for (k = 0; k < sizeof(sides) / sizeof(sides[0]) && !error; k++) {
+			ferry_buf_clear(&path);
+			if ((error = ferry_buf_printf(&path, "%s/%s%s", dir, e->d_name,
+						      sides[k])) == 0 &&
+			    unlink(path.ptr) < 0 && errno != ENOENT)
+				error = ferry_error_set_errno(FERRY_EIO, "cannot remove '%s', "
+							      "left by an export that did not "
+							      "finish", path.ptr);
+		}
 	}
 	closedir(d);
+	ferry_buf_dispose(&path);
 	return error;
 }
 
@@ -478,6 +518,7 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 	ferry_registry *reg = NULL;
 	ferry_buf staging = FERRY_BUF_INIT;
 	ferry_export_last prev;
+	naming_ctx naming;
 	char *state_path = NULL, *cache_dir = NULL;
 	char content_hex[FERRY_SHA256_HEX_LEN + 1];
 	uint64_t last, upto;
@@ -612,19 +653,23 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 		goto done;
 	wopts.out_dir = opts->outbox ? staging.ptr : opts->out_dir;
 	wopts.basename = basename.ptr;
-	/* Files of this sequence left by an export of this state into this
-	 * directory, killed after naming them: not recorded, so not used. A
-	 * bundle another state wrote stays (the writer refuses to replace it). */
+	/* Files of this sequence that an export of this state named here and
+	 * was killed before recording: not recorded, so not used. Only that
+	 * bundle's files go; one another state wrote stays (the writer refuses
+	 * to replace it). */
 	{
-		int left = 0;
+		char left[FERRY_SHA256_HEX_LEN + 1];
 
-		if ((error = ferry_export_state_pending(&left, state, m->channel, m->sequence,
+		if ((error = ferry_export_state_pending(left, state, m->channel, m->sequence,
 							wopts.out_dir)) < 0 ||
-		    (left && (error = remove_unrecorded(wopts.out_dir, basename.ptr)) < 0) ||
-		    (error = ferry_export_state_pending_set(state, m->channel, m->sequence,
-							    wopts.out_dir)) < 0)
+		    (left[0] && (error = remove_unrecorded(wopts.out_dir, basename.ptr,
+							   left)) < 0))
 			goto done;
 	}
+	naming.state = state;
+	naming.dir = wopts.out_dir;
+	wopts.naming = record_naming;
+	wopts.naming_payload = &naming;
 	wopts.max_volume_size = opts->max_volume_size;
 	wopts.keys = opts->keys;
 	wopts.nkeys = opts->nkeys;

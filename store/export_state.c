@@ -2,9 +2,12 @@
  * The export state (see export_state.h): SQLite on the connected side,
  * versioned with the same migrations as the enclave store.
  */
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "ferry/errors.h"
 #include "buf.h"
@@ -15,6 +18,7 @@
 
 struct ferry_export_state {
 	ferry_db db;
+	int lock_fd;   /* the database file, flocked: one export at a time */
 };
 
 static const char v1[] =
@@ -75,7 +79,8 @@ static const char v4[] =
 	"CREATE TABLE IF NOT EXISTS pending ("
 	"  channel TEXT PRIMARY KEY,"
 	"  sequence INTEGER NOT NULL,"
-	"  dir TEXT NOT NULL);";
+	"  dir TEXT NOT NULL,"
+	"  bundle_id TEXT NOT NULL);";
 
 static const ferry_db_migration schema[] = {
 	{ 1, v1 },
@@ -85,28 +90,31 @@ static const ferry_db_migration schema[] = {
 };
 
 int ferry_export_state_pending_set(ferry_export_state *st, const char *channel,
-				   uint64_t sequence, const char *dir)
+				   uint64_t sequence, const char *dir, const char *bundle_id)
 {
-	return ferry_db_run(&st->db, "INSERT OR REPLACE INTO pending(channel, sequence, dir) "
-			    "VALUES (?, ?, ?)", "record the bundle being written", "sis",
-			    channel, (int64_t)sequence, dir);
+	return ferry_db_run(&st->db, "INSERT OR REPLACE INTO pending(channel, sequence, dir, "
+			    "bundle_id) VALUES (?, ?, ?, ?)", "record the bundle being named",
+			    "siss", channel, (int64_t)sequence, dir, bundle_id);
 }
 
-int ferry_export_state_pending(int *out, ferry_export_state *st, const char *channel,
-			       uint64_t sequence, const char *dir)
+int ferry_export_state_pending(char id[FERRY_SHA256_HEX_LEN + 1], ferry_export_state *st,
+			       const char *channel, uint64_t sequence, const char *dir)
 {
 	sqlite3_stmt *q = NULL;
 	int error;
 
-	*out = 0;
-	if ((error = ferry_db_prepare(&q, &st->db, "SELECT 1 FROM pending WHERE channel = ? "
-				      "AND sequence = ? AND dir = ?", "query")) < 0)
+	id[0] = '\0';
+	if ((error = ferry_db_prepare(&q, &st->db, "SELECT bundle_id FROM pending WHERE "
+				      "channel = ? AND sequence = ? AND dir = ?", "query")) < 0)
 		return error;
 	sqlite3_bind_text(q, 1, channel, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, (sqlite3_int64)sequence);
 	sqlite3_bind_text(q, 3, dir, -1, SQLITE_STATIC);
 	if ((error = ferry_db_step(&st->db, q, "query")) > 0) {
-		*out = 1;
+		const char *v = ferry_db_text(q, 0);
+
+		if (v && strlen(v) == FERRY_SHA256_HEX_LEN)
+			memcpy(id, v, FERRY_SHA256_HEX_LEN + 1);
 		error = 0;
 	}
 	ferry_db_release(&st->db, q);
@@ -129,12 +137,24 @@ int ferry_export_state_open(ferry_export_state **out, const char *path)
 		return error;
 	if (!(st = calloc(1, sizeof(*st))))
 		return ferry_error_oom();
+	st->lock_fd = -1;
 	if ((error = ferry_buf_printf(&name, "export state '%s'", path)) == 0 &&
 	    (error = ferry_db_open(&st->db, path, name.ptr, FERRY_DB_CREATE, schema,
-				   sizeof(schema) / sizeof(schema[0]))) == 0)
-		*out = st;
-	else
+				   sizeof(schema) / sizeof(schema[0]))) == 0) {
+		/* One export at a time per state: a bundle it was writing when
+		 * it died is then known to be no one's (pending). */
+		st->lock_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (st->lock_fd < 0 || flock(st->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+			error = ferry_error_set(FERRY_EEXISTS, "another export is using the "
+						"export state '%s'; run this one again when it "
+						"has finished", path);
+			ferry_export_state_close(st);
+		} else {
+			*out = st;
+		}
+	} else {
 		free(st);
+	}
 	ferry_buf_dispose(&name);
 	return error;
 }
@@ -144,6 +164,8 @@ void ferry_export_state_close(ferry_export_state *st)
 	if (!st)
 		return;
 	ferry_db_close(&st->db);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
 	free(st);
 }
 

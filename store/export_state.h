@@ -12,7 +12,8 @@
 
 typedef struct ferry_export_state ferry_export_state;
 
-/** Open (creating it and its directory if needed) the state database. */
+/** Open (creating it and its directory if needed) the state database, and
+ *  hold it for this export: FERRY_EEXISTS while another export holds it. */
 int ferry_export_state_open(ferry_export_state **out, const char *path);
 void ferry_export_state_close(ferry_export_state *st);
 
@@ -106,16 +107,17 @@ int ferry_export_state_images(int *known, ferry_export_state *st, const char *ch
 			      void *payload);
 
 /**
- * The bundle `sequence` of `channel` is being written into `dir`: files of
- * it found there by a later export, while the sequence is still not
- * recorded (ferry_export_state_record clears this), were left by an export
- * killed after it named them.
+ * Bundle `bundle_id`, sequence `sequence` of `channel`, is being named in
+ * `dir`: files of it found there by a later export, while the sequence is
+ * still not recorded (ferry_export_state_record clears this), were left by
+ * an export killed between naming and recording them. (Exports of one
+ * state run one at a time: ferry_export_state_open holds a lock.)
  */
 int ferry_export_state_pending_set(ferry_export_state *st, const char *channel,
-				   uint64_t sequence, const char *dir);
-/** *out 1 when that is what was last set for `channel`. */
-int ferry_export_state_pending(int *out, ferry_export_state *st, const char *channel,
-			       uint64_t sequence, const char *dir);
+				   uint64_t sequence, const char *dir, const char *bundle_id);
+/** The bundle id set for that channel, sequence and directory, or "". */
+int ferry_export_state_pending(char id[FERRY_SHA256_HEX_LEN + 1], ferry_export_state *st,
+			       const char *channel, uint64_t sequence, const char *dir);
 
 /** The default path: $FERRY_STATE_DIR, $XDG_STATE_HOME/ferry or
  *  ~/.local/state/ferry, + "/export.db". Caller frees. */

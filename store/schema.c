@@ -98,7 +98,10 @@ static const char v5[] =
 	"  PRIMARY KEY (channel, reference));"
 	"INSERT OR IGNORE INTO channel_images(channel, reference, digest)"
 	"  SELECT channel, reference, digest FROM tags"
-	"  WHERE NOT EXISTS (SELECT 1 FROM channel_images);";
+	"  WHERE NOT EXISTS (SELECT 1 FROM channel_images);"
+	/* The layout view is rewritten only when marked behind (store.c):
+	 * an older ferry kept no mark, so the first open rewrites it. */
+	"INSERT OR IGNORE INTO meta(key, value) VALUES ('layout_view_stale', 1);";
 
 const ferry_db_migration ferry_store__schema[] = {
 	{ 1, v1 },

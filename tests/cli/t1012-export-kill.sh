@@ -13,7 +13,7 @@ need sqlite3 jq sha256sum tar
 make_big_oci_layout "$T/layout" 96 >/dev/null 2>"$T/fixture.log" || { cat "$T/fixture.log" >&2; fail fixture; }
 "$FERRY" keygen -o "$T/k" >/dev/null
 printf 'channel: kill\nsources:\n  - oci-layout: %s\n    name: library/app\n' "$T/layout" >"$T/spec.yaml"
-ex() { "$FERRY" export -q --spec "$T/spec.yaml" --key "$T/k.key" --out "$T/out" \
+ex() { "$FERRY" export -q --spec "$T/spec.yaml" --key "$T/k.key" --out "$T/bundles" \
 	--state "$T/state.db" --max-volume-size 40M "$@"; }
 # recorded: the channel's last sequence in the export state (0: none; the
 # state may not exist yet, or hold no table: it is not created here)
@@ -24,21 +24,21 @@ recorded() {
 }
 
 # How long one whole export takes here, to spread the kills over it.
-mkdir "$T/out"
+mkdir "$T/bundles"
 t0=$EPOCHREALTIME
 ex >/dev/null || fail "a whole export failed"
 t1=$EPOCHREALTIME
 whole=$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%d", (a - b) * 1000 }')
-nfiles=$(ls "$T/out" | wc -l)
-[ "$nfiles" -ge 6 ] || fail "the whole export wrote $nfiles files: $(ls "$T/out")"
+nfiles=$(ls "$T/bundles" | wc -l)
+[ "$nfiles" -ge 6 ] || fail "the whole export wrote $nfiles files: $(ls "$T/bundles")"
 ok "a whole export takes $whole ms and writes $nfiles files (volumes and signatures)"
 
 kills=0 complete=0 named=0
 for pct in 2 10 20 30 40 50 60 70 80 90 95 99 110; do
-	rm -rf "$T/out" "$T/state.db"
-	mkdir "$T/out"
+	rm -rf "$T/bundles" "$T/state.db"
+	mkdir "$T/bundles"
 	# exec: the process killed is ferry itself, not a subshell around it
-	(exec "$FERRY" export -q --spec "$T/spec.yaml" --key "$T/k.key" --out "$T/out" \
+	(exec "$FERRY" export -q --spec "$T/spec.yaml" --key "$T/k.key" --out "$T/bundles" \
 		--state "$T/state.db" --max-volume-size 40M >/dev/null 2>&1) &
 	pid=$!
 	sleep "$(awk -v w="$whole" -v p="$pct" 'BEGIN { printf "%.3f", w * p / 100000 }')"
@@ -48,23 +48,23 @@ for pct in 2 10 20 30 40 50 60 70 80 90 95 99 110; do
 	if [ "${seq:-0}" = 0 ]; then
 		# Nothing, or (killed in the instant between naming the files and
 		# recording them) the whole bundle, which the next export replaces.
-		n=$(ls -A "$T/out" | wc -l)
+		n=$(ls -A "$T/bundles" | wc -l)
 		[ "$n" = 0 ] || [ "$n" = "$nfiles" ] ||
-			fail "killed at $pct%: no sequence recorded, but the output holds: $(ls "$T/out")"
+			fail "killed at $pct%: no sequence recorded, but the output holds: $(ls "$T/bundles")"
 		[ "$n" = 0 ] || named=$((named + 1))
 	else
 		[ "$seq" = 1 ] || fail "killed at $pct%: sequence $seq recorded"
-		[ "$(ls "$T/out" | wc -l)" = "$nfiles" ] || fail "killed at $pct%: sequence 1 recorded with: $(ls "$T/out")"
-		"$FERRY" verify -q --trust-key "$T/k.pub" "$T"/out/*.tar || fail "killed at $pct%: the bundle does not verify"
+		[ "$(ls "$T/bundles" | wc -l)" = "$nfiles" ] || fail "killed at $pct%: sequence 1 recorded with: $(ls "$T/bundles")"
+		"$FERRY" verify -q --trust-key "$T/k.pub" "$T"/bundles/*.tar || fail "killed at $pct%: the bundle does not verify"
 		complete=$((complete + 1))
 	fi
 	ex >/dev/null 2>"$T/err" || { cat "$T/err" >&2; fail "killed at $pct%: the next export failed"; }
 	next=$(printf '%06d' $((${seq:-0} + 1)))
 	[ "$(recorded)" = $((${seq:-0} + 1)) ] || fail "killed at $pct%: the next export recorded $(recorded)"
-	"$FERRY" verify -q --trust-key "$T/k.pub" "$T"/out/ferry-kill-$next*.tar ||
+	"$FERRY" verify -q --trust-key "$T/k.pub" "$T"/bundles/ferry-kill-$next*.tar ||
 		fail "killed at $pct%: the next bundle does not verify"
-	[ "$(ls "$T/out" | grep -c "^ferry-kill-$next")" -ge 2 ] ||
-		fail "killed at $pct%: the next export wrote $(ls "$T/out")"
+	[ "$(ls "$T/bundles" | grep -c "^ferry-kill-$next")" -ge 2 ] ||
+		fail "killed at $pct%: the next export wrote $(ls "$T/bundles")"
 done
 [ "$kills" -ge 8 ] || fail "only $kills of the exports were still running when killed"
 ok "$kills kills with SIGKILL over the export ($complete after it was recorded, $named between naming and recording): each left no file and no sequence, or the whole bundle; the next export follows"
@@ -75,14 +75,36 @@ ok "$kills kills with SIGKILL over the export ($complete after it was recorded, 
 last=$(recorded)
 cp "$T/state.db" "$T/before.db"
 ex --full >/dev/null || fail "export"
-old=$(ls "$T/out" | grep "^ferry-kill-$(printf '%06d' $((last + 1)))")
+old=$(ls "$T/bundles" | grep "^ferry-kill-$(printf '%06d' $((last + 1)))")
 [ -n "$old" ] || fail "no files of sequence $((last + 1))"
-sum=$(cd "$T/out" && sha256sum $old)
+sum=$(cd "$T/bundles" && sha256sum $old)
 cp "$T/before.db" "$T/state.db"
-sqlite3 "$T/state.db" "INSERT OR REPLACE INTO pending(channel, sequence, dir) VALUES ('kill', $((last + 1)), '$T/out')"
+sleep 1   # another creation time: other bytes
+id=$("$FERRY" inspect --json "$T/bundles/$(echo "$old" | grep -m1 '\.tar$')" | jq -r .id)
+sqlite3 "$T/state.db" "INSERT OR REPLACE INTO pending(channel, sequence, dir, bundle_id)
+	VALUES ('kill', $((last + 1)), '$T/bundles', '$id')"
 ex --full >/dev/null 2>"$T/err" || { cat "$T/err" >&2; fail "the export after the leftovers failed"; }
 [ "$(recorded)" = $((last + 1)) ] || fail "recorded $(recorded)"
-[ "$(cd "$T/out" && sha256sum $old)" != "$sum" ] || fail "the leftovers were not replaced"
-"$FERRY" verify -q --trust-key "$T/k.pub" "$T"/out/ferry-kill-$(printf '%06d' $((last + 1)))*.tar ||
+[ "$(cd "$T/bundles" && sha256sum $old)" != "$sum" ] || fail "the leftovers were not replaced"
+"$FERRY" verify -q --trust-key "$T/k.pub" "$T"/bundles/ferry-kill-$(printf '%06d' $((last + 1)))*.tar ||
 	fail "the new bundle does not verify"
 ok "files an export named but did not record are replaced by the next export of that state"
+
+# Another state's bundle of the same name is not such a leftover: refused.
+cp "$T/state.db" "$T/other.db"
+sqlite3 "$T/other.db" "DELETE FROM channels; DELETE FROM exports; DELETE FROM pending"
+sum=$(cd "$T/bundles" && sha256sum ferry-kill-000001*)
+expect_exit 1 "$FERRY" export -q --spec "$T/spec.yaml" --key "$T/k.key" --out "$T/bundles" \
+	--state "$T/other.db" --max-volume-size 40M
+expect_err "already exists"
+[ "$(cd "$T/bundles" && sha256sum ferry-kill-000001*)" = "$sum" ] || fail "another state's bundle changed"
+ok "a bundle of the same name that another state wrote stays, and the export is refused"
+
+# One export at a time per state.
+exec {held}<"$T/state.db"
+flock -x "$held"
+expect_exit 1 "$FERRY" export -q --spec "$T/spec.yaml" --key "$T/k.key" --out "$T/bundles" \
+	--state "$T/state.db"
+expect_err "another export is using the export state"
+exec {held}<&-
+ok "a second export of the same state at the same time is refused, naming the state"
