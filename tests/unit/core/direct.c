@@ -17,7 +17,9 @@
 
 static unsigned char *pattern(void)
 {
-	unsigned char *p = aligned_alloc(FERRY_DIRECT_ALIGN, TOTAL + FERRY_DIRECT_ALIGN);
+	/* C11: the size is a multiple of the alignment */
+	size_t size = (TOTAL + 2 * FERRY_DIRECT_ALIGN - 1) / FERRY_DIRECT_ALIGN * FERRY_DIRECT_ALIGN;
+	unsigned char *p = aligned_alloc(FERRY_DIRECT_ALIGN, size);
 	size_t i;
 
 	assert_non_null(p);
