@@ -11,6 +11,7 @@
 
 #include "ferry/errors.h"
 #include "direct.h"
+#include "fs.h"
 #include "banned.h"
 
 int ferry_direct_init(ferry_direct *d)
@@ -46,33 +47,17 @@ void ferry_direct_begin(ferry_direct *d, int fd, uint64_t at)
 	d->direct = at % FERRY_DIRECT_ALIGN == 0 && set_direct(fd, 1) == 0;
 }
 
-static int pwrite_all(int fd, const unsigned char *p, size_t len, uint64_t at)
-{
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)at);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 && errno ? errno : EIO;
-		p += n;
-		len -= (size_t)n;
-		at += (uint64_t)n;
-	}
-	return 0;
-}
-
 /* Write the gathered chunk. A file system that takes O_DIRECT at open
  * but not this write (EINVAL) gets it, and the rest, through the cache. */
 static int flush_chunk(ferry_direct *d)
 {
-	int error = pwrite_all(d->fd, d->buf, d->fill, d->at);
+	int error = ferry_fs_pwrite_all(d->fd, d->buf, d->fill, d->at);
 
 	if (error == EINVAL && d->direct) {
 		d->direct = 0;
 		if (set_direct(d->fd, 0) < 0)
 			return errno ? errno : EIO;
-		error = pwrite_all(d->fd, d->buf, d->fill, d->at);
+		error = ferry_fs_pwrite_all(d->fd, d->buf, d->fill, d->at);
 	}
 	if (!error) {
 		d->at += d->fill;
@@ -87,7 +72,7 @@ int ferry_direct_write(ferry_direct *d, const void *data, size_t len)
 	int error;
 
 	if (!d->direct) {
-		if ((error = pwrite_all(d->fd, p, len, d->at)) == 0)
+		if ((error = ferry_fs_pwrite_all(d->fd, p, len, d->at)) == 0)
 			d->at += len;
 		return error;
 	}
@@ -97,7 +82,7 @@ int ferry_direct_write(ferry_direct *d, const void *data, size_t len)
 		/* A whole aligned chunk goes straight from the caller's buffer. */
 		if (d->fill == 0 && len >= FERRY_DIRECT_CHUNK &&
 		    (uintptr_t)p % FERRY_DIRECT_ALIGN == 0) {
-			if ((error = pwrite_all(d->fd, p, FERRY_DIRECT_CHUNK, d->at)) == EINVAL) {
+			if ((error = ferry_fs_pwrite_all(d->fd, p, FERRY_DIRECT_CHUNK, d->at)) == EINVAL) {
 				d->direct = 0;
 				if (set_direct(d->fd, 0) < 0)
 					return errno ? errno : EIO;
@@ -134,7 +119,7 @@ int ferry_direct_finish(ferry_direct *d)
 		error = errno ? errno : EIO;
 	d->direct = 0;
 	if (!error && d->fill)
-		error = pwrite_all(d->fd, d->buf, d->fill, d->at);
+		error = ferry_fs_pwrite_all(d->fd, d->buf, d->fill, d->at);
 	d->at += d->fill;
 	d->fill = 0;
 	d->fd = -1;

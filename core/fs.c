@@ -213,32 +213,20 @@ static int lockfile_finish(ferry_lockfile *lf, int durable)
 
 	if (lf->fd < 0)
 		return ferry_error_set(FERRY_ERROR, "lock file not held");
-	if (!lf->lock_path) {
-		if (durable && fsync(lf->fd) < 0)
-			error = ferry_error_set_errno(FERRY_EIO, "cannot sync '%s'", lf->path);
-		if (!error)
-			error = name_new(lf);
-		if (close(lf->fd) < 0 && !error)
-			error = ferry_error_set_errno(FERRY_EIO, "cannot close '%s'", lf->path);
-		lf->fd = -1;
-		if (!error && durable)
-			error = ferry_fs_fsync_parent(lf->path);
-		free(lf->path);
-		lf->path = NULL;
-		return error;
-	}
 	if (durable && fsync(lf->fd) < 0)
 		error = ferry_error_set_errno(FERRY_EIO, "cannot sync '%s'",
-					      lf->lock_path);
-	/* Renamed while still held (closing lets go of the lock), so that no
-	 * one takes it for a dead writer's in between. */
-	if (!error && lf->noreplace)
-		error = rename_new(lf->lock_path, lf->path);
-	else if (!error && rename(lf->lock_path, lf->path) < 0)
-		error = ferry_error_set_errno(FERRY_EIO,
-					      "cannot rename '%s' to '%s'",
-					      lf->lock_path, lf->path);
-	if (error)
+					      lf->lock_path ? lf->lock_path : lf->path);
+	/* Named while still held (closing lets go of the lock), so that no
+	 * one takes it for a dead writer's in between: an unnamed new file
+	 * by a link, a lock file by a rename (never over a file when new). */
+	if (!error)
+		error = !lf->lock_path ? name_new(lf)
+			: lf->noreplace ? rename_new(lf->lock_path, lf->path)
+			: rename(lf->lock_path, lf->path) < 0
+				? ferry_error_set_errno(FERRY_EIO, "cannot rename '%s' to '%s'",
+							lf->lock_path, lf->path)
+				: 0;
+	if (error && lf->lock_path)
 		unlink(lf->lock_path);
 	if (close(lf->fd) < 0 && !error)
 		error = ferry_error_set_errno(FERRY_EIO, "cannot close '%s'", lf->path);
@@ -249,6 +237,24 @@ static int lockfile_finish(ferry_lockfile *lf, int durable)
 	free(lf->lock_path);
 	lf->path = lf->lock_path = NULL;
 	return error;
+}
+
+int ferry_fs_pwrite_all(int fd, const void *data, size_t len, uint64_t at)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)at);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 && errno ? errno : EIO;
+		p += n;
+		len -= (size_t)n;
+		at += (uint64_t)n;
+	}
+	return 0;
 }
 
 int ferry_lockfile_commit(ferry_lockfile *lf)

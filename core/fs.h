@@ -64,6 +64,10 @@ int ferry_fs_write_replace(const char *path, const void *data, size_t len, mode_
 int ferry_fs_write_output(const char *path, const void *data, size_t len, mode_t mode);
 /** Write all of `data` to `fd`, retrying short writes. */
 int ferry_fs_write_all(int fd, const void *data, size_t len);
+/** Write all of `data` at offset `at` of `fd`, retrying short writes and
+ *  EINTR: 0, or the errno value of the failure (for writer threads, which
+ *  hand errno values to core/pipe.h). */
+int ferry_fs_pwrite_all(int fd, const void *data, size_t len, uint64_t at);
 
 /** Writeback is started in steps of this many bytes. */
 #define FERRY_FS_WRITEBACK_STEP (8u << 20)

@@ -63,23 +63,6 @@ typedef struct {
 	uint64_t flushed;           /* writeback started up to here */
 } writer;
 
-/* Write all `len` bytes at `at`; 0, or the errno of the failure. */
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t at)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, (const char *)buf + done, len - done, (off_t)(at + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno ? errno : EIO;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 /* Large members go past the page cache (core/direct.h); where the file
  * system does not take that, writeback starts as data arrives, so that the
  * sync before publishing (sync_staged) does not wait for all of it. */
@@ -481,7 +464,7 @@ static int sink_data(void *payload, const void *buf, size_t len)
 	if (!c->direct)
 		writer_put(&c->w, c->fd, c->at, buf, len);
 	else if (!c->direct_error)
-		c->direct_error = pwrite_all(c->fd, buf, len, c->at);
+		c->direct_error = ferry_fs_pwrite_all(c->fd, buf, len, c->at);
 	c->at += len;
 	return 0;
 }
