@@ -53,16 +53,26 @@ static int read_source(write_ctx *w, size_t i, uint64_t offset, uint64_t len,
 		       int (*fn)(void *arg, const void *buf, size_t n), void *arg)
 {
 	const ferry_member_source *src = &w->sources[i];
+	ferry_buf named = FERRY_BUF_INIT;
+	const char *file = src->file;
 	int fd, error = 0;
 
-	if (!src->file) {
+	if (!file && !src->dir) {
 		if (offset + len > w->m->members[i].size)
 			return ferry_error_set(FERRY_EINVALID, "source range");
 		return len ? fn(arg, (const char *)src->data + offset, (size_t)len) : 0;
 	}
-	fd = open(src->file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ferry_error_set_errno(FERRY_EIO, "cannot open '%s'", src->file);
+	if (!file) {
+		if ((error = ferry_buf_printf(&named, "%s/%s", src->dir,
+					      w->m->members[i].sha256)) < 0)
+			return error;
+		file = named.ptr;
+	}
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		error = ferry_error_set_errno(FERRY_EIO, "cannot open '%s'", file);
+		goto done;
+	}
 	while (len > 0 && !error) {
 		size_t want = len < IO_CHUNK ? (size_t)len : IO_CHUNK;
 		ssize_t n = pread(fd, w->chunk, want, (off_t)offset);
@@ -70,12 +80,11 @@ static int read_source(write_ctx *w, size_t i, uint64_t offset, uint64_t len,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			error = ferry_error_set_errno(FERRY_EIO, "cannot read '%s'",
-						      src->file);
+			error = ferry_error_set_errno(FERRY_EIO, "cannot read '%s'", file);
 		else if (n == 0)
 			error = ferry_error_set(FERRY_ECORRUPT,
 						"'%s' is shorter than member '%s' "
-						"(%llu bytes)", src->file,
+						"(%llu bytes)", file,
 						w->m->members[i].path,
 						(unsigned long long)w->m->members[i].size);
 		else {
@@ -85,6 +94,8 @@ static int read_source(write_ctx *w, size_t i, uint64_t offset, uint64_t len,
 		}
 	}
 	close(fd);
+done:
+	ferry_buf_dispose(&named);
 	return error;
 }
 
@@ -253,19 +264,19 @@ done:
 /* ---- output ------------------------------------------------------------ */
 
 /*
- * The volume's bytes go to two threads (core/pipe.h): one writes them past
- * the page cache where the file system allows (core/direct.h), waiting on
- * the disk; one feeds the minisign hash (BLAKE2b). This one reads the
- * sources, hashes them (SHA-256) and frames the tar.
+ * The volume's bytes go to two threads through one pipe (core/pipe.h), as
+ * one copy: one writes them past the page cache where the file system
+ * allows (core/direct.h), waiting on the disk; one feeds the minisign hash
+ * (BLAKE2b). This one reads the sources, hashes them (SHA-256) and frames
+ * the tar.
  */
 typedef struct {
 	int fd;
 	uint64_t bytes;
-	crypto_generichash_state *blake;   /* the hashing pipe's until drained */
-	uint64_t flushed;   /* writeback started up to here (the pipe's thread) */
-	ferry_direct dio;   /* the writing pipe's thread's until it drained */
+	crypto_generichash_state *blake;   /* the hashing consumer's until drained */
+	uint64_t flushed;   /* writeback started up to here (the writing consumer) */
+	ferry_direct dio;   /* the writing consumer's until the pipe drained */
 	ferry_pipe *pipe;
-	ferry_pipe *hash;
 } out_file;
 
 static int out_consume(void *payload, const void *buf, size_t len, int fd, uint64_t at)
@@ -300,7 +311,6 @@ static la_ssize_t out_write(struct archive *a, void *arg, const void *buf,
 
 	(void)a;
 	ferry_pipe_put(o->pipe, o->fd, o->bytes, buf, len);
-	ferry_pipe_put(o->hash, o->fd, o->bytes, buf, len);
 	o->bytes += len;
 	return (la_ssize_t)len;
 }
@@ -374,6 +384,8 @@ static int write_volume(write_ctx *w, size_t v, const ferry_buf *envelope,
 	struct archive *a = archive_write_new();
 	crypto_generichash_state *blake = NULL;
 	ferry_sha256 *sha = NULL;
+	ferry_pipe_fn consumers[2] = { out_consume, out_hash };
+	void *payloads[2];
 	out_file o;
 	size_t k;
 	int error = 0;
@@ -389,8 +401,8 @@ static int write_volume(write_ctx *w, size_t v, const ferry_buf *envelope,
 	o.fd = lf->fd;
 	o.bytes = 0;
 	o.blake = blake;
-	if ((error = ferry_pipe_start(&o.pipe, out_consume, &o)) < 0 ||
-	    (error = ferry_pipe_start(&o.hash, out_hash, &o)) < 0)
+	payloads[0] = payloads[1] = &o;
+	if ((error = ferry_pipe_start_many(&o.pipe, consumers, payloads, 2)) < 0)
 		goto done;
 	/* Large blocks: one write(2) per MiB instead of per 10 KiB. The last
 	 * block is not padded, so the archive ends at its end marker. */
@@ -441,8 +453,7 @@ static int write_volume(write_ctx *w, size_t v, const ferry_buf *envelope,
 		goto done;
 	}
 	if ((errno = ferry_pipe_drain(o.pipe)) != 0 ||
-	    (errno = ferry_direct_finish(&o.dio)) != 0 ||
-	    (errno = ferry_pipe_drain(o.hash)) != 0) {
+	    (errno = ferry_direct_finish(&o.dio)) != 0) {
 		error = ferry_error_set_errno(FERRY_EIO, "cannot write '%s'", lf->path);
 		goto done;
 	}
@@ -451,7 +462,6 @@ static int write_volume(write_ctx *w, size_t v, const ferry_buf *envelope,
 done:
 	archive_write_free(a);     /* may still write: before the pipe stops */
 	ferry_pipe_stop(o.pipe);   /* before `blake` and `dio` go */
-	ferry_pipe_stop(o.hash);
 	(void)ferry_direct_finish(&o.dio);   /* O_DIRECT off the file, on failure */
 	ferry_direct_dispose(&o.dio);
 	ferry_sha256_free(sha);

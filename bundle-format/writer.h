@@ -16,10 +16,12 @@
 #include "manifest.h"
 #include "progress.h"
 
-/** Where a member's bytes come from: a file, or memory. */
+/** Where a member's bytes come from: a file, a file named after the
+ *  member's SHA-256 (hex) in a directory, or memory. */
 typedef struct {
 	const char *file;
 	const void *data;
+	const char *dir;    /* with `file` NULL: the file `dir`/<sha256 hex> */
 } ferry_member_source;
 
 typedef struct {

@@ -1,7 +1,9 @@
 /*
- * The one-worker pipe (see pipe.h): a mutex, one condition variable for
- * both directions, and a ring of slots filled at `head` and consumed at
- * `tail`.
+ * The pipe (see pipe.h): a mutex, one condition variable for every
+ * direction, and a ring of slots. Chunks are counted from the start: chunk
+ * k sits in slot k % FERRY_PIPE_SLOTS; `put` chunks were queued and each
+ * consumer has consumed `done` of them, so a slot is free once the
+ * slowest consumer is past it.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -11,60 +13,88 @@
 #include "pipe.h"
 #include "banned.h"
 
-struct ferry_pipe {
+typedef struct {
+	ferry_pipe *pipe;
 	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t changed;
 	ferry_pipe_fn fn;
 	void *payload;
+	uint64_t done;   /* chunks consumed (or dropped after an error) */
+	int error;       /* first error, an errno value */
+} consumer;
+
+struct ferry_pipe {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	consumer consumers[FERRY_PIPE_MAX_CONSUMERS];
+	size_t nconsumers;
 	unsigned char *slot[FERRY_PIPE_SLOTS];
 	size_t len[FERRY_PIPE_SLOTS];
 	uint64_t at[FERRY_PIPE_SLOTS];
 	int fd[FERRY_PIPE_SLOTS];
-	size_t head, tail, count;   /* filled slots: [tail, tail + count) */
+	uint64_t put;    /* chunks queued */
 	int stop;
-	int error;                  /* first consumer error, an errno value */
 };
 
-static void *pipe_main(void *arg)
+static void *consumer_main(void *arg)
 {
-	ferry_pipe *p = arg;
+	consumer *c = arg;
+	ferry_pipe *p = c->pipe;
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		size_t i;
 		int error = 0;
 
-		while (!p->count && !p->stop)
+		while (c->done == p->put && !p->stop)
 			pthread_cond_wait(&p->changed, &p->lock);
-		if (!p->count)
+		if (c->done == p->put)
 			break;
-		i = p->tail;   /* the producer fills other slots meanwhile */
-		if (!p->error) {
+		/* the producer only fills slots every consumer is past */
+		i = (size_t)(c->done % FERRY_PIPE_SLOTS);
+		if (!c->error) {
 			pthread_mutex_unlock(&p->lock);
-			error = p->fn(p->payload, p->slot[i], p->len[i], p->fd[i], p->at[i]);
+			error = c->fn(c->payload, p->slot[i], p->len[i], p->fd[i], p->at[i]);
 			pthread_mutex_lock(&p->lock);
-			if (error && !p->error)
-				p->error = error;
+			if (error && !c->error)
+				c->error = error;
 		}
-		p->tail = (p->tail + 1) % FERRY_PIPE_SLOTS;
-		p->count--;
+		c->done++;
 		pthread_cond_broadcast(&p->changed);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
 }
 
-int ferry_pipe_start(ferry_pipe **out, ferry_pipe_fn fn, void *payload)
+/* Stop and join the consumers started so far, and free the pipe. */
+static void pipe_free(ferry_pipe *p, size_t started)
+{
+	size_t i;
+
+	pthread_mutex_lock(&p->lock);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+	for (i = 0; i < started; i++)
+		pthread_join(p->consumers[i].thread, NULL);
+	pthread_cond_destroy(&p->changed);
+	pthread_mutex_destroy(&p->lock);
+	for (i = 0; i < FERRY_PIPE_SLOTS; i++)
+		free(p->slot[i]);
+	free(p);
+}
+
+int ferry_pipe_start_many(ferry_pipe **out, const ferry_pipe_fn *fns,
+			  void *const *payloads, size_t n)
 {
 	ferry_pipe *p;
 	size_t i;
 
 	*out = NULL;
+	if (n < 1 || n > FERRY_PIPE_MAX_CONSUMERS)
+		return ferry_error_set(FERRY_EINVALID, "a pipe has 1 to %d consumers",
+				       FERRY_PIPE_MAX_CONSUMERS);
 	if (!(p = calloc(1, sizeof(*p))))
 		return ferry_error_oom();
-	p->fn = fn;
-	p->payload = payload;
 	for (i = 0; i < FERRY_PIPE_SLOTS; i++)
 		/* aligned: a consumer may write a slot past the page cache */
 		if (!(p->slot[i] = aligned_alloc(4096, FERRY_PIPE_SLOT)))
@@ -75,14 +105,18 @@ int ferry_pipe_start(ferry_pipe **out, ferry_pipe_fn fn, void *payload)
 		pthread_mutex_destroy(&p->lock);
 		goto oom;
 	}
-	if (pthread_create(&p->thread, NULL, pipe_main, p)) {
-		pthread_cond_destroy(&p->changed);
-		pthread_mutex_destroy(&p->lock);
-		for (i = 0; i < FERRY_PIPE_SLOTS; i++)
-			free(p->slot[i]);
-		free(p);
-		return ferry_error_set(FERRY_ERROR, "cannot start a worker thread");
+	p->nconsumers = n;
+	for (i = 0; i < n; i++) {
+		p->consumers[i].pipe = p;
+		p->consumers[i].fn = fns[i];
+		p->consumers[i].payload = payloads[i];
 	}
+	for (i = 0; i < n; i++)
+		if (pthread_create(&p->consumers[i].thread, NULL, consumer_main,
+				   &p->consumers[i])) {
+			pipe_free(p, i);
+			return ferry_error_set(FERRY_ERROR, "cannot start a worker thread");
+		}
 	*out = p;
 	return 0;
 oom:
@@ -92,23 +126,40 @@ oom:
 	return ferry_error_oom();
 }
 
+int ferry_pipe_start(ferry_pipe **out, ferry_pipe_fn fn, void *payload)
+{
+	return ferry_pipe_start_many(out, &fn, &payload, 1);
+}
+
+/* Chunks the slowest consumer has consumed (the lock is held). */
+static uint64_t slowest(const ferry_pipe *p)
+{
+	uint64_t min = p->consumers[0].done;
+	size_t i;
+
+	for (i = 1; i < p->nconsumers; i++)
+		if (p->consumers[i].done < min)
+			min = p->consumers[i].done;
+	return min;
+}
+
 void ferry_pipe_put(ferry_pipe *p, int fd, uint64_t at, const void *buf, size_t len)
 {
 	while (len > 0) {
-		size_t n = len < FERRY_PIPE_SLOT ? len : FERRY_PIPE_SLOT;
+		size_t n = len < FERRY_PIPE_SLOT ? len : FERRY_PIPE_SLOT, i;
 
 		pthread_mutex_lock(&p->lock);
-		while (p->count == FERRY_PIPE_SLOTS)
+		while (p->put - slowest(p) == FERRY_PIPE_SLOTS)
 			pthread_cond_wait(&p->changed, &p->lock);
-		/* the slot at head is free: the worker only holds the one at tail */
+		/* every consumer is past the slot of chunk `put` */
+		i = (size_t)(p->put % FERRY_PIPE_SLOTS);
 		pthread_mutex_unlock(&p->lock);
-		memcpy(p->slot[p->head], buf, n);
+		memcpy(p->slot[i], buf, n);
 		pthread_mutex_lock(&p->lock);
-		p->len[p->head] = n;
-		p->at[p->head] = at;
-		p->fd[p->head] = fd;
-		p->head = (p->head + 1) % FERRY_PIPE_SLOTS;
-		p->count++;
+		p->len[i] = n;
+		p->at[i] = at;
+		p->fd[i] = fd;
+		p->put++;
 		pthread_cond_broadcast(&p->changed);
 		pthread_mutex_unlock(&p->lock);
 		buf = (const char *)buf + n;
@@ -119,31 +170,23 @@ void ferry_pipe_put(ferry_pipe *p, int fd, uint64_t at, const void *buf, size_t 
 
 int ferry_pipe_drain(ferry_pipe *p)
 {
-	int error;
+	int error = 0;
+	size_t i;
 
 	pthread_mutex_lock(&p->lock);
-	while (p->count)
+	while (slowest(p) != p->put)
 		pthread_cond_wait(&p->changed, &p->lock);
-	error = p->error;
-	p->error = 0;
+	for (i = 0; i < p->nconsumers; i++) {
+		if (!error)
+			error = p->consumers[i].error;
+		p->consumers[i].error = 0;
+	}
 	pthread_mutex_unlock(&p->lock);
 	return error;
 }
 
 void ferry_pipe_stop(ferry_pipe *p)
 {
-	size_t i;
-
-	if (!p)
-		return;
-	pthread_mutex_lock(&p->lock);
-	p->stop = 1;
-	pthread_cond_broadcast(&p->changed);
-	pthread_mutex_unlock(&p->lock);
-	pthread_join(p->thread, NULL);
-	pthread_cond_destroy(&p->changed);
-	pthread_mutex_destroy(&p->lock);
-	for (i = 0; i < FERRY_PIPE_SLOTS; i++)
-		free(p->slot[i]);
-	free(p);
+	if (p)
+		pipe_free(p, p->nconsumers);
 }

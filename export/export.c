@@ -67,6 +67,7 @@ static int add_mem_member(ferry_manifest *m, ferry_member_source *src,
 	    (error = ferry_manifest_add_member(m, path, len, hex)) < 0)
 		return error;
 	src->file = NULL;
+	src->dir = NULL;
 	src->data = data;
 	return 0;
 }
@@ -151,16 +152,14 @@ static int build_manifest(ferry_manifest *m, ferry_member_source **sources_out,
 						       c->blobs[i].hex)) < 0)
 			goto done;
 		src[m->nmembers - 1].file = c->blobs[i].file;
+		src[m->nmembers - 1].dir = c->blobs[i].dir;
 	}
 	for (i = 0; i < c->nroots; i++) {
-		const json_t *d = c->roots[i].descriptor;
-
 		if (c->roots[i].unchanged)
 			continue;
-		if ((error = ferry_manifest_add_image(
-			     m, c->roots[i].reference,
-			     json_string_value(json_object_get(d, "digest")),
-			     json_string_value(json_object_get(d, "mediaType")))) < 0)
+		if ((error = ferry_manifest_add_image(m, c->roots[i].reference,
+						      c->roots[i].digest,
+						      c->roots[i].media_type)) < 0)
 			goto done;
 	}
 	error = add_repos(m, src, git);
@@ -272,8 +271,7 @@ static int plan_bindings(ferry_manifest *m, ferry_oci_content *c, ferry_export_s
 					       &held)) < 0 || !known)
 		goto done;
 	for (i = 0; i < c->nroots && !error; i++) {
-		const char *digest = json_string_value(json_object_get(c->roots[i].descriptor,
-									"digest"));
+		const char *digest = c->roots[i].digest;
 		long k = ferry_bindings_find(&held, c->roots[i].reference);
 		int sent = 0;
 
@@ -325,8 +323,7 @@ static int record_export(ferry_export_state *state, const ferry_manifest *m,
 	 * roots are in reference order since ferry_oci_content_finish). */
 	for (i = 0; i < oci->nroots; i++) {
 		images[i].reference = oci->roots[i].reference;
-		images[i].digest = json_string_value(json_object_get(oci->roots[i].descriptor,
-								     "digest"));
+		images[i].digest = oci->roots[i].digest;
 	}
 	for (i = 0; i < oci->nblobs; i++)
 		if (!oci->blobs[i].prereq && !oci->blobs[i].skip)   /* carried */
@@ -604,6 +601,9 @@ int ferry_export_run(ferry_export_result *out, const ferry_export_options *opts)
 					opts->full || last == 0 ? 0 : upto)) < 0 ||
 	    (error = ferry_registry_download(reg, &content)) < 0)
 		goto done;
+	/* Tens of thousands of roots hold megabytes of text that the indexes
+	 * now repeat. */
+	ferry_oci_content_drop_descriptors(&content);
 
 	m->sequence = last + 1;
 	for (i = 0; i < git.nrepos; i++)

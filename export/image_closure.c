@@ -130,13 +130,9 @@ static int listed(const ferry_oci_content *c, const char *digest)
 {
 	size_t i;
 
-	for (i = 0; i < c->nroots; i++) {
-		const char *d = json_string_value(json_object_get(c->roots[i].descriptor,
-								   "digest"));
-
-		if (d && !strcmp(d, digest))
+	for (i = 0; i < c->nroots; i++)
+		if (!strcmp(c->roots[i].digest, digest))
 			return 1;
-	}
 	return 0;
 }
 

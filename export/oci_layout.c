@@ -26,24 +26,57 @@ typedef struct {
 	const char *dir;
 } walk_ctx;
 
+/* The string `s` (its first `len` bytes), kept once per content. */
+static int intern(const char **out, ferry_oci_content *c, const char *s, size_t len)
+{
+	size_t i = c->nstrings;
+	int error;
+
+	/* Blobs come source by source: the last one is the likely one. */
+	while (i-- > 0)
+		if (!strncmp(c->strings[i], s, len) && c->strings[i][len] == '\0') {
+			*out = c->strings[i];
+			return 0;
+		}
+	if ((error = FERRY_ALLOC_GROW(c->strings, c->nstrings + 1, c->allocstrings)) < 0)
+		return error;
+	if (!(c->strings[c->nstrings] = strndup(s, len)))
+		return ferry_error_oom();
+	*out = c->strings[c->nstrings++];
+	return 0;
+}
+
 int ferry_oci_content_add_blob(ferry_oci_content *c, const char *hex,
 			       uint64_t size, const char *file, int manifest)
 {
-	ferry_oci_blob *grown;
+	ferry_oci_blob b;
+	size_t len = strlen(file);
 	int error;
 
-	if ((error = FERRY_ALLOC_GROW(c->blobs, c->nblobs + 1, c->allocblobs)) < 0)
+	memset(&b, 0, sizeof(b));
+	memcpy(b.hex, hex, FERRY_SHA256_HEX_LEN + 1);
+	b.size = size;
+	b.manifest = manifest;
+	/* At tens of thousands of blobs, one path each would be megabytes. */
+	if (len > FERRY_SHA256_HEX_LEN + 1 &&
+	    !strcmp(file + len - FERRY_SHA256_HEX_LEN, hex) &&
+	    file[len - FERRY_SHA256_HEX_LEN - 1] == '/')
+		error = intern(&b.dir, c, file, len - FERRY_SHA256_HEX_LEN - 1);
+	else
+		error = (b.file = strdup(file)) ? 0 : ferry_error_oom();
+	if (error < 0 ||
+	    (error = FERRY_ALLOC_GROW(c->blobs, c->nblobs + 1, c->allocblobs)) < 0) {
+		free(b.file);
 		return error;
-	grown = c->blobs;
-	memcpy(grown[c->nblobs].hex, hex, FERRY_SHA256_HEX_LEN + 1);
-	grown[c->nblobs].size = size;
-	grown[c->nblobs].manifest = manifest;
-	grown[c->nblobs].prereq = 0;
-	grown[c->nblobs].skip = 0;
-	if (!(grown[c->nblobs].file = strdup(file)))
-		return ferry_error_oom();
-	c->nblobs++;
+	}
+	c->blobs[c->nblobs++] = b;
 	return 0;
+}
+
+int ferry_oci_blob_file(ferry_buf *out, const ferry_oci_blob *b)
+{
+	return b->dir ? ferry_buf_printf(out, "%s/%s", b->dir, b->hex)
+		      : ferry_buf_puts(out, b->file);
 }
 
 /* Every descriptor: its blob must be in the layout with the size it says.
@@ -94,15 +127,21 @@ static int layout_load(ferry_buf *body, const ferry_oci_descriptor *desc, void *
 int ferry_oci_content_add_root(ferry_oci_content *c, const char *reference,
 			       const json_t *desc)
 {
-	ferry_oci_root *grown;
+	ferry_oci_descriptor parsed;
+	ferry_oci_root root = { NULL, NULL, NULL, "", 0 };
+	size_t mt_len;
 	json_t *copy, *ann;
-	char *ref;
 	int error;
 
 	if (!ferry_manifest_reference_valid(reference))
 		return ferry_error_set(FERRY_EINVALID,
 				       "reference '%.200s' is not valid (printable "
 				       "ASCII, no spaces, at most 512 bytes)", reference);
+	if ((error = ferry_oci_descriptor_parse(&parsed, desc, reference)) < 0)
+		return error;
+	mt_len = strlen(parsed.media_type);
+	if ((error = intern(&root.media_type, c, parsed.media_type, mt_len)) < 0)
+		return error;
 	copy = json_deep_copy(desc);
 	ann = json_object_get(copy, "annotations");
 	if (copy && (!ann || !json_is_object(ann))) {
@@ -111,21 +150,21 @@ int ferry_oci_content_add_root(ferry_oci_content *c, const char *reference,
 	}
 	if (!copy || !ann || json_object_set_new(ann, FERRY_OCI_REF_NAME,
 						 json_string(reference)) < 0 ||
-	    !(ref = strdup(reference))) {
-		json_decref(copy);
-		return ferry_error_oom();
+	    !(root.reference = strdup(reference)) ||
+	    !(root.descriptor = ferry_json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS)) ||
+	    (error = FERRY_ALLOC_GROW(c->roots, c->nroots + 1, c->allocroots)) < 0) {
+		error = error ? error : ferry_error_oom();
+		goto fail;
 	}
-	if ((error = FERRY_ALLOC_GROW(c->roots, c->nroots + 1, c->allocroots)) < 0) {
-		free(ref);
-		json_decref(copy);
-		return error;
-	}
-	grown = c->roots;
-	grown[c->nroots].reference = ref;
-	grown[c->nroots].descriptor = copy;
-	grown[c->nroots].unchanged = 0;
-	c->nroots++;
+	snprintf(root.digest, sizeof(root.digest), "sha256:%s", parsed.hex);
+	json_decref(copy);
+	c->roots[c->nroots++] = root;
 	return 0;
+fail:
+	json_decref(copy);
+	free(root.reference);
+	free(root.descriptor);
+	return error;
 }
 
 static int add_root(ferry_oci_content *c, const char *name, const json_t *desc)
@@ -305,7 +344,13 @@ static int prune_load(ferry_buf *body, const ferry_oci_descriptor *desc, void *p
 	if (!b)
 		return ferry_error_set(FERRY_ENOTFOUND, "blob %.80s was not collected",
 				       desc->digest);
-	return ferry_fs_read_file(body, b->file, FERRY_OCI_MANIFEST_MAX_SIZE);
+	ferry_buf file = FERRY_BUF_INIT;
+	int error;
+
+	if ((error = ferry_oci_blob_file(&file, b)) == 0)
+		error = ferry_fs_read_file(body, file.ptr, FERRY_OCI_MANIFEST_MAX_SIZE);
+	ferry_buf_dispose(&file);
+	return error;
 }
 
 int ferry_oci_content_prune(ferry_oci_content *c)
@@ -325,33 +370,60 @@ int ferry_oci_content_prune(ferry_oci_content *c)
 	wo.payload = &p;
 	for (i = 0; i < c->nroots && !error; i++) {
 		ferry_oci_descriptor d;
+		json_t *json = NULL;
 
 		if (c->roots[i].unchanged)
 			continue;
-		if ((error = ferry_oci_descriptor_parse(&d, c->roots[i].descriptor,
+		if ((error = ferry_json_parse(&json, c->roots[i].descriptor,
+					      strlen(c->roots[i].descriptor),
+					      c->roots[i].reference)) == 0 &&
+		    (error = ferry_oci_descriptor_parse(&d, json,
 							c->roots[i].reference)) == 0)
 			error = ferry_oci_walk(&wo, &d);
+		json_decref(json);
 	}
 	free(p.opened);
 	return error;
 }
 
+/*
+ * The texts of the roots' descriptors joined into an index: the bytes a
+ * dump of the whole index tree (compact, keys sorted) gives, without
+ * building that tree.
+ */
+#define INDEX_HEAD "{\"manifests\":["
+#define INDEX_TAIL "],\"mediaType\":\"" FERRY_OCI_MT_INDEX "\",\"schemaVersion\":2}"
+
 int ferry_oci_content_index(ferry_buf *out, const ferry_oci_content *c, int carried)
 {
-	json_t *index = ferry_oci_index_new();
-	json_t *list = json_object_get(index, "manifests");
-	size_t i;
-	int error = 0;
+	size_t i, n = 0, len = sizeof(INDEX_HEAD) + sizeof(INDEX_TAIL);
+	int error;
 
-	if (!index)
-		return ferry_error_oom();
-	for (i = 0; i < c->nroots && !error; i++)
+	/* Sized once: at tens of thousands of images the text is megabytes. */
+	for (i = 0; i < c->nroots; i++)
 		if (!carried || !c->roots[i].unchanged)
-			error = ferry_json_append(list, json_incref(c->roots[i].descriptor));
-	if (!error)
-		error = ferry_json_dump(out, index);
-	json_decref(index);
-	return error;
+			len += strlen(c->roots[i].descriptor) + 1;
+	if ((error = ferry_buf_grow(out, len)) < 0 ||
+	    (error = ferry_buf_puts(out, INDEX_HEAD)) < 0)
+		return error;
+	for (i = 0; i < c->nroots; i++) {
+		if (carried && c->roots[i].unchanged)
+			continue;
+		if ((n++ && (error = ferry_buf_puts(out, ",")) < 0) ||
+		    (error = ferry_buf_puts(out, c->roots[i].descriptor)) < 0)
+			return error;
+	}
+	return ferry_buf_puts(out, INDEX_TAIL);
+}
+
+void ferry_oci_content_drop_descriptors(ferry_oci_content *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nroots; i++) {
+		free(c->roots[i].descriptor);
+		c->roots[i].descriptor = NULL;
+	}
 }
 
 void ferry_oci_content_dispose(ferry_oci_content *c)
@@ -363,8 +435,11 @@ void ferry_oci_content_dispose(ferry_oci_content *c)
 	free(c->blobs);
 	for (i = 0; i < c->nroots; i++) {
 		free(c->roots[i].reference);
-		json_decref(c->roots[i].descriptor);
+		free(c->roots[i].descriptor);
 	}
 	free(c->roots);
+	for (i = 0; i < c->nstrings; i++)
+		free(c->strings[i]);
+	free(c->strings);
 	memset(c, 0, sizeof(*c));
 }

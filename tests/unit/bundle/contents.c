@@ -56,7 +56,7 @@ static void test_bundle_contents__round_trips_through_a_bundle(void **state)
 {
 	fixture *f = *state;
 	ferry_manifest *m = sample();
-	ferry_member_source src[2] = { { NULL, TEST_LAYOUT_JSON }, { NULL, TEST_INDEX_JSON } };
+	ferry_member_source src[2] = { { NULL, TEST_LAYOUT_JSON, NULL }, { NULL, TEST_INDEX_JSON, NULL } };
 	ferry_write_options wo = FERRY_WRITE_OPTIONS_INIT;
 	ferry_read_options ro = FERRY_READ_OPTIONS_INIT;
 	const ferry_pubkey *keys[1] = { f->pub };

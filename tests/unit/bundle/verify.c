@@ -21,7 +21,7 @@ typedef struct {
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	ferry_member_source src[2] = { { NULL, TEST_LAYOUT_JSON }, { NULL, TEST_INDEX_JSON } };
+	ferry_member_source src[2] = { { NULL, TEST_LAYOUT_JSON, NULL }, { NULL, TEST_INDEX_JSON, NULL } };
 
 	f->dir = test_mkdtemp();
 	test_keypair(f->dir, "k1", &f->key, &f->pub);

@@ -86,9 +86,8 @@ static const char *write_bundle(fixture *f, const char *name, uint64_t seq,
 		m->prereq_blobs[0] = p;
 		m->nprereq_blobs = 1;
 	}
-	src[0].file = NULL;
+	memset(src, 0, sizeof(src));
 	src[0].data = LAYOUT;
-	src[1].file = NULL;
 	src[1].data = content;
 	return test_write_bundle(m, src, f->dir, name, f->key);
 }
@@ -189,7 +188,7 @@ static const char *write_bound(fixture *f, const char *name, const char *channel
 	snprintf(digest, sizeof(digest), "sha256:%s", digest_hex);
 	assert_int_equal(ferry_manifest_add_image(m, ref, digest,
 						  "application/vnd.oci.image.index.v1+json"), 0);
-	src[0].file = NULL;
+	memset(src, 0, sizeof(src));
 	src[0].data = content;
 	return test_write_bundle(m, src, f->dir, name, f->key);
 }
