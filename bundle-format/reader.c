@@ -30,9 +30,13 @@
 #include "util.h"
 #include "banned.h"
 
-#define READ_BLOCK (1u << 20)
-/* Entries at least this large are hashed on a thread of their own while
- * the next block is read; smaller ones where they are read. */
+/* What libarchive reads at a time: headers and small entries. It reads
+ * ahead into the next entry, which a large entry then reads again in
+ * place, so this stays well below HASH_THREAD_MIN. */
+#define READ_BLOCK (128u << 10)
+/* Entries at least this large are read in place into a pipe whose worker
+ * hashes them while the next chunk is read; smaller ones are hashed where
+ * libarchive hands them out. */
 #define HASH_THREAD_MIN (1u << 20)
 
 typedef struct {
@@ -153,7 +157,9 @@ typedef struct {
 	const ferry_read_options *opts;
 	ferry_read_result *out;
 	uint64_t done;
-	ferry_pipe *hasher;   /* hashes large entries; started at the first */
+	uint64_t data_start;  /* offset of the current entry's data; 0: unknown */
+	ferry_pipe *hasher;   /* hashes large entries (and hands them to the
+				 sink's data_async); started at the first */
 	ferry_sha256 *sha;    /* the hasher's, used here only once it drained */
 } read_ctx;
 
@@ -162,6 +168,28 @@ static int hash_chunk(void *payload, const void *buf, size_t len, int fd, uint64
 	(void)fd;
 	(void)at;
 	return ferry_sha256_update(payload, buf, len) < 0 ? EIO : 0;
+}
+
+static int sink_chunk(void *payload, const void *buf, size_t len, int fd, uint64_t at)
+{
+	const ferry_bundle_sink *sink = payload;
+
+	(void)fd;
+	sink->data_async(sink->payload, buf, len, at);
+	return 0;
+}
+
+/* The hashing pipe, and the sink's data_async as its second consumer. */
+static int start_hasher(read_ctx *r, ferry_sha256 *sha)
+{
+	const ferry_bundle_sink *sink = r->opts->sink;
+	ferry_pipe_fn fns[2] = { hash_chunk, sink_chunk };
+	void *payloads[2];
+
+	payloads[0] = sha;
+	payloads[1] = (void *)sink;
+	return ferry_pipe_start_many(&r->hasher, fns, payloads,
+				     sink && sink->data_async ? 2 : 1);
 }
 
 /* ---- raw tar framing ----------------------------------------------------
@@ -370,6 +398,7 @@ static int read_header(read_ctx *r, struct archive_entry **e, int *rc)
 		return error;
 	r->member++;
 	*rc = archive_read_next_header(r->a, e);
+	r->data_start = *rc == ARCHIVE_OK ? data_start : 0;
 	if (*rc == ARCHIVE_OK && data_start) {
 		size = archive_entry_size(*e) > 0 ? (uint64_t)archive_entry_size(*e) : 0;
 		r->next = data_start + ((size + TAR_BLOCK - 1) & ~(uint64_t)(TAR_BLOCK - 1));
@@ -561,13 +590,97 @@ static int wrong_entry(const ferry_manifest *m, const part_ref *refs,
 			       vol->parts[expected].path);
 }
 
+/*
+ * A large entry's data, read from its offset in the file straight into the
+ * hashing pipe's slots: nothing copies it on the way to the hash and the
+ * sink. libarchive, which framed the entry, then skips it.
+ */
+static int read_in_place(read_ctx *r, const ferry_part *p, int async)
+{
+	const ferry_bundle_sink *sink = r->opts->sink;
+	uint64_t got = 0;
+	int error;
+
+	while (got < p->size) {
+		uint64_t left = p->size - got;
+		size_t want = left < FERRY_PIPE_SLOT ? (size_t)left : FERRY_PIPE_SLOT;
+		void *slot = ferry_pipe_slot(r->hasher);
+		ssize_t n = pread(r->fd, slot, want, (off_t)(r->data_start + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return ferry_error_set_errno(FERRY_EIO, "cannot read '%s' in member '%s'",
+						     r->path, p->path);
+		if (n == 0)
+			return ferry_error_set(FERRY_ECORRUPT,
+					       "bundle is truncated in member '%s'", p->path);
+		if (sink && !async &&
+		    (error = sink->data(sink->payload, slot, (size_t)n)) < 0)
+			return error;
+		ferry_pipe_commit(r->hasher, -1, got, (size_t)n);
+		got += (uint64_t)n;
+		r->done += (uint64_t)n;
+		if (r->opts->progress)
+			r->opts->progress(r->done, r->out->bytes, r->opts->progress_payload);
+	}
+	if (archive_read_data_skip(r->a) != ARCHIVE_OK)
+		return ferry_error_set(FERRY_ECORRUPT, "bundle is truncated in member '%s': %s",
+				       p->path, archive_error_string(r->a));
+	return 0;
+}
+
+/* An entry's data as libarchive hands it out, from its own buffer. */
+static int read_blocks(read_ctx *r, const ferry_part *p, ferry_sha256 *sha,
+		       int threaded, int async)
+{
+	const ferry_bundle_sink *sink = r->opts->sink;
+	uint64_t got = 0;
+	const void *buf;
+	size_t n;
+	la_int64_t offset;
+	int rc, error;
+
+	while (got < p->size) {
+		rc = archive_read_data_block(r->a, &buf, &n, &offset);
+		if (rc == ARCHIVE_OK && (uint64_t)offset != got)
+			rc = ARCHIVE_FATAL;  /* holes: not a plain regular file */
+		if (rc != ARCHIVE_OK || n > p->size - got)
+			return ferry_error_set(FERRY_ECORRUPT,
+					       "bundle is truncated in member '%s'%s%s",
+					       p->path, rc == ARCHIVE_FATAL ? ": " : "",
+					       rc == ARCHIVE_FATAL ? archive_error_string(r->a) : "");
+		if (threaded)
+			ferry_pipe_put(r->hasher, -1, got, buf, n);
+		else if ((error = ferry_sha256_update(sha, buf, n)) < 0)
+			return error;
+		if (sink && !async && (error = sink->data(sink->payload, buf, n)) < 0)
+			return error;
+		got += n;
+		r->done += n;
+		if (r->opts->progress)
+			r->opts->progress(r->done, r->out->bytes, r->opts->progress_payload);
+	}
+	/* Finish the entry so libarchive consumes its last block; the archive
+	 * position is then exactly the end of its data. */
+	n = 0;
+	rc = archive_read_data_block(r->a, &buf, &n, &offset);
+	if (rc == ARCHIVE_FATAL)
+		return ferry_error_set(FERRY_ECORRUPT, "bundle is truncated in member '%s': %s",
+				       p->path, archive_error_string(r->a));
+	if (rc != ARCHIVE_EOF || n)
+		return ferry_error_set(FERRY_ECORRUPT,
+				       "member '%s' has more data than its header says", p->path);
+	return 0;
+}
+
 static int read_part(read_ctx *r, struct archive_entry *e, size_t volume,
 		     const ferry_part *p, ferry_sha256 *sha)
 {
 	const ferry_bundle_sink *sink = r->opts->sink;
 	char hex[FERRY_SHA256_HEX_LEN + 1];
-	uint64_t got = 0, hsize = (uint64_t)archive_entry_size(e);
-	int error = 0, threaded = 0;
+	uint64_t hsize = (uint64_t)archive_entry_size(e);
+	int error = 0, threaded = 0, async;
 
 	if (hsize > p->size)
 		return ferry_error_set(FERRY_ECORRUPT,
@@ -585,58 +698,18 @@ static int read_part(read_ctx *r, struct archive_entry *e, size_t volume,
 					 p)) < 0)
 		return error;
 	if (p->size >= HASH_THREAD_MIN) {
-		if (!r->hasher && ferry_pipe_start(&r->hasher, hash_chunk, sha) < 0)
+		if (!r->hasher && start_hasher(r, sha) < 0)
 			ferry_error_clear();   /* no thread: hashed here, like small entries */
 		threaded = r->hasher != NULL;
 	}
-	/* Zero-copy: libarchive hands out its own buffer for tar data. */
-	while (got < p->size) {
-		const void *buf;
-		size_t n;
-		la_int64_t offset;
-		int rc = archive_read_data_block(r->a, &buf, &n, &offset);
-
-		if (rc == ARCHIVE_OK && (uint64_t)offset != got)
-			rc = ARCHIVE_FATAL;  /* holes: not a plain regular file */
-		if (rc != ARCHIVE_OK || n > p->size - got) {
-			error = ferry_error_set(FERRY_ECORRUPT,
-						"bundle is truncated in member '%s'%s%s",
-						p->path, rc == ARCHIVE_FATAL ? ": " : "",
-						rc == ARCHIVE_FATAL
-							? archive_error_string(r->a) : "");
-			break;
-		}
-		if (threaded)
-			ferry_pipe_put(r->hasher, -1, got, buf, n);
-		else if ((error = ferry_sha256_update(sha, buf, n)) < 0)
-			break;
-		if (sink && (error = sink->data(sink->payload, buf, n)) < 0)
-			break;
-		got += n;
-		r->done += n;
-		if (r->opts->progress)
-			r->opts->progress(r->done, r->out->bytes,
-					  r->opts->progress_payload);
-	}
-	if (!error) {
-		/* Finish the entry so libarchive consumes its last block; the
-		 * archive position is then exactly the end of its data. */
-		const void *buf;
-		size_t n = 0;
-		la_int64_t offset;
-
-		int rc = archive_read_data_block(r->a, &buf, &n, &offset);
-
-		if (rc == ARCHIVE_FATAL)
-			error = ferry_error_set(FERRY_ECORRUPT,
-						"bundle is truncated in member '%s': %s",
-						p->path, archive_error_string(r->a));
-		else if (rc != ARCHIVE_EOF || n)
-			error = ferry_error_set(FERRY_ECORRUPT,
-						"member '%s' has more data than its "
-						"header says", p->path);
-	}
-	/* The hasher has had every chunk before the digest is read. */
+	/* The pipe's second consumer hands the bytes to the sink. */
+	async = threaded && sink && sink->data_async;
+	if (threaded && r->data_start)
+		error = read_in_place(r, p, async);
+	else
+		error = read_blocks(r, p, sha, threaded, async);
+	/* The hasher (and the sink's data_async) has had every chunk before
+	 * the digest is read. */
 	if (threaded && (errno = ferry_pipe_drain(r->hasher)) != 0 && !error)
 		error = ferry_error_set_errno(FERRY_ERROR, "cannot hash member '%s'", p->path);
 	if (!error && (error = ferry_sha256_final_hex(sha, hex)) == 0 &&

@@ -20,6 +20,13 @@
  * Receives each entry's bytes as they are read. `end` is told whether the
  * entry verified (0) or not; a sink must discard what it staged for an
  * entry that did not. Any callback returning < 0 stops the read.
+ *
+ * `data_async` (optional) takes the place of `data` for large entries: it
+ * runs on a worker thread of the reader, alongside the hashing, with the
+ * entry's bytes in order (`at`: their offset in the entry) straight from
+ * the reader's buffers, which stay the reader's. Chunks start at multiples
+ * of 4096 bytes in aligned buffers. It cannot stop the read: the sink
+ * keeps its own error for `end`, which comes once every chunk was given.
  */
 typedef struct {
 	int (*begin)(void *payload, const ferry_manifest *m, size_t volume,
@@ -27,6 +34,7 @@ typedef struct {
 	int (*data)(void *payload, const void *buf, size_t len);
 	int (*end)(void *payload, int error);
 	void *payload;
+	void (*data_async)(void *payload, const void *buf, size_t len, uint64_t at);
 } ferry_bundle_sink;
 
 typedef struct {

@@ -143,25 +143,40 @@ static uint64_t slowest(const ferry_pipe *p)
 	return min;
 }
 
+void *ferry_pipe_slot(ferry_pipe *p)
+{
+	size_t i;
+
+	pthread_mutex_lock(&p->lock);
+	while (p->put - slowest(p) == FERRY_PIPE_SLOTS)
+		pthread_cond_wait(&p->changed, &p->lock);
+	/* every consumer is past the slot of chunk `put` */
+	i = (size_t)(p->put % FERRY_PIPE_SLOTS);
+	pthread_mutex_unlock(&p->lock);
+	return p->slot[i];
+}
+
+void ferry_pipe_commit(ferry_pipe *p, int fd, uint64_t at, size_t len)
+{
+	size_t i;
+
+	pthread_mutex_lock(&p->lock);
+	i = (size_t)(p->put % FERRY_PIPE_SLOTS);
+	p->len[i] = len;
+	p->at[i] = at;
+	p->fd[i] = fd;
+	p->put++;
+	pthread_cond_broadcast(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+}
+
 void ferry_pipe_put(ferry_pipe *p, int fd, uint64_t at, const void *buf, size_t len)
 {
 	while (len > 0) {
-		size_t n = len < FERRY_PIPE_SLOT ? len : FERRY_PIPE_SLOT, i;
+		size_t n = len < FERRY_PIPE_SLOT ? len : FERRY_PIPE_SLOT;
 
-		pthread_mutex_lock(&p->lock);
-		while (p->put - slowest(p) == FERRY_PIPE_SLOTS)
-			pthread_cond_wait(&p->changed, &p->lock);
-		/* every consumer is past the slot of chunk `put` */
-		i = (size_t)(p->put % FERRY_PIPE_SLOTS);
-		pthread_mutex_unlock(&p->lock);
-		memcpy(p->slot[i], buf, n);
-		pthread_mutex_lock(&p->lock);
-		p->len[i] = n;
-		p->at[i] = at;
-		p->fd[i] = fd;
-		p->put++;
-		pthread_cond_broadcast(&p->changed);
-		pthread_mutex_unlock(&p->lock);
+		memcpy(ferry_pipe_slot(p), buf, n);
+		ferry_pipe_commit(p, fd, at, n);
 		buf = (const char *)buf + n;
 		at += n;
 		len -= n;

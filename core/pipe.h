@@ -36,6 +36,13 @@ int ferry_pipe_start_many(ferry_pipe **out, const ferry_pipe_fn *fns,
 /** Queue a copy of `len` bytes (split into slots); waits while the ring
  *  is full. Never fails: a consumer's error is kept for ferry_pipe_drain. */
 void ferry_pipe_put(ferry_pipe *p, int fd, uint64_t at, const void *buf, size_t len);
+/** The slot the next chunk goes in, to fill in place (no copy): waits
+ *  while the ring is full. FERRY_PIPE_SLOT bytes, aligned to 4096; queue
+ *  it with ferry_pipe_commit before any other put. */
+void *ferry_pipe_slot(ferry_pipe *p);
+/** Queue the slot ferry_pipe_slot gave, holding `len` (1 to
+ *  FERRY_PIPE_SLOT) bytes. */
+void ferry_pipe_commit(ferry_pipe *p, int fd, uint64_t at, size_t len);
 /** Wait until every consumer consumed every queued chunk; the first
  *  consumer error (an errno value; every one is cleared by the call) or 0. */
 int ferry_pipe_drain(ferry_pipe *p);

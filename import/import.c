@@ -165,6 +165,8 @@ typedef struct {
 	const char *cur_path;
 	int direct;                 /* small: written here, not by the writer */
 	int direct_error;           /* errno of a failed direct write */
+	int async_error;            /* errno of a failed write of a large
+				     * entry (the reader's worker) */
 	int stage_failed;           /* staging a member failed: the store's
 				     * disk, not the bundle, is at fault */
 	/* progress over all files */
@@ -436,6 +438,7 @@ static int sink_begin(void *payload, const ferry_manifest *m, size_t volume,
 	c->cur_path = mem->path;
 	c->direct = part->size <= DIRECT_MAX;
 	c->direct_error = 0;
+	c->async_error = 0;
 	if (b->already || b->superseded || b->refused)
 		return FERRY_EEXISTS;  /* stop reading: nothing to do */
 	if (is_blob(mem) && b->staged[part->member] <= 0 &&
@@ -469,6 +472,16 @@ static int sink_data(void *payload, const void *buf, size_t len)
 	return 0;
 }
 
+/* A large entry, on the reader's worker beside its hash: written from the
+ * reader's buffers, past the page cache where it can (core/direct.h). */
+static void sink_data_async(void *payload, const void *buf, size_t len, uint64_t at)
+{
+	import_ctx *c = payload;
+
+	if (c->fd >= 0 && !c->async_error)
+		c->async_error = writer_write(&c->w, buf, len, c->fd, c->at + at);
+}
+
 static int sink_end(void *payload, int error)
 {
 	import_ctx *c = payload;
@@ -477,9 +490,12 @@ static int sink_end(void *payload, int error)
 	c->fd = -1;
 	if (fd < 0)
 		return 0;
-	if (!c->direct)
+	if (!c->direct) {
 		werror = writer_drain(&c->w, c->cur_path);
-	else if ((errno = c->direct_error) != 0)
+		if (!werror && (errno = c->async_error) != 0)
+			werror = ferry_error_set_errno(FERRY_EIO, "cannot stage '%s'",
+						       c->cur_path);
+	} else if ((errno = c->direct_error) != 0)
 		werror = ferry_error_set_errno(FERRY_EIO, "cannot stage '%s'", c->cur_path);
 	else
 		werror = 0;
@@ -1220,7 +1236,7 @@ static int refuse_file(import_ctx *c, staged_bundle *b, const char *path, int er
 static int read_files(import_ctx *c, const ferry_trust *trust, int64_t now,
 		      const char *const *paths, size_t npaths)
 {
-	ferry_bundle_sink sink = { sink_begin, sink_data, sink_end, NULL };
+	ferry_bundle_sink sink = { sink_begin, sink_data, sink_end, NULL, sink_data_async };
 	ferry_read_options ro = FERRY_READ_OPTIONS_INIT;
 	size_t i;
 	int error = 0;

@@ -244,7 +244,7 @@ int ferry_import_repair(ferry_repair_counts *out, ferry_store *st,
 			const ferry_fsck_report *report, const char *const *paths,
 			size_t npaths)
 {
-	ferry_bundle_sink sink = { sink_begin, sink_data, sink_end, NULL };
+	ferry_bundle_sink sink = { sink_begin, sink_data, sink_end, NULL, NULL };
 	ferry_read_options ro = FERRY_READ_OPTIONS_INIT;
 	ferry_trust_root *root = NULL;
 	ferry_trust trust;

@@ -141,7 +141,7 @@ static void test_bundle_writer__volumes_respect_limit_and_reassemble(void **stat
 	ferry_read_options ro = FERRY_READ_OPTIONS_INIT;
 	const ferry_pubkey *keys[1] = { f->pub };
 	ferry_trust trust = { keys, 1, 1 };
-	ferry_bundle_sink sink = { asm_begin, asm_data, asm_end, NULL };
+	ferry_bundle_sink sink = { asm_begin, asm_data, asm_end, NULL, NULL };
 	assembler a;
 	ferry_verify_report rep;
 	const char *order[16];
