@@ -17,23 +17,31 @@
 #   KEEP=1          keep WORKDIR (layout, keys, bundle, timing files)
 #   BENCH_RSS=proc  measure peak RSS by polling /proc/PID/status (VmHWM)
 #                   even when /usr/bin/time is installed
+#   ROUNDS=3        measured rounds after the warm-up round
 #
 # Steps (the layout build is timed but is not a result):
 #   1. oci-fixture.sh --big: an OCI layout with tag `big`, SIZE_MIB MiB of
 #      incompressible layers
 #   2. ferry keygen
-#   3. ferry export      (x2)  throughput = bundle bytes / wall time
-#   4. ferry verify      (x2)
-#   5. openssl dgst -sha256 over the bundle (x2): the physical reference
-#   6. sha256sum over the bundle (x2), for information
-# Page caches cannot be dropped reliably without privileges, so every
-# measured command runs twice back to back and the second (warm-cache) run
-# is reported. Export's wall time includes its fsync of the bundle.
+#   3. ferry export      throughput = bundle bytes / wall time
+#   4. ferry verify, ferry import (into a new store)
+#   5. openssl dgst -sha256 over the bundle: the physical reference;
+#      dd write + fsync of as many bytes, through the page cache and past
+#      it (oflag=direct): the faster is the disk's reference
+#   6. sha256sum over the bundle (once), for information
+#   7. openssl dgst -blake2b512 over the bundle (for information: export
+#      computes the minisign signature's BLAKE2b-512 over every byte, on
+#      one core, and cannot run faster than that)
+# Page caches cannot be dropped reliably without privileges. A warm-up
+# round runs every command once, unreported; then ROUNDS (default 3) rounds
+# run each command once, interleaved, and the median round of each is
+# reported. Export's wall time includes its fsync of the bundle.
 #
 # Goals (reported as GOAL MET / GOAL MISSED; the exit status does not depend
 # on them — it is non-zero only when a step fails):
 #   export throughput >= 0.70 x dd write + fsync throughput (same run)
 #   import throughput >= 0.80 x dd write + fsync throughput (same run)
+#   (dd: the faster of a buffered and an O_DIRECT write)
 #   verify throughput >= 0.70 x openssl dgst -sha256 throughput
 #   peak RSS of each   < 64 MiB
 # (export and import are also given as ratios to openssl, for information)
@@ -51,12 +59,16 @@ IMPORT_DD_GOAL=0.80
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SIZE_MIB=${1:-${SIZE_MIB:-2048}}
+ROUNDS=${ROUNDS:-3}
 WORKDIR=${2:-${WORKDIR:-}}
 FERRY_BIN=${FERRY:-$SRC/build/cli/ferry}
 FIXTURE=$SRC/tests/lib/oci-fixture.sh
 
 case $SIZE_MIB in
 '' | *[!0-9]* | 0) die "SIZE_MIB must be a positive integer: '$SIZE_MIB'" ;;
+esac
+case $ROUNDS in
+'' | *[!0-9]* | 0) die "ROUNDS must be a positive integer: '$ROUNDS'" ;;
 esac
 [ -x "$FERRY_BIN" ] ||
 	die "no ferry binary at $FERRY_BIN (build it: cd $SRC/build && make -j2, or set FERRY=)"
@@ -69,7 +81,8 @@ done
 if [ "${BENCH_RSS:-}" = proc ]; then
 	RSS_METHOD=proc
 elif command -v /usr/bin/time >/dev/null 2>&1 &&
-	/usr/bin/time -v true 2>&1 | grep -q 'Maximum resident set size'; then
+	# not `| grep -q`: with pipefail, grep closing early can fail the test
+	[[ $(/usr/bin/time -v true 2>&1) == *"Maximum resident set size"* ]]; then
 	RSS_METHOD='time'
 else
 	RSS_METHOD=proc
@@ -171,6 +184,14 @@ measure() {
 
 # result NAME RUN FIELD: 1 wall seconds, 2 peak RSS KiB, 3 CPU seconds
 result() { awk -v f="$3" '{ print $f }' "$W/m/$1.$2.result"; }
+# median_run NAME: the round (1..ROUNDS) with NAME's median wall time
+median_run() {
+	local r
+	for ((r = 1; r <= ROUNDS; r++)); do
+		[ -f "$W/m/$1.$r.result" ] || continue
+		echo "$(result "$1" "$r" 1) $r"
+	done | sort -n | awk '{ l[NR] = $2 } END { print l[int((NR + 1) / 2)] }'
+}
 
 # Decimal megabytes per second.
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", (s > 0 ? b / 1e6 / s : 0) }'; }
@@ -217,119 +238,147 @@ sources:
     name: bench/big
 EOF
 
-# ---- 3. export ------------------------------------------------------------------
-echo "running each measured command twice; reporting the second (warm-cache) run ..."
-for run in 1 2; do
+# ---- 3. rounds of every measured command ----------------------------------------
+# Round 0 warms the caches and is not a result; rounds 1..ROUNDS each run
+# every command once, interleaved, so that a slow spell of the disk or the
+# host hits ferry and the references alike. The median round is reported.
+echo "running $ROUNDS rounds of every measured command after a warm-up round ..."
+BUNDLE=
+for ((run = 0; run <= ROUNDS; run++)); do
 	rm -rf "$W/out" "$W/state.db"
 	mkdir -p "$W/out"
 	measure export "$run" "$FERRY" export --spec "$W/spec.yaml" --key "$W/key.key" \
 		--out "$W/out" --state "$W/state.db" -q
-done
-bundles=("$W"/out/ferry-*.tar)
-if [ "${#bundles[@]}" -ne 1 ] || [ ! -f "${bundles[0]}" ]; then
-	die "expected one bundle file in $W/out, found: ${bundles[*]}"
-fi
-BUNDLE=${bundles[0]}
-bundle_bytes=$(stat -c %s "$BUNDLE")
-
-# ---- 4. verify, 5. openssl, 6. sha256sum ---------------------------------------
-for run in 1 2; do
+	bundles=("$W"/out/ferry-*.tar)
+	if [ "${#bundles[@]}" -ne 1 ] || [ ! -f "${bundles[0]}" ]; then
+		die "expected one bundle file in $W/out, found: ${bundles[*]}"
+	fi
+	BUNDLE=${bundles[0]}
+	bundle_bytes=$(stat -c %s "$BUNDLE")
 	measure verify "$run" "$FERRY" verify --trust-key "$W/key.pub" -q "$BUNDLE"
-done
-# import into a fresh store each run (trust root installed first, not timed)
-for run in 1 2; do
+	# import into a fresh store (trust root installed first, not timed)
 	rm -rf "$W/store"
 	"$FERRY" trust init --store "$W/store" --key "$W/key.pub" >/dev/null ||
 		die "trust init failed"
 	measure import "$run" "$FERRY" import --store "$W/store" -q "$BUNDLE"
-done
-rm -rf "$W/store"
-for run in 1 2; do
+	rm -rf "$W/store"
 	measure openssl "$run" openssl dgst -sha256 "$BUNDLE"
-done
-for run in 1 2; do
-	measure sha256sum "$run" sha256sum "$BUNDLE"
-done
-# the disk's sustained write speed: what import (which must persist every
-# byte) and export are bounded by once data no longer fits the page cache
-for run in 1 2; do
+	measure blake2b "$run" openssl dgst -blake2b512 "$BUNDLE"
+	# the disk's sustained write speed: what import (which must persist
+	# every byte) and export are bounded by once data no longer fits the
+	# page cache
 	rm -f "$W/ddtest"
 	measure ddwrite "$run" dd if=/dev/zero of="$W/ddtest" bs=1M \
 		count=$((bundle_bytes / 1048576)) conv=fsync status=none
+	rm -f "$W/ddtest"
+	# the same past the page cache: on a virtual machine, allocating fresh
+	# cache pages can cost more than the disk (and ferry writes large files
+	# this way); where the file system refuses O_DIRECT this step fails
+	# quietly and only the buffered figure counts
+	if dd if=/dev/zero of="$W/ddprobe" bs=4096 count=1 oflag=direct status=none 2>/dev/null; then
+		measure dddirect "$run" dd if=/dev/zero of="$W/ddtest" bs=1M \
+			count=$((bundle_bytes / 1048576)) oflag=direct conv=fsync status=none
+	fi
+	rm -f "$W/ddtest" "$W/ddprobe"
 done
-rm -f "$W/ddtest"
+# coreutils' sha256sum, once (it is slow: no SHA extensions), for information
+measure sha256sum 1 sha256sum "$BUNDLE"
 
-# Sanity: both reference tools computed the same digest.
-d_openssl=$(awk '{ print $NF }' "$W/m/openssl.2.out")
-d_sha256sum=$(awk '{ print $1 }' "$W/m/sha256sum.2.out")
+# Sanity: both reference tools computed the same digest (of the last
+# round's bundle: each export writes another).
+d_openssl=$(awk '{ print $NF }' "$W/m/openssl.$ROUNDS.out")
+d_sha256sum=$(awk '{ print $1 }' "$W/m/sha256sum.1.out")
 [ "$d_openssl" = "$d_sha256sum" ] ||
 	die "openssl ($d_openssl) and sha256sum ($d_sha256sum) disagree"
 
 # ---- report ---------------------------------------------------------------------
-ref_s=$(result openssl 2 1)
+for name in export verify import openssl blake2b sha256sum ddwrite dddirect; do
+	eval "M_$name=\$(median_run $name)"
+done
+# med NAME FIELD: FIELD of NAME's median round
+med() { eval "result $1 \$M_$1 $2"; }
+ref_s=$(med openssl 1)
 ref_mbps=$(mbps "$bundle_bytes" "$ref_s")
 
 echo
 echo "bundle:    $(basename "$BUNDLE"), $bundle_bytes bytes" \
 	"($(awk -v b="$bundle_bytes" 'BEGIN { printf "%.1f", b / 1048576 }') MiB)"
-echo "figures:   second (warm-cache) run of two; MB/s = 10^6 bundle bytes per second"
+echo "figures:   median of $ROUNDS interleaved rounds after a warm-up round; MB/s = 10^6 bundle bytes per second"
 echo
 printf '%-22s %9s %9s %10s %10s %12s %8s\n' \
-	step "run1 s" "wall s" "MB/s" "x openssl" "peak RSS" "CPU s"
+	step "warm-up s" "median s" "MB/s" "x openssl" "peak RSS" "CPU s"
 printf '%-22s %9s %9s %10s %10s %12s %8s\n' \
 	---------------------- --------- --------- ---------- ---------- ------------ --------
-for name in export verify import openssl sha256sum ddwrite; do
+for name in export verify import openssl blake2b sha256sum ddwrite dddirect; do
+	[ -n "$(eval "echo \$M_$name")" ] || continue
 	case $name in
 	ddwrite) label="dd write + fsync" ;;
+	dddirect) label="dd direct + fsync" ;;
 	export) label="ferry export" ;;
 	verify) label="ferry verify" ;;
 	import) label="ferry import" ;;
 	openssl) label="openssl dgst -sha256" ;;
-	sha256sum) label="sha256sum" ;;
+	blake2b) label="openssl -blake2b512" ;;
+	sha256sum) label="sha256sum (once)" ;;
 	esac
-	s=$(result "$name" 2 1)
-	rss=$(result "$name" 2 2)
-	cpu=$(result "$name" 2 3)
-	printf '%-22s %9.3f %9.3f %10s %10s %12s %8s\n' "$label" "$(result "$name" 1 1)" "$s" \
+	s=$(med "$name" 1)
+	rss=$(med "$name" 2)
+	cpu=$(med "$name" 3)
+	warm=na
+	[ ! -f "$W/m/$name.0.result" ] || warm=$(printf '%.3f' "$(result "$name" 0 1)")
+	printf '%-22s %9s %9.3f %10s %10s %12s %8s\n' "$label" "$warm" "$s" \
 		"$(mbps "$bundle_bytes" "$s")" "$(ratio "$(mbps "$bundle_bytes" "$s")" "$ref_mbps")" \
 		"$(kib2mib "$rss") MiB" "$cpu"
 done
 
-export_mbps=$(mbps "$bundle_bytes" "$(result export 2 1)")
-verify_mbps=$(mbps "$bundle_bytes" "$(result verify 2 1)")
+export_mbps=$(mbps "$bundle_bytes" "$(med export 1)")
+verify_mbps=$(mbps "$bundle_bytes" "$(med verify 1)")
 verify_ratio=$(ratio "$verify_mbps" "$ref_mbps")
 export_ratio=$(ratio "$export_mbps" "$ref_mbps")
-verify_rss_mib=$(kib2mib "$(result verify 2 2)")
-import_mbps=$(mbps "$bundle_bytes" "$(result import 2 1)")
+verify_rss_mib=$(kib2mib "$(med verify 2)")
+import_mbps=$(mbps "$bundle_bytes" "$(med import 1)")
 import_ratio=$(ratio "$import_mbps" "$ref_mbps")
-import_rss_mib=$(kib2mib "$(result import 2 2)")
-export_rss_mib=$(kib2mib "$(result export 2 2)")
+import_rss_mib=$(kib2mib "$(med import 2)")
+export_rss_mib=$(kib2mib "$(med export 2)")
 
 goal() { if "$@"; then echo "GOAL MET"; else echo "GOAL MISSED"; fi; }
-dd_mbps=$(mbps "$bundle_bytes" "$(result ddwrite 2 1)")
+# The disk's reference is the faster of the two ways dd writes.
+dd_mbps=$(mbps "$bundle_bytes" "$(med ddwrite 1)")
+dd_how="dd + fsync"
+if [ -n "$M_dddirect" ]; then
+	direct_mbps=$(mbps "$bundle_bytes" "$(med dddirect 1)")
+	if fge "$direct_mbps" "$dd_mbps"; then
+		dd_mbps=$direct_mbps
+		dd_how="dd direct + fsync"
+	fi
+fi
 export_dd=$(ratio "$export_mbps" "$dd_mbps")
 import_dd=$(ratio "$import_mbps" "$dd_mbps")
 
 echo
 echo "ratios:"
-printf '  %-36s %6sx   %s\n' "export throughput / dd + fsync" "$export_dd" \
+printf '  %-36s %6sx   %s\n' "export throughput / $dd_how" "$export_dd" \
 	"goal >= $EXPORT_DD_GOAL: $(goal fge "$export_dd" "$EXPORT_DD_GOAL")"
-printf '  %-36s %6sx   %s\n' "import throughput / dd + fsync" "$import_dd" \
+printf '  %-36s %6sx   %s\n' "import throughput / $dd_how" "$import_dd" \
 	"goal >= $IMPORT_DD_GOAL: $(goal fge "$import_dd" "$IMPORT_DD_GOAL")"
 printf '  %-36s %6sx   %s\n' "verify throughput / openssl" "$verify_ratio" \
 	"goal >= $VERIFY_RATIO_GOAL: $(goal fge "$verify_ratio" "$VERIFY_RATIO_GOAL")"
 printf '  %-36s %6sx   %s\n' "export throughput / openssl" "$export_ratio" "(for information)"
 printf '  %-36s %6sx   %s\n' "import throughput / openssl" "$import_ratio" "(for information)"
+blake_mbps=$(mbps "$bundle_bytes" "$(med blake2b 1)")
+printf '  %-36s %6sx   %s\n' "export throughput / BLAKE2b" "$(ratio "$export_mbps" "$blake_mbps")" \
+	"(for information: the minisign hash, one core, $blake_mbps MB/s)"
 for step in export verify import; do
 	eval "rss=\$${step}_rss_mib"
 	printf '  %-36s %6s MiB %s\n' "$step peak RSS" "$rss" \
 		"goal < $VERIFY_RSS_GOAL_MIB MiB: $(goal flt "$rss" "$VERIFY_RSS_GOAL_MIB")"
 done
 echo
-echo "export: $export_mbps MB/s = ${export_dd}x dd + fsync (goal >= $EXPORT_DD_GOAL)," \
+echo "export: $export_mbps MB/s = ${export_dd}x $dd_how (goal >= $EXPORT_DD_GOAL)," \
 	"${export_ratio}x openssl, peak RSS $export_rss_mib MiB (goal < $VERIFY_RSS_GOAL_MIB MiB)"
-echo "import: $import_mbps MB/s = ${import_dd}x dd + fsync (goal >= $IMPORT_DD_GOAL)," \
+echo "import: $import_mbps MB/s = ${import_dd}x $dd_how (goal >= $IMPORT_DD_GOAL)," \
 	"${import_ratio}x openssl, peak RSS $import_rss_mib MiB (goal < $VERIFY_RSS_GOAL_MIB MiB)"
 echo "verify: $verify_mbps MB/s = ${verify_ratio}x openssl (goal >= $VERIFY_RATIO_GOAL)," \
 	"peak RSS $verify_rss_mib MiB (goal < $VERIFY_RSS_GOAL_MIB MiB)"
-echo "(dd + fsync: $dd_mbps MB/s, the disk's sustained write speed in this run)"
+echo "($dd_how: $dd_mbps MB/s, the disk's sustained write speed in this run: the faster of"
+echo " dd through the page cache and dd past it, medians of the same rounds)"
