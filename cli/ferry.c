@@ -9,6 +9,7 @@
 #include "ferry/errors.h"
 #include "cli.h"
 #include "log.h"
+#include "manifest.h"
 #include "banned.h"
 
 typedef struct {
@@ -83,7 +84,7 @@ int main(int argc, char **argv)
 		return FERRY_EXIT_OK;
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-		printf("ferry %s (bundle format 1)\n", FERRY_VERSION);
+		printf("ferry %s (bundle format %d)\n", FERRY_VERSION, FERRY_BUNDLE_FORMAT_VERSION);
 		return FERRY_EXIT_OK;
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -32,6 +32,9 @@ ex
 inspect 1
 [ "$(jq -r '.formatVersion, .bindings, (.images | length), .state.images' "$T/i1.json" | tr '\n' ' ')" = "2 all 40 40 " ] ||
 	fail "bundle 1: $(jq -c '{formatVersion, bindings, state}' "$T/i1.json")"
+# `ferry --version` names the format this build writes
+[ "$("$FERRY" --version)" = "ferry $("$FERRY" --version | cut -d' ' -f2) (bundle format $(jq -r .formatVersion "$T/i1.json"))" ] ||
+	fail "ferry --version does not name format $(jq -r .formatVersion "$T/i1.json"): $("$FERRY" --version)"
 [ "$(blobs 1)" = 120 ] || fail "bundle 1 carries $(blobs 1) blobs, not 120"
 imp 0 "$T/s" 1
 [ "$(bindings "$T/s" | wc -l)" = 40 ] || fail "the store holds $(bindings "$T/s" | wc -l) bindings of the channel"
