@@ -627,6 +627,14 @@ static int read_in_place(read_ctx *r, const ferry_part *p, int async)
 	if (archive_read_data_skip(r->a) != ARCHIVE_OK)
 		return ferry_error_set(FERRY_ECORRUPT, "bundle is truncated in member '%s': %s",
 				       p->path, archive_error_string(r->a));
+	/* The bytes read here are the ones libarchive framed: it ends where
+	 * the raw headers said the entry (and its padding) ends. */
+	if (archive_filter_bytes(r->a, -1) != (la_int64_t)r->next)
+		return ferry_error_set(FERRY_EINVALID,
+				       "member '%s': the tar reader ends its data at byte "
+				       "%lld, its headers at byte %llu", p->path,
+				       (long long)archive_filter_bytes(r->a, -1),
+				       (unsigned long long)r->next);
 	return 0;
 }
 
