@@ -139,9 +139,9 @@ at_exit podman_cleanup
 
 # event STACK OUTCOME [JQ-FILTER]: the last matching event in the audit stream
 event() { jq -c --arg s "$1" --arg o "$2" "select(.stack == \$s and .outcome == \$o)${3:+ | select($3)}" "$T/audit.jsonl" 2>/dev/null | tail -n 1; }
-wait_for() { # SECONDS CMD...
-	local end=$((SECONDS + $1)); shift
-	until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.1; done
+wait_for() { # SECONDS CMD... (counted in polls: the wall clock can jump)
+	local tries=$(($1 * 10)); shift
+	until "$@"; do [ $((tries -= 1)) -ge 0 ] || return 1; sleep 0.1; done
 }
 answers() { [ "$(curl -s --max-time 1 "http://127.0.0.1:$1/index.html")" = "$2" ]; }
 has_event() { [ -n "$(event "$@")" ]; }

@@ -100,7 +100,7 @@ registry_start() {
 	fi
 	local workdir=$1 htpasswd=${2:-} bin=${REGISTRY_BIN:-docker-registry}
 	local timeout=${REGISTRY_START_TIMEOUT:-10}
-	local attempt=0 port pid code deadline log
+	local attempt=0 port pid code tries log
 
 	command -v "$bin" >/dev/null 2>&1 || {
 		echo "registry: $bin not found (Debian package docker-registry)" >&2
@@ -127,8 +127,11 @@ registry_start() {
 		_registry_config "$workdir" "$port" "$htpasswd" || return 1
 		"$bin" serve "$workdir/config.yml" >"$log" 2>&1 </dev/null &
 		pid=$!
-		deadline=$((SECONDS + timeout))
-		while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
+		# Counted in polls, not by the clock: a virtual machine's wall
+		# clock can jump, and $SECONDS with it.
+		tries=$((timeout * 10))
+		while kill -0 "$pid" 2>/dev/null && [ "$tries" -gt 0 ]; do
+			tries=$((tries - 1))
 			code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 \
 				"http://127.0.0.1:$port/v2/") || true
 			case $code in
