@@ -79,8 +79,10 @@ void ferry_manifest_clear_volumes(ferry_manifest *m)
 
 	for (v = 0; v < m->nvolumes; v++) {
 		for (p = 0; p < m->volumes[v].nparts; p++)
-			if (!m->volumes[v].parts[p].whole)
+			if (!m->volumes[v].parts[p].whole) {
 				free(m->volumes[v].parts[p].path);
+				free(m->volumes[v].parts[p].sha256);
+			}
 		free(m->volumes[v].parts);
 	}
 	free(m->volumes);
@@ -345,13 +347,24 @@ int ferry_manifest_add_part(ferry_manifest *m, size_t v, const ferry_part *p)
 	if (!(grown = grow_array(vol->parts, vol->nparts, sizeof(*grown))))
 		return ferry_error_oom();
 	vol->parts = grown;
-	/* A whole member's entry goes by the member's own path. */
-	if (p->whole)
+	/* A whole member's entry goes by the member's own path and digest;
+	 * at tens of thousands of members a copy of each would be megabytes. */
+	if (p->whole) {
 		copy.path = m->members[p->member].path;
-	else if (!(copy.path = strdup(p->path)))
+		copy.sha256 = NULL;
+	} else if (!(copy.path = strdup(p->path))) {
 		return ferry_error_oom();
+	} else if (!(copy.sha256 = strdup(p->sha256))) {
+		free(copy.path);
+		return ferry_error_oom();
+	}
 	grown[vol->nparts++] = copy;
 	return 0;
+}
+
+const char *ferry_part_sha256(const ferry_manifest *m, const ferry_part *p)
+{
+	return p->whole ? m->members[p->member].sha256 : p->sha256;
 }
 
 int ferry_manifest_single_volume(ferry_manifest *m)
@@ -367,7 +380,7 @@ int ferry_manifest_single_volume(ferry_manifest *m)
 		p.member = i;
 		p.offset = 0;
 		p.size = m->members[i].size;
-		memcpy(p.sha256, m->members[i].sha256, sizeof(p.sha256));
+		p.sha256 = NULL;
 		p.whole = 1;
 		if ((error = ferry_manifest_add_part(m, 0, &p)) < 0)
 			return error;
@@ -821,7 +834,6 @@ static int parse_part(ferry_manifest *m, size_t v, json_t *e)
 		p.whole = 1;
 		p.path = m->members[idx].path;
 		p.size = m->members[idx].size;
-		memcpy(p.sha256, m->members[idx].sha256, sizeof(p.sha256));
 		return ferry_manifest_add_part(m, v, &p);
 	}
 	if ((error = ferry_json_get_string(&path, e, "path", W " volume entry")) < 0 ||
@@ -837,7 +849,7 @@ static int parse_part(ferry_manifest *m, size_t v, json_t *e)
 		return ferry_error_set(FERRY_EINVALID,
 				       W ": part '%s' has a malformed sha256", path);
 	p.path = (char *)path;
-	memcpy(p.sha256, sha, sizeof(p.sha256));
+	p.sha256 = (char *)sha;
 	return ferry_manifest_add_part(m, v, &p);
 }
 

@@ -47,7 +47,8 @@ typedef struct {
 	size_t member;  /* index into members */
 	uint64_t offset;
 	uint64_t size;
-	char sha256[FERRY_SHA256_HEX_LEN + 1];
+	char *sha256;   /* a piece's digest (hex); NULL when whole: the
+			   member's (ferry_part_sha256 gives either) */
 	int whole;      /* the entry is the whole member */
 } ferry_part;
 
@@ -169,6 +170,8 @@ long ferry_manifest_find(const ferry_manifest *m, const char *path);
 int ferry_manifest_single_volume(ferry_manifest *m);
 /** Append an entry to volume `v` (creating volumes up to `v`). */
 int ferry_manifest_add_part(ferry_manifest *m, size_t v, const ferry_part *p);
+/** The digest (hex) of the bytes `p` holds: a piece's own, or its member's. */
+const char *ferry_part_sha256(const ferry_manifest *m, const ferry_part *p);
 /** Drop all volume layout. */
 void ferry_manifest_clear_volumes(ferry_manifest *m);
 

@@ -721,11 +721,12 @@ static int read_part(read_ctx *r, struct archive_entry *e, size_t volume,
 	if (threaded && (errno = ferry_pipe_drain(r->hasher)) != 0 && !error)
 		error = ferry_error_set_errno(FERRY_ERROR, "cannot hash member '%s'", p->path);
 	if (!error && (error = ferry_sha256_final_hex(sha, hex)) == 0 &&
-	    strcmp(hex, p->sha256) != 0)
+	    strcmp(hex, ferry_part_sha256(r->out->manifest, p)) != 0)
 		error = ferry_error_set(FERRY_ECORRUPT,
 					"member '%s' does not match its digest "
 					"(manifest sha256:%.12s..., content "
-					"sha256:%.12s...)", p->path, p->sha256, hex);
+					"sha256:%.12s...)", p->path,
+					ferry_part_sha256(r->out->manifest, p), hex);
 	if (sink) {
 		int end = sink->end(sink->payload, error);
 

@@ -117,6 +117,7 @@ static int add_piece(ferry_manifest *m, size_t v, size_t i, uint64_t offset,
 		     uint64_t size, unsigned index)
 {
 	ferry_buf name = FERRY_BUF_INIT;
+	char zeros[FERRY_SHA256_HEX_LEN + 1];
 	ferry_part p;
 	int error;
 
@@ -136,7 +137,9 @@ static int add_piece(ferry_manifest *m, size_t v, size_t i, uint64_t offset,
 	p.whole = 0;
 	/* A placeholder of the final length keeps the manifest's size exact
 	 * until hash_pieces() fills in the real digest. */
-	memset(p.sha256, '0', FERRY_SHA256_HEX_LEN);
+	memset(zeros, '0', FERRY_SHA256_HEX_LEN);
+	zeros[FERRY_SHA256_HEX_LEN] = '\0';
+	p.sha256 = zeros;
 	error = ferry_manifest_add_part(m, v, &p);
 	ferry_buf_dispose(&name);
 	return error;
@@ -185,8 +188,7 @@ static int plan_volumes(ferry_manifest *m, uint64_t max, uint64_t envelope_size)
 					p.member = i;
 					p.offset = 0;
 					p.size = rest;
-					memcpy(p.sha256, m->members[i].sha256,
-					       sizeof(p.sha256));
+					p.sha256 = NULL;
 					p.whole = 1;
 					error = ferry_manifest_add_part(m, v, &p);
 				} else {
@@ -439,7 +441,7 @@ static int write_volume(write_ctx *w, size_t v, const ferry_buf *envelope,
 					 &d)) < 0 ||
 		    (error = ferry_sha256_final_hex(sha, hex)) < 0)
 			goto done;
-		if (strcmp(hex, p->sha256)) {
+		if (strcmp(hex, ferry_part_sha256(w->m, p))) {
 			error = ferry_error_set(FERRY_ECORRUPT,
 						"source of '%s' does not match its "
 						"digest (content is sha256:%s)",

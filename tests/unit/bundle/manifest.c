@@ -152,9 +152,12 @@ static void test_bundle_manifest__rejects_duplicate_json_keys(void **state)
 static void test_bundle_manifest__rejects_bad_volume_layouts(void **state)
 {
 	ferry_manifest *m = sample();
+	char aaa[65];
 	ferry_part p;
 
 	(void)state;
+	memset(aaa, 'a', 64);
+	aaa[64] = '\0';
 	/* Two volumes; member 2 (4 bytes) split into pieces of 2 + 2. */
 	ferry_manifest_clear_volumes(m);
 	memset(&p, 0, sizeof(p));
@@ -162,19 +165,17 @@ static void test_bundle_manifest__rejects_bad_volume_layouts(void **state)
 	p.member = 0;
 	p.path = m->members[0].path;
 	p.size = m->members[0].size;
-	memcpy(p.sha256, m->members[0].sha256, 65);
 	ferry_manifest_add_part(m, 0, &p);
 	p.member = 1;
 	p.path = m->members[1].path;
 	p.size = m->members[1].size;
-	memcpy(p.sha256, m->members[1].sha256, 65);
 	ferry_manifest_add_part(m, 0, &p);
 	p.whole = 0;
 	p.member = 2;
 	p.path = (char *)"ferry-parts/x.001";
 	p.offset = 0;
 	p.size = 2;
-	memset(p.sha256, 'a', 64);
+	p.sha256 = aaa;
 	ferry_manifest_add_part(m, 0, &p);
 	p.path = (char *)"ferry-parts/x.002";
 	p.offset = 2;
