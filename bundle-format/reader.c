@@ -32,12 +32,12 @@
 
 /* What libarchive reads at a time: headers and small entries. It reads
  * ahead into the next entry, which a large entry then reads again in
- * place, so this stays well below HASH_THREAD_MIN. */
+ * place, so this stays well below IN_PLACE_MIN. */
 #define READ_BLOCK (128u << 10)
-/* Entries at least this large are read in place into a pipe whose worker
- * hashes them while the next chunk is read; smaller ones are hashed where
- * libarchive hands them out. */
-#define HASH_THREAD_MIN (1u << 20)
+/* Entries at least this large (unless the options say otherwise) are read
+ * in place into a pipe whose worker hashes them while the next chunk is
+ * read; smaller ones are hashed where libarchive hands them out. */
+#define IN_PLACE_MIN (1u << 20)
 
 typedef struct {
 	const char *path;
@@ -638,9 +638,9 @@ static int read_in_place(read_ctx *r, const ferry_part *p, int async)
 	return 0;
 }
 
-/* An entry's data as libarchive hands it out, from its own buffer. */
-static int read_blocks(read_ctx *r, const ferry_part *p, ferry_sha256 *sha,
-		       int threaded, int async)
+/* An entry's data as libarchive hands it out, from its own buffer, hashed
+ * here. */
+static int read_blocks(read_ctx *r, const ferry_part *p, ferry_sha256 *sha)
 {
 	const ferry_bundle_sink *sink = r->opts->sink;
 	uint64_t got = 0;
@@ -658,11 +658,8 @@ static int read_blocks(read_ctx *r, const ferry_part *p, ferry_sha256 *sha,
 					       "bundle is truncated in member '%s'%s%s",
 					       p->path, rc == ARCHIVE_FATAL ? ": " : "",
 					       rc == ARCHIVE_FATAL ? archive_error_string(r->a) : "");
-		if (threaded)
-			ferry_pipe_put(r->hasher, -1, got, buf, n);
-		else if ((error = ferry_sha256_update(sha, buf, n)) < 0)
-			return error;
-		if (sink && !async && (error = sink->data(sink->payload, buf, n)) < 0)
+		if ((error = ferry_sha256_update(sha, buf, n)) < 0 ||
+		    (sink && (error = sink->data(sink->payload, buf, n)) < 0))
 			return error;
 		got += n;
 		r->done += n;
@@ -688,7 +685,8 @@ static int read_part(read_ctx *r, struct archive_entry *e, size_t volume,
 	const ferry_bundle_sink *sink = r->opts->sink;
 	char hex[FERRY_SHA256_HEX_LEN + 1];
 	uint64_t hsize = (uint64_t)archive_entry_size(e);
-	int error = 0, threaded = 0, async;
+	uint64_t min = r->opts->in_place_min ? r->opts->in_place_min : IN_PLACE_MIN;
+	int error = 0, threaded = 0;
 
 	if (hsize > p->size)
 		return ferry_error_set(FERRY_ECORRUPT,
@@ -705,17 +703,17 @@ static int read_part(read_ctx *r, struct archive_entry *e, size_t volume,
 	if (sink && (error = sink->begin(sink->payload, r->out->manifest, volume,
 					 p)) < 0)
 		return error;
-	if (p->size >= HASH_THREAD_MIN) {
+	/* Where the raw headers placed the data, a large entry is read in
+	 * place; the pipe's second consumer, if any, hands it to the sink. */
+	if (p->size >= min && r->data_start) {
 		if (!r->hasher && start_hasher(r, sha) < 0)
 			ferry_error_clear();   /* no thread: hashed here, like small entries */
 		threaded = r->hasher != NULL;
 	}
-	/* The pipe's second consumer hands the bytes to the sink. */
-	async = threaded && sink && sink->data_async;
-	if (threaded && r->data_start)
-		error = read_in_place(r, p, async);
+	if (threaded)
+		error = read_in_place(r, p, sink && sink->data_async);
 	else
-		error = read_blocks(r, p, sha, threaded, async);
+		error = read_blocks(r, p, sha);
 	/* The hasher (and the sink's data_async) has had every chunk before
 	 * the digest is read. */
 	if (threaded && (errno = ferry_pipe_drain(r->hasher)) != 0 && !error)

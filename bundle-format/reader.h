@@ -47,11 +47,13 @@ typedef struct {
 	const ferry_bundle_sink *sink;
 	ferry_progress_cb progress;
 	void *progress_payload;
+	uint64_t in_place_min;        /* entries at least this large are read in
+					 place and hashed on a worker; 0: 1 MiB */
 } ferry_read_options;
 
 #define FERRY_READ_OPTIONS_VERSION 1
 #define FERRY_READ_OPTIONS_INIT { FERRY_READ_OPTIONS_VERSION, NULL, 0, 0, 0, \
-				  NULL, NULL, NULL }
+				  NULL, NULL, NULL, 0 }
 
 typedef struct {
 	ferry_manifest *manifest;     /* owned; NULL when the manifest failed */

@@ -156,7 +156,7 @@ int ferry_oci_content_add_root(ferry_oci_content *c, const char *reference,
 		error = error ? error : ferry_error_oom();
 		goto fail;
 	}
-	snprintf(root.digest, sizeof(root.digest), "sha256:%s", parsed.hex);
+	ferry_oci_digest_format(root.digest, parsed.hex);
 	json_decref(copy);
 	c->roots[c->nroots++] = root;
 	return 0;
@@ -340,13 +340,12 @@ static int prune_visit(const ferry_oci_descriptor *desc, ferry_oci_role role, in
 static int prune_load(ferry_buf *body, const ferry_oci_descriptor *desc, void *payload)
 {
 	const ferry_oci_blob *b = ferry_oci_content_find(((prune_ctx *)payload)->c, desc->hex);
+	ferry_buf file = FERRY_BUF_INIT;
+	int error;
 
 	if (!b)
 		return ferry_error_set(FERRY_ENOTFOUND, "blob %.80s was not collected",
 				       desc->digest);
-	ferry_buf file = FERRY_BUF_INIT;
-	int error;
-
 	if ((error = ferry_oci_blob_file(&file, b)) == 0)
 		error = ferry_fs_read_file(body, file.ptr, FERRY_OCI_MANIFEST_MAX_SIZE);
 	ferry_buf_dispose(&file);
@@ -396,15 +395,10 @@ int ferry_oci_content_prune(ferry_oci_content *c)
 
 int ferry_oci_content_index(ferry_buf *out, const ferry_oci_content *c, int carried)
 {
-	size_t i, n = 0, len = sizeof(INDEX_HEAD) + sizeof(INDEX_TAIL);
+	size_t i, n = 0;
 	int error;
 
-	/* Sized once: at tens of thousands of images the text is megabytes. */
-	for (i = 0; i < c->nroots; i++)
-		if (!carried || !c->roots[i].unchanged)
-			len += strlen(c->roots[i].descriptor) + 1;
-	if ((error = ferry_buf_grow(out, len)) < 0 ||
-	    (error = ferry_buf_puts(out, INDEX_HEAD)) < 0)
+	if ((error = ferry_buf_puts(out, INDEX_HEAD)) < 0)
 		return error;
 	for (i = 0; i < c->nroots; i++) {
 		if (carried && c->roots[i].unchanged)

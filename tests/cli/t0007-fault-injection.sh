@@ -66,7 +66,9 @@ EOF
 expect_exit 0 "$FERRY" export -q --spec "$T/spec.yaml" --key "$T/k.key" --out "$T/b1" \
 	--state "$T/state.db" --cache "$T/cache"
 B1=$T/b1/ferry-f-000001.tar
-head -c 30000 /dev/urandom >"$T/files/two.bin"
+# over 1 MiB: bundle 2's import reads it in place and stages it on the
+# reader's worker, under the same faults
+head -c 1300000 /dev/urandom >"$T/files/two.bin"
 printf 'a: 2\n' >"$T/repo/app.yaml"
 git -C "$T/repo" -c user.name=t -c user.email=t@t commit -q -am three
 cp -a "$T/state.db" "$T/state1.db"

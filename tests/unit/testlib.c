@@ -153,6 +153,12 @@ ferry_manifest *forge_manifest(const char *a, const char *b)
 
 int read_with_key(const char *path, const ferry_pubkey *pub)
 {
+	return read_with_sink(path, pub, NULL);
+}
+
+int read_with_sink(const char *path, const ferry_pubkey *pub,
+		   const ferry_bundle_sink *sink)
+{
 	ferry_read_options ro = FERRY_READ_OPTIONS_INIT;
 	const ferry_pubkey *keys[1] = { pub };
 	ferry_trust trust = { keys, 1, 1 };
@@ -160,8 +166,76 @@ int read_with_key(const char *path, const ferry_pubkey *pub)
 	int error;
 
 	ro.trust = &trust;
+	ro.sink = sink;
 	ferry_error_clear();
 	error = ferry_bundle_read(&res, path, &ro);
 	ferry_read_result_dispose(&res);
 	return error;
+}
+
+static int asm_begin(void *p, const ferry_manifest *m, size_t volume,
+		     const ferry_part *part)
+{
+	test_assembler *a = p;
+
+	(void)volume;
+	assert_true(part->member < TEST_ASSEMBLER_MAX);
+	a->member = part->member;
+	a->base = a->at = part->offset;
+	if (!a->out[part->member] &&
+	    !(a->out[part->member] = calloc(1, m->members[part->member].size + 1)))
+		return FERRY_ENOMEM;
+	a->parts++;
+	a->pieces += !part->whole;
+	return 0;
+}
+
+static int asm_data(void *p, const void *buf, size_t len)
+{
+	test_assembler *a = p;
+
+	a->data_calls++;
+	memcpy(a->out[a->member] + a->at, buf, len);
+	a->at += len;
+	return 0;
+}
+
+static void asm_data_async(void *p, const void *buf, size_t len, uint64_t at)
+{
+	test_assembler *a = p;
+
+	a->async_calls++;
+	if (pthread_equal(pthread_self(), a->caller))
+		a->on_caller++;
+	if (a->base + at != a->at || at % 4096)
+		a->out_of_order++;
+	memcpy(a->out[a->member] + a->base + at, buf, len);
+	a->at = a->base + at + len;
+}
+
+static int asm_end(void *p, int error)
+{
+	(void)p;
+	return error;
+}
+
+ferry_bundle_sink test_assembler_sink(test_assembler *a, int async)
+{
+	ferry_bundle_sink sink = { asm_begin, asm_data, asm_end, NULL, NULL };
+
+	memset(a, 0, sizeof(*a));
+	a->caller = pthread_self();
+	sink.payload = a;
+	if (async)
+		sink.data_async = asm_data_async;
+	return sink;
+}
+
+void test_assembler_dispose(test_assembler *a)
+{
+	size_t i;
+
+	for (i = 0; i < TEST_ASSEMBLER_MAX; i++)
+		free(a->out[i]);
+	memset(a->out, 0, sizeof(a->out));
 }

@@ -5,6 +5,7 @@
 #ifndef FERRY_TESTLIB_H
 #define FERRY_TESTLIB_H
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,6 +67,32 @@ const char *test_write_bundle(ferry_manifest *m, const ferry_member_source *src,
 /** Read `path` trusting `pub` (threshold 1); returns the error code and
  *  leaves the message in ferry_error_last(). */
 int read_with_key(const char *path, const ferry_pubkey *pub);
+/** The same, feeding `sink` (NULL: none). */
+int read_with_sink(const char *path, const ferry_pubkey *pub,
+		   const ferry_bundle_sink *sink);
+
+/**
+ * A sink that reassembles members into memory: out[i] holds member i
+ * (allocated at its first entry, whole or piece, in any volume order).
+ * With `async` it takes large entries on the reader's worker too, and
+ * counts calls on the caller's thread and chunks out of order or not at a
+ * multiple of 4096 bytes.
+ */
+#define TEST_ASSEMBLER_MAX 16
+typedef struct {
+	unsigned char *out[TEST_ASSEMBLER_MAX];
+	size_t member;
+	uint64_t base;      /* offset of the current entry in its member */
+	uint64_t at;        /* offset in the member of the next byte */
+	int parts, pieces;
+	size_t data_calls, async_calls, on_caller, out_of_order;
+	pthread_t caller;
+} test_assembler;
+
+/** Clear `a` and return a sink into it. */
+ferry_bundle_sink test_assembler_sink(test_assembler *a, int async);
+/** Free what `a` assembled. */
+void test_assembler_dispose(test_assembler *a);
 
 /** Assert that `code` is `want` and the last error contains `text`. */
 #define assert_error(code, want, text)                                        \

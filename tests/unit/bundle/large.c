@@ -4,13 +4,12 @@
  * or on the caller's thread (data); a flipped byte is a digest mismatch; a
  * cut inside the data, or right after it, is refused and named.
  */
-#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "hash.h"
+#include "members.h"
 #include "testlib.h"
-#include "writer.h"
 
 #define NLARGE 2
 
@@ -23,45 +22,38 @@ typedef struct {
 	char *dir;
 	ferry_key *key;
 	ferry_pubkey *pub;
-	ferry_manifest *m;
-	ferry_member_source src[2 + NLARGE];
 	unsigned char *large[NLARGE];
-	char *path;   /* the bundle */
+	char member[NLARGE][FERRY_BLOB_MEMBER_SIZE];   /* their member paths */
+	const char *path;           /* the bundle */
 } fixture;
 
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	ferry_write_options wo = FERRY_WRITE_OPTIONS_INIT;
-	ferry_write_result res;
-	char hex[65], path[100];
+	ferry_member_source src[2 + NLARGE];
+	ferry_manifest *m;
+	char hex[65];
 	size_t i, k;
 
 	f->dir = test_mkdtemp();
 	test_keypair(f->dir, "k", &f->key, &f->pub);
-	f->m = forge_manifest(A, B);
-	f->m->version = FERRY_BUNDLE_FORMAT_VERSION;
-	ferry_manifest_clear_volumes(f->m);
-	f->src[0].data = A;
-	f->src[1].data = B;
+	m = forge_manifest(A, B);
+	m->version = FERRY_BUNDLE_FORMAT_VERSION;
+	ferry_manifest_clear_volumes(m);
+	memset(src, 0, sizeof(src));
+	src[0].data = A;
+	src[1].data = B;
 	for (i = 0; i < NLARGE; i++) {
 		f->large[i] = malloc(SIZES[i]);
 		assert_non_null(f->large[i]);
 		for (k = 0; k < SIZES[i]; k++)
 			f->large[i][k] = (unsigned char)(k * 13 + i * 5 + k / 4099);
 		ferry_sha256_hex(hex, f->large[i], SIZES[i]);
-		snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
-		assert_int_equal(ferry_manifest_add_member(f->m, path, SIZES[i], hex), 0);
-		f->src[2 + i].data = f->large[i];
+		ferry_bundle_blob_member(f->member[i], hex);
+		assert_int_equal(ferry_manifest_add_member(m, f->member[i], SIZES[i], hex), 0);
+		src[2 + i].data = f->large[i];
 	}
-	wo.out_dir = f->dir;
-	wo.basename = "b";
-	wo.keys = &f->key;
-	wo.nkeys = 1;
-	assert_int_equal(ferry_bundle_write(&res, f->m, f->src, &wo), 0);
-	assert_int_equal(res.npaths, 1);
-	f->path = strdup(res.paths[0]);
-	ferry_write_result_dispose(&res);
+	f->path = test_write_bundle(m, src, f->dir, "b", f->key);
 	*state = f;
 	return 0;
 }
@@ -73,8 +65,6 @@ static int teardown(void **state)
 
 	for (i = 0; i < NLARGE; i++)
 		free(f->large[i]);
-	free(f->path);
-	ferry_manifest_free(f->m);
 	ferry_key_free(f->key);
 	ferry_pubkey_free(f->pub);
 	test_rmdir(f->dir);
@@ -82,90 +72,17 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* A sink that reassembles members and checks the order of the chunks. */
-typedef struct {
-	unsigned char *out[2 + NLARGE];
-	size_t member;
-	uint64_t at;
-	size_t async_calls, data_calls, out_of_order;
-	pthread_t caller;
-	size_t on_caller;   /* data_async calls on the caller's thread */
-} assembler;
-
-static int asm_begin(void *p, const ferry_manifest *m, size_t volume,
-		     const ferry_part *part)
+static int read_into(fixture *f, test_assembler *a, int async)
 {
-	assembler *a = p;
+	ferry_bundle_sink sink = test_assembler_sink(a, async);
 
-	(void)volume;
-	a->member = part->member;
-	a->at = 0;
-	a->out[part->member] = calloc(1, m->members[part->member].size + 1);
-	return a->out[part->member] ? 0 : FERRY_ENOMEM;
-}
-
-static int asm_data(void *p, const void *buf, size_t len)
-{
-	assembler *a = p;
-
-	a->data_calls++;
-	memcpy(a->out[a->member] + a->at, buf, len);
-	a->at += len;
-	return 0;
-}
-
-static void asm_data_async(void *p, const void *buf, size_t len, uint64_t at)
-{
-	assembler *a = p;
-
-	a->async_calls++;
-	if (pthread_equal(pthread_self(), a->caller))
-		a->on_caller++;
-	if (at != a->at || at % 4096)
-		a->out_of_order++;
-	memcpy(a->out[a->member] + at, buf, len);
-	a->at = at + len;
-}
-
-static int asm_end(void *p, int error)
-{
-	(void)p;
-	return error;
-}
-
-static int read_into(fixture *f, assembler *a, int async)
-{
-	ferry_read_options ro = FERRY_READ_OPTIONS_INIT;
-	const ferry_pubkey *keys[1] = { f->pub };
-	ferry_trust trust = { keys, 1, 1 };
-	ferry_bundle_sink sink = { asm_begin, asm_data, asm_end, NULL, NULL };
-	ferry_read_result rr;
-	int error;
-
-	memset(a, 0, sizeof(*a));
-	a->caller = pthread_self();
-	sink.payload = a;
-	if (async)
-		sink.data_async = asm_data_async;
-	ro.trust = &trust;
-	ro.sink = &sink;
-	error = ferry_bundle_read(&rr, f->path, &ro);
-	ferry_read_result_dispose(&rr);
-	return error;
-}
-
-static void free_out(assembler *a)
-{
-	size_t i;
-
-	for (i = 0; i < 2 + NLARGE; i++)
-		free(a->out[i]);
+	return read_with_sink(f->path, f->pub, &sink);
 }
 
 static void test_bundle_large__async_sink_gets_every_byte_on_the_worker(void **state)
 {
 	fixture *f = *state;
-	assembler a;
+	test_assembler a;
 	size_t i;
 
 	assert_int_equal(read_into(f, &a, 1), 0);
@@ -174,24 +91,24 @@ static void test_bundle_large__async_sink_gets_every_byte_on_the_worker(void **s
 	for (i = 0; i < NLARGE; i++)
 		assert_memory_equal(a.out[2 + i], f->large[i], SIZES[i]);
 	/* small entries through data, large ones through data_async */
-	assert_int_equal(a.data_calls > 0, 1);
+	assert_true(a.data_calls > 0);
 	assert_int_equal(a.async_calls, 3 + 2);   /* ceil(size / 1 MiB) each */
 	assert_int_equal(a.on_caller, 0);
 	assert_int_equal(a.out_of_order, 0);
-	free_out(&a);
+	test_assembler_dispose(&a);
 }
 
 static void test_bundle_large__plain_sink_gets_every_byte(void **state)
 {
 	fixture *f = *state;
-	assembler a;
+	test_assembler a;
 	size_t i;
 
 	assert_int_equal(read_into(f, &a, 0), 0);
 	for (i = 0; i < NLARGE; i++)
 		assert_memory_equal(a.out[2 + i], f->large[i], SIZES[i]);
 	assert_int_equal(a.async_calls, 0);
-	free_out(&a);
+	test_assembler_dispose(&a);
 }
 
 /* Offset of the first large member's data in the bundle file. */
@@ -228,13 +145,13 @@ static void test_bundle_large__flipped_byte_is_a_digest_mismatch(void **state)
 {
 	fixture *f = *state;
 	long at = large_offset(f);
-	assembler a;
+	test_assembler a;
 
 	assert_true(at > 0);
 	patch_byte(f->path, at + (long)SIZES[0] / 2);
 	assert_error(read_into(f, &a, 1), FERRY_ECORRUPT, "does not match its digest");
-	assert_non_null(strstr(ferry_error_last(), f->m->members[2].path));
-	free_out(&a);
+	assert_non_null(strstr(ferry_error_last(), f->member[0]));
+	test_assembler_dispose(&a);
 	patch_byte(f->path, at + (long)SIZES[0] / 2);   /* as it was */
 	assert_int_equal(read_with_key(f->path, f->pub), 0);
 }
@@ -243,15 +160,15 @@ static void test_bundle_large__cut_inside_the_data_is_named(void **state)
 {
 	fixture *f = *state;
 	long at = large_offset(f);
-	assembler a;
+	test_assembler a;
 
 	assert_int_equal(truncate(f->path, at + (long)SIZES[0] - 1000), 0);
 	assert_error(read_into(f, &a, 1), FERRY_ECORRUPT, "bundle is truncated in member");
-	assert_non_null(strstr(ferry_error_last(), f->m->members[2].path));
-	free_out(&a);
+	assert_non_null(strstr(ferry_error_last(), f->member[0]));
+	test_assembler_dispose(&a);
 	/* the same through the plain sink, and with no sink */
 	assert_error(read_into(f, &a, 0), FERRY_ECORRUPT, "bundle is truncated in member");
-	free_out(&a);
+	test_assembler_dispose(&a);
 	assert_int_not_equal(read_with_key(f->path, f->pub), 0);
 }
 
@@ -259,12 +176,12 @@ static void test_bundle_large__cut_after_the_data_is_refused(void **state)
 {
 	fixture *f = *state;
 	long at = large_offset(f);
-	assembler a;
+	test_assembler a;
 
 	/* The data is whole; its padding and everything after it are gone. */
 	assert_int_equal(truncate(f->path, at + (long)SIZES[0]), 0);
 	assert_int_not_equal(read_into(f, &a, 1), 0);
-	free_out(&a);
+	test_assembler_dispose(&a);
 	assert_int_not_equal(read_with_key(f->path, f->pub), 0);
 }
 

@@ -81,45 +81,6 @@ static int write_bundle(fixture *f, uint64_t max, ferry_write_result *res)
 	return ferry_bundle_write(res, f->m, f->src, &wo);
 }
 
-/* A sink that reassembles members into memory buffers. */
-typedef struct {
-	fixture *f;
-	unsigned char *out[2 + NBIG];
-	size_t member;
-	uint64_t at;
-	int parts, pieces;
-} assembler;
-
-static int asm_begin(void *p, const ferry_manifest *m, size_t volume,
-		     const ferry_part *part)
-{
-	assembler *a = p;
-
-	(void)volume;
-	a->member = part->member;
-	a->at = part->offset;
-	if (!a->out[part->member])
-		a->out[part->member] = calloc(1, m->members[part->member].size + 1);
-	a->parts++;
-	a->pieces += !part->whole;
-	return 0;
-}
-
-static int asm_data(void *p, const void *buf, size_t len)
-{
-	assembler *a = p;
-
-	memcpy(a->out[a->member] + a->at, buf, len);
-	a->at += len;
-	return 0;
-}
-
-static int asm_end(void *p, int error)
-{
-	(void)p;
-	return error;
-}
-
 static void test_bundle_writer__single_file_round_trip(void **state)
 {
 	fixture *f = *state;
@@ -141,16 +102,13 @@ static void test_bundle_writer__volumes_respect_limit_and_reassemble(void **stat
 	ferry_read_options ro = FERRY_READ_OPTIONS_INIT;
 	const ferry_pubkey *keys[1] = { f->pub };
 	ferry_trust trust = { keys, 1, 1 };
-	ferry_bundle_sink sink = { asm_begin, asm_data, asm_end, NULL, NULL };
-	assembler a;
+	test_assembler a;
+	ferry_bundle_sink sink = test_assembler_sink(&a, 0);
 	ferry_verify_report rep;
 	const char *order[16];
 	size_t i, n;
 	struct stat st;
 
-	memset(&a, 0, sizeof(a));
-	a.f = f;
-	sink.payload = &a;
 	assert_int_equal(write_bundle(f, max, &res), 0);
 	assert_true(res.npaths >= 3);
 	for (i = 0; i < res.npaths; i++) {
@@ -173,10 +131,8 @@ static void test_bundle_writer__volumes_respect_limit_and_reassemble(void **stat
 	assert_memory_equal(a.out[1], B, sizeof(B) - 1);
 	for (i = 0; i < NBIG; i++) {
 		assert_memory_equal(a.out[2 + i], f->big[i], BIG);
-		free(a.out[2 + i]);
 	}
-	free(a.out[0]);
-	free(a.out[1]);
+	test_assembler_dispose(&a);
 
 	/* A set given out of order verifies; one missing volume is named. */
 	n = res.npaths;
